@@ -1,0 +1,315 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// File modes: private material is readable by its owner only; certificates
+// and public key sets are world-readable.
+const (
+	PrivateFileMode os.FileMode = 0o600
+	PublicFileMode  os.FileMode = 0o644
+)
+
+// writeFile writes data with exactly mode, even over an existing file with
+// looser permissions (os.WriteFile keeps the old mode and obeys umask).
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("pki: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteCertPEM writes certs, leaf first, as PEM CERTIFICATE blocks (mode 0644).
+func WriteCertPEM(path string, certs ...*x509.Certificate) error {
+	if len(certs) == 0 {
+		return fmt.Errorf("pki: writing %s: no certificates", path)
+	}
+	var buf bytes.Buffer
+	for _, c := range certs {
+		if c == nil {
+			return fmt.Errorf("pki: writing %s: nil certificate", path)
+		}
+		if err := pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}); err != nil {
+			return fmt.Errorf("pki: writing %s: %w", path, err)
+		}
+	}
+	return writeFile(path, buf.Bytes(), PublicFileMode)
+}
+
+// WriteKeyPEM writes key as a PKCS#8 "PRIVATE KEY" PEM block (mode 0600).
+func WriteKeyPEM(path string, key crypto.PrivateKey) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	return writeFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), PrivateFileMode)
+}
+
+// WriteTLSCertificate writes the chain of c to certFile and its key to keyFile.
+func WriteTLSCertificate(certFile, keyFile string, c tls.Certificate) error {
+	if len(c.Certificate) == 0 {
+		return fmt.Errorf("pki: writing %s: no certificates", certFile)
+	}
+	certs := make([]*x509.Certificate, 0, len(c.Certificate))
+	for _, der := range c.Certificate {
+		parsed, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("pki: writing %s: %w", certFile, err)
+		}
+		certs = append(certs, parsed)
+	}
+	if err := WriteCertPEM(certFile, certs...); err != nil {
+		return err
+	}
+	return WriteKeyPEM(keyFile, c.PrivateKey)
+}
+
+// WriteJWK writes key as a JSON JWK (mode 0600, since it normally holds
+// private material).
+func WriteJWK(path string, key jose.JSONWebKey) error {
+	data, err := json.MarshalIndent(key, "", "  ")
+	if err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	return writeFile(path, append(data, '\n'), PrivateFileMode)
+}
+
+// WriteJWKS writes the public halves of keys as a JWK Set (RFC 7517 5,
+// mode 0644), the document a client registers as its jwks.
+func WriteJWKS(path string, keys ...jose.JSONWebKey) error {
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
+	for _, k := range keys {
+		pub := k.Public()
+		if !pub.Valid() {
+			return fmt.Errorf("pki: writing %s: key %q has no public part", path, k.KeyID)
+		}
+		set.Keys = append(set.Keys, pub)
+	}
+	data, err := json.MarshalIndent(set, "", "  ")
+	if err != nil {
+		return fmt.Errorf("pki: writing %s: %w", path, err)
+	}
+	return writeFile(path, append(data, '\n'), PublicFileMode)
+}
+
+// LoadCertificate reads a PEM certificate chain and its private key, with
+// Leaf set.
+func LoadCertificate(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("pki: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("pki: %w", err)
+	}
+	var chain [][]byte
+	for rest := certPEM; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type == "CERTIFICATE" {
+			chain = append(chain, block.Bytes)
+		}
+	}
+	if len(chain) == 0 {
+		return tls.Certificate{}, fmt.Errorf("pki: %s: no PEM CERTIFICATE block", certFile)
+	}
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("pki: %s: %w", certFile, err)
+	}
+	key, err := parsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("pki: %s: %w", keyFile, err)
+	}
+	if !publicKeysEqual(leaf.PublicKey, key) {
+		return tls.Certificate{}, fmt.Errorf("pki: %s: private key does not match the certificate in %s", keyFile, certFile)
+	}
+	return tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
+}
+
+func publicKeysEqual(pub crypto.PublicKey, key crypto.Signer) bool {
+	eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(key.Public())
+}
+
+// LoadCAPool reads a PEM bundle of CA certificates into a new pool.
+func LoadCAPool(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("pki: %s: no PEM certificates", file)
+	}
+	return pool, nil
+}
+
+// LoadCA reads a CA certificate and its private key as written by (*CA).Write.
+func LoadCA(certFile, keyFile string) (*CA, error) {
+	pair, err := LoadCertificate(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := newCAFromPair(pair.Leaf, pair.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s: %w", certFile, err)
+	}
+	return ca, nil
+}
+
+// Write stores the CA certificate (0644) and private key (0600).
+func (ca *CA) Write(certFile, keyFile string) error {
+	if err := WriteCertPEM(certFile, ca.cert); err != nil {
+		return err
+	}
+	return WriteKeyPEM(keyFile, ca.key)
+}
+
+// LoadSigningKey reads a private JWS signing key from a JSON JWK file or a
+// PEM private key (PKCS#8, PKCS#1 or SEC1). The key must suit PS256 (RSA
+// ≥ 2048 bits) or ES256 (ECDSA P-256), the FAPI algorithms (FAPI-RW 8.6).
+// A PEM key, or a JWK without alg, gets the algorithm its type implies; a
+// key without kid gets its RFC 7638 thumbprint.
+func LoadSigningKey(file string) (jose.JSONWebKey, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("pki: %w", err)
+	}
+	key, err := parseSigningKey(data)
+	if err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("pki: %s: %w", file, err)
+	}
+	return key, nil
+}
+
+func parseSigningKey(data []byte) (jose.JSONWebKey, error) {
+	var jwk jose.JSONWebKey
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		if err := json.Unmarshal(trimmed, &jwk); err != nil {
+			return jose.JSONWebKey{}, fmt.Errorf("invalid JWK: %w", err)
+		}
+		if jwk.IsPublic() {
+			return jose.JSONWebKey{}, errors.New("JWK holds a public key; a private signing key is needed")
+		}
+	} else {
+		key, err := parsePrivateKeyPEM(data)
+		if err != nil {
+			return jose.JSONWebKey{}, err
+		}
+		jwk = jose.JSONWebKey{Key: key}
+	}
+	alg, err := algForKey(jwk.Key)
+	if err != nil {
+		return jose.JSONWebKey{}, err
+	}
+	if jwk.Algorithm == "" {
+		jwk.Algorithm = alg
+	} else if jwk.Algorithm != alg {
+		return jose.JSONWebKey{}, fmt.Errorf("JWK alg %q does not fit its key; want %s", jwk.Algorithm, alg)
+	}
+	if jwk.Use == "" {
+		jwk.Use = "sig"
+	} else if jwk.Use != "sig" {
+		return jose.JSONWebKey{}, fmt.Errorf("JWK use is %q, want \"sig\"", jwk.Use)
+	}
+	if jwk.KeyID == "" {
+		kid, err := Thumbprint(jwk)
+		if err != nil {
+			return jose.JSONWebKey{}, err
+		}
+		jwk.KeyID = kid
+	}
+	return jwk, nil
+}
+
+// Thumbprint is the base64url RFC 7638 SHA-256 thumbprint of key.
+func Thumbprint(key jose.JSONWebKey) (string, error) {
+	sum, err := key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("computing JWK thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
+}
+
+// algForKey maps a private key to its FAPI signing algorithm (FAPI-RW 8.6).
+func algForKey(key any) (string, error) {
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < rsaBits {
+			return "", fmt.Errorf("RSA key has %d bits; PS256 needs at least %d (FAPI-RW 8.6)", k.N.BitLen(), rsaBits)
+		}
+		return ciba.AlgPS256, nil
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return "", fmt.Errorf("EC key on curve %s; ES256 needs P-256", k.Curve.Params().Name)
+		}
+		return ciba.AlgES256, nil
+	default:
+		return "", fmt.Errorf("key of type %T is not an RSA or ECDSA P-256 private key", key)
+	}
+}
+
+// parsePrivateKeyPEM finds the first private key block in data.
+func parsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("no PEM private key block (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		default:
+			continue // e.g. EC PARAMETERS before the key
+		}
+		if err != nil {
+			return nil, fmt.Errorf("invalid %s block: %w", block.Type, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("key of type %T cannot sign", key)
+		}
+		return signer, nil
+	}
+}

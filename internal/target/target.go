@@ -1,0 +1,308 @@
+// Package target reads and writes target.yaml, the one user-facing
+// description of an OpenID Provider under test: where it is, which
+// registered clients and test users the tool may use, and how the tool
+// makes a user approve or deny a CIBA request.
+//
+// # Schema
+//
+//	issuer: https://127.0.0.1:8443          # required, https URL; discovery is read from it
+//	ca: ca.pem                               # optional CA bundle to trust for the OP's TLS (else system roots)
+//	endpoints:                               # optional https overrides of discovered endpoints
+//	  backchannel_authentication: https://...
+//	  token: https://...
+//	  userinfo: https://...
+//	fapi: true                               # default true; false allows push (FAPI-CIBA 5.2.2-3 forbids it)
+//	clients:                                 # at least one
+//	  - id: poll-pkjwt-es256                 # required, unique
+//	    auth: private_key_jwt                # private_key_jwt | tls_client_auth | self_signed_tls_client_auth
+//	    mode: poll                           # required: poll | ping | push
+//	    signing_key: keys/poll-pkjwt-es256.jwk   # required: private JWK or PEM file (request objects are signed under FAPI)
+//	    alg: ES256                           # PS256 | ES256; default from the key
+//	    tls_cert: certs/poll-pkjwt-es256.pem # client certificate; required for tls_client_auth and
+//	    tls_key: certs/poll-pkjwt-es256.key  #   self_signed_tls_client_auth; give both or neither
+//	    scope: openid profile                # default "openid"
+//	    notification:                        # required for ping and push, not allowed for poll
+//	      listen: 127.0.0.1:9443             # host:port the tool listens on
+//	      url: https://127.0.0.1:9443/notify/poll-pkjwt-es256   # https URL registered at the OP (CIBA 4)
+//	      tls_cert: certs/notify.pem         # listener certificate and key; both or neither
+//	      tls_key: certs/notify.key
+//	users:                                   # at least one
+//	  - name: alice                          # required, unique
+//	    login_hint: alice@example.com        # exactly one of login_hint, login_hint_token, id_token_hint (CIBA 7.1)
+//	    user_code: "1234"                    # optional
+//	    outcome: approve                     # approve (default) | deny | never | cancel | error
+//	    delay: 2s                            # optional, approve or deny only: act after this delay
+//	device:                                  # required
+//	  kind: mockdevice                       # mockdevice | approval_url | hints | command | manual
+//	  url: https://127.0.0.1:9444            # mockdevice only: its base URL
+//	  approval_url: https://op.example/action?token={auth_req_id}&type={action}   # approval_url only
+//	  command: ./approve.sh {auth_req_id} {login_hint} {action}                   # command only
+//
+// Unknown keys are errors. Every string value may use ${NAME} or
+// ${NAME:-default} (default when NAME is unset or empty); an unset NAME
+// without default is an error, and $${ stands for a literal ${. Relative
+// file paths (ca, signing_key, tls_cert, tls_key) resolve against the
+// folder holding the file. The placeholders in approval_url and command
+// are {auth_req_id}, {login_hint} and {action} (allow or deny).
+//
+// Errors are one line, "FILE:LINE:COL: field.path: what is wrong", for
+// example
+//
+//	target.yaml:12:5: clients[1].auth: "client_secret" is not one of private_key_jwt, tls_client_auth, self_signed_tls_client_auth
+package target
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/pki"
+)
+
+// Target describes an OP under test.
+type Target struct {
+	Issuer    string    `yaml:"issuer"`
+	CA        string    `yaml:"ca,omitempty"`
+	Endpoints Endpoints `yaml:"endpoints,omitempty"`
+	FAPI      bool      `yaml:"fapi"`
+	Clients   []Client  `yaml:"clients"`
+	Users     []User    `yaml:"users"`
+	Device    Device    `yaml:"device"`
+
+	// BaseDir is the folder relative paths were resolved against (the
+	// target file's folder); a command device should run there.
+	BaseDir string `yaml:"-"`
+}
+
+// Endpoints override what discovery says; empty means use discovery.
+type Endpoints struct {
+	BackchannelAuthentication string `yaml:"backchannel_authentication,omitempty"`
+	Token                     string `yaml:"token,omitempty"`
+	Userinfo                  string `yaml:"userinfo,omitempty"`
+}
+
+// Client is a client registered at the OP.
+type Client struct {
+	ID           string            `yaml:"id"`
+	Auth         ciba.AuthMethod   `yaml:"auth"`
+	Mode         ciba.DeliveryMode `yaml:"mode"`
+	SigningKey   string            `yaml:"signing_key"`
+	Alg          string            `yaml:"alg,omitempty"`
+	TLSCert      string            `yaml:"tls_cert,omitempty"`
+	TLSKey       string            `yaml:"tls_key,omitempty"`
+	Scope        string            `yaml:"scope,omitempty"`
+	Notification *Notification     `yaml:"notification,omitempty"`
+}
+
+// Notification is where a ping or push client receives the OP's callbacks
+// (CIBA 10.2, 10.3). Listen and URL differ when the tool sits behind NAT
+// or a proxy.
+type Notification struct {
+	Listen  string `yaml:"listen"`
+	URL     string `yaml:"url"`
+	TLSCert string `yaml:"tls_cert,omitempty"`
+	TLSKey  string `yaml:"tls_key,omitempty"`
+}
+
+// User is a test end-user at the OP.
+type User struct {
+	Name           string   `yaml:"name"`
+	LoginHint      string   `yaml:"login_hint,omitempty"`
+	LoginHintToken string   `yaml:"login_hint_token,omitempty"`
+	IDTokenHint    string   `yaml:"id_token_hint,omitempty"`
+	UserCode       string   `yaml:"user_code,omitempty"`
+	Outcome        Outcome  `yaml:"outcome,omitempty"`
+	Delay          Duration `yaml:"delay,omitempty"`
+}
+
+// Hint returns the CIBA 7.1 hint parameter this user is identified by and
+// its value: exactly one of login_hint, login_hint_token, id_token_hint.
+func (u *User) Hint() (param, value string) {
+	switch {
+	case u.LoginHint != "":
+		return ciba.ParamLoginHint, u.LoginHint
+	case u.LoginHintToken != "":
+		return ciba.ParamLoginHintToken, u.LoginHintToken
+	default:
+		return ciba.ParamIDTokenHint, u.IDTokenHint
+	}
+}
+
+// Outcome is what the authentication device does for a user.
+type Outcome string
+
+// The outcomes a device can produce.
+const (
+	OutcomeApprove Outcome = "approve" // the user consents
+	OutcomeDeny    Outcome = "deny"    // the user refuses: access_denied (CIBA 11)
+	OutcomeNever   Outcome = "never"   // no answer: the request expires (expired_token)
+	OutcomeCancel  Outcome = "cancel"  // the user abandons the request
+	OutcomeError   Outcome = "error"   // the device fails (transaction_failed, CIBA 12)
+)
+
+var outcomes = []Outcome{OutcomeApprove, OutcomeDeny, OutcomeNever, OutcomeCancel, OutcomeError}
+
+// Valid reports whether o is a known outcome.
+func (o Outcome) Valid() bool { return contains(outcomes, o) }
+
+// DeviceKind is how the tool drives the user's authentication device.
+type DeviceKind string
+
+// The device kinds.
+const (
+	// DeviceMock drives ciba-check's mock device through its HTTP API.
+	DeviceMock DeviceKind = "mockdevice"
+	// DeviceApprovalURL calls a URL template, the contract of the OIDF
+	// suite's automated_ciba_approval_url.
+	DeviceApprovalURL DeviceKind = "approval_url"
+	// DeviceHints leaves the decision to the OP, which decides by login_hint.
+	DeviceHints DeviceKind = "hints"
+	// DeviceCommand runs a shell command.
+	DeviceCommand DeviceKind = "command"
+	// DeviceManual prints the request and waits for the operator.
+	DeviceManual DeviceKind = "manual"
+)
+
+var deviceKinds = []DeviceKind{DeviceMock, DeviceApprovalURL, DeviceHints, DeviceCommand, DeviceManual}
+
+// Valid reports whether k is a known device kind.
+func (k DeviceKind) Valid() bool { return contains(deviceKinds, k) }
+
+// Device says how approvals and denials reach the OP.
+type Device struct {
+	Kind        DeviceKind `yaml:"kind"`
+	URL         string     `yaml:"url,omitempty"`
+	ApprovalURL string     `yaml:"approval_url,omitempty"`
+	Command     string     `yaml:"command,omitempty"`
+}
+
+// Placeholders that approval_url and command templates may contain.
+const (
+	PlaceholderAuthReqID = "{auth_req_id}"
+	PlaceholderLoginHint = "{login_hint}"
+	PlaceholderAction    = "{action}" // "allow" or "deny"
+)
+
+// Duration is a time.Duration written as "2s" or "500ms" in YAML.
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// String formats d like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML writes d as a duration string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// UnmarshalYAML reads a duration string such as "2s"; a bare 0 is allowed.
+// It takes the node, after ${ENV} expansion, so errors keep its position.
+func (d *Duration) UnmarshalYAML(node ast.Node) error {
+	switch n := node.(type) {
+	case *ast.NullNode:
+		*d = 0
+		return nil
+	case *ast.IntegerNode:
+		if v, ok := n.Value.(uint64); ok && v == 0 {
+			*d = 0
+			return nil
+		}
+		if v, ok := n.Value.(int64); ok && v == 0 {
+			*d = 0
+			return nil
+		}
+	case *ast.StringNode:
+		v, err := time.ParseDuration(n.Value)
+		if err == nil {
+			*d = Duration(v)
+			return nil
+		}
+	}
+	return &nodeError{node: node, msg: fmt.Sprintf("%s is not a duration such as \"2s\" or \"500ms\"", quoteNode(node))}
+}
+
+// Client returns the client with id.
+func (t *Target) Client(id string) (*Client, bool) {
+	for i := range t.Clients {
+		if t.Clients[i].ID == id {
+			return &t.Clients[i], true
+		}
+	}
+	return nil, false
+}
+
+// User returns the user with name.
+func (t *Target) User(name string) (*User, bool) {
+	for i := range t.Users {
+		if t.Users[i].Name == name {
+			return &t.Users[i], true
+		}
+	}
+	return nil, false
+}
+
+// RootCAs returns the pool that verifies the OP's TLS certificate: the ca
+// bundle, or nil (meaning the system roots) when none is configured.
+func (t *Target) RootCAs() (*x509.CertPool, error) {
+	if t.CA == "" {
+		return nil, nil
+	}
+	pool, err := pki.LoadCAPool(t.CA)
+	if err != nil {
+		return nil, fmt.Errorf("target: ca: %w", err)
+	}
+	return pool, nil
+}
+
+// LoadSigningKey reads the client's signing key. When alg is configured it
+// must fit the key.
+func (c *Client) LoadSigningKey() (jose.JSONWebKey, error) {
+	key, err := pki.LoadSigningKey(c.SigningKey)
+	if err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("target: client %q: signing_key: %w", c.ID, err)
+	}
+	if c.Alg != "" && c.Alg != key.Algorithm {
+		return jose.JSONWebKey{}, fmt.Errorf("target: client %q: alg %s does not fit the %s key in %s", c.ID, c.Alg, key.Algorithm, c.SigningKey)
+	}
+	return key, nil
+}
+
+// LoadTLSCertificate reads the client's TLS certificate, or returns nil
+// when none is configured.
+func (c *Client) LoadTLSCertificate() (*tls.Certificate, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := pki.LoadCertificate(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("target: client %q: tls_cert: %w", c.ID, err)
+	}
+	return &cert, nil
+}
+
+// LoadTLSCertificate reads the notification listener's certificate, or
+// returns nil when none is configured (plain HTTP behind a TLS proxy).
+func (n *Notification) LoadTLSCertificate() (*tls.Certificate, error) {
+	if n.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := pki.LoadCertificate(n.TLSCert, n.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("target: notification tls_cert: %w", err)
+	}
+	return &cert, nil
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,287 @@
+package target
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+var (
+	authMethods   = []ciba.AuthMethod{ciba.AuthPrivateKeyJWT, ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient}
+	deliveryModes = []ciba.DeliveryMode{ciba.ModePoll, ciba.ModePing, ciba.ModePush}
+	placeholderRE = regexp.MustCompile(`\{[^{}]*\}`)
+	placeholders  = []string{PlaceholderAuthReqID, PlaceholderLoginHint, PlaceholderAction}
+)
+
+func oneOf[T ~string](v T, allowed []T) string {
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return fmt.Sprintf("%q is not one of %s", string(v), strings.Join(names, ", "))
+}
+
+func (p *parse) validate(t *Target) {
+	if t.Issuer == "" {
+		p.fail("issuer", "is required")
+	} else if msg := checkURL(t.Issuer, true); msg != "" {
+		p.fail("issuer", "%s", msg)
+	} else if u, _ := url.Parse(t.Issuer); u.RawQuery != "" || u.Fragment != "" {
+		p.fail("issuer", "must have no query or fragment (OIDC Discovery 3)")
+	}
+	for key, v := range map[string]string{
+		"backchannel_authentication": t.Endpoints.BackchannelAuthentication,
+		"token":                      t.Endpoints.Token,
+		"userinfo":                   t.Endpoints.Userinfo,
+	} {
+		if v == "" {
+			continue
+		}
+		if msg := checkURL(v, true); msg != "" {
+			p.fail("endpoints."+key, "%s", msg)
+		}
+	}
+
+	if len(t.Clients) == 0 {
+		p.fail("clients", "at least one client is required")
+	}
+	ids := map[string]int{}
+	for i := range t.Clients {
+		path := fmt.Sprintf("clients[%d]", i)
+		if first, dup := ids[t.Clients[i].ID]; dup && t.Clients[i].ID != "" {
+			p.fail(path+".id", "%q is already the id of clients[%d]", t.Clients[i].ID, first)
+		} else {
+			ids[t.Clients[i].ID] = i
+		}
+		p.validateClient(&t.Clients[i], path, t.FAPI)
+	}
+
+	if len(t.Users) == 0 {
+		p.fail("users", "at least one user is required")
+	}
+	names := map[string]int{}
+	for i := range t.Users {
+		path := fmt.Sprintf("users[%d]", i)
+		if first, dup := names[t.Users[i].Name]; dup && t.Users[i].Name != "" {
+			p.fail(path+".name", "%q is already the name of users[%d]", t.Users[i].Name, first)
+		} else {
+			names[t.Users[i].Name] = i
+		}
+		p.validateUser(&t.Users[i], path)
+	}
+
+	p.validateDevice(&t.Device)
+}
+
+func (p *parse) validateClient(c *Client, path string, fapi bool) {
+	if c.ID == "" {
+		p.fail(path+".id", "is required")
+	}
+	switch {
+	case c.Auth == "":
+		p.fail(path+".auth", "is required: one of private_key_jwt, tls_client_auth, self_signed_tls_client_auth")
+	case !contains(authMethods, c.Auth):
+		p.fail(path+".auth", "%s", oneOf(c.Auth, authMethods))
+	}
+	switch {
+	case c.Mode == "":
+		p.fail(path+".mode", "is required: one of poll, ping, push")
+	case !contains(deliveryModes, c.Mode):
+		p.fail(path+".mode", "%s", oneOf(c.Mode, deliveryModes))
+	case c.Mode == ciba.ModePush && fapi:
+		p.fail(path+".mode", "push is not allowed when fapi is true (FAPI-CIBA 5.2.2-3); set fapi: false to test push")
+	}
+	if c.SigningKey == "" {
+		p.fail(path+".signing_key", "is required (signed authentication requests, CIBA 7.1.1)")
+	}
+	if c.Alg != "" && c.Alg != ciba.AlgPS256 && c.Alg != ciba.AlgES256 {
+		p.fail(path+".alg", "%s", oneOf(c.Alg, ciba.FAPIAlgs))
+	}
+	p.pair(path, c.TLSCert, c.TLSKey)
+	if c.Auth.UsesMTLS() && c.TLSCert == "" {
+		p.fail(path+".tls_cert", "is required for %s (RFC 8705 2)", c.Auth)
+	}
+	if c.Notification == nil {
+		if c.Mode == ciba.ModePing || c.Mode == ciba.ModePush {
+			p.fail(path+".notification", "is required for %s mode (CIBA 10.2, 10.3)", c.Mode)
+		}
+		return
+	}
+	np := path + ".notification"
+	if c.Mode == ciba.ModePoll {
+		p.fail(np, "is only used by ping and push clients")
+	}
+	n := c.Notification
+	if n.Listen == "" {
+		p.fail(np+".listen", "is required")
+	} else if msg := checkListen(n.Listen); msg != "" {
+		p.fail(np+".listen", "%s", msg)
+	}
+	if n.URL == "" {
+		p.fail(np+".url", "is required")
+	} else if msg := checkURL(n.URL, true); msg != "" {
+		// CIBA 4: client_notification_endpoint MUST be an HTTPS URL.
+		p.fail(np+".url", "%s", msg)
+	}
+	p.pair(np, n.TLSCert, n.TLSKey)
+}
+
+// pair checks that tls_cert and tls_key come together.
+func (p *parse) pair(path, cert, key string) {
+	switch {
+	case cert != "" && key == "":
+		p.fail(path+".tls_key", "is required with tls_cert")
+	case cert == "" && key != "":
+		p.fail(path+".tls_cert", "is required with tls_key")
+	}
+}
+
+func (p *parse) validateUser(u *User, path string) {
+	if u.Name == "" {
+		p.fail(path+".name", "is required")
+	}
+	var hints []string
+	for key, v := range map[string]string{
+		ciba.ParamLoginHint: u.LoginHint, ciba.ParamLoginHintToken: u.LoginHintToken, ciba.ParamIDTokenHint: u.IDTokenHint,
+	} {
+		if v != "" {
+			hints = append(hints, key)
+		}
+	}
+	switch len(hints) {
+	case 0:
+		p.fail(path, "needs one of login_hint, login_hint_token, id_token_hint (CIBA 7.1)")
+	case 1:
+	default:
+		// Point at the second hint in file order; CIBA 7.1 allows only one.
+		p.fail(path, "has more than one of login_hint, login_hint_token, id_token_hint; CIBA 7.1 allows exactly one")
+	}
+	if !u.Outcome.Valid() {
+		p.fail(path+".outcome", "%s", oneOf(u.Outcome, outcomes))
+	}
+	switch {
+	case u.Delay < 0:
+		p.fail(path+".delay", "must not be negative")
+	case u.Delay > 0 && u.Outcome != OutcomeApprove && u.Outcome != OutcomeDeny:
+		p.fail(path+".delay", "only applies to outcome approve or deny, not %s", u.Outcome)
+	}
+}
+
+func (p *parse) validateDevice(d *Device) {
+	switch {
+	case d.Kind == "":
+		p.fail("device.kind", "is required: one of mockdevice, approval_url, hints, command, manual")
+		return
+	case !d.Kind.Valid():
+		p.fail("device.kind", "%s", oneOf(d.Kind, deviceKinds))
+		return
+	}
+	// Each kind has its own field; a field of another kind is a mistake.
+	fields := []struct {
+		key, value string
+		kind       DeviceKind
+	}{
+		{"url", d.URL, DeviceMock},
+		{"approval_url", d.ApprovalURL, DeviceApprovalURL},
+		{"command", d.Command, DeviceCommand},
+	}
+	for _, f := range fields {
+		path := "device." + f.key
+		switch {
+		case f.kind == d.Kind && f.value == "":
+			p.fail(path, "is required for kind %s", d.Kind)
+		case f.kind != d.Kind && f.value != "":
+			p.fail(path, "is only used by kind %s, not %s", f.kind, d.Kind)
+		}
+	}
+	switch d.Kind {
+	case DeviceMock:
+		if d.URL != "" {
+			if msg := checkURL(d.URL, false); msg != "" {
+				p.fail("device.url", "%s", msg)
+			}
+		}
+	case DeviceApprovalURL:
+		if d.ApprovalURL == "" {
+			return
+		}
+		if msg := checkPlaceholders(d.ApprovalURL, true); msg != "" {
+			p.fail("device.approval_url", "%s", msg)
+			return
+		}
+		filled := placeholderRE.ReplaceAllString(d.ApprovalURL, "x")
+		if msg := checkURL(filled, false); msg != "" {
+			p.fail("device.approval_url", "%s", msg)
+		}
+	case DeviceCommand:
+		if d.Command != "" {
+			if msg := checkPlaceholders(d.Command, false); msg != "" {
+				p.fail("device.command", "%s", msg)
+			}
+		}
+	}
+}
+
+// checkPlaceholders accepts only known {placeholders}; a template that
+// cannot name the request cannot act on it.
+func checkPlaceholders(tmpl string, needAuthReqID bool) string {
+	for _, ph := range placeholderRE.FindAllString(tmpl, -1) {
+		if !contains(placeholders, ph) {
+			return fmt.Sprintf("unknown placeholder %s; use %s", ph, strings.Join(placeholders, ", "))
+		}
+	}
+	if needAuthReqID && !strings.Contains(tmpl, PlaceholderAuthReqID) {
+		return "must contain " + PlaceholderAuthReqID
+	}
+	return ""
+}
+
+// checkURL returns why s is not an absolute URL with a host (https only,
+// or http too), or "".
+func checkURL(s string, httpsOnly bool) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not a valid URL: %v", s, unwrapURLError(err))
+	}
+	if httpsOnly && u.Scheme != "https" {
+		return fmt.Sprintf("%q must be an https URL", s)
+	}
+	if !httpsOnly && u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Sprintf("%q must be an http or https URL", s)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return fmt.Sprintf("%q has no host", s)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%q has an invalid port", s)
+		}
+	}
+	if u.User != nil {
+		return fmt.Sprintf("%q must not contain credentials", s)
+	}
+	return ""
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+func checkListen(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q has an invalid port", addr)
+	}
+	return ""
+}
