@@ -1,0 +1,544 @@
+package mockdevice
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/clock"
+)
+
+// Errors of Decide and the waiting methods, compared with errors.Is.
+var (
+	ErrUnknownRequest  = errors.New("mockdevice: unknown request id")
+	ErrAlreadyDecided  = errors.New("mockdevice: request already decided")
+	ErrInvalidDecision = errors.New("mockdevice: status must be SUCCEED, UNAUTHORIZED or CANCELLED")
+	ErrCallbackFailed  = errors.New("mockdevice: OP callback failed")
+	ErrClosed          = errors.New("mockdevice: device closed")
+)
+
+// DefaultCallbackTimeout bounds one callback to the OP when
+// Config.CallbackTimeout is zero.
+const DefaultCallbackTimeout = 10 * time.Second
+
+// DefaultMaxRequests is how many requests a Device remembers when
+// Config.MaxRequests is zero.
+const DefaultMaxRequests = 10000
+
+// Config configures a Device. CallbackURL is required; the rest has
+// defaults.
+type Config struct {
+	// CallbackURL is the OP's authentication channel callback, e.g.
+	// https://op/ciba/auth/callback (reference OP) or
+	// <realm issuer>/protocol/openid-connect/ext/ciba/auth/callback (Keycloak).
+	CallbackURL string
+	// HTTPClient calls the OP back; nil means http.DefaultClient. The device
+	// uses a copy that never follows redirects, so a redirecting callback is
+	// recorded as a failure rather than silently re-posted elsewhere.
+	HTTPClient *http.Client
+	// CallbackTimeout bounds each callback; zero means DefaultCallbackTimeout.
+	CallbackTimeout time.Duration
+	// Clock times the scripted delays; nil means clock.Real.
+	Clock clock.Clock
+	// Policies script users by login_hint; others get Default.
+	Policies map[string]Policy
+	// Default is the policy of login_hints not in Policies; the zero value
+	// means OutcomeApprove without delay.
+	Default Policy
+	// VerifyKeys, when set, makes the device verify the OP's bearer JWT:
+	// signature (asymmetric algorithms only), exp, and aud containing iss.
+	// Invalid tokens are answered 401. When nil the token's claims are read
+	// without verification.
+	VerifyKeys KeySource
+	// Issuer, when set together with VerifyKeys, is the iss (and aud) the
+	// bearer JWT must carry.
+	Issuer string
+	// Logger receives one line per request, decision and callback failure;
+	// nil discards.
+	Logger *slog.Logger
+	// MaxRequests bounds the record, so a long load run cannot exhaust
+	// memory: beyond it the oldest settled requests are forgotten (pending
+	// ones never are). Zero means DefaultMaxRequests.
+	MaxRequests int
+}
+
+// State is where a recorded request stands.
+type State string
+
+// The states of a Request.
+const (
+	StatePending   State = "pending"
+	StateApproved  State = "approved"
+	StateDenied    State = "denied"
+	StateCancelled State = "cancelled"
+	// StateFailed marks a request refused by an OutcomeError policy.
+	StateFailed State = "failed"
+)
+
+func stateFor(status ciba.DeviceStatus) State {
+	switch status {
+	case ciba.DeviceSucceed:
+		return StateApproved
+	case ciba.DeviceUnauthorized:
+		return StateDenied
+	}
+	return StateCancelled
+}
+
+// Request records one authentication request: what the OP asked the device
+// to show the user, and what became of it.
+type Request struct {
+	// ID is the bearer JWT's jti (the reference OP's auth_req_id).
+	ID string `json:"id"`
+	// Issuer, Subject and ClientID are the JWT's iss, sub and azp.
+	Issuer            string `json:"iss,omitempty"`
+	Subject           string `json:"sub,omitempty"`
+	ClientID          string `json:"client_id,omitempty"`
+	LoginHint         string `json:"login_hint"`
+	Scope             string `json:"scope"`
+	BindingMessage    string `json:"binding_message,omitempty"`
+	UserCode          string `json:"user_code,omitempty"`
+	ACRValues         string `json:"acr_values,omitempty"`
+	IsConsentRequired bool   `json:"is_consent_required"`
+	// Policy is what the device was scripted to do with the request.
+	Policy     Policy    `json:"policy"`
+	ReceivedAt time.Time `json:"received_at"`
+	// ResponseStatus is what the device answered the OP's POST: 201, or
+	// the error status of an OutcomeError policy.
+	ResponseStatus int       `json:"response_status"`
+	State          State     `json:"state"`
+	DecidedAt      time.Time `json:"decided_at,omitzero"`
+	// CalledBackAt is when the callback to the OP finished, successfully
+	// or not; zero while none has been made.
+	CalledBackAt time.Time `json:"called_back_at,omitzero"`
+	// CallbackStatus is the OP's answer to the callback (0 if it got none).
+	CallbackStatus int `json:"callback_status,omitempty"`
+	// CallbackError says why the callback failed; empty on success (2xx).
+	CallbackError string `json:"callback_error,omitempty"`
+}
+
+// Settled reports whether nothing more will happen to the request: it was
+// refused, or decided and the OP called back.
+func (r Request) Settled() bool {
+	return r.State == StateFailed || (r.State != StatePending && !r.CalledBackAt.IsZero())
+}
+
+// record is a Request plus what the device keeps to itself.
+type record struct {
+	req   Request
+	token string      // the OP's bearer token, replayed on the callback
+	timer clock.Timer // the scripted decision, nil when none is scheduled
+}
+
+// Device is the mock authentication device. Its methods are safe for
+// concurrent use.
+type Device struct {
+	callbackURL     string
+	client          *http.Client
+	callbackTimeout time.Duration
+	clock           clock.Clock
+	verifyKeys      KeySource
+	issuer          string
+	log             *slog.Logger
+	maxRequests     int
+	handler         http.Handler
+
+	mu            sync.Mutex
+	policies      map[string]Policy
+	defaultPolicy Policy
+	records       map[string]*record
+	order         []string
+	// changed is closed and replaced on every change of records, waking
+	// waiters (a broadcast without polling).
+	changed chan struct{}
+	closed  bool
+	// inflight counts scheduled decisions and running callbacks; Close
+	// waits for it.
+	inflight sync.WaitGroup
+}
+
+// New checks cfg and returns a Device. Call Close when done.
+func New(cfg Config) (*Device, error) {
+	u, err := url.Parse(cfg.CallbackURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("mockdevice: CallbackURL %q is not an absolute http(s) URL", cfg.CallbackURL)
+	}
+	if cfg.Issuer != "" && cfg.VerifyKeys == nil {
+		return nil, fmt.Errorf("mockdevice: Issuer %q would go unchecked: set VerifyKeys too", cfg.Issuer)
+	}
+	if cfg.Default.Outcome == "" {
+		cfg.Default.Outcome = OutcomeApprove
+	}
+	if err := cfg.Default.Validate(); err != nil {
+		return nil, fmt.Errorf("mockdevice: default policy: %w", err)
+	}
+	policies := make(map[string]Policy, len(cfg.Policies))
+	for hint, p := range cfg.Policies {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("mockdevice: policy for %q: %w", hint, err)
+		}
+		policies[hint] = p
+	}
+	client := http.DefaultClient
+	if cfg.HTTPClient != nil {
+		client = cfg.HTTPClient
+	}
+	noRedirects := *client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if cfg.CallbackTimeout <= 0 {
+		cfg.CallbackTimeout = DefaultCallbackTimeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxRequests < 0 {
+		return nil, fmt.Errorf("mockdevice: negative MaxRequests %d", cfg.MaxRequests)
+	}
+	if cfg.MaxRequests == 0 {
+		cfg.MaxRequests = DefaultMaxRequests
+	}
+	d := &Device{
+		callbackURL:     cfg.CallbackURL,
+		client:          &noRedirects,
+		callbackTimeout: cfg.CallbackTimeout,
+		clock:           cfg.Clock,
+		verifyKeys:      cfg.VerifyKeys,
+		issuer:          cfg.Issuer,
+		log:             cfg.Logger,
+		maxRequests:     cfg.MaxRequests,
+		policies:        policies,
+		defaultPolicy:   cfg.Default,
+		records:         make(map[string]*record),
+		changed:         make(chan struct{}),
+	}
+	d.handler = d.routes()
+	return d, nil
+}
+
+// Handler serves the channel and the HTTP API described in the package doc.
+func (d *Device) Handler() http.Handler { return d.handler }
+
+// Close stops scheduled decisions (their requests stay pending), refuses
+// new requests and decisions with ErrClosed, and waits for callbacks in
+// flight, each bounded by the callback timeout.
+func (d *Device) Close() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		d.inflight.Wait()
+		return
+	}
+	d.closed = true
+	for _, rec := range d.records {
+		d.stopTimerLocked(rec)
+	}
+	d.notifyLocked()
+	d.mu.Unlock()
+	d.inflight.Wait()
+}
+
+// SetPolicy scripts the user behind loginHint from now on; requests already
+// received keep the policy they got.
+func (d *Device) SetPolicy(loginHint string, p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.policies[loginHint] = p
+	return nil
+}
+
+// DeletePolicy returns loginHint to the default policy.
+func (d *Device) DeletePolicy(loginHint string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.policies, loginHint)
+}
+
+// SetDefaultPolicy replaces the policy of login_hints without their own.
+func (d *Device) SetDefaultPolicy(p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.defaultPolicy = p
+	return nil
+}
+
+// Policies returns a copy of the scripted policies and the default.
+func (d *Device) Policies() (byLoginHint map[string]Policy, def Policy) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	byLoginHint = make(map[string]Policy, len(d.policies))
+	for k, v := range d.policies {
+		byLoginHint[k] = v
+	}
+	return byLoginHint, d.defaultPolicy
+}
+
+// Requests returns every recorded request in arrival order.
+func (d *Device) Requests() []Request {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]Request, 0, len(d.order))
+	for _, id := range d.order {
+		out = append(out, d.records[id].req)
+	}
+	return out
+}
+
+// Request returns the request with the given id.
+func (d *Device) Request(id string) (Request, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rec, ok := d.records[id]
+	if !ok {
+		return Request{}, false
+	}
+	return rec.req, true
+}
+
+// WaitMatch blocks until a recorded request satisfies match and returns the
+// earliest such, or ctx's error. It wakes on every change, never polls.
+// match runs with the device locked: it must not call the Device.
+func (d *Device) WaitMatch(ctx context.Context, match func(Request) bool) (Request, error) {
+	for {
+		d.mu.Lock()
+		for _, id := range d.order {
+			if r := d.records[id].req; match(r) {
+				d.mu.Unlock()
+				return r, nil
+			}
+		}
+		changed, closed := d.changed, d.closed
+		d.mu.Unlock()
+		if closed {
+			return Request{}, ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return Request{}, ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// Wait blocks until the request with id has arrived.
+func (d *Device) Wait(ctx context.Context, id string) (Request, error) {
+	return d.WaitMatch(ctx, func(r Request) bool { return r.ID == id })
+}
+
+// WaitSettled blocks until the request with id is Settled: refused, or
+// decided with the OP's callback finished.
+func (d *Device) WaitSettled(ctx context.Context, id string) (Request, error) {
+	return d.WaitMatch(ctx, func(r Request) bool { return r.ID == id && r.Settled() })
+}
+
+// Decide makes the user answer the pending request id with status and
+// calls the OP back before returning. The decision stands even when the
+// callback fails; the error then wraps ErrCallbackFailed. Deciding a request
+// twice gives ErrAlreadyDecided, an unknown id ErrUnknownRequest.
+func (d *Device) Decide(ctx context.Context, id string, status ciba.DeviceStatus) error {
+	_, err := d.decideAndCallBack(ctx, id, status)
+	return err
+}
+
+// decideAndCallBack is Decide returning the request as it ended up.
+func (d *Device) decideAndCallBack(ctx context.Context, id string, status ciba.DeviceStatus) (Request, error) {
+	if !status.Valid() {
+		return Request{}, fmt.Errorf("%w: got %q", ErrInvalidDecision, status)
+	}
+	token, err := d.decide(id, status)
+	if err != nil {
+		return Request{}, err
+	}
+	defer d.inflight.Done()
+	return d.callBack(ctx, id, token, status)
+}
+
+// decide moves a pending request to the state status implies. On success
+// the caller owns one inflight count and must call the OP back.
+func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return "", ErrClosed
+	}
+	rec, ok := d.records[id]
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownRequest, id)
+	}
+	if rec.req.State != StatePending {
+		return "", fmt.Errorf("%w: %q is %s", ErrAlreadyDecided, id, rec.req.State)
+	}
+	d.stopTimerLocked(rec)
+	rec.req.State = stateFor(status)
+	rec.req.DecidedAt = d.clock.Now()
+	d.inflight.Add(1)
+	d.notifyLocked()
+	d.log.Info("mockdevice: decided", "id", id, "status", status)
+	return rec.token, nil
+}
+
+// callBack POSTs the decision to the OP with the request's bearer token
+// and records the outcome.
+func (d *Device) callBack(ctx context.Context, id, token string, status ciba.DeviceStatus) (Request, error) {
+	httpStatus, cbErr := d.post(ctx, token, status)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rec := d.records[id]
+	rec.req.CalledBackAt = d.clock.Now()
+	rec.req.CallbackStatus = httpStatus
+	if cbErr != nil {
+		rec.req.CallbackError = cbErr.Error()
+		d.log.Warn("mockdevice: callback failed", "id", id, "error", cbErr)
+	}
+	d.notifyLocked()
+	if cbErr != nil {
+		return rec.req, fmt.Errorf("%w: %v", ErrCallbackFailed, cbErr)
+	}
+	return rec.req, nil
+}
+
+// post sends one callback; a non-2xx answer is an error.
+func (d *Device) post(ctx context.Context, token string, status ciba.DeviceStatus) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.callbackTimeout)
+	defer cancel()
+	body, err := json.Marshal(ciba.DeviceCallback{Status: status})
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.callbackURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("OP answered %d: %q", resp.StatusCode, snippet)
+	}
+	return resp.StatusCode, nil
+}
+
+// errDuplicate reports a second channel request with an id already seen.
+var errDuplicate = errors.New("duplicate request id")
+
+// receive records a request from the OP and returns the policy it gets.
+func (d *Device) receive(req Request, token string) (Policy, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return Policy{}, ErrClosed
+	}
+	if _, dup := d.records[req.ID]; dup {
+		return Policy{}, errDuplicate
+	}
+	p, ok := d.policies[req.LoginHint]
+	if !ok {
+		p = d.defaultPolicy
+	}
+	req.Policy = p
+	req.ReceivedAt = d.clock.Now()
+	req.State = StatePending
+	req.ResponseStatus = http.StatusCreated
+	if p.Outcome == OutcomeError {
+		req.State = StateFailed
+		req.ResponseStatus = p.errorStatus()
+	}
+	d.forgetOldestSettledLocked()
+	d.records[req.ID] = &record{req: req, token: token}
+	d.order = append(d.order, req.ID)
+	d.notifyLocked()
+	d.log.Info("mockdevice: request", "id", req.ID, "login_hint", req.LoginHint,
+		"client_id", req.ClientID, "binding_message", req.BindingMessage, "policy", p.String())
+	return p, nil
+}
+
+// schedule starts the scripted decision of request id, if its policy has
+// one. It runs after the OP got its 201, so the OP is ready for the callback.
+func (d *Device) schedule(id string, p Policy) {
+	status, decides := p.Outcome.Status()
+	if !decides {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rec, ok := d.records[id]
+	if d.closed || !ok || rec.req.State != StatePending {
+		return
+	}
+	d.inflight.Add(1)
+	rec.timer = d.clock.AfterFunc(p.Delay, func() {
+		defer d.inflight.Done()
+		token, err := d.decideScheduled(id, status)
+		if err != nil {
+			return // decided by hand meanwhile, or closed
+		}
+		defer d.inflight.Done()
+		_, _ = d.callBack(context.Background(), id, token, status)
+	})
+}
+
+// decideScheduled is decide for a timer that has fired: it forgets the
+// timer first so decide does not try to stop it.
+func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, error) {
+	d.mu.Lock()
+	if rec, ok := d.records[id]; ok {
+		rec.timer = nil
+	}
+	d.mu.Unlock()
+	return d.decide(id, status)
+}
+
+// stopTimerLocked cancels a scheduled decision and releases its inflight
+// count if the timer had not fired.
+func (d *Device) stopTimerLocked(rec *record) {
+	if rec.timer == nil {
+		return
+	}
+	if rec.timer.Stop() {
+		d.inflight.Done()
+	}
+	rec.timer = nil
+}
+
+// forgetOldestSettledLocked makes room for one more request when the
+// record is full, by dropping the oldest settled one.
+func (d *Device) forgetOldestSettledLocked() {
+	if len(d.order) < d.maxRequests {
+		return
+	}
+	for i, id := range d.order {
+		if d.records[id].req.Settled() {
+			delete(d.records, id)
+			d.order = slices.Delete(d.order, i, i+1)
+			return
+		}
+	}
+}
+
+func (d *Device) notifyLocked() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
