@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes, the same for every command (DESIGN.md).
+const (
+	ExitOK     = 0 // all checks passed, thresholds held
+	ExitFailed = 1 // a check failed or a threshold was breached
+	ExitUsage  = 2 // usage, configuration or target error
+)
+
+// UsageError is a bad flag, argument or configuration file. Its message is
+// one line saying what and where.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// usageErrorf builds a UsageError.
+func usageErrorf(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// ErrChecksFailed reports that the command ran but a check or threshold
+// failed; the command has already said which.
+var ErrChecksFailed = errors.New("checks failed")
+
+// exitCode maps an error returned by a command to the process exit code.
+// It is the only place that decides exit codes.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, ErrChecksFailed):
+		return ExitFailed
+	default:
+		// Usage errors, unreachable targets and broken configuration all
+		// leave the verdict unknown: exit 2, never 1.
+		return ExitUsage
+	}
+}

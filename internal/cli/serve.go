@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ciba-check/ciba-check/internal/devenv"
+	refop "github.com/ciba-check/ciba-check/reference-op"
+)
+
+// ServeOptions are the inputs of `ciba-check serve`.
+type ServeOptions struct {
+	IO *IOStreams
+
+	Dir        string
+	OPAddr     string
+	DeviceAddr string
+	NotifyAddr string
+	Interval   int
+	Faults     []string
+	ListFaults bool
+	NoFAPI     bool
+	Verbose    bool
+}
+
+// NewCmdServe builds `ciba-check serve`.
+func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	opts := &ServeOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the reference OP and the mock authentication device on localhost",
+		Long: `Run the reference FAPI-CIBA OP and the mock authentication device on
+127.0.0.1 over HTTPS until interrupted.
+
+On first use it generates a CA, server and client certificates and keys into
+--dir, and writes --dir/target.yaml describing the OP; later runs reuse the
+keys so registrations stay valid.`,
+		Example: `  ciba-check serve --dir ./dev
+  ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --fault no-slow-down
+  ciba-check serve --list-faults`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Interval < 1 {
+				return usageErrorf("serve: --interval must be a whole number of seconds >= 1, got %d", opts.Interval)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runServe(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Dir, "dir", "./ciba-dev", "directory for keys, certificates and target.yaml")
+	fl.StringVar(&opts.OPAddr, "op-addr", "127.0.0.1:0", "listen address of the OP (port 0 picks a free port)")
+	fl.StringVar(&opts.DeviceAddr, "device-addr", "127.0.0.1:0", "listen address of the mock device")
+	fl.StringVar(&opts.NotifyAddr, "notify-addr", "127.0.0.1:0", "address registered for ping clients' notification endpoint")
+	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds handed to clients")
+	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a fault from the catalogue (repeatable; see --list-faults)")
+	fl.BoolVar(&opts.ListFaults, "list-faults", false, "print the fault catalogue and exit")
+	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "plain CIBA: allow push mode (FAPI-CIBA forbids it)")
+	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request the OP and device handle")
+	return cmd
+}
+
+func runServe(ctx context.Context, opts *ServeOptions) error {
+	if opts.ListFaults {
+		return printFaults(opts.IO)
+	}
+	level := slog.LevelWarn
+	if opts.Verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	env, err := devenv.Start(ctx, devenv.Options{
+		Dir:         opts.Dir,
+		OPAddr:      opts.OPAddr,
+		DeviceAddr:  opts.DeviceAddr,
+		NotifyAddr:  opts.NotifyAddr,
+		Interval:    opts.Interval,
+		Faults:      opts.Faults,
+		PushAllowed: opts.NoFAPI,
+		Logger:      logger,
+	})
+	if err != nil {
+		var cfgErr *devenv.ConfigError
+		if errors.As(err, &cfgErr) {
+			return &UsageError{Err: fmt.Errorf("serve: %w", err)}
+		}
+		return fmt.Errorf("serve: %w", err)
+	}
+	out := opts.IO.Out
+	fmt.Fprintf(out, "reference OP   %s\n", env.Issuer)
+	fmt.Fprintf(out, "discovery      %s/.well-known/openid-configuration\n", env.Issuer)
+	fmt.Fprintf(out, "mock device    %s\n", env.DeviceURL)
+	if len(opts.Faults) > 0 {
+		fmt.Fprintf(out, "faults         %v\n", opts.Faults)
+	}
+	fmt.Fprintf(out, "target         %s\n", env.TargetPath)
+	if len(env.Written) > 0 {
+		fmt.Fprintf(out, "generated      %d files in %s\n", len(env.Written), opts.Dir)
+	}
+	fmt.Fprintln(out, "serving; press Ctrl-C to stop")
+
+	<-ctx.Done()
+	fmt.Fprintln(out, "shutting down")
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return env.Close(closeCtx)
+}
+
+func printFaults(io *IOStreams) error {
+	w := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	for _, f := range refop.Faults() {
+		fmt.Fprintf(w, "%s\t%s\n", f.Name, f.Breaks)
+	}
+	return w.Flush()
+}

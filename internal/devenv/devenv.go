@@ -1,0 +1,411 @@
+// Package devenv assembles the embedded default environment: the reference
+// OP and the mock authentication device on loopback over HTTPS, with a PKI,
+// registered clients and scripted users, described by an ordinary
+// target.yaml. `ciba-check serve` runs it until interrupted; tests and
+// `run` without a target start it in-process. Nothing here judges the OP:
+// it only wires it up.
+package devenv
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/mockdevice"
+	refop "github.com/ciba-check/ciba-check/reference-op"
+)
+
+// Options configure Start.
+type Options struct {
+	// Dir holds keys, certificates and target.yaml; reused when present.
+	// Empty means a temporary directory removed by Close.
+	Dir string
+	// Listen addresses; empty means 127.0.0.1:0 (a free port).
+	OPAddr     string
+	DeviceAddr string
+	// NotifyAddr is where ping and push clients' notification endpoints are
+	// registered; the tool listens there during a run. Port 0 reserves a
+	// free port now.
+	NotifyAddr string
+	// Interval is the poll interval in seconds handed to clients; 0 means 1.
+	Interval int
+	// Faults switches on reference-OP deviations by name.
+	Faults []string
+	// PushAllowed turns FAPI off: push mode and a push client exist.
+	PushAllowed bool
+	// DefaultExpiry is expires_in when a client asks for none; 0 means 60 s.
+	DefaultExpiry time.Duration
+	Clock         clock.Clock
+	Rand          io.Reader
+	Logger        *slog.Logger
+}
+
+// ConfigError reports options that cannot work (an unknown fault, a bad
+// address); the CLI maps it to a usage error.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Env is a running embedded environment.
+type Env struct {
+	// Issuer is the OP's issuer URL; DeviceURL the mock device's base URL.
+	Issuer    string
+	DeviceURL string
+	// Target describes the OP; TargetPath is where it was written.
+	Target     *target.Target
+	TargetPath string
+	// Written lists files this Start generated (empty when all were reused).
+	Written []string
+	OP      *refop.OP
+	Device  *mockdevice.Device
+
+	opServer     *refop.Server
+	deviceServer *http.Server
+	deviceDone   chan error
+	tempDir      string
+}
+
+// users are the scripted test users: one per device outcome, plus one with
+// a user_code (CIBA 7.1.2).
+type userSpec struct {
+	Name     string
+	Outcome  target.Outcome
+	Policy   mockdevice.Policy
+	Delay    time.Duration
+	UserCode string
+}
+
+func userSpecs() []userSpec {
+	return []userSpec{
+		{Name: "alice", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		{Name: "bob", Outcome: target.OutcomeDeny, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeDeny}},
+		{Name: "carol", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
+		{Name: "dave", Outcome: target.OutcomeApprove, Delay: 2 * time.Second,
+			Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove, Delay: 2 * time.Second}},
+		{Name: "erin", Outcome: target.OutcomeCancel, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeCancel}},
+		{Name: "frank", Outcome: target.OutcomeError, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeError, ErrorStatus: http.StatusServiceUnavailable}},
+		{Name: "grace", Outcome: target.OutcomeApprove, UserCode: "4711", Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+	}
+}
+
+// Start generates or reuses the material in o.Dir, starts the OP and the
+// device, and writes target.yaml. Close stops everything.
+func Start(ctx context.Context, o Options) (env *Env, err error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	env = &Env{}
+	defer func() {
+		if err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err = errors.Join(err, env.Close(closeCtx))
+			env = nil
+		}
+	}()
+	if o.Dir == "" {
+		if env.tempDir, err = os.MkdirTemp("", "ciba-check-*"); err != nil {
+			return env, err
+		}
+		o.Dir = env.tempDir
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return env, err
+	}
+	specs := clientSpecs(o.PushAllowed)
+	m, err := loadOrCreateMaterial(o.Dir, specs, o.Rand, o.Clock.Now())
+	if err != nil {
+		return env, err
+	}
+	env.Written = m.Written
+
+	opLn, err := net.Listen("tcp", o.OPAddr)
+	if err != nil {
+		return env, &ConfigError{Err: fmt.Errorf("OP address %s: %w", o.OPAddr, err)}
+	}
+	deviceLn, err := net.Listen("tcp", o.DeviceAddr)
+	if err != nil {
+		opLn.Close()
+		return env, &ConfigError{Err: fmt.Errorf("device address %s: %w", o.DeviceAddr, err)}
+	}
+	notifyAddr, err := reserve(o.NotifyAddr)
+	if err != nil {
+		opLn.Close()
+		deviceLn.Close()
+		return env, &ConfigError{Err: fmt.Errorf("notification address %s: %w", o.NotifyAddr, err)}
+	}
+	env.Issuer = "https://" + opLn.Addr().String()
+	env.DeviceURL = "https://" + deviceLn.Addr().String()
+
+	outbound := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{RootCAs: m.CA.Pool(), MinVersion: tls.VersionTLS12},
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 16,
+		},
+	}
+	users := userSpecs()
+	op, err := refop.New(refop.Config{
+		Issuer:         env.Issuer,
+		SigningKeys:    m.OPKeys,
+		ClientCAs:      m.CA.Pool(),
+		Clients:        registrations(m, notifyAddr),
+		Users:          refopUsers(users),
+		DeviceEndpoint: env.DeviceURL + mockdevice.PathChannel,
+		HTTPClient:     outbound,
+		Clock:          o.Clock,
+		Rand:           o.Rand,
+		PushAllowed:    o.PushAllowed,
+		Interval:       o.Interval,
+		DefaultExpiry:  o.DefaultExpiry,
+		Faults:         o.Faults,
+		Logger:         o.Logger.With("component", "op"),
+	})
+	if err != nil {
+		opLn.Close()
+		deviceLn.Close()
+		return env, &ConfigError{Err: err}
+	}
+	env.OP = op
+	env.opServer = refop.NewServer(op, opLn.Addr().String(), m.Server)
+	env.opServer.StartOn(opLn)
+
+	opKeys := jose.JSONWebKeySet{}
+	for _, k := range m.OPKeys {
+		opKeys.Keys = append(opKeys.Keys, k.Public())
+	}
+	policies := map[string]mockdevice.Policy{}
+	for _, u := range users {
+		policies[u.Name] = u.Policy
+	}
+	device, err := mockdevice.New(mockdevice.Config{
+		CallbackURL: env.Issuer + refop.PathDeviceCallback,
+		HTTPClient:  outbound,
+		Clock:       o.Clock,
+		Policies:    policies,
+		Default:     mockdevice.Policy{Outcome: mockdevice.OutcomeNever},
+		VerifyKeys:  mockdevice.StaticKeys(&opKeys),
+		Issuer:      env.Issuer,
+		Logger:      o.Logger.With("component", "device"),
+	})
+	if err != nil {
+		deviceLn.Close()
+		return env, err
+	}
+	env.Device = device
+	env.deviceServer = &http.Server{
+		Handler:           device.Handler(),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{m.Server}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+	}
+	env.deviceDone = make(chan error, 1)
+	go func(srv *http.Server, ln net.Listener, done chan<- error) {
+		err := srv.ServeTLS(ln, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		done <- err
+	}(env.deviceServer, deviceLn, env.deviceDone)
+
+	env.Target = describe(env, m, users, notifyAddr, o.PushAllowed)
+	env.TargetPath = filepath.Join(o.Dir, "target.yaml")
+	if err := env.Target.Write(env.TargetPath); err != nil {
+		return env, err
+	}
+	// Read it back: what we hand to a suite is exactly what a user's file
+	// would give, resolved paths included.
+	if env.Target, err = target.Load(env.TargetPath); err != nil {
+		return env, fmt.Errorf("the generated target.yaml does not load: %w", err)
+	}
+	return env, nil
+}
+
+func (o *Options) defaults() error {
+	for _, a := range []*string{&o.OPAddr, &o.DeviceAddr, &o.NotifyAddr} {
+		if *a == "" {
+			*a = "127.0.0.1:0"
+		}
+	}
+	if o.Interval == 0 {
+		o.Interval = 1
+	}
+	if o.Interval < 0 {
+		return &ConfigError{Err: fmt.Errorf("interval %d: must be a positive number of seconds", o.Interval)}
+	}
+	if o.DefaultExpiry == 0 {
+		o.DefaultExpiry = 60 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	known := map[string]bool{}
+	var names []string
+	for _, f := range refop.Faults() {
+		known[f.Name] = true
+		names = append(names, f.Name)
+	}
+	for _, f := range o.Faults {
+		if !known[f] {
+			return &ConfigError{Err: fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))}
+		}
+	}
+	return nil
+}
+
+// reserve returns a concrete host:port for addr, picking a free port for
+// port 0. The port is released again: the tool binds it later, during a
+// run, and a race with another process is reported then.
+func reserve(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func notificationURL(notifyAddr, clientID string) string {
+	return "https://" + notifyAddr + "/notify/" + clientID
+}
+
+// registrations are the clients as the OP registers them (CIBA 4).
+func registrations(m *material, notifyAddr string) []refop.Client {
+	var out []refop.Client
+	for _, c := range m.Clients {
+		reg := refop.Client{
+			ID:                c.Spec.ID,
+			AuthMethod:        c.Spec.Auth,
+			DeliveryMode:      c.Spec.Mode,
+			JWKS:              jose.JSONWebKeySet{Keys: c.registeredKeys()},
+			RequestSigningAlg: c.Spec.Alg,
+			Scopes:            []string{"openid", "profile", "email"},
+			UserCodeParameter: true,
+		}
+		if c.Spec.Auth == ciba.AuthTLSClient {
+			reg.TLSSubjectDN = c.TLSCert.Leaf.Subject.String()
+		}
+		if c.Spec.Mode != ciba.ModePoll {
+			reg.NotificationEndpoint = notificationURL(notifyAddr, c.Spec.ID)
+		}
+		out = append(out, reg)
+	}
+	return out
+}
+
+func refopUsers(users []userSpec) []refop.User {
+	var out []refop.User
+	for _, u := range users {
+		out = append(out, refop.User{
+			Subject:   "user-" + u.Name,
+			LoginHint: u.Name,
+			UserCode:  u.UserCode,
+			Claims: map[string]any{
+				"name":  strings.ToUpper(u.Name[:1]) + u.Name[1:],
+				"email": u.Name + "@example.com",
+			},
+		})
+	}
+	return out
+}
+
+// describe is the target.yaml of this environment.
+func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAllowed bool) *target.Target {
+	t := &target.Target{
+		Issuer: env.Issuer,
+		CA:     m.CAFile,
+		FAPI:   !pushAllowed,
+		Device: target.Device{Kind: target.DeviceMock, URL: env.DeviceURL},
+	}
+	for _, c := range m.Clients {
+		tc := target.Client{
+			ID:         c.Spec.ID,
+			Auth:       c.Spec.Auth,
+			Mode:       c.Spec.Mode,
+			SigningKey: c.KeyFile,
+			Alg:        c.Spec.Alg,
+			TLSCert:    c.CertFile,
+			TLSKey:     c.CertKey,
+			Scope:      "openid profile",
+		}
+		if c.Spec.Mode != ciba.ModePoll {
+			tc.Notification = &target.Notification{
+				Listen:  notifyAddr,
+				URL:     notificationURL(notifyAddr, c.Spec.ID),
+				TLSCert: m.ServerCert,
+				TLSKey:  m.ServerKey,
+			}
+		}
+		t.Clients = append(t.Clients, tc)
+	}
+	for _, u := range users {
+		t.Users = append(t.Users, target.User{
+			Name:      u.Name,
+			LoginHint: u.Name,
+			UserCode:  u.UserCode,
+			Outcome:   u.Outcome,
+			Delay:     target.Duration(u.Delay),
+		})
+	}
+	slices.SortStableFunc(t.Clients, func(a, b target.Client) int { return strings.Compare(a.ID, b.ID) })
+	return t
+}
+
+// Close stops the servers, the device and the OP, and removes a temporary
+// directory. It is safe on a partly started Env.
+func (e *Env) Close(ctx context.Context) error {
+	var errs []error
+	if e.deviceServer != nil {
+		errs = append(errs, e.deviceServer.Shutdown(ctx), <-e.deviceDone)
+		e.deviceServer = nil
+	}
+	if e.Device != nil {
+		e.Device.Close()
+		e.Device = nil
+	}
+	if e.opServer != nil {
+		errs = append(errs, e.opServer.Shutdown(ctx))
+		e.opServer = nil
+		e.OP = nil
+	} else if e.OP != nil {
+		errs = append(errs, e.OP.Close())
+		e.OP = nil
+	}
+	if e.tempDir != "" {
+		errs = append(errs, os.RemoveAll(e.tempDir))
+		e.tempDir = ""
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,195 @@
+package devenv
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/pki"
+)
+
+// clientSpec is one client the embedded OP registers. The set covers the
+// three combinations FAPI-CIBA OPs are certified in (poll + private_key_jwt,
+// ping + mTLS, ping + private_key_jwt) and two clients of the same kind for
+// the mix-up checks (CIBA.md pitfall 7).
+type clientSpec struct {
+	ID   string
+	Auth ciba.AuthMethod
+	Mode ciba.DeliveryMode
+	Alg  string
+	// PushOnly clients exist only with FAPI off (FAPI-CIBA 5.2.2-3).
+	PushOnly bool
+}
+
+func clientSpecs(pushAllowed bool) []clientSpec {
+	specs := []clientSpec{
+		{ID: "poll-pkjwt-es256", Auth: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePoll, Alg: ciba.AlgES256},
+		{ID: "poll-pkjwt-ps256", Auth: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePoll, Alg: ciba.AlgPS256},
+		{ID: "ping-pkjwt-ps256", Auth: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePing, Alg: ciba.AlgPS256},
+		{ID: "ping-mtls", Auth: ciba.AuthTLSClient, Mode: ciba.ModePing, Alg: ciba.AlgPS256},
+		{ID: "poll-mtls", Auth: ciba.AuthTLSClient, Mode: ciba.ModePoll, Alg: ciba.AlgES256},
+		{ID: "poll-selfsigned", Auth: ciba.AuthSelfSignedTLSClient, Mode: ciba.ModePoll, Alg: ciba.AlgES256},
+		{ID: "push-pkjwt-es256", Auth: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePush, Alg: ciba.AlgES256, PushOnly: true},
+	}
+	out := specs[:0:0]
+	for _, s := range specs {
+		if !s.PushOnly || pushAllowed {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// clientMaterial is a client's keys and certificate and where they live.
+type clientMaterial struct {
+	Spec       clientSpec
+	SigningKey jose.JSONWebKey
+	TLSCert    tls.Certificate
+	KeyFile    string // private JWK
+	CertFile   string
+	CertKey    string
+}
+
+// material is every key and certificate of the embedded environment.
+type material struct {
+	CA         *pki.CA
+	CAFile     string
+	Server     tls.Certificate
+	ServerCert string
+	ServerKey  string
+	OPKeys     []jose.JSONWebKey
+	Clients    []clientMaterial
+	// Written lists the files created by this call (not those reused).
+	Written []string
+}
+
+// loadOrCreateMaterial reuses what dir already holds and generates (and
+// writes) the rest, so a second `serve --dir` keeps every registration
+// valid. Private keys are written with mode 0600 by package pki.
+func loadOrCreateMaterial(dir string, specs []clientSpec, rand io.Reader, now time.Time) (*material, error) {
+	m := &material{
+		CAFile:     filepath.Join(dir, "ca.pem"),
+		ServerCert: filepath.Join(dir, "server.pem"),
+		ServerKey:  filepath.Join(dir, "server.key"),
+	}
+	for _, sub := range []string{"op", "clients"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	caKey := filepath.Join(dir, "ca.key")
+	var err error
+	if m.CA, err = loadOr(func() (*pki.CA, error) { return pki.LoadCA(m.CAFile, caKey) },
+		func() (*pki.CA, error) {
+			ca, err := pki.NewCA(rand, now, "ciba-check dev CA")
+			if err != nil {
+				return nil, err
+			}
+			m.Written = append(m.Written, m.CAFile, caKey)
+			return ca, ca.Write(m.CAFile, caKey)
+		}, m.CAFile, caKey); err != nil {
+		return nil, err
+	}
+	if m.Server, err = loadOrTLS(m, m.ServerCert, m.ServerKey, func() (tls.Certificate, error) {
+		return m.CA.IssueServer(rand, now, []string{"127.0.0.1", "::1", "localhost"})
+	}); err != nil {
+		return nil, err
+	}
+	for _, alg := range ciba.FAPIAlgs {
+		file := filepath.Join(dir, "op", alg+".jwk")
+		key, err := loadOrKey(m, file, rand, alg, "op-"+alg)
+		if err != nil {
+			return nil, err
+		}
+		m.OPKeys = append(m.OPKeys, key)
+	}
+	for _, s := range specs {
+		cm := clientMaterial{
+			Spec:     s,
+			KeyFile:  filepath.Join(dir, "clients", s.ID+".jwk"),
+			CertFile: filepath.Join(dir, "clients", s.ID+".pem"),
+			CertKey:  filepath.Join(dir, "clients", s.ID+".key"),
+		}
+		if cm.SigningKey, err = loadOrKey(m, cm.KeyFile, rand, s.Alg, s.ID); err != nil {
+			return nil, err
+		}
+		if cm.TLSCert, err = loadOrTLS(m, cm.CertFile, cm.CertKey, func() (tls.Certificate, error) {
+			if s.Auth == ciba.AuthSelfSignedTLSClient {
+				return pki.SelfSignedClient(rand, now, s.ID)
+			}
+			return m.CA.IssueClient(rand, now, s.ID)
+		}); err != nil {
+			return nil, err
+		}
+		jwksFile := filepath.Join(dir, "clients", s.ID+".jwks.json")
+		if _, err := os.Stat(jwksFile); errors.Is(err, fs.ErrNotExist) {
+			if err := pki.WriteJWKS(jwksFile, cm.registeredKeys()...); err != nil {
+				return nil, err
+			}
+			m.Written = append(m.Written, jwksFile)
+		}
+		m.Clients = append(m.Clients, cm)
+	}
+	return m, nil
+}
+
+// registeredKeys is the public JWKS the client registers: its signing key
+// and, for self_signed_tls_client_auth, its certificate (RFC 8705 2.2).
+func (c clientMaterial) registeredKeys() []jose.JSONWebKey {
+	keys := []jose.JSONWebKey{c.SigningKey.Public()}
+	if c.Spec.Auth == ciba.AuthSelfSignedTLSClient {
+		keys = append(keys, jose.JSONWebKey{
+			Key:          c.TLSCert.Leaf.PublicKey,
+			KeyID:        c.Spec.ID + "-tls",
+			Use:          "tls",
+			Certificates: []*x509.Certificate{c.TLSCert.Leaf},
+		})
+	}
+	return keys
+}
+
+func loadOr[T any](load, create func() (T, error), files ...string) (T, error) {
+	for _, f := range files {
+		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+			return create()
+		}
+	}
+	v, err := load()
+	if err != nil {
+		return v, fmt.Errorf("reusing %s: %w (delete the directory to start afresh)", files[0], err)
+	}
+	return v, nil
+}
+
+func loadOrTLS(m *material, certFile, keyFile string, create func() (tls.Certificate, error)) (tls.Certificate, error) {
+	return loadOr(func() (tls.Certificate, error) { return pki.LoadCertificate(certFile, keyFile) },
+		func() (tls.Certificate, error) {
+			c, err := create()
+			if err != nil {
+				return c, err
+			}
+			m.Written = append(m.Written, certFile, keyFile)
+			return c, pki.WriteTLSCertificate(certFile, keyFile, c)
+		}, certFile, keyFile)
+}
+
+func loadOrKey(m *material, file string, rand io.Reader, alg, kid string) (jose.JSONWebKey, error) {
+	return loadOr(func() (jose.JSONWebKey, error) { return pki.LoadSigningKey(file) },
+		func() (jose.JSONWebKey, error) {
+			k, err := pki.GenerateSigningKey(rand, alg, kid)
+			if err != nil {
+				return k, err
+			}
+			m.Written = append(m.Written, file)
+			return k, pki.WriteJWK(file, k)
+		}, file)
+}
