@@ -1,0 +1,277 @@
+package refop
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// MaxBindingMessageRunes is the longest binding_message the device can
+// display; longer ones get invalid_binding_message (CIBA 7.1, 13).
+const MaxBindingMessageRunes = 200
+
+// handleBackchannel is the backchannel authentication endpoint (CIBA 7).
+func (op *OP) handleBackchannel(w http.ResponseWriter, r *http.Request) {
+	resp, err := op.backchannel(r)
+	if err != nil {
+		op.log.Info("backchannel request refused", "err", err.Error())
+		op.fail(w, r, err)
+		return
+	}
+	writeJSONStatus(w, http.StatusOK, resp)
+}
+
+func (op *OP) backchannel(r *http.Request) (any, error) {
+	ctx := r.Context()
+	form, err := parseForm(r)
+	if err != nil {
+		return nil, err
+	}
+	// CIBA 7.2 step 1: authenticate the client first.
+	ac, err := op.authenticateClient(ctx, r, form, []string{op.Issuer(), op.endpoint(PathToken), op.endpoint(PathBackchannel)})
+	if err != nil {
+		return nil, err
+	}
+	c := ac.Client
+	if c.DeliveryMode == ciba.ModePush && !op.pushAllowed() {
+		return nil, ciba.ErrUnauthorizedClient.WithDescription("push mode is not allowed (FAPI-CIBA 5.2.2-3)")
+	}
+	if form.Has(ciba.ParamRequestURI) {
+		return nil, ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)")
+	}
+	var p authParams
+	if req := form.Get(ciba.ParamRequest); req != "" {
+		for _, name := range ciba.AuthenticationRequestParams {
+			if form.Has(name) {
+				return nil, ciba.ErrInvalidRequest.WithDescription(name + " must be inside the signed request, not a form field (CIBA 7.1.1)")
+			}
+		}
+		if p, err = op.parseRequestObject(ctx, c, req); err != nil {
+			return nil, err
+		}
+		// Suite module 30 (form client_id of another client, certificate
+		// and iss of this one) already failed authentication with 401
+		// invalid_client; an iss differing from the authenticated client
+		// is a bad request object (module 15, 400 invalid_request).
+	} else if op.faults.on(FaultAllowUnsignedRequest) {
+		p = formParams(form.Get, form.Has)
+	} else {
+		return nil, ciba.ErrInvalidRequest.WithDescription("a signed request object is required (FAPI-CIBA 5.2.2-6)")
+	}
+	return op.acceptAuthRequest(ctx, c, p)
+}
+
+func (op *OP) pushAllowed() bool {
+	return op.cfg.PushAllowed || op.faults.on(FaultPushUnderFAPI)
+}
+
+// acceptAuthRequest validates the parameters (CIBA 7.2 steps 3-6),
+// stores the request, starts the device interaction and builds the
+// acknowledgement (CIBA 7.3).
+func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (any, error) {
+	scope, err := op.checkScope(c, p.Scope)
+	if err != nil {
+		return nil, err
+	}
+	user, err := op.resolveHint(ctx, c, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBindingMessage(p.BindingMessage); err != nil {
+		return nil, err
+	}
+	if c.UserCodeParameter && user.UserCode != "" {
+		if p.UserCode == "" {
+			return nil, ciba.ErrMissingUserCode.WithDescription("user_code is required for this user (CIBA 7.1.2)")
+		}
+		if subtle.ConstantTimeCompare([]byte(p.UserCode), []byte(user.UserCode)) != 1 {
+			return nil, ciba.ErrInvalidUserCode.WithDescription("user_code is wrong")
+		}
+	}
+	if c.DeliveryMode != ciba.ModePoll {
+		if err := checkNotificationToken(p.ClientNotificationToken); err != nil {
+			return nil, err
+		}
+	}
+	expiry := op.cfg.DefaultExpiry
+	if p.HasExpiry {
+		if expiry, err = requestedExpiry(p.RequestedExpiry); err != nil {
+			return nil, err
+		}
+		expiry = min(expiry, op.cfg.MaxExpiry)
+	}
+	acr := ""
+	for _, v := range strings.Fields(p.ACRValues) {
+		if v == ACRMultiFactor || v == ACRSingleFactor {
+			// The device performs MFA, which satisfies either value; the
+			// client's first supported preference is reported.
+			acr = v
+			break
+		}
+	}
+
+	idBytes := 20 // 160 bits (CIBA 7.3 recommends >= 160)
+	if op.faults.on(FaultShortAuthReqID) {
+		idBytes = 8
+	}
+	raw, err := op.random(idBytes)
+	if err != nil {
+		return nil, err
+	}
+	now := op.clock.Now()
+	ar := AuthRequest{
+		ID:                      b64(raw),
+		ClientID:                c.ID,
+		Subject:                 user.Subject,
+		Scope:                   scope,
+		ACR:                     acr,
+		ACRValues:               p.ACRValues,
+		BindingMessage:          p.BindingMessage,
+		UserCode:                p.UserCode,
+		ClientNotificationToken: p.ClientNotificationToken,
+		DeliveryMode:            string(c.DeliveryMode),
+		CreatedAt:               now,
+		ExpiresAt:               now.Add(expiry),
+		Interval:                op.cfg.Interval,
+		Status:                  StatusPending,
+	}
+	if op.faults.on(FaultNoInterval) {
+		ar.Interval = 0
+	}
+	op.maybePurge(ctx)
+	if err := op.store.CreateAuthRequest(ctx, ar); err != nil {
+		return nil, err
+	}
+	op.log.Info("backchannel request accepted", "client_id", c.ID, "auth_req_id", redact(ar.ID), "sub", user.Subject, "expires_in", int(expiry/time.Second))
+	op.startDeviceInteraction(ar, user)
+	return ciba.AuthenticationResponse{AuthReqID: ar.ID, ExpiresIn: int(expiry / time.Second), Interval: ar.Interval}, nil
+}
+
+// checkScope requires openid and only scopes the client may use (CIBA
+// 7.1, RFC 6749 3.3); it returns the normalised scope string.
+func (op *OP) checkScope(c *Client, scope string) (string, error) {
+	values := strings.Fields(scope)
+	if !slices.Contains(values, "openid") {
+		return "", ciba.ErrInvalidScope.WithDescription("scope must include openid")
+	}
+	var out []string
+	for _, v := range values {
+		if v != "openid" && !slices.Contains(c.Scopes, v) {
+			return "", ciba.ErrInvalidScope.WithDescription("scope " + v + " is not allowed for this client")
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return strings.Join(out, " "), nil
+}
+
+// resolveHint maps exactly one hint to a user (CIBA 7.1, 7.2 steps 3-5).
+func (op *OP) resolveHint(ctx context.Context, c *Client, p authParams) (User, error) {
+	n := 0
+	for _, h := range []string{p.LoginHint, p.LoginHintToken, p.IDTokenHint} {
+		if h != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return User{}, ciba.ErrInvalidRequest.WithDescription("exactly one of login_hint, login_hint_token and id_token_hint is required (CIBA 7.1)")
+	}
+	switch {
+	case p.LoginHint != "":
+		u, ok := op.userByLoginHint(p.LoginHint)
+		if !ok {
+			return User{}, ciba.ErrUnknownUserID.WithDescription("login_hint does not identify a user")
+		}
+		return u, nil
+	case p.IDTokenHint != "":
+		// An ID token this OP issued; it may have expired (CIBA 7.1).
+		cl, err := op.verifyOwn(p.IDTokenHint, typIDToken)
+		if err != nil {
+			return User{}, ciba.ErrInvalidRequest.WithDescription("id_token_hint: " + err.Error())
+		}
+		sub, _, _ := cl.str("sub")
+		u, ok := op.userBySubject(sub)
+		if !ok {
+			return User{}, ciba.ErrUnknownUserID.WithDescription("id_token_hint does not identify a user")
+		}
+		return u, nil
+	default:
+		return op.resolveLoginHintToken(c, p.LoginHintToken)
+	}
+}
+
+// resolveLoginHintToken accepts our documented login_hint_token format: a
+// JWT signed by the client (PS256/ES256, its registered keys) carrying
+// exp and either sub (a subject) or login_hint.
+func (op *OP) resolveLoginHintToken(c *Client, token string) (User, error) {
+	_, cl, err := verifyJWS(token, c.JWKS.Keys, []string{ciba.AlgPS256, ciba.AlgES256})
+	if err != nil {
+		return User{}, ciba.ErrInvalidRequest.WithDescription("login_hint_token: " + err.Error())
+	}
+	exp, ok, err := cl.date("exp")
+	if err != nil || !ok {
+		return User{}, ciba.ErrInvalidRequest.WithDescription("login_hint_token: exp is required")
+	}
+	if !op.clock.Now().Before(exp) {
+		return User{}, ciba.ErrExpiredLoginHintToken.WithDescription("login_hint_token has expired")
+	}
+	if sub, _, _ := cl.str("sub"); sub != "" {
+		if u, ok := op.userBySubject(sub); ok {
+			return u, nil
+		}
+	} else if hint, _, _ := cl.str("login_hint"); hint != "" {
+		if u, ok := op.userByLoginHint(hint); ok {
+			return u, nil
+		}
+	} else {
+		return User{}, ciba.ErrInvalidRequest.WithDescription("login_hint_token needs a sub or login_hint claim")
+	}
+	return User{}, ciba.ErrUnknownUserID.WithDescription("login_hint_token does not identify a user")
+}
+
+// checkBindingMessage refuses messages the device cannot display
+// faithfully: too long, invalid UTF-8, control or bidi-override characters.
+func checkBindingMessage(m string) error {
+	bad := ciba.ErrInvalidBindingMessage
+	if !utf8.ValidString(m) {
+		return bad.WithDescription("binding_message is not valid UTF-8")
+	}
+	if utf8.RuneCountInString(m) > MaxBindingMessageRunes {
+		return bad.WithDescription("binding_message is too long to display")
+	}
+	for _, r := range m {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return bad.WithDescription("binding_message contains control characters")
+		}
+	}
+	return nil
+}
+
+// checkNotificationToken enforces CIBA 7.1 for ping/push clients: present,
+// at most 1024 characters of RFC 6750 2.1 b64token syntax.
+func checkNotificationToken(t string) error {
+	if t == "" {
+		return ciba.ErrInvalidRequest.WithDescription("client_notification_token is required for ping and push clients (CIBA 7.1)")
+	}
+	if len(t) > ciba.MaxClientNotificationTokenLength {
+		return ciba.ErrInvalidRequest.WithDescription("client_notification_token is longer than 1024 characters")
+	}
+	body := strings.TrimRight(t, "=")
+	if body == "" {
+		return ciba.ErrInvalidRequest.WithDescription("client_notification_token is not a b64token")
+	}
+	for _, r := range body {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~+/", r)) {
+			return ciba.ErrInvalidRequest.WithDescription("client_notification_token is not a b64token (RFC 6750 2.1)")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package refop
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"net/http"
+	"net/url"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// authenticatedClient is the outcome of client authentication.
+type authenticatedClient struct {
+	*Client
+	// cert is the TLS client certificate the request came with, if any.
+	cert *x509.Certificate
+}
+
+func invalidClient(desc string) error { return ciba.ErrInvalidClient.WithDescription(desc) }
+
+// peerCert returns the leaf TLS client certificate, if any.
+func peerCert(r *http.Request) *x509.Certificate {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return nil
+	}
+	return r.TLS.PeerCertificates[0]
+}
+
+// certThumbprint is x5t#S256 (RFC 8705 3.1).
+func certThumbprint(c *x509.Certificate) string {
+	if c == nil {
+		return ""
+	}
+	sum := sha256.Sum256(c.Raw)
+	return b64(sum[:])
+}
+
+// authenticateClient authenticates the caller with its registered method
+// (CIBA 7.1 and 10.1, FAPI-RW 5.2.2-14, RFC 7523, RFC 8705 2). audiences
+// lists the acceptable client assertion aud values for this endpoint.
+func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.Values, audiences []string) (*authenticatedClient, error) {
+	cert := peerCert(r)
+	formClientID := form.Get(ciba.ParamClientID)
+	assertion := form.Get(ciba.ParamClientAssertion)
+	assertionType := form.Get(ciba.ParamClientAssertionType)
+	if form.Has(ciba.ParamClientSecret) || r.Header.Get("Authorization") != "" {
+		return nil, invalidClient("client secrets are not accepted; use private_key_jwt or mutual TLS (FAPI-RW 5.2.2-14)")
+	}
+	if assertion != "" || assertionType != "" {
+		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, audiences)
+		if err != nil {
+			return nil, err
+		}
+		return &authenticatedClient{Client: c, cert: cert}, nil
+	}
+	if formClientID == "" {
+		return nil, invalidClient("no client authentication: send client_assertion or client_id with a TLS client certificate")
+	}
+	c, ok := op.clients[formClientID]
+	if !ok {
+		return nil, invalidClient("unknown client")
+	}
+	switch c.AuthMethod {
+	case ciba.AuthPrivateKeyJWT:
+		return nil, invalidClient("client is registered for private_key_jwt: client_assertion is required")
+	case ciba.AuthTLSClient:
+		if err := op.verifyTLSClientAuth(c, r); err != nil {
+			return nil, err
+		}
+	case ciba.AuthSelfSignedTLSClient:
+		if err := verifySelfSigned(c, cert); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, invalidClient("client authentication method not allowed")
+	}
+	return &authenticatedClient{Client: c, cert: cert}, nil
+}
+
+// authenticatePrivateKeyJWT checks a client assertion (RFC 7523 3, OIDC 9).
+func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertionType, formClientID string, audiences []string) (*Client, error) {
+	if assertionType != ciba.ClientAssertionTypeJWTBearer {
+		return nil, invalidClient("client_assertion_type must be " + ciba.ClientAssertionTypeJWTBearer)
+	}
+	if assertion == "" {
+		return nil, invalidClient("client_assertion is missing")
+	}
+	// The issuer names the client whose keys verify the assertion; it is
+	// read unverified only to pick those keys.
+	payload, err := unsignedPayload(assertion)
+	if err != nil {
+		return nil, invalidClient("client_assertion is not a compact JWS")
+	}
+	unverified, err := decodeClaims(payload)
+	if err != nil {
+		return nil, invalidClient("client_assertion claims are not a JSON object")
+	}
+	iss, _, _ := unverified.str("iss")
+	c, ok := op.clients[iss]
+	if !ok {
+		return nil, invalidClient("client_assertion iss is not a registered client")
+	}
+	if c.AuthMethod != ciba.AuthPrivateKeyJWT {
+		return nil, invalidClient("client is not registered for private_key_jwt")
+	}
+	if formClientID != "" && formClientID != c.ID {
+		return nil, invalidClient("client_id does not match the client_assertion issuer")
+	}
+	// FAPI-RW 8.6: PS256 or ES256 only; none, HS256 and RS256 are refused.
+	_, cl, err := verifyJWS(assertion, c.JWKS.Keys, []string{ciba.AlgPS256, ciba.AlgES256})
+	if err != nil {
+		return nil, invalidClient("client_assertion: " + err.Error())
+	}
+	now := op.clock.Now()
+	sub, _, _ := cl.str("sub")
+	if sub != c.ID {
+		return nil, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")
+	}
+	if !cl.audContains(audiences...) {
+		return nil, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")
+	}
+	exp, ok, err := cl.date("exp")
+	if err != nil || !ok {
+		return nil, invalidClient("client_assertion exp is missing or invalid")
+	}
+	if !now.Before(exp.Add(clockSkew)) {
+		return nil, invalidClient("client_assertion has expired")
+	}
+	if nbf, ok, err := cl.date("nbf"); err != nil || (ok && nbf.After(now.Add(clockSkew))) {
+		return nil, invalidClient("client_assertion nbf is invalid or in the future")
+	}
+	if iat, ok, err := cl.date("iat"); err != nil || (ok && iat.After(now.Add(clockSkew))) {
+		return nil, invalidClient("client_assertion iat is invalid or in the future")
+	}
+	jti, _, err := cl.str("jti")
+	if err != nil || jti == "" {
+		return nil, invalidClient("client_assertion jti is missing")
+	}
+	fresh, err := op.store.UseJTI(ctx, "assertion\x00"+c.ID+"\x00"+jti, exp.Add(clockSkew), now)
+	if err != nil {
+		return nil, err
+	}
+	if !fresh {
+		return nil, invalidClient("client_assertion jti was already used (OIDC 9)")
+	}
+	return c, nil
+}
+
+// verifyTLSClientAuth checks a CA-issued certificate (RFC 8705 2.1): chain
+// to Config.ClientCAs and the registered subject DN.
+func (op *OP) verifyTLSClientAuth(c *Client, r *http.Request) error {
+	cert := peerCert(r)
+	if cert == nil {
+		return invalidClient("tls_client_auth needs a TLS client certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, ic := range r.TLS.PeerCertificates[1:] {
+		inter.AddCert(ic)
+	}
+	_, err := cert.Verify(x509.VerifyOptions{
+		Roots:         op.cfg.ClientCAs,
+		Intermediates: inter,
+		CurrentTime:   op.clock.Now(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err != nil {
+		return invalidClient("client certificate does not chain to a trusted CA")
+	}
+	if cert.Subject.String() != c.TLSSubjectDN {
+		return invalidClient("client certificate subject does not match the registered tls_client_auth_subject_dn")
+	}
+	return nil
+}
+
+// verifySelfSigned checks a self-signed certificate against the client's
+// registered keys (RFC 8705 2.2): its public key must equal one of them.
+func verifySelfSigned(c *Client, cert *x509.Certificate) error {
+	if cert == nil {
+		return invalidClient("self_signed_tls_client_auth needs a TLS client certificate")
+	}
+	type equaler interface{ Equal(x any) bool }
+	for _, k := range c.JWKS.Keys {
+		for _, xc := range k.Certificates {
+			if xc.Equal(cert) {
+				return nil
+			}
+		}
+		if pk, ok := k.Key.(equaler); ok && pk.Equal(cert.PublicKey) {
+			return nil
+		}
+	}
+	return invalidClient("client certificate matches none of the client's registered keys")
+}
+
+// requireCertificate enforces FAPI's certificate-bound tokens: the token
+// endpoint only issues tokens over mutual TLS (FAPI-RW 5.2.2-5, RFC 8705 3).
+func requireCertificate(ac *authenticatedClient) error {
+	if ac.cert == nil {
+		return ciba.ErrInvalidRequest.WithDescription("a TLS client certificate is required: access tokens are certificate-bound (RFC 8705 3)")
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package refop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// Notification delivery policy (CIBA 10.2, 10.3): retry only network
+// errors and 5xx, at most notifyAttempts times with doubling backoff;
+// never after 3xx/4xx and never following redirects.
+const (
+	notifyAttempts = 3
+	notifyBackoff  = time.Second
+	// outboundTimeout bounds each device, ping or push call, whatever
+	// Config.HTTPClient's own timeout (CIBA.md 7.5: hanging endpoints).
+	outboundTimeout = 10 * time.Second
+)
+
+// notify delivers the outcome of a decided request to a ping or push
+// client; poll clients see it at the token endpoint. It reports whether a
+// delivery was started.
+func (op *OP) notify(ar AuthRequest) bool {
+	c, ok := op.clients[ar.ClientID]
+	if !ok {
+		return false
+	}
+	switch ciba.DeliveryMode(ar.DeliveryMode) {
+	case ciba.ModePing:
+		if ar.Status != StatusApproved && op.faults.on(FaultNoPingOnDeny) {
+			return false
+		}
+		body, _ := json.Marshal(ciba.PingNotification{AuthReqID: ar.ID})
+		op.goBackground(func(ctx context.Context) { op.deliver(ctx, c, ar, body, 1) })
+		return true
+	case ciba.ModePush:
+		op.goBackground(func(ctx context.Context) {
+			body, err := op.pushPayload(ctx, ar)
+			if err != nil {
+				op.log.Warn("push payload failed", "auth_req_id", redact(ar.ID), "err", err)
+				return
+			}
+			op.deliver(ctx, c, ar, body, 1)
+		})
+		return true
+	}
+	return false
+}
+
+// deliver POSTs body to the client's notification endpoint with the
+// client_notification_token as bearer (CIBA 10.2), scheduling a retry on
+// the configured clock when allowed.
+func (op *OP) deliver(ctx context.Context, c *Client, ar AuthRequest, body []byte, attempt int) {
+	status, err := op.postNotification(ctx, c.NotificationEndpoint, ar.ClientNotificationToken, body)
+	retry := err != nil || status >= 500 || (status >= 400 && op.faults.on(FaultPingRetryAfter4xx))
+	retry = retry && attempt < notifyAttempts && ctx.Err() == nil
+	if retry {
+		op.after(notifyBackoff<<(attempt-1), func(ctx context.Context) { op.deliver(ctx, c, ar, body, attempt+1) })
+	}
+	// Logged after scheduling, so the record also says a retry is armed.
+	op.log.Info("notification sent", "client_id", c.ID, "auth_req_id", redact(ar.ID), "attempt", attempt,
+		"status", status, "err", errString(err), "retry", retry, "token", redact(ar.ClientNotificationToken))
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (op *OP) postNotification(ctx context.Context, endpoint, token string, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, outboundTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := op.outbound.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	// Bounded read: a client answering with a huge body cannot stall us.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, nil
+}
+
+// pushPayload issues the tokens of an approved push request and marks it
+// redeemed (CIBA 10.3), or builds the error payload (CIBA 12). Push tokens
+// cannot be certificate-bound: no client TLS connection exists then,
+// which is one reason FAPI-CIBA 5.2.2-3 bans push.
+func (op *OP) pushPayload(ctx context.Context, ar AuthRequest) ([]byte, error) {
+	switch ar.Status {
+	case StatusApproved:
+		redeemed, err := op.store.UpdateAuthRequest(ctx, ar.ID, func(r *AuthRequest) error {
+			if r.Status != StatusApproved {
+				return errors.New("request is no longer approved")
+			}
+			r.Status = StatusRedeemed
+			r.Redemptions++
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		tr, err := op.issueTokens(ctx, tokenGrant{
+			clientID: redeemed.ClientID, subject: redeemed.Subject, scope: redeemed.Scope,
+			acr: redeemed.ACR, authTime: redeemed.AuthTime, authReqID: redeemed.ID, push: true,
+		}, nil, true)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(ciba.PushTokenPayload{AuthReqID: ar.ID, TokenResponse: tr})
+	case StatusDenied:
+		return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: "access_denied", ErrorDescription: "the user denied the request"})
+	case StatusFailed:
+		return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: ciba.ErrTransactionFailed.Code, ErrorDescription: "the authentication device failed"})
+	}
+	return nil, fmt.Errorf("nothing to push for status %s", ar.Status)
+}

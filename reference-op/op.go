@@ -1,0 +1,495 @@
+package refop
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/clock"
+)
+
+// Endpoint paths below the issuer.
+const (
+	PathDiscovery      = ciba.DiscoveryPath
+	PathJWKS           = "/jwks"
+	PathBackchannel    = "/backchannel"
+	PathToken          = "/token"
+	PathUserinfo       = "/userinfo"
+	PathIntrospect     = "/introspect"
+	PathRevoke         = "/revoke"
+	PathDeviceCallback = "/ciba/auth/callback"
+)
+
+// ACR values this OP can satisfy (FAPI-CIBA 5.2.2-8). The authentication
+// device is assumed to perform multi-factor authentication.
+const (
+	ACRMultiFactor  = "urn:ciba-check:acr:mfa"
+	ACRSingleFactor = "urn:ciba-check:acr:sfa"
+)
+
+// Defaults applied by New.
+const (
+	DefaultInterval             = 5
+	DefaultExpiry               = 120 * time.Second
+	DefaultMaxExpiry            = 10 * time.Minute
+	DefaultAccessTokenLifetime  = 10 * time.Minute
+	DefaultRefreshTokenLifetime = 24 * time.Hour
+	// MaxBodyBytes bounds every request body.
+	MaxBodyBytes = 64 << 10
+	// clockSkew is the tolerance for nbf/iat in the future and exp just past.
+	clockSkew = 10 * time.Second
+	// expiredRetention keeps expired requests so polls see expired_token
+	// rather than invalid_grant for a while.
+	expiredRetention = time.Hour
+	idTokenLifetime  = 10 * time.Minute
+)
+
+// OP is the reference FAPI-CIBA OpenID Provider.
+//
+// Policies a client needs to know (CIBA 7.2 step 4 asks OPs to document
+// them):
+//   - login_hint is User.LoginHint. login_hint_token is a JWT signed by
+//     the client (PS256/ES256, its registered keys) with exp and either
+//     sub (a subject) or login_hint; expired -> expired_login_hint_token.
+//     id_token_hint is an ID token this OP issued; it may have expired.
+//   - binding_message is optional, at most MaxBindingMessageRunes runes,
+//     without control or bidi-override characters.
+//   - acr_values naming ACRMultiFactor or ACRSingleFactor put the first
+//     such value in the ID token's acr; others are ignored.
+//   - requested_expiry is clamped to Config.MaxExpiry.
+//   - If the authentication device cannot be reached or does not answer
+//     2xx, the request fails: the token endpoint answers access_denied,
+//     ping clients are pinged, push clients get transaction_failed.
+//   - Refresh tokens are not rotated; each refresh issues a new access
+//     token bound to the caller's certificate, and a new ID token.
+//   - Push (only with PushAllowed) delivers access tokens that are not
+//     certificate-bound: no client TLS connection exists at that moment.
+type OP struct {
+	cfg     Config
+	faults  faultSet
+	clients map[string]*Client
+	users   []User
+	store   Store
+	clock   clock.Clock
+	log     *slog.Logger
+	// outbound makes device, ping and push calls; it never follows
+	// redirects unless the follow-notification-redirect fault is on.
+	outbound *http.Client
+	signer   jose.JSONWebKey
+	publics  jose.JSONWebKeySet
+
+	randMu sync.Mutex // io.Reader implementations need not be concurrency-safe
+
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bgMu     sync.Mutex
+	bgClosed bool
+	bgTimers map[*timerSlot]struct{}
+	bgWG     sync.WaitGroup
+
+	purgeMu   sync.Mutex
+	lastPurge time.Time
+}
+
+type timerSlot struct{ t clock.Timer }
+
+// New validates cfg, applies defaults and returns a ready OP.
+func New(cfg Config) (*OP, error) {
+	faults, err := newFaultSet(cfg.Faults)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateIssuer(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Interval < 0 {
+		return nil, fmt.Errorf("interval %d: must not be negative", cfg.Interval)
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"default expiry", &cfg.DefaultExpiry, DefaultExpiry},
+		{"max expiry", &cfg.MaxExpiry, DefaultMaxExpiry},
+		{"access token lifetime", &cfg.AccessTokenLifetime, DefaultAccessTokenLifetime},
+		{"refresh token lifetime", &cfg.RefreshTokenLifetime, DefaultRefreshTokenLifetime},
+	} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("%s %v: must not be negative", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < time.Second {
+			return nil, fmt.Errorf("%s %v: must be at least one second", d.name, *d.v)
+		}
+	}
+	if cfg.DefaultExpiry > cfg.MaxExpiry {
+		return nil, fmt.Errorf("default expiry %v exceeds max expiry %v", cfg.DefaultExpiry, cfg.MaxExpiry)
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewMemoryStore()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DeviceEndpoint != "" {
+		u, err := url.Parse(cfg.DeviceEndpoint)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("device endpoint %q: must be an absolute http(s) URL", cfg.DeviceEndpoint)
+		}
+	}
+	signer, publics, err := validateSigningKeys(cfg.SigningKeys)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := validateClients(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateUsers(cfg.Users); err != nil {
+		return nil, err
+	}
+
+	base := cfg.HTTPClient
+	if base == nil {
+		base = &http.Client{Timeout: 10 * time.Second}
+	}
+	outbound := *base
+	if !faults.on(FaultFollowNotificationRedirect) {
+		// CIBA 10.2: the OP must not follow redirects from the client.
+		outbound.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	return &OP{
+		cfg:      cfg,
+		faults:   faults,
+		clients:  clients,
+		users:    cfg.Users,
+		store:    cfg.Store,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
+		outbound: &outbound,
+		signer:   signer,
+		publics:  publics,
+		bgCtx:    ctx,
+		bgCancel: cancel,
+		bgTimers: map[*timerSlot]struct{}{},
+	}, nil
+}
+
+func validateIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return fmt.Errorf("issuer %q: %v", issuer, err)
+	}
+	if u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("issuer %q: must be https://host[:port] without path, query or fragment", issuer)
+	}
+	return nil
+}
+
+func validateSigningKeys(keys []jose.JSONWebKey) (jose.JSONWebKey, jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
+	if len(keys) == 0 {
+		return jose.JSONWebKey{}, set, errors.New("signing keys: at least one is required")
+	}
+	kids := map[string]bool{}
+	for i, k := range keys {
+		if k.KeyID == "" {
+			return jose.JSONWebKey{}, set, fmt.Errorf("signing key %d: kid is required (OIDC 10.1)", i)
+		}
+		if kids[k.KeyID] {
+			return jose.JSONWebKey{}, set, fmt.Errorf("signing key %q: duplicate kid", k.KeyID)
+		}
+		kids[k.KeyID] = true
+		if k.IsPublic() || !k.Valid() {
+			return jose.JSONWebKey{}, set, fmt.Errorf("signing key %q: must be a valid private key", k.KeyID)
+		}
+		switch key := k.Key.(type) {
+		case *rsa.PrivateKey:
+			if k.Algorithm != ciba.AlgPS256 {
+				return jose.JSONWebKey{}, set, fmt.Errorf("signing key %q: RSA keys must have alg PS256, got %q", k.KeyID, k.Algorithm)
+			}
+			if key.N.BitLen() < 2048 {
+				return jose.JSONWebKey{}, set, fmt.Errorf("signing key %q: RSA key of %d bits, need at least 2048 (FAPI-R 5.2.2-5)", k.KeyID, key.N.BitLen())
+			}
+		case *ecdsa.PrivateKey:
+			if k.Algorithm != ciba.AlgES256 || key.Curve != elliptic.P256() {
+				return jose.JSONWebKey{}, set, fmt.Errorf("signing key %q: EC keys must be P-256 with alg ES256", k.KeyID)
+			}
+		default:
+			return jose.JSONWebKey{}, set, fmt.Errorf("signing key %q: unsupported key type %T (need RSA or EC P-256)", k.KeyID, k.Key)
+		}
+		pub := k.Public()
+		pub.Use = "sig"
+		set.Keys = append(set.Keys, pub)
+	}
+	return keys[0], set, nil
+}
+
+func validateClients(cfg Config) (map[string]*Client, error) {
+	clients := map[string]*Client{}
+	for i := range cfg.Clients {
+		c := cfg.Clients[i]
+		if c.ID == "" {
+			return nil, fmt.Errorf("client %d: id is required", i)
+		}
+		if _, dup := clients[c.ID]; dup {
+			return nil, fmt.Errorf("client %q: duplicate id", c.ID)
+		}
+		if !c.AuthMethod.Valid() {
+			return nil, fmt.Errorf("client %q: auth method %q not allowed; use private_key_jwt, tls_client_auth or self_signed_tls_client_auth (FAPI-CIBA 5.2.2-1)", c.ID, c.AuthMethod)
+		}
+		if !c.DeliveryMode.Valid() {
+			return nil, fmt.Errorf("client %q: delivery mode %q: must be poll, ping or push", c.ID, c.DeliveryMode)
+		}
+		if c.DeliveryMode != ciba.ModePoll {
+			u, err := url.Parse(c.NotificationEndpoint)
+			if err != nil || u.Scheme != "https" || u.Host == "" {
+				return nil, fmt.Errorf("client %q: %s mode needs an https notification endpoint, got %q (CIBA 4)", c.ID, c.DeliveryMode, c.NotificationEndpoint)
+			}
+		}
+		if c.RequestSigningAlg != "" && !slices.Contains(ciba.FAPIAlgs, c.RequestSigningAlg) {
+			return nil, fmt.Errorf("client %q: request signing alg %q: must be PS256 or ES256", c.ID, c.RequestSigningAlg)
+		}
+		for _, k := range c.JWKS.Keys {
+			if !k.IsPublic() || !k.Valid() {
+				return nil, fmt.Errorf("client %q: JWKS key %q must be a valid public key", c.ID, k.KeyID)
+			}
+			// FAPI-R 5.2.4: client RSA keys >= 2048 bits, EC keys >= 160 bits.
+			switch key := k.Key.(type) {
+			case *rsa.PublicKey:
+				if key.N.BitLen() < 2048 {
+					return nil, fmt.Errorf("client %q: RSA key %q has %d bits, need at least 2048 (FAPI-R 5.2.4)", c.ID, k.KeyID, key.N.BitLen())
+				}
+			case *ecdsa.PublicKey:
+				if key.Curve.Params().BitSize < 160 {
+					return nil, fmt.Errorf("client %q: EC key %q is too small (FAPI-R 5.2.4)", c.ID, k.KeyID)
+				}
+			}
+		}
+		switch c.AuthMethod {
+		case ciba.AuthPrivateKeyJWT, ciba.AuthSelfSignedTLSClient:
+			if len(c.JWKS.Keys) == 0 {
+				return nil, fmt.Errorf("client %q: %s needs at least one JWKS key", c.ID, c.AuthMethod)
+			}
+		case ciba.AuthTLSClient:
+			if c.TLSSubjectDN == "" || cfg.ClientCAs == nil {
+				return nil, fmt.Errorf("client %q: tls_client_auth needs a subject DN and Config.ClientCAs (RFC 8705 2.1)", c.ID)
+			}
+		}
+		clients[c.ID] = &c
+	}
+	return clients, nil
+}
+
+func validateUsers(users []User) error {
+	subs, hints := map[string]bool{}, map[string]bool{}
+	for i, u := range users {
+		if u.Subject == "" {
+			return fmt.Errorf("user %d: subject is required", i)
+		}
+		if subs[u.Subject] {
+			return fmt.Errorf("user %q: duplicate subject", u.Subject)
+		}
+		subs[u.Subject] = true
+		if u.LoginHint != "" {
+			if hints[u.LoginHint] {
+				return fmt.Errorf("user %q: duplicate login hint %q", u.Subject, u.LoginHint)
+			}
+			hints[u.LoginHint] = true
+		}
+	}
+	return nil
+}
+
+// Issuer returns the issuer identifier.
+func (op *OP) Issuer() string { return trimSlash(op.cfg.Issuer) }
+
+func trimSlash(s string) string {
+	if len(s) > 0 && s[len(s)-1] == '/' {
+		return s[:len(s)-1]
+	}
+	return s
+}
+
+func (op *OP) endpoint(path string) string { return op.Issuer() + path }
+
+// Handler serves every endpoint of the OP.
+func (op *OP) Handler() http.Handler {
+	routes := map[string]struct {
+		methods []string
+		h       http.HandlerFunc
+	}{
+		PathDiscovery:      {[]string{http.MethodGet}, op.handleDiscovery},
+		PathJWKS:           {[]string{http.MethodGet}, op.handleJWKS},
+		PathBackchannel:    {[]string{http.MethodPost}, op.handleBackchannel},
+		PathToken:          {[]string{http.MethodPost}, op.handleToken},
+		PathUserinfo:       {[]string{http.MethodGet, http.MethodPost}, op.handleUserinfo},
+		PathIntrospect:     {[]string{http.MethodPost}, op.handleIntrospect},
+		PathRevoke:         {[]string{http.MethodPost}, op.handleRevoke},
+		PathDeviceCallback: {[]string{http.MethodPost}, op.handleDeviceCallback},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				op.log.Error("handler panic", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				writeError(w, ciba.ErrServerError.WithDescription("internal error"))
+			}
+		}()
+		route, ok := routes[r.URL.Path]
+		if !ok {
+			writeJSONStatus(w, http.StatusNotFound, ciba.ErrorResponse{Error: "not_found", ErrorDescription: "no such endpoint"})
+			return
+		}
+		if !slices.Contains(route.methods, r.Method) {
+			w.Header().Set("Allow", joinMethods(route.methods))
+			writeError(w, ciba.ErrInvalidRequest.WithStatus(http.StatusMethodNotAllowed).WithDescription("method "+r.Method+" not allowed"))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		route.h(w, r)
+	})
+}
+
+func joinMethods(ms []string) string {
+	out := ""
+	for i, m := range ms {
+		if i > 0 {
+			out += ", "
+		}
+		out += m
+	}
+	return out
+}
+
+// Close stops background work (device calls, pings, pushes and their
+// retries) and waits for it to finish.
+func (op *OP) Close() error {
+	op.bgMu.Lock()
+	if op.bgClosed {
+		op.bgMu.Unlock()
+		return nil
+	}
+	op.bgClosed = true
+	op.bgCancel()
+	for slot := range op.bgTimers {
+		if slot.t.Stop() {
+			op.bgWG.Done()
+		}
+		delete(op.bgTimers, slot)
+	}
+	op.bgMu.Unlock()
+	op.bgWG.Wait()
+	return nil
+}
+
+// goBackground runs f in a goroutine Close waits for.
+func (op *OP) goBackground(f func(ctx context.Context)) {
+	op.bgMu.Lock()
+	defer op.bgMu.Unlock()
+	if op.bgClosed {
+		return
+	}
+	op.bgWG.Add(1)
+	go func() {
+		defer op.bgWG.Done()
+		f(op.bgCtx)
+	}()
+}
+
+// after runs f after d on the configured clock; Close cancels it.
+func (op *OP) after(d time.Duration, f func(ctx context.Context)) {
+	op.bgMu.Lock()
+	defer op.bgMu.Unlock()
+	if op.bgClosed {
+		return
+	}
+	op.bgWG.Add(1)
+	slot := &timerSlot{}
+	// Hold bgMu while arming so the callback cannot see a nil slot.t.
+	slot.t = op.clock.AfterFunc(d, func() {
+		defer op.bgWG.Done()
+		op.bgMu.Lock()
+		delete(op.bgTimers, slot)
+		op.bgMu.Unlock()
+		if op.bgCtx.Err() != nil {
+			return
+		}
+		f(op.bgCtx)
+	})
+	op.bgTimers[slot] = struct{}{}
+}
+
+// random returns n random bytes from Config.Rand.
+func (op *OP) random(n int) ([]byte, error) {
+	b := make([]byte, n)
+	op.randMu.Lock()
+	defer op.randMu.Unlock()
+	if _, err := io.ReadFull(op.cfg.Rand, b); err != nil {
+		return nil, fmt.Errorf("reading randomness: %w", err)
+	}
+	return b, nil
+}
+
+func (op *OP) userBySubject(sub string) (User, bool) {
+	for _, u := range op.users {
+		if u.Subject == sub {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+func (op *OP) userByLoginHint(hint string) (User, bool) {
+	for _, u := range op.users {
+		if u.LoginHint != "" && u.LoginHint == hint {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+// maybePurge drops long-expired state at most once a minute.
+func (op *OP) maybePurge(ctx context.Context) {
+	now := op.clock.Now()
+	op.purgeMu.Lock()
+	if now.Sub(op.lastPurge) < time.Minute {
+		op.purgeMu.Unlock()
+		return
+	}
+	op.lastPurge = now
+	op.purgeMu.Unlock()
+	if err := op.store.Purge(ctx, now.Add(-expiredRetention)); err != nil {
+		op.log.Warn("purge failed", "err", err)
+	}
+}

@@ -1,0 +1,82 @@
+package refop
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Server runs an OP over TLS.
+type Server struct {
+	op   *OP
+	addr string
+	cert tls.Certificate
+
+	mu  sync.Mutex
+	srv *http.Server
+	ln  net.Listener
+	// done carries Serve's result.
+	done chan error
+}
+
+// NewServer prepares a server for op on addr ("host:port"; port 0 picks
+// one) with the given RSA server certificate.
+func NewServer(op *OP, addr string, cert tls.Certificate) *Server {
+	return &Server{op: op, addr: addr, cert: cert}
+}
+
+// Start listens and serves in the background; it returns the bound address.
+func (s *Server) Start() (net.Addr, error) {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return nil, err
+	}
+	return s.StartOn(ln), nil
+}
+
+// StartOn serves on an existing listener (useful when the issuer URL must
+// be known, hence the port bound, before the OP is built).
+func (s *Server) StartOn(ln net.Listener) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srv = &http.Server{
+		Handler:           s.op.Handler(),
+		TLSConfig:         s.op.TLSConfig(s.cert),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	s.ln = ln
+	s.done = make(chan error, 1)
+	srv := s.srv
+	go func() {
+		err := srv.ServeTLS(ln, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	return ln.Addr()
+}
+
+// Shutdown stops accepting, waits for in-flight requests (bounded by
+// ctx), then closes the OP's background work.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.mu.Unlock()
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
+		if serveErr := <-done; err == nil {
+			err = serveErr
+		}
+	}
+	return errors.Join(err, s.op.Close())
+}

@@ -1,0 +1,231 @@
+package refop
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is returned by a Store for an unknown key.
+var ErrNotFound = errors.New("refop: not found")
+
+// ErrExists is returned by Store.CreateAuthRequest for a duplicate id.
+var ErrExists = errors.New("refop: already exists")
+
+// AuthStatus is where a backchannel authentication request stands (CIBA 7-11).
+type AuthStatus string
+
+// The states of an authentication request. Pending moves once to
+// approved, denied or failed; approved moves once to redeemed.
+const (
+	StatusPending  AuthStatus = "pending"
+	StatusApproved AuthStatus = "approved"
+	StatusDenied   AuthStatus = "denied"
+	// StatusFailed means the authentication device could not be reached
+	// or refused the request; the token endpoint answers access_denied.
+	StatusFailed   AuthStatus = "failed"
+	StatusRedeemed AuthStatus = "redeemed"
+)
+
+// AuthRequest is one accepted backchannel authentication request. Plain
+// exported fields only, so durable stores can serialise it.
+type AuthRequest struct {
+	ID                      string
+	ClientID                string
+	Subject                 string
+	Scope                   string
+	ACR                     string
+	ACRValues               string
+	BindingMessage          string
+	UserCode                string
+	ClientNotificationToken string
+	DeliveryMode            string
+	CreatedAt               time.Time
+	ExpiresAt               time.Time
+	// Interval is the current minimum poll interval in seconds; slow_down
+	// raises it (CIBA 11).
+	Interval int
+	LastPoll time.Time
+	Status   AuthStatus
+	// AuthTime is when the user decided.
+	AuthTime time.Time
+	// Redemptions counts successful token issuances (1 at most unless a
+	// fault allows more).
+	Redemptions int
+	// FailureReason says why a request is StatusFailed.
+	FailureReason string
+}
+
+// TokenKind distinguishes access and refresh tokens.
+type TokenKind string
+
+// Token kinds.
+const (
+	KindAccess  TokenKind = "access_token"
+	KindRefresh TokenKind = "refresh_token"
+)
+
+// Token is an issued access or refresh token. Key is a hash of the token
+// value, never the value itself, so a store dump leaks no usable token.
+type Token struct {
+	Key       string
+	Kind      TokenKind
+	ClientID  string
+	Subject   string
+	Scope     string
+	ACR       string
+	AuthTime  time.Time
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// CertThumbprint is the x5t#S256 the token is bound to (RFC 8705 3.1);
+	// empty means unbound.
+	CertThumbprint string
+	Revoked        bool
+}
+
+// Store keeps the OP's state. Implementations must make UpdateAuthRequest
+// atomic per id: that is what makes token issuance exactly-once.
+type Store interface {
+	// CreateAuthRequest stores a new request; ErrExists if the id is taken.
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	// GetAuthRequest returns a copy; ErrNotFound if unknown.
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	// UpdateAuthRequest runs fn on a copy of the request and stores the
+	// result only if fn returns nil, atomically with respect to other
+	// updates of the same id. It returns fn's error, or ErrNotFound.
+	UpdateAuthRequest(ctx context.Context, id string, fn func(*AuthRequest) error) (AuthRequest, error)
+	// PutToken stores a token under t.Key.
+	PutToken(ctx context.Context, t Token) error
+	// GetToken returns the token stored under key; ErrNotFound if unknown.
+	GetToken(ctx context.Context, key string) (Token, error)
+	// RevokeToken marks a token revoked; ErrNotFound if unknown.
+	RevokeToken(ctx context.Context, key string) error
+	// UseJTI records key as used until expiresAt. It reports false if key
+	// was already recorded and has not expired by now.
+	UseJTI(ctx context.Context, key string, expiresAt, now time.Time) (bool, error)
+	// Purge drops auth requests that expired before cutoff, expired
+	// tokens and expired jtis.
+	Purge(ctx context.Context, cutoff time.Time) error
+}
+
+// MemoryStore is a Store in process memory.
+type MemoryStore struct {
+	mu       sync.Mutex
+	requests map[string]AuthRequest
+	tokens   map[string]Token
+	jtis     map[string]time.Time
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		requests: map[string]AuthRequest{},
+		tokens:   map[string]Token{},
+		jtis:     map[string]time.Time{},
+	}
+}
+
+// CreateAuthRequest implements Store.
+func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.requests[r.ID]; ok {
+		return ErrExists
+	}
+	s.requests[r.ID] = r
+	return nil
+}
+
+// GetAuthRequest implements Store.
+func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (AuthRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.requests[id]
+	if !ok {
+		return AuthRequest{}, ErrNotFound
+	}
+	return r, nil
+}
+
+// UpdateAuthRequest implements Store.
+func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*AuthRequest) error) (AuthRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.requests[id]
+	if !ok {
+		return AuthRequest{}, ErrNotFound
+	}
+	if err := fn(&r); err != nil {
+		return s.requests[id], err
+	}
+	s.requests[id] = r
+	return r, nil
+}
+
+// PutToken implements Store.
+func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[t.Key] = t
+	return nil
+}
+
+// GetToken implements Store.
+func (s *MemoryStore) GetToken(_ context.Context, key string) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[key]
+	if !ok {
+		return Token{}, ErrNotFound
+	}
+	return t, nil
+}
+
+// RevokeToken implements Store.
+func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[key]
+	if !ok {
+		return ErrNotFound
+	}
+	t.Revoked = true
+	s.tokens[key] = t
+	return nil
+}
+
+// UseJTI implements Store.
+func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if exp, ok := s.jtis[key]; ok && exp.After(now) {
+		return false, nil
+	}
+	s.jtis[key] = expiresAt
+	return true, nil
+}
+
+// Purge implements Store.
+func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, r := range s.requests {
+		if r.ExpiresAt.Before(cutoff) {
+			delete(s.requests, id)
+		}
+	}
+	for k, t := range s.tokens {
+		if t.ExpiresAt.Before(cutoff) {
+			delete(s.tokens, k)
+		}
+	}
+	for k, exp := range s.jtis {
+		if exp.Before(cutoff) {
+			delete(s.jtis, k)
+		}
+	}
+	return nil
+}

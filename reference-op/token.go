@@ -1,0 +1,234 @@
+package refop
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// handleToken is the token endpoint (CIBA 10.1, 11; RFC 6749 6).
+func (op *OP) handleToken(w http.ResponseWriter, r *http.Request) {
+	resp, err := op.token(r)
+	if err != nil {
+		op.fail(w, r, err)
+		return
+	}
+	writeJSONStatus(w, http.StatusOK, resp)
+}
+
+func (op *OP) token(r *http.Request) (any, error) {
+	ctx := r.Context()
+	form, err := parseForm(r)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 7523 3 / CIBA 7.1: the token endpoint URL is the natural aud;
+	// the issuer is accepted too (suite module 37).
+	ac, err := op.authenticateClient(ctx, r, form, []string{op.endpoint(PathToken), op.Issuer()})
+	if err != nil {
+		return nil, err
+	}
+	if err := requireCertificate(ac); err != nil {
+		return nil, err
+	}
+	switch gt := form.Get(ciba.ParamGrantType); gt {
+	case ciba.GrantTypeCIBA:
+		return op.cibaGrant(ctx, ac, form.Get(ciba.ParamAuthReqID))
+	case ciba.GrantTypeRefreshToken:
+		return op.refreshGrant(ctx, ac, form.Get(ciba.ParamRefreshToken), form.Get(ciba.ParamScope), form.Has(ciba.ParamScope))
+	case "":
+		return nil, ciba.ErrInvalidRequest.WithDescription("grant_type is missing")
+	default:
+		return nil, ciba.ErrUnsupportedGrantType.WithDescription("grant_type is not supported")
+	}
+}
+
+// cibaGrant redeems an auth_req_id (CIBA 10.1, 11). The whole decision is
+// one atomic store update, so tokens are issued exactly once.
+func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string) (any, error) {
+	if ciba.DeliveryMode(ac.DeliveryMode) == ciba.ModePush {
+		return nil, ciba.ErrUnauthorizedClient.WithDescription("push clients receive tokens at their notification endpoint (CIBA 10.3)")
+	}
+	if id == "" {
+		return nil, ciba.ErrInvalidRequest.WithDescription("auth_req_id is missing")
+	}
+	now := op.clock.Now()
+	maxRedemptions := 1
+	if op.faults.on(FaultIssueTokenTwice) {
+		maxRedemptions = 2
+	}
+	var outcome error // an OAuth answer that still persists the update
+	ar, err := op.store.UpdateAuthRequest(ctx, id, func(ar *AuthRequest) error {
+		outcome = nil
+		// CIBA 11: another client's id is invalid_grant and must leave
+		// the request untouched, so this check comes first.
+		if ar.ClientID != ac.ID && !op.faults.on(FaultCrossClientAuthReqID) {
+			return ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")
+		}
+		if ar.Status == StatusRedeemed && ar.Redemptions >= maxRedemptions {
+			return ciba.ErrInvalidGrant.WithDescription("auth_req_id was already redeemed")
+		}
+		if !now.Before(ar.ExpiresAt) && !op.faults.on(FaultAcceptExpiredToken) {
+			return ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")
+		}
+		switch ar.Status {
+		case StatusPending:
+			if ar.Interval > 0 && !ar.LastPoll.IsZero() && !op.faults.on(FaultNoSlowDown) &&
+				now.Sub(ar.LastPoll) < time.Duration(ar.Interval)*time.Second {
+				// CIBA 11: too fast; the interval grows by 5 s for good.
+				ar.Interval += ciba.SlowDownIncrement
+				ar.LastPoll = now
+				outcome = ciba.ErrSlowDown.WithDescription("poll no faster than the interval")
+				return nil
+			}
+			ar.LastPoll = now
+			outcome = ciba.ErrAuthorizationPending.WithDescription("the user has not decided yet")
+			return nil
+		case StatusDenied:
+			return ciba.ErrAccessDenied.WithDescription("the user denied the request")
+		case StatusFailed:
+			return ciba.ErrAccessDenied.WithDescription("the authentication device could not complete the request")
+		case StatusApproved, StatusRedeemed:
+			ar.Status = StatusRedeemed
+			ar.Redemptions++
+			return nil
+		}
+		return ciba.ErrServerError.WithDescription("request in unknown state")
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if outcome != nil {
+		return nil, outcome
+	}
+	op.log.Info("tokens issued", "client_id", ac.ID, "auth_req_id", redact(id))
+	return op.issueTokens(ctx, tokenGrant{
+		clientID: ac.ID, subject: ar.Subject, scope: ar.Scope, acr: ar.ACR, authTime: ar.AuthTime,
+	}, ac.cert, true)
+}
+
+// refreshGrant is RFC 6749 6 with FAPI certificate binding for the new
+// access token; the refresh token itself is not rotated.
+func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh, scope string, hasScope bool) (any, error) {
+	if refresh == "" {
+		return nil, ciba.ErrInvalidRequest.WithDescription("refresh_token is missing")
+	}
+	t, err := op.store.GetToken(ctx, tokenKey(refresh))
+	now := op.clock.Now()
+	if err != nil || t.Kind != KindRefresh || t.Revoked || !now.Before(t.ExpiresAt) ||
+		(t.ClientID != ac.ID && !op.faults.on(FaultRefreshCrossClient)) {
+		return nil, ciba.ErrInvalidGrant.WithDescription("refresh_token is invalid")
+	}
+	granted := strings.Fields(t.Scope)
+	newScope := t.Scope
+	if hasScope {
+		req := strings.Fields(scope)
+		if len(req) == 0 {
+			return nil, ciba.ErrInvalidScope.WithDescription("scope is empty")
+		}
+		for _, s := range req {
+			if !slices.Contains(granted, s) {
+				return nil, ciba.ErrInvalidScope.WithDescription("scope " + s + " exceeds the original grant (RFC 6749 6)")
+			}
+		}
+		newScope = strings.Join(req, " ")
+	}
+	tr, err := op.issueTokens(ctx, tokenGrant{
+		clientID: ac.ID, subject: t.Subject, scope: newScope, acr: t.ACR, authTime: t.AuthTime,
+	}, ac.cert, false)
+	if err != nil {
+		return nil, err
+	}
+	tr.RefreshToken = refresh
+	return tr, nil
+}
+
+type tokenGrant struct {
+	clientID, subject, scope, acr string
+	authTime                      time.Time
+	// authReqID and push select the push ID token claims (CIBA 10.3.1).
+	authReqID string
+	push      bool
+}
+
+// issueTokens creates an access token bound to cert (RFC 8705 3), an
+// optional refresh token and an ID token (CIBA 10.1.1, OIDC 3.1.3.3).
+func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certificate, withRefresh bool) (ciba.TokenResponse, error) {
+	now := op.clock.Now()
+	access, err := op.random(32)
+	if err != nil {
+		return ciba.TokenResponse{}, err
+	}
+	tr := ciba.TokenResponse{
+		AccessToken: b64(access),
+		TokenType:   "Bearer",
+		ExpiresIn:   int(op.cfg.AccessTokenLifetime / time.Second),
+		Scope:       g.scope,
+	}
+	thumb := certThumbprint(cert)
+	if op.faults.on(FaultUnboundAccessToken) {
+		thumb = ""
+	}
+	base := Token{ClientID: g.clientID, Subject: g.subject, Scope: g.scope, ACR: g.acr, AuthTime: g.authTime, IssuedAt: now}
+	at := base
+	at.Key, at.Kind, at.ExpiresAt, at.CertThumbprint = tokenKey(tr.AccessToken), KindAccess, now.Add(op.cfg.AccessTokenLifetime), thumb
+	if err := op.store.PutToken(ctx, at); err != nil {
+		return ciba.TokenResponse{}, err
+	}
+	if withRefresh {
+		refresh, err := op.random(32)
+		if err != nil {
+			return ciba.TokenResponse{}, err
+		}
+		tr.RefreshToken = b64(refresh)
+		rt := base
+		rt.Key, rt.Kind, rt.ExpiresAt = tokenKey(tr.RefreshToken), KindRefresh, now.Add(op.cfg.RefreshTokenLifetime)
+		if err := op.store.PutToken(ctx, rt); err != nil {
+			return ciba.TokenResponse{}, err
+		}
+	}
+	idt, err := op.idToken(g, tr, now)
+	if err != nil {
+		return ciba.TokenResponse{}, err
+	}
+	tr.IDToken = idt
+	return tr, nil
+}
+
+// idToken signs the ID token (CIBA 10.1.1, 10.3.1; FAPI-CIBA 5.2.2-8).
+func (op *OP) idToken(g tokenGrant, tr ciba.TokenResponse, now time.Time) (string, error) {
+	aud := g.clientID
+	if op.faults.on(FaultWrongIDTokenAud) {
+		aud = op.Issuer()
+	}
+	c := map[string]any{
+		"iss":              op.Issuer(),
+		"sub":              g.subject,
+		"aud":              aud,
+		"exp":              now.Add(idTokenLifetime).Unix(),
+		"iat":              now.Unix(),
+		ciba.ClaimAuthTime: g.authTime.Unix(),
+	}
+	if !op.faults.on(FaultMissingAtHash) {
+		c[ciba.ClaimATHash] = halfHash(tr.AccessToken)
+	}
+	if g.acr != "" {
+		c[ciba.ClaimACR] = g.acr
+	}
+	if g.push {
+		c[ciba.ClaimAuthReqID] = g.authReqID
+		if tr.RefreshToken != "" {
+			c[ciba.ClaimRTHash] = halfHash(tr.RefreshToken)
+		}
+	}
+	return op.sign(c, typIDToken)
+}
