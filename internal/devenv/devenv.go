@@ -76,6 +76,7 @@ type Env struct {
 	OP      *refop.OP
 	Device  *mockdevice.Device
 
+	outbound     *http.Client
 	opServer     *refop.Server
 	deviceServer *http.Server
 	deviceDone   chan error
@@ -162,6 +163,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 			MaxIdleConnsPerHost: 16,
 		},
 	}
+	env.outbound = outbound
 	users := userSpecs()
 	op, err := refop.New(refop.Config{
 		Issuer:         env.Issuer,
@@ -297,8 +299,13 @@ func reserve(addr string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func notificationURL(notifyAddr, clientID string) string {
-	return "https://" + notifyAddr + "/notify/" + clientID
+// NotifyPath is the path of every ping and push client's notification
+// endpoint. One path serves them all: the tool runs one receiver per
+// listen address and tells notifications apart by auth_req_id.
+const NotifyPath = "/notify"
+
+func notificationURL(notifyAddr string) string {
+	return "https://" + notifyAddr + NotifyPath
 }
 
 // registrations are the clients as the OP registers them (CIBA 4).
@@ -318,7 +325,7 @@ func registrations(m *material, notifyAddr string) []refop.Client {
 			reg.TLSSubjectDN = c.TLSCert.Leaf.Subject.String()
 		}
 		if c.Spec.Mode != ciba.ModePoll {
-			reg.NotificationEndpoint = notificationURL(notifyAddr, c.Spec.ID)
+			reg.NotificationEndpoint = notificationURL(notifyAddr)
 		}
 		out = append(out, reg)
 	}
@@ -363,7 +370,7 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 		if c.Spec.Mode != ciba.ModePoll {
 			tc.Notification = &target.Notification{
 				Listen:  notifyAddr,
-				URL:     notificationURL(notifyAddr, c.Spec.ID),
+				URL:     notificationURL(notifyAddr),
 				TLSCert: m.ServerCert,
 				TLSKey:  m.ServerKey,
 			}
@@ -387,6 +394,11 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 // directory. It is safe on a partly started Env.
 func (e *Env) Close(ctx context.Context) error {
 	var errs []error
+	if e.outbound != nil {
+		// Idle keep-alive (HTTP/2) connections from the OP and the device
+		// would otherwise hold each server's Shutdown for its poll period.
+		e.outbound.CloseIdleConnections()
+	}
 	if e.deviceServer != nil {
 		errs = append(errs, e.deviceServer.Shutdown(ctx), <-e.deviceDone)
 		e.deviceServer = nil

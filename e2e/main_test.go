@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/ciba-check/ciba-check/internal/devenv"
+)
+
+// materialDir holds keys and certificates generated once for the whole
+// test binary (RSA key generation dominates start-up); each world copies
+// them into its own directory, which devenv then reuses. It is written
+// only by TestMain, before any test runs.
+var materialDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "ciba-e2e-material-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	// Push allowed: the material then includes the push client too.
+	env, err := devenv.Start(context.Background(), devenv.Options{Dir: dir, PushAllowed: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "generating test material:", err)
+		return 1
+	}
+	if err := env.Close(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	materialDir = dir
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+// copyMaterial copies the shared keys and certificates into dst.
+func copyMaterial(t *testing.T, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(materialDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(materialDir, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		if d.Name() == "target.yaml" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatalf("copying test material: %v", err)
+	}
+}

@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/target"
+)
+
+// world is one running embedded environment on a fake clock, with a client
+// per registered client id and a receiver for ping and push notifications.
+type world struct {
+	t        *testing.T
+	env      *devenv.Env
+	clock    *clock.Fake
+	md       *ciba.ProviderMetadata
+	receiver *client.NotificationReceiver
+
+	mu      sync.Mutex
+	clients map[string]*client.Client
+}
+
+// newWorld starts the environment; edit may change the options.
+func newWorld(t *testing.T, edit func(*devenv.Options)) *world {
+	t.Helper()
+	fc := clock.NewFake(time.Now().Truncate(time.Second))
+	opts := devenv.Options{Dir: t.TempDir(), Clock: fc, Interval: 1}
+	copyMaterial(t, opts.Dir)
+	if edit != nil {
+		edit(&opts)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env, err := devenv.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("starting the embedded environment: %v", err)
+	}
+	w := &world{t: t, env: env, clock: fc, clients: map[string]*client.Client{}}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		w.mu.Lock()
+		for _, c := range w.clients {
+			c.CloseIdleConnections()
+		}
+		w.mu.Unlock()
+		if err := env.Close(ctx); err != nil {
+			t.Errorf("closing environment: %v", err)
+		}
+		if w.receiver != nil {
+			if err := w.receiver.Close(); err != nil {
+				t.Errorf("closing receiver: %v", err)
+			}
+		}
+	})
+
+	roots, err := env.Target.RootCAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.CloseIdleConnections()
+	if w.md, err = client.Discover(ctx, hc, env.Issuer); err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	for _, c := range env.Target.Clients {
+		if c.Notification != nil && w.receiver == nil {
+			w.startReceiver(c.Notification)
+		}
+	}
+	return w
+}
+
+func (w *world) startReceiver(n *target.Notification) {
+	cert, err := n.LoadTLSCertificate()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	r, err := client.NewNotificationReceiver(client.ReceiverConfig{
+		Listen: n.Listen, TLSCert: *cert, Path: devenv.NotifyPath, Clock: w.clock,
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := r.Start(); err != nil {
+		w.t.Fatalf("starting the notification receiver on %s: %v", n.Listen, err)
+	}
+	w.receiver = r
+}
+
+// client returns the CIBA client registered as id, built from target.yaml.
+func (w *world) client(id string) *client.Client {
+	w.t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c, ok := w.clients[id]; ok {
+		return c
+	}
+	tc, ok := w.env.Target.Client(id)
+	if !ok {
+		w.t.Fatalf("no client %q in target.yaml", id)
+	}
+	key, err := tc.LoadSigningKey()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cert, err := tc.LoadTLSCertificate()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	roots, err := w.env.Target.RootCAs()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	c, err := client.New(client.Config{
+		ClientID: tc.ID, AuthMethod: tc.Auth, Mode: tc.Mode,
+		SigningKey: key, TLSCert: cert, RootCAs: roots,
+		Metadata: w.md, Clock: w.clock,
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.clients[id] = c
+	return c
+}
+
+// params is a valid authentication request for the named user.
+func (w *world) params(c *client.Client, user string) client.AuthParams {
+	p := client.AuthParams{Scope: "openid profile", LoginHint: user, BindingMessage: "1234"}
+	if c.Mode() != ciba.ModePoll {
+		p.ClientNotificationToken = "notify-" + randomSuffix(w.t)
+	}
+	return p
+}
+
+// authenticate starts a request and fails the test unless it is acknowledged.
+func (w *world) authenticate(c *client.Client, p client.AuthParams, opts ...client.CallOption) *ciba.AuthenticationResponse {
+	w.t.Helper()
+	ack, ex, err := c.Authenticate(w.ctx(), p, opts...)
+	if err != nil {
+		w.t.Fatalf("%s: backchannel request refused: %v\n%s", c.ClientID(), err, dump(ex))
+	}
+	return ack
+}
+
+// settled waits until the device has decided the request and called the
+// OP back.
+func (w *world) settled(authReqID string) {
+	w.t.Helper()
+	req, err := w.env.Device.WaitSettled(w.ctx(), authReqID)
+	if err != nil {
+		w.t.Fatalf("device never settled %s: %v", authReqID, err)
+	}
+	if req.CallbackError != "" || (req.CallbackStatus != http.StatusOK && req.CallbackStatus != http.StatusNoContent && req.CallbackStatus != 0) {
+		w.t.Fatalf("device callback failed: status %d %s", req.CallbackStatus, req.CallbackError)
+	}
+}
+
+// arrived waits until the device has received the request.
+func (w *world) arrived(authReqID string) {
+	w.t.Helper()
+	if _, err := w.env.Device.Wait(w.ctx(), authReqID); err != nil {
+		w.t.Fatalf("device never received %s: %v", authReqID, err)
+	}
+}
+
+func (w *world) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	w.t.Cleanup(cancel)
+	return ctx
+}
+
+// withCert returns a copy of c presenting cert (nil: none); its
+// connections are closed when the test ends, so servers shut down at once.
+func (w *world) withCert(c *client.Client, cert *tls.Certificate) *client.Client {
+	cc := c.WithTLSCertificate(cert)
+	w.t.Cleanup(cc.CloseIdleConnections)
+	return cc
+}
+
+// certOf returns the TLS certificate of client id.
+func (w *world) certOf(id string) *tls.Certificate {
+	tc, _ := w.env.Target.Client(id)
+	cert, err := tc.LoadTLSCertificate()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return cert
+}
+
+// withoutCert returns a copy of c presenting no TLS certificate.
+func withoutCert(c *client.Client) *client.Client { return c.WithTLSCertificate(nil) }
+
+// watchFor checks that violation stays "" for d of real time while the
+// fake clock keeps moving a minute at a time, so timers the OP may have set
+// (retries) come due. It is for asserting that something does NOT happen,
+// which no event can signal.
+func (w *world) watchFor(d time.Duration, violation func() string) {
+	w.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if v := violation(); v != "" {
+			w.t.Fatal(v)
+		}
+		w.clock.Advance(time.Minute)
+		runtime.Gosched()
+	}
+	if v := violation(); v != "" {
+		w.t.Fatal(v)
+	}
+}

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/target"
+)
+
+func TestNewCmdServeFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    ServeOptions
+		wantErr string
+	}{
+		{args: nil, want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1}},
+		{args: []string{"--dir", "d", "--op-addr", "127.0.0.1:8443", "--fault", "no-slow-down", "--fault", "accept-alg-none", "--no-fapi", "--interval", "5"},
+			want: ServeOptions{Dir: "d", OPAddr: "127.0.0.1:8443", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 5, Faults: []string{"no-slow-down", "accept-alg-none"}, NoFAPI: true}},
+		{args: []string{"--interval", "0"}, wantErr: "--interval must be"},
+		{args: []string{"--bogus"}, wantErr: "unknown flag: --bogus"},
+		{args: []string{"extra"}, wantErr: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			io, _, _, _ := TestStreams()
+			var got *ServeOptions
+			cmd := NewCmdServe(&Factory{IO: io}, func(_ context.Context, o *ServeOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.IO = nil
+			if got.Dir != tt.want.Dir || got.OPAddr != tt.want.OPAddr || got.DeviceAddr != tt.want.DeviceAddr ||
+				got.NotifyAddr != tt.want.NotifyAddr || got.Interval != tt.want.Interval || got.NoFAPI != tt.want.NoFAPI ||
+				strings.Join(got.Faults, ",") != strings.Join(tt.want.Faults, ",") {
+				t.Fatalf("options %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestServeExitCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+		wantOut  string
+	}{
+		{"list faults", []string{"serve", "--list-faults"}, ExitOK, "", "accept-alg-none"},
+		{"unknown fault", []string{"serve", "--dir", t.TempDir(), "--fault", "no-such-fault"}, ExitUsage, `unknown fault "no-such-fault"`, ""},
+		{"bad address", []string{"serve", "--dir", t.TempDir(), "--op-addr", "not-an-address"}, ExitUsage, "OP address not-an-address", ""},
+		{"bad interval", []string{"serve", "--interval", "-1"}, ExitUsage, "--interval must be", ""},
+		{"unknown flag", []string{"serve", "--nope"}, ExitUsage, "unknown flag: --nope", ""},
+		{"unknown command", []string{"frobnicate"}, ExitUsage, "unknown command", ""},
+		{"version", []string{"version"}, ExitOK, "", "ciba-check "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			io, _, out, errOut := TestStreams()
+			code := Run(context.Background(), tt.args, &Factory{IO: io, Version: "test"})
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tt.wantCode, errOut)
+			}
+			if tt.wantErr != "" {
+				msg := errOut.String()
+				if !strings.Contains(msg, tt.wantErr) || strings.Count(msg, "\n") != 1 {
+					t.Fatalf("stderr %q, want one line containing %q", msg, tt.wantErr)
+				}
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Fatalf("stdout %q, want %q", out, tt.wantOut)
+			}
+		})
+	}
+}
+
+// serveUntilReady runs `serve` until it says it is serving, then stops it
+// the way Ctrl-C does (context cancellation) and returns its output.
+func serveUntilReady(t *testing.T, dir string) string {
+	t.Helper()
+	pr, pw := io.Pipe()
+	streams := &IOStreams{In: strings.NewReader(""), Out: pw, ErrOut: pw}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--dir", dir}, &Factory{IO: streams, Version: "test"})
+		pw.Close()
+	}()
+	var out strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "serving") {
+			cancel()
+		}
+	}
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Fatalf("serve exited %d:\n%s", code, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
+	}
+	return out.String()
+}
+
+func TestServeGeneratesThenReusesMaterial(t *testing.T) {
+	dir := t.TempDir()
+	first := serveUntilReady(t, dir)
+	for _, want := range []string{"reference OP   https://127.0.0.1:", "mock device    https://127.0.0.1:", "target         " + filepath.Join(dir, "target.yaml"), "generated", "shutting down"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("output lacks %q:\n%s", want, first)
+		}
+	}
+	tgt, err := target.Load(filepath.Join(dir, "target.yaml"))
+	if err != nil {
+		t.Fatalf("the written target.yaml does not load: %v", err)
+	}
+	if len(tgt.Clients) < 5 || len(tgt.Users) < 4 {
+		t.Fatalf("target.yaml has %d clients and %d users, want >= 5 and >= 4", len(tgt.Clients), len(tgt.Users))
+	}
+	for _, c := range tgt.Clients {
+		info, err := os.Stat(c.SigningKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", c.SigningKey, info.Mode().Perm())
+		}
+	}
+	key, err := os.ReadFile(tgt.Clients[0].SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	second := serveUntilReady(t, dir)
+	if strings.Contains(second, "generated") {
+		t.Errorf("second run generated files again:\n%s", second)
+	}
+	again, err := os.ReadFile(tgt.Clients[0].SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(key, again) {
+		t.Error("second run replaced a client key; registrations would break")
+	}
+}
