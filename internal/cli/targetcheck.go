@@ -1,0 +1,420 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/spf13/cobra"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/mockdevice"
+)
+
+// TargetCheckOptions are the inputs of `ciba-check target check`.
+type TargetCheckOptions struct {
+	IO *IOStreams
+
+	File string
+	// Timeout bounds each network step.
+	Timeout time.Duration
+	// Now is the clock for certificate validity; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewCmdTarget builds `ciba-check target` and its subcommands.
+func NewCmdTarget(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "target",
+		Short: "Work with target.yaml files",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usageErrorf("target: name a subcommand, e.g. `ciba-check target check target.yaml`")
+		},
+	}
+	cmd.AddCommand(NewCmdTargetCheck(f, nil))
+	return cmd
+}
+
+// NewCmdTargetCheck builds `ciba-check target check FILE`.
+func NewCmdTargetCheck(f *Factory, runF func(context.Context, *TargetCheckOptions) error) *cobra.Command {
+	opts := &TargetCheckOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "check FILE",
+		Short: "Validate a target.yaml and check that the OP and device it names are reachable",
+		Long: `Validate target.yaml and reach what it describes, without running the suite:
+the OP's discovery document and JWKS, a TLS handshake with each client's
+certificate, the delivery modes, client authentication methods and
+algorithms the clients need, the notification listen addresses, and the
+authentication device.
+
+Prints one line per item, ✓ or ✗ with what is wrong. Exit status: 0 all
+items are fine, 1 an item failed, 2 the file is invalid (FILE:LINE:COL).`,
+		Example: `  ciba-check target check mybank/target.yaml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("target check: give exactly one target.yaml, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if opts.Timeout <= 0 {
+				return usageErrorf("target check: --timeout must be positive, got %s", opts.Timeout)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runTargetCheck(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 15*time.Second, "bound on each network step")
+	return cmd
+}
+
+// checkReport prints items as they are checked and counts failures.
+type checkReport struct {
+	w      io.Writer
+	failed int
+}
+
+func (r *checkReport) ok(item, detail string) {
+	fmt.Fprintf(r.w, "✓ %s", item)
+	if detail != "" {
+		fmt.Fprintf(r.w, ": %s", detail)
+	}
+	fmt.Fprintln(r.w)
+}
+
+func (r *checkReport) fail(item string, format string, args ...any) {
+	r.failed++
+	fmt.Fprintf(r.w, "✗ %s: %s\n", item, fmt.Sprintf(format, args...))
+}
+
+func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	t, err := target.Load(opts.File)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	r := &checkReport{w: opts.IO.Out}
+	r.ok("target.yaml", fmt.Sprintf("%d clients, %d users, device %s", len(t.Clients), len(t.Users), t.Device.Kind))
+	checkPlaceholders(r, t)
+
+	roots, err := t.RootCAs()
+	if err != nil {
+		r.fail("ca", "%v", err)
+		return r.result()
+	}
+	stepCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	md, err := targetclient.Discover(stepCtx, t)
+	cancel()
+	discoveryURL := strings.TrimSuffix(t.Issuer, "/") + ciba.DiscoveryPath
+	if err != nil {
+		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(err))
+		// Everything below needs the document; the device can still be checked.
+		checkDevice(ctx, r, t, opts)
+		return r.result()
+	}
+	if md.Issuer != t.Issuer {
+		r.fail("discovery", "the document at %s names issuer %q, not %q (OIDC Discovery 4.3)", discoveryURL, md.Issuer, t.Issuer)
+	} else {
+		r.ok("discovery", discoveryURL)
+	}
+	for _, ep := range []struct{ name, url string }{
+		{"backchannel_authentication_endpoint", md.BackchannelAuthenticationEndpoint},
+		{"token_endpoint", md.TokenEndpoint},
+	} {
+		if ep.url == "" {
+			r.fail(ep.name, "missing from discovery and not set under endpoints: (CIBA 4)")
+		} else {
+			r.ok(ep.name, ep.url)
+		}
+	}
+	checkJWKS(ctx, r, md, roots, opts.Timeout)
+	for i := range t.Clients {
+		checkClient(ctx, r, t, &t.Clients[i], md, opts)
+	}
+	checkDevice(ctx, r, t, opts)
+	return r.result()
+}
+
+func (r *checkReport) result() error {
+	if r.failed > 0 {
+		fmt.Fprintf(r.w, "\n%d item(s) failed\n", r.failed)
+		return ErrChecksFailed
+	}
+	fmt.Fprintln(r.w, "\nall items passed")
+	return nil
+}
+
+// checkPlaceholders reports values `ciba-check init` left to fill in.
+func checkPlaceholders(r *checkReport, t *target.Target) {
+	var found []string
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem(), path)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				tag := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]
+				if tag == "" || tag == "-" {
+					continue
+				}
+				walk(v.Field(i), strings.TrimPrefix(path+"."+tag, "."))
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			}
+		case reflect.String:
+			if strings.Contains(v.String(), Placeholder) {
+				found = append(found, path)
+			}
+		}
+	}
+	walk(reflect.ValueOf(t).Elem(), "")
+	if len(found) > 0 {
+		r.fail("placeholders", "%s still hold %s from ciba-check init", strings.Join(found, ", "), Placeholder)
+	}
+}
+
+// checkJWKS fetches the OP's key set (OIDC Discovery 3, jwks_uri).
+func checkJWKS(ctx context.Context, r *checkReport, md *ciba.ProviderMetadata, roots *x509.CertPool, timeout time.Duration) {
+	if md.JWKSURI == "" {
+		r.fail("jwks", "jwks_uri is missing from discovery (OIDC Discovery 3)")
+		return
+	}
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		r.fail("jwks", "%v", err)
+		return
+	}
+	defer hc.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, md.JWKSURI, nil)
+	if err != nil {
+		r.fail("jwks", "jwks_uri %q: %v", md.JWKSURI, err)
+		return
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		r.fail("jwks", "%s: %v", md.JWKSURI, explainTLSError(err))
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody))
+	if err != nil {
+		r.fail("jwks", "%s: reading: %v", md.JWKSURI, err)
+		return
+	}
+	if resp.StatusCode != http.StatusOK {
+		r.fail("jwks", "%s answered HTTP %d", md.JWKSURI, resp.StatusCode)
+		return
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &set); err != nil {
+		r.fail("jwks", "%s is not a JWK Set: %v", md.JWKSURI, err)
+		return
+	}
+	if len(set.Keys) == 0 {
+		r.fail("jwks", "%s holds no keys the tool can read", md.JWKSURI)
+		return
+	}
+	r.ok("jwks", fmt.Sprintf("%s (%d keys)", md.JWKSURI, len(set.Keys)))
+}
+
+// checkClient checks what one client needs from the OP and from itself.
+func checkClient(ctx context.Context, r *checkReport, t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, opts *TargetCheckOptions) {
+	item := "client " + tc.ID
+	key, err := tc.LoadSigningKey()
+	if err != nil {
+		r.fail(item+" signing key", "%v", err)
+	} else {
+		r.ok(item+" signing key", fmt.Sprintf("%s kid %q", key.Algorithm, key.KeyID))
+		if algs := md.BackchannelAuthenticationRequestSigningAlgs; len(algs) > 0 && !slices.Contains(algs, key.Algorithm) {
+			r.fail(item+" request signing", "the OP publishes backchannel_authentication_request_signing_alg_values_supported %v without %s (CIBA 4)", algs, key.Algorithm)
+		}
+		if algs := md.TokenEndpointAuthSigningAlgValuesSupported; tc.Auth == ciba.AuthPrivateKeyJWT && len(algs) > 0 && !slices.Contains(algs, key.Algorithm) {
+			r.fail(item+" client assertion", "the OP publishes token_endpoint_auth_signing_alg_values_supported %v without %s", algs, key.Algorithm)
+		}
+	}
+	if methods := md.TokenEndpointAuthMethodsSupported; len(methods) > 0 && !slices.Contains(methods, tc.Auth) {
+		r.fail(item+" auth", "%s is not in the OP's token_endpoint_auth_methods_supported %v", tc.Auth, methods)
+	} else {
+		r.ok(item+" auth", string(tc.Auth))
+	}
+	if !slices.Contains(md.BackchannelTokenDeliveryModesSupported, tc.Mode) {
+		r.fail(item+" mode", "%s is not in the OP's backchannel_token_delivery_modes_supported %v (CIBA 4)", tc.Mode, md.BackchannelTokenDeliveryModesSupported)
+	} else {
+		r.ok(item+" mode", string(tc.Mode))
+	}
+	checkClientTLS(ctx, r, t, tc, md, opts)
+	if n := tc.Notification; n != nil {
+		if ln, err := net.Listen("tcp", n.Listen); err != nil {
+			r.fail(item+" notification", "cannot listen on %s: %v", n.Listen, err)
+		} else {
+			ln.Close()
+			r.ok(item+" notification", fmt.Sprintf("can listen on %s; the OP must reach %s", n.Listen, n.URL))
+		}
+		if n.TLSCert == "" {
+			r.fail(item+" notification", "no tls_cert: the notification endpoint must be served over HTTPS (CIBA 10.2)")
+		} else if _, err := n.LoadTLSCertificate(); err != nil {
+			r.fail(item+" notification", "%v", err)
+		}
+	}
+}
+
+// checkClientTLS makes one HTTPS request to the token endpoint (its mTLS
+// alias when published, RFC 8705 5) presenting the client's certificate:
+// any HTTP answer proves the handshake, including TLS 1.3 servers that
+// refuse a certificate only after the handshake.
+func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, opts *TargetCheckOptions) {
+	item := "client " + tc.ID + " TLS"
+	cert, err := tc.LoadTLSCertificate()
+	if err != nil {
+		r.fail(item, "%v", err)
+		return
+	}
+	if cert == nil {
+		if tc.Auth.UsesMTLS() {
+			r.fail(item, "no tls_cert, but %s needs one (RFC 8705 2)", tc.Auth)
+		} else if md.TLSClientCertificateBoundAccessTokens {
+			r.fail(item, "no tls_cert: the OP binds access tokens to client certificates (RFC 8705 3), FAPI requires it")
+		}
+		return
+	}
+	now := opts.Now()
+	if leaf := cert.Leaf; leaf != nil && (now.After(leaf.NotAfter) || now.Before(leaf.NotBefore)) {
+		r.fail(item, "certificate %q is valid from %s to %s, not now", leaf.Subject, leaf.NotBefore.Format(time.DateOnly), leaf.NotAfter.Format(time.DateOnly))
+		return
+	}
+	endpoint := md.TokenEndpoint
+	if md.MTLSEndpointAliases != nil && md.MTLSEndpointAliases.TokenEndpoint != "" {
+		endpoint = md.MTLSEndpointAliases.TokenEndpoint
+	}
+	if endpoint == "" {
+		return
+	}
+	roots, err := t.RootCAs()
+	if err != nil {
+		r.fail(item, "%v", err)
+		return
+	}
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots, TLSCert: cert})
+	if err != nil {
+		r.fail(item, "%v", err)
+		return
+	}
+	defer hc.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	// An empty token request: the OP answers 400 or 401, which is fine;
+	// only the handshake matters here.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(""))
+	if err != nil {
+		r.fail(item, "%v", err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	if err != nil {
+		r.fail(item, "%s with the client certificate: %v", hostOf(endpoint), explainTLSError(err))
+		return
+	}
+	resp.Body.Close()
+	detail := hostOf(endpoint)
+	if resp.TLS != nil {
+		detail += fmt.Sprintf(" (%s, %s)", tls.VersionName(resp.TLS.Version), tls.CipherSuiteName(resp.TLS.CipherSuite))
+	}
+	r.ok(item, "handshake with "+detail)
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
+}
+
+// checkDevice checks that the device the target names can be driven.
+func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *TargetCheckOptions) {
+	item := "device " + string(t.Device.Kind)
+	roots, err := t.RootCAs()
+	if err != nil {
+		r.fail(item, "%v", err)
+		return
+	}
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		r.fail(item, "%v", err)
+		return
+	}
+	defer hc.CloseIdleConnections()
+	switch t.Device.Kind {
+	case target.DeviceMock:
+		mc, err := mockdevice.NewClient(t.Device.URL, hc)
+		if err != nil {
+			r.fail(item, "%v", err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		if _, err := mc.Requests(ctx); err != nil {
+			r.fail(item, "%s: %v", t.Device.URL, explainTLSError(err))
+			return
+		}
+		r.ok(item, t.Device.URL+" answers")
+	case target.DeviceApprovalURL:
+		if _, err := device.NewApprovalURL(t.Device.ApprovalURL, hc); err != nil {
+			r.fail(item, "%v", err)
+			return
+		}
+		r.ok(item, "template "+t.Device.ApprovalURL+" (called only during a run)")
+	case target.DeviceCommand:
+		name := strings.Fields(t.Device.Command)
+		if len(name) == 0 {
+			r.fail(item, "the command is empty")
+			return
+		}
+		program := name[0]
+		if strings.ContainsRune(program, '/') && !filepath.IsAbs(program) {
+			// The command runs in the target file's folder.
+			program = filepath.Join(t.BaseDir, program)
+		}
+		if _, err := exec.LookPath(program); err != nil {
+			r.fail(item, "%q cannot be run: %v", name[0], err)
+			return
+		}
+		r.ok(item, "runs "+t.Device.Command+" in "+t.BaseDir)
+	case target.DeviceHints:
+		r.ok(item, "the OP decides by login_hint; nothing to reach")
+	case target.DeviceManual:
+		r.ok(item, "you approve or deny each request by hand during a run")
+	default:
+		r.fail(item, "unknown device kind")
+	}
+}

@@ -1,0 +1,359 @@
+// ciba-check interop harness: panva's oidc-provider configured as a
+// FAPI-CIBA OP (FAPI 1.0 Final profile, CIBA poll and ping,
+// private_key_jwt, tls_client_auth and self_signed_tls_client_auth,
+// certificate-bound access tokens, signed backchannel request objects),
+// served over TLS on loopback, with a small authentication device.
+//
+// Usage: node server.mjs CONFIG.json
+//
+// CONFIG.json is written by interop/interop_test.go (see writeHarnessConfig
+// there for the fields). Once listening, the server prints one JSON line to
+// stdout: {"ready":true,"issuer":"https://127.0.0.1:PORT"}. Everything else
+// (provider events, errors) goes to stderr.
+//
+// The authentication device decides per user: "approve" and "deny" users
+// are decided as soon as the request arrives; "hold" users stay pending
+// until the approval endpoint is called, which follows the OpenID
+// Foundation suite's automated_ciba_approval_url contract:
+//
+//   POST /ciba-sim?auth_req_id=ID&action=allow|deny  ->  200 {"done":true}
+//
+// Nothing here changes how the provider judges requests: the harness only
+// supplies what oidc-provider requires the deployer to supply (accounts,
+// login_hint lookup, the device, certificate checks, an adapter, a fetch).
+
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { X509Certificate, randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+
+const configPath = process.argv[2];
+if (!configPath) {
+  console.error('usage: node server.mjs CONFIG.json');
+  process.exit(2);
+}
+const config = JSON.parse(readFileSync(configPath, 'utf8'));
+const caPEM = readFileSync(config.tls.ca);
+
+const usersByHint = new Map(config.users.map((u) => [u.login_hint, u]));
+const usersBySub = new Map(config.users.map((u) => [u.sub, u]));
+
+// Adapter: an in-memory store like oidc-provider's own, except that a
+// backchannel authentication request outlives its expiry by `retainExpired`
+// seconds. The built-in memory adapter drops it at expiry, after which the
+// token endpoint can only answer invalid_grant ("not found"), never the
+// expired_token of CIBA 11. Keeping the record lets the provider's own
+// expiry check run.
+const retainExpired = 600;
+const store = new Map(); // key -> { payload, until (ms epoch or Infinity) }
+const grantMembers = new Map(); // grantId -> Set of keys
+
+function live(key) {
+  const entry = store.get(key);
+  if (!entry) return undefined;
+  if (entry.until <= Date.now()) {
+    store.delete(key);
+    return undefined;
+  }
+  return entry.payload;
+}
+
+class HarnessAdapter {
+  constructor(model) { this.model = model; }
+
+  key(id) { return `${this.model}:${id}`; }
+
+  async upsert(id, payload, expiresIn) {
+    let seconds = typeof expiresIn === 'number' ? expiresIn : Infinity;
+    if (this.model === 'BackchannelAuthenticationRequest') seconds += retainExpired;
+    const key = this.key(id);
+    store.set(key, { payload, until: Date.now() + seconds * 1000 });
+    if (this.model === 'Session' && payload.uid) store.set(`sessionUid:${payload.uid}`, { payload: id, until: Infinity });
+    if (payload.userCode) store.set(`userCode:${payload.userCode}`, { payload: id, until: Infinity });
+    if (payload.grantId) {
+      if (!grantMembers.has(payload.grantId)) grantMembers.set(payload.grantId, new Set());
+      grantMembers.get(payload.grantId).add(key);
+    }
+  }
+
+  async find(id) { return live(this.key(id)); }
+
+  async findByUid(uid) {
+    const id = live(`sessionUid:${uid}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async findByUserCode(userCode) {
+    const id = live(`userCode:${userCode}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async consume(id) {
+    const payload = live(this.key(id));
+    if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) { store.delete(this.key(id)); }
+
+  async revokeByGrantId(grantId) {
+    for (const key of grantMembers.get(grantId) ?? []) store.delete(key);
+    grantMembers.delete(grantId);
+  }
+}
+
+// Outgoing requests (ping notifications, CIBA 10.2). oidc-provider's own
+// fetch refuses loopback and private addresses (an SSRF guard) and would
+// use the system trust store; the notification endpoint of this test lives
+// on 127.0.0.1 with a certificate from the test CA. Redirects are not
+// followed (https.request never does).
+function harnessFetch(url, options = {}) {
+  return new Promise((resolve, reject) => {
+    const headers = {};
+    new Headers(options.headers).forEach((value, name) => { headers[name] = value; });
+    const req = https.request(url, {
+      method: options.method ?? 'GET',
+      headers,
+      ca: caPEM,
+      signal: options.signal,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const status = res.statusCode;
+        const body = [101, 204, 205, 304].includes(status) ? null : Buffer.concat(chunks);
+        resolve(new Response(body, { status, statusText: STATUS_CODES[status] ?? '' }));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (options.body !== undefined && options.body !== null) req.write(options.body);
+    req.end();
+  });
+}
+
+// Node reports a certificate subject one attribute per line; tls_client_auth
+// subject DNs are registered as written by Go ("CN=x,O=y", RFC 4514 order).
+function sameDN(registered, certificateSubject) {
+  const norm = (parts) => parts.map((p) => p.trim()).filter(Boolean).sort().join('\n');
+  return norm(registered.split(',')) === norm(certificateSubject.split('\n'));
+}
+
+function peerCertificatePEM(ctx) {
+  const peer = ctx.socket.getPeerCertificate?.();
+  if (!peer || !peer.raw) return undefined;
+  return `-----BEGIN CERTIFICATE-----\n${peer.raw.toString('base64').match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----`;
+}
+
+const pendingDecisions = new Map(); // auth_req_id -> timer
+
+// Authentication context classes the device can perform.
+const ACR_VALUES = ['urn:ciba-check:acr:silver', 'urn:ciba-check:acr:gold'];
+
+async function decide(provider, authReqId, action) {
+  const request = await provider.BackchannelAuthenticationRequest.find(authReqId);
+  if (!request) return false;
+  if (action === 'allow') {
+    const grant = new provider.Grant({ clientId: request.clientId, accountId: request.accountId });
+    grant.addOIDCScope(request.scope);
+    if (request.claims?.id_token) grant.addOIDCClaims(Object.keys(request.claims.id_token));
+    if (request.claims?.userinfo) grant.addOIDCClaims(Object.keys(request.claims.userinfo));
+    await grant.save();
+    // The authentication "happened" at the first requested acr this OP
+    // supports (CIBA 7.1 acr_values, FAPI-CIBA 5.2.2-8), else the lowest.
+    const requested = String(request.params.acr_values ?? '').split(' ').find((v) => ACR_VALUES.includes(v));
+    await settle(provider, request, grant, { authTime: Math.floor(Date.now() / 1000), acr: requested ?? ACR_VALUES[0] });
+  } else {
+    await settle(provider, request, new errors.AccessDenied('end-user denied the request'));
+  }
+  return true;
+}
+
+// settle records the user's decision. backchannelResult saves it and then
+// sends the ping (CIBA 10.2) in the same call, so a notification endpoint
+// answering 4xx makes it throw after the decision is stored: the device
+// has done its part then, and the client can still poll for the result.
+async function settle(provider, request, result, extra) {
+  try {
+    await provider.backchannelResult(request, result, extra);
+  } catch (err) {
+    const stored = await provider.BackchannelAuthenticationRequest.find(request.jti, { ignoreExpiration: true });
+    if (!stored || (!stored.grantId && !stored.error)) throw err;
+    console.error(`device: ${request.jti} decided; the ping failed: ${err.message}`);
+  }
+}
+
+function buildProvider(issuer) {
+  const provider = new Provider(issuer, {
+    adapter: HarnessAdapter,
+    acrValues: ACR_VALUES,
+    clients: config.clients,
+    jwks: { keys: config.keys },
+    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+    clientAuthMethods: ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['PS256', 'ES256'],
+      idTokenSigningAlgValues: ['PS256', 'ES256'],
+      requestObjectSigningAlgValues: ['PS256', 'ES256'],
+      userinfoSigningAlgValues: ['PS256', 'ES256'],
+      introspectionSigningAlgValues: ['PS256', 'ES256'],
+      authorizationSigningAlgValues: ['PS256', 'ES256'],
+    },
+    async findAccount(ctx, sub) {
+      const user = usersBySub.get(sub);
+      if (!user) return undefined;
+      return {
+        accountId: sub,
+        async claims() { return { sub, name: user.name, email: user.email }; },
+      };
+    },
+    // CIBA tokens come with a refresh token when the client may use the
+    // refresh_token grant (the default also demands offline_access).
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    fetch: harnessFetch,
+    features: {
+      devInteractions: { enabled: false },
+      // Open dynamic registration (RFC 7591) only when the test asks for it:
+      // the onboarding test registers the clients `ciba-check init` made.
+      registration: { enabled: config.registration === true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      fapi: { enabled: true, profile: '1.0 Final' },
+      requestObjects: { enabled: true, requireSignedRequestObject: false },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        tlsClientAuth: true,
+        selfSignedTlsClientAuth: true,
+        getCertificate: peerCertificatePEM,
+        certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+        certificateSubjectMatches(ctx, property, expected) {
+          if (property !== 'tls_client_auth_subject_dn') return false;
+          const pem = peerCertificatePEM(ctx);
+          return pem !== undefined && sameDN(expected, new X509Certificate(pem).subject);
+        },
+      },
+      ciba: {
+        enabled: true,
+        deliveryModes: ['poll', 'ping'],
+        async processLoginHint(ctx, loginHint) {
+          return usersByHint.get(loginHint)?.sub;
+        },
+        async processLoginHintToken() {
+          // This test OP knows its users by login_hint only.
+          return undefined;
+        },
+        async validateRequestContext() {},
+        async verifyUserCode(ctx, account, userCode) {
+          const user = usersBySub.get(account.accountId);
+          if (ctx.oidc.client.backchannelUserCodeParameter && user?.user_code) {
+            if (!userCode) throw new errors.MissingUserCode();
+            if (userCode !== user.user_code) throw new errors.InvalidUserCode();
+          }
+        },
+        async triggerAuthenticationDevice(ctx, request, account) {
+          const user = usersBySub.get(account.accountId);
+          const id = request.jti;
+          console.error(`device: ${id} for ${user?.login_hint} (${user?.decision}) binding_message=${JSON.stringify(request.params.binding_message ?? '')}`);
+          if (!user || user.decision === 'hold') return;
+          // Decide after the acknowledgement has been sent, as a phone would.
+          const timer = setTimeout(() => {
+            pendingDecisions.delete(id);
+            decide(provider, id, user.decision === 'approve' ? 'allow' : 'deny')
+              .catch((err) => console.error(`device: deciding ${id}: ${err}`));
+          }, user.delay_ms ?? 200);
+          pendingDecisions.set(id, timer);
+        },
+      },
+    },
+    ttl: {
+      // CIBA 7.1: requested_expiry is honoured up to ten minutes.
+      BackchannelAuthenticationRequest(ctx) {
+        const requested = +ctx?.oidc?.params.requested_expiry;
+        return Number.isSafeInteger(requested) && requested > 0 ? Math.min(600, requested) : 120;
+      },
+      AccessToken: 600,
+      IdToken: 600,
+      Grant: 3600,
+      RefreshToken: 3600,
+      Session: 3600,
+      Interaction: 600,
+    },
+  });
+
+  for (const event of ['server_error', 'backchannel_error', 'grant.error', 'backchannel_authentication.error']) {
+    provider.on(event, (ctx, err) => {
+      console.error(`provider ${event}: ${err?.error ?? ''} ${err?.error_description ?? err?.message ?? err}${err?.cause ? ` (cause: ${err.cause.message ?? err.cause})` : ''}`);
+    });
+  }
+
+  // The approval endpoint (OIDF automated_ciba_approval_url contract).
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== '/ciba-sim') return next();
+    ctx.set('cache-control', 'no-store');
+    const authReqId = ctx.query.auth_req_id;
+    const { action } = ctx.query;
+    if (typeof authReqId !== 'string' || !authReqId) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'auth_req_id is required' };
+      return undefined;
+    }
+    if (action !== 'allow' && action !== 'deny') {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'action must be allow or deny' };
+      return undefined;
+    }
+    clearTimeout(pendingDecisions.get(authReqId));
+    pendingDecisions.delete(authReqId);
+    if (!await decide(provider, authReqId, action)) {
+      ctx.status = 404;
+      ctx.body = { error: 'not_found', error_description: 'no pending request with this auth_req_id' };
+      return undefined;
+    }
+    ctx.body = { done: true };
+    return undefined;
+  });
+  return provider;
+}
+
+const server = https.createServer({
+  key: readFileSync(config.tls.key),
+  cert: readFileSync(config.tls.cert),
+  ca: caPEM,
+  // Client certificates are requested but verified per client by the
+  // provider: self-signed ones (RFC 8705 2.2) have no chain.
+  requestCert: true,
+  rejectUnauthorized: false,
+  minVersion: 'TLSv1.2',
+  // FAPI-RW 8.5: TLS 1.2 only with these suites (TLS 1.3 suites unrestricted).
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384',
+    'DHE-RSA-AES128-GCM-SHA256', 'DHE-RSA-AES256-GCM-SHA384',
+  ].join(':'),
+});
+
+let handler = (req, res) => { res.writeHead(503); res.end(); };
+server.on('request', (req, res) => handler(req, res));
+
+server.listen(config.port ?? 0, config.host ?? '127.0.0.1', () => {
+  const { address, port } = server.address();
+  const issuer = `https://${address}:${port}`;
+  const provider = buildProvider(issuer);
+  handler = provider.callback();
+  process.stdout.write(`${JSON.stringify({ ready: true, issuer, instance: randomUUID() })}\n`);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    server.close();
+    server.closeAllConnections?.();
+    process.exit(0);
+  });
+}
+// The Go test closes our stdin when it is done; exit then even if it could
+// not send a signal.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();

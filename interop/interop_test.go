@@ -1,0 +1,198 @@
+package interop
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
+)
+
+// flowTimeout bounds one CIBA flow. oidc-provider sends no interval, so
+// the client waits the CIBA 7.3 default of 5 s before each poll.
+const flowTimeout = 45 * time.Second
+
+// TestOIDCProvider starts panva's oidc-provider as a FAPI-CIBA OP, proves
+// the harness with direct flows, then runs the conformance suite against it
+// and compares the outcome with expected.json.
+func TestOIDCProvider(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
+	}
+	node, npm := requireNode(t)
+	modules := installHarness(t, npm)
+	h := startHarness(t, node, modules)
+	t.Logf("oidc-provider is at %s; target: %s", h.Issuer, h.TargetPath)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	md, err := targetclient.Discover(ctx, h.Target)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+
+	t.Run("harness", func(t *testing.T) {
+		testHarnessFlows(ctx, t, h, md)
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("suite", func(t *testing.T) {
+		testSuiteMatchesExpectation(t, h)
+	})
+}
+
+// testHarnessFlows drives the OP with internal/client: what every check of
+// the suite builds on must work, or the harness is broken, not the OP.
+func testHarnessFlows(ctx context.Context, t *testing.T, h *harness, md *ciba.ProviderMetadata) {
+	t.Run("discovery", func(t *testing.T) {
+		if md.BackchannelAuthenticationEndpoint == "" {
+			t.Error("no backchannel_authentication_endpoint (CIBA 4)")
+		}
+		for _, m := range []ciba.DeliveryMode{ciba.ModePoll, ciba.ModePing} {
+			if !slices.Contains(md.BackchannelTokenDeliveryModesSupported, m) {
+				t.Errorf("backchannel_token_delivery_modes_supported %v lacks %s", md.BackchannelTokenDeliveryModesSupported, m)
+			}
+		}
+		if slices.Contains(md.BackchannelTokenDeliveryModesSupported, ciba.ModePush) {
+			t.Errorf("push is advertised (FAPI-CIBA 5.2.2-3 forbids it)")
+		}
+		if !md.TLSClientCertificateBoundAccessTokens {
+			t.Error("tls_client_certificate_bound_access_tokens is not true (RFC 8705 3.3)")
+		}
+		for _, m := range []ciba.AuthMethod{ciba.AuthPrivateKeyJWT, ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient} {
+			if !slices.Contains(md.TokenEndpointAuthMethodsSupported, m) {
+				t.Errorf("token_endpoint_auth_methods_supported %v lacks %s", md.TokenEndpointAuthMethodsSupported, m)
+			}
+		}
+	})
+
+	receivers, err := targetclient.StartReceivers(h.Target, nil)
+	if err != nil {
+		t.Fatalf("notification receivers: %v", err)
+	}
+	t.Cleanup(func() { _ = receivers.Close() })
+	roots, err := h.Target.RootCAs()
+	must(t, err)
+	approvals, err := device.NewApprovalURL(h.Target.Device.ApprovalURL, &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
+	})
+	must(t, err)
+
+	tests := []struct {
+		name     string
+		clientID string
+		user     string
+		// approve: the held request is approved through the approval URL.
+		approve bool
+		wantErr *ciba.Error
+	}{
+		{name: "poll private_key_jwt ES256 approved", clientID: "poll-pkjwt-es256", user: "alice"},
+		{name: "poll private_key_jwt PS256 denied", clientID: "poll-pkjwt-ps256", user: "bob", wantErr: ciba.ErrAccessDenied},
+		{name: "poll tls_client_auth via approval URL", clientID: "poll-mtls", user: "carol", approve: true},
+		{name: "poll self_signed_tls_client_auth approved", clientID: "poll-selfsigned", user: "alice"},
+		{name: "ping private_key_jwt approved", clientID: "ping-pkjwt-ps256", user: "alice"},
+		{name: "ping tls_client_auth denied", clientID: "ping-mtls", user: "bob", wantErr: ciba.ErrAccessDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tc, ok := h.Target.Client(tt.clientID)
+			if !ok {
+				t.Fatalf("no client %s in target.yaml", tt.clientID)
+			}
+			u, ok := h.Target.User(tt.user)
+			if !ok {
+				t.Fatalf("no user %s in target.yaml", tt.user)
+			}
+			c, err := targetclient.New(h.Target, tc, md, nil)
+			must(t, err)
+			defer c.CloseIdleConnections()
+			flowCtx, cancel := context.WithTimeout(ctx, flowTimeout)
+			defer cancel()
+			p := client.AuthParams{Scope: "openid profile", LoginHint: u.LoginHint, BindingMessage: "1234"}
+			var notified <-chan client.Notification
+			if tc.Mode == ciba.ModePing {
+				p.ClientNotificationToken = "tok-" + tt.clientID + "-0123456789abcdefghijklmnopqrstuv"
+			}
+			ack, ex, err := c.Authenticate(flowCtx, p)
+			if err != nil {
+				t.Fatalf("backchannel request: %v\n%s", err, exchangeText(ex))
+			}
+			if tc.Mode == ciba.ModePing {
+				notified = receivers.For(tt.clientID).Expect(ack.AuthReqID, p.ClientNotificationToken)
+			}
+			if tt.approve {
+				if err := approvals.Decide(flowCtx, device.Request{AuthReqID: ack.AuthReqID, User: u, ClientID: tt.clientID}, device.ActionAllow); err != nil {
+					t.Fatalf("approval URL: %v", err)
+				}
+			}
+			var tr *ciba.TokenResponse
+			if notified != nil {
+				select {
+				case n := <-notified:
+					if n.BearerToken != p.ClientNotificationToken {
+						t.Errorf("ping bearer %q, want the client_notification_token (CIBA 10.2)", n.BearerToken)
+					}
+				case <-flowCtx.Done():
+					t.Fatalf("no ping notification for %s (CIBA 10.2)", ack.AuthReqID)
+				}
+				tr, ex, err = c.Token(flowCtx, ack.AuthReqID)
+			} else {
+				tr, err = c.Poll(flowCtx, ack)
+			}
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("outcome %v, want %v\n%s", err, tt.wantErr, exchangeText(ex))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("outcome: %v\n%s", err, exchangeText(ex))
+			}
+			if tr.AccessToken == "" || tr.IDToken == "" {
+				t.Fatalf("token response without access_token or id_token: %+v", tr)
+			}
+			// The token is bound to the client certificate (RFC 8705 3):
+			// userinfo answers with it and this client's certificate.
+			if md.UserinfoEndpoint != "" {
+				info, ex, err := c.UserInfo(flowCtx, tr.AccessToken)
+				if err != nil {
+					t.Fatalf("userinfo: %v\n%s", err, exchangeText(ex))
+				}
+				if info["sub"] != "user-"+tt.user {
+					t.Errorf("userinfo sub %v, want user-%s", info["sub"], tt.user)
+				}
+			}
+		})
+	}
+
+	t.Run("unsigned request refused", func(t *testing.T) {
+		t.Parallel()
+		tc, _ := h.Target.Client("poll-pkjwt-es256")
+		c, err := targetclient.New(h.Target, tc, md, nil)
+		must(t, err)
+		defer c.CloseIdleConnections()
+		_, ex, err := c.Authenticate(ctx, client.AuthParams{Scope: "openid", LoginHint: "carol"}, client.CallUnsigned())
+		if !errors.Is(err, ciba.ErrInvalidRequest) || ex == nil || ex.Status != http.StatusBadRequest {
+			t.Fatalf("unsigned backchannel request: %v, want HTTP 400 invalid_request (FAPI-CIBA 5.2.2-6)\n%s", err, exchangeText(ex))
+		}
+	})
+}
+
+// exchangeText renders an exchange for a failure message.
+func exchangeText(ex *client.Exchange) string {
+	if ex == nil {
+		return "(no exchange)"
+	}
+	return fmt.Sprintf("%s %s -> HTTP %d %s", ex.Method, ex.URL, ex.Status, ex.ResponseBody)
+}
