@@ -1,0 +1,5 @@
+// Package deploy holds the Kubernetes manifests that run a ciba-check load
+// test as a fleet (an Indexed Job of shards and a merge Job, see the
+// README's "Load testing" section). It has no Go code; its test decodes the
+// manifests strictly into the Kubernetes API types.
+package deploy

@@ -1,0 +1,269 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ciba-check/ciba-check/suites/load"
+)
+
+// LoadOptions are the inputs of `ciba-check load poll|flow|merge`.
+type LoadOptions struct {
+	IO      *IOStreams
+	Version string
+	// Getenv reads JOB_COMPLETION_INDEX for --shard /n (os.Getenv).
+	Getenv func(string) string
+
+	// Scenario is "poll", "flow" or "merge": the subcommand.
+	Scenario string
+
+	TargetPath   string
+	ClientID     string
+	Auth         string
+	User         string
+	Interval     int
+	RateText     string
+	Duration     time.Duration
+	Pending      int
+	Workers      int
+	Mode         string
+	ApproveDelay time.Duration
+	MaxInFlight  int
+	NoKeepAlive  bool
+	HTTP1        bool
+	Timeout      time.Duration
+
+	ThresholdExprs []string
+	AbortOnFail    bool
+	Quiet          bool
+	Output         string
+	JSONPath       string
+	ShardText      string
+	StartAtText    string
+
+	// Inputs are merge's results files.
+	Inputs []string
+
+	// Parsed from the text flags by the command.
+	Rate       load.Rate
+	Thresholds []load.Threshold
+	Shard      load.Shard
+	StartAt    time.Time
+}
+
+// Flow modes of `load flow --mode`.
+const (
+	flowModePoll = "poll"
+	flowModePing = "ping"
+	flowModeBoth = "both"
+)
+
+// Client authentication choices of --auth.
+const (
+	authAny  = "any"
+	authJWT  = "private_key_jwt"
+	authMTLS = "mtls"
+)
+
+// NewCmdLoad builds `ciba-check load` and its subcommands. runF, when
+// set, receives the checked options instead of running (flag tests).
+func NewCmdLoad(f *Factory, runF func(context.Context, *LoadOptions) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Measure token-endpoint polling throughput and poll vs ping flow latency",
+		Long: `Load-test an OP's CIBA token endpoint with vegeta (as a library).
+
+  load poll    polls the token endpoint for pending requests whose user never
+               answers, at --rate or as fast as the OP allows (--rate max)
+  load flow    complete flows (request, approval after --approve-delay,
+               tokens by polling or on the ping), --mode poll|ping|both
+  load merge   merges the --output files of shards and applies thresholds
+
+Without --target the embedded reference OP and mock device run in-process.
+
+Thresholds use k6's grammar: --threshold 'p(99)<50ms' --threshold
+'errors<0.001' --threshold 'rate>1000' (avg, min, max, med, p(N) on latency;
+rate = achieved polls or flows per second; errors = share of unexpected
+answers). authorization_pending and slow_down are expected answers to a
+poll, not errors. Exit codes: 0 thresholds held, 1 a threshold broke,
+2 usage or target error (k6 exits 99 on a breached threshold; ciba-check
+uses 1, like its other commands).`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newCmdLoadRun(f, "poll", runF), newCmdLoadRun(f, "flow", runF), newCmdLoadMerge(f, runF))
+	return cmd
+}
+
+func newLoadOptions(f *Factory, scenario string) *LoadOptions {
+	return &LoadOptions{IO: f.IO, Version: f.Version, Getenv: os.Getenv, Scenario: scenario}
+}
+
+func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *LoadOptions) error) *cobra.Command {
+	opts := newLoadOptions(f, scenario)
+	cmd := &cobra.Command{Args: cobra.NoArgs}
+	switch scenario {
+	case "poll":
+		cmd.Use = "poll"
+		cmd.Short = "Poll the token endpoint for pending requests at a rate or as fast as possible"
+		cmd.Example = `  ciba-check load poll --rate max --duration 10s
+  ciba-check load poll --target t.yaml --rate 2000/s --duration 30s --pending 500 \
+      --threshold 'p(99)<50ms' --threshold 'errors<0.001' --output results.bin
+  ciba-check load poll --shard /4 --start-at 2026-11-25T17:00:00Z --output /results/$(hostname).bin`
+	case "flow":
+		cmd.Use = "flow"
+		cmd.Short = "Run complete CIBA flows (poll or ping) and measure approval-to-token latency"
+		cmd.Example = `  ciba-check load flow --mode both --rate 20/s --duration 30s
+  ciba-check load flow --mode ping --rate 50/s --duration 1m --output results.bin`
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := opts.check(); err != nil {
+			return err
+		}
+		if runF != nil {
+			return runF(cmd.Context(), opts)
+		}
+		return runLoad(cmd.Context(), opts)
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.TargetPath, "target", "", "target.yaml of the OP (default: the embedded reference OP)")
+	fl.StringVar(&opts.ClientID, "client", "", "client id from the target (default: the first suitable client)")
+	fl.StringVar(&opts.Auth, "auth", authAny, "client authentication when --client is not given: private_key_jwt, mtls or any")
+	fl.StringVar(&opts.User, "user", "", "test user whose requests stay pending until approved (default: the first with outcome never)")
+	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds of the embedded OP (ignored with --target)")
+	fl.StringVar(&opts.RateText, "rate", "", "requests (poll) or flows (flow) per time unit: 2000/s, 50/1m, or max")
+	fl.DurationVar(&opts.Duration, "duration", 30*time.Second, "how long to run")
+	fl.IntVar(&opts.Workers, "workers", 0, "maximum concurrent requests (default: 32 for --rate max, else as many as needed)")
+	fl.BoolVar(&opts.NoKeepAlive, "no-keepalive", false, "make a new connection (TCP + TLS handshake) for every request")
+	fl.BoolVar(&opts.HTTP1, "http1", false, "use HTTP/1.1 only (default: HTTP/2 when the OP offers it)")
+	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "timeout of one request")
+	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
+	fl.BoolVar(&opts.AbortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold breaks (checked every second after 2s)")
+	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no live progress")
+	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob) to this file, for vegeta report/plot and load merge")
+	fl.StringVar(&opts.JSONPath, "json", "", "write the summary (schema ciba-check/load/v1) to this file")
+	fl.StringVar(&opts.ShardText, "shard", "", "run shard i of n (i/n, 0-based; /n takes i from JOB_COMPLETION_INDEX)")
+	fl.StringVar(&opts.StartAtText, "start-at", "", "wait until this RFC 3339 time before starting, so shards begin together")
+	if scenario == "poll" {
+		opts.RateText = "max"
+		fl.Lookup("rate").DefValue = "max"
+		fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
+	} else {
+		opts.RateText = "10/s"
+		fl.Lookup("rate").DefValue = "10/s"
+		fl.StringVar(&opts.Mode, "mode", flowModeBoth, "token delivery: poll, ping, or both (side by side)")
+		fl.DurationVar(&opts.ApproveDelay, "approve-delay", 500*time.Millisecond, "how long the user takes to approve on the device")
+		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxInFlight, "maximum concurrent flows; flows due beyond it are dropped")
+	}
+	return cmd
+}
+
+func newCmdLoadMerge(f *Factory, runF func(context.Context, *LoadOptions) error) *cobra.Command {
+	opts := newLoadOptions(f, "merge")
+	cmd := &cobra.Command{
+		Use:   "merge FILE...",
+		Short: "Merge the results files of shards into one report and apply thresholds",
+		Long: `Merge re-reads the raw results (--output files) of every shard and reports
+them as one run. Thresholds are evaluated on the merged figures, not per
+shard.`,
+		Example: `  ciba-check load merge results/*.bin --threshold 'p(99)<50ms' --json summary.json`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Inputs = args
+			if err := opts.check(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runLoadMerge(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
+	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob)")
+	fl.StringVar(&opts.JSONPath, "json", "", "write the merged summary (schema ciba-check/load/v1) to this file")
+	return cmd
+}
+
+// check parses and validates the flags; every problem is a usage error.
+func (o *LoadOptions) check() error {
+	name := "load " + o.Scenario
+	var err error
+	if o.Thresholds, err = load.ParseThresholds(o.ThresholdExprs); err != nil {
+		return usageErrorf("%s: --threshold: %v", name, err)
+	}
+	if o.Scenario == "merge" {
+		return nil
+	}
+	if o.Rate, err = load.ParseRate(o.RateText); err != nil {
+		return usageErrorf("%s: --rate: %v", name, err)
+	}
+	if o.Duration <= 0 {
+		return usageErrorf("%s: --duration must be positive, got %v", name, o.Duration)
+	}
+	if o.Workers < 0 {
+		return usageErrorf("%s: --workers must be >= 0, got %d", name, o.Workers)
+	}
+	if o.Timeout <= 0 {
+		return usageErrorf("%s: --timeout must be positive, got %v", name, o.Timeout)
+	}
+	if o.Interval < 1 {
+		return usageErrorf("%s: --interval must be a whole number of seconds >= 1, got %d", name, o.Interval)
+	}
+	switch o.Auth {
+	case authAny, authJWT, authMTLS:
+	default:
+		return usageErrorf("%s: --auth %q: want private_key_jwt, mtls or any", name, o.Auth)
+	}
+	if o.Shard, err = load.ParseShard(o.ShardText, o.Getenv); err != nil {
+		return usageErrorf("%s: --shard: %v", name, err)
+	}
+	if o.StartAtText != "" {
+		if o.StartAt, err = time.Parse(time.RFC3339, o.StartAtText); err != nil {
+			return usageErrorf("%s: --start-at %q is not an RFC 3339 time such as 2026-11-25T17:00:00Z", name, o.StartAtText)
+		}
+	}
+	switch o.Scenario {
+	case "poll":
+		if o.Pending < 1 {
+			return usageErrorf("%s: --pending must be >= 1, got %d", name, o.Pending)
+		}
+		if o.Shard.Count > o.Pending {
+			return usageErrorf("%s: --pending %d is fewer than the %d shards", name, o.Pending, o.Shard.Count)
+		}
+	case "flow":
+		switch o.Mode {
+		case flowModePoll, flowModePing, flowModeBoth:
+		default:
+			return usageErrorf("%s: --mode %q: want poll, ping or both", name, o.Mode)
+		}
+		if o.ApproveDelay < 0 {
+			return usageErrorf("%s: --approve-delay must not be negative", name)
+		}
+		if o.MaxInFlight < 1 {
+			return usageErrorf("%s: --max-in-flight must be >= 1, got %d", name, o.MaxInFlight)
+		}
+		if o.Mode == flowModeBoth && o.ClientID != "" {
+			return usageErrorf("%s: --client picks one client; use it with --mode poll or ping", name)
+		}
+	}
+	return nil
+}
+
+// suffixed inserts "-suffix" before a file name's extension:
+// results.bin -> results-ping.bin (for --mode both's two runs).
+func suffixed(path, suffix string) string {
+	if path == "" {
+		return ""
+	}
+	slash := strings.LastIndexAny(path, `/\`)
+	if dot := strings.LastIndexByte(path, '.'); dot > slash+1 {
+		return path[:dot] + "-" + suffix + path[dot:]
+	}
+	return fmt.Sprintf("%s-%s", path, suffix)
+}

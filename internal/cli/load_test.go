@@ -1,0 +1,275 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/suites/load"
+)
+
+func TestNewCmdLoadFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, o *LoadOptions)
+		wantErr string
+	}{
+		{name: "poll defaults", args: []string{"poll"}, check: func(t *testing.T, o *LoadOptions) {
+			if !o.Rate.Max || o.Pending != 500 || o.Duration != 30*time.Second || o.Shard.Count != 1 || o.Auth != authAny || o.Quiet {
+				t.Fatalf("%+v", o)
+			}
+		}},
+		{name: "poll all flags", args: []string{"poll", "--target", "t.yaml", "--rate", "2000/s", "--duration", "1m", "--pending", "50",
+			"--workers", "8", "--threshold", "p(99)<50ms", "--threshold", "errors<0.001", "--abort-on-fail", "-q",
+			"--output", "r.bin", "--json", "s.json", "--shard", "1/2", "--start-at", "2026-11-25T17:00:00Z",
+			"--no-keepalive", "--http1", "--client", "poll-mtls"},
+			check: func(t *testing.T, o *LoadOptions) {
+				if o.Rate != (load.Rate{Freq: 2000, Per: time.Second}) || o.Duration != time.Minute || o.Pending != 50 || o.Workers != 8 ||
+					len(o.Thresholds) != 2 || o.Thresholds[0].Percentile != 99 || !o.AbortOnFail || !o.Quiet ||
+					o.Output != "r.bin" || o.JSONPath != "s.json" || o.Shard != (load.Shard{Index: 1, Count: 2}) ||
+					!o.StartAt.Equal(time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)) || !o.NoKeepAlive || !o.HTTP1 ||
+					o.ClientID != "poll-mtls" || o.TargetPath != "t.yaml" {
+					t.Fatalf("%+v", o)
+				}
+			}},
+		{name: "shard from JOB_COMPLETION_INDEX", args: []string{"poll", "--shard", "/3"}, env: map[string]string{"JOB_COMPLETION_INDEX": "2"},
+			check: func(t *testing.T, o *LoadOptions) {
+				if o.Shard != (load.Shard{Index: 2, Count: 3}) {
+					t.Fatalf("shard %+v", o.Shard)
+				}
+			}},
+		{name: "flow defaults", args: []string{"flow"}, check: func(t *testing.T, o *LoadOptions) {
+			if o.Mode != flowModeBoth || o.Rate != (load.Rate{Freq: 10, Per: time.Second}) || o.ApproveDelay != 500*time.Millisecond || o.MaxInFlight != load.DefaultMaxInFlight {
+				t.Fatalf("%+v", o)
+			}
+		}},
+		{name: "flow ping", args: []string{"flow", "--mode", "ping", "--rate", "50/s", "--approve-delay", "2s"}, check: func(t *testing.T, o *LoadOptions) {
+			if o.Mode != flowModePing || o.Rate.Freq != 50 || o.ApproveDelay != 2*time.Second {
+				t.Fatalf("%+v", o)
+			}
+		}},
+		{name: "merge", args: []string{"merge", "a.bin", "b.bin", "--threshold", "rate>10", "--json", "m.json"}, check: func(t *testing.T, o *LoadOptions) {
+			if strings.Join(o.Inputs, ",") != "a.bin,b.bin" || len(o.Thresholds) != 1 || o.JSONPath != "m.json" {
+				t.Fatalf("%+v", o)
+			}
+		}},
+		{name: "bad rate", args: []string{"poll", "--rate", "fast"}, wantErr: "--rate"},
+		{name: "bad threshold", args: []string{"poll", "--threshold", "p99 < soon"}, wantErr: "--threshold"},
+		{name: "unknown aggregation", args: []string{"flow", "--threshold", "count>3"}, wantErr: "--threshold"},
+		{name: "bad merge threshold", args: []string{"merge", "a.bin", "--threshold", "p(200)<1ms"}, wantErr: "--threshold"},
+		{name: "bad shard", args: []string{"poll", "--shard", "2/2"}, wantErr: "--shard"},
+		{name: "shard without index", args: []string{"poll", "--shard", "/2"}, wantErr: "JOB_COMPLETION_INDEX"},
+		{name: "bad start", args: []string{"poll", "--start-at", "tomorrow"}, wantErr: "--start-at"},
+		{name: "zero duration", args: []string{"poll", "--duration", "0s"}, wantErr: "--duration"},
+		{name: "zero pending", args: []string{"poll", "--pending", "0"}, wantErr: "--pending"},
+		{name: "more shards than pending", args: []string{"poll", "--pending", "2", "--shard", "0/3"}, wantErr: "fewer than"},
+		{name: "bad auth", args: []string{"poll", "--auth", "secret"}, wantErr: "--auth"},
+		{name: "bad mode", args: []string{"flow", "--mode", "push"}, wantErr: "--mode"},
+		{name: "client with both", args: []string{"flow", "--client", "ping-mtls"}, wantErr: "--client"},
+		{name: "merge without files", args: []string{"merge"}, wantErr: "requires at least 1 arg"},
+		{name: "poll takes no args", args: []string{"poll", "extra"}, wantErr: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(load.EnvJobCompletionIndex, tt.env[load.EnvJobCompletionIndex])
+			ios, _, _, _ := TestStreams()
+			var got *LoadOptions
+			cmd := NewCmdLoad(&Factory{IO: ios}, func(_ context.Context, o *LoadOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				if tt.wantErr != "requires at least 1 arg" && tt.wantErr != "unknown command" {
+					var ue *UsageError
+					if !errors.As(err, &ue) {
+						t.Fatalf("error %T %v is not a usage error (exit 2)", err, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, got)
+		})
+	}
+}
+
+func TestLoadPollExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"load", "poll", "--rate", "100/s", "--duration", "300ms", "--pending", "3", "--auth", "mtls"}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+		wantErr  string
+	}{
+		{name: "thresholds hold", args: []string{"--threshold", "errors==0", "--threshold", "p(99)<10s", "--output", filepath.Join(dir, "r.bin"), "--json", filepath.Join(dir, "s.json")},
+			wantCode: ExitOK, wantOut: []string{"scenario      poll (client poll-mtls)", "✓ errors==0", "✓ p(99)<10s", "authorization_pending×3"},
+			wantErr: "starting 3 pending requests"},
+		{name: "threshold breached", args: []string{"-q", "--threshold", "rate>1000000"},
+			wantCode: ExitFailed, wantOut: []string{"✗ rate>1000000"}},
+		{name: "malformed threshold", args: []string{"--threshold", "p99<<5"}, wantCode: ExitUsage, wantErr: "--threshold"},
+		{name: "missing target", args: []string{"--target", filepath.Join(dir, "nope.yaml")}, wantCode: ExitUsage, wantErr: "nope.yaml"},
+		{name: "unknown client", args: []string{"-q", "--client", "nobody"}, wantCode: ExitUsage, wantErr: `--client "nobody" is not in the target`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, out, errOut := TestStreams()
+			code := Run(t.Context(), append(append([]string{}, base...), tt.args...), &Factory{IO: ios, Version: "test"})
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out, errOut)
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out.String(), w) {
+					t.Fatalf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			if tt.wantErr != "" && !strings.Contains(errOut.String(), tt.wantErr) {
+				t.Fatalf("stderr lacks %q:\n%s", tt.wantErr, errOut)
+			}
+		})
+	}
+	// The files of the first run: a v1 summary, and results vegeta reads.
+	f, err := os.Open(filepath.Join(dir, "s.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sum, err := load.ReadSummary(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests.Sent == 0 || !sum.Passed || sum.Target == "" || sum.ToolVersion != "test" || sum.CPU == nil || !sum.CPU.IncludesTarget {
+		t.Fatalf("summary %+v", sum)
+	}
+	ios, _, out, errOut := TestStreams()
+	if code := Run(t.Context(), []string{"load", "merge", filepath.Join(dir, "r.bin")}, &Factory{IO: ios}); code != ExitOK {
+		t.Fatalf("merge of one run: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestLoadFlowBoth(t *testing.T) {
+	dir := t.TempDir()
+	ios, _, out, errOut := TestStreams()
+	code := Run(t.Context(), []string{"load", "flow", "--mode", "both", "--rate", "4/s", "--duration", "300ms",
+		"--approve-delay", "0s", "-q", "--json", filepath.Join(dir, "s.json"), "--threshold", "errors==0"}, &Factory{IO: ios})
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, w := range []string{"scenario      flow-poll", "scenario      flow-ping", "approval→token p50", "✓ errors==0"} {
+		if !strings.Contains(out.String(), w) {
+			t.Fatalf("stdout lacks %q:\n%s", w, out)
+		}
+	}
+	for _, mode := range []string{"poll", "ping"} {
+		if _, err := os.Stat(filepath.Join(dir, "s-"+mode+".json")); err != nil {
+			t.Fatalf("--mode both writes one summary per mode: %v", err)
+		}
+	}
+}
+
+func TestSuffixed(t *testing.T) {
+	for in, want := range map[string]string{
+		"results.bin": "results-ping.bin", "dir.d/out": "dir.d/out-ping", "/a/b.c.json": "/a/b.c-ping.json", ".hidden": ".hidden-ping", "": "",
+	} {
+		if got := suffixed(in, "ping"); got != want {
+			t.Fatalf("suffixed(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// helperEnv makes the test binary act as ciba-check (TestLoadHelperProcess),
+// so shard runs are separate processes as they are in a fleet.
+const helperEnv = "CIBA_CHECK_LOAD_HELPER"
+
+func TestLoadHelperProcess(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		t.Skip("helper process for TestLoadShardsMergeAcrossProcesses")
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	os.Exit(Main(args, System()))
+}
+
+func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	env, err := devenv.Start(t.Context(), devenv.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = env.Close(ctx)
+	}()
+	dir := t.TempDir()
+	start := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)
+	var wg sync.WaitGroup
+	outs := make([]bytes.Buffer, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestLoadHelperProcess$", "--",
+				"load", "poll", "--target", env.TargetPath, "--client", "poll-pkjwt-es256", "--rate", "100/s", "--duration", "500ms",
+				"--pending", "4", "--shard", "/2", "--start-at", start, "-q", "--output", filepath.Join(dir, "shard"+string(rune('0'+i))+".bin"))
+			cmd.Env = append(os.Environ(), helperEnv+"=1", load.EnvJobCompletionIndex+"="+string(rune('0'+i)))
+			cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+			errs[i] = cmd.Run()
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("shard %d: %v\n%s", i, err, outs[i].String())
+		}
+		if !strings.Contains(outs[i].String(), "shards        "+string(rune('0'+i))+"/2") {
+			t.Fatalf("shard %d output:\n%s", i, outs[i].String())
+		}
+	}
+	ios, _, out, errOut := TestStreams()
+	jsonPath := filepath.Join(dir, "merged.json")
+	code := Run(t.Context(), []string{"load", "merge", filepath.Join(dir, "shard0.bin"), filepath.Join(dir, "shard1.bin"),
+		"--threshold", "errors==0", "--json", jsonPath}, &Factory{IO: ios})
+	if code != ExitOK {
+		t.Fatalf("merge exit %d\n%s%s", code, out, errOut)
+	}
+	f, err := os.Open(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sum, err := load.ReadSummary(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each shard polled at 50/s for 0.5 s: 2 × 25 intended, none refused
+	// (unique jti prefixes: no assertion of one shard replays another's).
+	if strings.Join(sum.Shards, ",") != "0/2,1/2" || sum.Requests.Intended != 50 || sum.Requests.Unexpected != 0 || sum.Requests.Sent < 40 {
+		t.Fatalf("merged %+v shards %v", sum.Requests, sum.Shards)
+	}
+}

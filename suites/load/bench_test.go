@@ -1,0 +1,392 @@
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/pki"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
+	refop "github.com/ciba-check/ciba-check/reference-op"
+)
+
+// benchWorkers is the concurrency of every max-rate measurement, ours and
+// plain vegeta alike.
+const benchWorkers = DefaultMaxRateWorkers
+
+// benchRounds is how often the throughput pairs are measured, alternating.
+const benchRounds = 3
+
+// benchDuration is how long each measurement runs:
+// CIBA_CHECK_BENCH_SECONDS (default 3).
+func benchDuration(b *testing.B) time.Duration {
+	if v := os.Getenv("CIBA_CHECK_BENCH_SECONDS"); v != "" {
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil || s <= 0 {
+			b.Fatalf("CIBA_CHECK_BENCH_SECONDS=%q is not a positive number", v)
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	return 3 * time.Second
+}
+
+// BenchmarkLoadRatios measures, in one run against the same embedded
+// reference OP, the ratios the load runner is judged by (issue 5):
+//
+//  1. ciba-check poll --rate max vs plain vegeta with static targets (mTLS);
+//  2. the reference OP's token endpoint vs a bare net/http handler giving
+//     the same answer over the same TLS setup;
+//  3. ES256 and PS256 private_key_jwt polls/s vs the machine's signature
+//     verification rate, and the assertion pool vs signing inline;
+//  4. flow latency, ping vs poll, approval to token.
+//
+// Run: go test -run '^$' -bench LoadRatios -benchtime 1x ./suites/load
+func BenchmarkLoadRatios(b *testing.B) {
+	d := benchDuration(b)
+	ctx := b.Context()
+	env, err := devenv.Start(ctx, devenv.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = env.Close(cctx)
+	}()
+	rows := &benchTable{}
+	for b.Loop() {
+		rows.reset()
+		mtls := benchWorld(b, env, "poll-mtls")
+
+		// 1. Ours vs plain vegeta, mTLS (static targets stay valid), and
+		// 2. the reference OP vs a bare handler with the same TLS and
+		// answer. The machine is shared (2 cores): the three are measured
+		// in alternating rounds and each keeps its best round.
+		var plain, ours, bare float64
+		for range benchRounds {
+			plain = max(plain, plainVegeta(b, mtls, d))
+			ours = max(ours, oursPoll(b, mtls, d, nil).Rate.Sent)
+			bare = max(bare, bareHandler(b, mtls, d))
+		}
+		rows.add("plain vegeta, static targets (mTLS)", plain, "polls/s")
+		rows.add("ciba-check load poll --rate max (mTLS)", ours, "polls/s")
+		rows.ratio("ours / plain vegeta", ours/plain, 0.9)
+		b.ReportMetric(ours/plain, "ours/vegeta")
+		rows.add("bare net/http handler, same TLS (mTLS)", bare, "polls/s")
+		rows.ratio("reference OP / bare handler", plain/bare, 0.5)
+		b.ReportMetric(plain/bare, "op/bare")
+
+		// 3. private_key_jwt: polls/s vs the verification limit, pool vs inline.
+		for _, alg := range []string{ciba.AlgES256, ciba.AlgPS256} {
+			w := benchWorld(b, env, "poll-pkjwt-"+strings.ToLower(alg))
+			var verify float64
+			for range benchRounds {
+				verify = max(verify, verifyRate(b, w, d/benchRounds))
+			}
+			pooled := oursPoll(b, w, d, func(*AssertionPool) {})
+			rows.add(alg+" signature verifications (all cores)", verify, "verifies/s")
+			rows.add(alg+" private_key_jwt polls, pre-signed pool", pooled.Rate.Sent, "polls/s")
+			rows.ratio(alg+" polls / verification limit", pooled.Rate.Sent/verify, 0)
+			b.ReportMetric(pooled.Rate.Sent/verify, strings.ToLower(alg)+"/verify")
+			if alg == ciba.AlgPS256 {
+				inline := oursPoll(b, w, d, nil)
+				rows.add(alg+" private_key_jwt polls, signing inline", inline.Rate.Sent, "polls/s")
+				rows.ratio(alg+" pool / inline signing", pooled.Rate.Sent/inline.Rate.Sent, 0)
+				b.ReportMetric(pooled.Rate.Sent/inline.Rate.Sent, "pool/inline")
+			}
+		}
+
+		// 4. Flow latency, approval to token: ping vs poll (interval 1 s).
+		poll, ping := flowLatency(b, env, d)
+		rows.add("flow-poll approval→token p50", poll.P50, "ms")
+		rows.add("flow-poll approval→token p99", poll.P99, "ms")
+		rows.add("flow-ping approval→token p50", ping.P50, "ms")
+		rows.add("flow-ping approval→token p99", ping.P99, "ms")
+		rows.ratio("ping wins at p50 by (ms)", poll.P50-ping.P50, 0)
+		b.ReportMetric(poll.P50-ping.P50, "ping-gain-ms")
+	}
+	// Printed rather than logged: the testing package truncates long
+	// benchmark logs.
+	fmt.Printf("BenchmarkLoadRatios: GOMAXPROCS=%d, %v per measurement, %d workers\n%s", runtime.GOMAXPROCS(0), d, benchWorkers, rows)
+}
+
+type benchTable struct{ b strings.Builder }
+
+func (t *benchTable) reset() { t.b.Reset() }
+func (t *benchTable) add(name string, v float64, unit string) {
+	fmt.Fprintf(&t.b, "  %-46s %10.1f %s\n", name, v, unit)
+}
+func (t *benchTable) ratio(name string, v, aim float64) {
+	fmt.Fprintf(&t.b, "  %-46s %10.2f", "→ "+name, v)
+	if aim > 0 {
+		fmt.Fprintf(&t.b, "   (aim ≥ %.1f)", aim)
+	}
+	t.b.WriteString("\n")
+}
+func (t *benchTable) String() string { return t.b.String() }
+
+type benchClient struct {
+	c   *client.Client
+	cfg client.Config
+	hc  *http.Client
+	md  *ciba.ProviderMetadata
+	env *devenv.Env
+}
+
+func benchWorld(b *testing.B, env *devenv.Env, clientID string) *benchClient {
+	b.Helper()
+	md, err := targetclient.Discover(b.Context(), env.Target)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tc, ok := env.Target.Client(clientID)
+	if !ok {
+		b.Fatalf("no client %s", clientID)
+	}
+	cfg, err := targetclient.Config(env.Target, tc, md, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc := NewHTTPClient(cfg.RootCAs, cfg.TLSCert, TransportOptions{})
+	cfg.Transport = hc.Transport
+	c, err := client.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.CloseIdleConnections)
+	return &benchClient{c: c, cfg: cfg, hc: hc, md: md, env: env}
+}
+
+func (w *benchClient) pending(b *testing.B, n int) []string {
+	user, _ := w.env.Target.User("carol")
+	ids, err := StartPending(b.Context(), w.c, user, "openid", n, 8, 5*time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
+// oursPoll runs RunPoll at max. withPool nil signs inline (private_key_jwt)
+// or needs nothing (mTLS); otherwise a pre-filled pool supplies assertions.
+func oursPoll(b *testing.B, w *benchClient, d time.Duration, withPool func(*AssertionPool)) *Summary {
+	b.Helper()
+	ctx := b.Context()
+	targets := PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: w.c.ClientID(), AuthMethod: w.c.AuthMethod(), AuthReqIDs: w.pending(b, 200)}
+	sign := func(jti string) (string, error) { return w.c.ClientAssertion(w.md.TokenEndpoint, client.WithJTI(jti)) }
+	if w.c.AuthMethod() == ciba.AuthPrivateKeyJWT {
+		if withPool != nil {
+			pool, err := NewAssertionPool(PoolConfig{Sign: sign, Lifetime: client.AssertionLifetime,
+				MinRemaining: client.AssertionLifetime / 3, Size: PoolSize(Rate{Max: true}), JTIPrefix: "bench-pool-"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pool.Start(ctx)
+			defer pool.Close()
+			if err := pool.Fill(ctx); err != nil {
+				b.Fatal(err)
+			}
+			targets.Assertions = pool
+		} else {
+			targets.Assertions = &InlineAssertions{Sign: sign, JTIPrefix: "bench-inline-"}
+		}
+	}
+	sum, err := RunPoll(ctx, PollConfig{
+		RunOptions: RunOptions{Rate: Rate{Max: true}, Duration: d},
+		Targets:    targets, HTTPClient: w.hc, Workers: benchWorkers,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if sum.Requests.Unexpected > 0 {
+		b.Fatalf("%s: %d unexpected answers: %+v", w.c.ClientID(), sum.Requests.Unexpected, sum.Errors)
+	}
+	return sum
+}
+
+// plainVegeta attacks with vegeta alone: pre-built static targets, its own
+// pacer at max, the same client and workers. Answers per second.
+func plainVegeta(b *testing.B, w *benchClient, d time.Duration) float64 {
+	b.Helper()
+	var tgts []vegeta.Target
+	hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for _, id := range w.pending(b, 200) {
+		body := url.Values{ciba.ParamGrantType: {ciba.GrantTypeCIBA}, ciba.ParamAuthReqID: {id}, ciba.ParamClientID: {w.c.ClientID()}}.Encode()
+		tgts = append(tgts, vegeta.Target{Method: http.MethodPost, URL: w.c.TokenEndpoint(), Body: []byte(body), Header: hdr})
+	}
+	return vegetaMax(b, vegeta.NewStaticTargeter(tgts...), w.hc, d, http.StatusBadRequest)
+}
+
+func vegetaMax(b *testing.B, tr vegeta.Targeter, hc *http.Client, d time.Duration, wantCode uint16) float64 {
+	b.Helper()
+	atk := vegeta.NewAttacker(vegeta.Client(hc), vegeta.Workers(benchWorkers), vegeta.MaxWorkers(benchWorkers))
+	var m vegeta.Metrics
+	for res := range atk.Attack(tr, vegeta.Rate{}, d, "plain") {
+		if res.Code != wantCode {
+			b.Fatalf("plain vegeta: HTTP %d %s %s", res.Code, res.Error, res.Body)
+		}
+		m.Add(res)
+	}
+	m.Close()
+	return float64(m.Requests) / m.Duration.Seconds()
+}
+
+// bareHandler serves the reference OP's slow_down answer from a plain
+// handler with the OP's TLS configuration (refop.ServerTLSConfig, an RSA
+// certificate, client certificates requested) and attacks it like
+// plainVegeta does.
+func bareHandler(b *testing.B, w *benchClient, d time.Duration) float64 {
+	b.Helper()
+	now := time.Now()
+	ca, err := pki.NewCA(rand.Reader, now, "bench CA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, err := ca.IssueServer(rand.Reader, now, []string{"127.0.0.1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"error":"slow_down","error_description":"poll no faster than the interval"}`)
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if err := r.ParseForm(); err != nil || r.PostForm.Get(ciba.ParamAuthReqID) == "" {
+				http.Error(rw, "bad form", http.StatusBadRequest)
+				return
+			}
+			rw.Header().Set("Content-Type", "application/json")
+			rw.Header().Set("Cache-Control", "no-store")
+			rw.WriteHeader(http.StatusBadRequest)
+			_, _ = rw.Write(body)
+		}),
+		TLSConfig:         refop.ServerTLSConfig(cert),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTLS(ln, "", "") }()
+	defer func() {
+		_ = srv.Close()
+		<-done
+	}()
+	hc := NewHTTPClient(ca.Pool(), w.cfg.TLSCert, TransportOptions{})
+	defer hc.CloseIdleConnections()
+	form := url.Values{ciba.ParamGrantType: {ciba.GrantTypeCIBA}, ciba.ParamAuthReqID: {"x"}, ciba.ParamClientID: {w.c.ClientID()}}.Encode()
+	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodPost, URL: "https://" + ln.Addr().String() + "/token",
+		Body: []byte(form), Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
+	return vegetaMax(b, tr, hc, d, http.StatusBadRequest)
+}
+
+// verifyRate is how many of the client's assertions all cores verify per
+// second: the ceiling for private_key_jwt polls on this machine.
+func verifyRate(b *testing.B, w *benchClient, d time.Duration) float64 {
+	b.Helper()
+	jwt, err := w.c.ClientAssertion(w.md.TokenEndpoint)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := w.c.PublicKey()
+	alg := jose.SignatureAlgorithm(w.cfg.SigningKey.Algorithm)
+	var n atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[error]
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				jws, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{alg})
+				if err == nil {
+					_, err = jws.Verify(pub)
+				}
+				if err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	start := time.Now()
+	<-time.After(d)
+	close(stop)
+	wg.Wait()
+	if e := failed.Load(); e != nil {
+		b.Fatal(*e)
+	}
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// flowLatency runs poll and ping flows side by side at 10/s and returns
+// their approval-to-token latencies.
+func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping LatencySummary) {
+	b.Helper()
+	roots, err := env.Target.RootCAs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dhc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		b.Fatal(err)
+	}
+	driver, err := device.New(env.Target, device.Options{HTTPClient: dhc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	receivers, err := targetclient.StartReceivers(env.Target, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer receivers.Close()
+	user, _ := env.Target.User("carol")
+	var wg sync.WaitGroup
+	sums := make([]*Summary, 2)
+	errs := make([]error, 2)
+	for i, id := range []string{"poll-mtls", "ping-mtls"} {
+		w := benchWorld(b, env, id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], errs[i] = RunFlows(b.Context(), FlowConfig{
+				RunOptions: RunOptions{Rate: Rate{Freq: 10, Per: time.Second}, Duration: d},
+				Client:     w.c, Receiver: receivers.For(id), Device: driver, User: user, ApproveDelay: 200 * time.Millisecond,
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range sums {
+		if s.Requests.Unexpected > 0 || s.ApprovalToToken == nil {
+			b.Fatalf("%s: %+v %+v", s.Scenario, s.Requests, s.Errors)
+		}
+	}
+	return *sums[0].ApprovalToToken, *sums[1].ApprovalToToken
+}

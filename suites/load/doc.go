@@ -1,0 +1,18 @@
+// Package load is ciba-check's load runner: it drives an OP's token
+// endpoint with CIBA polls (CIBA 10.1, 11) and complete poll or ping flows
+// through vegeta (github.com/tsenart/vegeta/v12) used as a library.
+//
+// What vegeta does not do for us lives here:
+//   - client assertions: private_key_jwt needs a fresh, never reused
+//     assertion per request (RFC 7523 3, OIDC Core 9 jti); signing inline
+//     costs ~0.7 ms of CPU with PS256, so an AssertionPool signs ahead of use;
+//   - classification: vegeta counts every 4xx as an error, but a poll
+//     answered authorization_pending or slow_down (CIBA 11) is an expected
+//     answer, so Recorder classifies by OAuth error code;
+//   - dropped requests: vegeta's pacer blocks when workers run out and then
+//     bursts to catch up; Pacer skips (and counts) hits it could not send
+//     on time, as k6 counts dropped_iterations;
+//   - thresholds in k6's grammar, shards and merging them from raw results,
+//     a progress line, and the versioned summary (schema ciba-check/load/v1,
+//     docs/load-schema.md).
+package load

@@ -1,0 +1,306 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
+)
+
+// world is the embedded OP with one load client built as the CLI builds it.
+type world struct {
+	env  *devenv.Env
+	md   *ciba.ProviderMetadata
+	c    *client.Client
+	hc   *http.Client
+	user *target.User
+}
+
+func startWorld(t *testing.T, clientID string) *world {
+	t.Helper()
+	env, err := devenv.Start(t.Context(), devenv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := env.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return newWorld(t, env, clientID)
+}
+
+func newWorld(t *testing.T, env *devenv.Env, clientID string) *world {
+	t.Helper()
+	md, err := targetclient.Discover(t.Context(), env.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, ok := env.Target.Client(clientID)
+	if !ok {
+		t.Fatalf("no client %s", clientID)
+	}
+	cfg, err := targetclient.Config(env.Target, tc, md, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := NewHTTPClient(cfg.RootCAs, cfg.TLSCert, TransportOptions{})
+	cfg.Transport = hc.Transport
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	user, ok := env.Target.User("carol") // never answers
+	if !ok {
+		t.Fatal("no user carol")
+	}
+	return &world{env: env, md: md, c: c, hc: hc, user: user}
+}
+
+func (w *world) pending(t *testing.T, n int) []string {
+	t.Helper()
+	ids, err := StartPending(t.Context(), w.c, w.user, "openid", n, 4, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func decodeAll(t *testing.T, r io.Reader) []vegeta.Result {
+	t.Helper()
+	dec := vegeta.NewDecoder(r)
+	var out []vegeta.Result
+	for {
+		var res vegeta.Result
+		if err := dec.Decode(&res); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			t.Fatal(err)
+		}
+		out = append(out, res)
+	}
+}
+
+func TestRunPollMTLS(t *testing.T) {
+	w := startWorld(t, "poll-mtls")
+	var out bytes.Buffer
+	ts, _ := ParseThresholds([]string{"errors==0"})
+	sum, err := RunPoll(t.Context(), PollConfig{
+		RunOptions: RunOptions{Rate: Rate{Freq: 200, Per: time.Second}, Duration: 500 * time.Millisecond, Output: &out, Thresholds: ts},
+		Targets:    PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: "poll-mtls", AuthMethod: ciba.AuthTLSClient, AuthReqIDs: w.pending(t, 5)},
+		HTTPClient: w.hc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests.Sent == 0 || sum.Requests.Unexpected != 0 || sum.Requests.Expected != sum.Requests.Sent {
+		t.Fatalf("requests %+v errors %+v: every poll should be answered pending or slow_down", sum.Requests, sum.Errors)
+	}
+	// 5 requests polled 100 times a second each with interval 1 s: the
+	// first poll of each is pending, the rest slow_down (CIBA 11).
+	if sum.OAuthErrors["authorization_pending"] != 5 || sum.OAuthErrors["slow_down"] != sum.Requests.Sent-5 {
+		t.Fatalf("OAuth errors %v of %d polls", sum.OAuthErrors, sum.Requests.Sent)
+	}
+	if !sum.Passed || sum.CPU == nil || sum.CPU.Seconds <= 0 {
+		t.Fatalf("passed %v cpu %+v", sum.Passed, sum.CPU)
+	}
+	if got := decodeAll(t, &out); uint64(len(got)) != sum.Requests.Sent || got[0].Attack == "" {
+		t.Fatalf("%d results written, %d sent", len(got), sum.Requests.Sent)
+	}
+}
+
+func TestRunPollPrivateKeyJWTWithPool(t *testing.T) {
+	w := startWorld(t, "poll-pkjwt-es256")
+	pool, err := NewAssertionPool(PoolConfig{
+		Sign:     func(jti string) (string, error) { return w.c.ClientAssertion(w.md.TokenEndpoint, client.WithJTI(jti)) },
+		Lifetime: client.AssertionLifetime, MinRemaining: 20 * time.Second, Size: 64, JTIPrefix: "test-",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.Start(t.Context())
+	defer pool.Close()
+	sum, err := RunPoll(t.Context(), PollConfig{
+		RunOptions: RunOptions{Rate: Rate{Freq: 100, Per: time.Second}, Duration: 500 * time.Millisecond},
+		Targets: PollTargets{Endpoint: w.c.TokenEndpoint(), AuthMethod: ciba.AuthPrivateKeyJWT,
+			AuthReqIDs: w.pending(t, 3), Assertions: pool},
+		HTTPClient: w.hc,
+		Pool:       pool,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A reused or stale assertion is invalid_client (OIDC Core 9).
+	if sum.Requests.Sent == 0 || sum.Requests.Unexpected != 0 {
+		t.Fatalf("requests %+v errors %+v", sum.Requests, sum.Errors)
+	}
+	if sum.Pool == nil || sum.Pool.Taken != sum.Requests.Sent {
+		t.Fatalf("pool %+v for %d requests", sum.Pool, sum.Requests.Sent)
+	}
+}
+
+// cancelAfterWrite cancels a context when the first result is written.
+type cancelAfterWrite struct {
+	cancel context.CancelFunc
+	once   sync.Once
+	buf    bytes.Buffer
+}
+
+func (c *cancelAfterWrite) Write(p []byte) (int, error) {
+	c.once.Do(c.cancel)
+	return c.buf.Write(p)
+}
+
+func TestRunPollInterruptedStillReports(t *testing.T) {
+	w := startWorld(t, "poll-mtls")
+	ids := w.pending(t, 2)
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &cancelAfterWrite{cancel: cancel}
+	sum, err := RunPoll(ctx, PollConfig{
+		RunOptions: RunOptions{Rate: Rate{Freq: 50, Per: time.Second}, Duration: time.Minute, Output: out},
+		Targets:    PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: "poll-mtls", AuthMethod: ciba.AuthTLSClient, AuthReqIDs: ids},
+		HTTPClient: w.hc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Aborted != AbortInterrupted || sum.Requests.Sent == 0 {
+		t.Fatalf("aborted %q after %d requests", sum.Aborted, sum.Requests.Sent)
+	}
+	if got := decodeAll(t, &out.buf); uint64(len(got)) != sum.Requests.Sent {
+		t.Fatalf("%d results written, %d counted", len(got), sum.Requests.Sent)
+	}
+}
+
+func TestRunPollAbortOnFail(t *testing.T) {
+	w := startWorld(t, "poll-mtls")
+	ids := w.pending(t, 2)
+	clk := clock.NewFake(time.Now())
+	ts, _ := ParseThresholds([]string{"rate>1000000"})
+	type outcome struct {
+		sum *Summary
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		sum, err := RunPoll(t.Context(), PollConfig{
+			RunOptions: RunOptions{Rate: Rate{Freq: 20, Per: time.Second}, Duration: time.Minute,
+				Thresholds: ts, AbortOnFail: true, Clock: clk},
+			Targets:    PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: "poll-mtls", AuthMethod: ciba.AuthTLSClient, AuthReqIDs: ids},
+			HTTPClient: w.hc,
+		})
+		done <- outcome{sum, err}
+	}()
+	// The first check (after AbortGrace on the run's clock) finds the
+	// breach and stops the minute-long run.
+	waitPending(t, clk)
+	clk.Advance(AbortGrace + time.Second)
+	got := <-done
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if got.sum.Aborted != AbortThreshold || got.sum.Passed {
+		t.Fatalf("aborted %q passed %v", got.sum.Aborted, got.sum.Passed)
+	}
+}
+
+func TestRunFlows(t *testing.T) {
+	env, err := devenv.Start(t.Context(), devenv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = env.Close(ctx)
+	})
+	roots, err := env.Target.RootCAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dhc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver, err := device.New(env.Target, device.Options{HTTPClient: dhc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	receivers, err := targetclient.StartReceivers(env.Target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer receivers.Close()
+	for _, tt := range []struct {
+		clientID string
+		scenario Scenario
+	}{{"poll-mtls", ScenarioFlowPoll}, {"ping-mtls", ScenarioFlowPing}} {
+		t.Run(string(tt.scenario), func(t *testing.T) {
+			w := newWorld(t, env, tt.clientID)
+			var out bytes.Buffer
+			sum, err := RunFlows(t.Context(), FlowConfig{
+				RunOptions: RunOptions{Rate: Rate{Freq: 6, Per: time.Second}, Duration: 500 * time.Millisecond, Output: &out},
+				Client:     w.c, Receiver: receivers.For(tt.clientID), Device: driver, User: w.user,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Scenario != tt.scenario || sum.Requests.Sent == 0 || sum.Requests.OK != sum.Requests.Sent {
+				t.Fatalf("%s: requests %+v errors %+v", sum.Scenario, sum.Requests, sum.Errors)
+			}
+			if sum.ApprovalToToken == nil || sum.ApprovalToToken.Max <= 0 || sum.ApprovalToToken.Max > sum.Latency.Max {
+				t.Fatalf("approval-to-token %+v, end to end %+v", sum.ApprovalToToken, sum.Latency)
+			}
+			res := decodeAll(t, &out)
+			if uint64(len(res)) != sum.Requests.Sent || res[0].Method != MethodFlow || res[0].Headers.Get(HeaderApprovalToToken) == "" {
+				t.Fatalf("%d flow results written for %d flows: %+v", len(res), sum.Requests.Sent, res)
+			}
+		})
+	}
+}
+
+func TestRunFlowsDropsWhenAllSlotsAreBusy(t *testing.T) {
+	w := startWorld(t, "poll-mtls")
+	roots, err := w.env.Target.RootCAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dhc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver, err := device.New(w.env.Target, device.Options{HTTPClient: dhc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One slot; a poll flow takes about the 1 s interval, so of the ten
+	// flows due in half a second at 20/s only the first can start.
+	sum, err := RunFlows(t.Context(), FlowConfig{
+		RunOptions: RunOptions{Rate: Rate{Freq: 20, Per: time.Second}, Duration: 500 * time.Millisecond},
+		Client:     w.c, Device: driver, User: w.user, MaxInFlight: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests.Sent != 1 || sum.Requests.OK != 1 || sum.Requests.Dropped < 8 || sum.Requests.Intended != sum.Requests.Sent+sum.Requests.Dropped {
+		t.Fatalf("requests %+v: want 1 flow sent and the others dropped", sum.Requests)
+	}
+}

@@ -1,0 +1,223 @@
+package load
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SchemaV1 identifies the summary format documented in docs/load-schema.md.
+// Fields are only ever added under v1; a change in meaning gets v2.
+const SchemaV1 = "ciba-check/load/v1"
+
+// Summary is the end-of-run result of a load run or a merge.
+type Summary struct {
+	Schema      string   `json:"schema"`
+	Scenario    Scenario `json:"scenario"`
+	ToolVersion string   `json:"tool_version,omitempty"`
+	// Target is the OP's issuer; ClientID the client that made the requests.
+	Target   string `json:"target,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
+	// Shards lists the shards ("i/n") the results came from; empty for an
+	// unsharded run.
+	Shards  []string  `json:"shards,omitempty"`
+	Started time.Time `json:"started"`
+	// Duration is the measured wall time in seconds.
+	Duration float64     `json:"duration_seconds"`
+	Rate     RateSummary `json:"rate"`
+	Requests Counts      `json:"requests"`
+	// ErrorRate is Requests.Unexpected / Requests.Sent.
+	ErrorRate float64 `json:"error_rate"`
+	// Latency is per request for poll, end to end (request to tokens) for
+	// flows.
+	Latency LatencySummary `json:"latency_ms"`
+	// ApprovalToToken is, for flows, the time from the device's approval
+	// to the tokens (the poll-vs-ping comparison).
+	ApprovalToToken *LatencySummary `json:"approval_to_token_ms,omitempty"`
+	// Status counts HTTP status codes ("0" is a transport failure).
+	Status map[string]uint64 `json:"status"`
+	// OAuthErrors counts the error codes of error answers (CIBA 11).
+	OAuthErrors map[string]uint64 `json:"oauth_errors"`
+	// Errors are the unexpected answers by kind, most frequent first.
+	Errors     []ErrorCount      `json:"errors,omitempty"`
+	CPU        *CPUSummary       `json:"cpu,omitempty"`
+	Pool       *PoolStats        `json:"assertion_pool,omitempty"`
+	Thresholds []ThresholdResult `json:"thresholds"`
+	// Passed is false when a threshold broke.
+	Passed bool `json:"passed"`
+	// Aborted says why the run stopped early ("threshold", "interrupted").
+	Aborted string `json:"aborted,omitempty"`
+}
+
+// RateSummary are the rates of a run, per second.
+type RateSummary struct {
+	// Requested is the rate asked for ("2000/s", "max").
+	Requested string `json:"requested"`
+	// Intended is the requested rate per second (0 for max).
+	Intended float64 `json:"intended"`
+	// Sent is requests (flows) started per second.
+	Sent float64 `json:"sent"`
+	// Achieved is successful answers (expected poll answers or tokens,
+	// completed flows) per second: the `rate` of thresholds.
+	Achieved float64 `json:"achieved"`
+}
+
+// Counts are how many requests (flows) there were.
+type Counts struct {
+	Intended   uint64 `json:"intended"`
+	Sent       uint64 `json:"sent"`
+	Dropped    uint64 `json:"dropped"`
+	OK         uint64 `json:"ok"`
+	Expected   uint64 `json:"expected"`
+	Unexpected uint64 `json:"unexpected"`
+}
+
+// LatencySummary is a latency distribution in milliseconds.
+type LatencySummary struct {
+	Min  float64 `json:"min"`
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+}
+
+// ErrorCount is one kind of unexpected answer.
+type ErrorCount struct {
+	Error string `json:"error"`
+	Count uint64 `json:"count"`
+}
+
+// CPUSummary is the load generator's CPU use.
+type CPUSummary struct {
+	// Seconds of user+system CPU of the process during the attack.
+	Seconds float64 `json:"seconds"`
+	// PerRequestMicros is Seconds per sent request, in microseconds.
+	PerRequestMicros float64 `json:"per_request_us"`
+	// IncludesTarget is set when the OP ran in the same process (the
+	// embedded reference OP), so the figure is generator plus OP.
+	IncludesTarget bool `json:"includes_target"`
+}
+
+// WriteJSON writes s as indented JSON.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// ReadSummary decodes a summary and checks its schema.
+func ReadSummary(r io.Reader) (*Summary, error) {
+	var s Summary
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
+		return nil, fmt.Errorf("load: summary does not parse: %w", err)
+	}
+	if s.Schema != SchemaV1 {
+		return nil, fmt.Errorf("load: summary schema %q is not %s", s.Schema, SchemaV1)
+	}
+	return &s, nil
+}
+
+// WriteText writes the human end-of-run report, k6-style: the figures,
+// then every threshold with ✓ or ✗ and the value measured.
+func (s *Summary) WriteText(w io.Writer) error {
+	b := &strings.Builder{}
+	unit := "requests"
+	if s.Scenario != ScenarioPoll {
+		unit = "flows"
+	}
+	fmt.Fprintf(b, "scenario      %s", s.Scenario)
+	if s.ClientID != "" {
+		fmt.Fprintf(b, " (client %s)", s.ClientID)
+	}
+	b.WriteString("\n")
+	if s.Target != "" {
+		fmt.Fprintf(b, "target        %s\n", s.Target)
+	}
+	if len(s.Shards) > 0 {
+		fmt.Fprintf(b, "shards        %s\n", strings.Join(s.Shards, " "))
+	}
+	fmt.Fprintf(b, "duration      %.2fs\n", s.Duration)
+	fmt.Fprintf(b, "rate          requested %s, sent %.1f/s, achieved %.1f/s\n", s.Rate.Requested, s.Rate.Sent, s.Rate.Achieved)
+	fmt.Fprintf(b, "%-13s intended %d, sent %d, dropped %d\n", unit, s.Requests.Intended, s.Requests.Sent, s.Requests.Dropped)
+	fmt.Fprintf(b, "answers       ok %d, expected %d, unexpected %d (error rate %.4f%%)\n",
+		s.Requests.OK, s.Requests.Expected, s.Requests.Unexpected, s.ErrorRate*100)
+	latName := "latency"
+	if s.Scenario != ScenarioPoll {
+		latName = "end-to-end"
+	}
+	writeLatency(b, latName, s.Latency)
+	if s.ApprovalToToken != nil {
+		writeLatency(b, "approval→token", *s.ApprovalToToken)
+	}
+	fmt.Fprintf(b, "status        %s\n", countList(s.Status))
+	if len(s.OAuthErrors) > 0 {
+		fmt.Fprintf(b, "oauth errors  %s\n", countList(s.OAuthErrors))
+	}
+	for _, e := range s.Errors {
+		fmt.Fprintf(b, "  unexpected  %d × %s\n", e.Count, e.Error)
+	}
+	if s.CPU != nil {
+		fmt.Fprintf(b, "cpu           %.2fs, %.0fµs per %s", s.CPU.Seconds, s.CPU.PerRequestMicros, strings.TrimSuffix(unit, "s"))
+		if s.CPU.IncludesTarget {
+			b.WriteString(" (includes the embedded OP)")
+		}
+		b.WriteString("\n")
+	}
+	if s.Pool != nil {
+		fmt.Fprintf(b, "assertions    signed %d, used %d, discarded stale %d, pool empty %d times\n",
+			s.Pool.Signed, s.Pool.Taken, s.Pool.Stale, s.Pool.Waits)
+	}
+	if s.Aborted != "" {
+		fmt.Fprintf(b, "aborted       %s\n", s.Aborted)
+	}
+	if len(s.Thresholds) > 0 {
+		b.WriteString("thresholds\n")
+		for _, t := range s.Thresholds {
+			mark := "✓"
+			if !t.OK {
+				mark = "✗"
+			}
+			fmt.Fprintf(b, "  %s %s  (measured %s)\n", mark, t.Expr, formatValue(t))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeLatency(b *strings.Builder, name string, l LatencySummary) {
+	fmt.Fprintf(b, "%-13s min %s, avg %s, p50 %s, p90 %s, p99 %s, max %s\n", name,
+		ms(l.Min), ms(l.Mean), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max))
+}
+
+func ms(v float64) string {
+	return time.Duration(v * float64(time.Millisecond)).Round(10 * time.Microsecond).String()
+}
+
+func formatValue(t ThresholdResult) string {
+	switch t.Unit {
+	case "ms":
+		return ms(t.Value)
+	case "/s":
+		return fmt.Sprintf("%.1f/s", t.Value)
+	default:
+		return fmt.Sprintf("%.4f", t.Value)
+	}
+}
+
+func countList(m map[string]uint64) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,265 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/target"
+)
+
+// PollTargets describes the token requests of the poll scenario (CIBA
+// 10.1): one per hit, round-robin over pending auth_req_ids, each with a
+// fresh client assertion under private_key_jwt (RFC 7523 2.2) or the
+// client_id under mutual TLS (RFC 8705 2).
+type PollTargets struct {
+	// Endpoint is the token endpoint posted to (its mTLS alias when the
+	// OP publishes one, RFC 8705 5).
+	Endpoint   string
+	ClientID   string
+	AuthMethod ciba.AuthMethod
+	AuthReqIDs []string
+	// Assertions supplies the client assertions; required for
+	// private_key_jwt.
+	Assertions AssertionSource
+	// Ctx bounds waiting for an assertion; when it ends the targeter
+	// fails, which stops the vegeta attack.
+	Ctx context.Context
+}
+
+// Targeter returns the vegeta.Targeter of pt.
+func (pt PollTargets) Targeter() (vegeta.Targeter, error) {
+	if pt.Endpoint == "" {
+		return nil, errors.New("load: PollTargets.Endpoint is empty")
+	}
+	if len(pt.AuthReqIDs) == 0 {
+		return nil, errors.New("load: PollTargets has no auth_req_ids to poll")
+	}
+	jwt := pt.AuthMethod == ciba.AuthPrivateKeyJWT
+	if !jwt && !pt.AuthMethod.UsesMTLS() {
+		return nil, fmt.Errorf("load: client authentication %q is not private_key_jwt or mutual TLS", pt.AuthMethod)
+	}
+	if jwt && pt.Assertions == nil {
+		return nil, errors.New("load: a private_key_jwt client needs PollTargets.Assertions")
+	}
+	ctx := pt.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// The fixed part of every body, encoded once.
+	prefix := make([]string, len(pt.AuthReqIDs))
+	for i, id := range pt.AuthReqIDs {
+		f := url.Values{ciba.ParamGrantType: {ciba.GrantTypeCIBA}, ciba.ParamAuthReqID: {id}}
+		if jwt {
+			f.Set(ciba.ParamClientAssertionType, ciba.ClientAssertionTypeJWTBearer)
+		} else {
+			f.Set(ciba.ParamClientID, pt.ClientID)
+		}
+		prefix[i] = f.Encode()
+	}
+	header := http.Header{
+		"Content-Type": {"application/x-www-form-urlencoded"},
+		"Accept":       {"application/json"},
+	}
+	var next atomic.Uint64
+	return func(t *vegeta.Target) error {
+		if t == nil {
+			return vegeta.ErrNilTarget
+		}
+		body := prefix[(next.Add(1)-1)%uint64(len(prefix))]
+		if jwt {
+			a, err := pt.Assertions.Take(ctx)
+			if err != nil {
+				return err
+			}
+			body += "&" + ciba.ParamClientAssertion + "=" + url.QueryEscape(a)
+		}
+		*t = vegeta.Target{Method: http.MethodPost, URL: pt.Endpoint, Body: []byte(body), Header: header}
+		return nil
+	}, nil
+}
+
+// TransportOptions choose the connection behaviour of a load run.
+type TransportOptions struct {
+	// NoKeepAlive makes a new connection (TCP and TLS handshake) for every
+	// request: the handshake-per-request scenario.
+	NoKeepAlive bool
+	// HTTP1 turns HTTP/2 off; by default it is negotiated by ALPN.
+	HTTP1 bool
+	// MaxConns caps connections to the OP (0: no cap).
+	MaxConns int
+	Timeout  time.Duration
+}
+
+// NewHTTPClient builds the load generator's HTTP client: TLS 1.2+ trusting
+// roots and presenting cert on every connection (the token endpoint needs
+// the client certificate: certificate-bound tokens, RFC 8705 3), never
+// following redirects.
+func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptions) *http.Client {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	if cert != nil {
+		c := cert
+		// Present the certificate even when the server's CA list does not
+		// name its issuer (self-signed clients, RFC 8705 2.2).
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return c, nil }
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   !o.HTTP1,
+		DisableKeepAlives:   o.NoKeepAlive,
+		MaxIdleConns:        10000,
+		MaxIdleConnsPerHost: 10000,
+		MaxConnsPerHost:     o.MaxConns,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	if o.HTTP1 {
+		// A non-nil empty map is how net/http is told not to use HTTP/2.
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// AuthParamsFor are the authentication request parameters for user
+// (CIBA 7.1): its hint, the scope, and for ping and push clients a fresh
+// client_notification_token.
+func AuthParamsFor(c *client.Client, user *target.User, scope string, expiry time.Duration) (client.AuthParams, error) {
+	p := client.AuthParams{Scope: scope, UserCode: user.UserCode}
+	switch param, v := user.Hint(); param {
+	case ciba.ParamLoginHintToken:
+		p.LoginHintToken = v
+	case ciba.ParamIDTokenHint:
+		p.IDTokenHint = v
+	default:
+		p.LoginHint = v
+	}
+	if expiry > 0 {
+		p.RequestedExpiry = int(expiry.Round(time.Second) / time.Second)
+	}
+	if c.Mode() != ciba.ModePoll {
+		tok, err := c.NewJTI()
+		if err != nil {
+			return p, err
+		}
+		p.ClientNotificationToken = tok
+	}
+	return p, nil
+}
+
+// StartPending makes n backchannel authentication requests for user (one
+// who never answers) with requested_expiry expiry, parallel at a time, and
+// returns their auth_req_ids (CIBA 7.3).
+func StartPending(ctx context.Context, c *client.Client, user *target.User, scope string, n, parallel int, expiry time.Duration) ([]string, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("load: %d pending requests asked for; need at least 1", n)
+	}
+	parallel = max(1, min(parallel, n))
+	ids := make([]string, n)
+	var (
+		wg       sync.WaitGroup
+		next     atomic.Int64
+		firstErr atomic.Pointer[error]
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				p, err := AuthParamsFor(c, user, scope, expiry)
+				if err == nil {
+					var ack *ciba.AuthenticationResponse
+					ack, _, err = c.Authenticate(ctx, p)
+					if err == nil {
+						ids[i] = ack.AuthReqID
+						continue
+					}
+				}
+				err = fmt.Errorf("load: starting pending request %d of %d: %w", i+1, n, err)
+				if firstErr.CompareAndSwap(nil, &err) {
+					cancel()
+				}
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return nil, *e
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// AttackName encodes what merge needs to know about a shard into vegeta's
+// attack name, which every encoded result carries.
+func AttackName(s Scenario, shard Shard, r Rate, planned time.Duration) string {
+	v := url.Values{"rate": {r.String()}, "duration": {planned.String()}}
+	if shard.Count > 1 {
+		v.Set("shard", shard.String())
+	}
+	return "ciba-check/" + string(s) + "?" + v.Encode()
+}
+
+// attackInfo is what AttackName encoded.
+type attackInfo struct {
+	Scenario Scenario
+	Shard    string
+	Rate     Rate
+	Planned  time.Duration
+}
+
+func parseAttackName(name string) (attackInfo, error) {
+	rest, ok := strings.CutPrefix(name, "ciba-check/")
+	if !ok {
+		return attackInfo{}, fmt.Errorf("attack %q was not written by ciba-check load", name)
+	}
+	sc, q, _ := strings.Cut(rest, "?")
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		return attackInfo{}, fmt.Errorf("attack %q: %w", name, err)
+	}
+	info := attackInfo{Scenario: Scenario(sc), Shard: v.Get("shard")}
+	if !info.Scenario.valid() {
+		return attackInfo{}, fmt.Errorf("attack %q: unknown scenario %q", name, sc)
+	}
+	if info.Rate, err = ParseRate(v.Get("rate")); err != nil {
+		return attackInfo{}, fmt.Errorf("attack %q: %w", name, err)
+	}
+	if info.Planned, err = time.ParseDuration(v.Get("duration")); err != nil {
+		return attackInfo{}, fmt.Errorf("attack %q: duration: %w", name, err)
+	}
+	return info, nil
+}

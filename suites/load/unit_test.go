@@ -1,0 +1,418 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/clock"
+)
+
+func TestPacerDropsLateHitsInsteadOfBursting(t *testing.T) {
+	p := NewPacer(Rate{Freq: 100, Per: time.Second}, 20*time.Millisecond) // one hit per 10 ms
+	// On time: hit 0 at 0, hit 1 is due at 10 ms.
+	if w, stop := p.Pace(0, 0); w != 0 || stop {
+		t.Fatalf("first hit waits %v", w)
+	}
+	if w, _ := p.Pace(2*time.Millisecond, 1); w != 8*time.Millisecond {
+		t.Fatalf("second hit waits %v, want 8ms", w)
+	}
+	// The workers were busy: hit 2 (due at 20 ms) is asked for at 100 ms.
+	// Hits 2..7 (due 20..70 ms) are more than 20 ms late and are dropped;
+	// hit 8 (due 80 ms) still goes, at once.
+	if w, _ := p.Pace(100*time.Millisecond, 2); w != 0 {
+		t.Fatalf("late hit waits %v", w)
+	}
+	if p.Dropped() != 6 {
+		t.Fatalf("dropped %d, want 6", p.Dropped())
+	}
+	// The schedule continues where it was: the next hit (sent count 3 +
+	// 6 dropped = hit 9) is due at 90 ms, already past but within slack.
+	if w, _ := p.Pace(100*time.Millisecond, 3); w != 0 || p.Dropped() != 6 {
+		t.Fatalf("waits %v, dropped %d", w, p.Dropped())
+	}
+	if got := p.Intended(time.Second); got != 100 {
+		t.Fatalf("intended in 1s = %d, want 100", got)
+	}
+	mx := NewPacer(Rate{Max: true}, 0)
+	if w, stop := mx.Pace(time.Hour, 0); w != 0 || stop || mx.Dropped() != 0 || mx.Intended(time.Hour) != 0 {
+		t.Fatal("a max pacer must neither wait nor drop")
+	}
+}
+
+// signer returns a SignFunc that records jtis and can be told to fail.
+type signer struct {
+	mu   sync.Mutex
+	jtis []string
+	fail error
+}
+
+func (s *signer) sign(jti string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return "", s.fail
+	}
+	s.jtis = append(s.jtis, jti)
+	return "jwt." + jti, nil
+}
+
+func TestAssertionPoolNeverReusesAndDiscardsStale(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	s := &signer{}
+	p, err := NewAssertionPool(PoolConfig{Sign: s.sign, Lifetime: 60 * time.Second, MinRemaining: 20 * time.Second,
+		Size: 8, Signers: 2, JTIPrefix: "t-", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	p.Start(ctx)
+	defer p.Close()
+	if err := p.Fill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 50 {
+		a, err := p.Take(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[a] || !strings.HasPrefix(a, "jwt.t-") {
+			t.Fatalf("assertion %q handed out twice or without the prefix", a)
+		}
+		seen[a] = true
+	}
+	// Once the pool is full again, 45 s pass: the 8 waiting ones have
+	// 15 s left, less than MinRemaining, so they are thrown away, not sent.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(p.ready) < cap(p.ready) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool was not refilled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	clk.Advance(45 * time.Second)
+	a, err := p.Take(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen[a] {
+		t.Fatalf("assertion %q reused", a)
+	}
+	st := p.Stats()
+	if st.Stale < 8 || st.Taken != 51 {
+		t.Fatalf("stats %+v: want at least 8 stale and 51 taken", st)
+	}
+}
+
+func TestAssertionPoolReportsSigningFailure(t *testing.T) {
+	s := &signer{fail: errors.New("key gone")}
+	p, err := NewAssertionPool(PoolConfig{Sign: s.sign, Lifetime: time.Minute, Size: 4, Signers: 1, Clock: clock.NewFake(time.Unix(0, 0))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	defer p.Close()
+	if err := p.Fill(t.Context()); err == nil || !strings.Contains(err.Error(), "key gone") {
+		t.Fatalf("Fill error %v, want the signing failure", err)
+	}
+	if _, err := p.Take(t.Context()); err == nil || !strings.Contains(err.Error(), "key gone") {
+		t.Fatalf("Take error %v, want the signing failure", err)
+	}
+}
+
+func TestAssertionPoolTakeStopsWithContext(t *testing.T) {
+	// Never started: nothing is ever signed, so Take waits until ctx ends.
+	p, err := NewAssertionPool(PoolConfig{Sign: (&signer{}).sign, Lifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := p.Take(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Take error %v, want context.Canceled", err)
+	}
+}
+
+func TestNewAssertionPoolRefusesBadConfig(t *testing.T) {
+	for _, cfg := range []PoolConfig{
+		{Lifetime: time.Minute},
+		{Sign: (&signer{}).sign},
+		{Sign: (&signer{}).sign, Lifetime: time.Minute, MinRemaining: time.Minute},
+	} {
+		if _, err := NewAssertionPool(cfg); err == nil {
+			t.Fatalf("NewAssertionPool(%+v) accepted", cfg)
+		}
+	}
+}
+
+type fixedAssertions struct{ n int }
+
+func (f *fixedAssertions) Take(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	f.n++
+	return "a" + strings.Repeat("+", f.n), nil
+}
+
+func TestPollTargets(t *testing.T) {
+	t.Run("mtls round robin", func(t *testing.T) {
+		tr, err := PollTargets{Endpoint: "https://op/token", ClientID: "c1", AuthMethod: ciba.AuthTLSClient, AuthReqIDs: []string{"r1", "r2"}}.Targeter()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for range 3 {
+			var tg vegeta.Target
+			if err := tr(&tg); err != nil {
+				t.Fatal(err)
+			}
+			f, err := url.ParseQuery(string(tg.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tg.Method != http.MethodPost || tg.URL != "https://op/token" || f.Get("grant_type") != ciba.GrantTypeCIBA ||
+				f.Get("client_id") != "c1" || f.Has("client_assertion") || tg.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+				t.Fatalf("target %+v, body %q", tg, tg.Body)
+			}
+			ids = append(ids, f.Get("auth_req_id"))
+		}
+		if strings.Join(ids, ",") != "r1,r2,r1" {
+			t.Fatalf("auth_req_ids %v, want round robin", ids)
+		}
+	})
+	t.Run("private_key_jwt fresh assertion each", func(t *testing.T) {
+		src := &fixedAssertions{}
+		tr, err := PollTargets{Endpoint: "https://op/token", ClientID: "c1", AuthMethod: ciba.AuthPrivateKeyJWT,
+			AuthReqIDs: []string{"r1"}, Assertions: src, Ctx: t.Context()}.Targeter()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prev string
+		for range 2 {
+			var tg vegeta.Target
+			if err := tr(&tg); err != nil {
+				t.Fatal(err)
+			}
+			f, _ := url.ParseQuery(string(tg.Body))
+			a := f.Get("client_assertion")
+			if a == "" || a == prev || f.Get("client_assertion_type") != ciba.ClientAssertionTypeJWTBearer || f.Has("client_id") {
+				t.Fatalf("body %q: want a new assertion (with '+' escaped) and no client_id", tg.Body)
+			}
+			prev = a
+		}
+	})
+	t.Run("refusals", func(t *testing.T) {
+		for _, pt := range []PollTargets{
+			{AuthMethod: ciba.AuthTLSClient, AuthReqIDs: []string{"r"}},
+			{Endpoint: "e", AuthMethod: ciba.AuthTLSClient},
+			{Endpoint: "e", AuthMethod: ciba.AuthPrivateKeyJWT, AuthReqIDs: []string{"r"}},
+			{Endpoint: "e", AuthMethod: "client_secret_basic", AuthReqIDs: []string{"r"}},
+		} {
+			if _, err := pt.Targeter(); err == nil {
+				t.Fatalf("Targeter(%+v) accepted", pt)
+			}
+		}
+	})
+	t.Run("assertion failure stops", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		tr, _ := PollTargets{Endpoint: "e", AuthMethod: ciba.AuthPrivateKeyJWT, AuthReqIDs: []string{"r"},
+			Assertions: &fixedAssertions{}, Ctx: ctx}.Targeter()
+		if err := tr(&vegeta.Target{}); err == nil {
+			t.Fatal("targeter succeeded without an assertion")
+		}
+	})
+}
+
+func result(code int, body string, lat time.Duration, at time.Time) *vegeta.Result {
+	return &vegeta.Result{Attack: AttackName(ScenarioPoll, Shard{0, 1}, Rate{Freq: 10, Per: time.Second}, time.Second),
+		Code: uint16(code), Body: []byte(body), Latency: lat, Timestamp: at, Method: "POST", URL: "https://op/token"}
+}
+
+func TestClassify(t *testing.T) {
+	now := time.Unix(0, 0)
+	tests := []struct {
+		name     string
+		scenario Scenario
+		res      *vegeta.Result
+		class    Class
+		code     string
+	}{
+		{"pending", ScenarioPoll, result(400, `{"error":"authorization_pending"}`, 0, now), ClassExpected, "authorization_pending"},
+		{"slow_down", ScenarioPoll, result(400, `{"error":"slow_down","error_description":"x"}`, 0, now), ClassExpected, "slow_down"},
+		{"tokens", ScenarioPoll, result(200, `{"access_token":"x"}`, 0, now), ClassOK, ""},
+		{"expired", ScenarioPoll, result(400, `{"error":"expired_token"}`, 0, now), ClassUnexpected, "expired_token"},
+		{"pending with 401", ScenarioPoll, result(401, `{"error":"authorization_pending"}`, 0, now), ClassUnexpected, "authorization_pending"},
+		{"invalid_client", ScenarioPoll, result(401, `{"error":"invalid_client"}`, 0, now), ClassUnexpected, "invalid_client"},
+		{"html 500", ScenarioPoll, result(500, `<html>`, 0, now), ClassUnexpected, ""},
+		{"transport", ScenarioPoll, &vegeta.Result{Error: "connection refused"}, ClassUnexpected, ""},
+		{"flow ok", ScenarioFlowPing, &vegeta.Result{Code: 200}, ClassOK, ""},
+		{"flow denied", ScenarioFlowPoll, &vegeta.Result{Code: 400, Body: []byte(`{"error":"access_denied"}`), Error: "polling: access_denied"}, ClassUnexpected, "access_denied"},
+		{"flow pending is a failure", ScenarioFlowPoll, &vegeta.Result{Code: 400, Body: []byte(`{"error":"authorization_pending"}`)}, ClassUnexpected, "authorization_pending"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			class, code := Classify(tt.scenario, tt.res)
+			if class != tt.class || code != tt.code {
+				t.Fatalf("Classify = %v %q, want %v %q", class, code, tt.class, tt.code)
+			}
+		})
+	}
+}
+
+func TestRecorderSummary(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	rec := NewRecorder(ScenarioPoll)
+	for i := range 98 {
+		rec.Add(result(400, `{"error":"authorization_pending"}`, time.Duration(i+1)*time.Millisecond, start.Add(time.Duration(i)*10*time.Millisecond)))
+	}
+	rec.Add(result(400, `{"error":"expired_token"}`, time.Millisecond, start.Add(980*time.Millisecond)))
+	rec.Add(&vegeta.Result{Attack: "x", Error: "dial tcp: refused", Timestamp: start.Add(990 * time.Millisecond), Latency: 10 * time.Millisecond})
+	ts, err := ParseThresholds([]string{"errors<0.05", "rate>1000", "p(50)<100ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rec.Summary(RunInfo{Rate: Rate{Freq: 100, Per: time.Second}, Elapsed: time.Second, Dropped: 2, Thresholds: ts, Shards: []string{"0/2"}})
+	if s.Schema != SchemaV1 || s.Requests.Sent != 100 || s.Requests.Expected != 98 || s.Requests.Unexpected != 2 || s.Requests.OK != 0 {
+		t.Fatalf("counts %+v", s.Requests)
+	}
+	if s.Requests.Intended != 100 || s.Requests.Dropped != 2 {
+		t.Fatalf("intended %d dropped %d, want 100 and 2", s.Requests.Intended, s.Requests.Dropped)
+	}
+	if s.ErrorRate != 0.02 || s.Rate.Achieved != 98 || s.OAuthErrors["expired_token"] != 1 || s.Status["0"] != 1 || s.Status["400"] != 99 {
+		t.Fatalf("summary %+v", s)
+	}
+	if len(s.Errors) != 2 || s.Latency.Max != 98 {
+		t.Fatalf("errors %+v, max latency %v", s.Errors, s.Latency.Max)
+	}
+	if s.Passed || len(s.Thresholds) != 3 || !s.Thresholds[0].OK || s.Thresholds[1].OK || !s.Thresholds[2].OK {
+		t.Fatalf("thresholds %+v passed=%v: want errors and p50 to hold, rate to break", s.Thresholds, s.Passed)
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"✓ errors<0.05", "✗ rate>1000  (measured 98.0/s)", "dropped 2", "expired_token×1", "shards        0/2"} {
+		if !strings.Contains(text.String(), want) {
+			t.Fatalf("text summary lacks %q:\n%s", want, text.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := s.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadSummary(&js)
+	if err != nil || back.Requests != s.Requests || back.Passed {
+		t.Fatalf("JSON round trip: %+v, %v", back, err)
+	}
+	if _, err := ReadSummary(strings.NewReader(`{"schema":"ciba-check/load/v0"}`)); err == nil {
+		t.Fatal("ReadSummary accepted another schema")
+	}
+}
+
+func TestRecorderFlowApprovalLatency(t *testing.T) {
+	rec := NewRecorder(ScenarioFlowPing)
+	at := time.Unix(0, 0)
+	for i := range 10 {
+		rec.Add(&vegeta.Result{Code: 200, Timestamp: at, Latency: time.Second, Method: MethodFlow,
+			Headers: http.Header{HeaderApprovalToToken: {strconv.FormatInt((time.Duration(i+1) * time.Millisecond).Nanoseconds(), 10)}}})
+	}
+	ts, _ := ParseThresholds([]string{"max<=10ms", "p(50)<9ms"})
+	s := rec.Summary(RunInfo{Rate: Rate{Freq: 10, Per: time.Second}, Thresholds: ts})
+	if s.ApprovalToToken == nil || s.ApprovalToToken.Max != 10 || s.ApprovalToToken.Min != 1 || s.Latency.P50 != 1000 {
+		t.Fatalf("approval %+v latency %+v", s.ApprovalToToken, s.Latency)
+	}
+	if !s.Passed {
+		t.Fatalf("thresholds %+v should hold on approval-to-token latency", s.Thresholds)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	snap := Snapshot{Elapsed: 3 * time.Second, Total: 10 * time.Second, Count: 300, Rate: 99.5, P99: 12 * time.Millisecond, Unexpected: 1, Dropped: 4}
+	var buf bytes.Buffer
+	p := &Progress{W: &buf}
+	if got, want := p.Line(snap), "3s/10s  300 sent  99.5/s ok  p99 12ms  1 unexpected  4 dropped"; got != want {
+		t.Fatalf("line %q, want %q", got, want)
+	}
+	p.Write(snap)
+	if !strings.HasSuffix(buf.String(), "dropped\n") || strings.Contains(buf.String(), "\r") {
+		t.Fatalf("log line %q", buf.String())
+	}
+	buf.Reset()
+	p.TTY = true
+	p.Write(snap)
+	if !strings.HasPrefix(buf.String(), "\r\x1b[K3s/10s") || strings.Contains(buf.String(), "\n") {
+		t.Fatalf("terminal line %q", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestProgressRunOnFakeClock(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	var out syncBuffer
+	p := &Progress{W: &out, Clock: clk}
+	ctx, cancel := context.WithCancel(t.Context())
+	drawn := make(chan Snapshot, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx, func() Snapshot {
+			s := Snapshot{Elapsed: clk.Now().Sub(time.Unix(0, 0))}
+			drawn <- s
+			return s
+		})
+	}()
+	for i := 1; i <= 2; i++ {
+		waitPending(t, clk)
+		clk.Advance(LogRefresh)
+		if s := <-drawn; s.Elapsed != time.Duration(i)*LogRefresh {
+			t.Fatalf("update %d at %v", i, s.Elapsed)
+		}
+	}
+	cancel()
+	<-done
+	if n := strings.Count(out.String(), "\n"); n != 2 {
+		t.Fatalf("%d lines, want 2 (one per %v):\n%s", n, LogRefresh, out.String())
+	}
+}
+
+// waitPending waits until something has scheduled a timer on clk.
+func waitPending(t *testing.T, clk *clock.Fake) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for clk.Pending() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no timer was scheduled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
