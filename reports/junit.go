@@ -1,0 +1,308 @@
+package reports
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// The JUnit XML written here is the subset every common reader agrees
+// on: one <testsuites> holding one level of <testsuite> (dorny/
+// test-reporter reads no deeper), one <testcase> per check with a unique
+// name (GitLab keeps only the first of duplicates), classname = spec
+// section (GitLab shows it as the suite), time in seconds, <skipped
+// message>, and <failure message> with the full evidence in the body
+// (GitLab and Jenkins show the body, not the attribute).
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Skipped   *junitMessage `xml:"skipped"`
+	Failure   *junitMessage `xml:"failure"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	// Body is escaped by xmlText rather than encoding/xml, which would
+	// write every newline as &#xA; and make the file unreadable to a
+	// person opening it.
+	Body string `xml:",innerxml"`
+}
+
+// xmlText escapes s as XML character data, keeping newlines and tabs and
+// replacing what XML 1.0 cannot carry (control characters, invalid UTF-8)
+// with U+FFFD.
+func xmlText(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '\r':
+			b.WriteString("&#xD;")
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20, r == 0xFFFE, r == 0xFFFF, r >= 0xD800 && r <= 0xDFFF:
+			b.WriteRune('\uFFFD')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// maxAttr bounds the failure message attribute: readers show it on one
+// line, the body carries the rest.
+const maxAttr = 200
+
+// RenderJUnit writes m as JUnit XML: a "conformance" testsuite with one
+// testcase per check, and a "load" testsuite with one testcase per
+// threshold (or one per run without thresholds).
+func RenderJUnit(w io.Writer, m *Model) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	doc := junitSuites{Name: "ciba-check"}
+	var total float64
+	timestamp := ""
+	if !m.GeneratedAt.IsZero() {
+		timestamp = m.GeneratedAt.UTC().Format("2006-01-02T15:04:05")
+	}
+	props := []junitProperty{{"issuer", m.Target.Issuer}, {"tool_version", m.ToolVersion}}
+	if m.Error != "" {
+		props = append(props, junitProperty{"error", m.Error})
+	}
+	names := uniqueNames{}
+	if len(m.Checks) > 0 {
+		s := junitSuite{Name: "conformance", Timestamp: timestamp, Properties: props}
+		var secs float64
+		for i := range m.Checks {
+			c := &m.Checks[i]
+			tc := junitCase{Name: names.take(c.Name), Classname: c.Section(), Time: junitTime(c.DurationSeconds)}
+			switch c.Outcome {
+			case Failed:
+				s.Failures++
+				tc.Failure = &junitMessage{Message: shortMessage(c.Message, "check failed"), Type: "failure", Body: xmlText(failureBody(c))}
+			case Skipped:
+				s.Skipped++
+				tc.Skipped = &junitMessage{Message: shortMessage(c.Message, "skipped")}
+			}
+			secs += c.DurationSeconds
+			s.Cases = append(s.Cases, tc)
+		}
+		s.Tests = len(s.Cases)
+		s.Time = junitTime(secs)
+		total += secs
+		doc.Suites = append(doc.Suites, s)
+	}
+	if len(m.Load) > 0 {
+		s := junitSuite{Name: "load", Timestamp: timestamp, Properties: props}
+		var secs float64
+		for i := range m.Load {
+			l := &m.Load[i]
+			secs += l.DurationSeconds
+			class := "load." + l.Label()
+			summary := loadSummaryLine(l)
+			if len(l.Thresholds) == 0 {
+				tc := junitCase{Name: names.take(l.Label() + ": completed"), Classname: class, Time: junitTime(l.DurationSeconds), SystemOut: summary}
+				if !l.Passed {
+					s.Failures++
+					msg := "run failed"
+					if l.Aborted != "" {
+						msg = "aborted: " + l.Aborted
+					}
+					tc.Failure = &junitMessage{Message: shortMessage(msg, "run failed"), Type: "failure", Body: xmlText(summary)}
+				}
+				s.Cases = append(s.Cases, tc)
+				continue
+			}
+			for j, t := range l.Thresholds {
+				tc := junitCase{Name: names.take(l.Label() + ": " + t.Expr), Classname: class, Time: junitTime(0)}
+				if j == 0 {
+					tc.Time = junitTime(l.DurationSeconds)
+				}
+				if !t.OK {
+					s.Failures++
+					msg := fmt.Sprintf("threshold %s breached: measured %s", t.Expr, fmtThresholdValue(t))
+					tc.Failure = &junitMessage{Message: shortMessage(msg, "threshold breached"), Type: "threshold", Body: xmlText(msg + "\n\n" + summary)}
+				}
+				s.Cases = append(s.Cases, tc)
+			}
+		}
+		s.Tests = len(s.Cases)
+		s.Time = junitTime(secs)
+		total += secs
+		doc.Suites = append(doc.Suites, s)
+	}
+	for _, s := range doc.Suites {
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Skipped += s.Skipped
+	}
+	doc.Time = junitTime(total)
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("reports: writing JUnit XML: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// uniqueNames hands out testcase names, numbering repeats ("name (2)"),
+// because GitLab keeps only the first of duplicate names.
+type uniqueNames map[string]bool
+
+func (u uniqueNames) take(name string) string {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = "unnamed check"
+	}
+	out := name
+	for n := 2; u[out]; n++ {
+		out = name + " (" + strconv.Itoa(n) + ")"
+	}
+	u[out] = true
+	return out
+}
+
+func junitTime(s float64) string {
+	return strconv.FormatFloat(s, 'f', 3, 64)
+}
+
+// shortMessage is the first line of msg, clipped for an attribute.
+func shortMessage(msg, fallback string) string {
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return fallback
+	}
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	return clipText(msg, maxAttr)
+}
+
+// failureBody is the whole story of a failed check: message, expected
+// and got, each HTTP exchange, and where it was raised.
+func failureBody(c *Check) string {
+	var b strings.Builder
+	b.WriteString(c.Message)
+	b.WriteString("\n")
+	if len(c.SpecRefs) > 0 {
+		fmt.Fprintf(&b, "\nSpec: %s", strings.Join(c.SpecRefs, ", "))
+	}
+	if len(c.Modes) > 0 {
+		fmt.Fprintf(&b, "\nModes: %s", strings.Join(c.Modes, ", "))
+	}
+	if len(c.Auth) > 0 {
+		fmt.Fprintf(&b, "\nClient auth: %s", strings.Join(c.Auth, ", "))
+	}
+	if c.Location != "" {
+		fmt.Fprintf(&b, "\nLocation: %s", c.Location)
+	}
+	b.WriteString("\n")
+	if c.Expected != "" || c.Got != "" {
+		fmt.Fprintf(&b, "\nExpected:\n%s\n\nGot:\n%s\n", indent(c.Expected), indent(c.Got))
+	}
+	for i, e := range c.Exchanges {
+		fmt.Fprintf(&b, "\nHTTP exchange %d:\n%s", i+1, exchangeText(&e))
+	}
+	return b.String()
+}
+
+// exchangeText renders an exchange as "> request" and "< response" lines.
+func exchangeText(e *Exchange) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  > %s %s\n", e.Method, e.URL)
+	for _, h := range e.RequestHeaders {
+		fmt.Fprintf(&b, "  > %s: %s\n", h.Name, h.Value)
+	}
+	if e.RequestBody != "" {
+		fmt.Fprintf(&b, "  >\n%s\n", prefixLines(e.RequestBody, "  > "))
+	}
+	if e.Status == 0 {
+		fmt.Fprintf(&b, "  < (no response)")
+		if e.Error != "" {
+			fmt.Fprintf(&b, " %s", e.Error)
+		}
+		b.WriteString("\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "  < HTTP %d\n", e.Status)
+	for _, h := range e.ResponseHeaders {
+		fmt.Fprintf(&b, "  < %s: %s\n", h.Name, h.Value)
+	}
+	if e.ResponseBody != "" {
+		fmt.Fprintf(&b, "  <\n%s\n", prefixLines(e.ResponseBody, "  < "))
+	}
+	return b.String()
+}
+
+func indent(s string) string { return prefixLines(s, "  ") }
+
+func prefixLines(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}
+
+// loadSummaryLine describes a load run in a few lines of text.
+func loadSummaryLine(l *LoadRun) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: requested %s, achieved %s/s, sent %d, dropped %d, unexpected %d (%s)\n",
+		l.Label(), orDash(l.Rate.Requested), fmtNum(round2(l.Rate.Achieved)), l.Requests.Sent, l.Requests.Dropped, l.Requests.Unexpected, fmtPct(l.ErrorRate))
+	fmt.Fprintf(&b, "latency p50 %s, p90 %s, p99 %s, max %s\n", fmtMS(l.LatencyMS.P50), fmtMS(l.LatencyMS.P90), fmtMS(l.LatencyMS.P99), fmtMS(l.LatencyMS.Max))
+	for _, t := range l.Thresholds {
+		mark := "✓"
+		if !t.OK {
+			mark = "✗"
+		}
+		fmt.Fprintf(&b, "%s %s (measured %s)\n", mark, t.Expr, fmtThresholdValue(t))
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
