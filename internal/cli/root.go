@@ -63,5 +63,10 @@ Exit codes: 0 success, 1 a check failed or a threshold was breached,
 	})
 	root.AddCommand(NewCmdVersion(f, nil))
 	root.AddCommand(NewCmdServe(f, nil))
+	root.AddCommand(NewCmdRun(f, nil))
+	root.AddCommand(NewCmdLoad(f, nil))
+	root.AddCommand(NewCmdInit(f, nil))
+	root.AddCommand(NewCmdTarget(f))
+	root.AddCommand(NewCmdReport(f, nil))
 	return root
 }

@@ -1,0 +1,342 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/spf13/cobra"
+
+	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/suites/conformance"
+)
+
+// RunOptions are the inputs of `ciba-check run`.
+type RunOptions struct {
+	IO      *IOStreams
+	Version string
+
+	Target      string
+	LabelFilter string
+	Focus       []string
+	Skip        []string
+	JSONFile    string
+	JUnitFile   string
+	FailFast    bool
+	Timeout     time.Duration
+	// Faults switch on reference-OP faults (hidden; embedded OP only):
+	// how the suite's self-test proves checks can fail.
+	Faults []string
+}
+
+// NewCmdRun builds `ciba-check run`.
+func NewCmdRun(f *Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
+	opts := &RunOptions{IO: f.IO, Version: f.Version}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the CIBA / FAPI-CIBA conformance suite against an OP",
+		Long: `Run the conformance suite: one small check per requirement of OpenID Connect
+CIBA Core 1.0 and the FAPI-CIBA profile, labelled with its spec section.
+
+Without --target it starts the bundled reference OP and mock device on free
+loopback ports with a fresh PKI and tests them. With --target it tests the
+OP that target.yaml describes, driving the authentication device it names.
+
+Checks the target cannot exercise (no ping client, a device that cannot
+deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
+1 a check failed, 2 the target or the options are wrong.`,
+		Example: `  ciba-check run
+  ciba-check run --target mybank/target.yaml --json results.json --junit junit.xml
+  ciba-check run --label-filter 'CIBA-7.1.1 && negative'
+  ciba-check run --focus 'request object' --fail-fast`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Timeout < 0 {
+				return usageErrorf("run: --timeout must not be negative, got %s", opts.Timeout)
+			}
+			if opts.Target != "" && len(opts.Faults) > 0 {
+				return usageErrorf("run: --fault applies only to the embedded reference OP, not to --target")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Target, "target", "t", "", "target.yaml of the OP to test (default: the embedded reference OP)")
+	fl.StringVar(&opts.LabelFilter, "label-filter", "", "run only checks whose labels match, e.g. 'CIBA-7.1.1 && !negative'")
+	fl.StringArrayVar(&opts.Focus, "focus", nil, "run only checks whose name matches this regular expression (repeatable)")
+	fl.StringArrayVar(&opts.Skip, "skip", nil, "skip checks whose name matches this regular expression (repeatable)")
+	fl.StringVar(&opts.JSONFile, "json", "", "write the results as JSON (schema "+conformance.JSONSchema+") to FILE")
+	fl.StringVar(&opts.JUnitFile, "junit", "", "write the results as JUnit XML to FILE")
+	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check")
+	fl.DurationVar(&opts.Timeout, "timeout", time.Hour, "stop the run after this long")
+	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
+	_ = fl.MarkHidden("fault")
+	return cmd
+}
+
+func runRun(ctx context.Context, opts *RunOptions) error {
+	cfg := conformance.RunConfig{
+		LabelFilter: opts.LabelFilter,
+		Focus:       opts.Focus,
+		Skip:        opts.Skip,
+		FailFast:    opts.FailFast,
+		Timeout:     opts.Timeout,
+	}
+	if err := cfg.Validate(); err != nil {
+		return &UsageError{Err: fmt.Errorf("run: %w", err)}
+	}
+	for _, file := range []string{opts.JSONFile, opts.JUnitFile} {
+		if file != "" {
+			if err := checkReportWritable(file); err != nil {
+				return &UsageError{Err: fmt.Errorf("run: %w", err)}
+			}
+		}
+	}
+
+	t, closeEnv, err := loadRunTarget(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer closeEnv()
+
+	env, err := conformance.NewEnv(ctx, t, conformance.EnvOptions{In: opts.IO.In, Out: opts.IO.ErrOut})
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)}
+	}
+	defer env.Close()
+
+	progress := newRunProgress(opts.IO)
+	cfg.Env = env
+	cfg.OnStart = progress.start
+	cfg.OnCheckStart = progress.checkStart
+	cfg.OnCheck = progress.check
+	started := time.Now()
+	res, err := conformance.Run(cfg)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(started)
+	progress.finish()
+
+	info := conformance.ReportInfo{
+		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind),
+		Started: started, Duration: elapsed,
+	}
+	lost := env.Lost()
+	if lost != nil {
+		info.Error = lost.Error()
+	}
+	if err := writeRunReports(opts, res, info); err != nil {
+		return err
+	}
+	printRunSummary(opts.IO.Out, res.Checks, elapsed)
+	if lost != nil {
+		// The verdict is unknown, not failed: exit 2 (DESIGN.md).
+		return fmt.Errorf("run: %w; the results so far are in the report files", lost)
+	}
+	if !res.Passed() {
+		return ErrChecksFailed
+	}
+	return nil
+}
+
+// loadRunTarget reads --target, or starts the embedded environment and
+// returns its target; the func stops what was started.
+func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(), error) {
+	if opts.Target != "" {
+		t, err := target.Load(opts.Target)
+		if err != nil {
+			// target formats "FILE:LINE:COL: field: what" itself.
+			return nil, nil, &UsageError{Err: err}
+		}
+		return t, func() {}, nil
+	}
+	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults})
+	if err != nil {
+		var cfgErr *devenv.ConfigError
+		if errors.As(err, &cfgErr) {
+			return nil, nil, &UsageError{Err: fmt.Errorf("run: %w", err)}
+		}
+		return nil, nil, fmt.Errorf("run: starting the embedded reference OP: %w", err)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "testing the embedded reference OP at %s", env.Issuer)
+	if len(opts.Faults) > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, " with faults %s", strings.Join(opts.Faults, ", "))
+	}
+	fmt.Fprintln(opts.IO.ErrOut)
+	return env.Target, func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = env.Close(closeCtx)
+	}, nil
+}
+
+// checkReportWritable fails early when a report file cannot be created, rather
+// than after a long run.
+func checkReportWritable(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("report file %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("report file %s: %s is not a directory", path, dir)
+	}
+	return nil
+}
+
+func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance.ReportInfo) error {
+	if opts.JSONFile != "" {
+		f, err := os.Create(opts.JSONFile)
+		if err != nil {
+			return fmt.Errorf("run: --json: %w", err)
+		}
+		err = conformance.WriteJSON(f, res.Checks, info)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("run: writing %s: %w", opts.JSONFile, err)
+		}
+	}
+	if opts.JUnitFile != "" {
+		if err := reporters.GenerateJUnitReport(res.Report, opts.JUnitFile); err != nil {
+			return fmt.Errorf("run: writing %s: %w", opts.JUnitFile, err)
+		}
+	}
+	return nil
+}
+
+// runProgress prints a line per finished check when the output is not a
+// terminal, and a rewritten status line ("[12/98] name") when it is.
+type runProgress struct {
+	io    *IOStreams
+	tty   bool
+	total int
+	done  int
+}
+
+func newRunProgress(s *IOStreams) *runProgress { return &runProgress{io: s, tty: s.IsStdoutTTY()} }
+
+func (p *runProgress) start(total int) {
+	p.total = total
+	fmt.Fprintf(p.io.Out, "running %d checks\n", total)
+}
+
+func (p *runProgress) checkStart(name string) {
+	if p.tty {
+		fmt.Fprintf(p.io.Out, "\r\033[K[%d/%d] %s", p.done+1, p.total, name)
+	}
+}
+
+func (p *runProgress) check(c conformance.CheckResult) {
+	p.done++
+	mark := map[bool]string{true: "FAIL", false: "ok  "}[c.Failed()]
+	if c.Outcome == "skipped" {
+		mark = "skip"
+	}
+	if p.tty {
+		if c.Failed() {
+			fmt.Fprintf(p.io.Out, "\r\033[K%s %s — %s\n", mark, c.Name, runFirstLine(c.Failure))
+		}
+		return
+	}
+	line := fmt.Sprintf("%s [%d/%d] %s", mark, p.done, p.total, c.Name)
+	if c.Outcome == "skipped" && c.SkipReason != "" {
+		line += " (" + runFirstLine(c.SkipReason) + ")"
+	}
+	fmt.Fprintln(p.io.Out, line)
+}
+
+func (p *runProgress) finish() {
+	if p.tty {
+		fmt.Fprint(p.io.Out, "\r\033[K")
+	}
+}
+
+func runFirstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// printRunSummary prints the outcome per spec section, then every failure
+// in full, then the totals.
+func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration) {
+	type counts struct{ passed, failed, skipped int }
+	bySection := map[string]*counts{}
+	for _, c := range checks {
+		if c.SkipReason == conformance.NotSelected {
+			continue
+		}
+		for _, ref := range c.Meta.SpecRefs {
+			n := bySection[ref]
+			if n == nil {
+				n = &counts{}
+				bySection[ref] = n
+			}
+			switch {
+			case c.Failed():
+				n.failed++
+			case c.Outcome == "passed":
+				n.passed++
+			default:
+				n.skipped++
+			}
+		}
+	}
+	refs := make([]string, 0, len(bySection))
+	for r := range bySection {
+		refs = append(refs, r)
+	}
+	sort.Strings(refs)
+	fmt.Fprintln(w, "\nSummary by spec section")
+	for _, r := range refs {
+		n := bySection[r]
+		status := "ok"
+		if n.failed > 0 {
+			status = "FAILED"
+		}
+		fmt.Fprintf(w, "  %-22s %-6s %3d passed %3d failed %3d skipped\n", r, status, n.passed, n.failed, n.skipped)
+	}
+	var failed []conformance.CheckResult
+	for _, c := range checks {
+		if c.Failed() {
+			failed = append(failed, c)
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintln(w, "\nFailures")
+		for _, c := range failed {
+			fmt.Fprintf(w, "\n%s [%s] (%s)\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Outcome, c.Location)
+			for _, line := range strings.Split(strings.TrimRight(c.Failure, "\n"), "\n") {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
+	}
+	passed, nfailed, skipped := conformance.Summary(checks)
+	notSelected := 0
+	for _, c := range checks {
+		if c.SkipReason == conformance.NotSelected {
+			notSelected++
+		}
+	}
+	fmt.Fprintf(w, "\n%d passed, %d failed, %d skipped", passed, nfailed, skipped-notSelected)
+	if notSelected > 0 {
+		fmt.Fprintf(w, " (%d not selected)", notSelected)
+	}
+	fmt.Fprintf(w, " in %s\n", elapsed.Round(10*time.Millisecond))
+}

@@ -1,0 +1,327 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ciba-check/ciba-check/suites/conformance"
+)
+
+func TestNewCmdRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    RunOptions
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"run"}, want: RunOptions{Timeout: time.Hour}},
+		{name: "everything", args: []string{"run", "--target", "t.yaml", "--label-filter", "CIBA-7.1 && !negative",
+			"--focus", "alg", "--focus", "aud", "--skip", "ping", "--json", "r.json", "--junit", "j.xml", "--fail-fast", "--timeout", "90s"},
+			want: RunOptions{Target: "t.yaml", LabelFilter: "CIBA-7.1 && !negative", Focus: []string{"alg", "aud"}, Skip: []string{"ping"},
+				JSONFile: "r.json", JUnitFile: "j.xml", FailFast: true, Timeout: 90 * time.Second}},
+		{name: "faults", args: []string{"run", "--fault", "accept-alg-none", "--fault", "no-slow-down"},
+			want: RunOptions{Faults: []string{"accept-alg-none", "no-slow-down"}, Timeout: time.Hour}},
+		{name: "fault with target", args: []string{"run", "--target", "t.yaml", "--fault", "accept-alg-none"}, wantErr: "embedded reference OP"},
+		{name: "negative timeout", args: []string{"run", "--timeout", "-1s"}, wantErr: "must not be negative"},
+		{name: "unknown flag", args: []string{"run", "--ginkgo.v"}, wantErr: "unknown flag"},
+		{name: "argument", args: []string{"run", "extra"}, wantErr: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, _, _ := TestStreams()
+			var got *RunOptions
+			f := &Factory{IO: ios, Version: "test"}
+			root := NewCmdRoot(f)
+			for _, c := range root.Commands() {
+				if c.Name() == "run" {
+					root.RemoveCommand(c)
+				}
+			}
+			root.AddCommand(NewCmdRun(f, func(_ context.Context, o *RunOptions) error { got = o; return nil }))
+			root.SetArgs(tt.args)
+			err := root.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				if exitCode(err) != ExitUsage {
+					t.Errorf("exit code %d, want %d", exitCode(err), ExitUsage)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.IO, got.Version = nil, ""
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(tt.want)
+			if !bytes.Equal(gj, wj) {
+				t.Errorf("options = %s, want %s", gj, wj)
+			}
+		})
+	}
+}
+
+func TestRunRejectsBadFiltersBeforeStarting(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--label-filter", "CIBA-7.1 &&"},
+		{"run", "--focus", "("},
+		{"run", "--json", filepath.Join(t.TempDir(), "missing", "r.json")},
+	} {
+		ios, _, _, errOut := TestStreams()
+		code := Run(context.Background(), args, &Factory{IO: ios, Version: "test"})
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d; stderr %q", args, code, ExitUsage, errOut)
+		}
+		if lines := strings.Count(strings.TrimSpace(errOut.String()), "\n"); lines != 0 {
+			t.Errorf("%v: stderr has %d lines, want one: %q", args, lines+1, errOut)
+		}
+	}
+}
+
+func TestPrintSummary(t *testing.T) {
+	checks := []conformance.CheckResult{
+		{Name: "a", Outcome: "passed", Meta: conformance.Meta{SpecRefs: []string{"CIBA-7.1"}}},
+		{Name: "b", Outcome: "failed", Failure: "expected x, got y\n  > POST", Location: "f.go:1", Meta: conformance.Meta{SpecRefs: []string{"CIBA-7.1", "CIBA-13"}}},
+		{Name: "c", Outcome: "skipped", SkipReason: "no ping client", Meta: conformance.Meta{SpecRefs: []string{"CIBA-10.2"}}},
+		{Name: "d", Outcome: "skipped", SkipReason: conformance.NotSelected, Meta: conformance.Meta{SpecRefs: []string{"CIBA-4"}}},
+	}
+	var out bytes.Buffer
+	printRunSummary(&out, checks, 1500*time.Millisecond)
+	s := out.String()
+	for _, want := range []string{
+		"CIBA-7.1               FAILED   1 passed   1 failed   0 skipped",
+		"CIBA-10.2              ok       0 passed   0 failed   1 skipped",
+		"b [CIBA-7.1, CIBA-13] (failed)\n  at f.go:1\n  expected x, got y\n    > POST",
+		"1 passed, 1 failed, 1 skipped (1 not selected) in 1.5s",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "CIBA-4 ") {
+		t.Errorf("a section with only unselected checks is listed:\n%s", s)
+	}
+}
+
+// TestRunSubprocess runs the built binary: Ginkgo runs specs once per
+// process, so every full run needs its own.
+func TestRunSubprocess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the suite")
+	}
+	bin := filepath.Join(t.TempDir(), "ciba-check")
+	build := exec.Command("go", "build", "-o", bin, "github.com/ciba-check/ciba-check/cmd/ciba-check")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	run := func(t *testing.T, args ...string) (int, string, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return 0, stdout.String(), stderr.String()
+		case errors.As(err, &ee):
+			return ee.ExitCode(), stdout.String(), stderr.String()
+		}
+		t.Fatalf("running %v: %v", args, err)
+		return 0, "", ""
+	}
+	readReport := func(t *testing.T, path string) map[string]any {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep map[string]any
+		if err := json.Unmarshal(data, &rep); err != nil {
+			t.Fatalf("JSON report: %v", err)
+		}
+		if rep["schema"] != conformance.JSONSchema {
+			t.Errorf("schema = %v", rep["schema"])
+		}
+		return rep
+	}
+	outcomes := func(rep map[string]any) map[string]string {
+		out := map[string]string{}
+		checks, _ := rep["checks"].([]any)
+		for _, c := range checks {
+			m, _ := c.(map[string]any)
+			out[m["name"].(string)] = m["outcome"].(string)
+		}
+		return out
+	}
+
+	t.Run("embedded default passes", func(t *testing.T) {
+		t.Parallel()
+		report := filepath.Join(t.TempDir(), "r.json")
+		junit := filepath.Join(t.TempDir(), "j.xml")
+		code, stdout, stderr := run(t, "run", "--json", report, "--junit", junit)
+		if code != ExitOK {
+			t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, report)
+		got := outcomes(rep)
+		if len(got) < 40 {
+			t.Errorf("%d checks in the report, want >= 40", len(got))
+		}
+		for name, o := range got {
+			if o != "passed" {
+				t.Errorf("check %q: %s", name, o)
+			}
+		}
+		if !strings.Contains(stdout, "Summary by spec section") || !strings.Contains(stdout, "ok   [1/") {
+			t.Errorf("stdout lacks progress or summary:\n%s", stdout)
+		}
+		if data, err := os.ReadFile(junit); err != nil || !bytes.Contains(data, []byte("<testsuites")) {
+			t.Errorf("JUnit report: %v %q", err, data)
+		}
+	})
+
+	t.Run("accept-alg-none fails the alg none check", func(t *testing.T) {
+		t.Parallel()
+		report := filepath.Join(t.TempDir(), "r.json")
+		code, stdout, stderr := run(t, "run", "--fault", "accept-alg-none", "--json", report)
+		if code != ExitFailed {
+			t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		const check = "refuses a request object with alg none"
+		for name, o := range outcomes(readReport(t, report)) {
+			want := "passed"
+			if name == check {
+				want = "failed"
+			}
+			if o != want {
+				t.Errorf("check %q: %s, want %s", name, o, want)
+			}
+		}
+		if !strings.Contains(stdout, "Failures\n\n"+check) {
+			t.Errorf("stdout does not detail the failure:\n%s", stdout)
+		}
+	})
+
+	t.Run("target vanishing mid-run exits 2 and keeps the results", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		serve := exec.Command(bin, "serve", "--dir", dir)
+		serveOut, err := serve.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := serve.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
+		sc := bufio.NewScanner(serveOut)
+		for sc.Scan() && !strings.HasPrefix(sc.Text(), "serving") {
+		}
+		go func() { _, _ = io.Copy(io.Discard, serveOut) }()
+
+		report := filepath.Join(t.TempDir(), "r.json")
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		run := exec.CommandContext(ctx, bin, "run", "--target", filepath.Join(dir, "target.yaml"), "--json", report)
+		runOut, err := run.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		run.Stderr = &stderr
+		if err := run.Start(); err != nil {
+			t.Fatal(err)
+		}
+		rs := bufio.NewScanner(runOut)
+		for rs.Scan() {
+			if strings.Contains(rs.Text(), "[10/") {
+				// Stop the OP and device while the suite runs.
+				if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, runOut)
+		err = run.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != ExitUsage {
+			t.Fatalf("run ended with %v, want exit 2; stderr %q", err, stderr.String())
+		}
+		line := strings.TrimSpace(stderr.String())
+		if strings.Contains(line, "\n") || !strings.Contains(line, "became unreachable") {
+			t.Errorf("stderr = %q, want one line saying the target became unreachable", stderr.String())
+		}
+		rep := readReport(t, report)
+		if e, _ := rep["error"].(string); !strings.Contains(e, "became unreachable") {
+			t.Errorf("report error = %q", e)
+		}
+		passed := 0
+		for _, o := range outcomes(rep) {
+			if o == "passed" {
+				passed++
+			}
+		}
+		if passed < 10 {
+			t.Errorf("%d passed checks kept in the report, want the >= 10 that ran before the target vanished", passed)
+		}
+	})
+
+	t.Run("bad target exits 2 with one line", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "target.yaml")
+		if err := os.WriteFile(path, []byte("issuer: https://op.example\nclients:\n  - id: c1\n    auth: client_secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := run(t, "run", "--target", path)
+		if code != ExitUsage {
+			t.Fatalf("exit %d, want 2; stderr %q", code, stderr)
+		}
+		line := strings.TrimSpace(stderr)
+		if strings.Contains(line, "\n") || !strings.Contains(line, path+":4:") || !strings.Contains(line, "clients[0].auth") {
+			t.Errorf("stderr = %q, want one line naming %s:4:<col> and clients[0].auth", stderr, path)
+		}
+	})
+}
+
+func TestRunProgress(t *testing.T) {
+	pass := conformance.CheckResult{Name: "a check", Outcome: "passed"}
+	fail := conformance.CheckResult{Name: "b check", Outcome: "failed", Failure: "expected x, got y\n  > POST /token"}
+	skip := conformance.CheckResult{Name: "c check", Outcome: "skipped", SkipReason: "no ping client"}
+	tests := []struct {
+		tty  bool
+		want string
+	}{
+		{tty: false, want: "running 3 checks\nok   [1/3] a check\nFAIL [2/3] b check\nskip [3/3] c check (no ping client)\n"},
+		{tty: true, want: "running 3 checks\n\r\x1b[K[1/3] a check\r\x1b[K[2/3] b check\r\x1b[KFAIL b check — expected x, got y\n\r\x1b[K[3/3] c check\r\x1b[K"},
+	}
+	for _, tt := range tests {
+		ios, _, out, _ := TestStreams()
+		ios.SetTTY(tt.tty)
+		p := newRunProgress(ios)
+		p.start(3)
+		for _, c := range []conformance.CheckResult{pass, fail, skip} {
+			p.checkStart(c.Name)
+			p.check(c)
+		}
+		p.finish()
+		if out.String() != tt.want {
+			t.Errorf("tty=%v:\n got %q\nwant %q", tt.tty, out.String(), tt.want)
+		}
+	}
+}

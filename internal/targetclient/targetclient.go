@@ -1,0 +1,182 @@
+// Package targetclient turns a target.yaml description into working CIBA
+// clients: the OP's discovery document with the target's endpoint
+// overrides applied, a client.Config per registered client, and the
+// notification receivers ping and push clients need. The conformance
+// suite, the end-to-end tests and the load runner share it so a target
+// means the same thing everywhere.
+package targetclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/internal/target"
+)
+
+// Discover reads the OP's discovery document from the target's issuer,
+// trusting the target's CA, and applies the endpoint overrides of
+// target.yaml (they replace the discovered URL and its mutual-TLS alias,
+// RFC 8705 5, since the user named the URL to use).
+func Discover(ctx context.Context, t *target.Target) (*ciba.ProviderMetadata, error) {
+	if t == nil {
+		return nil, errors.New("targetclient: no target")
+	}
+	roots, err := t.RootCAs()
+	if err != nil {
+		return nil, err
+	}
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		return nil, err
+	}
+	defer hc.CloseIdleConnections()
+	md, err := client.Discover(ctx, hc, t.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	ApplyOverrides(md, t.Endpoints)
+	return md, nil
+}
+
+// ApplyOverrides writes the non-empty endpoint overrides into md.
+func ApplyOverrides(md *ciba.ProviderMetadata, e target.Endpoints) {
+	if e.BackchannelAuthentication != "" {
+		md.BackchannelAuthenticationEndpoint = e.BackchannelAuthentication
+		if md.MTLSEndpointAliases != nil {
+			md.MTLSEndpointAliases.BackchannelAuthenticationEndpoint = ""
+		}
+	}
+	if e.Token != "" {
+		md.TokenEndpoint = e.Token
+		if md.MTLSEndpointAliases != nil {
+			md.MTLSEndpointAliases.TokenEndpoint = ""
+		}
+	}
+	if e.Userinfo != "" {
+		md.UserinfoEndpoint = e.Userinfo
+		if md.MTLSEndpointAliases != nil {
+			md.MTLSEndpointAliases.UserinfoEndpoint = ""
+		}
+	}
+}
+
+// Config builds the client.Config of the registered client tc: its
+// signing key, TLS certificate, the target's CA and the OP metadata md.
+// A nil clk means the wall clock.
+func Config(t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, clk clock.Clock) (client.Config, error) {
+	if t == nil || tc == nil || md == nil {
+		return client.Config{}, errors.New("targetclient: Config needs a target, a client and metadata")
+	}
+	key, err := tc.LoadSigningKey()
+	if err != nil {
+		return client.Config{}, err
+	}
+	cert, err := tc.LoadTLSCertificate()
+	if err != nil {
+		return client.Config{}, err
+	}
+	roots, err := t.RootCAs()
+	if err != nil {
+		return client.Config{}, err
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return client.Config{
+		ClientID: tc.ID, AuthMethod: tc.Auth, Mode: tc.Mode,
+		SigningKey: key, TLSCert: cert, RootCAs: roots,
+		Metadata: md, Clock: clk,
+	}, nil
+}
+
+// New builds the client of tc (see Config).
+func New(t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, clk clock.Clock) (*client.Client, error) {
+	cfg, err := Config(t, tc, md, clk)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("targetclient: client %q: %w", tc.ID, err)
+	}
+	return c, nil
+}
+
+// Receivers are the started notification receivers of a target, one per
+// listen address: clients sharing an address share a receiver, which
+// tells notifications apart by auth_req_id.
+type Receivers struct {
+	byClient map[string]*client.NotificationReceiver
+	all      []*client.NotificationReceiver
+}
+
+// StartReceivers starts a receiver for every distinct notification listen
+// address of the target's ping and push clients. The path served is the
+// path of the client's registered notification URL.
+func StartReceivers(t *target.Target, clk clock.Clock) (*Receivers, error) {
+	rs := &Receivers{byClient: map[string]*client.NotificationReceiver{}}
+	byListen := map[string]*client.NotificationReceiver{}
+	for i := range t.Clients {
+		tc := &t.Clients[i]
+		n := tc.Notification
+		if n == nil {
+			continue
+		}
+		if r, ok := byListen[n.Listen]; ok {
+			rs.byClient[tc.ID] = r
+			continue
+		}
+		cert, err := n.LoadTLSCertificate()
+		if err != nil {
+			_ = rs.Close()
+			return nil, err
+		}
+		if cert == nil {
+			_ = rs.Close()
+			return nil, fmt.Errorf("targetclient: client %q: notification.tls_cert is needed to serve the notification endpoint over HTTPS (CIBA 10.2)", tc.ID)
+		}
+		path := "/"
+		if u, err := url.Parse(n.URL); err == nil && u.Path != "" {
+			path = u.Path
+		}
+		r, err := client.NewNotificationReceiver(client.ReceiverConfig{Listen: n.Listen, TLSCert: *cert, Path: path, Clock: clk})
+		if err != nil {
+			_ = rs.Close()
+			return nil, err
+		}
+		if _, err := r.Start(); err != nil {
+			_ = rs.Close()
+			return nil, fmt.Errorf("targetclient: client %q: %w", tc.ID, err)
+		}
+		byListen[n.Listen] = r
+		rs.byClient[tc.ID] = r
+		rs.all = append(rs.all, r)
+	}
+	return rs, nil
+}
+
+// For returns the receiver of the client with id, nil when it has none.
+func (rs *Receivers) For(clientID string) *client.NotificationReceiver {
+	if rs == nil {
+		return nil
+	}
+	return rs.byClient[clientID]
+}
+
+// Close stops every receiver.
+func (rs *Receivers) Close() error {
+	if rs == nil {
+		return nil
+	}
+	var errs []error
+	for _, r := range rs.all {
+		errs = append(errs, r.Close())
+	}
+	rs.all = nil
+	return errors.Join(errs...)
+}

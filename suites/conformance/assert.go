@@ -1,0 +1,101 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
+)
+
+func newTargetClient(env *Env, tc *target.Client) (*client.Client, error) {
+	return targetclient.New(env.Target, tc, env.Metadata, env.Clock)
+}
+
+// maxQuotedBody bounds how much of a response body a failure quotes.
+const maxQuotedBody = 2048
+
+// quote renders an exchange for a failure message: the request line and
+// form (redacted by the client), the status, the headers that matter and
+// the body.
+func quote(ex *client.Exchange) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  > %s %s\n", ex.Method, ex.URL)
+	if len(ex.RequestForm) > 0 {
+		keys := make([]string, 0, len(ex.RequestForm))
+		for k := range ex.RequestForm {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, v := range ex.RequestForm[k] {
+				fmt.Fprintf(&b, "  >   %s=%s\n", k, clip(v, 200))
+			}
+		}
+	} else if ex.RequestBody != "" {
+		fmt.Fprintf(&b, "  >   %s\n", clip(ex.RequestBody, 400))
+	}
+	if ex.Status == 0 {
+		b.WriteString("  < (no response)")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "  < HTTP %d", ex.Status)
+	for _, h := range []string{"Content-Type", "Cache-Control", "WWW-Authenticate", "Retry-After", "Location"} {
+		if v := ex.ResponseHeader.Get(h); v != "" {
+			fmt.Fprintf(&b, "\n  < %s: %s", h, v)
+		}
+	}
+	if len(ex.ResponseBody) > 0 {
+		fmt.Fprintf(&b, "\n  < %s", clip(string(ex.ResponseBody), maxQuotedBody))
+	}
+	return b.String()
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// errorBodyProblem says what is wrong with an OAuth error response body,
+// "" when nothing: JSON content, only error / error_description /
+// error_uri (CIBA 13), error_description and error in the ASCII range
+// RFC 6749 5.2 allows, error_uri a URI.
+func errorBodyProblem(ex *client.Exchange) string {
+	if ct := ex.ContentType(); ct != "application/json" {
+		return fmt.Sprintf("Content-Type is %q, not application/json", ct)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(ex.ResponseBody, &m); err != nil {
+		return "the body is not a JSON object"
+	}
+	for k, v := range m {
+		switch k {
+		case "error", "error_description", "error_uri":
+			s, ok := v.(string)
+			if !ok {
+				return fmt.Sprintf("member %q is not a string", k)
+			}
+			if k == "error_uri" {
+				if _, err := url.Parse(s); err != nil {
+					return fmt.Sprintf("error_uri %q is not a URI", s)
+				}
+				continue
+			}
+			for _, r := range s {
+				// %x20-21 / %x23-5B / %x5D-7E (RFC 6749 5.2).
+				if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+					return fmt.Sprintf("%s contains %q, outside the characters RFC 6749 5.2 allows", k, r)
+				}
+			}
+		default:
+			return fmt.Sprintf("unexpected member %q (only error, error_description and error_uri are allowed)", k)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,186 @@
+package conformance
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/device"
+)
+
+// NoRetryGrace is how long the ping checks watch for a notification the
+// OP must not send (a retry after 4xx, a followed redirect): longer than
+// the one-second backoff any sane retry policy starts with.
+const NoRetryGrace = 2 * time.Second
+
+// pingAnswered runs an approved ping flow whose notification the
+// receiver answers with answer, and returns the ack and the receiver.
+func pingAnswered(f *Fixture, answer client.Answer) (*client.Client, *ciba.AuthenticationResponse, *client.NotificationReceiver) {
+	ginkgo.GinkgoHelper()
+	c := f.Client(ciba.ModePing, AnyAuth)
+	r := f.Env().Receivers.For(c.ClientID())
+	if r == nil {
+		f.Skipf("client %s has no notification receiver", c.ClientID())
+	}
+	u := f.UserFor(device.ActionAllow)
+	p := f.Params(c, u)
+	ack := f.Start(c, p)
+	if err := r.SetAnswers(ack.AuthReqID, answer); err != nil {
+		f.Failf(nil, "scripting the receiver: %v", err)
+	}
+	f.Decide(c, ack, u, p, device.ActionAllow)
+	return c, ack, r
+}
+
+// quiet waits NoRetryGrace and reports the requests that reached the
+// receiver in that time matching match.
+func quiet(ctx context.Context, r *client.NotificationReceiver, match func(client.Notification) bool) []client.Notification {
+	t := time.NewTimer(NoRetryGrace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	var out []client.Notification
+	for _, n := range r.Notifications() {
+		if match(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func describePing(fw *Framework) {
+	fw.Describe("Ping mode", func() {
+		// Testname: Ping flow with private_key_jwt
+		// Spec: CIBA-10.2, CIBA-10.1
+		// Description: A ping client authenticating with private_key_jwt
+		// MUST be notified and then receive tokens for an approved request.
+		fw.ConformanceIt("notifies and issues tokens to an approved ping client using private_key_jwt", func(ctx context.Context, f *Fixture) {
+			happyFlow(f, ciba.ModePing, ciba.AuthPrivateKeyJWT)
+		}, Refs("CIBA-10.2", "CIBA-10.1"), Modes(ciba.ModePing), Auth(ciba.AuthPrivateKeyJWT), OIDF(ModHappy))
+
+		// Testname: Ping flow with tls_client_auth
+		// Spec: CIBA-10.2, RFC8705-2.1
+		// Description: A ping client authenticating with tls_client_auth
+		// MUST be notified and then receive tokens for an approved request.
+		fw.ConformanceIt("notifies and issues tokens to an approved ping client using tls_client_auth", func(ctx context.Context, f *Fixture) {
+			happyFlow(f, ciba.ModePing, ciba.AuthTLSClient)
+		}, Refs("CIBA-10.2", "RFC8705-2.1"), Modes(ciba.ModePing), Auth(ciba.AuthTLSClient), OIDF(ModHappy))
+
+		// Testname: Ping notification is well-formed
+		// Spec: CIBA-10.2
+		// Description: The ping MUST be a POST to the registered endpoint
+		// with Authorization Bearer <client_notification_token>,
+		// Content-Type application/json and a body of exactly
+		// {"auth_req_id": ...}.
+		fw.ConformanceIt("sends the ping as a POST with the bearer token and a body of exactly auth_req_id", func(ctx context.Context, f *Fixture) {
+			c := f.Client(ciba.ModePing, AnyAuth)
+			u := f.UserFor(device.ActionAllow)
+			p := f.Params(c, u)
+			ack := f.Start(c, p)
+			f.Decide(c, ack, u, p, device.ActionAllow)
+			wctx, cancel := context.WithTimeout(ctx, PingWait)
+			defer cancel()
+			n, err := f.Notification(wctx, c, ack)
+			if err != nil {
+				f.Failf(nil, "%v", err)
+			}
+			f.Expect(n.Method == http.MethodPost, nil, "expected the ping as POST, got %s", n.Method)
+			f.Expect(n.BearerToken == p.ClientNotificationToken, nil, "expected Authorization: Bearer <the client_notification_token>, got %q", client.Redact(n.BearerToken))
+			ct := strings.TrimSpace(strings.Split(n.Header.Get("Content-Type"), ";")[0])
+			f.Expect(ct == "application/json", nil, "expected Content-Type application/json, got %q", n.Header.Get("Content-Type"))
+			f.Expect(n.Payload != nil, nil, "expected a JSON object body, got %q", clip(string(n.Body), 200))
+			f.Expect(len(n.Payload) == 1 && n.AuthReqID == ack.AuthReqID, nil, "expected a body of exactly {\"auth_req_id\": %q}, got %q", ack.AuthReqID, clip(string(n.Body), 200))
+			f.Tokens(c, ack)
+		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), OIDF(ModHappy))
+
+		// Testname: Denied request is pinged, then access_denied
+		// Spec: CIBA-10.2, CIBA-11
+		// Description: When the user denies, the OP MUST still ping the
+		// client, and the token endpoint MUST then answer HTTP 400
+		// access_denied.
+		fw.ConformanceIt("pings after the user denies and then answers access_denied", func(ctx context.Context, f *Fixture) {
+			c := f.Client(ciba.ModePing, AnyAuth)
+			u := f.UserFor(device.ActionDeny)
+			p := f.Params(c, u)
+			ack := f.Start(c, p)
+			f.Decide(c, ack, u, p, device.ActionDeny)
+			wctx, cancel := context.WithTimeout(ctx, PingWait)
+			defer cancel()
+			if _, err := f.Notification(wctx, c, ack); err != nil {
+				f.Failf(nil, "expected a ping after the denial too (CIBA 10.2): %v", err)
+			}
+			_, ex, err := c.Token(ctx, ack.AuthReqID)
+			f.ExpectOAuthError(ex, err, Status400, "access_denied")
+		}, Refs("CIBA-10.2", "CIBA-11"), Modes(ciba.ModePing), OIDF(ModUserRejects))
+
+		// Testname: Ping answered 401 is not retried
+		// Spec: CIBA-10.2
+		// Description: When the notification endpoint answers 401, the OP
+		// MUST NOT send the ping again.
+		fw.ConformanceIt("does not retry a ping the client answered with 401", func(ctx context.Context, f *Fixture) {
+			_, ack, r := pingAnswered(f, client.AnswerStatus(http.StatusUnauthorized, ""))
+			wctx, cancel := context.WithTimeout(ctx, PingWait)
+			defer cancel()
+			if _, err := r.Wait(wctx, ack.AuthReqID); err != nil {
+				f.Failf(nil, "expected a ping: %v", err)
+			}
+			got := quiet(ctx, r, func(n client.Notification) bool { return n.AuthReqID == ack.AuthReqID })
+			f.Expect(len(got) == 1, nil, "expected exactly one ping after answering 401, got %d", len(got))
+		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), Negative, OIDF(ModPing401NoRetry))
+
+		// Testname: Redirect from the notification endpoint not followed
+		// Spec: CIBA-10.2
+		// Description: When the notification endpoint answers 301 with a
+		// Location, the OP MUST NOT follow the redirect.
+		fw.ConformanceIt("does not follow a redirect from the notification endpoint", func(ctx context.Context, f *Fixture) {
+			c := f.Client(ciba.ModePing, AnyAuth)
+			n := f.TargetClient(c).Notification
+			if n == nil {
+				f.Skipf("client %s has no notification endpoint", c.ClientID())
+			}
+			elsewhere := strings.TrimRight(n.URL, "/") + "-redirected"
+			_, ack, r := pingAnswered(f, client.AnswerRedirect(elsewhere))
+			wctx, cancel := context.WithTimeout(ctx, PingWait)
+			defer cancel()
+			if _, err := r.Wait(wctx, ack.AuthReqID); err != nil {
+				f.Failf(nil, "expected a ping: %v", err)
+			}
+			got := quiet(ctx, r, func(n client.Notification) bool { return strings.HasSuffix(n.Path, "-redirected") })
+			f.Expect(len(got) == 0, nil, "expected the redirect not to be followed, %d request(s) reached %s", len(got), elsewhere)
+		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), Negative, OIDF(ModPingRedirect))
+
+		// Testname: Tokens issued after the ping was answered 200 with a body
+		// Spec: CIBA-10.2
+		// Description: A notification endpoint answering 200 with a body
+		// MUST NOT stop the client from getting its tokens.
+		fw.ConformanceIt("issues tokens after the ping was answered 200 with a body", func(ctx context.Context, f *Fixture) {
+			c, ack, _ := pingAnswered(f, client.AnswerStatus(http.StatusOK, `{"ok":true}`))
+			f.Tokens(c, ack)
+		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), OIDF(ModPingResponseHasBody))
+
+		// Testname: Tokens issued after the ping was answered 401
+		// Spec: CIBA-10.2
+		// Description: A notification endpoint answering 401 MUST NOT stop
+		// the client from getting its tokens.
+		fw.ConformanceIt("issues tokens after the ping was answered 401", func(ctx context.Context, f *Fixture) {
+			c, ack, _ := pingAnswered(f, client.AnswerStatus(http.StatusUnauthorized, ""))
+			f.Tokens(c, ack)
+		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), OIDF(ModPingResponse401))
+
+		// Testname: Tokens issued after the ping was answered 403
+		// Spec: CIBA-10.2
+		// Description: A notification endpoint answering 403 MUST NOT stop
+		// the client from getting its tokens.
+		fw.ConformanceIt("issues tokens after the ping was answered 403", func(ctx context.Context, f *Fixture) {
+			c, ack, _ := pingAnswered(f, client.AnswerStatus(http.StatusForbidden, ""))
+			f.Tokens(c, ack)
+		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), OIDF(ModPingResponse403))
+	})
+}

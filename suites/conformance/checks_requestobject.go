@@ -1,0 +1,211 @@
+package conformance
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+)
+
+// expectRequestObjectRefused sends a backchannel request whose request
+// object is built with opts and expects HTTP 400 invalid_request: the
+// OIDF suite's verdict for every bad request object (CIBA.md pitfall 1;
+// invalid_request_object is not a CIBA 13 code).
+func expectRequestObjectRefused(ctx context.Context, f *Fixture, c *client.Client, opts ...client.JWTOption) {
+	ginkgo.GinkgoHelper()
+	_, ex, err := c.Authenticate(ctx, f.Params(c, f.PendingUserOrAny()), client.CallRequestObject(opts...))
+	f.ExpectOAuthError(ex, err, Status400, "invalid_request")
+}
+
+func describeRequestObject(fw *Framework) {
+	fw.Describe("Signed authentication request", func() {
+		// Testname: Request object without aud refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object without aud MUST be refused with
+		// HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object without aud", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("aud"))
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROMissingAud))
+
+		// Testname: Request object for another audience refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object whose aud is not the OP's issuer
+		// MUST be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object whose aud is another server", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithClaim("aud", "https://www.other1.example.com/"))
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROBadAud))
+
+		// Testname: Request object without iss refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object without iss MUST be refused with
+		// HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object without iss", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("iss"))
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROMissingIss))
+
+		// Testname: Request object issued by another client refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object whose iss is another registered
+		// client's id MUST be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object whose iss is another client", func(ctx context.Context, f *Fixture) {
+			c := f.Client(AnyMode, AnyAuth)
+			other := f.OtherClient(c, false)
+			expectRequestObjectRefused(ctx, f, c, client.WithClaim("iss", other.ClientID()))
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROBadIss))
+
+		// Testname: Request object without exp refused
+		// Spec: CIBA-7.1.1, FAPI-CIBA-5.2.2-9
+		// Description: A request object without exp MUST be refused with
+		// HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object without exp", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("exp"))
+		}, Refs("CIBA-7.1.1", "FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModROMissingExp))
+
+		// Testname: Expired request object refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object whose exp lies an hour in the past
+		// MUST be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object that expired an hour ago", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithLifetime(-2*time.Hour+5*time.Minute, -time.Hour))
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROExpiredExp))
+
+		// Testname: Request object living longer than 60 minutes refused
+		// Spec: FAPI-CIBA-5.2.2-9
+		// Description: A request object whose exp lies 70 minutes after
+		// its nbf MUST be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object with exp 70 minutes in the future", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithLifetime(0, 70*time.Minute))
+		}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModROExp70Future))
+
+		// Testname: Request object without iat refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object without iat MUST be refused with
+		// HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object without iat", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("iat"))
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROMissingIat))
+
+		// Testname: Request object without nbf refused
+		// Spec: FAPI-CIBA-5.2.2-9
+		// Description: A request object without nbf MUST be refused with
+		// HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object without nbf", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("nbf"))
+		}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModROMissingNbf))
+
+		// Testname: Request object not yet valid refused
+		// Spec: FAPI-CIBA-5.2.2-9
+		// Description: A request object whose nbf lies 10 minutes in the
+		// future MUST be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object with nbf 10 minutes in the future", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithLifetime(10*time.Minute, 15*time.Minute))
+		}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModRONbf10Future))
+
+		// Testname: Request object valid for too long in the past refused
+		// Spec: FAPI-CIBA-5.2.2-9
+		// Description: A request object whose nbf lies 70 minutes in the
+		// past (so nbf..exp exceeds 60 minutes) MUST be refused with HTTP
+		// 400 invalid_request.
+		fw.ConformanceIt("refuses a request object with nbf 70 minutes in the past", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithLifetime(-70*time.Minute, 5*time.Minute))
+		}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModRONbf70Past))
+
+		// Testname: Request object without jti refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object without jti MUST be refused with
+		// HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object without jti", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("jti"))
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROMissingJti))
+
+		// Testname: Unsigned (alg none) request object refused
+		// Spec: CIBA-7.1.1, FAPI-RW-8.6
+		// Description: A request object with alg none and no signature
+		// MUST be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object with alg none", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithNoneAlg())
+		}, Refs("CIBA-7.1.1", "FAPI-RW-8.6"), Negative, OIDF(ModROAlgNone))
+
+		// Testname: Request object with a broken signature refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object whose signature bytes were altered
+		// MUST be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a request object with a tampered signature", func(ctx context.Context, f *Fixture) {
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithTamperedSignature())
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROBadSignature))
+
+		// Testname: RS256 request object refused
+		// Spec: FAPI-RW-8.6
+		// Description: A request object signed with RS256 (RSASSA-PKCS1-v1_5)
+		// by the client's own RSA key MUST be refused with HTTP 400
+		// invalid_request: FAPI allows only PS256 and ES256.
+		fw.ConformanceIt("refuses a request object signed with RS256", func(ctx context.Context, f *Fixture) {
+			c := f.ClientWhere("client with an RSA signing key", func(tc *targetClientT) bool { return isRSAKey(tc) })
+			expectRequestObjectRefused(ctx, f, c, client.WithAlg(ciba.AlgRS256))
+		}, Refs("FAPI-RW-8.6"), Negative, OIDF(ModRORS256))
+
+		// Testname: Request object signed by another client refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object signed with another registered
+		// client's key MUST be refused with HTTP 400 invalid_request: the
+		// signature is checked against the authenticated client's keys.
+		fw.ConformanceIt("refuses a request object signed with another client's key", func(ctx context.Context, f *Fixture) {
+			c := f.Client(AnyMode, AnyAuth)
+			other := f.OtherClient(c, false)
+			expectRequestObjectRefused(ctx, f, c, client.WithSigningKey(f.SigningKey(other)))
+		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROOtherClient))
+
+		// Testname: HS256 request object keyed with the public key refused
+		// Spec: CIBA-7.1.1, FAPI-RW-8.6
+		// Description: A request object signed with HS256 using the
+		// client's public key as the HMAC secret (algorithm confusion) MUST
+		// be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses an HS256 request object keyed with the client's public key", func(ctx context.Context, f *Fixture) {
+			c := f.Client(AnyMode, AnyAuth)
+			pub, err := json.Marshal(c.PublicKey())
+			if err != nil {
+				f.Failf(nil, "encoding the public key: %v", err)
+			}
+			expectRequestObjectRefused(ctx, f, c, client.WithHS256Secret(pub))
+		}, Refs("CIBA-7.1.1", "FAPI-RW-8.6"), Negative)
+
+		// Testname: Replayed request object refused
+		// Spec: CIBA-7.1.1, RFC7519-4.1.7
+		// Description: A request object whose jti was already used by the
+		// same client MUST be refused with HTTP 400 invalid_request.
+		fw.ConformanceIt("refuses a replayed request object", func(ctx context.Context, f *Fixture) {
+			c := f.Client(AnyMode, AnyAuth)
+			p := f.Params(c, f.PendingUserOrAny())
+			jwt, err := c.RequestObject(p)
+			if err != nil {
+				f.Failf(nil, "signing the request object: %v", err)
+			}
+			f.Start(c, p, client.CallRequestObjectJWT(jwt))
+			_, ex, err := c.Authenticate(ctx, p, client.CallRequestObjectJWT(jwt))
+			f.ExpectOAuthError(ex, err, Status400, "invalid_request")
+		}, Refs("CIBA-7.1.1", "RFC7519-4.1.7"), Negative)
+
+		// Testname: Request object with an explicit typ accepted
+		// Spec: CIBA-7.1.1
+		// Description: A request object with the JOSE header typ
+		// oauth-authz-req+jwt (JAR 4) MUST be accepted like one without.
+		fw.ConformanceIt("accepts a request object with typ oauth-authz-req+jwt", func(ctx context.Context, f *Fixture) {
+			c := f.Client(AnyMode, AnyAuth)
+			f.Start(c, f.Params(c, f.PendingUserOrAny()), client.CallRequestObject(client.WithTyp("oauth-authz-req+jwt")))
+		}, Refs("CIBA-7.1.1"), OIDF(ModHappy))
+	})
+}
+
+func isRSAKey(tc *targetClientT) bool {
+	k, err := tc.LoadSigningKey()
+	if err != nil {
+		return false
+	}
+	_, ok := k.Key.(*rsa.PrivateKey)
+	return ok
+}

@@ -1,0 +1,251 @@
+package conformance
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// DocBlock is the comment block above a check: Testname, Spec and
+// Description (MUST wording), as Kubernetes' conformance walker reads.
+type DocBlock struct {
+	Testname    string
+	Spec        []string
+	Description string
+}
+
+// ReadDocBlocks parses the suite's Go files in dir and returns the
+// comment block of every ConformanceIt call, by check name.
+func ReadDocBlocks(dir string) (map[string]DocBlock, error) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]DocBlock{}
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		if err != nil {
+			return nil, err
+		}
+		var errs []error
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "ConformanceIt" || len(call.Args) == 0 {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				errs = append(errs, fmt.Errorf("%s: ConformanceIt needs a literal name", fset.Position(call.Pos())))
+				return true
+			}
+			name, _ := strconv.Unquote(lit.Value)
+			line := fset.Position(call.Pos()).Line
+			var block *ast.CommentGroup
+			for _, cg := range f.Comments {
+				if fset.Position(cg.End()).Line == line-1 {
+					block = cg
+				}
+			}
+			if block == nil {
+				errs = append(errs, fmt.Errorf("%s: check %q has no comment block right above it", filepath.Base(fset.Position(call.Pos()).Filename), name))
+				return true
+			}
+			db, err := parseDocBlock(block.Text())
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: check %q: %v", filepath.Base(fset.Position(call.Pos()).Filename), name, err))
+				return true
+			}
+			out[name] = db
+			return true
+		})
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%v", errs)
+		}
+	}
+	return out, nil
+}
+
+func parseDocBlock(text string) (DocBlock, error) {
+	var db DocBlock
+	var field *string
+	var spec string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "Testname:"):
+			db.Testname = strings.TrimSpace(strings.TrimPrefix(line, "Testname:"))
+			field = &db.Testname
+		case strings.HasPrefix(line, "Spec:"):
+			spec = strings.TrimSpace(strings.TrimPrefix(line, "Spec:"))
+			field = &spec
+		case strings.HasPrefix(line, "Description:"):
+			db.Description = strings.TrimSpace(strings.TrimPrefix(line, "Description:"))
+			field = &db.Description
+		case line == "":
+		case field != nil:
+			*field += " " + line
+		}
+	}
+	for _, s := range strings.Split(spec, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			db.Spec = append(db.Spec, s)
+		}
+	}
+	switch {
+	case db.Testname == "":
+		return db, fmt.Errorf("no Testname:")
+	case len(db.Spec) == 0:
+		return db, fmt.Errorf("no Spec:")
+	case db.Description == "":
+		return db, fmt.Errorf("no Description:")
+	case !strings.Contains(db.Description, "MUST") && !strings.Contains(db.Description, "SHOULD"):
+		return db, fmt.Errorf("the Description has no MUST or SHOULD")
+	}
+	return db, nil
+}
+
+// Coverage renders docs/coverage.md from the previewed suite and the
+// comment blocks of the sources in srcDir. It fails when a check has no
+// comment block or its Spec line disagrees with its labels.
+func Coverage(r *Result, srcDir string) ([]byte, error) {
+	blocks, err := ReadDocBlocks(srcDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range r.Checks {
+		db, ok := blocks[c.Name]
+		if !ok {
+			return nil, fmt.Errorf("check %q has no comment block", c.Name)
+		}
+		a, b := slices.Clone(db.Spec), slices.Clone(c.Meta.SpecRefs)
+		sort.Strings(a)
+		sort.Strings(b)
+		if !slices.Equal(a, b) {
+			return nil, fmt.Errorf("check %q: comment says Spec %v, labels say %v", c.Name, db.Spec, c.Meta.SpecRefs)
+		}
+	}
+	var b bytes.Buffer
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+	w("# Conformance coverage\n\n")
+	w("Generated from the suite (`suites/conformance`) by\n`go test ./suites/conformance -run TestCoverageUpToDate -update`; do not edit by hand.\n")
+	w("The test fails when this file is stale.\n\n")
+	covered, na := 0, 0
+	byModule := map[string][]string{}
+	for _, c := range r.Checks {
+		for _, m := range c.Meta.OIDFModules {
+			byModule[m] = append(byModule[m], c.Name)
+		}
+	}
+	for _, m := range OIDFModules() {
+		switch {
+		case len(byModule[m.Name]) > 0:
+			covered++
+		case m.NotApplicable != "":
+			na++
+		}
+	}
+	negative := 0
+	for _, c := range r.Checks {
+		if c.Meta.Negative {
+			negative++
+		}
+	}
+	w("%d checks (%d negative). OIDF FAPI-CIBA modules: %d of %d covered, %d not applicable, %d not yet covered.\n\n",
+		len(r.Checks), negative, covered, len(OIDFModules()), na, len(OIDFModules())-covered-na)
+
+	w("## Requirements (shared/CIBA.md) → checks\n\n")
+	w("| Section | Requirement | Checks |\n|---|---|---|\n")
+	bySection := map[string][]string{}
+	for _, c := range r.Checks {
+		for _, ref := range c.Meta.SpecRefs {
+			bySection[ref] = append(bySection[ref], blocks[c.Name].Testname)
+		}
+	}
+	listed := map[string]bool{}
+	for _, req := range Requirements() {
+		listed[req.Section] = true
+		cell := strings.Join(bySection[req.Section], "; ")
+		switch {
+		case req.NotApplicable != "" && cell == "":
+			cell = "n/a: " + req.NotApplicable
+		case cell == "":
+			cell = "**not yet covered**"
+		}
+		w("| %s | %s | %s |\n", req.Section, esc(req.Text), esc(cell))
+	}
+	var extra []string
+	for s := range bySection {
+		if !listed[s] {
+			extra = append(extra, s)
+		}
+	}
+	sort.Strings(extra)
+	for _, s := range extra {
+		w("| %s | (cited by checks) | %s |\n", s, esc(strings.Join(bySection[s], "; ")))
+	}
+
+	w("\n## OIDF FAPI-CIBA test plan modules → checks\n\n")
+	w("| # | Module | Applies | Checks |\n|---|---|---|---|\n")
+	for _, m := range OIDFModules() {
+		cell := strings.Join(byModule[m.Name], "; ")
+		switch {
+		case cell == "" && m.NotApplicable != "":
+			cell = "n/a: " + m.NotApplicable
+		case cell == "":
+			cell = "**not yet covered**"
+		}
+		w("| %d | `%s` | %s | %s |\n", m.Number, m.Name, m.Applies, esc(cell))
+	}
+
+	w("\n## Checks\n")
+	sections := []string{}
+	bySec := map[string][]CheckResult{}
+	for _, c := range r.Checks {
+		if _, ok := bySec[c.Section]; !ok {
+			sections = append(sections, c.Section)
+		}
+		bySec[c.Section] = append(bySec[c.Section], c)
+	}
+	sort.Strings(sections)
+	for _, s := range sections {
+		w("\n### %s\n\n| Check | Spec | Labels | Description |\n|---|---|---|---|\n", s)
+		for _, c := range bySec[s] {
+			db := blocks[c.Name]
+			var labels []string
+			labels = append(labels, c.Meta.Modes...)
+			labels = append(labels, c.Meta.Auth...)
+			if c.Meta.Negative {
+				labels = append(labels, LabelNegative)
+			}
+			w("| %s<br>`%s` | %s | %s | %s |\n", esc(db.Testname), esc(c.Name), strings.Join(c.Meta.SpecRefs, ", "), strings.Join(labels, ", "), esc(db.Description))
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// WriteCoverage writes Coverage to path.
+func WriteCoverage(r *Result, srcDir, path string) error {
+	data, err := Coverage(r, srcDir)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}

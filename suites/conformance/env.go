@@ -1,0 +1,161 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
+)
+
+// Env is what every check of one run shares: the target, its discovery
+// document, the device driver and the notification receivers.
+type Env struct {
+	Target   *target.Target
+	Metadata *ciba.ProviderMetadata
+	Driver   device.Driver
+	// Receivers serve the notification endpoints of ping and push clients.
+	Receivers *targetclient.Receivers
+	// HTTP trusts the target's CA and presents no client certificate
+	// (discovery, JWKS).
+	HTTP  *http.Client
+	Clock clock.Clock
+
+	mu   sync.Mutex
+	lost error
+}
+
+// probeTimeout bounds the reachability probe after a failed exchange.
+const probeTimeout = 5 * time.Second
+
+// probe checks, after an exchange got no response, whether the OP can
+// still be reached at all; when it cannot, the target is recorded as
+// lost and the error returned.
+func (e *Env) probe(ctx context.Context) error {
+	return e.probeURL(ctx, "OP", e.Target.Issuer)
+}
+
+// probeDevice is probe for the authentication device the driver calls
+// over HTTP (mockdevice, approval_url).
+func (e *Env) probeDevice(ctx context.Context) error {
+	switch e.Target.Device.Kind {
+	case target.DeviceMock:
+		return e.probeURL(ctx, "authentication device", e.Target.Device.URL)
+	case target.DeviceApprovalURL:
+		return e.probeURL(ctx, "approval URL", e.Target.Device.ApprovalURL)
+	}
+	return nil
+}
+
+func (e *Env) probeURL(ctx context.Context, what, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		e.mu.Lock()
+		if e.lost == nil {
+			e.lost = fmt.Errorf("the %s at %s became unreachable: %w", what, u.Host, err)
+		}
+		err = e.lost
+		e.mu.Unlock()
+		return err
+	}
+	conn.Close()
+	return nil
+}
+
+// Lost reports why the target became unreachable during the run, or nil.
+func (e *Env) Lost() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lost
+}
+
+// EnvOptions are the caller's parts of an Env.
+type EnvOptions struct {
+	// In and Out are the operator's terminal, for the manual driver.
+	In  io.Reader
+	Out io.Writer
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
+}
+
+// TargetError reports a target that cannot be tested at all (discovery
+// fails, a key does not load, a notification port is taken): a
+// configuration or target error, not a failed check.
+type TargetError struct{ Err error }
+
+func (e *TargetError) Error() string { return e.Err.Error() }
+func (e *TargetError) Unwrap() error { return e.Err }
+
+// NewEnv reads the OP's discovery document, starts the notification
+// receivers and builds the device driver. Close releases them.
+func NewEnv(ctx context.Context, t *target.Target, o EnvOptions) (*Env, error) {
+	if t == nil {
+		return nil, errors.New("conformance: no target")
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	roots, err := t.RootCAs()
+	if err != nil {
+		return nil, &TargetError{Err: err}
+	}
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		return nil, &TargetError{Err: err}
+	}
+	md, err := targetclient.Discover(ctx, t)
+	if err != nil {
+		return nil, &TargetError{Err: fmt.Errorf("discovery at %s: %w", t.Issuer, err)}
+	}
+	drv, err := device.New(t, device.Options{HTTPClient: hc, In: o.In, Out: o.Out})
+	if err != nil {
+		return nil, &TargetError{Err: err}
+	}
+	for i := range t.Clients {
+		// Load every client once now, so a broken key is a target error
+		// and not the same failure in every check.
+		if _, err := targetclient.New(t, &t.Clients[i], md, o.Clock); err != nil {
+			return nil, &TargetError{Err: err}
+		}
+	}
+	rs, err := targetclient.StartReceivers(t, o.Clock)
+	if err != nil {
+		return nil, &TargetError{Err: err}
+	}
+	return &Env{Target: t, Metadata: md, Driver: drv, Receivers: rs, HTTP: hc, Clock: o.Clock}, nil
+}
+
+// Close stops the receivers and idle connections.
+func (e *Env) Close() error {
+	if e == nil {
+		return nil
+	}
+	e.HTTP.CloseIdleConnections()
+	return e.Receivers.Close()
+}

@@ -1,0 +1,478 @@
+package conformance
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/onsi/ginkgo/v2"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/target"
+)
+
+// AnyMode and AnyAuth match every client in Fixture.Client.
+const (
+	AnyMode ciba.DeliveryMode = ""
+	AnyAuth ciba.AuthMethod   = ""
+)
+
+// Fixture is one check's world: fresh clients built from the target, the
+// device driver, the notification receivers, and helpers that fail the
+// check with expected-versus-got and the quoted exchange.
+type Fixture struct {
+	env     *Env
+	ctx     context.Context
+	clients map[string]*client.Client
+}
+
+func newFixture(env *Env) *Fixture {
+	return &Fixture{env: env, ctx: context.Background(), clients: map[string]*client.Client{}}
+}
+
+func (f *Fixture) cleanup() {
+	for _, c := range f.clients {
+		c.CloseIdleConnections()
+	}
+	f.clients = nil
+}
+
+// Env is the run's shared environment.
+func (f *Fixture) Env() *Env { return f.env }
+
+// Metadata is the OP's discovery document (with target.yaml overrides).
+func (f *Fixture) Metadata() *ciba.ProviderMetadata { return f.env.Metadata }
+
+// Skipf skips the check with a reason: the target cannot exercise it.
+func (f *Fixture) Skipf(format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	ginkgo.Skip(fmt.Sprintf(format, args...))
+}
+
+// Failf fails the check; ex, when not nil, is quoted below the message.
+func (f *Fixture) Failf(ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	msg := fmt.Sprintf(format, args...)
+	if ex != nil {
+		if ex.Status == 0 && f.env != nil {
+			if err := f.env.probe(f.ctx); err != nil {
+				// Nothing after this can pass or fail for a reason
+				// about the OP: stop the run (reported as exit 2).
+				ginkgo.AbortSuite(err.Error())
+			}
+		}
+		msg += "\n" + quote(ex)
+	}
+	ginkgo.Fail(msg)
+}
+
+// EnsureReachable aborts the run when the OP can no longer be reached,
+// so that a refusal a check expects (a failed TLS handshake) is never
+// mistaken for a vanished target.
+func (f *Fixture) EnsureReachable() {
+	ginkgo.GinkgoHelper()
+	if err := f.env.probe(f.ctx); err != nil {
+		ginkgo.AbortSuite(err.Error())
+	}
+}
+
+// Expect fails the check with the message unless ok.
+func (f *Fixture) Expect(ok bool, ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	if !ok {
+		f.Failf(ex, format, args...)
+	}
+}
+
+// clientFor returns the (cached) client registered as tc.
+func (f *Fixture) clientFor(tc *target.Client) *client.Client {
+	ginkgo.GinkgoHelper()
+	if c, ok := f.clients[tc.ID]; ok {
+		return c
+	}
+	cfgClient, err := newTargetClient(f.env, tc)
+	if err != nil {
+		ginkgo.Fail(fmt.Sprintf("building client %q from target.yaml: %v", tc.ID, err))
+	}
+	f.clients[tc.ID] = cfgClient
+	return cfgClient
+}
+
+// modePreference orders clients for AnyMode: poll first (the simplest
+// flow), then ping; push only when asked for by name.
+func modeRank(m ciba.DeliveryMode) int {
+	switch m {
+	case ciba.ModePoll:
+		return 0
+	case ciba.ModePing:
+		return 1
+	}
+	return 2
+}
+
+// Clients returns every registered client matching mode and auth (Any*
+// match all; AnyMode leaves push clients out), poll clients first.
+func (f *Fixture) Clients(mode ciba.DeliveryMode, auth ciba.AuthMethod) []*target.Client {
+	var out []*target.Client
+	for i := range f.env.Target.Clients {
+		tc := &f.env.Target.Clients[i]
+		if mode == AnyMode && tc.Mode == ciba.ModePush {
+			continue
+		}
+		if (mode == AnyMode || tc.Mode == mode) && (auth == AnyAuth || tc.Auth == auth) {
+			out = append(out, tc)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *target.Client) int { return modeRank(a.Mode) - modeRank(b.Mode) })
+	return out
+}
+
+// Client returns a client registered with mode and auth, or skips the
+// check when the target has none.
+func (f *Fixture) Client(mode ciba.DeliveryMode, auth ciba.AuthMethod) *client.Client {
+	ginkgo.GinkgoHelper()
+	cs := f.Clients(mode, auth)
+	if len(cs) == 0 {
+		f.Skipf("target.yaml has no client with mode %s and auth %s", orAny(string(mode)), orAny(string(auth)))
+	}
+	return f.clientFor(cs[0])
+}
+
+// ClientWhere returns the first client (poll first) for which ok holds,
+// or skips with "target.yaml has no <what>".
+func (f *Fixture) ClientWhere(what string, ok func(*target.Client) bool) *client.Client {
+	ginkgo.GinkgoHelper()
+	for _, tc := range f.Clients(AnyMode, AnyAuth) {
+		if ok(tc) {
+			return f.clientFor(tc)
+		}
+	}
+	f.Skipf("target.yaml has no %s", what)
+	return nil
+}
+
+// OtherClient returns a second client, other than c; with sameAuth its
+// authentication method must be c's (CIBA.md pitfall 7: the mix-up
+// probes need two clients).
+func (f *Fixture) OtherClient(c *client.Client, sameAuth bool) *client.Client {
+	ginkgo.GinkgoHelper()
+	for _, tc := range f.Clients(AnyMode, AnyAuth) {
+		if tc.ID == c.ClientID() || (sameAuth && tc.Auth != c.AuthMethod()) {
+			continue
+		}
+		return f.clientFor(tc)
+	}
+	if sameAuth {
+		f.Skipf("target.yaml has no second client with auth %s", c.AuthMethod())
+	}
+	f.Skipf("target.yaml has only one client")
+	return nil
+}
+
+// TargetClient is c's entry in target.yaml.
+func (f *Fixture) TargetClient(c *client.Client) *target.Client {
+	tc, _ := f.env.Target.Client(c.ClientID())
+	return tc
+}
+
+// SigningKey is the private signing key of client c (for probes that sign
+// with another client's key).
+func (f *Fixture) SigningKey(c *client.Client) jose.JSONWebKey {
+	ginkgo.GinkgoHelper()
+	k, err := f.TargetClient(c).LoadSigningKey()
+	if err != nil {
+		ginkgo.Fail(err.Error())
+	}
+	return k
+}
+
+// TLSCert is client c's TLS certificate, or skips when it has none.
+func (f *Fixture) TLSCert(c *client.Client) *tls.Certificate {
+	ginkgo.GinkgoHelper()
+	cert, err := f.TargetClient(c).LoadTLSCertificate()
+	if err != nil {
+		ginkgo.Fail(err.Error())
+	}
+	if cert == nil {
+		f.Skipf("client %s has no TLS certificate in target.yaml", c.ClientID())
+	}
+	return cert
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "any"
+	}
+	return s
+}
+
+func outcomeOf(u *target.User) target.Outcome {
+	if u.Outcome == "" {
+		return target.OutcomeApprove
+	}
+	return u.Outcome
+}
+
+// UserFor returns a user the driver can make take action, or skips.
+// Users whose device never answers by itself are preferred when the
+// driver can hold requests and decide them on demand; then users whose
+// scripted outcome is the action (without delay first); then, with
+// drivers that only act when told, any user.
+func (f *Fixture) UserFor(action device.Action) *target.User {
+	ginkgo.GinkgoHelper()
+	caps := f.env.Driver.Capabilities()
+	if (action == device.ActionAllow && !caps.Approve) || (action == device.ActionDeny && !caps.Deny) {
+		f.Skipf("the %s device driver cannot make a user %s", f.env.Driver.Kind(), action)
+	}
+	users := f.env.Target.Users
+	if caps.Hold {
+		for i := range users {
+			if outcomeOf(&users[i]) == target.OutcomeNever {
+				return &users[i]
+			}
+		}
+	}
+	want := target.OutcomeApprove
+	if action == device.ActionDeny {
+		want = target.OutcomeDeny
+	}
+	var delayed *target.User
+	for i := range users {
+		if outcomeOf(&users[i]) == want {
+			if users[i].Delay == 0 {
+				return &users[i]
+			}
+			if delayed == nil {
+				delayed = &users[i]
+			}
+		}
+	}
+	if delayed != nil {
+		return delayed
+	}
+	if !caps.FollowsUserOutcomes && len(users) > 0 {
+		return &users[0]
+	}
+	f.Skipf("target.yaml has no user the %s driver can make %s", f.env.Driver.Kind(), action)
+	return nil
+}
+
+// PendingUser returns a user whose request stays pending until the
+// driver acts or it expires, or skips.
+func (f *Fixture) PendingUser() *target.User {
+	ginkgo.GinkgoHelper()
+	users := f.env.Target.Users
+	for i := range users {
+		if outcomeOf(&users[i]) == target.OutcomeNever {
+			return &users[i]
+		}
+	}
+	if !f.env.Driver.Capabilities().FollowsUserOutcomes && len(users) > 0 {
+		return &users[0]
+	}
+	f.Skipf("target.yaml has no user whose request stays pending (outcome: never)")
+	return nil
+}
+
+// PendingUserOrAny is the user for requests whose outcome does not
+// matter (refused probes, acknowledgement checks): a pending one when the
+// target has one, so an OP that wrongly accepts starts nothing, else the
+// first user.
+func (f *Fixture) PendingUserOrAny() *target.User {
+	users := f.env.Target.Users
+	for i := range users {
+		if outcomeOf(&users[i]) == target.OutcomeNever {
+			return &users[i]
+		}
+	}
+	return &users[0]
+}
+
+// Params is a valid authentication request of c for user u: the client's
+// scope, the user's hint, binding_message "1234" as the OIDF suite sends
+// (FAPI-CIBA 5.2.2-2), and for ping and push clients a fresh
+// client_notification_token of 192 bits (CIBA 7.1).
+func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
+	ginkgo.GinkgoHelper()
+	scope := "openid"
+	if tc := f.TargetClient(c); tc != nil && tc.Scope != "" {
+		scope = tc.Scope
+	}
+	p := client.AuthParams{Scope: scope, BindingMessage: "1234"}
+	switch param, v := u.Hint(); param {
+	case ciba.ParamLoginHint:
+		p.LoginHint = v
+	case ciba.ParamLoginHintToken:
+		p.LoginHintToken = v
+	default:
+		p.IDTokenHint = v
+	}
+	if u.UserCode != "" {
+		p.UserCode = u.UserCode
+	}
+	if c.Mode() != ciba.ModePoll {
+		tok, err := c.NewJTI()
+		if err != nil {
+			ginkgo.Fail(err.Error())
+		}
+		p.ClientNotificationToken = tok
+	}
+	return p
+}
+
+// Start sends a backchannel request and fails the check unless the OP
+// acknowledges it (CIBA 7.3).
+func (f *Fixture) Start(c *client.Client, p client.AuthParams, opts ...client.CallOption) *ciba.AuthenticationResponse {
+	ginkgo.GinkgoHelper()
+	ack, ex, err := c.Authenticate(f.ctx, p, opts...)
+	if err != nil {
+		f.Failf(ex, "expected the backchannel request of %s to be acknowledged (CIBA 7.3), got: %v", c.ClientID(), err)
+	}
+	if ack.AuthReqID == "" {
+		f.Failf(ex, "expected an auth_req_id in the acknowledgement (CIBA 7.3), got none")
+	}
+	return ack
+}
+
+// Decide makes the user approve or deny the request through the driver;
+// it skips when the driver cannot and fails when the device errs.
+func (f *Fixture) Decide(c *client.Client, ack *ciba.AuthenticationResponse, u *target.User, p client.AuthParams, action device.Action) {
+	ginkgo.GinkgoHelper()
+	err := f.env.Driver.Decide(f.ctx, device.Request{AuthReqID: ack.AuthReqID, User: u, ClientID: c.ClientID(), BindingMessage: p.BindingMessage}, action)
+	if errors.Is(err, device.ErrUnsupported) {
+		f.Skipf("%v", err)
+	}
+	if err != nil {
+		f.EnsureReachable()
+		if lost := f.env.probeDevice(f.ctx); lost != nil {
+			ginkgo.AbortSuite(lost.Error())
+		}
+		ginkgo.Fail(fmt.Sprintf("the device could not %s the request: %v", action, err))
+	}
+}
+
+// lastExchange records the latest exchange of a call that makes many.
+type lastExchange struct{ ex *client.Exchange }
+
+func (l *lastExchange) option() client.CallOption {
+	return client.OnExchange(func(ex *client.Exchange) { l.ex = ex })
+}
+
+// Outcome polls (or, for ping clients, waits for the notification and
+// then calls) the token endpoint until a terminal answer: tokens or an
+// error other than authorization_pending/slow_down. The first call is
+// made at once, as the OIDF suite does; then the OP's interval is obeyed.
+func (f *Fixture) Outcome(c *client.Client, ack *ciba.AuthenticationResponse) (*ciba.TokenResponse, *client.Exchange, error) {
+	ginkgo.GinkgoHelper()
+	ctx, cancel := context.WithTimeout(f.ctx, time.Duration(ack.ExpiresIn+5)*time.Second)
+	defer cancel()
+	var last lastExchange
+	if c.Mode() == ciba.ModePing {
+		// The user has decided: the ping is due now (CIBA 10.2), not at
+		// expiry, so a missing one fails without waiting the request out.
+		pctx, pcancel := context.WithTimeout(ctx, PingWait)
+		defer pcancel()
+		if _, err := f.Notification(pctx, c, ack); err != nil {
+			return nil, last.ex, err
+		}
+		return c.Token(ctx, ack.AuthReqID)
+	}
+	tr, ex, err := c.Token(ctx, ack.AuthReqID)
+	if err == nil || !(errors.Is(err, ciba.ErrAuthorizationPending) || errors.Is(err, ciba.ErrSlowDown)) {
+		return tr, ex, err
+	}
+	wait := *ack
+	if errors.Is(err, ciba.ErrSlowDown) {
+		wait.Interval = max(wait.Interval, ciba.DefaultPollInterval) + ciba.SlowDownIncrement
+	}
+	tr, err = c.Poll(ctx, &wait, last.option())
+	return tr, last.ex, err
+}
+
+// Notification waits for the ping notification of ack's request on c's
+// receiver and returns it; it fails when c has no receiver.
+func (f *Fixture) Notification(ctx context.Context, c *client.Client, ack *ciba.AuthenticationResponse) (client.Notification, error) {
+	ginkgo.GinkgoHelper()
+	r := f.env.Receivers.For(c.ClientID())
+	if r == nil {
+		ginkgo.Fail(fmt.Sprintf("client %s has no notification receiver (notification missing in target.yaml)", c.ClientID()))
+	}
+	n, err := r.Wait(ctx, ack.AuthReqID)
+	if err != nil {
+		return n, fmt.Errorf("no ping notification for the request arrived (CIBA 10.2): %w", err)
+	}
+	return n, nil
+}
+
+// Tokens fails the check unless Outcome gives tokens.
+func (f *Fixture) Tokens(c *client.Client, ack *ciba.AuthenticationResponse) (*ciba.TokenResponse, *client.Exchange) {
+	ginkgo.GinkgoHelper()
+	tr, ex, err := f.Outcome(c, ack)
+	if err != nil {
+		f.Failf(ex, "expected tokens for the approved request (CIBA 10.1.1), got: %v", err)
+	}
+	return tr, ex
+}
+
+// Approved runs a whole approved flow for c: request, approval on the
+// device, tokens.
+func (f *Fixture) Approved(c *client.Client, edit ...func(*client.AuthParams)) (*ciba.TokenResponse, *client.Exchange, *ciba.AuthenticationResponse) {
+	ginkgo.GinkgoHelper()
+	u := f.UserFor(device.ActionAllow)
+	p := f.Params(c, u)
+	for _, e := range edit {
+		e(&p)
+	}
+	ack := f.Start(c, p)
+	f.Decide(c, ack, u, p, device.ActionAllow)
+	tr, ex := f.Tokens(c, ack)
+	return tr, ex, ack
+}
+
+// ExpectOAuthError fails unless the call was answered with one of codes
+// and one of statuses (none given: any), with a well-formed error body
+// (CIBA 13, RFC 6749 5.2: JSON with only error, error_description and
+// error_uri; error_description in the allowed ASCII range).
+func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []int, codes ...string) {
+	ginkgo.GinkgoHelper()
+	want := fmt.Sprintf("HTTP %v with error %v", statuses, codes)
+	if err == nil {
+		f.Failf(ex, "expected %s, got a success", want)
+	}
+	if ex == nil || ex.Status == 0 {
+		f.Failf(ex, "expected %s, got no response: %v", want, err)
+	}
+	var ce *ciba.Error
+	if !errors.As(err, &ce) {
+		f.Failf(ex, "expected %s, got a response without an OAuth error body: %v", want, err)
+	}
+	if !slices.Contains(codes, ce.Code) {
+		f.Failf(ex, "expected error %v, got %q (HTTP %d)", codes, ce.Code, ex.Status)
+	}
+	if len(statuses) > 0 && !slices.Contains(statuses, ex.Status) {
+		f.Failf(ex, "expected HTTP status %v with error %q, got HTTP %d", statuses, ce.Code, ex.Status)
+	}
+	if msg := errorBodyProblem(ex); msg != "" {
+		f.Failf(ex, "the error response is malformed (CIBA 13, RFC 6749 5.2): %s", msg)
+	}
+}
+
+// PingWait is how long a ping may take to arrive after the user decided.
+const PingWait = 5 * time.Second
+
+// Status400 is the status nearly every OAuth error travels with.
+var Status400 = []int{http.StatusBadRequest}
+
+// StatusInvalidClient is what invalid_client may come with (RFC 6749 5.2
+// names 401; the OIDF suite tolerates 400).
+var StatusInvalidClient = []int{http.StatusBadRequest, http.StatusUnauthorized}
+
+// targetClientT is a client entry of target.yaml.
+type targetClientT = target.Client

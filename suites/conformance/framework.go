@@ -1,0 +1,88 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+)
+
+// Spec is the body of one check. ctx ends when the check times out or
+// the run is interrupted; f is the check's own fixture.
+type Spec func(ctx context.Context, f *Fixture)
+
+// DefaultCheckTimeout bounds one check, waits for expiry included.
+const DefaultCheckTimeout = 2 * time.Minute
+
+// Framework registers checks and hands each its fixture, as Kubernetes'
+// e2e framework does (NewDefaultFramework + ConformanceIt): a BeforeEach
+// builds a fresh Fixture, DeferCleanup tears it down.
+type Framework struct {
+	env          *Env // nil when previewing
+	checkTimeout time.Duration
+	current      *Fixture
+	names        map[string]bool
+	errs         []error
+}
+
+func newFramework(env *Env, checkTimeout time.Duration) *Framework {
+	if checkTimeout <= 0 {
+		checkTimeout = DefaultCheckTimeout
+	}
+	fw := &Framework{env: env, checkTimeout: checkTimeout, names: map[string]bool{}}
+	ginkgo.BeforeEach(func() {
+		f := newFixture(fw.env)
+		fw.current = f
+		ginkgo.DeferCleanup(func() {
+			f.cleanup()
+			fw.current = nil
+		})
+	})
+	return fw
+}
+
+// ConformanceIt registers one check: a Ginkgo It labelled with the
+// decorators' spec sections, modes, auth methods, "negative" and OIDF
+// modules, located at the caller. Names are unique across the suite.
+func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorator) {
+	labels := labelsOf(decorators)
+	if err := validateLabels(name, labels); err != nil {
+		fw.errs = append(fw.errs, err)
+	}
+	if fw.names[name] {
+		fw.errs = append(fw.errs, fmt.Errorf("check %q is registered twice", name))
+	}
+	fw.names[name] = true
+	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
+		if err := fw.env.Lost(); err != nil {
+			ginkgo.AbortSuite(err.Error())
+		}
+		f := fw.current
+		f.ctx = ctx
+		spec(ctx, f)
+	})
+}
+
+// Describe groups checks under a heading (the report's sections).
+func (fw *Framework) Describe(text string, body func()) bool {
+	return ginkgo.Describe(text, ginkgo.Offset(1), body)
+}
+
+// buildTree registers every check of the suite.
+func buildTree(fw *Framework) error {
+	describeDiscovery(fw)
+	describeBackchannel(fw)
+	describeRequestObject(fw)
+	describeClientAuth(fw)
+	describeToken(fw)
+	describePing(fw)
+	describeTLS(fw)
+	describeUserCodeACR(fw)
+	describeResource(fw)
+	describeAttacks(fw)
+	if len(fw.errs) > 0 {
+		return fmt.Errorf("conformance: the suite is malformed: %v", fw.errs)
+	}
+	return nil
+}

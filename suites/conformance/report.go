@@ -1,0 +1,119 @@
+package conformance
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// JSONSchema names the version of the JSON report format (documented in
+// docs/report-schema.md). Additive changes keep it; anything else bumps it.
+const JSONSchema = "ciba-check/conformance/v1"
+
+// ReportInfo is what the report says about the run beyond the checks.
+type ReportInfo struct {
+	ToolVersion string
+	Issuer      string
+	DeviceKind  string
+	Started     time.Time
+	Duration    time.Duration
+	// Error is set when the run ended early (e.g. the target vanished).
+	Error string
+}
+
+type jsonReport struct {
+	Schema   string      `json:"schema"`
+	Tool     jsonTool    `json:"tool"`
+	Target   jsonTarget  `json:"target"`
+	Started  string      `json:"started"`
+	Duration float64     `json:"duration_seconds"`
+	Summary  jsonSummary `json:"summary"`
+	Error    string      `json:"error,omitempty"`
+	Checks   []jsonCheck `json:"checks"`
+}
+
+type jsonTool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+type jsonTarget struct {
+	Issuer string `json:"issuer"`
+	Device string `json:"device"`
+}
+
+type jsonSummary struct {
+	Total   int `json:"total"`
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+}
+
+type jsonFailure struct {
+	Message  string `json:"message"`
+	Location string `json:"location"`
+}
+
+type jsonCheck struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Section     string       `json:"section"`
+	SpecRefs    []string     `json:"spec_refs"`
+	Labels      []string     `json:"labels"`
+	Modes       []string     `json:"modes"`
+	Auth        []string     `json:"auth"`
+	Negative    bool         `json:"negative"`
+	OIDFModules []string     `json:"oidf_modules"`
+	Outcome     string       `json:"outcome"`
+	Duration    float64      `json:"duration_seconds"`
+	Failure     *jsonFailure `json:"failure,omitempty"`
+	SkipReason  string       `json:"skip_reason,omitempty"`
+}
+
+// Summary counts the outcomes of checks.
+func Summary(checks []CheckResult) (passed, failed, skipped int) {
+	for _, c := range checks {
+		switch {
+		case c.Failed():
+			failed++
+		case c.Outcome == "passed":
+			passed++
+		default:
+			skipped++
+		}
+	}
+	return passed, failed, skipped
+}
+
+// WriteJSON writes the run as a JSON report of schema JSONSchema.
+func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
+	passed, failed, skipped := Summary(checks)
+	rep := jsonReport{
+		Schema:   JSONSchema,
+		Tool:     jsonTool{Name: "ciba-check", Version: info.ToolVersion},
+		Target:   jsonTarget{Issuer: info.Issuer, Device: info.DeviceKind},
+		Started:  info.Started.UTC().Format(time.RFC3339Nano),
+		Duration: info.Duration.Seconds(),
+		Summary:  jsonSummary{Total: len(checks), Passed: passed, Failed: failed, Skipped: skipped},
+		Error:    info.Error,
+		Checks:   []jsonCheck{},
+	}
+	for _, c := range checks {
+		jc := jsonCheck{
+			ID: c.ID, Name: c.Name, Section: c.Section, SpecRefs: c.Meta.SpecRefs,
+			Labels: c.Labels, Modes: c.Meta.Modes, Auth: c.Meta.Auth, Negative: c.Meta.Negative,
+			OIDFModules: c.Meta.OIDFModules, Outcome: c.Outcome, Duration: c.Duration.Seconds(),
+			SkipReason: c.SkipReason,
+		}
+		if jc.Labels == nil {
+			jc.Labels = []string{}
+		}
+		if c.Failed() {
+			jc.Failure = &jsonFailure{Message: c.Failure, Location: c.Location}
+		}
+		rep.Checks = append(rep.Checks, jc)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}

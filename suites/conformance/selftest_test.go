@@ -1,0 +1,279 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ciba-check/ciba-check/internal/devenv"
+	refop "github.com/ciba-check/ciba-check/reference-op"
+)
+
+// faultTrips documents, per reference-OP fault, exactly the checks it
+// must make fail; every other check must still pass under that fault.
+var faultTrips = map[string][]string{
+	refop.FaultAcceptAlgNone:              {"refuses a request object with alg none"},
+	refop.FaultAcceptExpiredToken:         {"answers expired_token after expires_in has passed"},
+	refop.FaultAllowUnsignedRequest:       {"refuses an unsigned backchannel request"},
+	refop.FaultCrossClientAuthReqID:       {"refuses another client's auth_req_id and leaves the owner's request pending"},
+	refop.FaultFollowNotificationRedirect: {"does not follow a redirect from the notification endpoint"},
+	refop.FaultIgnoreJTIReplay:            {"refuses a replayed request object"},
+	refop.FaultIgnoreRequestObjectExp:     {"refuses a request object that expired an hour ago", "refuses a request object without exp"},
+	refop.FaultInvalidRequestObjectCode: {
+		"refuses a replayed request object", "refuses a request object signed with another client's key",
+		"refuses a request object signed with RS256", "refuses a request object that expired an hour ago",
+		"refuses a request object whose aud is another server", "refuses a request object whose iss is another client",
+		"refuses a request object with a tampered signature", "refuses a request object with alg none",
+		"refuses a request object with exp 70 minutes in the future", "refuses a request object with nbf 10 minutes in the future",
+		"refuses a request object with nbf 70 minutes in the past", "refuses a request object without aud",
+		"refuses a request object without exp", "refuses a request object without iat", "refuses a request object without iss",
+		"refuses a request object without jti", "refuses a request object without nbf",
+		"refuses an HS256 request object keyed with the client's public key",
+		"refuses a malformed request object with invalid_request", "refuses a request object signed by a key behind a jku header",
+		"refuses a request object signed by a key from its own jwk header", "refuses a request object signed by an unregistered key",
+		"refuses a request object that contains a request claim", "refuses a request object whose exp is a string",
+		"refuses a request object with an unknown crit header",
+	},
+	refop.FaultIssueTokenTwice:      {"issues tokens exactly once to concurrent token requests", "refuses a redeemed auth_req_id with invalid_grant"},
+	refop.FaultNoCNFInIntrospection: {"reports cnf x5t#S256 of the client certificate at introspection"},
+	refop.FaultNoInterval:           {"answers slow_down to a poll faster than the interval"},
+	refop.FaultNoPingOnDeny:         {"pings after the user denies and then answers access_denied"},
+	refop.FaultNoSlowDown:           {"answers slow_down to a poll faster than the interval"},
+	refop.FaultPingRetryAfter4xx:    {"does not retry a ping the client answered with 401"},
+	refop.FaultPushUnderFAPI:        {"does not list push in backchannel_token_delivery_modes_supported"},
+	refop.FaultRefreshCrossClient:   {"refuses another client's refresh token with invalid_grant"},
+	refop.FaultShortAuthReqID:       {"issues unique auth_req_ids of at least 128 bits"},
+	refop.FaultTLSWeakCiphers:       {"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite"},
+	refop.FaultUnboundAccessToken: {"reports cnf x5t#S256 of the client certificate at introspection", "refuses the access token at userinfo over another client's certificate",
+		"binds the refreshed access token to the client certificate"},
+	refop.FaultWrongIDTokenAud: {"issues an ID token with iss, aud, sub, iat and a future exp", "issues refresh-grant ID tokens with the original iss and sub"},
+}
+
+// faultsTrippingNothing are faults no check can catch yet, with why; the
+// matrix fails when one starts tripping a check (move it to faultTrips).
+var faultsTrippingNothing = map[string]string{
+	refop.FaultAcceptRS256:   "the reference OP still refuses RS256: its key registration pins alg PS256 (reference-op verifyJWS), so the fault has no effect",
+	refop.FaultMissingAtHash: "at_hash is optional in poll and ping (OIDC 3.3.2.11, CIBA 10.3.1 requires it only in push, which FAPI forbids)",
+}
+
+const selfTestChildEnv = "CIBA_CHECK_SELFTEST_CHILD"
+
+type childSpec struct {
+	Dir    string   `json:"dir"`
+	Faults []string `json:"faults"`
+	Out    string   `json:"out"`
+}
+
+// TestSelfTestChild is one suite run against the embedded reference OP,
+// in a subprocess of TestFaultMatrix (Ginkgo runs once per process). It
+// also proves the run leaves no goroutines behind.
+func TestSelfTestChild(t *testing.T) {
+	raw := os.Getenv(selfTestChildEnv)
+	if raw == "" {
+		t.Skip("runs as a subprocess of TestFaultMatrix")
+	}
+	var spec childSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dev, err := devenv.Start(ctx, devenv.Options{Dir: spec.Dir, Faults: spec.Faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := NewEnv(ctx, dev.Target, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(RunConfig{Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(spec.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(f, res.Checks, ReportInfo{Issuer: dev.Issuer}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := dev.Close(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/onsi/ginkgo/v2/internal/interrupt_handler.(*InterruptHandler).registerForInterrupts.func2"),
+		goleak.IgnoreAnyFunction("os/signal.loop"), goleak.IgnoreAnyFunction("os/signal.signal_recv")); err != nil {
+		t.Errorf("the run left goroutines behind: %v", err)
+	}
+}
+
+// copyDir copies the generated PKI (not target.yaml, which each run
+// writes with its own ports).
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o700)
+		}
+		if rel == "target.yaml" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFaultMatrix runs the whole suite against the reference OP once
+// without faults (everything passes) and once per fault (exactly the
+// documented checks fail), several runs at a time.
+func TestFaultMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite once per fault")
+	}
+	base := t.TempDir()
+	t0 := time.Now()
+	defer func() { t.Logf("matrix took %s", time.Since(t0)) }()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dev, err := devenv.Start(ctx, devenv.Options{Dir: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runs := []string{""}
+	faults := refop.Faults()
+	if raceEnabled {
+		// Under -race one baseline run (race-checked, leak-checked)
+		// keeps the package fast; the matrix runs without -race.
+		t.Log("race detector on: baseline run only; run go test without -race for the fault matrix")
+		faults = nil
+	}
+	for _, f := range faults {
+		runs = append(runs, f.Name)
+		_, documented := faultTrips[f.Name]
+		_, excused := faultsTrippingNothing[f.Name]
+		if !documented && !excused {
+			t.Errorf("fault %q is in neither faultTrips nor faultsTrippingNothing", f.Name)
+		}
+	}
+	type outcome struct {
+		failed []string
+		all    []string
+		err    error
+		out    string
+	}
+	results := make([]outcome, len(runs))
+	// Runs mostly wait on protocol time, so several share a core; more
+	// would make the timing-sensitive checks of a slow (race) build flaky.
+	sem := make(chan struct{}, min(6*runtime.GOMAXPROCS(0), 16))
+	var wg sync.WaitGroup
+	for i, fault := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			dir := t.TempDir()
+			copyDir(t, base, dir)
+			spec := childSpec{Dir: dir, Out: filepath.Join(dir, "report.json")}
+			if fault != "" {
+				spec.Faults = []string{fault}
+			}
+			raw, _ := json.Marshal(spec)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSelfTestChild$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), selfTestChildEnv+"="+string(raw))
+			started := time.Now()
+			out, err := cmd.CombinedOutput()
+			t.Logf("%q took %s", fault, time.Since(started).Round(time.Millisecond))
+			results[i].out = string(out)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			data, err := os.ReadFile(spec.Out)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			var rep struct {
+				Checks []struct{ Name, Outcome string }
+			}
+			if err := json.Unmarshal(data, &rep); err != nil {
+				results[i].err = err
+				return
+			}
+			for _, c := range rep.Checks {
+				results[i].all = append(results[i].all, c.Name)
+				if c.Outcome != "passed" {
+					results[i].failed = append(results[i].failed, c.Name)
+				}
+			}
+			sort.Strings(results[i].failed)
+		}()
+	}
+	wg.Wait()
+
+	tripped := map[string]bool{}
+	for i, fault := range runs {
+		r := results[i]
+		name := fault
+		if name == "" {
+			name = "(no fault)"
+		}
+		if r.err != nil {
+			t.Errorf("%s: the run failed: %v\n%s", name, r.err, r.out)
+			continue
+		}
+		want := slices.Clone(faultTrips[fault])
+		sort.Strings(want)
+		if !slices.Equal(r.failed, want) {
+			if _, excused := faultsTrippingNothing[fault]; excused && len(r.failed) > 0 {
+				t.Errorf("%s now trips %v: move it from faultsTrippingNothing to faultTrips", name, r.failed)
+			} else if !excused || len(r.failed) > 0 {
+				t.Errorf("%s: failed checks\n  %s\nwant exactly\n  %s", name, strings.Join(r.failed, "\n  "), strings.Join(want, "\n  "))
+			}
+		}
+		for _, c := range r.failed {
+			tripped[c] = true
+		}
+	}
+	if results[0].err == nil {
+		var untripped []string
+		for _, c := range results[0].all {
+			if !tripped[c] {
+				untripped = append(untripped, c)
+			}
+		}
+		t.Logf("%d checks, %d faults, %d checks tripped by no fault yet:\n  %s", len(results[0].all), len(runs)-1, len(untripped), strings.Join(untripped, "\n  "))
+	}
+}

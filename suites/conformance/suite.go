@@ -1,0 +1,308 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/formatter"
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// SuiteName is the Ginkgo suite description.
+const SuiteName = "ciba-check conformance"
+
+// RunConfig selects and bounds a run.
+type RunConfig struct {
+	Env *Env
+	// LabelFilter is a Ginkgo label filter, e.g. "CIBA-7.1.1 && !negative".
+	LabelFilter string
+	// Focus and Skip are regular expressions on check names.
+	Focus, Skip []string
+	FailFast    bool
+	// Timeout bounds the whole run; 0 means one hour.
+	Timeout time.Duration
+	// CheckTimeout bounds one check; 0 means DefaultCheckTimeout.
+	CheckTimeout time.Duration
+	// OnStart is told how many checks will run; OnCheck gets each result
+	// as it finishes (progress output).
+	OnStart func(total int)
+	// OnCheckStart is told the name of each check about to run.
+	OnCheckStart func(name string)
+	OnCheck      func(CheckResult)
+}
+
+// ConfigError is a bad filter or focus expression.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Validate checks the filter expressions before Ginkgo sees them:
+// Ginkgo exits the process on a bad configuration.
+func (c RunConfig) Validate() error {
+	if c.LabelFilter != "" {
+		if _, err := types.ParseLabelFilter(c.LabelFilter); err != nil {
+			return &ConfigError{Err: fmt.Errorf("--label-filter %q: %v", c.LabelFilter, firstLine(err.Error()))}
+		}
+	}
+	for _, set := range []struct {
+		flag string
+		res  []string
+	}{{"--focus", c.Focus}, {"--skip", c.Skip}} {
+		for _, re := range set.res {
+			if _, err := regexp.Compile(re); err != nil {
+				return &ConfigError{Err: fmt.Errorf("%s %q: %v", set.flag, re, err)}
+			}
+		}
+	}
+	if c.Timeout < 0 || c.CheckTimeout < 0 {
+		return &ConfigError{Err: errors.New("timeouts must not be negative")}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Result is a finished run.
+type Result struct {
+	Report types.Report
+	Checks []CheckResult
+}
+
+// Passed reports whether no check failed.
+func (r *Result) Passed() bool {
+	for _, c := range r.Checks {
+		if c.Failed() {
+			return false
+		}
+	}
+	return r.Report.SuiteSucceeded
+}
+
+// CheckResult is one check's outcome.
+type CheckResult struct {
+	ID       string
+	Name     string
+	Section  string
+	Labels   []string
+	Meta     Meta
+	Outcome  string
+	Duration time.Duration
+	// Failure is the failure message and location (file:line) when the
+	// check failed.
+	Failure  string
+	Location string
+	// SkipReason says why a skipped check did not run.
+	SkipReason string
+}
+
+// Failed reports whether the outcome is a failure of any kind.
+func (c CheckResult) Failed() bool {
+	switch c.Outcome {
+	case "passed", "skipped", "pending":
+		return false
+	}
+	return true
+}
+
+// NotSelected is the skip reason of checks the filters left out; NotRun
+// of selected checks the run stopped before (fail-fast, timeout, a
+// vanished target).
+const (
+	NotSelected = "not selected by --label-filter, --focus or --skip"
+	NotRun      = "not run: the run stopped early"
+)
+
+// selector decides, as Ginkgo does, whether the filters select a check:
+// Ginkgo reports unselected checks and checks skipped by an early stop
+// alike.
+type selector struct {
+	labels      func([]string) bool
+	focus, skip []*regexp.Regexp
+}
+
+func newSelector(c RunConfig) selector {
+	s := selector{labels: func([]string) bool { return true }}
+	if c.LabelFilter != "" {
+		if f, err := types.ParseLabelFilter(c.LabelFilter); err == nil {
+			s.labels = f
+		}
+	}
+	for _, re := range c.Focus {
+		s.focus = append(s.focus, regexp.MustCompile(re))
+	}
+	for _, re := range c.Skip {
+		s.skip = append(s.skip, regexp.MustCompile(re))
+	}
+	return s
+}
+
+func (s selector) selected(c CheckResult) bool {
+	text := strings.TrimSpace(strings.ReplaceAll(c.Section, " / ", " ") + " " + c.Name)
+	if !s.labels(c.Labels) {
+		return false
+	}
+	if len(s.focus) > 0 && !slices.ContainsFunc(s.focus, func(re *regexp.Regexp) bool { return re.MatchString(text) }) {
+		return false
+	}
+	return !slices.ContainsFunc(s.skip, func(re *regexp.Regexp) bool { return re.MatchString(text) })
+}
+
+func suiteConfig(c RunConfig) types.SuiteConfig {
+	sc := types.NewDefaultSuiteConfig()
+	sc.LabelFilter = c.LabelFilter
+	sc.FocusStrings = c.Focus
+	sc.SkipStrings = c.Skip
+	sc.FailFast = c.FailFast
+	// A fixed seed keeps the order of sections stable between runs.
+	sc.RandomSeed = 1
+	if c.Timeout > 0 {
+		sc.Timeout = c.Timeout
+	}
+	return sc
+}
+
+func reporterConfig() types.ReporterConfig {
+	rc := types.NewDefaultReporterConfig()
+	rc.NoColor = true
+	rc.Succinct = true
+	return rc
+}
+
+type failRecorder struct{ failed bool }
+
+func (f *failRecorder) Fail() { f.failed = true }
+
+// Run builds the suite and runs it once against cfg.Env. Ginkgo allows
+// one run per process: a second call ends the process, so callers must
+// make it their only run (`ciba-check run`).
+func Run(cfg RunConfig) (*Result, error) {
+	if cfg.Env == nil {
+		return nil, errors.New("conformance: Run needs an Env")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	fw := newFramework(cfg.Env, cfg.CheckTimeout)
+	if err := buildTree(fw); err != nil {
+		return nil, err
+	}
+	var report types.Report
+	ginkgo.ReportBeforeSuite(func(r ginkgo.Report) {
+		if cfg.OnStart != nil {
+			cfg.OnStart(r.PreRunStats.SpecsThatWillRun)
+		}
+	})
+	ginkgo.ReportBeforeEach(func(r ginkgo.SpecReport) {
+		if cfg.OnCheckStart != nil && r.LeafNodeType == types.NodeTypeIt && !r.State.Is(types.SpecStateSkipped) {
+			cfg.OnCheckStart(r.LeafNodeText)
+		}
+	})
+	ginkgo.ReportAfterEach(func(r ginkgo.SpecReport) {
+		if cfg.OnCheck != nil && r.LeafNodeType == types.NodeTypeIt {
+			if c := checkResult(r); c.SkipReason != NotSelected {
+				cfg.OnCheck(c)
+			}
+		}
+	})
+	ginkgo.ReportAfterSuite("ciba-check report", func(r ginkgo.Report) { report = r })
+	// Ginkgo's console reporter writes to this writer; our progress and
+	// summary replace it.
+	formatter.ColorableStdOut = io.Discard
+	var t failRecorder
+	ginkgo.RunSpecs(&t, SuiteName, suiteConfig(cfg), reporterConfig())
+	checks := checkResults(report)
+	sel := newSelector(cfg)
+	for i := range checks {
+		if checks[i].SkipReason == NotSelected && sel.selected(checks[i]) {
+			checks[i].SkipReason = NotRun
+		}
+	}
+	return &Result{Report: report, Checks: checks}, nil
+}
+
+// Preview builds the suite without an environment and returns its
+// checks as a dry run would list them; it does not count as Ginkgo's run
+// but registers the specs, so a process calls Preview or Run, not both.
+func Preview() (*Result, error) {
+	fw := newFramework(nil, 0)
+	if err := buildTree(fw); err != nil {
+		return nil, err
+	}
+	formatter.ColorableStdOut = io.Discard
+	report := ginkgo.PreviewSpecs(SuiteName, suiteConfig(RunConfig{}), reporterConfig())
+	return &Result{Report: report, Checks: checkResults(report)}, nil
+}
+
+func checkResults(r types.Report) []CheckResult {
+	var out []CheckResult
+	for _, sr := range r.SpecReports {
+		if sr.LeafNodeType == types.NodeTypeIt {
+			out = append(out, checkResult(sr))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func checkResult(sr types.SpecReport) CheckResult {
+	section := strings.Join(sr.ContainerHierarchyTexts, " / ")
+	c := CheckResult{
+		ID:       checkID(sr.ContainerHierarchyTexts, sr.LeafNodeText),
+		Name:     sr.LeafNodeText,
+		Section:  section,
+		Labels:   sr.Labels(),
+		Meta:     Classify(sr.Labels()),
+		Outcome:  sr.State.String(),
+		Duration: sr.RunTime,
+		Location: sr.LeafNodeLocation.String(),
+	}
+	switch {
+	case sr.State == types.SpecStateSkipped && sr.Failure.Message == "":
+		c.SkipReason = NotSelected
+	case sr.State == types.SpecStateSkipped:
+		c.SkipReason = sr.Failure.Message
+	case sr.State.Is(types.SpecStateFailureStates):
+		c.Failure = sr.Failure.Message
+		c.Location = sr.Failure.Location.String()
+	}
+	return c
+}
+
+// checkID is a stable identifier: the section and the name, lower case,
+// words joined by dashes ("token-endpoint/refuses-a-redeemed-auth-req-id-with-invalid-grant").
+func checkID(containers []string, name string) string {
+	parts := append(append([]string(nil), containers...), name)
+	for i, p := range parts {
+		parts[i] = slug(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimRight(b.String(), "-")
+}
