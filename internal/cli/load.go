@@ -43,6 +43,8 @@ type LoadOptions struct {
 	Quiet          bool
 	Output         string
 	JSONPath       string
+	HTMLPath       string
+	MDPath         string
 	ShardText      string
 	StartAtText    string
 
@@ -146,6 +148,8 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no live progress")
 	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob) to this file, for vegeta report/plot and load merge")
 	fl.StringVar(&opts.JSONPath, "json", "", "write the summary (schema ciba-check/load/v1) to this file")
+	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
+	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
 	fl.StringVar(&opts.ShardText, "shard", "", "run shard i of n (i/n, 0-based; /n takes i from JOB_COMPLETION_INDEX)")
 	fl.StringVar(&opts.StartAtText, "start-at", "", "wait until this RFC 3339 time before starting, so shards begin together")
 	if scenario == "poll" {
@@ -187,6 +191,8 @@ shard.`,
 	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
 	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob)")
 	fl.StringVar(&opts.JSONPath, "json", "", "write the merged summary (schema ciba-check/load/v1) to this file")
+	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
+	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/load"
 )
 
@@ -350,6 +352,9 @@ func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr 
 	if len(sums) == 2 && sums[0] != nil && sums[1] != nil {
 		writeComparison(o.IO.Out, sums[0], sums[1])
 	}
+	if err := writeLoadReports(o, sums); err != nil {
+		return err
+	}
 	if runErr != nil {
 		return fmt.Errorf("load %s: %w", o.Scenario, runErr)
 	}
@@ -357,6 +362,37 @@ func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr 
 		return ErrChecksFailed
 	}
 	return nil
+}
+
+// writeLoadReports renders the summaries into the HTML and Markdown
+// reports (reports/), poll and ping side by side when both ran, and
+// appends the Markdown to $GITHUB_STEP_SUMMARY when that is set.
+func writeLoadReports(o *LoadOptions, sums []*load.Summary) error {
+	stepSummary := o.Getenv != nil && o.Getenv(envStepSummary) != ""
+	if o.HTMLPath == "" && o.MDPath == "" && !stepSummary {
+		return nil
+	}
+	var models []*reports.Model
+	for _, s := range sums {
+		if s == nil {
+			continue
+		}
+		var doc bytes.Buffer
+		if err := s.WriteJSON(&doc); err != nil {
+			return fmt.Errorf("load %s: encoding the summary: %w", o.Scenario, err)
+		}
+		m, err := reports.FromLoadJSON(&doc)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", o.Scenario, err)
+		}
+		models = append(models, m)
+	}
+	if len(models) == 0 {
+		return nil
+	}
+	return writeReportOutputs(o.IO, o.Getenv, reports.Merge(models...), ReportOutputs{
+		HTML: o.HTMLPath, Markdown: o.MDPath, StepSummary: stepSummary,
+	})
 }
 
 // writeComparison prints poll and ping flows side by side.

@@ -168,7 +168,8 @@ func TestLoadFlowBoth(t *testing.T) {
 	dir := t.TempDir()
 	ios, _, out, errOut := TestStreams()
 	code := Run(t.Context(), []string{"load", "flow", "--mode", "both", "--rate", "4/s", "--duration", "300ms",
-		"--approve-delay", "0s", "-q", "--json", filepath.Join(dir, "s.json"), "--threshold", "errors==0"}, &Factory{IO: ios})
+		"--approve-delay", "0s", "-q", "--json", filepath.Join(dir, "s.json"), "--threshold", "errors==0",
+		"--html", filepath.Join(dir, "load.html"), "--md", filepath.Join(dir, "load.md")}, &Factory{IO: ios})
 	if code != ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -180,6 +181,16 @@ func TestLoadFlowBoth(t *testing.T) {
 	for _, mode := range []string{"poll", "ping"} {
 		if _, err := os.Stat(filepath.Join(dir, "s-"+mode+".json")); err != nil {
 			t.Fatalf("--mode both writes one summary per mode: %v", err)
+		}
+	}
+	// One report shows both modes side by side (issue: poll vs ping).
+	for _, file := range []string{"load.html", "load.md"} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "flow-poll") || !strings.Contains(string(data), "flow-ping") {
+			t.Errorf("%s does not show both flow-poll and flow-ping:\n%.400s", file, data)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,11 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/spf13/cobra"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/conformance"
 )
 
@@ -30,8 +31,12 @@ type RunOptions struct {
 	Skip        []string
 	JSONFile    string
 	JUnitFile   string
+	HTMLFile    string
+	MDFile      string
 	FailFast    bool
 	Timeout     time.Duration
+	// Getenv reads the environment ($GITHUB_STEP_SUMMARY); tests replace it.
+	Getenv func(string) string
 	// Faults switch on reference-OP faults (hidden; embedded OP only):
 	// how the suite's self-test proves checks can fail.
 	Faults []string
@@ -39,7 +44,7 @@ type RunOptions struct {
 
 // NewCmdRun builds `ciba-check run`.
 func NewCmdRun(f *Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IO, Version: f.Version}
+	opts := &RunOptions{IO: f.IO, Version: f.Version, Getenv: os.Getenv}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the CIBA / FAPI-CIBA conformance suite against an OP",
@@ -78,6 +83,8 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.StringArrayVar(&opts.Skip, "skip", nil, "skip checks whose name matches this regular expression (repeatable)")
 	fl.StringVar(&opts.JSONFile, "json", "", "write the results as JSON (schema "+conformance.JSONSchema+") to FILE")
 	fl.StringVar(&opts.JUnitFile, "junit", "", "write the results as JUnit XML to FILE")
+	fl.StringVar(&opts.HTMLFile, "html", "", "write a self-contained HTML report to FILE")
+	fl.StringVar(&opts.MDFile, "md", "", "write a Markdown summary to FILE (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check")
 	fl.DurationVar(&opts.Timeout, "timeout", time.Hour, "stop the run after this long")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
@@ -96,7 +103,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err := cfg.Validate(); err != nil {
 		return &UsageError{Err: fmt.Errorf("run: %w", err)}
 	}
-	for _, file := range []string{opts.JSONFile, opts.JUnitFile} {
+	for _, file := range []string{opts.JSONFile, opts.JUnitFile, opts.HTMLFile, opts.MDFile} {
 		if file != "" {
 			if err := checkReportWritable(file); err != nil {
 				return &UsageError{Err: fmt.Errorf("run: %w", err)}
@@ -197,25 +204,29 @@ func checkReportWritable(path string) error {
 }
 
 func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance.ReportInfo) error {
+	var doc bytes.Buffer
+	if err := conformance.WriteJSON(&doc, res.Checks, info); err != nil {
+		return fmt.Errorf("run: encoding results: %w", err)
+	}
 	if opts.JSONFile != "" {
-		f, err := os.Create(opts.JSONFile)
-		if err != nil {
-			return fmt.Errorf("run: --json: %w", err)
-		}
-		err = conformance.WriteJSON(f, res.Checks, info)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := os.WriteFile(opts.JSONFile, doc.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("run: writing %s: %w", opts.JSONFile, err)
 		}
 	}
-	if opts.JUnitFile != "" {
-		if err := reporters.GenerateJUnitReport(res.Report, opts.JUnitFile); err != nil {
-			return fmt.Errorf("run: writing %s: %w", opts.JUnitFile, err)
-		}
+	stepSummary := opts.Getenv != nil && opts.Getenv(envStepSummary) != ""
+	if opts.JUnitFile == "" && opts.HTMLFile == "" && opts.MDFile == "" && !stepSummary {
+		return nil
 	}
-	return nil
+	// Every other format renders from the one report model (reports/),
+	// read back from the JSON just written, so `report render` later
+	// gives the same files.
+	m, err := reports.FromConformanceJSON(bytes.NewReader(doc.Bytes()))
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	return writeReportOutputs(opts.IO, opts.Getenv, m, ReportOutputs{
+		HTML: opts.HTMLFile, JUnit: opts.JUnitFile, Markdown: opts.MDFile, StepSummary: stepSummary,
+	})
 }
 
 // runProgress prints a line per finished check when the output is not a

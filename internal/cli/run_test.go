@@ -126,11 +126,12 @@ func TestRunSubprocess(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	run := func(t *testing.T, args ...string) (int, string, string) {
+	runWith := func(t *testing.T, env []string, args ...string) (int, string, string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(os.Environ(), env...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
@@ -143,6 +144,10 @@ func TestRunSubprocess(t *testing.T) {
 		}
 		t.Fatalf("running %v: %v", args, err)
 		return 0, "", ""
+	}
+	run := func(t *testing.T, args ...string) (int, string, string) {
+		t.Helper()
+		return runWith(t, []string{"GITHUB_STEP_SUMMARY="}, args...)
 	}
 	readReport := func(t *testing.T, path string) map[string]any {
 		t.Helper()
@@ -172,8 +177,13 @@ func TestRunSubprocess(t *testing.T) {
 	t.Run("embedded default passes", func(t *testing.T) {
 		t.Parallel()
 		report := filepath.Join(t.TempDir(), "r.json")
-		junit := filepath.Join(t.TempDir(), "j.xml")
-		code, stdout, stderr := run(t, "run", "--json", report, "--junit", junit)
+		dir := t.TempDir()
+		junit, html, md, summary := filepath.Join(dir, "j.xml"), filepath.Join(dir, "r.html"), filepath.Join(dir, "r.md"), filepath.Join(dir, "summary.md")
+		if err := os.WriteFile(summary, []byte("earlier step\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := runWith(t, []string{"GITHUB_STEP_SUMMARY=" + summary},
+			"run", "--json", report, "--junit", junit, "--html", html, "--md", md)
 		if code != ExitOK {
 			t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
@@ -190,8 +200,18 @@ func TestRunSubprocess(t *testing.T) {
 		if !strings.Contains(stdout, "Summary by spec section") || !strings.Contains(stdout, "ok   [1/") {
 			t.Errorf("stdout lacks progress or summary:\n%s", stdout)
 		}
-		if data, err := os.ReadFile(junit); err != nil || !bytes.Contains(data, []byte("<testsuites")) {
-			t.Errorf("JUnit report: %v %q", err, data)
+		if data, err := os.ReadFile(junit); err != nil || !bytes.Contains(data, []byte("<testsuites")) || bytes.Count(data, []byte("<testsuite ")) != 1 {
+			t.Errorf("JUnit report (want one testsuites with one testsuite): %v %.300q", err, data)
+		}
+		if data, err := os.ReadFile(html); err != nil || !bytes.Contains(data, []byte("<html")) || !bytes.Contains(data, []byte("Passed")) {
+			t.Errorf("HTML report: %v %.300q", err, data)
+		}
+		mdData, err := os.ReadFile(md)
+		if err != nil || !bytes.Contains(mdData, []byte("|")) {
+			t.Errorf("Markdown report: %v %.300q", err, mdData)
+		}
+		if data, err := os.ReadFile(summary); err != nil || !bytes.HasPrefix(data, []byte("earlier step\n")) || !bytes.HasSuffix(data, mdData) {
+			t.Errorf("step summary: want the earlier content followed by the Markdown report: %v %.300q", err, data)
 		}
 	})
 
