@@ -46,7 +46,18 @@ const (
 // Faults returns the catalogue, sorted by name. It is a fresh slice each
 // call so callers may modify it.
 func Faults() []Fault {
-	fs := []Fault{
+	fs := coreFaults()
+	// Each area keeps its faults in its own file (faults_*.go).
+	fs = append(fs, backchannelFaults()...)
+	fs = append(fs, authDiscoveryFaults()...)
+	fs = append(fs, tokenFaults()...)
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+	return fs
+}
+
+// coreFaults are the first faults of the catalogue, spread over the OP.
+func coreFaults() []Fault {
+	return []Fault{
 		{FaultAcceptAlgNone, "request objects with alg none are accepted unsigned", "FAPI-CIBA-7.10 / CIBA-7.1.1: alg none request object refused (ensure-request-object-signature-algorithm-is-none-fails)"},
 		{FaultAcceptRS256, "RS256-signed request objects are accepted", "FAPI-CIBA-7.10 (FAPI-RW 8.6): RS256 request object refused (ensure-request-object-signature-algorithm-is-RS256-fails)"},
 		{FaultAllowUnsignedRequest, "plain form backchannel requests without a signed request object are accepted", "FAPI-CIBA-5.2.2-6: unsigned request refused (ensure-unsigned-backchannel-authorization-request-fails)"},
@@ -70,8 +81,6 @@ func Faults() []Fault {
 		{FaultShortAuthReqID, "auth_req_id has only 64 bits of entropy", "CIBA-7.3: auth_req_id with at least 128 bits of entropy"},
 		{FaultRefreshCrossClient, "another client's refresh token is accepted", "RFC 6749 6 / CIBA-11: other client's refresh token gives invalid_grant (refresh-token)"},
 	}
-	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
-	return fs
 }
 
 // faultSet is the immutable set of enabled faults of one OP.

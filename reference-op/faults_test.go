@@ -11,10 +11,26 @@ import (
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
-// faultProbes observe each fault: a probe returns true when the OP shows
-// the faulty behaviour. Every fault must be off by default and on when
+// faultProbe observes a fault: it returns true when the OP shows the
+// faulty behaviour. Every fault must be off by default and on when
 // switched on (TestFaultsChangeBehaviour).
-var faultProbes = map[string]func(t *testing.T, h *harness) bool{
+type faultProbe = func(t *testing.T, h *harness) bool
+
+// faultProbes merges the per-area tables (faults_*_test.go).
+var faultProbes = mergeProbes(coreFaultProbes, backchannelFaultProbes, authDiscoveryFaultProbes, tokenFaultProbes)
+
+func mergeProbes(tables ...map[string]faultProbe) map[string]faultProbe {
+	out := map[string]faultProbe{}
+	for _, t := range tables {
+		for name, p := range t {
+			out[name] = p
+		}
+	}
+	return out
+}
+
+// coreFaultProbes observe the faults of faults.go.
+var coreFaultProbes = map[string]faultProbe{
 	refop.FaultAcceptAlgNone: func(t *testing.T, h *harness) bool {
 		f := h.authForm(cPoll, h.issuer)
 		f.Set("request", unsignedJWT(h.requestClaims(cPoll, nil)))

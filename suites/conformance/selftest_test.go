@@ -23,7 +23,21 @@ import (
 
 // faultTrips documents, per reference-OP fault, exactly the checks it
 // must make fail; every other check must still pass under that fault.
-var faultTrips = map[string][]string{
+// Each area keeps its table in its own file (selftest_trips_*_test.go).
+var faultTrips = mergeTrips(coreFaultTrips, backchannelFaultTrips, authDiscoveryFaultTrips, tokenFaultTrips)
+
+func mergeTrips(tables ...map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for _, t := range tables {
+		for fault, checks := range t {
+			out[fault] = append(out[fault], checks...)
+		}
+	}
+	return out
+}
+
+// coreFaultTrips are the trips of the first faults (reference-op/faults.go).
+var coreFaultTrips = map[string][]string{
 	refop.FaultAcceptAlgNone:              {"refuses a request object with alg none"},
 	refop.FaultAcceptExpiredToken:         {"answers expired_token after expires_in has passed"},
 	refop.FaultAllowUnsignedRequest:       {"refuses an unsigned backchannel request"},
