@@ -13,7 +13,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/devenv"
-	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // world is one running embedded environment on a fake clock, with a client
@@ -24,6 +24,8 @@ type world struct {
 	clock    *clock.Fake
 	md       *ciba.ProviderMetadata
 	receiver *client.NotificationReceiver
+	// receivers owns every notification receiver of the target.
+	receivers *targetclient.Receivers
 
 	mu      sync.Mutex
 	clients map[string]*client.Client
@@ -56,48 +58,28 @@ func newWorld(t *testing.T, edit func(*devenv.Options)) *world {
 		if err := env.Close(ctx); err != nil {
 			t.Errorf("closing environment: %v", err)
 		}
-		if w.receiver != nil {
-			if err := w.receiver.Close(); err != nil {
-				t.Errorf("closing receiver: %v", err)
-			}
+		if err := w.receivers.Close(); err != nil {
+			t.Errorf("closing receivers: %v", err)
 		}
 	})
 
-	roots, err := env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.CloseIdleConnections()
-	if w.md, err = client.Discover(ctx, hc, env.Issuer); err != nil {
+	if w.md, err = targetclient.Discover(ctx, env.Target); err != nil {
 		t.Fatalf("discovery: %v", err)
 	}
+	receivers, err := targetclient.StartReceivers(env.Target, fc)
+	if err != nil {
+		t.Fatalf("starting notification receivers: %v", err)
+	}
+	w.receivers = receivers
+	// Every ping and push client of the embedded environment shares one
+	// notification address, hence one receiver.
 	for _, c := range env.Target.Clients {
-		if c.Notification != nil && w.receiver == nil {
-			w.startReceiver(c.Notification)
+		if r := receivers.For(c.ID); r != nil {
+			w.receiver = r
+			break
 		}
 	}
 	return w
-}
-
-func (w *world) startReceiver(n *target.Notification) {
-	cert, err := n.LoadTLSCertificate()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	r, err := client.NewNotificationReceiver(client.ReceiverConfig{
-		Listen: n.Listen, TLSCert: *cert, Path: devenv.NotifyPath, Clock: w.clock,
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if _, err := r.Start(); err != nil {
-		w.t.Fatalf("starting the notification receiver on %s: %v", n.Listen, err)
-	}
-	w.receiver = r
 }
 
 // client returns the CIBA client registered as id, built from target.yaml.
@@ -112,23 +94,7 @@ func (w *world) client(id string) *client.Client {
 	if !ok {
 		w.t.Fatalf("no client %q in target.yaml", id)
 	}
-	key, err := tc.LoadSigningKey()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	cert, err := tc.LoadTLSCertificate()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	roots, err := w.env.Target.RootCAs()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	c, err := client.New(client.Config{
-		ClientID: tc.ID, AuthMethod: tc.Auth, Mode: tc.Mode,
-		SigningKey: key, TLSCert: cert, RootCAs: roots,
-		Metadata: w.md, Clock: w.clock,
-	})
+	c, err := targetclient.New(w.env.Target, tc, w.md, w.clock)
 	if err != nil {
 		w.t.Fatal(err)
 	}
