@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -51,6 +52,10 @@ func (s *Server) StartOn(ln net.Listener) net.Addr {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
+		// Refused handshakes (old TLS versions, non-FAPI suites) are the
+		// server working as intended: log them at debug level through the
+		// OP's logger instead of on stderr.
+		ErrorLog: slog.NewLogLogger(s.op.log.Handler(), slog.LevelDebug),
 	}
 	s.ln = ln
 	s.done = make(chan error, 1)
