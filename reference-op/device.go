@@ -36,14 +36,39 @@ func (op *OP) channelToken(ar AuthRequest) (string, error) {
 // to authenticate the user. Without a DeviceEndpoint the request waits for
 // Decide.
 func (op *OP) startDeviceInteraction(ar AuthRequest, user User) {
+	op.offerToDevice(ar, user, false)
+}
+
+// offerToDevice calls the device in the background and records the
+// acknowledgement. A redelivery (after a restart) treats 409 Conflict as
+// acknowledged: the device already holds the request.
+func (op *OP) offerToDevice(ar AuthRequest, user User, redelivery bool) {
 	if op.cfg.DeviceEndpoint == "" {
 		return
 	}
 	op.goBackground(func(ctx context.Context) {
-		if err := op.callDevice(ctx, ar, user); err != nil {
-			if ctx.Err() != nil {
-				return
+		err := op.callDevice(ctx, ar, user)
+		var st deviceStatusError
+		if redelivery && errors.As(err, &st) && st.status == http.StatusConflict {
+			err = nil
+		}
+		switch {
+		case err == nil:
+			now := op.clock.Now()
+			// Recorded even when Close is under way: the call did succeed.
+			if _, uerr := op.store.UpdateAuthRequest(context.WithoutCancel(ctx), ar.ID, func(r *AuthRequest) error {
+				if r.DeviceCalledAt.IsZero() {
+					r.DeviceCalledAt = now
+				}
+				return nil
+			}); uerr != nil && !errors.Is(uerr, ErrNotFound) {
+				op.log.Warn("recording the device acknowledgement failed", "auth_req_id", redact(ar.ID), "err", uerr)
 			}
+			op.log.Info("authentication device acknowledged", "auth_req_id", redact(ar.ID), "redelivery", redelivery)
+		case ctx.Err() != nil:
+			// Shutting down: the request stays pending, and Resume
+			// offers it again after a restart.
+		default:
 			op.log.Warn("authentication device call failed", "auth_req_id", redact(ar.ID), "err", err)
 			if _, derr := op.decide(ctx, ar.ID, StatusFailed, "authentication device: "+err.Error()); derr != nil {
 				op.log.Info("could not mark request failed", "auth_req_id", redact(ar.ID), "err", derr)
@@ -88,10 +113,15 @@ func (op *OP) callDevice(ctx context.Context, ar AuthRequest, user User) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("status %d, want 201", resp.StatusCode)
+		return deviceStatusError{resp.StatusCode}
 	}
 	return nil
 }
+
+// deviceStatusError is a non-2xx answer from the authentication device.
+type deviceStatusError struct{ status int }
+
+func (e deviceStatusError) Error() string { return fmt.Sprintf("status %d, want 201", e.status) }
 
 // handleDeviceCallback receives the user's decision from the device.
 func (op *OP) handleDeviceCallback(w http.ResponseWriter, r *http.Request) {
@@ -134,6 +164,11 @@ func (op *OP) deviceCallback(r *http.Request) error {
 			return ciba.ErrInvalidRequest.WithStatus(http.StatusRequestEntityTooLarge).WithDescription("body too large")
 		}
 		return ciba.ErrInvalidRequest.WithDescription("body must be JSON {\"status\": ...}")
+	}
+	// One JSON object and nothing after it: trailing data means the
+	// body is not what the device meant to send.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return ciba.ErrInvalidRequest.WithDescription("body must be a single JSON object")
 	}
 	var status AuthStatus
 	switch cb.Status {

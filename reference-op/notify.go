@@ -27,7 +27,11 @@ const (
 // notify delivers the outcome of a decided request to a ping or push
 // client; poll clients see it at the token endpoint. It reports whether a
 // delivery was started.
-func (op *OP) notify(ar AuthRequest) bool {
+func (op *OP) notify(ar AuthRequest) bool { return op.notifyFrom(ar, 1) }
+
+// notifyFrom is notify starting at the given attempt number, so a
+// delivery resumed after a restart keeps the overall bound.
+func (op *OP) notifyFrom(ar AuthRequest, attempt int) bool {
 	c, ok := op.clients[ar.ClientID]
 	if !ok {
 		return false
@@ -38,7 +42,7 @@ func (op *OP) notify(ar AuthRequest) bool {
 			return false
 		}
 		body, _ := json.Marshal(ciba.PingNotification{AuthReqID: ar.ID})
-		op.goBackground(func(ctx context.Context) { op.deliver(ctx, c, ar, body, 1) })
+		op.goBackground(func(ctx context.Context) { op.deliver(ctx, c, ar, body, attempt) })
 		return true
 	case ciba.ModePush:
 		op.goBackground(func(ctx context.Context) {
@@ -47,7 +51,7 @@ func (op *OP) notify(ar AuthRequest) bool {
 				op.log.Warn("push payload failed", "auth_req_id", redact(ar.ID), "err", err)
 				return
 			}
-			op.deliver(ctx, c, ar, body, 1)
+			op.deliver(ctx, c, ar, body, attempt)
 		})
 		return true
 	}
@@ -59,10 +63,24 @@ func (op *OP) notify(ar AuthRequest) bool {
 // the configured clock when allowed.
 func (op *OP) deliver(ctx context.Context, c *Client, ar AuthRequest, body []byte, attempt int) {
 	status, err := op.postNotification(ctx, c.NotificationEndpoint, ar.ClientNotificationToken, body)
-	retry := err != nil || status >= 500 || (status >= 400 && op.faults.on(FaultPingRetryAfter4xx))
-	retry = retry && attempt < notifyAttempts && ctx.Err() == nil
+	retryable := err != nil || status >= 500 || (status >= 400 && op.faults.on(FaultPingRetryAfter4xx))
+	stopping := ctx.Err() != nil
+	retry := retryable && attempt < notifyAttempts && !stopping
 	if retry {
 		op.after(notifyBackoff<<(attempt-1), func(ctx context.Context) { op.deliver(ctx, c, ar, body, attempt+1) })
+	}
+	// An attempt cut short by shutdown is not counted: Resume retries it
+	// after a restart. Otherwise record progress so a restart neither
+	// forgets an undelivered notification nor exceeds the bound.
+	if !(stopping && retryable) {
+		done := !retry
+		if _, uerr := op.store.UpdateAuthRequest(context.WithoutCancel(ctx), ar.ID, func(r *AuthRequest) error {
+			r.NotifyAttempts = max(r.NotifyAttempts, attempt)
+			r.NotifyDone = r.NotifyDone || done
+			return nil
+		}); uerr != nil && !errors.Is(uerr, ErrNotFound) {
+			op.log.Warn("recording notification progress failed", "auth_req_id", redact(ar.ID), "err", uerr)
+		}
 	}
 	// Logged after scheduling, so the record also says a retry is armed.
 	op.log.Info("notification sent", "client_id", c.ID, "auth_req_id", redact(ar.ID), "attempt", attempt,

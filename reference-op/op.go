@@ -78,6 +78,10 @@ const (
 //     token bound to the caller's certificate, and a new ID token.
 //   - Push (only with PushAllowed) delivers access tokens that are not
 //     certificate-bound: no client TLS connection exists at that moment.
+//   - With a durable Store (BoltStore) a restart loses nothing the OP
+//     acknowledged; Resume re-offers pending requests to the device and
+//     re-sends undelivered ping and push notifications within the same
+//     attempt bound.
 type OP struct {
 	cfg     Config
 	faults  faultSet

@@ -55,6 +55,14 @@ type AuthRequest struct {
 	Redemptions int
 	// FailureReason says why a request is StatusFailed.
 	FailureReason string
+	// DeviceCalledAt is when the authentication device acknowledged the
+	// request (2xx); zero while it has not (see OP.Resume).
+	DeviceCalledAt time.Time
+	// NotifyAttempts counts ping or push deliveries tried so far;
+	// NotifyDone is set once one succeeded or the client refused it for
+	// good or the attempts ran out. OP.Resume re-sends when it is unset.
+	NotifyAttempts int
+	NotifyDone     bool
 }
 
 // TokenKind distinguishes access and refresh tokens.
@@ -104,8 +112,11 @@ type Store interface {
 	// UseJTI records key as used until expiresAt. It reports false if key
 	// was already recorded and has not expired by now.
 	UseJTI(ctx context.Context, key string, expiresAt, now time.Time) (bool, error)
-	// Purge drops auth requests that expired before cutoff, expired
-	// tokens and expired jtis.
+	// ListAuthRequests returns a copy of every stored request, in no
+	// particular order (OP.Resume walks them after a restart).
+	ListAuthRequests(ctx context.Context) ([]AuthRequest, error)
+	// Purge drops auth requests that expired before cutoff, tokens that
+	// expired before cutoff and jtis that expired before cutoff.
 	Purge(ctx context.Context, cutoff time.Time) error
 }
 
@@ -206,6 +217,17 @@ func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.
 	}
 	s.jtis[key] = expiresAt
 	return true, nil
+}
+
+// ListAuthRequests implements Store.
+func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]AuthRequest, 0, len(s.requests))
+	for _, r := range s.requests {
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // Purge implements Store.

@@ -2,69 +2,277 @@ package refop_test
 
 import (
 	"errors"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
-func TestMemoryStore(t *testing.T) {
-	s := refop.NewMemoryStore()
+// storeImpls are every Store implementation; each runs the same contract.
+var storeImpls = []struct {
+	name string
+	open func(t *testing.T) refop.Store
+}{
+	{"memory", func(*testing.T) refop.Store { return refop.NewMemoryStore() }},
+	{"bolt", func(t *testing.T) refop.Store {
+		s, err := refop.NewBoltStore(filepath.Join(t.TempDir(), "op.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}},
+}
+
+var storeEpoch = time.Unix(1_800_000_000, 0).UTC()
+
+// storeContract is what OP code relies on from any Store.
+var storeContract = []struct {
+	name string
+	run  func(t *testing.T, s refop.Store)
+}{
+	{"create then get returns an equal copy", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		r := refop.AuthRequest{ID: "a", ClientID: "c", Subject: "s", Scope: "openid", Status: refop.StatusPending,
+			CreatedAt: storeEpoch, ExpiresAt: storeEpoch.Add(time.Minute), Interval: 5, ClientNotificationToken: "tok"}
+		if err := s.CreateAuthRequest(c, r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetAuthRequest(c, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.ExpiresAt.Equal(r.ExpiresAt) || got.Scope != r.Scope || got.Interval != 5 || got.ClientNotificationToken != "tok" {
+			t.Fatalf("got %+v, want %+v", got, r)
+		}
+	}},
+	{"duplicate create is ErrExists and keeps the first", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "a", ClientID: "first"})
+		if err := s.CreateAuthRequest(c, refop.AuthRequest{ID: "a", ClientID: "second"}); !errors.Is(err, refop.ErrExists) {
+			t.Fatalf("duplicate create: %v", err)
+		}
+		if got, _ := s.GetAuthRequest(c, "a"); got.ClientID != "first" {
+			t.Fatalf("duplicate overwrote: %q", got.ClientID)
+		}
+	}},
+	{"unknown ids are ErrNotFound", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		if _, err := s.GetAuthRequest(c, "zz"); !errors.Is(err, refop.ErrNotFound) {
+			t.Errorf("get: %v", err)
+		}
+		if _, err := s.UpdateAuthRequest(c, "zz", func(*refop.AuthRequest) error { return nil }); !errors.Is(err, refop.ErrNotFound) {
+			t.Errorf("update: %v", err)
+		}
+		if _, err := s.GetToken(c, "zz"); !errors.Is(err, refop.ErrNotFound) {
+			t.Errorf("get token: %v", err)
+		}
+		if err := s.RevokeToken(c, "zz"); !errors.Is(err, refop.ErrNotFound) {
+			t.Errorf("revoke: %v", err)
+		}
+	}},
+	{"failed update saves nothing and returns fn's error", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "a", Status: refop.StatusPending})
+		boom := errors.New("boom")
+		got, err := s.UpdateAuthRequest(c, "a", func(r *refop.AuthRequest) error {
+			r.Status = refop.StatusApproved
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("error %v, want boom", err)
+		}
+		if got.Status != refop.StatusPending {
+			t.Errorf("returned %v, want the stored pending request", got.Status)
+		}
+		if got, _ := s.GetAuthRequest(c, "a"); got.Status != refop.StatusPending {
+			t.Fatalf("failed update persisted: %v", got.Status)
+		}
+	}},
+	{"successful update saves and returns the new value", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "a", Status: refop.StatusPending})
+		got, err := s.UpdateAuthRequest(c, "a", func(r *refop.AuthRequest) error {
+			r.Status, r.NotifyAttempts, r.DeviceCalledAt = refop.StatusApproved, 2, storeEpoch
+			return nil
+		})
+		if err != nil || got.Status != refop.StatusApproved {
+			t.Fatalf("update: %v %v", got.Status, err)
+		}
+		if got, _ := s.GetAuthRequest(c, "a"); got.Status != refop.StatusApproved || got.NotifyAttempts != 2 || !got.DeviceCalledAt.Equal(storeEpoch) {
+			t.Fatalf("stored %+v", got)
+		}
+	}},
+	{"concurrent updates are atomic: one redemption wins", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "a", Status: refop.StatusApproved})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins := 0
+		for range 32 {
+			wg.Go(func() {
+				_, err := s.UpdateAuthRequest(c, "a", func(r *refop.AuthRequest) error {
+					if r.Status != refop.StatusApproved {
+						return errors.New("already redeemed")
+					}
+					r.Status = refop.StatusRedeemed
+					r.Redemptions++
+					return nil
+				})
+				if err == nil {
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		got, _ := s.GetAuthRequest(c, "a")
+		if wins != 1 || got.Redemptions != 1 {
+			t.Fatalf("%d winners, %d redemptions; want exactly one", wins, got.Redemptions)
+		}
+	}},
+	{"list returns every request", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		for _, id := range []string{"a", "b", "c"} {
+			_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: id})
+		}
+		got, err := s.ListAuthRequests(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, r := range got {
+			seen[r.ID] = true
+		}
+		if len(got) != 3 || !seen["a"] || !seen["b"] || !seen["c"] {
+			t.Fatalf("listed %v", seen)
+		}
+	}},
+	{"jti replay is refused until the jti expires", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		now := storeEpoch
+		steps := []struct {
+			exp, now time.Time
+			want     bool
+		}{
+			{now.Add(time.Minute), now, true},
+			{now.Add(time.Minute), now.Add(30 * time.Second), false},
+			{now.Add(3 * time.Minute), now.Add(2 * time.Minute), true},
+			{now.Add(4 * time.Minute), now.Add(2*time.Minute + time.Second), false},
+		}
+		for i, st := range steps {
+			if ok, err := s.UseJTI(c, "j", st.exp, st.now); err != nil || ok != st.want {
+				t.Fatalf("step %d: fresh=%v err=%v, want %v", i, ok, err, st.want)
+			}
+		}
+		if ok, _ := s.UseJTI(c, "other", now.Add(time.Minute), now); !ok {
+			t.Fatal("a different jti was refused")
+		}
+	}},
+	{"tokens round-trip and revocation sticks", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		tok := refop.Token{Key: "k", Kind: refop.KindAccess, ClientID: "c", CertThumbprint: "x5t", ExpiresAt: storeEpoch.Add(time.Minute)}
+		if err := s.PutToken(c, tok); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetToken(c, "k"); err != nil || got.CertThumbprint != "x5t" || got.Revoked {
+			t.Fatalf("get: %+v %v", got, err)
+		}
+		if err := s.RevokeToken(c, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetToken(c, "k"); !got.Revoked {
+			t.Fatal("revocation lost")
+		}
+	}},
+	{"purge drops only what expired before the cutoff", func(t *testing.T, s refop.Store) {
+		c := ctx(t)
+		cutoff := storeEpoch
+		_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "old", ExpiresAt: cutoff.Add(-time.Second)})
+		_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "new", ExpiresAt: cutoff.Add(time.Second)})
+		_ = s.PutToken(c, refop.Token{Key: "old", ExpiresAt: cutoff.Add(-time.Second)})
+		_ = s.PutToken(c, refop.Token{Key: "new", ExpiresAt: cutoff.Add(time.Second)})
+		_, _ = s.UseJTI(c, "old", cutoff.Add(-time.Second), cutoff.Add(-time.Hour))
+		_, _ = s.UseJTI(c, "new", cutoff.Add(time.Hour), cutoff.Add(-time.Hour))
+		if err := s.Purge(c, cutoff); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetAuthRequest(c, "old"); !errors.Is(err, refop.ErrNotFound) {
+			t.Error("purge kept an expired request")
+		}
+		if _, err := s.GetAuthRequest(c, "new"); err != nil {
+			t.Error("purge dropped a live request")
+		}
+		if _, err := s.GetToken(c, "old"); !errors.Is(err, refop.ErrNotFound) {
+			t.Error("purge kept an expired token")
+		}
+		if _, err := s.GetToken(c, "new"); err != nil {
+			t.Error("purge dropped a live token")
+		}
+		if ok, _ := s.UseJTI(c, "new", cutoff.Add(time.Hour), cutoff); ok {
+			t.Error("purge forgot a live jti")
+		}
+	}},
+}
+
+func TestStoreContract(t *testing.T) {
+	for _, impl := range storeImpls {
+		for _, tc := range storeContract {
+			t.Run(impl.name+"/"+tc.name, func(t *testing.T) {
+				tc.run(t, impl.open(t))
+			})
+		}
+	}
+}
+
+// TestBoltStoreSurvivesReopen is the durability half of the contract:
+// everything written before Close is there after opening the file again.
+func TestBoltStoreSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "op.db")
 	c := ctx(t)
-	now := time.Unix(1_800_000_000, 0)
-	r := refop.AuthRequest{ID: "a", ClientID: "c", Status: refop.StatusPending, ExpiresAt: now.Add(time.Minute)}
-	if err := s.CreateAuthRequest(c, r); err != nil {
+	s, err := refop.NewBoltStore(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateAuthRequest(c, r); !errors.Is(err, refop.ErrExists) {
-		t.Fatalf("duplicate create: %v", err)
-	}
-	boom := errors.New("boom")
-	if _, err := s.UpdateAuthRequest(c, "a", func(r *refop.AuthRequest) error { r.Status = refop.StatusApproved; return boom }); !errors.Is(err, boom) {
-		t.Fatalf("update error: %v", err)
-	}
-	if got, _ := s.GetAuthRequest(c, "a"); got.Status != refop.StatusPending {
-		t.Fatalf("failed update persisted: %v", got.Status)
-	}
-	if got, err := s.UpdateAuthRequest(c, "a", func(r *refop.AuthRequest) error { r.Status = refop.StatusApproved; return nil }); err != nil || got.Status != refop.StatusApproved {
-		t.Fatalf("update: %v %v", got.Status, err)
-	}
-	if _, err := s.UpdateAuthRequest(c, "zz", func(*refop.AuthRequest) error { return nil }); !errors.Is(err, refop.ErrNotFound) {
-		t.Fatalf("update unknown: %v", err)
-	}
-	if _, err := s.GetAuthRequest(c, "zz"); !errors.Is(err, refop.ErrNotFound) {
-		t.Fatalf("get unknown: %v", err)
-	}
-
-	if ok, _ := s.UseJTI(c, "j", now.Add(time.Minute), now); !ok {
-		t.Fatal("first jti use refused")
-	}
-	if ok, _ := s.UseJTI(c, "j", now.Add(time.Minute), now.Add(30*time.Second)); ok {
-		t.Fatal("jti replay accepted")
-	}
-	if ok, _ := s.UseJTI(c, "j", now.Add(3*time.Minute), now.Add(2*time.Minute)); !ok {
-		t.Fatal("expired jti still blocks")
-	}
-
-	tok := refop.Token{Key: "k", Kind: refop.KindAccess, ExpiresAt: now.Add(time.Minute)}
-	_ = s.PutToken(c, tok)
-	if err := s.RevokeToken(c, "k"); err != nil {
+	_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "a", Status: refop.StatusPending, ExpiresAt: storeEpoch.Add(time.Hour)})
+	_, _ = s.UpdateAuthRequest(c, "a", func(r *refop.AuthRequest) error { r.Status = refop.StatusRedeemed; return nil })
+	_ = s.PutToken(c, refop.Token{Key: "k", Kind: refop.KindRefresh, ExpiresAt: storeEpoch.Add(time.Hour)})
+	_, _ = s.UseJTI(c, "j", storeEpoch.Add(time.Hour), storeEpoch)
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetToken(c, "k"); !got.Revoked {
-		t.Fatal("revocation lost")
-	}
-	if err := s.RevokeToken(c, "zz"); !errors.Is(err, refop.ErrNotFound) {
-		t.Fatalf("revoke unknown: %v", err)
-	}
 
-	if err := s.Purge(c, now.Add(time.Hour)); err != nil {
+	s, err = refop.NewBoltStore(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetAuthRequest(c, "a"); !errors.Is(err, refop.ErrNotFound) {
-		t.Fatal("purge kept an expired request")
+	defer s.Close()
+	if got, err := s.GetAuthRequest(c, "a"); err != nil || got.Status != refop.StatusRedeemed {
+		t.Errorf("request after reopen: %+v %v", got, err)
 	}
-	if _, err := s.GetToken(c, "k"); !errors.Is(err, refop.ErrNotFound) {
-		t.Fatal("purge kept an expired token")
+	if got, err := s.GetToken(c, "k"); err != nil || got.Kind != refop.KindRefresh {
+		t.Errorf("token after reopen: %+v %v", got, err)
+	}
+	if ok, _ := s.UseJTI(c, "j", storeEpoch.Add(time.Hour), storeEpoch.Add(time.Minute)); ok {
+		t.Error("jti replay accepted after reopen")
+	}
+}
+
+func TestBoltStoreRefusesSecondOpener(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "op.db")
+	s, err := refop.NewBoltStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s2, err := refop.NewBoltStore(path); err == nil {
+		s2.Close()
+		t.Fatal("a second store opened the same locked file")
+	}
+	if _, err := refop.NewBoltStore(filepath.Join(t.TempDir(), "missing", "op.db")); err == nil {
+		t.Fatal("a store opened in a missing directory")
 	}
 }

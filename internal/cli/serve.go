@@ -27,6 +27,7 @@ type ServeOptions struct {
 	ListFaults bool
 	NoFAPI     bool
 	Verbose    bool
+	Store      string
 }
 
 // NewCmdServe builds `ciba-check serve`.
@@ -40,9 +41,16 @@ func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *c
 
 On first use it generates a CA, server and client certificates and keys into
 --dir, and writes --dir/target.yaml describing the OP; later runs reuse the
-keys so registrations stay valid.`,
+keys so registrations stay valid.
+
+With --store FILE the OP keeps its state (pending requests, issued tokens,
+used jtis) in a bbolt file: after a restart, even after a crash, pending
+requests are offered to the device again, undelivered pings are re-sent,
+issued tokens keep working and used request objects and client assertions
+stay refused.`,
 		Example: `  ciba-check serve --dir ./dev
   ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --fault no-slow-down
+  ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --store ./dev/op.db
   ciba-check serve --list-faults`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,6 +72,7 @@ keys so registrations stay valid.`,
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a fault from the catalogue (repeatable; see --list-faults)")
 	fl.BoolVar(&opts.ListFaults, "list-faults", false, "print the fault catalogue and exit")
 	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "plain CIBA: allow push mode (FAPI-CIBA forbids it)")
+	fl.StringVar(&opts.Store, "store", "", "keep the OP's state in this file (bbolt) so a restart loses no pending request, token or used jti")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request the OP and device handle")
 	return cmd
 }
@@ -85,6 +94,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		Interval:    opts.Interval,
 		Faults:      opts.Faults,
 		PushAllowed: opts.NoFAPI,
+		StorePath:   opts.Store,
 		Logger:      logger,
 	})
 	if err != nil {
@@ -100,6 +110,10 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	fmt.Fprintf(out, "mock device    %s\n", env.DeviceURL)
 	if len(opts.Faults) > 0 {
 		fmt.Fprintf(out, "faults         %v\n", opts.Faults)
+	}
+	if opts.Store != "" {
+		r := env.Resumed
+		fmt.Fprintf(out, "store          %s (resumed %d pending, %d notifications)\n", opts.Store, r.Pending, r.Notifications)
 	}
 	fmt.Fprintf(out, "target         %s\n", env.TargetPath)
 	if len(env.Written) > 0 {

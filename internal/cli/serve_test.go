@@ -23,6 +23,8 @@ func TestNewCmdServeFlags(t *testing.T) {
 		{args: nil, want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1}},
 		{args: []string{"--dir", "d", "--op-addr", "127.0.0.1:8443", "--fault", "no-slow-down", "--fault", "accept-alg-none", "--no-fapi", "--interval", "5"},
 			want: ServeOptions{Dir: "d", OPAddr: "127.0.0.1:8443", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 5, Faults: []string{"no-slow-down", "accept-alg-none"}, NoFAPI: true}},
+		{args: []string{"--store", "dev/op.db"},
+			want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1, Store: "dev/op.db"}},
 		{args: []string{"--interval", "0"}, wantErr: "--interval must be"},
 		{args: []string{"--bogus"}, wantErr: "unknown flag: --bogus"},
 		{args: []string{"extra"}, wantErr: "unknown command"},
@@ -47,7 +49,7 @@ func TestNewCmdServeFlags(t *testing.T) {
 			}
 			got.IO = nil
 			if got.Dir != tt.want.Dir || got.OPAddr != tt.want.OPAddr || got.DeviceAddr != tt.want.DeviceAddr ||
-				got.NotifyAddr != tt.want.NotifyAddr || got.Interval != tt.want.Interval || got.NoFAPI != tt.want.NoFAPI ||
+				got.NotifyAddr != tt.want.NotifyAddr || got.Interval != tt.want.Interval || got.NoFAPI != tt.want.NoFAPI || got.Store != tt.want.Store ||
 				strings.Join(got.Faults, ",") != strings.Join(tt.want.Faults, ",") {
 				t.Fatalf("options %+v, want %+v", *got, tt.want)
 			}
@@ -67,6 +69,7 @@ func TestServeExitCodes(t *testing.T) {
 		{"unknown fault", []string{"serve", "--dir", t.TempDir(), "--fault", "no-such-fault"}, ExitUsage, `unknown fault "no-such-fault"`, ""},
 		{"bad address", []string{"serve", "--dir", t.TempDir(), "--op-addr", "not-an-address"}, ExitUsage, "OP address not-an-address", ""},
 		{"bad interval", []string{"serve", "--interval", "-1"}, ExitUsage, "--interval must be", ""},
+		{"store in a missing directory", []string{"serve", "--dir", t.TempDir(), "--store", filepath.Join(t.TempDir(), "no", "op.db")}, ExitUsage, "store ", ""},
 		{"unknown flag", []string{"serve", "--nope"}, ExitUsage, "unknown flag: --nope", ""},
 		{"unknown command", []string{"frobnicate"}, ExitUsage, "unknown command", ""},
 		{"version", []string{"version"}, ExitOK, "", "ciba-check "},
@@ -93,7 +96,7 @@ func TestServeExitCodes(t *testing.T) {
 
 // serveUntilReady runs `serve` until it says it is serving, then stops it
 // the way Ctrl-C does (context cancellation) and returns its output.
-func serveUntilReady(t *testing.T, dir string) string {
+func serveUntilReady(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
 	pr, pw := io.Pipe()
 	streams := &IOStreams{In: strings.NewReader(""), Out: pw, ErrOut: pw}
@@ -101,7 +104,7 @@ func serveUntilReady(t *testing.T, dir string) string {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"serve", "--dir", dir}, &Factory{IO: streams, Version: "test"})
+		done <- Run(ctx, append([]string{"serve", "--dir", dir}, extra...), &Factory{IO: streams, Version: "test"})
 		pw.Close()
 	}()
 	var out strings.Builder
@@ -162,5 +165,25 @@ func TestServeGeneratesThenReusesMaterial(t *testing.T) {
 	}
 	if !bytes.Equal(key, again) {
 		t.Error("second run replaced a client key; registrations would break")
+	}
+}
+
+// TestServeStore: --store creates the state file with mode 0600 (it holds
+// client notification tokens) and a second run reopens it.
+func TestServeStore(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "op.db")
+	for run := range 2 {
+		out := serveUntilReady(t, dir, "--store", store)
+		if !strings.Contains(out, "store          "+store+" (resumed 0 pending") {
+			t.Errorf("run %d output lacks the store line:\n%s", run, out)
+		}
+		info, err := os.Stat(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("store has mode %v, want 0600", info.Mode().Perm())
+		}
 	}
 }

@@ -51,9 +51,14 @@ type Options struct {
 	PushAllowed bool
 	// DefaultExpiry is expires_in when a client asks for none; 0 means 60 s.
 	DefaultExpiry time.Duration
-	Clock         clock.Clock
-	Rand          io.Reader
-	Logger        *slog.Logger
+	// StorePath selects the durable store (a bbolt file, created 0600 if
+	// missing): pending requests, tokens and used jtis survive a restart,
+	// and Start resumes the work in flight (refop.OP.Resume). Empty means
+	// the in-memory store.
+	StorePath string
+	Clock     clock.Clock
+	Rand      io.Reader
+	Logger    *slog.Logger
 }
 
 // ConfigError reports options that cannot work (an unknown fault, a bad
@@ -75,11 +80,14 @@ type Env struct {
 	Written []string
 	OP      *refop.OP
 	Device  *mockdevice.Device
+	// Resumed says what Start picked up from a durable store.
+	Resumed refop.ResumeStats
 
 	outbound     *http.Client
 	opServer     *refop.Server
 	deviceServer *http.Server
 	deviceDone   chan error
+	store        *refop.BoltStore
 	tempDir      string
 }
 
@@ -164,6 +172,15 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		},
 	}
 	env.outbound = outbound
+	var store refop.Store
+	if o.StorePath != "" {
+		if env.store, err = refop.NewBoltStore(o.StorePath); err != nil {
+			opLn.Close()
+			deviceLn.Close()
+			return env, &ConfigError{Err: err}
+		}
+		store = env.store
+	}
 	users := userSpecs()
 	op, err := refop.New(refop.Config{
 		Issuer:         env.Issuer,
@@ -179,6 +196,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		Interval:       o.Interval,
 		DefaultExpiry:  o.DefaultExpiry,
 		Faults:         o.Faults,
+		Store:          store,
 		Logger:         o.Logger.With("component", "op"),
 	})
 	if err != nil {
@@ -228,6 +246,11 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		}
 		done <- err
 	}(env.deviceServer, deviceLn, env.deviceDone)
+
+	// Both servers are up: the device can take re-offered requests.
+	if env.Resumed, err = op.Resume(ctx); err != nil {
+		return env, err
+	}
 
 	env.Target = describe(env, m, users, notifyAddr, o.PushAllowed)
 	env.TargetPath = filepath.Join(o.Dir, "target.yaml")
@@ -414,6 +437,11 @@ func (e *Env) Close(ctx context.Context) error {
 	} else if e.OP != nil {
 		errs = append(errs, e.OP.Close())
 		e.OP = nil
+	}
+	if e.store != nil {
+		// After the OP: its background work may still write.
+		errs = append(errs, e.store.Close())
+		e.store = nil
 	}
 	if e.tempDir != "" {
 		errs = append(errs, os.RemoveAll(e.tempDir))
