@@ -27,6 +27,9 @@ func TestLoadExpectationRejects(t *testing.T) {
 		{"passed listed", `{"checks":[{"id":"a","outcome":"passed","kind":"deviation","spec":"x","symptom":"y","reason":"z"}]}`, "passing checks are not listed"},
 		{"bad kind", `{"checks":[{"id":"a","outcome":"failed","kind":"bug","spec":"x","symptom":"y","reason":"z"}]}`, "kind \"bug\""},
 		{"no reason", `{"checks":[{"id":"a","outcome":"failed","kind":"suite","spec":"x","symptom":"y"}]}`, "all required"},
+		{"warning of a MUST", `{"checks":[{"id":"a","outcome":"warning","kind":"deviation","spec":"x","symptom":"y","reason":"z"}]}`, "kind should goes with outcome warning"},
+		{"should that fails", `{"checks":[{"id":"a","outcome":"failed","kind":"should","spec":"x","symptom":"y","reason":"z"}]}`, "kind should goes with outcome warning"},
+		{"bad outcome", `{"checks":[{"id":"a","outcome":"warned","kind":"should","spec":"x","symptom":"y","reason":"z"}]}`, "not failed, warning or skipped"},
 		{"duplicate", `{"checks":[{"id":"a","outcome":"failed","kind":"suite","spec":"x","symptom":"y","reason":"z"},{"id":"a","outcome":"failed","kind":"suite","spec":"x","symptom":"y","reason":"z"}]}`, "listed twice"},
 	}
 	for _, tt := range tests {
@@ -45,6 +48,7 @@ func TestCompareOutcome(t *testing.T) {
 	exp := &expectation{Checks: []expectedCheck{
 		{ID: "a/fails", Outcome: "failed", Kind: "deviation", Spec: "CIBA-13", Symptom: "request_uri_not_supported", Reason: "r"},
 		{ID: "a/skips", Outcome: "skipped", Kind: "configuration", Spec: "CIBA-7.1", Symptom: "cannot report", Reason: "r"},
+		{ID: "a/warns", Outcome: "warning", Kind: "should", Spec: "CIBA-11", Symptom: `got "authorization_pending"`, Reason: "r"},
 	}}
 	result := func(checks string) *runResult {
 		var r runResult
@@ -52,7 +56,9 @@ func TestCompareOutcome(t *testing.T) {
 		return &r
 	}
 	const asExpected = `{"id":"a/fails","outcome":"failed","failure":{"message":"got \"request_uri_not_supported\""}},
-		{"id":"a/skips","outcome":"skipped","skip_reason":"driver cannot report what it showed"}`
+		{"id":"a/skips","outcome":"skipped","skip_reason":"driver cannot report what it showed"},
+		{"id":"a/warns","outcome":"warning","warning":{"message":"expected error [slow_down], got \"authorization_pending\" (HTTP 400)"}}`
+	const warnsAsExpected = `{"id":"a/warns","outcome":"warning","warning":{"message":"got \"authorization_pending\""}}`
 	tests := []struct {
 		name   string
 		checks string
@@ -61,12 +67,20 @@ func TestCompareOutcome(t *testing.T) {
 		{"as expected", `[` + asExpected + `,{"id":"b/passes","outcome":"passed"}]`, nil},
 		{"unlisted check fails", `[` + asExpected + `,{"id":"b/new","outcome":"failed","failure":{"message":"boom\nmore"}}]`,
 			[]string{"b/new: failed, expected passed: boom"}},
-		{"listed check now passes", `[{"id":"a/fails","outcome":"passed"},{"id":"a/skips","outcome":"skipped","skip_reason":"cannot report"}]`,
+		{"listed check now passes", `[{"id":"a/fails","outcome":"passed"},{"id":"a/skips","outcome":"skipped","skip_reason":"cannot report"},` + warnsAsExpected + `]`,
 			[]string{"a/fails: passed, expected failed"}},
-		{"other failure of a listed check", `[{"id":"a/fails","outcome":"failed","failure":{"message":"got 500"}},{"id":"a/skips","outcome":"skipped","skip_reason":"cannot report"}]`,
+		{"other failure of a listed check", `[{"id":"a/fails","outcome":"failed","failure":{"message":"got 500"}},{"id":"a/skips","outcome":"skipped","skip_reason":"cannot report"},` + warnsAsExpected + `]`,
 			[]string{"without the symptom \"request_uri_not_supported\""}},
-		{"listed check not run", `[{"id":"a/fails","outcome":"failed","failure":{"message":"request_uri_not_supported"}}]`,
+		{"listed check not run", `[{"id":"a/fails","outcome":"failed","failure":{"message":"request_uri_not_supported"}},` + warnsAsExpected + `]`,
 			[]string{"a/skips: listed in expected.json but not run"}},
+		{"unlisted check warns", `[` + asExpected + `,{"id":"b/new","outcome":"warning","warning":{"message":"expected TLS 1.3\nmore"}}]`,
+			[]string{"b/new: warning, expected passed: expected TLS 1.3"}},
+		{"warning check now passes", `[{"id":"a/fails","outcome":"failed","failure":{"message":"request_uri_not_supported"}},{"id":"a/skips","outcome":"skipped","skip_reason":"cannot report"},{"id":"a/warns","outcome":"passed"}]`,
+			[]string{"a/warns: passed, expected warning"}},
+		{"warning check fails instead", `[{"id":"a/fails","outcome":"failed","failure":{"message":"request_uri_not_supported"}},{"id":"a/skips","outcome":"skipped","skip_reason":"cannot report"},{"id":"a/warns","outcome":"failed","failure":{"message":"got \"authorization_pending\""}}]`,
+			[]string{"a/warns: failed, expected warning"}},
+		{"other warning of a listed check", `[{"id":"a/fails","outcome":"failed","failure":{"message":"request_uri_not_supported"}},{"id":"a/skips","outcome":"skipped","skip_reason":"cannot report"},{"id":"a/warns","outcome":"warning","warning":{"message":"got HTTP 500"}}]`,
+			[]string{"a/warns: warning as expected but without the symptom"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,18 +20,22 @@ const suiteTimeout = 3 * time.Minute
 // expectedFile is the committed expectation of the suite's outcome.
 const expectedFile = "expected.json"
 
-// expectation is expected.json: the checks that do not pass, and why.
+// expectation is expected.json: the checks that do not pass (fail, warn
+// or skip), and why.
 type expectation struct {
 	OP     string          `json:"op"`
 	Note   string          `json:"note"`
 	Checks []expectedCheck `json:"checks"`
 }
 
-// expectedCheck is one check that fails or is skipped against the OP.
+// expectedCheck is one check that fails, warns or is skipped against the
+// OP.
 type expectedCheck struct {
 	ID      string `json:"id"`
-	Outcome string `json:"outcome"` // failed | skipped
-	// Kind: deviation (the OP departs from Spec), configuration (the
+	Outcome string `json:"outcome"` // failed | warning | skipped
+	// Kind: deviation (the OP departs from a MUST of Spec), should (the
+	// OP does not do what a SHOULD, MAY or judgement item of Spec asks:
+	// the check warns, always with outcome warning), configuration (the
 	// harness cannot exercise it) or suite (ciba-check is stricter than
 	// Spec; fix the suite, then drop the entry).
 	Kind    string `json:"kind"`
@@ -40,14 +44,14 @@ type expectedCheck struct {
 	Reason  string `json:"reason"`
 }
 
-var expectationKinds = map[string]bool{"deviation": true, "configuration": true, "suite": true}
+var expectationKinds = map[string]bool{"deviation": true, "should": true, "configuration": true, "suite": true}
 
 // runResult is the part of `ciba-check run --json` (schema
 // ciba-check/conformance/v1) the comparison needs.
 type runResult struct {
 	Schema  string `json:"schema"`
 	Summary struct {
-		Total, Passed, Failed, Skipped int
+		Total, Passed, Warnings, Failed, Skipped int
 	} `json:"summary"`
 	Checks []struct {
 		ID         string `json:"id"`
@@ -57,6 +61,10 @@ type runResult struct {
 		Failure    *struct {
 			Message string `json:"message"`
 		} `json:"failure"`
+		// Warning carries the message of a check with outcome warning.
+		Warning *struct {
+			Message string `json:"message"`
+		} `json:"warning"`
 	} `json:"checks"`
 }
 
@@ -78,10 +86,14 @@ func loadExpectation(path string) (*expectation, error) {
 			return nil, fmt.Errorf("%s: checks[%d]: id is empty", path, i)
 		case seen[c.ID]:
 			return nil, fmt.Errorf("%s: checks[%d]: %s is listed twice", path, i, c.ID)
-		case c.Outcome != "failed" && c.Outcome != "skipped":
-			return nil, fmt.Errorf("%s: %s: outcome %q is not failed or skipped (passing checks are not listed)", path, c.ID, c.Outcome)
+		case c.Outcome != "failed" && c.Outcome != "warning" && c.Outcome != "skipped":
+			return nil, fmt.Errorf("%s: %s: outcome %q is not failed, warning or skipped (passing checks are not listed)", path, c.ID, c.Outcome)
 		case !expectationKinds[c.Kind]:
-			return nil, fmt.Errorf("%s: %s: kind %q is not deviation, configuration or suite", path, c.ID, c.Kind)
+			return nil, fmt.Errorf("%s: %s: kind %q is not deviation, should, configuration or suite", path, c.ID, c.Kind)
+		case (c.Kind == "should") != (c.Outcome == "warning"):
+			// A warning is how ciba-check reports an unmet SHOULD, and
+			// an unmet SHOULD is never a failure or a skip.
+			return nil, fmt.Errorf("%s: %s: kind should goes with outcome warning and only with it (got kind %q, outcome %q)", path, c.ID, c.Kind, c.Outcome)
 		case c.Spec == "" || c.Reason == "" || c.Symptom == "":
 			return nil, fmt.Errorf("%s: %s: spec, symptom and reason are all required", path, c.ID)
 		}
@@ -91,8 +103,9 @@ func loadExpectation(path string) (*expectation, error) {
 }
 
 // compareOutcome lists every difference between a run and the
-// expectation: a check with another outcome than expected, a failure
-// without the expected symptom, and an expected check the run did not
+// expectation: a check with another outcome than expected (a warning is
+// neither a pass nor a failure), a failure or warning without the
+// expected symptom, and an expected check the run did not
 // have (renamed or removed: update expected.json).
 func compareOutcome(res *runResult, exp *expectation) []string {
 	want := map[string]expectedCheck{}
@@ -108,22 +121,19 @@ func compareOutcome(res *runResult, exp *expectation) []string {
 		if listed {
 			wantOutcome = e.Outcome
 		}
-		detail := ""
+		text := c.SkipReason
 		switch {
 		case c.Failure != nil:
-			detail = firstLine(c.Failure.Message)
-		case c.SkipReason != "":
-			detail = c.SkipReason
+			text = c.Failure.Message
+		case c.Warning != nil:
+			text = c.Warning.Message
 		}
+		detail := firstLine(text)
 		if c.Outcome != wantOutcome {
 			diffs = append(diffs, fmt.Sprintf("%s: %s, expected %s%s", c.ID, c.Outcome, wantOutcome, suffix(detail)))
 			continue
 		}
 		if listed {
-			text := c.SkipReason
-			if c.Failure != nil {
-				text = c.Failure.Message
-			}
 			if !strings.Contains(text, e.Symptom) {
 				diffs = append(diffs, fmt.Sprintf("%s: %s as expected but without the symptom %q%s", c.ID, c.Outcome, e.Symptom, suffix(detail)))
 			}
@@ -192,7 +202,7 @@ func testSuiteMatchesExpectation(t *testing.T, h *harness) {
 	if wantCode := map[bool]int{true: 1, false: 0}[res.Summary.Failed > 0]; code != wantCode {
 		t.Errorf("exit code %d with %d failed checks, want %d", code, res.Summary.Failed, wantCode)
 	}
-	t.Logf("ciba-check run against %s: %d passed, %d failed, %d skipped", exp.OP, res.Summary.Passed, res.Summary.Failed, res.Summary.Skipped)
+	t.Logf("ciba-check run against %s: %d passed, %d warnings, %d failed, %d skipped", exp.OP, res.Summary.Passed, res.Summary.Warnings, res.Summary.Failed, res.Summary.Skipped)
 	if diffs := compareOutcome(&res, exp); len(diffs) > 0 {
 		t.Errorf("the outcome against oidc-provider differs from %s (triage each: a real deviation or configuration limit goes into %s and docs/interop.md; a suite mistake is fixed in the suite):\n  %s\n\nrun output:\n%s",
 			expectedFile, expectedFile, strings.Join(diffs, "\n  "), text)

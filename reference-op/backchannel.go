@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +32,12 @@ func (op *OP) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 func (op *OP) backchannel(r *http.Request) (any, error) {
 	ctx := r.Context()
 	form, err := parseForm(r)
+	if err != nil && op.faults.on(FaultFirstRequestParamWins) && onlyRequestRepeated(r.PostForm) {
+		form, err = r.PostForm, nil
+	}
+	if err != nil && op.faults.on(FaultOversizedRequestServerError) && isBodyTooLarge(err) {
+		err = ciba.ErrServerError.WithDescription("internal error")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -43,18 +50,24 @@ func (op *OP) backchannel(r *http.Request) (any, error) {
 	if c.DeliveryMode == ciba.ModePush && !op.pushAllowed() {
 		return nil, ciba.ErrUnauthorizedClient.WithDescription("push mode is not allowed (FAPI-CIBA 5.2.2-3)")
 	}
+	if form.Has(ciba.ParamRequestURI) && op.faults.on(FaultRequestURINotSupportedCode) {
+		return nil, errRequestURINotSupported.WithDescription("request_uri is not supported")
+	}
 	if form.Has(ciba.ParamRequestURI) {
 		return nil, ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)")
 	}
 	var p authParams
 	if req := form.Get(ciba.ParamRequest); req != "" {
 		for _, name := range ciba.AuthenticationRequestParams {
-			if form.Has(name) {
+			if form.Has(name) && !op.faults.on(FaultFormOverridesSigned) {
 				return nil, ciba.ErrInvalidRequest.WithDescription(name + " must be inside the signed request, not a form field (CIBA 7.1.1)")
 			}
 		}
 		if p, err = op.parseRequestObject(ctx, c, req); err != nil {
 			return nil, err
+		}
+		if op.faults.on(FaultFormOverridesSigned) {
+			p = overlayFormParams(p, form)
 		}
 		// Suite module 30 (form client_id of another client, certificate
 		// and iss of this one) already failed authentication with 401
@@ -84,30 +97,52 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 	if err != nil {
 		return nil, err
 	}
+	if op.faults.on(FaultBindingMessageTruncated) {
+		p.BindingMessage = truncateRunes(p.BindingMessage, MaxBindingMessageRunes)
+	}
 	if err := checkBindingMessage(p.BindingMessage); err != nil {
 		return nil, err
 	}
+	if op.faults.on(FaultIgnoreSignedUserCode) {
+		p.UserCode = ""
+	}
 	if c.UserCodeParameter && user.UserCode != "" {
-		if p.UserCode == "" {
+		if p.UserCode == "" && !op.faults.on(FaultUserCodeOptional) {
 			return nil, ciba.ErrMissingUserCode.WithDescription("user_code is required for this user (CIBA 7.1.2)")
 		}
-		if subtle.ConstantTimeCompare([]byte(p.UserCode), []byte(user.UserCode)) != 1 {
+		if p.UserCode != "" && subtle.ConstantTimeCompare([]byte(p.UserCode), []byte(user.UserCode)) != 1 && !op.faults.on(FaultUserCodeUnchecked) {
 			return nil, ciba.ErrInvalidUserCode.WithDescription("user_code is wrong")
 		}
 	}
-	if c.DeliveryMode != ciba.ModePoll {
-		if err := checkNotificationToken(p.ClientNotificationToken); err != nil {
+	if c.DeliveryMode != ciba.ModePoll && !(p.ClientNotificationToken == "" && op.faults.on(FaultNotificationTokenOptional)) {
+		t := p.ClientNotificationToken
+		if op.faults.on(FaultNotificationTokenUnlimited) {
+			t = t[:min(len(t), ciba.MaxClientNotificationTokenLength)]
+		}
+		if err := checkNotificationToken(t); err != nil {
 			return nil, err
+		}
+		if op.faults.on(FaultNotificationTokenBase64URL) && !isBase64URLToken(t) {
+			return nil, ciba.ErrInvalidRequest.WithDescription("client_notification_token must be base64url")
 		}
 	}
 	expiry := op.cfg.DefaultExpiry
+	if _, isString := p.RequestedExpiry.(string); isString && op.faults.on(FaultRequestedExpiryNumberOnly) {
+		return nil, ciba.ErrInvalidRequest.WithDescription("requested_expiry must be a JSON number")
+	}
 	if p.HasExpiry {
-		if expiry, err = requestedExpiry(p.RequestedExpiry); err != nil {
+		if expiry, err = requestedExpiry(p.RequestedExpiry); err != nil && op.faults.on(FaultLenientRequestedExpiry) {
+			expiry, err = op.cfg.DefaultExpiry, nil
+		}
+		if err != nil {
 			return nil, err
 		}
 		expiry = min(expiry, op.cfg.MaxExpiry)
 	}
 	acr := ""
+	if op.faults.on(FaultIgnoreACRValues) {
+		p.ACRValues = ""
+	}
 	for _, v := range strings.Fields(p.ACRValues) {
 		if v == ACRMultiFactor || v == ACRSingleFactor {
 			// The device performs MFA, which satisfies either value; the
@@ -126,8 +161,12 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 		return nil, err
 	}
 	now := op.clock.Now()
+	authReqID := b64(raw)
+	if op.faults.on(FaultPaddedAuthReqID) {
+		authReqID = paddedAuthReqID(raw)
+	}
 	ar := AuthRequest{
-		ID:                      b64(raw),
+		ID:                      authReqID,
 		ClientID:                c.ID,
 		Subject:                 user.Subject,
 		Scope:                   scope,
@@ -150,7 +189,16 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 		return nil, err
 	}
 	op.log.Info("backchannel request accepted", "client_id", c.ID, "auth_req_id", redact(ar.ID), "sub", user.Subject, "expires_in", int(expiry/time.Second))
+	if op.faults.on(FaultBindingMessageFormEncoded) {
+		ar.BindingMessage = url.QueryEscape(ar.BindingMessage)
+	}
 	op.startDeviceInteraction(ar, user)
+	if op.faults.on(FaultOmitExpiresIn) && !p.HasExpiry {
+		return map[string]any{"auth_req_id": ar.ID, "interval": ar.Interval}, nil
+	}
+	if op.faults.on(FaultNullInterval) {
+		return map[string]any{"auth_req_id": ar.ID, "expires_in": int(expiry / time.Second), "interval": nil}, nil
+	}
 	return ciba.AuthenticationResponse{AuthReqID: ar.ID, ExpiresIn: int(expiry / time.Second), Interval: ar.Interval}, nil
 }
 
@@ -158,7 +206,10 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 // 7.1, RFC 6749 3.3); it returns the normalised scope string.
 func (op *OP) checkScope(c *Client, scope string) (string, error) {
 	values := strings.Fields(scope)
-	if !slices.Contains(values, "openid") {
+	if op.faults.on(FaultScopeOrderSensitive) && (len(values) == 0 || values[0] != "openid") {
+		return "", ciba.ErrInvalidScope.WithDescription("scope must start with openid")
+	}
+	if !slices.Contains(values, "openid") && !op.faults.on(FaultScopeOpenIDOptional) {
 		return "", ciba.ErrInvalidScope.WithDescription("scope must include openid")
 	}
 	var out []string
@@ -181,12 +232,18 @@ func (op *OP) resolveHint(ctx context.Context, c *Client, p authParams) (User, e
 			n++
 		}
 	}
-	if n != 1 {
+	if n == 0 && op.faults.on(FaultHintsNotCounted) {
+		return User{}, ciba.ErrUnknownUserID.WithDescription("no user for an empty login_hint")
+	}
+	if n != 1 && !op.faults.on(FaultHintsNotCounted) {
 		return User{}, ciba.ErrInvalidRequest.WithDescription("exactly one of login_hint, login_hint_token and id_token_hint is required (CIBA 7.1)")
 	}
 	switch {
 	case p.LoginHint != "":
 		u, ok := op.userByLoginHint(p.LoginHint)
+		if !ok && op.faults.on(FaultUnknownUserInvalidRequest) {
+			return User{}, ciba.ErrInvalidRequest.WithDescription("login_hint is invalid")
+		}
 		if !ok {
 			return User{}, ciba.ErrUnknownUserID.WithDescription("login_hint does not identify a user")
 		}

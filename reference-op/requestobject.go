@@ -51,7 +51,7 @@ func (op *OP) parseRequestObject(ctx context.Context, c *Client, compact string)
 	if err != nil {
 		return authParams{}, op.badRequestObject(err.Error())
 	}
-	if !allowedRequestTyp(h.Typ) {
+	if !allowedRequestTyp(h.Typ) || (op.faults.on(FaultRefuseJARTyp) && strings.EqualFold(h.Typ, "oauth-authz-req+jwt")) {
 		return authParams{}, op.badRequestObject("typ " + h.Typ + " not allowed")
 	}
 	var cl claims
@@ -69,10 +69,12 @@ func (op *OP) parseRequestObject(ctx context.Context, c *Client, compact string)
 			// CIBA 4: the registered alg is the only one accepted.
 			algs = []string{c.RequestSigningAlg}
 		}
+		keys := c.JWKS.Keys
 		if op.faults.on(FaultAcceptRS256) {
 			algs = append(algs, ciba.AlgRS256)
+			keys = anyAlgRSAKeys(keys)
 		}
-		if _, cl, err = verifyJWS(compact, c.JWKS.Keys, algs); err != nil {
+		if _, cl, err = verifyJWS(compact, keys, algs); err != nil {
 			return authParams{}, op.badRequestObject(err.Error())
 		}
 	}

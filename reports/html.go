@@ -73,6 +73,7 @@ type htmlView struct {
 	MatrixGroups []matrixGroup
 	Groups       []checkGroup
 	Failures     []checkView
+	Warnings     []checkView
 	Skips        []checkView
 	Sections     []string
 	// Load.
@@ -100,13 +101,13 @@ type matrixRow struct {
 	Section string
 	// Number is the section without the document ("7.1.1").
 	Number string
-	// Status is "failed" (a check failed), "skipped" (all skipped) or
-	// "passed".
-	Status                         string
-	Passed, Failed, Skipped, Total int
+	// Status is "failed" (a check failed), "warning" (none failed, one
+	// warned), "skipped" (all skipped) or "passed".
+	Status                                   string
+	Passed, Warnings, Failed, Skipped, Total int
 	// Bar segments as percentages of the row's total.
-	PassW, FailW, SkipW float64
-	FailX, SkipX        float64
+	PassW, WarnW, FailW, SkipW float64
+	WarnX, FailX, SkipX        float64
 }
 
 type checkGroup struct {
@@ -206,7 +207,8 @@ func buildView(m *Model) *htmlView {
 	default:
 		v.Title = "CIBA conformance report"
 	}
-	if judged := v.Counts.Passed + v.Counts.Failed; judged > 0 {
+	// A warning is judged and not passed: it lowers the rate.
+	if judged := v.Counts.Passed + v.Counts.Warnings + v.Counts.Failed; judged > 0 {
 		v.PassRate = fmtPct(float64(v.Counts.Passed) / float64(judged))
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.Environment)) {
@@ -222,7 +224,7 @@ func buildChecks(v *htmlView, m *Model) {
 	groupIdx := map[string]int{}
 	for i := range m.Checks {
 		c := &m.Checks[i]
-		cv := checkView{Check: c, FirstLine: shortMessage(c.Message, ""), ID: "check-" + strconv.Itoa(i+1), Section: c.Section(), Open: c.Outcome == Failed, Duration: fmtSeconds(c.DurationSeconds)}
+		cv := checkView{Check: c, FirstLine: shortMessage(c.Message, ""), ID: "check-" + strconv.Itoa(i+1), Section: c.Section(), Open: c.Outcome == Failed || c.Outcome == Warning, Duration: fmtSeconds(c.DurationSeconds)}
 		// A check counts in the row of every section it proves.
 		seen := map[string]bool{}
 		refs := c.SpecRefs
@@ -244,6 +246,8 @@ func buildChecks(v *htmlView, m *Model) {
 			switch c.Outcome {
 			case Passed:
 				r.Passed++
+			case Warning:
+				r.Warnings++
 			case Failed:
 				r.Failed++
 			case Skipped:
@@ -265,6 +269,9 @@ func buildChecks(v *htmlView, m *Model) {
 		switch c.Outcome {
 		case Passed:
 			g.Counts.Passed++
+		case Warning:
+			g.Counts.Warnings++
+			v.Warnings = append(v.Warnings, cv)
 		case Failed:
 			g.Counts.Failed++
 			v.Failures = append(v.Failures, cv)
@@ -276,10 +283,12 @@ func buildChecks(v *htmlView, m *Model) {
 	for _, r := range rows {
 		t := float64(r.Total)
 		r.PassW = round2(100 * float64(r.Passed) / t)
+		r.WarnW = round2(100 * float64(r.Warnings) / t)
 		r.FailW = round2(100 * float64(r.Failed) / t)
 		r.SkipW = round2(100 * float64(r.Skipped) / t)
-		r.FailX = r.PassW
-		r.SkipX = round2(r.PassW + r.FailW)
+		r.WarnX = r.PassW
+		r.FailX = round2(r.PassW + r.WarnW)
+		r.SkipX = round2(r.PassW + r.WarnW + r.FailW)
 		v.Matrix = append(v.Matrix, *r)
 	}
 	slices.SortFunc(v.Matrix, func(a, b matrixRow) int { return compareSections(a.Section, b.Section) })
@@ -294,6 +303,8 @@ func buildChecks(v *htmlView, m *Model) {
 		switch {
 		case r.Failed > 0:
 			r.Status = "failed"
+		case r.Warnings > 0:
+			r.Status = "warning"
 		case r.Skipped == r.Total:
 			r.Status = "skipped"
 		default:
@@ -485,6 +496,8 @@ func outcomeLabel(o Outcome) string {
 	switch o {
 	case Passed:
 		return "PASS"
+	case Warning:
+		return "WARN"
 	case Failed:
 		return "FAIL"
 	case Skipped:
@@ -497,6 +510,8 @@ func outcomeIcon(o Outcome) string {
 	switch o {
 	case Passed:
 		return "✓"
+	case Warning:
+		return "!"
 	case Failed:
 		return "✗"
 	}

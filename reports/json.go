@@ -221,6 +221,7 @@ type conformanceV1 struct {
 		Modes       []string `json:"modes"`
 		Auth        []string `json:"auth"`
 		Negative    bool     `json:"negative"`
+		Severity    string   `json:"severity"`
 		OIDFModules []string `json:"oidf_modules"`
 		Outcome     string   `json:"outcome"`
 		Duration    float64  `json:"duration_seconds"`
@@ -234,6 +235,12 @@ type conformanceV1 struct {
 			Got       string     `json:"got"`
 			Exchanges []Exchange `json:"exchanges"`
 		} `json:"failure"`
+		// Warning is set on checks with outcome "warning" (added to v1:
+		// older files have neither the outcome nor the member).
+		Warning *struct {
+			Message  string `json:"message"`
+			Location string `json:"location"`
+		} `json:"warning"`
 		SkipReason string `json:"skip_reason"`
 	} `json:"checks"`
 }
@@ -276,17 +283,23 @@ func decodeConformance(data []byte) (*Model, error) {
 	for _, in := range c.Checks {
 		out := Check{
 			Name: in.Name, Group: in.Section, SpecRefs: in.SpecRefs, Modes: in.Modes, Auth: in.Auth,
-			Negative: in.Negative, OIDFModules: in.OIDFModules, DurationSeconds: in.Duration,
+			Negative: in.Negative, Should: in.Severity == "should", OIDFModules: in.OIDFModules, DurationSeconds: in.Duration,
 		}
 		if f := in.Failure; f != nil {
 			out.Message, out.Location = f.Message, f.Location
 			out.Expected, out.Got, out.Exchanges = f.Expected, f.Got, f.Exchanges
 		}
 		// Ginkgo's spec states: passed, skipped and pending are not
-		// failures; panicked, interrupted, aborted, timedout are.
+		// failures; panicked, interrupted, aborted, timedout are. warning
+		// is ciba-check's own: a passed spec with an unmet SHOULD.
 		switch in.Outcome {
 		case "passed":
 			out.Outcome = Passed
+		case "warning":
+			out.Outcome = Warning
+			if w := in.Warning; w != nil {
+				out.Message, out.Location = w.Message, w.Location
+			}
 		case "skipped":
 			out.Outcome, out.Message = Skipped, in.SkipReason
 		case "pending":

@@ -139,7 +139,7 @@ const conformanceRun = `{
   "target": {"issuer": "https://127.0.0.1:8443", "device": "mockdevice"},
   "started": "2026-11-25T15:40:27Z",
   "duration_seconds": 5.5,
-  "summary": {"total": 5, "passed": 1, "failed": 2, "skipped": 2},
+  "summary": {"total": 6, "passed": 1, "warnings": 1, "failed": 2, "skipped": 2},
   "checks": [
     {"id": "a", "name": "passes", "section": "Discovery", "spec_refs": ["CIBA-4"], "labels": ["CIBA-4"], "modes": [], "auth": [], "negative": false, "oidf_modules": [], "outcome": "passed", "duration_seconds": 0.01},
     {"id": "b", "name": "fails", "section": "Signed authentication request", "spec_refs": ["CIBA-7.1.1", "FAPI-RW-8.6"], "modes": ["poll"], "auth": ["private_key_jwt"], "negative": true, "oidf_modules": ["fapi-ciba-id1-x"], "outcome": "failed", "duration_seconds": 0.012,
@@ -147,7 +147,9 @@ const conformanceRun = `{
        "expected": "HTTP 400", "got": "HTTP 200", "exchanges": [{"method": "POST", "url": "https://op/bc", "status": 200}]}},
     {"id": "c", "name": "times out", "section": "Token endpoint", "spec_refs": ["CIBA-11"], "outcome": "timedout", "duration_seconds": 120, "failure": {"message": "waited too long"}},
     {"id": "d", "name": "skips", "section": "Ping callback", "spec_refs": ["CIBA-10.2"], "outcome": "skipped", "skip_reason": "no ping client"},
-    {"id": "e", "name": "pends", "section": "Ping callback", "spec_refs": ["CIBA-10.2"], "outcome": "pending"}
+    {"id": "e", "name": "pends", "section": "Ping callback", "spec_refs": ["CIBA-10.2"], "outcome": "pending"},
+    {"id": "f", "name": "warns", "section": "Token endpoint", "spec_refs": ["CIBA-11"], "severity": "should", "outcome": "warning", "duration_seconds": 0.02,
+     "warning": {"message": "expected slow_down, got \"authorization_pending\"\n  < HTTP 400", "location": "checks_token.go:300"}}
   ]
 }`
 
@@ -162,7 +164,7 @@ func TestFromConformanceJSON(t *testing.T) {
 	if want := "2026-11-25T15:40:32.5Z"; m.GeneratedAt.Format("2006-01-02T15:04:05.9Z07:00") != want {
 		t.Errorf("GeneratedAt = %v, want the run's end %s", m.GeneratedAt, want)
 	}
-	if c := m.Counts(); c != (Counts{Passed: 1, Failed: 2, Skipped: 2}) {
+	if c := m.Counts(); c != (Counts{Passed: 1, Warnings: 1, Failed: 2, Skipped: 2}) {
 		t.Errorf("counts = %+v", c)
 	}
 	b := m.Checks[1]
@@ -180,8 +182,16 @@ func TestFromConformanceJSON(t *testing.T) {
 	if got := m.Checks[4]; got.Outcome != Skipped || got.Message == "" {
 		t.Errorf("pending check = %+v", got)
 	}
+	if got := m.Checks[5]; got.Outcome != Warning || !got.Should || got.Location != "checks_token.go:300" || !strings.HasPrefix(got.Message, "expected slow_down") {
+		t.Errorf("warning check = %+v", got)
+	}
+	// Warnings do not fail the verdict; the failures here do.
+	noFailures := &Model{Checks: []Check{m.Checks[0], m.Checks[5]}}
+	if !noFailures.Passed() {
+		t.Errorf("a model with a pass and a warning has not passed")
+	}
 	// Decode sniffs the same.
-	if m2, err := Decode(strings.NewReader(conformanceRun)); err != nil || len(m2.Checks) != 5 {
+	if m2, err := Decode(strings.NewReader(conformanceRun)); err != nil || len(m2.Checks) != 6 {
 		t.Errorf("Decode(conformance) = %v, %v", m2, err)
 	}
 	bad := strings.Replace(conformanceRun, `"outcome": "pending"`, `"outcome": "exploded"`, 1)

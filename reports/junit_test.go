@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"encoding/xml"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,6 +45,13 @@ type parsedCase struct {
 		Message string `xml:"message,attr"`
 		Body    string `xml:",chardata"`
 	} `xml:"failure"`
+	Properties []parsedProperty `xml:"properties>property"`
+	SystemOut  string           `xml:"system-out"`
+}
+
+type parsedProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
 }
 
 func parseJUnit(t *testing.T, m *Model) parsedSuites {
@@ -138,6 +146,24 @@ func TestJUnitStructure(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("failure body lacks %q:\n%s", want, body)
 		}
+	}
+	// A warning is a passing testcase (no failure, error or skipped, so
+	// CI stays green) that still says so: a property and system-out.
+	var warned *parsedCase
+	for i := range conf {
+		if conf[i].Name == "rejects a replayed jti" {
+			warned = &conf[i]
+		}
+	}
+	switch {
+	case warned == nil:
+		t.Fatal("no testcase for the warning check")
+	case warned.Failure != nil || warned.Skipped != nil:
+		t.Errorf("warning testcase is not passing: %+v", warned)
+	case !slices.Contains(warned.Properties, parsedProperty{"ciba-check.outcome", "warning"}):
+		t.Errorf("warning testcase properties = %+v, want ciba-check.outcome=warning", warned.Properties)
+	case !strings.Contains(warned.SystemOut, "WARNING") || !strings.Contains(warned.SystemOut, "got a success\n  > POST https://op.example.com/realms/bank/bc-authorize"):
+		t.Errorf("warning testcase system-out lacks the warning and its exchange:\n%s", warned.SystemOut)
 	}
 	// Load: one testcase per threshold, the breached one failed.
 	load := doc.Suites[1].Cases

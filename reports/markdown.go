@@ -79,6 +79,8 @@ func writeMarkdown(w *mdWriter, m *Model) {
 		verdict = "⚠️ incomplete"
 	case len(m.Checks) == 0 && len(m.Load) == 0:
 		verdict = "⚪ no results"
+	case m.Passed() && c.Warnings > 0:
+		verdict = "✅ passed with warnings"
 	case m.Passed():
 		verdict = "✅ passed"
 	}
@@ -104,19 +106,21 @@ func writeMarkdown(w *mdWriter, m *Model) {
 		fmt.Fprintf(&head, "> [!WARNING]\n> The run ended early; the verdict is unknown: %s\n\n", mdEscape(clipText(m.Error, 200)))
 	}
 	if len(m.Checks) > 0 {
-		fmt.Fprintf(&head, "| Conformance | Checks |\n|:--|--:|\n| ✅ passed | %d |\n| ❌ failed | %d |\n| ⏭️ skipped | %d |\n| total | %d |\n\n",
-			c.Passed, c.Failed, c.Skipped, c.Total())
+		fmt.Fprintf(&head, "| Conformance | Checks |\n|:--|--:|\n| ✅ passed | %d |\n| ⚠️ warnings | %d |\n| ❌ failed | %d |\n| ⏭️ skipped | %d |\n| total | %d |\n\n",
+			c.Passed, c.Warnings, c.Failed, c.Skipped, c.Total())
 	}
 	// The header is bounded (every model-derived part is clipped), so it
 	// always fits the minimum limit.
 	w.b.WriteString(head.String())
 
-	var failed, skipped, passed []*Check
+	var failed, warned, skipped, passed []*Check
 	for i := range m.Checks {
 		ch := &m.Checks[i]
 		switch ch.Outcome {
 		case Failed:
 			failed = append(failed, ch)
+		case Warning:
+			warned = append(warned, ch)
 		case Skipped:
 			skipped = append(skipped, ch)
 		case Passed:
@@ -131,6 +135,13 @@ func writeMarkdown(w *mdWriter, m *Model) {
 				return fmt.Sprintf("| %s | %s | %s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, "failed")))
 			})
 		w.omitted.Failed += len(failed) - n
+	}
+	if len(warned) > 0 {
+		n := writeTable(w, fmt.Sprintf("### ⚠️ Warnings (%d)\n\nSHOULD-level expectations not met; they do not fail the run.\n\n", len(warned)), "", "| Check | Section | What was expected |\n|:--|:--|:--|\n", warned,
+			func(ch *Check) string {
+				return fmt.Sprintf("| %s | %s | %s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, "warning")))
+			})
+		w.omitted.Warnings += len(warned) - n
 	}
 	writeLoad(w, m.Load)
 	if len(skipped) > 0 {
@@ -230,6 +241,7 @@ func truncationNote(w *mdWriter) string {
 		}
 	}
 	add(w.omitted.Failed, "failed")
+	add(w.omitted.Warnings, "warning")
 	add(w.omitted.Skipped, "skipped")
 	add(w.omitted.Passed, "passed")
 	if len(parts) > 0 {

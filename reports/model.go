@@ -58,15 +58,18 @@ type Target struct {
 type Outcome string
 
 // The outcomes. A check the target cannot exercise is skipped with a
-// reason, never passed.
+// reason, never passed. Warning is an unmet SHOULD-level expectation: it
+// carries a message like a failure but does not fail the report, and it
+// is never counted as passed.
 const (
 	Passed  Outcome = "passed"
+	Warning Outcome = "warning"
 	Failed  Outcome = "failed"
 	Skipped Outcome = "skipped"
 )
 
-// Valid reports whether o is one of the three outcomes.
-func (o Outcome) Valid() bool { return o == Passed || o == Failed || o == Skipped }
+// Valid reports whether o is one of the four outcomes.
+func (o Outcome) Valid() bool { return o == Passed || o == Warning || o == Failed || o == Skipped }
 
 // Check is one conformance requirement and how the OP fared.
 type Check struct {
@@ -83,12 +86,16 @@ type Check struct {
 	Auth  []string `json:"auth,omitempty"`
 	// Negative marks a check that sends a bad request on purpose.
 	Negative bool `json:"negative,omitempty"`
+	// Should marks a check of a SHOULD, MAY or judgement requirement:
+	// its unmet expectation is a Warning, not a failure.
+	Should bool `json:"should,omitempty"`
 	// OIDFModules are the OpenID Foundation test modules it covers.
 	OIDFModules []string `json:"oidf_modules,omitempty"`
 	Outcome     Outcome  `json:"outcome"`
 	// DurationSeconds is how long the check ran.
 	DurationSeconds float64 `json:"duration_seconds"`
-	// Message is the failure message, or the reason a check was skipped.
+	// Message is the failure or warning message, or the reason a check
+	// was skipped.
 	Message string `json:"message,omitempty"`
 	// Expected and Got, when the producer can separate them.
 	Expected string `json:"expected,omitempty"`
@@ -232,11 +239,11 @@ type HistogramBin struct {
 
 // Counts are the check outcomes of a model.
 type Counts struct {
-	Passed, Failed, Skipped int
+	Passed, Warnings, Failed, Skipped int
 }
 
 // Total is the number of checks.
-func (c Counts) Total() int { return c.Passed + c.Failed + c.Skipped }
+func (c Counts) Total() int { return c.Passed + c.Warnings + c.Failed + c.Skipped }
 
 // Counts counts the checks by outcome.
 func (m *Model) Counts() Counts {
@@ -245,6 +252,8 @@ func (m *Model) Counts() Counts {
 		switch ch.Outcome {
 		case Passed:
 			c.Passed++
+		case Warning:
+			c.Warnings++
 		case Failed:
 			c.Failed++
 		case Skipped:
@@ -255,7 +264,7 @@ func (m *Model) Counts() Counts {
 }
 
 // Passed reports whether no check failed and every load run passed: the
-// exit-code verdict. A model with nothing in it, or from a run that ended
+// exit-code verdict. Warnings do not fail it. A model with nothing in it, or from a run that ended
 // early, has not passed.
 func (m *Model) Passed() bool {
 	if m.Error != "" || (len(m.Checks) == 0 && len(m.Load) == 0) {
@@ -323,7 +332,7 @@ func (m *Model) Validate() error {
 			name = fmt.Sprintf("#%d", i+1)
 		}
 		if !c.Outcome.Valid() {
-			errs = append(errs, fmt.Errorf("check %q: outcome %q is not passed, failed or skipped", name, c.Outcome))
+			errs = append(errs, fmt.Errorf("check %q: outcome %q is not passed, warning, failed or skipped", name, c.Outcome))
 		}
 		if c.DurationSeconds < 0 {
 			errs = append(errs, fmt.Errorf("check %q: negative duration %v", name, c.DurationSeconds))

@@ -48,6 +48,7 @@ func TestModelVerdict(t *testing.T) {
 	pass := Check{Name: "a", Outcome: Passed}
 	fail := Check{Name: "b", Outcome: Failed}
 	skip := Check{Name: "c", Outcome: Skipped}
+	warn := Check{Name: "d", Outcome: Warning, Should: true, Message: "expected slow_down"}
 	tests := []struct {
 		name string
 		m    Model
@@ -57,6 +58,8 @@ func TestModelVerdict(t *testing.T) {
 		{"passes and skips pass", Model{Checks: []Check{pass, skip}}, true},
 		{"only skips pass", Model{Checks: []Check{skip}}, true},
 		{"a failure fails", Model{Checks: []Check{pass, fail}}, false},
+		{"warnings pass", Model{Checks: []Check{pass, warn}}, true},
+		{"a failure beside a warning fails", Model{Checks: []Check{warn, fail}}, false},
 		{"a failed load run fails", Model{Checks: []Check{pass}, Load: []LoadRun{{Passed: false}}}, false},
 		{"a passed load run passes", Model{Load: []LoadRun{{Passed: true}}}, true},
 	}
@@ -67,8 +70,8 @@ func TestModelVerdict(t *testing.T) {
 			}
 		})
 	}
-	c := (&Model{Checks: []Check{pass, pass, fail, skip}}).Counts()
-	if c != (Counts{Passed: 2, Failed: 1, Skipped: 1}) || c.Total() != 4 {
+	c := (&Model{Checks: []Check{pass, pass, warn, fail, skip}}).Counts()
+	if c != (Counts{Passed: 2, Warnings: 1, Failed: 1, Skipped: 1}) || c.Total() != 5 {
 		t.Errorf("Counts() = %+v", c)
 	}
 }

@@ -22,7 +22,7 @@ func (l *lcg) next(n int) int {
 // it must be shown as text and never run.
 const hostileText = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">`
 
-// sampleModel is a conformance run with passes, failures, skips and
+// sampleModel is a conformance run with passes, a warning, failures, skips and
 // hostile OP content, plus a poll and a ping load run with series.
 func sampleModel() *Model {
 	m := &Model{
@@ -79,7 +79,11 @@ func sampleModel() *Model {
 			{Name: "rejects an unsigned request under FAPI", SpecRefs: []string{"FAPI-CIBA-5.2.2-1"}, Negative: true, Outcome: Passed, DurationSeconds: 0.027},
 			{Name: "rejects alg none", SpecRefs: []string{"CIBA-7.1.1", "FAPI-CIBA-5.2.2-4"}, Negative: true, Outcome: Passed, DurationSeconds: 0.022},
 			{Name: "rejects a request object living longer than 60 minutes", SpecRefs: []string{"FAPI-CIBA-5.2.2-9"}, Negative: true, Outcome: Passed, DurationSeconds: 0.025},
-			{Name: "rejects a replayed jti", SpecRefs: []string{"CIBA-7.1.1"}, Negative: true, Outcome: Passed, DurationSeconds: 0.044},
+			{
+				Name: "rejects a replayed jti", SpecRefs: []string{"CIBA-7.1.1"}, Negative: true, Should: true, Outcome: Warning, DurationSeconds: 0.044,
+				Message:  "expected HTTP [400] with error [invalid_request], got a success\n  > POST https://op.example.com/realms/bank/bc-authorize\n  < HTTP 200",
+				Location: "suites/conformance/checks_requestobject.go:190",
+			},
 			{Name: "rejects a request object with the wrong aud", SpecRefs: []string{"CIBA-7.1.1"}, Negative: true, Outcome: Passed, DurationSeconds: 0.021},
 		}},
 		{"Token endpoint", []Check{

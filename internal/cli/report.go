@@ -245,7 +245,7 @@ func printVerdict(w io.Writer, m *reports.Model) {
 	var parts []string
 	if len(m.Checks) > 0 {
 		c := m.Counts()
-		parts = append(parts, fmt.Sprintf("%d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped))
+		parts = append(parts, fmt.Sprintf("%d passed, %d warnings, %d failed, %d skipped", c.Passed, c.Warnings, c.Failed, c.Skipped))
 	}
 	if len(m.Load) > 0 {
 		held := 0

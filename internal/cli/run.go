@@ -254,18 +254,24 @@ func (p *runProgress) checkStart(name string) {
 func (p *runProgress) check(c conformance.CheckResult) {
 	p.done++
 	mark := map[bool]string{true: "FAIL", false: "ok  "}[c.Failed()]
-	if c.Outcome == "skipped" {
+	switch {
+	case c.Warned():
+		mark = "WARN"
+	case c.Outcome == conformance.OutcomeSkipped:
 		mark = "skip"
 	}
 	if p.tty {
-		if c.Failed() {
+		if c.Failed() || c.Warned() {
 			fmt.Fprintf(p.io.Out, "\r\033[K%s %s — %s\n", mark, c.Name, runFirstLine(c.Failure))
 		}
 		return
 	}
 	line := fmt.Sprintf("%s [%d/%d] %s", mark, p.done, p.total, c.Name)
-	if c.Outcome == "skipped" && c.SkipReason != "" {
+	switch {
+	case c.Outcome == conformance.OutcomeSkipped && c.SkipReason != "":
 		line += " (" + runFirstLine(c.SkipReason) + ")"
+	case c.Warned():
+		line += " — " + runFirstLine(c.Failure)
 	}
 	fmt.Fprintln(p.io.Out, line)
 }
@@ -284,10 +290,11 @@ func runFirstLine(s string) string {
 	return s
 }
 
-// printRunSummary prints the outcome per spec section, then every failure
-// in full, then the totals.
+// printRunSummary prints the outcome per spec section, then every warning
+// (a WARN line with its message) and every failure in full, then the
+// totals. Warnings never count as passed.
 func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration) {
-	type counts struct{ passed, failed, skipped int }
+	type counts struct{ passed, warnings, failed, skipped int }
 	bySection := map[string]*counts{}
 	for _, c := range checks {
 		if c.SkipReason == conformance.NotSelected {
@@ -302,7 +309,9 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 			switch {
 			case c.Failed():
 				n.failed++
-			case c.Outcome == "passed":
+			case c.Warned():
+				n.warnings++
+			case c.Outcome == conformance.OutcomePassed:
 				n.passed++
 			default:
 				n.skipped++
@@ -318,10 +327,28 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 	for _, r := range refs {
 		n := bySection[r]
 		status := "ok"
-		if n.failed > 0 {
+		switch {
+		case n.failed > 0:
 			status = "FAILED"
+		case n.warnings > 0:
+			status = "WARN"
 		}
-		fmt.Fprintf(w, "  %-22s %-6s %3d passed %3d failed %3d skipped\n", r, status, n.passed, n.failed, n.skipped)
+		fmt.Fprintf(w, "  %-22s %-6s %3d passed %3d warnings %3d failed %3d skipped\n", r, status, n.passed, n.warnings, n.failed, n.skipped)
+	}
+	var warned []conformance.CheckResult
+	for _, c := range checks {
+		if c.Warned() {
+			warned = append(warned, c)
+		}
+	}
+	if len(warned) > 0 {
+		fmt.Fprintln(w, "\nWarnings (SHOULD-level expectations not met; they do not fail the run)")
+		for _, c := range warned {
+			fmt.Fprintf(w, "\nWARN %s [%s]\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Location)
+			for _, line := range strings.Split(strings.TrimRight(c.Failure, "\n"), "\n") {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
 	}
 	var failed []conformance.CheckResult
 	for _, c := range checks {
@@ -338,14 +365,14 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 			}
 		}
 	}
-	passed, nfailed, skipped := conformance.Summary(checks)
+	n := conformance.Summary(checks)
 	notSelected := 0
 	for _, c := range checks {
 		if c.SkipReason == conformance.NotSelected {
 			notSelected++
 		}
 	}
-	fmt.Fprintf(w, "\n%d passed, %d failed, %d skipped", passed, nfailed, skipped-notSelected)
+	fmt.Fprintf(w, "\n%d passed, %d warnings, %d failed, %d skipped", n.Passed, n.Warnings, n.Failed, n.Skipped-notSelected)
 	if notSelected > 0 {
 		fmt.Fprintf(w, " (%d not selected)", notSelected)
 	}

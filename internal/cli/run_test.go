@@ -96,19 +96,26 @@ func TestPrintSummary(t *testing.T) {
 		{Name: "b", Outcome: "failed", Failure: "expected x, got y\n  > POST", Location: "f.go:1", Meta: conformance.Meta{SpecRefs: []string{"CIBA-7.1", "CIBA-13"}}},
 		{Name: "c", Outcome: "skipped", SkipReason: "no ping client", Meta: conformance.Meta{SpecRefs: []string{"CIBA-10.2"}}},
 		{Name: "d", Outcome: "skipped", SkipReason: conformance.NotSelected, Meta: conformance.Meta{SpecRefs: []string{"CIBA-4"}}},
+		{Name: "e", Outcome: "warning", Failure: "expected slow_down, got \"authorization_pending\"\n  < HTTP 400", Location: "g.go:2", Meta: conformance.Meta{SpecRefs: []string{"CIBA-11"}, Should: true}},
 	}
 	var out bytes.Buffer
 	printRunSummary(&out, checks, 1500*time.Millisecond)
 	s := out.String()
 	for _, want := range []string{
-		"CIBA-7.1               FAILED   1 passed   1 failed   0 skipped",
-		"CIBA-10.2              ok       0 passed   0 failed   1 skipped",
+		"CIBA-7.1               FAILED   1 passed   0 warnings   1 failed   0 skipped",
+		"CIBA-10.2              ok       0 passed   0 warnings   0 failed   1 skipped",
+		"CIBA-11                WARN     0 passed   1 warnings   0 failed   0 skipped",
 		"b [CIBA-7.1, CIBA-13] (failed)\n  at f.go:1\n  expected x, got y\n    > POST",
-		"1 passed, 1 failed, 1 skipped (1 not selected) in 1.5s",
+		"WARN e [CIBA-11]\n  at g.go:2\n  expected slow_down, got \"authorization_pending\"\n    < HTTP 400",
+		"1 passed, 1 warnings, 1 failed, 1 skipped (1 not selected) in 1.5s",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
+	}
+	// The warning is listed once, under Warnings, and not among failures.
+	if strings.Count(s, "expected slow_down") != 1 || strings.Index(s, "Warnings") > strings.Index(s, "Failures") {
+		t.Errorf("the warning should be detailed once, before the failures:\n%s", s)
 	}
 	if strings.Contains(s, "CIBA-4 ") {
 		t.Errorf("a section with only unselected checks is listed:\n%s", s)
@@ -237,6 +244,34 @@ func TestRunSubprocess(t *testing.T) {
 		}
 	})
 
+	t.Run("no-slow-down warns and still exits 0", func(t *testing.T) {
+		t.Parallel()
+		report := filepath.Join(t.TempDir(), "r.json")
+		code, stdout, stderr := run(t, "run", "--fault", "no-slow-down", "--json", report)
+		if code != ExitOK {
+			t.Fatalf("exit %d, want 0 (a warning does not fail the run)\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		const check = "answers slow_down to a poll faster than the interval"
+		rep := readReport(t, report)
+		for name, o := range outcomes(rep) {
+			want := "passed"
+			if name == check {
+				want = "warning"
+			}
+			if o != want {
+				t.Errorf("check %q: %s, want %s", name, o, want)
+			}
+		}
+		if sum, _ := rep["summary"].(map[string]any); sum["warnings"] != float64(1) || sum["failed"] != float64(0) {
+			t.Errorf("summary = %v, want 1 warning and 0 failed", sum)
+		}
+		for _, want := range []string{"WARN " + check + " [CIBA-11]", `expected error [slow_down], got "authorization_pending"`, " 1 warnings, 0 failed"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, stdout)
+			}
+		}
+	})
+
 	t.Run("target vanishing mid-run exits 2 and keeps the results", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
@@ -323,19 +358,20 @@ func TestRunProgress(t *testing.T) {
 	pass := conformance.CheckResult{Name: "a check", Outcome: "passed"}
 	fail := conformance.CheckResult{Name: "b check", Outcome: "failed", Failure: "expected x, got y\n  > POST /token"}
 	skip := conformance.CheckResult{Name: "c check", Outcome: "skipped", SkipReason: "no ping client"}
+	warn := conformance.CheckResult{Name: "d check", Outcome: "warning", Failure: "expected slow_down\n  < HTTP 400"}
 	tests := []struct {
 		tty  bool
 		want string
 	}{
-		{tty: false, want: "running 3 checks\nok   [1/3] a check\nFAIL [2/3] b check\nskip [3/3] c check (no ping client)\n"},
-		{tty: true, want: "running 3 checks\n\r\x1b[K[1/3] a check\r\x1b[K[2/3] b check\r\x1b[KFAIL b check — expected x, got y\n\r\x1b[K[3/3] c check\r\x1b[K"},
+		{tty: false, want: "running 4 checks\nok   [1/4] a check\nFAIL [2/4] b check\nskip [3/4] c check (no ping client)\nWARN [4/4] d check — expected slow_down\n"},
+		{tty: true, want: "running 4 checks\n\r\x1b[K[1/4] a check\r\x1b[K[2/4] b check\r\x1b[KFAIL b check — expected x, got y\n\r\x1b[K[3/4] c check\r\x1b[K[4/4] d check\r\x1b[KWARN d check — expected slow_down\n\r\x1b[K"},
 	}
 	for _, tt := range tests {
 		ios, _, out, _ := TestStreams()
 		ios.SetTTY(tt.tty)
 		p := newRunProgress(ios)
-		p.start(3)
-		for _, c := range []conformance.CheckResult{pass, fail, skip} {
+		p.start(4)
+		for _, c := range []conformance.CheckResult{pass, fail, skip, warn} {
 			p.checkStart(c.Name)
 			p.check(c)
 		}

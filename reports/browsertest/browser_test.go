@@ -145,9 +145,9 @@ func TestHTMLInBrowser(t *testing.T) {
 		if err != nil || verdict != "Failed" {
 			t.Errorf("verdict = %q (%v), want Failed", verdict, err)
 		}
-		counts, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`["passed","failed","skipped"].map(o => document.getElementById("count-"+o).textContent)`))
-		if err != nil || strings.Join(counts, " ") != "20 3 3" {
-			t.Errorf("verdict counts = %v (%v), want 20 3 3", counts, err)
+		counts, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`["passed","warning","failed","skipped"].map(o => document.getElementById("count-"+o).textContent)`))
+		if err != nil || strings.Join(counts, " ") != "19 1 3 3" {
+			t.Errorf("verdict counts = %v (%v), want 19 1 3 3", counts, err)
 		}
 		state, err := chromedp.Run(tab, chromedp.Evaluate[map[string]any](`({
 			js: document.documentElement.classList.contains("js"),
@@ -159,6 +159,9 @@ func TestHTMLInBrowser(t *testing.T) {
 			lines: document.querySelectorAll("figure.chart polyline").length,
 			matrixTiles: document.querySelectorAll(".mtiles a").length,
 			failedTiles: [...document.querySelectorAll(".mtiles a.mt-failed .mnum")].map(e => e.textContent).join(" "),
+			warningTiles: [...document.querySelectorAll(".mtiles a.mt-warning .mnum")].map(e => e.textContent).join(" "),
+			warningOpen: [...document.querySelectorAll("details.check.o-warning")].every(d => d.open),
+			warningColor: getComputedStyle(document.querySelector("details.check.o-warning .badge")).color,
 			pwned: typeof window.__pwned,
 			hostileShown: document.body.textContent.includes("<script>window.__pwned=1</script>"),
 			width: document.documentElement.scrollWidth
@@ -167,7 +170,7 @@ func TestHTMLInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string]any{"js": true, "filtersShown": true, "checks": float64(26), "failedOpen": true,
-			"charts": float64(9), "matrixTiles": float64(11), "failedTiles": "7.1 7.3 10.1 11 13", "pwned": "undefined", "hostileShown": true}
+			"charts": float64(9), "matrixTiles": float64(11), "failedTiles": "7.1 7.3 10.1 11 13", "warningTiles": "7.1.1", "warningOpen": true, "warningColor": "rgb(154, 103, 0)", "pwned": "undefined", "hostileShown": true}
 		for k, v := range want {
 			if state[k] != v {
 				t.Errorf("%s = %v, want %v", k, state[k], v)
@@ -189,6 +192,22 @@ func TestHTMLInBrowser(t *testing.T) {
 		shown, err := chromedp.Run(tab, chromedp.Evaluate[[]string](visible))
 		if err != nil || len(shown) != 3 || !allHavePrefix(shown, "failed ") {
 			t.Errorf("after filtering failed: %v (%v), want the 3 failures", shown, err)
+		}
+		// The warning filter leaves only the warning, never shown among passes.
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#filters button[data-outcome="warning"]`))); err != nil {
+			t.Fatal(err)
+		}
+		if shown, err := chromedp.Run(tab, chromedp.Evaluate[[]string](visible)); err != nil || len(shown) != 1 || !allHavePrefix(shown, "warning ") {
+			t.Errorf("after filtering warnings: %v (%v), want the 1 warning", shown, err)
+		}
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#filters button[data-outcome="passed"]`))); err != nil {
+			t.Fatal(err)
+		}
+		if shown, err := chromedp.Run(tab, chromedp.Evaluate[[]string](visible)); err != nil || len(shown) != 19 || !allHavePrefix(shown, "passed ") {
+			t.Errorf("after filtering passed: %d shown (%v), want the 19 passes only", len(shown), err)
+		}
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#filters button[data-outcome="failed"]`))); err != nil {
+			t.Fatal(err)
 		}
 		full, err := chromedp.Run(tab, chromedp.FullScreenshot(90))
 		if err == nil {

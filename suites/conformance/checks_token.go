@@ -85,7 +85,8 @@ func describeToken(fw *Framework) {
 		fw.ConformanceIt("issues a Bearer access token of at least 128 bits with expires_in", func(ctx context.Context, f *Fixture) {
 			tr, ex, _ := f.Approved(f.Client(AnyMode, AnyAuth))
 			f.Expect(strings.EqualFold(tr.TokenType, "Bearer"), ex, "expected token_type Bearer, got %q", tr.TokenType)
-			f.Expect(tr.ExpiresIn > 0, ex, "expected a positive expires_in, got %d", tr.ExpiresIn)
+			// expires_in is RECOMMENDED (RFC 6749 5.1): a warning only.
+			f.ExpectShould(tr.ExpiresIn > 0, ex, "expected a positive expires_in (RECOMMENDED, RFC 6749 5.1), got %d", tr.ExpiresIn)
 			f.Expect(entropyBits(tr.AccessToken) >= 128, ex, "expected an access token of >= 128 bits, one of %d characters can hold at most %.0f", len(tr.AccessToken), entropyBits(tr.AccessToken))
 		}, Refs("FAPI-R-5.2.2-16", "FAPI-R-6.2.2-1", "RFC6749-5.1"), OIDF(ModHappy))
 
@@ -278,9 +279,10 @@ func describeToken(fw *Framework) {
 		// Testname: Polling faster than the interval gives slow_down
 		// Spec: CIBA-11
 		// Description: A second poll sent at once after the first, faster
-		// than the interval, MUST be answered slow_down (the interval
-		// enforcement CIBA 11 describes; the OIDF suite also tolerates
-		// authorization_pending, ciba-check does not).
+		// than the interval, SHOULD be answered slow_down. CIBA 7.3 and 11
+		// put the MUST on the client (wait interval, add 5 s after
+		// slow_down); an OP may enforce the interval but need not, and the
+		// OIDF suite accepts authorization_pending here. Hence a warning.
 		fw.ConformanceIt("answers slow_down to a poll faster than the interval", func(ctx context.Context, f *Fixture) {
 			c := f.Client(ciba.ModePoll, AnyAuth)
 			// Two polls prove nothing if the OP took the whole interval
@@ -302,7 +304,7 @@ func describeToken(fw *Framework) {
 				return
 			}
 			f.Skipf("the OP answered too slowly to poll it twice within its interval")
-		}, Refs("CIBA-11"), Modes(ciba.ModePoll))
+		}, Refs("CIBA-11"), Modes(ciba.ModePoll), Should)
 
 		// Testname: Twenty back-to-back polls are answered sanely
 		// Spec: CIBA-11

@@ -15,7 +15,8 @@ import (
 )
 
 // DocBlock is the comment block above a check: Testname, Spec and
-// Description (MUST wording), as Kubernetes' conformance walker reads.
+// Description (MUST wording, or SHOULD for checks decorated Should), as
+// Kubernetes' conformance walker reads.
 type DocBlock struct {
 	Testname    string
 	Spec        []string
@@ -139,6 +140,9 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 		if !slices.Equal(a, b) {
 			return nil, fmt.Errorf("check %q: comment says Spec %v, labels say %v", c.Name, db.Spec, c.Meta.SpecRefs)
 		}
+		if c.Meta.Should && !strings.Contains(db.Description, "SHOULD") {
+			return nil, fmt.Errorf("check %q is decorated Should but its Description has no SHOULD", c.Name)
+		}
 	}
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -234,6 +238,9 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 			labels = append(labels, c.Meta.Auth...)
 			if c.Meta.Negative {
 				labels = append(labels, LabelNegative)
+			}
+			if c.Meta.Should {
+				labels = append(labels, LabelShould)
 			}
 			w("| %s<br>`%s` | %s | %s | %s |\n", esc(db.Testname), esc(c.Name), strings.Join(c.Meta.SpecRefs, ", "), strings.Join(labels, ", "), esc(db.Description))
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -31,6 +32,9 @@ type Fixture struct {
 	env     *Env
 	ctx     context.Context
 	clients map[string]*client.Client
+	// should is set for checks decorated Should: an unmet expectation
+	// is then a warning (see Failf).
+	should bool
 }
 
 func newFixture(env *Env) *Fixture {
@@ -57,7 +61,45 @@ func (f *Fixture) Skipf(format string, args ...any) {
 }
 
 // Failf fails the check; ex, when not nil, is quoted below the message.
+// In a check decorated Should it records the message as a warning
+// instead and ends the check there (outcome "warning").
 func (f *Fixture) Failf(ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	msg := f.expectationMessage(ex, format, args...)
+	if f.should {
+		f.warn(msg)
+		panic(warningStop{})
+	}
+	ginkgo.Fail(msg)
+}
+
+// ExpectShould records a warning and lets the check go on unless ok: a
+// SHOULD-level expectation inside a check whose other expectations are
+// MUSTs (e.g. expires_in beside token_type Bearer). The check's outcome
+// is then "warning" unless a MUST expectation fails it.
+func (f *Fixture) ExpectShould(ok bool, ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	if !ok {
+		f.warn(f.expectationMessage(ex, format, args...))
+	}
+}
+
+// WarningEntry names the Ginkgo report entries that carry warnings; a
+// passed spec with one has the outcome "warning".
+const WarningEntry = "ciba-check/warning"
+
+// warn records msg as a warning of the running check, located at the
+// check's line (the fixture's helpers are GinkgoHelpers). The entry is
+// never printed by Ginkgo: our progress and summary show it.
+func (f *Fixture) warn(msg string) {
+	ginkgo.GinkgoHelper()
+	ginkgo.AddReportEntry(WarningEntry, msg, types.NewCodeLocation(0), types.ReportEntryVisibilityNever)
+}
+
+// expectationMessage is the message of an unmet expectation, with ex
+// quoted below it. An exchange without any response aborts the run when
+// the OP is gone.
+func (f *Fixture) expectationMessage(ex *client.Exchange, format string, args ...any) string {
 	ginkgo.GinkgoHelper()
 	msg := fmt.Sprintf(format, args...)
 	if ex != nil {
@@ -70,7 +112,7 @@ func (f *Fixture) Failf(ex *client.Exchange, format string, args ...any) {
 		}
 		msg += "\n" + quote(ex)
 	}
-	ginkgo.Fail(msg)
+	return msg
 }
 
 // EnsureReachable aborts the run when the OP can no longer be reached,

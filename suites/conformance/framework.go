@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -54,14 +55,42 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 		fw.errs = append(fw.errs, fmt.Errorf("check %q is registered twice", name))
 	}
 	fw.names[name] = true
+	should := slices.Contains(labels, LabelShould)
 	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
 		if err := fw.env.Lost(); err != nil {
 			ginkgo.AbortSuite(err.Error())
 		}
 		f := fw.current
 		f.ctx = ctx
+		f.should = should
+		if should {
+			runShould(ctx, f, spec)
+			return
+		}
 		spec(ctx, f)
 	})
+}
+
+// warningStop is what Fixture.Failf panics with in a Should check once
+// it has recorded the warning; runShould recovers it so that the spec
+// ends, as passed for Ginkgo, at the first unmet expectation, exactly as
+// ginkgo.Fail ends a MUST check. A warning cannot be a Ginkgo failure:
+// ginkgo.Fail records the failure before it panics, so recovering its
+// panic would not undo it.
+type warningStop struct{}
+
+// runShould runs the body of a Should check, turning the warningStop of
+// an unmet expectation into a normal return. Every other panic (Ginkgo's
+// failures, skips and aborts, and real panics) goes on to Ginkgo.
+func runShould(ctx context.Context, f *Fixture, spec Spec) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(warningStop); !ok {
+				panic(r)
+			}
+		}
+	}()
+	spec(ctx, f)
 }
 
 // Describe groups checks under a heading (the report's sections).

@@ -15,6 +15,12 @@ import (
 // request on purpose.
 const LabelNegative = "negative"
 
+// LabelShould marks checks of SHOULD, MAY or judgement requirements: an
+// expectation of theirs that does not hold is a warning, not a failure
+// (CIBA.md: "SHOULD-level items are warnings in the report, never a
+// silent pass").
+const LabelShould = "should"
+
 // refRE is the form of a spec-section label: a document prefix and a
 // section, optionally with the item of a numbered list (FAPI-CIBA's
 // "5.2.2-9"). Ginkgo labels may not contain '/', so sections use dots.
@@ -52,6 +58,13 @@ func Auth(methods ...ciba.AuthMethod) Decorator {
 // Negative marks a check that sends a bad request on purpose.
 var Negative Decorator = labelList{LabelNegative}
 
+// Should gives a check SHOULD severity: when its expectation does not
+// hold the outcome is "warning" (same message and quoted exchange as a
+// failure), which does not fail the run and is never shown as passed.
+// Use it only when every expectation of the check is SHOULD, MAY or
+// judgement; its comment block's Description then says SHOULD.
+var Should Decorator = labelList{LabelShould}
+
 // OIDF names the OpenID Foundation FAPI-CIBA test modules a check covers,
 // by their exact names (CIBA.md §6.1).
 func OIDF(modules ...string) Decorator { return labelList(modules) }
@@ -62,8 +75,23 @@ type Meta struct {
 	Modes       []string `json:"modes"`
 	Auth        []string `json:"auth"`
 	Negative    bool     `json:"negative"`
+	Should      bool     `json:"should"`
 	OIDFModules []string `json:"oidf_modules"`
 }
+
+// Severity is "should" for checks decorated Should, else "must".
+func (m Meta) Severity() string {
+	if m.Should {
+		return SeverityShould
+	}
+	return SeverityMust
+}
+
+// Severities of checks, as the JSON report names them.
+const (
+	SeverityMust   = "must"
+	SeverityShould = "should"
+)
 
 // Classify sorts a check's labels into its metadata. Unknown labels
 // (none are made by ConformanceIt) are ignored.
@@ -73,6 +101,8 @@ func Classify(labels []string) Meta {
 		switch {
 		case l == LabelNegative:
 			m.Negative = true
+		case l == LabelShould:
+			m.Should = true
 		case ciba.DeliveryMode(l).Valid():
 			m.Modes = append(m.Modes, l)
 		case ciba.AuthMethod(l).Valid():
@@ -95,7 +125,7 @@ func validateLabels(name string, labels []string) error {
 			return fmt.Errorf("check %q: label %q: %w", name, l, err)
 		}
 		switch {
-		case l == LabelNegative, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Valid():
+		case l == LabelNegative, l == LabelShould, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Valid():
 		case refRE.MatchString(l):
 			hasRef = true
 		case strings.HasPrefix(l, "fapi-ciba"):
@@ -103,7 +133,7 @@ func validateLabels(name string, labels []string) error {
 				return fmt.Errorf("check %q: %q is not a module of the OIDF FAPI-CIBA plan", name, l)
 			}
 		default:
-			return fmt.Errorf("check %q: label %q is not a spec section (like CIBA-7.1.1), mode, auth method, %q or OIDF module", name, l, LabelNegative)
+			return fmt.Errorf("check %q: label %q is not a spec section (like CIBA-7.1.1), mode, auth method, %q, %q or OIDF module", name, l, LabelNegative, LabelShould)
 		}
 	}
 	if !hasRef {

@@ -43,10 +43,11 @@ type jsonTarget struct {
 }
 
 type jsonSummary struct {
-	Total   int `json:"total"`
-	Passed  int `json:"passed"`
-	Failed  int `json:"failed"`
-	Skipped int `json:"skipped"`
+	Total    int `json:"total"`
+	Passed   int `json:"passed"`
+	Warnings int `json:"warnings"`
+	Failed   int `json:"failed"`
+	Skipped  int `json:"skipped"`
 }
 
 type jsonFailure struct {
@@ -63,38 +64,49 @@ type jsonCheck struct {
 	Modes       []string     `json:"modes"`
 	Auth        []string     `json:"auth"`
 	Negative    bool         `json:"negative"`
+	Severity    string       `json:"severity"`
 	OIDFModules []string     `json:"oidf_modules"`
 	Outcome     string       `json:"outcome"`
 	Duration    float64      `json:"duration_seconds"`
 	Failure     *jsonFailure `json:"failure,omitempty"`
+	Warning     *jsonFailure `json:"warning,omitempty"`
 	SkipReason  string       `json:"skip_reason,omitempty"`
 }
 
+// Counts are the outcomes of a run's checks; every check is in exactly
+// one of them.
+type Counts struct {
+	Passed, Warnings, Failed, Skipped int
+}
+
 // Summary counts the outcomes of checks.
-func Summary(checks []CheckResult) (passed, failed, skipped int) {
+func Summary(checks []CheckResult) Counts {
+	var n Counts
 	for _, c := range checks {
 		switch {
 		case c.Failed():
-			failed++
-		case c.Outcome == "passed":
-			passed++
+			n.Failed++
+		case c.Warned():
+			n.Warnings++
+		case c.Outcome == OutcomePassed:
+			n.Passed++
 		default:
-			skipped++
+			n.Skipped++
 		}
 	}
-	return passed, failed, skipped
+	return n
 }
 
 // WriteJSON writes the run as a JSON report of schema JSONSchema.
 func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
-	passed, failed, skipped := Summary(checks)
+	n := Summary(checks)
 	rep := jsonReport{
 		Schema:   JSONSchema,
 		Tool:     jsonTool{Name: "ciba-check", Version: info.ToolVersion},
 		Target:   jsonTarget{Issuer: info.Issuer, Device: info.DeviceKind},
 		Started:  info.Started.UTC().Format(time.RFC3339Nano),
 		Duration: info.Duration.Seconds(),
-		Summary:  jsonSummary{Total: len(checks), Passed: passed, Failed: failed, Skipped: skipped},
+		Summary:  jsonSummary{Total: len(checks), Passed: n.Passed, Warnings: n.Warnings, Failed: n.Failed, Skipped: n.Skipped},
 		Error:    info.Error,
 		Checks:   []jsonCheck{},
 	}
@@ -102,14 +114,17 @@ func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
 		jc := jsonCheck{
 			ID: c.ID, Name: c.Name, Section: c.Section, SpecRefs: c.Meta.SpecRefs,
 			Labels: c.Labels, Modes: c.Meta.Modes, Auth: c.Meta.Auth, Negative: c.Meta.Negative,
-			OIDFModules: c.Meta.OIDFModules, Outcome: c.Outcome, Duration: c.Duration.Seconds(),
+			Severity: c.Meta.Severity(), OIDFModules: c.Meta.OIDFModules, Outcome: c.Outcome, Duration: c.Duration.Seconds(),
 			SkipReason: c.SkipReason,
 		}
 		if jc.Labels == nil {
 			jc.Labels = []string{}
 		}
-		if c.Failed() {
+		switch {
+		case c.Failed():
 			jc.Failure = &jsonFailure{Message: c.Failure, Location: c.Location}
+		case c.Warned():
+			jc.Warning = &jsonFailure{Message: c.Failure, Location: c.Location}
 		}
 		rep.Checks = append(rep.Checks, jc)
 	}

@@ -109,14 +109,28 @@ type CheckResult struct {
 	SkipReason string
 }
 
-// Failed reports whether the outcome is a failure of any kind.
+// Outcomes a check can have besides Ginkgo's failure states ("failed",
+// "panicked", "timedout", "interrupted", "aborted").
+const (
+	OutcomePassed  = "passed"
+	OutcomeWarning = "warning"
+	OutcomeSkipped = "skipped"
+)
+
+// Failed reports whether the outcome is a failure of any kind. A warning
+// is not one.
 func (c CheckResult) Failed() bool {
 	switch c.Outcome {
-	case "passed", "skipped", "pending":
+	case OutcomePassed, OutcomeWarning, OutcomeSkipped, "pending":
 		return false
 	}
 	return true
 }
+
+// Warned reports whether the check ended with a warning: an unmet
+// SHOULD-level expectation and no failure. Failure and Location then
+// hold the (first) warning.
+func (c CheckResult) Warned() bool { return c.Outcome == OutcomeWarning }
 
 // NotSelected is the skip reason of checks the filters left out; NotRun
 // of selected checks the run stopped before (fail-fast, timeout, a
@@ -278,6 +292,21 @@ func checkResult(sr types.SpecReport) CheckResult {
 	case sr.State.Is(types.SpecStateFailureStates):
 		c.Failure = sr.Failure.Message
 		c.Location = sr.Failure.Location.String()
+	case sr.State == types.SpecStatePassed:
+		var msgs []string
+		for _, e := range sr.ReportEntries {
+			if e.Name != WarningEntry {
+				continue
+			}
+			if len(msgs) == 0 {
+				c.Location = e.Location.String()
+			}
+			msgs = append(msgs, e.StringRepresentation())
+		}
+		if len(msgs) > 0 {
+			c.Outcome = OutcomeWarning
+			c.Failure = strings.Join(msgs, "\n\n")
+		}
 	}
 	return c
 }
