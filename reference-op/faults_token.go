@@ -1,6 +1,213 @@
 package refop
 
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// Fault names of the token area: token endpoint, ID tokens, refresh,
+// ping delivery, userinfo and TLS.
+const (
+	FaultTokenResponseCacheable         = "token-response-cacheable"
+	FaultShortAccessToken               = "short-access-token"
+	FaultFullAtHash                     = "full-at-hash"
+	FaultWrongAuthReqIDClaim            = "wrong-auth-req-id-claim"
+	FaultIDTokenWithoutKid              = "id-token-without-kid"
+	FaultOmitIDToken                    = "omit-id-token"
+	FaultTokenWithoutCertificate        = "token-without-certificate"
+	FaultPingOmitIDToken                = "ping-omit-id-token"
+	FaultTokenRequiresCAIssuedCert      = "token-requires-ca-issued-cert"
+	FaultRefreshScopeWidening           = "refresh-scope-widening"
+	FaultMissingAuthReqIDInvalidGrant   = "missing-auth-req-id-invalid-grant"
+	FaultUnknownAuthReqIDExpired        = "unknown-auth-req-id-expired"
+	FaultUnknownGrantTypeInvalidRequest = "unknown-grant-type-invalid-request"
+	FaultDeniedAsInvalidGrant           = "denied-as-invalid-grant"
+	FaultThrottleWith429                = "throttle-with-429"
+	FaultPingExtraMembers               = "ping-extra-members"
+	FaultPingAnswerFailsRequest         = "ping-answer-fails-request"
+	FaultNoInteractionIDEcho            = "no-interaction-id-echo"
+	FaultUserinfoTokenInQuery           = "userinfo-token-in-query"
+	FaultTLS12ChaChaOnly                = "tls12-chacha-only"
+	FaultTLSLegacyVersions              = "tls-legacy-versions"
+)
+
 // tokenFaults deviate at the token endpoint, ID tokens, refresh, ping delivery, userinfo and TLS.
 func tokenFaults() []Fault {
+	return []Fault{
+		{FaultTokenResponseCacheable, "token responses (CIBA and refresh grant) lack Cache-Control no-store and Pragma no-cache", "CIBA-10.1.1 / OIDC-3.1.3.3 / RFC 6749 5.1: token response not cacheable"},
+		{FaultShortAccessToken, "access tokens carry only 64 bits of randomness", "FAPI-R-5.2.2-16: access token with at least 128 bits of entropy"},
+		{FaultFullAtHash, "at_hash is the whole SHA-256 of the access token, not its left half", "OIDC-3.3.2.11: at_hash is the left half of the hash"},
+		{FaultWrongAuthReqIDClaim, "ID tokens carry an auth_req_id claim holding the OP's internal key of the request", "CIBA-10.3.1: auth_req_id claim equals the request's auth_req_id"},
+		{FaultIDTokenWithoutKid, "ID tokens are signed without a kid header", "FAPI-RW-8.6 / OIDC-10.1: ID token names its key with kid"},
+		{FaultOmitIDToken, "token responses carry no id_token although scope openid was granted", "CIBA-10.1.1 / OIDC-3.1.3.3: ID token issued with the tokens"},
+		{FaultTokenWithoutCertificate, "token requests without a client certificate get unbound tokens: mutual-TLS clients are taken at their client_id (as behind a TLS-terminating proxy)", "RFC 8705 3 / FAPI-RW 5.2.2-5: token request without a certificate refused"},
+		{FaultPingOmitIDToken, "token responses to ping clients carry no id_token (poll ones do)", "CIBA-10.1.1 / CIBA-10.2: ping clients get the ID token with the tokens"},
+		{FaultTokenRequiresCAIssuedCert, "the token endpoint verifies client certificates against its CA pool, refusing self_signed_tls_client_auth clients there", "RFC 8705 2.2: self-signed certificate client authentication at the token endpoint"},
+		{FaultRefreshScopeWidening, "the refresh grant grants any requested scope, beyond the original grant", "RFC 6749 6: wider scope gives invalid_scope"},
+		{FaultMissingAuthReqIDInvalidGrant, "a CIBA grant request without auth_req_id is answered invalid_grant", "CIBA-10.1 / RFC 6749 5.2: missing auth_req_id gives invalid_request"},
+		{FaultUnknownAuthReqIDExpired, "an unknown or altered auth_req_id is answered expired_token, as if purged", "CIBA-11: unknown auth_req_id gives invalid_grant"},
+		{FaultUnknownGrantTypeInvalidRequest, "an unknown grant_type is answered invalid_request", "RFC 6749 5.2: unknown grant_type gives unsupported_grant_type"},
+		{FaultDeniedAsInvalidGrant, "after the user denies, the token endpoint answers invalid_grant", "CIBA-11: denial gives access_denied"},
+		{FaultThrottleWith429, "a client slowed down twice gets HTTP 429 with slow_down instead of 400", "CIBA-11 / RFC 6749 5.2: fast polls get 400 slow_down or authorization_pending"},
+		{FaultPingExtraMembers, "the ping body carries status and client_id next to auth_req_id", "CIBA-10.2: ping body is exactly {\"auth_req_id\": ...}"},
+		{FaultPingAnswerFailsRequest, "a ping answered other than 204 fails the request: no tokens", "CIBA-10.2: tokens issued whatever the notification endpoint answered"},
+		{FaultNoInteractionIDEcho, "userinfo answers a fresh x-fapi-interaction-id instead of echoing the client's", "FAPI-R-6.2.1-11: x-fapi-interaction-id echoed"},
+		{FaultUserinfoTokenInQuery, "userinfo accepts the access token in the query string or form body", "FAPI-R-6.2.1-3 / RFC 6750 2: token only in the Authorization header"},
+		{FaultTLS12ChaChaOnly, "TLS is capped at 1.2 with ChaCha20-Poly1305 and ECDSA suites only: no FAPI cipher suite", "FAPI-RW 8.5: TLS 1.2 with a FAPI cipher suite or TLS 1.3 accepted"},
+		{FaultTLSLegacyVersions, "TLS 1.0 and 1.1 handshakes (with a CBC suite) are accepted", "FAPI-RW 8.5: TLS below 1.2 refused"},
+	}
+}
+
+// certlessClient is token-without-certificate: a token request without a
+// client certificate naming a mutual-TLS client by client_id is taken as
+// that client, as if a proxy had checked the certificate.
+func (op *OP) certlessClient(r *http.Request, form url.Values, authErr error) (*authenticatedClient, error) {
+	if !op.faults.on(FaultTokenWithoutCertificate) || peerCert(r) != nil || form.Has(ciba.ParamClientAssertion) {
+		return nil, authErr
+	}
+	c, ok := op.clients[form.Get(ciba.ParamClientID)]
+	if !ok || !c.AuthMethod.UsesMTLS() {
+		return nil, authErr
+	}
+	return &authenticatedClient{Client: c}, nil
+}
+
+// refusesSelfSigned is token-requires-ca-issued-cert: the reference
+// OP's self-signed client certificates never chain to a CA, so refusing
+// the method is what chain verification at the token endpoint would do.
+func (op *OP) refusesSelfSigned(ac *authenticatedClient) error {
+	if op.faults.on(FaultTokenRequiresCAIssuedCert) && ac.AuthMethod == ciba.AuthSelfSignedTLSClient {
+		return invalidClient("the client certificate is not issued by a trusted CA")
+	}
 	return nil
+}
+
+// clientMode is the registered delivery mode of a client.
+func (op *OP) clientMode(id string) ciba.DeliveryMode {
+	if c, ok := op.clients[id]; ok {
+		return c.DeliveryMode
+	}
+	return ""
+}
+
+// writeCacheableJSON is writeJSONStatus without the no-store headers
+// (token-response-cacheable).
+func writeCacheableJSON(w http.ResponseWriter, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// fullHash is the whole SHA-256 of value, base64url (full-at-hash).
+func fullHash(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return b64(sum[:])
+}
+
+// signWithoutKid signs like op.sign but with the bare key, so no kid
+// header is set (id-token-without-kid).
+func (op *OP) signWithoutKid(c map[string]any, typ string) (string, error) {
+	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(op.signer.Algorithm), Key: op.signer.Key}, opts)
+	if err != nil {
+		return "", fmt.Errorf("creating signer: %w", err)
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("encoding claims: %w", err)
+	}
+	jws, err := s.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("signing: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// throttled reports whether a too-fast poll of ar should get HTTP 429
+// (throttle-with-429): after two slow_downs the interval grew by 10 s.
+func (op *OP) throttled(ar *AuthRequest) bool {
+	return op.faults.on(FaultThrottleWith429) && ar.Interval-op.cfg.Interval >= 2*ciba.SlowDownIncrement
+}
+
+// pingBody is the ping notification; with ping-extra-members it carries
+// more than auth_req_id.
+func (op *OP) pingBody(ar AuthRequest) []byte {
+	if op.faults.on(FaultPingExtraMembers) {
+		body, _ := json.Marshal(map[string]string{"auth_req_id": ar.ID, "status": string(ar.Status), "client_id": ar.ClientID})
+		return body
+	}
+	body, _ := json.Marshal(ciba.PingNotification{AuthReqID: ar.ID})
+	return body
+}
+
+// failOnPingAnswer marks an approved request failed when the ping was
+// answered other than 204 (ping-answer-fails-request).
+func (op *OP) failOnPingAnswer(r *AuthRequest, status int, err error) {
+	if op.faults.on(FaultPingAnswerFailsRequest) && err == nil && status != http.StatusNoContent &&
+		ciba.DeliveryMode(r.DeliveryMode) == ciba.ModePing && r.Status == StatusApproved {
+		r.Status = StatusFailed
+	}
+}
+
+// awaitPingOutcome makes a ping client's token request that overtakes
+// the OP's reading of the ping answer wait (at most about a second) until
+// the delivery outcome is stored, so ping-answer-fails-request shows
+// deterministically: the client sees the ping before the OP sees the
+// answer. It polls on real time because it waits on a network exchange,
+// not on protocol time.
+func (op *OP) awaitPingOutcome(ctx context.Context, id string) {
+	if !op.faults.on(FaultPingAnswerFailsRequest) {
+		return
+	}
+	for range 100 {
+		ar, err := op.store.GetAuthRequest(ctx, id)
+		if err != nil || ciba.DeliveryMode(ar.DeliveryMode) != ciba.ModePing || ar.Status != StatusApproved || ar.NotifyDone {
+			return
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// nonFAPICipherSuites is the suite list of tls12-chacha-only: ChaCha20
+// for RSA certificates plus the ECDSA GCM suite that net/http's HTTP/2
+// setup insists on (and that an RSA certificate cannot use), so no FAPI
+// suite is offered (FAPI-RW 8.5-2).
+func nonFAPICipherSuites() []uint16 {
+	return []uint16{tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
+}
+
+// legacyTLS lets TLS 1.0/1.1 clients in with a CBC suite while TLS 1.2+
+// clients keep the FAPI configuration (tls-legacy-versions).
+func legacyTLS(c *tls.Config) {
+	legacy := c.Clone()
+	legacy.MinVersion = tls.VersionTLS10
+	legacy.CipherSuites = append(legacy.CipherSuites, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA)
+	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if slices.Contains(hello.SupportedVersions, tls.VersionTLS12) || slices.Contains(hello.SupportedVersions, tls.VersionTLS13) {
+			return nil, nil
+		}
+		return legacy, nil
+	}
 }

@@ -41,7 +41,7 @@ func (op *OP) notifyFrom(ar AuthRequest, attempt int) bool {
 		if ar.Status != StatusApproved && op.faults.on(FaultNoPingOnDeny) {
 			return false
 		}
-		body, _ := json.Marshal(ciba.PingNotification{AuthReqID: ar.ID})
+		body := op.pingBody(ar)
 		op.goBackground(func(ctx context.Context) { op.deliver(ctx, c, ar, body, attempt) })
 		return true
 	case ciba.ModePush:
@@ -77,6 +77,7 @@ func (op *OP) deliver(ctx context.Context, c *Client, ar AuthRequest, body []byt
 		if _, uerr := op.store.UpdateAuthRequest(context.WithoutCancel(ctx), ar.ID, func(r *AuthRequest) error {
 			r.NotifyAttempts = max(r.NotifyAttempts, attempt)
 			r.NotifyDone = r.NotifyDone || done
+			op.failOnPingAnswer(r, status, err)
 			return nil
 		}); uerr != nil && !errors.Is(uerr, ErrNotFound) {
 			op.log.Warn("recording notification progress failed", "auth_req_id", redact(ar.ID), "err", uerr)

@@ -30,5 +30,12 @@ func (op *OP) TLSConfig(cert tls.Certificate) *tls.Config {
 	if op.faults.on(FaultTLSWeakCiphers) {
 		c.CipherSuites = append(c.CipherSuites, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA)
 	}
+	if op.faults.on(FaultTLS12ChaChaOnly) {
+		c.MaxVersion = tls.VersionTLS12
+		c.CipherSuites = nonFAPICipherSuites()
+	}
+	if op.faults.on(FaultTLSLegacyVersions) {
+		legacyTLS(c)
+	}
 	return c
 }

@@ -19,6 +19,10 @@ func (op *OP) handleToken(w http.ResponseWriter, r *http.Request) {
 		op.fail(w, r, err)
 		return
 	}
+	if op.faults.on(FaultTokenResponseCacheable) {
+		writeCacheableJSON(w, resp)
+		return
+	}
 	writeJSONStatus(w, http.StatusOK, resp)
 }
 
@@ -32,9 +36,15 @@ func (op *OP) token(r *http.Request) (any, error) {
 	// the issuer is accepted too (suite module 37).
 	ac, err := op.authenticateClient(ctx, r, form, []string{op.endpoint(PathToken), op.Issuer()})
 	if err != nil {
+		ac, err = op.certlessClient(r, form, err)
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := requireCertificate(ac); err != nil {
+	if err := requireCertificate(ac); err != nil && !op.faults.on(FaultTokenWithoutCertificate) {
+		return nil, err
+	}
+	if err := op.refusesSelfSigned(ac); err != nil {
 		return nil, err
 	}
 	switch gt := form.Get(ciba.ParamGrantType); gt {
@@ -45,6 +55,9 @@ func (op *OP) token(r *http.Request) (any, error) {
 	case "":
 		return nil, ciba.ErrInvalidRequest.WithDescription("grant_type is missing")
 	default:
+		if op.faults.on(FaultUnknownGrantTypeInvalidRequest) {
+			return nil, ciba.ErrInvalidRequest.WithDescription("grant_type is invalid")
+		}
 		return nil, ciba.ErrUnsupportedGrantType.WithDescription("grant_type is not supported")
 	}
 }
@@ -55,9 +68,13 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 	if ciba.DeliveryMode(ac.DeliveryMode) == ciba.ModePush {
 		return nil, ciba.ErrUnauthorizedClient.WithDescription("push clients receive tokens at their notification endpoint (CIBA 10.3)")
 	}
+	if id == "" && op.faults.on(FaultMissingAuthReqIDInvalidGrant) {
+		return nil, ciba.ErrInvalidGrant.WithDescription("auth_req_id is invalid")
+	}
 	if id == "" {
 		return nil, ciba.ErrInvalidRequest.WithDescription("auth_req_id is missing")
 	}
+	op.awaitPingOutcome(ctx, id)
 	now := op.clock.Now()
 	maxRedemptions := 1
 	if op.faults.on(FaultIssueTokenTwice) {
@@ -85,12 +102,18 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 				ar.Interval += ciba.SlowDownIncrement
 				ar.LastPoll = now
 				outcome = ciba.ErrSlowDown.WithDescription("poll no faster than the interval")
+				if op.throttled(ar) {
+					outcome = ciba.ErrSlowDown.WithStatus(http.StatusTooManyRequests).WithDescription("too many requests")
+				}
 				return nil
 			}
 			ar.LastPoll = now
 			outcome = ciba.ErrAuthorizationPending.WithDescription("the user has not decided yet")
 			return nil
 		case StatusDenied:
+			if op.faults.on(FaultDeniedAsInvalidGrant) {
+				return ciba.ErrInvalidGrant.WithDescription("auth_req_id is no longer valid")
+			}
 			return ciba.ErrAccessDenied.WithDescription("the user denied the request")
 		case StatusFailed:
 			return ciba.ErrAccessDenied.WithDescription("the authentication device could not complete the request")
@@ -101,6 +124,9 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 		}
 		return ciba.ErrServerError.WithDescription("request in unknown state")
 	})
+	if errors.Is(err, ErrNotFound) && op.faults.on(FaultUnknownAuthReqIDExpired) {
+		return nil, ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")
 	}
@@ -112,7 +138,7 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 	}
 	op.log.Info("tokens issued", "client_id", ac.ID, "auth_req_id", redact(id))
 	return op.issueTokens(ctx, tokenGrant{
-		clientID: ac.ID, subject: ar.Subject, scope: ar.Scope, acr: ar.ACR, authTime: ar.AuthTime,
+		clientID: ac.ID, subject: ar.Subject, scope: ar.Scope, acr: ar.ACR, authTime: ar.AuthTime, authReqID: ar.ID,
 	}, ac.cert, true)
 }
 
@@ -136,7 +162,7 @@ func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh
 			return nil, ciba.ErrInvalidScope.WithDescription("scope is empty")
 		}
 		for _, s := range req {
-			if !slices.Contains(granted, s) {
+			if !slices.Contains(granted, s) && !op.faults.on(FaultRefreshScopeWidening) {
 				return nil, ciba.ErrInvalidScope.WithDescription("scope " + s + " exceeds the original grant (RFC 6749 6)")
 			}
 		}
@@ -164,7 +190,11 @@ type tokenGrant struct {
 // optional refresh token and an ID token (CIBA 10.1.1, OIDC 3.1.3.3).
 func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certificate, withRefresh bool) (ciba.TokenResponse, error) {
 	now := op.clock.Now()
-	access, err := op.random(32)
+	accessBytes := 32
+	if op.faults.on(FaultShortAccessToken) {
+		accessBytes = 8
+	}
+	access, err := op.random(accessBytes)
 	if err != nil {
 		return ciba.TokenResponse{}, err
 	}
@@ -200,7 +230,9 @@ func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certific
 	if err != nil {
 		return ciba.TokenResponse{}, err
 	}
-	tr.IDToken = idt
+	if !op.faults.on(FaultOmitIDToken) && !(op.faults.on(FaultPingOmitIDToken) && op.clientMode(g.clientID) == ciba.ModePing) {
+		tr.IDToken = idt
+	}
 	return tr, nil
 }
 
@@ -221,6 +253,12 @@ func (op *OP) idToken(g tokenGrant, tr ciba.TokenResponse, now time.Time) (strin
 	if !op.faults.on(FaultMissingAtHash) {
 		c[ciba.ClaimATHash] = halfHash(tr.AccessToken)
 	}
+	if op.faults.on(FaultFullAtHash) {
+		c[ciba.ClaimATHash] = fullHash(tr.AccessToken)
+	}
+	if op.faults.on(FaultWrongAuthReqIDClaim) && g.authReqID != "" {
+		c[ciba.ClaimAuthReqID] = tokenKey(g.authReqID)
+	}
 	if g.acr != "" {
 		c[ciba.ClaimACR] = g.acr
 	}
@@ -229,6 +267,9 @@ func (op *OP) idToken(g tokenGrant, tr ciba.TokenResponse, now time.Time) (strin
 		if tr.RefreshToken != "" {
 			c[ciba.ClaimRTHash] = halfHash(tr.RefreshToken)
 		}
+	}
+	if op.faults.on(FaultIDTokenWithoutKid) {
+		return op.signWithoutKid(c, typIDToken)
 	}
 	return op.sign(c, typIDToken)
 }

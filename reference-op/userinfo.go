@@ -42,7 +42,7 @@ func bearerChallenge(err error) string {
 // setInteractionID echoes a well-formed x-fapi-interaction-id or makes one.
 func (op *OP) setInteractionID(w http.ResponseWriter, r *http.Request) error {
 	id := r.Header.Get(HeaderInteractionID)
-	if id == "" || !uuidPattern.MatchString(id) {
+	if id == "" || !uuidPattern.MatchString(id) || op.faults.on(FaultNoInteractionIDEcho) {
 		b, err := op.random(16)
 		if err != nil {
 			return err
@@ -67,6 +67,10 @@ func bearerToken(r *http.Request) (string, bool) {
 
 func (op *OP) userinfo(ctx context.Context, r *http.Request) (map[string]any, error) {
 	token, ok := bearerToken(r)
+	if !ok && op.faults.on(FaultUserinfoTokenInQuery) {
+		token = r.FormValue("access_token")
+		ok = token != ""
+	}
 	if !ok {
 		return nil, ciba.ErrInvalidToken.WithDescription("a Bearer access token in the Authorization header is required")
 	}
