@@ -192,6 +192,9 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 	if op.faults.on(FaultBindingMessageFormEncoded) {
 		ar.BindingMessage = url.QueryEscape(ar.BindingMessage)
 	}
+	if op.faults.on(FaultBindingMessageDropped) {
+		ar.BindingMessage = ""
+	}
 	op.startDeviceInteraction(ar, user)
 	if op.faults.on(FaultOmitExpiresIn) && !p.HasExpiry {
 		return map[string]any{"auth_req_id": ar.ID, "interval": ar.Interval}, nil

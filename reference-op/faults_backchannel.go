@@ -19,6 +19,7 @@ import (
 const (
 	FaultBindingMessageFormEncoded   = "binding-message-form-encoded"
 	FaultBindingMessageTruncated     = "binding-message-truncated"
+	FaultBindingMessageDropped       = "binding-message-dropped"
 	FaultFirstRequestParamWins       = "first-request-param-wins"
 	FaultFormOverridesSigned         = "form-overrides-signed"
 	FaultHintsNotCounted             = "hints-not-counted"
@@ -46,6 +47,7 @@ const (
 func backchannelFaults() []Fault {
 	return []Fault{
 		{FaultBindingMessageFormEncoded, "the binding_message reaches the device form-encoded (spaces as +)", "CIBA-7.1: binding_message shown on the device as sent"},
+		{FaultBindingMessageDropped, "binding_message is accepted but never passed on to the authentication device", "CIBA-7.1 / FAPI-CIBA-5.2.2-2: the binding_message reaches the device"},
 		{FaultBindingMessageTruncated, "an over-long binding_message is accepted and silently truncated on the device", "CIBA-7.1 / CIBA-13: undisplayable binding_message refused or shown faithfully"},
 		{FaultFirstRequestParamWins, "a repeated request parameter is not refused: the first value is used", "RFC 6749 3.1 / CIBA-7.1: repeated request parameter gives invalid_request"},
 		{FaultFormOverridesSigned, "form fields beside the request object are accepted and override the signed values", "CIBA-7.1.1: only the signed parameters are used"},

@@ -20,6 +20,10 @@ var backchannelFaultProbes = map[string]faultProbe{
 		id := h.start(cPoll, map[string]any{"binding_message": "pay 12"})
 		return h.device.await(t, id).body.BindingMessage != "pay 12"
 	},
+	refop.FaultBindingMessageDropped: func(t *testing.T, h *harness) bool {
+		id := h.start(cPoll, map[string]any{"binding_message": "1234"})
+		return h.device.await(t, id).body.BindingMessage != "1234"
+	},
 	refop.FaultBindingMessageTruncated: func(t *testing.T, h *harness) bool {
 		return h.backchannel(cPoll, map[string]any{"binding_message": strings.Repeat("確", refop.MaxBindingMessageRunes+1)}).status == 200
 	},

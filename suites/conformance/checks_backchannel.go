@@ -215,10 +215,21 @@ func describeBackchannel(fw *Framework) {
 		// Testname: Binding message accepted
 		// Spec: FAPI-CIBA-5.2.2-2, CIBA-7.1
 		// Description: A request with binding_message "1234" MUST complete
-		// with tokens.
+		// with tokens, and the binding_message MUST reach the
+		// authentication device (checked where the device driver can
+		// report what the device was given).
 		fw.ConformanceIt("accepts a binding_message and completes the flow", func(ctx context.Context, f *Fixture) {
 			c := f.Client(AnyMode, AnyAuth)
-			f.Approved(c, func(p *client.AuthParams) { p.BindingMessage = "1234" })
+			_, ex, ack := f.Approved(c, func(p *client.AuthParams) { p.BindingMessage = "1234" })
+			obs, ok := f.Env().Driver.(device.Observer)
+			if !ok {
+				return // the completed flow is all this driver lets us see (as in the OIDF module)
+			}
+			shown, err := obs.Shown(ctx, ack.AuthReqID)
+			if err != nil {
+				f.Failf(ex, "expected the request on the device, got: %v", err)
+			}
+			f.Expect(shown.BindingMessage == "1234", ex, "expected the device to be given binding_message %q, it was given %q", "1234", shown.BindingMessage)
 		}, Refs("FAPI-CIBA-5.2.2-2", "CIBA-7.1"), OIDF(ModBindingMessage))
 
 		// Testname: Binding message shown on the device

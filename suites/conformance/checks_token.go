@@ -331,7 +331,15 @@ func describeToken(fw *Framework) {
 		// request without a client certificate MUST fail (TLS refusal or a
 		// 4xx error), even for private_key_jwt clients.
 		fw.ConformanceIt("issues no tokens to a token request without a client certificate", func(ctx context.Context, f *Fixture) {
-			c := f.Client(ciba.ModePoll, AnyAuth)
+			// A private_key_jwt client is the telling case: it authenticates
+			// without its certificate, so only the binding can refuse it.
+			// An mTLS client fails authentication anyway; use one only when
+			// the target has no private_key_jwt poll client.
+			auth := AnyAuth
+			if len(f.Clients(ciba.ModePoll, ciba.AuthPrivateKeyJWT)) > 0 {
+				auth = ciba.AuthPrivateKeyJWT
+			}
+			c := f.Client(ciba.ModePoll, auth)
 			u := f.UserFor(device.ActionAllow)
 			p := f.Params(c, u)
 			ack := f.Start(c, p)
