@@ -47,12 +47,26 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 	if form.Has(ciba.ParamClientSecret) || r.Header.Get("Authorization") != "" {
 		return nil, invalidClient("client secrets are not accepted; use private_key_jwt or mutual TLS (FAPI-RW 5.2.2-14)")
 	}
+	if op.faults.on(FaultAssertionAudEndpointOnly) {
+		audiences = []string{op.endpoint(r.URL.Path)}
+	}
+	audiences = op.assertionAudiences(audiences)
 	if assertion != "" || assertionType != "" {
 		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, audiences)
 		if err != nil {
 			return nil, err
 		}
 		return &authenticatedClient{Client: c, cert: cert}, nil
+	}
+	if cert != nil && op.faults.on(FaultMTLSActsForClientID) {
+		if c := op.actingForClientID(r, formClientID); c != nil {
+			return &authenticatedClient{Client: c, cert: cert}, nil
+		}
+	}
+	if cert != nil && op.faults.on(FaultMTLSClientFromCertificate) {
+		if c := op.mtlsClientForCertificate(r); c != nil {
+			return &authenticatedClient{Client: c, cert: cert}, nil
+		}
 	}
 	if formClientID == "" {
 		return nil, invalidClient("no client authentication: send client_assertion or client_id with a TLS client certificate")
@@ -61,8 +75,14 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 	if !ok {
 		return nil, invalidClient("unknown client")
 	}
+	if cert == nil && c.AuthMethod.UsesMTLS() && op.faults.on(FaultMTLSWithoutCertificate) {
+		return &authenticatedClient{Client: c}, nil
+	}
 	switch c.AuthMethod {
 	case ciba.AuthPrivateKeyJWT:
+		if op.faults.on(FaultClientIDWithoutAssertion) {
+			return &authenticatedClient{Client: c, cert: cert}, nil
+		}
 		return nil, invalidClient("client is registered for private_key_jwt: client_assertion is required")
 	case ciba.AuthTLSClient:
 		if err := op.verifyTLSClientAuth(c, r); err != nil {
@@ -80,7 +100,7 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 
 // authenticatePrivateKeyJWT checks a client assertion (RFC 7523 3, OIDC 9).
 func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertionType, formClientID string, audiences []string) (*Client, error) {
-	if assertionType != ciba.ClientAssertionTypeJWTBearer {
+	if assertionType != ciba.ClientAssertionTypeJWTBearer && !op.faults.on(FaultIgnoreAssertionType) {
 		return nil, invalidClient("client_assertion_type must be " + ciba.ClientAssertionTypeJWTBearer)
 	}
 	if assertion == "" {
@@ -108,23 +128,26 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 		return nil, invalidClient("client_id does not match the client_assertion issuer")
 	}
 	// FAPI-RW 8.6: PS256 or ES256 only; none, HS256 and RS256 are refused.
-	_, cl, err := verifyJWS(assertion, c.JWKS.Keys, []string{ciba.AlgPS256, ciba.AlgES256})
-	if err != nil {
-		return nil, invalidClient("client_assertion: " + err.Error())
+	keys, algs := op.assertionVerification(c)
+	cl := unverified
+	if h, _ := peekHeader(assertion); h.Alg != ciba.AlgNone || !op.faults.on(FaultAcceptNoneAssertion) {
+		if _, cl, err = verifyJWS(assertion, keys, algs); err != nil {
+			return nil, invalidClient("client_assertion: " + err.Error())
+		}
 	}
 	now := op.clock.Now()
 	sub, _, _ := cl.str("sub")
-	if sub != c.ID {
+	if sub != c.ID && !op.faults.on(FaultIgnoreAssertionSub) {
 		return nil, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")
 	}
-	if !cl.audContains(audiences...) {
+	if !cl.audContains(audiences...) && !op.faults.on(FaultIgnoreAssertionAud) {
 		return nil, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")
 	}
 	exp, ok, err := cl.date("exp")
 	if err != nil || !ok {
 		return nil, invalidClient("client_assertion exp is missing or invalid")
 	}
-	if !now.Before(exp.Add(clockSkew)) {
+	if !now.Before(exp.Add(clockSkew)) && !op.faults.on(FaultIgnoreAssertionExp) {
 		return nil, invalidClient("client_assertion has expired")
 	}
 	if nbf, ok, err := cl.date("nbf"); err != nil || (ok && nbf.After(now.Add(clockSkew))) {
@@ -141,7 +164,7 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 	if err != nil {
 		return nil, err
 	}
-	if !fresh {
+	if !fresh && !op.faults.on(FaultIgnoreAssertionReplay) {
 		return nil, invalidClient("client_assertion jti was already used (OIDC 9)")
 	}
 	return c, nil

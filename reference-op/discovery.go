@@ -63,10 +63,15 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 
 func (op *OP) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
-	writeJSON(w, op.Metadata())
+	op.writeDiscovery(w, op.Metadata())
 }
 
 // handleJWKS publishes the public signing keys, each with kid, alg and use.
 func (op *OP) handleJWKS(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, op.publics)
+	set, err := op.jwksWithFaults()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, set)
 }

@@ -1,6 +1,269 @@
 package refop
 
+import (
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// Client authentication and discovery fault names.
+const (
+	FaultAssertionAudEndpointOnly   = "client-assertion-aud-endpoint-only"
+	FaultClientIDWithoutAssertion   = "accept-client-id-without-assertion"
+	FaultAcceptRS256Assertion       = "accept-rs256-client-assertion"
+	FaultAcceptNoneAssertion        = "accept-alg-none-client-assertion"
+	FaultAcceptHS256Assertion       = "accept-hs256-client-assertion"
+	FaultIgnoreAssertionExp         = "ignore-client-assertion-exp"
+	FaultIgnoreAssertionReplay      = "ignore-client-assertion-replay"
+	FaultIgnoreAssertionAud         = "ignore-client-assertion-aud"
+	FaultIgnoreAssertionSub         = "ignore-client-assertion-sub"
+	FaultAssertionAnyClientKey      = "client-assertion-any-client-key"
+	FaultIgnoreAssertionType        = "ignore-client-assertion-type"
+	FaultMTLSWithoutCertificate     = "mtls-client-without-certificate"
+	FaultMTLSClientFromCertificate  = "mtls-client-from-certificate"
+	FaultMTLSActsForClientID        = "mtls-acts-for-client-id"
+	FaultDiscoveryTextPlain         = "discovery-text-plain"
+	FaultIssuerTrailingSlash        = "issuer-trailing-slash"
+	FaultNoPollMode                 = "no-poll-mode"
+	FaultNoPingMode                 = "no-ping-mode"
+	FaultNoCIBAGrantType            = "no-ciba-grant-type"
+	FaultAdvertiseClientSecret      = "advertise-client-secret"
+	FaultAdvertiseRS256             = "advertise-rs256"
+	FaultIDTokenAlgNone             = "id-token-alg-none"
+	FaultDiscoveryNullMembers       = "discovery-null-members"
+	FaultNoCertBoundAccessTokenFlag = "no-cert-bound-access-token-flag"
+	FaultJWKSDuplicateKid           = "jwks-duplicate-kid"
+	FaultJWKSLegacyRSA1024          = "jwks-legacy-rsa-1024"
+	FaultHTTPEndpointURLs           = "http-endpoint-urls"
+	FaultUserCodeFlagNull           = "user-code-flag-null"
+)
+
 // authDiscoveryFaults deviate at client authentication (private_key_jwt, mTLS) at every endpoint, and discovery/JWKS.
 func authDiscoveryFaults() []Fault {
+	return []Fault{
+		{FaultAssertionAudEndpointOnly, "a client assertion's aud must be the URL of the endpoint it is sent to; the issuer and token endpoint are refused elsewhere", "CIBA-7.1 / CIBA-10.1: issuer, token and backchannel endpoint URLs accepted as aud"},
+		{FaultClientIDWithoutAssertion, "a private_key_jwt client sending only client_id is accepted without a client assertion", "CIBA-7.1 / FAPI-RW-5.2.2-14: client_id alone does not authenticate"},
+		{FaultAcceptRS256Assertion, "RS256 client assertions are accepted (RSA keys usable with any RSA alg)", "FAPI-RW-8.6: RS256 client assertion refused"},
+		{FaultAcceptNoneAssertion, "unsigned (alg none) client assertions are accepted", "RFC7523-3 / FAPI-RW-8.6: alg none client assertion refused"},
+		{FaultAcceptHS256Assertion, "HS256 client assertions keyed with the client's public JWK are accepted (algorithm confusion)", "RFC7523-3 / FAPI-RW-8.6: HS256 client assertion refused"},
+		{FaultIgnoreAssertionExp, "the exp of a client assertion is not checked", "RFC7523-3: expired client assertion refused"},
+		{FaultIgnoreAssertionReplay, "a client assertion jti may be used again", "OIDC-9 / RFC7523-3: replayed client assertion refused"},
+		{FaultIgnoreAssertionAud, "the aud of a client assertion is not checked", "RFC7523-3: client assertion for another server refused"},
+		{FaultIgnoreAssertionSub, "the sub of a client assertion need not equal its iss", "RFC7523-3: client assertion with sub != iss refused"},
+		{FaultAssertionAnyClientKey, "client assertions verify with any registered client's key", "RFC7523-3: client assertion signed with another client's key refused"},
+		{FaultIgnoreAssertionType, "client_assertion_type is not checked", "RFC7523-2.2: wrong client_assertion_type refused"},
+		{FaultMTLSWithoutCertificate, "a mutual-TLS client naming its client_id without a certificate is accepted", "RFC8705-2: mutual-TLS client without certificate refused"},
+		{FaultMTLSClientFromCertificate, "mutual-TLS clients are identified by their certificate; the form client_id is ignored", "CIBA-7.1 / RFC8705-2: client_id of another client over the caller's certificate refused"},
+		{FaultMTLSActsForClientID, "a certificate of any registered mutual-TLS client authenticates the request (verifying with that client's keys), but the OP acts for the form client_id", "RFC8705-2: another client's client_id over the caller's certificate refused"},
+		{FaultDiscoveryTextPlain, "the discovery document is served as text/plain", "OIDC-DISCOVERY-4: discovery document served as application/json"},
+		{FaultIssuerTrailingSlash, "the published issuer has a trailing slash the OP itself does not use", "OIDC-DISCOVERY-4.3: issuer identical to the discovery URL prefix"},
+		{FaultNoPollMode, "poll is missing from backchannel_token_delivery_modes_supported", "FAPI-CIBA-5.2.2-4 / CIBA-4: poll advertised"},
+		{FaultNoPingMode, "ping is missing from backchannel_token_delivery_modes_supported although ping clients are served", "FAPI-CIBA-5.2.2-5 / CIBA-4: ping advertised"},
+		{FaultNoCIBAGrantType, "grant_types_supported omits the CIBA grant type", "CIBA-4: CIBA grant type advertised"},
+		{FaultAdvertiseClientSecret, "client_secret_basic is advertised among the client authentication methods", "FAPI-RW-5.2.2-14: only private_key_jwt and mutual TLS offered"},
+		{FaultAdvertiseRS256, "RS256 is advertised for request objects, client assertions and signed userinfo", "FAPI-RW-8.6: only PS256/ES256 advertised"},
+		{FaultIDTokenAlgNone, "none is advertised among the ID token signing algorithms", "FAPI-RW-8.6: never none for ID tokens"},
+		{FaultDiscoveryNullMembers, "optional metadata without a value is published as null instead of omitted", "RFC8705-5 / OIDC-DISCOVERY-3: optional members well-typed if present"},
+		{FaultNoCertBoundAccessTokenFlag, "tls_client_certificate_bound_access_tokens is published false", "RFC8705-3.3 / FAPI-RW-5.2.2-5: certificate-bound tokens advertised"},
+		{FaultJWKSDuplicateKid, "the JWKS lists each signing key twice under the same kid (replicas merged without dedup)", "OIDC-10.1: distinct kids"},
+		{FaultHTTPEndpointURLs, "behind a TLS-terminating proxy, token and backchannel endpoint URLs are published (and accepted as aud) as http://; only the mTLS aliases are https", "CIBA-4 / OIDC-DISCOVERY-3: endpoints are https URLs"},
+		{FaultUserCodeFlagNull, "backchannel_user_code_parameter_supported is published as null (a nullable boolean left unset)", "CIBA-4: backchannel_user_code_parameter_supported a boolean if present"},
+		{FaultJWKSLegacyRSA1024, "the JWKS also publishes a legacy 1024-bit RSA key", "FAPI-R-5.2.2-5: RSA keys of at least 2048 bits"},
+	}
+}
+
+// mtlsClientForCertificate is the mutual-TLS client whose registration
+// the certificate satisfies, or nil (fault mtls-client-from-certificate).
+func (op *OP) mtlsClientForCertificate(r *http.Request) *Client {
+	cert := peerCert(r)
+	for _, id := range op.sortedClientIDs() {
+		c := op.clients[id]
+		switch c.AuthMethod {
+		case ciba.AuthTLSClient:
+			if op.verifyTLSClientAuth(c, r) == nil {
+				return c
+			}
+		case ciba.AuthSelfSignedTLSClient:
+			if verifySelfSigned(c, cert) == nil {
+				return c
+			}
+		}
+	}
 	return nil
+}
+
+// actingForClientID is the confused deputy of fault
+// mtls-acts-for-client-id: the client named by clientID, but with the keys
+// of the mutual-TLS client the certificate belongs to. It is nil when the
+// certificate belongs to no mutual-TLS client or names that same client.
+func (op *OP) actingForClientID(r *http.Request, clientID string) *Client {
+	holder := op.mtlsClientForCertificate(r)
+	named, ok := op.clients[clientID]
+	if holder == nil || !ok || named.ID == holder.ID {
+		return nil
+	}
+	acting := *named
+	acting.JWKS = holder.JWKS
+	acting.RequestSigningAlg = holder.RequestSigningAlg
+	return &acting
+}
+
+func (op *OP) sortedClientIDs() []string {
+	ids := make([]string, 0, len(op.clients))
+	for id := range op.clients {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// assertionVerification returns the keys and algorithms a client
+// assertion of c verifies with: c's keys and PS256/ES256 (FAPI-RW 8.6),
+// widened by faults.
+func (op *OP) assertionVerification(c *Client) ([]jose.JSONWebKey, []string) {
+	keys := slices.Clone(c.JWKS.Keys)
+	algs := []string{ciba.AlgPS256, ciba.AlgES256}
+	if op.faults.on(FaultAssertionAnyClientKey) {
+		keys = nil
+		for _, id := range op.sortedClientIDs() {
+			keys = append(keys, op.clients[id].JWKS.Keys...)
+		}
+	}
+	if op.faults.on(FaultAcceptRS256Assertion) {
+		algs = append(algs, ciba.AlgRS256)
+		for i, k := range keys {
+			if _, isRSA := k.Key.(*rsa.PublicKey); isRSA {
+				keys[i].Algorithm = ""
+			}
+		}
+	}
+	if op.faults.on(FaultAcceptHS256Assertion) {
+		algs = append(algs, "HS256")
+		for _, k := range c.JWKS.Keys {
+			// The classic confusion: the public JWK's bytes as HMAC secret.
+			if secret, err := json.Marshal(k.Public()); err == nil {
+				keys = append(keys, jose.JSONWebKey{Key: secret, KeyID: k.KeyID, Algorithm: "HS256"})
+			}
+		}
+	}
+	return keys, algs
+}
+
+// writeDiscovery serves the discovery document with this OP's discovery
+// faults applied.
+func (op *OP) writeDiscovery(w http.ResponseWriter, md ciba.ProviderMetadata) {
+	if op.faults.on(FaultIssuerTrailingSlash) {
+		md.Issuer += "/"
+	}
+	if op.faults.on(FaultNoPollMode) {
+		md.BackchannelTokenDeliveryModesSupported = slices.DeleteFunc(md.BackchannelTokenDeliveryModesSupported, func(m ciba.DeliveryMode) bool { return m == ciba.ModePoll })
+	}
+	if op.faults.on(FaultNoPingMode) {
+		md.BackchannelTokenDeliveryModesSupported = slices.DeleteFunc(md.BackchannelTokenDeliveryModesSupported, func(m ciba.DeliveryMode) bool { return m == ciba.ModePing })
+	}
+	if op.faults.on(FaultNoCIBAGrantType) {
+		md.GrantTypesSupported = slices.DeleteFunc(md.GrantTypesSupported, func(g string) bool { return g == ciba.GrantTypeCIBA })
+	}
+	if op.faults.on(FaultAdvertiseClientSecret) {
+		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "client_secret_basic")
+	}
+	if op.faults.on(FaultAdvertiseRS256) {
+		withRS256 := append(slices.Clone(ciba.FAPIAlgs), ciba.AlgRS256)
+		md.BackchannelAuthenticationRequestSigningAlgs = withRS256
+		md.TokenEndpointAuthSigningAlgValuesSupported = withRS256
+		md.UserinfoSigningAlgValuesSupported = withRS256
+	}
+	if op.faults.on(FaultIDTokenAlgNone) {
+		md.IDTokenSigningAlgValuesSupported = append(slices.Clone(md.IDTokenSigningAlgValuesSupported), ciba.AlgNone)
+	}
+	if op.faults.on(FaultNoCertBoundAccessTokenFlag) {
+		md.TLSClientCertificateBoundAccessTokens = false
+	}
+	if op.faults.on(FaultHTTPEndpointURLs) {
+		md.MTLSEndpointAliases = &ciba.MTLSEndpointAliases{TokenEndpoint: md.TokenEndpoint, BackchannelAuthenticationEndpoint: md.BackchannelAuthenticationEndpoint}
+		md.TokenEndpoint = plainHTTP(md.TokenEndpoint)
+		md.BackchannelAuthenticationEndpoint = plainHTTP(md.BackchannelAuthenticationEndpoint)
+	}
+	var doc any = md
+	if op.faults.on(FaultDiscoveryNullMembers) || op.faults.on(FaultUserCodeFlagNull) {
+		raw, err := json.Marshal(md)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			writeError(w, err)
+			return
+		}
+		if op.faults.on(FaultDiscoveryNullMembers) {
+			for _, name := range []string{"authorization_endpoint", "registration_endpoint", "userinfo_signing_alg_values_supported", "mtls_endpoint_aliases"} {
+				if _, set := m[name]; !set {
+					m[name] = nil
+				}
+			}
+		}
+		if op.faults.on(FaultUserCodeFlagNull) {
+			m["backchannel_user_code_parameter_supported"] = nil
+		}
+		doc = m
+	}
+	if !op.faults.on(FaultDiscoveryTextPlain) {
+		writeJSON(w, doc)
+		return
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write(body)
+}
+
+// plainHTTP is u with its https scheme replaced by http.
+func plainHTTP(u string) string { return "http://" + strings.TrimPrefix(u, "https://") }
+
+// assertionAudiences widens the accepted client assertion aud values by
+// the plain-http endpoint URLs the http-endpoint-urls fault publishes.
+func (op *OP) assertionAudiences(audiences []string) []string {
+	if !op.faults.on(FaultHTTPEndpointURLs) {
+		return audiences
+	}
+	out := slices.Clone(audiences)
+	for _, a := range audiences {
+		if a != op.Issuer() {
+			out = append(out, plainHTTP(a))
+		}
+	}
+	return out
+}
+
+// jwksWithFaults is the published JWKS with this OP's JWKS faults applied.
+func (op *OP) jwksWithFaults() (jose.JSONWebKeySet, error) {
+	set := jose.JSONWebKeySet{Keys: slices.Clone(op.publics.Keys)}
+	if op.faults.on(FaultJWKSDuplicateKid) {
+		set.Keys = append(set.Keys, op.publics.Keys...)
+	}
+	if op.faults.on(FaultJWKSLegacyRSA1024) {
+		op.randMu.Lock()
+		legacy, err := rsa.GenerateKey(op.cfg.Rand, 1024)
+		op.randMu.Unlock()
+		if err != nil {
+			return set, err
+		}
+		kid := "legacy-rs256"
+		for slices.ContainsFunc(set.Keys, func(k jose.JSONWebKey) bool { return k.KeyID == kid }) {
+			kid = "old-" + kid
+		}
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &legacy.PublicKey, KeyID: kid, Algorithm: ciba.AlgRS256, Use: "sig"})
+	}
+	return set, nil
 }
