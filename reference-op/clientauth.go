@@ -140,6 +140,9 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 	if sub != c.ID && !op.faults.on(FaultIgnoreAssertionSub) {
 		return nil, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")
 	}
+	if _, isArray := cl["aud"].([]any); isArray && op.faults.on(FaultAssertionAudStringOnly) {
+		return nil, invalidClient("client_assertion aud must be a string")
+	}
 	if !cl.audContains(audiences...) && !op.faults.on(FaultIgnoreAssertionAud) {
 		return nil, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")
 	}

@@ -16,6 +16,7 @@ import (
 // Client authentication and discovery fault names.
 const (
 	FaultAssertionAudEndpointOnly   = "client-assertion-aud-endpoint-only"
+	FaultAssertionAudStringOnly     = "client-assertion-aud-string-only"
 	FaultClientIDWithoutAssertion   = "accept-client-id-without-assertion"
 	FaultAcceptRS256Assertion       = "accept-rs256-client-assertion"
 	FaultAcceptNoneAssertion        = "accept-alg-none-client-assertion"
@@ -48,6 +49,7 @@ const (
 // authDiscoveryFaults deviate at client authentication (private_key_jwt, mTLS) at every endpoint, and discovery/JWKS.
 func authDiscoveryFaults() []Fault {
 	return []Fault{
+		{FaultAssertionAudStringOnly, "a client assertion whose aud is a JSON array (RFC 7519 4.1.3) is refused", "CIBA-7.1 / RFC 7519 4.1.3: an aud array holding the endpoint URL is accepted"},
 		{FaultAssertionAudEndpointOnly, "a client assertion's aud must be the URL of the endpoint it is sent to; the issuer and token endpoint are refused elsewhere", "CIBA-7.1 / CIBA-10.1: issuer, token and backchannel endpoint URLs accepted as aud"},
 		{FaultClientIDWithoutAssertion, "a private_key_jwt client sending only client_id is accepted without a client assertion", "CIBA-7.1 / FAPI-RW-5.2.2-14: client_id alone does not authenticate"},
 		{FaultAcceptRS256Assertion, "RS256 client assertions are accepted (RSA keys usable with any RSA alg)", "FAPI-RW-8.6: RS256 client assertion refused"},

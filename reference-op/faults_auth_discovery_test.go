@@ -16,6 +16,10 @@ import (
 
 // authDiscoveryFaultProbes observe the faults of faults_auth_discovery.go.
 var authDiscoveryFaultProbes = map[string]faultProbe{
+	refop.FaultAssertionAudStringOnly: func(t *testing.T, h *harness) bool {
+		a := signedAssertion(t, h, cPoll, assertionClaims(h, cPoll, map[string]any{"aud": []string{h.issuer + refop.PathBackchannel}}))
+		return backchannelWith(h, cPoll, assertionForm(a)).status != 200
+	},
 	refop.FaultAssertionAudEndpointOnly: func(t *testing.T, h *harness) bool {
 		return backchannelWith(h, cPoll, h.authForm(cPoll, h.issuer)).status != 200
 	},

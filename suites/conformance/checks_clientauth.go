@@ -45,15 +45,18 @@ func describeClientAuth(fw *Framework) {
 			f.Start(c, f.Params(c, f.PendingUserOrAny()), client.WithAuth(client.AuthAudience(c.Metadata().TokenEndpoint)))
 		}, Refs("CIBA-7.1"), Auth(ciba.AuthPrivateKeyJWT), OIDF(ModHappy))
 
-		// Testname: Client assertion with aud = backchannel endpoint accepted
-		// Spec: CIBA-7.1
+		// Testname: Client assertion with aud = [backchannel endpoint] accepted
+		// Spec: CIBA-7.1, RFC7519-4.1.3
 		// Description: At the backchannel endpoint the OP MUST accept a
 		// private_key_jwt assertion whose aud is the backchannel
-		// authentication endpoint URL.
-		fw.ConformanceIt("accepts a backchannel client assertion with aud = backchannel endpoint", func(ctx context.Context, f *Fixture) {
+		// authentication endpoint URL, also as a JSON array holding it
+		// (RFC 7519 4.1.3: aud is in general an array). The plain string
+		// form is what every private_key_jwt request of the suite sends.
+		fw.ConformanceIt("accepts a backchannel client assertion with aud = [backchannel endpoint] as an array", func(ctx context.Context, f *Fixture) {
 			c := f.Client(AnyMode, ciba.AuthPrivateKeyJWT)
-			f.Start(c, f.Params(c, f.PendingUserOrAny()), client.WithAuth(client.AuthAudience(c.Metadata().BackchannelAuthenticationEndpoint)))
-		}, Refs("CIBA-7.1"), Auth(ciba.AuthPrivateKeyJWT))
+			aud := []string{c.Metadata().BackchannelAuthenticationEndpoint}
+			f.Start(c, f.Params(c, f.PendingUserOrAny()), client.WithAuth(client.AuthAssertionOptions(client.WithClaim("aud", aud))))
+		}, Refs("CIBA-7.1", "RFC7519-4.1.3"), Auth(ciba.AuthPrivateKeyJWT))
 
 		// Testname: Backchannel request without client assertion refused
 		// Spec: CIBA-7.1, FAPI-RW-5.2.2-14

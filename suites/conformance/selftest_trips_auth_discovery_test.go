@@ -6,6 +6,7 @@ import refop "github.com/ciba-check/ciba-check/reference-op"
 var authDiscoveryFaultTrips = map[string][]string{
 	// Client authentication. The default assertion aud is the endpoint's
 	// own URL, so only the other aud values can be refused in isolation.
+	refop.FaultAssertionAudStringOnly: {"accepts a backchannel client assertion with aud = [backchannel endpoint] as an array"},
 	refop.FaultAssertionAudEndpointOnly: {
 		"accepts a backchannel client assertion with aud = issuer",
 		"accepts a backchannel client assertion with aud = token endpoint",
