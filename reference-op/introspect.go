@@ -10,19 +10,8 @@ import (
 // client; other clients' tokens look inactive.
 func (op *OP) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := parseForm(r)
-	if err != nil {
-		op.fail(w, r, err)
-		return
-	}
-	ac, err := op.authenticateClient(ctx, r, form, []string{op.endpoint(PathIntrospect), op.endpoint(PathToken), op.Issuer()})
-	if err != nil {
-		op.fail(w, r, err)
-		return
-	}
-	value := form.Get(ciba.ParamToken)
-	if value == "" {
-		writeError(w, ciba.ErrInvalidRequest.WithDescription("token is missing"))
+	ac, value, ok := op.clientAndToken(w, r, PathIntrospect)
+	if !ok {
 		return
 	}
 	t, err := op.store.GetToken(ctx, tokenKey(value))
@@ -54,19 +43,8 @@ func (op *OP) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // known (RFC 7009 2.2).
 func (op *OP) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := parseForm(r)
-	if err != nil {
-		op.fail(w, r, err)
-		return
-	}
-	ac, err := op.authenticateClient(ctx, r, form, []string{op.endpoint(PathRevoke), op.endpoint(PathToken), op.Issuer()})
-	if err != nil {
-		op.fail(w, r, err)
-		return
-	}
-	value := form.Get(ciba.ParamToken)
-	if value == "" {
-		writeError(w, ciba.ErrInvalidRequest.WithDescription("token is missing"))
+	ac, value, ok := op.clientAndToken(w, r, PathRevoke)
+	if !ok {
 		return
 	}
 	key := tokenKey(value)
@@ -78,4 +56,26 @@ func (op *OP) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// clientAndToken authenticates the client of an introspection or
+// revocation request (RFC 7662 2.1, RFC 7009 2.1) and reads its token
+// parameter. When it returns false it has already answered.
+func (op *OP) clientAndToken(w http.ResponseWriter, r *http.Request, path string) (*authenticatedClient, string, bool) {
+	form, err := parseForm(r)
+	if err != nil {
+		op.fail(w, r, err)
+		return nil, "", false
+	}
+	ac, err := op.authenticateClient(r.Context(), r, form, []string{op.endpoint(path), op.endpoint(PathToken), op.Issuer()})
+	if err != nil {
+		op.fail(w, r, err)
+		return nil, "", false
+	}
+	value := form.Get(ciba.ParamToken)
+	if value == "" {
+		writeError(w, ciba.ErrInvalidRequest.WithDescription("token is missing"))
+		return nil, "", false
+	}
+	return ac, value, true
 }

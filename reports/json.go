@@ -145,6 +145,11 @@ type loadSummaryV1 struct {
 // FromLoadJSON reads a load runner summary (ciba-check/load/v1) into a
 // model with one load run.
 func FromLoadJSON(r io.Reader) (*Model, error) {
+	return decodeOnly(r, "load summary", LoadSchemaV1, decodeLoadSummary)
+}
+
+// decodeOnly reads a document that must carry schema want and decodes it.
+func decodeOnly(r io.Reader, what, want string, decode func([]byte) (*Model, error)) (*Model, error) {
 	data, err := readAll(r)
 	if err != nil {
 		return nil, err
@@ -153,10 +158,10 @@ func FromLoadJSON(r io.Reader) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if schema != LoadSchemaV1 {
-		return nil, fmt.Errorf("reports: load summary schema %q is not %q", schema, LoadSchemaV1)
+	if schema != want {
+		return nil, fmt.Errorf("reports: %s schema %q is not %q", what, schema, want)
 	}
-	return decodeLoadSummary(data)
+	return decode(data)
 }
 
 func decodeLoadSummary(data []byte) (*Model, error) {
@@ -247,18 +252,7 @@ type conformanceV1 struct {
 
 // FromConformanceJSON reads a conformance run (ciba-check/conformance/v1).
 func FromConformanceJSON(r io.Reader) (*Model, error) {
-	data, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	schema, err := sniffSchema(data)
-	if err != nil {
-		return nil, err
-	}
-	if schema != ConformanceSchemaV1 {
-		return nil, fmt.Errorf("reports: conformance schema %q is not %q", schema, ConformanceSchemaV1)
-	}
-	return decodeConformance(data)
+	return decodeOnly(r, "conformance", ConformanceSchemaV1, decodeConformance)
 }
 
 func decodeConformance(data []byte) (*Model, error) {
