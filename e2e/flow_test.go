@@ -510,3 +510,37 @@ func TestRevocation(t *testing.T) {
 		t.Error("revoked token is still active")
 	}
 }
+
+// A push request the user never decides ends in an expired_token error
+// payload at its expiry (CIBA 12): a push client never polls, so it would
+// otherwise hear nothing.
+func TestPushExpiry(t *testing.T) {
+	w := newWorld(t, func(o *devenv.Options) { o.PushAllowed = true })
+	c := w.client("push-pkjwt-es256")
+	p := w.params(c, "carol") // the device never answers
+	p.RequestedExpiry = 10
+	ack := w.authenticate(c, p)
+	w.arrived(ack.AuthReqID)
+	if got := len(w.receiver.NotificationsFor(ack.AuthReqID)); got != 0 {
+		t.Fatalf("%d pushes before expiry, want 0", got)
+	}
+	w.clock.Advance(11 * time.Second)
+	n, err := w.receiver.Wait(w.ctx(), ack.AuthReqID)
+	if err != nil {
+		t.Fatalf("no push at expiry: %v", err)
+	}
+	if n.BearerToken != p.ClientNotificationToken {
+		t.Errorf("push bearer %q, want the client_notification_token", n.BearerToken)
+	}
+	if _, failure, err := n.PushPayload(); err != nil || failure == nil || failure.Error != "expired_token" || failure.AuthReqID != ack.AuthReqID {
+		t.Fatalf("push payload %s: want an expired_token error payload for %s", n.Body, ack.AuthReqID)
+	}
+	// A late approval changes nothing and pushes nothing more.
+	_ = w.env.Device.Decide(w.ctx(), ack.AuthReqID, ciba.DeviceSucceed)
+	w.watchFor(200*time.Millisecond, func() string {
+		if got := len(w.receiver.NotificationsFor(ack.AuthReqID)); got != 1 {
+			return fmt.Sprintf("%d pushes, want exactly 1", got)
+		}
+		return ""
+	})
+}

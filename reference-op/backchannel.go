@@ -196,6 +196,9 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 		ar.BindingMessage = ""
 	}
 	op.startDeviceInteraction(ar, user)
+	if c.DeliveryMode == ciba.ModePush {
+		op.armPushExpiry(ar)
+	}
 	if op.faults.on(FaultOmitExpiresIn) && !p.HasExpiry {
 		return map[string]any{"auth_req_id": ar.ID, "interval": ar.Interval}, nil
 	}

@@ -144,6 +144,36 @@ func (op *OP) pushPayload(ctx context.Context, ar AuthRequest) ([]byte, error) {
 		return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: "access_denied", ErrorDescription: "the user denied the request"})
 	case StatusFailed:
 		return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: ciba.ErrTransactionFailed.Code, ErrorDescription: "the authentication device failed"})
+	case StatusExpired:
+		return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: ciba.ErrExpiredToken.Code, ErrorDescription: "the request expired before the user decided"})
 	}
 	return nil, fmt.Errorf("nothing to push for status %s", ar.Status)
+}
+
+// errStillOpen stops expirePush's update: the request was decided, or the
+// clock has not reached its expiry.
+var errStillOpen = errors.New("request not expired undecided")
+
+// armPushExpiry tells a push client when its request expires undecided:
+// a push client never polls, so without the expired_token error payload
+// (CIBA 12) it would hear nothing.
+func (op *OP) armPushExpiry(ar AuthRequest) {
+	op.after(ar.ExpiresAt.Sub(op.clock.Now()), func(ctx context.Context) { op.expirePush(ctx, ar.ID) })
+}
+
+func (op *OP) expirePush(ctx context.Context, id string) {
+	ar, err := op.store.UpdateAuthRequest(ctx, id, func(r *AuthRequest) error {
+		if r.Status != StatusPending || op.clock.Now().Before(r.ExpiresAt) {
+			return errStillOpen
+		}
+		r.Status = StatusExpired
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, errStillOpen) && !errors.Is(err, ErrNotFound) {
+			op.log.Warn("expiring push request failed", "auth_req_id", redact(id), "err", err)
+		}
+		return
+	}
+	op.notify(ar)
 }

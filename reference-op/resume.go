@@ -40,8 +40,11 @@ type ResumeStats struct {
 //     10.3). A ping the previous process sent just before dying may arrive
 //     twice; that is harmless, the client only polls the token endpoint,
 //     which redeems exactly once.
-//   - Expired requests are left alone: the token endpoint answers
-//     expired_token for them (CIBA 11), so nothing is worth delivering.
+//   - Expired poll and ping requests are left alone: the token endpoint
+//     answers expired_token for them (CIBA 11). A push request that
+//     expired undecided, or whose expired_token payload was not delivered,
+//     gets that payload (CIBA 12); a pending push request is re-armed to
+//     get it at its expiry.
 func (op *OP) Resume(ctx context.Context) (ResumeStats, error) {
 	var st ResumeStats
 	all, err := op.store.ListAuthRequests(ctx)
@@ -50,12 +53,27 @@ func (op *OP) Resume(ctx context.Context) (ResumeStats, error) {
 	}
 	now := op.clock.Now()
 	for _, ar := range all {
+		push := ciba.DeliveryMode(ar.DeliveryMode) == ciba.ModePush
 		if !now.Before(ar.ExpiresAt) {
+			// A push request that expired undecided while the OP was down
+			// still owes its client the expired_token payload (CIBA 12).
+			switch {
+			case push && ar.Status == StatusPending:
+				op.expirePush(ctx, ar.ID)
+				st.Notifications++
+			case push && ar.Status == StatusExpired && !ar.NotifyDone && ar.NotifyAttempts < notifyAttempts:
+				if op.notifyFrom(ar, ar.NotifyAttempts+1) {
+					st.Notifications++
+				}
+			}
 			continue
 		}
 		switch ar.Status {
 		case StatusPending:
 			st.Pending++
+			if push {
+				op.armPushExpiry(ar)
+			}
 			user, ok := op.userBySubject(ar.Subject)
 			if !ok || op.cfg.DeviceEndpoint == "" {
 				continue // decided by Decide or not at all; nothing to re-offer

@@ -26,6 +26,10 @@ const (
 	// or refused the request; the token endpoint answers access_denied.
 	StatusFailed   AuthStatus = "failed"
 	StatusRedeemed AuthStatus = "redeemed"
+	// StatusExpired marks a push request that reached its expiry
+	// undecided and was told so (CIBA 12 expired_token); poll and ping
+	// requests expire by their ExpiresAt alone.
+	StatusExpired AuthStatus = "expired"
 )
 
 // AuthRequest is one accepted backchannel authentication request. Plain

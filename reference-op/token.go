@@ -121,6 +121,8 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 			return ciba.ErrAccessDenied.WithDescription("the user denied the request")
 		case StatusFailed:
 			return ciba.ErrAccessDenied.WithDescription("the authentication device could not complete the request")
+		case StatusExpired:
+			return ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")
 		case StatusApproved, StatusRedeemed:
 			ar.Status = StatusRedeemed
 			ar.Redemptions++
