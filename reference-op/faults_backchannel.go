@@ -20,6 +20,7 @@ const (
 	FaultBindingMessageFormEncoded   = "binding-message-form-encoded"
 	FaultBindingMessageTruncated     = "binding-message-truncated"
 	FaultBindingMessageDropped       = "binding-message-dropped"
+	FaultKidlessAnyClientKey         = "kidless-request-object-any-client-key"
 	FaultFirstRequestParamWins       = "first-request-param-wins"
 	FaultFormOverridesSigned         = "form-overrides-signed"
 	FaultHintsNotCounted             = "hints-not-counted"
@@ -47,6 +48,7 @@ const (
 func backchannelFaults() []Fault {
 	return []Fault{
 		{FaultBindingMessageFormEncoded, "the binding_message reaches the device form-encoded (spaces as +)", "CIBA-7.1: binding_message shown on the device as sent"},
+		{FaultKidlessAnyClientKey, "a request object without kid is verified against every registered client's keys, not only the sender's", "CIBA-7.1.1: a kid-less request object signed by another client's key is refused"},
 		{FaultBindingMessageDropped, "binding_message is accepted but never passed on to the authentication device", "CIBA-7.1 / FAPI-CIBA-5.2.2-2: the binding_message reaches the device"},
 		{FaultBindingMessageTruncated, "an over-long binding_message is accepted and silently truncated on the device", "CIBA-7.1 / CIBA-13: undisplayable binding_message refused or shown faithfully"},
 		{FaultFirstRequestParamWins, "a repeated request parameter is not refused: the first value is used", "RFC 6749 3.1 / CIBA-7.1: repeated request parameter gives invalid_request"},
@@ -153,4 +155,14 @@ func isBase64URLToken(t string) bool {
 func isBodyTooLarge(err error) bool {
 	var e *ciba.Error
 	return errors.As(err, &e) && e.Status == http.StatusRequestEntityTooLarge
+}
+
+// everyClientKey is every key any client registered: what an OP that
+// "tries all keys" when a kid is missing ends up trusting.
+func (op *OP) everyClientKey() []jose.JSONWebKey {
+	var keys []jose.JSONWebKey
+	for _, c := range op.clients {
+		keys = append(keys, c.JWKS.Keys...)
+	}
+	return keys
 }

@@ -20,6 +20,12 @@ var backchannelFaultProbes = map[string]faultProbe{
 		id := h.start(cPoll, map[string]any{"binding_message": "pay 12"})
 		return h.device.await(t, id).body.BindingMessage != "pay 12"
 	},
+	refop.FaultKidlessAnyClientKey: func(t *testing.T, h *harness) bool {
+		f := h.authForm(cPoll, h.issuer)
+		other := h.ids[cPoll2]
+		f.Set("request", signJWT(t, other.key, other.alg, "", h.requestClaims(cPoll, nil), nil))
+		return h.post(cPoll, refop.PathBackchannel, f).status == 200
+	},
 	refop.FaultBindingMessageDropped: func(t *testing.T, h *harness) bool {
 		id := h.start(cPoll, map[string]any{"binding_message": "1234"})
 		return h.device.await(t, id).body.BindingMessage != "1234"

@@ -74,6 +74,9 @@ func (op *OP) parseRequestObject(ctx context.Context, c *Client, compact string)
 			algs = append(algs, ciba.AlgRS256)
 			keys = anyAlgRSAKeys(keys)
 		}
+		if h, _ := peekHeader(compact); h.Kid == "" && op.faults.on(FaultKidlessAnyClientKey) {
+			keys = op.everyClientKey()
+		}
 		if _, cl, err = verifyJWS(compact, keys, algs); err != nil {
 			return authParams{}, op.badRequestObject(err.Error())
 		}

@@ -59,7 +59,8 @@ Exit codes: 0 success, 1 a check failed or a threshold was breached,
 	root.SetErr(f.IO.ErrOut)
 	root.SetIn(f.IO.In)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &UsageError{Err: fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+		// Run prefixes "ciba-check: "; name only the subcommand here.
+		return &UsageError{Err: fmt.Errorf("%s: %w", cmd.Name(), err)}
 	})
 	root.AddCommand(NewCmdVersion(f, nil))
 	root.AddCommand(NewCmdServe(f, nil))

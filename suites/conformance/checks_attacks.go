@@ -71,6 +71,19 @@ func describeAttacks(fw *Framework) {
 			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(k), client.WithHeader("jku", "https://attacker.example/jwks.json"))
 		}, Refs("CIBA-7.1.1", "RFC7515-4.1.2"), Negative)
 
+		// Testname: Request object without kid signed by another client refused
+		// Spec: CIBA-7.1.1
+		// Description: A request object without a kid header MUST still be
+		// verified only against the sending client's registered keys: one
+		// signed by another registered client's key MUST be refused with
+		// HTTP 400 invalid_request (an OP that "tries every key" when the
+		// kid is missing lets any client speak for any other).
+		fw.ConformanceIt("refuses a request object without kid signed by another client's key", func(ctx context.Context, f *Fixture) {
+			c := f.Client(AnyMode, AnyAuth)
+			other := f.OtherClient(c, false)
+			expectRequestObjectRefused(ctx, f, c, client.WithSigningKey(f.SigningKey(other)), client.WithoutKid())
+		}, Refs("CIBA-7.1.1"), Negative)
+
 		// Testname: Request object signed by an unknown key refused
 		// Spec: CIBA-7.1.1
 		// Description: A request object signed by a key the client never

@@ -9,6 +9,7 @@ var backchannelFaultTrips = map[string][]string{
 	refop.FaultAcceptRS256: {"refuses a request object signed with RS256"},
 
 	refop.FaultBindingMessageFormEncoded:   {"shows the binding_message on the authentication device as sent"},
+	refop.FaultKidlessAnyClientKey:         {"refuses a request object without kid signed by another client's key"},
 	refop.FaultBindingMessageDropped:       {"accepts a binding_message and completes the flow", "shows the binding_message on the authentication device as sent"},
 	refop.FaultBindingMessageTruncated:     {"refuses an undisplayable binding_message or shows it faithfully"},
 	refop.FaultFirstRequestParamWins:       {"refuses a backchannel request with the request parameter twice"},

@@ -68,8 +68,13 @@ func (c RunConfig) Validate() error {
 	return nil
 }
 
+// ansiEscape matches terminal colour sequences (ESC [ ... m).
+var ansiEscape = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
 func firstLine(s string) string {
-	s = strings.TrimSpace(s)
+	// Ginkgo colours its errors with ANSI escapes; our one-line messages
+	// go to logs and pipes as plain text.
+	s = strings.TrimSpace(ansiEscape.ReplaceAllString(s, ""))
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
 	}
