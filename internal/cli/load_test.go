@@ -119,7 +119,7 @@ func TestLoadPollExitCodes(t *testing.T) {
 		wantOut  []string
 		wantErr  string
 	}{
-		{name: "thresholds hold", args: []string{"--threshold", "errors==0", "--threshold", "p(99)<10s", "--output", filepath.Join(dir, "r.bin"), "--json", filepath.Join(dir, "s.json")},
+		{name: "thresholds hold", args: []string{"--threshold", "errors==0", "--threshold", "p(99)<10s", "--output", filepath.Join(dir, "r.bin"), "--json", filepath.Join(dir, "s.json"), "--html", filepath.Join(dir, "poll.html")},
 			wantCode: ExitOK, wantOut: []string{"scenario      poll (client poll-mtls)", "✓ errors==0", "✓ p(99)<10s", "authorization_pending×3"},
 			wantErr: "starting 3 pending requests"},
 		{name: "threshold breached", args: []string{"-q", "--threshold", "rate>1000000"},
@@ -158,6 +158,10 @@ func TestLoadPollExitCodes(t *testing.T) {
 	if sum.Requests.Sent == 0 || !sum.Passed || sum.Target == "" || sum.ToolVersion != "test" || sum.CPU == nil || !sum.CPU.IncludesTarget {
 		t.Fatalf("summary %+v", sum)
 	}
+	if len(sum.Series) == 0 || len(sum.Histogram) == 0 {
+		t.Fatalf("summary has %d series points and %d histogram bins", len(sum.Series), len(sum.Histogram))
+	}
+	assertOverTimeCharts(t, filepath.Join(dir, "poll.html"), 1)
 	ios, _, out, errOut := TestStreams()
 	if code := Run(t.Context(), []string{"load", "merge", filepath.Join(dir, "r.bin")}, &Factory{IO: ios}); code != ExitOK {
 		t.Fatalf("merge of one run: exit %d\n%s%s", code, out, errOut)
@@ -183,6 +187,7 @@ func TestLoadFlowBoth(t *testing.T) {
 			t.Fatalf("--mode both writes one summary per mode: %v", err)
 		}
 	}
+	assertOverTimeCharts(t, filepath.Join(dir, "load.html"), 2)
 	// One report shows both modes side by side (issue: poll vs ping).
 	for _, file := range []string{"load.html", "load.md"} {
 		data, err := os.ReadFile(filepath.Join(dir, file))
@@ -192,6 +197,30 @@ func TestLoadFlowBoth(t *testing.T) {
 		if !strings.Contains(string(data), "flow-poll") || !strings.Contains(string(data), "flow-ping") {
 			t.Errorf("%s does not show both flow-poll and flow-ping:\n%.400s", file, data)
 		}
+	}
+}
+
+// assertOverTimeCharts checks that the HTML report at path draws the
+// latency-over-time, throughput-over-time and histogram charts of each of
+// its runs load runs (reports/charts.go captions them so).
+func assertOverTimeCharts(t *testing.T, path string, runs int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(data)
+	for _, caption := range []string{
+		"Latency over time (ms): p50 and p99 latency in ",
+		"Throughput over time (per second): successful and unexpected answers per second in ",
+		"Latency distribution (count per bin, ms): latency histogram in ",
+	} {
+		if n := strings.Count(html, caption); n != runs {
+			t.Errorf("%s: %d charts %q, want one for each of %d runs", filepath.Base(path), n, caption, runs)
+		}
+	}
+	if strings.Contains(html, "No time series was recorded") {
+		t.Errorf("%s says a run has no time series", filepath.Base(path))
 	}
 }
 

@@ -69,7 +69,9 @@ load runs combine into one report.
 
 The HTML report is one self-contained file (no network, works offline, printed
 and with JavaScript off). The Markdown summary stays under --md-limit bytes
-(GitHub drops a step summary over 1 MiB), listing failures first. "-" as
+(GitHub drops a step summary over 1 MiB), listing failures first; appended
+with --step-summary it is shortened further to fit what the step's summary
+file already holds. "-" as
 --md or --json writes to standard output.`,
 		Example: `  ciba-check report render results.json --html report.html
   ciba-check report render results.json load-poll.json load-ping.json \
@@ -168,11 +170,41 @@ func writeReportOutputs(ios *IOStreams, getenv func(string) string, m *reports.M
 		if path == "" {
 			return usageErrorf("report: --step-summary: $%s is not set (it is set inside GitHub Actions jobs)", envStepSummary)
 		}
-		if err := appendFile(path, md); err != nil {
+		if err := appendStepSummary(ios, path, m, out.MDLimit, md); err != nil {
 			return fmt.Errorf("report: appending to $%s: %w", envStepSummary, err)
 		}
 	}
 	return nil
+}
+
+// appendStepSummary appends the Markdown summary to path within what is
+// left of GitHub's per-step limit: earlier commands of the same step may
+// have written to it already, and past the limit GitHub drops the whole
+// summary, theirs included. md is the summary rendered within limit; it
+// is rendered again, shorter, when less room is left. With too little
+// room for any summary it warns and appends nothing.
+func appendStepSummary(ios *IOStreams, path string, m *reports.Model, limit int, md []byte) error {
+	var used int64
+	switch st, err := os.Stat(path); {
+	case err == nil:
+		used = st.Size()
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	room := int64(reports.StepSummaryLimit) - used
+	if limit <= 0 || int64(limit) > reports.StepSummaryLimit {
+		limit = reports.StepSummaryLimit
+	}
+	if room < int64(len(md)) {
+		var buf bytes.Buffer
+		if room <= 0 || reports.RenderMarkdown(&buf, m, int(min(room, int64(limit)))) != nil {
+			fmt.Fprintf(ios.ErrOut, "warning: $%s already holds %d bytes; GitHub's limit of %d per step leaves no room for the summary, so none was appended\n",
+				envStepSummary, used, reports.StepSummaryLimit)
+			return nil
+		}
+		md = buf.Bytes()
+	}
+	return appendFile(path, md)
 }
 
 // readReports decodes every input and merges them in the order given.

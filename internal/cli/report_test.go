@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -258,5 +259,71 @@ func TestParseTolerance(t *testing.T) {
 		if (err != nil) != tt.wantErr || (!tt.wantErr && math.Abs(got-tt.want) > 1e-12) {
 			t.Errorf("parseTolerance(%q) = %v, %v", tt.in, got, err)
 		}
+	}
+}
+
+func TestStepSummaryCapCountsWhatTheFileHolds(t *testing.T) {
+	// A model whose summary is far over 20 kB: many failures with long
+	// messages.
+	m := &reports.Model{Schema: reports.SchemaVersion, Load: []reports.LoadRun{}}
+	for i := range 400 {
+		m.Checks = append(m.Checks, reports.Check{Name: fmt.Sprintf("check %03d", i), SpecRefs: []string{"CIBA 7.1"},
+			Outcome: reports.Failed, Message: strings.Repeat("the OP answered wrongly ", 20)})
+	}
+	var full bytes.Buffer
+	if err := reports.RenderMarkdown(&full, m, 0); err != nil {
+		t.Fatal(err)
+	}
+	if full.Len() < 50_000 {
+		t.Fatalf("test model's summary is only %d bytes", full.Len())
+	}
+	for _, tt := range []struct {
+		name     string
+		existing int // bytes already in the file; -1: no file
+		whole    bool
+		appended bool
+	}{
+		{"no file yet", -1, true, true},
+		{"a little from earlier steps", 1000, true, true},
+		{"most of the limit used: a shorter summary", reports.StepSummaryLimit - 20_000, false, true},
+		{"no room left: nothing appended", reports.StepSummaryLimit - 100, false, false},
+		{"over the limit already: nothing appended", reports.StepSummaryLimit + 5, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "summary.md")
+			var before []byte
+			if tt.existing >= 0 {
+				before = bytes.Repeat([]byte("x"), tt.existing)
+				if err := os.WriteFile(path, before, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ios, _, _, errOut := TestStreams()
+			getenv := func(k string) string { return map[string]string{envStepSummary: path}[k] }
+			if err := writeReportOutputs(ios, getenv, m, ReportOutputs{StepSummary: true}); err != nil {
+				t.Fatal(err)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(after, before) {
+				t.Fatal("the earlier content was changed")
+			}
+			added := after[len(before):]
+			switch {
+			case !tt.appended:
+				if len(added) != 0 || !strings.Contains(errOut.String(), "no room") {
+					t.Fatalf("appended %d bytes; stderr %q", len(added), errOut.String())
+				}
+				return
+			case len(after) > reports.StepSummaryLimit:
+				t.Fatalf("file is %d bytes, over GitHub's %d", len(after), reports.StepSummaryLimit)
+			case tt.whole && !bytes.Equal(added, full.Bytes()):
+				t.Fatalf("appended %d bytes, want the whole %d-byte summary", len(added), full.Len())
+			case !tt.whole && (len(added) >= full.Len() || len(added) < 8192 || !bytes.Contains(added, []byte("## ciba-check"))):
+				t.Fatalf("appended %d bytes, want a shortened summary of the %d-byte one", len(added), full.Len())
+			}
+		})
 	}
 }

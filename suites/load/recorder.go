@@ -87,7 +87,8 @@ func oauthErrorCode(body []byte) string {
 const maxErrorKinds = 20
 
 // Recorder folds results into vegeta.Metrics plus what vegeta does not
-// count: classes, OAuth error codes, approval-to-token latency. It is safe
+// count: classes, OAuth error codes, approval-to-token latency, and the
+// run over time with its latency histogram (series.go). It is safe
 // for concurrent use.
 type Recorder struct {
 	scenario Scenario
@@ -101,11 +102,12 @@ type Recorder struct {
 	errs       map[string]uint64
 	otherErrs  uint64
 	start, end time.Time
+	series     seriesRecorder
 }
 
 // NewRecorder returns an empty recorder for scenario.
 func NewRecorder(scenario Scenario) *Recorder {
-	return &Recorder{scenario: scenario, oauth: map[string]uint64{}, errs: map[string]uint64{}}
+	return &Recorder{scenario: scenario, oauth: map[string]uint64{}, errs: map[string]uint64{}, series: newSeriesRecorder()}
 }
 
 // Add records one result and returns its class.
@@ -115,6 +117,7 @@ func (r *Recorder) Add(res *vegeta.Result) Class {
 	defer r.mu.Unlock()
 	r.m.Add(res)
 	r.classes[class]++
+	r.series.add(res.Timestamp, res.Latency, class)
 	if code != "" {
 		r.oauth[code]++
 	}
@@ -311,6 +314,8 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 		s.ErrorRate = float64(r.classes[ClassUnexpected]) / float64(sent)
 	}
 	s.Latency = latencySummary(r.m.Latencies, sent)
+	s.Series = r.series.series()
+	s.Histogram = r.series.histogram()
 	if r.scenario != ScenarioPoll {
 		a := latencySummary(r.approval, r.approvalN)
 		s.ApprovalToToken = &a

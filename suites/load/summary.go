@@ -51,6 +51,11 @@ type Summary struct {
 	Passed bool `json:"passed"`
 	// Aborted says why the run stopped early ("threshold", "interrupted").
 	Aborted string `json:"aborted,omitempty"`
+	// Series is the run over time in equal buckets, oldest first, and
+	// Histogram the distribution of Latency; both are absent without
+	// results.
+	Series    []SeriesPoint  `json:"series,omitempty"`
+	Histogram []HistogramBin `json:"histogram,omitempty"`
 }
 
 // RateSummary are the rates of a run, per second.

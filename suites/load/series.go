@@ -1,0 +1,322 @@
+package load
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// SeriesPoint is one time bucket of a run (docs/load-schema.md); the
+// member names are the ones reports.SeriesPoint reads.
+type SeriesPoint struct {
+	// OffsetSeconds is the bucket's start after the start of the first
+	// bucket (the first request's start, rounded down to the grid).
+	OffsetSeconds float64 `json:"offset_seconds"`
+	BucketSeconds float64 `json:"bucket_seconds"`
+	// Sent, OK (tokens or expected answers) and Unexpected count the
+	// requests (flows) started in the bucket.
+	Sent       uint64 `json:"sent"`
+	OK         uint64 `json:"ok"`
+	Unexpected uint64 `json:"unexpected"`
+	// P50MS and P99MS are the latency_ms quantity of those requests.
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+}
+
+// HistogramBin counts latencies above the previous bin's bound up to
+// UpToMS (reports.HistogramBin).
+type HistogramBin struct {
+	UpToMS float64 `json:"up_to_ms"`
+	Count  uint64  `json:"count"`
+}
+
+// Limits of the series and the histogram.
+const (
+	// maxSeriesPoints bounds the points of a summary's series.
+	maxSeriesPoints = 300
+	// maxFineBuckets bounds the buckets kept while recording; past it the
+	// grid coarsens, so memory does not grow with the run's length.
+	maxFineBuckets = 1200
+	// histogramBins is about how many bins the summary's histogram has.
+	histogramBins = 30
+	// bucketBinsPerOctave sets the resolution of a bucket's latencies:
+	// bins 2^(1/128) wide, so a quantile read from one is within 0.3 %.
+	bucketBinsPerOctave = 128
+	// runBinsPerOctave is the finer resolution of the whole run's
+	// latencies, which the histogram regroups into linear bins.
+	runBinsPerOctave = 1024
+)
+
+// widthAt is the recording grid of level, finest first; past the table
+// it doubles.
+func widthAt(level int) time.Duration {
+	// Each divides the next and every one divides a whole hour, so
+	// coarsening merges whole buckets and the grids of all shards line up
+	// (they are anchored at the Unix epoch).
+	fineWidths := [...]time.Duration{
+		10 * time.Millisecond, 20 * time.Millisecond,
+		100 * time.Millisecond, 200 * time.Millisecond, time.Second, 2 * time.Second,
+		10 * time.Second, 20 * time.Second, time.Minute, 2 * time.Minute,
+		10 * time.Minute, 20 * time.Minute, time.Hour,
+	}
+	if level < len(fineWidths) {
+		return fineWidths[level]
+	}
+	return time.Hour << (level - len(fineWidths) + 1)
+}
+
+// latencyBins is a sparse log-scale latency histogram with perOctave bins
+// per doubling. Its size is bounded by the range of latencies, not their
+// number, and it merges exactly, so buckets can coarsen and shards combine
+// without loss or order effects.
+type latencyBins map[int32]uint64
+
+func latencyBin(d time.Duration, perOctave float64) int32 {
+	return int32(math.Floor(math.Log2(float64(max(d, 1))) * perOctave))
+}
+
+// binMiddle is the geometric middle of bin i, in nanoseconds.
+func binMiddle(i int32, perOctave float64) float64 {
+	return math.Exp2((float64(i) + 0.5) / perOctave)
+}
+
+// quantile is the middle of the bin holding the q-quantile of n values.
+func (b latencyBins) quantile(q float64, n uint64, perOctave float64) float64 {
+	if n == 0 {
+		return 0
+	}
+	rank := max(uint64(math.Ceil(q*float64(n))), 1)
+	var seen uint64
+	for _, i := range slices.Sorted(maps.Keys(b)) {
+		seen += b[i]
+		if seen >= rank {
+			return binMiddle(i, perOctave)
+		}
+	}
+	return 0
+}
+
+type seriesBucket struct {
+	sent, ok, unexpected uint64
+	lat                  latencyBins
+}
+
+func (b *seriesBucket) merge(o *seriesBucket) {
+	b.sent += o.sent
+	b.ok += o.ok
+	b.unexpected += o.unexpected
+	for i, n := range o.lat {
+		b.lat[i] += n
+	}
+}
+
+// seriesRecorder buckets results by their start on a grid anchored at the
+// Unix epoch. The grid coarsens when the results span more than
+// maxFineBuckets, so its size is bounded whatever the run's length, and
+// the outcome depends only on the set of results, not their order (a
+// merge of shards equals one run over the same results).
+type seriesRecorder struct {
+	level   int
+	buckets map[int64]*seriesBucket
+	lo, hi  int64 // bucket indexes seen, valid when buckets is not empty
+	all     latencyBins
+	total   uint64
+}
+
+func newSeriesRecorder() seriesRecorder {
+	return seriesRecorder{buckets: map[int64]*seriesBucket{}, all: latencyBins{}}
+}
+
+// floorDiv divides rounding towards minus infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func (s *seriesRecorder) add(start time.Time, latency time.Duration, class Class) {
+	ns := start.UnixNano()
+	if start.Before(time.Unix(0, 0)) || !time.Unix(0, ns).Equal(start) {
+		// No place on the grid: a decoded result without a timestamp, or
+		// one outside what nanoseconds since 1970 hold.
+		return
+	}
+	idx := floorDiv(ns, int64(widthAt(s.level)))
+	if len(s.buckets) == 0 {
+		s.lo, s.hi = idx, idx
+	}
+	s.lo, s.hi = min(s.lo, idx), max(s.hi, idx)
+	for s.hi-s.lo+1 > maxFineBuckets {
+		s.coarsen()
+		idx = floorDiv(ns, int64(widthAt(s.level)))
+	}
+	b := s.buckets[idx]
+	if b == nil {
+		b = &seriesBucket{lat: latencyBins{}}
+		s.buckets[idx] = b
+	}
+	b.sent++
+	switch class {
+	case ClassUnexpected:
+		b.unexpected++
+	default:
+		b.ok++
+	}
+	b.lat[latencyBin(latency, bucketBinsPerOctave)]++
+	s.all[latencyBin(latency, runBinsPerOctave)]++
+	s.total++
+}
+
+// coarsen moves every bucket to the next grid.
+func (s *seriesRecorder) coarsen() {
+	ratio := int64(widthAt(s.level+1) / widthAt(s.level))
+	s.level++
+	old := s.buckets
+	s.buckets = make(map[int64]*seriesBucket, len(old)/int(ratio)+1)
+	for idx, b := range old {
+		n := floorDiv(idx, ratio)
+		if to := s.buckets[n]; to != nil {
+			to.merge(b)
+		} else {
+			s.buckets[n] = b
+		}
+	}
+	s.lo, s.hi = floorDiv(s.lo, ratio), floorDiv(s.hi, ratio)
+}
+
+// outputWidth picks the series' bucket width for fine buckets of width
+// fine spanning span: at least a second and at most maxSeriesPoints
+// points; a run shorter than ten seconds gets the widest of 0.1, 0.2
+// and 0.5 s that still gives eight points (at most twenty).
+func outputWidth(fine, span time.Duration) time.Duration {
+	outputWidths := [...]time.Duration{
+		100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond,
+		time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+		20 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute,
+		5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 30 * time.Minute, time.Hour,
+	}
+	fits := func(w time.Duration) bool { return w%fine == 0 && w >= fine }
+	if span < 10*time.Second {
+		best := time.Duration(0)
+		for _, w := range outputWidths {
+			if fits(w) && (best == 0 || w*8 <= span) {
+				best = w
+			}
+		}
+		if best != 0 {
+			return best
+		}
+	}
+	for _, w := range outputWidths {
+		if fits(w) && w >= time.Second && (span+w-1)/w <= maxSeriesPoints {
+			return w
+		}
+	}
+	w := fine
+	for (span+w-1)/w > maxSeriesPoints {
+		w *= 2
+	}
+	return w
+}
+
+// series regroups the recorded buckets into at most maxSeriesPoints equal
+// buckets, oldest first, every one from the first to the last present.
+func (s *seriesRecorder) series() []SeriesPoint {
+	if len(s.buckets) == 0 {
+		return nil
+	}
+	fine := widthAt(s.level)
+	span := time.Duration(s.hi-s.lo+1) * fine
+	w := outputWidth(fine, span)
+	per := int64(w / fine)
+	n := (s.hi - s.lo + per) / per
+	groups := make([]seriesBucket, n)
+	for i := range groups {
+		groups[i].lat = latencyBins{}
+	}
+	for idx, b := range s.buckets {
+		groups[(idx-s.lo)/per].merge(b)
+	}
+	out := make([]SeriesPoint, n)
+	for i, g := range groups {
+		out[i] = SeriesPoint{
+			OffsetSeconds: (time.Duration(i) * w).Seconds(),
+			BucketSeconds: w.Seconds(),
+			Sent:          g.sent, OK: g.ok, Unexpected: g.unexpected,
+			P50MS: nsToMS(g.lat.quantile(0.5, g.sent, bucketBinsPerOctave)),
+			P99MS: nsToMS(g.lat.quantile(0.99, g.sent, bucketBinsPerOctave)),
+		}
+	}
+	return out
+}
+
+// histogram regroups the run's latencies into about histogramBins linear
+// bins of a round width, from the fastest latency up to the p99; slower
+// ones, when the tail is long (max above twice the p99), share one last
+// bin up to the max, so the tail does not squeeze the body into a bar.
+func (s *seriesRecorder) histogram() []HistogramBin {
+	if s.total == 0 {
+		return nil
+	}
+	keys := slices.Sorted(maps.Keys(s.all))
+	lo := binMiddle(keys[0], runBinsPerOctave)
+	hi := binMiddle(keys[len(keys)-1], runBinsPerOctave)
+	top := hi
+	if p99 := s.all.quantile(0.99, s.total, runBinsPerOctave); hi > 2*p99 {
+		top = p99
+	}
+	// A linear bin narrower than a few log bins would alias: some would
+	// get one log bin, some two, drawing a comb rather than the shape.
+	minWidth := 3 * top * (math.Exp2(1.0/runBinsPerOctave) - 1)
+	width := niceStep(max((top-lo)/histogramBins, minWidth))
+	firstStep := math.Floor(lo / width)
+	first := firstStep * width
+	n := int(math.Floor((top-first)/width)) + 1
+	out := make([]HistogramBin, n, n+1)
+	for i := range out {
+		// Bounds are multiples of the round width; sig(…, 12) only
+		// drops the float noise of the product.
+		out[i].UpToMS = sig((firstStep+float64(i+1))*width/1e6, 12)
+	}
+	var tail uint64
+	for _, k := range keys {
+		i := int(math.Floor((binMiddle(k, runBinsPerOctave) - first) / width))
+		if i >= n {
+			tail += s.all[k]
+			continue
+		}
+		out[i].Count += s.all[k]
+	}
+	if tail > 0 {
+		out = append(out, HistogramBin{UpToMS: nsToMS(hi), Count: tail})
+	}
+	return out
+}
+
+// niceStep is the smallest 1, 2, 2.5 or 5 × 10^k at least v (> 0).
+func niceStep(v float64) float64 {
+	if !(v > 0) {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*p >= v*(1-1e-9) {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+// nsToMS converts nanoseconds to milliseconds, rounded to four significant
+// digits: the bins are under 0.3 % wide, more digits would only be noise.
+func nsToMS(ns float64) float64 { return sig(ns/1e6, 4) }
+
+// sig rounds v to digits significant digits.
+func sig(v float64, digits int) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', digits, 64), 64)
+	return r
+}
