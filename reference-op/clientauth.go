@@ -174,26 +174,34 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 }
 
 // verifyTLSClientAuth checks a CA-issued certificate (RFC 8705 2.1): chain
-// to Config.ClientCAs and the registered subject DN.
+// to Config.ClientCAs and the registered subject DN. A successful chain
+// verification is cached per presented certificate chain until the chain
+// leaves its validity window; the subject DN is matched every time.
 func (op *OP) verifyTLSClientAuth(c *Client, r *http.Request) error {
 	cert := peerCert(r)
 	if cert == nil {
 		return invalidClient("tls_client_auth needs a TLS client certificate")
 	}
-	inter := x509.NewCertPool()
-	for _, ic := range r.TLS.PeerCertificates[1:] {
-		inter.AddCert(ic)
+	now := op.clock.Now()
+	key := chainKeyOf(r.TLS.PeerCertificates)
+	v, ok := op.chains.lookup(key, now)
+	if !ok {
+		inter := x509.NewCertPool()
+		for _, ic := range r.TLS.PeerCertificates[1:] {
+			inter.AddCert(ic)
+		}
+		chains, err := cert.Verify(x509.VerifyOptions{
+			Roots:         op.cfg.ClientCAs,
+			Intermediates: inter,
+			CurrentTime:   now,
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		})
+		if err != nil || len(chains) == 0 {
+			return invalidClient("client certificate does not chain to a trusted CA")
+		}
+		v = op.chains.add(key, chains[0], now)
 	}
-	_, err := cert.Verify(x509.VerifyOptions{
-		Roots:         op.cfg.ClientCAs,
-		Intermediates: inter,
-		CurrentTime:   op.clock.Now(),
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	if err != nil {
-		return invalidClient("client certificate does not chain to a trusted CA")
-	}
-	if cert.Subject.String() != c.TLSSubjectDN {
+	if v.subject != c.TLSSubjectDN {
 		return invalidClient("client certificate subject does not match the registered tls_client_auth_subject_dn")
 	}
 	return nil

@@ -45,6 +45,9 @@ func writeError(w http.ResponseWriter, err error) {
 
 // sanitizeDescription keeps only %x20-21 / %x23-5B / %x5D-7E (RFC 6749 5.2).
 func sanitizeDescription(s string) string {
+	if isCleanDescription(s) {
+		return s // the usual case: our own fixed ASCII texts
+	}
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -59,12 +62,28 @@ func sanitizeDescription(s string) string {
 	return b.String()
 }
 
+func isCleanDescription(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// formContentType is the media type every form endpoint takes.
+const formContentType = "application/x-www-form-urlencoded"
+
 // parseForm reads an application/x-www-form-urlencoded POST body and
 // refuses duplicated parameters (RFC 6749 3.1, CIBA 7.1).
 func parseForm(r *http.Request) (url.Values, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, ciba.ErrInvalidRequest.WithDescription("content type must be application/x-www-form-urlencoded")
+	// The exact, parameterless media type is what clients send; only
+	// other spellings need the full parser (RFC 7231 3.1.1.1).
+	if ct := r.Header.Get("Content-Type"); ct != formContentType {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formContentType {
+			return nil, ciba.ErrInvalidRequest.WithDescription("content type must be application/x-www-form-urlencoded")
+		}
 	}
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError

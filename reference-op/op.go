@@ -98,6 +98,9 @@ type OP struct {
 
 	randMu sync.Mutex // io.Reader implementations need not be concurrency-safe
 
+	// chains caches successful tls_client_auth chain verifications.
+	chains *chainCache
+
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bgMu     sync.Mutex
@@ -204,6 +207,7 @@ func New(cfg Config) (*OP, error) {
 		bgCtx:    ctx,
 		bgCancel: cancel,
 		bgTimers: map[*timerSlot]struct{}{},
+		chains:   newChainCache(),
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -142,7 +143,9 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 	if outcome != nil {
 		return nil, outcome
 	}
-	op.log.Info("tokens issued", "client_id", ac.ID, "auth_req_id", redact(id))
+	if op.log.Enabled(ctx, slog.LevelInfo) { // spare the arguments when off
+		op.log.Info("tokens issued", "client_id", ac.ID, "auth_req_id", redact(id))
+	}
 	return op.issueTokens(ctx, tokenGrant{
 		clientID: ac.ID, subject: ar.Subject, scope: ar.Scope, acr: ar.ACR, authTime: ar.AuthTime, authReqID: ar.ID,
 	}, ac.cert, true)

@@ -63,7 +63,7 @@ var coreFaultTrips = map[string][]string{
 		"refuses a malformed request object with invalid_request", "refuses a request object signed by a key behind a jku header",
 		"refuses a request object signed by a key from its own jwk header", "refuses a request object signed by an unregistered key",
 		"refuses a request object that contains a request claim", "refuses a request object whose exp is a string",
-		"refuses a request object with an unknown crit header",
+		"refuses a request object with an unknown crit header", "refuses a request object without kid signed by another client's key",
 	},
 	refop.FaultIssueTokenTwice:      {"issues tokens exactly once to concurrent token requests", "refuses a redeemed auth_req_id with invalid_grant"},
 	refop.FaultNoCNFInIntrospection: {"reports cnf x5t#S256 of the client certificate at introspection"},
