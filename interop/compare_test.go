@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ciba-check/ciba-check/internal/target"
 )
 
 func TestExpectationFileLoads(t *testing.T) {
@@ -30,6 +33,11 @@ func TestLoadExpectationRejects(t *testing.T) {
 		{"warning of a MUST", `{"checks":[{"id":"a","outcome":"warning","kind":"deviation","spec":"x","symptom":"y","reason":"z"}]}`, "kind should goes with outcome warning"},
 		{"should that fails", `{"checks":[{"id":"a","outcome":"failed","kind":"should","spec":"x","symptom":"y","reason":"z"}]}`, "kind should goes with outcome warning"},
 		{"bad outcome", `{"checks":[{"id":"a","outcome":"warned","kind":"should","spec":"x","symptom":"y","reason":"z"}]}`, "not failed, warning or skipped"},
+		{"driver not run", `{"checks":[],"drivers":{"mockdevice":{"checks":[{"id":"a","outcome":"failed","kind":"suite","spec":"x","symptom":"y","reason":"z"}]}}}`, "not a device kind the interop test runs"},
+		{"approval_url as driver", `{"checks":[],"drivers":{"approval_url":{"checks":[{"id":"a","outcome":"failed","kind":"suite","spec":"x","symptom":"y","reason":"z"}]}}}`, "not a device kind the interop test runs"},
+		{"empty driver", `{"checks":[],"drivers":{"hints":{"checks":[]}}}`, "drivers.hints lists no checks"},
+		{"bad driver entry", `{"checks":[],"drivers":{"command":{"checks":[{"outcome":"failed","kind":"suite","spec":"x","symptom":"y","reason":"z"}]}}}`, "drivers.command.checks[0]: id is empty"},
+		{"driver entry without reason", `{"checks":[],"drivers":{"hints":{"checks":[{"id":"a","outcome":"skipped","kind":"configuration","spec":"x","symptom":"y"}]}}}`, "all required"},
 		{"duplicate", `{"checks":[{"id":"a","outcome":"failed","kind":"suite","spec":"x","symptom":"y","reason":"z"},{"id":"a","outcome":"failed","kind":"suite","spec":"x","symptom":"y","reason":"z"}]}`, "listed twice"},
 	}
 	for _, tt := range tests {
@@ -107,5 +115,77 @@ func TestNodeSupported(t *testing.T) {
 		if got := nodeSupported(version); got != want {
 			t.Errorf("nodeSupported(%q) = %v, want %v", version, got, want)
 		}
+	}
+}
+
+func TestExpectationForDriver(t *testing.T) {
+	base := expectedCheck{ID: "a/fails", Outcome: "failed", Kind: "deviation", Spec: "CIBA-13", Symptom: "s", Reason: "r"}
+	kept := expectedCheck{ID: "a/warns", Outcome: "warning", Kind: "should", Spec: "CIBA-11", Symptom: "w", Reason: "r"}
+	replaced := expectedCheck{ID: "a/fails", Outcome: "skipped", Kind: "configuration", Spec: "CIBA-13", Symptom: "cannot hold", Reason: "hints"}
+	added := expectedCheck{ID: "b/skips", Outcome: "skipped", Kind: "configuration", Spec: "CIBA-7.1", Symptom: "cannot deny", Reason: "hints"}
+	exp := &expectation{OP: "op", Checks: []expectedCheck{base, kept}, Drivers: map[target.DeviceKind]driverExpectation{
+		target.DeviceHints: {Checks: []expectedCheck{added, replaced}},
+	}}
+	tests := []struct {
+		kind    target.DeviceKind
+		want    []expectedCheck
+		wantErr string
+	}{
+		{kind: target.DeviceApprovalURL, want: []expectedCheck{base, kept}},
+		{kind: target.DeviceCommand, want: []expectedCheck{base, kept}},
+		{kind: target.DeviceHints, want: []expectedCheck{replaced, kept, added}},
+		{kind: target.DeviceMock, wantErr: "no expectation for device kind"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			got, err := exp.forDriver(tt.kind)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			must(t, err)
+			if !reflect.DeepEqual(got.Checks, tt.want) {
+				t.Errorf("checks %+v, want %+v", got.Checks, tt.want)
+			}
+			if got.OP != "op" {
+				t.Errorf("op %q, want op", got.OP)
+			}
+		})
+	}
+	if len(exp.Checks) != 2 || exp.Checks[0] != base {
+		t.Errorf("forDriver changed the expectation it was called on: %+v", exp.Checks)
+	}
+}
+
+func TestManualPrompt(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       *operatorPrompt
+	}{
+		{"approve with binding message", "\nAuthentication request abc-123_X\n  user: carol\n  client: ping-mtls\n  binding message: \"1234\"\nPlease APPROVE it on the authentication device, then type what you did (approve/deny): ",
+			&operatorPrompt{AuthReqID: "abc-123_X", User: "carol", Client: "ping-mtls", Verb: "APPROVE"}},
+		{"deny without binding message", "\nAuthentication request id2\n  user: bob\n  client: poll-mtls\nPlease DENY it on the authentication device, then type what you did (approve/deny): ",
+			&operatorPrompt{AuthReqID: "id2", User: "bob", Client: "poll-mtls", Verb: "DENY"}},
+		{"question not complete yet", "\nAuthentication request id3\n  user: bob\n  client: poll-mtls\nPlease DENY it on the auth", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := manualPromptRE.FindStringSubmatch(tt.text)
+			if tt.want == nil {
+				if m != nil {
+					t.Fatalf("matched %q, want no question yet", m)
+				}
+				return
+			}
+			if m == nil {
+				t.Fatal("no question found")
+			}
+			got := operatorPrompt{AuthReqID: m[1], User: m[2], Client: m[3], Verb: m[4]}
+			if got != *tt.want {
+				t.Errorf("question %+v, want %+v", got, *tt.want)
+			}
+		})
 	}
 }

@@ -11,8 +11,11 @@
 // and certificates with internal/pki, starts the OP, writes a target.yaml,
 // drives a few flows with internal/client to prove the harness, and runs
 // `ciba-check run --target` with the built binary, comparing the outcome
-// with expected.json. Outside CI (CI unset) it skips when node or npm is
-// missing; with CI=true a missing toolchain is a failure.
+// with expected.json; then the same with device kinds hints and command
+// (curl to the harness's approval endpoint), and a focused run with device
+// kind manual in which the test answers the operator's questions. Outside
+// CI (CI unset) it skips when node or npm is missing; with CI=true a
+// missing toolchain is a failure.
 //
 // What the run found about oidc-provider, with spec sections, is in
 // docs/interop.md.

@@ -186,6 +186,15 @@ var harnessUsers = []harnessUser{
 	{Name: "grace", Decision: "approve", Outcome: target.OutcomeApprove, UserCode: "4711"},
 }
 
+// deviceDelayMS is how long the harness device waits before an
+// approve or deny user decides. It still decides after the
+// acknowledgement (on a timer), but at once: with server.mjs's default
+// of 200 ms the suite's first poll finds every such request pending and
+// waits the CIBA 7.3 default interval of 5 s, which makes a run with the
+// hints driver (whose checks all use these users) take over two minutes
+// instead of about twenty seconds.
+const deviceDelayMS = 0
+
 // notifyPath is the notification endpoint path of the ping clients.
 const notifyPath = "/notify"
 
@@ -283,6 +292,7 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 		users = append(users, map[string]any{
 			"login_hint": u.Name, "sub": "user-" + u.Name, "decision": u.Decision, "user_code": u.UserCode,
 			"name": strings.ToUpper(u.Name[:1]) + u.Name[1:], "email": u.Name + "@example.com",
+			"delay_ms": deviceDelayMS,
 		})
 		tgt.Users = append(tgt.Users, target.User{Name: u.Name, LoginHint: u.Name, Outcome: u.Outcome, UserCode: u.UserCode})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
@@ -45,9 +46,43 @@ func TestOIDCProvider(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	t.Run("suite", func(t *testing.T) {
-		testSuiteMatchesExpectation(t, h)
+	bin, err := buildCLI(t)
+	if errors.Is(err, errNoRun) {
+		t.Skipf("cannot run the conformance suite against oidc-provider: %v", err)
+	}
+	// The runs share the harness (one node start) but run one after the
+	// other: every run listens on the ping clients' notification address
+	// registered at the OP, so two at once would collide.
+	for _, dev := range suiteDevices(h) {
+		name := "suite"
+		if dev.Kind != h.Target.Device.Kind {
+			name += "/" + string(dev.Kind)
+		}
+		t.Run(name, func(t *testing.T) {
+			testSuiteMatchesExpectation(t, h, bin, dev)
+		})
+	}
+	t.Run("suite/manual", func(t *testing.T) {
+		testManualDevice(t, h, bin)
 	})
+}
+
+// suiteDevices are the device sections the whole suite runs with against
+// the harness (issue 7): approval_url (the harness's own target.yaml);
+// hints, as the harness's users decide by login_hint (alice approves,
+// bob denies, carol waits for the approval URL and is never approved by
+// a hints device, grace approves); and command, a shell command that
+// calls the same approval endpoint with curl, trusting the target's CA
+// (ca.pem beside target.yaml, the command's working folder).
+func suiteDevices(h *harness) []target.Device {
+	return []target.Device{
+		h.Target.Device,
+		{Kind: target.DeviceHints},
+		{Kind: target.DeviceCommand, Command: "curl -sS --fail-with-body --max-time 10 --cacert ca.pem -X POST -G" +
+			" --data-urlencode auth_req_id=" + target.PlaceholderAuthReqID +
+			" --data-urlencode action=" + target.PlaceholderAction +
+			" " + device.ShellQuote(h.Issuer+"/ciba-sim")},
+	}
 }
 
 // testHarnessFlows drives the OP with internal/client: what every check of

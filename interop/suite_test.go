@@ -3,7 +3,6 @@ package interop
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,10 +11,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ciba-check/ciba-check/internal/target"
 )
 
 // suiteTimeout bounds `ciba-check run` against the harness.
 const suiteTimeout = 3 * time.Minute
+
+// slowCheck is the duration from which a check's time is logged, to see
+// what a driver costs.
+const slowCheck = 10 * time.Second
 
 // expectedFile is the committed expectation of the suite's outcome.
 const expectedFile = "expected.json"
@@ -26,6 +31,50 @@ type expectation struct {
 	OP     string          `json:"op"`
 	Note   string          `json:"note"`
 	Checks []expectedCheck `json:"checks"`
+	// Drivers lists, per device kind other than the harness's own
+	// approval_url, the checks whose outcome that driver legitimately
+	// changes (a hints device cannot hold a request, ...): each entry
+	// replaces the entry of checks with the same id, or adds one.
+	Drivers map[target.DeviceKind]driverExpectation `json:"drivers,omitempty"`
+}
+
+// driverExpectation is the part of expected.json for one device kind.
+type driverExpectation struct {
+	Checks []expectedCheck `json:"checks"`
+}
+
+// baseDeviceKind is the device of the harness's target.yaml, the one
+// expectation.Checks is written for.
+const baseDeviceKind = target.DeviceApprovalURL
+
+// otherDeviceKinds are the device kinds expected.json may have a drivers
+// entry for: those the interop test runs besides approval_url.
+var otherDeviceKinds = map[target.DeviceKind]bool{target.DeviceHints: true, target.DeviceCommand: true, target.DeviceManual: true}
+
+// forDriver returns the expectation for a run with device kind kind:
+// checks, with the drivers entry for kind laid over it.
+func (e *expectation) forDriver(kind target.DeviceKind) (*expectation, error) {
+	if kind != baseDeviceKind && !otherDeviceKinds[kind] {
+		return nil, fmt.Errorf("%s: no expectation for device kind %q", expectedFile, kind)
+	}
+	out := &expectation{OP: e.OP, Note: e.Note}
+	override := map[string]expectedCheck{}
+	for _, c := range e.Drivers[kind].Checks {
+		override[c.ID] = c
+	}
+	for _, c := range e.Checks {
+		if o, ok := override[c.ID]; ok {
+			c = o
+			delete(override, c.ID)
+		}
+		out.Checks = append(out.Checks, c)
+	}
+	for _, c := range e.Drivers[kind].Checks {
+		if _, added := override[c.ID]; added {
+			out.Checks = append(out.Checks, c)
+		}
+	}
+	return out, nil
 }
 
 // expectedCheck is one check that fails, warns or is skipped against the
@@ -54,10 +103,11 @@ type runResult struct {
 		Total, Passed, Warnings, Failed, Skipped int
 	} `json:"summary"`
 	Checks []struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		Outcome    string `json:"outcome"`
-		SkipReason string `json:"skip_reason"`
+		ID         string  `json:"id"`
+		Name       string  `json:"name"`
+		Outcome    string  `json:"outcome"`
+		SkipReason string  `json:"skip_reason"`
+		Duration   float64 `json:"duration_seconds"`
 		Failure    *struct {
 			Message string `json:"message"`
 		} `json:"failure"`
@@ -79,27 +129,46 @@ func loadExpectation(path string) (*expectation, error) {
 	if err := dec.Decode(&e); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := validateChecks(path, "checks", e.Checks); err != nil {
+		return nil, err
+	}
+	for kind, d := range e.Drivers {
+		if !otherDeviceKinds[kind] {
+			return nil, fmt.Errorf("%s: drivers: %q is not a device kind the interop test runs besides %s (hints, command, manual)", path, kind, baseDeviceKind)
+		}
+		if len(d.Checks) == 0 {
+			return nil, fmt.Errorf("%s: drivers.%s lists no checks (leave the driver out instead)", path, kind)
+		}
+		if err := validateChecks(path, "drivers."+string(kind)+".checks", d.Checks); err != nil {
+			return nil, err
+		}
+	}
+	return &e, nil
+}
+
+// validateChecks checks the entries of one list of expected.json.
+func validateChecks(path, list string, checks []expectedCheck) error {
 	seen := map[string]bool{}
-	for i, c := range e.Checks {
+	for i, c := range checks {
 		switch {
 		case c.ID == "":
-			return nil, fmt.Errorf("%s: checks[%d]: id is empty", path, i)
+			return fmt.Errorf("%s: %s[%d]: id is empty", path, list, i)
 		case seen[c.ID]:
-			return nil, fmt.Errorf("%s: checks[%d]: %s is listed twice", path, i, c.ID)
+			return fmt.Errorf("%s: %s[%d]: %s is listed twice", path, list, i, c.ID)
 		case c.Outcome != "failed" && c.Outcome != "warning" && c.Outcome != "skipped":
-			return nil, fmt.Errorf("%s: %s: outcome %q is not failed, warning or skipped (passing checks are not listed)", path, c.ID, c.Outcome)
+			return fmt.Errorf("%s: %s: outcome %q is not failed, warning or skipped (passing checks are not listed)", path, c.ID, c.Outcome)
 		case !expectationKinds[c.Kind]:
-			return nil, fmt.Errorf("%s: %s: kind %q is not deviation, should, configuration or suite", path, c.ID, c.Kind)
+			return fmt.Errorf("%s: %s: kind %q is not deviation, should, configuration or suite", path, c.ID, c.Kind)
 		case (c.Kind == "should") != (c.Outcome == "warning"):
 			// A warning is how ciba-check reports an unmet SHOULD, and
 			// an unmet SHOULD is never a failure or a skip.
-			return nil, fmt.Errorf("%s: %s: kind should goes with outcome warning and only with it (got kind %q, outcome %q)", path, c.ID, c.Kind, c.Outcome)
+			return fmt.Errorf("%s: %s: kind should goes with outcome warning and only with it (got kind %q, outcome %q)", path, c.ID, c.Kind, c.Outcome)
 		case c.Spec == "" || c.Reason == "" || c.Symptom == "":
-			return nil, fmt.Errorf("%s: %s: spec, symptom and reason are all required", path, c.ID)
+			return fmt.Errorf("%s: %s: spec, symptom and reason are all required", path, c.ID)
 		}
 		seen[c.ID] = true
 	}
-	return &e, nil
+	return nil
 }
 
 // compareOutcome lists every difference between a run and the
@@ -162,49 +231,107 @@ func suffix(detail string) string {
 	return ": " + detail
 }
 
-// testSuiteMatchesExpectation runs `ciba-check run --target` with the built
-// binary and compares the outcome with expected.json.
-func testSuiteMatchesExpectation(t *testing.T, h *harness) {
-	exp, err := loadExpectation(expectedFile)
-	if err != nil {
-		t.Fatal(err)
+// suiteRun is the outcome of one `ciba-check run --target`.
+type suiteRun struct {
+	Result   runResult
+	ExitCode int
+	Output   string // stdout and stderr of the run
+}
+
+// runSuite runs `ciba-check run --target targetPath --json` with the built
+// binary plus args, and checks what holds for every run: exit code 1 or
+// 0 as checks failed or not (2 means the target or options were wrong),
+// the results schema, and that checks ran. Interactive runs (manual)
+// set configure to wire stdin and stderr; it must then leave
+// cmd.Stdout and cmd.Stderr unset or set both.
+func runSuite(ctx context.Context, t *testing.T, bin, targetPath, name string, args []string, configure func(*exec.Cmd) (output func() string)) *suiteRun {
+	t.Helper()
+	dir := filepath.Dir(targetPath)
+	out := filepath.Join(dir, "results-"+name+".json")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"run", "--target", targetPath, "--json", out}, args...)...)
+	cmd.Dir = dir
+	cmd.WaitDelay = 5 * time.Second
+	var err error
+	var text string
+	if configure != nil {
+		output := configure(cmd)
+		err = cmd.Run()
+		text = output()
+	} else {
+		var b []byte
+		b, err = cmd.CombinedOutput()
+		text = string(b)
 	}
-	bin, err := buildCLI(t)
-	if errors.Is(err, errNoRun) {
-		t.Skipf("cannot run the conformance suite against oidc-provider: %v", err)
-	}
-	out := filepath.Join(h.Dir, "results.json")
-	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", "--target", h.TargetPath, "--json", out)
-	cmd.Dir = h.Dir
-	text, err := cmd.CombinedOutput()
 	code := cmd.ProcessState.ExitCode()
 	// Exit 1 is "a check failed", expected here; 2 means the run itself
 	// could not work (target or options wrong).
 	if err != nil && code != 1 {
-		t.Fatalf("ciba-check run exited %d (%v):\n%s", code, err, text)
+		t.Fatalf("ciba-check run (%s) exited %d (%v):\n%s", name, code, err, text)
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {
-		t.Fatalf("ciba-check run wrote no JSON results: %v\n%s", err, text)
+		t.Fatalf("ciba-check run (%s) wrote no JSON results: %v\n%s", name, err, text)
 	}
-	var res runResult
-	if err := json.Unmarshal(data, &res); err != nil {
-		t.Fatalf("results JSON: %v", err)
+	r := &suiteRun{ExitCode: code, Output: text}
+	if err := json.Unmarshal(data, &r.Result); err != nil {
+		t.Fatalf("results JSON (%s): %v", name, err)
 	}
-	if res.Schema != "ciba-check/conformance/v1" {
-		t.Fatalf("results schema %q, want ciba-check/conformance/v1", res.Schema)
+	if r.Result.Schema != "ciba-check/conformance/v1" {
+		t.Fatalf("results schema %q, want ciba-check/conformance/v1", r.Result.Schema)
 	}
-	if len(res.Checks) == 0 {
-		t.Fatalf("the run reported no checks:\n%s", text)
+	if len(r.Result.Checks) == 0 {
+		t.Fatalf("the run (%s) reported no checks:\n%s", name, text)
 	}
-	if wantCode := map[bool]int{true: 1, false: 0}[res.Summary.Failed > 0]; code != wantCode {
-		t.Errorf("exit code %d with %d failed checks, want %d", code, res.Summary.Failed, wantCode)
+	if wantCode := map[bool]int{true: 1, false: 0}[r.Result.Summary.Failed > 0]; code != wantCode {
+		t.Errorf("exit code %d with %d failed checks, want %d", code, r.Result.Summary.Failed, wantCode)
 	}
-	t.Logf("ciba-check run against %s: %d passed, %d warnings, %d failed, %d skipped", exp.OP, res.Summary.Passed, res.Summary.Warnings, res.Summary.Failed, res.Summary.Skipped)
-	if diffs := compareOutcome(&res, exp); len(diffs) > 0 {
-		t.Errorf("the outcome against oidc-provider differs from %s (triage each: a real deviation or configuration limit goes into %s and docs/interop.md; a suite mistake is fixed in the suite):\n  %s\n\nrun output:\n%s",
-			expectedFile, expectedFile, strings.Join(diffs, "\n  "), text)
+	return r
+}
+
+// testSuiteMatchesExpectation runs `ciba-check run --target` with the
+// built binary against the harness with the given device (the harness's
+// own target.yaml, approval_url, for device kind approval_url) and
+// compares the outcome with expected.json as it applies to that driver.
+func testSuiteMatchesExpectation(t *testing.T, h *harness, bin string, dev target.Device) {
+	exp, err := loadExpectation(expectedFile)
+	if err != nil {
+		t.Fatal(err)
 	}
+	driverExp, err := exp.forDriver(dev.Kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targetPath := h.TargetPath
+	if dev.Kind != h.Target.Device.Kind {
+		targetPath = writeDriverTarget(t, h, dev)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
+	defer cancel()
+	run := runSuite(ctx, t, bin, targetPath, string(dev.Kind), nil, nil)
+	res := &run.Result
+	t.Logf("ciba-check run against %s with device %s: %d passed, %d warnings, %d failed, %d skipped", exp.OP, dev.Kind, res.Summary.Passed, res.Summary.Warnings, res.Summary.Failed, res.Summary.Skipped)
+	for _, c := range res.Checks {
+		if c.Duration >= slowCheck.Seconds() {
+			t.Logf("slow check with device %s: %s took %.1fs (%s)", dev.Kind, c.ID, c.Duration, c.Outcome)
+		}
+	}
+	if diffs := compareOutcome(res, driverExp); len(diffs) > 0 {
+		t.Errorf("the outcome against oidc-provider with device %s differs from %s (triage each: a real deviation or configuration limit goes into %s and docs/interop.md; a suite mistake is fixed in the suite; a broken driver is fixed in internal/device):\n  %s\n\nrun output:\n%s",
+			dev.Kind, expectedFile, expectedFile, strings.Join(diffs, "\n  "), run.Output)
+	}
+}
+
+// writeDriverTarget writes a copy of the harness's target.yaml with
+// another device section, next to it, and returns its path.
+func writeDriverTarget(t *testing.T, h *harness, dev target.Device) string {
+	t.Helper()
+	tgt, err := target.Load(h.TargetPath)
+	must(t, err)
+	tgt.Device = dev
+	path := filepath.Join(h.Dir, "target-"+string(dev.Kind)+".yaml")
+	must(t, tgt.Write(path))
+	if _, err := target.Load(path); err != nil {
+		t.Fatalf("the %s target.yaml does not load: %v", dev.Kind, err)
+	}
+	return path
 }
