@@ -5,13 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 )
@@ -125,20 +122,7 @@ func fullHash(value string) string {
 // signWithoutKid signs like op.sign but with the bare key, so no kid
 // header is set (id-token-without-kid).
 func (op *OP) signWithoutKid(c map[string]any, typ string) (string, error) {
-	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(op.signer.Algorithm), Key: op.signer.Key}, opts)
-	if err != nil {
-		return "", fmt.Errorf("creating signer: %w", err)
-	}
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("encoding claims: %w", err)
-	}
-	jws, err := s.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("signing: %w", err)
-	}
-	return jws.CompactSerialize()
+	return op.signWith(op.signer.Key, c, typ)
 }
 
 // throttled reports whether a too-fast poll of ar should get HTTP 429

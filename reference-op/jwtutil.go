@@ -165,10 +165,17 @@ func verifyJWS(compact string, keys []jose.JSONWebKey, algs []string) (jwsHeader
 	return h, nil, errors.New("signature verification failed")
 }
 
-// sign serialises claims as a compact JWS with the OP's signing key.
+// sign serialises claims as a compact JWS with the OP's signing key (its
+// kid in the header).
 func (op *OP) sign(c map[string]any, typ string) (string, error) {
+	return op.signWith(op.signer, c, typ)
+}
+
+// signWith signs with key: a jose.JSONWebKey puts its kid in the header,
+// a bare crypto key does not.
+func (op *OP) signWith(key any, c map[string]any, typ string) (string, error) {
 	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(op.signer.Algorithm), Key: op.signer}, opts)
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(op.signer.Algorithm), Key: key}, opts)
 	if err != nil {
 		return "", fmt.Errorf("creating signer: %w", err)
 	}
