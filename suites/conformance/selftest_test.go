@@ -302,7 +302,8 @@ func TestFaultMatrix(t *testing.T) {
 			t.Logf("%s: tripped to a warning: %s", name, strings.Join(warned, "; "))
 		}
 	}
-	if results[0].err == nil {
+	// Only a run of every fault can tell which checks no fault trips.
+	if results[0].err == nil && len(faults) > 0 {
 		var untripped []string
 		for _, c := range results[0].all {
 			if !tripped[c] {
