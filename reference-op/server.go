@@ -13,6 +13,9 @@ import (
 
 // Server runs an OP over TLS.
 type Server struct {
+	// Timeouts apply from the next Start; NewServer sets DefaultTimeouts.
+	Timeouts Timeouts
+
 	op   *OP
 	addr string
 	cert tls.Certificate
@@ -24,10 +27,22 @@ type Server struct {
 	done chan error
 }
 
+// Timeouts bound how long a client may take (slow clients, CIBA.md 7.5):
+// reading the request headers, reading the whole request, writing the
+// answer, and keeping an idle connection.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+// DefaultTimeouts are the server's limits unless Server.Timeouts is set.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{ReadHeader: 5 * time.Second, Read: 15 * time.Second, Write: 30 * time.Second, Idle: 120 * time.Second}
+}
+
 // NewServer prepares a server for op on addr ("host:port"; port 0 picks
 // one) with the given RSA server certificate.
 func NewServer(op *OP, addr string, cert tls.Certificate) *Server {
-	return &Server{op: op, addr: addr, cert: cert}
+	return &Server{op: op, addr: addr, cert: cert, Timeouts: DefaultTimeouts()}
 }
 
 // Start listens and serves in the background; it returns the bound address.
@@ -47,10 +62,10 @@ func (s *Server) StartOn(ln net.Listener) net.Addr {
 	s.srv = &http.Server{
 		Handler:           s.op.Handler(),
 		TLSConfig:         s.op.TLSConfig(s.cert),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: s.Timeouts.ReadHeader,
+		ReadTimeout:       s.Timeouts.Read,
+		WriteTimeout:      s.Timeouts.Write,
+		IdleTimeout:       s.Timeouts.Idle,
 		MaxHeaderBytes:    32 << 10,
 		// Refused handshakes (old TLS versions, non-FAPI suites) are the
 		// server working as intended: log them at debug level through the

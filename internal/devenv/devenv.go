@@ -49,6 +49,9 @@ type Options struct {
 	Faults []string
 	// PushAllowed turns FAPI off: push mode and a push client exist.
 	PushAllowed bool
+	// OPTimeouts replaces the OP server's client timeouts (tests of slow
+	// clients); nil keeps refop.DefaultTimeouts.
+	OPTimeouts *refop.Timeouts
 	// DefaultExpiry is expires_in when a client asks for none; 0 means 60 s.
 	DefaultExpiry time.Duration
 	// StorePath selects the durable store (a bbolt file, created 0600 if
@@ -206,6 +209,9 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 	}
 	env.OP = op
 	env.opServer = refop.NewServer(op, opLn.Addr().String(), m.Server)
+	if o.OPTimeouts != nil {
+		env.opServer.Timeouts = *o.OPTimeouts
+	}
 	env.opServer.StartOn(opLn)
 
 	opKeys := jose.JSONWebKeySet{}
