@@ -125,22 +125,34 @@ type IDToken struct {
 // header has no kid).
 func (f *Fixture) ParseIDToken(raw string, ex *client.Exchange) IDToken {
 	ginkgo.GinkgoHelper()
+	set, _ := f.JWKS()
+	t, err := parseIDToken(raw, set)
+	if err != nil {
+		f.Failf(ex, "%v", err)
+	}
+	return t
+}
+
+// parseIDToken is ParseIDToken without the fixture: an OP's answer is
+// untrusted input, so this is what FuzzParseIDToken exercises. The error is
+// for a token that is not a compact JWS of base64url JSON (OIDC 2); a bad
+// signature is reported in VerifyErr instead.
+func parseIDToken(raw string, set jose.JSONWebKeySet) (IDToken, error) {
+	var t IDToken
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		f.Failf(ex, "expected id_token to be a compact JWS of three parts (OIDC 2), got %d parts", len(parts))
+		return t, fmt.Errorf("expected id_token to be a compact JWS of three parts (OIDC 2), got %d parts", len(parts))
 	}
-	var t IDToken
 	for i, into := range []*map[string]any{&t.Header, &t.Claims} {
 		b, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil || json.Unmarshal(b, into) != nil {
-			f.Failf(ex, "expected id_token part %d to be base64url JSON, it is not", i+1)
+		if err != nil || json.Unmarshal(b, into) != nil || *into == nil {
+			return t, fmt.Errorf("expected id_token part %d to be base64url JSON, it is not", i+1)
 		}
 	}
-	set, _ := f.JWKS()
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.PS256, jose.ES256, jose.RS256, jose.ES384, jose.PS384, jose.ES512, jose.PS512, jose.RS384, jose.RS512})
 	if err != nil {
 		t.VerifyErr = err
-		return t
+		return t, nil
 	}
 	kid, _ := t.Header["kid"].(string)
 	t.VerifyErr = fmt.Errorf("no key of the OP's JWKS (kid %q) verifies the signature", kid)
@@ -153,7 +165,7 @@ func (f *Fixture) ParseIDToken(raw string, ex *client.Exchange) IDToken {
 			break
 		}
 	}
-	return t
+	return t, nil
 }
 
 // number reads a JSON number claim.
