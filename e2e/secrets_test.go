@@ -2,16 +2,19 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -227,4 +230,58 @@ func TestNoSecretInOutputs(t *testing.T) {
 func dumpAll(ex *client.Exchange) string {
 	return fmt.Sprintf("%s %s\n%v\n%v\n%s\n%d %v\n%s", ex.Method, ex.URL, ex.RequestHeader, ex.RequestForm,
 		ex.RequestBody, ex.Status, ex.ResponseHeader, ex.ResponseBody)
+}
+
+// TestNoSecretInRunOutputs runs the whole conformance suite as a user
+// does, `ciba-check run --target` against a `serve --verbose` process,
+// with every report format, and scans the console output of both and
+// every report file for the private key material of the run.
+func TestNoSecretInRunOutputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole suite against a served OP")
+	}
+	bin := ciBinary(t)
+	dir := t.TempDir()
+	serve := startServe(t, bin, "--dir", dir, "--verbose")
+
+	secrets := secretSet{}
+	if n := privateKeyMaterial(t, dir, secrets); n < 7 {
+		t.Fatalf("found %d private key files in %s, want the CA, server, OP and client keys", n, dir)
+	}
+	reports := t.TempDir()
+	files := map[string]string{
+		"--json": filepath.Join(reports, "r.json"), "--junit": filepath.Join(reports, "r.xml"),
+		"--html": filepath.Join(reports, "r.html"), "--md": filepath.Join(reports, "r.md"),
+	}
+	args := []string{"run", "--target", filepath.Join(dir, "target.yaml")}
+	for flag, file := range files {
+		args = append(args, flag, file)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "GITHUB_STEP_SUMMARY=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ciba-check run against serve: %v\n%s", err, out)
+	}
+	secrets.scan(t, "run output", string(out))
+	for flag, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets.scan(t, "run "+flag+" report", string(data))
+	}
+	serve.stop(t)
+	secrets.scan(t, "serve stdout", serve.out())
+	secrets.scan(t, "serve stderr (verbose log)", serve.errOut())
+
+	// The scan must be able to fail: a leaked key would be found.
+	for kind, values := range secrets {
+		if got := secrets.find("x" + values[0] + "y"); len(got) == 0 {
+			t.Fatalf("the scan misses a leaked %s", kind)
+		}
+		break
+	}
 }
