@@ -100,19 +100,6 @@ func (op *OP) clientMode(id string) ciba.DeliveryMode {
 	return ""
 }
 
-// writeCacheableJSON is writeJSONStatus without the no-store headers
-// (token-response-cacheable).
-func writeCacheableJSON(w http.ResponseWriter, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
-}
-
 // fullHash is the whole SHA-256 of value, base64url (full-at-hash).
 func fullHash(value string) string {
 	sum := sha256.Sum256([]byte(value))

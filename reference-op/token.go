@@ -25,7 +25,7 @@ func (op *OP) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op.faults.on(FaultTokenResponseCacheable) {
-		writeCacheableJSON(w, resp)
+		writeJSON(w, resp) // token-response-cacheable: no no-store headers
 		return
 	}
 	writeJSONStatus(w, http.StatusOK, resp)

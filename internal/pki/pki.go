@@ -159,20 +159,30 @@ func (ca *CA) IssueServer(rand io.Reader, now time.Time, hosts []string) (tls.Ce
 // RFC 8705 2.1) whose subject is CN=commonName,O=ciba-check, so
 // Leaf.Subject.String() serves as tls_client_auth_subject_dn.
 func (ca *CA) IssueClient(rand io.Reader, now time.Time, commonName string) (tls.Certificate, error) {
-	if commonName == "" {
-		return tls.Certificate{}, errors.New("pki: client certificate common name is empty")
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: generating client key: %w", err)
-	}
-	tmpl, err := template(rand, now, commonName)
+	tmpl, key, err := clientTemplate(rand, now, commonName)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
+	return ca.issue(rand, tmpl, key)
+}
+
+// clientTemplate is a fresh P-256 key and the template of a TLS client
+// certificate (ExtKeyUsageClientAuth) for it.
+func clientTemplate(rand io.Reader, now time.Time, commonName string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	if commonName == "" {
+		return nil, nil, errors.New("pki: client certificate common name is empty")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: generating client key: %w", err)
+	}
+	tmpl, err := template(rand, now, commonName)
+	if err != nil {
+		return nil, nil, err
+	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	return ca.issue(rand, tmpl, key)
+	return tmpl, key, nil
 }
 
 func (ca *CA) issue(rand io.Reader, tmpl *x509.Certificate, key crypto.Signer) (tls.Certificate, error) {
@@ -187,19 +197,10 @@ func (ca *CA) issue(rand io.Reader, tmpl *x509.Certificate, key crypto.Signer) (
 // self_signed_tls_client_auth (RFC 8705 2.2), where the OP trusts the
 // registered key rather than a chain.
 func SelfSignedClient(rand io.Reader, now time.Time, commonName string) (tls.Certificate, error) {
-	if commonName == "" {
-		return tls.Certificate{}, errors.New("pki: client certificate common name is empty")
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: generating client key: %w", err)
-	}
-	tmpl, err := template(rand, now, commonName)
+	tmpl, key, err := clientTemplate(rand, now, commonName)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	der, err := x509.CreateCertificate(rand, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("pki: creating self-signed certificate: %w", err)

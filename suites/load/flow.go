@@ -193,13 +193,7 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	if cfg.Shard.Count > 1 {
 		info.Shards = []string{cfg.Shard.String()}
 	}
-	if cpu1, ok := processCPU(); ok && cpuOK {
-		cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds()}
-		if info.CPU != nil {
-			cpu.IncludesTarget = info.CPU.IncludesTarget
-		}
-		info.CPU = &cpu
-	}
+	info.CPU = cpuSince(cpu0, cpuOK, info.CPU)
 	col.mu.Lock()
 	info.Aborted = col.aborted
 	col.mu.Unlock()

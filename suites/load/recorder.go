@@ -264,6 +264,21 @@ type RunInfo struct {
 	Aborted           string
 }
 
+// cpuSince is the process CPU used since cpu0 (taken when cpu0OK), keeping
+// prev's note on whether the target's CPU is included; prev when the CPU
+// cannot be measured.
+func cpuSince(cpu0 time.Duration, cpu0OK bool, prev *CPUSummary) *CPUSummary {
+	cpu1, ok := processCPU()
+	if !ok || !cpu0OK {
+		return prev
+	}
+	cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds()}
+	if prev != nil {
+		cpu.IncludesTarget = prev.IncludesTarget
+	}
+	return &cpu
+}
+
 // Summary builds the end-of-run summary (schema ciba-check/load/v1).
 func (r *Recorder) Summary(info RunInfo) *Summary {
 	r.mu.Lock()

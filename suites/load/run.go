@@ -236,13 +236,7 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 	if cfg.Shard.Count > 1 {
 		info.Shards = []string{cfg.Shard.String()}
 	}
-	if cpu1, ok := processCPU(); ok && cpuOK {
-		cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds()}
-		if info.CPU != nil {
-			cpu.IncludesTarget = info.CPU.IncludesTarget
-		}
-		info.CPU = &cpu
-	}
+	info.CPU = cpuSince(cpu0, cpuOK, info.CPU)
 	if cfg.Pool != nil {
 		st := cfg.Pool.Stats()
 		info.Pool = &st
