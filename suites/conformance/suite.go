@@ -26,6 +26,9 @@ type RunConfig struct {
 	// Focus and Skip are regular expressions on check names.
 	Focus, Skip []string
 	FailFast    bool
+	// Profile is ProfileSpec (judge by the spec text) or ProfileOIDFCert
+	// (also fail what only the OIDF certification suite demands).
+	Profile string
 	// Timeout bounds the whole run; 0 means one hour.
 	Timeout time.Duration
 	// CheckTimeout bounds one check; 0 means DefaultCheckTimeout.
@@ -61,6 +64,9 @@ func (c RunConfig) Validate() error {
 				return &ConfigError{Err: fmt.Errorf("%s %q: %v", set.flag, re, err)}
 			}
 		}
+	}
+	if _, err := ParseProfile(c.Profile); err != nil {
+		return &ConfigError{Err: err}
 	}
 	if c.Timeout < 0 || c.CheckTimeout < 0 {
 		return &ConfigError{Err: errors.New("timeouts must not be negative")}
@@ -215,7 +221,7 @@ func Run(cfg RunConfig) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	fw := newFramework(cfg.Env, cfg.CheckTimeout)
+	fw := newFramework(cfg.Env, cfg.CheckTimeout, cfg.Profile)
 	if err := buildTree(fw); err != nil {
 		return nil, err
 	}
@@ -257,7 +263,7 @@ func Run(cfg RunConfig) (*Result, error) {
 // checks as a dry run would list them; it does not count as Ginkgo's run
 // but registers the specs, so a process calls Preview or Run, not both.
 func Preview() (*Result, error) {
-	fw := newFramework(nil, 0)
+	fw := newFramework(nil, 0, ProfileSpec)
 	if err := buildTree(fw); err != nil {
 		return nil, err
 	}
