@@ -85,7 +85,7 @@ func describePing(fw *Framework) {
 			p := f.Params(c, u)
 			ack := f.Start(c, p)
 			f.Decide(c, ack, u, p, device.ActionAllow)
-						n, err := f.WaitForPing(c, ack)
+			n, err := f.WaitForPing(c, ack)
 			if err != nil {
 				f.Failf(nil, "%v", err)
 			}
@@ -109,7 +109,7 @@ func describePing(fw *Framework) {
 			p := f.Params(c, u)
 			ack := f.Start(c, p)
 			f.Decide(c, ack, u, p, device.ActionDeny)
-						if _, err := f.WaitForPing(c, ack); err != nil {
+			if _, err := f.WaitForPing(c, ack); err != nil {
 				f.Failf(nil, "expected a ping after the denial too (CIBA 10.2): %v", err)
 			}
 			_, ex, err := c.Token(ctx, ack.AuthReqID)

@@ -9,8 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"syscall"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ciba-check/ciba-check/internal/client"
