@@ -116,3 +116,19 @@ func TestFAPIOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestBasisOfEveryCheck lists every check whose comment block lacks a
+// valid normative basis (Quote, Duty, Level), all at once and by file, so
+// that one run shows all that is missing.
+func TestBasisOfEveryCheck(t *testing.T) {
+	r := preview(t)
+	blocks, err := ReadDocBlocks(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Checks {
+		if err := ValidateBasis(blocks[c.Name], c.Meta); err != nil {
+			t.Errorf("%s: %q: %v", c.Location, c.Name, err)
+		}
+	}
+}
