@@ -6,10 +6,13 @@
 //
 // Usage: node server.mjs CONFIG.json
 //
-// CONFIG.json is written by interop/interop_test.go (see writeHarnessConfig
-// there for the fields). Once listening, the server prints one JSON line to
+// CONFIG.json is written by interop/harness_test.go (startHarness there
+// writes the fields). Once listening, the server prints one JSON line to
 // stdout: {"ready":true,"issuer":"https://127.0.0.1:PORT"}. Everything else
 // (provider events, errors) goes to stderr.
+//
+// CONFIG.json's "choices" selects one of two sets of choices the specs
+// leave to the OP (see CHOICES below): "default" (or absent) and "strict".
 //
 // The authentication device decides per user: "approve" and "deny" users
 // are decided as soon as the request arrives; "hold" users stay pending
@@ -20,7 +23,8 @@
 //
 // Nothing here changes how the provider judges requests: the harness only
 // supplies what oidc-provider requires the deployer to supply (accounts,
-// login_hint lookup, the device, certificate checks, an adapter, a fetch).
+// login_hint lookup, the device, certificate checks, an adapter, a fetch)
+// and sets the policies it leaves to the deployer (CHOICES below).
 
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -36,6 +40,67 @@ if (!configPath) {
 }
 const config = JSON.parse(readFileSync(configPath, 'utf8'));
 const caPEM = readFileSync(config.tls.ca);
+
+// Authentication context classes (OIDC Core 2 acr).
+const SILVER = 'urn:ciba-check:acr:silver';
+const GOLD = 'urn:ciba-check:acr:gold';
+
+// CHOICES: what each configuration decides where CIBA, FAPI-CIBA, OIDC and
+// the OAuth RFCs let the OP choose. docs/interop.md quotes the sentences
+// that allow each choice. Client registrations (which client registers
+// backchannel_user_code_parameter) come with CONFIG.json.
+const CHOICES = {
+  // The first configuration: generous where the specs allow it.
+  default: {
+    // acr_values_supported, and the classes the device can perform: it
+    // authenticates at the first requested one it supports, else the first.
+    acrValues: [SILVER, GOLD],
+    deviceACRs: [SILVER, GOLD],
+    // A refresh token with every CIBA grant of a client allowed the
+    // refresh_token grant (oidc-provider's default also demands
+    // offline_access).
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // binding_message: oidc-provider's default policy (optional; when
+    // sent, ^[a-zA-Z0-9-._+/!?#]{1,20}$ or invalid_binding_message).
+    validateBindingMessage: undefined,
+    // requested_expiry is honoured up to ten minutes; 120 s without it.
+    requestExpiry: (requested) => (requested ? Math.min(600, requested) : 120),
+    // Any authenticated client may introspect (oidc-provider's default for
+    // confidential clients).
+    introspectionAllowed: undefined,
+  },
+  // The second configuration: other legal choices, each stricter.
+  strict: {
+    // gold is advertised, but the test users' devices reach silver only.
+    acrValues: [GOLD, SILVER],
+    deviceACRs: [SILVER],
+    // oidc-provider's default: a refresh token only when the grant
+    // includes offline_access.
+    issueRefreshToken: undefined,
+    // binding_message required (FAPI-CIBA 5.2.2-2) and limited to
+    // oidc-provider's default character set and length.
+    async validateBindingMessage(ctx, bindingMessage) {
+      if (bindingMessage === undefined) {
+        throw new errors.InvalidBindingMessage('a binding_message is required');
+      }
+      if (!/^[a-zA-Z0-9-._+/!?#]{1,20}$/.test(bindingMessage)) {
+        throw new errors.InvalidBindingMessage('the binding_message must match ^[a-zA-Z0-9-._+/!?#]{1,20}$');
+      }
+    },
+    // requested_expiry is accepted but not used: every request lives 30 s.
+    requestExpiry: () => 30,
+    // Introspection is reserved for the resource server's own client,
+    // "resource-server", which the test does not register: every other
+    // client gets {"active":false} (RFC 7662 2.2).
+    introspectionAllowed: async (ctx, client) => client.clientId === 'resource-server',
+  },
+};
+const choicesName = config.choices ?? 'default';
+const choices = CHOICES[choicesName];
+if (!choices) {
+  console.error(`server.mjs: unknown choices ${JSON.stringify(choicesName)} (known: ${Object.keys(CHOICES).join(', ')})`);
+  process.exit(2);
+}
 
 const usersByHint = new Map(config.users.map((u) => [u.login_hint, u]));
 const usersBySub = new Map(config.users.map((u) => [u.sub, u]));
@@ -148,9 +213,6 @@ function peerCertificatePEM(ctx) {
 
 const pendingDecisions = new Map(); // auth_req_id -> timer
 
-// Authentication context classes the device can perform.
-const ACR_VALUES = ['urn:ciba-check:acr:silver', 'urn:ciba-check:acr:gold'];
-
 async function decide(provider, authReqId, action) {
   const request = await provider.BackchannelAuthenticationRequest.find(authReqId);
   if (!request) return false;
@@ -160,10 +222,10 @@ async function decide(provider, authReqId, action) {
     if (request.claims?.id_token) grant.addOIDCClaims(Object.keys(request.claims.id_token));
     if (request.claims?.userinfo) grant.addOIDCClaims(Object.keys(request.claims.userinfo));
     await grant.save();
-    // The authentication "happened" at the first requested acr this OP
-    // supports (CIBA 7.1 acr_values, FAPI-CIBA 5.2.2-8), else the lowest.
-    const requested = String(request.params.acr_values ?? '').split(' ').find((v) => ACR_VALUES.includes(v));
-    await settle(provider, request, grant, { authTime: Math.floor(Date.now() / 1000), acr: requested ?? ACR_VALUES[0] });
+    // The authentication "happened" at the first requested acr the device
+    // can perform (CIBA 7.1 acr_values, FAPI-CIBA 5.2.2-8), else its first.
+    const requested = String(request.params.acr_values ?? '').split(' ').find((v) => choices.deviceACRs.includes(v));
+    await settle(provider, request, grant, { authTime: Math.floor(Date.now() / 1000), acr: requested ?? choices.deviceACRs[0] });
   } else {
     await settle(provider, request, new errors.AccessDenied('end-user denied the request'));
   }
@@ -187,7 +249,7 @@ async function settle(provider, request, result, extra) {
 function buildProvider(issuer) {
   const provider = new Provider(issuer, {
     adapter: HarnessAdapter,
-    acrValues: ACR_VALUES,
+    acrValues: choices.acrValues,
     clients: config.clients,
     jwks: { keys: config.keys },
     scopes: ['openid', 'profile', 'email', 'offline_access'],
@@ -209,16 +271,14 @@ function buildProvider(issuer) {
         async claims() { return { sub, name: user.name, email: user.email }; },
       };
     },
-    // CIBA tokens come with a refresh token when the client may use the
-    // refresh_token grant (the default also demands offline_access).
-    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    ...(choices.issueRefreshToken && { issueRefreshToken: choices.issueRefreshToken }),
     fetch: harnessFetch,
     features: {
       devInteractions: { enabled: false },
       // Open dynamic registration (RFC 7591) only when the test asks for it:
       // the onboarding test registers the clients `ciba-check init` made.
       registration: { enabled: config.registration === true },
-      introspection: { enabled: true },
+      introspection: { enabled: true, ...(choices.introspectionAllowed && { allowedPolicy: choices.introspectionAllowed }) },
       revocation: { enabled: true },
       fapi: { enabled: true, profile: '1.0 Final' },
       requestObjects: { enabled: true, requireSignedRequestObject: false },
@@ -246,6 +306,7 @@ function buildProvider(issuer) {
           return undefined;
         },
         async validateRequestContext() {},
+        ...(choices.validateBindingMessage && { validateBindingMessage: choices.validateBindingMessage }),
         async verifyUserCode(ctx, account, userCode) {
           const user = usersBySub.get(account.accountId);
           if (ctx.oidc.client.backchannelUserCodeParameter && user?.user_code) {
@@ -269,10 +330,10 @@ function buildProvider(issuer) {
       },
     },
     ttl: {
-      // CIBA 7.1: requested_expiry is honoured up to ten minutes.
+      // expires_in (CIBA 7.3) from requested_expiry (CIBA 7.1), as chosen.
       BackchannelAuthenticationRequest(ctx) {
         const requested = +ctx?.oidc?.params.requested_expiry;
-        return Number.isSafeInteger(requested) && requested > 0 ? Math.min(600, requested) : 120;
+        return choices.requestExpiry(Number.isSafeInteger(requested) && requested > 0 ? requested : undefined);
       },
       AccessToken: 600,
       IdToken: 600,
