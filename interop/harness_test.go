@@ -231,15 +231,21 @@ var defaultChoices = harnessChoices{Name: "default", Expected: expectedFile}
 // which the suite picks when any client will do.
 var strictChoices = harnessChoices{Name: "strict", UserCodeClients: []string{"poll-mtls"}, Expected: "expected-strict.json"}
 
+// resourcePath is the path of the FAPI protected resource server.mjs
+// serves beside the OP (its RESOURCE_PATH).
+const resourcePath = "/fapi/accounts"
+
 // harness is a running oidc-provider.
 type harness struct {
-	Issuer     string
-	TargetPath string
-	Target     *target.Target
-	Dir        string
-	CA         *pki.CA
-	Choices    harnessChoices
-	stderr     *lockedBuffer
+	Issuer string
+	// ResourceURL is the FAPI protected resource beside the OP.
+	ResourceURL string
+	TargetPath  string
+	Target      *target.Target
+	Dir         string
+	CA          *pki.CA
+	Choices     harnessChoices
+	stderr      *lockedBuffer
 }
 
 // lockedBuffer collects the harness's stderr for failure messages.
@@ -416,6 +422,7 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 	}
 
 	tgt.Issuer = h.Issuer
+	h.ResourceURL = h.Issuer + resourcePath
 	tgt.Device.ApprovalURL = h.Issuer + "/ciba-sim?auth_req_id={auth_req_id}&action={action}"
 	h.TargetPath = filepath.Join(dir, "target.yaml")
 	must(t, tgt.Write(h.TargetPath))

@@ -14,6 +14,10 @@
 // CONFIG.json's "choices" selects one of two sets of choices the specs
 // leave to the OP (see CHOICES below): "default" (or absent) and "strict".
 //
+// Beside the OP it serves a FAPI protected resource, GET or POST
+// /fapi/accounts, which accepts the OP's certificate-bound access tokens
+// as a FAPI API would (target.yaml's resource).
+//
 // The authentication device decides per user: "approve" and "deny" users
 // are decided as soon as the request arrives; "hold" users stay pending
 // until the approval endpoint is called, which follows the OpenID
@@ -28,7 +32,7 @@
 
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { X509Certificate, randomUUID } from 'node:crypto';
+import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
@@ -213,6 +217,10 @@ function peerCertificatePEM(ctx) {
 
 const pendingDecisions = new Map(); // auth_req_id -> timer
 
+// The path of the FAPI protected resource the harness serves beside the
+// OP (target.yaml's resource).
+const RESOURCE_PATH = '/fapi/accounts';
+
 async function decide(provider, authReqId, action) {
   const request = await provider.BackchannelAuthenticationRequest.find(authReqId);
   if (!request) return false;
@@ -349,6 +357,43 @@ function buildProvider(issuer) {
       console.error(`provider ${event}: ${err?.error ?? ''} ${err?.error_description ?? err?.message ?? err}${err?.cause ? ` (cause: ${err.cause.message ?? err.cause})` : ''}`);
     });
   }
+
+  // A FAPI protected resource beside the OP, as a deployer's API would be
+  // (oidc-provider has none; RESOURCE_PATH): GET or POST with the access
+  // token as a Bearer header only (FAPI 1.0 Part 1 6.2.1-3, RFC 6750 2.1),
+  // over the certificate it is bound to (RFC 8705 3), echoing
+  // x-fapi-interaction-id or sending a fresh UUID (6.2.1-11); Node sends
+  // the Date header itself.
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== RESOURCE_PATH) return next();
+    ctx.set('x-fapi-interaction-id', ctx.get('x-fapi-interaction-id') || randomUUID());
+    ctx.set('cache-control', 'no-store');
+    const refuse = (status, error, description) => {
+      ctx.status = status;
+      ctx.set('www-authenticate', error
+        ? `Bearer realm="${RESOURCE_PATH}", error="${error}", error_description="${description}"`
+        : `Bearer realm="${RESOURCE_PATH}"`);
+      ctx.body = error ? { error, error_description: description } : '';
+    };
+    if (ctx.method !== 'GET' && ctx.method !== 'POST') {
+      ctx.status = 405;
+      ctx.set('allow', 'GET, POST');
+      return undefined;
+    }
+    const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(ctx.get('authorization'));
+    if (!match) return refuse(401);
+    const token = await provider.AccessToken.find(match[1]);
+    if (!token) return refuse(401, 'invalid_token', 'the access token is unknown or expired');
+    if (token['x5t#S256']) {
+      const pem = peerCertificatePEM(ctx);
+      const thumbprint = pem && createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
+      if (thumbprint !== token['x5t#S256']) {
+        return refuse(401, 'invalid_token', 'the access token is bound to another certificate');
+      }
+    }
+    ctx.body = { sub: token.accountId, client_id: token.clientId, accounts: [{ id: 'acc-1', currency: 'EUR' }] };
+    return undefined;
+  });
 
   // The approval endpoint (OIDF automated_ciba_approval_url contract).
   provider.use(async (ctx, next) => {
