@@ -32,9 +32,13 @@ type Fixture struct {
 	env     *Env
 	ctx     context.Context
 	clients map[string]*client.Client
-	// should is set for checks decorated Should: an unmet expectation
-	// is then a warning (see Failf).
+	// should is set for checks decorated Should (and Cert, outside the
+	// certification profile): an unmet expectation is then a warning
+	// (see Failf).
 	should bool
+	// basis is the check's level, duty and quoted sentence, printed
+	// under every failure and warning.
+	basis string
 }
 
 func newFixture(env *Env) *Fixture {
@@ -102,6 +106,9 @@ func (f *Fixture) warn(msg string) {
 func (f *Fixture) expectationMessage(ex *client.Exchange, format string, args ...any) string {
 	ginkgo.GinkgoHelper()
 	msg := fmt.Sprintf(format, args...)
+	if f.basis != "" {
+		msg += "\n" + f.basis
+	}
 	if ex != nil {
 		if ex.Status == 0 && f.env != nil {
 			if err := f.env.probe(f.ctx); err != nil {
@@ -131,6 +138,62 @@ func (f *Fixture) Expect(ok bool, ex *client.Exchange, format string, args ...an
 	if !ok {
 		f.Failf(ex, format, args...)
 	}
+}
+
+// Undetermined ends the check as skipped with "could not determine" and
+// the reason: the OP gave no answer the sentence under test can be judged
+// by (a timeout, a reset, a name mismatch or another transport error). It
+// is never a pass, and never the OP's failure; when the OP is gone
+// altogether, the run stops instead (exit 2).
+func (f *Fixture) Undetermined(ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	if f.env != nil {
+		if err := f.env.probe(f.ctx); err != nil {
+			ginkgo.AbortSuite(err.Error())
+		}
+	}
+	msg := CouldNotDetermine + fmt.Sprintf(format, args...)
+	if ex != nil {
+		msg += "\n" + quote(ex)
+	}
+	ginkgo.Skip(msg)
+}
+
+// CouldNotDetermine starts the skip reason of a check whose answer could
+// not be judged.
+const CouldNotDetermine = "could not determine: "
+
+// ControlRefused starts the skip reason of a negative check whose
+// positive control failed.
+const ControlRefused = "the OP refused the valid request too: "
+
+// Control is the positive control of a negative check: the same client
+// making the same request, valid. Unless ok (the valid request
+// succeeded), the check is skipped with "the OP refused the valid request
+// too", never passed: a refusal of the bad request then proves nothing.
+func (f *Fixture) Control(ok bool, ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	if ok {
+		return
+	}
+	msg := ControlRefused + fmt.Sprintf(format, args...)
+	if ex != nil {
+		msg += "\n" + quote(ex)
+	}
+	ginkgo.Skip(msg)
+}
+
+// ControlAck is Control for a backchannel request: it sends p for c
+// (with opts) and skips the check unless the OP acknowledges it. The
+// acknowledged request is left to expire.
+func (f *Fixture) ControlAck(c *client.Client, p client.AuthParams, opts ...client.CallOption) *ciba.AuthenticationResponse {
+	ginkgo.GinkgoHelper()
+	ack, ex, err := c.Authenticate(f.ctx, p, opts...)
+	if err == nil && (ex == nil || ex.Status == 0) {
+		err = errors.New("no response")
+	}
+	f.Control(err == nil && ack != nil && ack.AuthReqID != "", ex, "the valid backchannel request of %s was not acknowledged: %v", c.ClientID(), err)
+	return ack
 }
 
 // clientFor returns the (cached) client registered as tc.
@@ -417,11 +480,9 @@ func (f *Fixture) Outcome(c *client.Client, ack *ciba.AuthenticationResponse) (*
 	defer cancel()
 	var last lastExchange
 	if c.Mode() == ciba.ModePing {
-		// The user has decided: the ping is due now (CIBA 10.2), not at
-		// expiry, so a missing one fails without waiting the request out.
-		pctx, pcancel := context.WithTimeout(ctx, PingWait)
-		defer pcancel()
-		if _, err := f.Notification(pctx, c, ack); err != nil {
+		// CIBA 10.2 sets no time limit on the ping: wait for it as long
+		// as the request lives.
+		if _, err := f.Notification(ctx, c, ack); err != nil {
 			return nil, last.ex, err
 		}
 		return c.Token(ctx, ack.AuthReqID)
@@ -489,7 +550,7 @@ func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []in
 		f.Failf(ex, "expected %s, got a success", want)
 	}
 	if ex == nil || ex.Status == 0 {
-		f.Failf(ex, "expected %s, got no response: %v", want, err)
+		f.Undetermined(ex, "expected %s, got no response: %v", want, err)
 	}
 	var ce *ciba.Error
 	if !errors.As(err, &ce) {
@@ -506,8 +567,21 @@ func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []in
 	}
 }
 
-// PingWait is how long a ping may take to arrive after the user decided.
-const PingWait = 5 * time.Second
+// WaitForPing waits for the ping of ack's request on c's receiver for as
+// long as the request lives: CIBA 10.2 sets no time limit on the ping, so
+// a late one is not a failure (SPEC-AUDIT: PingWait).
+func (f *Fixture) WaitForPing(c *client.Client, ack *ciba.AuthenticationResponse) (client.Notification, error) {
+	ginkgo.GinkgoHelper()
+	ctx, cancel := context.WithTimeout(f.ctx, requestLifetime(ack))
+	defer cancel()
+	return f.Notification(ctx, c, ack)
+}
+
+// requestLifetime is how long a request may stay undecided: its
+// expires_in (CIBA 7.3), plus a second for clocks and transit.
+func requestLifetime(ack *ciba.AuthenticationResponse) time.Duration {
+	return time.Duration(ack.ExpiresIn+1) * time.Second
+}
 
 // Status400 is the status nearly every OAuth error travels with.
 var Status400 = []int{http.StatusBadRequest}
