@@ -206,7 +206,7 @@ func (x *hostileExec) judge(t *testing.T) {
 		if !hr.mayStop {
 			t.Fatalf("exit 2 without results: the run tested nothing against an OP that %s\n%s", describeMode(hr.mode), x.transcript())
 		}
-		if !regexpTLS(x.stderr.String() + x.stdout.String()) {
+		if !namesTLSFailure(x.stderr.String() + x.stdout.String()) {
 			t.Fatalf("exit 2 without results, but not over the wrong certificate name\n%s", x.transcript())
 		}
 		t.Logf("the run stopped before any check over the certificate name (exit 2): no check passed")
@@ -251,7 +251,7 @@ func (x *hostileExec) judge(t *testing.T) {
 		outcomes["passed"], outcomes["warning"], outcomes["failed"], outcomes["skipped"])
 	if len(otherPassed) > 0 {
 		// Not asserted: no security claim, but worth a look.
-		t.Logf("%d other checks passed against an OP that %s:\n  %s", len(otherPassed), hr.mode, strings.Join(otherPassed, "\n  "))
+		t.Logf("%d other checks passed against an OP that %s:\n  %s", len(otherPassed), describeMode(hr.mode), strings.Join(otherPassed, "\n  "))
 	}
 	if len(offenders) > 0 {
 		slices.Sort(offenders)
@@ -275,8 +275,8 @@ func describeMode(m hostileMode) string {
 	return string(m)
 }
 
-// regexpTLS reports whether out names a certificate or TLS failure.
-func regexpTLS(out string) bool {
+// namesTLSFailure reports whether out names a certificate or TLS failure.
+func namesTLSFailure(out string) bool {
 	out = strings.ToLower(out)
 	return strings.Contains(out, "x509") || strings.Contains(out, "certificate") || strings.Contains(out, "tls")
 }
