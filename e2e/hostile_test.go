@@ -90,6 +90,7 @@ type hostileOP struct {
 
 	// release ends every held request when the front stops.
 	release chan struct{}
+	lns     []net.Listener
 	servers []*http.Server
 	done    []chan error
 
@@ -119,7 +120,7 @@ func startHostileOP(t *testing.T, env *devenv.Env, dir string, mode hostileMode)
 	front, frontConf := h.listen(t, good)
 	h.Issuer = "https://" + front.Addr().String()
 	h.endpoints = h.Issuer
-	lns := []net.Listener{front}
+	h.lns = []net.Listener{front}
 	confs := []*tls.Config{frontConf}
 	t.Cleanup(func() { h.close(t) })
 	if mode == modeWrongName {
@@ -133,7 +134,7 @@ func startHostileOP(t *testing.T, env *devenv.Env, dir string, mode hostileMode)
 		}
 		ln, conf := h.listen(t, wrong)
 		h.endpoints = "https://" + ln.Addr().String()
-		lns = append(lns, ln)
+		h.lns = append(h.lns, ln)
 		confs = append(confs, conf)
 	}
 	if mode == modeHangOP {
@@ -142,7 +143,7 @@ func startHostileOP(t *testing.T, env *devenv.Env, dir string, mode hostileMode)
 		h.copyReference(t, env)
 	}
 
-	for i, ln := range lns {
+	for i, ln := range h.lns {
 		srv := &http.Server{
 			Handler:           http.HandlerFunc(h.serve),
 			TLSConfig:         confs[i],
@@ -331,6 +332,9 @@ func (h *hostileOP) String() string {
 func (h *hostileOP) close(t *testing.T) {
 	t.Helper()
 	close(h.release)
+	for _, ln := range h.lns[len(h.servers):] { // never served (the start failed)
+		_ = ln.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i, srv := range h.servers {
