@@ -402,12 +402,16 @@ func (f *Fixture) PendingUserOrAny() *target.User {
 
 // Params is a valid authentication request of c for user u: the client's
 // scope, the user's hint, binding_message "1234" as the OIDF suite sends
-// (FAPI-CIBA 5.2.2-2), and for ping and push clients a fresh
-// client_notification_token of 192 bits (CIBA 7.1).
+// (FAPI-CIBA 5.2.2-2), the user's user_code only when the client
+// registered backchannel_user_code_parameter (CIBA 7.1: it "should only be
+// present if the client registration parameter
+// backchannel_user_code_parameter indicates support"), and for ping and
+// push clients a fresh client_notification_token of 192 bits (CIBA 7.1).
 func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	ginkgo.GinkgoHelper()
 	scope := "openid"
-	if tc := f.TargetClient(c); tc != nil && tc.Scope != "" {
+	tc := f.TargetClient(c)
+	if tc != nil && tc.Scope != "" {
 		scope = tc.Scope
 	}
 	p := client.AuthParams{Scope: scope, BindingMessage: "1234"}
@@ -419,7 +423,7 @@ func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	default:
 		p.IDTokenHint = v
 	}
-	if u.UserCode != "" {
+	if u.UserCode != "" && tc != nil && tc.UserCodeParameter {
 		p.UserCode = u.UserCode
 	}
 	if c.Mode() != ciba.ModePoll {
