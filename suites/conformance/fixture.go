@@ -409,8 +409,18 @@ func (f *Fixture) PendingUserOrAny() *target.User {
 // push clients a fresh client_notification_token of 192 bits (CIBA 7.1).
 func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	ginkgo.GinkgoHelper()
+	p, err := validParams(c, f.TargetClient(c), u)
+	if err != nil {
+		ginkgo.Fail(err.Error())
+	}
+	return p
+}
+
+// validParams is Params for client c, registered as tc (nil: defaults),
+// and user u, with an error instead of a failed check (the preflight
+// sends it before any check runs).
+func validParams(c *client.Client, tc *target.Client, u *target.User) (client.AuthParams, error) {
 	scope := "openid"
-	tc := f.TargetClient(c)
 	if tc != nil && tc.Scope != "" {
 		scope = tc.Scope
 	}
@@ -429,11 +439,11 @@ func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	if c.Mode() != ciba.ModePoll {
 		tok, err := c.NewJTI()
 		if err != nil {
-			ginkgo.Fail(err.Error())
+			return p, err
 		}
 		p.ClientNotificationToken = tok
 	}
-	return p
+	return p, nil
 }
 
 // Start sends a backchannel request and fails the check unless the OP
