@@ -325,6 +325,7 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 		tc := target.Client{
 			ID: s.ID, Auth: s.Auth, Mode: s.Mode, SigningKey: keyFile, Alg: s.Alg,
 			TLSCert: certFile, TLSKey: certKey, Scope: "openid profile",
+			UserCodeParameter: setup.choices.registersUserCode(s.ID),
 		}
 		if s.Mode == ciba.ModePing {
 			tc.Notification = &target.Notification{Listen: notifyAddr, URL: notifyURL, TLSCert: serverCert, TLSKey: serverKey}
@@ -423,6 +424,9 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 
 	tgt.Issuer = h.Issuer
 	h.ResourceURL = h.Issuer + resourcePath
+	tgt.Resource = h.ResourceURL
+	// What the test users' devices can perform (server.mjs deviceACRs).
+	tgt.ACR = "urn:ciba-check:acr:silver"
 	tgt.Device.ApprovalURL = h.Issuer + "/ciba-sim?auth_req_id={auth_req_id}&action={action}"
 	h.TargetPath = filepath.Join(dir, "target.yaml")
 	must(t, tgt.Write(h.TargetPath))

@@ -132,6 +132,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)}
 	}
 	defer env.Close()
+	// A setup mistake is not the OP's fault: a refusal that says
+	// target.yaml is wrong stops the run here (exit 2, one line).
+	if err := conformance.Preflight(ctx, env); err != nil {
+		return &UsageError{Err: fmt.Errorf("run: %w", err)}
+	}
 
 	progress := newRunProgress(opts.IO)
 	cfg.Env = env
