@@ -21,6 +21,10 @@ func (op *OP) handleToken(w http.ResponseWriter, r *http.Request) {
 			writeJSONStatus(w, http.StatusBadRequest, pendingWithInterval(op.cfg.Interval))
 			return
 		}
+		if op.faults.on(FaultPendingAs401) && errors.Is(err, ciba.ErrAuthorizationPending) {
+			writeJSONStatus(w, http.StatusUnauthorized, ciba.ErrorResponse{Error: ciba.ErrAuthorizationPending.Code, ErrorDescription: "the user has not decided yet"})
+			return
+		}
 		op.fail(w, r, err)
 		return
 	}

@@ -84,10 +84,6 @@ var coreFaultTrips = map[string][]string{
 // matrix fails when one starts tripping a check (move it to faultTrips).
 var faultsTrippingNothing = map[string]string{
 	refop.FaultMissingAtHash: "at_hash is optional in poll and ping (OIDC 3.3.2.11, CIBA 10.3.1 requires it only in push, which FAPI forbids)",
-	// Legal behaviours, kept as faults of the reference OP: no check may
-	// blame an OP for them.
-	refop.FaultUnknownUserInvalidRequest:  "invalid_request is a legal answer to a hint that names nobody: CIBA 7.2 speaks of a hint that \"is not valid\", and CIBA 13's invalid_request covers \"an invalid parameter value\"",
-	refop.FaultRequestURINotSupportedCode: "request_uri_not_supported is the code OIDC Core 3.1.2.6 registers for exactly a request_uri the OP does not support",
 }
 
 const selfTestChildEnv = "CIBA_CHECK_SELFTEST_CHILD"

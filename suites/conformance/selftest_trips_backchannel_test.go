@@ -28,6 +28,8 @@ var backchannelFaultTrips = map[string][]string{
 	refop.FaultRequestedExpiryNumberOnly:   {"accepts requested_expiry as a JSON string"},
 	refop.FaultScopeOpenIDOptional:         {"refuses a scope without openid"},
 	refop.FaultScopeOrderSensitive:         {"accepts the scope values in another order"},
+	refop.FaultUnknownUserAccepted:         {"refuses an unknown login_hint with unknown_user_id"},
+	refop.FaultRequestURIServerError:       {"refuses request_uri instead of request with a well-formed invalid_request"},
 	refop.FaultUserCodeOptional:            {"refuses a request without the user's user_code with missing_user_code"},
 	refop.FaultUserCodeUnchecked:           {"refuses a request with a wrong user_code with invalid_user_code"},
 	// The concurrency check polls until expires_in has passed: without

@@ -5,6 +5,11 @@ import refop "github.com/ciba-check/ciba-check/reference-op"
 // tokenFaultTrips: the checks each fault of reference-op/faults_token.go must trip.
 var tokenFaultTrips = map[string][]string{
 	refop.FaultPendingWithInterval: {
+		"refuses another client's auth_req_id and leaves the owner's request pending",
+		"answers twenty back-to-back polls with pending, slow_down or 503", "refuses a replayed client assertion",
+		"accepts a token client assertion with aud = issuer", "answers slow_down to a poll faster than the interval",
+	},
+	refop.FaultPendingAs401: {
 		"answers authorization_pending while the user has not decided", "refuses another client's auth_req_id and leaves the owner's request pending",
 		"answers twenty back-to-back polls with pending, slow_down or 503", "refuses a replayed client assertion",
 		"accepts a token client assertion with aud = issuer", "answers slow_down to a poll faster than the interval",
