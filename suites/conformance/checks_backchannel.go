@@ -62,7 +62,7 @@ func startPrepared(ctx context.Context, f *Fixture, c *client.Client, p client.A
 		return ack, ex
 	case err == nil:
 		f.Failf(ex, "expected an auth_req_id in the acknowledgement (CIBA 7.3), got none")
-	case !answered(ex):
+	case !hadResponse(ex):
 		f.Undetermined(ex, "expected an acknowledgement of the valid backchannel request, got no answer: %v", err)
 	case ex.Status == http.StatusOK:
 		f.Failf(ex, "expected a JSON acknowledgement (CIBA 7.3), got: %v", err)
@@ -71,8 +71,8 @@ func startPrepared(ctx context.Context, f *Fixture, c *client.Client, p client.A
 	return nil, nil
 }
 
-// answered reports whether the call got an HTTP answer at all.
-func answered(ex *client.Exchange) bool { return ex != nil && ex.Status != 0 }
+// hadResponse reports whether the call got an HTTP answer at all.
+func hadResponse(ex *client.Exchange) bool { return ex != nil && ex.Status != 0 }
 
 // expectRefused judges the answer (ex, err) to a negative probe of client
 // c. A success fails the check at once. A refusal counts only once the
@@ -85,7 +85,7 @@ func answered(ex *client.Exchange) bool { return ex != nil && ex.Status != 0 }
 // most. No answer at all is undetermined (ExpectOAuthError).
 func expectRefused(f *Fixture, c *client.Client, control client.AuthParams, controlOpts []client.CallOption, ex *client.Exchange, err error, statuses []int, codes ...string) {
 	ginkgo.GinkgoHelper()
-	if err != nil && answered(ex) {
+	if err != nil && hadResponse(ex) {
 		f.ControlAck(c, control, controlOpts...)
 	}
 	f.ExpectOAuthError(ex, err, statuses, codes...)
@@ -103,7 +103,7 @@ func startVariant(ctx context.Context, f *Fixture, c *client.Client, p client.Au
 	if err == nil {
 		return ack
 	}
-	if !answered(ex) {
+	if !hadResponse(ex) {
 		f.Undetermined(ex, "expected an answer to the backchannel request, got none: %v", err)
 	}
 	f.ControlAck(c, control)
@@ -480,7 +480,7 @@ func describeBackchannel(fw *Framework) {
 			ack, ex, err := c.Authenticate(ctx, p)
 			switch {
 			case err == nil:
-			case !answered(ex):
+			case !hadResponse(ex):
 				f.Undetermined(ex, "expected an answer to the backchannel request, got none: %v", err)
 			case oauthCode(err) == "invalid_binding_message":
 				f.Skipf("the OP refused binding_message %q with invalid_binding_message, which CIBA 7.1 allows; nothing was shown", p.BindingMessage)
@@ -538,7 +538,7 @@ func describeBackchannel(fw *Framework) {
 			p.BindingMessage = signedBindingMessage
 			ack, ex, err := c.Authenticate(ctx, p, client.CallForm(ciba.ParamBindingMessage, unsignedBindingMessage))
 			if err != nil {
-				if !answered(ex) {
+				if !hadResponse(ex) {
 					f.Undetermined(ex, "expected an answer to the backchannel request, got none: %v", err)
 				}
 				f.ControlAck(c, p)
@@ -564,7 +564,7 @@ func describeBackchannel(fw *Framework) {
 			c := f.Client(AnyMode, AnyAuth)
 			ex, err := c.PostForm(ctx, c.BackchannelEndpoint(), map[string][]string{ciba.ParamRequestURI: {"urn:ietf:params:oauth:request_uri:ciba-check"}},
 				client.WithAuth(client.AuthAudience(c.Metadata().BackchannelAuthenticationEndpoint)))
-			if err != nil || !answered(ex) {
+			if err != nil || !hadResponse(ex) {
 				f.Undetermined(ex, "expected an answer to the request_uri request, got: %v", err)
 			}
 			expectRefused(f, c, f.Params(c, f.PendingUserOrAny()), nil, ex, errorOf(ex), Status400, "invalid_request", "request_uri_not_supported")
