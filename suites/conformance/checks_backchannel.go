@@ -76,17 +76,17 @@ func hadResponse(ex *client.Exchange) bool { return ex != nil && ex.Status != 0 
 
 // expectRefused judges the answer (ex, err) to a negative probe of client
 // c. A success fails the check at once. A refusal counts only once the
-// positive control has passed: c sending control (with controlOpts), the
+// positive control has passed: c sending control, the
 // same request made valid, must be acknowledged, else the check is
 // skipped ("the OP refused the valid request too") — a refusal of the bad
 // request then proves nothing. The control is sent after the probe, so
 // that a pending control request cannot be why the probe was refused,
 // and only when the probe was refused, so that it costs one request at
 // most. No answer at all is undetermined (ExpectOAuthError).
-func expectRefused(f *Fixture, c *client.Client, control client.AuthParams, controlOpts []client.CallOption, ex *client.Exchange, err error, statuses []int, codes ...string) {
+func expectRefused(f *Fixture, c *client.Client, control client.AuthParams, ex *client.Exchange, err error, statuses []int, codes ...string) {
 	ginkgo.GinkgoHelper()
 	if err != nil && hadResponse(ex) {
-		f.ControlAck(c, control, controlOpts...)
+		f.ControlAck(c, control)
 	}
 	f.ExpectOAuthError(ex, err, statuses, codes...)
 }
@@ -278,7 +278,7 @@ func describeBackchannel(fw *Framework) {
 			c := f.Client(AnyMode, AnyAuth)
 			p := f.Params(c, f.PendingUserOrAny())
 			_, ex, err := c.Authenticate(ctx, p, client.CallUnsigned())
-			expectRefused(f, c, p, nil, ex, err, Status400, "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, "invalid_request")
 		}, Refs("FAPI-CIBA-5.2.2-6"), Negative, OIDF(ModUnsignedRequest))
 
 		// Testname: Two hints refused
@@ -296,7 +296,7 @@ func describeBackchannel(fw *Framework) {
 			bad := p
 			bad.LoginHint, bad.LoginHintToken, bad.IDTokenHint = "ciba-check-user", "ciba-check-login-hint-token", ""
 			_, ex, err := c.Authenticate(ctx, bad)
-			expectRefused(f, c, p, nil, ex, err, Status400, "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, "invalid_request")
 		}, Refs("CIBA-7.1", "CIBA-7.2"), Negative, OIDF(ModMultipleHints))
 
 		// Testname: Request without a hint refused
@@ -314,7 +314,7 @@ func describeBackchannel(fw *Framework) {
 			bad := p
 			bad.LoginHint, bad.LoginHintToken, bad.IDTokenHint = "", "", ""
 			_, ex, err := c.Authenticate(ctx, bad)
-			expectRefused(f, c, p, nil, ex, err, Status400, "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, "invalid_request")
 		}, Refs("CIBA-7.1", "CIBA-7.2"), Negative)
 
 		// Testname: Unknown user refused
@@ -339,7 +339,7 @@ func describeBackchannel(fw *Framework) {
 			}
 			param, v := u.Hint()
 			_, ex, err := c.Authenticate(ctx, withHint(p, param, unknownHint(v, id)))
-			expectRefused(f, c, p, nil, ex, err, Status400, "unknown_user_id", "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, "unknown_user_id", "invalid_request")
 		}, Refs("CIBA-7.2", "CIBA-13"), Negative)
 
 		// Testname: Scope without openid refused
@@ -361,7 +361,7 @@ func describeBackchannel(fw *Framework) {
 				bad.Scope = "profile"
 			}
 			_, ex, err := c.Authenticate(ctx, bad)
-			expectRefused(f, c, p, nil, ex, err, Status400, "invalid_scope", "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, "invalid_scope", "invalid_request")
 		}, Refs("CIBA-7.1"), Negative, Should)
 
 		// Testname: Ping request without client_notification_token refused
@@ -379,7 +379,7 @@ func describeBackchannel(fw *Framework) {
 			bad := p
 			bad.ClientNotificationToken = ""
 			_, ex, err := c.Authenticate(ctx, bad)
-			expectRefused(f, c, p, nil, ex, err, Status400, "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, "invalid_request")
 		}, Refs("CIBA-7.1", "CIBA-7.2"), Modes(ciba.ModePing), Negative)
 
 		// Testname: requested_expiry as a JSON string accepted
@@ -510,7 +510,7 @@ func describeBackchannel(fw *Framework) {
 			p.BindingMessage = "🔐 确认付款 " + strings.Repeat("Lorem ipsum dolor sit amet ", 8)
 			ack, ex, err := c.Authenticate(ctx, p)
 			if err != nil {
-				expectRefused(f, c, control, nil, ex, err, Status400, "invalid_binding_message")
+				expectRefused(f, c, control, ex, err, Status400, "invalid_binding_message")
 				return
 			}
 			shown := deviceShown(ctx, f, ex, ack, "accepted")
@@ -567,7 +567,7 @@ func describeBackchannel(fw *Framework) {
 			if err != nil || !hadResponse(ex) {
 				f.Undetermined(ex, "expected an answer to the request_uri request, got: %v", err)
 			}
-			expectRefused(f, c, f.Params(c, f.PendingUserOrAny()), nil, ex, errorOf(ex), Status400, "invalid_request", "request_uri_not_supported")
+			expectRefused(f, c, f.Params(c, f.PendingUserOrAny()), ex, errorOf(ex), Status400, "invalid_request", "request_uri_not_supported")
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "CIBA-13", "OIDC-3.1.2.6"), Negative)
 	})
 }
