@@ -26,10 +26,10 @@ var backchannelFaultTrips = map[string][]string{
 	refop.FaultPaddedAuthReqID:             {"acknowledges with JSON and an auth_req_id of A-Z a-z 0-9 . - _"},
 	refop.FaultRefuseJARTyp:                {"accepts a request object with typ oauth-authz-req+jwt"},
 	refop.FaultRequestedExpiryNumberOnly:   {"accepts requested_expiry as a JSON string"},
-	refop.FaultRequestURINotSupportedCode:  {"refuses request_uri instead of request with a well-formed invalid_request"},
 	refop.FaultScopeOpenIDOptional:         {"refuses a scope without openid"},
 	refop.FaultScopeOrderSensitive:         {"accepts the scope values in another order"},
-	refop.FaultUnknownUserInvalidRequest:   {"refuses an unknown login_hint with unknown_user_id"},
+	refop.FaultUnknownUserAccepted:         {"refuses an unknown login_hint with unknown_user_id"},
+	refop.FaultRequestURIServerError:       {"refuses request_uri instead of request with a well-formed invalid_request"},
 	refop.FaultUserCodeOptional:            {"refuses a request without the user's user_code with missing_user_code"},
 	refop.FaultUserCodeUnchecked:           {"refuses a request with a wrong user_code with invalid_user_code"},
 	// The concurrency check polls until expires_in has passed: without

@@ -138,6 +138,11 @@ func TestShouldChecks(t *testing.T) {
 		"refuses a replayed request object":                      true,
 		"accepts a token client assertion with aud = issuer":     true,
 		"refuses a request object that contains a request claim": true,
+		// CIBA 7.1 leaves a scope without openid unspecified; the
+		// binding_message is "intended to be displayed", no MUST.
+		"refuses a scope without openid":                                  true,
+		"shows the binding_message on the authentication device as sent":  true,
+		"refuses an undisplayable binding_message or shows it faithfully": true,
 	}
 	r := preview(t)
 	got := map[string]bool{}
