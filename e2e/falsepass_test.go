@@ -63,7 +63,11 @@ func hostileRuns() []hostileRun {
 			args:  []string{"--timeout", "100s", "--label-filter", "negative || /^RFC8705-/ || FAPI-RW-8.5"},
 			legit: rightTLS,
 		},
+		// A preflight of the backchannel endpoint stops this one (exit 2):
+		// the right answer, and the checks never run.
 		{mode: modeWrongName, args: []string{"--timeout", "90s"}, mayStop: true},
+		// This one the checks reach.
+		{mode: modeWrongNameToken, args: []string{"--timeout", "90s"}},
 	}
 	// Against modeHangOP's otherwise correct OP, only the checks whose bad
 	// request is the certificate-less one: every other check rightly
@@ -86,7 +90,7 @@ func hostileRuns() []hostileRun {
 // judged in its own subtest.
 func TestNoFalsePassAgainstHostileOPs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the suite five times against hostile OPs (about 35 s)")
+		t.Skip("runs the suite six times against hostile OPs (about 35 s)")
 	}
 	bin := ciBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 115*time.Second)
@@ -269,6 +273,8 @@ func describeMode(m hostileMode) string {
 		return "holds every request without a client certificate until the client gives up, and refuses the rest"
 	case modeWrongName:
 		return "presents a certificate for " + wrongName + " at every endpoint but discovery"
+	case modeWrongNameToken:
+		return "presents a certificate for " + wrongName + " at every endpoint but discovery, JWKS and the backchannel endpoint, and refuses everything"
 	case modeHangOP:
 		return "is correct but holds every request without a client certificate until the client gives up"
 	}

@@ -56,6 +56,12 @@ const (
 	// client gets past the handshake. What does get through is refused as
 	// in modeRefuse.
 	modeWrongName hostileMode = "wrong-certificate-name"
+	// modeWrongNameToken is modeWrongName for every endpoint but
+	// discovery, JWKS and the backchannel endpoint, which refuses as in
+	// modeRefuse: a preflight that probes the backchannel endpoint lets
+	// the run go on, and the checks of the token endpoint (TLS probes,
+	// token requests) meet the wrong name.
+	modeWrongNameToken hostileMode = "wrong-certificate-name-past-the-backchannel"
 	// modeHangOP is a reference OP of its own (its issuer the front's
 	// URL, its own mock device) that answers everything rightly, except
 	// that it holds every request presenting no client certificate until
@@ -75,8 +81,12 @@ type hostileOP struct {
 	mode hostileMode
 	// Issuer is the front's issuer (and discovery) URL.
 	Issuer string
-	// endpoints is the base URL of every endpoint but discovery.
+	// endpoints is the base URL of every endpoint but discovery and
+	// those in right.
 	endpoints string
+	// right holds the paths served under the front's own name in every
+	// mode (modeWrongNameToken: JWKS and the backchannel endpoint).
+	right map[string]bool
 
 	discovery []byte
 	jwks      []byte
@@ -123,7 +133,7 @@ func startHostileOP(t *testing.T, env *devenv.Env, dir string, mode hostileMode)
 	h.lns = []net.Listener{front}
 	confs := []*tls.Config{frontConf}
 	t.Cleanup(func() { h.close(t) })
-	if mode == modeWrongName {
+	if mode == modeWrongName || mode == modeWrongNameToken {
 		ca, err := pki.LoadCA(filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key"))
 		if err != nil {
 			t.Fatal(err)
@@ -233,6 +243,14 @@ func (h *hostileOP) copyReference(t *testing.T, env *devenv.Env) {
 	}
 	h.jwks = get(jwksURI)
 	h.jwksPath = u.Path
+	if h.mode == modeWrongNameToken {
+		bc, _ := doc["backchannel_authentication_endpoint"].(string)
+		bu, err := url.Parse(bc)
+		if err != nil || bc == "" {
+			t.Fatalf("reference OP publishes backchannel_authentication_endpoint %q: %v", bc, err)
+		}
+		h.right = map[string]bool{h.jwksPath: true, bu.Path: true}
+	}
 	for k, v := range doc {
 		doc[k] = h.rewrite(env.Issuer, v)
 	}
@@ -248,6 +266,9 @@ func (h *hostileOP) rewrite(ref string, v any) any {
 	switch v := v.(type) {
 	case string:
 		if rest, ok := strings.CutPrefix(v, ref); ok {
+			if path, _, _ := strings.Cut(rest, "?"); h.right[path] {
+				return h.Issuer + rest
+			}
 			return h.endpoints + rest
 		}
 		return v
