@@ -138,6 +138,10 @@ func TestShouldChecks(t *testing.T) {
 		"refuses a replayed request object":                      true,
 		"accepts a token client assertion with aud = issuer":     true,
 		"refuses a request object that contains a request claim": true,
+		// Client duties or MAYs of the OP (checks_attacks.go comments).
+		"refuses a requested_expiry that is not a positive integer":       true,
+		"refuses a client_notification_token longer than 1024 characters": true,
+		"refuses a replayed client assertion":                             true,
 	}
 	r := preview(t)
 	got := map[string]bool{}
