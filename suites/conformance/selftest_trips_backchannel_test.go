@@ -22,7 +22,7 @@ var backchannelFaultTrips = map[string][]string{
 	refop.FaultNotificationTokenOptional:   {"refuses a ping request without client_notification_token"},
 	refop.FaultNotificationTokenUnlimited:  {"refuses a client_notification_token longer than 1024 characters"},
 	refop.FaultNullInterval:                {"acknowledges with interval as a positive JSON number if at all"},
-	refop.FaultOversizedRequestServerError: {"refuses an oversized request object with a 4xx answer"},
+	refop.FaultOversizedRequestServerError: {"answers an oversized request object without a server error"},
 	refop.FaultPaddedAuthReqID:             {"acknowledges with JSON and an auth_req_id of A-Z a-z 0-9 . - _"},
 	refop.FaultRefuseJARTyp:                {"accepts a request object with typ oauth-authz-req+jwt"},
 	refop.FaultRequestedExpiryNumberOnly:   {"accepts requested_expiry as a JSON string"},

@@ -6,7 +6,7 @@ import refop "github.com/ciba-check/ciba-check/reference-op"
 var tokenFaultTrips = map[string][]string{
 	refop.FaultPendingAs401: {
 		"answers authorization_pending while the user has not decided", "refuses another client's auth_req_id and leaves the owner's request pending",
-		"answers twenty back-to-back polls with pending, slow_down or 503", "refuses a replayed client assertion",
+		"answers twenty back-to-back polls with pending, slow_down or 503",
 		"accepts a token client assertion with aud = issuer", "answers slow_down to a poll faster than the interval",
 	},
 	refop.FaultDeniedAsInvalidGrant:         {"answers access_denied after the user denies (poll)", "pings after the user denies and then answers access_denied"},

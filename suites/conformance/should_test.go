@@ -143,6 +143,10 @@ func TestShouldChecks(t *testing.T) {
 		"refuses a scope without openid":                                  true,
 		"shows the binding_message on the authentication device as sent":  true,
 		"refuses an undisplayable binding_message or shows it faithfully": true,
+		// Client duties or MAYs of the OP (checks_attacks.go comments).
+		"refuses a requested_expiry that is not a positive integer":       true,
+		"refuses a client_notification_token longer than 1024 characters": true,
+		"refuses a replayed client assertion":                             true,
 	}
 	r := preview(t)
 	got := map[string]bool{}
