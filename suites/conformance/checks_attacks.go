@@ -47,18 +47,6 @@ func otherClientKey(f *Fixture, c *client.Client) jose.JSONWebKey {
 	return k
 }
 
-// expectRequestObjectAttackRefused is the shape of the request-object
-// probes: c's valid signed request is acknowledged first (the positive
-// control), then the same request with its request object built by opts
-// must be refused with HTTP 400 invalid_request (CIBA 7.2, 13).
-func expectRequestObjectAttackRefused(ctx context.Context, f *Fixture, c *client.Client, opts ...client.JWTOption) {
-	ginkgo.GinkgoHelper()
-	p := f.Params(c, f.PendingUserOrAny())
-	f.ControlAck(c, p)
-	_, ex, err := c.Authenticate(ctx, p, client.CallRequestObject(opts...))
-	f.ExpectOAuthError(ex, err, Status400, "invalid_request")
-}
-
 // tokenRequestHonoured reports whether a valid token request for an
 // acknowledged request got an answer of the protocol: tokens, or
 // authorization_pending / slow_down while the user has not decided.
@@ -137,7 +125,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object with an unknown crit header", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectAttackRefused(ctx, f, f.Client(AnyMode, AnyAuth),
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth),
 				client.WithHeader("crit", []string{"urn:ciba-check:unknown"}), client.WithHeader("urn:ciba-check:unknown", true))
 		}, Refs("RFC7515-4.1.11", "CIBA-7.1.1", "CIBA-7.2"), Negative)
 
@@ -160,7 +148,7 @@ func describeAttacks(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed by a key from its own jwk header", func(ctx context.Context, f *Fixture) {
 			k := attackerKey()
-			expectRequestObjectAttackRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(k), client.WithHeader("jwk", k.Public()))
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(k), client.WithHeader("jwk", k.Public()))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "RFC7515-4.1.3"), Negative)
 
 		// Testname: Request object signed by a key behind a jku header refused
@@ -182,7 +170,7 @@ func describeAttacks(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed by a key behind a jku header", func(ctx context.Context, f *Fixture) {
 			k := attackerKey()
-			expectRequestObjectAttackRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(k), client.WithHeader("jku", "https://attacker.example/jwks.json"))
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(k), client.WithHeader("jku", "https://attacker.example/jwks.json"))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "RFC7515-4.1.2"), Negative)
 
 		// Testname: Request object without kid signed by another client refused
@@ -204,7 +192,7 @@ func describeAttacks(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object without kid signed by another client's key", func(ctx context.Context, f *Fixture) {
 			c := f.Client(AnyMode, AnyAuth)
-			expectRequestObjectAttackRefused(ctx, f, c, client.WithSigningKey(otherClientKey(f, c)), client.WithoutKid())
+			expectRequestObjectRefused(ctx, f, c, client.WithSigningKey(otherClientKey(f, c)), client.WithoutKid())
 		}, Refs("CIBA-7.1.1", "CIBA-7.2"), Negative)
 
 		// Testname: Request object signed by an unknown key refused
@@ -223,7 +211,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed by an unregistered key", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectAttackRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(attackerKey()))
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(attackerKey()))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2"), Negative)
 
 		// Testname: Request object with exp as a string refused
@@ -241,7 +229,7 @@ func describeAttacks(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object whose exp is a string", func(ctx context.Context, f *Fixture) {
 			exp := time.Now().Add(5 * time.Minute).Unix()
-			expectRequestObjectAttackRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithClaim("exp", itoa(exp)))
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithClaim("exp", itoa(exp)))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "RFC7519-4.1.4"), Negative)
 
 		// Testname: Request object nested in a request object refused
@@ -255,7 +243,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: client
 		// Level: SHOULD
 		fw.ConformanceIt("refuses a request object that contains a request claim", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectAttackRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithClaim(ciba.ParamRequest, "eyJhbGciOiJub25lIn0.e30."))
+			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithClaim(ciba.ParamRequest, "eyJhbGciOiJub25lIn0.e30."))
 		}, Refs("CIBA-7.1.1", "OIDC-6.1"), Negative, Should)
 
 		// Testname: Malformed request object refused
