@@ -77,7 +77,7 @@ func describeClientAuth(fw *Framework) {
 		// When refused, the same request with the default aud (the
 		// backchannel endpoint URL) must be acknowledged, else the check is
 		// skipped: the refusal is then not about aud.
-		// Quote: CIBA-7.1: "To facilitate interoperability, the OP MUST accept its Issuer Identifier, Token Endpoint URL, or Backchannel Authentication Endpoint URL as values that identify it as an intended audience."
+		// Quote: CIBA-7.1: "the OP MUST accept its Issuer Identifier, Token Endpoint URL, or Backchannel Authentication Endpoint URL as values that identify it as an intended audience."
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("accepts a backchannel client assertion with aud = issuer", func(ctx context.Context, f *Fixture) {
@@ -90,7 +90,7 @@ func describeClientAuth(fw *Framework) {
 		// Description: At the backchannel endpoint the OP MUST accept a
 		// private_key_jwt assertion whose aud is its token endpoint URL
 		// (refused, the default request is the positive control).
-		// Quote: CIBA-7.1: "To facilitate interoperability, the OP MUST accept its Issuer Identifier, Token Endpoint URL, or Backchannel Authentication Endpoint URL as values that identify it as an intended audience."
+		// Quote: CIBA-7.1: "the OP MUST accept its Issuer Identifier, Token Endpoint URL, or Backchannel Authentication Endpoint URL as values that identify it as an intended audience."
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("accepts a backchannel client assertion with aud = token endpoint", func(ctx context.Context, f *Fixture) {
@@ -106,7 +106,7 @@ func describeClientAuth(fw *Framework) {
 		// (RFC 7519 4.1.3: aud is in general an array). The plain string
 		// form is what every private_key_jwt request of the suite sends,
 		// and the positive control when the array is refused.
-		// Quote: CIBA-7.1: "To facilitate interoperability, the OP MUST accept its Issuer Identifier, Token Endpoint URL, or Backchannel Authentication Endpoint URL as values that identify it as an intended audience." RFC7519-4.1.3: "In the general case, the 'aud' value is an array of case-sensitive strings, each containing a StringOrURI value."
+		// Quote: CIBA-7.1: "the OP MUST accept its Issuer Identifier, Token Endpoint URL, or Backchannel Authentication Endpoint URL as values that identify it as an intended audience." RFC7519-4.1.3: "In the general case, the 'aud' value is an array of case-sensitive strings, each containing a StringOrURI value."
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("accepts a backchannel client assertion with aud = [backchannel endpoint] as an array", func(ctx context.Context, f *Fixture) {
@@ -199,7 +199,7 @@ func describeClientAuth(fw *Framework) {
 		// accepts there, and the OIDF suite only warns: a warning. When it
 		// is refused, the same token request with the default aud (the
 		// token endpoint URL) must authenticate, else the check is skipped.
-		// Quote: RFC7523-3: "The JWT MUST contain an 'aud' (audience) claim containing a value that identifies the authorization server as an intended audience. The token endpoint URL of the authorization server MAY be used as a value for an 'aud' element to identify the authorization server as an intended audience of the JWT." CIBA-7.1: "When JWT client assertion based authentication is employed, the Issuer Identifier of the OP SHOULD be used as the value of the audience."
+		// Quote: RFC7523-3: "The JWT MUST contain an 'aud' (audience) claim containing a value that identifies the authorization server as an intended audience. The token endpoint URL of the authorization server MAY be used as a value for an 'aud' element to identify the authorization server as an intended audience of the JWT." CIBA-7.1: "the Issuer Identifier of the OP SHOULD be used as the value of the audience."
 		// Duty: OP
 		// Level: SHOULD
 		fw.ConformanceIt("accepts a token client assertion with aud = issuer", func(ctx context.Context, f *Fixture) {
