@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -149,6 +150,7 @@ func TestTLSRefusalThroughHTTPClient(t *testing.T) {
 		t.Run(tls.VersionName(v), func(t *testing.T) {
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 			srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert, MinVersion: v, MaxVersion: v}
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
 			srv.StartTLS()
 			defer srv.Close()
 			hc := srv.Client()
