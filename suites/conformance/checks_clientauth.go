@@ -50,9 +50,10 @@ func tokenControl(ctx context.Context, f *Fixture, c *client.Client, authReqID s
 	f.Control(clientAuthenticated(err), ex, "the valid token request of %s was answered: %v", c.ClientID(), err)
 }
 
-// acknowledgedOrControl sends p for c with opts (the option under test)
-// and returns when the OP acknowledges it. Otherwise it sends the same
-// request with the suite's defaults (the positive control): refused too,
+// acknowledgedOrControl sends a valid request of c for u with opts (the
+// option under test) and returns when the OP acknowledges it. Otherwise it
+// sends the same request with the suite's defaults (the positive
+// control): refused too,
 // the refusal is not about the option and the check is skipped; accepted,
 // the check fails. No answer at all is undetermined.
 func acknowledgedOrControl(ctx context.Context, f *Fixture, c *client.Client, u *target.User, what string, opts ...client.CallOption) {
