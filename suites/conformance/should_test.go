@@ -147,6 +147,8 @@ func TestShouldChecks(t *testing.T) {
 		"refuses a requested_expiry that is not a positive integer":       true,
 		"refuses a client_notification_token longer than 1024 characters": true,
 		"refuses a replayed client assertion":                             true,
+		// RFC 8705 3.2 has no keyword for introspection's cnf.
+		"reports cnf x5t#S256 of the client certificate at introspection": true,
 	}
 	r := preview(t)
 	got := map[string]bool{}
