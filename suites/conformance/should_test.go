@@ -134,10 +134,11 @@ func TestWriteJSONWarning(t *testing.T) {
 // demoting one is a deliberate change.
 func TestShouldChecks(t *testing.T) {
 	want := map[string]bool{
-		"answers slow_down to a poll faster than the interval":   true,
-		"refuses a replayed request object":                      true,
-		"accepts a token client assertion with aud = issuer":     true,
-		"refuses a request object that contains a request claim": true,
+		"answers slow_down to a poll faster than the interval":      true,
+		"refuses a replayed request object":                         true,
+		"accepts a token client assertion with aud = issuer":        true,
+		"refuses a request object that contains a request claim":    true,
+		"issues tokens after the ping was answered 200 with a body": true,
 	}
 	r := preview(t)
 	got := map[string]bool{}
