@@ -107,7 +107,7 @@ func describePing(fw *Framework) {
 			f.Decide(c, ack, u, p, device.ActionAllow)
 			n, err := f.WaitForPing(c, ack)
 			if err != nil {
-				f.Failf(nil, "%v", err)
+				f.Undetermined(nil, "no ping arrived to judge (the ping-flow checks judge delivery): %v", err)
 			}
 			f.Expect(n.Method == http.MethodPost, nil, "expected the ping as POST, got %s", n.Method)
 			f.Expect(n.BearerToken == p.ClientNotificationToken, nil, "expected Authorization: Bearer <the client_notification_token>, got %q", client.Redact(n.BearerToken))
@@ -115,7 +115,6 @@ func describePing(fw *Framework) {
 			f.Expect(ct == "application/json", nil, "expected Content-Type application/json, got %q", n.Header.Get("Content-Type"))
 			f.Expect(n.Payload != nil, nil, "expected a JSON object body, got %q", clip(string(n.Body), 200))
 			f.Expect(len(n.Payload) == 1 && n.AuthReqID == ack.AuthReqID, nil, "expected a body of exactly {\"auth_req_id\": %q}, got %q", ack.AuthReqID, clip(string(n.Body), 200))
-			f.Tokens(c, ack)
 		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), Cert, OIDF(ModHappy))
 
 		// Testname: Denied request is pinged, then access_denied
