@@ -16,10 +16,9 @@ import (
 
 // tokenFaultProbes observe the faults of faults_token.go.
 var tokenFaultProbes = map[string]faultProbe{
-	refop.FaultPendingWithInterval: func(t *testing.T, h *harness) bool {
+	refop.FaultPendingAs401: func(t *testing.T, h *harness) bool {
 		r := h.poll(cPoll, h.start(cPoll, nil))
-		_, extra := r.body["interval"]
-		return r.str("error") == "authorization_pending" && extra
+		return r.str("error") == "authorization_pending" && r.status == http.StatusUnauthorized
 	},
 	refop.FaultTokenResponseCacheable: func(t *testing.T, h *harness) bool {
 		r := h.tokens(cPoll)

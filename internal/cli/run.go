@@ -132,6 +132,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)}
 	}
 	defer env.Close()
+	// A setup mistake is not the OP's fault: a refusal that says
+	// target.yaml is wrong stops the run here (exit 2, one line).
+	if err := conformance.Preflight(ctx, env); err != nil {
+		return &UsageError{Err: fmt.Errorf("run: %w", err)}
+	}
 
 	progress := newRunProgress(opts.IO)
 	cfg.Env = env
@@ -147,7 +152,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	progress.finish()
 
 	info := conformance.ReportInfo{
-		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind),
+		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind), Profile: targetProfile(t), Judging: profile,
 		Started: started, Duration: elapsed,
 	}
 	lost := env.Lost()
@@ -387,4 +392,13 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		fmt.Fprintf(w, " (%d not selected)", notSelected)
 	}
 	fmt.Fprintf(w, " in %s\n", elapsed.Round(10*time.Millisecond))
+}
+
+// targetProfile is what the target is tested as: FAPI-CIBA, or plain CIBA
+// with fapi: false.
+func targetProfile(t *target.Target) string {
+	if t.FAPI {
+		return "FAPI-CIBA"
+	}
+	return "CIBA"
 }

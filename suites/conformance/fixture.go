@@ -402,12 +402,26 @@ func (f *Fixture) PendingUserOrAny() *target.User {
 
 // Params is a valid authentication request of c for user u: the client's
 // scope, the user's hint, binding_message "1234" as the OIDF suite sends
-// (FAPI-CIBA 5.2.2-2), and for ping and push clients a fresh
-// client_notification_token of 192 bits (CIBA 7.1).
+// (FAPI-CIBA 5.2.2-2), the user's user_code only when the client
+// registered backchannel_user_code_parameter (CIBA 7.1: it "should only be
+// present if the client registration parameter
+// backchannel_user_code_parameter indicates support"), and for ping and
+// push clients a fresh client_notification_token of 192 bits (CIBA 7.1).
 func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	ginkgo.GinkgoHelper()
+	p, err := validParams(c, f.TargetClient(c), u)
+	if err != nil {
+		ginkgo.Fail(err.Error())
+	}
+	return p
+}
+
+// validParams is Params for client c, registered as tc (nil: defaults),
+// and user u, with an error instead of a failed check (the preflight
+// sends it before any check runs).
+func validParams(c *client.Client, tc *target.Client, u *target.User) (client.AuthParams, error) {
 	scope := "openid"
-	if tc := f.TargetClient(c); tc != nil && tc.Scope != "" {
+	if tc != nil && tc.Scope != "" {
 		scope = tc.Scope
 	}
 	p := client.AuthParams{Scope: scope, BindingMessage: "1234"}
@@ -419,17 +433,17 @@ func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	default:
 		p.IDTokenHint = v
 	}
-	if u.UserCode != "" {
+	if u.UserCode != "" && tc != nil && tc.UserCodeParameter {
 		p.UserCode = u.UserCode
 	}
 	if c.Mode() != ciba.ModePoll {
 		tok, err := c.NewJTI()
 		if err != nil {
-			ginkgo.Fail(err.Error())
+			return p, err
 		}
 		p.ClientNotificationToken = tok
 	}
-	return p
+	return p, nil
 }
 
 // Start sends a backchannel request and fails the check unless the OP

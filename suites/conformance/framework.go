@@ -110,6 +110,15 @@ func runShould(ctx context.Context, f *Fixture, spec Spec) {
 	spec(ctx, f)
 }
 
+// attachBasis copies each check's normative basis from its comment block
+// into its result.
+func (fw *Framework) attachBasis(checks []CheckResult) {
+	for i := range checks {
+		db := fw.blocks[checks[i].Name]
+		checks[i].Level, checks[i].Duty, checks[i].Quote = db.Level, db.Duty, db.Quote
+	}
+}
+
 // Describe groups checks under a heading (the report's sections).
 func (fw *Framework) Describe(text string, body func()) bool {
 	return ginkgo.Describe(text, ginkgo.Offset(1), body)

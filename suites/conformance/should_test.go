@@ -134,10 +134,20 @@ func TestWriteJSONWarning(t *testing.T) {
 // demoting one is a deliberate change.
 func TestShouldChecks(t *testing.T) {
 	want := map[string]bool{
-		"answers slow_down to a poll faster than the interval":      true,
-		"refuses a replayed request object":                         true,
-		"accepts a token client assertion with aud = issuer":        true,
-		"refuses a request object that contains a request claim":    true,
+		"answers slow_down to a poll faster than the interval":   true,
+		"refuses a replayed request object":                      true,
+		"accepts a token client assertion with aud = issuer":     true,
+		"refuses a request object that contains a request claim": true,
+		// CIBA 7.1 leaves a scope without openid unspecified; the
+		// binding_message is "intended to be displayed", no MUST.
+		"refuses a scope without openid":                                  true,
+		"shows the binding_message on the authentication device as sent":  true,
+		"refuses an undisplayable binding_message or shows it faithfully": true,
+		// Client duties or MAYs of the OP (checks_attacks.go comments).
+		"refuses a requested_expiry that is not a positive integer":       true,
+		"refuses a client_notification_token longer than 1024 characters": true,
+		"refuses a replayed client assertion":                             true,
+		// CIBA 10.2: "The OP SHOULD also accept HTTP 200 OK".
 		"issues tokens after the ping was answered 200 with a body": true,
 	}
 	r := preview(t)

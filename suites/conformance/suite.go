@@ -118,6 +118,10 @@ type CheckResult struct {
 	Location string
 	// SkipReason says why a skipped check did not run.
 	SkipReason string
+	// Level, Duty and Quote are the check's normative basis, from its
+	// comment block (LevelMust, LevelShould, LevelCert; DutyOP,
+	// DutyClient; the sentence it enforces).
+	Level, Duty, Quote string
 }
 
 // Outcomes a check can have besides Ginkgo's failure states ("failed",
@@ -250,6 +254,7 @@ func Run(cfg RunConfig) (*Result, error) {
 	var t failRecorder
 	ginkgo.RunSpecs(&t, SuiteName, suiteConfig(cfg), reporterConfig())
 	checks := checkResults(report)
+	fw.attachBasis(checks)
 	sel := newSelector(cfg)
 	for i := range checks {
 		if checks[i].SkipReason == NotSelected && sel.selected(checks[i]) {
@@ -269,7 +274,9 @@ func Preview() (*Result, error) {
 	}
 	formatter.ColorableStdOut = io.Discard
 	report := ginkgo.PreviewSpecs(SuiteName, suiteConfig(RunConfig{}), reporterConfig())
-	return &Result{Report: report, Checks: checkResults(report)}, nil
+	checks := checkResults(report)
+	fw.attachBasis(checks)
+	return &Result{Report: report, Checks: checks}, nil
 }
 
 func checkResults(r types.Report) []CheckResult {
