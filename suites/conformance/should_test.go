@@ -143,6 +143,14 @@ func TestShouldChecks(t *testing.T) {
 		"refuses a scope without openid":                                  true,
 		"shows the binding_message on the authentication device as sent":  true,
 		"refuses an undisplayable binding_message or shows it faithfully": true,
+		// Client duties or MAYs of the OP (checks_attacks.go comments).
+		"refuses a requested_expiry that is not a positive integer":       true,
+		"refuses a client_notification_token longer than 1024 characters": true,
+		"refuses a replayed client assertion":                             true,
+		// RFC 8705 3.2 has no keyword for introspection's cnf.
+		"reports cnf x5t#S256 of the client certificate at introspection": true,
+		// CIBA 10.2: "The OP SHOULD also accept HTTP 200 OK".
+		"issues tokens after the ping was answered 200 with a body": true,
 	}
 	r := preview(t)
 	got := map[string]bool{}
