@@ -225,13 +225,20 @@ func (x *hostileExec) judge(t *testing.T) {
 	}
 	var ran int
 	outcomes := map[string]int{}
-	var offenders, otherPassed []string
+	var offenders, otherPassed, warned []string
 	for _, c := range res.Checks {
 		if c.SkipReason != "" && strings.HasPrefix(c.SkipReason, "not selected") {
 			continue
 		}
 		ran++
 		outcomes[c.Outcome]++
+		if c.Outcome == "warning" && c.security() {
+			msg := ""
+			if c.Warning != nil {
+				msg, _, _ = strings.Cut(c.Warning.Message, "\n")
+			}
+			warned = append(warned, c.label()+": "+msg)
+		}
 		if c.Outcome != "passed" {
 			continue
 		}
@@ -256,6 +263,10 @@ func (x *hostileExec) judge(t *testing.T) {
 	if len(otherPassed) > 0 {
 		// Not asserted: no security claim, but worth a look.
 		t.Logf("%d other checks passed against an OP that %s:\n  %s", len(otherPassed), describeMode(hr.mode), strings.Join(otherPassed, "\n  "))
+	}
+	if len(warned) > 0 {
+		// Not asserted: a warning is no pass (and not a failure either).
+		t.Logf("%d security checks warned:\n  %s", len(warned), strings.Join(warned, "\n  "))
 	}
 	if len(offenders) > 0 {
 		slices.Sort(offenders)
@@ -308,6 +319,9 @@ type hostileCheck struct {
 	Negative   bool     `json:"negative"`
 	Outcome    string   `json:"outcome"`
 	SkipReason string   `json:"skip_reason"`
+	Warning    *struct {
+		Message string `json:"message"`
+	} `json:"warning"`
 }
 
 // security reports whether the check makes a security claim: it sends a
