@@ -232,6 +232,9 @@ func (x *hostileExec) judge(t *testing.T) {
 		}
 		ran++
 		outcomes[c.Outcome]++
+		if hr.mustHold {
+			t.Logf("%s: %s %s", c.label(), c.Outcome, c.SkipReason)
+		}
 		if c.Outcome == "warning" && c.security() {
 			msg := ""
 			if c.Warning != nil {
