@@ -120,21 +120,6 @@ func oauthCode(err error) string {
 	return ""
 }
 
-// withHint returns p carrying value as its only hint, of type param
-// (login_hint, login_hint_token or id_token_hint).
-func withHint(p client.AuthParams, param, value string) client.AuthParams {
-	p.LoginHint, p.LoginHintToken, p.IDTokenHint = "", "", ""
-	switch param {
-	case ciba.ParamLoginHint:
-		p.LoginHint = value
-	case ciba.ParamLoginHintToken:
-		p.LoginHintToken = value
-	default:
-		p.IDTokenHint = value
-	}
-	return p
-}
-
 // unknownHint returns a hint of the same type as the user's hint v that
 // identifies nobody, marked with id: for a login_hint, or any opaque
 // value, the name "ciba-check-nobody-<id>"; for a JWT (a login_hint_token

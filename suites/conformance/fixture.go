@@ -476,15 +476,8 @@ func validParams(c *client.Client, tc *target.Client, u *target.User) (client.Au
 	if tc != nil && tc.Scope != "" {
 		scope = tc.Scope
 	}
-	p := client.AuthParams{Scope: scope, BindingMessage: "1234"}
-	switch param, v := u.Hint(); param {
-	case ciba.ParamLoginHint:
-		p.LoginHint = v
-	case ciba.ParamLoginHintToken:
-		p.LoginHintToken = v
-	default:
-		p.IDTokenHint = v
-	}
+	param, hint := u.Hint()
+	p := withHint(client.AuthParams{Scope: scope, BindingMessage: "1234"}, param, hint)
 	if u.UserCode != "" && tc != nil && tc.UserCodeParameter {
 		p.UserCode = u.UserCode
 	}
@@ -658,3 +651,18 @@ var StatusInvalidClient = []int{http.StatusBadRequest, http.StatusUnauthorized}
 
 // targetClientT is a client entry of target.yaml.
 type targetClientT = target.Client
+
+// withHint returns p carrying value as its only hint, of type param
+// (login_hint, login_hint_token or id_token_hint).
+func withHint(p client.AuthParams, param, value string) client.AuthParams {
+	p.LoginHint, p.LoginHintToken, p.IDTokenHint = "", "", ""
+	switch param {
+	case ciba.ParamLoginHint:
+		p.LoginHint = value
+	case ciba.ParamLoginHintToken:
+		p.LoginHintToken = value
+	default:
+		p.IDTokenHint = value
+	}
+	return p
+}
