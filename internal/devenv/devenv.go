@@ -47,6 +47,10 @@ type Options struct {
 	Interval int
 	// Faults switches on reference-OP deviations by name.
 	Faults []string
+	// Allowances switches on spec-permitted behaviours by name: the
+	// reference OP's (refop.Allowances) and this environment's own
+	// (Allowances lists both).
+	Allowances []string
 	// PushAllowed turns FAPI off: push mode and a push client exist.
 	PushAllowed bool
 	// OPTimeouts replaces the OP server's client timeouts (tests of slow
@@ -189,7 +193,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		Issuer:         env.Issuer,
 		SigningKeys:    m.OPKeys,
 		ClientCAs:      m.CA.Pool(),
-		Clients:        registrations(m, notifyAddr),
+		Clients:        registrations(m, notifyAddr, o.Allowances),
 		Users:          refopUsers(users),
 		DeviceEndpoint: env.DeviceURL + mockdevice.PathChannel,
 		HTTPClient:     outbound,
@@ -199,6 +203,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		Interval:       o.Interval,
 		DefaultExpiry:  o.DefaultExpiry,
 		Faults:         o.Faults,
+		Allowances:     opAllowances(o.Allowances),
 		Store:          store,
 		Logger:         o.Logger.With("component", "op"),
 	})
@@ -306,6 +311,9 @@ func (o *Options) defaults() error {
 			return &ConfigError{Err: fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))}
 		}
 	}
+	if err := refop.ValidateAllowances(o.Allowances, Allowances()); err != nil {
+		return &ConfigError{Err: err}
+	}
 	return nil
 }
 
@@ -338,7 +346,7 @@ func notificationURL(notifyAddr string) string {
 }
 
 // registrations are the clients as the OP registers them (CIBA 4).
-func registrations(m *material, notifyAddr string) []refop.Client {
+func registrations(m *material, notifyAddr string, allowances []string) []refop.Client {
 	var out []refop.Client
 	for _, c := range m.Clients {
 		reg := refop.Client{
@@ -348,7 +356,7 @@ func registrations(m *material, notifyAddr string) []refop.Client {
 			JWKS:              jose.JSONWebKeySet{Keys: c.registeredKeys()},
 			RequestSigningAlg: c.Spec.Alg,
 			Scopes:            []string{"openid", "profile", "email"},
-			UserCodeParameter: true,
+			UserCodeParameter: registersUserCode(c.Spec.ID, allowances),
 		}
 		if c.Spec.Auth == ciba.AuthTLSClient {
 			reg.TLSSubjectDN = c.TLSCert.Leaf.Subject.String()
