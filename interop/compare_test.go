@@ -12,12 +12,14 @@ import (
 )
 
 func TestExpectationFileLoads(t *testing.T) {
-	exp, err := loadExpectation(expectedFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(exp.Checks) == 0 || exp.OP == "" {
-		t.Fatalf("%s names no OP or no checks", expectedFile)
+	for _, c := range []harnessChoices{defaultChoices, strictChoices} {
+		exp, err := loadExpectation(c.Expected)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(exp.Checks) == 0 || exp.OP == "" {
+			t.Fatalf("%s names no OP or no checks", c.Expected)
+		}
 	}
 }
 
@@ -53,7 +55,7 @@ func TestLoadExpectationRejects(t *testing.T) {
 }
 
 func TestCompareOutcome(t *testing.T) {
-	exp := &expectation{Checks: []expectedCheck{
+	exp := &expectation{file: "expected.json", Checks: []expectedCheck{
 		{ID: "a/fails", Outcome: "failed", Kind: "deviation", Spec: "CIBA-13", Symptom: "request_uri_not_supported", Reason: "r"},
 		{ID: "a/skips", Outcome: "skipped", Kind: "configuration", Spec: "CIBA-7.1", Symptom: "cannot report", Reason: "r"},
 		{ID: "a/warns", Outcome: "warning", Kind: "should", Spec: "CIBA-11", Symptom: `got "authorization_pending"`, Reason: "r"},

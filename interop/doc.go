@@ -17,6 +17,12 @@
 // CI (CI unset) it skips when node or npm is missing; with CI=true a
 // missing toolchain is a failure.
 //
+// TestOIDCProviderStrictChoices starts the same harness with its second
+// configuration (server.mjs CHOICES.strict: other choices the specs leave
+// to the OP, each stricter), proves each choice with direct requests, and
+// compares the suite's outcome (device approval_url) with
+// expected-strict.json.
+//
 // What the run found about oidc-provider, with spec sections, is in
 // docs/interop.md.
 package interop

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -198,14 +199,53 @@ const deviceDelayMS = 0
 // notifyPath is the notification endpoint path of the ping clients.
 const notifyPath = "/notify"
 
+// harnessChoices is one configuration of the harness: the choices the
+// specs leave to the OP that server.mjs makes (its CHOICES, selected by
+// Name), the client registrations that go with them, and the committed
+// expectation of the suite's outcome against it.
+type harnessChoices struct {
+	// Name selects the choices in server.mjs (CONFIG.json "choices").
+	Name string
+	// UserCodeClients are the clients registered with
+	// backchannel_user_code_parameter (CIBA 4); nil means all.
+	UserCodeClients []string
+	// Expected is the expectation file of the suite's outcome.
+	Expected string
+}
+
+// registersUserCode reports whether client id registers
+// backchannel_user_code_parameter.
+func (c harnessChoices) registersUserCode(id string) bool {
+	return c.UserCodeClients == nil || slices.Contains(c.UserCodeClients, id)
+}
+
+// defaultChoices is the first configuration: every client registers
+// backchannel_user_code_parameter, requested_expiry is honoured up to
+// ten minutes, refresh tokens come with every grant, binding_message is
+// optional, any client may introspect.
+var defaultChoices = harnessChoices{Name: "default", Expected: expectedFile}
+
+// strictChoices is the second configuration: other legal choices, each
+// stricter (docs/interop.md, "The second configuration"). Only poll-mtls
+// registers backchannel_user_code_parameter; it is not the first client,
+// which the suite picks when any client will do.
+var strictChoices = harnessChoices{Name: "strict", UserCodeClients: []string{"poll-mtls"}, Expected: "expected-strict.json"}
+
+// resourcePath is the path of the FAPI protected resource server.mjs
+// serves beside the OP (its RESOURCE_PATH).
+const resourcePath = "/fapi/accounts"
+
 // harness is a running oidc-provider.
 type harness struct {
-	Issuer     string
-	TargetPath string
-	Target     *target.Target
-	Dir        string
-	CA         *pki.CA
-	stderr     *lockedBuffer
+	Issuer string
+	// ResourceURL is the FAPI protected resource beside the OP.
+	ResourceURL string
+	TargetPath  string
+	Target      *target.Target
+	Dir         string
+	CA          *pki.CA
+	Choices     harnessChoices
+	stderr      *lockedBuffer
 }
 
 // lockedBuffer collects the harness's stderr for failure messages.
@@ -233,6 +273,10 @@ func (h *harness) Log() string { return h.stderr.String() }
 // target.yaml. The process is stopped when the test ends.
 func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *harness {
 	t.Helper()
+	setup := harnessSetup{choices: defaultChoices}
+	for _, o := range opts {
+		o(&setup)
+	}
 	dir := t.TempDir()
 	now := time.Now()
 	ca, err := pki.NewCA(rand.Reader, now, "ciba-check interop CA")
@@ -277,10 +321,11 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 		certFile, certKey := filepath.Join(dir, "clients", s.ID+".pem"), filepath.Join(dir, "clients", s.ID+".key")
 		must(t, pki.WriteJWK(keyFile, key))
 		must(t, pki.WriteTLSCertificate(certFile, certKey, cert))
-		registrations = append(registrations, registration(t, s, key, cert, notifyURL))
+		registrations = append(registrations, registration(t, s, key, cert, notifyURL, setup.choices.registersUserCode(s.ID)))
 		tc := target.Client{
 			ID: s.ID, Auth: s.Auth, Mode: s.Mode, SigningKey: keyFile, Alg: s.Alg,
 			TLSCert: certFile, TLSKey: certKey, Scope: "openid profile",
+			UserCodeParameter: setup.choices.registersUserCode(s.ID),
 		}
 		if s.Mode == ciba.ModePing {
 			tc.Notification = &target.Notification{Listen: notifyAddr, URL: notifyURL, TLSCert: serverCert, TLSKey: serverKey}
@@ -303,15 +348,14 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 		keys = append(keys, b)
 	}
 	cfg := map[string]any{
-		"host":    "127.0.0.1",
-		"port":    0,
-		"tls":     map[string]string{"cert": serverCert, "key": serverKey, "ca": caFile},
-		"keys":    keys,
-		"clients": registrations,
-		"users":   users,
-	}
-	for _, o := range opts {
-		o(cfg)
+		"host":         "127.0.0.1",
+		"port":         0,
+		"tls":          map[string]string{"cert": serverCert, "key": serverKey, "ca": caFile},
+		"keys":         keys,
+		"clients":      registrations,
+		"users":        users,
+		"choices":      setup.choices.Name,
+		"registration": setup.registration,
 	}
 	cfgFile := filepath.Join(dir, "harness.json")
 	b, err := json.MarshalIndent(cfg, "", "  ")
@@ -328,7 +372,7 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 	must(t, os.WriteFile(filepath.Join(run, "package.json"), []byte(`{"type":"module","private":true}`), 0o644))
 	must(t, os.Symlink(filepath.Join(modules, "node_modules"), filepath.Join(run, "node_modules")))
 
-	h := &harness{Dir: dir, CA: ca, stderr: &lockedBuffer{}}
+	h := &harness{Dir: dir, CA: ca, Choices: setup.choices, stderr: &lockedBuffer{}}
 	cmd := exec.Command(node, "server.mjs", cfgFile)
 	cmd.Dir = run
 	cmd.Env = append(os.Environ(), "NODE_ENV=test")
@@ -379,6 +423,10 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 	}
 
 	tgt.Issuer = h.Issuer
+	h.ResourceURL = h.Issuer + resourcePath
+	tgt.Resource = h.ResourceURL
+	// What the test users' devices can perform (server.mjs deviceACRs).
+	tgt.ACR = "urn:ciba-check:acr:silver"
 	tgt.Device.ApprovalURL = h.Issuer + "/ciba-sim?auth_req_id={auth_req_id}&action={action}"
 	h.TargetPath = filepath.Join(dir, "target.yaml")
 	must(t, tgt.Write(h.TargetPath))
@@ -389,17 +437,29 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 	return h
 }
 
+// harnessSetup is what harness options change before the harness starts.
+type harnessSetup struct {
+	choices      harnessChoices
+	registration bool
+}
+
 // harnessOption changes the harness configuration before it starts.
-type harnessOption func(cfg map[string]any)
+type harnessOption func(*harnessSetup)
 
 // withRegistration opens dynamic client registration (RFC 7591).
 func withRegistration() harnessOption {
-	return func(cfg map[string]any) { cfg["registration"] = true }
+	return func(s *harnessSetup) { s.registration = true }
+}
+
+// withChoices starts the harness with the given configuration instead of
+// defaultChoices.
+func withChoices(c harnessChoices) harnessOption {
+	return func(s *harnessSetup) { s.choices = c }
 }
 
 // registration is the client metadata oidc-provider registers (CIBA 4,
 // RFC 8705 2 and 3, OIDC Registration 2).
-func registration(t *testing.T, s clientSpec, key jose.JSONWebKey, cert tls.Certificate, notifyURL string) map[string]any {
+func registration(t *testing.T, s clientSpec, key jose.JSONWebKey, cert tls.Certificate, notifyURL string, userCode bool) map[string]any {
 	t.Helper()
 	keys := []jose.JSONWebKey{key.Public()}
 	if s.Auth == ciba.AuthSelfSignedTLSClient {
@@ -421,7 +481,7 @@ func registration(t *testing.T, s clientSpec, key jose.JSONWebKey, cert tls.Cert
 		"backchannel_authentication_request_signing_alg": s.Alg,
 		"id_token_signed_response_alg":                   s.Alg,
 		"tls_client_certificate_bound_access_tokens":     true,
-		"backchannel_user_code_parameter":                true,
+		"backchannel_user_code_parameter":                userCode,
 		"jwks":                                           json.RawMessage(raw),
 		"scope":                                          "openid profile email offline_access",
 	}
@@ -477,12 +537,22 @@ func buildCLI(t *testing.T) (string, error) {
 
 // TestManualHarness keeps the harness running for manual runs:
 // CIBA_CHECK_INTEROP_HOLD=1 go test -run TestManualHarness ./interop
+// starts the default configuration; CIBA_CHECK_INTEROP_CHOICES=strict
+// beside it starts the strict one.
 func TestManualHarness(t *testing.T) {
 	if os.Getenv("CIBA_CHECK_INTEROP_HOLD") == "" {
 		t.Skip("set CIBA_CHECK_INTEROP_HOLD=1 to start the harness and keep it running")
 	}
+	choices := defaultChoices
+	switch name := os.Getenv("CIBA_CHECK_INTEROP_CHOICES"); name {
+	case "", defaultChoices.Name:
+	case strictChoices.Name:
+		choices = strictChoices
+	default:
+		t.Fatalf("CIBA_CHECK_INTEROP_CHOICES=%q: want %s or %s", name, defaultChoices.Name, strictChoices.Name)
+	}
 	node, npm := requireNode(t)
-	h := startHarness(t, node, installHarness(t, npm))
-	fmt.Fprintf(os.Stderr, "HARNESS %s %s\n", h.Issuer, h.TargetPath)
+	h := startHarness(t, node, installHarness(t, npm), withChoices(choices))
+	fmt.Fprintf(os.Stderr, "HARNESS %s %s (%s choices)\n", h.Issuer, h.TargetPath, h.Choices.Name)
 	<-time.After(10 * time.Minute)
 }

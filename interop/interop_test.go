@@ -208,6 +208,7 @@ func testHarnessFlows(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 					t.Errorf("userinfo sub %v, want user-%s", info["sub"], tt.user)
 				}
 			}
+			testResource(flowCtx, t, h, c, tr.AccessToken)
 		})
 	}
 
@@ -222,6 +223,44 @@ func testHarnessFlows(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 			t.Fatalf("unsigned backchannel request: %v, want HTTP 400 invalid_request (FAPI-CIBA 5.2.2-6)\n%s", err, exchangeText(ex))
 		}
 	})
+}
+
+// testResource calls the harness's FAPI protected resource with an
+// access token issued to c: over c's certificate it answers 200 and
+// echoes x-fapi-interaction-id with a Date header (FAPI 1.0 Part 1
+// 6.2.1); without a certificate the bound token is refused with 401
+// (RFC 8705 3).
+func testResource(ctx context.Context, t *testing.T, h *harness, c *client.Client, accessToken string) {
+	t.Helper()
+	const interactionID = "c0ffee00-1234-4abc-8def-0123456789ab"
+	call := func(hc *http.Client) *http.Response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.ResourceURL, nil)
+		must(t, err)
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+		req.Header.Set("x-fapi-interaction-id", interactionID)
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("resource %s: %v", h.ResourceURL, err)
+		}
+		_ = res.Body.Close()
+		return res
+	}
+	res := call(c.HTTPClient())
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("resource over the client's certificate: HTTP %d, want 200", res.StatusCode)
+	}
+	if got := res.Header.Get("x-fapi-interaction-id"); got != interactionID {
+		t.Errorf("resource x-fapi-interaction-id %q, want %q echoed", got, interactionID)
+	}
+	if res.Header.Get("Date") == "" {
+		t.Error("resource sent no Date header")
+	}
+	noCert := c.WithTLSCertificate(nil)
+	defer noCert.CloseIdleConnections()
+	if res := call(noCert.HTTPClient()); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("resource without the bound certificate: HTTP %d, want 401", res.StatusCode)
+	}
 }
 
 // exchangeText renders an exchange for a failure message.

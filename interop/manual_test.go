@@ -148,9 +148,9 @@ func (o *operator) answer(p operatorPrompt) {
 }
 
 // testManualDevice runs a few checks with device kind manual, the test
-// as the operator, and compares them with expected.json for manual.
+// as the operator, and compares them with the expectation for manual.
 func testManualDevice(t *testing.T, h *harness, bin string) {
-	exp, err := loadExpectation(expectedFile)
+	exp, err := loadExpectation(h.Choices.Expected)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func testManualDevice(t *testing.T, h *harness, bin string) {
 		}
 	}
 	if diffs := compareOutcome(&selected, focused); len(diffs) > 0 {
-		t.Errorf("the outcome against oidc-provider with device manual differs from %s:\n  %s\n\nrun output:\n%s", expectedFile, strings.Join(diffs, "\n  "), run.Output)
+		t.Errorf("the outcome against oidc-provider with device manual differs from %s:\n  %s\n\nrun output:\n%s", exp.file, strings.Join(diffs, "\n  "), run.Output)
 	}
 	if res.Summary.Passed < 2 {
 		t.Errorf("%d checks passed with --label-filter %q, want at least 2 (the filter no longer selects the device checks?)\n%s", res.Summary.Passed, manualLabelFilter, run.Output)

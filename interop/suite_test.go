@@ -22,12 +22,15 @@ const suiteTimeout = 3 * time.Minute
 // what a driver costs.
 const slowCheck = 10 * time.Second
 
-// expectedFile is the committed expectation of the suite's outcome.
+// expectedFile is the committed expectation of the suite's outcome
+// against the default configuration (defaultChoices).
 const expectedFile = "expected.json"
 
 // expectation is expected.json: the checks that do not pass (fail, warn
 // or skip), and why.
 type expectation struct {
+	// file is the expectation file's path, for messages.
+	file   string
 	OP     string          `json:"op"`
 	Note   string          `json:"note"`
 	Checks []expectedCheck `json:"checks"`
@@ -55,9 +58,9 @@ var otherDeviceKinds = map[target.DeviceKind]bool{target.DeviceHints: true, targ
 // checks, with the drivers entry for kind laid over it.
 func (e *expectation) forDriver(kind target.DeviceKind) (*expectation, error) {
 	if kind != baseDeviceKind && !otherDeviceKinds[kind] {
-		return nil, fmt.Errorf("%s: no expectation for device kind %q", expectedFile, kind)
+		return nil, fmt.Errorf("%s: no expectation for device kind %q", e.file, kind)
 	}
-	out := &expectation{OP: e.OP, Note: e.Note}
+	out := &expectation{file: e.file, OP: e.OP, Note: e.Note}
 	override := map[string]expectedCheck{}
 	for _, c := range e.Drivers[kind].Checks {
 		override[c.ID] = c
@@ -125,7 +128,7 @@ func loadExpectation(path string) (*expectation, error) {
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
-	var e expectation
+	e := expectation{file: path}
 	if err := dec.Decode(&e); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -210,7 +213,7 @@ func compareOutcome(res *runResult, exp *expectation) []string {
 	}
 	for _, c := range exp.Checks {
 		if !ran[c.ID] {
-			diffs = append(diffs, fmt.Sprintf("%s: listed in %s but not run (renamed or removed?)", c.ID, expectedFile))
+			diffs = append(diffs, fmt.Sprintf("%s: listed in %s but not run (renamed or removed?)", c.ID, exp.file))
 		}
 	}
 	sort.Strings(diffs)
@@ -291,9 +294,10 @@ func runSuite(ctx context.Context, t *testing.T, bin, targetPath, name string, a
 // testSuiteMatchesExpectation runs `ciba-check run --target` with the
 // built binary against the harness with the given device (the harness's
 // own target.yaml, approval_url, for device kind approval_url) and
-// compares the outcome with expected.json as it applies to that driver.
+// compares the outcome with the harness configuration's expectation file
+// (expected.json for the default one) as it applies to that driver.
 func testSuiteMatchesExpectation(t *testing.T, h *harness, bin string, dev target.Device) {
-	exp, err := loadExpectation(expectedFile)
+	exp, err := loadExpectation(h.Choices.Expected)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +313,7 @@ func testSuiteMatchesExpectation(t *testing.T, h *harness, bin string, dev targe
 	defer cancel()
 	run := runSuite(ctx, t, bin, targetPath, string(dev.Kind), nil, nil)
 	res := &run.Result
-	t.Logf("ciba-check run against %s with device %s: %d passed, %d warnings, %d failed, %d skipped", exp.OP, dev.Kind, res.Summary.Passed, res.Summary.Warnings, res.Summary.Failed, res.Summary.Skipped)
+	t.Logf("ciba-check run against %s with device %s (expectation %s): %d passed, %d warnings, %d failed, %d skipped", exp.OP, dev.Kind, exp.file, res.Summary.Passed, res.Summary.Warnings, res.Summary.Failed, res.Summary.Skipped)
 	for _, c := range res.Checks {
 		if c.Duration >= slowCheck.Seconds() {
 			t.Logf("slow check with device %s: %s took %.1fs (%s)", dev.Kind, c.ID, c.Duration, c.Outcome)
@@ -317,7 +321,7 @@ func testSuiteMatchesExpectation(t *testing.T, h *harness, bin string, dev targe
 	}
 	if diffs := compareOutcome(res, driverExp); len(diffs) > 0 {
 		t.Errorf("the outcome against oidc-provider with device %s differs from %s (triage each: a real deviation or configuration limit goes into %s and docs/interop.md; a suite mistake is fixed in the suite; a broken driver is fixed in internal/device):\n  %s\n\nrun output:\n%s",
-			dev.Kind, expectedFile, expectedFile, strings.Join(diffs, "\n  "), run.Output)
+			dev.Kind, exp.file, exp.file, strings.Join(diffs, "\n  "), run.Output)
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 // ping delivery, userinfo and TLS.
 const (
 	FaultTokenResponseCacheable         = "token-response-cacheable"
-	FaultPendingWithInterval            = "pending-with-interval"
 	FaultShortAccessToken               = "short-access-token"
 	FaultFullAtHash                     = "full-at-hash"
 	FaultWrongAuthReqIDClaim            = "wrong-auth-req-id-claim"
@@ -43,7 +42,6 @@ const (
 // tokenFaults deviate at the token endpoint, ID tokens, refresh, ping delivery, userinfo and TLS.
 func tokenFaults() []Fault {
 	return []Fault{
-		{FaultPendingWithInterval, "authorization_pending answers carry an extra interval member (RFC 8628 style)", "CIBA-11 / CIBA-13: error bodies hold only error, error_description, error_uri"},
 		{FaultTokenResponseCacheable, "token responses (CIBA and refresh grant) lack Cache-Control no-store and Pragma no-cache", "CIBA-10.1.1 / OIDC-3.1.3.3 / RFC 6749 5.1: token response not cacheable"},
 		{FaultShortAccessToken, "access tokens carry only 64 bits of randomness", "FAPI-R-5.2.2-16: access token with at least 128 bits of entropy"},
 		{FaultFullAtHash, "at_hash is the whole SHA-256 of the access token, not its left half", "OIDC-3.3.2.11: at_hash is the left half of the hash"},
@@ -182,16 +180,5 @@ func legacyTLS(c *tls.Config) {
 			return nil, nil
 		}
 		return legacy, nil
-	}
-}
-
-// pendingWithInterval is an authorization_pending body with the interval
-// added, as device-flow servers (RFC 8628) tend to send: a member CIBA's
-// error responses do not have (CIBA 13, RFC 6749 5.2).
-func pendingWithInterval(interval int) map[string]any {
-	return map[string]any{
-		"error":             ciba.ErrAuthorizationPending.Code,
-		"error_description": "the user has not decided yet",
-		"interval":          interval,
 	}
 }

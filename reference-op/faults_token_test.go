@@ -16,11 +16,6 @@ import (
 
 // tokenFaultProbes observe the faults of faults_token.go.
 var tokenFaultProbes = map[string]faultProbe{
-	refop.FaultPendingWithInterval: func(t *testing.T, h *harness) bool {
-		r := h.poll(cPoll, h.start(cPoll, nil))
-		_, extra := r.body["interval"]
-		return r.str("error") == "authorization_pending" && extra
-	},
 	refop.FaultTokenResponseCacheable: func(t *testing.T, h *harness) bool {
 		r := h.tokens(cPoll)
 		return !strings.Contains(r.header.Get("Cache-Control"), "no-store")

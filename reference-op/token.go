@@ -17,10 +17,6 @@ import (
 func (op *OP) handleToken(w http.ResponseWriter, r *http.Request) {
 	resp, err := op.token(r)
 	if err != nil {
-		if op.faults.on(FaultPendingWithInterval) && errors.Is(err, ciba.ErrAuthorizationPending) {
-			writeJSONStatus(w, http.StatusBadRequest, pendingWithInterval(op.cfg.Interval))
-			return
-		}
 		op.fail(w, r, err)
 		return
 	}

@@ -227,6 +227,9 @@ type conformanceV1 struct {
 		Auth        []string `json:"auth"`
 		Negative    bool     `json:"negative"`
 		Severity    string   `json:"severity"`
+		Level       string   `json:"level"`
+		Duty        string   `json:"duty"`
+		Quote       string   `json:"quote"`
 		OIDFModules []string `json:"oidf_modules"`
 		Outcome     string   `json:"outcome"`
 		Duration    float64  `json:"duration_seconds"`
@@ -277,7 +280,8 @@ func decodeConformance(data []byte) (*Model, error) {
 	for _, in := range c.Checks {
 		out := Check{
 			Name: in.Name, Group: in.Section, SpecRefs: in.SpecRefs, Modes: in.Modes, Auth: in.Auth,
-			Negative: in.Negative, Should: in.Severity == "should", OIDFModules: in.OIDFModules, DurationSeconds: in.Duration,
+			Negative: in.Negative, Should: in.Severity == "should" || in.Severity == "cert", OIDFModules: in.OIDFModules, DurationSeconds: in.Duration,
+			Level: in.Level, Duty: in.Duty, Quote: in.Quote,
 		}
 		if f := in.Failure; f != nil {
 			out.Message, out.Location = f.Message, f.Location

@@ -132,14 +132,14 @@ func writeMarkdown(w *mdWriter, m *Model) {
 			func(ch *Check) string {
 				// The first line says what went wrong; the quoted exchange
 				// that follows belongs in the HTML report.
-				return fmt.Sprintf("| %s | %s | %s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, "failed")))
+				return fmt.Sprintf("| %s | %s | %s%s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, "failed")), mdRequirement(ch))
 			})
 		w.omitted.Failed += len(failed) - n
 	}
 	if len(warned) > 0 {
 		n := writeTable(w, fmt.Sprintf("### ⚠️ Warnings (%d)\n\nSHOULD-level expectations not met; they do not fail the run.\n\n", len(warned)), "", "| Check | Section | What was expected |\n|:--|:--|:--|\n", warned,
 			func(ch *Check) string {
-				return fmt.Sprintf("| %s | %s | %s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, "warning")))
+				return fmt.Sprintf("| %s | %s | %s%s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, "warning")), mdRequirement(ch))
 			})
 		w.omitted.Warnings += len(warned) - n
 	}
@@ -269,4 +269,13 @@ func mdCode(s string) string {
 		return mdEscape(s)
 	}
 	return "`" + s + "`"
+}
+
+// mdRequirement is the sentence a failed or warned check enforces, for its
+// table cell ("" when the producer gave none).
+func mdRequirement(ch *Check) string {
+	if ch.Quote == "" {
+		return ""
+	}
+	return "<br>" + mdEscape(ch.Level) + ": " + mdEscape(clipText(ch.Quote, maxCell))
 }

@@ -89,6 +89,13 @@ type Check struct {
 	// Should marks a check of a SHOULD, MAY or judgement requirement:
 	// its unmet expectation is a Warning, not a failure.
 	Should bool `json:"should,omitempty"`
+	// Level is the level of the requirement the check enforces: MUST (a
+	// failure), SHOULD (a warning) or CERT (what only the OIDF
+	// certification suite demands); Duty is whose duty it is (OP or
+	// client); Quote is the sentence, with its section.
+	Level string `json:"level,omitempty"`
+	Duty  string `json:"duty,omitempty"`
+	Quote string `json:"quote,omitempty"`
 	// OIDFModules are the OpenID Foundation test modules it covers.
 	OIDFModules []string `json:"oidf_modules,omitempty"`
 	Outcome     Outcome  `json:"outcome"`

@@ -60,6 +60,7 @@ func sampleModel() *Model {
 			{
 				Name: "rejects a request without a hint with invalid_request", SpecRefs: []string{"CIBA-7.1", "CIBA-13"}, Negative: true, Modes: []string{"poll"}, Auth: []string{"private_key_jwt"},
 				Outcome: Failed, DurationSeconds: 0.052,
+				Level: "MUST", Duty: "OP", Quote: `CIBA-13: "invalid_request The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, contains more than one of the hints, or is otherwise malformed."`,
 				Message:  "expected HTTP 400 invalid_request (CIBA 13), got HTTP 200 with an auth_req_id",
 				Expected: "HTTP 400\n{\"error\":\"invalid_request\"}",
 				Got:      "HTTP 200\n{\"auth_req_id\":\"abc\",\"expires_in\":120}",

@@ -401,6 +401,8 @@ var skeletonTemplate = template.Must(template.New("target.yaml").Funcs(template.
 #   token_endpoint_auth_methods_supported: {{auths .Discovery.TokenEndpointAuthMethodsSupported}}
 #   token_endpoint_auth_signing_alg_values_supported: {{algs .Discovery.TokenEndpointAuthSigningAlgValuesSupported}}
 #   tls_client_certificate_bound_access_tokens: {{.Discovery.TLSClientCertificateBoundAccessTokens}}
+#   backchannel_user_code_parameter_supported: {{.Discovery.BackchannelUserCodeParameterSupported}}
+#   acr_values_supported: {{algs .Discovery.ACRValuesSupported}}
 {{- else if .DiscoveryError}}
 #
 # The discovery document could not be read ({{.DiscoveryError}}),
@@ -436,6 +438,17 @@ ca: {{q .CAFile}}
 # FAPI-CIBA profile checks (push mode forbidden, signed requests, bound tokens).
 fapi: true
 
+# A FAPI resource endpoint of your resource server that accepts the access
+# token: GET with "Authorization: Bearer" over the client's certificate
+# (FAPI-R 6.2.1). The x-fapi-interaction-id, Date and query-string checks
+# call it; without it they call userinfo as a stand-in and only warn.
+# resource: https://api.example/accounts
+
+# The acr value(s) the acr check requests as acr_values (space-separated, in
+# order of preference; FAPI-CIBA 5.2.2-8: an acr claim must come back).
+# Without it the check requests the OP's acr_values_supported.
+# acr: urn:example:acr:mfa
+
 # Clients registered at the OP. Register each with its jwks.json (or jwks_uri
 # serving it), the token_endpoint_auth_method in "auth", the
 # backchannel_token_delivery_mode in "mode",
@@ -461,6 +474,10 @@ clients:
     tls_cert: {{.CertFile}}
     tls_key: {{.CertKey}}
     scope: openid
+    # Whether the OP registered this client with backchannel_user_code_parameter
+    # true (CIBA 4; default false). Only then does ciba-check send a user's
+    # user_code (CIBA 7.1), and only such clients run the user_code checks.
+    # user_code_parameter: true
     # For mode ping: where ciba-check listens, the https URL registered as
     # backchannel_client_notification_endpoint (must reach this machine), and
     # the listener's certificate (one the OP trusts).
@@ -494,6 +511,17 @@ users:
   # - name: pending
   #   login_hint: user-left-pending
   #   outcome: never
+  # A user_code is the code the OP requires of that user (CIBA 7.1.2); it is
+  # sent only by clients with user_code_parameter: true.
+  # - name: coded
+  #   login_hint: user-with-a-user-code
+  #   user_code: "4711"
+  #   outcome: never
+#
+# Before each run ciba-check sends one backchannel request per client, for a
+# user with outcome never if there is one (its request just expires): an
+# answer that says this file is wrong (invalid_client, unauthorized_client,
+# unknown_user_id, a TLS failure) stops the run with the entry's line.
 
 # How ciba-check makes the user approve or deny. One of:
 #   kind: mockdevice    url: https://device.example       (ciba-check's mock device)

@@ -117,6 +117,10 @@ func TestInitWritesLoadableSkeleton(t *testing.T) {
 		Placeholder+"-client1-ps256", "bank-client-1",
 		Placeholder+"-client2-es256", "bank-client-2",
 		Placeholder+"-user-who-approves", "alice@mybank.example",
+		// The registration's optional fields, uncommented as written.
+		"# resource: ", "resource: ",
+		"# acr: ", "acr: ",
+		"    # user_code_parameter: true", "    user_code_parameter: true",
 	).Replace(string(data))
 	if strings.Contains(filled, Placeholder+"-") || strings.Contains(filled, `"`+Placeholder) {
 		t.Fatalf("a placeholder is left after filling:\n%s", filled)
@@ -127,6 +131,9 @@ func TestInitWritesLoadableSkeleton(t *testing.T) {
 	tg, err = target.Load(tp)
 	if err != nil {
 		t.Fatalf("the filled skeleton does not load: %v", err)
+	}
+	if tg.Resource != "https://api.example/accounts" || tg.ACR != "urn:example:acr:mfa" || !tg.Clients[0].UserCodeParameter || !tg.Clients[1].UserCodeParameter {
+		t.Fatalf("uncommented resource %q, acr %q, user_code_parameter %v %v", tg.Resource, tg.ACR, tg.Clients[0].UserCodeParameter, tg.Clients[1].UserCodeParameter)
 	}
 	algs := map[string]string{}
 	for i := range tg.Clients {

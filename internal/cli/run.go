@@ -35,6 +35,10 @@ type RunOptions struct {
 	MDFile      string
 	FailFast    bool
 	Timeout     time.Duration
+	// Profile is "spec" (the default: judge by the spec text) or
+	// "oidf-cert" (also fail what only the OIDF certification suite
+	// demands).
+	Profile string
 	// Getenv reads the environment ($GITHUB_STEP_SUMMARY); tests replace it.
 	Getenv func(string) string
 	// Faults switch on reference-OP faults (hidden; embedded OP only):
@@ -86,6 +90,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.StringVar(&opts.HTMLFile, "html", "", "write a self-contained HTML report to FILE")
 	fl.StringVar(&opts.MDFile, "md", "", "write a Markdown summary to FILE (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check")
+	fl.StringVar(&opts.Profile, "profile", "spec", "spec: judge by the spec text; oidf-cert: also fail what only the OIDF certification suite demands (CERT checks, else warnings)")
 	fl.DurationVar(&opts.Timeout, "timeout", time.Hour, "stop the run after this long")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
 	_ = fl.MarkHidden("fault")
@@ -100,6 +105,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		FailFast:    opts.FailFast,
 		Timeout:     opts.Timeout,
 	}
+	profile, err := conformance.ParseProfile(opts.Profile)
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("run: %w", err)}
+	}
+	cfg.Profile = profile
 	if err := cfg.Validate(); err != nil {
 		return &UsageError{Err: fmt.Errorf("run: %w", err)}
 	}
@@ -122,6 +132,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)}
 	}
 	defer env.Close()
+	// A setup mistake is not the OP's fault: a refusal that says
+	// target.yaml is wrong stops the run here (exit 2, one line).
+	if err := conformance.Preflight(ctx, env); err != nil {
+		return &UsageError{Err: fmt.Errorf("run: %w", err)}
+	}
 
 	progress := newRunProgress(opts.IO)
 	cfg.Env = env
@@ -137,7 +152,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	progress.finish()
 
 	info := conformance.ReportInfo{
-		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind),
+		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind), Profile: targetProfile(t), Judging: profile,
 		Started: started, Duration: elapsed,
 	}
 	lost := env.Lost()
@@ -377,4 +392,13 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		fmt.Fprintf(w, " (%d not selected)", notSelected)
 	}
 	fmt.Fprintf(w, " in %s\n", elapsed.Round(10*time.Millisecond))
+}
+
+// targetProfile is what the target is tested as: FAPI-CIBA, or plain CIBA
+// with fapi: false.
+func targetProfile(t *target.Target) string {
+	if t.FAPI {
+		return "FAPI-CIBA"
+	}
+	return "CIBA"
 }

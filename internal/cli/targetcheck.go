@@ -22,10 +22,12 @@ import (
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 	"github.com/ciba-check/ciba-check/mockdevice"
+	"github.com/ciba-check/ciba-check/suites/conformance"
 )
 
 // TargetCheckOptions are the inputs of `ciba-check target check`.
@@ -62,8 +64,12 @@ func NewCmdTargetCheck(f *Factory, runF func(context.Context, *TargetCheckOption
 		Long: `Validate target.yaml and reach what it describes, without running the suite:
 the OP's discovery document and JWKS, a TLS handshake with each client's
 certificate, the delivery modes, client authentication methods and
-algorithms the clients need, the notification listen addresses, and the
-authentication device.
+algorithms the clients need, resource, acr and user_code_parameter, the
+notification listen addresses, and the authentication device. Each client
+then makes the run's preflight: one real backchannel request (for a user
+whose request stays pending when there is one) and, for poll clients, one
+token request; a refusal that says target.yaml is wrong (invalid_client,
+unauthorized_client, unknown_user_id, a TLS failure) names FILE:LINE.
 
 Prints one line per item, ✓ or ✗ with what is wrong. Exit status: 0 all
 items are fine, 1 an item failed, 2 the file is invalid (FILE:LINE:COL).`,
@@ -151,11 +157,83 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 		}
 	}
 	checkJWKS(ctx, r, md, roots, opts.Timeout)
+	checkRegistration(r, t, md)
 	for i := range t.Clients {
 		checkClient(ctx, r, t, &t.Clients[i], md, opts)
 	}
+	if md.BackchannelAuthenticationEndpoint != "" {
+		probeClients(ctx, r, t, md, opts)
+	}
 	checkDevice(ctx, r, t, opts)
 	return r.result()
+}
+
+// checkRegistration reports what target.yaml says of the registration
+// beyond the clients' basics: resource, acr and user_code_parameter.
+func checkRegistration(r *checkReport, t *target.Target, md *ciba.ProviderMetadata) {
+	if t.Resource != "" {
+		r.ok("resource", t.Resource+" (the FAPI-R 6.2.1 resource checks call it)")
+	} else {
+		r.ok("resource", "none: the resource checks call userinfo as a stand-in and only warn")
+	}
+	if t.ACR != "" {
+		var unknown []string
+		for _, v := range strings.Fields(t.ACR) {
+			if len(md.ACRValuesSupported) > 0 && !slices.Contains(md.ACRValuesSupported, v) {
+				unknown = append(unknown, v)
+			}
+		}
+		if len(unknown) > 0 {
+			r.fail("acr", "%s not in the OP's acr_values_supported %v", strings.Join(unknown, ", "), md.ACRValuesSupported)
+		} else {
+			r.ok("acr", t.ACR+" (requested by the acr check)")
+		}
+	}
+	var codeClients []string
+	for _, c := range t.Clients {
+		if c.UserCodeParameter {
+			codeClients = append(codeClients, c.ID)
+		}
+	}
+	var codeUsers []string
+	for _, u := range t.Users {
+		if u.UserCode != "" {
+			codeUsers = append(codeUsers, u.Name)
+		}
+	}
+	switch {
+	case len(codeClients) > 0 && !md.BackchannelUserCodeParameterSupported:
+		r.fail("user_code", "clients %s have user_code_parameter: true, but the OP does not publish backchannel_user_code_parameter_supported true (CIBA 4)", strings.Join(codeClients, ", "))
+	case len(codeClients) > 0 && len(codeUsers) > 0:
+		r.ok("user_code", fmt.Sprintf("clients %s send the user_code of users %s", strings.Join(codeClients, ", "), strings.Join(codeUsers, ", ")))
+	case len(codeUsers) > 0:
+		r.ok("user_code", fmt.Sprintf("users %s have a user_code, but no client has user_code_parameter: true (CIBA 4 default false): it is never sent and the user_code checks skip", strings.Join(codeUsers, ", ")))
+	case len(codeClients) > 0:
+		r.ok("user_code", fmt.Sprintf("clients %s have user_code_parameter: true, but no user has a user_code: the user_code checks skip", strings.Join(codeClients, ", ")))
+	}
+}
+
+// probeClients makes the run's preflight: one real backchannel request per
+// client (and a token request for poll clients), each refusal that says
+// target.yaml is wrong a failed item with its FILE:LINE.
+func probeClients(ctx context.Context, r *checkReport, t *target.Target, md *ciba.ProviderMetadata, opts *TargetCheckOptions) {
+	env := &conformance.Env{Target: t, Metadata: md, Clock: clock.Real{}}
+	for i := range t.Clients {
+		tc := &t.Clients[i]
+		item := "client " + tc.ID + " request"
+		stepCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		res := conformance.ProbeClient(stepCtx, env, tc)
+		cancel()
+		if res.Err != nil {
+			r.fail(item, "%v", res.Err)
+			continue
+		}
+		detail := res.Detail
+		if res.User != nil {
+			detail += " (user " + res.User.Name + ")"
+		}
+		r.ok(item, detail)
+	}
 }
 
 func (r *checkReport) result() error {

@@ -93,7 +93,10 @@ func TestTargetCheckEmbeddedEnvironment(t *testing.T) {
 	if code != ExitOK || strings.Contains(out, "✗") {
 		t.Fatalf("exit %d for the embedded environment:\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"✓ discovery", "✓ jwks", "✓ backchannel_authentication_endpoint", "✓ device mockdevice", "TLS: handshake with", "all items passed"} {
+	for _, want := range []string{"✓ discovery", "✓ jwks", "✓ backchannel_authentication_endpoint", "✓ device mockdevice", "TLS: handshake with", "all items passed",
+		"✓ resource: none: the resource checks call userinfo", "✓ acr: urn:ciba-check:acr:mfa", "send the user_code of users grace",
+		"✓ client poll-pkjwt-es256 request: backchannel request acknowledged; token request answered authorization_pending (user carol)",
+		"✓ client ping-mtls request: backchannel request acknowledged (user carol)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -150,6 +153,13 @@ func TestTargetCheckEmbeddedEnvironment(t *testing.T) {
 		}, want: []string{`✗ device command: "./missing-approver.sh" cannot be run`}},
 		{name: "placeholder left", edit: func(tg *target.Target) { tg.Users[0].LoginHint = Placeholder + "-user" },
 			want: []string{"✗ placeholders: users[0].login_hint still hold " + Placeholder}},
+		// The run's preflight: one real request per client.
+		{name: "client id the OP does not know", edit: func(tg *target.Target) { tg.Clients[0].ID += "-x" },
+			want: []string{"✗ client " + env.Target.Clients[0].ID + "-x request: ", "edited.yaml:", ": client " + env.Target.Clients[0].ID + "-x: the OP refused its backchannel request with invalid_client"}},
+		{name: "user the OP does not know", edit: func(tg *target.Target) { tg.Users[2].LoginHint = "carol-who" },
+			want: []string{`: user carol: the OP does not know login_hint "carol-who"`}},
+		{name: "acr the OP does not publish", edit: func(tg *target.Target) { tg.ACR = "urn:nope" },
+			want: []string{"✗ acr: urn:nope not in the OP's acr_values_supported"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -392,6 +392,10 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 		CA:     m.CAFile,
 		FAPI:   !pushAllowed,
 		Device: target.Device{Kind: target.DeviceMock, URL: env.DeviceURL},
+		// No resource: the reference OP serves no protected resource
+		// besides userinfo, where the resource checks run as a stand-in.
+		// acr: ACRMultiFactor is what its device performs.
+		ACR: refop.ACRMultiFactor,
 	}
 	for _, c := range m.Clients {
 		tc := target.Client{
@@ -403,6 +407,9 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 			TLSCert:    c.CertFile,
 			TLSKey:     c.CertKey,
 			Scope:      "openid profile",
+			// registrations registers every client with
+			// backchannel_user_code_parameter (CIBA 4): so says the target.
+			UserCodeParameter: true,
 		}
 		if c.Spec.Mode != ciba.ModePoll {
 			tc.Notification = &target.Notification{

@@ -133,12 +133,29 @@ func (p *parse) run(data []byte, baseDir string) (*Target, error) {
 	}
 	t.applyDefaults()
 	t.BaseDir = baseDir
+	t.File = p.file
+	p.recordLines(t)
 	t.resolvePaths(baseDir)
 	p.validate(t)
 	if len(p.errs) > 0 {
 		return nil, p.first()
 	}
 	return t, nil
+}
+
+// recordLines gives every client and user the line its entry starts on,
+// so that later messages (the preflight's) can point into the file.
+func (p *parse) recordLines(t *Target) {
+	for i := range t.Clients {
+		if pos, ok := p.keyPos[fmt.Sprintf("clients[%d]", i)]; ok {
+			t.Clients[i].Line = pos.Line
+		}
+	}
+	for i := range t.Users {
+		if pos, ok := p.keyPos[fmt.Sprintf("users[%d]", i)]; ok {
+			t.Users[i].Line = pos.Line
+		}
+	}
 }
 
 // first returns the error that comes first in the file, so the user fixes

@@ -12,6 +12,9 @@
 //	  token: https://...
 //	  userinfo: https://...
 //	fapi: true                               # default true; false allows push (FAPI-CIBA 5.2.2-3 forbids it)
+//	resource: https://api.example/accounts   # optional FAPI resource endpoint that accepts the access token
+//	                                         #   (GET, Authorization: Bearer, over the client's certificate)
+//	acr: urn:example:acr:mfa                 # optional acr value(s) to request as acr_values (space-separated)
 //	clients:                                 # at least one
 //	  - id: poll-pkjwt-es256                 # required, unique
 //	    auth: private_key_jwt                # private_key_jwt | tls_client_auth | self_signed_tls_client_auth
@@ -21,6 +24,7 @@
 //	    tls_cert: certs/poll-pkjwt-es256.pem # client certificate; required for tls_client_auth and
 //	    tls_key: certs/poll-pkjwt-es256.key  #   self_signed_tls_client_auth; give both or neither
 //	    scope: openid profile                # default "openid"
+//	    user_code_parameter: true            # default false: the client registered backchannel_user_code_parameter (CIBA 4)
 //	    notification:                        # required for ping and push, not allowed for poll
 //	      listen: 127.0.0.1:9443             # host:port the tool listens on
 //	      url: https://127.0.0.1:9443/notify/poll-pkjwt-es256   # https URL registered at the OP (CIBA 4)
@@ -29,7 +33,8 @@
 //	users:                                   # at least one
 //	  - name: alice                          # required, unique
 //	    login_hint: alice@example.com        # exactly one of login_hint, login_hint_token, id_token_hint (CIBA 7.1)
-//	    user_code: "1234"                    # optional
+//	    user_code: "1234"                    # optional: the code the OP requires of this user (CIBA 7.1.2);
+//	                                         #   sent only by clients with user_code_parameter: true (CIBA 7.1)
 //	    outcome: approve                     # approve (default) | deny | never | cancel | error
 //	    delay: 2s                            # optional, approve or deny only: act after this delay
 //	device:                                  # required
@@ -37,6 +42,18 @@
 //	  url: https://127.0.0.1:9444            # mockdevice only: its base URL
 //	  approval_url: https://op.example/action?token={auth_req_id}&type={action}   # approval_url only
 //	  command: ./approve.sh {auth_req_id} {login_hint} {action}                   # command only
+//
+// What target.yaml says of each client is what the OP's registration of
+// it says: user_code_parameter mirrors backchannel_user_code_parameter,
+// which CIBA 4 defaults to false ("If omitted, the default value is
+// false"), and CIBA 7.1 says a user_code "should only be present if the
+// client registration parameter backchannel_user_code_parameter indicates
+// support". Only such clients send a user_code, and only they are used by
+// the user_code checks. resource is where the protected-resource checks
+// (FAPI-R 6.2.1) present the access token; without it they run at the
+// userinfo endpoint as a warning-level stand-in. acr is what the acr
+// check requests (FAPI-CIBA 5.2.2-8); without it the check requests the
+// OP's acr_values_supported.
 //
 // Unknown keys are errors. Every string value may use ${NAME} or
 // ${NAME:-default} (default when NAME is unset or empty); an unset NAME
@@ -70,13 +87,23 @@ type Target struct {
 	CA        string    `yaml:"ca,omitempty"`
 	Endpoints Endpoints `yaml:"endpoints,omitempty"`
 	FAPI      bool      `yaml:"fapi"`
-	Clients   []Client  `yaml:"clients"`
-	Users     []User    `yaml:"users"`
-	Device    Device    `yaml:"device"`
+	// Resource is a FAPI resource endpoint that accepts the access token
+	// (GET with Authorization: Bearer over the client's certificate,
+	// FAPI-R 6.2.1); empty means none is known.
+	Resource string `yaml:"resource,omitempty"`
+	// ACR is the acr_values the acr check requests (space-separated, in
+	// order of preference); empty means the OP's acr_values_supported.
+	ACR     string   `yaml:"acr,omitempty"`
+	Clients []Client `yaml:"clients"`
+	Users   []User   `yaml:"users"`
+	Device  Device   `yaml:"device"`
 
 	// BaseDir is the folder relative paths were resolved against (the
 	// target file's folder); a command device should run there.
 	BaseDir string `yaml:"-"`
+	// File is the name the target was read from (as given to Parse), for
+	// messages that point into it; empty for a target built in memory.
+	File string `yaml:"-"`
 }
 
 // Endpoints override what discovery says; empty means use discovery.
@@ -88,15 +115,23 @@ type Endpoints struct {
 
 // Client is a client registered at the OP.
 type Client struct {
-	ID           string            `yaml:"id"`
-	Auth         ciba.AuthMethod   `yaml:"auth"`
-	Mode         ciba.DeliveryMode `yaml:"mode"`
-	SigningKey   string            `yaml:"signing_key"`
-	Alg          string            `yaml:"alg,omitempty"`
-	TLSCert      string            `yaml:"tls_cert,omitempty"`
-	TLSKey       string            `yaml:"tls_key,omitempty"`
-	Scope        string            `yaml:"scope,omitempty"`
-	Notification *Notification     `yaml:"notification,omitempty"`
+	ID         string            `yaml:"id"`
+	Auth       ciba.AuthMethod   `yaml:"auth"`
+	Mode       ciba.DeliveryMode `yaml:"mode"`
+	SigningKey string            `yaml:"signing_key"`
+	Alg        string            `yaml:"alg,omitempty"`
+	TLSCert    string            `yaml:"tls_cert,omitempty"`
+	TLSKey     string            `yaml:"tls_key,omitempty"`
+	Scope      string            `yaml:"scope,omitempty"`
+	// UserCodeParameter says the client registered
+	// backchannel_user_code_parameter true (CIBA 4; default false): only
+	// then does it send a user's user_code (CIBA 7.1).
+	UserCodeParameter bool          `yaml:"user_code_parameter,omitempty"`
+	Notification      *Notification `yaml:"notification,omitempty"`
+
+	// Line is where the client's entry starts in the target file (1-based;
+	// 0 when not read from a file).
+	Line int `yaml:"-"`
 }
 
 // Notification is where a ping or push client receives the OP's callbacks
@@ -118,6 +153,10 @@ type User struct {
 	UserCode       string   `yaml:"user_code,omitempty"`
 	Outcome        Outcome  `yaml:"outcome,omitempty"`
 	Delay          Duration `yaml:"delay,omitempty"`
+
+	// Line is where the user's entry starts in the target file (1-based;
+	// 0 when not read from a file).
+	Line int `yaml:"-"`
 }
 
 // Hint returns the CIBA 7.1 hint parameter this user is identified by and
@@ -224,6 +263,18 @@ func (d *Duration) UnmarshalYAML(node ast.Node) error {
 		}
 	}
 	return &nodeError{node: node, msg: fmt.Sprintf("%s is not a duration such as \"2s\" or \"500ms\"", quoteNode(node))}
+}
+
+// Where names the place of an entry of the target file for a message:
+// "FILE:LINE" when both are known, else the file name or "".
+func (t *Target) Where(line int) string {
+	switch {
+	case t.File != "" && line > 0:
+		return fmt.Sprintf("%s:%d", t.File, line)
+	case line > 0:
+		return fmt.Sprintf("target.yaml:%d", line)
+	}
+	return t.File
 }
 
 // Client returns the client with id.

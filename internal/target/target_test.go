@@ -95,7 +95,11 @@ func TestParseGood(t *testing.T) {
 		},
 		Device:  Device{Kind: DeviceMock, URL: "https://127.0.0.1:9444"},
 		BaseDir: base,
+		File:    "target.yaml",
 	}
+	// Every entry remembers where it starts, for messages about it.
+	want.Clients[0].Line, want.Clients[1].Line = 7, 12
+	want.Users[0].Line, want.Users[1].Line = 25, 30
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Parse =\n%+v\nwant\n%+v", got, want)
 	}
@@ -168,6 +172,32 @@ func TestParseDefaultsAndVariants(t *testing.T) {
 				t.Errorf("user_code %q", tg.Users[0].UserCode)
 			}
 		}},
+		{"user_code_parameter defaults to false", nil, func(t *testing.T, tg *Target) {
+			// CIBA 4: backchannel_user_code_parameter "If omitted, the
+			// default value is false".
+			if tg.Clients[0].UserCodeParameter || tg.Clients[1].UserCodeParameter {
+				t.Errorf("user_code_parameter %v %v", tg.Clients[0].UserCodeParameter, tg.Clients[1].UserCodeParameter)
+			}
+		}},
+		{"user_code_parameter per client", map[int]string{11: "    alg: ES256\n    user_code_parameter: true"}, func(t *testing.T, tg *Target) {
+			if !tg.Clients[0].UserCodeParameter || tg.Clients[1].UserCodeParameter {
+				t.Errorf("user_code_parameter %v %v", tg.Clients[0].UserCodeParameter, tg.Clients[1].UserCodeParameter)
+			}
+		}},
+		{"resource and acr", map[int]string{5: "fapi: true\nresource: https://api.example/accounts\nacr: urn:a urn:b"}, func(t *testing.T, tg *Target) {
+			if tg.Resource != "https://api.example/accounts" || tg.ACR != "urn:a urn:b" {
+				t.Errorf("resource %q acr %q", tg.Resource, tg.ACR)
+			}
+			// Lines follow the inserted keys.
+			if tg.Clients[0].Line != 9 || tg.Users[1].Line != 32 {
+				t.Errorf("lines %d %d", tg.Clients[0].Line, tg.Users[1].Line)
+			}
+		}},
+		{"resource and acr default to none", nil, func(t *testing.T, tg *Target) {
+			if tg.Resource != "" || tg.ACR != "" {
+				t.Errorf("resource %q acr %q", tg.Resource, tg.ACR)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +237,18 @@ func TestParseErrors(t *testing.T) {
 			`target.yaml:4:3: endpoints.token: "ftp://op.example/token" must be an https URL`},
 		{"fapi not bool", map[int]string{5: "fapi: sometimes"},
 			`target.yaml:5:7: fapi: must be true or false`},
+		{"user_code_parameter not bool", map[int]string{11: "    user_code_parameter: sometimes"},
+			`target.yaml:11:26: clients[0].user_code_parameter: must be true or false`},
+		{"user_code_parameter misspelt", map[int]string{11: "    user_code_parameters: true"},
+			`target.yaml:11:5: clients[0].user_code_parameters: unknown key "user_code_parameters"`},
+		{"user_code_parameter on a user", map[int]string{27: "    user_code_parameter: true"},
+			`target.yaml:27:5: users[0].user_code_parameter: unknown key "user_code_parameter"`},
+		{"resource not https", map[int]string{5: "resource: http://api.example/accounts"},
+			`target.yaml:5:1: resource: "http://api.example/accounts" must be an https URL`},
+		{"resource not a string", map[int]string{5: "resource: [a]"},
+			`target.yaml:5:11: resource: must be a string`},
+		{"acr blank", map[int]string{5: "acr: ' '"},
+			`target.yaml:5:1: acr: must name at least one acr value`},
 		{"clients not a list", map[int]string{6: "clients: {}", 7: "", 8: "", 9: "", 10: "", 11: "", 12: "", 13: "", 14: "", 15: "", 16: "", 17: "", 18: "", 19: "", 20: "", 21: "", 22: "", 23: ""},
 			`target.yaml:6:10: clients: must be a list`},
 		{"no clients", map[int]string{6: "clients: []", 7: "", 8: "", 9: "", 10: "", 11: "", 12: "", 13: "", 14: "", 15: "", 16: "", 17: "", 18: "", 19: "", 20: "", 21: "", 22: "", 23: ""},
@@ -398,7 +440,9 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	outside := t.TempDir()
 	src := edit(map[int]string{
-		2:  "ca: " + filepath.Join(outside, "ca.pem"),             // outside the folder: stays absolute
+		2:  "ca: " + filepath.Join(outside, "ca.pem"),                 // outside the folder: stays absolute
+		5:  "fapi: true\nresource: https://api.example/r\nacr: urn:a", // the registration's world
+		11: "    alg: ES256\n    user_code_parameter: true",
 		27: "    user_code: \"$${NOT_EXPANDED} 0012\"",            // literal ${ and a leading zero
 		31: "    id_token_hint: '${TOKEN:-x: y # not a comment}'", // YAML-special characters
 	})
@@ -425,7 +469,8 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(data)
-	for _, want := range []string{"signing_key: keys/poll.jwk", "tls_cert: certs/notify.pem", "ca: " + filepath.Join(outside, "ca.pem"), "fapi: true", "delay: 2s"} {
+	for _, want := range []string{"signing_key: keys/poll.jwk", "tls_cert: certs/notify.pem", "ca: " + filepath.Join(outside, "ca.pem"), "fapi: true", "delay: 2s",
+		"resource: https://api.example/r", "acr: urn:a", "user_code_parameter: true"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("written file lacks %q:\n%s", want, text)
 		}
@@ -437,7 +482,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(Write(t)): %v\n%s", err, text)
 	}
-	if !reflect.DeepEqual(back, orig) {
+	if !reflect.DeepEqual(withoutPositions(back), withoutPositions(orig)) {
 		t.Fatalf("round trip differs:\n got %+v\nwant %+v\n%s", back, orig, text)
 	}
 
@@ -451,9 +496,23 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(back, orig) {
+	if !reflect.DeepEqual(withoutPositions(back), withoutPositions(orig)) {
 		t.Fatalf("second round trip differs:\n got %+v\nwant %+v", back, orig)
 	}
+}
+
+// withoutPositions is t without what depends on the file's layout (its
+// name, the lines entries start on): a written file lays entries out anew.
+func withoutPositions(t *Target) *Target {
+	c := t.clone()
+	c.File = ""
+	for i := range c.Clients {
+		c.Clients[i].Line = 0
+	}
+	for i := range c.Users {
+		c.Users[i].Line = 0
+	}
+	return c
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -47,6 +47,17 @@ func (p *parse) validate(t *Target) {
 		}
 	}
 
+	if t.Resource != "" {
+		// FAPI-R 6.2.1: the resource server with the FAPI endpoints is
+		// reached over TLS.
+		if msg := checkURL(t.Resource, true); msg != "" {
+			p.fail("resource", "%s", msg)
+		}
+	}
+	if t.ACR != "" && strings.TrimSpace(t.ACR) == "" {
+		p.fail("acr", "must name at least one acr value (acr_values, CIBA 7.1)")
+	}
+
 	if len(t.Clients) == 0 {
 		p.fail("clients", "at least one client is required")
 	}

@@ -93,7 +93,7 @@ func (t *Target) clone() *Target {
 func (t *Target) escapeEnv() {
 	esc := func(s *string) { *s = strings.ReplaceAll(*s, "${", "$${") }
 	for _, s := range []*string{&t.Issuer, &t.CA, &t.Endpoints.BackchannelAuthentication, &t.Endpoints.Token,
-		&t.Endpoints.Userinfo, &t.Device.URL, &t.Device.ApprovalURL, &t.Device.Command} {
+		&t.Endpoints.Userinfo, &t.Resource, &t.ACR, &t.Device.URL, &t.Device.ApprovalURL, &t.Device.Command} {
 		esc(s)
 	}
 	for i := range t.Clients {

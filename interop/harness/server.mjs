@@ -6,10 +6,17 @@
 //
 // Usage: node server.mjs CONFIG.json
 //
-// CONFIG.json is written by interop/interop_test.go (see writeHarnessConfig
-// there for the fields). Once listening, the server prints one JSON line to
+// CONFIG.json is written by interop/harness_test.go (startHarness there
+// writes the fields). Once listening, the server prints one JSON line to
 // stdout: {"ready":true,"issuer":"https://127.0.0.1:PORT"}. Everything else
 // (provider events, errors) goes to stderr.
+//
+// CONFIG.json's "choices" selects one of two sets of choices the specs
+// leave to the OP (see CHOICES below): "default" (or absent) and "strict".
+//
+// Beside the OP it serves a FAPI protected resource, GET or POST
+// /fapi/accounts, which accepts the OP's certificate-bound access tokens
+// as a FAPI API would (target.yaml's resource).
 //
 // The authentication device decides per user: "approve" and "deny" users
 // are decided as soon as the request arrives; "hold" users stay pending
@@ -20,11 +27,12 @@
 //
 // Nothing here changes how the provider judges requests: the harness only
 // supplies what oidc-provider requires the deployer to supply (accounts,
-// login_hint lookup, the device, certificate checks, an adapter, a fetch).
+// login_hint lookup, the device, certificate checks, an adapter, a fetch)
+// and sets the policies it leaves to the deployer (CHOICES below).
 
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { X509Certificate, randomUUID } from 'node:crypto';
+import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
@@ -36,6 +44,67 @@ if (!configPath) {
 }
 const config = JSON.parse(readFileSync(configPath, 'utf8'));
 const caPEM = readFileSync(config.tls.ca);
+
+// Authentication context classes (OIDC Core 2 acr).
+const SILVER = 'urn:ciba-check:acr:silver';
+const GOLD = 'urn:ciba-check:acr:gold';
+
+// CHOICES: what each configuration decides where CIBA, FAPI-CIBA, OIDC and
+// the OAuth RFCs let the OP choose. docs/interop.md quotes the sentences
+// that allow each choice. Client registrations (which client registers
+// backchannel_user_code_parameter) come with CONFIG.json.
+const CHOICES = {
+  // The first configuration: generous where the specs allow it.
+  default: {
+    // acr_values_supported, and the classes the device can perform: it
+    // authenticates at the first requested one it supports, else the first.
+    acrValues: [SILVER, GOLD],
+    deviceACRs: [SILVER, GOLD],
+    // A refresh token with every CIBA grant of a client allowed the
+    // refresh_token grant (oidc-provider's default also demands
+    // offline_access).
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // binding_message: oidc-provider's default policy (optional; when
+    // sent, ^[a-zA-Z0-9-._+/!?#]{1,20}$ or invalid_binding_message).
+    validateBindingMessage: undefined,
+    // requested_expiry is honoured up to ten minutes; 120 s without it.
+    requestExpiry: (requested) => (requested ? Math.min(600, requested) : 120),
+    // Any authenticated client may introspect (oidc-provider's default for
+    // confidential clients).
+    introspectionAllowed: undefined,
+  },
+  // The second configuration: other legal choices, each stricter.
+  strict: {
+    // gold is advertised, but the test users' devices reach silver only.
+    acrValues: [GOLD, SILVER],
+    deviceACRs: [SILVER],
+    // oidc-provider's default: a refresh token only when the grant
+    // includes offline_access.
+    issueRefreshToken: undefined,
+    // binding_message required (FAPI-CIBA 5.2.2-2) and limited to
+    // oidc-provider's default character set and length.
+    async validateBindingMessage(ctx, bindingMessage) {
+      if (bindingMessage === undefined) {
+        throw new errors.InvalidBindingMessage('a binding_message is required');
+      }
+      if (!/^[a-zA-Z0-9-._+/!?#]{1,20}$/.test(bindingMessage)) {
+        throw new errors.InvalidBindingMessage('the binding_message must match ^[a-zA-Z0-9-._+/!?#]{1,20}$');
+      }
+    },
+    // requested_expiry is accepted but not used: every request lives 30 s.
+    requestExpiry: () => 30,
+    // Introspection is reserved for the resource server's own client,
+    // "resource-server", which the test does not register: every other
+    // client gets {"active":false} (RFC 7662 2.2).
+    introspectionAllowed: async (ctx, client) => client.clientId === 'resource-server',
+  },
+};
+const choicesName = config.choices ?? 'default';
+const choices = CHOICES[choicesName];
+if (!choices) {
+  console.error(`server.mjs: unknown choices ${JSON.stringify(choicesName)} (known: ${Object.keys(CHOICES).join(', ')})`);
+  process.exit(2);
+}
 
 const usersByHint = new Map(config.users.map((u) => [u.login_hint, u]));
 const usersBySub = new Map(config.users.map((u) => [u.sub, u]));
@@ -148,8 +217,9 @@ function peerCertificatePEM(ctx) {
 
 const pendingDecisions = new Map(); // auth_req_id -> timer
 
-// Authentication context classes the device can perform.
-const ACR_VALUES = ['urn:ciba-check:acr:silver', 'urn:ciba-check:acr:gold'];
+// The path of the FAPI protected resource the harness serves beside the
+// OP (target.yaml's resource).
+const RESOURCE_PATH = '/fapi/accounts';
 
 async function decide(provider, authReqId, action) {
   const request = await provider.BackchannelAuthenticationRequest.find(authReqId);
@@ -160,10 +230,10 @@ async function decide(provider, authReqId, action) {
     if (request.claims?.id_token) grant.addOIDCClaims(Object.keys(request.claims.id_token));
     if (request.claims?.userinfo) grant.addOIDCClaims(Object.keys(request.claims.userinfo));
     await grant.save();
-    // The authentication "happened" at the first requested acr this OP
-    // supports (CIBA 7.1 acr_values, FAPI-CIBA 5.2.2-8), else the lowest.
-    const requested = String(request.params.acr_values ?? '').split(' ').find((v) => ACR_VALUES.includes(v));
-    await settle(provider, request, grant, { authTime: Math.floor(Date.now() / 1000), acr: requested ?? ACR_VALUES[0] });
+    // The authentication "happened" at the first requested acr the device
+    // can perform (CIBA 7.1 acr_values, FAPI-CIBA 5.2.2-8), else its first.
+    const requested = String(request.params.acr_values ?? '').split(' ').find((v) => choices.deviceACRs.includes(v));
+    await settle(provider, request, grant, { authTime: Math.floor(Date.now() / 1000), acr: requested ?? choices.deviceACRs[0] });
   } else {
     await settle(provider, request, new errors.AccessDenied('end-user denied the request'));
   }
@@ -187,7 +257,7 @@ async function settle(provider, request, result, extra) {
 function buildProvider(issuer) {
   const provider = new Provider(issuer, {
     adapter: HarnessAdapter,
-    acrValues: ACR_VALUES,
+    acrValues: choices.acrValues,
     clients: config.clients,
     jwks: { keys: config.keys },
     scopes: ['openid', 'profile', 'email', 'offline_access'],
@@ -209,16 +279,14 @@ function buildProvider(issuer) {
         async claims() { return { sub, name: user.name, email: user.email }; },
       };
     },
-    // CIBA tokens come with a refresh token when the client may use the
-    // refresh_token grant (the default also demands offline_access).
-    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    ...(choices.issueRefreshToken && { issueRefreshToken: choices.issueRefreshToken }),
     fetch: harnessFetch,
     features: {
       devInteractions: { enabled: false },
       // Open dynamic registration (RFC 7591) only when the test asks for it:
       // the onboarding test registers the clients `ciba-check init` made.
       registration: { enabled: config.registration === true },
-      introspection: { enabled: true },
+      introspection: { enabled: true, ...(choices.introspectionAllowed && { allowedPolicy: choices.introspectionAllowed }) },
       revocation: { enabled: true },
       fapi: { enabled: true, profile: '1.0 Final' },
       requestObjects: { enabled: true, requireSignedRequestObject: false },
@@ -246,6 +314,7 @@ function buildProvider(issuer) {
           return undefined;
         },
         async validateRequestContext() {},
+        ...(choices.validateBindingMessage && { validateBindingMessage: choices.validateBindingMessage }),
         async verifyUserCode(ctx, account, userCode) {
           const user = usersBySub.get(account.accountId);
           if (ctx.oidc.client.backchannelUserCodeParameter && user?.user_code) {
@@ -269,10 +338,10 @@ function buildProvider(issuer) {
       },
     },
     ttl: {
-      // CIBA 7.1: requested_expiry is honoured up to ten minutes.
+      // expires_in (CIBA 7.3) from requested_expiry (CIBA 7.1), as chosen.
       BackchannelAuthenticationRequest(ctx) {
         const requested = +ctx?.oidc?.params.requested_expiry;
-        return Number.isSafeInteger(requested) && requested > 0 ? Math.min(600, requested) : 120;
+        return choices.requestExpiry(Number.isSafeInteger(requested) && requested > 0 ? requested : undefined);
       },
       AccessToken: 600,
       IdToken: 600,
@@ -288,6 +357,43 @@ function buildProvider(issuer) {
       console.error(`provider ${event}: ${err?.error ?? ''} ${err?.error_description ?? err?.message ?? err}${err?.cause ? ` (cause: ${err.cause.message ?? err.cause})` : ''}`);
     });
   }
+
+  // A FAPI protected resource beside the OP, as a deployer's API would be
+  // (oidc-provider has none; RESOURCE_PATH): GET or POST with the access
+  // token as a Bearer header only (FAPI 1.0 Part 1 6.2.1-3, RFC 6750 2.1),
+  // over the certificate it is bound to (RFC 8705 3), echoing
+  // x-fapi-interaction-id or sending a fresh UUID (6.2.1-11); Node sends
+  // the Date header itself.
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== RESOURCE_PATH) return next();
+    ctx.set('x-fapi-interaction-id', ctx.get('x-fapi-interaction-id') || randomUUID());
+    ctx.set('cache-control', 'no-store');
+    const refuse = (status, error, description) => {
+      ctx.status = status;
+      ctx.set('www-authenticate', error
+        ? `Bearer realm="${RESOURCE_PATH}", error="${error}", error_description="${description}"`
+        : `Bearer realm="${RESOURCE_PATH}"`);
+      ctx.body = error ? { error, error_description: description } : '';
+    };
+    if (ctx.method !== 'GET' && ctx.method !== 'POST') {
+      ctx.status = 405;
+      ctx.set('allow', 'GET, POST');
+      return undefined;
+    }
+    const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(ctx.get('authorization'));
+    if (!match) return refuse(401);
+    const token = await provider.AccessToken.find(match[1]);
+    if (!token) return refuse(401, 'invalid_token', 'the access token is unknown or expired');
+    if (token['x5t#S256']) {
+      const pem = peerCertificatePEM(ctx);
+      const thumbprint = pem && createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
+      if (thumbprint !== token['x5t#S256']) {
+        return refuse(401, 'invalid_token', 'the access token is bound to another certificate');
+      }
+    }
+    ctx.body = { sub: token.accountId, client_id: token.clientId, accounts: [{ id: 'acc-1', currency: 'EUR' }] };
+    return undefined;
+  });
 
   // The approval endpoint (OIDF automated_ciba_approval_url contract).
   provider.use(async (ctx, next) => {

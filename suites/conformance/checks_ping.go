@@ -85,9 +85,7 @@ func describePing(fw *Framework) {
 			p := f.Params(c, u)
 			ack := f.Start(c, p)
 			f.Decide(c, ack, u, p, device.ActionAllow)
-			wctx, cancel := context.WithTimeout(ctx, PingWait)
-			defer cancel()
-			n, err := f.Notification(wctx, c, ack)
+			n, err := f.WaitForPing(c, ack)
 			if err != nil {
 				f.Failf(nil, "%v", err)
 			}
@@ -111,9 +109,7 @@ func describePing(fw *Framework) {
 			p := f.Params(c, u)
 			ack := f.Start(c, p)
 			f.Decide(c, ack, u, p, device.ActionDeny)
-			wctx, cancel := context.WithTimeout(ctx, PingWait)
-			defer cancel()
-			if _, err := f.Notification(wctx, c, ack); err != nil {
+			if _, err := f.WaitForPing(c, ack); err != nil {
 				f.Failf(nil, "expected a ping after the denial too (CIBA 10.2): %v", err)
 			}
 			_, ex, err := c.Token(ctx, ack.AuthReqID)
@@ -126,7 +122,7 @@ func describePing(fw *Framework) {
 		// MUST NOT send the ping again.
 		fw.ConformanceIt("does not retry a ping the client answered with 401", func(ctx context.Context, f *Fixture) {
 			_, ack, r := pingAnswered(f, client.AnswerStatus(http.StatusUnauthorized, ""))
-			wctx, cancel := context.WithTimeout(ctx, PingWait)
+			wctx, cancel := context.WithTimeout(ctx, requestLifetime(ack))
 			defer cancel()
 			if _, err := r.Wait(wctx, ack.AuthReqID); err != nil {
 				f.Failf(nil, "expected a ping: %v", err)
@@ -147,7 +143,7 @@ func describePing(fw *Framework) {
 			}
 			elsewhere := strings.TrimRight(n.URL, "/") + "-redirected"
 			_, ack, r := pingAnswered(f, client.AnswerRedirect(elsewhere))
-			wctx, cancel := context.WithTimeout(ctx, PingWait)
+			wctx, cancel := context.WithTimeout(ctx, requestLifetime(ack))
 			defer cancel()
 			if _, err := r.Wait(wctx, ack.AuthReqID); err != nil {
 				f.Failf(nil, "expected a ping: %v", err)

@@ -6,28 +6,109 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// DocBlock is the comment block above a check: Testname, Spec and
-// Description (MUST wording, or SHOULD for checks decorated Should), as
-// Kubernetes' conformance walker reads.
+// DocBlock is the comment block above a check, as Kubernetes'
+// conformance walker reads: Testname, Spec and Description (MUST wording,
+// or SHOULD for checks decorated Should), and the normative basis the
+// check enforces: Quote (the verbatim sentence(s), each with its
+// section), Duty (whose duty that sentence is: OP or client) and Level
+// (MUST, SHOULD or CERT; see Basis).
 type DocBlock struct {
 	Testname    string
 	Spec        []string
 	Description string
+	Quote       string
+	Duty        string
+	Level       string
+}
+
+// Levels of a check's basis, as its comment block's Level line names them.
+const (
+	// LevelMust: the OP breaks a MUST/SHALL/REQUIRED it cites; a failure.
+	LevelMust = "MUST"
+	// LevelShould: the OP departs from a SHOULD/RECOMMENDED; a warning.
+	LevelShould = "SHOULD"
+	// LevelCert: what only the OIDF certification suite demands; a
+	// warning, a failure under --profile oidf-cert.
+	LevelCert = "CERT"
+)
+
+// Duties: whose duty the quoted sentence is.
+const (
+	DutyOP     = "OP"
+	DutyClient = "client"
+)
+
+// normativeMust finds a requirement keyword in a quote: RFC 2119's
+// upper-case MUST/SHALL/REQUIRED, or the lower-case "shall" of the ISO
+// drafting rules the FAPI documents follow.
+var normativeMust = regexp.MustCompile(`\b(MUST|SHALL|REQUIRED|shall)\b`)
+
+// normativeShould finds a recommendation keyword in a quote.
+var normativeShould = regexp.MustCompile(`\b(SHOULD|RECOMMENDED|should)\b`)
+
+// quotedSentence finds a quoted sentence: "..." of at least a few words.
+var quotedSentence = regexp.MustCompile(`"[^"]{12,}"`)
+
+// ValidateBasis checks that the block's normative basis fits the check's
+// labels: a Quote holding a quoted sentence; Duty OP or client; Level
+// MUST only with a MUST/SHALL/REQUIRED in the quote and the OP's duty;
+// SHOULD exactly when decorated Should; CERT exactly when decorated Cert.
+// Nothing is asserted at MAY level, and a client's duty never fails an OP.
+func ValidateBasis(db DocBlock, m Meta) error {
+	switch {
+	case db.Quote == "":
+		return fmt.Errorf("no Quote: (the verbatim sentence the check enforces, with its section)")
+	case !quotedSentence.MatchString(db.Quote):
+		return fmt.Errorf("the Quote holds no sentence in double quotes")
+	case db.Duty != DutyOP && db.Duty != DutyClient:
+		return fmt.Errorf("Duty is %q, not %s or %s", db.Duty, DutyOP, DutyClient)
+	}
+	switch db.Level {
+	case LevelMust:
+		if m.Should || m.Cert {
+			return fmt.Errorf("Level MUST, but the check is decorated %s", m.Severity())
+		}
+		if db.Duty != DutyOP {
+			return fmt.Errorf("Level MUST on a duty of the %s: a client's duty never fails an OP", db.Duty)
+		}
+		if !normativeMust.MatchString(db.Quote) {
+			return fmt.Errorf("Level MUST, but the Quote has no MUST, SHALL or REQUIRED")
+		}
+	case LevelShould:
+		if !m.Should {
+			return fmt.Errorf("Level SHOULD, but the check is not decorated Should")
+		}
+	case LevelCert:
+		if !m.Cert {
+			return fmt.Errorf("Level CERT, but the check is not decorated Cert")
+		}
+	default:
+		return fmt.Errorf("Level is %q, not %s, %s or %s", db.Level, LevelMust, LevelShould, LevelCert)
+	}
+	return nil
 }
 
 // ReadDocBlocks parses the suite's Go files in dir and returns the
 // comment block of every ConformanceIt call, by check name.
 func ReadDocBlocks(dir string) (map[string]DocBlock, error) {
+	return readDocBlocks(os.DirFS(dir))
+}
+
+// readDocBlocks is ReadDocBlocks over any file system: the directory in
+// tests, the sources embedded in the binary at run time (basis.go).
+func readDocBlocks(fsys fs.FS) (map[string]DocBlock, error) {
 	fset := token.NewFileSet()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	files, err := fs.Glob(fsys, "*.go")
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +117,11 @@ func ReadDocBlocks(dir string) (map[string]DocBlock, error) {
 		if strings.HasSuffix(path, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		src, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			return nil, err
+		}
+		f, err := parser.ParseFile(fset, path, src, parser.ParseComments)
 		if err != nil {
 			return nil, err
 		}
@@ -98,6 +183,15 @@ func parseDocBlock(text string) (DocBlock, error) {
 		case strings.HasPrefix(line, "Description:"):
 			db.Description = strings.TrimSpace(strings.TrimPrefix(line, "Description:"))
 			field = &db.Description
+		case strings.HasPrefix(line, "Quote:"):
+			db.Quote = strings.TrimSpace(strings.TrimPrefix(line, "Quote:"))
+			field = &db.Quote
+		case strings.HasPrefix(line, "Duty:"):
+			db.Duty = strings.TrimSpace(strings.TrimPrefix(line, "Duty:"))
+			field = nil
+		case strings.HasPrefix(line, "Level:"):
+			db.Level = strings.TrimSpace(strings.TrimPrefix(line, "Level:"))
+			field = nil
 		case line == "":
 		case field != nil:
 			*field += " " + line
@@ -142,6 +236,9 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 		}
 		if c.Meta.Should && !strings.Contains(db.Description, "SHOULD") {
 			return nil, fmt.Errorf("check %q is decorated Should but its Description has no SHOULD", c.Name)
+		}
+		if err := ValidateBasis(db, c.Meta); err != nil {
+			return nil, fmt.Errorf("check %q: %v", c.Name, err)
 		}
 	}
 	var b bytes.Buffer
@@ -230,7 +327,7 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 	}
 	sort.Strings(sections)
 	for _, s := range sections {
-		w("\n### %s\n\n| Check | Spec | Labels | Description |\n|---|---|---|---|\n", s)
+		w("\n### %s\n\n| Check | Spec | Level | Labels | Description | Sentence enforced |\n|---|---|---|---|---|---|\n", s)
 		for _, c := range bySec[s] {
 			db := blocks[c.Name]
 			var labels []string
@@ -239,10 +336,12 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 			if c.Meta.Negative {
 				labels = append(labels, LabelNegative)
 			}
-			if c.Meta.Should {
-				labels = append(labels, LabelShould)
+			level := db.Level
+			if db.Duty == DutyClient {
+				level += " (client's duty)"
 			}
-			w("| %s<br>`%s` | %s | %s | %s |\n", esc(db.Testname), esc(c.Name), strings.Join(c.Meta.SpecRefs, ", "), strings.Join(labels, ", "), esc(db.Description))
+			w("| %s<br>`%s` | %s | %s | %s | %s | %s |\n", esc(db.Testname), esc(c.Name), strings.Join(c.Meta.SpecRefs, ", "), level,
+				strings.Join(labels, ", "), esc(db.Description), esc(db.Quote))
 		}
 	}
 	return b.Bytes(), nil

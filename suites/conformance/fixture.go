@@ -32,9 +32,13 @@ type Fixture struct {
 	env     *Env
 	ctx     context.Context
 	clients map[string]*client.Client
-	// should is set for checks decorated Should: an unmet expectation
-	// is then a warning (see Failf).
+	// should is set for checks decorated Should (and Cert, outside the
+	// certification profile): an unmet expectation is then a warning
+	// (see Failf).
 	should bool
+	// basis is the check's level, duty and quoted sentence, printed
+	// under every failure and warning.
+	basis string
 }
 
 func newFixture(env *Env) *Fixture {
@@ -102,6 +106,9 @@ func (f *Fixture) warn(msg string) {
 func (f *Fixture) expectationMessage(ex *client.Exchange, format string, args ...any) string {
 	ginkgo.GinkgoHelper()
 	msg := fmt.Sprintf(format, args...)
+	if f.basis != "" {
+		msg += "\n" + f.basis
+	}
 	if ex != nil {
 		if ex.Status == 0 && f.env != nil {
 			if err := f.env.probe(f.ctx); err != nil {
@@ -131,6 +138,62 @@ func (f *Fixture) Expect(ok bool, ex *client.Exchange, format string, args ...an
 	if !ok {
 		f.Failf(ex, format, args...)
 	}
+}
+
+// Undetermined ends the check as skipped with "could not determine" and
+// the reason: the OP gave no answer the sentence under test can be judged
+// by (a timeout, a reset, a name mismatch or another transport error). It
+// is never a pass, and never the OP's failure; when the OP is gone
+// altogether, the run stops instead (exit 2).
+func (f *Fixture) Undetermined(ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	if f.env != nil {
+		if err := f.env.probe(f.ctx); err != nil {
+			ginkgo.AbortSuite(err.Error())
+		}
+	}
+	msg := CouldNotDetermine + fmt.Sprintf(format, args...)
+	if ex != nil {
+		msg += "\n" + quote(ex)
+	}
+	ginkgo.Skip(msg)
+}
+
+// CouldNotDetermine starts the skip reason of a check whose answer could
+// not be judged.
+const CouldNotDetermine = "could not determine: "
+
+// ControlRefused starts the skip reason of a negative check whose
+// positive control failed.
+const ControlRefused = "the OP refused the valid request too: "
+
+// Control is the positive control of a negative check: the same client
+// making the same request, valid. Unless ok (the valid request
+// succeeded), the check is skipped with "the OP refused the valid request
+// too", never passed: a refusal of the bad request then proves nothing.
+func (f *Fixture) Control(ok bool, ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	if ok {
+		return
+	}
+	msg := ControlRefused + fmt.Sprintf(format, args...)
+	if ex != nil {
+		msg += "\n" + quote(ex)
+	}
+	ginkgo.Skip(msg)
+}
+
+// ControlAck is Control for a backchannel request: it sends p for c
+// (with opts) and skips the check unless the OP acknowledges it. The
+// acknowledged request is left to expire.
+func (f *Fixture) ControlAck(c *client.Client, p client.AuthParams, opts ...client.CallOption) *ciba.AuthenticationResponse {
+	ginkgo.GinkgoHelper()
+	ack, ex, err := c.Authenticate(f.ctx, p, opts...)
+	if err == nil && (ex == nil || ex.Status == 0) {
+		err = errors.New("no response")
+	}
+	f.Control(err == nil && ack != nil && ack.AuthReqID != "", ex, "the valid backchannel request of %s was not acknowledged: %v", c.ClientID(), err)
+	return ack
 }
 
 // clientFor returns the (cached) client registered as tc.
@@ -339,12 +402,26 @@ func (f *Fixture) PendingUserOrAny() *target.User {
 
 // Params is a valid authentication request of c for user u: the client's
 // scope, the user's hint, binding_message "1234" as the OIDF suite sends
-// (FAPI-CIBA 5.2.2-2), and for ping and push clients a fresh
-// client_notification_token of 192 bits (CIBA 7.1).
+// (FAPI-CIBA 5.2.2-2), the user's user_code only when the client
+// registered backchannel_user_code_parameter (CIBA 7.1: it "should only be
+// present if the client registration parameter
+// backchannel_user_code_parameter indicates support"), and for ping and
+// push clients a fresh client_notification_token of 192 bits (CIBA 7.1).
 func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	ginkgo.GinkgoHelper()
+	p, err := validParams(c, f.TargetClient(c), u)
+	if err != nil {
+		ginkgo.Fail(err.Error())
+	}
+	return p
+}
+
+// validParams is Params for client c, registered as tc (nil: defaults),
+// and user u, with an error instead of a failed check (the preflight
+// sends it before any check runs).
+func validParams(c *client.Client, tc *target.Client, u *target.User) (client.AuthParams, error) {
 	scope := "openid"
-	if tc := f.TargetClient(c); tc != nil && tc.Scope != "" {
+	if tc != nil && tc.Scope != "" {
 		scope = tc.Scope
 	}
 	p := client.AuthParams{Scope: scope, BindingMessage: "1234"}
@@ -356,17 +433,17 @@ func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	default:
 		p.IDTokenHint = v
 	}
-	if u.UserCode != "" {
+	if u.UserCode != "" && tc != nil && tc.UserCodeParameter {
 		p.UserCode = u.UserCode
 	}
 	if c.Mode() != ciba.ModePoll {
 		tok, err := c.NewJTI()
 		if err != nil {
-			ginkgo.Fail(err.Error())
+			return p, err
 		}
 		p.ClientNotificationToken = tok
 	}
-	return p
+	return p, nil
 }
 
 // Start sends a backchannel request and fails the check unless the OP
@@ -417,11 +494,9 @@ func (f *Fixture) Outcome(c *client.Client, ack *ciba.AuthenticationResponse) (*
 	defer cancel()
 	var last lastExchange
 	if c.Mode() == ciba.ModePing {
-		// The user has decided: the ping is due now (CIBA 10.2), not at
-		// expiry, so a missing one fails without waiting the request out.
-		pctx, pcancel := context.WithTimeout(ctx, PingWait)
-		defer pcancel()
-		if _, err := f.Notification(pctx, c, ack); err != nil {
+		// CIBA 10.2 sets no time limit on the ping: wait for it as long
+		// as the request lives.
+		if _, err := f.Notification(ctx, c, ack); err != nil {
 			return nil, last.ex, err
 		}
 		return c.Token(ctx, ack.AuthReqID)
@@ -489,7 +564,7 @@ func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []in
 		f.Failf(ex, "expected %s, got a success", want)
 	}
 	if ex == nil || ex.Status == 0 {
-		f.Failf(ex, "expected %s, got no response: %v", want, err)
+		f.Undetermined(ex, "expected %s, got no response: %v", want, err)
 	}
 	var ce *ciba.Error
 	if !errors.As(err, &ce) {
@@ -506,8 +581,21 @@ func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []in
 	}
 }
 
-// PingWait is how long a ping may take to arrive after the user decided.
-const PingWait = 5 * time.Second
+// WaitForPing waits for the ping of ack's request on c's receiver for as
+// long as the request lives: CIBA 10.2 sets no time limit on the ping, so
+// a late one is not a failure (SPEC-AUDIT: PingWait).
+func (f *Fixture) WaitForPing(c *client.Client, ack *ciba.AuthenticationResponse) (client.Notification, error) {
+	ginkgo.GinkgoHelper()
+	ctx, cancel := context.WithTimeout(f.ctx, requestLifetime(ack))
+	defer cancel()
+	return f.Notification(ctx, c, ack)
+}
+
+// requestLifetime is how long a request may stay undecided: its
+// expires_in (CIBA 7.3), plus a second for clocks and transit.
+func requestLifetime(ack *ciba.AuthenticationResponse) time.Duration {
+	return time.Duration(ack.ExpiresIn+1) * time.Second
+}
 
 // Status400 is the status nearly every OAuth error travels with.
 var Status400 = []int{http.StatusBadRequest}

@@ -3,7 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -22,16 +22,25 @@ const DefaultCheckTimeout = 2 * time.Minute
 type Framework struct {
 	env          *Env // nil when previewing
 	checkTimeout time.Duration
-	current      *Fixture
-	names        map[string]bool
-	errs         []error
+	profile      string
+	// blocks are the comment blocks of the checks, by name: the basis a
+	// failure quotes.
+	blocks  map[string]DocBlock
+	current *Fixture
+	names   map[string]bool
+	errs    []error
 }
 
-func newFramework(env *Env, checkTimeout time.Duration) *Framework {
+func newFramework(env *Env, checkTimeout time.Duration, profile string) *Framework {
 	if checkTimeout <= 0 {
 		checkTimeout = DefaultCheckTimeout
 	}
-	fw := &Framework{env: env, checkTimeout: checkTimeout, names: map[string]bool{}}
+	fw := &Framework{env: env, checkTimeout: checkTimeout, profile: profile, names: map[string]bool{}}
+	blocks, err := readDocBlocks(checkSources)
+	if err != nil {
+		fw.errs = append(fw.errs, err)
+	}
+	fw.blocks = blocks
 	ginkgo.BeforeEach(func() {
 		f := newFixture(fw.env)
 		fw.current = f
@@ -55,7 +64,11 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 		fw.errs = append(fw.errs, fmt.Errorf("check %q is registered twice", name))
 	}
 	fw.names[name] = true
-	should := slices.Contains(labels, LabelShould)
+	meta := Classify(labels)
+	// A CERT-level expectation warns, unless the run is judged by the
+	// certification profile, where it fails as a MUST does.
+	should := meta.Should || (meta.Cert && fw.profile != ProfileOIDFCert)
+	basis := basisLine(fw.blocks[name])
 	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
 		if err := fw.env.Lost(); err != nil {
 			ginkgo.AbortSuite(err.Error())
@@ -63,6 +76,10 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 		f := fw.current
 		f.ctx = ctx
 		f.should = should
+		f.basis = basis
+		if !fw.env.Target.FAPI && fapiOnly(meta.SpecRefs) {
+			f.Skipf("a FAPI-only requirement (%s), and target.yaml says fapi: false", strings.Join(meta.SpecRefs, ", "))
+		}
 		if should {
 			runShould(ctx, f, spec)
 			return
@@ -91,6 +108,15 @@ func runShould(ctx context.Context, f *Fixture, spec Spec) {
 		}
 	}()
 	spec(ctx, f)
+}
+
+// attachBasis copies each check's normative basis from its comment block
+// into its result.
+func (fw *Framework) attachBasis(checks []CheckResult) {
+	for i := range checks {
+		db := fw.blocks[checks[i].Name]
+		checks[i].Level, checks[i].Duty, checks[i].Quote = db.Level, db.Duty, db.Quote
+	}
 }
 
 // Describe groups checks under a heading (the report's sections).

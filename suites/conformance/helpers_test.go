@@ -1,8 +1,16 @@
 package conformance
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -18,7 +26,9 @@ func TestErrorBodyProblem(t *testing.T) {
 	}{
 		{"minimal", json, `{"error":"invalid_request"}`, ""},
 		{"all members", json, `{"error":"invalid_request","error_description":"bad aud","error_uri":"https://op.example/e"}`, ""},
-		{"extra member", json, `{"error":"invalid_request","detail":"x"}`, `unexpected member "detail"`},
+		// RFC 6749 5.1: "The client MUST ignore unrecognized value names".
+		{"extra member", json, `{"error":"invalid_request","detail":"x","scope":"openid"}`, ""},
+		{"extra member not a string", json, `{"error":"invalid_request","details":{"a":1}}`, ""},
 		{"control char", json, `{"error":"invalid_request","error_description":"a\nb"}`, "outside the characters"},
 		{"non-ascii", json, `{"error":"invalid_request","error_description":"café"}`, "outside the characters"},
 		{"quote", json, `{"error":"invalid_request","error_description":"say \"hi\""}`, "outside the characters"},
@@ -33,6 +43,26 @@ func TestErrorBodyProblem(t *testing.T) {
 				t.Errorf("problem = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTLSRefusal(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"server alert", &url.Error{Op: "Post", URL: "https://op", Err: &net.OpError{Op: "remote error", Err: errors.New("tls: handshake failure")}}, true},
+		{"timeout", &url.Error{Op: "Post", URL: "https://op", Err: context.DeadlineExceeded}, false},
+		{"reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, false},
+		{"name mismatch", &url.Error{Op: "Post", URL: "https://op", Err: &tls.CertificateVerificationError{Err: x509.HostnameError{Host: "op"}}}, false},
+		{"eof", io.EOF, false},
+		{"nil", nil, false},
+	}
+	for _, tt := range tests {
+		if got := tlsRefusal(tt.err); got != tt.want {
+			t.Errorf("%s: tlsRefusal = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 

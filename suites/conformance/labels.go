@@ -21,6 +21,11 @@ const LabelNegative = "negative"
 // silent pass").
 const LabelShould = "should"
 
+// LabelCert marks checks of what the OIDF certification suite demands
+// beyond the spec text: a warning by default, a failure under the
+// certification profile (RunConfig.Profile = ProfileOIDFCert).
+const LabelCert = "cert"
+
 // refRE is the form of a spec-section label: a document prefix and a
 // section, optionally with the item of a numbered list (FAPI-CIBA's
 // "5.2.2-9"). Ginkgo labels may not contain '/', so sections use dots.
@@ -65,6 +70,12 @@ var Negative Decorator = labelList{LabelNegative}
 // judgement; its comment block's Description then says SHOULD.
 var Should Decorator = labelList{LabelShould}
 
+// Cert gives a check certification level: what only the OIDF
+// certification suite demands (its comment block's Level is CERT). An
+// unmet expectation is a warning, and a failure only under
+// --profile oidf-cert.
+var Cert Decorator = labelList{LabelCert}
+
 // OIDF names the OpenID Foundation FAPI-CIBA test modules a check covers,
 // by their exact names (CIBA.md §6.1).
 func OIDF(modules ...string) Decorator { return labelList(modules) }
@@ -76,13 +87,18 @@ type Meta struct {
 	Auth        []string `json:"auth"`
 	Negative    bool     `json:"negative"`
 	Should      bool     `json:"should"`
+	Cert        bool     `json:"cert"`
 	OIDFModules []string `json:"oidf_modules"`
 }
 
-// Severity is "should" for checks decorated Should, else "must".
+// Severity is "should" for checks decorated Should, "cert" for checks
+// decorated Cert, else "must".
 func (m Meta) Severity() string {
-	if m.Should {
+	switch {
+	case m.Should:
 		return SeverityShould
+	case m.Cert:
+		return SeverityCert
 	}
 	return SeverityMust
 }
@@ -91,6 +107,7 @@ func (m Meta) Severity() string {
 const (
 	SeverityMust   = "must"
 	SeverityShould = "should"
+	SeverityCert   = "cert"
 )
 
 // Classify sorts a check's labels into its metadata. Unknown labels
@@ -103,6 +120,8 @@ func Classify(labels []string) Meta {
 			m.Negative = true
 		case l == LabelShould:
 			m.Should = true
+		case l == LabelCert:
+			m.Cert = true
 		case ciba.DeliveryMode(l).Valid():
 			m.Modes = append(m.Modes, l)
 		case ciba.AuthMethod(l).Valid():
@@ -125,7 +144,7 @@ func validateLabels(name string, labels []string) error {
 			return fmt.Errorf("check %q: label %q: %w", name, l, err)
 		}
 		switch {
-		case l == LabelNegative, l == LabelShould, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Valid():
+		case l == LabelNegative, l == LabelShould, l == LabelCert, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Valid():
 		case refRE.MatchString(l):
 			hasRef = true
 		case strings.HasPrefix(l, "fapi-ciba"):
@@ -133,11 +152,14 @@ func validateLabels(name string, labels []string) error {
 				return fmt.Errorf("check %q: %q is not a module of the OIDF FAPI-CIBA plan", name, l)
 			}
 		default:
-			return fmt.Errorf("check %q: label %q is not a spec section (like CIBA-7.1.1), mode, auth method, %q, %q or OIDF module", name, l, LabelNegative, LabelShould)
+			return fmt.Errorf("check %q: label %q is not a spec section (like CIBA-7.1.1), mode, auth method, %q, %q, %q or OIDF module", name, l, LabelNegative, LabelShould, LabelCert)
 		}
 	}
 	if !hasRef {
 		return fmt.Errorf("check %q: no spec section (Refs)", name)
+	}
+	if slices.Contains(labels, LabelShould) && slices.Contains(labels, LabelCert) {
+		return fmt.Errorf("check %q: decorated both Should and Cert", name)
 	}
 	return nil
 }

@@ -15,8 +15,14 @@ type ReportInfo struct {
 	ToolVersion string
 	Issuer      string
 	DeviceKind  string
-	Started     time.Time
-	Duration    time.Duration
+	// Profile is what the target was tested as: "FAPI-CIBA" or "CIBA"
+	// (fapi: false).
+	Profile string
+	// Judging is the run's judging profile: ProfileSpec (the spec text
+	// alone) or ProfileOIDFCert.
+	Judging  string
+	Started  time.Time
+	Duration time.Duration
 	// Error is set when the run ended early (e.g. the target vanished).
 	Error string
 }
@@ -27,6 +33,7 @@ type jsonReport struct {
 	Target   jsonTarget  `json:"target"`
 	Started  string      `json:"started"`
 	Duration float64     `json:"duration_seconds"`
+	Judging  string      `json:"judging"`
 	Summary  jsonSummary `json:"summary"`
 	Error    string      `json:"error,omitempty"`
 	Checks   []jsonCheck `json:"checks"`
@@ -38,8 +45,9 @@ type jsonTool struct {
 }
 
 type jsonTarget struct {
-	Issuer string `json:"issuer"`
-	Device string `json:"device"`
+	Issuer  string `json:"issuer"`
+	Device  string `json:"device"`
+	Profile string `json:"profile,omitempty"`
 }
 
 type jsonSummary struct {
@@ -65,6 +73,9 @@ type jsonCheck struct {
 	Auth        []string     `json:"auth"`
 	Negative    bool         `json:"negative"`
 	Severity    string       `json:"severity"`
+	Level       string       `json:"level,omitempty"`
+	Duty        string       `json:"duty,omitempty"`
+	Quote       string       `json:"quote,omitempty"`
 	OIDFModules []string     `json:"oidf_modules"`
 	Outcome     string       `json:"outcome"`
 	Duration    float64      `json:"duration_seconds"`
@@ -103,9 +114,10 @@ func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
 	rep := jsonReport{
 		Schema:   JSONSchema,
 		Tool:     jsonTool{Name: "ciba-check", Version: info.ToolVersion},
-		Target:   jsonTarget{Issuer: info.Issuer, Device: info.DeviceKind},
+		Target:   jsonTarget{Issuer: info.Issuer, Device: info.DeviceKind, Profile: info.Profile},
 		Started:  info.Started.UTC().Format(time.RFC3339Nano),
 		Duration: info.Duration.Seconds(),
+		Judging:  judging(info.Judging),
 		Summary:  jsonSummary{Total: len(checks), Passed: n.Passed, Warnings: n.Warnings, Failed: n.Failed, Skipped: n.Skipped},
 		Error:    info.Error,
 		Checks:   []jsonCheck{},
@@ -115,7 +127,7 @@ func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
 			ID: c.ID, Name: c.Name, Section: c.Section, SpecRefs: c.Meta.SpecRefs,
 			Labels: c.Labels, Modes: c.Meta.Modes, Auth: c.Meta.Auth, Negative: c.Meta.Negative,
 			Severity: c.Meta.Severity(), OIDFModules: c.Meta.OIDFModules, Outcome: c.Outcome, Duration: c.Duration.Seconds(),
-			SkipReason: c.SkipReason,
+			SkipReason: c.SkipReason, Level: c.Level, Duty: c.Duty, Quote: c.Quote,
 		}
 		if jc.Labels == nil {
 			jc.Labels = []string{}
@@ -131,4 +143,12 @@ func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
+}
+
+// judging names a judging profile in reports: "spec" for ProfileSpec.
+func judging(profile string) string {
+	if profile == ProfileSpec {
+		return "spec"
+	}
+	return profile
 }

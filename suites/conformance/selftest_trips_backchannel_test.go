@@ -16,7 +16,7 @@ var backchannelFaultTrips = map[string][]string{
 	refop.FaultFormOverridesSigned:         {"uses only the signed parameters, not form fields beside the request object"},
 	refop.FaultHintsNotCounted:             {"refuses a request with both login_hint and login_hint_token", "refuses a request without any hint"},
 	refop.FaultIgnoreACRValues:             {"returns a requested acr in the ID token"},
-	refop.FaultIgnoreSignedUserCode:        {"accepts a request with the user's user_code", "refuses a request with a wrong user_code with invalid_user_code"},
+	refop.FaultIgnoreSignedUserCode:        {"accepts a request with the user's user_code", "refuses a request with a wrong user_code with invalid_user_code", "refuses a request without the user's user_code with missing_user_code"},
 	refop.FaultLenientRequestedExpiry:      {"refuses a requested_expiry that is not a positive integer"},
 	refop.FaultNotificationTokenBase64URL:  {"accepts and echoes a 1024-character client_notification_token"},
 	refop.FaultNotificationTokenOptional:   {"refuses a ping request without client_notification_token"},

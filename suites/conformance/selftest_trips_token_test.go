@@ -4,16 +4,11 @@ import refop "github.com/ciba-check/ciba-check/reference-op"
 
 // tokenFaultTrips: the checks each fault of reference-op/faults_token.go must trip.
 var tokenFaultTrips = map[string][]string{
-	refop.FaultPendingWithInterval: {
-		"answers authorization_pending while the user has not decided", "refuses another client's auth_req_id and leaves the owner's request pending",
-		"answers twenty back-to-back polls with pending, slow_down or 503", "refuses a replayed client assertion",
-		"accepts a token client assertion with aud = issuer", "answers slow_down to a poll faster than the interval",
-	},
 	refop.FaultDeniedAsInvalidGrant:         {"answers access_denied after the user denies (poll)", "pings after the user denies and then answers access_denied"},
 	refop.FaultFullAtHash:                   {"issues an ID token whose at_hash, if any, matches the access token"},
 	refop.FaultIDTokenWithoutKid:            {"signs the ID token with PS256 or ES256 under a kid of its JWKS"},
 	refop.FaultMissingAuthReqIDInvalidGrant: {"refuses a CIBA grant request without auth_req_id"},
-	refop.FaultNoInteractionIDEcho:          {"echoes x-fapi-interaction-id and sends a Date header at userinfo"},
+	refop.FaultNoInteractionIDEcho:          {"echoes x-fapi-interaction-id and sends a Date header at the protected resource"},
 	refop.FaultOmitIDToken: {
 		"issues an ID token whose at_hash, if any, matches the access token",
 		"issues an ID token whose auth_req_id claim, if any, is the request's",
@@ -47,6 +42,6 @@ var tokenFaultTrips = map[string][]string{
 	refop.FaultTokenWithoutCertificate:        {"issues no tokens to a token request without a client certificate"},
 	refop.FaultUnknownAuthReqIDExpired:        {"refuses an altered auth_req_id with invalid_grant", "refuses an unknown auth_req_id with invalid_grant"},
 	refop.FaultUnknownGrantTypeInvalidRequest: {"refuses an unknown grant_type with unsupported_grant_type"},
-	refop.FaultUserinfoTokenInQuery:           {"refuses an access token sent in the query string at userinfo"},
+	refop.FaultUserinfoTokenInQuery:           {"refuses an access token sent in the query string at the protected resource"},
 	refop.FaultWrongAuthReqIDClaim:            {"issues an ID token whose auth_req_id claim, if any, is the request's"},
 }

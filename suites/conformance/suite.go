@@ -26,6 +26,9 @@ type RunConfig struct {
 	// Focus and Skip are regular expressions on check names.
 	Focus, Skip []string
 	FailFast    bool
+	// Profile is ProfileSpec (judge by the spec text) or ProfileOIDFCert
+	// (also fail what only the OIDF certification suite demands).
+	Profile string
 	// Timeout bounds the whole run; 0 means one hour.
 	Timeout time.Duration
 	// CheckTimeout bounds one check; 0 means DefaultCheckTimeout.
@@ -61,6 +64,9 @@ func (c RunConfig) Validate() error {
 				return &ConfigError{Err: fmt.Errorf("%s %q: %v", set.flag, re, err)}
 			}
 		}
+	}
+	if _, err := ParseProfile(c.Profile); err != nil {
+		return &ConfigError{Err: err}
 	}
 	if c.Timeout < 0 || c.CheckTimeout < 0 {
 		return &ConfigError{Err: errors.New("timeouts must not be negative")}
@@ -112,6 +118,10 @@ type CheckResult struct {
 	Location string
 	// SkipReason says why a skipped check did not run.
 	SkipReason string
+	// Level, Duty and Quote are the check's normative basis, from its
+	// comment block (LevelMust, LevelShould, LevelCert; DutyOP,
+	// DutyClient; the sentence it enforces).
+	Level, Duty, Quote string
 }
 
 // Outcomes a check can have besides Ginkgo's failure states ("failed",
@@ -215,7 +225,7 @@ func Run(cfg RunConfig) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	fw := newFramework(cfg.Env, cfg.CheckTimeout)
+	fw := newFramework(cfg.Env, cfg.CheckTimeout, cfg.Profile)
 	if err := buildTree(fw); err != nil {
 		return nil, err
 	}
@@ -244,6 +254,7 @@ func Run(cfg RunConfig) (*Result, error) {
 	var t failRecorder
 	ginkgo.RunSpecs(&t, SuiteName, suiteConfig(cfg), reporterConfig())
 	checks := checkResults(report)
+	fw.attachBasis(checks)
 	sel := newSelector(cfg)
 	for i := range checks {
 		if checks[i].SkipReason == NotSelected && sel.selected(checks[i]) {
@@ -257,13 +268,15 @@ func Run(cfg RunConfig) (*Result, error) {
 // checks as a dry run would list them; it does not count as Ginkgo's run
 // but registers the specs, so a process calls Preview or Run, not both.
 func Preview() (*Result, error) {
-	fw := newFramework(nil, 0)
+	fw := newFramework(nil, 0, ProfileSpec)
 	if err := buildTree(fw); err != nil {
 		return nil, err
 	}
 	formatter.ColorableStdOut = io.Discard
 	report := ginkgo.PreviewSpecs(SuiteName, suiteConfig(RunConfig{}), reporterConfig())
-	return &Result{Report: report, Checks: checkResults(report)}, nil
+	checks := checkResults(report)
+	fw.attachBasis(checks)
+	return &Result{Report: report, Checks: checks}, nil
 }
 
 func checkResults(r types.Report) []CheckResult {
