@@ -85,4 +85,39 @@ func TestStartWithAllowances(t *testing.T) {
 	if err := dial(tls.VersionTLS13); err != nil {
 		t.Errorf("TLS 1.3 handshake: %v", err)
 	}
+	for _, c := range env.Target.Clients {
+		if c.UserCodeParameter != (c.ID == UserCodeClient) {
+			t.Errorf("target.yaml: client %s user_code_parameter %v, want it only for %s", c.ID, c.UserCodeParameter, UserCodeClient)
+		}
+	}
+}
+
+// TestTargetFollowsAllowances: target.yaml says what the allowances
+// change for a client: no acr to ask for when the OP supports none.
+func TestTargetFollowsAllowances(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, tt := range []struct {
+		allowances []string
+		acr        string
+	}{
+		{nil, refop.ACRMultiFactor},
+		{[]string{refop.AllowACRUnsupported}, ""},
+	} {
+		env, err := Start(ctx, Options{Allowances: tt.allowances})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.Target.ACR != tt.acr {
+			t.Errorf("%v: target acr %q, want %q", tt.allowances, env.Target.ACR, tt.acr)
+		}
+		for _, c := range env.Target.Clients {
+			if !c.UserCodeParameter {
+				t.Errorf("%v: client %s lacks user_code_parameter, registered for all by default", tt.allowances, c.ID)
+			}
+		}
+		if err := env.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -263,7 +263,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		return env, err
 	}
 
-	env.Target = describe(env, m, users, notifyAddr, o.PushAllowed)
+	env.Target = describe(env, m, users, notifyAddr, o.PushAllowed, o.Allowances)
 	env.TargetPath = filepath.Join(o.Dir, "target.yaml")
 	if err := env.Target.Write(env.TargetPath); err != nil {
 		return env, err
@@ -386,7 +386,7 @@ func refopUsers(users []userSpec) []refop.User {
 }
 
 // describe is the target.yaml of this environment.
-func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAllowed bool) *target.Target {
+func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAllowed bool, allowances []string) *target.Target {
 	t := &target.Target{
 		Issuer: env.Issuer,
 		CA:     m.CAFile,
@@ -394,8 +394,12 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 		Device: target.Device{Kind: target.DeviceMock, URL: env.DeviceURL},
 		// No resource: the reference OP serves no protected resource
 		// besides userinfo, where the resource checks run as a stand-in.
-		// acr: ACRMultiFactor is what its device performs.
+		// acr: ACRMultiFactor is what its device performs, unless the OP
+		// supports no acr at all.
 		ACR: refop.ACRMultiFactor,
+	}
+	if slices.Contains(allowances, refop.AllowACRUnsupported) {
+		t.ACR = ""
 	}
 	for _, c := range m.Clients {
 		tc := target.Client{
@@ -407,9 +411,8 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 			TLSCert:    c.CertFile,
 			TLSKey:     c.CertKey,
 			Scope:      "openid profile",
-			// registrations registers every client with
-			// backchannel_user_code_parameter (CIBA 4): so says the target.
-			UserCodeParameter: true,
+			// As registrations registered it (CIBA 4).
+			UserCodeParameter: registersUserCode(c.Spec.ID, allowances),
 		}
 		if c.Spec.Mode != ciba.ModePoll {
 			tc.Notification = &target.Notification{
