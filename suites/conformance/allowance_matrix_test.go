@@ -57,14 +57,10 @@ var allowanceKnownFailures = map[string][]knownFailure{
 		why: `sends "ciba-check 4711" (a space); CIBA 7.1 lets the OP answer invalid_binding_message`}},
 	refop.AllowCacheControlMixedCase: {{check: "refreshes the access token for the client that owns the refresh token",
 		why: "RFC 7234 5.2: directives compare case-insensitively"}},
-	refop.AllowErrorExtraMembers: {{message: "unexpected member",
-		why: `RFC 6749 5.1: "The client MUST ignore unrecognized value names in the response."`}},
 	refop.AllowIntrospectionRefused: {{check: "reports cnf x5t#S256 of the client certificate at introspection",
 		why: "RFC 7662 2.1: introspection needs authorization the client may lack; skip on 401/403"}},
 	refop.AllowInvalidClient400: {{check: "refuses a backchannel request whose client_id differs from the request object's iss",
 		why: "RFC 6749 5.2: 400 is the default status, 401 a MAY"}},
-	refop.AllowJWKSMixedKeys: {{message: "expected a JWK Set (RFC 7517 5)",
-		why: `RFC 7517 5: implementations "SHOULD ignore JWKs ... that use "kty" (key type) values that are not understood"`}},
 	refop.AllowNeverSlowDown: {{check: "answers slow_down to a poll faster than the interval",
 		why: "CIBA 11 defines slow_down without requiring it; waiting is the client's duty (CIBA 7.3)"}},
 	refop.AllowPingRetry4xx: {{check: "does not retry a ping the client answered with 401",
@@ -80,10 +76,6 @@ var allowanceKnownFailures = map[string][]knownFailure{
 	refop.AllowSingleKeyWithoutKid: {
 		{check: "publishes a JWKS whose keys all have distinct kids", why: "OIDC 10.1: kid required only with several keys"},
 		{check: "signs the ID token with PS256 or ES256 under a kid of its JWKS", why: "OIDC 10.1: kid required only with several keys"},
-	},
-	devenv.AllowUserCodePerClient: {
-		{check: "refuses a request with a wrong user_code with invalid_user_code", why: "target.yaml cannot yet say which clients registered backchannel_user_code_parameter (CIBA 4, 7.1)"},
-		{check: "refuses a request without the user's user_code with missing_user_code", why: "target.yaml cannot yet say which clients registered backchannel_user_code_parameter (CIBA 4, 7.1)"},
 	},
 }
 
