@@ -232,7 +232,7 @@ func allowanceCatalogue() []Allowance {
 		{
 			Name:      AllowNoRefreshTokens,
 			Permits:   "no refresh token is ever issued",
-			Basis:     `RFC6749-5.1: "refresh_token OPTIONAL. The refresh token, which can be used to obtain new access tokens using the same authorization grant as described in Section 6."`,
+			Basis:     `RFC6749-1.5: "Issuing a refresh token is optional at the discretion of the authorization server."; RFC6749-5.1: "refresh_token OPTIONAL."`,
 			Exclusive: []string{AllowRefreshOfflineAccessOnly},
 		},
 		{
@@ -243,7 +243,7 @@ func allowanceCatalogue() []Allowance {
 		{
 			Name:    AllowRefreshOfflineAccessOnly,
 			Permits: "a refresh token is issued only when the scope includes offline_access (which every client may request)",
-			Basis:   `RFC6749-5.1: "refresh_token OPTIONAL."; OIDC-11: "offline_access This scope value requests that an OAuth 2.0 Refresh Token be issued that can be used to obtain an Access Token that grants access to the End-User's UserInfo Endpoint even when the End-User is not present (not logged in)."`,
+			Basis:   `RFC6749-1.5: "Issuing a refresh token is optional at the discretion of the authorization server."; OIDC-11: "offline_access This scope value requests that an OAuth 2.0 Refresh Token be issued that can be used to obtain an Access Token that grants access to the End-User's UserInfo Endpoint even when the End-User is not present (not logged in)."`,
 		},
 		{
 			Name:    AllowRefreshTokenRotation,
