@@ -50,7 +50,10 @@ func (op *OP) backchannel(r *http.Request) (any, error) {
 	if c.DeliveryMode == ciba.ModePush && !op.pushAllowed() {
 		return nil, ciba.ErrUnauthorizedClient.WithDescription("push mode is not allowed (FAPI-CIBA 5.2.2-3)")
 	}
-	if form.Has(ciba.ParamRequestURI) && (op.faults.on(FaultRequestURINotSupportedCode) || op.allow.on(AllowRequestURINotSupported)) {
+	if form.Has(ciba.ParamRequestURI) && op.faults.on(FaultRequestURIServerError) {
+		return nil, ciba.ErrServerError.WithDescription("cannot load request_uri")
+	}
+	if form.Has(ciba.ParamRequestURI) && op.allow.on(AllowRequestURINotSupported) {
 		return nil, errRequestURINotSupported.WithDescription("request_uri is not supported")
 	}
 	if form.Has(ciba.ParamRequestURI) {
@@ -252,8 +255,8 @@ func (op *OP) resolveHint(ctx context.Context, c *Client, p authParams) (User, e
 	switch {
 	case p.LoginHint != "":
 		u, ok := op.userByLoginHint(p.LoginHint)
-		if !ok && op.faults.on(FaultUnknownUserInvalidRequest) {
-			return User{}, ciba.ErrInvalidRequest.WithDescription("login_hint is invalid")
+		if !ok && op.faults.on(FaultUnknownUserAccepted) && len(op.users) > 0 {
+			return op.users[0], nil
 		}
 		if !ok {
 			return User{}, ciba.ErrUnknownUserID.WithDescription("login_hint does not identify a user")

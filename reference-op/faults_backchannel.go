@@ -36,10 +36,10 @@ const (
 	FaultPaddedAuthReqID             = "padded-auth-req-id"
 	FaultRefuseJARTyp                = "refuse-jar-typ"
 	FaultRequestedExpiryNumberOnly   = "requested-expiry-number-only"
-	FaultRequestURINotSupportedCode  = "request-uri-not-supported-code"
+	FaultRequestURIServerError       = "request-uri-server-error"
 	FaultScopeOpenIDOptional         = "scope-openid-optional"
 	FaultScopeOrderSensitive         = "scope-order-sensitive"
-	FaultUnknownUserInvalidRequest   = "unknown-user-invalid-request"
+	FaultUnknownUserAccepted         = "unknown-user-accepted"
 	FaultUserCodeOptional            = "user-code-optional"
 	FaultUserCodeUnchecked           = "user-code-unchecked"
 )
@@ -64,20 +64,16 @@ func backchannelFaults() []Fault {
 		{FaultOmitExpiresIn, "the acknowledgement omits expires_in unless requested_expiry was sent", "CIBA-7.3: expires_in a positive JSON number"},
 		{FaultOversizedRequestServerError, "an oversized backchannel request is answered 500 server_error", "CIBA-13: oversized request object refused with a 4xx answer"},
 		{FaultPaddedAuthReqID, "auth_req_id is padded standard base64 (with = + /)", "CIBA-7.3: auth_req_id of A-Z a-z 0-9 . - _ only"},
-		{FaultRefuseJARTyp, "request objects with typ oauth-authz-req+jwt are refused", "CIBA-7.1.1 (JAR 4): typ oauth-authz-req+jwt accepted"},
+		{FaultRefuseJARTyp, "request objects with typ oauth-authz-req+jwt are refused", "RFC 9101 4 (OIDF certification): typ oauth-authz-req+jwt accepted"},
 		{FaultRequestedExpiryNumberOnly, "requested_expiry as a JSON string is refused", "CIBA-7.1.1: requested_expiry as a JSON string accepted"},
-		{FaultRequestURINotSupportedCode, "request_uri is answered request_uri_not_supported instead of invalid_request", "CIBA-13 / CIBA-7.1.1: request_uri gives invalid_request"},
+		{FaultRequestURIServerError, "a request with request_uri is answered 500 server_error (the OP tried to load it)", "CIBA-7.2 / CIBA-13: request_uri refused with HTTP 400 invalid_request or request_uri_not_supported as JSON"},
 		{FaultScopeOpenIDOptional, "a scope without openid is accepted", "CIBA-7.1: scope without openid refused"},
 		{FaultScopeOrderSensitive, "scope must start with openid: other orders are refused invalid_scope", "RFC 6749 3.3: scope order irrelevant"},
-		{FaultUnknownUserInvalidRequest, "an unknown login_hint is answered invalid_request instead of unknown_user_id", "CIBA-13: unknown login_hint gives unknown_user_id"},
+		{FaultUnknownUserAccepted, "a login_hint that names no user falls back to the first user and is acknowledged", "CIBA-7.2 / CIBA-13: unknown login_hint gives unknown_user_id or invalid_request"},
 		{FaultUserCodeOptional, "a request without the user's user_code is accepted", "CIBA-7.1.2: missing user_code gives missing_user_code"},
 		{FaultUserCodeUnchecked, "any user_code is accepted for a user who has one", "CIBA-7.1.2: wrong user_code gives invalid_user_code"},
 	}
 }
-
-// errRequestURINotSupported is the OIDC Core 3.1.2.6 code the
-// request-uri-not-supported-code fault answers instead of invalid_request.
-var errRequestURINotSupported = &ciba.Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest}
 
 // overlayFormParams is the form-overrides-signed fault: form fields
 // beside the request object replace the signed values.

@@ -95,10 +95,10 @@ var backchannelFaultProbes = map[string]faultProbe{
 	refop.FaultRequestedExpiryNumberOnly: func(t *testing.T, h *harness) bool {
 		return h.backchannel(cPoll, map[string]any{"requested_expiry": "30"}).status != 200
 	},
-	refop.FaultRequestURINotSupportedCode: func(t *testing.T, h *harness) bool {
+	refop.FaultRequestURIServerError: func(t *testing.T, h *harness) bool {
 		f := h.authForm(cPoll, h.issuer)
 		f.Set("request_uri", "urn:example:request")
-		return h.post(cPoll, refop.PathBackchannel, f).str("error") != "invalid_request"
+		return h.post(cPoll, refop.PathBackchannel, f).status == 500
 	},
 	refop.FaultScopeOpenIDOptional: func(t *testing.T, h *harness) bool {
 		return h.backchannel(cPoll, map[string]any{"scope": "accounts"}).status == 200
@@ -106,8 +106,8 @@ var backchannelFaultProbes = map[string]faultProbe{
 	refop.FaultScopeOrderSensitive: func(t *testing.T, h *harness) bool {
 		return h.backchannel(cPoll, map[string]any{"scope": "accounts openid"}).status != 200
 	},
-	refop.FaultUnknownUserInvalidRequest: func(t *testing.T, h *harness) bool {
-		return h.backchannel(cPoll, map[string]any{"login_hint": "nobody"}).str("error") != "unknown_user_id"
+	refop.FaultUnknownUserAccepted: func(t *testing.T, h *harness) bool {
+		return h.backchannel(cPoll, map[string]any{"login_hint": "nobody"}).status == 200
 	},
 	refop.FaultUserCodeOptional: func(t *testing.T, h *harness) bool {
 		return h.backchannel(cUserCode, map[string]any{"login_hint": "bob"}).status == 200

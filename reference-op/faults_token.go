@@ -37,6 +37,7 @@ const (
 	FaultUserinfoTokenInQuery           = "userinfo-token-in-query"
 	FaultTLS12ChaChaOnly                = "tls12-chacha-only"
 	FaultTLSLegacyVersions              = "tls-legacy-versions"
+	FaultPendingAs401                   = "pending-as-401"
 )
 
 // tokenFaults deviate at the token endpoint, ID tokens, refresh, ping delivery, userinfo and TLS.
@@ -63,6 +64,7 @@ func tokenFaults() []Fault {
 		{FaultUserinfoTokenInQuery, "userinfo accepts the access token in the query string or form body", "FAPI-R-6.2.1-3 / RFC 6750 2: token only in the Authorization header"},
 		{FaultTLS12ChaChaOnly, "TLS is capped at 1.2 with ChaCha20-Poly1305 and ECDSA suites only: no FAPI cipher suite", "FAPI-RW 8.5: TLS 1.2 with a FAPI cipher suite or TLS 1.3 accepted"},
 		{FaultTLSLegacyVersions, "TLS 1.0 and 1.1 handshakes (with a CBC suite) are accepted", "FAPI-RW 8.5: TLS below 1.2 refused"},
+		{FaultPendingAs401, "authorization_pending is answered with HTTP 401 instead of 400", "CIBA-11 / RFC 6749 5.2: a pending request gets 400 authorization_pending"},
 	}
 }
 

@@ -16,6 +16,10 @@ import (
 
 // tokenFaultProbes observe the faults of faults_token.go.
 var tokenFaultProbes = map[string]faultProbe{
+	refop.FaultPendingAs401: func(t *testing.T, h *harness) bool {
+		r := h.poll(cPoll, h.start(cPoll, nil))
+		return r.str("error") == "authorization_pending" && r.status == http.StatusUnauthorized
+	},
 	refop.FaultTokenResponseCacheable: func(t *testing.T, h *harness) bool {
 		r := h.tokens(cPoll)
 		return !strings.Contains(r.header.Get("Cache-Control"), "no-store")

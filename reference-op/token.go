@@ -17,6 +17,10 @@ import (
 func (op *OP) handleToken(w http.ResponseWriter, r *http.Request) {
 	resp, err := op.token(r)
 	if err != nil {
+		if op.faults.on(FaultPendingAs401) && errors.Is(err, ciba.ErrAuthorizationPending) {
+			writeJSONStatus(w, http.StatusUnauthorized, ciba.ErrorResponse{Error: ciba.ErrAuthorizationPending.Code, ErrorDescription: "the user has not decided yet"})
+			return
+		}
 		op.fail(w, r, err)
 		return
 	}

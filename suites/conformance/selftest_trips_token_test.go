@@ -4,6 +4,11 @@ import refop "github.com/ciba-check/ciba-check/reference-op"
 
 // tokenFaultTrips: the checks each fault of reference-op/faults_token.go must trip.
 var tokenFaultTrips = map[string][]string{
+	refop.FaultPendingAs401: {
+		"answers authorization_pending while the user has not decided", "refuses another client's auth_req_id and leaves the owner's request pending",
+		"answers twenty back-to-back polls with pending, slow_down or 503",
+		"accepts a token client assertion with aud = issuer", "answers slow_down to a poll faster than the interval",
+	},
 	refop.FaultDeniedAsInvalidGrant:         {"answers access_denied after the user denies (poll)", "pings after the user denies and then answers access_denied"},
 	refop.FaultFullAtHash:                   {"issues an ID token whose at_hash, if any, matches the access token"},
 	refop.FaultIDTokenWithoutKid:            {"signs the ID token with PS256 or ES256 under a kid of its JWKS"},
@@ -32,11 +37,16 @@ var tokenFaultTrips = map[string][]string{
 		"notifies and issues tokens to an approved ping client using private_key_jwt",
 		"notifies and issues tokens to an approved ping client using tls_client_auth",
 	},
-	refop.FaultTokenRequiresCAIssuedCert:      {"issues tokens to an approved poll client using self_signed_tls_client_auth"},
-	refop.FaultRefreshScopeWidening:           {"refuses a refresh request for a wider scope with invalid_scope"},
-	refop.FaultShortAccessToken:               {"issues a Bearer access token of at least 128 bits with expires_in"},
-	refop.FaultThrottleWith429:                {"answers twenty back-to-back polls with pending, slow_down or 503"},
-	refop.FaultTLS12ChaChaOnly:                {"accepts TLS 1.2 with a FAPI cipher suite or TLS 1.3"},
+	refop.FaultTokenRequiresCAIssuedCert: {"issues tokens to an approved poll client using self_signed_tls_client_auth"},
+	refop.FaultRefreshScopeWidening:      {"refuses a refresh request for a wider scope with invalid_scope"},
+	refop.FaultShortAccessToken:          {"issues a Bearer access token of at least 128 bits with expires_in"},
+	refop.FaultThrottleWith429:           {"answers twenty back-to-back polls with pending, slow_down or 503"},
+	// Without a FAPI suite the non-FAPI-suite check's positive control (a
+	// TLS 1.2 handshake with one) fails too: skipped, which counts.
+	refop.FaultTLS12ChaChaOnly: {
+		"accepts TLS 1.2 with a FAPI cipher suite or TLS 1.3",
+		"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite",
+	},
 	refop.FaultTLSLegacyVersions:              {"refuses a TLS 1.1 handshake"},
 	refop.FaultTokenResponseCacheable:         {"answers the token request as application/json with Cache-Control no-store", "refreshes the access token for the client that owns the refresh token"},
 	refop.FaultTokenWithoutCertificate:        {"issues no tokens to a token request without a client certificate"},

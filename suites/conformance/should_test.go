@@ -138,6 +138,17 @@ func TestShouldChecks(t *testing.T) {
 		"refuses a replayed request object":                      true,
 		"accepts a token client assertion with aud = issuer":     true,
 		"refuses a request object that contains a request claim": true,
+		// CIBA 7.1 leaves a scope without openid unspecified; the
+		// binding_message is "intended to be displayed", no MUST.
+		"refuses a scope without openid":                                  true,
+		"shows the binding_message on the authentication device as sent":  true,
+		"refuses an undisplayable binding_message or shows it faithfully": true,
+		// Client duties or MAYs of the OP (checks_attacks.go comments).
+		"refuses a requested_expiry that is not a positive integer":       true,
+		"refuses a client_notification_token longer than 1024 characters": true,
+		"refuses a replayed client assertion":                             true,
+		// RFC 8705 3.2 has no keyword for introspection's cnf.
+		"reports cnf x5t#S256 of the client certificate at introspection": true,
 	}
 	r := preview(t)
 	got := map[string]bool{}
