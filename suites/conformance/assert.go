@@ -57,6 +57,14 @@ func quote(ex *client.Exchange) string {
 	return b.String()
 }
 
+// quoteIf is quote(ex) on a line of its own, or "" without an exchange.
+func quoteIf(ex *client.Exchange) string {
+	if ex == nil {
+		return ""
+	}
+	return "\n" + quote(ex)
+}
+
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -249,13 +249,6 @@ func approvedOrSkip(ctx context.Context, f *Fixture, c *client.Client) *ciba.Tok
 	return tr
 }
 
-func quoteIf(ex *client.Exchange) string {
-	if ex == nil {
-		return ""
-	}
-	return "\n" + quote(ex)
-}
-
 func describeTLS(fw *Framework) {
 	fw.Describe("TLS and sender-constrained tokens", func() {
 		// Testname: Token endpoint refuses non-FAPI TLS 1.2 cipher suites

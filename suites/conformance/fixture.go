@@ -39,6 +39,9 @@ type Fixture struct {
 	// basis is the check's level, duty and quoted sentence, printed
 	// under every failure and warning.
 	basis string
+	// certFails is set under the certification profile: a CERT-level
+	// expectation then fails (ExpectCert).
+	certFails bool
 }
 
 func newFixture(env *Env) *Fixture {
@@ -86,6 +89,18 @@ func (f *Fixture) ExpectShould(ok bool, ex *client.Exchange, format string, args
 	if !ok {
 		f.warn(f.expectationMessage(ex, format, args...))
 	}
+}
+
+// ExpectCert is an expectation that only the OIDF certification suite
+// demands, inside a check of a higher level: a failure under --profile
+// oidf-cert, a warning otherwise.
+func (f *Fixture) ExpectCert(ok bool, ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	if f.certFails {
+		f.Expect(ok, ex, format, args...)
+		return
+	}
+	f.ExpectShould(ok, ex, format, args...)
 }
 
 // WarningEntry names the Ginkgo report entries that carry warnings; a
