@@ -288,7 +288,9 @@ func describeClientAuth(fw *Framework) {
 		// invalid_client (invalid_request tolerated). The same request with
 		// the certificate must be acknowledged first. Any other transport
 		// failure (a timeout, a reset, a closed connection) proves nothing:
-		// could not determine, never a pass.
+		// could not determine, never a pass. (The OIDF module
+		// ensure-mtls-holder-of-key-required probes the token endpoint, so
+		// it is mapped to the token-endpoint check, not this one.)
 		// Quote: RFC8705-2: "The authorization server MUST enforce the binding between client and certificate, as described in either Section 2.1 or 2.2 below. If no certificate is presented, or that which is presented doesn't match that which is expected for the given client_id, the authorization server returns a normal OAuth 2.0 error response per Section 5.2 of RFC 6749 [RFC6749] with the invalid_client error code to indicate failed client authentication."
 		// Duty: OP
 		// Level: MUST
@@ -304,6 +306,6 @@ func describeClientAuth(fw *Framework) {
 				f.Undetermined(ex, "expected a TLS alert from the server or invalid_client, got a transport failure: %v", err)
 			}
 			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client", "invalid_request")
-		}, Refs("RFC8705-2"), Auth(ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient), Negative, OIDF(ModMTLSHolderOfKeyRequired))
+		}, Refs("RFC8705-2"), Auth(ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient), Negative)
 	})
 }

@@ -30,6 +30,7 @@ import (
 // checks the basics of the token response.
 func happyFlow(f *Fixture, mode ciba.DeliveryMode, auth ciba.AuthMethod) {
 	ginkgo.GinkgoHelper()
+	f.ClaimFlow()
 	c := f.Client(mode, auth)
 	tr, ex, _ := f.Approved(c)
 	f.Expect(tr.AccessToken != "", ex, "expected an access_token, got none")

@@ -42,7 +42,44 @@ type Fixture struct {
 	// certFails is set under the certification profile: a CERT-level
 	// expectation then fails (ExpectCert).
 	certFails bool
+	// claimsFlow is set by checks whose claim is the flow itself
+	// (ClaimFlow): there a refused valid request or a missing token is
+	// the failure; elsewhere it is a preparation failure, a skip.
+	claimsFlow bool
 }
+
+// ClaimFlow marks the running check as one whose claim is the whole
+// flow (acknowledgement, approval, tokens): Start and Tokens then fail it
+// when the OP refuses the valid request or withholds the tokens. In every
+// other check that is preparation failing for a reason outside its
+// claim, and the check is skipped with the reason, never failed.
+func (f *Fixture) ClaimFlow() { f.claimsFlow = true }
+
+// preparationFailed ends a check whose preparation (a valid request it
+// builds on) did not succeed: undetermined without a response, a failure
+// in a check that claims the flow, else a skip with the reason.
+func (f *Fixture) preparationFailed(ex *client.Exchange, err error, format string, args ...any) {
+	ginkgo.GinkgoHelper()
+	if err != nil && (ex == nil || ex.Status == 0) && !errors.Is(err, errNoNotification) {
+		f.Undetermined(ex, format+": %v", append(args, err)...)
+	}
+	if f.claimsFlow {
+		f.Failf(ex, format+": %v", append(args, err)...)
+	}
+	msg := PreparationFailed + fmt.Sprintf(format+": %v", append(args, err)...)
+	if ex != nil {
+		msg += "\n" + quote(ex)
+	}
+	ginkgo.Skip(msg)
+}
+
+// errNoNotification is the ping that did not come: the OP's doing, not a
+// transport failure of the tool.
+var errNoNotification = errors.New("no ping notification for the request arrived")
+
+// PreparationFailed starts the skip reason of a check whose valid
+// preparation the OP refused (the flow checks report that refusal).
+const PreparationFailed = "preparation failed: "
 
 func newFixture(env *Env) *Fixture {
 	return &Fixture{env: env, ctx: context.Background(), clients: map[string]*client.Client{}}
@@ -467,7 +504,7 @@ func (f *Fixture) Start(c *client.Client, p client.AuthParams, opts ...client.Ca
 	ginkgo.GinkgoHelper()
 	ack, ex, err := c.Authenticate(f.ctx, p, opts...)
 	if err != nil {
-		f.Failf(ex, "expected the backchannel request of %s to be acknowledged (CIBA 7.3), got: %v", c.ClientID(), err)
+		f.preparationFailed(ex, err, "expected the valid backchannel request of %s to be acknowledged (CIBA 7.3)", c.ClientID())
 	}
 	if ack.AuthReqID == "" {
 		f.Failf(ex, "expected an auth_req_id in the acknowledgement (CIBA 7.3), got none")
@@ -538,7 +575,7 @@ func (f *Fixture) Notification(ctx context.Context, c *client.Client, ack *ciba.
 	}
 	n, err := r.Wait(ctx, ack.AuthReqID)
 	if err != nil {
-		return n, fmt.Errorf("no ping notification for the request arrived (CIBA 10.2): %w", err)
+		return n, fmt.Errorf("%w (CIBA 10.2): %w", errNoNotification, err)
 	}
 	return n, nil
 }
@@ -548,7 +585,7 @@ func (f *Fixture) Tokens(c *client.Client, ack *ciba.AuthenticationResponse) (*c
 	ginkgo.GinkgoHelper()
 	tr, ex, err := f.Outcome(c, ack)
 	if err != nil {
-		f.Failf(ex, "expected tokens for the approved request (CIBA 10.1.1), got: %v", err)
+		f.preparationFailed(ex, err, "expected tokens for the approved request of %s (CIBA 10.1.1)", c.ClientID())
 	}
 	return tr, ex
 }
