@@ -53,6 +53,9 @@ func (op *OP) backchannel(r *http.Request) (any, error) {
 	if form.Has(ciba.ParamRequestURI) && op.faults.on(FaultRequestURIServerError) {
 		return nil, ciba.ErrServerError.WithDescription("cannot load request_uri")
 	}
+	if form.Has(ciba.ParamRequestURI) && op.allow.on(AllowRequestURINotSupported) {
+		return nil, errRequestURINotSupported.WithDescription("request_uri is not supported")
+	}
 	if form.Has(ciba.ParamRequestURI) {
 		return nil, ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)")
 	}
@@ -103,6 +106,9 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 	if err := checkBindingMessage(p.BindingMessage); err != nil {
 		return nil, err
 	}
+	if err := op.checkRestrictedBindingMessage(p.BindingMessage); err != nil {
+		return nil, err
+	}
 	if op.faults.on(FaultIgnoreSignedUserCode) {
 		p.UserCode = ""
 	}
@@ -139,6 +145,7 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 		}
 		expiry = min(expiry, op.cfg.MaxExpiry)
 	}
+	expiry = op.allowedExpiry(expiry)
 	acr := ""
 	if op.faults.on(FaultIgnoreACRValues) {
 		p.ACRValues = ""
@@ -151,8 +158,9 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 			break
 		}
 	}
+	acr = op.allowedACR(acr)
 
-	idBytes := 20 // 160 bits (CIBA 7.3 recommends >= 160)
+	idBytes := op.authReqIDBytes(20) // 160 bits (CIBA 7.3 recommends >= 160)
 	if op.faults.on(FaultShortAuthReqID) {
 		idBytes = 8
 	}
@@ -161,7 +169,7 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 		return nil, err
 	}
 	now := op.clock.Now()
-	authReqID := b64(raw)
+	authReqID := op.encodeAuthReqID(raw)
 	if op.faults.on(FaultPaddedAuthReqID) {
 		authReqID = paddedAuthReqID(raw)
 	}
@@ -178,7 +186,7 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 		DeliveryMode:            string(c.DeliveryMode),
 		CreatedAt:               now,
 		ExpiresAt:               now.Add(expiry),
-		Interval:                op.cfg.Interval,
+		Interval:                op.allowedInterval(op.cfg.Interval),
 		Status:                  StatusPending,
 	}
 	if op.faults.on(FaultNoInterval) {
@@ -205,7 +213,7 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 	if op.faults.on(FaultNullInterval) {
 		return map[string]any{"auth_req_id": ar.ID, "expires_in": int(expiry / time.Second), "interval": nil}, nil
 	}
-	return ciba.AuthenticationResponse{AuthReqID: ar.ID, ExpiresIn: int(expiry / time.Second), Interval: ar.Interval}, nil
+	return ciba.AuthenticationResponse{AuthReqID: ar.ID, ExpiresIn: int(expiry / time.Second), Interval: op.announcedInterval(ar.Interval)}, nil
 }
 
 // checkScope requires openid and only scopes the client may use (CIBA
@@ -220,7 +228,7 @@ func (op *OP) checkScope(c *Client, scope string) (string, error) {
 	}
 	var out []string
 	for _, v := range values {
-		if v != "openid" && !slices.Contains(c.Scopes, v) {
+		if v != "openid" && !slices.Contains(c.Scopes, v) && !op.allowsScope(v) {
 			return "", ciba.ErrInvalidScope.WithDescription("scope " + v + " is not allowed for this client")
 		}
 		if !slices.Contains(out, v) {

@@ -54,7 +54,10 @@ type Config struct {
 	RefreshTokenLifetime time.Duration
 	// Faults names deliberate deviations from the catalogue (see Faults()).
 	Faults []string
-	Logger *slog.Logger
+	// Allowances names spec-permitted behaviours from the catalogue (see
+	// Allowances()) the OP shows instead of its strict defaults.
+	Allowances []string
+	Logger     *slog.Logger
 }
 
 // Client is one registered client (CIBA 4 registration metadata).

@@ -36,6 +36,10 @@ func (op *OP) channelToken(ar AuthRequest) (string, error) {
 // to authenticate the user. Without a DeviceEndpoint the request waits for
 // Decide.
 func (op *OP) startDeviceInteraction(ar AuthRequest, user User) {
+	if op.allow.on(AllowSlowDevice) {
+		op.after(slowDeviceDelay, func(context.Context) { op.offerToDevice(ar, user, false) })
+		return
+	}
 	op.offerToDevice(ar, user, false)
 }
 

@@ -34,7 +34,7 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 		}
 	}
 	sort.Strings(claims)
-	return ciba.ProviderMetadata{
+	return op.allowedMetadata(ciba.ProviderMetadata{
 		Issuer:                                 op.Issuer(),
 		TokenEndpoint:                          op.endpoint(PathToken),
 		UserinfoEndpoint:                       op.endpoint(PathUserinfo),
@@ -58,7 +58,7 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 		ClaimsSupported:                            claims,
 		ACRValuesSupported:                         []string{ACRMultiFactor, ACRSingleFactor},
 		TLSClientCertificateBoundAccessTokens:      true,
-	}
+	})
 }
 
 func (op *OP) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
@@ -73,5 +73,10 @@ func (op *OP) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, set)
+	doc, err := op.allowedJWKS(set)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, doc)
 }

@@ -217,6 +217,11 @@ func (op *OP) writeDiscovery(w http.ResponseWriter, md ciba.ProviderMetadata) {
 		}
 		doc = m
 	}
+	doc, err := op.discoveryExtras(doc)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	if !op.faults.on(FaultDiscoveryTextPlain) {
 		writeJSON(w, doc)
 		return

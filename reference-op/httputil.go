@@ -24,6 +24,9 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	if s, ok := w.(responseShaper); ok {
+		s.shapeHeaders(h)
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -40,7 +43,18 @@ func writeError(w http.ResponseWriter, err error) {
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	writeJSONStatus(w, status, ciba.ErrorResponse{Error: e.Code, ErrorDescription: sanitizeDescription(e.Description)})
+	var body any = ciba.ErrorResponse{Error: e.Code, ErrorDescription: sanitizeDescription(e.Description)}
+	if s, ok := w.(responseShaper); ok {
+		status, body = s.shapeError(status, body.(ciba.ErrorResponse))
+	}
+	writeJSONStatus(w, status, body)
+}
+
+// responseShaper is the writer Handler wraps responses in when an
+// allowance changes response headers or error bodies (allowances_op.go).
+type responseShaper interface {
+	shapeHeaders(h http.Header)
+	shapeError(status int, body ciba.ErrorResponse) (int, any)
 }
 
 // sanitizeDescription keeps only %x20-21 / %x23-5B / %x5D-7E (RFC 6749 5.2).

@@ -14,6 +14,10 @@ func (op *OP) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if op.allow.on(AllowIntrospectionRefused) {
+		op.fail(w, r, invalidClient("this client is not authorized to introspect tokens"))
+		return
+	}
 	t, err := op.store.GetToken(ctx, tokenKey(value))
 	if err != nil || t.Revoked || !op.clock.Now().Before(t.ExpiresAt) || t.ClientID != ac.ID {
 		writeJSONStatus(w, http.StatusOK, ciba.IntrospectionResponse{Active: false})

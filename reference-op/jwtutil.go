@@ -175,7 +175,11 @@ func (op *OP) sign(c map[string]any, typ string) (string, error) {
 // a bare crypto key does not.
 func (op *OP) signWith(key any, c map[string]any, typ string) (string, error) {
 	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(op.signer.Algorithm), Key: key}, opts)
+	alg := op.signer.Algorithm
+	if k, ok := key.(jose.JSONWebKey); ok && k.Algorithm != "" {
+		alg = k.Algorithm
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, opts)
 	if err != nil {
 		return "", fmt.Errorf("creating signer: %w", err)
 	}

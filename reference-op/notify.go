@@ -63,7 +63,7 @@ func (op *OP) notifyFrom(ar AuthRequest, attempt int) bool {
 // the configured clock when allowed.
 func (op *OP) deliver(ctx context.Context, c *Client, ar AuthRequest, body []byte, attempt int) {
 	status, err := op.postNotification(ctx, c.NotificationEndpoint, ar.ClientNotificationToken, body)
-	retryable := err != nil || status >= 500 || (status >= 400 && op.faults.on(FaultPingRetryAfter4xx))
+	retryable := err != nil || status >= 500 || (status >= 400 && (op.faults.on(FaultPingRetryAfter4xx) || op.allow.on(AllowPingRetry4xx)))
 	stopping := ctx.Err() != nil
 	retry := retryable && attempt < notifyAttempts && !stopping
 	if retry {
@@ -133,7 +133,7 @@ func (op *OP) pushPayload(ctx context.Context, ar AuthRequest) ([]byte, error) {
 			return nil, err
 		}
 		tr, err := op.issueTokens(ctx, tokenGrant{
-			clientID: redeemed.ClientID, subject: redeemed.Subject, scope: redeemed.Scope,
+			clientID: redeemed.ClientID, subject: redeemed.Subject, scope: redeemed.Scope, requested: redeemed.Scope,
 			acr: redeemed.ACR, authTime: redeemed.AuthTime, authReqID: redeemed.ID, push: true,
 		}, nil, true)
 		if err != nil {

@@ -85,6 +85,8 @@ const (
 type OP struct {
 	cfg     Config
 	faults  faultSet
+	allow   allowanceSet
+	allowed allowanceState
 	clients map[string]*Client
 	users   []User
 	store   Store
@@ -117,6 +119,10 @@ type timerSlot struct{ t clock.Timer }
 // New validates cfg, applies defaults and returns a ready OP.
 func New(cfg Config) (*OP, error) {
 	faults, err := newFaultSet(cfg.Faults)
+	if err != nil {
+		return nil, err
+	}
+	allow, err := newAllowanceSet(cfg.Allowances)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +180,9 @@ func New(cfg Config) (*OP, error) {
 	if err != nil {
 		return nil, err
 	}
+	if allow.on(AllowIDTokenES256Only) && !slices.ContainsFunc(cfg.SigningKeys, func(k jose.JSONWebKey) bool { return k.Algorithm == ciba.AlgES256 }) {
+		return nil, fmt.Errorf("allowance %s needs an ES256 signing key", AllowIDTokenES256Only)
+	}
 	clients, err := validateClients(cfg)
 	if err != nil {
 		return nil, err
@@ -196,6 +205,7 @@ func New(cfg Config) (*OP, error) {
 	return &OP{
 		cfg:      cfg,
 		faults:   faults,
+		allow:    allow,
 		clients:  clients,
 		users:    cfg.Users,
 		store:    cfg.Store,
@@ -364,7 +374,14 @@ func (op *OP) Handler() http.Handler {
 		PathRevoke:         {[]string{http.MethodPost}, op.handleRevoke},
 		PathDeviceCallback: {[]string{http.MethodPost}, op.handleDeviceCallback},
 	}
+	if op.allow.on(AllowIntrospectionAbsent) {
+		delete(routes, PathIntrospect)
+	}
+	shaping := op.shapesResponses()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if shaping {
+			w = shapingWriter{ResponseWriter: w, op: op, r: r}
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -37,5 +37,8 @@ func (op *OP) TLSConfig(cert tls.Certificate) *tls.Config {
 	if op.faults.on(FaultTLSLegacyVersions) {
 		legacyTLS(c)
 	}
+	if op.allow.on(AllowTLS13Only) {
+		c.MinVersion = tls.VersionTLS13
+	}
 	return c
 }

@@ -94,14 +94,14 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 			return ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")
 		}
 		if ar.Status == StatusRedeemed && ar.Redemptions >= maxRedemptions {
-			return ciba.ErrInvalidGrant.WithDescription("auth_req_id was already redeemed")
+			return errRedeemed
 		}
 		if !now.Before(ar.ExpiresAt) && !op.faults.on(FaultAcceptExpiredToken) {
 			return ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")
 		}
 		switch ar.Status {
 		case StatusPending:
-			if ar.Interval > 0 && !ar.LastPoll.IsZero() && !op.faults.on(FaultNoSlowDown) &&
+			if ar.Interval > 0 && !ar.LastPoll.IsZero() && !op.faults.on(FaultNoSlowDown) && !op.allow.on(AllowNeverSlowDown) &&
 				now.Sub(ar.LastPoll) < time.Duration(ar.Interval)*time.Second {
 				// CIBA 11: too fast; the interval grows by 5 s for good.
 				ar.Interval += ciba.SlowDownIncrement
@@ -137,6 +137,9 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")
 	}
+	if err == errRedeemed {
+		op.revokeGrant(ctx, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -146,10 +149,18 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 	if op.log.Enabled(ctx, slog.LevelInfo) { // spare the arguments when off
 		op.log.Info("tokens issued", "client_id", ac.ID, "auth_req_id", redact(id))
 	}
-	return op.issueTokens(ctx, tokenGrant{
-		clientID: ac.ID, subject: ar.Subject, scope: ar.Scope, acr: ar.ACR, authTime: ar.AuthTime, authReqID: ar.ID,
+	tr, err := op.issueTokens(ctx, tokenGrant{
+		clientID: ac.ID, subject: ar.Subject, scope: ar.Scope, requested: ar.Scope, acr: ar.ACR, authTime: ar.AuthTime, authReqID: ar.ID,
 	}, ac.cert, true)
+	if err != nil {
+		return nil, err
+	}
+	op.recordGrant(ar.ID, tr)
+	return tr, nil
 }
+
+// errRedeemed answers an auth_req_id presented after its redemption.
+var errRedeemed = ciba.ErrInvalidGrant.WithDescription("auth_req_id was already redeemed")
 
 // refreshGrant is RFC 6749 6 with FAPI certificate binding for the new
 // access token; the refresh token itself is not rotated.
@@ -164,26 +175,36 @@ func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh
 		return nil, ciba.ErrInvalidGrant.WithDescription("refresh_token is invalid")
 	}
 	granted := strings.Fields(t.Scope)
-	newScope := t.Scope
+	newScope, requested := t.Scope, t.Scope
 	if hasScope {
 		req := strings.Fields(scope)
 		if len(req) == 0 {
 			return nil, ciba.ErrInvalidScope.WithDescription("scope is empty")
 		}
+		requested = strings.Join(req, " ")
 		for _, s := range req {
 			if !slices.Contains(granted, s) && !op.faults.on(FaultRefreshScopeWidening) {
+				if op.allow.on(AllowRefreshWiderScopeIgnored) {
+					req = granted // RFC 6749 3.3: the request is ignored
+					break
+				}
 				return nil, ciba.ErrInvalidScope.WithDescription("scope " + s + " exceeds the original grant (RFC 6749 6)")
 			}
 		}
 		newScope = strings.Join(req, " ")
 	}
 	tr, err := op.issueTokens(ctx, tokenGrant{
-		clientID: ac.ID, subject: t.Subject, scope: newScope, acr: t.ACR, authTime: t.AuthTime,
+		clientID: ac.ID, subject: t.Subject, scope: newScope, requested: requested, acr: t.ACR, authTime: t.AuthTime, refresh: true,
 	}, ac.cert, false)
 	if err != nil {
 		return nil, err
 	}
 	tr.RefreshToken = refresh
+	if rotated, err := op.rotateRefresh(ctx, t, now); err != nil {
+		return nil, err
+	} else if rotated != "" {
+		tr.RefreshToken = rotated
+	}
 	return tr, nil
 }
 
@@ -193,6 +214,10 @@ type tokenGrant struct {
 	// authReqID and push select the push ID token claims (CIBA 10.3.1).
 	authReqID string
 	push      bool
+	// requested is the scope the client asked for; refresh marks the
+	// refresh grant (both for the token-response allowances).
+	requested string
+	refresh   bool
 }
 
 // issueTokens creates an access token bound to cert (RFC 8705 3), an
@@ -217,13 +242,18 @@ func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certific
 	if op.faults.on(FaultUnboundAccessToken) {
 		thumb = ""
 	}
+	if jwt, err := op.jwtAccessToken(g, thumb, now); err != nil {
+		return ciba.TokenResponse{}, err
+	} else if jwt != "" {
+		tr.AccessToken = jwt
+	}
 	base := Token{ClientID: g.clientID, Subject: g.subject, Scope: g.scope, ACR: g.acr, AuthTime: g.authTime, IssuedAt: now}
 	at := base
 	at.Key, at.Kind, at.ExpiresAt, at.CertThumbprint = tokenKey(tr.AccessToken), KindAccess, now.Add(op.cfg.AccessTokenLifetime), thumb
 	if err := op.store.PutToken(ctx, at); err != nil {
 		return ciba.TokenResponse{}, err
 	}
-	if withRefresh {
+	if withRefresh && op.issuesRefreshToken(g.scope) {
 		refresh, err := op.random(32)
 		if err != nil {
 			return ciba.TokenResponse{}, err
@@ -242,6 +272,7 @@ func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certific
 	if !op.faults.on(FaultOmitIDToken) && !(op.faults.on(FaultPingOmitIDToken) && op.clientMode(g.clientID) == ciba.ModePing) {
 		tr.IDToken = idt
 	}
+	op.shapeTokenResponse(&tr, g)
 	return tr, nil
 }
 
@@ -265,6 +296,7 @@ func (op *OP) idToken(g tokenGrant, tr ciba.TokenResponse, now time.Time) (strin
 	if op.faults.on(FaultFullAtHash) {
 		c[ciba.ClaimATHash] = fullHash(tr.AccessToken)
 	}
+	op.shapeIDTokenClaims(c, g)
 	if op.faults.on(FaultWrongAuthReqIDClaim) && g.authReqID != "" {
 		c[ciba.ClaimAuthReqID] = tokenKey(g.authReqID)
 	}
@@ -276,6 +308,9 @@ func (op *OP) idToken(g tokenGrant, tr ciba.TokenResponse, now time.Time) (strin
 		if tr.RefreshToken != "" {
 			c[ciba.ClaimRTHash] = halfHash(tr.RefreshToken)
 		}
+	}
+	if s, signed, err := op.signIDToken(c); signed {
+		return s, err
 	}
 	if op.faults.on(FaultIDTokenWithoutKid) {
 		return op.signWithoutKid(c, typIDToken)

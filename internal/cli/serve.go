@@ -25,9 +25,12 @@ type ServeOptions struct {
 	Interval   int
 	Faults     []string
 	ListFaults bool
-	NoFAPI     bool
-	Verbose    bool
-	Store      string
+	// Allowances switches on spec-permitted behaviours (--allow).
+	Allowances     []string
+	ListAllowances bool
+	NoFAPI         bool
+	Verbose        bool
+	Store          string
 }
 
 // NewCmdServe builds `ciba-check serve`.
@@ -51,7 +54,9 @@ stay refused.`,
 		Example: `  ciba-check serve --dir ./dev
   ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --fault no-slow-down
   ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --store ./dev/op.db
-  ciba-check serve --list-faults`,
+  ciba-check serve --dir ./dev --allow interval-absent --allow jwt-access-tokens
+  ciba-check serve --list-faults
+  ciba-check serve --list-allowances`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Interval < 1 {
@@ -71,6 +76,8 @@ stay refused.`,
 	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds handed to clients")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a fault from the catalogue (repeatable; see --list-faults)")
 	fl.BoolVar(&opts.ListFaults, "list-faults", false, "print the fault catalogue and exit")
+	fl.StringArrayVar(&opts.Allowances, "allow", nil, "switch on a spec-permitted behaviour from the allowance catalogue (repeatable; see --list-allowances)")
+	fl.BoolVar(&opts.ListAllowances, "list-allowances", false, "print the allowance catalogue and exit")
 	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "plain CIBA: allow push mode (FAPI-CIBA forbids it)")
 	fl.StringVar(&opts.Store, "store", "", "keep the OP's state in this file (bbolt) so a restart loses no pending request, token or used jti")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request the OP and device handle")
@@ -80,6 +87,9 @@ stay refused.`,
 func runServe(ctx context.Context, opts *ServeOptions) error {
 	if opts.ListFaults {
 		return printFaults(opts.IO)
+	}
+	if opts.ListAllowances {
+		return printAllowances(opts.IO)
 	}
 	level := slog.LevelWarn
 	if opts.Verbose {
@@ -93,6 +103,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		NotifyAddr:  opts.NotifyAddr,
 		Interval:    opts.Interval,
 		Faults:      opts.Faults,
+		Allowances:  opts.Allowances,
 		PushAllowed: opts.NoFAPI,
 		StorePath:   opts.Store,
 		Logger:      logger,
@@ -110,6 +121,9 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	fmt.Fprintf(out, "mock device    %s\n", env.DeviceURL)
 	if len(opts.Faults) > 0 {
 		fmt.Fprintf(out, "faults         %v\n", opts.Faults)
+	}
+	if len(opts.Allowances) > 0 {
+		fmt.Fprintf(out, "allowances     %v\n", opts.Allowances)
 	}
 	if opts.Store != "" {
 		r := env.Resumed
@@ -132,6 +146,16 @@ func printFaults(io *IOStreams) error {
 	w := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	for _, f := range refop.Faults() {
 		fmt.Fprintf(w, "%s\t%s\n", f.Name, f.Breaks)
+	}
+	return w.Flush()
+}
+
+// printAllowances prints the allowance catalogue, one a line: name, what
+// the OP then does, and the text that permits it.
+func printAllowances(io *IOStreams) error {
+	w := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	for _, a := range devenv.Allowances() {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", a.Name, a.Permits, a.Basis)
 	}
 	return w.Flush()
 }

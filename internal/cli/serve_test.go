@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 
@@ -23,6 +24,10 @@ func TestNewCmdServeFlags(t *testing.T) {
 		{args: nil, want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1}},
 		{args: []string{"--dir", "d", "--op-addr", "127.0.0.1:8443", "--fault", "no-slow-down", "--fault", "accept-alg-none", "--no-fapi", "--interval", "5"},
 			want: ServeOptions{Dir: "d", OPAddr: "127.0.0.1:8443", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 5, Faults: []string{"no-slow-down", "accept-alg-none"}, NoFAPI: true}},
+		{args: []string{"--allow", "interval-absent", "--allow", "jwt-access-tokens", "--fault", "no-slow-down"},
+			want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1, Faults: []string{"no-slow-down"}, Allowances: []string{"interval-absent", "jwt-access-tokens"}}},
+		{args: []string{"--list-allowances"},
+			want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1, ListAllowances: true}},
 		{args: []string{"--store", "dev/op.db"},
 			want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1, Store: "dev/op.db"}},
 		{args: []string{"--interval", "0"}, wantErr: "--interval must be"},
@@ -50,7 +55,8 @@ func TestNewCmdServeFlags(t *testing.T) {
 			got.IO = nil
 			if got.Dir != tt.want.Dir || got.OPAddr != tt.want.OPAddr || got.DeviceAddr != tt.want.DeviceAddr ||
 				got.NotifyAddr != tt.want.NotifyAddr || got.Interval != tt.want.Interval || got.NoFAPI != tt.want.NoFAPI || got.Store != tt.want.Store ||
-				strings.Join(got.Faults, ",") != strings.Join(tt.want.Faults, ",") {
+				strings.Join(got.Faults, ",") != strings.Join(tt.want.Faults, ",") ||
+				strings.Join(got.Allowances, ",") != strings.Join(tt.want.Allowances, ",") || got.ListAllowances != tt.want.ListAllowances {
 				t.Fatalf("options %+v, want %+v", *got, tt.want)
 			}
 		})
@@ -67,6 +73,9 @@ func TestServeExitCodes(t *testing.T) {
 	}{
 		{"list faults", []string{"serve", "--list-faults"}, ExitOK, "", "accept-alg-none"},
 		{"unknown fault", []string{"serve", "--dir", t.TempDir(), "--fault", "no-such-fault"}, ExitUsage, `unknown fault "no-such-fault"`, ""},
+		{"list allowances", []string{"serve", "--list-allowances"}, ExitOK, "", "interval-absent"},
+		{"unknown allowance", []string{"serve", "--dir", t.TempDir(), "--allow", "no-such-allowance"}, ExitUsage, `unknown allowance "no-such-allowance"`, ""},
+		{"exclusive allowances", []string{"serve", "--dir", t.TempDir(), "--allow", "acr-always", "--allow", "acr-unsupported"}, ExitUsage, "exclude each other", ""},
 		{"bad address", []string{"serve", "--dir", t.TempDir(), "--op-addr", "not-an-address"}, ExitUsage, "OP address not-an-address", ""},
 		{"bad interval", []string{"serve", "--interval", "-1"}, ExitUsage, "--interval must be", ""},
 		{"store in a missing directory", []string{"serve", "--dir", t.TempDir(), "--store", filepath.Join(t.TempDir(), "no", "op.db")}, ExitUsage, "store ", ""},
@@ -185,5 +194,32 @@ func TestServeStore(t *testing.T) {
 		if info.Mode().Perm() != 0o600 {
 			t.Errorf("store has mode %v, want 0600", info.Mode().Perm())
 		}
+	}
+}
+
+// TestListAllowances: one allowance a line, each with what it permits and
+// its basis, the environment's own included.
+func TestListAllowances(t *testing.T) {
+	io, _, out, _ := TestStreams()
+	if code := Run(context.Background(), []string{"serve", "--list-allowances"}, &Factory{IO: io, Version: "test"}); code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	all := devenv.Allowances()
+	if len(lines) != len(all) {
+		t.Fatalf("%d lines for %d allowances:\n%s", len(lines), len(all), out)
+	}
+	for i, a := range all {
+		if !strings.HasPrefix(lines[i], a.Name+" ") || !strings.Contains(lines[i], a.Permits) || !strings.Contains(lines[i], a.Basis) {
+			t.Errorf("line %d %q does not give %s, what it permits and its basis", i, lines[i], a.Name)
+		}
+	}
+}
+
+// TestServeWithAllowance: serve starts with an allowance and says so.
+func TestServeWithAllowance(t *testing.T) {
+	out := serveUntilReady(t, t.TempDir(), "--allow", "tls13-only", "--allow", devenv.AllowUserCodePerClient)
+	if !strings.Contains(out, "allowances     [tls13-only user-code-per-client]") {
+		t.Errorf("output lacks the allowances line:\n%s", out)
 	}
 }

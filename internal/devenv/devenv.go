@@ -47,6 +47,10 @@ type Options struct {
 	Interval int
 	// Faults switches on reference-OP deviations by name.
 	Faults []string
+	// Allowances switches on spec-permitted behaviours by name: the
+	// reference OP's (refop.Allowances) and this environment's own
+	// (Allowances lists both).
+	Allowances []string
 	// PushAllowed turns FAPI off: push mode and a push client exist.
 	PushAllowed bool
 	// OPTimeouts replaces the OP server's client timeouts (tests of slow
@@ -189,7 +193,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		Issuer:         env.Issuer,
 		SigningKeys:    m.OPKeys,
 		ClientCAs:      m.CA.Pool(),
-		Clients:        registrations(m, notifyAddr),
+		Clients:        registrations(m, notifyAddr, o.Allowances),
 		Users:          refopUsers(users),
 		DeviceEndpoint: env.DeviceURL + mockdevice.PathChannel,
 		HTTPClient:     outbound,
@@ -199,6 +203,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		Interval:       o.Interval,
 		DefaultExpiry:  o.DefaultExpiry,
 		Faults:         o.Faults,
+		Allowances:     opAllowances(o.Allowances),
 		Store:          store,
 		Logger:         o.Logger.With("component", "op"),
 	})
@@ -258,7 +263,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		return env, err
 	}
 
-	env.Target = describe(env, m, users, notifyAddr, o.PushAllowed)
+	env.Target = describe(env, m, users, notifyAddr, o.PushAllowed, o.Allowances)
 	env.TargetPath = filepath.Join(o.Dir, "target.yaml")
 	if err := env.Target.Write(env.TargetPath); err != nil {
 		return env, err
@@ -306,6 +311,9 @@ func (o *Options) defaults() error {
 			return &ConfigError{Err: fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))}
 		}
 	}
+	if err := refop.ValidateAllowances(o.Allowances, Allowances()); err != nil {
+		return &ConfigError{Err: err}
+	}
 	return nil
 }
 
@@ -338,7 +346,7 @@ func notificationURL(notifyAddr string) string {
 }
 
 // registrations are the clients as the OP registers them (CIBA 4).
-func registrations(m *material, notifyAddr string) []refop.Client {
+func registrations(m *material, notifyAddr string, allowances []string) []refop.Client {
 	var out []refop.Client
 	for _, c := range m.Clients {
 		reg := refop.Client{
@@ -348,7 +356,7 @@ func registrations(m *material, notifyAddr string) []refop.Client {
 			JWKS:              jose.JSONWebKeySet{Keys: c.registeredKeys()},
 			RequestSigningAlg: c.Spec.Alg,
 			Scopes:            []string{"openid", "profile", "email"},
-			UserCodeParameter: true,
+			UserCodeParameter: registersUserCode(c.Spec.ID, allowances),
 		}
 		if c.Spec.Auth == ciba.AuthTLSClient {
 			reg.TLSSubjectDN = c.TLSCert.Leaf.Subject.String()
@@ -378,7 +386,7 @@ func refopUsers(users []userSpec) []refop.User {
 }
 
 // describe is the target.yaml of this environment.
-func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAllowed bool) *target.Target {
+func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAllowed bool, allowances []string) *target.Target {
 	t := &target.Target{
 		Issuer: env.Issuer,
 		CA:     m.CAFile,
@@ -386,8 +394,12 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 		Device: target.Device{Kind: target.DeviceMock, URL: env.DeviceURL},
 		// No resource: the reference OP serves no protected resource
 		// besides userinfo, where the resource checks run as a stand-in.
-		// acr: ACRMultiFactor is what its device performs.
+		// acr: ACRMultiFactor is what its device performs, unless the OP
+		// supports no acr at all.
 		ACR: refop.ACRMultiFactor,
+	}
+	if slices.Contains(allowances, refop.AllowACRUnsupported) {
+		t.ACR = ""
 	}
 	for _, c := range m.Clients {
 		tc := target.Client{
@@ -399,9 +411,8 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 			TLSCert:    c.CertFile,
 			TLSKey:     c.CertKey,
 			Scope:      "openid profile",
-			// registrations registers every client with
-			// backchannel_user_code_parameter (CIBA 4): so says the target.
-			UserCodeParameter: true,
+			// As registrations registered it (CIBA 4).
+			UserCodeParameter: registersUserCode(c.Spec.ID, allowances),
 		}
 		if c.Spec.Mode != ciba.ModePoll {
 			tc.Notification = &target.Notification{

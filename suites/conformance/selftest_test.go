@@ -89,9 +89,10 @@ var faultsTrippingNothing = map[string]string{
 const selfTestChildEnv = "CIBA_CHECK_SELFTEST_CHILD"
 
 type childSpec struct {
-	Dir    string   `json:"dir"`
-	Faults []string `json:"faults"`
-	Out    string   `json:"out"`
+	Dir        string   `json:"dir"`
+	Faults     []string `json:"faults"`
+	Allowances []string `json:"allowances"`
+	Out        string   `json:"out"`
 }
 
 // TestSelfTestChild is one suite run against the embedded reference OP,
@@ -108,7 +109,7 @@ func TestSelfTestChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dev, err := devenv.Start(ctx, devenv.Options{Dir: spec.Dir, Faults: spec.Faults})
+	dev, err := devenv.Start(ctx, devenv.Options{Dir: spec.Dir, Faults: spec.Faults, Allowances: spec.Allowances})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,11 @@ func TestSelfTestChild(t *testing.T) {
 	if err := env.Close(); err != nil {
 		t.Error(err)
 	}
-	if err := dev.Close(ctx); err != nil {
+	// A fresh deadline: a slow run (an allowance's long expiry or late
+	// device) may have used up ctx, which bounds only the setup.
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelClose()
+	if err := dev.Close(closeCtx); err != nil {
 		t.Error(err)
 	}
 	if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/onsi/ginkgo/v2/internal/interrupt_handler.(*InterruptHandler).registerForInterrupts.func2"),
@@ -169,6 +174,83 @@ func copyDir(t *testing.T, from, to string) {
 	}
 }
 
+// childOutcome is what one suite run in a subprocess ended with.
+type childOutcome struct {
+	failed   []string          // every check not passed: failed or warning, sorted
+	outcomes map[string]string // check -> outcome, for the failed ones
+	messages map[string]string // check -> failure or warning message
+	skipped  []string
+	all      []string
+	err      error
+	out      string
+	took     time.Duration
+}
+
+// childSlots bounds the suite runs in flight. Runs mostly wait on
+// protocol time, so several share a core; more would make the
+// timing-sensitive checks of a slow (race) build flaky.
+var childSlots = make(chan struct{}, min(6*runtime.GOMAXPROCS(0), 16))
+
+// runSuiteChild runs the suite once in a subprocess (TestSelfTestChild)
+// against the embedded reference OP with spec's faults and allowances,
+// on a copy of the PKI in base.
+func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
+	childSlots <- struct{}{}
+	defer func() { <-childSlots }()
+	var res childOutcome
+	dir := t.TempDir()
+	copyDir(t, base, dir)
+	spec.Dir, spec.Out = dir, filepath.Join(dir, "report.json")
+	raw, _ := json.Marshal(spec)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSelfTestChild$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), selfTestChildEnv+"="+string(raw))
+	started := time.Now()
+	out, err := cmd.CombinedOutput()
+	res.took = time.Since(started)
+	res.out = string(out)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	data, err := os.ReadFile(spec.Out)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	var rep struct {
+		Checks []struct {
+			Name, Outcome, Severity string
+			Failure, Warning        *struct{ Message string }
+		}
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		res.err = err
+		return res
+	}
+	res.outcomes, res.messages = map[string]string{}, map[string]string{}
+	for _, c := range rep.Checks {
+		res.all = append(res.all, c.Name)
+		if c.Outcome == OutcomeSkipped {
+			res.skipped = append(res.skipped, c.Name)
+		}
+		if c.Outcome != OutcomePassed {
+			res.failed = append(res.failed, c.Name)
+			res.outcomes[c.Name] = c.Outcome
+		}
+		switch {
+		case c.Failure != nil:
+			res.messages[c.Name] = c.Failure.Message
+		case c.Warning != nil:
+			res.messages[c.Name] = c.Warning.Message
+		}
+		if c.Severity == SeverityShould && c.Outcome != OutcomePassed && c.Outcome != OutcomeWarning && c.Outcome != OutcomeSkipped {
+			res.err = errors.Join(res.err, fmt.Errorf("Should check %q ended %q; an unmet SHOULD must be a warning", c.Name, c.Outcome))
+		}
+	}
+	sort.Strings(res.failed)
+	return res
+}
+
 // TestFaultMatrix runs the whole suite against the reference OP once
 // without faults (everything passes) and once per fault (exactly the
 // documented checks fail), several runs at a time.
@@ -176,6 +258,7 @@ func TestFaultMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the suite once per fault")
 	}
+	t.Parallel() // with TestAllowanceMatrix: both are bound by childSlots
 	base := t.TempDir()
 	t0 := time.Now()
 	defer func() { t.Logf("matrix took %s", time.Since(t0)) }()
@@ -204,65 +287,18 @@ func TestFaultMatrix(t *testing.T) {
 			t.Errorf("fault %q is in neither faultTrips nor faultsTrippingNothing", f.Name)
 		}
 	}
-	type outcome struct {
-		failed   []string // every check not passed: failed or warning
-		outcomes map[string]string
-		all      []string
-		err      error
-		out      string
-	}
-	results := make([]outcome, len(runs))
-	// Runs mostly wait on protocol time, so several share a core; more
-	// would make the timing-sensitive checks of a slow (race) build flaky.
-	sem := make(chan struct{}, min(6*runtime.GOMAXPROCS(0), 16))
+	results := make([]childOutcome, len(runs))
 	var wg sync.WaitGroup
 	for i, fault := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			dir := t.TempDir()
-			copyDir(t, base, dir)
-			spec := childSpec{Dir: dir, Out: filepath.Join(dir, "report.json")}
+			spec := childSpec{}
 			if fault != "" {
 				spec.Faults = []string{fault}
 			}
-			raw, _ := json.Marshal(spec)
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSelfTestChild$", "-test.count=1", "-test.v")
-			cmd.Env = append(os.Environ(), selfTestChildEnv+"="+string(raw))
-			started := time.Now()
-			out, err := cmd.CombinedOutput()
-			t.Logf("%q took %s", fault, time.Since(started).Round(time.Millisecond))
-			results[i].out = string(out)
-			if err != nil {
-				results[i].err = err
-				return
-			}
-			data, err := os.ReadFile(spec.Out)
-			if err != nil {
-				results[i].err = err
-				return
-			}
-			var rep struct {
-				Checks []struct{ Name, Outcome, Severity string }
-			}
-			if err := json.Unmarshal(data, &rep); err != nil {
-				results[i].err = err
-				return
-			}
-			results[i].outcomes = map[string]string{}
-			for _, c := range rep.Checks {
-				results[i].all = append(results[i].all, c.Name)
-				if c.Outcome != OutcomePassed {
-					results[i].failed = append(results[i].failed, c.Name)
-					results[i].outcomes[c.Name] = c.Outcome
-				}
-				if c.Severity == SeverityShould && c.Outcome != OutcomePassed && c.Outcome != OutcomeWarning && c.Outcome != OutcomeSkipped {
-					results[i].err = errors.Join(results[i].err, fmt.Errorf("Should check %q ended %q; an unmet SHOULD must be a warning", c.Name, c.Outcome))
-				}
-			}
-			sort.Strings(results[i].failed)
+			results[i] = runSuiteChild(t, base, spec)
+			t.Logf("%q took %s", fault, results[i].took.Round(time.Millisecond))
 		}()
 	}
 	wg.Wait()
