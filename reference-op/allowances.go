@@ -288,7 +288,7 @@ func allowanceCatalogue() []Allowance {
 		},
 		{
 			Name:    AllowSlowDevice,
-			Permits: "the OP reaches the authentication device 7 s after accepting a request, so approvals (and pings) come 7 s late",
+			Permits: "the OP reaches the authentication device 7 s after accepting a ping client's request, so approvals and pings come 7 s late",
 			Basis:   `CIBA-7.3: "expires_in REQUIRED. A JSON number with a positive integer value indicating the expiration time of the "auth_req_id" in seconds since the authentication request was received." (the only bound CIBA puts on when the user decides)`,
 		},
 		{

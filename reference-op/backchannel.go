@@ -189,9 +189,6 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 		Interval:                op.allowedInterval(op.cfg.Interval),
 		Status:                  StatusPending,
 	}
-	if op.faults.on(FaultNoInterval) {
-		ar.Interval = 0
-	}
 	op.maybePurge(ctx)
 	if err := op.store.CreateAuthRequest(ctx, ar); err != nil {
 		return nil, err

@@ -23,10 +23,7 @@ const (
 	FaultAcceptRS256                = "accept-rs256"
 	FaultAllowUnsignedRequest       = "allow-unsigned-request"
 	FaultIgnoreRequestObjectExp     = "ignore-request-object-exp"
-	FaultIgnoreJTIReplay            = "ignore-jti-replay"
 	FaultInvalidRequestObjectCode   = "invalid-request-object-code"
-	FaultNoSlowDown                 = "no-slow-down"
-	FaultNoInterval                 = "no-interval"
 	FaultIssueTokenTwice            = "issue-token-twice"
 	FaultCrossClientAuthReqID       = "cross-client-auth-req-id"
 	FaultAcceptExpiredToken         = "accept-expired-token"
@@ -62,10 +59,7 @@ func coreFaults() []Fault {
 		{FaultAcceptRS256, "RS256-signed request objects are accepted", "FAPI-CIBA-7.10 (FAPI-RW 8.6): RS256 request object refused (ensure-request-object-signature-algorithm-is-RS256-fails)"},
 		{FaultAllowUnsignedRequest, "plain form backchannel requests without a signed request object are accepted", "FAPI-CIBA-5.2.2-6: unsigned request refused (ensure-unsigned-backchannel-authorization-request-fails)"},
 		{FaultIgnoreRequestObjectExp, "request object exp is not checked (missing or past exp accepted)", "CIBA-7.1.1 / FAPI-CIBA-5.2.2-9: expired or exp-less request object refused"},
-		{FaultIgnoreJTIReplay, "a replayed request object jti is accepted", "CIBA-7.1.1 (RFC 7519 4.1.7): request object replay refused"},
 		{FaultInvalidRequestObjectCode, "bad request objects are answered invalid_request_object instead of invalid_request", "CIBA-13: bad request object gives 400 invalid_request"},
-		{FaultNoSlowDown, "polling faster than the interval never gets slow_down", "CIBA-11: slow_down when polling too fast"},
-		{FaultNoInterval, "the acknowledgement has no interval and polling speed is not enforced", "CIBA-7.3 / CIBA-11: interval announced and enforced"},
 		{FaultIssueTokenTwice, "an approved auth_req_id can be redeemed twice", "CIBA-10.1 / CIBA-11: redeemed auth_req_id gives invalid_grant"},
 		{FaultCrossClientAuthReqID, "another client's auth_req_id is redeemable", "CIBA-11: other client's auth_req_id gives invalid_grant (ensure-wrong-auth-req-id-in-token-endpoint-request)"},
 		{FaultAcceptExpiredToken, "an expired auth_req_id stays pending and redeemable: never expired_token", "CIBA-11: expired_token after expires_in (auth-req-id-expired)"},

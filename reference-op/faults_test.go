@@ -50,32 +50,8 @@ var coreFaultProbes = map[string]faultProbe{
 	refop.FaultIgnoreRequestObjectExp: func(t *testing.T, h *harness) bool {
 		return h.backchannel(cPoll, map[string]any{"exp": nil}).status == 200
 	},
-	refop.FaultIgnoreJTIReplay: func(t *testing.T, h *harness) bool {
-		req := h.requestObject(cPoll, nil)
-		ok := 0
-		for i := 0; i < 2; i++ {
-			f := h.authForm(cPoll, h.issuer)
-			f.Set("request", req)
-			if h.post(cPoll, refop.PathBackchannel, f).status == 200 {
-				ok++
-			}
-		}
-		return ok == 2
-	},
 	refop.FaultInvalidRequestObjectCode: func(t *testing.T, h *harness) bool {
 		return h.backchannel(cPoll, map[string]any{"aud": nil}).str("error") == "invalid_request_object"
-	},
-	refop.FaultNoSlowDown: func(t *testing.T, h *harness) bool {
-		id := h.start(cPoll, nil)
-		h.poll(cPoll, id)
-		return h.poll(cPoll, id).str("error") == "authorization_pending"
-	},
-	refop.FaultNoInterval: func(t *testing.T, h *harness) bool {
-		r := h.backchannel(cPoll, nil)
-		_, has := r.body["interval"]
-		id := r.str("auth_req_id")
-		h.poll(cPoll, id)
-		return !has && h.poll(cPoll, id).str("error") == "authorization_pending"
 	},
 	refop.FaultIssueTokenTwice: func(t *testing.T, h *harness) bool {
 		id := h.start(cPoll, nil)

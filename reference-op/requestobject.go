@@ -133,7 +133,7 @@ func (op *OP) checkRequestObjectClaims(ctx context.Context, c *Client, cl claims
 	if err != nil || jti == "" {
 		return op.badRequestObject("jti is required (CIBA 7.1.1)")
 	}
-	if !op.faults.on(FaultIgnoreJTIReplay) && !op.allow.on(AllowRequestObjectReplay) {
+	if !op.allow.on(AllowRequestObjectReplay) {
 		until := exp
 		if !hasExp {
 			until = now.Add(time.Hour)

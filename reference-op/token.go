@@ -101,7 +101,7 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 		}
 		switch ar.Status {
 		case StatusPending:
-			if ar.Interval > 0 && !ar.LastPoll.IsZero() && !op.faults.on(FaultNoSlowDown) && !op.allow.on(AllowNeverSlowDown) &&
+			if ar.Interval > 0 && !ar.LastPoll.IsZero() && !op.allow.on(AllowNeverSlowDown) &&
 				now.Sub(ar.LastPoll) < time.Duration(ar.Interval)*time.Second {
 				// CIBA 11: too fast; the interval grows by 5 s for good.
 				ar.Interval += ciba.SlowDownIncrement

@@ -30,8 +30,8 @@ func TestNewCmdRun(t *testing.T) {
 			"--focus", "alg", "--focus", "aud", "--skip", "ping", "--json", "r.json", "--junit", "j.xml", "--fail-fast", "--timeout", "90s"},
 			want: RunOptions{Target: "t.yaml", LabelFilter: "CIBA-7.1 && !negative", Focus: []string{"alg", "aud"}, Skip: []string{"ping"},
 				JSONFile: "r.json", JUnitFile: "j.xml", FailFast: true, Timeout: 90 * time.Second}},
-		{name: "faults", args: []string{"run", "--fault", "accept-alg-none", "--fault", "no-slow-down"},
-			want: RunOptions{Faults: []string{"accept-alg-none", "no-slow-down"}, Timeout: time.Hour}},
+		{name: "faults", args: []string{"run", "--fault", "accept-alg-none", "--fault", "jwks-duplicate-kid"},
+			want: RunOptions{Faults: []string{"accept-alg-none", "jwks-duplicate-kid"}, Timeout: time.Hour}},
 		{name: "fault with target", args: []string{"run", "--target", "t.yaml", "--fault", "accept-alg-none"}, wantErr: "embedded reference OP"},
 		{name: "negative timeout", args: []string{"run", "--timeout", "-1s"}, wantErr: "must not be negative"},
 		{name: "unknown flag", args: []string{"run", "--ginkgo.v"}, wantErr: "unknown flag"},
@@ -244,14 +244,14 @@ func TestRunSubprocess(t *testing.T) {
 		}
 	})
 
-	t.Run("no-slow-down warns and still exits 0", func(t *testing.T) {
+	t.Run("jwks-duplicate-kid warns and still exits 0", func(t *testing.T) {
 		t.Parallel()
 		report := filepath.Join(t.TempDir(), "r.json")
-		code, stdout, stderr := run(t, "run", "--fault", "no-slow-down", "--json", report)
+		code, stdout, stderr := run(t, "run", "--fault", "jwks-duplicate-kid", "--json", report)
 		if code != ExitOK {
 			t.Fatalf("exit %d, want 0 (a warning does not fail the run)\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
-		const check = "answers slow_down to a poll faster than the interval"
+		const check = "publishes a JWKS whose keys all have distinct kids"
 		rep := readReport(t, report)
 		for name, o := range outcomes(rep) {
 			want := "passed"
@@ -265,7 +265,7 @@ func TestRunSubprocess(t *testing.T) {
 		if sum, _ := rep["summary"].(map[string]any); sum["warnings"] != float64(1) || sum["failed"] != float64(0) {
 			t.Errorf("summary = %v, want 1 warning and 0 failed", sum)
 		}
-		for _, want := range []string{"WARN " + check + " [CIBA-11]", `expected error [slow_down], got "authorization_pending"`, " 1 warnings, 0 failed"} {
+		for _, want := range []string{"WARN " + check + " [", "expected distinct kids (RFC 7517 4.5)", " 1 warnings, 0 failed"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout lacks %q:\n%s", want, stdout)
 			}

@@ -52,7 +52,7 @@ requests are offered to the device again, undelivered pings are re-sent,
 issued tokens keep working and used request objects and client assertions
 stay refused.`,
 		Example: `  ciba-check serve --dir ./dev
-  ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --fault no-slow-down
+  ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --fault jwks-duplicate-kid
   ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --store ./dev/op.db
   ciba-check serve --dir ./dev --allow interval-absent --allow jwt-access-tokens
   ciba-check serve --list-faults

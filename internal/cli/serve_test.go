@@ -22,10 +22,10 @@ func TestNewCmdServeFlags(t *testing.T) {
 		wantErr string
 	}{
 		{args: nil, want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1}},
-		{args: []string{"--dir", "d", "--op-addr", "127.0.0.1:8443", "--fault", "no-slow-down", "--fault", "accept-alg-none", "--no-fapi", "--interval", "5"},
-			want: ServeOptions{Dir: "d", OPAddr: "127.0.0.1:8443", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 5, Faults: []string{"no-slow-down", "accept-alg-none"}, NoFAPI: true}},
-		{args: []string{"--allow", "interval-absent", "--allow", "jwt-access-tokens", "--fault", "no-slow-down"},
-			want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1, Faults: []string{"no-slow-down"}, Allowances: []string{"interval-absent", "jwt-access-tokens"}}},
+		{args: []string{"--dir", "d", "--op-addr", "127.0.0.1:8443", "--fault", "jwks-duplicate-kid", "--fault", "accept-alg-none", "--no-fapi", "--interval", "5"},
+			want: ServeOptions{Dir: "d", OPAddr: "127.0.0.1:8443", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 5, Faults: []string{"jwks-duplicate-kid", "accept-alg-none"}, NoFAPI: true}},
+		{args: []string{"--allow", "interval-absent", "--allow", "jwt-access-tokens", "--fault", "jwks-duplicate-kid"},
+			want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1, Faults: []string{"jwks-duplicate-kid"}, Allowances: []string{"interval-absent", "jwt-access-tokens"}}},
 		{args: []string{"--list-allowances"},
 			want: ServeOptions{Dir: "./ciba-dev", OPAddr: "127.0.0.1:0", DeviceAddr: "127.0.0.1:0", NotifyAddr: "127.0.0.1:0", Interval: 1, ListAllowances: true}},
 		{args: []string{"--store", "dev/op.db"},

@@ -252,29 +252,6 @@ func describeRequestObject(fw *Framework) {
 			expectRequestObjectRefused(ctx, f, c, client.WithHS256Secret(pub))
 		}, Refs("CIBA-7.1.1", "FAPI-RW-8.6"), Negative)
 
-		// Testname: Replayed request object refused
-		// Spec: CIBA-7.1.1, RFC7519-4.1.7
-		// Description: A request object whose jti was already used by the
-		// same client SHOULD be refused with HTTP 400 invalid_request.
-		// CIBA 7.1.1 requires jti but not replay detection (RFC 7519 4.1.7:
-		// jti "can be used" to prevent replay), so acceptance is a warning.
-		// The first use of the request object is the positive control: it
-		// must be acknowledged, else the check is skipped.
-		// Quote: CIBA-7.1.1: "jti A unique identifier for the signed authentication request." RFC7519-4.1.7: "The "jti" claim can be used to prevent the JWT from being replayed."
-		// Duty: OP
-		// Level: SHOULD
-		fw.ConformanceIt("refuses a replayed request object", func(ctx context.Context, f *Fixture) {
-			c := f.Client(AnyMode, AnyAuth)
-			p := f.Params(c, f.PendingUserOrAny())
-			jwt, err := c.RequestObject(p)
-			if err != nil {
-				f.Undetermined(nil, "signing the request object: %v", err)
-			}
-			f.ControlAck(c, p, client.CallRequestObjectJWT(jwt))
-			_, ex, err := c.Authenticate(ctx, p, client.CallRequestObjectJWT(jwt))
-			f.ExpectOAuthError(ex, err, Status400, "invalid_request")
-		}, Refs("CIBA-7.1.1", "RFC7519-4.1.7"), Negative, Should)
-
 		// Testname: Request object with an explicit typ accepted
 		// Spec: RFC9101-4, RFC7515-4.1.9
 		// Description: A request object with the JOSE header typ

@@ -42,10 +42,23 @@ type Fixture struct {
 	// certFails is set under the certification profile: a CERT-level
 	// expectation then fails (ExpectCert).
 	certFails bool
+	// deadline is when the check times out (its NodeTimeout): Ginkgo's
+	// spec context does not always carry it.
+	deadline time.Time
 	// claimsFlow is set by checks whose claim is the flow itself
 	// (ClaimFlow): there a refused valid request or a missing token is
 	// the failure; elsewhere it is a preparation failure, a skip.
 	claimsFlow bool
+}
+
+// TimeLeft is how long the running check may still take before it times
+// out.
+func (f *Fixture) TimeLeft() time.Duration {
+	left := time.Until(f.deadline)
+	if dl, ok := f.ctx.Deadline(); ok && time.Until(dl) < left {
+		left = time.Until(dl)
+	}
+	return left
 }
 
 // ClaimFlow marks the running check as one whose claim is the whole
@@ -137,8 +150,13 @@ func (f *Fixture) ExpectCert(ok bool, ex *client.Exchange, format string, args .
 		f.Expect(ok, ex, format, args...)
 		return
 	}
-	f.ExpectShould(ok, ex, format, args...)
+	f.ExpectShould(ok, ex, CertWarning+format, args...)
 }
+
+// CertWarning starts the message of a warning that only the OIDF
+// certification suite's demand raised (ExpectCert): a spec-compliant OP
+// may get it.
+const CertWarning = "CERT (OIDF certification only): "
 
 // WarningEntry names the Ginkgo report entries that carry warnings; a
 // passed spec with one has the outcome "warning".

@@ -75,6 +75,7 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 		}
 		f := fw.current
 		f.ctx = ctx
+		f.deadline = time.Now().Add(fw.checkTimeout)
 		f.should = should
 		f.basis = basis
 		f.certFails = fw.profile == ProfileOIDFCert

@@ -7,7 +7,6 @@ var tokenFaultTrips = map[string][]string{
 	refop.FaultPendingAs401: {
 		"answers authorization_pending while the user has not decided", "refuses another client's auth_req_id and leaves the owner's request pending",
 		"answers twenty back-to-back polls with pending, slow_down or 503",
-		"answers slow_down to a poll faster than the interval",
 	},
 	refop.FaultDeniedAsInvalidGrant:         {"answers access_denied after the user denies (poll)", "pings after the user denies and then answers access_denied"},
 	refop.FaultFullAtHash:                   {"issues an ID token whose at_hash, if any, matches the access token"},

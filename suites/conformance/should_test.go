@@ -134,8 +134,6 @@ func TestWriteJSONWarning(t *testing.T) {
 // demoting one is a deliberate change.
 func TestShouldChecks(t *testing.T) {
 	want := map[string]bool{
-		"answers slow_down to a poll faster than the interval":   true,
-		"refuses a replayed request object":                      true,
 		"accepts a token client assertion with aud = issuer":     true,
 		"refuses a request object that contains a request claim": true,
 		// CIBA 7.1 leaves a scope without openid unspecified; the
