@@ -2,11 +2,9 @@ package conformance
 
 import (
 	"cmp"
-	"context"
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,36 +21,6 @@ import (
 var allowanceWarnings = map[string][]string{
 	refop.AllowTokenExpiresInAbsent: {"issues a Bearer access token of at least 128 bits with expires_in"},
 }
-
-// knownFailure matches a check that does not yet pass under an allowance:
-// by name, or, with check empty, every check whose message contains
-// message (one shared helper failing many checks).
-type knownFailure struct {
-	check, message string
-	// why names the text the check is stricter than (SPEC-AUDIT.md).
-	why string
-}
-
-func (k knownFailure) matches(check, msg string) bool {
-	if k.check != "" {
-		return k.check == check
-	}
-	return strings.Contains(msg, k.message)
-}
-
-func (k knownFailure) String() string {
-	if k.check != "" {
-		return k.check
-	}
-	return "every check failing with " + strconv.Quote(k.message)
-}
-
-// allowanceKnownFailures is the backlog: checks that still fail (or warn
-// without a SHOULD behind it) against an OP the specifications permit.
-// It is what the checks' owners fix; the matrix fails when an entry
-// starts to pass, so it only shrinks. Empty, the matrix asserts what it
-// is for: no check fails a compliant OP.
-var allowanceKnownFailures = map[string][]knownFailure{}
 
 // allowanceMatrixEnv narrows TestAllowanceMatrix to a comma-separated list
 // of allowances (the combined run then combines only those).
@@ -76,11 +44,6 @@ func TestAllowanceWarningsTable(t *testing.T) {
 	departs := map[string]bool{}
 	for _, a := range devenv.Allowances() {
 		departs[a.Name] = a.Departs != ""
-	}
-	for name := range allowanceKnownFailures {
-		if _, ok := departs[name]; !ok {
-			t.Errorf("allowanceKnownFailures names unknown allowance %q", name)
-		}
 	}
 	for name := range allowanceWarnings {
 		known, ok := departs[name]
@@ -114,22 +77,13 @@ func TestAllowanceMatrix(t *testing.T) {
 			t.Fatalf("%s=%s names unknown allowances", allowanceMatrixEnv, only)
 		}
 	}
-	base := t.TempDir()
 	t0 := time.Now()
 	defer func() { t.Logf("allowance matrix took %s", time.Since(t0).Round(time.Second)) }()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dev, err := devenv.Start(ctx, devenv.Options{Dir: base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dev.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	base := sharedMaterial(t)
 
 	// The slowest runs first, so they overlap the many short ones: the
-	// combined run (~6.5 min on 2 cores), slow-device (~4.5 min: every
-	// approval 7 s late), requested-expiry-ignored (~2 min).
+	// combined run and slow-device (each ~1.3 min on 2 cores: every ping
+	// client's approval 7 s late).
 	var runs [][]string
 	if combined := compatibleAllowances(catalogue); len(combined) > 1 {
 		runs = append(runs, combined)
@@ -163,18 +117,14 @@ func TestAllowanceMatrix(t *testing.T) {
 			continue
 		}
 		may := map[string]bool{}
-		var known []knownFailure
 		for _, a := range allowances {
 			for _, c := range allowanceWarnings[a] {
 				may[c] = true
 			}
-			known = append(known, allowanceKnownFailures[a]...)
 		}
-		used := make([]bool, len(known))
-		var bad, warned, certWarned, backlog []string
+		var bad, warned, certWarned []string
 		for _, c := range r.failed {
 			o, msg := r.outcomes[c], r.messages[c]
-			k := slices.IndexFunc(known, func(k knownFailure) bool { return k.matches(c, msg) })
 			switch {
 			case o == OutcomeSkipped:
 			case o == OutcomeWarning && may[c]:
@@ -183,34 +133,21 @@ func TestAllowanceMatrix(t *testing.T) {
 				// What only the OIDF certification suite demands: a
 				// spec-compliant OP may get it (Level CERT).
 				certWarned = append(certWarned, c)
-			case k >= 0:
-				used[k] = true
-				backlog = append(backlog, c+" ("+o+"): "+oneLine(msg))
 			default:
 				bad = append(bad, c+" ("+o+"): "+oneLine(msg))
 			}
 		}
 		sort.Strings(bad)
-		t.Logf("%s: %d checks, %d failing, %d known failures, %d permitted warnings, %d skipped, took %s",
-			name, len(r.all), len(bad), len(backlog), len(warned), len(r.skipped), r.took.Round(time.Second))
+		t.Logf("%s: %d checks, %d failing, %d permitted warnings, %d certification-level warnings, %d skipped, took %s",
+			name, len(r.all), len(bad), len(warned), len(certWarned), len(r.skipped), r.took.Round(time.Second))
 		if len(warned) > 0 {
 			t.Logf("%s: permitted warnings: %s", name, strings.Join(warned, "; "))
 		}
 		if len(certWarned) > 0 {
 			t.Logf("%s: certification-level warnings: %s", name, strings.Join(certWarned, "; "))
 		}
-		if len(backlog) > 0 && testing.Verbose() {
-			t.Logf("%s: known failures (allowanceKnownFailures):\n  %s", name, strings.Join(backlog, "\n  "))
-		}
 		if len(bad) > 0 {
 			t.Errorf("%s: checks that do not pass an OP the specifications permit:\n  %s", name, strings.Join(bad, "\n  "))
-		}
-		if len(allowances) == 1 {
-			for i, k := range known {
-				if !used[i] {
-					t.Errorf("%s: %s now passes: remove it from allowanceKnownFailures", name, k)
-				}
-			}
 		}
 	}
 }

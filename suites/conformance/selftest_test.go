@@ -83,6 +83,24 @@ var faultsTrippingNothing = map[string]string{
 	refop.FaultMissingAtHash: "at_hash is optional in poll and ping (OIDC 3.3.2.11, CIBA 10.3.1 requires it only in push, which FAPI forbids)",
 }
 
+// sharedMaterial generates, once, the keys and certificates every child
+// run of a matrix reuses (devenv keeps what its Dir holds), and returns
+// that directory.
+func sharedMaterial(t *testing.T) string {
+	t.Helper()
+	base := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dev, err := devenv.Start(ctx, devenv.Options{Dir: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return base
+}
+
 const selfTestChildEnv = "CIBA_CHECK_SELFTEST_CHILD"
 
 type childSpec struct {
@@ -256,18 +274,9 @@ func TestFaultMatrix(t *testing.T) {
 		t.Skip("runs the suite once per fault")
 	}
 	t.Parallel() // with TestAllowanceMatrix: both are bound by childSlots
-	base := t.TempDir()
 	t0 := time.Now()
 	defer func() { t.Logf("matrix took %s", time.Since(t0)) }()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dev, err := devenv.Start(ctx, devenv.Options{Dir: base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dev.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	base := sharedMaterial(t)
 	runs := []string{""}
 	faults := refop.Faults()
 	if raceEnabled {
