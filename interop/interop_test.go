@@ -28,21 +28,9 @@ func TestOIDCProvider(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
 	}
-	node, npm := requireNode(t)
-	modules := installHarness(t, npm)
-	h := startHarness(t, node, modules)
-	t.Logf("oidc-provider is at %s; target: %s", h.Issuer, h.TargetPath)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	md, err := targetclient.Discover(ctx, h.Target)
-	if err != nil {
-		t.Fatalf("discovery: %v", err)
-	}
-
-	t.Run("harness", func(t *testing.T) {
-		testHarnessFlows(ctx, t, h, md)
-	})
+	h, _ := startProvenHarness(ctx, t)
 	if t.Failed() {
 		return
 	}
@@ -87,6 +75,24 @@ func suiteDevices(h *harness) []target.Device {
 
 // testHarnessFlows drives the OP with internal/client: what every check of
 // the suite builds on must work, or the harness is broken, not the OP.
+// startProvenHarness starts oidc-provider with opts, reads its discovery
+// document and proves the harness with direct flows (subtest "harness").
+func startProvenHarness(ctx context.Context, t *testing.T, opts ...harnessOption) (*harness, *ciba.ProviderMetadata) {
+	t.Helper()
+	node, npm := requireNode(t)
+	modules := installHarness(t, npm)
+	h := startHarness(t, node, modules, opts...)
+	t.Logf("oidc-provider (%s choices) is at %s; target: %s", h.Choices.Name, h.Issuer, h.TargetPath)
+	md, err := targetclient.Discover(ctx, h.Target)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	t.Run("harness", func(t *testing.T) {
+		testHarnessFlows(ctx, t, h, md)
+	})
+	return h, md
+}
+
 func testHarnessFlows(ctx context.Context, t *testing.T, h *harness, md *ciba.ProviderMetadata) {
 	t.Run("discovery", func(t *testing.T) {
 		if md.BackchannelAuthenticationEndpoint == "" {

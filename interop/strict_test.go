@@ -37,21 +37,9 @@ func TestOIDCProviderStrictChoices(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
 	}
-	node, npm := requireNode(t)
-	modules := installHarness(t, npm)
-	h := startHarness(t, node, modules, withChoices(strictChoices))
-	t.Logf("oidc-provider (%s choices) is at %s; target: %s", h.Choices.Name, h.Issuer, h.TargetPath)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	md, err := targetclient.Discover(ctx, h.Target)
-	if err != nil {
-		t.Fatalf("discovery: %v", err)
-	}
-
-	t.Run("harness", func(t *testing.T) {
-		testHarnessFlows(ctx, t, h, md)
-	})
+	h, md := startProvenHarness(ctx, t, withChoices(strictChoices))
 	t.Run("choices", func(t *testing.T) {
 		testStrictChoices(ctx, t, h, md)
 	})
