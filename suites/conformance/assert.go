@@ -57,6 +57,10 @@ func quote(ex *client.Exchange) string {
 	return b.String()
 }
 
+// hadResponse reports whether the call behind ex got an HTTP response at
+// all (not a reset, a timeout or a refused connection).
+func hadResponse(ex *client.Exchange) bool { return ex != nil && ex.Status != 0 }
+
 // quoteIf is quote(ex) on a line of its own, or "" without an exchange.
 func quoteIf(ex *client.Exchange) string {
 	if ex == nil {

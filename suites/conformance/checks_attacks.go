@@ -66,7 +66,7 @@ func tokenControl(ctx context.Context, f *Fixture, c *client.Client, u *target.U
 	ginkgo.GinkgoHelper()
 	ack := f.ControlAck(c, f.Params(c, u))
 	tr, ex, err := c.Token(ctx, ack.AuthReqID, opts...)
-	if ex == nil || ex.Status == 0 {
+	if !hadResponse(ex) {
 		f.Undetermined(ex, "the valid token request of %s got no answer: %v", c.ClientID(), err)
 	}
 	f.Control(tokenRequestHonoured(tr, err), ex, "the valid token request of %s for its own pending request was answered: %v", c.ClientID(), err)

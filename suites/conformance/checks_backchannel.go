@@ -71,9 +71,6 @@ func startPrepared(ctx context.Context, f *Fixture, c *client.Client, p client.A
 	return nil, nil
 }
 
-// hadResponse reports whether the call got an HTTP answer at all.
-func hadResponse(ex *client.Exchange) bool { return ex != nil && ex.Status != 0 }
-
 // expectRefused judges the answer (ex, err) to a negative probe of client
 // c. A success fails the check at once. A refusal counts only once the
 // positive control has passed: c sending control, the

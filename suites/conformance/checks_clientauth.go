@@ -62,7 +62,7 @@ func acknowledgedOrControl(ctx context.Context, f *Fixture, c *client.Client, u 
 	if err == nil && ack != nil && ack.AuthReqID != "" {
 		return
 	}
-	if ex == nil || ex.Status == 0 {
+	if !hadResponse(ex) {
 		f.Undetermined(ex, "expected the backchannel request with %s to be acknowledged, got no response: %v", what, err)
 	}
 	f.ControlAck(c, f.Params(c, u))
@@ -210,7 +210,7 @@ func describeClientAuth(fw *Framework) {
 			if clientAuthenticated(err) {
 				return
 			}
-			if ex == nil || ex.Status == 0 {
+			if !hadResponse(ex) {
 				f.Undetermined(ex, "expected authorization_pending for the assertion with aud = issuer, got no response: %v", err)
 			}
 			tokenAuthControl(ctx, f, c, ack.AuthReqID)
@@ -299,7 +299,7 @@ func describeClientAuth(fw *Framework) {
 			u := f.PendingUserOrAny()
 			f.ControlAck(c, f.Params(c, u))
 			_, ex, err := c.Authenticate(ctx, f.Params(c, u), client.CallTLSCertificate(nil))
-			if err != nil && (ex == nil || ex.Status == 0) {
+			if err != nil && !hadResponse(ex) {
 				if tlsRefusal(err) {
 					return // the server refused the handshake with an alert
 				}

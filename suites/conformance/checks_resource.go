@@ -66,9 +66,7 @@ func (r *protectedResource) expect(ok bool, ex *client.Exchange, format string, 
 	r.f.Expect(ok, ex, format, args...)
 }
 
-func answered(ex *client.Exchange) bool { return ex != nil && ex.Status != 0 }
-
-func success(ex *client.Exchange) bool { return answered(ex) && ex.Status >= 200 && ex.Status < 300 }
+func success(ex *client.Exchange) bool { return hadResponse(ex) && ex.Status >= 200 && ex.Status < 300 }
 
 // approvedToken runs an approved flow and returns its client and access
 // token.
@@ -96,7 +94,7 @@ func describeResource(fw *Framework) {
 			c, tr := approvedToken(f)
 			const id = "c0ffee00-1234-4abc-8def-0123456789ab"
 			ex := r.get(ctx, c, tr.AccessToken, client.CallHeader("x-fapi-interaction-id", id))
-			if !answered(ex) {
+			if !hadResponse(ex) {
 				f.Undetermined(ex, "%s gave no answer", r.name())
 			}
 			if !success(ex) {
@@ -129,11 +127,11 @@ func describeResource(fw *Framework) {
 			ex := r.get(ctx, c, tr.AccessToken)
 			f.Control(success(ex), ex, "%s did not accept the access token in the Authorization header", r.name())
 			ex = r.get(ctx, c, "", client.CallWithoutHeader("Authorization"))
-			f.Control(answered(ex) && ex.Status >= 400 && ex.Status < 500, ex, "%s did not refuse a call without any access token", r.name())
+			f.Control(hadResponse(ex) && ex.Status >= 400 && ex.Status < 500, ex, "%s did not refuse a call without any access token", r.name())
 
 			ex = r.get(ctx, c, "", client.CallWithoutHeader("Authorization"), client.CallForm("access_token", tr.AccessToken))
 			switch {
-			case !answered(ex):
+			case !hadResponse(ex):
 				f.Undetermined(ex, "%s gave no answer to the token in the query string", r.name())
 			case ex.Status >= 400 && ex.Status < 500:
 				return

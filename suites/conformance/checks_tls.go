@@ -383,7 +383,7 @@ func describeTLS(fw *Framework) {
 			if err != nil {
 				var ce *ciba.Error
 				switch {
-				case ex == nil || ex.Status == 0:
+				case !hadResponse(ex):
 					f.Undetermined(ex, "expected an introspection response, got no response: %v", err)
 				case ex.Status == http.StatusUnauthorized || ex.Status == http.StatusForbidden || errors.As(err, &ce):
 					f.Skipf("the OP does not let %s introspect (RFC 7662 2.1 requires authorization; it answered HTTP %d: %v)%s", c.ClientID(), ex.Status, err, quoteIf(ex))

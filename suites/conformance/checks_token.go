@@ -72,7 +72,7 @@ func undecided(ex *client.Exchange, err error) bool {
 // noResponse reports whether a call got no HTTP response at all (a reset,
 // a timeout, a refused connection): nothing the OP said can be judged.
 func noResponse(ex *client.Exchange, err error) bool {
-	return err != nil && (ex == nil || ex.Status == 0)
+	return err != nil && !hadResponse(ex)
 }
 
 // decidedAnswer asks the token endpoint about ack's request (with opts)

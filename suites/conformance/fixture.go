@@ -73,7 +73,7 @@ func (f *Fixture) ClaimFlow() { f.claimsFlow = true }
 // in a check that claims the flow, else a skip with the reason.
 func (f *Fixture) preparationFailed(ex *client.Exchange, err error, format string, args ...any) {
 	ginkgo.GinkgoHelper()
-	if err != nil && (ex == nil || ex.Status == 0) && !errors.Is(err, errNoNotification) {
+	if err != nil && !hadResponse(ex) && !errors.Is(err, errNoNotification) {
 		f.Undetermined(ex, format+": %v", append(args, err)...)
 	}
 	if f.claimsFlow {
@@ -259,7 +259,7 @@ func (f *Fixture) Control(ok bool, ex *client.Exchange, format string, args ...a
 func (f *Fixture) ControlAck(c *client.Client, p client.AuthParams, opts ...client.CallOption) *ciba.AuthenticationResponse {
 	ginkgo.GinkgoHelper()
 	ack, ex, err := c.Authenticate(f.ctx, p, opts...)
-	if err == nil && (ex == nil || ex.Status == 0) {
+	if err == nil && !hadResponse(ex) {
 		err = errors.New("no response")
 	}
 	f.Control(err == nil && ack != nil && ack.AuthReqID != "", ex, "the valid backchannel request of %s was not acknowledged: %v", c.ClientID(), err)
@@ -632,7 +632,7 @@ func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []in
 	if err == nil {
 		f.Failf(ex, "expected %s, got a success", want)
 	}
-	if ex == nil || ex.Status == 0 {
+	if !hadResponse(ex) {
 		f.Undetermined(ex, "expected %s, got no response: %v", want, err)
 	}
 	var ce *ciba.Error
