@@ -294,13 +294,7 @@ func TestAllowancesChangeBehaviour(t *testing.T) {
 			continue
 		}
 		t.Run(a.Name, func(t *testing.T) {
-			opts := allowanceHarness[a.Name]
-			if probe(t, newHarness(t, opts...)) {
-				t.Errorf("allowed behaviour without the allowance")
-			}
-			if !probe(t, newHarness(t, append(slices.Clone(opts), withAllowances(a.Name))...)) {
-				t.Errorf("allowance %s changed nothing", a.Name)
-			}
+			probeSwitch(t, "allowance "+a.Name, probe, allowanceHarness[a.Name], withAllowances(a.Name))
 		})
 	}
 	if len(allowanceProbes) != len(allowances) {

@@ -179,16 +179,24 @@ func TestFaultsChangeBehaviour(t *testing.T) {
 			t.Errorf("fault %s lacks Breaks or Trips", f.Name)
 		}
 		t.Run(f.Name, func(t *testing.T) {
-			if probe(t, newHarness(t)) {
-				t.Errorf("faulty behaviour without the fault")
-			}
-			if !probe(t, newHarness(t, withFaults(f.Name))) {
-				t.Errorf("fault %s changed nothing", f.Name)
-			}
+			probeSwitch(t, "fault "+f.Name, probe, nil, withFaults(f.Name))
 		})
 	}
 	if len(faultProbes) != len(faults) {
 		t.Errorf("%d probes for %d faults", len(faultProbes), len(faults))
+	}
+}
+
+// probeSwitch runs probe against an OP built with base, first without and
+// then with the switch on (a fault or an allowance): off, the behaviour
+// must not show; on, it must.
+func probeSwitch(t *testing.T, what string, probe faultProbe, base []option, on option) {
+	t.Helper()
+	if probe(t, newHarness(t, base...)) {
+		t.Errorf("the behaviour of %s shows without it", what)
+	}
+	if !probe(t, newHarness(t, append(slices.Clone(base), on)...)) {
+		t.Errorf("%s changed nothing", what)
 	}
 }
 
