@@ -53,9 +53,6 @@ const (
 // drafting rules the FAPI documents follow.
 var normativeMust = regexp.MustCompile(`\b(MUST|SHALL|REQUIRED|shall)\b`)
 
-// normativeShould finds a recommendation keyword in a quote.
-var normativeShould = regexp.MustCompile(`\b(SHOULD|RECOMMENDED|should)\b`)
-
 // quotedSentence finds a quoted sentence: "..." of at least a few words.
 var quotedSentence = regexp.MustCompile(`"[^"]{12,}"`)
 

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"time"
@@ -117,7 +118,7 @@ func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
 		Target:   jsonTarget{Issuer: info.Issuer, Device: info.DeviceKind, Profile: info.Profile},
 		Started:  info.Started.UTC().Format(time.RFC3339Nano),
 		Duration: info.Duration.Seconds(),
-		Judging:  judging(info.Judging),
+		Judging:  cmp.Or(info.Judging, ProfileSpec),
 		Summary:  jsonSummary{Total: len(checks), Passed: n.Passed, Warnings: n.Warnings, Failed: n.Failed, Skipped: n.Skipped},
 		Error:    info.Error,
 		Checks:   []jsonCheck{},
@@ -143,12 +144,4 @@ func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
-}
-
-// judging names a judging profile in reports: "spec" for ProfileSpec.
-func judging(profile string) string {
-	if profile == ProfileSpec {
-		return "spec"
-	}
-	return profile
 }
