@@ -67,7 +67,7 @@ func startPrepared(ctx context.Context, f *Fixture, c *client.Client, p client.A
 	case ex.Status == http.StatusOK:
 		f.Failf(ex, "expected a JSON acknowledgement (CIBA 7.3), got: %v", err)
 	}
-	f.Skipf("the OP refused the valid backchannel request of %s, so there is nothing to judge: %v\n%s", c.ClientID(), err, quote(ex))
+	f.preparationFailed(ex, err, "the OP refused the valid backchannel request of %s, so there is nothing to judge", c.ClientID())
 	return nil, nil
 }
 
