@@ -136,6 +136,7 @@ func (p *parse) run(data []byte, baseDir string) (*Target, error) {
 	t.File = p.file
 	p.recordLines(t)
 	t.resolvePaths(baseDir)
+	p.resolveSecrets(t)
 	p.validate(t)
 	if len(p.errs) > 0 {
 		return nil, p.first()
@@ -265,6 +266,9 @@ func (p *parse) walk(node ast.Node, path string) {
 			p.expand(n.Value, path)
 		}
 	case *ast.StringNode:
+		if isSecretPath(path) {
+			return // resolved after decoding, see resolveSecrets
+		}
 		p.expand(n, path)
 	}
 }
