@@ -17,7 +17,7 @@ import (
 type faultProbe = func(t *testing.T, h *harness) bool
 
 // faultProbes merges the per-area tables (faults_*_test.go).
-var faultProbes = mergeProbes(coreFaultProbes, backchannelFaultProbes, authDiscoveryFaultProbes, tokenFaultProbes)
+var faultProbes = mergeProbes(coreFaultProbes, backchannelFaultProbes, authDiscoveryFaultProbes, tokenFaultProbes, clientAuthFaultProbes)
 
 func mergeProbes(tables ...map[string]faultProbe) map[string]faultProbe {
 	out := map[string]faultProbe{}
@@ -179,7 +179,7 @@ func TestFaultsChangeBehaviour(t *testing.T) {
 			t.Errorf("fault %s lacks Breaks or Trips", f.Name)
 		}
 		t.Run(f.Name, func(t *testing.T) {
-			probeSwitch(t, "fault "+f.Name, probe, nil, withFaults(f.Name))
+			probeSwitch(t, "fault "+f.Name, probe, faultBase[f.Name], withFaults(f.Name))
 		})
 	}
 	if len(faultProbes) != len(faults) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -130,6 +131,10 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		fmt.Fprintf(out, "store          %s (resumed %d pending, %d notifications)\n", opts.Store, r.Pending, r.Notifications)
 	}
 	fmt.Fprintf(out, "target         %s\n", env.TargetPath)
+	if opts.NoFAPI {
+		// The secret clients' target.yaml names the secret, never holds it.
+		fmt.Fprintf(out, "client secret  %s=\"$(cat %s)\" before run --target\n", devenv.DevSecretVar, filepath.Join(opts.Dir, devenv.SecretFile))
+	}
 	if len(env.Written) > 0 {
 		fmt.Fprintf(out, "generated      %d files in %s\n", len(env.Written), opts.Dir)
 	}

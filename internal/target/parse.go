@@ -65,6 +65,15 @@ func Load(path string) (*Target, error) {
 	return Parse(data, path, filepath.Dir(path))
 }
 
+// LoadWithEnv is Load with ${ENV} references looked up by lookupEnv.
+func LoadWithEnv(path string, lookupEnv func(string) (string, bool)) (*Target, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	return ParseWithEnv(data, path, filepath.Dir(path), lookupEnv)
+}
+
 // Parse decodes and validates target YAML; name is used in error messages
 // and baseDir resolves relative file paths. ${ENV} references are expanded
 // from the process environment.

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
 // Secret is a client secret (client_secret_basic, client_secret_post,
@@ -108,6 +110,10 @@ func (p *parse) resolveSecrets(t *Target) {
 			p.fail(path, "environment variable %s is not set (it holds the client secret)", name)
 		case v == "":
 			p.fail(path, "environment variable %s is empty (it holds the client secret)", name)
+		case c.Auth == ciba.AuthClientSecretJWT && len(v) < 32:
+			// RFC 7518 3.2: "A key of the same size as the hash output
+			// (for instance, 256 bits for "HS256") or larger MUST be used".
+			p.fail(path, "environment variable %s holds %d bytes; client_secret_jwt signs with HS256, which needs a secret of at least 32 bytes (RFC 7518 3.2)", name, len(v))
 		default:
 			c.Secret.value = v
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
-const testSecret = "s3cr3t-value-never-shown"
+const testSecret = "s3cr3t-value-never-shown-32-bytes-or-more"
 
 func secretEnv(k string) (string, bool) {
 	switch k {
@@ -19,6 +19,8 @@ func secretEnv(k string) (string, bool) {
 		return testSecret, true
 	case "EMPTY_SECRET":
 		return "", true
+	case "SHORT_SECRET":
+		return "short", true
 	}
 	return "", false
 }
@@ -67,6 +69,7 @@ func TestParseSecretClients(t *testing.T) {
 		{name: "default refused", edits: plainEdits(map[int]string{8: "    auth: client_secret_basic\n    secret: ${X:-" + testSecret + "}"}), wantErr: "must be exactly ${NAME}"},
 		{name: "unset variable", edits: plainEdits(map[int]string{8: "    auth: client_secret_basic\n    secret: ${NOPE}"}), wantErr: "target.yaml:9:5: clients[0].secret: environment variable NOPE is not set"},
 		{name: "empty variable", edits: plainEdits(map[int]string{8: "    auth: client_secret_basic\n    secret: ${EMPTY_SECRET}"}), wantErr: "environment variable EMPTY_SECRET is empty"},
+		{name: "client_secret_jwt short secret", edits: plainEdits(map[int]string{8: "    auth: client_secret_jwt\n    secret: ${SHORT_SECRET}"}), wantErr: "SHORT_SECRET holds 5 bytes; client_secret_jwt signs with HS256, which needs a secret of at least 32 bytes"},
 		{name: "secret missing", edits: plainEdits(map[int]string{8: "    auth: client_secret_post"}), wantErr: "clients[0].secret: is required for client_secret_post"},
 		{name: "secret beside private_key_jwt", edits: map[int]string{8: "    auth: private_key_jwt\n    secret: ${CLIENT_SECRET}"}, wantErr: "clients[0].secret: is only used by client_secret_basic"},
 		{name: "secret methods need fapi false", edits: plainEdits(map[int]string{5: "fapi: true"}), wantErr: "client_secret_basic is not allowed when fapi is true"},
