@@ -249,9 +249,10 @@ func verifySelfSigned(c *Client, cert *x509.Certificate) error {
 
 // requireCertificate enforces FAPI's certificate-bound tokens: the token
 // endpoint only issues tokens over mutual TLS (FAPI-RW 5.2.2-5, RFC 8705 3).
-// With FAPI off a client without a certificate gets unbound tokens.
+// With FAPI off a client authenticating with a secret, which registers no
+// certificate, gets unbound tokens; the others stay sender-constrained.
 func (op *OP) requireCertificate(ac *authenticatedClient) error {
-	if ac.cert == nil && op.fapi() {
+	if ac.cert == nil && (op.fapi() || !usesSecret(ac.AuthMethod)) {
 		return ciba.ErrInvalidRequest.WithDescription("a TLS client certificate is required: access tokens are certificate-bound (RFC 8705 3)")
 	}
 	return nil

@@ -78,7 +78,9 @@ func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.
 		}
 	}
 	if methods > 1 && !op.faults.on(FaultAcceptSecretBothWays) {
-		return refuse("more than one client authentication method in the request (RFC 6749 2.3)")
+		// RFC 6749 5.2: invalid_request "utilizes more than one mechanism
+		// for authenticating the client".
+		return nil, true, ciba.ErrInvalidRequest.WithDescription("more than one client authentication method in the request (RFC 6749 2.3)")
 	}
 	var id, secret string
 	var method ciba.AuthMethod

@@ -93,7 +93,7 @@ func TestSecretClientAuthentication(t *testing.T) {
 		{"basic without form-urlencoding", unsignedForm(nil), "Basic " + base64.StdEncoding.EncodeToString([]byte(cSecretBasic+":"+clientSecret)), 401, "invalid_client"},
 		{"post wrong secret", unsignedForm(url.Values{"client_id": {cSecretPost}, "client_secret": {"wrong"}}), "", 401, "invalid_client"},
 		{"basic client using post", unsignedForm(url.Values{"client_id": {cSecretBasic}, "client_secret": {clientSecret}}), "", 401, "invalid_client"},
-		{"both ways", unsignedForm(post), basicHeader(cSecretPost, clientSecret), 401, "invalid_client"},
+		{"both ways", unsignedForm(post), basicHeader(cSecretPost, clientSecret), 400, "invalid_request"},
 		{"jwt with wrong secret", unsignedForm(url.Values{"client_assertion_type": {ciba.ClientAssertionTypeJWTBearer}, "client_assertion": {h.hs256Assertion(cSecretJWT, strings.Repeat("x", 40), "j2")}}), "", 401, "invalid_client"},
 		{"unknown client", unsignedForm(nil), basicHeader("nobody", clientSecret), 401, "invalid_client"},
 	}

@@ -124,7 +124,7 @@ func Classify(labels []string) Meta {
 			m.Cert = true
 		case ciba.DeliveryMode(l).Valid():
 			m.Modes = append(m.Modes, l)
-		case ciba.AuthMethod(l).Valid():
+		case ciba.AuthMethod(l).Known():
 			m.Auth = append(m.Auth, l)
 		case refRE.MatchString(l):
 			m.SpecRefs = append(m.SpecRefs, l)
@@ -144,7 +144,7 @@ func validateLabels(name string, labels []string) error {
 			return fmt.Errorf("check %q: label %q: %w", name, l, err)
 		}
 		switch {
-		case l == LabelNegative, l == LabelShould, l == LabelCert, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Valid():
+		case l == LabelNegative, l == LabelShould, l == LabelCert, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Known():
 		case refRE.MatchString(l):
 			hasRef = true
 		case strings.HasPrefix(l, "fapi-ciba"):

@@ -29,7 +29,7 @@ import (
 // (or a MUST check's ExpectShould) ends with a warning. A Should check
 // that fails rather than warns is an error of its own.
 // Each area keeps its table in its own file (selftest_trips_*_test.go).
-var faultTrips = mergeTrips(coreFaultTrips, backchannelFaultTrips, authDiscoveryFaultTrips, tokenFaultTrips)
+var faultTrips = mergeTrips(coreFaultTrips, backchannelFaultTrips, authDiscoveryFaultTrips, tokenFaultTrips, clientAuthFaultTrips)
 
 func mergeTrips(tables ...map[string][]string) map[string][]string {
 	out := map[string][]string{}
@@ -104,6 +104,9 @@ func sharedMaterial(t *testing.T) string {
 const selfTestChildEnv = "CIBA_CHECK_SELFTEST_CHILD"
 
 type childSpec struct {
+	// NoFAPI runs the environment with FAPI off (serve --no-fapi): push
+	// and client-secret clients, target.yaml fapi: false.
+	NoFAPI     bool     `json:"no_fapi,omitempty"`
 	Dir        string   `json:"dir"`
 	Faults     []string `json:"faults"`
 	Allowances []string `json:"allowances"`
@@ -124,7 +127,7 @@ func TestSelfTestChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dev, err := devenv.Start(ctx, devenv.Options{Dir: spec.Dir, Faults: spec.Faults, Allowances: spec.Allowances})
+	dev, err := devenv.Start(ctx, devenv.Options{Dir: spec.Dir, Faults: spec.Faults, Allowances: spec.Allowances, PushAllowed: spec.NoFAPI})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,16 +280,22 @@ func TestFaultMatrix(t *testing.T) {
 	t0 := time.Now()
 	defer func() { t.Logf("matrix took %s", time.Since(t0)) }()
 	base := sharedMaterial(t)
-	runs := []string{""}
+	// Two baselines: FAPI (the default) and FAPI off. A fault of
+	// noFAPIFaults runs in the second, every other in the first.
+	type run struct {
+		fault  string
+		noFAPI bool
+	}
+	runs := []run{{}, {noFAPI: true}}
 	faults := refop.Faults()
 	if raceEnabled {
 		// Under -race one baseline run (race-checked, leak-checked)
 		// keeps the package fast; the matrix runs without -race.
 		t.Log("race detector on: baseline run only; run go test without -race for the fault matrix")
-		faults = nil
+		faults, runs = nil, runs[:1]
 	}
 	for _, f := range faults {
-		runs = append(runs, f.Name)
+		runs = append(runs, run{fault: f.Name, noFAPI: noFAPIFaults[f.Name]})
 		_, documented := faultTrips[f.Name]
 		_, excused := faultsTrippingNothing[f.Name]
 		if !documented && !excused {
@@ -295,33 +304,57 @@ func TestFaultMatrix(t *testing.T) {
 	}
 	results := make([]childOutcome, len(runs))
 	var wg sync.WaitGroup
-	for i, fault := range runs {
+	for i, r := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec := childSpec{}
-			if fault != "" {
-				spec.Faults = []string{fault}
+			spec := childSpec{NoFAPI: r.noFAPI}
+			if r.fault != "" {
+				spec.Faults = []string{r.fault}
 			}
 			results[i] = runSuiteChild(t, base, spec)
-			t.Logf("%q took %s", fault, results[i].took.Round(time.Millisecond))
+			t.Logf("%q (no FAPI: %v) took %s", r.fault, r.noFAPI, results[i].took.Round(time.Millisecond))
 		}()
 	}
 	wg.Wait()
 
+	// What each baseline skips is not a trip: the FAPI baseline may skip
+	// only the checks that need FAPI off; the FAPI-off baseline skips the
+	// checks citing only FAPI.
+	baselineSkips := map[bool]map[string]bool{}
+	for i, r := range runs {
+		if r.fault != "" || results[i].err != nil {
+			continue
+		}
+		baselineSkips[r.noFAPI] = map[string]bool{}
+		for _, c := range results[i].skipped {
+			baselineSkips[r.noFAPI][c] = true
+			if !r.noFAPI && !checksNeedingFAPIOff[c] {
+				t.Errorf("the FAPI baseline skips %q, which is not in checksNeedingFAPIOff: %s", c, oneLine(results[i].messages[c]))
+			}
+		}
+	}
+
 	tripped := map[string]bool{}
-	for i, fault := range runs {
+	for i, run := range runs {
 		r := results[i]
-		name := fault
+		name := run.fault
 		if name == "" {
 			name = "(no fault)"
+		}
+		if run.noFAPI {
+			name += " [FAPI off]"
 		}
 		if r.err != nil {
 			t.Errorf("%s: the run failed: %v\n%s", name, r.err, r.out)
 			continue
 		}
-		want := slices.Clone(faultTrips[fault])
+		r.failed = slices.DeleteFunc(slices.Clone(r.failed), func(c string) bool {
+			return r.outcomes[c] == OutcomeSkipped && baselineSkips[run.noFAPI][c]
+		})
+		want := slices.Clone(faultTrips[run.fault])
 		sort.Strings(want)
+		fault := run.fault
 		if !slices.Equal(r.failed, want) {
 			if _, excused := faultsTrippingNothing[fault]; excused && len(r.failed) > 0 {
 				t.Errorf("%s now trips %v: move it from faultsTrippingNothing to faultTrips", name, r.failed)
@@ -352,7 +385,7 @@ func TestFaultMatrix(t *testing.T) {
 				untripped = append(untripped, c)
 			}
 		}
-		t.Logf("%d checks, %d faults, %d checks tripped by no fault", len(results[0].all), len(runs)-1, len(untripped))
+		t.Logf("%d checks, %d faults, %d checks tripped by no fault", len(results[0].all), len(faults), len(untripped))
 		// The suite's quality bar: a check no fault can trip has not been
 		// shown able to fail.
 		if len(untripped) > 0 {
