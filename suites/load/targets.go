@@ -23,17 +23,23 @@ import (
 
 // PollTargets describes the token requests of the poll scenario (CIBA
 // 10.1): one per hit, round-robin over pending auth_req_ids, each with a
-// fresh client assertion under private_key_jwt (RFC 7523 2.2) or the
-// client_id under mutual TLS (RFC 8705 2).
+// fresh client assertion under private_key_jwt (RFC 7523 2.2) and
+// client_secret_jwt (OIDC Core 9), the client_id under mutual TLS (RFC
+// 8705 2), an Authorization: Basic header under client_secret_basic or
+// client_id and client_secret in the body under client_secret_post (RFC
+// 6749 2.3.1).
 type PollTargets struct {
 	// Endpoint is the token endpoint posted to (its mTLS alias when the
 	// OP publishes one, RFC 8705 5).
 	Endpoint   string
 	ClientID   string
 	AuthMethod ciba.AuthMethod
+	// Secret is the client secret of client_secret_basic and
+	// client_secret_post.
+	Secret     string
 	AuthReqIDs []string
 	// Assertions supplies the client assertions; required for
-	// private_key_jwt.
+	// private_key_jwt and client_secret_jwt.
 	Assertions AssertionSource
 	// Ctx bounds waiting for an assertion; when it ends the targeter
 	// fails, which stops the vegeta attack.
@@ -48,12 +54,16 @@ func (pt PollTargets) Targeter() (vegeta.Targeter, error) {
 	if len(pt.AuthReqIDs) == 0 {
 		return nil, errors.New("load: PollTargets has no auth_req_ids to poll")
 	}
-	jwt := pt.AuthMethod == ciba.AuthPrivateKeyJWT
-	if !jwt && !pt.AuthMethod.UsesMTLS() {
-		return nil, fmt.Errorf("load: client authentication %q is not private_key_jwt or mutual TLS", pt.AuthMethod)
+	jwt := pt.AuthMethod == ciba.AuthPrivateKeyJWT || pt.AuthMethod == ciba.AuthClientSecretJWT
+	secret := pt.AuthMethod == ciba.AuthClientSecretBasic || pt.AuthMethod == ciba.AuthClientSecretPost
+	if !jwt && !secret && !pt.AuthMethod.UsesMTLS() {
+		return nil, fmt.Errorf("load: client authentication %q is not private_key_jwt, client_secret_basic, client_secret_post, client_secret_jwt or mutual TLS", pt.AuthMethod)
 	}
 	if jwt && pt.Assertions == nil {
-		return nil, errors.New("load: a private_key_jwt client needs PollTargets.Assertions")
+		return nil, fmt.Errorf("load: a %s client needs PollTargets.Assertions", pt.AuthMethod)
+	}
+	if secret && pt.Secret == "" {
+		return nil, fmt.Errorf("load: a %s client needs PollTargets.Secret", pt.AuthMethod)
 	}
 	ctx := pt.Ctx
 	if ctx == nil {
@@ -63,9 +73,14 @@ func (pt PollTargets) Targeter() (vegeta.Targeter, error) {
 	prefix := make([]string, len(pt.AuthReqIDs))
 	for i, id := range pt.AuthReqIDs {
 		f := url.Values{ciba.ParamGrantType: {ciba.GrantTypeCIBA}, ciba.ParamAuthReqID: {id}}
-		if jwt {
+		switch {
+		case jwt:
 			f.Set(ciba.ParamClientAssertionType, ciba.ClientAssertionTypeJWTBearer)
-		} else {
+		case pt.AuthMethod == ciba.AuthClientSecretBasic:
+		case pt.AuthMethod == ciba.AuthClientSecretPost:
+			f.Set(ciba.ParamClientID, pt.ClientID)
+			f.Set(ciba.ParamClientSecret, pt.Secret)
+		default:
 			f.Set(ciba.ParamClientID, pt.ClientID)
 		}
 		prefix[i] = f.Encode()
@@ -73,6 +88,9 @@ func (pt PollTargets) Targeter() (vegeta.Targeter, error) {
 	header := http.Header{
 		"Content-Type": {"application/x-www-form-urlencoded"},
 		"Accept":       {"application/json"},
+	}
+	if pt.AuthMethod == ciba.AuthClientSecretBasic {
+		header.Set("Authorization", client.BasicAuthorization(pt.ClientID, pt.Secret))
 	}
 	var next atomic.Uint64
 	return func(t *vegeta.Target) error {
