@@ -85,7 +85,13 @@ func TestAllowanceMatrix(t *testing.T) {
 	// combined run and slow-device (each ~1.3 min on 2 cores: every ping
 	// client's approval 7 s late).
 	var runs [][]string
+	// noFAPIRun is the index of the run with FAPI off (serve --no-fapi:
+	// push and client-secret clients), with all compatible allowances: the
+	// checks that need FAPI off must pass a permitted OP too.
+	noFAPIRun := -1
 	if combined := compatibleAllowances(catalogue); len(combined) > 1 {
+		runs = append(runs, combined)
+		noFAPIRun = len(runs)
 		runs = append(runs, combined)
 	}
 	slow := []string{refop.AllowSlowDevice, refop.AllowRequestedExpiryIgnored, refop.AllowIntervalAbsent}
@@ -101,7 +107,7 @@ func TestAllowanceMatrix(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = runSuiteChild(t, base, childSpec{Allowances: allowances})
+			results[i] = runSuiteChild(t, base, childSpec{Allowances: allowances, NoFAPI: i == noFAPIRun})
 		}()
 	}
 	wg.Wait()
@@ -111,6 +117,9 @@ func TestAllowanceMatrix(t *testing.T) {
 		name := strings.Join(allowances, "+")
 		if len(allowances) > 1 {
 			name = "all compatible allowances (" + strings.Join(allowances, ", ") + ")"
+		}
+		if i == noFAPIRun {
+			name += " with FAPI off"
 		}
 		if r.err != nil {
 			t.Errorf("%s: the run failed (%s): %v\n%s", name, r.took.Round(time.Second), r.err, r.out)
