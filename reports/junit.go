@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ciba-check/ciba-check/internal/safetext"
 )
 
 // The JUnit XML written here is the subset every common reader agrees
@@ -84,12 +86,13 @@ type junitMessage struct {
 	Body string `xml:",innerxml"`
 }
 
-// xmlText escapes s as XML character data, keeping newlines and tabs and
-// replacing what XML 1.0 cannot carry (control characters, invalid UTF-8)
-// with U+FFFD.
+// xmlText escapes s as XML character data, keeping newlines and tabs:
+// control characters, bidirectional overrides and invalid UTF-8 from the
+// OP show as visible escapes (safetext.Escape), and what XML 1.0 still
+// cannot carry becomes U+FFFD.
 func xmlText(s string) string {
 	var b strings.Builder
-	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+	for _, r := range safetext.Escape(s) {
 		switch {
 		case r == '&':
 			b.WriteString("&amp;")
@@ -127,9 +130,9 @@ func RenderJUnit(w io.Writer, m *Model) error {
 	if !m.GeneratedAt.IsZero() {
 		timestamp = m.GeneratedAt.UTC().Format("2006-01-02T15:04:05")
 	}
-	props := []junitProperty{{"issuer", m.Target.Issuer}, {"tool_version", m.ToolVersion}}
+	props := []junitProperty{{"issuer", safetext.Line(m.Target.Issuer)}, {"tool_version", safetext.Line(m.ToolVersion)}}
 	if m.Error != "" {
-		props = append(props, junitProperty{"error", m.Error})
+		props = append(props, junitProperty{"error", safetext.Line(m.Error)})
 	}
 	names := uniqueNames{}
 	if len(m.Checks) > 0 {
@@ -137,7 +140,7 @@ func RenderJUnit(w io.Writer, m *Model) error {
 		var secs float64
 		for i := range m.Checks {
 			c := &m.Checks[i]
-			tc := junitCase{Name: names.take(c.Name), Classname: c.Section(), Time: junitTime(c.DurationSeconds)}
+			tc := junitCase{Name: names.take(c.Name), Classname: safetext.Line(c.Section()), Time: junitTime(c.DurationSeconds)}
 			switch c.Outcome {
 			case Failed:
 				s.Failures++
@@ -219,7 +222,7 @@ func RenderJUnit(w io.Writer, m *Model) error {
 type uniqueNames map[string]bool
 
 func (u uniqueNames) take(name string) string {
-	name = strings.TrimSpace(name)
+	name = strings.TrimSpace(safetext.Line(name))
 	if name == "" {
 		name = "unnamed check"
 	}
@@ -244,7 +247,7 @@ func shortMessage(msg, fallback string) string {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = strings.TrimSpace(msg[:i])
 	}
-	return clipText(msg, maxAttr)
+	return clipText(safetext.Line(msg), maxAttr)
 }
 
 // failureBody is the whole story of a failed check: message, expected

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ciba-check/ciba-check/internal/safetext"
 )
 
 // Size limits of the places Markdown summaries go.
@@ -260,11 +262,15 @@ var mdReplacer = strings.NewReplacer(
 	"\r\n", " ", "\n", " ", "\r", " ",
 )
 
-func mdEscape(s string) string { return mdReplacer.Replace(s) }
+// mdEscape escapes s for Markdown, after making its control characters
+// and bidirectional overrides visible (safetext.Escape).
+func mdEscape(s string) string {
+	return mdReplacer.Replace(safetext.Escape(strings.ReplaceAll(s, "\r\n", "\n")))
+}
 
 // mdCode shows s as inline code when it can be, escaped text otherwise.
 func mdCode(s string) string {
-	s = clipText(s, maxCell)
+	s = safetext.Escape(clipText(s, maxCell))
 	if s == "" || strings.ContainsAny(s, "`|\r\n") {
 		return mdEscape(s)
 	}
