@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/safetext"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/conformance"
@@ -297,12 +298,22 @@ func (p *runProgress) finish() {
 	}
 }
 
+// runFirstLine is the first line of a message, its control characters
+// escaped (safetext): messages quote what the OP answered.
 func runFirstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+		s = s[:i]
 	}
-	return s
+	return safetext.Line(s)
+}
+
+// printIndented prints msg line by line, indented, each line's control
+// characters escaped (safetext): messages quote what the OP answered.
+func printIndented(w io.Writer, msg string) {
+	for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
+		fmt.Fprintf(w, "  %s\n", safetext.Escape(line))
+	}
 }
 
 // printRunSummary prints the outcome per spec section, then every warning
@@ -360,9 +371,7 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		fmt.Fprintln(w, "\nWarnings (SHOULD-level expectations not met; they do not fail the run)")
 		for _, c := range warned {
 			fmt.Fprintf(w, "\nWARN %s [%s]\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Location)
-			for _, line := range strings.Split(strings.TrimRight(c.Failure, "\n"), "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
+			printIndented(w, c.Failure)
 		}
 	}
 	var failed []conformance.CheckResult
@@ -375,9 +384,7 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		fmt.Fprintln(w, "\nFailures")
 		for _, c := range failed {
 			fmt.Fprintf(w, "\n%s [%s] (%s)\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Outcome, c.Location)
-			for _, line := range strings.Split(strings.TrimRight(c.Failure, "\n"), "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
+			printIndented(w, c.Failure)
 		}
 	}
 	n := conformance.Summary(checks)
