@@ -13,6 +13,8 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/ciba-check/ciba-check/internal/client"
 )
 
 // SuiteName is the Ginkgo suite description.
@@ -326,6 +328,10 @@ func checkResult(sr types.SpecReport) CheckResult {
 			c.Failure = strings.Join(msgs, "\n\n")
 		}
 	}
+	// Messages quote what the OP answered: ID tokens and other JWS show
+	// header and claims, never the signature (terminal and every report).
+	c.Failure = client.RedactJWSSignatures(c.Failure)
+	c.SkipReason = client.RedactJWSSignatures(c.SkipReason)
 	return c
 }
 
