@@ -307,9 +307,13 @@ func checkJWKS(ctx context.Context, r *checkReport, md *ciba.ProviderMetadata, r
 		return
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody+1))
 	if err != nil {
 		r.fail("jwks", "%s: reading: %v", md.JWKSURI, err)
+		return
+	}
+	if len(body) > client.MaxResponseBody {
+		r.fail("jwks", "%s: %s", md.JWKSURI, client.TooLargeReason)
 		return
 	}
 	if resp.StatusCode != http.StatusOK {

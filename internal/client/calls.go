@@ -437,17 +437,24 @@ func (c *Client) Authenticate(ctx context.Context, p AuthParams, opts ...CallOpt
 	return &ack, ex, nil
 }
 
+// tooLarge is the error of an answer longer than MaxResponseBody.
+func tooLarge(ex *Exchange) *ResponseError {
+	return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: TooLargeReason}
+}
+
 // decodeSuccess turns a 200 JSON answer into out and anything else into a
 // *ciba.Error or *ResponseError.
 func decodeSuccess(ex *Exchange, raw []byte, out any) error {
+	// An oversized answer is unexpected whatever its status: what was
+	// read of it is not the OP's whole answer.
+	if ex.Truncated {
+		return tooLarge(ex)
+	}
 	if ex.Status != http.StatusOK {
 		if oe := parseOAuthError(ex.Status, raw); oe != nil {
 			return oe
 		}
 		return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: "error status without an OAuth error body"}
-	}
-	if ex.Truncated {
-		return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: fmt.Sprintf("body longer than %d bytes", MaxResponseBody)}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: "body does not parse: " + err.Error()}
@@ -514,6 +521,9 @@ func (c *Client) Revoke(ctx context.Context, token, hint string, opts ...CallOpt
 	if err != nil {
 		return ex, err
 	}
+	if ex.Truncated {
+		return ex, tooLarge(ex)
+	}
 	if ex.Status != http.StatusOK {
 		if oe := parseOAuthError(ex.Status, raw); oe != nil {
 			return ex, oe
@@ -535,6 +545,9 @@ func (c *Client) UserInfo(ctx context.Context, accessToken string, opts ...CallO
 	ex, raw, err := c.call(ctx, c.endpoint(md.UserinfoEndpoint, func(a *ciba.MTLSEndpointAliases) string { return a.UserinfoEndpoint }), md.UserinfoEndpoint, nil, false, s)
 	if err != nil {
 		return nil, ex, err
+	}
+	if ex.Truncated {
+		return nil, ex, tooLarge(ex)
 	}
 	if ex.Status != http.StatusOK {
 		if be := parseBearerError(ex.Status, ex.ResponseHeader.Get("WWW-Authenticate")); be != nil {

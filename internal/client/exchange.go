@@ -14,9 +14,19 @@ import (
 	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
-// MaxResponseBody bounds how much of a response body an Exchange keeps
-// and the client parses; a longer body is cut and marked Truncated.
+// MaxResponseBody bounds every response body ciba-check reads from an OP
+// during a conformance run or a target check: the client's exchanges
+// (backchannel, token, userinfo, introspection, revocation), discovery and
+// the JWKS. 1 MiB is far above any legitimate answer (a JWKS of dozens of
+// RSA keys is tens of KiB). A longer body is read only up to the bound
+// (memory stays bounded whatever the OP sends), cut, marked Truncated and
+// treated as an unexpected answer (TooLargeReason), never as a valid one.
 const MaxResponseBody = 1 << 20
+
+// TooLargeReason says why an answer longer than MaxResponseBody was not
+// taken as an answer.
+// (The number is MaxResponseBody; a test keeps them equal.)
+const TooLargeReason = "the OP answered more than 1048576 bytes (ciba-check reads no more of an answer)"
 
 // Exchange is a faithful record of one HTTP request and its answer, as
 // evidence for reports. Secrets (client assertions, request-object

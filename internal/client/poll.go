@@ -129,7 +129,7 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (*ciba.Provid
 		return nil, fmt.Errorf("client: discovery document %s: HTTP %d", u, resp.StatusCode)
 	}
 	if len(body) > MaxResponseBody {
-		return nil, fmt.Errorf("client: discovery document %s is larger than %d bytes", u, MaxResponseBody)
+		return nil, fmt.Errorf("client: discovery document %s: %s", u, TooLargeReason)
 	}
 	var md ciba.ProviderMetadata
 	if err := json.Unmarshal(body, &md); err != nil {

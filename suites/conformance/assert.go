@@ -54,6 +54,9 @@ func quote(ex *client.Exchange) string {
 	if len(ex.ResponseBody) > 0 {
 		fmt.Fprintf(&b, "\n  < %s", clip(string(ex.ResponseBody), maxQuotedBody))
 	}
+	if ex.Truncated {
+		fmt.Fprintf(&b, "\n  < (cut: %s)", client.TooLargeReason)
+	}
 	return b.String()
 }
 
