@@ -67,6 +67,7 @@ type junitCase struct {
 	Properties *junitProperties `xml:"properties"`
 	Skipped    *junitMessage    `xml:"skipped"`
 	Failure    *junitMessage    `xml:"failure"`
+	Error      *junitMessage    `xml:"error"`
 	SystemOut  *junitText       `xml:"system-out"`
 }
 
@@ -199,7 +200,19 @@ func RenderJUnit(w io.Writer, m *Model) error {
 		total += secs
 		doc.Suites = append(doc.Suites, s)
 	}
+	if m.Error != "" {
+		// A run that ended as a target error, or early: CI readers show
+		// a testcase's <error>, not a property, so the reason is one.
+		what := "the run ended early; the verdict is unknown"
+		if m.TargetError() {
+			what = "the target could not be tested; no check ran"
+		}
+		tc := junitCase{Name: names.take("ciba-check run"), Classname: "ciba-check", Time: junitTime(0),
+			Error: &junitMessage{Message: shortMessage(m.Error, what), Type: "target-error", Body: xmlText(what + ":\n" + m.Error)}}
+		doc.Suites = append(doc.Suites, junitSuite{Name: "ciba-check", Timestamp: timestamp, Properties: props, Tests: 1, Errors: 1, Time: junitTime(0), Cases: []junitCase{tc}})
+	}
 	for _, s := range doc.Suites {
+		doc.Errors += s.Errors
 		doc.Tests += s.Tests
 		doc.Failures += s.Failures
 		doc.Skipped += s.Skipped

@@ -77,6 +77,8 @@ func writeMarkdown(w *mdWriter, m *Model) {
 	c := m.Counts()
 	verdict := "❌ failed"
 	switch {
+	case m.TargetError():
+		verdict = "⛔ target error"
 	case m.Error != "":
 		verdict = "⚠️ incomplete"
 	case len(m.Checks) == 0 && len(m.Load) == 0:
@@ -104,7 +106,10 @@ func writeMarkdown(w *mdWriter, m *Model) {
 		version = "(unknown version)"
 	}
 	fmt.Fprintf(&head, "**Target** %s%s · %s · ciba-check %s\n\n", target, profile, fmtWhen(m.GeneratedAt), mdEscape(clipText(version, 60)))
-	if m.Error != "" {
+	switch {
+	case m.TargetError():
+		fmt.Fprintf(&head, "> [!CAUTION]\n> The target could not be tested; no check ran: %s\n\n", mdEscape(clipText(m.Error, 400)))
+	case m.Error != "":
 		fmt.Fprintf(&head, "> [!WARNING]\n> The run ended early; the verdict is unknown: %s\n\n", mdEscape(clipText(m.Error, 200)))
 	}
 	if len(m.Checks) > 0 {
