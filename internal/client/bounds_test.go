@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 )
@@ -86,5 +87,52 @@ func TestDiscoverRefusesAnOversizedDocument(t *testing.T) {
 	_, err = Discover(context.Background(), hc, op.srv.URL)
 	if err == nil || !strings.Contains(err.Error(), TooLargeReason) {
 		t.Errorf("got %v, want an error saying %q", err, TooLargeReason)
+	}
+}
+
+// TestHangIsNoAnswer: a request the OP never answers ends with a
+// *NoAnswerError naming the endpoint, still a deadline error underneath;
+// a refused connection is not one.
+func TestHangIsNoAnswer(t *testing.T) {
+	release := make(chan struct{})
+	op := newFakeOP(t, false, func(seen) reply {
+		<-release
+		return jsonReply(http.StatusOK, `{}`)
+	})
+	t.Cleanup(func() { close(release) })
+	c, _ := testClient(t, op, rsaJWK(t, "k1"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, ex, err := c.Token(ctx, "req-1")
+	var na *NoAnswerError
+	if !errors.As(err, &na) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want a *NoAnswerError wrapping the deadline", err)
+	}
+	if want := "the OP did not answer POST " + op.srv.URL + "/token within "; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if ex == nil || ex.Status != 0 {
+		t.Errorf("exchange %+v, want one without a response", ex)
+	}
+
+	hc, err := NewHTTPClient(Config{RootCAs: op.roots()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if _, err := Discover(ctx2, hc, op.srv.URL+"/hang"); !errors.As(err, &na) {
+		t.Errorf("discovery: got %v, want a *NoAnswerError", err)
+	}
+	if _, err := Discover(context.Background(), hc, "https://127.0.0.1:1"); errors.As(err, &na) {
+		t.Errorf("a refused connection was reported as no answer: %v", err)
+	}
+}
+
+func TestWaited(t *testing.T) {
+	for d, want := range map[time.Duration]string{30 * time.Second: "30 s", 1500 * time.Millisecond: "2 s", 250 * time.Millisecond: "250 ms"} {
+		if got := waited(d); got != want {
+			t.Errorf("waited(%s) = %q, want %q", d, got, want)
+		}
 	}
 }

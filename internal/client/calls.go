@@ -340,11 +340,16 @@ func (c *Client) send(req *http.Request, form url.Values, bodyText string, s *ca
 	resp, err := hc.Do(req)
 	if err != nil {
 		ex.Duration = c.cfg.Clock.Now().Sub(ex.Started)
+		var na *NoAnswerError
+		if err = noAnswer(req.Method, ex.URL, ex.Duration, err); errors.As(err, &na) {
+			return ex, nil, fmt.Errorf("client: %w", err)
+		}
 		return ex, nil, fmt.Errorf("client: %s %s: %w", req.Method, ex.URL, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
 	ex.Duration = c.cfg.Clock.Now().Sub(ex.Started)
+	err = noAnswer(req.Method, ex.URL, ex.Duration, err)
 	ex.Status = resp.StatusCode
 	ex.ResponseHeader = resp.Header.Clone()
 	if len(raw) > MaxResponseBody {
