@@ -341,7 +341,7 @@ func (c *Client) send(req *http.Request, form url.Values, bodyText string, s *ca
 	if err != nil {
 		ex.Duration = c.cfg.Clock.Now().Sub(ex.Started)
 		var na *NoAnswerError
-		if err = noAnswer(req.Method, ex.URL, ex.Duration, err); errors.As(err, &na) {
+		if err = NoAnswer(req.Method, ex.URL, ex.Duration, err); errors.As(err, &na) {
 			return ex, nil, fmt.Errorf("client: %w", err)
 		}
 		return ex, nil, fmt.Errorf("client: %s %s: %w", req.Method, ex.URL, err)
@@ -349,7 +349,7 @@ func (c *Client) send(req *http.Request, form url.Values, bodyText string, s *ca
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
 	ex.Duration = c.cfg.Clock.Now().Sub(ex.Started)
-	err = noAnswer(req.Method, ex.URL, ex.Duration, err)
+	err = NoAnswer(req.Method, ex.URL, ex.Duration, err)
 	ex.Status = resp.StatusCode
 	ex.ResponseHeader = resp.Header.Clone()
 	if len(raw) > MaxResponseBody {

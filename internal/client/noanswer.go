@@ -44,9 +44,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// noAnswer wraps a timed-out request's error as a *NoAnswerError, and
+// NoAnswer wraps a timed-out request's error as a *NoAnswerError, and
 // returns any other error unchanged.
-func noAnswer(method, url string, after time.Duration, err error) error {
+func NoAnswer(method, url string, after time.Duration, err error) error {
 	if err == nil || !isTimeout(err) {
 		return err
 	}

@@ -119,7 +119,7 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (*ciba.Provid
 	started := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("client: fetching discovery document: %w", noAnswer(req.Method, u, time.Since(started), err))
+		return nil, fmt.Errorf("client: fetching discovery document: %w", NoAnswer(req.Method, u, time.Since(started), err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))

@@ -42,7 +42,7 @@ func (f *Fixture) GetJSON(url string) RawJSON {
 	ex := &client.Exchange{Method: http.MethodGet, URL: url, Started: time.Now()}
 	resp, err := f.env.HTTP.Do(req)
 	if err != nil {
-		f.Failf(ex, "expected an answer from %s, got: %v", url, err)
+		f.Failf(ex, "expected an answer from %s, got: %v", url, client.NoAnswer(req.Method, url, time.Since(ex.Started), err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody+1))

@@ -248,7 +248,7 @@ func Run(cfg RunConfig) (*Result, error) {
 	ginkgo.ReportBeforeSuite(func(r ginkgo.Report) {
 		n := r.PreRunStats.SpecsThatWillRun
 		limit := cfg.Timeout
-		how := fmt.Sprintf("%s (--timeout)", limit)
+		how := fmt.Sprintf("%s (--timeout)", limit.Round(time.Second))
 		if limit == 0 {
 			limit = DefaultRunTimeout(n, cfg.CheckTimeout)
 			how = fmt.Sprintf("%s (%d checks × %s + one check timeout; --timeout sets another)", limit, n, CheckBudget)
