@@ -136,3 +136,21 @@ func TestWaited(t *testing.T) {
 		}
 	}
 }
+
+// TestTruncatedExchangeIsNoAnswer: the first MaxResponseBody bytes of an
+// oversized answer may parse on their own (an OAuth error padded with
+// whitespace); the Exchange's readers never take them for the answer.
+func TestTruncatedExchangeIsNoAnswer(t *testing.T) {
+	body := []byte(`{"error":"invalid_request"}` + strings.Repeat(" ", 100))
+	ex := &Exchange{Status: http.StatusBadRequest, ResponseBody: body}
+	if ex.OAuthError() == nil {
+		t.Fatal("the whole answer does not parse as an OAuth error: the test proves nothing")
+	}
+	ex.Truncated = true
+	if oe := ex.OAuthError(); oe != nil {
+		t.Errorf("a truncated answer read as OAuth error %s", oe.Code)
+	}
+	if _, err := ex.JSON(); err == nil || !strings.Contains(err.Error(), TooLargeReason) {
+		t.Errorf("JSON() of a truncated answer: %v, want an error saying %q", err, TooLargeReason)
+	}
+}

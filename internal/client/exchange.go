@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -56,11 +57,17 @@ type Exchange struct {
 // CIBA 13) and returns it with the response status, or nil when the body
 // has no string "error" member.
 func (e *Exchange) OAuthError() *ciba.Error {
+	if e.Truncated {
+		return nil // not the OP's whole answer (TooLargeReason)
+	}
 	return parseOAuthError(e.Status, e.ResponseBody)
 }
 
 // JSON decodes the response body as a JSON object.
 func (e *Exchange) JSON() (map[string]any, error) {
+	if e.Truncated {
+		return nil, errors.New("client: " + TooLargeReason)
+	}
 	var m map[string]any
 	if err := json.Unmarshal(e.ResponseBody, &m); err != nil {
 		return nil, fmt.Errorf("client: response body is not a JSON object: %w", err)
