@@ -15,7 +15,6 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 )
 
-
 // Binding messages the checks send: short, space-free plain text of the
 // characters a display policy has no reason to refuse. The "+" and "/" of
 // shownBindingMessage are what a form-decoding slip on the way to the
