@@ -48,7 +48,7 @@ func TestCheckCredentialURLs(t *testing.T) {
 			m.MTLSEndpointAliases = &ciba.MTLSEndpointAliases{TokenEndpoint: "https://mtls.example/token"}
 		}), offHost: []string{"mtls_endpoint_aliases.token_endpoint https://mtls.example/token"}},
 		{name: "http override", target: target.Target{File: "t.yaml", Endpoints: target.Endpoints{Token: "http://proxy.example/token"}},
-			md: md(func(m *ciba.ProviderMetadata) { m.TokenEndpoint = "http://proxy.example/token" }),
+			md:      md(func(m *ciba.ProviderMetadata) { m.TokenEndpoint = "http://proxy.example/token" }),
 			wantErr: []string{`t.yaml endpoints.token: "http://proxy.example/token" is not an https URL`}},
 		{name: "https override on another host is not noted", target: target.Target{Endpoints: target.Endpoints{Token: "https://proxy.example/token"}},
 			md: md(func(m *ciba.ProviderMetadata) { m.TokenEndpoint = "https://proxy.example/token" })},
