@@ -19,8 +19,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,6 +32,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/pki"
+	"github.com/ciba-check/ciba-check/internal/target"
 )
 
 // plainListener is the plain-HTTP side of the hostile OP. It counts
@@ -74,6 +77,12 @@ type insecureFront struct {
 }
 
 func startInsecureFront(t *testing.T, env *devenv.Env, dir string, edit func(doc map[string]any, front string)) *insecureFront {
+	return startFront(t, env, dir, edit, nil)
+}
+
+// startFront is startInsecureFront with answer deciding every request but
+// discovery and JWKS (nil: refuse them all).
+func startFront(t *testing.T, env *devenv.Env, dir string, edit func(doc map[string]any, front string), answer http.HandlerFunc) *insecureFront {
 	t.Helper()
 	cert, err := pki.LoadCertificate(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key"))
 	if err != nil {
@@ -87,6 +96,10 @@ func startInsecureFront(t *testing.T, env *devenv.Env, dir string, edit func(doc
 		case "/jwks":
 			writeJSON(w, http.StatusOK, f.jwks)
 		default:
+			if answer != nil {
+				answer(w, r)
+				return
+			}
 			writeJSON(w, http.StatusBadRequest, []byte(`{"error":"invalid_request"}`))
 		}
 	}))
@@ -266,4 +279,119 @@ func hasLineWithAll(out string, want []string) bool {
 		}
 	}
 	return false
+}
+
+// TestHostileAuthReqIDNeverReachesAShell: an OP acknowledging with an
+// auth_req_id built to run `touch FILE` through a shell, and a command
+// device whose template quotes the placeholder every natural way. The
+// run fails the auth_req_id format check citing CIBA 7.3, skips what
+// needs the device, and runs neither the command nor FILE's touch.
+func TestHostileAuthReqIDNeverReachesAShell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary against a hostile OP")
+	}
+	bin := ciBinary(t)
+	dir := t.TempDir()
+	copyMaterial(t, dir)
+	startCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	env, err := devenv.Start(startCtx, devenv.Options{Dir: dir})
+	cancel()
+	if err != nil {
+		t.Fatalf("starting the embedded environment: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := env.Close(ctx); err != nil {
+			t.Errorf("closing environment: %v", err)
+		}
+	})
+	pwned := filepath.Join(dir, "pwned")
+	ran := filepath.Join(dir, "approve-ran")
+	if err := os.WriteFile(filepath.Join(dir, "approve.sh"), []byte("#!/bin/sh\ntouch "+ran+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostile := "$(touch " + pwned + ")`touch " + pwned + "`;touch " + pwned
+	ack, err := json.Marshal(map[string]any{"auth_req_id": hostile, "expires_in": 30, "interval": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/backchannel"):
+			writeJSON(w, http.StatusOK, ack)
+		case strings.HasSuffix(r.URL.Path, "/token"):
+			writeJSON(w, http.StatusBadRequest, []byte(`{"error":"authorization_pending"}`))
+		default:
+			writeJSON(w, http.StatusBadRequest, []byte(`{"error":"invalid_request"}`))
+		}
+	}
+	front := startFront(t, env, dir, func(map[string]any, string) {}, answer)
+	const formatCheck = "acknowledges with JSON and an auth_req_id of A-Z a-z 0-9 . - _"
+	const deviceCheck = "accepts requested_expiry as a JSON string"
+	for _, tmpl := range []string{
+		`./approve.sh {auth_req_id} {action}`,
+		`./approve.sh "{auth_req_id}" {action}`,
+		`./approve.sh '{auth_req_id}' {action}`,
+	} {
+		tgt := *env.Target
+		tgt.Issuer = front.srv.URL
+		tgt.Device = target.Device{Kind: target.DeviceCommand, Command: tmpl}
+		targetPath := filepath.Join(dir, "hostile-id-target.yaml")
+		if err := tgt.Write(targetPath); err != nil {
+			t.Fatal(err)
+		}
+		report := filepath.Join(t.TempDir(), "report.json")
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "run", "--target", targetPath, "--json", report,
+			"--focus", regexp.QuoteMeta(formatCheck), "--focus", regexp.QuoteMeta(deviceCheck))
+		cmd.Dir = dir
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		cancel()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("%s: run ended %v, want exit 1 (the format check fails)\n%s", tmpl, err, tail(out.String(), 30))
+		}
+		for _, f := range []string{pwned, ran} {
+			if _, err := os.Stat(f); err == nil {
+				t.Fatalf("%s: %s exists: the hostile auth_req_id reached a command\n%s", tmpl, f, tail(out.String(), 30))
+			}
+		}
+		data, err := os.ReadFile(report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Checks []struct {
+				Name, Outcome, Quote string
+				SkipReason           string `json:"skip_reason"`
+				Failure              *struct{ Message string }
+			}
+		}
+		if err := json.Unmarshal(data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, c := range rep.Checks {
+			switch c.Name {
+			case formatCheck:
+				seen++
+				if c.Outcome != "failed" || c.Failure == nil || !strings.Contains(c.Failure.Message, "touch") ||
+					!strings.Contains(c.Quote, "The OpenID Provider MUST restrict the characters used to 'A'-'Z', 'a'-'z', '0'-'9', '.', '-' and '_'") {
+					t.Errorf("%s: %q ended %s (%+v), want failed citing CIBA 7.3", tmpl, c.Name, c.Outcome, c.Failure)
+				}
+			case deviceCheck:
+				seen++
+				if c.Outcome != "skipped" || !strings.Contains(c.SkipReason, "does not pass it to the device") {
+					t.Errorf("%s: %q ended %s (%q), want skipped because the device was not given the value", tmpl, c.Name, c.Outcome, c.SkipReason)
+				}
+			}
+		}
+		if seen != 2 {
+			t.Errorf("%s: the report has %d of the 2 focused checks:\n%s", tmpl, seen, data)
+		}
+	}
 }
