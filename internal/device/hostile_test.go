@@ -32,6 +32,9 @@ func TestSplitCommand(t *testing.T) {
 		{tmpl: `  tool  a\ b "c\"d\\e" '' {auth_req_id}  `, want: []string{"tool", "a b", `c"d\e`, "", "ID.1-_z"}},
 		{tmpl: `bash ./decide.sh {auth_req_id}`, want: []string{"bash", "./decide.sh", "ID.1-_z"}},
 		{tmpl: `sh -c 'approve "$CIBA_CHECK_AUTH_REQ_ID"' approve {auth_req_id}`, want: []string{"sh", "-c", `approve "$CIBA_CHECK_AUTH_REQ_ID"`, "approve", "ID.1-_z"}},
+		// interop's command device.
+		{tmpl: "curl -sS --cacert ca.pem -X POST -G --data-urlencode auth_req_id={auth_req_id} --data-urlencode action={action} " + ShellQuote("https://127.0.0.1:9/ciba-sim"),
+			want: []string{"curl", "-sS", "--cacert", "ca.pem", "-X", "POST", "-G", "--data-urlencode", "auth_req_id=ID.1-_z", "--data-urlencode", "action=allow", "https://127.0.0.1:9/ciba-sim"}},
 		{tmpl: "./a.sh {auth_req_id} | tee log", wantErr: `'|' is shell syntax`},
 		{tmpl: "./a.sh {auth_req_id}; rm x", wantErr: `';' is shell syntax`},
 		{tmpl: "./a.sh {auth_req_id} > out", wantErr: `'>' is shell syntax`},
