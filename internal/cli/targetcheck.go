@@ -179,8 +179,9 @@ func checkCredentialURLs(r *checkReport, t *target.Target, md *ciba.ProviderMeta
 			r.fail(cu.Name, "%v", &targetclient.InsecureURLError{CredentialURL: cu})
 			continue
 		}
-		name := strings.TrimPrefix(cu.Name, "mtls_endpoint_aliases.")
-		if name != "backchannel_authentication_endpoint" && name != "token_endpoint" {
+		switch strings.TrimPrefix(cu.Name, "mtls_endpoint_aliases.") {
+		case "backchannel_authentication_endpoint", "token_endpoint", "endpoints.backchannel_authentication", "endpoints.token":
+		default:
 			continue
 		}
 		detail := cu.URL
