@@ -143,6 +143,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)})
 	}
 	defer env.Close()
+	for _, ep := range env.OffHost {
+		fmt.Fprintf(opts.IO.ErrOut, "note: the OP's %s is on another host than the issuer %s; credentials go there\n", safetext.Line(ep), safetext.Line(t.Issuer))
+	}
 	// A setup mistake is not the OP's fault: a refusal that says
 	// target.yaml is wrong stops the run here (exit 2, one line).
 	if err := conformance.Preflight(runCtx, env); err != nil {
@@ -170,6 +173,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 
 	info := runReportInfo(opts, t, profile, started)
 	info.Duration = elapsed
+	info.OffHost = env.OffHost
 	// Both leave the verdict unknown, not failed: exit 2 (DESIGN.md).
 	var stopped error
 	if lost := env.Lost(); lost != nil {
