@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/target"
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
@@ -116,6 +118,27 @@ func TestNoClientSecretInAnyOutput(t *testing.T) {
 		t.Fatalf("run output lacks the both-ways warning with its redacted exchange:\n%s", runOut)
 	}
 	runCLI("target check", []int{ExitOK}, "target", "check", targetFile)
+	// A CIBA Core target of secret clients only (no certificate, no key
+	// but poll-secret-jwt's): every check passes or is skipped with its
+	// reason; certificate binding is not judged on unbound tokens.
+	secretOnly := out("secret-only-target.yaml")
+	tg, err := target.LoadWithEnv(targetFile, func(name string) (string, bool) {
+		if name == devenv.DevSecretVar {
+			return secret, true
+		}
+		return os.LookupEnv(name)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.Clients = slices.DeleteFunc(tg.Clients, func(c target.Client) bool { return !c.UsesSecret() })
+	if len(tg.Clients) != 3 {
+		t.Fatalf("%d secret clients in the --no-fapi target, want 3", len(tg.Clients))
+	}
+	if err := tg.Write(secretOnly); err != nil {
+		t.Fatal(err)
+	}
+	runCLI("run secret-only", []int{ExitOK}, "run", "--target", secretOnly, "--json", out("secret-only.json"))
 	runCLI("load poll", []int{ExitOK}, "load", "poll", "--target", targetFile, "--auth", "client_secret_basic", "--duration", "2s", "--pending", "5", "-q",
 		"--output", out("poll.bin"), "--json", out("poll.json"), "--md", out("poll.md"), "--html", out("poll.html"))
 	runCLI("load poll post", []int{ExitOK}, "load", "poll", "--target", targetFile, "--client", "ping-secret-post", "--duration", "1s", "--pending", "5", "-q",
