@@ -128,6 +128,9 @@ func RenderJUnit(w io.Writer, m *Model) error {
 		timestamp = m.GeneratedAt.UTC().Format("2006-01-02T15:04:05")
 	}
 	props := []junitProperty{{"issuer", m.Target.Issuer}, {"tool_version", m.ToolVersion}}
+	if m.Target.Profile != "" {
+		props = append(props, junitProperty{"profile", m.Target.Profile})
+	}
 	if m.Error != "" {
 		props = append(props, junitProperty{"error", m.Error})
 	}

@@ -49,7 +49,7 @@ type Target struct {
 	Issuer string `json:"issuer"`
 	// Description says what it is, e.g. "embedded reference OP".
 	Description string `json:"description,omitempty"`
-	// Profile is what the run tested against: "FAPI-CIBA" or "CIBA"
+	// Profile is what the run tested against: "FAPI-CIBA" or "CIBA Core"
 	// (Core without FAPI); empty when the producer does not know.
 	Profile string `json:"profile,omitempty"`
 }

@@ -44,6 +44,9 @@ type RunOptions struct {
 	// Faults switch on reference-OP faults (hidden; embedded OP only):
 	// how the suite's self-test proves checks can fail.
 	Faults []string
+	// NoFAPI tests the embedded reference OP as a plain CIBA Core OP
+	// (fapi: false, a push client): embedded OP only.
+	NoFAPI bool
 }
 
 // NewCmdRun builds `ciba-check run`.
@@ -65,6 +68,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 		Example: `  ciba-check run
   ciba-check run --target mybank/target.yaml --json results.json --junit junit.xml
   ciba-check run --label-filter 'CIBA-7.1.1 && negative'
+  ciba-check run --no-fapi --label-filter 'profile:ciba'
   ciba-check run --focus 'request object' --fail-fast`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -73,6 +77,9 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 			}
 			if opts.Target != "" && len(opts.Faults) > 0 {
 				return usageErrorf("run: --fault applies only to the embedded reference OP, not to --target")
+			}
+			if opts.Target != "" && opts.NoFAPI {
+				return usageErrorf("run: --no-fapi applies only to the embedded reference OP; with --target, set fapi: false in target.yaml")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -92,6 +99,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check")
 	fl.StringVar(&opts.Profile, "profile", "spec", "spec: judge by the spec text; oidf-cert: also fail what only the OIDF certification suite demands (CERT checks, else warnings)")
 	fl.DurationVar(&opts.Timeout, "timeout", time.Hour, "stop the run after this long")
+	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "test the embedded reference OP as plain CIBA Core (fapi: false): FAPI-only checks skipped, push checks run")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
 	_ = fl.MarkHidden("fault")
 	return cmd
@@ -152,7 +160,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	progress.finish()
 
 	info := conformance.ReportInfo{
-		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind), Profile: targetProfile(t), Judging: profile,
+		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind), Profile: conformance.TargetProfile(t.FAPI), Judging: profile,
 		Started: started, Duration: elapsed,
 	}
 	lost := env.Lost()
@@ -162,7 +170,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err := writeRunReports(opts, res, info); err != nil {
 		return err
 	}
-	printRunSummary(opts.IO.Out, res.Checks, elapsed)
+	printRunSummary(opts.IO.Out, res.Checks, elapsed, conformance.TargetProfile(t.FAPI))
 	if lost != nil {
 		// The verdict is unknown, not failed: exit 2 (DESIGN.md).
 		return fmt.Errorf("run: %w; the results so far are in the report files", lost)
@@ -184,7 +192,7 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 		}
 		return t, func() {}, nil
 	}
-	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults})
+	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults, PushAllowed: opts.NoFAPI})
 	if err != nil {
 		var cfgErr *devenv.ConfigError
 		if errors.As(err, &cfgErr) {
@@ -192,7 +200,7 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 		}
 		return nil, nil, fmt.Errorf("run: starting the embedded reference OP: %w", err)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "testing the embedded reference OP at %s", env.Issuer)
+	fmt.Fprintf(opts.IO.ErrOut, "testing the embedded reference OP at %s as %s", env.Issuer, conformance.TargetProfile(env.Target.FAPI))
 	if len(opts.Faults) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, " with faults %s", strings.Join(opts.Faults, ", "))
 	}
@@ -308,7 +316,7 @@ func runFirstLine(s string) string {
 // printRunSummary prints the outcome per spec section, then every warning
 // (a WARN line with its message) and every failure in full, then the
 // totals. Warnings never count as passed.
-func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration) {
+func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration, profile string) {
 	type counts struct{ passed, warnings, failed, skipped int }
 	bySection := map[string]*counts{}
 	for _, c := range checks {
@@ -387,18 +395,9 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 			notSelected++
 		}
 	}
-	fmt.Fprintf(w, "\n%d passed, %d warnings, %d failed, %d skipped", n.Passed, n.Warnings, n.Failed, n.Skipped-notSelected)
+	fmt.Fprintf(w, "\n%s: %d passed, %d warnings, %d failed, %d skipped", profile, n.Passed, n.Warnings, n.Failed, n.Skipped-notSelected)
 	if notSelected > 0 {
 		fmt.Fprintf(w, " (%d not selected)", notSelected)
 	}
 	fmt.Fprintf(w, " in %s\n", elapsed.Round(10*time.Millisecond))
-}
-
-// targetProfile is what the target is tested as: FAPI-CIBA, or plain CIBA
-// with fapi: false.
-func targetProfile(t *target.Target) string {
-	if t.FAPI {
-		return "FAPI-CIBA"
-	}
-	return "CIBA"
 }

@@ -99,7 +99,7 @@ func TestPrintSummary(t *testing.T) {
 		{Name: "e", Outcome: "warning", Failure: "expected slow_down, got \"authorization_pending\"\n  < HTTP 400", Location: "g.go:2", Meta: conformance.Meta{SpecRefs: []string{"CIBA-11"}, Should: true}},
 	}
 	var out bytes.Buffer
-	printRunSummary(&out, checks, 1500*time.Millisecond)
+	printRunSummary(&out, checks, 1500*time.Millisecond, conformance.TargetCIBACore)
 	s := out.String()
 	for _, want := range []string{
 		"CIBA-7.1               FAILED   1 passed   0 warnings   1 failed   0 skipped",
@@ -107,7 +107,7 @@ func TestPrintSummary(t *testing.T) {
 		"CIBA-11                WARN     0 passed   1 warnings   0 failed   0 skipped",
 		"b [CIBA-7.1, CIBA-13] (failed)\n  at f.go:1\n  expected x, got y\n    > POST",
 		"WARN e [CIBA-11]\n  at g.go:2\n  expected slow_down, got \"authorization_pending\"\n    < HTTP 400",
-		"1 passed, 1 warnings, 1 failed, 1 skipped (1 not selected) in 1.5s",
+		"CIBA Core: 1 passed, 1 warnings, 1 failed, 1 skipped (1 not selected) in 1.5s",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
