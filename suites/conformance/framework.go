@@ -70,7 +70,11 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 	// that --label-filter 'profile:ciba' selects exactly what runs under
 	// fapi: false (profileLabels).
 	profiles := profileLabels(meta)
-	labels = append(labels, profiles...)
+	if slices.Contains(labels, LabelProfileFAPICIBA) { // FAPIOnly
+		profiles = []string{LabelProfileFAPICIBA}
+	} else {
+		labels = append(labels, profiles...)
+	}
 	// A CERT-level expectation warns, unless the run is judged by the
 	// certification profile, where it fails as a MUST does.
 	should := meta.Should || (meta.Cert && fw.profile != ProfileOIDFCert)
