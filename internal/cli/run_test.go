@@ -236,6 +236,42 @@ func TestRunSubprocess(t *testing.T) {
 		}
 	})
 
+	t.Run("no-fapi runs the push checks as CIBA Core", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		report, junit := filepath.Join(dir, "r.json"), filepath.Join(dir, "j.xml")
+		code, stdout, stderr := run(t, "run", "--no-fapi", "--label-filter", "push", "--json", report, "--junit", junit)
+		if code != ExitOK {
+			t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, report)
+		if tg, _ := rep["target"].(map[string]any); tg["profile"] != conformance.TargetCIBACore {
+			t.Errorf("target = %v, want profile %q", rep["target"], conformance.TargetCIBACore)
+		}
+		passed := 0
+		checks, _ := rep["checks"].([]any)
+		for _, c := range checks {
+			m, _ := c.(map[string]any)
+			labels, _ := m["labels"].([]any)
+			switch {
+			case !slices.Contains(labels, any("push")):
+			case slices.Contains(labels, any(conformance.LabelProfileCIBA)) && m["outcome"] == "passed":
+				passed++
+			case slices.Contains(labels, any(conformance.LabelProfileCIBA)):
+				t.Errorf("push check %q: %v, want passed", m["name"], m["outcome"])
+			}
+		}
+		if passed < 8 {
+			t.Errorf("%d push checks passed, want at least 8", passed)
+		}
+		if !strings.Contains(stdout, "CIBA Core: ") || !strings.Contains(stderr, "as CIBA Core") {
+			t.Errorf("terminal output does not name the profile CIBA Core:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+		}
+		if data, err := os.ReadFile(junit); err != nil || !bytes.Contains(data, []byte(`<property name="profile" value="CIBA Core">`)) {
+			t.Errorf("JUnit report lacks the profile property: %v %.400q", err, data)
+		}
+	})
+
 	t.Run("accept-alg-none fails the alg none check", func(t *testing.T) {
 		t.Parallel()
 		report := filepath.Join(t.TempDir(), "r.json")
