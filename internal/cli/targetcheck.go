@@ -23,6 +23,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/safetext"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 	"github.com/ciba-check/ciba-check/mockdevice"
@@ -100,17 +101,19 @@ type checkReport struct {
 	failed int
 }
 
+// ok and fail print one line each; what the OP sent (URLs, error
+// descriptions) is shown with its control characters escaped.
 func (r *checkReport) ok(item, detail string) {
-	fmt.Fprintf(r.w, "✓ %s", item)
+	fmt.Fprintf(r.w, "✓ %s", safetext.Line(item))
 	if detail != "" {
-		fmt.Fprintf(r.w, ": %s", detail)
+		fmt.Fprintf(r.w, ": %s", safetext.Line(detail))
 	}
 	fmt.Fprintln(r.w)
 }
 
 func (r *checkReport) fail(item string, format string, args ...any) {
 	r.failed++
-	fmt.Fprintf(r.w, "✗ %s: %s\n", item, fmt.Sprintf(format, args...))
+	fmt.Fprintf(r.w, "✗ %s: %s\n", safetext.Line(item), safetext.Line(fmt.Sprintf(format, args...)))
 }
 
 func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
@@ -329,9 +332,13 @@ func checkJWKS(ctx context.Context, r *checkReport, md *ciba.ProviderMetadata, r
 		return
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody+1))
 	if err != nil {
 		r.fail("jwks", "%s: reading: %v", md.JWKSURI, err)
+		return
+	}
+	if len(body) > client.MaxResponseBody {
+		r.fail("jwks", "%s: %s", md.JWKSURI, client.TooLargeReason)
 		return
 	}
 	if resp.StatusCode != http.StatusOK {
