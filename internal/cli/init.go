@@ -117,7 +117,6 @@ type initClient struct {
 	Alg      string
 	Auth     ciba.AuthMethod
 	Mode     ciba.DeliveryMode
-	Dir      string // relative to the init dir
 	Subject  string
 	KeyFile  string
 	CertFile string
@@ -146,6 +145,7 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	var caSource string // the --ca file, copied to initCAFile
 	plan := &initPlan{Issuer: opts.Issuer, Placeholder: Placeholder, Generated: opts.Now().UTC().Format(time.RFC3339)}
 	if plan.Issuer == "" {
 		plan.Issuer = "https://" + Placeholder + ".op.example"
@@ -158,7 +158,10 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 		if _, err := pki.LoadCAPool(abs); err != nil {
 			return usageErrorf("init: --ca %s: %v", opts.CAFile, err)
 		}
-		plan.CAFile = abs
+		// target.yaml names a copy beside it, by a relative path, so the
+		// folder works wherever it is mounted (a pod's /config).
+		plan.CAFile = initCAFile
+		caSource = abs
 	}
 	if opts.Issuer != "" {
 		md, err := initDiscover(ctx, opts)
@@ -171,6 +174,9 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 	plan.Clients = planClients(plan.Discovery)
 
 	files := []string{"target.yaml"}
+	if dst, err := filepath.Abs(filepath.Join(opts.Dir, initCAFile)); caSource != "" && (err != nil || dst != caSource) {
+		files = append(files, initCAFile)
+	}
 	for _, c := range plan.Clients {
 		files = append(files, c.KeyFile, c.CertFile, c.CertKey, c.CSRFile, c.JWKSFile)
 	}
@@ -205,12 +211,36 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 			return fmt.Errorf("init: client %s: %w", c.Name, err)
 		}
 	}
+	if caSource != "" {
+		if err := copyCA(caSource, filepath.Join(opts.Dir, initCAFile)); err != nil {
+			return fmt.Errorf("init: --ca: %w", err)
+		}
+	}
 	targetPath := filepath.Join(opts.Dir, "target.yaml")
 	if err := os.WriteFile(targetPath, yamlText, 0o644); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
 	printNextSteps(opts.IO.Out, opts.Dir, plan)
 	return nil
+}
+
+// initCAFile is the name of init's copy of the --ca bundle in --dir.
+const initCAFile = "op-ca.pem"
+
+// copyCA copies the CA bundle src to dst (public: mode 0644); the same file
+// is left alone.
+func copyCA(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if absDst, err := filepath.Abs(dst); err == nil && absDst == src {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, pki.PublicFileMode)
 }
 
 // initDiscover reads the issuer's discovery document.
@@ -280,14 +310,17 @@ func planClients(md *ciba.ProviderMetadata) []initClient {
 	}
 	mk := func(n int, alg string) initClient {
 		name := fmt.Sprintf("client%d-%s", n, strings.ToLower(alg))
+		// One flat folder, names prefixed by the client: mountable as
+		// one Kubernetes Secret (kubectl create secret --from-file=DIR/
+		// takes a folder's files, not its subfolders).
 		return initClient{
-			Name: name, Alg: alg, Auth: auth, Mode: mode, Dir: name,
+			Name: name, Alg: alg, Auth: auth, Mode: mode,
 			Subject:  "CN=ciba-check " + name + ",O=" + pki.Organization,
-			KeyFile:  filepath.Join(name, "signing.jwk"),
-			CertFile: filepath.Join(name, "tls.pem"),
-			CertKey:  filepath.Join(name, "tls.key"),
-			CSRFile:  filepath.Join(name, "tls.csr.pem"),
-			JWKSFile: filepath.Join(name, "jwks.json"),
+			KeyFile:  name + "-signing.jwk",
+			CertFile: name + "-tls.pem",
+			CertKey:  name + "-tls.key",
+			CSRFile:  name + "-tls.csr.pem",
+			JWKSFile: name + "-jwks.json",
 		}
 	}
 	return []initClient{mk(1, first), mk(2, second)}
@@ -298,7 +331,7 @@ func planClients(md *ciba.ProviderMetadata) []initClient {
 // and the public JWKS to register: the signing key plus the certificate
 // (x5c) for self_signed_tls_client_auth (RFC 8705 2.2).
 func writeClientMaterial(dir string, c initClient, rnd io.Reader, now time.Time) error {
-	if err := os.MkdirAll(filepath.Join(dir, c.Dir), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	key, err := pki.GenerateSigningKey(rnd, c.Alg, c.Name)
@@ -544,7 +577,7 @@ func renderSkeleton(plan *initPlan) ([]byte, error) {
 func printNextSteps(w io.Writer, dir string, plan *initPlan) {
 	fmt.Fprintf(w, "Wrote %s\n", filepath.Join(dir, "target.yaml"))
 	for _, c := range plan.Clients {
-		fmt.Fprintf(w, "Wrote %s/ (%s signing key, TLS certificate and CSR, jwks.json)\n", filepath.Join(dir, c.Dir), c.Alg)
+		fmt.Fprintf(w, "Wrote %s-* (%s signing key, TLS certificate and CSR, JWKS)\n", filepath.Join(dir, c.Name), c.Alg)
 	}
 	switch {
 	case plan.Discovery != nil:

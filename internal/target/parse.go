@@ -471,6 +471,18 @@ func (t *Target) filePaths() []*string {
 	return paths
 }
 
+// Files lists every file the target names (resolved, as after Parse), in
+// the order of the file; empty fields are left out.
+func (t *Target) Files() []string {
+	var out []string
+	for _, p := range t.filePaths() {
+		if *p != "" {
+			out = append(out, *p)
+		}
+	}
+	return out
+}
+
 func (t *Target) resolvePaths(baseDir string) {
 	for _, p := range t.filePaths() {
 		if *p != "" && !filepath.IsAbs(*p) {
