@@ -269,7 +269,7 @@ func initDiscover(ctx context.Context, opts *InitOptions) (*ciba.ProviderMetadat
 	defer cancel()
 	md, err := client.Discover(ctx, hc, opts.Issuer)
 	if err != nil {
-		return nil, explainTLSError(err)
+		return nil, explainTLSError(err, "with --ca")
 	}
 	if md.Issuer != opts.Issuer {
 		// OIDC Discovery 4.3: the issuer in the document must be the one
@@ -609,15 +609,17 @@ func printNextSteps(w io.Writer, dir string, plan *initPlan) {
 	fmt.Fprintf(w, "  %d. ciba-check run --target %s --json results.json --junit junit.xml\n", step, filepath.Join(dir, "target.yaml"))
 }
 
-// explainTLSError adds the likely fix to a certificate verification error.
-func explainTLSError(err error) error {
+// explainTLSError adds the likely fix to a certificate verification error;
+// giveCA says how to give a CA bundle where the error is shown ("with
+// --ca" for a flag, "with ca: in target.yaml" for the file).
+func explainTLSError(err error, giveCA string) error {
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var alert tls.AlertError
 	switch {
 	case errors.As(err, &unknown):
-		return fmt.Errorf("%w (the OP's certificate is not from a trusted CA: give its CA bundle with ca:)", err)
+		return fmt.Errorf("%w (the OP's certificate is not from a trusted CA: give its CA bundle "+giveCA+")", err)
 	case errors.As(err, &hostname):
 		return fmt.Errorf("%w (the OP's certificate does not name this host)", err)
 	case errors.As(err, &invalid):

@@ -328,7 +328,7 @@ func TestInitUnreachableIssuerStillWritesSkeleton(t *testing.T) {
 		{name: "untrusted certificate", issuer: func(t *testing.T) (string, []string) {
 			issuer, _ := discoveryServer(t, nil)
 			return issuer, nil
-		}, wantWhy: "give its CA bundle with ca:"},
+		}, wantWhy: "give its CA bundle with --ca)"},
 		{name: "wrong issuer in document", issuer: func(t *testing.T) (string, []string) {
 			issuer, ca := discoveryServer(t, func(md map[string]any) { md["issuer"] = "https://elsewhere.example" })
 			return issuer, []string{"--ca", ca}
