@@ -595,7 +595,8 @@ func printNextSteps(w io.Writer, dir string, plan *initPlan) {
 	for _, c := range plan.Clients {
 		fmt.Fprintf(w, "  %d. Register a client at the OP with jwks %s, token_endpoint_auth_method %s,\n"+
 			"     backchannel_token_delivery_mode %s, backchannel_authentication_request_signing_alg %s,\n"+
-			"     grant type %s; put its client_id into target.yaml.\n",
+			"     grant type %s and tls_client_certificate_bound_access_tokens true;\n"+
+			"     put its client_id into target.yaml.\n",
 			step, filepath.Join(dir, c.JWKSFile), c.Auth, c.Mode, c.Alg, ciba.GrantTypeCIBA)
 		step++
 	}
@@ -607,6 +608,12 @@ func printNextSteps(w io.Writer, dir string, plan *initPlan) {
 	fmt.Fprintf(w, "  %d. ciba-check target check %s\n", step, filepath.Join(dir, "target.yaml"))
 	step++
 	fmt.Fprintf(w, "  %d. ciba-check run --target %s --json results.json --junit junit.xml\n", step, filepath.Join(dir, "target.yaml"))
+	fmt.Fprintf(w, "\nTo try these steps against the bundled reference OP instead of yours: set the two\n"+
+		"client ids in target.yaml (any ids), start\n"+
+		"  ciba-check serve --dir dev --register %s\n"+
+		"which registers them as the steps above say, then in target.yaml set issuer and\n"+
+		"ca: to what serve prints (dev/ca.pem), login_hint alice (approves) and a user\n"+
+		"carol with outcome never, and device kind: mockdevice with serve's device URL.\n", dir)
 }
 
 // explainTLSError adds the likely fix to a certificate verification error;

@@ -92,7 +92,8 @@ func TestInitWritesLoadableSkeleton(t *testing.T) {
 			t.Errorf("%s has mode %v, want %v", name, fi.Mode().Perm(), mode)
 		}
 	}
-	for _, want := range []string{"Next steps:", "ciba-check target check " + filepath.Join(dir, "target.yaml"), "private_key_jwt", ciba.GrantTypeCIBA} {
+	for _, want := range []string{"Next steps:", "ciba-check target check " + filepath.Join(dir, "target.yaml"), "private_key_jwt", ciba.GrantTypeCIBA,
+		"tls_client_certificate_bound_access_tokens true", "ciba-check serve --dir dev --register " + dir} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
