@@ -406,3 +406,12 @@ func cloneChecks(cs []Check) []Check {
 	}
 	return out
 }
+
+// Count writes n with the noun in singular or plural: "1 warning",
+// "2 warnings", "0 warnings".
+func Count(n int, singular, plural string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, singular)
+	}
+	return fmt.Sprintf("%d %s", n, plural)
+}

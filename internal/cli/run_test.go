@@ -97,17 +97,22 @@ func TestPrintSummary(t *testing.T) {
 		{Name: "c", Outcome: "skipped", SkipReason: "no ping client", Meta: conformance.Meta{SpecRefs: []string{"CIBA-10.2"}}},
 		{Name: "d", Outcome: "skipped", SkipReason: conformance.NotSelected, Meta: conformance.Meta{SpecRefs: []string{"CIBA-4"}}},
 		{Name: "e", Outcome: "warning", Failure: "expected slow_down, got \"authorization_pending\"\n  < HTTP 400", Location: "g.go:2", Meta: conformance.Meta{SpecRefs: []string{"CIBA-11"}, Should: true}},
+		// --fail-fast stopped the run before these: not run, not skipped.
+		{Name: "f", Outcome: "skipped", SkipReason: conformance.NotRun, Meta: conformance.Meta{SpecRefs: []string{"CIBA-12"}}},
+		{Name: "g", Outcome: "skipped", SkipReason: conformance.NotRun, Meta: conformance.Meta{SpecRefs: []string{"CIBA-10.2"}}},
 	}
 	var out bytes.Buffer
 	printRunSummary(&out, checks, 1500*time.Millisecond)
 	s := out.String()
 	for _, want := range []string{
-		"CIBA-7.1               FAILED   1 passed   0 warnings   1 failed   0 skipped",
-		"CIBA-10.2              ok       0 passed   0 warnings   0 failed   1 skipped",
-		"CIBA-11                WARN     0 passed   1 warnings   0 failed   0 skipped",
+		"CIBA-7.1               FAILED   1 passed   0 warnings   1 failed   0 skipped\n",
+		// A section where nothing was verified is not "ok".
+		"CIBA-10.2              SKIP     0 passed   0 warnings   0 failed   1 skipped   1 not run\n",
+		"CIBA-12                NOTRUN   0 passed   0 warnings   0 failed   0 skipped   1 not run\n",
+		"CIBA-11                WARN     0 passed   1 warning    0 failed   0 skipped\n",
 		"b [CIBA-7.1, CIBA-13] (failed)\n  at f.go:1\n  expected x, got y\n    > POST",
 		"WARN e [CIBA-11]\n  at g.go:2\n  expected slow_down, got \"authorization_pending\"\n    < HTTP 400",
-		"1 passed, 1 warnings, 1 failed, 1 skipped (1 not selected) in 1.5s",
+		"1 passed, 1 warning, 1 failed, 1 skipped, 2 not run (the run stopped early) (1 not selected) in 1.5s",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
@@ -378,6 +383,28 @@ func TestRunProgress(t *testing.T) {
 		p.finish()
 		if out.String() != tt.want {
 			t.Errorf("tty=%v:\n got %q\nwant %q", tt.tty, out.String(), tt.want)
+		}
+	}
+}
+
+// TestRunAnnouncesEveryReport: every report file run writes is announced
+// with a "wrote FILE" line, --json included.
+func TestRunAnnouncesEveryReport(t *testing.T) {
+	dir := t.TempDir()
+	s, _, _, errOut := TestStreams()
+	opts := &RunOptions{IO: s,
+		JSONFile: filepath.Join(dir, "results.json"), JUnitFile: filepath.Join(dir, "junit.xml"),
+		HTMLFile: filepath.Join(dir, "report.html"), MDFile: filepath.Join(dir, "summary.md")}
+	res := &conformance.Result{Checks: []conformance.CheckResult{
+		{Name: "a", Outcome: "passed", Meta: conformance.Meta{SpecRefs: []string{"CIBA-7.1"}}},
+	}}
+	info := conformance.ReportInfo{ToolVersion: "test", Issuer: "https://op.example", DeviceKind: "hints", Profile: "FAPI-CIBA", Judging: "spec", Started: time.Unix(0, 0)}
+	if err := writeRunReports(opts, res, info); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{opts.JSONFile, opts.JUnitFile, opts.HTMLFile, opts.MDFile} {
+		if !strings.Contains(errOut.String(), "wrote "+f+"\n") {
+			t.Errorf("%s is not announced:\n%s", f, errOut)
 		}
 	}
 }
