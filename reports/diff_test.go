@@ -23,7 +23,7 @@ func TestCompare(t *testing.T) {
 	}
 	find(new, "rejects more than one hint").Outcome = Failed
 	find(new, "answers slow_down when polled faster than the interval").Outcome = Passed
-	find(new, "sends only auth_req_id in the ping body").Outcome = Passed // skipped -> passed
+	find(new, "sends only auth_req_id in the ping body").Outcome = Passed                   // skipped -> passed
 	find(new, "publishes backchannel_authentication_endpoint over https").Outcome = Skipped // lost coverage
 	new.Checks = append(new.Checks, Check{Name: "brand new", Group: "Token endpoint", SpecRefs: []string{"CIBA-11"}, Outcome: Failed})
 	old.Checks = append(old.Checks, Check{Name: "retired", Group: "Discovery", SpecRefs: []string{"CIBA-4"}, Outcome: Passed})
