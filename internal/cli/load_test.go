@@ -313,3 +313,42 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 		t.Fatalf("merged %+v shards %v", sum.Requests, sum.Shards)
 	}
 }
+
+// TestLoadExitCodes: an interrupted load run exits 130 (documented next to
+// k6's 105), not 0, whatever its thresholds said; its JSON says so.
+func TestLoadExitCodes(t *testing.T) {
+	tests := []struct {
+		name    string
+		aborted string
+		passed  bool
+		want    int
+	}{
+		{"held", "", true, ExitOK},
+		{"threshold broke", "", false, ExitFailed},
+		{"interrupted", load.AbortInterrupted, false, ExitInterrupted},
+		{"aborted on a threshold", "threshold", false, ExitFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _, errOut := TestStreams()
+			path := filepath.Join(t.TempDir(), "summary.json")
+			sum := &load.Summary{Schema: load.SchemaV1, Scenario: load.ScenarioPoll, Aborted: tt.aborted, Passed: tt.passed, Thresholds: []load.ThresholdResult{}}
+			err := finishRun(&LoadOptions{IO: s, Scenario: "poll"}, []*load.Summary{sum}, []string{path}, nil)
+			if got := exitCode(err); got != tt.want {
+				t.Fatalf("exit %d, want %d (%v)", got, tt.want, err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.aborted == load.AbortInterrupted {
+				if !strings.Contains(string(data), `"aborted": "interrupted"`) || !strings.Contains(string(data), `"passed": false`) {
+					t.Errorf("JSON does not mark the interruption:\n%s", data)
+				}
+				if !strings.Contains(errOut.String(), "interrupted") {
+					t.Errorf("stderr does not say why the exit code: %q", errOut)
+				}
+			}
+		})
+	}
+}

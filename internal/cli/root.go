@@ -34,7 +34,7 @@ func Run(ctx context.Context, args []string, f *Factory) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		if err != ErrChecksFailed {
+		if err != ErrChecksFailed && err != ErrInterrupted {
 			fmt.Fprintf(f.IO.ErrOut, "ciba-check: %v\n", err)
 		}
 	}
@@ -51,7 +51,8 @@ Authentication (CIBA Core 1.0) under the FAPI-CIBA security profile. It bundles
 a strict reference OP and a mock authentication device.
 
 Exit codes: 0 success, 1 a check failed or a threshold was breached,
-2 usage, configuration or target error.`,
+2 usage, configuration or target error, 130 a load run interrupted
+(Ctrl-C, SIGTERM) before its end.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -370,5 +370,10 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 		s.Passed = s.Passed && res.OK
 		s.Thresholds = append(s.Thresholds, res)
 	}
+	if s.Aborted != "" {
+		// A run stopped early (interrupted, or a threshold broke under
+		// --abort-on-fail) measured less than it was asked to: no pass.
+		s.Passed = false
+	}
 	return s
 }
