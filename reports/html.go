@@ -62,7 +62,7 @@ func RenderHTML(w io.Writer, m *Model) error {
 type htmlView struct {
 	M         *Model
 	Title     string
-	Verdict   string // "passed", "failed", "incomplete", "empty"
+	Verdict   string // "passed", "failed", "incomplete", "empty", "unjudged"
 	Counts    Counts
 	PassRate  string
 	Generated string
@@ -80,7 +80,13 @@ type htmlView struct {
 	Runs       []runView
 	LoadPassed int
 	LoadFailed int
-	Compare    *compareView
+	// LoadLine sums up the load runs' verdicts (reports.Model.LoadVerdictLine).
+	LoadLine string
+	// LoadUnjudged: no load run set a threshold.
+	LoadUnjudged bool
+	// TargetFromLoad is the load runs' target when the model names none.
+	TargetFromLoad string
+	Compare        *compareView
 	CSS        template.CSS
 	JS         template.JS
 	// CSP allows exactly the page's own style and script (by hash) and
@@ -141,6 +147,9 @@ type runView struct {
 	LatRows    []latRow
 	Unit       string
 	Achieved   string // achieved of intended, in percent
+	// Judged is the latency the thresholds judge, JudgedName its name.
+	Judged     Latency
+	JudgedName string
 }
 
 type latRow struct {
@@ -194,6 +203,9 @@ func buildView(m *Model) *htmlView {
 		v.Verdict = "incomplete"
 	case !v.HasChecks && !v.HasLoad:
 		v.Verdict = "empty"
+	case m.LoadUnjudged():
+		// Nothing was judged: not a pass.
+		v.Verdict = "unjudged"
 	case m.Passed():
 		v.Verdict = "passed"
 	default:
@@ -398,17 +410,39 @@ func buildLoad(v *htmlView, m *Model) {
 			LatRows:    latRows(l.LatencyMS, l.ApprovalToTokenMS),
 			Unit:       "Requests",
 		}
-		if strings.HasPrefix(l.Scenario, "flow") {
+		if l.IsFlow() {
 			rv.LatName, rv.Unit = "request → tokens", "Flows"
 		}
+		rv.Judged, rv.JudgedName = l.JudgedLatency()
 		if l.Rate.Intended > 0 {
 			rv.Achieved = fmtPct(l.Rate.Achieved / l.Rate.Intended)
 		}
 		v.Runs = append(v.Runs, rv)
 	}
+	v.LoadLine = m.LoadVerdictLine()
+	v.LoadUnjudged = m.LoadUnjudged()
+	if m.Target.Issuer == "" {
+		v.TargetFromLoad = loadTarget(m.Load)
+	}
 	if len(m.Load) >= 2 {
 		v.Compare = buildCompare(m.Load)
 	}
+}
+
+// loadTarget is the target the load runs name, when they name one and
+// the same; "" otherwise.
+func loadTarget(runs []LoadRun) string {
+	t := ""
+	for i := range runs {
+		switch {
+		case runs[i].Target == "":
+		case t == "":
+			t = runs[i].Target
+		case t != runs[i].Target:
+			return ""
+		}
+	}
+	return t
 }
 
 func countRows(counts map[string]uint64, total uint64) []countRow {

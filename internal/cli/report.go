@@ -271,22 +271,23 @@ func printVerdict(w io.Writer, m *reports.Model) {
 		verdict = "incomplete"
 	case len(m.Checks) == 0 && len(m.Load) == 0:
 		verdict = "no results"
+	case m.LoadUnjudged():
+		verdict = "not judged"
 	case m.Passed():
 		verdict = "passed"
 	}
 	var parts []string
 	if len(m.Checks) > 0 {
 		c := m.Counts()
-		parts = append(parts, fmt.Sprintf("%d passed, %d warnings, %d failed, %d skipped", c.Passed, c.Warnings, c.Failed, c.Skipped))
+		parts = append(parts, fmt.Sprintf("%d passed, %s, %d failed, %d skipped", c.Passed, reports.Count(c.Warnings, "warning", "warnings"), c.Failed, c.Skipped))
 	}
 	if len(m.Load) > 0 {
-		held := 0
-		for _, l := range m.Load {
-			if l.Passed {
-				held++
+		parts = append(parts, m.LoadVerdictLine())
+		for i := range m.Load {
+			for _, w := range m.Load[i].Warnings() {
+				parts = append(parts, "warning: "+m.Load[i].Label()+": "+w)
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%d of %d load runs held their thresholds", held, len(m.Load)))
 	}
 	line := "report: " + verdict
 	if len(parts) > 0 {

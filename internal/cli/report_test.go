@@ -168,7 +168,7 @@ func TestReportRender(t *testing.T) {
 	if !strings.HasPrefix(string(step), "earlier step\n## ciba-check: ❌ failed") {
 		t.Errorf("step summary was not appended to: %.200q", step)
 	}
-	if !strings.Contains(errOut.String(), "report: failed (1 passed, 0 warnings, 1 failed, 1 skipped; 1 of 2 load runs held their thresholds)") {
+	if !strings.Contains(errOut.String(), "report: failed (1 passed, 0 warnings, 1 failed, 1 skipped; 1 of 2 load runs with thresholds held them)") {
 		t.Errorf("verdict line: %q", errOut.String())
 	}
 }

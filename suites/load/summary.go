@@ -181,6 +181,13 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Aborted != "" {
 		fmt.Fprintf(b, "aborted       %s\n", s.Aborted)
 	}
+	if d := s.Requests.Dropped; d > 0 {
+		fmt.Fprintf(b, "warning       %d of %d intended %s dropped (%.1f%%): the OP saw less load than asked for\n",
+			d, s.Requests.Intended, unit, float64(d)*100/float64(max(s.Requests.Intended, 1)))
+	}
+	if len(s.Thresholds) == 0 {
+		b.WriteString("thresholds    none set: nothing was judged\n")
+	}
 	if len(s.Thresholds) > 0 {
 		b.WriteString("thresholds\n")
 		for _, t := range s.Thresholds {

@@ -304,10 +304,20 @@ func TestRecorderSummary(t *testing.T) {
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"✓ errors<0.05", "✗ rate>1000  (measured 98.0/s)", "dropped 2", "expired_token×1", "shards        0/2"} {
+	for _, want := range []string{"✓ errors<0.05", "✗ rate>1000  (measured 98.0/s)", "dropped 2", "expired_token×1", "shards        0/2",
+		"warning       2 of 100 intended requests dropped (2.0%)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Fatalf("text summary lacks %q:\n%s", want, text.String())
 		}
+	}
+	// Without thresholds nothing is judged, and the summary says so.
+	none := rec.Summary(RunInfo{Rate: Rate{Freq: 100, Per: time.Second}, Elapsed: time.Second})
+	text.Reset()
+	if err := none.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "thresholds    none set: nothing was judged") {
+		t.Errorf("a summary without thresholds does not say so:\n%s", text.String())
 	}
 	var js bytes.Buffer
 	if err := s.WriteJSON(&js); err != nil {
