@@ -87,8 +87,8 @@ type htmlView struct {
 	// TargetFromLoad is the load runs' target when the model names none.
 	TargetFromLoad string
 	Compare        *compareView
-	CSS        template.CSS
-	JS         template.JS
+	CSS            template.CSS
+	JS             template.JS
 	// CSP allows exactly the page's own style and script (by hash) and
 	// nothing else: no network, and no injected script could run even if
 	// escaping ever failed.
