@@ -77,3 +77,37 @@ func TestLoadReportsClaimOnlyWhatWasMeasured(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareLikeWithLike: a `load poll` run (token-endpoint polls) is
+// never put side by side with flow runs, nor made a "winner" over them.
+func TestCompareLikeWithLike(t *testing.T) {
+	poll := LoadRun{Name: "token polls", Scenario: "poll", Mode: "poll", Rate: LoadRate{Achieved: 9000}, LatencyMS: Latency{P50: 2, P99: 9, Max: 12}, Passed: true}
+	fp := LoadRun{Name: "flows poll", Scenario: "flow-poll", Mode: "poll", Rate: LoadRate{Achieved: 9.6}, LatencyMS: Latency{P50: 700, P99: 1000, Max: 1100}, ApprovalToTokenMS: &Latency{P50: 500, P99: 503, Max: 510}, Passed: true}
+	fg := LoadRun{Name: "flows ping", Scenario: "flow-ping", Mode: "ping", Rate: LoadRate{Achieved: 9.7}, LatencyMS: Latency{P50: 210, P99: 230, Max: 240}, ApprovalToTokenMS: &Latency{P50: 1, P99: 5, Max: 6}, Passed: true}
+	tests := []struct {
+		name   string
+		runs   []LoadRun
+		tables []string // titles of the side-by-side tables
+	}{
+		{"poll run and two flows", []LoadRun{poll, fp, fg}, []string{"Poll vs ping"}},
+		{"poll run and one flow", []LoadRun{poll, fp}, nil},
+		{"two poll runs", []LoadRun{poll, poll}, []string{"Poll runs side by side"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := buildView(&Model{Load: tt.runs})
+			var titles []string
+			for _, c := range v.Compares {
+				titles = append(titles, c.Title)
+				for _, r := range c.Runs {
+					if r.IsFlow() != c.Runs[0].IsFlow() {
+						t.Errorf("table %q mixes %s with %s", c.Title, r.Scenario, c.Runs[0].Scenario)
+					}
+				}
+			}
+			if strings.Join(titles, ",") != strings.Join(tt.tables, ",") {
+				t.Errorf("side-by-side tables %v, want %v", titles, tt.tables)
+			}
+		})
+	}
+}

@@ -86,9 +86,11 @@ type htmlView struct {
 	LoadUnjudged bool
 	// TargetFromLoad is the load runs' target when the model names none.
 	TargetFromLoad string
-	Compare        *compareView
-	CSS            template.CSS
-	JS             template.JS
+	// Compares are side-by-side tables of runs that measure the same
+	// thing: flows with flows (poll vs ping), polls with polls.
+	Compares []*compareView
+	CSS      template.CSS
+	JS       template.JS
 	// CSP allows exactly the page's own style and script (by hash) and
 	// nothing else: no network, and no injected script could run even if
 	// escaping ever failed.
@@ -424,8 +426,21 @@ func buildLoad(v *htmlView, m *Model) {
 	if m.Target.Issuer == "" {
 		v.TargetFromLoad = loadTarget(m.Load)
 	}
-	if len(m.Load) >= 2 {
-		v.Compare = buildCompare(m.Load)
+	// A load poll run (token-endpoint polls) and flow runs (complete
+	// flows) measure different things: never side by side, never a
+	// "winner" between them.
+	var flows, polls []LoadRun
+	for _, l := range m.Load {
+		if l.IsFlow() {
+			flows = append(flows, l)
+		} else {
+			polls = append(polls, l)
+		}
+	}
+	for _, group := range [][]LoadRun{flows, polls} {
+		if len(group) >= 2 {
+			v.Compares = append(v.Compares, buildCompare(group))
+		}
 	}
 }
 
@@ -459,7 +474,10 @@ func countRows(counts map[string]uint64, total uint64) []countRow {
 }
 
 func buildCompare(runs []LoadRun) *compareView {
-	cv := &compareView{Title: "Runs side by side", Chart: compareChart(runs)}
+	cv := &compareView{Title: "Poll runs side by side", Chart: compareChart(runs)}
+	if runs[0].IsFlow() {
+		cv.Title = "Flow runs side by side"
+	}
 	modes := map[string]bool{}
 	for i := range runs {
 		cv.Runs = append(cv.Runs, &runs[i])
