@@ -352,3 +352,32 @@ func TestLoadExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadHelpExplains: `load poll --help` and `load flow --help` carry the
+// README's explanation, the exit codes and examples, as `run --help` does,
+// not only a one-line description.
+func TestLoadHelpExplains(t *testing.T) {
+	tests := []struct {
+		scenario string
+		want     []string
+	}{
+		{"poll", []string{"authorization_pending and slow_down", "--pending", "dropped", "k6", "Without a threshold nothing is judged", "130 interrupted", "Examples:", "ciba-check load poll --rate max"}},
+		{"flow", []string{"--approve-delay", "--mode", "approval-to-token", "--max-in-flight", "Without a threshold nothing is judged", "130 interrupted", "Examples:", "ciba-check load flow --mode both"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "load", tt.scenario, "--help")
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("load %s --help lacks %q:\n%s", tt.scenario, w, out)
+				}
+			}
+			if strings.Count(out[:strings.Index(out, "Usage:")], "\n") < 10 {
+				t.Errorf("load %s --help explains in fewer than 10 lines:\n%s", tt.scenario, out)
+			}
+		})
+	}
+}
