@@ -308,7 +308,7 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	sent := r.m.Requests
 	intended := info.Intended
 	if intended == 0 && !info.Rate.Max {
-		intended = uint64(info.Rate.hitsAt(elapsed))
+		intended = info.Rate.hitsBefore(elapsed)
 	}
 	if info.Rate.Max {
 		intended = sent + info.Dropped

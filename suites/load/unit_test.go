@@ -50,6 +50,63 @@ func TestPacerDropsLateHitsInsteadOfBursting(t *testing.T) {
 	}
 }
 
+// TestSentNeverExceedsIntended drives the pacer as vegeta's attack loop
+// does (the duration is checked before pacing, then the hit is sent once
+// its wait is over) and as the flow loop does, and checks the accounting:
+// the intended hits of a run of duration D are those due before D, and
+// exactly those are sent when the workers keep up. Before StopAt, 250/s
+// for 10 s sent 2,501 of 2,500 intended (the hit due at exactly 10 s).
+func TestSentNeverExceedsIntended(t *testing.T) {
+	tests := []struct {
+		rate     Rate
+		duration time.Duration
+		want     uint64
+	}{
+		{Rate{Freq: 250, Per: time.Second}, 10 * time.Second, 2500},
+		{Rate{Freq: 3, Per: time.Second}, 1500 * time.Millisecond, 5}, // due at 0, .33, .67, 1, 1.33 s
+		{Rate{Freq: 50, Per: time.Minute}, time.Minute, 50},
+		{Rate{Freq: 7, Per: 3 * time.Second}, 10 * time.Second, 24},
+		{Rate{Freq: 10, Per: time.Second}, 20 * time.Second, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rate.String()+" "+tt.duration.String(), func(t *testing.T) {
+			// vegeta v12's attack loop: stop when elapsed > duration,
+			// else pace, wait, send.
+			p := NewPacer(tt.rate, 0).StopAt(tt.duration)
+			var elapsed time.Duration
+			var sent uint64
+			for elapsed <= tt.duration {
+				wait, stop := p.Pace(elapsed, sent)
+				if stop {
+					break
+				}
+				elapsed += wait
+				sent++
+			}
+			// The run ends after its last answer, at or after the
+			// duration unless the pacer stopped it first.
+			if got := p.Intended(max(elapsed+time.Millisecond, tt.duration)); sent != got || got != tt.want {
+				t.Errorf("vegeta loop: sent %d, intended %d, want both %d", sent, got, tt.want)
+			}
+			// Interrupted half way: what was sent was intended by then.
+			half := tt.duration / 2
+			p = NewPacer(tt.rate, 0).StopAt(tt.duration)
+			elapsed, sent = 0, 0
+			for {
+				wait, stop := p.Pace(elapsed, sent)
+				if stop || elapsed+wait >= half { // interrupted at half
+					break
+				}
+				elapsed += wait
+				sent++
+			}
+			if got := p.Intended(half); sent > got {
+				t.Errorf("interrupted at %v: sent %d > intended %d", half, sent, got)
+			}
+		})
+	}
+}
+
 // signer returns a SignFunc that records jtis and can be told to fail.
 type signer struct {
 	mu   sync.Mutex
