@@ -147,8 +147,10 @@ type LoadRun struct {
 	ClientID string    `json:"client_id,omitempty"`
 	Shards   []string  `json:"shards,omitempty"`
 	Started  time.Time `json:"started"`
-	// DurationSeconds is the measured wall time.
+	// DurationSeconds is the measured wall time, drain included;
+	// SendSeconds the window requests (flows) were started in.
 	DurationSeconds float64   `json:"duration_seconds"`
+	SendSeconds     float64   `json:"send_seconds,omitempty"`
 	Rate            LoadRate  `json:"rate"`
 	Requests        LoadCount `json:"requests"`
 	// ErrorRate is Requests.Unexpected / Requests.Sent.

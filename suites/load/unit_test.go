@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -481,5 +482,31 @@ func waitPending(t *testing.T, clk *clock.Fake) {
 			t.Fatal("no timer was scheduled")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSendAndCompletionRates: the send rate is over the window flows were
+// started in; the achieved (completion) rate over the whole run, whose
+// drain of in-flight flows it includes, and the summary says both.
+func TestSendAndCompletionRates(t *testing.T) {
+	rec := NewRecorder(ScenarioFlowPoll)
+	at := time.Unix(0, 0)
+	for i := range 200 {
+		rec.Add(&vegeta.Result{Code: 200, Timestamp: at.Add(time.Duration(i) * 100 * time.Millisecond), Latency: 800 * time.Millisecond, Method: MethodFlow,
+			Headers: http.Header{HeaderApprovalToToken: {strconv.FormatInt((300 * time.Millisecond).Nanoseconds(), 10)}}})
+	}
+	s := rec.Summary(RunInfo{Rate: Rate{Freq: 10, Per: time.Second}, Planned: 20 * time.Second, Elapsed: 20800 * time.Millisecond})
+	if s.Requests.Sent != 200 || s.Requests.Intended != 200 {
+		t.Fatalf("sent %d of %d intended, want 200 of 200", s.Requests.Sent, s.Requests.Intended)
+	}
+	if s.SendSeconds != 20 || s.Rate.Sent != 10 || math.Abs(s.Rate.Achieved-200/20.8) > 1e-9 {
+		t.Fatalf("send window %vs, sent %v/s, achieved %v/s; want 20s, 10/s, %.2f/s", s.SendSeconds, s.Rate.Sent, s.Rate.Achieved, 200/20.8)
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if want := "sent 10.0/s over 20.00s, achieved 9.6/s over 20.80s (incl. 0.80s draining in-flight flows)"; !strings.Contains(text.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, text.String())
 	}
 }
