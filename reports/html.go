@@ -60,13 +60,15 @@ func RenderHTML(w io.Writer, m *Model) error {
 }
 
 type htmlView struct {
-	M         *Model
-	Title     string
-	Verdict   string // "passed", "failed", "incomplete", "empty", "unjudged"
-	Counts    Counts
-	PassRate  string
-	Generated string
-	Env       [][2]string
+	M       *Model
+	Title   string
+	Verdict string // "passed", "failed", "incomplete", "empty", "unjudged"
+	// TargetError: the run ended as a target error before any result.
+	TargetError bool
+	Counts      Counts
+	PassRate    string
+	Generated   string
+	Env         [][2]string
 	// Conformance.
 	// Matrix is every section in order; MatrixGroups the same by document.
 	Matrix       []matrixRow
@@ -202,7 +204,10 @@ func buildView(m *Model) *htmlView {
 	}
 	switch {
 	case m.Error != "":
+		// A target error looks like an incomplete run, worded as what it
+		// is (TargetError).
 		v.Verdict = "incomplete"
+		v.TargetError = m.TargetError()
 	case !v.HasChecks && !v.HasLoad:
 		v.Verdict = "empty"
 	case m.LoadUnjudged():

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ciba-check/ciba-check/internal/safetext"
 )
 
 // Size limits of the places Markdown summaries go.
@@ -75,6 +77,8 @@ func writeMarkdown(w *mdWriter, m *Model) {
 	c := m.Counts()
 	verdict := "❌ failed"
 	switch {
+	case m.TargetError():
+		verdict = "⛔ target error"
 	case m.Error != "":
 		verdict = "⚠️ incomplete"
 	case len(m.Checks) == 0 && len(m.Load) == 0:
@@ -106,7 +110,10 @@ func writeMarkdown(w *mdWriter, m *Model) {
 		version = "(unknown version)"
 	}
 	fmt.Fprintf(&head, "**Target** %s%s · %s · ciba-check %s\n\n", target, profile, fmtWhen(m.GeneratedAt), mdEscape(clipText(version, 60)))
-	if m.Error != "" {
+	switch {
+	case m.TargetError():
+		fmt.Fprintf(&head, "> [!CAUTION]\n> The target could not be tested; no check ran: %s\n\n", mdEscape(clipText(m.Error, 400)))
+	case m.Error != "":
 		fmt.Fprintf(&head, "> [!WARNING]\n> The run ended early; the verdict is unknown: %s\n\n", mdEscape(clipText(m.Error, 200)))
 	}
 	if len(m.Checks) > 0 {
@@ -279,11 +286,15 @@ var mdReplacer = strings.NewReplacer(
 	"\r\n", " ", "\n", " ", "\r", " ",
 )
 
-func mdEscape(s string) string { return mdReplacer.Replace(s) }
+// mdEscape escapes s for Markdown, after making its control characters
+// and bidirectional overrides visible (safetext.Escape).
+func mdEscape(s string) string {
+	return mdReplacer.Replace(safetext.Escape(strings.ReplaceAll(s, "\r\n", "\n")))
+}
 
 // mdCode shows s as inline code when it can be, escaped text otherwise.
 func mdCode(s string) string {
-	s = clipText(s, maxCell)
+	s = safetext.Escape(clipText(s, maxCell))
 	if s == "" || strings.ContainsAny(s, "`|\r\n") {
 		return mdEscape(s)
 	}

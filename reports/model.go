@@ -272,6 +272,15 @@ func (m *Model) Counts() Counts {
 	return c
 }
 
+// TargetError reports the verdict of a run that ended as a target error
+// before any result (exit 2: discovery failed, the preflight refused the
+// configuration, the OP did not answer in time): Error says why, and
+// there are neither checks nor load runs. Renderers show it as the
+// verdict rather than as an empty report.
+func (m *Model) TargetError() bool {
+	return m.Error != "" && len(m.Checks) == 0 && len(m.Load) == 0
+}
+
 // Passed reports whether no check failed and every load run passed: the
 // exit-code verdict. Warnings do not fail it. A model with nothing in it, or from a run that ended
 // early, has not passed.

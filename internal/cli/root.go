@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ciba-check/ciba-check/internal/safetext"
 )
 
 // Factory carries what every command needs and tests replace.
@@ -35,7 +37,9 @@ func Run(ctx context.Context, args []string, f *Factory) int {
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		if err != ErrChecksFailed && err != ErrInterrupted {
-			fmt.Fprintf(f.IO.ErrOut, "ciba-check: %v\n", err)
+			// Errors may quote what the OP answered: one line, its
+			// control characters escaped.
+			fmt.Fprintf(f.IO.ErrOut, "ciba-check: %s\n", safetext.Line(err.Error()))
 		}
 	}
 	return exitCode(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/safetext"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/conformance"
@@ -91,7 +92,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.StringVar(&opts.MDFile, "md", "", "write a Markdown summary to FILE (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check")
 	fl.StringVar(&opts.Profile, "profile", "spec", "spec: judge by the spec text; oidf-cert: also fail what only the OIDF certification suite demands (CERT checks, else warnings)")
-	fl.DurationVar(&opts.Timeout, "timeout", time.Hour, "stop the run after this long")
+	fl.DurationVar(&opts.Timeout, "timeout", 0, "stop the run after this long (default: 20s per check that will run + 2m, see README)")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
 	_ = fl.MarkHidden("fault")
 	return cmd
@@ -121,21 +122,41 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 	}
 
-	t, closeEnv, err := loadRunTarget(ctx, opts)
+	started := time.Now()
+	// --timeout bounds the whole run, discovery and preflight included;
+	// without it the suite sets its deadline by the number of checks
+	// (conformance.DefaultRunTimeout) and the setup is bounded per request.
+	runCtx := ctx
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	t, closeEnv, err := loadRunTarget(runCtx, opts)
 	if err != nil {
-		return err
+		return targetErrorReports(opts, nil, profile, started, err)
 	}
 	defer closeEnv()
 
-	env, err := conformance.NewEnv(ctx, t, conformance.EnvOptions{In: opts.IO.In, Out: opts.IO.ErrOut})
+	env, err := conformance.NewEnv(runCtx, t, conformance.EnvOptions{In: opts.IO.In, Out: opts.IO.ErrOut})
 	if err != nil {
-		return &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)}
+		return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)})
 	}
 	defer env.Close()
+	for _, ep := range env.OffHost {
+		fmt.Fprintf(opts.IO.ErrOut, "note: the OP's %s is on another host than the issuer %s; credentials go there\n", safetext.Line(ep), safetext.Line(t.Issuer))
+	}
 	// A setup mistake is not the OP's fault: a refusal that says
 	// target.yaml is wrong stops the run here (exit 2, one line).
-	if err := conformance.Preflight(ctx, env); err != nil {
-		return &UsageError{Err: fmt.Errorf("run: %w", err)}
+	if err := conformance.Preflight(runCtx, env); err != nil {
+		return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: %w", err)})
+	}
+	if opts.Timeout > 0 {
+		left := opts.Timeout - time.Since(started)
+		if left <= 0 {
+			return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: --timeout %s passed before the first check", opts.Timeout)})
+		}
+		cfg.Timeout = left
 	}
 
 	progress := newRunProgress(opts.IO)
@@ -143,7 +164,6 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	cfg.OnStart = progress.start
 	cfg.OnCheckStart = progress.checkStart
 	cfg.OnCheck = progress.check
-	started := time.Now()
 	res, err := conformance.Run(cfg)
 	if err != nil {
 		return err
@@ -151,26 +171,54 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	elapsed := time.Since(started)
 	progress.finish()
 
-	info := conformance.ReportInfo{
-		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind), Profile: targetProfile(t), Judging: profile,
-		Started: started, Duration: elapsed,
+	info := runReportInfo(opts, t, profile, started)
+	info.Duration = elapsed
+	info.OffHost = env.OffHost
+	// Both leave the verdict unknown, not failed: exit 2 (DESIGN.md).
+	var stopped error
+	if lost := env.Lost(); lost != nil {
+		stopped = lost
+	} else if res.Stopped != "" {
+		stopped = errors.New(res.Stopped)
 	}
-	lost := env.Lost()
-	if lost != nil {
-		info.Error = lost.Error()
+	if stopped != nil {
+		info.Error = stopped.Error()
 	}
 	if err := writeRunReports(opts, res, info); err != nil {
 		return err
 	}
 	printRunSummary(opts.IO.Out, res.Checks, elapsed)
-	if lost != nil {
-		// The verdict is unknown, not failed: exit 2 (DESIGN.md).
-		return fmt.Errorf("run: %w; the results so far are in the report files", lost)
+	if stopped != nil {
+		return fmt.Errorf("run: %w; the results so far are in the report files", stopped)
 	}
 	if !res.Passed() {
 		return ErrChecksFailed
 	}
 	return nil
+}
+
+// runReportInfo is what the report says about the run besides its checks.
+func runReportInfo(opts *RunOptions, t *target.Target, profile string, started time.Time) conformance.ReportInfo {
+	info := conformance.ReportInfo{ToolVersion: opts.Version, Judging: profile, Started: started}
+	if t != nil {
+		info.Issuer, info.DeviceKind, info.Profile = t.Issuer, string(t.Device.Kind), targetProfile(t)
+	}
+	return info
+}
+
+// targetErrorReports writes the requested reports of a run that ended as
+// a target error before any check, with that error as their verdict, and
+// returns the error (exit 2): CI then has a report saying why. A report
+// that cannot be written is said on stderr; the target error stays the
+// run's error.
+func targetErrorReports(opts *RunOptions, t *target.Target, profile string, started time.Time, runErr error) error {
+	info := runReportInfo(opts, t, profile, started)
+	info.Duration = time.Since(started)
+	info.Error = runErr.Error()
+	if err := writeRunReports(opts, &conformance.Result{}, info); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "ciba-check: %s\n", safetext.Line(err.Error()))
+	}
+	return runErr
 }
 
 // loadRunTarget reads --target, or starts the embedded environment and
@@ -299,12 +347,22 @@ func (p *runProgress) finish() {
 	}
 }
 
+// runFirstLine is the first line of a message, its control characters
+// escaped (safetext): messages quote what the OP answered.
 func runFirstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+		s = s[:i]
 	}
-	return s
+	return safetext.Line(s)
+}
+
+// printIndented prints msg line by line, indented, each line's control
+// characters escaped (safetext): messages quote what the OP answered.
+func printIndented(w io.Writer, msg string) {
+	for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
+		fmt.Fprintf(w, "  %s\n", safetext.Escape(line))
+	}
 }
 
 // printRunSummary prints the outcome per spec section, then every warning
@@ -379,9 +437,7 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		fmt.Fprintln(w, "\nWarnings (SHOULD-level expectations not met; they do not fail the run)")
 		for _, c := range warned {
 			fmt.Fprintf(w, "\nWARN %s [%s]\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Location)
-			for _, line := range strings.Split(strings.TrimRight(c.Failure, "\n"), "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
+			printIndented(w, c.Failure)
 		}
 	}
 	var failed []conformance.CheckResult
@@ -394,9 +450,7 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		fmt.Fprintln(w, "\nFailures")
 		for _, c := range failed {
 			fmt.Fprintf(w, "\n%s [%s] (%s)\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Outcome, c.Location)
-			for _, line := range strings.Split(strings.TrimRight(c.Failure, "\n"), "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
+			printIndented(w, c.Failure)
 		}
 	}
 	n := conformance.Summary(checks)

@@ -25,13 +25,13 @@ func TestNewCmdRun(t *testing.T) {
 		want    RunOptions
 		wantErr string
 	}{
-		{name: "defaults", args: []string{"run"}, want: RunOptions{Timeout: time.Hour}},
+		{name: "defaults", args: []string{"run"}, want: RunOptions{}},
 		{name: "everything", args: []string{"run", "--target", "t.yaml", "--label-filter", "CIBA-7.1 && !negative",
 			"--focus", "alg", "--focus", "aud", "--skip", "ping", "--json", "r.json", "--junit", "j.xml", "--fail-fast", "--timeout", "90s"},
 			want: RunOptions{Target: "t.yaml", LabelFilter: "CIBA-7.1 && !negative", Focus: []string{"alg", "aud"}, Skip: []string{"ping"},
 				JSONFile: "r.json", JUnitFile: "j.xml", FailFast: true, Timeout: 90 * time.Second}},
 		{name: "faults", args: []string{"run", "--fault", "accept-alg-none", "--fault", "jwks-duplicate-kid"},
-			want: RunOptions{Faults: []string{"accept-alg-none", "jwks-duplicate-kid"}, Timeout: time.Hour}},
+			want: RunOptions{Faults: []string{"accept-alg-none", "jwks-duplicate-kid"}}},
 		{name: "fault with target", args: []string{"run", "--target", "t.yaml", "--fault", "accept-alg-none"}, wantErr: "embedded reference OP"},
 		{name: "negative timeout", args: []string{"run", "--timeout", "-1s"}, wantErr: "must not be negative"},
 		{name: "unknown flag", args: []string{"run", "--ginkgo.v"}, wantErr: "unknown flag"},

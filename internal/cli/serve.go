@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -135,6 +136,10 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 			return &UsageError{Err: fmt.Errorf("serve: %w", err)}
 		}
 		return fmt.Errorf("serve: %w", err)
+	}
+	if n := len(env.Tightened); n > 0 {
+		// One line: reused keys others could read are private now.
+		fmt.Fprintf(opts.IO.ErrOut, "serve: %d reused private key files in %s were readable by group or others; made them 0600: %s\n", n, opts.Dir, strings.Join(env.Tightened, ", "))
 	}
 	out := opts.IO.Out
 	fmt.Fprintf(out, "reference OP   %s\n", env.Issuer)

@@ -89,8 +89,11 @@ type Env struct {
 	TargetPath string
 	// Written lists files this Start generated (empty when all were reused).
 	Written []string
-	OP      *refop.OP
-	Device  *mockdevice.Device
+	// Tightened lists reused private key files group or others could
+	// read, which Start made 0600.
+	Tightened []string
+	OP        *refop.OP
+	Device    *mockdevice.Device
 	// Resumed says what Start picked up from a durable store.
 	Resumed refop.ResumeStats
 
@@ -155,6 +158,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		return env, err
 	}
 	env.Written = m.Written
+	env.Tightened = m.Tightened
 
 	opLn, err := net.Listen("tcp", o.OPAddr)
 	if err != nil {

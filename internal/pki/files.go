@@ -27,6 +27,24 @@ const (
 	PublicFileMode  os.FileMode = 0o644
 )
 
+// TightenPrivateFile makes an existing private key file readable by its
+// owner only (PrivateFileMode) when its group or others may read or write
+// it, and reports whether it did. A key reused from disk is then as
+// private as one just written.
+func TightenPrivateFile(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, fmt.Errorf("pki: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return false, nil
+	}
+	if err := os.Chmod(path, PrivateFileMode); err != nil {
+		return false, fmt.Errorf("pki: %s is readable by others and could not be made private: %w", path, err)
+	}
+	return true, nil
+}
+
 // writeFile writes data with exactly mode, even over an existing file with
 // looser permissions (os.WriteFile keeps the old mode and obeys umask).
 func writeFile(path string, data []byte, mode os.FileMode) error {
