@@ -283,6 +283,8 @@ func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance
 		if err := os.WriteFile(opts.JSONFile, doc.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("run: writing %s: %w", opts.JSONFile, err)
 		}
+		// Announced as every other written report is (writeOutput).
+		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", opts.JSONFile)
 	}
 	stepSummary := opts.Getenv != nil && opts.Getenv(envStepSummary) != ""
 	if opts.JUnitFile == "" && opts.HTMLFile == "" && opts.MDFile == "" && !stepSummary {
@@ -375,7 +377,7 @@ func printIndented(w io.Writer, msg string) {
 // (a WARN line with its message) and every failure in full, then the
 // totals. Warnings never count as passed.
 func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration, profile string) {
-	type counts struct{ passed, warnings, failed, skipped int }
+	type counts struct{ passed, warnings, failed, skipped, notRun int }
 	bySection := map[string]*counts{}
 	for _, c := range checks {
 		if c.SkipReason == conformance.NotSelected {
@@ -394,6 +396,10 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 				n.warnings++
 			case c.Outcome == conformance.OutcomePassed:
 				n.passed++
+			case c.SkipReason == conformance.NotRun:
+				// --fail-fast, --timeout or an interrupt stopped the run
+				// first: not a skip the target caused.
+				n.notRun++
 			default:
 				n.skipped++
 			}
@@ -413,8 +419,21 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 			status = "FAILED"
 		case n.warnings > 0:
 			status = "WARN"
+		case n.passed == 0 && n.skipped > 0:
+			// Nothing in the section was verified: not "ok".
+			status = "SKIP"
+		case n.passed == 0:
+			status = "NOTRUN"
 		}
-		fmt.Fprintf(w, "  %-22s %-6s %3d passed %3d warnings %3d failed %3d skipped\n", r, status, n.passed, n.warnings, n.failed, n.skipped)
+		warnings := "warnings"
+		if n.warnings == 1 {
+			warnings = "warning " // the column stays aligned
+		}
+		line := fmt.Sprintf("  %-22s %-6s %3d passed %3d %s %3d failed %3d skipped", r, status, n.passed, n.warnings, warnings, n.failed, n.skipped)
+		if n.notRun > 0 {
+			line += fmt.Sprintf(" %3d not run", n.notRun)
+		}
+		fmt.Fprintln(w, line)
 	}
 	var warned []conformance.CheckResult
 	for _, c := range checks {
@@ -443,13 +462,19 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		}
 	}
 	n := conformance.Summary(checks)
-	notSelected := 0
+	notSelected, notRun := 0, 0
 	for _, c := range checks {
-		if c.SkipReason == conformance.NotSelected {
+		switch c.SkipReason {
+		case conformance.NotSelected:
 			notSelected++
+		case conformance.NotRun:
+			notRun++
 		}
 	}
-	fmt.Fprintf(w, "\n%s: %d passed, %d warnings, %d failed, %d skipped", profile, n.Passed, n.Warnings, n.Failed, n.Skipped-notSelected)
+	fmt.Fprintf(w, "\n%s: %d passed, %s, %d failed, %d skipped", profile, n.Passed, reports.Count(n.Warnings, "warning", "warnings"), n.Failed, n.Skipped-notSelected-notRun)
+	if notRun > 0 {
+		fmt.Fprintf(w, ", %d not run (the run stopped early)", notRun)
+	}
 	if notSelected > 0 {
 		fmt.Fprintf(w, " (%d not selected)", notSelected)
 	}

@@ -101,17 +101,22 @@ func TestPrintSummary(t *testing.T) {
 		{Name: "c", Outcome: "skipped", SkipReason: "no ping client", Meta: conformance.Meta{SpecRefs: []string{"CIBA-10.2"}}},
 		{Name: "d", Outcome: "skipped", SkipReason: conformance.NotSelected, Meta: conformance.Meta{SpecRefs: []string{"CIBA-4"}}},
 		{Name: "e", Outcome: "warning", Failure: "expected slow_down, got \"authorization_pending\"\n  < HTTP 400", Location: "g.go:2", Meta: conformance.Meta{SpecRefs: []string{"CIBA-11"}, Should: true}},
+		// --fail-fast stopped the run before these: not run, not skipped.
+		{Name: "f", Outcome: "skipped", SkipReason: conformance.NotRun, Meta: conformance.Meta{SpecRefs: []string{"CIBA-12"}}},
+		{Name: "g", Outcome: "skipped", SkipReason: conformance.NotRun, Meta: conformance.Meta{SpecRefs: []string{"CIBA-10.2"}}},
 	}
 	var out bytes.Buffer
 	printRunSummary(&out, checks, 1500*time.Millisecond, conformance.TargetCIBACore)
 	s := out.String()
 	for _, want := range []string{
-		"CIBA-7.1               FAILED   1 passed   0 warnings   1 failed   0 skipped",
-		"CIBA-10.2              ok       0 passed   0 warnings   0 failed   1 skipped",
-		"CIBA-11                WARN     0 passed   1 warnings   0 failed   0 skipped",
+		"CIBA-7.1               FAILED   1 passed   0 warnings   1 failed   0 skipped\n",
+		// A section where nothing was verified is not "ok".
+		"CIBA-10.2              SKIP     0 passed   0 warnings   0 failed   1 skipped   1 not run\n",
+		"CIBA-12                NOTRUN   0 passed   0 warnings   0 failed   0 skipped   1 not run\n",
+		"CIBA-11                WARN     0 passed   1 warning    0 failed   0 skipped\n",
 		"b [CIBA-7.1, CIBA-13] (failed)\n  at f.go:1\n  expected x, got y\n    > POST",
 		"WARN e [CIBA-11]\n  at g.go:2\n  expected slow_down, got \"authorization_pending\"\n    < HTTP 400",
-		"CIBA Core: 1 passed, 1 warnings, 1 failed, 1 skipped (1 not selected) in 1.5s",
+		"CIBA Core: 1 passed, 1 warning, 1 failed, 1 skipped, 2 not run (the run stopped early) (1 not selected) in 1.5s",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
@@ -315,7 +320,7 @@ func TestRunSubprocess(t *testing.T) {
 		if sum, _ := rep["summary"].(map[string]any); sum["warnings"] != float64(1) || sum["failed"] != float64(0) {
 			t.Errorf("summary = %v, want 1 warning and 0 failed", sum)
 		}
-		for _, want := range []string{"WARN " + check + " [", "expected distinct kids (RFC 7517 4.5)", " 1 warnings, 0 failed"} {
+		for _, want := range []string{"WARN " + check + " [", "expected distinct kids (RFC 7517 4.5)", " 1 warning, 0 failed"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout lacks %q:\n%s", want, stdout)
 			}
@@ -368,8 +373,15 @@ func TestRunSubprocess(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != ExitUsage {
 			t.Fatalf("run ended with %v, want exit 2; stderr %q", err, stderr.String())
 		}
-		line := strings.TrimSpace(stderr.String())
-		if strings.Contains(line, "\n") || !strings.Contains(line, "became unreachable") {
+		// Besides "wrote FILE" for the report kept, one line says why.
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+			if !strings.HasPrefix(l, "wrote ") {
+				lines = append(lines, l)
+			}
+		}
+		line := strings.Join(lines, "\n")
+		if len(lines) != 1 || !strings.Contains(line, "became unreachable") || !strings.Contains(stderr.String(), "wrote "+report+"\n") {
 			t.Errorf("stderr = %q, want one line saying the target became unreachable", stderr.String())
 		}
 		rep := readReport(t, report)
@@ -428,6 +440,28 @@ func TestRunProgress(t *testing.T) {
 		p.finish()
 		if out.String() != tt.want {
 			t.Errorf("tty=%v:\n got %q\nwant %q", tt.tty, out.String(), tt.want)
+		}
+	}
+}
+
+// TestRunAnnouncesEveryReport: every report file run writes is announced
+// with a "wrote FILE" line, --json included.
+func TestRunAnnouncesEveryReport(t *testing.T) {
+	dir := t.TempDir()
+	s, _, _, errOut := TestStreams()
+	opts := &RunOptions{IO: s,
+		JSONFile: filepath.Join(dir, "results.json"), JUnitFile: filepath.Join(dir, "junit.xml"),
+		HTMLFile: filepath.Join(dir, "report.html"), MDFile: filepath.Join(dir, "summary.md")}
+	res := &conformance.Result{Checks: []conformance.CheckResult{
+		{Name: "a", Outcome: "passed", Meta: conformance.Meta{SpecRefs: []string{"CIBA-7.1"}}},
+	}}
+	info := conformance.ReportInfo{ToolVersion: "test", Issuer: "https://op.example", DeviceKind: "hints", Profile: "FAPI-CIBA", Judging: "spec", Started: time.Unix(0, 0)}
+	if err := writeRunReports(opts, res, info); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{opts.JSONFile, opts.JUnitFile, opts.HTMLFile, opts.MDFile} {
+		if !strings.Contains(errOut.String(), "wrote "+f+"\n") {
+			t.Errorf("%s is not announced:\n%s", f, errOut)
 		}
 	}
 }
