@@ -132,6 +132,9 @@ func RenderJUnit(w io.Writer, m *Model) error {
 		timestamp = m.GeneratedAt.UTC().Format("2006-01-02T15:04:05")
 	}
 	props := []junitProperty{{"issuer", safetext.Line(m.Target.Issuer)}, {"tool_version", safetext.Line(m.ToolVersion)}}
+	if m.Target.Profile != "" {
+		props = append(props, junitProperty{"profile", safetext.Line(m.Target.Profile)})
+	}
 	if m.Error != "" {
 		props = append(props, junitProperty{"error", safetext.Line(m.Error)})
 	}

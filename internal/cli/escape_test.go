@@ -27,7 +27,7 @@ func TestRunOutputEscapesOPText(t *testing.T) {
 		for _, c := range checks {
 			p.check(c)
 		}
-		printRunSummary(out, checks, time.Second)
+		printRunSummary(out, checks, time.Second, conformance.TargetFAPICIBA)
 		s := out.String()
 		if tty {
 			// The progress line's own "\r\x1b[K" is ours; nothing else may be.

@@ -45,6 +45,9 @@ type RunOptions struct {
 	// Faults switch on reference-OP faults (hidden; embedded OP only):
 	// how the suite's self-test proves checks can fail.
 	Faults []string
+	// NoFAPI tests the embedded reference OP as a plain CIBA Core OP
+	// (fapi: false, a push client): embedded OP only.
+	NoFAPI bool
 }
 
 // NewCmdRun builds `ciba-check run`.
@@ -66,6 +69,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 		Example: `  ciba-check run
   ciba-check run --target mybank/target.yaml --json results.json --junit junit.xml
   ciba-check run --label-filter 'CIBA-7.1.1 && negative'
+  ciba-check run --no-fapi --label-filter 'profile:ciba'
   ciba-check run --focus 'request object' --fail-fast`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,6 +78,9 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 			}
 			if opts.Target != "" && len(opts.Faults) > 0 {
 				return usageErrorf("run: --fault applies only to the embedded reference OP, not to --target")
+			}
+			if opts.Target != "" && opts.NoFAPI {
+				return usageErrorf("run: --no-fapi applies only to the embedded reference OP; with --target, set fapi: false in target.yaml")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -93,6 +100,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check")
 	fl.StringVar(&opts.Profile, "profile", "spec", "spec: judge by the spec text; oidf-cert: also fail what only the OIDF certification suite demands (CERT checks, else warnings)")
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "stop the run after this long (default: 20s per check that will run + 2m, see README)")
+	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "test the embedded reference OP as plain CIBA Core (fapi: false): FAPI-only checks skipped, push checks run")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
 	_ = fl.MarkHidden("fault")
 	return cmd
@@ -187,7 +195,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err := writeRunReports(opts, res, info); err != nil {
 		return err
 	}
-	printRunSummary(opts.IO.Out, res.Checks, elapsed)
+	printRunSummary(opts.IO.Out, res.Checks, elapsed, conformance.TargetProfile(t.FAPI))
 	if stopped != nil {
 		return fmt.Errorf("run: %w; the results so far are in the report files", stopped)
 	}
@@ -201,7 +209,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 func runReportInfo(opts *RunOptions, t *target.Target, profile string, started time.Time) conformance.ReportInfo {
 	info := conformance.ReportInfo{ToolVersion: opts.Version, Judging: profile, Started: started}
 	if t != nil {
-		info.Issuer, info.DeviceKind, info.Profile = t.Issuer, string(t.Device.Kind), targetProfile(t)
+		info.Issuer, info.DeviceKind, info.Profile = t.Issuer, string(t.Device.Kind), conformance.TargetProfile(t.FAPI)
 	}
 	return info
 }
@@ -232,7 +240,7 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 		}
 		return t, func() {}, nil
 	}
-	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults})
+	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults, PushAllowed: opts.NoFAPI})
 	if err != nil {
 		var cfgErr *devenv.ConfigError
 		if errors.As(err, &cfgErr) {
@@ -240,7 +248,7 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 		}
 		return nil, nil, fmt.Errorf("run: starting the embedded reference OP: %w", err)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "testing the embedded reference OP at %s", env.Issuer)
+	fmt.Fprintf(opts.IO.ErrOut, "testing the embedded reference OP at %s as %s", env.Issuer, conformance.TargetProfile(env.Target.FAPI))
 	if len(opts.Faults) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, " with faults %s", strings.Join(opts.Faults, ", "))
 	}
@@ -275,6 +283,8 @@ func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance
 		if err := os.WriteFile(opts.JSONFile, doc.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("run: writing %s: %w", opts.JSONFile, err)
 		}
+		// Announced as every other written report is (writeOutput).
+		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", opts.JSONFile)
 	}
 	stepSummary := opts.Getenv != nil && opts.Getenv(envStepSummary) != ""
 	if opts.JUnitFile == "" && opts.HTMLFile == "" && opts.MDFile == "" && !stepSummary {
@@ -366,8 +376,8 @@ func printIndented(w io.Writer, msg string) {
 // printRunSummary prints the outcome per spec section, then every warning
 // (a WARN line with its message) and every failure in full, then the
 // totals. Warnings never count as passed.
-func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration) {
-	type counts struct{ passed, warnings, failed, skipped int }
+func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration, profile string) {
+	type counts struct{ passed, warnings, failed, skipped, notRun int }
 	bySection := map[string]*counts{}
 	for _, c := range checks {
 		if c.SkipReason == conformance.NotSelected {
@@ -386,6 +396,10 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 				n.warnings++
 			case c.Outcome == conformance.OutcomePassed:
 				n.passed++
+			case c.SkipReason == conformance.NotRun:
+				// --fail-fast, --timeout or an interrupt stopped the run
+				// first: not a skip the target caused.
+				n.notRun++
 			default:
 				n.skipped++
 			}
@@ -405,8 +419,21 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 			status = "FAILED"
 		case n.warnings > 0:
 			status = "WARN"
+		case n.passed == 0 && n.skipped > 0:
+			// Nothing in the section was verified: not "ok".
+			status = "SKIP"
+		case n.passed == 0:
+			status = "NOTRUN"
 		}
-		fmt.Fprintf(w, "  %-22s %-6s %3d passed %3d warnings %3d failed %3d skipped\n", r, status, n.passed, n.warnings, n.failed, n.skipped)
+		warnings := "warnings"
+		if n.warnings == 1 {
+			warnings = "warning " // the column stays aligned
+		}
+		line := fmt.Sprintf("  %-22s %-6s %3d passed %3d %s %3d failed %3d skipped", r, status, n.passed, n.warnings, warnings, n.failed, n.skipped)
+		if n.notRun > 0 {
+			line += fmt.Sprintf(" %3d not run", n.notRun)
+		}
+		fmt.Fprintln(w, line)
 	}
 	var warned []conformance.CheckResult
 	for _, c := range checks {
@@ -435,24 +462,21 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		}
 	}
 	n := conformance.Summary(checks)
-	notSelected := 0
+	notSelected, notRun := 0, 0
 	for _, c := range checks {
-		if c.SkipReason == conformance.NotSelected {
+		switch c.SkipReason {
+		case conformance.NotSelected:
 			notSelected++
+		case conformance.NotRun:
+			notRun++
 		}
 	}
-	fmt.Fprintf(w, "\n%d passed, %d warnings, %d failed, %d skipped", n.Passed, n.Warnings, n.Failed, n.Skipped-notSelected)
+	fmt.Fprintf(w, "\n%s: %d passed, %s, %d failed, %d skipped", profile, n.Passed, reports.Count(n.Warnings, "warning", "warnings"), n.Failed, n.Skipped-notSelected-notRun)
+	if notRun > 0 {
+		fmt.Fprintf(w, ", %d not run (the run stopped early)", notRun)
+	}
 	if notSelected > 0 {
 		fmt.Fprintf(w, " (%d not selected)", notSelected)
 	}
 	fmt.Fprintf(w, " in %s\n", elapsed.Round(10*time.Millisecond))
-}
-
-// targetProfile is what the target is tested as: FAPI-CIBA, or plain CIBA
-// with fapi: false.
-func targetProfile(t *target.Target) string {
-	if t.FAPI {
-		return "FAPI-CIBA"
-	}
-	return "CIBA"
 }

@@ -138,13 +138,13 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	cancel()
 	discoveryURL := strings.TrimSuffix(t.Issuer, "/") + ciba.DiscoveryPath
 	if err != nil {
-		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(err))
+		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(err, caHint))
 		// Everything below needs the document; the device can still be checked.
 		checkDevice(ctx, r, t, opts)
 		return r.result()
 	}
 	if md.Issuer != t.Issuer {
-		r.fail("discovery", "the document at %s names issuer %q, not %q (OIDC Discovery 4.3)", discoveryURL, md.Issuer, t.Issuer)
+		r.fail("discovery", "the document at %s names issuer %q, not %q (OIDC Discovery 4.3): check issuer: in %s, which must be the OP's issuer exactly as it publishes it", discoveryURL, md.Issuer, t.Issuer, t.IssuerWhere())
 	} else {
 		r.ok("discovery", discoveryURL)
 	}
@@ -328,7 +328,7 @@ func checkJWKS(ctx context.Context, r *checkReport, md *ciba.ProviderMetadata, r
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		r.fail("jwks", "%s: %v", md.JWKSURI, explainTLSError(err))
+		r.fail("jwks", "%s: %v", md.JWKSURI, explainTLSError(err, caHint))
 		return
 	}
 	defer resp.Body.Close()
@@ -395,7 +395,7 @@ func checkClient(ctx context.Context, r *checkReport, t *target.Target, tc *targ
 		}
 		if n.TLSCert == "" {
 			r.fail(item+" notification", "no tls_cert: the notification endpoint must be served over HTTPS (CIBA 10.2)")
-		} else if _, err := n.LoadTLSCertificate(); err != nil {
+		} else if _, err := tc.LoadNotificationCertificate(); err != nil {
 			r.fail(item+" notification", "%v", err)
 		}
 	}
@@ -461,7 +461,7 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := hc.Do(req)
 	if err != nil {
-		r.fail(item, "%s with the client certificate: %v", hostOf(endpoint), explainTLSError(err))
+		r.fail(item, "%s with the client certificate: %v", hostOf(endpoint), explainTLSError(err, caHint))
 		return
 	}
 	resp.Body.Close()
@@ -504,7 +504,7 @@ func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *Ta
 		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 		if _, err := mc.Requests(ctx); err != nil {
-			r.fail(item, "%s: %v", t.Device.URL, explainTLSError(err))
+			r.fail(item, "%s: %v", t.Device.URL, explainTLSError(err, caHint))
 			return
 		}
 		r.ok(item, t.Device.URL+" answers")
@@ -534,3 +534,6 @@ func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *Ta
 		r.fail(item, "unknown device kind")
 	}
 }
+
+// caHint says how target check's reader gives a CA bundle.
+const caHint = "with ca: in target.yaml"

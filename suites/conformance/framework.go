@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +113,15 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 	}
 	fw.names[name] = true
 	meta := Classify(labels)
+	// The profile labels come from the Refs and Modes, never by hand, so
+	// that --label-filter 'profile:ciba' selects exactly what runs under
+	// fapi: false (profileLabels).
+	profiles := profileLabels(meta)
+	if slices.Contains(labels, LabelProfileFAPICIBA) { // FAPIOnly
+		profiles = []string{LabelProfileFAPICIBA}
+	} else {
+		labels = append(labels, profiles...)
+	}
 	// A CERT-level expectation warns, unless the run is judged by the
 	// certification profile, where it fails as a MUST does.
 	should := meta.Should || (meta.Cert && fw.profile != ProfileOIDFCert)
@@ -140,8 +150,11 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 		f.should = should
 		f.basis = basis
 		f.certFails = fw.profile == ProfileOIDFCert
-		if !fw.env.Target.FAPI && fapiOnly(meta.SpecRefs) {
+		if !fw.env.Target.FAPI && !slices.Contains(profiles, LabelProfileCIBA) {
 			f.Skipf("a FAPI-only requirement (%s), and target.yaml says fapi: false", strings.Join(meta.SpecRefs, ", "))
+		}
+		if fw.env.Target.FAPI && !slices.Contains(profiles, LabelProfileFAPICIBA) {
+			f.Skipf("a push-mode check (%s): FAPI-CIBA 5.2.2-3 forbids push, and target.yaml says fapi: true", strings.Join(meta.SpecRefs, ", "))
 		}
 		if should {
 			runShould(runCtx, f, spec)
@@ -195,6 +208,7 @@ func buildTree(fw *Framework) error {
 	describeClientAuth(fw)
 	describeToken(fw)
 	describePing(fw)
+	describePush(fw)
 	describeTLS(fw)
 	describeUserCodeACR(fw)
 	describeResource(fw)

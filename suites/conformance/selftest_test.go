@@ -29,7 +29,7 @@ import (
 // (or a MUST check's ExpectShould) ends with a warning. A Should check
 // that fails rather than warns is an error of its own.
 // Each area keeps its table in its own file (selftest_trips_*_test.go).
-var faultTrips = mergeTrips(coreFaultTrips, backchannelFaultTrips, authDiscoveryFaultTrips, tokenFaultTrips, clientAuthFaultTrips)
+var faultTrips = mergeTrips(coreFaultTrips, backchannelFaultTrips, authDiscoveryFaultTrips, tokenFaultTrips, pushFaultTrips, clientAuthFaultTrips)
 
 func mergeTrips(tables ...map[string][]string) map[string][]string {
 	out := map[string][]string{}
@@ -79,9 +79,7 @@ var coreFaultTrips = map[string][]string{
 
 // faultsTrippingNothing are faults no check can catch yet, with why; the
 // matrix fails when one starts tripping a check (move it to faultTrips).
-var faultsTrippingNothing = map[string]string{
-	refop.FaultMissingAtHash: "at_hash is optional in poll and ping (OIDC 3.3.2.11, CIBA 10.3.1 requires it only in push, which FAPI forbids)",
-}
+var faultsTrippingNothing = map[string]string{}
 
 // sharedMaterial generates, once, the keys and certificates every child
 // run of a matrix reuses (devenv keeps what its Dir holds), and returns
@@ -91,7 +89,9 @@ func sharedMaterial(t *testing.T) string {
 	base := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dev, err := devenv.Start(ctx, devenv.Options{Dir: base})
+	// With push allowed, so that the push client's material is made too
+	// (runs with FAPI on ignore it).
+	dev, err := devenv.Start(ctx, devenv.Options{Dir: base, PushAllowed: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +104,13 @@ func sharedMaterial(t *testing.T) string {
 const selfTestChildEnv = "CIBA_CHECK_SELFTEST_CHILD"
 
 type childSpec struct {
-	// NoFAPI runs the environment with FAPI off (serve --no-fapi): push
-	// and client-secret clients, target.yaml fapi: false.
-	NoFAPI     bool     `json:"no_fapi,omitempty"`
 	Dir        string   `json:"dir"`
 	Faults     []string `json:"faults"`
 	Allowances []string `json:"allowances"`
-	Out        string   `json:"out"`
+	// NoFAPI runs the reference OP as plain CIBA (fapi: false, a push
+	// client).
+	NoFAPI bool   `json:"no_fapi"`
+	Out    string `json:"out"`
 }
 
 // TestSelfTestChild is one suite run against the embedded reference OP,
@@ -238,6 +238,7 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 	var rep struct {
 		Checks []struct {
 			Name, Outcome, Severity string
+			Labels                  []string
 			Failure, Warning        *struct{ Message string }
 		}
 	}
@@ -246,10 +247,23 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 		return res
 	}
 	res.outcomes, res.messages = map[string]string{}, map[string]string{}
+	// The run's profile: a check of the other profile alone (push under
+	// FAPI-CIBA, FAPI-only under CIBA Core) is skipped by design, and is
+	// neither tripped nor failing; one that is not skipped is an error.
+	profile := LabelProfileFAPICIBA
+	if spec.NoFAPI {
+		profile = LabelProfileCIBA
+	}
 	for _, c := range rep.Checks {
 		res.all = append(res.all, c.Name)
 		if c.Outcome == OutcomeSkipped {
 			res.skipped = append(res.skipped, c.Name)
+		}
+		if !slices.Contains(c.Labels, profile) {
+			if c.Outcome != OutcomeSkipped {
+				res.err = errors.Join(res.err, fmt.Errorf("check %q (labels %v) ended %q, want skipped outside its profile", c.Name, c.Labels, c.Outcome))
+			}
+			continue
 		}
 		if c.Outcome != OutcomePassed {
 			res.failed = append(res.failed, c.Name)
@@ -280,8 +294,9 @@ func TestFaultMatrix(t *testing.T) {
 	t0 := time.Now()
 	defer func() { t.Logf("matrix took %s", time.Since(t0)) }()
 	base := sharedMaterial(t)
-	// Two baselines: FAPI (the default) and FAPI off. A fault of
-	// noFAPIFaults runs in the second, every other in the first.
+	// A run is a fault ("" none) against FAPI-CIBA, or, for the faults of
+	// push mode (noFAPIFault) and of client secrets (noFAPIFaults), against
+	// plain CIBA; both without a fault pass everything.
 	type run struct {
 		fault  string
 		noFAPI bool
@@ -292,10 +307,10 @@ func TestFaultMatrix(t *testing.T) {
 		// Under -race one baseline run (race-checked, leak-checked)
 		// keeps the package fast; the matrix runs without -race.
 		t.Log("race detector on: baseline run only; run go test without -race for the fault matrix")
-		faults, runs = nil, runs[:1]
+		faults = nil
 	}
 	for _, f := range faults {
-		runs = append(runs, run{fault: f.Name, noFAPI: noFAPIFaults[f.Name]})
+		runs = append(runs, run{fault: f.Name, noFAPI: noFAPIFault(f.Name) || noFAPIFaults[f.Name]})
 		_, documented := faultTrips[f.Name]
 		_, excused := faultsTrippingNothing[f.Name]
 		if !documented && !excused {
@@ -304,57 +319,60 @@ func TestFaultMatrix(t *testing.T) {
 	}
 	results := make([]childOutcome, len(runs))
 	var wg sync.WaitGroup
-	for i, r := range runs {
+	for i, rn := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec := childSpec{NoFAPI: r.noFAPI}
-			if r.fault != "" {
-				spec.Faults = []string{r.fault}
+			spec := childSpec{NoFAPI: rn.noFAPI}
+			if rn.fault != "" {
+				spec.Faults = []string{rn.fault}
 			}
 			results[i] = runSuiteChild(t, base, spec)
-			t.Logf("%q (no FAPI: %v) took %s", r.fault, r.noFAPI, results[i].took.Round(time.Millisecond))
+			t.Logf("%q (fapi: %v) took %s", rn.fault, !rn.noFAPI, results[i].took.Round(time.Millisecond))
 		}()
 	}
 	wg.Wait()
 
-	// What each baseline skips is not a trip: the FAPI baseline may skip
-	// only the checks that need FAPI off; the FAPI-off baseline skips the
-	// checks citing only FAPI.
+	// What a baseline skips inside its profile is not a trip either: the
+	// FAPI-CIBA baseline may skip only the checks that need clients a
+	// FAPI-CIBA OP has none of (checksNeedingFAPIOff: client secrets).
 	baselineSkips := map[bool]map[string]bool{}
-	for i, r := range runs {
-		if r.fault != "" || results[i].err != nil {
+	for i, rn := range runs {
+		if rn.fault != "" || results[i].err != nil {
 			continue
 		}
-		baselineSkips[r.noFAPI] = map[string]bool{}
-		for _, c := range results[i].skipped {
-			baselineSkips[r.noFAPI][c] = true
-			if !r.noFAPI && !checksNeedingFAPIOff[c] {
-				t.Errorf("the FAPI baseline skips %q, which is not in checksNeedingFAPIOff: %s", c, oneLine(results[i].messages[c]))
+		baselineSkips[rn.noFAPI] = map[string]bool{}
+		for _, c := range results[i].failed {
+			if results[i].outcomes[c] != OutcomeSkipped {
+				continue
+			}
+			baselineSkips[rn.noFAPI][c] = true
+			if !rn.noFAPI && !checksNeedingFAPIOff[c] {
+				t.Errorf("the FAPI-CIBA baseline skips %q, which is not in checksNeedingFAPIOff: %s", c, oneLine(results[i].messages[c]))
 			}
 		}
 	}
 
 	tripped := map[string]bool{}
-	for i, run := range runs {
+	for i, rn := range runs {
 		r := results[i]
-		name := run.fault
+		fault := rn.fault
+		name := fault
 		if name == "" {
 			name = "(no fault)"
 		}
-		if run.noFAPI {
-			name += " [FAPI off]"
+		if rn.noFAPI {
+			name += " (fapi: false)"
 		}
 		if r.err != nil {
 			t.Errorf("%s: the run failed: %v\n%s", name, r.err, r.out)
 			continue
 		}
 		r.failed = slices.DeleteFunc(slices.Clone(r.failed), func(c string) bool {
-			return r.outcomes[c] == OutcomeSkipped && baselineSkips[run.noFAPI][c]
+			return r.outcomes[c] == OutcomeSkipped && baselineSkips[rn.noFAPI][c]
 		})
-		want := slices.Clone(faultTrips[run.fault])
+		want := slices.Clone(faultTrips[fault])
 		sort.Strings(want)
-		fault := run.fault
 		if !slices.Equal(r.failed, want) {
 			if _, excused := faultsTrippingNothing[fault]; excused && len(r.failed) > 0 {
 				t.Errorf("%s now trips %v: move it from faultsTrippingNothing to faultTrips", name, r.failed)

@@ -334,7 +334,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 		Meta:     Classify(sr.Labels()),
 		Outcome:  sr.State.String(),
 		Duration: sr.RunTime,
-		Location: sr.LeafNodeLocation.String(),
+		Location: sourceLocation(sr.LeafNodeLocation),
 	}
 	switch {
 	case sr.State == types.SpecStateSkipped && sr.Failure.Message == "":
@@ -343,7 +343,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 		c.SkipReason = sr.Failure.Message
 	case sr.State.Is(types.SpecStateFailureStates):
 		c.Failure = sr.Failure.Message
-		c.Location = sr.Failure.Location.String()
+		c.Location = sourceLocation(sr.Failure.Location)
 	case sr.State == types.SpecStatePassed:
 		var msgs []string
 		for _, e := range sr.ReportEntries {
@@ -351,7 +351,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 				continue
 			}
 			if len(msgs) == 0 {
-				c.Location = e.Location.String()
+				c.Location = sourceLocation(e.Location)
 			}
 			msgs = append(msgs, e.StringRepresentation())
 		}
