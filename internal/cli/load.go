@@ -161,7 +161,7 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 		fl.Lookup("rate").DefValue = "10/s"
 		fl.StringVar(&opts.Mode, "mode", flowModeBoth, "token delivery: poll, ping, or both (side by side)")
 		fl.DurationVar(&opts.ApproveDelay, "approve-delay", 500*time.Millisecond, "how long the user takes to approve on the device")
-		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxInFlight, "maximum concurrent flows; flows due beyond it are dropped")
+		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxFlowsInFlight, "maximum concurrent flows; flows due beyond it are dropped")
 	}
 	return cmd
 }

@@ -211,7 +211,7 @@ func oursPoll(b *testing.B, w *benchClient, d time.Duration, withPool func(*Asse
 	}
 	sum, err := RunPoll(ctx, PollConfig{
 		RunOptions: RunOptions{Rate: Rate{Max: true}, Duration: d},
-		Targets:    targets, HTTPClient: w.hc, Workers: benchWorkers,
+		Targets:    targets, HTTPClient: w.hc, MaxInFlight: benchWorkers,
 	})
 	if err != nil {
 		b.Fatal(err)
