@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ciba-check/ciba-check/suites/load"
 )
@@ -34,6 +35,10 @@ type LoadOptions struct {
 	Mode         string
 	ApproveDelay time.Duration
 	MaxInFlight  int
+	MaxConns     int
+	MaxBody      int64
+	KeepSecrets  bool
+	SeqHeader    bool
 	NoKeepAlive  bool
 	HTTP1        bool
 	Timeout      time.Duration
@@ -139,14 +144,16 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds of the embedded OP (ignored with --target)")
 	fl.StringVar(&opts.RateText, "rate", "", "requests (poll) or flows (flow) per time unit: 2000/s, 50/1m, or max")
 	fl.DurationVar(&opts.Duration, "duration", 30*time.Second, "how long to run")
-	fl.IntVar(&opts.Workers, "workers", 0, "maximum concurrent requests (default: 32 for --rate max, else as many as needed)")
+	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP (default: 4 with HTTP/2; with --http1 or --no-keepalive the in-flight cap)")
+	fl.Int64Var(&opts.MaxBody, "max-body", load.DefaultMaxBody, "maximum bytes of one answer's body; a longer answer counts as unexpected and is not read further")
+	fl.BoolVar(&opts.KeepSecrets, "keep-secrets", false, "keep token values (access, refresh, ID tokens) in the --output file instead of redacting them")
 	fl.BoolVar(&opts.NoKeepAlive, "no-keepalive", false, "make a new connection (TCP + TLS handshake) for every request")
 	fl.BoolVar(&opts.HTTP1, "http1", false, "use HTTP/1.1 only (default: HTTP/2 when the OP offers it)")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "timeout of one request")
 	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
 	fl.BoolVar(&opts.AbortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold breaks (checked every second after 2s)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no live progress")
-	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob) to this file, for vegeta report/plot and load merge")
+	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob, mode 0600, token values redacted) to this file, for vegeta report/plot and load merge")
 	fl.StringVar(&opts.JSONPath, "json", "", "write the summary (schema ciba-check/load/v1) to this file")
 	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
 	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
@@ -156,6 +163,10 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 		opts.RateText = "max"
 		fl.Lookup("rate").DefValue = "max"
 		fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
+		fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else 4 × rate × max(warm-up latency, 10ms) within [16, 1000])")
+		fl.IntVar(&opts.Workers, "workers", 0, "")
+		_ = fl.MarkDeprecated("workers", "use --max-in-flight")
+		fl.BoolVar(&opts.SeqHeader, "seq-header", false, "send vegeta's X-Vegeta-Seq header on every poll (unique per request, so HTTP/2 header compression cannot index it)")
 	} else {
 		opts.RateText = "10/s"
 		fl.Lookup("rate").DefValue = "10/s"
@@ -163,6 +174,13 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 		fl.DurationVar(&opts.ApproveDelay, "approve-delay", 500*time.Millisecond, "how long the user takes to approve on the device")
 		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxFlowsInFlight, "maximum concurrent flows; flows due beyond it are dropped")
 	}
+	// --max-inflight is the spelling k6 users reach for.
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "max-inflight" {
+			name = "max-in-flight"
+		}
+		return pflag.NormalizedName(name)
+	})
 	return cmd
 }
 
@@ -189,7 +207,7 @@ shard.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
-	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob)")
+	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob, mode 0600)")
 	fl.StringVar(&opts.JSONPath, "json", "", "write the merged summary (schema ciba-check/load/v1) to this file")
 	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
 	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
@@ -214,6 +232,12 @@ func (o *LoadOptions) check() error {
 	}
 	if o.Workers < 0 {
 		return usageErrorf("%s: --workers must be >= 0, got %d", name, o.Workers)
+	}
+	if o.MaxConns < 0 {
+		return usageErrorf("%s: --max-conns must be >= 0, got %d", name, o.MaxConns)
+	}
+	if o.MaxBody < 1 {
+		return usageErrorf("%s: --max-body must be at least 1 byte, got %d", name, o.MaxBody)
 	}
 	if o.Timeout <= 0 {
 		return usageErrorf("%s: --timeout must be positive, got %v", name, o.Timeout)
@@ -241,6 +265,15 @@ func (o *LoadOptions) check() error {
 		}
 		if o.Shard.Count > o.Pending {
 			return usageErrorf("%s: --pending %d is fewer than the %d shards", name, o.Pending, o.Shard.Count)
+		}
+		if o.MaxInFlight < 0 {
+			return usageErrorf("%s: --max-in-flight must be >= 0 (0: derived from the rate), got %d", name, o.MaxInFlight)
+		}
+		if o.Workers > 0 && o.MaxInFlight > 0 && o.Workers != o.MaxInFlight {
+			return usageErrorf("%s: --workers (deprecated) and --max-in-flight disagree; give --max-in-flight only", name)
+		}
+		if o.MaxInFlight == 0 {
+			o.MaxInFlight = o.Workers
 		}
 	case "flow":
 		switch o.Mode {

@@ -49,8 +49,8 @@ type PacerOptions struct {
 	Slack time.Duration
 	// MaxInFlight caps hits in flight (<= 0: no cap).
 	MaxInFlight int
-	// End is the run's duration: with a cap, a hit due after it stops the
-	// attack instead of being waited for (0: none).
+	// End is the run's duration: with a cap, a hit due at or after it
+	// stops the attack instead of being waited for (0: none).
 	End time.Duration
 	// Clock is what the pacer waits on (nil: the real clock); Stop ends a
 	// wait (the run was stopped).
@@ -148,7 +148,7 @@ func (p *Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 			if p.maxInFlight == 0 {
 				return due - at, false
 			}
-			if p.o.End > 0 && due > p.o.End {
+			if p.o.End > 0 && due >= p.o.End {
 				return 0, true
 			}
 			if !p.sleep(due - at) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -336,4 +337,50 @@ func countList(m map[string]uint64) string {
 		return "-"
 	}
 	return strings.Join(parts, " ")
+}
+
+// ProcessCPU is the user+system CPU time the process has used so far;
+// false where it cannot be measured.
+func ProcessCPU() (time.Duration, bool) { return processCPU() }
+
+// ShareCPU sets, on summaries of runs that went at the same time in one
+// process (load flow --mode both), the CPU the process used over all of
+// them: one combined figure, since process CPU cannot be split between
+// goroutines. PerRequestMicros is it over the requests (flows) of all the
+// runs; each names the others in SharedWith. Nil summaries are skipped.
+func ShareCPU(sums []*Summary, cpu time.Duration) {
+	var sent uint64
+	var dur float64
+	var all []Scenario
+	for _, s := range sums {
+		if s != nil {
+			sent += s.Requests.Sent
+			dur = max(dur, s.Duration)
+			all = append(all, s.Scenario)
+		}
+	}
+	cores := runtime.GOMAXPROCS(0)
+	for _, s := range sums {
+		if s == nil {
+			continue
+		}
+		c := CPUSummary{Seconds: cpu.Seconds(), Cores: cores, IncludesTarget: s.CPU != nil && s.CPU.IncludesTarget}
+		if sent > 0 {
+			c.PerRequestMicros = c.Seconds * 1e6 / float64(sent)
+		}
+		if dur > 0 {
+			c.Busy = c.Seconds / (dur * float64(cores))
+		}
+		for _, o := range all {
+			if o != s.Scenario {
+				c.SharedWith = append(c.SharedWith, o)
+			}
+		}
+		s.CPU = &c
+		if s.Generator != nil {
+			g := *s.Generator
+			g.judge(s, s.Rate.Requested == "max")
+			s.Generator = &g
+		}
+	}
 }
