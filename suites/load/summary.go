@@ -153,6 +153,8 @@ type GeneratorSummary struct {
 	// ran elsewhere). Reasons say which.
 	Saturated bool     `json:"saturated"`
 	Reasons   []string `json:"reasons,omitempty"`
+	// Verdict is SaturatedVerdict when Saturated, for reports to quote.
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // ConnectionCounts are the connections of a run.
@@ -187,6 +189,10 @@ func (g *GeneratorSummary) judge(s *Summary, rateMax bool) {
 		g.Reasons = append(g.Reasons, fmt.Sprintf("generator CPU %.0f%% of %d cores", c.Busy*100, c.Cores))
 	}
 	g.Saturated = len(g.Reasons) > 0
+	g.Verdict = ""
+	if g.Saturated {
+		g.Verdict = SaturatedVerdict
+	}
 }
 
 func durMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
