@@ -175,7 +175,7 @@ func TestLoadPollExitCodes(t *testing.T) {
 	}
 	// The in-flight cap was sized from warm-up polls; the attack's own
 	// connections were counted.
-	if g := sum.Generator; g == nil || g.WarmUpMS <= 0 || g.MaxInFlight < 16 || g.Connections == nil || g.Connections.Opened == 0 {
+	if g := sum.Generator; g == nil || g.WarmUpMS <= 0 || g.MaxInFlight < 64 || g.Connections == nil || g.Connections.Opened == 0 {
 		t.Fatalf("generator %+v", sum.Generator)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "r.bin")); err != nil || st.Mode().Perm() != 0o600 {

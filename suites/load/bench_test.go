@@ -390,3 +390,82 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 	}
 	return *sums[0].ApprovalToToken, *sums[1].ApprovalToToken
 }
+
+// BenchmarkLoadCapacity measures, in one run against the embedded
+// reference OP (mTLS polls), the OP's throughput at --rate max and then
+// fixed-rate runs at 0.5×, 0.8×, 0.9× and 1.2× of it, each with the
+// defaults `load poll` uses (in-flight cap from warm-up polls, per-host
+// connection cap, a fresh client): achieved rate, drops, p99,
+// connections, TLS handshakes, peak in flight and the saturation verdict.
+// Aim (issue 14): 0.9× held with 0 drops and p99 within 3× of the
+// max-rate p99; 1.2× reports drops and "generator saturated", not a
+// collapse.
+//
+// Run: go test -run '^$' -bench LoadCapacity -benchtime 1x ./suites/load
+// (CIBA_CHECK_BENCH_SECONDS sets each run's length, default 3).
+func BenchmarkLoadCapacity(b *testing.B) {
+	d := benchDuration(b)
+	ctx := b.Context()
+	env, err := devenv.Start(ctx, devenv.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = env.Close(cctx)
+	}()
+	var table strings.Builder
+	for b.Loop() {
+		table.Reset()
+		w := benchWorld(b, env, "poll-mtls")
+		fmt.Fprintf(&table, "  %-10s %10s %10s %8s %9s %6s %10s %9s  %s\n",
+			"run", "requested", "achieved", "dropped", "p99", "conns", "handshakes", "in flight", "verdict")
+		row := func(name string, s *Summary) {
+			g := s.Generator
+			verdict := "-"
+			if g.Saturated {
+				verdict = "generator saturated (" + strings.Join(g.Reasons, "; ") + ")"
+			}
+			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %8d %9s %6d %10d %4d/%-4d  %s\n",
+				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, ms(s.Latency.P99),
+				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, verdict)
+		}
+		run := func(r Rate) *Summary {
+			stats := &ConnStats{}
+			hc := NewHTTPClient(w.cfg.RootCAs, w.cfg.TLSCert, TransportOptions{Stats: stats})
+			defer hc.CloseIdleConnections()
+			sum, err := RunPoll(ctx, PollConfig{
+				RunOptions: RunOptions{Rate: r, Duration: d, Conns: stats},
+				Targets: PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: w.c.ClientID(), AuthMethod: w.c.AuthMethod(),
+					AuthReqIDs: w.pending(b, 200)},
+				HTTPClient: hc,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if sum.Requests.Unexpected > 0 {
+				b.Fatalf("%s: %d unexpected answers: %+v", r, sum.Requests.Unexpected, sum.Errors)
+			}
+			return sum
+		}
+		top := run(Rate{Max: true})
+		row("max", top)
+		capacity := top.Rate.Achieved
+		var at09 *Summary
+		for _, f := range []float64{0.5, 0.8, 0.9, 1.2} {
+			s := run(Rate{Freq: int(f * capacity), Per: time.Second})
+			row(fmt.Sprintf("%.1f× max", f), s)
+			if f == 0.9 {
+				at09 = s
+			}
+		}
+		held := at09.Requests.Dropped == 0 && at09.Latency.P99 <= 3*top.Latency.P99
+		fmt.Fprintf(&table, "  → 0.9× max: dropped %d, p99 %s = %.2f× the max-rate p99 %s (aim: 0 dropped, ≤ 3×): %v\n",
+			at09.Requests.Dropped, ms(at09.Latency.P99), at09.Latency.P99/top.Latency.P99, ms(top.Latency.P99), held)
+		b.ReportMetric(capacity, "max-polls/s")
+		b.ReportMetric(at09.Latency.P99/top.Latency.P99, "p99(0.9x)/p99(max)")
+		b.ReportMetric(float64(at09.Requests.Dropped), "dropped(0.9x)")
+	}
+	fmt.Printf("BenchmarkLoadCapacity: GOMAXPROCS=%d, %v per run, embedded reference OP in the same process\n%s", runtime.GOMAXPROCS(0), d, table.String())
+}

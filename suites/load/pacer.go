@@ -194,28 +194,36 @@ func (p *Pacer) Intended(elapsed time.Duration) uint64 {
 
 // Bounds of DefaultMaxInFlight.
 const (
+	// LatencyHeadroom is how many times the warm-up latency a poll may
+	// take before the default cap starts dropping hits.
+	LatencyHeadroom = 10
 	// MinExpectedLatency floors the latency the default cap is sized for,
-	// so a fast loopback warm-up does not leave no room for a blip.
-	MinExpectedLatency = 10 * time.Millisecond
-	// InFlightHeadroom is how many times the expected concurrency the
-	// default cap allows.
-	InFlightHeadroom   = 4
-	minDefaultInFlight = 16
+	// so a fast loopback warm-up still leaves room for a blip (a GC pause,
+	// a busy core).
+	MinExpectedLatency = 100 * time.Millisecond
+	// minDefaultInFlight is twice the workers of a max-rate run, which
+	// by Little's law carry any rate below the OP's capacity at its
+	// unloaded latency.
+	minDefaultInFlight = 2 * DefaultMaxRateWorkers
+	// maxDefaultInFlight: DefaultMaxConnsHTTP2 connections of Go's 250
+	// streams each; more would only queue in the client.
 	maxDefaultInFlight = 1000
 )
 
 // DefaultMaxInFlight is the in-flight cap used when none is given:
 //
-//	Max rate:   DefaultMaxRateWorkers
-//	fixed rate: clamp(⌈InFlightHeadroom × rate/s × max(latency, MinExpectedLatency)⌉, 16, 1000)
+//	Max rate:   DefaultMaxRateWorkers (32)
+//	fixed rate: clamp(⌈rate/s × max(10 × latency, 100 ms)⌉, 64, 1000)
 //
-// By Little's law rate × latency requests are in flight on average; four
-// times that absorbs latency blips, while the ceiling keeps a stalled OP
-// from being buried under new requests (and new connections).
+// where latency is the median of the warm-up polls. By Little's law
+// rate × latency requests are in flight on average; the cap lets latency
+// grow tenfold (or to 100 ms) before a hit is dropped, and its ceiling
+// keeps a stalled OP from being buried under requests.
 func DefaultMaxInFlight(r Rate, latency time.Duration) int {
 	if r.Max {
 		return DefaultMaxRateWorkers
 	}
-	want := math.Ceil(InFlightHeadroom * r.PerSecond() * max(latency, MinExpectedLatency).Seconds())
+	expect := max(LatencyHeadroom*latency, MinExpectedLatency)
+	want := math.Ceil(r.PerSecond() * expect.Seconds())
 	return int(min(max(want, minDefaultInFlight), maxDefaultInFlight))
 }

@@ -205,6 +205,7 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	conns0 := cfg.Conns.Counts() // the warm-up's connections count too
 	gen := &GeneratorSummary{MaxInFlight: cfg.MaxInFlight, WarmUpMS: durMS(cfg.WarmUpLatency)}
 	if gen.MaxInFlight == 0 {
 		var warm time.Duration
@@ -236,7 +237,6 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 		stop: func() { atk.Stop(); cancelTargets() }, dropped: pacer.Dropped,
 	}
 	cpu0, cpuOK := processCPU()
-	conns0 := cfg.Conns.Counts()
 	col.started = cfg.Clock.Now()
 	name := AttackName(ScenarioPoll, cfg.Shard, cfg.Rate, cfg.Duration)
 	done := make(chan struct{})
