@@ -118,9 +118,12 @@ func Merge(inputs []MergeInput, o MergeOptions) (*Summary, error) {
 		}
 		if !info.Rate.Max {
 			// A shard stopped early (interrupted, aborted) intended only
-			// what its time allowed.
+			// what its time allowed: the span of its results, plus the
+			// last hit's own slot (a run's last hit is due one interval
+			// before its end).
 			sp := spans[attack]
-			intended += uint64(info.Rate.hitsAt(min(info.Planned, sp[1].Sub(sp[0]))))
+			slot := time.Duration(float64(info.Rate.Per) / float64(info.Rate.Freq))
+			intended += uint64(info.Rate.hitsAt(min(info.Planned, sp[1].Sub(sp[0])+slot)))
 		}
 	}
 	slices.Sort(names)
