@@ -40,6 +40,9 @@ type Pacer struct {
 
 	late, atCap atomic.Uint64
 	done, peak  atomic.Uint64
+	// timer is reused for waits on the real clock (vegeta calls Pace from
+	// one goroutine), sparing a timer and a goroutine per hit.
+	timer *time.Timer
 }
 
 // PacerOptions configure a Pacer; the zero value is no cap, DefaultSlack.
@@ -120,6 +123,20 @@ func (p *Pacer) dropLate(at time.Duration, n uint64) uint64 {
 
 // sleep waits d on the pacer's clock; false when stopped first.
 func (p *Pacer) sleep(d time.Duration) bool {
+	if _, real := p.o.Clock.(clock.Real); real {
+		if p.timer == nil {
+			p.timer = time.NewTimer(d)
+		} else {
+			p.timer.Reset(d)
+		}
+		select {
+		case <-p.timer.C:
+			return true
+		case <-p.o.Stop:
+			p.timer.Stop()
+			return false
+		}
+	}
 	tick := make(chan struct{})
 	t := p.o.Clock.AfterFunc(d, func() { close(tick) })
 	select {
