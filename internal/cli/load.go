@@ -144,7 +144,7 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds of the embedded OP (ignored with --target)")
 	fl.StringVar(&opts.RateText, "rate", "", "requests (poll) or flows (flow) per time unit: 2000/s, 50/1m, or max")
 	fl.DurationVar(&opts.Duration, "duration", 30*time.Second, "how long to run")
-	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP (default: 4 with HTTP/2; with --http1 or --no-keepalive the in-flight cap)")
+	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP; requests beyond them wait for one (default: 4 with HTTP/2; with --http1 or --no-keepalive the in-flight cap, at most 64)")
 	fl.Int64Var(&opts.MaxBody, "max-body", load.DefaultMaxBody, "maximum bytes of one answer's body; a longer answer counts as unexpected and is not read further")
 	fl.BoolVar(&opts.KeepSecrets, "keep-secrets", false, "keep token values (access, refresh, ID tokens) in the --output file instead of redacting them")
 	fl.BoolVar(&opts.NoKeepAlive, "no-keepalive", false, "make a new connection (TCP + TLS handshake) for every request")

@@ -431,15 +431,24 @@ func BenchmarkLoadCapacity(b *testing.B) {
 				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, ms(s.Latency.P99),
 				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, verdict)
 		}
+		// As `load poll` does: warm-up polls on another client size the
+		// in-flight cap, then the attack gets a fresh, counted client.
 		run := func(r Rate) *Summary {
+			targets := PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: w.c.ClientID(), AuthMethod: w.c.AuthMethod(),
+				AuthReqIDs: w.pending(b, 200)}
+			var warm time.Duration
+			if !r.Max {
+				if warm, err = WarmUp(ctx, targets, w.hc, WarmUpPolls); err != nil {
+					b.Fatal(err)
+				}
+			}
+			maxInFlight := DefaultMaxInFlight(r, warm)
 			stats := &ConnStats{}
-			hc := NewHTTPClient(w.cfg.RootCAs, w.cfg.TLSCert, TransportOptions{Stats: stats})
+			hc := NewHTTPClient(w.cfg.RootCAs, w.cfg.TLSCert, TransportOptions{Stats: stats, MaxInFlight: maxInFlight})
 			defer hc.CloseIdleConnections()
 			sum, err := RunPoll(ctx, PollConfig{
 				RunOptions: RunOptions{Rate: r, Duration: d, Conns: stats},
-				Targets: PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: w.c.ClientID(), AuthMethod: w.c.AuthMethod(),
-					AuthReqIDs: w.pending(b, 200)},
-				HTTPClient: hc,
+				Targets:    targets, HTTPClient: hc, MaxInFlight: maxInFlight, WarmUpLatency: warm,
 			})
 			if err != nil {
 				b.Fatal(err)

@@ -65,7 +65,7 @@ func TestRunPollCountsConnectionsAndCapsThem(t *testing.T) {
 		maxConns  uint64
 	}{
 		{"http2, default cap, no seq header", true, false, DefaultMaxConnsHTTP2},
-		{"http1.1, seq header kept", false, true, 64},
+		{"http1.1, seq header kept", false, true, DefaultMaxConnsHTTP1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := startFakeTokenEndpoint(t, tt.h2, slowDown)

@@ -101,8 +101,10 @@ type TransportOptions struct {
 	// HTTP1 turns HTTP/2 off; by default it is negotiated by ALPN.
 	HTTP1 bool
 	// MaxConns caps connections to the OP per host: 0 is DefaultMaxConnsHTTP2
-	// with HTTP/2, and MaxInFlight with HTTP/1.1 or NoKeepAlive (one
-	// request per connection); < 0 is no cap.
+	// with HTTP/2, and with HTTP/1.1 or NoKeepAlive (one request per
+	// connection) MaxInFlight up to DefaultMaxConnsHTTP1; < 0 is no cap.
+	// Requests beyond the connections wait in the client for one (they
+	// count as in flight) instead of dialling.
 	MaxConns int
 	// MaxInFlight is the run's in-flight cap (0: unknown, no cap derived).
 	MaxInFlight int
@@ -126,6 +128,12 @@ type TransportOptions struct {
 // the in-flight requests exceed one connection's streams, and under a
 // latency blip the handshakes swamp the OP.
 const DefaultMaxConnsHTTP2 = 4
+
+// DefaultMaxConnsHTTP1 caps connections by default with HTTP/1.1, where
+// every request in flight holds one: each new one costs the OP a TLS
+// handshake (an RSA signature with an RSA certificate), which at a few
+// hundred at once is what makes an OP look collapsed.
+const DefaultMaxConnsHTTP1 = 64
 
 // DefaultMaxBody is the default cap on the body of one answer: a token
 // response, even with a large ID token, is a few KiB.
@@ -196,7 +204,10 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 	case maxConns < 0:
 		maxConns = 0
 	case maxConns == 0 && (o.HTTP1 || o.NoKeepAlive):
-		maxConns = max(o.MaxInFlight, 0)
+		maxConns = DefaultMaxConnsHTTP1
+		if o.MaxInFlight > 0 {
+			maxConns = min(o.MaxInFlight, DefaultMaxConnsHTTP1)
+		}
 	case maxConns == 0:
 		maxConns = DefaultMaxConnsHTTP2
 	}
