@@ -129,6 +129,20 @@ func BenchmarkLoadRatios(b *testing.B) {
 	fmt.Printf("BenchmarkLoadRatios: GOMAXPROCS=%d, %v per measurement, %d workers\n%s", runtime.GOMAXPROCS(0), d, benchWorkers, rows)
 }
 
+// loadAverage is the machine's 1, 5 and 15 minute load averages (Linux),
+// printed with figures measured on a shared machine.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 type benchTable struct{ b strings.Builder }
 
 func (t *benchTable) reset() { t.b.Reset() }
@@ -419,17 +433,18 @@ func BenchmarkLoadCapacity(b *testing.B) {
 	for b.Loop() {
 		table.Reset()
 		w := benchWorld(b, env, "poll-mtls")
-		fmt.Fprintf(&table, "  %-10s %10s %10s %8s %9s %6s %10s %9s  %s\n",
-			"run", "requested", "achieved", "dropped", "p99", "conns", "handshakes", "in flight", "verdict")
+		fmt.Fprintf(&table, "  machine load average at start: %s\n", loadAverage())
+		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %6s %10s %9s %5s  %s\n",
+			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns", "handshakes", "in flight", "cpu", "verdict")
 		row := func(name string, s *Summary) {
 			g := s.Generator
 			verdict := "-"
 			if g.Saturated {
 				verdict = "generator saturated (" + strings.Join(g.Reasons, "; ") + ")"
 			}
-			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %8d %9s %6d %10d %4d/%-4d  %s\n",
-				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, ms(s.Latency.P99),
-				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, verdict)
+			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %6d %10d %4d/%-4d %4.0f%%  %s\n",
+				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, g.DroppedAtCap, g.DroppedLate, ms(s.Latency.P99),
+				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100, verdict)
 		}
 		// As `load poll` does: warm-up polls on another client size the
 		// in-flight cap, then the attack gets a fresh, counted client.
@@ -472,6 +487,7 @@ func BenchmarkLoadCapacity(b *testing.B) {
 		held := at09.Requests.Dropped == 0 && at09.Latency.P99 <= 3*top.Latency.P99
 		fmt.Fprintf(&table, "  → 0.9× max: dropped %d, p99 %s = %.2f× the max-rate p99 %s (aim: 0 dropped, ≤ 3×): %v\n",
 			at09.Requests.Dropped, ms(at09.Latency.P99), at09.Latency.P99/top.Latency.P99, ms(top.Latency.P99), held)
+		fmt.Fprintf(&table, "  machine load average at end: %s\n", loadAverage())
 		b.ReportMetric(capacity, "max-polls/s")
 		b.ReportMetric(at09.Latency.P99/top.Latency.P99, "p99(0.9x)/p99(max)")
 		b.ReportMetric(float64(at09.Requests.Dropped), "dropped(0.9x)")
