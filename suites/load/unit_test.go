@@ -186,11 +186,11 @@ func TestDefaultMaxInFlight(t *testing.T) {
 		want    int
 	}{
 		{Rate{Max: true}, time.Second, DefaultMaxRateWorkers},
-		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 800},            // 8000 × 100 ms (the floor)
-		{Rate{Freq: 2000, Per: time.Second}, 20 * time.Millisecond, 400},           // 2000 × 10 × 20 ms
+		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 80},             // 8000 × 10 ms (the floor)
+		{Rate{Freq: 20000, Per: time.Second}, 5 * time.Millisecond, 400},           // 20000 × 4 × 5 ms
 		{Rate{Freq: 10, Per: time.Second}, 5 * time.Millisecond, 64},               // the floor of the cap
 		{Rate{Freq: 50000, Per: time.Second}, time.Second, 1000},                   // the ceiling
-		{Rate{Freq: 100, Per: 100 * time.Millisecond}, 30 * time.Millisecond, 300}, // 1000/s × 300 ms
+		{Rate{Freq: 100, Per: 100 * time.Millisecond}, 30 * time.Millisecond, 120}, // 1000/s × 120 ms
 	} {
 		if got := DefaultMaxInFlight(tt.rate, tt.latency); got != tt.want {
 			t.Errorf("DefaultMaxInFlight(%v, %v) = %d, want %d", tt.rate, tt.latency, got, tt.want)
