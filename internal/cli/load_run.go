@@ -67,6 +67,11 @@ func openLoadEnv(ctx context.Context, o *LoadOptions) (*loadEnv, error) {
 		e.close()
 		return nil, fmt.Errorf("%s: discovery at %s: %w", name, e.t.Issuer, err)
 	}
+	// https or nothing, as for run: checked before the first credential.
+	if err := targetclient.CheckCredentialURLs(e.t, md); err != nil {
+		e.close()
+		return nil, &UsageError{Err: fmt.Errorf("%s: target %s: %w", name, e.t.Issuer, err)}
+	}
 	e.md = md
 	return e, nil
 }
@@ -364,11 +369,12 @@ func scopeOf(tc *target.Client) string {
 // finishRun prints the summaries, writes the JSON files and maps the
 // verdict to the exit code.
 func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr error) error {
-	passed := true
+	passed, interrupted := true, false
 	for i, s := range sums {
 		if s == nil {
 			continue
 		}
+		interrupted = interrupted || s.Aborted == load.AbortInterrupted
 		if len(sums) > 1 {
 			fmt.Fprintln(o.IO.Out)
 		}
@@ -388,6 +394,11 @@ func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr 
 	}
 	if runErr != nil {
 		return fmt.Errorf("load %s: %w", o.Scenario, runErr)
+	}
+	if interrupted {
+		// Not a pass: the run measured less than it was asked to.
+		fmt.Fprintln(o.IO.ErrOut, "ciba-check: load: interrupted before the end of the run: no verdict (exit 130)")
+		return ErrInterrupted
 	}
 	if !passed {
 		return ErrChecksFailed

@@ -118,12 +118,9 @@ func Merge(inputs []MergeInput, o MergeOptions) (*Summary, error) {
 		}
 		if !info.Rate.Max {
 			// A shard stopped early (interrupted, aborted) intended only
-			// what its time allowed: the span of its results, plus the
-			// last hit's own slot (a run's last hit is due one interval
-			// before its end).
+			// what its time allowed.
 			sp := spans[attack]
-			slot := time.Duration(float64(info.Rate.Per) / float64(info.Rate.Freq))
-			intended += uint64(info.Rate.hitsAt(min(info.Planned, sp[1].Sub(sp[0])+slot)))
+			intended += info.Rate.hitsBefore(min(info.Planned, sp[1].Sub(sp[0])))
 		}
 	}
 	slices.Sort(names)

@@ -52,8 +52,11 @@ type PacerOptions struct {
 	Slack time.Duration
 	// MaxInFlight caps hits in flight (<= 0: no cap).
 	MaxInFlight int
-	// End is the run's duration: with a cap, a hit due at or after it
-	// stops the attack instead of being waited for (0: none).
+	// End is the run's duration: the first hit due at or after it stops
+	// the attack, so hits sent never exceed Intended: vegeta checks the
+	// duration before pacing, and would otherwise send the hit due at
+	// exactly End once the wait for it ends (250/s for 10 s: 2,501 sent
+	// of 2,500 intended). 0: none.
 	End time.Duration
 	// Clock is what the pacer waits on (nil: the real clock); Stop ends a
 	// wait (the run was stopped).
@@ -161,12 +164,12 @@ func (p *Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 	for {
 		n := p.dropLate(at, hits+p.Dropped())
 		due := p.rate.dueAt(n)
+		if p.o.End > 0 && due >= p.o.End {
+			return 0, true
+		}
 		if due > at {
 			if p.maxInFlight == 0 {
 				return due - at, false
-			}
-			if p.o.End > 0 && due >= p.o.End {
-				return 0, true
 			}
 			if !p.sleep(due - at) {
 				return 0, true
@@ -201,12 +204,24 @@ func (p *Pacer) DroppedAtCap() uint64 { return p.atCap.Load() }
 // PeakInFlight is the most hits seen in flight at once.
 func (p *Pacer) PeakInFlight() uint64 { return p.peak.Load() }
 
-// Intended is how many hits the rate schedules in elapsed (0 for Max).
+// StopAt sets PacerOptions.End to d and returns p.
+func (p *Pacer) StopAt(d time.Duration) *Pacer {
+	p.o.End = d
+	return p
+}
+
+// Intended is how many hits the rate schedules in elapsed (0 for Max):
+// those due before elapsed, or before the end when elapsed is past it.
+// The attack sends no hit due at or after the end, and any hit it sent
+// was due before it finished, so sent never exceeds Intended.
 func (p *Pacer) Intended(elapsed time.Duration) uint64 {
 	if p.rate.Max {
 		return 0
 	}
-	return uint64(p.rate.hitsAt(elapsed))
+	if p.o.End > 0 {
+		elapsed = min(elapsed, p.o.End)
+	}
+	return p.rate.hitsBefore(elapsed)
 }
 
 // Bounds of DefaultMaxInFlight.

@@ -251,7 +251,8 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 	}
 }
 
-// loadTransport caps answer bodies and drops vegeta's sequence header.
+// loadTransport refuses non-https URLs, caps answer bodies and drops
+// vegeta's sequence header.
 type loadTransport struct {
 	base      *http.Transport
 	maxBody   int64
@@ -259,6 +260,18 @@ type loadTransport struct {
 }
 
 func (t *loadTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// Every poll carries a credential (a client assertion, the client's
+	// certificate): never over plain HTTP, as the CIBA client refuses too.
+	if req.URL == nil || req.URL.Scheme != "https" || req.URL.Host == "" {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		u := ""
+		if req.URL != nil {
+			u = req.URL.Redacted()
+		}
+		return nil, &client.InsecureURLError{URL: u}
+	}
 	if !t.seqHeader && req.Header.Get(headerSeq) != "" {
 		// A RoundTripper must not modify its request: send a shallow
 		// copy without the header.
