@@ -35,11 +35,11 @@ func storedIDs(d *Device) []string {
 	return ids
 }
 
-// TestUndecidedRequestsAreForgottenOnceExpired drives the fake clock past
+// TestDeviceForgetsUndecidedRequestsOnceExpired drives the fake clock past
 // each request's expiry (plus ExpiryGrace) and checks exactly the expired
 // undecided ones are gone, decided ones stay, and a scheduled decision of
 // a forgotten request is cancelled.
-func TestUndecidedRequestsAreForgottenOnceExpired(t *testing.T) {
+func TestDeviceForgetsUndecidedRequestsOnceExpired(t *testing.T) {
 	tests := []struct {
 		name     string
 		advance  time.Duration
@@ -89,10 +89,10 @@ func TestUndecidedRequestsAreForgottenOnceExpired(t *testing.T) {
 	}
 }
 
-// TestRecordStaysBoundedWhateverArrives sends many more requests than the
+// TestDeviceRecordStaysBoundedWhateverArrives sends many more requests than the
 // record holds, of every kind, and checks the bound and what is forgotten
 // first.
-func TestRecordStaysBoundedWhateverArrives(t *testing.T) {
+func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 	tests := []struct {
 		name        string
 		hint        string // the policy of every request sent
@@ -159,9 +159,9 @@ func TestRecordStaysBoundedWhateverArrives(t *testing.T) {
 	}
 }
 
-// TestWaitMatchFindsByIndex checks each kind of Match against a record
+// TestDeviceWaitMatchFindsByIndex checks each kind of Match against a record
 // holding several requests per login_hint.
-func TestWaitMatchFindsByIndex(t *testing.T) {
+func TestDeviceWaitMatchFindsByIndex(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.Default = Policy{Outcome: OutcomeNever}
 		c.Policies = map[string]Policy{"auto": {Outcome: OutcomeApprove}}
@@ -198,9 +198,9 @@ func TestWaitMatchFindsByIndex(t *testing.T) {
 	}
 }
 
-// TestWaitersOfDifferentRequestsDoNotWakeEachOther checks a change of one
+// TestDeviceWaitersOfDifferentRequestsDoNotWakeEachOther checks a change of one
 // request wakes only the waiters of that request (by id or login_hint).
-func TestWaitersOfDifferentRequestsDoNotWakeEachOther(t *testing.T) {
+func TestDeviceWaitersOfDifferentRequestsDoNotWakeEachOther(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
 	done := make(chan string, 2)
 	for _, id := range []string{"x-1", "x-2"} {
