@@ -1,6 +1,7 @@
 package refop
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"sync"
@@ -124,12 +125,20 @@ type Store interface {
 	Purge(ctx context.Context, cutoff time.Time) error
 }
 
-// MemoryStore is a Store in process memory.
+// MemoryStore is a Store in process memory. Besides its maps it keeps
+// one min-heap by expiry per kind, so Purge costs O(k log n) for the k
+// entries it drops instead of a scan of everything stored, and used jtis
+// are dropped as soon as they expire (an expired jti counts as unused
+// anyway): memory and per-request cost stay flat however many requests,
+// tokens and assertions a long `serve` has seen.
 type MemoryStore struct {
-	mu       sync.Mutex
-	requests map[string]AuthRequest
-	tokens   map[string]Token
-	jtis     map[string]time.Time
+	mu          sync.Mutex
+	requests    map[string]AuthRequest
+	tokens      map[string]Token
+	jtis        map[string]time.Time
+	requestsExp expiryQueue
+	tokensExp   expiryQueue
+	jtisExp     expiryQueue
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -143,6 +152,26 @@ func NewMemoryStore() *MemoryStore {
 	}
 }
 
+// StoreCounts is how many entries a store holds (MemoryStore.Counts,
+// BoltStore.Counts).
+type StoreCounts struct {
+	Requests, Tokens, JTIs int
+	// Queued counts the expiry-index entries of all kinds (MemoryStore:
+	// at least the entries stored, more only for keys whose expiry
+	// changed; BoltStore: exactly the entries stored).
+	Queued int
+}
+
+// Counts reports how many entries the store holds.
+func (s *MemoryStore) Counts() StoreCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return StoreCounts{
+		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis),
+		Queued: len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp),
+	}
+}
+
 // CreateAuthRequest implements Store.
 func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error {
 	s.mu.Lock()
@@ -151,6 +180,7 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 		return ErrExists
 	}
 	s.requests[r.ID] = r
+	s.requestsExp.push(r.ID, r.ExpiresAt)
 	return nil
 }
 
@@ -173,10 +203,14 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 	if !ok {
 		return AuthRequest{}, ErrNotFound
 	}
+	before := r.ExpiresAt
 	if err := fn(&r); err != nil {
 		return s.requests[id], err
 	}
 	s.requests[id] = r
+	if !r.ExpiresAt.Equal(before) {
+		s.requestsExp.push(id, r.ExpiresAt)
+	}
 	return r, nil
 }
 
@@ -184,6 +218,9 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, ok := s.tokens[t.Key]; !ok || !old.ExpiresAt.Equal(t.ExpiresAt) {
+		s.tokensExp.push(t.Key, t.ExpiresAt)
+	}
 	s.tokens[t.Key] = t
 	return nil
 }
@@ -212,14 +249,21 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	return nil
 }
 
-// UseJTI implements Store.
+// UseJTI implements Store. It first drops the jtis expired by now: they
+// would be accepted again anyway, so keeping them only costs memory.
 func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.jtisExp.popWhile(func(at time.Time) bool { return !at.After(now) }, func(k string) {
+		if exp, ok := s.jtis[k]; ok && !exp.After(now) {
+			delete(s.jtis, k)
+		}
+	})
 	if exp, ok := s.jtis[key]; ok && exp.After(now) {
 		return false, nil
 	}
 	s.jtis[key] = expiresAt
+	s.jtisExp.push(key, expiresAt)
 	return true, nil
 }
 
@@ -234,24 +278,56 @@ func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error)
 	return out, nil
 }
 
-// Purge implements Store.
+// Purge implements Store in O(k log n) for the k entries dropped.
 func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, r := range s.requests {
-		if r.ExpiresAt.Before(cutoff) {
+	before := func(at time.Time) bool { return at.Before(cutoff) }
+	s.requestsExp.popWhile(before, func(id string) {
+		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
 			delete(s.requests, id)
 		}
-	}
-	for k, t := range s.tokens {
-		if t.ExpiresAt.Before(cutoff) {
+	})
+	s.tokensExp.popWhile(before, func(k string) {
+		if t, ok := s.tokens[k]; ok && t.ExpiresAt.Before(cutoff) {
 			delete(s.tokens, k)
 		}
-	}
-	for k, exp := range s.jtis {
-		if exp.Before(cutoff) {
+	})
+	s.jtisExp.popWhile(before, func(k string) {
+		if exp, ok := s.jtis[k]; ok && exp.Before(cutoff) {
 			delete(s.jtis, k)
 		}
-	}
+	})
 	return nil
+}
+
+// expiryQueue is a min-heap of keys by expiry. An entry may be stale (the
+// key was dropped, or re-stored with another expiry): popBefore's callback
+// checks the stored value before deleting anything.
+type expiryQueue []expiring
+
+type expiring struct {
+	key string
+	at  time.Time
+}
+
+func (q expiryQueue) Len() int           { return len(q) }
+func (q expiryQueue) Less(i, j int) bool { return q[i].at.Before(q[j].at) }
+func (q expiryQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *expiryQueue) Push(x any)        { *q = append(*q, x.(expiring)) }
+func (q *expiryQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+func (q *expiryQueue) push(key string, at time.Time) { heap.Push(q, expiring{key: key, at: at}) }
+
+// popWhile pops entries while due(their expiry) holds for the earliest,
+// handing each key to drop.
+func (q *expiryQueue) popWhile(due func(at time.Time) bool, drop func(key string)) {
+	for len(*q) > 0 && due((*q)[0].at) {
+		drop(heap.Pop(q).(expiring).key)
+	}
 }
