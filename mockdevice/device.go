@@ -68,7 +68,7 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxRequests bounds the record, so a long load run cannot exhaust
 	// memory: beyond it the earliest settled request is forgotten, or, when
-	// every stored request is undecided, the one closest to its expiry.
+	// none is settled, the earliest received undecided one.
 	// Undecided requests are also forgotten once they have expired (plus
 	// ExpiryGrace). Zero means DefaultMaxRequests.
 	MaxRequests int
@@ -630,7 +630,7 @@ func (d *Device) stopTimerLocked(rec *record) {
 
 // makeRoomLocked makes room for one more request when the record is
 // full: it forgets the earliest settled request or, when none is settled,
-// the undecided one closest to its expiry. O(log n).
+// the earliest received undecided one. O(log n).
 func (d *Device) makeRoomLocked() {
 	if len(d.index.byID) < d.maxRequests {
 		return
@@ -641,7 +641,7 @@ func (d *Device) makeRoomLocked() {
 	}
 	if pending {
 		d.index.stats.ForgottenPending++
-		d.log.Warn("mockdevice: record full of undecided requests; forgetting the one closest to expiry",
+		d.log.Warn("mockdevice: record full of undecided requests; forgetting the earliest",
 			"id", rec.req.ID, "max_requests", d.maxRequests)
 	} else {
 		d.index.stats.ForgottenSettled++

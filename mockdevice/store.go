@@ -44,8 +44,9 @@ type Stats struct {
 	// ForgottenExpired counts undecided requests forgotten after expiring.
 	ForgottenExpired int `json:"forgotten_expired"`
 	// ForgottenPending counts undecided requests forgotten before their
-	// expiry because the record was full of them (the one closest to
-	// expiry goes first); a sign that MaxRequests is too small.
+	// expiry because the record was full of them (the earliest received
+	// goes first: most likely one a load run left behind); a sign that
+	// MaxRequests is too small.
 	ForgottenPending int `json:"forgotten_pending"`
 }
 
@@ -131,13 +132,19 @@ func (x *index) expired(now time.Time) *record {
 }
 
 // victim returns the record to forget to make room for one more: the
-// oldest settled, else the undecided closest to expiry. reason says which.
+// earliest settled, else the earliest received undecided one (pending
+// says which). Not the one closest to expiry: that may be a request a
+// check or a load flow is working on, with a shorter expiry than those
+// an earlier run left behind. The walk skips only requests whose callback
+// is in flight, so it is bounded by those.
 func (x *index) victim() (rec *record, pending bool) {
 	if e := x.settled.Front(); e != nil {
 		return e.Value.(*record), false
 	}
-	if len(x.undecided) > 0 {
-		return x.undecided[0], true
+	for e := x.arrivals.Front(); e != nil; e = e.Next() {
+		if r := e.Value.(*record); r.heapIdx >= 0 {
+			return r, true
+		}
 	}
 	return nil, false
 }

@@ -104,7 +104,7 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 			Stats{Stored: 3, ForgottenSettled: 7}, true},
 		{"refused: settled at once", "fail", []string{"r-7", "r-8", "r-9"},
 			Stats{Stored: 3, ForgottenSettled: 7}, false},
-		{"undecided: the one closest to expiry goes", "wait", []string{"r-0", "r-1", "r-9"},
+		{"undecided: the earliest received goes, whatever its expiry", "wait", []string{"r-7", "r-8", "r-9"},
 			Stats{Stored: 3, Pending: 3, ForgottenPending: 7}, false},
 	}
 	for _, tt := range tests {
@@ -119,8 +119,8 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 			})
 			for i := range 10 {
 				id := fmt.Sprintf("r-%d", i)
-				// Later requests expire sooner, except the last: so the
-				// closest to expiry is always the latest but one.
+				// Later requests expire sooner, except the last: the
+				// closest to expiry is never the one to forget.
 				exp := epoch.Add(time.Hour - time.Duration(i)*time.Minute)
 				if i == 9 {
 					exp = epoch.Add(2 * time.Hour)
