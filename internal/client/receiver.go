@@ -137,8 +137,9 @@ type ReceiverStats struct {
 // What it keeps is bounded, so an OP flooding the endpoint cannot exhaust
 // memory. Notifications fall in two pools of MaxNotifications and MaxBytes
 // each:
-//   - watched: those whose auth_req_id the tool has asked about (Wait,
-//     Expect or SetAnswers), i.e. requests a check or a load flow started;
+//   - watched: those whose auth_req_id the tool has asked about (Watch,
+//     Wait, Expect or SetAnswers), i.e. requests a check or a load flow
+//     started;
 //   - others: the rest (unknown auth_req_ids, no auth_req_id, other paths).
 //
 // A full pool drops its oldest notification (counted in Stats().Evicted);
@@ -154,6 +155,7 @@ type NotificationReceiver struct {
 	seq           uint64
 	byID          map[string]*idBucket
 	byBearer      map[string]*list.List // of *entry
+	marks         *list.List            // of string: watched auth_req_ids
 	watched       pool
 	others        pool
 	stats         ReceiverStats
@@ -205,6 +207,7 @@ func NewNotificationReceiver(cfg ReceiverConfig) (*NotificationReceiver, error) 
 		cfg:           cfg,
 		byID:          map[string]*idBucket{},
 		byBearer:      map[string]*list.List{},
+		marks:         list.New(),
 		watched:       pool{l: list.New()},
 		others:        pool{l: list.New()},
 		defaultAnswer: AnswerNoContent(),
@@ -363,6 +366,21 @@ func (r *NotificationReceiver) Stats() ReceiverStats {
 	return st
 }
 
+// Watch marks authReqID watched (see NotificationReceiver) without
+// waiting: call it as soon as the OP acknowledges a request whose ping or
+// push will be awaited, so the notification is out of reach of a flood
+// even if it arrives before Wait is called. The marks of ids nothing
+// arrives for are bounded (the earliest go first). O(1).
+// A nil receiver ignores the call (poll clients have none).
+func (r *NotificationReceiver) Watch(authReqID string) {
+	if r == nil || authReqID == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.watchLocked(authReqID)
+}
+
 // Expect returns a channel that receives the first notification (already
 // kept or still to come) whose auth_req_id is authReqID or, when
 // bearerToken is not empty, whose bearer token is bearerToken; the latter
@@ -425,8 +443,8 @@ func (r *NotificationReceiver) dropWaiter(authReqID, bearer string, ch <-chan No
 	}
 	// A watched auth_req_id nothing arrived for and nobody waits on any
 	// more is forgotten, so abandoned waits leave nothing behind.
-	if b := r.byID[authReqID]; b != nil && len(b.entries) == 0 && !b.scripted && len(r.waitByID[authReqID]) == 0 {
-		delete(r.byID, authReqID)
+	if b := r.byID[authReqID]; b != nil {
+		r.maybeForgetBucketLocked(authReqID, b)
 	}
 }
 

@@ -46,7 +46,8 @@ func keptIDs(r *NotificationReceiver) []string {
 }
 
 // TestReceiverCaps: what a full receiver keeps, drops and counts. Step
-// strings: "w:ID" watches ID (Expect), "s:ID" scripts answers for ID,
+// strings: "w:ID" waits for ID (Expect), "m:ID" watches ID (Watch, as at
+// the acknowledgement), "s:ID" scripts answers for ID,
 // "p:ID" pings ID, "f:N" floods N pings of unknown ids f-0..f-N-1.
 func TestReceiverCaps(t *testing.T) {
 	tests := []struct {
@@ -82,6 +83,18 @@ func TestReceiverCaps(t *testing.T) {
 			wantStats: ReceiverStats{Kept: 3, Evicted: 3},
 		},
 		{
+			name: "watched at the ack: a ping before Wait survives the flood", maxN: 2, perR: 10,
+			steps:     []string{"m:acked", "p:acked", "f:5", "w:acked"},
+			want:      []string{"acked", "f-3", "f-4"},
+			wantStats: ReceiverStats{Kept: 3, Evicted: 3},
+		},
+		{
+			name: "not watched before Wait: a flood may push the ping out", maxN: 2, perR: 10,
+			steps:     []string{"p:unacked", "f:5", "w:unacked"},
+			want:      []string{"f-3", "f-4"},
+			wantStats: ReceiverStats{Kept: 2, Evicted: 4},
+		},
+		{
 			name: "watched pool is bounded too, oldest first", maxN: 2, perR: 10,
 			steps:     []string{"w:a", "w:b", "w:c", "p:a", "p:b", "p:c"},
 			want:      []string{"b", "c"},
@@ -108,6 +121,8 @@ func TestReceiverCaps(t *testing.T) {
 				switch kind {
 				case "w":
 					r.Expect(arg, "")
+				case "m":
+					r.Watch(arg)
 				case "s":
 					if err := r.SetAnswers(arg, AnswerStatus(http.StatusOK, "")); err != nil {
 						t.Fatal(err)
@@ -247,5 +262,32 @@ func TestReceiverExpectByBearer(t *testing.T) {
 		}
 	default:
 		t.Fatal("a kept ping was not found by bearer token")
+	}
+}
+
+// TestReceiverWatchMarksAreBounded watches many requests nothing arrives
+// for: the receiver remembers a bounded number of them, the latest.
+func TestReceiverWatchMarksAreBounded(t *testing.T) {
+	const maxN = 2
+	r := boundedReceiver(t, maxN, 0, 0)
+	for i := range 100 {
+		r.Watch(fmt.Sprintf("acked-%d", i))
+	}
+	r.mu.Lock()
+	ids, marks := len(r.byID), r.marks.Len()
+	_, latest := r.byID["acked-99"]
+	_, earliest := r.byID["acked-0"]
+	r.mu.Unlock()
+	if bound := marksPerNotification * maxN; ids != bound || marks != bound || !latest || earliest {
+		t.Fatalf("%d ids and %d marks remembered (latest %v, earliest %v), want the latest %d",
+			ids, marks, latest, earliest, bound)
+	}
+	// The latest watched still keeps its ping from a flood.
+	ping(r, "acked-99", 0)
+	for i := range 10 {
+		ping(r, fmt.Sprintf("f-%d", i), 0)
+	}
+	if len(r.NotificationsFor("acked-99")) != 1 {
+		t.Fatal("the ping of a watched request was pushed out")
 	}
 }

@@ -29,7 +29,14 @@ type idBucket struct {
 	// notifications go to the watched pool. scripted: it has scripted
 	// answers, so the bucket lives even while empty.
 	watched, scripted bool
+	// mark is the bucket's place in the receiver's marks (watched ids in
+	// the order they were first watched), nil once dropped from them.
+	mark *list.Element
 }
+
+// marksPerNotification bounds the watched auth_req_ids remembered while
+// nothing has arrived for them: MaxNotifications times this.
+const marksPerNotification = 4
 
 // entryOverhead estimates what a kept notification holds beside its body
 // and headers: the struct, list elements and map entries.
@@ -63,8 +70,36 @@ func (r *NotificationReceiver) watchLocked(authReqID string) *idBucket {
 			r.linkLocked(e, &r.watched)
 		}
 		r.trimLocked(&r.watched)
+		b.mark = r.marks.PushBack(authReqID)
+		r.trimMarksLocked()
 	}
 	return b
+}
+
+// trimMarksLocked bounds the watched auth_req_ids: beyond the bound the
+// earliest watched forgets its mark, and its bucket goes if nothing keeps
+// it (no notification, waiter or script). So Watch calls for requests that
+// never get a notification leave nothing behind for good.
+func (r *NotificationReceiver) trimMarksLocked() {
+	for r.marks.Len() > marksPerNotification*r.cfg.MaxNotifications {
+		id := r.marks.Remove(r.marks.Front()).(string)
+		if b := r.byID[id]; b != nil {
+			b.mark = nil
+			r.maybeForgetBucketLocked(id, b)
+		}
+	}
+}
+
+// maybeForgetBucketLocked deletes b (of id) when nothing needs it.
+func (r *NotificationReceiver) maybeForgetBucketLocked(id string, b *idBucket) {
+	if len(b.entries) > 0 || b.scripted || len(r.waitByID[id]) > 0 {
+		return
+	}
+	if b.mark != nil {
+		r.marks.Remove(b.mark)
+		b.mark = nil
+	}
+	delete(r.byID, id)
 }
 
 // deliverLocked hands n to the waiters of its auth_req_id and bearer
@@ -163,9 +198,7 @@ func (r *NotificationReceiver) evictLocked(e *entry) {
 	r.unlinkLocked(e)
 	if b := e.id; b != nil {
 		b.entries = slices.DeleteFunc(b.entries, func(o *entry) bool { return o == e })
-		if len(b.entries) == 0 && !b.scripted && len(r.waitByID[e.n.AuthReqID]) == 0 {
-			delete(r.byID, e.n.AuthReqID)
-		}
+		r.maybeForgetBucketLocked(e.n.AuthReqID, b)
 	}
 	if e.bearerEl != nil {
 		l := r.byBearer[e.n.BearerToken]
