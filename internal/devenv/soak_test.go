@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,19 +36,20 @@ import (
 //	CIBA_CHECK_SOAK=1 go test ./internal/devenv -run TestSoakServe -v -timeout 30m
 //
 // CIBA_CHECK_SOAK_RUNS (default 20) and CIBA_CHECK_SOAK_SECONDS (default
-// 2.5, each phase of a run) tune it.
+// 2.5, each phase of a run) tune it; CIBA_CHECK_SOAK_PROFILE=DIR makes the
+// serve process write DIR/cpu.pprof and DIR/heap.pprof.
 const (
 	soakEnv      = "CIBA_CHECK_SOAK"
 	soakChildEnv = "CIBA_CHECK_SOAK_CHILD" // the serve side, in a child process
 )
 
 // soak parameters of one run: `load flow --mode both --rate 20/s` with
-// the default --approve-delay, then `load poll --rate 500/s --pending 100`
+// the default --approve-delay, then `load poll --rate 500/s --pending 500` (its default)
 // with a private_key_jwt client, whose pending requests are left behind.
 const (
 	soakFlowRate   = 20
 	soakPollRate   = 500
-	soakPending    = 100
+	soakPending    = 500
 	soakApprove    = 500 * time.Millisecond
 	soakAimRatio   = 1.2
 	soakPollClient = "poll-pkjwt-es256"
@@ -121,6 +124,7 @@ func TestSoakServe(t *testing.T) {
 		pollP99, pingP99, pollRunP99 float64 // ms
 		unexpected                   uint64
 		rssKB, hwmKB                 int64
+		mem                          serveMem
 	}
 	var results []result
 	t.Logf("soak: %d runs of flow (poll+ping, %d/s each, %s) then poll (%d/s, %d pending left behind, %s); machine shared, figures indicative",
@@ -165,10 +169,12 @@ func TestSoakServe(t *testing.T) {
 		}
 		r.pollRunP99 = pollSum.Latency.P99
 		r.unexpected += pollSum.Requests.Unexpected
-		r.rssKB, r.hwmKB = procStatus(t, child.Process.Pid)
+		r.rssKB, r.hwmKB = procStatus(t, child.cmd.Process.Pid)
+		r.mem = child.mem(t)
 		results = append(results, r)
-		t.Logf("run %2d: flow p99 poll %7.1f ms, ping %7.1f ms; poll-run p99 %6.1f ms; unexpected %d; serve RSS %6.1f MB (peak %6.1f MB)",
-			i+1, r.pollP99, r.pingP99, r.pollRunP99, r.unexpected, float64(r.rssKB)/1024, float64(r.hwmKB)/1024)
+		t.Logf("run %2d: flow p99 poll %7.1f ms, ping %7.1f ms; poll-run p99 %6.1f ms; unexpected %d; serve RSS %5.1f MB (peak %5.1f), heap in use %5.1f MB, %4d goroutines, device %5d stored (%5d pending)",
+			i+1, r.pollP99, r.pingP99, r.pollRunP99, r.unexpected, float64(r.rssKB)/1024, float64(r.hwmKB)/1024,
+			float64(r.mem.heapInuse)/(1<<20), r.mem.goroutines, r.mem.stored, r.mem.pending)
 	}
 	first, last := results[0], results[len(results)-1]
 	ratio := func(a, b float64) float64 {
@@ -178,10 +184,13 @@ func TestSoakServe(t *testing.T) {
 		return b / a
 	}
 	flowFirst, flowLast := max(first.pollP99, first.pingP99), max(last.pollP99, last.pingP99)
-	t.Logf("first run: flow p99 %.1f ms, serve RSS %.1f MB", flowFirst, float64(first.rssKB)/1024)
-	t.Logf("last run:  flow p99 %.1f ms, serve RSS %.1f MB", flowLast, float64(last.rssKB)/1024)
-	t.Logf("last/first: flow p99 %.2f, RSS %.2f (aim <= %.1f)",
-		ratio(flowFirst, flowLast), ratio(float64(first.rssKB), float64(last.rssKB)), soakAimRatio)
+	t.Logf("first run: flow p99 %.1f ms, serve RSS %.1f MB, heap in use %.1f MB",
+		flowFirst, float64(first.rssKB)/1024, float64(first.mem.heapInuse)/(1<<20))
+	t.Logf("last run:  flow p99 %.1f ms, serve RSS %.1f MB, heap in use %.1f MB",
+		flowLast, float64(last.rssKB)/1024, float64(last.mem.heapInuse)/(1<<20))
+	t.Logf("last/first: flow p99 %.2f, RSS %.2f, heap in use %.2f (aim <= %.1f)",
+		ratio(flowFirst, flowLast), ratio(float64(first.rssKB), float64(last.rssKB)),
+		ratio(float64(first.mem.heapInuse), float64(last.mem.heapInuse)), soakAimRatio)
 }
 
 // soakPoll is `load poll --pending soakPending --rate soakPollRate/s` with
@@ -220,9 +229,41 @@ func soakPoll(ctx context.Context, newClient func(string) (*client.Client, *http
 	})
 }
 
+// serveMem is what the serve process reports of itself.
+type serveMem struct {
+	heapInuse                   uint64
+	goroutines, stored, pending int
+}
+
+// serveProc is the serve child: its process, and a way to ask it for
+// serveMem.
+type serveProc struct {
+	cmd   *exec.Cmd
+	stdin io.Writer
+	lines <-chan string
+}
+
+func (p *serveProc) mem(t *testing.T) serveMem {
+	t.Helper()
+	if _, err := io.WriteString(p.stdin, "mem\n"); err != nil {
+		t.Fatal(err)
+	}
+	for l := range p.lines {
+		if rest, ok := strings.CutPrefix(l, "MEM "); ok {
+			var m serveMem
+			if _, err := fmt.Sscan(rest, &m.heapInuse, &m.goroutines, &m.stored, &m.pending); err != nil {
+				t.Fatalf("serve child: %q: %v", l, err)
+			}
+			return m
+		}
+	}
+	t.Fatal("the serve child ended")
+	return serveMem{}
+}
+
 // startServeChild starts this test binary as the serve process and
 // returns it with the target it wrote.
-func startServeChild(t *testing.T) (*exec.Cmd, *target.Target) {
+func startServeChild(t *testing.T) (*serveProc, *target.Target) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSoakServe$", "-test.count=1")
 	cmd.Env = append(os.Environ(), soakChildEnv+"="+t.TempDir())
@@ -249,15 +290,21 @@ func startServeChild(t *testing.T) (*exec.Cmd, *target.Target) {
 			<-done
 		}
 	})
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if path, ok := strings.CutPrefix(sc.Text(), "TARGET "); ok {
-			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	for l := range lines {
+		if path, ok := strings.CutPrefix(l, "TARGET "); ok {
 			tgt, err := target.Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return cmd, tgt
+			return &serveProc{cmd: cmd, stdin: stdin, lines: lines}, tgt
 		}
 	}
 	t.Fatal("the serve child printed no target")
@@ -267,12 +314,45 @@ func startServeChild(t *testing.T) (*exec.Cmd, *target.Target) {
 // serveChild is the serve process: the embedded environment until stdin
 // closes.
 func serveChild(t *testing.T, dir string) {
+	profiles := os.Getenv("CIBA_CHECK_SOAK_PROFILE")
+	if profiles != "" {
+		f, err := os.Create(filepath.Join(profiles, "cpu.pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	env, err := devenv.Start(context.Background(), devenv.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Printf("TARGET %s\n", env.TargetPath)
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	// Each line on stdin asks for the live heap (after a GC), so the
+	// parent can tell retained state from memory the runtime has not
+	// returned to the OS yet; EOF ends the serve.
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		st := env.Device.Stats()
+		fmt.Printf("MEM %d %d %d %d\n", ms.HeapInuse, runtime.NumGoroutine(), st.Stored, st.Pending)
+	}
+	if profiles != "" {
+		runtime.GC()
+		f, err := os.Create(filepath.Join(profiles, "heap.pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
 	st := env.Device.Stats()
 	fmt.Fprintf(os.Stderr, "serve child: device %+v\n", st)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
