@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -131,24 +132,60 @@ type Store interface {
 // are dropped as soon as they expire (an expired jti counts as unused
 // anyway): memory and per-request cost stay flat however many requests,
 // tokens and assertions a long `serve` has seen.
+//
+// Requests and tokens are also capped by count (SetLimits): beyond the
+// cap the one expiring first is dropped, as a purge would later. Purge
+// alone bounds them by rate × lifetime, which for refresh tokens (a day)
+// and retained expired requests (an hour) is too much under sustained
+// load. Used jtis are never capped: dropping a live one would allow a
+// replay; they expire within minutes.
 type MemoryStore struct {
 	mu          sync.Mutex
+	maxRequests int
+	maxTokens   int
 	requests    map[string]AuthRequest
 	tokens      map[string]Token
 	jtis        map[string]time.Time
 	requestsExp expiryQueue
 	tokensExp   expiryQueue
 	jtisExp     expiryQueue
+	// requestsAge and tokensAge list keys oldest first, for the caps.
+	requestsAge fifo
+	tokensAge   fifo
+	dropped     int
 }
 
 var _ Store = (*MemoryStore)(nil)
 
-// NewMemoryStore returns an empty MemoryStore.
+// Default caps of a MemoryStore (SetLimits): far above what a
+// conformance run or a load run of minutes stores, a few hundred MB at
+// most.
+const (
+	DefaultMaxStoredRequests = 200_000
+	DefaultMaxStoredTokens   = 400_000
+)
+
+// NewMemoryStore returns an empty MemoryStore with the default caps.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		requests: map[string]AuthRequest{},
-		tokens:   map[string]Token{},
-		jtis:     map[string]time.Time{},
+		maxRequests: DefaultMaxStoredRequests,
+		maxTokens:   DefaultMaxStoredTokens,
+		requests:    map[string]AuthRequest{},
+		tokens:      map[string]Token{},
+		jtis:        map[string]time.Time{},
+	}
+}
+
+// SetLimits replaces the caps on stored requests and tokens; values below
+// 1 keep the current cap. It applies from the next insertion.
+func (s *MemoryStore) SetLimits(requests, tokens int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if requests > 0 {
+		s.maxRequests = requests
+	}
+	if tokens > 0 {
+		s.maxTokens = tokens
 	}
 }
 
@@ -160,6 +197,9 @@ type StoreCounts struct {
 	// at least the entries stored, more only for keys whose expiry
 	// changed; BoltStore: exactly the entries stored).
 	Queued int
+	// Dropped counts requests and tokens a MemoryStore dropped, oldest
+	// first, to stay within its caps (SetLimits).
+	Dropped int
 }
 
 // Counts reports how many entries the store holds.
@@ -168,7 +208,8 @@ func (s *MemoryStore) Counts() StoreCounts {
 	defer s.mu.Unlock()
 	return StoreCounts{
 		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis),
-		Queued: len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp),
+		Queued:  len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp),
+		Dropped: s.dropped,
 	}
 }
 
@@ -181,6 +222,11 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	}
 	s.requests[r.ID] = r
 	s.requestsExp.push(r.ID, r.ExpiresAt)
+	s.requestsAge.add(r.ID, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
+	for len(s.requests) > s.maxRequests {
+		delete(s.requests, s.requestsAge.oldest(func(k string) bool { _, ok := s.requests[k]; return ok }))
+		s.dropped++
+	}
 	return nil
 }
 
@@ -218,10 +264,18 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.tokens[t.Key]; !ok || !old.ExpiresAt.Equal(t.ExpiresAt) {
+	old, ok := s.tokens[t.Key]
+	if !ok || !old.ExpiresAt.Equal(t.ExpiresAt) {
 		s.tokensExp.push(t.Key, t.ExpiresAt)
 	}
 	s.tokens[t.Key] = t
+	if !ok {
+		s.tokensAge.add(t.Key, len(s.tokens), func(k string) bool { _, ok := s.tokens[k]; return ok })
+	}
+	for len(s.tokens) > s.maxTokens {
+		delete(s.tokens, s.tokensAge.oldest(func(k string) bool { _, ok := s.tokens[k]; return ok }))
+		s.dropped++
+	}
 	return nil
 }
 
@@ -330,4 +384,40 @@ func (q *expiryQueue) popWhile(due func(at time.Time) bool, drop func(key string
 	for len(*q) > 0 && due((*q)[0].at) {
 		drop(heap.Pop(q).(expiring).key)
 	}
+}
+
+// fifo lists keys in insertion order. Keys dropped from the store by a
+// purge stay in it until skipped; it compacts itself when more than half
+// of it is such leftovers, so it stays within twice the store's size.
+type fifo struct {
+	keys []string
+	head int
+}
+
+// add appends key. size is how many keys the store holds, present tells
+// which: when the list has grown past twice that, the leftovers go, in
+// O(n) once every n additions: O(1) amortised.
+func (f *fifo) add(key string, size int, present func(string) bool) {
+	f.keys = append(f.keys, key)
+	if n := len(f.keys) - f.head; n > 2*size+1024 {
+		f.keys = slices.DeleteFunc(f.keys[f.head:], func(k string) bool { return !present(k) })
+		f.head = 0
+	} else if f.head > n {
+		f.keys = slices.Delete(f.keys, 0, f.head)
+		f.head = 0
+	}
+}
+
+// oldest removes and returns the oldest key the store still holds; the
+// caller only asks while the store is over its cap, so one exists.
+func (f *fifo) oldest(present func(string) bool) string {
+	for f.head < len(f.keys) {
+		k := f.keys[f.head]
+		f.keys[f.head] = ""
+		f.head++
+		if present(k) {
+			return k
+		}
+	}
+	return ""
 }

@@ -441,3 +441,65 @@ func TestBoltStoreIndexesAnOldFile(t *testing.T) {
 		t.Fatal("the live request of an old file was purged")
 	}
 }
+
+// TestMemoryStoreCaps: beyond its caps the memory store drops the oldest
+// stored request or token (not the one expiring first: a fresh access
+// token expires long before an old refresh token).
+func TestMemoryStoreCaps(t *testing.T) {
+	tests := []struct {
+		name         string
+		reqCap       int
+		tokCap       int
+		requests     []string
+		tokens       []refop.Token
+		wantRequests []string
+		wantTokens   []string
+		wantDropped  int
+	}{
+		{name: "within the caps nothing goes", reqCap: 3, tokCap: 3,
+			requests: []string{"a", "b"}, wantRequests: []string{"a", "b"}},
+		{name: "requests: the oldest go", reqCap: 2, tokCap: 3,
+			requests: []string{"a", "b", "c", "d"}, wantRequests: []string{"c", "d"}, wantDropped: 2},
+		{name: "tokens: the oldest go, not the first to expire", reqCap: 3, tokCap: 2,
+			tokens: []refop.Token{
+				{Key: "refresh-old", ExpiresAt: storeEpoch.Add(24 * time.Hour)},
+				{Key: "access-1", ExpiresAt: storeEpoch.Add(5 * time.Minute)},
+				{Key: "access-2", ExpiresAt: storeEpoch.Add(5 * time.Minute)},
+			},
+			wantTokens: []string{"access-1", "access-2"}, wantDropped: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := refop.NewMemoryStore(), ctx(t)
+			s.SetLimits(tt.reqCap, tt.tokCap)
+			for i, id := range tt.requests {
+				if err := s.CreateAuthRequest(c, refop.AuthRequest{ID: id, ExpiresAt: storeEpoch.Add(time.Duration(10-i) * time.Minute)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tok := range tt.tokens {
+				if err := s.PutToken(c, tok); err != nil {
+					t.Fatal(err)
+				}
+			}
+			all, _ := s.ListAuthRequests(c)
+			var got []string
+			for _, r := range all {
+				got = append(got, r.ID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.wantRequests) {
+				t.Errorf("requests %v, want %v", got, tt.wantRequests)
+			}
+			for _, tok := range tt.tokens {
+				_, err := s.GetToken(c, tok.Key)
+				if want := slices.Contains(tt.wantTokens, tok.Key); want != (err == nil) {
+					t.Errorf("token %s kept=%v, want %v", tok.Key, err == nil, want)
+				}
+			}
+			if n := s.Counts(); n.Dropped != tt.wantDropped {
+				t.Errorf("dropped %d, want %d", n.Dropped, tt.wantDropped)
+			}
+		})
+	}
+}
