@@ -212,9 +212,10 @@ type conformanceV1 struct {
 		Version string `json:"version"`
 	} `json:"tool"`
 	Target struct {
-		Issuer  string `json:"issuer"`
-		Device  string `json:"device"`
-		Profile string `json:"profile"`
+		Issuer  string   `json:"issuer"`
+		Device  string   `json:"device"`
+		Profile string   `json:"profile"`
+		OffHost []string `json:"off_host_endpoints"`
 	} `json:"target"`
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"duration_seconds"`
@@ -276,6 +277,12 @@ func decodeConformance(data []byte) (*Model, error) {
 	}
 	if c.Target.Device != "" {
 		m.Environment = map[string]string{"device": c.Target.Device}
+	}
+	if len(c.Target.OffHost) > 0 {
+		if m.Environment == nil {
+			m.Environment = map[string]string{}
+		}
+		m.Environment["endpoints off the issuer's host"] = strings.Join(c.Target.OffHost, "; ")
 	}
 	for _, in := range c.Checks {
 		out := Check{

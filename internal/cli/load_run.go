@@ -67,6 +67,11 @@ func openLoadEnv(ctx context.Context, o *LoadOptions) (*loadEnv, error) {
 		e.close()
 		return nil, fmt.Errorf("%s: discovery at %s: %w", name, e.t.Issuer, err)
 	}
+	// https or nothing, as for run: checked before the first credential.
+	if err := targetclient.CheckCredentialURLs(e.t, md); err != nil {
+		e.close()
+		return nil, &UsageError{Err: fmt.Errorf("%s: target %s: %w", name, e.t.Issuer, err)}
+	}
 	e.md = md
 	return e, nil
 }
@@ -140,6 +145,9 @@ func newLoadClient(e *loadEnv, tc *target.Client, o *LoadOptions) (*client.Clien
 	if err != nil {
 		return nil, nil, &UsageError{Err: fmt.Errorf("load %s: client %s: %w", o.Scenario, tc.ID, err)}
 	}
+	// The generator sends through the client's transport, which refuses
+	// any URL that is not https.
+	hc.Transport = c.HTTPClient().Transport
 	return c, hc, nil
 }
 

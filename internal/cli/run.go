@@ -132,6 +132,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)}
 	}
 	defer env.Close()
+	for _, ep := range env.OffHost {
+		fmt.Fprintf(opts.IO.ErrOut, "note: the OP's %s is on another host than the issuer %s; credentials go there\n", ep, t.Issuer)
+	}
 	// A setup mistake is not the OP's fault: a refusal that says
 	// target.yaml is wrong stops the run here (exit 2, one line).
 	if err := conformance.Preflight(ctx, env); err != nil {
@@ -153,7 +156,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 
 	info := conformance.ReportInfo{
 		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind), Profile: targetProfile(t), Judging: profile,
-		Started: started, Duration: elapsed,
+		Started: started, Duration: elapsed, OffHost: env.OffHost,
 	}
 	lost := env.Lost()
 	if lost != nil {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -152,20 +151,46 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	} {
 		if ep.url == "" {
 			r.fail(ep.name, "missing from discovery and not set under endpoints: (CIBA 4)")
-		} else {
-			r.ok(ep.name, ep.url)
 		}
 	}
+	secure := checkCredentialURLs(r, t, md)
 	checkJWKS(ctx, r, md, roots, opts.Timeout)
 	checkRegistration(r, t, md)
 	for i := range t.Clients {
 		checkClient(ctx, r, t, &t.Clients[i], md, opts)
 	}
-	if md.BackchannelAuthenticationEndpoint != "" {
+	if md.BackchannelAuthenticationEndpoint != "" && secure {
 		probeClients(ctx, r, t, md, opts)
 	}
 	checkDevice(ctx, r, t, opts)
 	return r.result()
+}
+
+// checkCredentialURLs shows every URL credentials would be sent to that
+// is not https as failed (the run refuses it as a target error), and the
+// backchannel and token endpoints as the client calls them. It reports
+// whether all are https: the client probes are only made then.
+func checkCredentialURLs(r *checkReport, t *target.Target, md *ciba.ProviderMetadata) bool {
+	offHost := targetclient.OffHost(t, md)
+	secure := true
+	for _, cu := range targetclient.CredentialURLs(t, md) {
+		if client.RequireHTTPS(cu.URL) != nil {
+			secure = false
+			r.fail(cu.Name, "%v", &targetclient.InsecureURLError{CredentialURL: cu})
+			continue
+		}
+		switch strings.TrimPrefix(cu.Name, "mtls_endpoint_aliases.") {
+		case "backchannel_authentication_endpoint", "token_endpoint", "endpoints.backchannel_authentication", "endpoints.token":
+		default:
+			continue
+		}
+		detail := cu.URL
+		if slices.Contains(offHost, cu.Name+" "+cu.URL) {
+			detail += " (on another host than the issuer)"
+		}
+		r.ok(cu.Name, detail)
+	}
+	return secure
 }
 
 // checkRegistration reports what target.yaml says of the registration
@@ -397,6 +422,10 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 	if endpoint == "" {
 		return
 	}
+	if client.RequireHTTPS(endpoint) != nil {
+		r.fail(item, "no TLS handshake: the token endpoint %q is not an https URL, and ciba-check presents no certificate and sends no credentials there", endpoint)
+		return
+	}
 	roots, err := t.RootCAs()
 	if err != nil {
 		r.fail(item, "%v", err)
@@ -424,11 +453,12 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 		return
 	}
 	resp.Body.Close()
-	detail := hostOf(endpoint)
-	if resp.TLS != nil {
-		detail += fmt.Sprintf(" (%s, %s)", tls.VersionName(resp.TLS.Version), tls.CipherSuiteName(resp.TLS.CipherSuite))
+	if resp.TLS == nil {
+		// Only a handshake that took place is reported as one.
+		r.fail(item, "%s answered without TLS", hostOf(endpoint))
+		return
 	}
-	r.ok(item, "handshake with "+detail)
+	r.ok(item, fmt.Sprintf("handshake with %s (%s, %s)", hostOf(endpoint), tls.VersionName(resp.TLS.Version), tls.CipherSuiteName(resp.TLS.CipherSuite)))
 }
 
 func hostOf(raw string) string {
@@ -473,21 +503,17 @@ func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *Ta
 		}
 		r.ok(item, "template "+t.Device.ApprovalURL+" (called only during a run)")
 	case target.DeviceCommand:
-		name := strings.Fields(t.Device.Command)
-		if len(name) == 0 {
-			r.fail(item, "the command is empty")
+		c, err := device.NewCommand(t.Device.Command, t.BaseDir, 0)
+		if err != nil {
+			r.fail(item, "%v", err)
 			return
 		}
-		program := name[0]
-		if strings.ContainsRune(program, '/') && !filepath.IsAbs(program) {
-			// The command runs in the target file's folder.
-			program = filepath.Join(t.BaseDir, program)
-		}
-		if _, err := exec.LookPath(program); err != nil {
-			r.fail(item, "%q cannot be run: %v", name[0], err)
+		// The command runs in the target file's folder.
+		if _, err := exec.LookPath(c.ProgramPath()); err != nil {
+			r.fail(item, "%q cannot be run: %v", c.Program(), err)
 			return
 		}
-		r.ok(item, "runs "+t.Device.Command+" in "+t.BaseDir)
+		r.ok(item, "runs "+t.Device.Command+" in "+t.BaseDir+" (without a shell)")
 	case target.DeviceHints:
 		r.ok(item, "the OP decides by login_hint; nothing to reach")
 	case target.DeviceManual:

@@ -201,7 +201,7 @@ const (
 	DeviceApprovalURL DeviceKind = "approval_url"
 	// DeviceHints leaves the decision to the OP, which decides by login_hint.
 	DeviceHints DeviceKind = "hints"
-	// DeviceCommand runs a shell command.
+	// DeviceCommand runs a program for each decision, without a shell.
 	DeviceCommand DeviceKind = "command"
 	// DeviceManual prints the request and waits for the operator.
 	DeviceManual DeviceKind = "manual"

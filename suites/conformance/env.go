@@ -31,6 +31,10 @@ type Env struct {
 	// (discovery, JWKS).
 	HTTP  *http.Client
 	Clock clock.Clock
+	// OffHost names the endpoints the OP's discovery document puts on
+	// another host than the issuer ("name URL"): credentials go there,
+	// so the run's output and report name them.
+	OffHost []string
 
 	mu   sync.Mutex
 	lost error
@@ -133,6 +137,11 @@ func NewEnv(ctx context.Context, t *target.Target, o EnvOptions) (*Env, error) {
 	if err != nil {
 		return nil, &TargetError{Err: fmt.Errorf("discovery at %s: %w", t.Issuer, err)}
 	}
+	// https or nothing: a URL that would carry a credential in cleartext
+	// stops the run before the first credential leaves.
+	if err := targetclient.CheckCredentialURLs(t, md); err != nil {
+		return nil, &TargetError{Err: err}
+	}
 	drv, err := device.New(t, device.Options{HTTPClient: hc, In: o.In, Out: o.Out})
 	if err != nil {
 		return nil, &TargetError{Err: err}
@@ -148,7 +157,7 @@ func NewEnv(ctx context.Context, t *target.Target, o EnvOptions) (*Env, error) {
 	if err != nil {
 		return nil, &TargetError{Err: err}
 	}
-	return &Env{Target: t, Metadata: md, Driver: drv, Receivers: rs, HTTP: hc, Clock: o.Clock}, nil
+	return &Env{Target: t, Metadata: md, Driver: drv, Receivers: rs, HTTP: hc, Clock: o.Clock, OffHost: targetclient.OffHost(t, md)}, nil
 }
 
 // Close stops the receivers and idle connections.
