@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -220,6 +221,7 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.requests[r.ID]; ok {
 		return ErrExists
 	}
+	r = ownStrings(r)
 	s.requests[r.ID] = r
 	s.requestsExp.push(r.ID, r.ExpiresAt)
 	s.requestsAge.add(r.ID, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
@@ -264,6 +266,7 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t = ownTokenStrings(t)
 	old, ok := s.tokens[t.Key]
 	if !ok || !old.ExpiresAt.Equal(t.ExpiresAt) {
 		s.tokensExp.push(t.Key, t.ExpiresAt)
@@ -384,6 +387,27 @@ func (q *expiryQueue) popWhile(due func(at time.Time) bool, drop func(key string
 	for len(*q) > 0 && due((*q)[0].at) {
 		drop(heap.Pop(q).(expiring).key)
 	}
+}
+
+// ownStrings copies the request's strings. Form values are substrings of
+// the request body they were parsed from (net/url returns unescaped values
+// as they stand), so a stored request would otherwise keep its whole POST
+// body alive, signed request object and client assertion included: about
+// 3 KB per request for as long as it is retained.
+func ownStrings(r AuthRequest) AuthRequest {
+	for _, f := range []*string{&r.ID, &r.ClientID, &r.Subject, &r.Scope, &r.ACR, &r.ACRValues,
+		&r.BindingMessage, &r.UserCode, &r.ClientNotificationToken, &r.DeliveryMode, &r.FailureReason} {
+		*f = strings.Clone(*f)
+	}
+	return r
+}
+
+// ownTokenStrings is ownStrings for a token.
+func ownTokenStrings(t Token) Token {
+	for _, f := range []*string{&t.Key, &t.ClientID, &t.Subject, &t.Scope, &t.ACR, &t.CertThumbprint} {
+		*f = strings.Clone(*f)
+	}
+	return t
 }
 
 // fifo lists keys in insertion order. Keys dropped from the store by a

@@ -3,8 +3,11 @@ package refop
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestMemoryStoreAgeListStaysBounded creates many short-lived requests,
@@ -31,5 +34,46 @@ func TestMemoryStoreAgeListStaysBounded(t *testing.T) {
 	}
 	if len(s.requests) > 200 || len(s.requestsExp) > 200 {
 		t.Fatalf("%d requests and %d expiry entries after purges", len(s.requests), len(s.requestsExp))
+	}
+}
+
+// TestMemoryStoreOwnsItsStrings: every string field of a stored request
+// or token is a copy, not a window into the caller's (a form body's)
+// memory. It walks the fields by reflection, so a string field added
+// later without a copy in ownStrings fails here. Named string types
+// (AuthStatus, TokenKind) hold constants and are left out.
+func TestMemoryStoreOwnsItsStrings(t *testing.T) {
+	s, c := NewMemoryStore(), context.Background()
+	body := strings.Repeat("x", 4096) // stands for the form body
+	var r AuthRequest
+	var tok Token
+	for _, v := range []reflect.Value{reflect.ValueOf(&r).Elem(), reflect.ValueOf(&tok).Elem()} {
+		for i := range v.NumField() {
+			if f := v.Field(i); f.Type() == reflect.TypeFor[string]() {
+				f.SetString(body[i : i+8])
+			}
+		}
+	}
+	if err := s.CreateAuthRequest(c, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutToken(c, tok); err != nil {
+		t.Fatal(err)
+	}
+	gotR, _ := s.GetAuthRequest(c, r.ID)
+	gotT, _ := s.GetToken(c, tok.Key)
+	for _, v := range []reflect.Value{reflect.ValueOf(gotR), reflect.ValueOf(gotT)} {
+		for i := range v.NumField() {
+			f := v.Field(i)
+			if f.Type() != reflect.TypeFor[string]() {
+				continue
+			}
+			p := unsafe.StringData(f.String())
+			start := unsafe.StringData(body)
+			if uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(start)) &&
+				uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(start))+uintptr(len(body)) {
+				t.Errorf("%s.%s points into the caller's string", v.Type().Name(), v.Type().Field(i).Name)
+			}
+		}
 	}
 }
