@@ -507,6 +507,7 @@ func (d *Device) callBack(ctx context.Context, id, token string, status ciba.Dev
 		rec.req.CallbackError = cbErr.Error()
 		d.log.Warn("mockdevice: callback failed", "id", id, "error", cbErr)
 	}
+	rec.token = "" // settled: no callback will need it again
 	d.index.settle(rec)
 	d.notifyLocked(rec)
 	if cbErr != nil {
@@ -572,7 +573,10 @@ func (d *Device) receive(req Request, token string) (Policy, error) {
 		req.ResponseStatus = p.errorStatus()
 	}
 	d.makeRoomLocked()
-	rec := &record{req: req, token: token, expires: req.ExpiresAt}
+	rec := &record{req: req, expires: req.ExpiresAt}
+	if req.State == StatePending {
+		rec.token = token // for the callback; a refused request gets none
+	}
 	d.index.add(rec)
 	d.notifyLocked(rec)
 	d.log.Info("mockdevice: request", "id", req.ID, "login_hint", req.LoginHint,

@@ -155,6 +155,17 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 			if got := h.device.Stats(); got != tt.wantStats {
 				t.Fatalf("stats %+v, want %+v", got, tt.wantStats)
 			}
+			// A settled request keeps no bearer token: no callback needs it.
+			h.device.mu.Lock()
+			for id, rec := range h.device.index.byID {
+				if rec.req.Settled() && rec.token != "" {
+					t.Errorf("settled %s still holds the OP's bearer token", id)
+				}
+				if rec.req.State == StatePending && rec.token == "" {
+					t.Errorf("pending %s lost the bearer token its callback needs", id)
+				}
+			}
+			h.device.mu.Unlock()
 		})
 	}
 }
