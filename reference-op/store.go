@@ -251,13 +251,16 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 	if !ok {
 		return AuthRequest{}, ErrNotFound
 	}
-	before := r.ExpiresAt
+	before, key := r.ExpiresAt, r.ID
 	if err := fn(&r); err != nil {
 		return s.requests[id], err
 	}
-	s.requests[id] = r
+	// Keyed by the stored id, not the caller's: assigning to a map with
+	// a string key re-points the key at the string given, and the
+	// caller's auth_req_id is a window into its token request's body.
+	s.requests[key] = r
 	if !r.ExpiresAt.Equal(before) {
-		s.requestsExp.push(id, r.ExpiresAt)
+		s.requestsExp.push(key, r.ExpiresAt)
 	}
 	return r, nil
 }
@@ -302,7 +305,7 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 		return ErrNotFound
 	}
 	t.Revoked = true
-	s.tokens[key] = t
+	s.tokens[t.Key] = t // the stored key: see UpdateAuthRequest
 	return nil
 }
 

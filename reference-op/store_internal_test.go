@@ -60,8 +60,26 @@ func TestMemoryStoreOwnsItsStrings(t *testing.T) {
 	if err := s.PutToken(c, tok); err != nil {
 		t.Fatal(err)
 	}
+	// Later calls name the entries by strings of their own (windows into
+	// their bodies): equal content, other memory.
+	if _, err := s.UpdateAuthRequest(c, string([]byte(r.ID)), func(*AuthRequest) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(c, string([]byte(tok.Key))); err != nil {
+		t.Fatal(err)
+	}
 	gotR, _ := s.GetAuthRequest(c, r.ID)
 	gotT, _ := s.GetToken(c, tok.Key)
+	for k := range s.requests {
+		if p := unsafe.StringData(k); p != unsafe.StringData(gotR.ID) {
+			t.Error("the requests map is keyed by a caller's string, not the stored id")
+		}
+	}
+	for k := range s.tokens {
+		if p := unsafe.StringData(k); p != unsafe.StringData(gotT.Key) {
+			t.Error("the tokens map is keyed by a caller's string, not the stored key")
+		}
+	}
 	for _, v := range []reflect.Value{reflect.ValueOf(gotR), reflect.ValueOf(gotT)} {
 		for i := range v.NumField() {
 			f := v.Field(i)
