@@ -112,6 +112,30 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 	case "poll":
 		cmd.Use = "poll"
 		cmd.Short = "Poll the token endpoint for pending requests at a rate or as fast as possible"
+		cmd.Long = `Measure the token endpoint under load. Without --target it runs against the
+bundled reference OP and mock device.
+
+It starts --pending backchannel requests (default 500) for a user whose
+device never answers (the first user with outcome never, or --user), then
+polls the token endpoint for them round-robin at --rate (2000/s, 50/1m) or
+as fast as --workers connections allow (--rate max, 32 workers by default).
+authorization_pending and slow_down are the correct answers to such polls
+and count as expected, not as errors (vegeta itself counts every 4xx as an
+error). The reference OP enforces the interval per auth_req_id, so at --rate
+max nearly every answer is slow_down. With a private_key_jwt client every
+request carries a fresh client assertion from a pool signed ahead of use.
+
+The summary shows the achieved rate, intended vs sent and dropped requests
+(a request that cannot start within 50 ms of schedule is dropped and
+counted, as k6 counts dropped_iterations), latency, the status and OAuth
+error mix and the CPU per request. --threshold takes k6's grammar:
+p(N), avg, min, max, med (latency per request; bare numbers are ms), rate
+(expected answers per second) and errors (share of unexpected answers).
+Without a threshold nothing is judged.
+
+Exit status: 0 all thresholds held (or none was set), 1 a threshold broke,
+2 usage or target error, 130 interrupted (Ctrl-C, SIGTERM) before the end:
+the summary and files are still written, marked "aborted": "interrupted".`
 		cmd.Example = `  ciba-check load poll --rate max --duration 10s
   ciba-check load poll --target t.yaml --rate 2000/s --duration 30s --pending 500 \
       --threshold 'p(99)<50ms' --threshold 'errors<0.001' --output results.bin
@@ -119,7 +143,27 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 	case "flow":
 		cmd.Use = "flow"
 		cmd.Short = "Run complete CIBA flows (poll or ping) and measure approval-to-token latency"
-		cmd.Example = `  ciba-check load flow --mode both --rate 20/s --duration 30s
+		cmd.Long = `Run complete CIBA flows at --rate: the backchannel request, the device's
+approval after --approve-delay (the user is held pending and approved
+through the target's device driver), then the tokens by polling at the OP's
+interval (--mode poll) or on the ping notification (--mode ping). --mode
+both runs the two at once under the same load and prints them side by side.
+Without --target it runs against the bundled reference OP and mock device.
+
+It reports flows per second, approval-to-token and end-to-end latency, and
+failed flows. With a fixed --approve-delay every poll flow has the same
+phase, so its approval-to-token time is the interval minus the delay.
+Flows due while --max-in-flight flows are still running are dropped and
+counted. Latency thresholds (--threshold 'p(99)<600ms', k6's grammar) judge
+approval-to-token; rate judges completed flows per second; errors the share
+of failed flows. Without a threshold nothing is judged.
+
+Exit status: 0 all thresholds held (or none was set), 1 a threshold broke,
+2 usage or target error, 130 interrupted (Ctrl-C, SIGTERM) before the end:
+the summaries and files are still written, marked "aborted": "interrupted".`
+		cmd.Example = `  ciba-check load flow --mode both --rate 20/s --duration 1m      # poll vs ping, side by side
+  ciba-check load flow --mode poll --rate 10/s --duration 30s --approve-delay 200ms \
+      --threshold 'p(99)<1s' --threshold 'errors<1%' --json flow.json --html flow.html
   ciba-check load flow --mode ping --rate 50/s --duration 1m --output results.bin`
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

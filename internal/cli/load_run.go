@@ -341,11 +341,12 @@ func scopeOf(tc *target.Client) string {
 // finishRun prints the summaries, writes the JSON files and maps the
 // verdict to the exit code.
 func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr error) error {
-	passed := true
+	passed, interrupted := true, false
 	for i, s := range sums {
 		if s == nil {
 			continue
 		}
+		interrupted = interrupted || s.Aborted == load.AbortInterrupted
 		if len(sums) > 1 {
 			fmt.Fprintln(o.IO.Out)
 		}
@@ -365,6 +366,11 @@ func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr 
 	}
 	if runErr != nil {
 		return fmt.Errorf("load %s: %w", o.Scenario, runErr)
+	}
+	if interrupted {
+		// Not a pass: the run measured less than it was asked to.
+		fmt.Fprintln(o.IO.ErrOut, "ciba-check: load: interrupted before the end of the run: no verdict (exit 130)")
+		return ErrInterrupted
 	}
 	if !passed {
 		return ErrChecksFailed

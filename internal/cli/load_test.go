@@ -313,3 +313,71 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 		t.Fatalf("merged %+v shards %v", sum.Requests, sum.Shards)
 	}
 }
+
+// TestLoadExitCodes: an interrupted load run exits 130 (documented next to
+// k6's 105), not 0, whatever its thresholds said; its JSON says so.
+func TestLoadExitCodes(t *testing.T) {
+	tests := []struct {
+		name    string
+		aborted string
+		passed  bool
+		want    int
+	}{
+		{"held", "", true, ExitOK},
+		{"threshold broke", "", false, ExitFailed},
+		{"interrupted", load.AbortInterrupted, false, ExitInterrupted},
+		{"aborted on a threshold", "threshold", false, ExitFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _, errOut := TestStreams()
+			path := filepath.Join(t.TempDir(), "summary.json")
+			sum := &load.Summary{Schema: load.SchemaV1, Scenario: load.ScenarioPoll, Aborted: tt.aborted, Passed: tt.passed, Thresholds: []load.ThresholdResult{}}
+			err := finishRun(&LoadOptions{IO: s, Scenario: "poll"}, []*load.Summary{sum}, []string{path}, nil)
+			if got := exitCode(err); got != tt.want {
+				t.Fatalf("exit %d, want %d (%v)", got, tt.want, err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.aborted == load.AbortInterrupted {
+				if !strings.Contains(string(data), `"aborted": "interrupted"`) || !strings.Contains(string(data), `"passed": false`) {
+					t.Errorf("JSON does not mark the interruption:\n%s", data)
+				}
+				if !strings.Contains(errOut.String(), "interrupted") {
+					t.Errorf("stderr does not say why the exit code: %q", errOut)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadHelpExplains: `load poll --help` and `load flow --help` carry the
+// README's explanation, the exit codes and examples, as `run --help` does,
+// not only a one-line description.
+func TestLoadHelpExplains(t *testing.T) {
+	tests := []struct {
+		scenario string
+		want     []string
+	}{
+		{"poll", []string{"authorization_pending and slow_down", "--pending", "dropped", "k6", "Without a threshold nothing is judged", "130 interrupted", "Examples:", "ciba-check load poll --rate max"}},
+		{"flow", []string{"--approve-delay", "--mode", "approval-to-token", "--max-in-flight", "Without a threshold nothing is judged", "130 interrupted", "Examples:", "ciba-check load flow --mode both"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "load", tt.scenario, "--help")
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("load %s --help lacks %q:\n%s", tt.scenario, w, out)
+				}
+			}
+			if strings.Count(out[:strings.Index(out, "Usage:")], "\n") < 10 {
+				t.Errorf("load %s --help explains in fewer than 10 lines:\n%s", tt.scenario, out)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/safetext"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 	"github.com/ciba-check/ciba-check/mockdevice"
@@ -100,17 +101,19 @@ type checkReport struct {
 	failed int
 }
 
+// ok and fail print one line each; what the OP sent (URLs, error
+// descriptions) is shown with its control characters escaped.
 func (r *checkReport) ok(item, detail string) {
-	fmt.Fprintf(r.w, "✓ %s", item)
+	fmt.Fprintf(r.w, "✓ %s", safetext.Line(item))
 	if detail != "" {
-		fmt.Fprintf(r.w, ": %s", detail)
+		fmt.Fprintf(r.w, ": %s", safetext.Line(detail))
 	}
 	fmt.Fprintln(r.w)
 }
 
 func (r *checkReport) fail(item string, format string, args ...any) {
 	r.failed++
-	fmt.Fprintf(r.w, "✗ %s: %s\n", item, fmt.Sprintf(format, args...))
+	fmt.Fprintf(r.w, "✗ %s: %s\n", safetext.Line(item), safetext.Line(fmt.Sprintf(format, args...)))
 }
 
 func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
@@ -135,13 +138,13 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	cancel()
 	discoveryURL := strings.TrimSuffix(t.Issuer, "/") + ciba.DiscoveryPath
 	if err != nil {
-		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(err))
+		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(err, caHint))
 		// Everything below needs the document; the device can still be checked.
 		checkDevice(ctx, r, t, opts)
 		return r.result()
 	}
 	if md.Issuer != t.Issuer {
-		r.fail("discovery", "the document at %s names issuer %q, not %q (OIDC Discovery 4.3)", discoveryURL, md.Issuer, t.Issuer)
+		r.fail("discovery", "the document at %s names issuer %q, not %q (OIDC Discovery 4.3): check issuer: in %s, which must be the OP's issuer exactly as it publishes it", discoveryURL, md.Issuer, t.Issuer, t.IssuerWhere())
 	} else {
 		r.ok("discovery", discoveryURL)
 	}
@@ -325,13 +328,17 @@ func checkJWKS(ctx context.Context, r *checkReport, md *ciba.ProviderMetadata, r
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		r.fail("jwks", "%s: %v", md.JWKSURI, explainTLSError(err))
+		r.fail("jwks", "%s: %v", md.JWKSURI, explainTLSError(err, caHint))
 		return
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody+1))
 	if err != nil {
 		r.fail("jwks", "%s: reading: %v", md.JWKSURI, err)
+		return
+	}
+	if len(body) > client.MaxResponseBody {
+		r.fail("jwks", "%s: %s", md.JWKSURI, client.TooLargeReason)
 		return
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -385,7 +392,7 @@ func checkClient(ctx context.Context, r *checkReport, t *target.Target, tc *targ
 		}
 		if n.TLSCert == "" {
 			r.fail(item+" notification", "no tls_cert: the notification endpoint must be served over HTTPS (CIBA 10.2)")
-		} else if _, err := n.LoadTLSCertificate(); err != nil {
+		} else if _, err := tc.LoadNotificationCertificate(); err != nil {
 			r.fail(item+" notification", "%v", err)
 		}
 	}
@@ -449,7 +456,7 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := hc.Do(req)
 	if err != nil {
-		r.fail(item, "%s with the client certificate: %v", hostOf(endpoint), explainTLSError(err))
+		r.fail(item, "%s with the client certificate: %v", hostOf(endpoint), explainTLSError(err, caHint))
 		return
 	}
 	resp.Body.Close()
@@ -492,7 +499,7 @@ func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *Ta
 		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 		if _, err := mc.Requests(ctx); err != nil {
-			r.fail(item, "%s: %v", t.Device.URL, explainTLSError(err))
+			r.fail(item, "%s: %v", t.Device.URL, explainTLSError(err, caHint))
 			return
 		}
 		r.ok(item, t.Device.URL+" answers")
@@ -522,3 +529,6 @@ func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *Ta
 		r.fail(item, "unknown device kind")
 	}
 }
+
+// caHint says how target check's reader gives a CA bundle.
+const caHint = "with ca: in target.yaml"

@@ -465,18 +465,16 @@ func describeDiscovery(fw *Framework) {
 		// Description: Under FAPI, tls_client_certificate_bound_access_tokens
 		// MUST be present and true: FAPI access tokens are sender-constrained
 		// with RFC 8705, and absent or false the OP says it does not support
-		// that. Skipped with fapi: false (plain CIBA does not require it).
+		// that. Skipped with fapi: false (plain CIBA does not require it:
+		// RFC 8705 3.3 only defines the member, so the check is FAPIOnly).
 		// Quote: FAPI-RW-5.2.2-5: "shall only issue sender-constrained access tokens;" FAPI-RW-5.2.2-6: "shall support [RFC8705] as mechanism for constraining the legitimate senders of access tokens;" RFC8705-3.3: "tls_client_certificate_bound_access_tokens OPTIONAL. Boolean value indicating server support for mutual-TLS client certificate-bound access tokens. If omitted, the default value is false."
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("advertises tls_client_certificate_bound_access_tokens true", func(ctx context.Context, f *Fixture) {
-			if !f.Env().Target.FAPI {
-				f.Skipf("target.yaml says fapi: false; plain CIBA does not require certificate-bound access tokens")
-			}
 			r := f.Discovery()
 			v := r.Object["tls_client_certificate_bound_access_tokens"]
 			f.Expect(v == true, r.Exchange, "expected tls_client_certificate_bound_access_tokens: true, got %v", v)
-		}, Refs("RFC8705-3.3", "FAPI-RW-5.2.2-5"), OIDF(ModDiscovery))
+		}, Refs("RFC8705-3.3", "FAPI-RW-5.2.2-5"), FAPIOnly, OIDF(ModDiscovery))
 
 		// Testname: Mutual-TLS endpoint aliases well-formed
 		// Spec: RFC8705-5

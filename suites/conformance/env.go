@@ -75,10 +75,19 @@ func (e *Env) probeURL(ctx context.Context, what, rawURL string) error {
 		}
 		host = net.JoinHostPort(u.Hostname(), port)
 	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	// A caller out of time (the check's or the run's deadline) learns
+	// nothing about the OP from a dial it cannot make: an OP that does
+	// not answer in time is not an unreachable one.
+	if ctx.Err() != nil {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", host)
+	conn, err := d.DialContext(pctx, "tcp", host)
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
 	if err != nil {
 		e.mu.Lock()
 		if e.lost == nil {

@@ -45,6 +45,10 @@ type Fixture struct {
 	// deadline is when the check times out (its NodeTimeout): Ginkgo's
 	// spec context does not always carry it.
 	deadline time.Time
+	// runDeadline is when the run ends (zero: never), set as runLimit
+	// says.
+	runDeadline time.Time
+	runLimit    string
 	// claimsFlow is set by checks whose claim is the flow itself
 	// (ClaimFlow): there a refused valid request or a missing token is
 	// the failure; elsewhere it is a preparation failure, a skip.
@@ -180,6 +184,11 @@ func (f *Fixture) expectationMessage(ex *client.Exchange, format string, args ..
 		msg += "\n" + f.basis
 	}
 	if ex != nil {
+		if ex.Status == 0 && !f.runDeadline.IsZero() && !time.Now().Before(f.runDeadline) {
+			// No answer because the run ran out of time: nothing the OP
+			// can be judged by.
+			ginkgo.Skip(DeadlineReached + f.runLimit + " while this check waited: " + msg + "\n" + quote(ex))
+		}
 		if ex.Status == 0 && f.env != nil {
 			if err := f.env.probe(f.ctx); err != nil {
 				// Nothing after this can pass or fail for a reason

@@ -84,6 +84,11 @@ func Preflight(ctx context.Context, env *Env) error {
 		if r.Err != nil {
 			return r.Err
 		}
+		if ctx.Err() != nil {
+			// The run's deadline passed (--timeout): say what the OP
+			// did not answer rather than start checks with no time.
+			return fmt.Errorf("the run's deadline passed during the preflight: client %s: %s", r.Client.ID, strings.TrimSuffix(r.Detail, " (left to the suite)"))
+		}
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ type ReportInfo struct {
 	ToolVersion string
 	Issuer      string
 	DeviceKind  string
-	// Profile is what the target was tested as: "FAPI-CIBA" or "CIBA"
+	// Profile is what the target was tested as: "FAPI-CIBA" or "CIBA Core"
 	// (fapi: false).
 	Profile string
 	// Judging is the run's judging profile: ProfileSpec (the spec text

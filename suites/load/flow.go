@@ -94,7 +94,7 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	if cfg.Output != nil {
 		enc = vegeta.NewEncoder(cfg.Output)
 	}
-	pacer := NewPacer(cfg.Rate, 0)
+	pacer := NewPacer(cfg.Rate, 0).StopAt(cfg.Duration)
 	var busyDropped atomic.Uint64
 	col := &collector{
 		opts: &cfg.RunOptions, rec: NewRecorder(scenario), enc: enc,
@@ -132,7 +132,10 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 		if elapsed >= cfg.Duration {
 			break
 		}
-		wait, _ := pacer.Pace(elapsed, seq+busyDropped.Load())
+		wait, stop := pacer.Pace(elapsed, seq+busyDropped.Load())
+		if stop {
+			break // the next flow is due at or after the end
+		}
 		if wait > 0 && !sleepOn(cfg.Clock, stopCh, min(wait, cfg.Duration-elapsed)) {
 			break
 		}

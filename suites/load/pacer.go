@@ -20,6 +20,18 @@ type Pacer struct {
 	// slack is how late a hit may start and still count as on time.
 	slack   time.Duration
 	dropped atomic.Uint64
+	// end is the run's planned duration (StopAt); 0 means none.
+	end time.Duration
+}
+
+// StopAt makes the pacer end the attack at the first hit due at or after
+// d, the run's duration, so that hits sent never exceed Intended: vegeta
+// checks the duration before pacing, and would otherwise send the hit due
+// at exactly d once the wait for it ends (250/s for 10 s: 2,501 sent of
+// 2,500 intended). It returns p.
+func (p *Pacer) StopAt(d time.Duration) *Pacer {
+	p.end = d
+	return p
 }
 
 var _ vegeta.Pacer = (*Pacer)(nil)
@@ -54,7 +66,11 @@ func (p *Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 			n = first
 		}
 	}
-	if due := p.rate.dueAt(n); due > elapsed {
+	due := p.rate.dueAt(n)
+	if p.end > 0 && due >= p.end {
+		return 0, true
+	}
+	if due > elapsed {
 		return due - elapsed, false
 	}
 	return 0, false
@@ -66,10 +82,16 @@ func (p *Pacer) Rate(time.Duration) float64 { return p.rate.PerSecond() }
 // Dropped is how many hits were skipped because they could not start on time.
 func (p *Pacer) Dropped() uint64 { return p.dropped.Load() }
 
-// Intended is how many hits the rate schedules in elapsed (0 for Max).
+// Intended is how many hits the rate schedules in elapsed (0 for Max):
+// those due before elapsed, or before the end (StopAt) when elapsed is
+// past it. The attack sends no hit due at or after the end, and any hit
+// it sent was due before it finished, so sent never exceeds Intended.
 func (p *Pacer) Intended(elapsed time.Duration) uint64 {
 	if p.rate.Max {
 		return 0
 	}
-	return uint64(p.rate.hitsAt(elapsed))
+	if p.end > 0 {
+		elapsed = min(elapsed, p.end)
+	}
+	return p.rate.hitsBefore(elapsed)
 }

@@ -307,8 +307,16 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	s.Rate.Intended = info.Rate.PerSecond()
 	sent := r.m.Requests
 	intended := info.Intended
+	// Requests were started during the planned duration (or until the
+	// run ended early); after it, only in-flight ones completed. The send
+	// rate and the intended count are over the first, the achieved rate
+	// over the whole run.
+	sendWindow := elapsed
+	if info.Planned > 0 && info.Planned < elapsed {
+		sendWindow = info.Planned
+	}
 	if intended == 0 && !info.Rate.Max {
-		intended = uint64(info.Rate.hitsAt(elapsed))
+		intended = info.Rate.hitsBefore(sendWindow)
 	}
 	if info.Rate.Max {
 		intended = sent + info.Dropped
@@ -321,8 +329,11 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 		Intended: intended, Sent: sent, Dropped: dropped,
 		OK: r.classes[ClassOK], Expected: r.classes[ClassExpected], Unexpected: r.classes[ClassUnexpected],
 	}
+	s.SendSeconds = sendWindow.Seconds()
+	if sendWindow > 0 {
+		s.Rate.Sent = float64(sent) / sendWindow.Seconds()
+	}
 	if elapsed > 0 {
-		s.Rate.Sent = float64(sent) / elapsed.Seconds()
 		s.Rate.Achieved = float64(r.classes[ClassOK]+r.classes[ClassExpected]) / elapsed.Seconds()
 	}
 	if sent > 0 {
@@ -369,6 +380,11 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 		res := t.Evaluate(m)
 		s.Passed = s.Passed && res.OK
 		s.Thresholds = append(s.Thresholds, res)
+	}
+	if s.Aborted != "" {
+		// A run stopped early (interrupted, or a threshold broke under
+		// --abort-on-fail) measured less than it was asked to: no pass.
+		s.Passed = false
 	}
 	return s
 }

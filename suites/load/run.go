@@ -185,7 +185,7 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	pacer := NewPacer(cfg.Rate, 0)
+	pacer := NewPacer(cfg.Rate, 0).StopAt(cfg.Duration)
 	opts := []func(*vegeta.Attacker){vegeta.Client(cfg.HTTPClient), vegeta.Redirects(vegeta.NoFollow)}
 	switch {
 	case cfg.Workers > 0:

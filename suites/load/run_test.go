@@ -185,6 +185,10 @@ func TestRunPollInterruptedStillReports(t *testing.T) {
 	if sum.Aborted != AbortInterrupted || sum.Requests.Sent == 0 {
 		t.Fatalf("aborted %q after %d requests", sum.Aborted, sum.Requests.Sent)
 	}
+	// No threshold broke, but an interrupted run is no pass.
+	if sum.Passed {
+		t.Error("an interrupted run says passed")
+	}
 	if got := decodeAll(t, &out.buf); uint64(len(got)) != sum.Requests.Sent {
 		t.Fatalf("%d results written, %d counted", len(got), sum.Requests.Sent)
 	}

@@ -26,10 +26,14 @@ type Summary struct {
 	// unsharded run.
 	Shards  []string  `json:"shards,omitempty"`
 	Started time.Time `json:"started"`
-	// Duration is the measured wall time in seconds.
-	Duration float64     `json:"duration_seconds"`
-	Rate     RateSummary `json:"rate"`
-	Requests Counts      `json:"requests"`
+	// Duration is the measured wall time in seconds, including the drain
+	// of requests (flows) still in flight after the last was sent.
+	Duration float64 `json:"duration_seconds"`
+	// SendSeconds is the window in which requests (flows) were started:
+	// the planned duration, or less when the run ended early.
+	SendSeconds float64     `json:"send_seconds,omitempty"`
+	Rate        RateSummary `json:"rate"`
+	Requests    Counts      `json:"requests"`
 	// ErrorRate is Requests.Unexpected / Requests.Sent.
 	ErrorRate float64 `json:"error_rate"`
 	// Latency is per request for poll, end to end (request to tokens) for
@@ -64,10 +68,12 @@ type RateSummary struct {
 	Requested string `json:"requested"`
 	// Intended is the requested rate per second (0 for max).
 	Intended float64 `json:"intended"`
-	// Sent is requests (flows) started per second.
+	// Sent is requests (flows) started per second of the send window
+	// (SendSeconds), not of the drain after it.
 	Sent float64 `json:"sent"`
 	// Achieved is successful answers (expected poll answers or tokens,
-	// completed flows) per second: the `rate` of thresholds.
+	// completed flows) per second of the whole run (Duration, drain
+	// included): the `rate` of thresholds.
 	Achieved float64 `json:"achieved"`
 }
 
@@ -148,7 +154,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(b, "shards        %s\n", strings.Join(s.Shards, " "))
 	}
 	fmt.Fprintf(b, "duration      %.2fs\n", s.Duration)
-	fmt.Fprintf(b, "rate          requested %s, sent %.1f/s, achieved %.1f/s\n", s.Rate.Requested, s.Rate.Sent, s.Rate.Achieved)
+	if drain := s.Duration - s.SendSeconds; s.SendSeconds > 0 && drain >= 0.005 {
+		fmt.Fprintf(b, "rate          requested %s, sent %.1f/s over %.2fs, achieved %.1f/s over %.2fs (incl. %.2fs draining in-flight %s)\n",
+			s.Rate.Requested, s.Rate.Sent, s.SendSeconds, s.Rate.Achieved, s.Duration, drain, unit)
+	} else {
+		fmt.Fprintf(b, "rate          requested %s, sent %.1f/s, achieved %.1f/s\n", s.Rate.Requested, s.Rate.Sent, s.Rate.Achieved)
+	}
 	fmt.Fprintf(b, "%-13s intended %d, sent %d, dropped %d\n", unit, s.Requests.Intended, s.Requests.Sent, s.Requests.Dropped)
 	fmt.Fprintf(b, "answers       ok %d, expected %d, unexpected %d (error rate %.4f%%)\n",
 		s.Requests.OK, s.Requests.Expected, s.Requests.Unexpected, s.ErrorRate*100)
@@ -180,6 +191,13 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.Aborted != "" {
 		fmt.Fprintf(b, "aborted       %s\n", s.Aborted)
+	}
+	if d := s.Requests.Dropped; d > 0 {
+		fmt.Fprintf(b, "warning       %d of %d intended %s dropped (%.1f%%): the OP saw less load than asked for\n",
+			d, s.Requests.Intended, unit, float64(d)*100/float64(max(s.Requests.Intended, 1)))
+	}
+	if len(s.Thresholds) == 0 {
+		b.WriteString("thresholds    none set: nothing was judged\n")
 	}
 	if len(s.Thresholds) > 0 {
 		b.WriteString("thresholds\n")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -47,6 +48,63 @@ func TestPacerDropsLateHitsInsteadOfBursting(t *testing.T) {
 	mx := NewPacer(Rate{Max: true}, 0)
 	if w, stop := mx.Pace(time.Hour, 0); w != 0 || stop || mx.Dropped() != 0 || mx.Intended(time.Hour) != 0 {
 		t.Fatal("a max pacer must neither wait nor drop")
+	}
+}
+
+// TestSentNeverExceedsIntended drives the pacer as vegeta's attack loop
+// does (the duration is checked before pacing, then the hit is sent once
+// its wait is over) and as the flow loop does, and checks the accounting:
+// the intended hits of a run of duration D are those due before D, and
+// exactly those are sent when the workers keep up. Before StopAt, 250/s
+// for 10 s sent 2,501 of 2,500 intended (the hit due at exactly 10 s).
+func TestSentNeverExceedsIntended(t *testing.T) {
+	tests := []struct {
+		rate     Rate
+		duration time.Duration
+		want     uint64
+	}{
+		{Rate{Freq: 250, Per: time.Second}, 10 * time.Second, 2500},
+		{Rate{Freq: 3, Per: time.Second}, 1500 * time.Millisecond, 5}, // due at 0, .33, .67, 1, 1.33 s
+		{Rate{Freq: 50, Per: time.Minute}, time.Minute, 50},
+		{Rate{Freq: 7, Per: 3 * time.Second}, 10 * time.Second, 24},
+		{Rate{Freq: 10, Per: time.Second}, 20 * time.Second, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rate.String()+" "+tt.duration.String(), func(t *testing.T) {
+			// vegeta v12's attack loop: stop when elapsed > duration,
+			// else pace, wait, send.
+			p := NewPacer(tt.rate, 0).StopAt(tt.duration)
+			var elapsed time.Duration
+			var sent uint64
+			for elapsed <= tt.duration {
+				wait, stop := p.Pace(elapsed, sent)
+				if stop {
+					break
+				}
+				elapsed += wait
+				sent++
+			}
+			// The run ends after its last answer, at or after the
+			// duration unless the pacer stopped it first.
+			if got := p.Intended(max(elapsed+time.Millisecond, tt.duration)); sent != got || got != tt.want {
+				t.Errorf("vegeta loop: sent %d, intended %d, want both %d", sent, got, tt.want)
+			}
+			// Interrupted half way: what was sent was intended by then.
+			half := tt.duration / 2
+			p = NewPacer(tt.rate, 0).StopAt(tt.duration)
+			elapsed, sent = 0, 0
+			for {
+				wait, stop := p.Pace(elapsed, sent)
+				if stop || elapsed+wait >= half { // interrupted at half
+					break
+				}
+				elapsed += wait
+				sent++
+			}
+			if got := p.Intended(half); sent > got {
+				t.Errorf("interrupted at %v: sent %d > intended %d", half, sent, got)
+			}
+		})
 	}
 }
 
@@ -304,10 +362,20 @@ func TestRecorderSummary(t *testing.T) {
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"✓ errors<0.05", "✗ rate>1000  (measured 98.0/s)", "dropped 2", "expired_token×1", "shards        0/2"} {
+	for _, want := range []string{"✓ errors<0.05", "✗ rate>1000  (measured 98.0/s)", "dropped 2", "expired_token×1", "shards        0/2",
+		"warning       2 of 100 intended requests dropped (2.0%)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Fatalf("text summary lacks %q:\n%s", want, text.String())
 		}
+	}
+	// Without thresholds nothing is judged, and the summary says so.
+	none := rec.Summary(RunInfo{Rate: Rate{Freq: 100, Per: time.Second}, Elapsed: time.Second})
+	text.Reset()
+	if err := none.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "thresholds    none set: nothing was judged") {
+		t.Errorf("a summary without thresholds does not say so:\n%s", text.String())
 	}
 	var js bytes.Buffer
 	if err := s.WriteJSON(&js); err != nil {
@@ -414,5 +482,31 @@ func waitPending(t *testing.T, clk *clock.Fake) {
 			t.Fatal("no timer was scheduled")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSendAndCompletionRates: the send rate is over the window flows were
+// started in; the achieved (completion) rate over the whole run, whose
+// drain of in-flight flows it includes, and the summary says both.
+func TestSendAndCompletionRates(t *testing.T) {
+	rec := NewRecorder(ScenarioFlowPoll)
+	at := time.Unix(0, 0)
+	for i := range 200 {
+		rec.Add(&vegeta.Result{Code: 200, Timestamp: at.Add(time.Duration(i) * 100 * time.Millisecond), Latency: 800 * time.Millisecond, Method: MethodFlow,
+			Headers: http.Header{HeaderApprovalToToken: {strconv.FormatInt((300 * time.Millisecond).Nanoseconds(), 10)}}})
+	}
+	s := rec.Summary(RunInfo{Rate: Rate{Freq: 10, Per: time.Second}, Planned: 20 * time.Second, Elapsed: 20800 * time.Millisecond})
+	if s.Requests.Sent != 200 || s.Requests.Intended != 200 {
+		t.Fatalf("sent %d of %d intended, want 200 of 200", s.Requests.Sent, s.Requests.Intended)
+	}
+	if s.SendSeconds != 20 || s.Rate.Sent != 10 || math.Abs(s.Rate.Achieved-200/20.8) > 1e-9 {
+		t.Fatalf("send window %vs, sent %v/s, achieved %v/s; want 20s, 10/s, %.2f/s", s.SendSeconds, s.Rate.Sent, s.Rate.Achieved, 200/20.8)
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if want := "sent 10.0/s over 20.00s, achieved 9.6/s over 20.80s (incl. 0.80s draining in-flight flows)"; !strings.Contains(text.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, text.String())
 	}
 }
