@@ -138,7 +138,8 @@ type loadSummaryV1 struct {
 	ToolVersion string `json:"tool_version"`
 	LoadRun
 	CPU *struct {
-		PerRequestMicros float64 `json:"per_request_us"`
+		PerRequestMicros float64  `json:"per_request_us"`
+		SharedWith       []string `json:"shared_with"`
 	} `json:"cpu"`
 }
 
@@ -175,6 +176,7 @@ func decodeLoadSummary(data []byte) (*Model, error) {
 	}
 	if s.CPU != nil {
 		run.CPUPerRequestMicros = s.CPU.PerRequestMicros
+		run.CPUSharedWith = s.CPU.SharedWith
 	}
 	m := &Model{
 		Schema:      SchemaVersion,

@@ -334,6 +334,9 @@ func loadSummaryLine(l *LoadRun) string {
 	fmt.Fprintf(&b, "%s: requested %s, achieved %s/s, sent %d, dropped %d, unexpected %d (%s)\n",
 		l.Label(), orDash(l.Rate.Requested), fmtNum(round2(l.Rate.Achieved)), l.Requests.Sent, l.Requests.Dropped, l.Requests.Unexpected, fmtPct(l.ErrorRate))
 	fmt.Fprintf(&b, "latency p50 %s, p90 %s, p99 %s, max %s\n", fmtMS(l.LatencyMS.P50), fmtMS(l.LatencyMS.P90), fmtMS(l.LatencyMS.P99), fmtMS(l.LatencyMS.Max))
+	if note := l.SaturationNote(); note != "" {
+		b.WriteString(note + "\n")
+	}
 	for _, t := range l.Thresholds {
 		mark := "✓"
 		if !t.OK {

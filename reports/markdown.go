@@ -257,6 +257,11 @@ func writeLoad(w *mdWriter, runs []LoadRun) {
 		w.write(r)
 	}
 	w.b.WriteString("\n† per request for poll runs, approval → token for flows: the latency the thresholds judge.\n\n")
+	for i := range runs {
+		if note := runs[i].SaturationNote(); note != "" {
+			w.write("> ⚠️ " + mdEscape(clipText(runs[i].Label(), 60)) + ": " + mdEscape(clipText(note, 300)) + "\n\n")
+		}
+	}
 }
 
 func truncationNote(w *mdWriter) string {

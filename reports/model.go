@@ -168,6 +168,12 @@ type LoadRun struct {
 	Thresholds []Threshold  `json:"thresholds,omitempty"`
 	// CPUPerRequestMicros is the generator's CPU per request (0: unknown).
 	CPUPerRequestMicros float64 `json:"cpu_per_request_us,omitempty"`
+	// CPUSharedWith names runs that went at the same time in the same
+	// process: CPUPerRequestMicros is then their combined figure.
+	CPUSharedWith []string `json:"cpu_shared_with,omitempty"`
+	// Generator is what the load generator itself did (absent for merged
+	// shards).
+	Generator *LoadGenerator `json:"generator,omitempty"`
 	// Passed is false when a threshold broke or the run was aborted.
 	Passed bool `json:"passed"`
 	// Aborted says why the run stopped early.
@@ -176,6 +182,37 @@ type LoadRun struct {
 	Series []SeriesPoint `json:"series,omitempty"`
 	// Histogram is the latency distribution in ascending bins.
 	Histogram []HistogramBin `json:"histogram,omitempty"`
+}
+
+// LoadGenerator mirrors the load summary's generator member.
+type LoadGenerator struct {
+	MaxInFlight  int    `json:"max_in_flight"`
+	PeakInFlight uint64 `json:"peak_in_flight"`
+	DroppedAtCap uint64 `json:"dropped_at_cap"`
+	DroppedLate  uint64 `json:"dropped_late"`
+	Connections  *struct {
+		Opened        uint64 `json:"opened"`
+		TLSHandshakes uint64 `json:"tls_handshakes"`
+		Resumed       uint64 `json:"resumed"`
+	} `json:"connections,omitempty"`
+	// Saturated: the generator, not the OP, was the bottleneck; Verdict
+	// says so in words and Reasons why.
+	Saturated bool     `json:"saturated"`
+	Reasons   []string `json:"reasons,omitempty"`
+	Verdict   string   `json:"verdict,omitempty"`
+}
+
+// SaturationNote is the sentence a report shows for a run whose generator
+// was saturated ("" otherwise).
+func (l *LoadRun) SaturationNote() string {
+	g := l.Generator
+	if g == nil || !g.Saturated {
+		return ""
+	}
+	if len(g.Reasons) == 0 {
+		return g.Verdict
+	}
+	return g.Verdict + " (" + strings.Join(g.Reasons, "; ") + ")"
 }
 
 // LoadRate are the rates of a run, per second.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ciba-check/ciba-check/suites/load"
 )
@@ -34,6 +35,10 @@ type LoadOptions struct {
 	Mode         string
 	ApproveDelay time.Duration
 	MaxInFlight  int
+	MaxConns     int
+	MaxBody      int64
+	KeepSecrets  bool
+	SeqHeader    bool
 	NoKeepAlive  bool
 	HTTP1        bool
 	Timeout      time.Duration
@@ -118,17 +123,25 @@ bundled reference OP and mock device.
 It starts --pending backchannel requests (default 500) for a user whose
 device never answers (the first user with outcome never, or --user), then
 polls the token endpoint for them round-robin at --rate (2000/s, 50/1m) or
-as fast as --workers connections allow (--rate max, 32 workers by default).
+as fast as --max-in-flight concurrent polls allow (--rate max, 32 by default).
 authorization_pending and slow_down are the correct answers to such polls
 and count as expected, not as errors (vegeta itself counts every 4xx as an
 error). The reference OP enforces the interval per auth_req_id, so at --rate
 max nearly every answer is slow_down. With a private_key_jwt client every
 request carries a fresh client assertion from a pool signed ahead of use.
 
-The summary shows the achieved rate, intended vs sent and dropped requests
-(a request that cannot start within 50 ms of schedule is dropped and
-counted, as k6 counts dropped_iterations), latency, the status and OAuth
-error mix and the CPU per request. --threshold takes k6's grammar:
+At most --max-in-flight polls are in flight (default: rate × max(4 × the
+warm-up latency, 10 ms), within 64..1000); a poll due while the cap is full,
+or more than 50 ms late, is dropped and counted (k6's dropped_iterations),
+never queued into a burst. Connections to the OP are capped (--max-conns),
+answers longer than --max-body count as unexpected, and --output is written
+0600 with token values redacted unless --keep-secrets.
+
+The summary shows the achieved rate, intended vs sent and dropped requests,
+latency, the status and OAuth error mix, the CPU per request, peak in
+flight, connections and TLS handshakes; when the generator was the
+bottleneck it says "generator saturated: figures are a lower bound on the
+OP's capacity". --threshold takes k6's grammar:
 p(N), avg, min, max, med (latency per request; bare numbers are ms), rate
 (expected answers per second) and errors (share of unexpected answers).
 Without a threshold nothing is judged.
@@ -183,14 +196,16 @@ the summaries and files are still written, marked "aborted": "interrupted".`
 	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds of the embedded OP (ignored with --target)")
 	fl.StringVar(&opts.RateText, "rate", "", "requests (poll) or flows (flow) per time unit: 2000/s, 50/1m, or max")
 	fl.DurationVar(&opts.Duration, "duration", 30*time.Second, "how long to run")
-	fl.IntVar(&opts.Workers, "workers", 0, "maximum concurrent requests (default: 32 for --rate max, else as many as needed)")
+	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP; requests beyond them wait for one (default: 4 with HTTP/2; with --http1 or --no-keepalive the in-flight cap, at most 64)")
+	fl.Int64Var(&opts.MaxBody, "max-body", load.DefaultMaxBody, "maximum bytes of one answer's body; a longer answer counts as unexpected and is not read further")
+	fl.BoolVar(&opts.KeepSecrets, "keep-secrets", false, "keep token values (access, refresh, ID tokens) in the --output file instead of redacting them")
 	fl.BoolVar(&opts.NoKeepAlive, "no-keepalive", false, "make a new connection (TCP + TLS handshake) for every request")
 	fl.BoolVar(&opts.HTTP1, "http1", false, "use HTTP/1.1 only (default: HTTP/2 when the OP offers it)")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "timeout of one request")
 	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
 	fl.BoolVar(&opts.AbortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold breaks (checked every second after 2s)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no live progress")
-	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob) to this file, for vegeta report/plot and load merge")
+	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob, mode 0600, token values redacted) to this file, for vegeta report/plot and load merge")
 	fl.StringVar(&opts.JSONPath, "json", "", "write the summary (schema ciba-check/load/v1) to this file")
 	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
 	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
@@ -200,13 +215,24 @@ the summaries and files are still written, marked "aborted": "interrupted".`
 		opts.RateText = "max"
 		fl.Lookup("rate").DefValue = "max"
 		fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
+		fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 10ms) within [64, 1000])")
+		fl.IntVar(&opts.Workers, "workers", 0, "")
+		_ = fl.MarkDeprecated("workers", "use --max-in-flight")
+		fl.BoolVar(&opts.SeqHeader, "seq-header", false, "send vegeta's X-Vegeta-Seq header on every poll (unique per request, so HTTP/2 header compression cannot index it)")
 	} else {
 		opts.RateText = "10/s"
 		fl.Lookup("rate").DefValue = "10/s"
 		fl.StringVar(&opts.Mode, "mode", flowModeBoth, "token delivery: poll, ping, or both (side by side)")
 		fl.DurationVar(&opts.ApproveDelay, "approve-delay", 500*time.Millisecond, "how long the user takes to approve on the device")
-		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxInFlight, "maximum concurrent flows; flows due beyond it are dropped")
+		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxFlowsInFlight, "maximum concurrent flows; flows due beyond it are dropped")
 	}
+	// --max-inflight is the spelling k6 users reach for.
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "max-inflight" {
+			name = "max-in-flight"
+		}
+		return pflag.NormalizedName(name)
+	})
 	return cmd
 }
 
@@ -233,7 +259,7 @@ shard.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
-	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob)")
+	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob, mode 0600)")
 	fl.StringVar(&opts.JSONPath, "json", "", "write the merged summary (schema ciba-check/load/v1) to this file")
 	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
 	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
@@ -258,6 +284,12 @@ func (o *LoadOptions) check() error {
 	}
 	if o.Workers < 0 {
 		return usageErrorf("%s: --workers must be >= 0, got %d", name, o.Workers)
+	}
+	if o.MaxConns < 0 {
+		return usageErrorf("%s: --max-conns must be >= 0, got %d", name, o.MaxConns)
+	}
+	if o.MaxBody < 1 {
+		return usageErrorf("%s: --max-body must be at least 1 byte, got %d", name, o.MaxBody)
 	}
 	if o.Timeout <= 0 {
 		return usageErrorf("%s: --timeout must be positive, got %v", name, o.Timeout)
@@ -285,6 +317,15 @@ func (o *LoadOptions) check() error {
 		}
 		if o.Shard.Count > o.Pending {
 			return usageErrorf("%s: --pending %d is fewer than the %d shards", name, o.Pending, o.Shard.Count)
+		}
+		if o.MaxInFlight < 0 {
+			return usageErrorf("%s: --max-in-flight must be >= 0 (0: derived from the rate), got %d", name, o.MaxInFlight)
+		}
+		if o.Workers > 0 && o.MaxInFlight > 0 && o.Workers != o.MaxInFlight {
+			return usageErrorf("%s: --workers (deprecated) and --max-in-flight disagree; give --max-in-flight only", name)
+		}
+		if o.MaxInFlight == 0 {
+			o.MaxInFlight = o.Workers
 		}
 	case "flow":
 		switch o.Mode {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -260,6 +261,7 @@ type RunInfo struct {
 	Intended, Dropped uint64
 	CPU               *CPUSummary
 	Pool              *PoolStats
+	Generator         *GeneratorSummary
 	Thresholds        []Threshold
 	Aborted           string
 }
@@ -272,7 +274,7 @@ func cpuSince(cpu0 time.Duration, cpu0OK bool, prev *CPUSummary) *CPUSummary {
 	if !ok || !cpu0OK {
 		return prev
 	}
-	cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds()}
+	cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds(), Cores: runtime.GOMAXPROCS(0)}
 	if prev != nil {
 		cpu.IncludesTarget = prev.IncludesTarget
 	}
@@ -300,6 +302,7 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 		OAuthErrors: map[string]uint64{},
 		CPU:         info.CPU,
 		Pool:        info.Pool,
+		Generator:   info.Generator,
 		Aborted:     info.Aborted,
 		Thresholds:  []ThresholdResult{},
 	}
@@ -369,6 +372,14 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	})
 	if cpu := s.CPU; cpu != nil && sent > 0 {
 		cpu.PerRequestMicros = cpu.Seconds * 1e6 / float64(sent)
+	}
+	if cpu := s.CPU; cpu != nil && cpu.Cores > 0 && elapsed > 0 {
+		cpu.Busy = cpu.Seconds / (elapsed.Seconds() * float64(cpu.Cores))
+	}
+	if s.Generator != nil {
+		g := *s.Generator
+		g.judge(s, info.Rate.Max)
+		s.Generator = &g
 	}
 	ms := r.measuresLocked(elapsed)
 	s.Passed = true

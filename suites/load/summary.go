@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -47,9 +48,13 @@ type Summary struct {
 	// OAuthErrors counts the error codes of error answers (CIBA 11).
 	OAuthErrors map[string]uint64 `json:"oauth_errors"`
 	// Errors are the unexpected answers by kind, most frequent first.
-	Errors     []ErrorCount      `json:"errors,omitempty"`
-	CPU        *CPUSummary       `json:"cpu,omitempty"`
-	Pool       *PoolStats        `json:"assertion_pool,omitempty"`
+	Errors []ErrorCount `json:"errors,omitempty"`
+	CPU    *CPUSummary  `json:"cpu,omitempty"`
+	Pool   *PoolStats   `json:"assertion_pool,omitempty"`
+	// Generator is what the load generator itself did: its in-flight cap,
+	// connections and whether it, not the OP, was the bottleneck. Absent
+	// from a merge (the results files do not carry it).
+	Generator  *GeneratorSummary `json:"generator,omitempty"`
 	Thresholds []ThresholdResult `json:"thresholds"`
 	// Passed is false when a threshold broke.
 	Passed bool `json:"passed"`
@@ -113,7 +118,90 @@ type CPUSummary struct {
 	// IncludesTarget is set when the OP ran in the same process (the
 	// embedded reference OP), so the figure is generator plus OP.
 	IncludesTarget bool `json:"includes_target"`
+	// Cores is GOMAXPROCS; Busy is Seconds over duration × Cores.
+	Cores int     `json:"cores,omitempty"`
+	Busy  float64 `json:"busy,omitempty"`
+	// SharedWith names the other scenarios that ran at the same time in
+	// the same process (load flow --mode both): the process's CPU cannot
+	// be split between them, so Seconds is their combined figure and
+	// PerRequestMicros is it over the requests (flows) of all of them.
+	SharedWith []Scenario `json:"shared_with,omitempty"`
 }
+
+// SaturatedVerdict is the verdict of a run whose generator was the
+// bottleneck. The figures then say what the generator managed, not what
+// the OP can take.
+const SaturatedVerdict = "generator saturated: figures are a lower bound on the OP's capacity"
+
+// SaturatedCPU is the share of the cores above which the generator's CPU
+// counts as saturated.
+const SaturatedCPU = 0.9
+
+// GeneratorSummary is what the load generator itself did.
+type GeneratorSummary struct {
+	// MaxInFlight is the cap on requests (flows) in flight; PeakInFlight
+	// the most there were at once.
+	MaxInFlight  int    `json:"max_in_flight"`
+	PeakInFlight uint64 `json:"peak_in_flight"`
+	// WarmUpMS is the median latency of the warm-up polls the default cap
+	// was sized from (0: no warm-up, the cap was given or the rate is max).
+	WarmUpMS float64 `json:"warm_up_ms,omitempty"`
+	// DroppedAtCap are hits due while the cap was full; DroppedLate hits
+	// the generator itself reached too late. Requests.Dropped is their sum.
+	DroppedAtCap uint64 `json:"dropped_at_cap"`
+	DroppedLate  uint64 `json:"dropped_late"`
+	// Connections opened (TCP) and TLS handshakes completed during the
+	// run, Resumed of them resuming a session; absent when not counted.
+	Connections *ConnectionCounts `json:"connections,omitempty"`
+	// Saturated is set when the generator was the bottleneck: it dropped
+	// hits, its in-flight requests reached the cap at a fixed rate, or its
+	// CPU was busy over SaturatedCPU of the cores (only judged when the OP
+	// ran elsewhere). Reasons say which.
+	Saturated bool     `json:"saturated"`
+	Reasons   []string `json:"reasons,omitempty"`
+	// Verdict is SaturatedVerdict when Saturated, for reports to quote.
+	Verdict string `json:"verdict,omitempty"`
+}
+
+// ConnectionCounts are the connections of a run.
+type ConnectionCounts struct {
+	Opened        uint64 `json:"opened"`
+	TLSHandshakes uint64 `json:"tls_handshakes"`
+	Resumed       uint64 `json:"resumed"`
+}
+
+func (g *GeneratorSummary) setConns(st *ConnStats, before ConnCounts) {
+	if st == nil {
+		return
+	}
+	now := st.Counts()
+	g.Connections = &ConnectionCounts{
+		Opened: now.Opened - before.Opened, TLSHandshakes: now.Handshakes - before.Handshakes, Resumed: now.Resumed - before.Resumed,
+	}
+}
+
+// judge sets Saturated and Reasons from the run's figures.
+func (g *GeneratorSummary) judge(s *Summary, rateMax bool) {
+	g.Reasons = nil
+	if !rateMax {
+		if d := s.Requests.Dropped; d > 0 {
+			g.Reasons = append(g.Reasons, fmt.Sprintf("%d of %d intended hits dropped (could not start on time)", d, s.Requests.Intended))
+		}
+		if g.MaxInFlight > 0 && g.PeakInFlight >= uint64(g.MaxInFlight) {
+			g.Reasons = append(g.Reasons, fmt.Sprintf("in-flight reached the cap of %d (--max-in-flight)", g.MaxInFlight))
+		}
+	}
+	if c := s.CPU; c != nil && !c.IncludesTarget && c.Busy >= SaturatedCPU {
+		g.Reasons = append(g.Reasons, fmt.Sprintf("generator CPU %.0f%% of %d cores", c.Busy*100, c.Cores))
+	}
+	g.Saturated = len(g.Reasons) > 0
+	g.Verdict = ""
+	if g.Saturated {
+		g.Verdict = SaturatedVerdict
+	}
+}
+
+func durMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // WriteJSON writes s as indented JSON.
 func (s *Summary) WriteJSON(w io.Writer) error {
@@ -180,10 +268,29 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.CPU != nil {
 		fmt.Fprintf(b, "cpu           %.2fs, %.0fµs per %s", s.CPU.Seconds, s.CPU.PerRequestMicros, strings.TrimSuffix(unit, "s"))
+		if s.CPU.Cores > 0 {
+			fmt.Fprintf(b, ", %.0f%% of %d cores", s.CPU.Busy*100, s.CPU.Cores)
+		}
 		if s.CPU.IncludesTarget {
 			b.WriteString(" (includes the embedded OP)")
 		}
+		if len(s.CPU.SharedWith) > 0 {
+			fmt.Fprintf(b, " (one figure for %s and %s: they ran at once in one process)", s.Scenario, scenarioList(s.CPU.SharedWith))
+		}
 		b.WriteString("\n")
+	}
+	if g := s.Generator; g != nil {
+		fmt.Fprintf(b, "in flight     peak %d of cap %d", g.PeakInFlight, g.MaxInFlight)
+		if g.WarmUpMS > 0 {
+			fmt.Fprintf(b, " (cap sized from a %s warm-up latency)", ms(g.WarmUpMS))
+		}
+		if g.DroppedAtCap+g.DroppedLate > 0 {
+			fmt.Fprintf(b, "; dropped %d at the cap, %d late", g.DroppedAtCap, g.DroppedLate)
+		}
+		b.WriteString("\n")
+		if c := g.Connections; c != nil {
+			fmt.Fprintf(b, "connections   %d opened, %d TLS handshakes (%d resumed)\n", c.Opened, c.TLSHandshakes, c.Resumed)
+		}
 	}
 	if s.Pool != nil {
 		fmt.Fprintf(b, "assertions    signed %d, used %d, discarded stale %d, pool empty %d times\n",
@@ -195,6 +302,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if d := s.Requests.Dropped; d > 0 {
 		fmt.Fprintf(b, "warning       %d of %d intended %s dropped (%.1f%%): the OP saw less load than asked for\n",
 			d, s.Requests.Intended, unit, float64(d)*100/float64(max(s.Requests.Intended, 1)))
+	}
+	if g := s.Generator; g != nil && g.Saturated {
+		fmt.Fprintf(b, "verdict       %s (%s)\n", SaturatedVerdict, strings.Join(g.Reasons, "; "))
 	}
 	if len(s.Thresholds) == 0 {
 		b.WriteString("thresholds    none set: nothing was judged\n")
@@ -211,6 +321,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func scenarioList(ss []Scenario) string {
+	parts := make([]string, len(ss))
+	for i, sc := range ss {
+		parts[i] = string(sc)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func writeLatency(b *strings.Builder, name string, l LatencySummary) {
@@ -243,4 +361,50 @@ func countList(m map[string]uint64) string {
 		return "-"
 	}
 	return strings.Join(parts, " ")
+}
+
+// ProcessCPU is the user+system CPU time the process has used so far;
+// false where it cannot be measured.
+func ProcessCPU() (time.Duration, bool) { return processCPU() }
+
+// ShareCPU sets, on summaries of runs that went at the same time in one
+// process (load flow --mode both), the CPU the process used over all of
+// them: one combined figure, since process CPU cannot be split between
+// goroutines. PerRequestMicros is it over the requests (flows) of all the
+// runs; each names the others in SharedWith. Nil summaries are skipped.
+func ShareCPU(sums []*Summary, cpu time.Duration) {
+	var sent uint64
+	var dur float64
+	var all []Scenario
+	for _, s := range sums {
+		if s != nil {
+			sent += s.Requests.Sent
+			dur = max(dur, s.Duration)
+			all = append(all, s.Scenario)
+		}
+	}
+	cores := runtime.GOMAXPROCS(0)
+	for _, s := range sums {
+		if s == nil {
+			continue
+		}
+		c := CPUSummary{Seconds: cpu.Seconds(), Cores: cores, IncludesTarget: s.CPU != nil && s.CPU.IncludesTarget}
+		if sent > 0 {
+			c.PerRequestMicros = c.Seconds * 1e6 / float64(sent)
+		}
+		if dur > 0 {
+			c.Busy = c.Seconds / (dur * float64(cores))
+		}
+		for _, o := range all {
+			if o != s.Scenario {
+				c.SharedWith = append(c.SharedWith, o)
+			}
+		}
+		s.CPU = &c
+		if s.Generator != nil {
+			g := *s.Generator
+			g.judge(s, s.Rate.Requested == "max")
+			s.Generator = &g
+		}
+	}
 }
