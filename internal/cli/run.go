@@ -93,7 +93,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.StringVar(&opts.LabelFilter, "label-filter", "", "run only checks whose labels match, e.g. 'CIBA-7.1.1 && !negative'")
 	fl.StringArrayVar(&opts.Focus, "focus", nil, "run only checks whose name matches this regular expression (repeatable)")
 	fl.StringArrayVar(&opts.Skip, "skip", nil, "skip checks whose name matches this regular expression (repeatable)")
-	fl.StringVar(&opts.JSONFile, "json", "", "write the results as JSON (schema "+conformance.JSONSchema+") to FILE")
+	fl.StringVar(&opts.JSONFile, "json", "", "write the results as JSON (schema "+reports.ConformanceSchemaV1+") to FILE")
 	fl.StringVar(&opts.JUnitFile, "junit", "", "write the results as JUnit XML to FILE")
 	fl.StringVar(&opts.HTMLFile, "html", "", "write a self-contained HTML report to FILE")
 	fl.StringVar(&opts.MDFile, "md", "", "write a Markdown summary to FILE (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
@@ -275,11 +275,11 @@ func checkReportWritable(path string) error {
 }
 
 func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance.ReportInfo) error {
-	var doc bytes.Buffer
-	if err := conformance.WriteJSON(&doc, res.Checks, info); err != nil {
-		return fmt.Errorf("run: encoding results: %w", err)
-	}
 	if opts.JSONFile != "" {
+		var doc bytes.Buffer
+		if err := conformance.WriteJSON(&doc, res.Checks, info); err != nil {
+			return fmt.Errorf("run: encoding results: %w", err)
+		}
 		if err := os.WriteFile(opts.JSONFile, doc.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("run: writing %s: %w", opts.JSONFile, err)
 		}
@@ -291,9 +291,9 @@ func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance
 		return nil
 	}
 	// Every other format renders from the one report model (reports/),
-	// read back from the JSON just written, so `report render` later
-	// gives the same files.
-	m, err := reports.FromConformanceJSON(bytes.NewReader(doc.Bytes()))
+	// mapped as `report render` maps the JSON file, so it later gives
+	// the same files.
+	m, err := conformance.RunModel(res.Checks, info)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

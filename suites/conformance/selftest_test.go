@@ -21,6 +21,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	refop "github.com/ciba-check/ciba-check/reference-op"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // faultTrips documents, per reference-OP fault, exactly the checks it
@@ -235,13 +236,8 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 		res.err = err
 		return res
 	}
-	var rep struct {
-		Checks []struct {
-			Name, Outcome, Severity string
-			Labels                  []string
-			Failure, Warning        *struct{ Message string }
-		}
-	}
+	// The one conformance schema, as `report render` reads it.
+	var rep reports.ConformanceRun
 	if err := json.Unmarshal(data, &rep); err != nil {
 		res.err = err
 		return res
