@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -365,118 +364,14 @@ func runFirstLine(s string) string {
 	return safetext.Line(s)
 }
 
-// printIndented prints msg line by line, indented, each line's control
-// characters escaped (safetext): messages quote what the OP answered.
-func printIndented(w io.Writer, msg string) {
-	for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
-		fmt.Fprintf(w, "  %s\n", safetext.Escape(line))
-	}
-}
-
-// printRunSummary prints the outcome per spec section, then every warning
-// (a WARN line with its message) and every failure in full, then the
-// totals. Warnings never count as passed.
+// printRunSummary prints the run's summary to the terminal: the reports
+// text renderer over the same model and grouping as the HTML.
 func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration, profile string) {
-	type counts struct{ passed, warnings, failed, skipped, notRun int }
-	bySection := map[string]*counts{}
-	for _, c := range checks {
-		if c.SkipReason == conformance.NotSelected {
-			continue
-		}
-		for _, ref := range c.Meta.SpecRefs {
-			n := bySection[ref]
-			if n == nil {
-				n = &counts{}
-				bySection[ref] = n
-			}
-			switch {
-			case c.Failed():
-				n.failed++
-			case c.Warned():
-				n.warnings++
-			case c.Outcome == conformance.OutcomePassed:
-				n.passed++
-			case c.SkipReason == conformance.NotRun:
-				// --fail-fast, --timeout or an interrupt stopped the run
-				// first: not a skip the target caused.
-				n.notRun++
-			default:
-				n.skipped++
-			}
-		}
+	m, err := conformance.RunModel(checks, conformance.ReportInfo{Profile: profile})
+	if err == nil {
+		err = reports.RenderText(w, m, elapsed)
 	}
-	refs := make([]string, 0, len(bySection))
-	for r := range bySection {
-		refs = append(refs, r)
+	if err != nil {
+		fmt.Fprintf(w, "ciba-check: the summary cannot be printed: %s\n", safetext.Line(err.Error()))
 	}
-	sort.Strings(refs)
-	fmt.Fprintln(w, "\nSummary by spec section")
-	for _, r := range refs {
-		n := bySection[r]
-		status := "ok"
-		switch {
-		case n.failed > 0:
-			status = "FAILED"
-		case n.warnings > 0:
-			status = "WARN"
-		case n.passed == 0 && n.skipped > 0:
-			// Nothing in the section was verified: not "ok".
-			status = "SKIP"
-		case n.passed == 0:
-			status = "NOTRUN"
-		}
-		warnings := "warnings"
-		if n.warnings == 1 {
-			warnings = "warning " // the column stays aligned
-		}
-		line := fmt.Sprintf("  %-22s %-6s %3d passed %3d %s %3d failed %3d skipped", r, status, n.passed, n.warnings, warnings, n.failed, n.skipped)
-		if n.notRun > 0 {
-			line += fmt.Sprintf(" %3d not run", n.notRun)
-		}
-		fmt.Fprintln(w, line)
-	}
-	var warned []conformance.CheckResult
-	for _, c := range checks {
-		if c.Warned() {
-			warned = append(warned, c)
-		}
-	}
-	if len(warned) > 0 {
-		fmt.Fprintln(w, "\nWarnings (SHOULD-level expectations not met; they do not fail the run)")
-		for _, c := range warned {
-			fmt.Fprintf(w, "\nWARN %s [%s]\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Location)
-			printIndented(w, c.Failure)
-		}
-	}
-	var failed []conformance.CheckResult
-	for _, c := range checks {
-		if c.Failed() {
-			failed = append(failed, c)
-		}
-	}
-	if len(failed) > 0 {
-		fmt.Fprintln(w, "\nFailures")
-		for _, c := range failed {
-			fmt.Fprintf(w, "\n%s [%s] (%s)\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Outcome, c.Location)
-			printIndented(w, c.Failure)
-		}
-	}
-	n := conformance.Summary(checks)
-	notSelected, notRun := 0, 0
-	for _, c := range checks {
-		switch c.SkipReason {
-		case conformance.NotSelected:
-			notSelected++
-		case conformance.NotRun:
-			notRun++
-		}
-	}
-	fmt.Fprintf(w, "\n%s: %d passed, %s, %d failed, %d skipped", profile, n.Passed, reports.Count(n.Warnings, "warning", "warnings"), n.Failed, n.Skipped-notSelected-notRun)
-	if notRun > 0 {
-		fmt.Fprintf(w, ", %d not run (the run stopped early)", notRun)
-	}
-	if notSelected > 0 {
-		fmt.Fprintf(w, " (%d not selected)", notSelected)
-	}
-	fmt.Fprintf(w, " in %s\n", elapsed.Round(10*time.Millisecond))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // SuiteName is the Ginkgo suite description.
@@ -157,8 +158,8 @@ func (c CheckResult) Warned() bool { return c.Outcome == OutcomeWarning }
 // of selected checks the run stopped before (fail-fast, timeout, a
 // vanished target).
 const (
-	NotSelected = "not selected by --label-filter, --focus or --skip"
-	NotRun      = "not run: the run stopped early"
+	NotSelected = reports.NotSelected
+	NotRun      = reports.NotRun
 )
 
 // selector decides, as Ginkgo does, whether the filters select a check:
