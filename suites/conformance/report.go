@@ -78,7 +78,7 @@ func BuildRun(checks []CheckResult, info ReportInfo) *reports.ConformanceRun {
 		if jc.Labels == nil {
 			jc.Labels = []string{}
 		}
-		failure := &reports.ConformanceFailure{Message: c.Failure, Location: c.Location}
+		failure := &reports.ConformanceFailure{Message: c.Failure, Location: c.Location, Expected: c.Expected, Got: c.Got, Exchanges: c.Exchanges}
 		switch {
 		case c.Failed():
 			jc.Failure = failure

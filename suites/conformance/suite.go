@@ -129,6 +129,11 @@ type CheckResult struct {
 	// comment block (LevelMust, LevelShould, LevelCert; DutyOP,
 	// DutyClient; the sentence it enforces).
 	Level, Duty, Quote string
+	// Expected, Got and Exchanges are the structured evidence of a
+	// failure or warning (Detail), when the check recorded it: redacted
+	// as Failure is.
+	Expected, Got string
+	Exchanges     []reports.Exchange
 }
 
 // Outcomes a check can have besides Ginkgo's failure states ("failed",
@@ -361,6 +366,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 			c.Failure = strings.Join(msgs, "\n\n")
 		}
 	}
+	c.attachDetails(details(sr.ReportEntries))
 	// Messages quote what the OP answered: ID tokens and other JWS show
 	// header and claims, never the signature (terminal and every report).
 	c.Failure = client.RedactJWSSignatures(c.Failure)
