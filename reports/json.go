@@ -38,11 +38,7 @@ func RenderJSON(w io.Writer, m *Model) error {
 // schema is an error that says which schema was found and which this
 // version reads; unknown fields are ignored (v1 only ever adds fields).
 func DecodeJSON(r io.Reader) (*Model, error) {
-	data, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	schema, err := sniffSchema(data)
+	data, schema, err := readSchema(r)
 	if err != nil {
 		return nil, err
 	}
@@ -56,11 +52,7 @@ func DecodeJSON(r io.Reader) (*Model, error) {
 // (SchemaVersion), a conformance run (ConformanceSchemaV1) or a load
 // summary (LoadSchemaV1), told apart by their "schema" member.
 func Decode(r io.Reader) (*Model, error) {
-	data, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	schema, err := sniffSchema(data)
+	data, schema, err := readSchema(r)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +65,16 @@ func Decode(r io.Reader) (*Model, error) {
 		return decodeConformance(data)
 	}
 	return nil, schemaError(schema)
+}
+
+// readSchema reads a JSON document and its "schema" member.
+func readSchema(r io.Reader) ([]byte, string, error) {
+	data, err := readAll(r)
+	if err != nil {
+		return nil, "", err
+	}
+	schema, err := sniffSchema(data)
+	return data, schema, err
 }
 
 func readAll(r io.Reader) ([]byte, error) {
@@ -151,11 +153,7 @@ func FromLoadJSON(r io.Reader) (*Model, error) {
 
 // decodeOnly reads a document that must carry schema want and decodes it.
 func decodeOnly(r io.Reader, what, want string, decode func([]byte) (*Model, error)) (*Model, error) {
-	data, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	schema, err := sniffSchema(data)
+	data, schema, err := readSchema(r)
 	if err != nil {
 		return nil, err
 	}
