@@ -13,9 +13,10 @@ import (
 	"github.com/ciba-check/ciba-check/reports"
 )
 
-// SchemaV1 identifies the summary format documented in docs/load-schema.md.
-// Fields are only ever added under v1; a change in meaning gets v2.
-const SchemaV1 = "ciba-check/load/v1"
+// SchemaV1 identifies the summary format documented in docs/load-schema.md
+// (reports.LoadSchemaV1, which `report render` reads). Fields are only
+// ever added under v1; a change in meaning gets v2.
+const SchemaV1 = reports.LoadSchemaV1
 
 // Summary is the end-of-run result of a load run or a merge.
 type Summary struct {
