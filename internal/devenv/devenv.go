@@ -98,8 +98,8 @@ type Env struct {
 	tempDir      string
 }
 
-// users are the scripted test users: one per device outcome, plus one with
-// a user_code (CIBA 7.1.2).
+// users are the scripted test users: one per device outcome, one with a
+// user_code (CIBA 7.1.2), and peers for parallel runs.
 type userSpec struct {
 	Name     string
 	Outcome  target.Outcome
@@ -118,6 +118,13 @@ func userSpecs() []userSpec {
 		{Name: "erin", Outcome: target.OutcomeCancel, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeCancel}},
 		{Name: "frank", Outcome: target.OutcomeError, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeError, ErrorStatus: http.StatusServiceUnavailable}},
 		{Name: "grace", Outcome: target.OutcomeApprove, UserCode: "4711", Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		// Peers of the busiest users, so that run --parallel has room:
+		// no two running checks share a test user (their leases).
+		{Name: "carol2", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
+		{Name: "carol3", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
+		{Name: "carol4", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
+		{Name: "alice2", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		{Name: "bob2", Outcome: target.OutcomeDeny, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeDeny}},
 	}
 }
 

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,22 @@ type Framework struct {
 	current *Fixture
 	names   map[string]bool
 	errs    []error
+	// sections is the Describe texts around the check being registered.
+	sections []string
+	// checks are the registered checks in spec order, for the
+	// scheduler; run and sched are set by Run (parallel.go).
+	checks []registered
+	run    *runState
+	sched  *scheduler
+}
+
+// registered is one check as the scheduler sees it.
+type registered struct {
+	name, section string
+	labels        []string
+	sharesFlow    bool
+	slow          bool
+	body          func(ctx context.Context, f *Fixture)
 }
 
 func newFramework(env *Env, checkTimeout time.Duration, profile string) *Framework {
@@ -43,6 +60,7 @@ func newFramework(env *Env, checkTimeout time.Duration, profile string) *Framewo
 	fw.blocks = blocks
 	ginkgo.BeforeEach(func() {
 		f := newFixture(fw.env)
+		f.run = fw.run
 		fw.current = f
 		ginkgo.DeferCleanup(func() {
 			f.cleanup()
@@ -69,11 +87,9 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 	// certification profile, where it fails as a MUST does.
 	should := meta.Should || (meta.Cert && fw.profile != ProfileOIDFCert)
 	basis := basisLine(fw.blocks[name])
-	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
-		if err := fw.env.Lost(); err != nil {
-			ginkgo.AbortSuite(err.Error())
-		}
-		f := fw.current
+	// body is the check as it runs, in its spec or ahead in a worker of
+	// the parallel scheduler (schedule.go).
+	body := func(ctx context.Context, f *Fixture) {
 		f.ctx = ctx
 		f.deadline = time.Now().Add(fw.checkTimeout)
 		f.should = should
@@ -87,6 +103,21 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 			return
 		}
 		spec(ctx, f)
+	}
+	fw.checks = append(fw.checks, registered{name: name, section: strings.Join(fw.sections, " / "), labels: labels, sharesFlow: slices.Contains(decorators, SharesFlow), slow: slices.Contains(decorators, Slow), body: body})
+	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
+		if err := fw.env.Lost(); err != nil {
+			ginkgo.AbortSuite(err.Error())
+		}
+		if fw.sched != nil {
+			if rec := fw.sched.claim(ctx, name); rec != nil {
+				replay(ctx, rec)
+				return
+			}
+		}
+		fw.run.running.add(name)
+		defer fw.run.running.remove(name)
+		body(ctx, fw.current)
 	})
 }
 
@@ -123,7 +154,11 @@ func (fw *Framework) attachBasis(checks []CheckResult) {
 
 // Describe groups checks under a heading (the report's sections).
 func (fw *Framework) Describe(text string, body func()) bool {
-	return ginkgo.Describe(text, ginkgo.Offset(1), body)
+	return ginkgo.Describe(text, ginkgo.Offset(1), func() {
+		fw.sections = append(fw.sections, text)
+		defer func() { fw.sections = fw.sections[:len(fw.sections)-1] }()
+		body()
+	})
 }
 
 // buildTree registers every check of the suite.

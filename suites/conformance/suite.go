@@ -39,6 +39,14 @@ type RunConfig struct {
 	// OnCheckStart is told the name of each check about to run.
 	OnCheckStart func(name string)
 	OnCheck      func(CheckResult)
+	// Parallel is how many checks may run at once (schedule.go); 0 or 1
+	// runs them one after another. The manual device driver and
+	// FailFast always run one at a time.
+	Parallel int
+	// OnRunning, when set, is told the checks running at the moment
+	// (in the order they started) whenever that set changes; calls do
+	// not overlap.
+	OnRunning func(names []string)
 }
 
 // ConfigError is a bad filter or focus expression.
@@ -67,6 +75,9 @@ func (c RunConfig) Validate() error {
 	}
 	if _, err := ParseProfile(c.Profile); err != nil {
 		return &ConfigError{Err: err}
+	}
+	if c.Parallel < 0 {
+		return &ConfigError{Err: fmt.Errorf("--parallel must be at least 1, got %d", c.Parallel)}
 	}
 	if c.Timeout < 0 || c.CheckTimeout < 0 {
 		return &ConfigError{Err: errors.New("timeouts must not be negative")}
@@ -229,8 +240,14 @@ func Run(cfg RunConfig) (*Result, error) {
 	if err := buildTree(fw); err != nil {
 		return nil, err
 	}
+	fw.run = newRunState(cfg.Env, fw.checkTimeout)
+	defer fw.run.stop()
+	fw.run.running = newRunningSet(cfg.OnRunning)
 	var report types.Report
 	ginkgo.ReportBeforeSuite(func(r ginkgo.Report) {
+		// Ginkgo runs the container bodies, which register the checks,
+		// when RunSpecs builds the tree: the scheduler starts after.
+		startScheduler(fw, cfg)
 		if cfg.OnStart != nil {
 			cfg.OnStart(r.PreRunStats.SpecsThatWillRun)
 		}
