@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -178,19 +177,6 @@ const CertWarning = "CERT (OIDF certification only): "
 // WarningEntry names the Ginkgo report entries that carry warnings; a
 // passed spec with one has the outcome "warning".
 const WarningEntry = "ciba-check/warning"
-
-// warn records msg as a warning of the running check, located at the
-// check's line (the fixture's helpers are GinkgoHelpers). The entry is
-// never printed by Ginkgo: our progress and summary show it.
-func (f *Fixture) warn(msg string) {
-	ginkgo.GinkgoHelper()
-	loc := types.NewCodeLocation(0)
-	if f.rec != nil {
-		f.rec.warnings = append(f.rec.warnings, recEvent{msg: msg, loc: loc})
-		return
-	}
-	ginkgo.AddReportEntry(WarningEntry, msg, loc, types.ReportEntryVisibilityNever)
-}
 
 // expectationMessage is the message of an unmet expectation, with ex
 // quoted below it. An exchange without any response aborts the run when

@@ -83,6 +83,19 @@ func (f *Fixture) abort(msg string) {
 	ginkgo.AbortSuite(msg)
 }
 
+// warn records msg as a warning of the running check, located at the
+// check's line (the fixture's helpers are GinkgoHelpers). The entry is
+// never printed by Ginkgo: our progress and summary show it.
+func (f *Fixture) warn(msg string) {
+	ginkgo.GinkgoHelper()
+	loc := types.NewCodeLocation(0)
+	if f.rec != nil {
+		f.rec.warnings = append(f.rec.warnings, recEvent{msg: msg, loc: loc})
+		return
+	}
+	ginkgo.AddReportEntry(WarningEntry, msg, loc, types.ReportEntryVisibilityNever)
+}
+
 // recordCheck runs body with a recording fixture and returns how it ended;
 // abandoned is set when the check gave up for a test user (the spec then
 // runs it itself). ctx is the check's context.

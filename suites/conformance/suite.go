@@ -327,6 +327,13 @@ func checkResult(sr types.SpecReport) CheckResult {
 	case sr.State.Is(types.SpecStateFailureStates):
 		c.Failure = sr.Failure.Message
 		c.Location = sr.Failure.Location.String()
+		// A check a worker ran ahead failed where the entry says, not
+		// where its spec replayed the failure (sink.go).
+		for _, e := range sr.ReportEntries {
+			if e.Name == LocationEntry {
+				c.Location = e.Location.String()
+			}
+		}
 	case sr.State == types.SpecStatePassed:
 		var msgs []string
 		for _, e := range sr.ReportEntries {
