@@ -38,6 +38,9 @@ type RunOptions struct {
 	Timeout     time.Duration
 	// Parallel is how many checks may run at once (--parallel).
 	Parallel int
+	// SharedFlows lets checks that only inspect an approved flow share
+	// one per client (hidden --shared-flows, on; off to measure).
+	SharedFlows bool
 	// Profile is "spec" (the default: judge by the spec text) or
 	// "oidf-cert" (also fail what only the OIDF certification suite
 	// demands).
@@ -99,6 +102,8 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.IntVar(&opts.Parallel, "parallel", conformance.DefaultParallel, "run up to N checks at once, never two on one test user unless target.yaml marks it shared: true (1: one after another)")
 	fl.StringVar(&opts.Profile, "profile", "spec", "spec: judge by the spec text; oidf-cert: also fail what only the OIDF certification suite demands (CERT checks, else warnings)")
 	fl.DurationVar(&opts.Timeout, "timeout", time.Hour, "stop the run after this long")
+	fl.BoolVar(&opts.SharedFlows, "shared-flows", true, "checks that only inspect an approved flow share one per client (off: each runs its own, to measure)")
+	_ = fl.MarkHidden("shared-flows")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
 	_ = fl.MarkHidden("fault")
 	return cmd
@@ -106,12 +111,13 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 
 func runRun(ctx context.Context, opts *RunOptions) error {
 	cfg := conformance.RunConfig{
-		LabelFilter: opts.LabelFilter,
-		Focus:       opts.Focus,
-		Skip:        opts.Skip,
-		FailFast:    opts.FailFast,
-		Timeout:     opts.Timeout,
-		Parallel:    opts.Parallel,
+		LabelFilter:   opts.LabelFilter,
+		Focus:         opts.Focus,
+		Skip:          opts.Skip,
+		FailFast:      opts.FailFast,
+		Timeout:       opts.Timeout,
+		Parallel:      opts.Parallel,
+		NoSharedFlows: !opts.SharedFlows,
 	}
 	profile, err := conformance.ParseProfile(opts.Profile)
 	if err != nil {

@@ -47,6 +47,7 @@ type runState struct {
 	flowsMu      sync.Mutex
 	flows        map[string]*sharedFlow
 	running      *runningSet
+	noSharing    bool
 }
 
 // startScheduler sets up the parallel run of Run: the scheduler with the
@@ -66,7 +67,7 @@ func startScheduler(fw *Framework, cfg RunConfig) {
 			sharing = sharing || c.sharesFlow
 		}
 	}
-	if sharing && !manual {
+	if sharing && !manual && !fw.run.noSharing {
 		fw.run.prefetch()
 	}
 	if par == 1 {

@@ -155,7 +155,7 @@ func (r *runState) prefetch() {
 // (see above). Call it before choosing any user.
 func (f *Fixture) SharedApproved(c *client.Client) (*ciba.TokenResponse, *client.Exchange, *ciba.AuthenticationResponse) {
 	ginkgo.GinkgoHelper()
-	if f.run == nil {
+	if f.run == nil || f.run.noSharing {
 		return f.Approved(c)
 	}
 	u, reason := userFor(f.env, device.ActionAllow)

@@ -47,6 +47,9 @@ type RunConfig struct {
 	// (in the order they started) whenever that set changes; calls do
 	// not overlap.
 	OnRunning func(names []string)
+	// NoSharedFlows gives every check its own approved flow, as before
+	// shared flows (for measuring what they save; hidden run flag).
+	NoSharedFlows bool
 }
 
 // ConfigError is a bad filter or focus expression.
@@ -243,6 +246,7 @@ func Run(cfg RunConfig) (*Result, error) {
 	fw.run = newRunState(cfg.Env, fw.checkTimeout)
 	defer fw.run.stop()
 	fw.run.running = newRunningSet(cfg.OnRunning)
+	fw.run.noSharing = cfg.NoSharedFlows
 	var report types.Report
 	ginkgo.ReportBeforeSuite(func(r ginkgo.Report) {
 		// Ginkgo runs the container bodies, which register the checks,
