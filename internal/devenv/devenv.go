@@ -255,6 +255,11 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
+		// Longer than the clients' idle timeout, as the OP's: without it
+		// the server closed connections idle for ReadTimeout (15 s), and
+		// a driver call that reused one at that moment failed ("write
+		// tcp ...": seen once in the parallel allowance matrix).
+		IdleTimeout: 120 * time.Second,
 	}
 	env.deviceDone = make(chan error, 1)
 	go func(srv *http.Server, ln net.Listener, done chan<- error) {
