@@ -189,6 +189,8 @@ var harnessUsers = []harnessUser{
 	// checks share one).
 	{Name: "alice2", Decision: "approve", Outcome: target.OutcomeApprove},
 	{Name: "alice3", Decision: "approve", Outcome: target.OutcomeApprove},
+	{Name: "alice4", Decision: "approve", Outcome: target.OutcomeApprove},
+	{Name: "alice5", Decision: "approve", Outcome: target.OutcomeApprove},
 	{Name: "bob2", Decision: "deny", Outcome: target.OutcomeDeny},
 	{Name: "carol2", Decision: "hold", Outcome: target.OutcomeNever},
 	{Name: "carol3", Decision: "hold", Outcome: target.OutcomeNever},

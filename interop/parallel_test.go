@@ -52,7 +52,14 @@ func TestOIDCProviderParallel(t *testing.T) {
 		{"--parallel default, shared flows", nil},
 	}
 	bench := os.Getenv(benchEnv) != ""
-	if bench {
+	if extra := os.Getenv(benchEnv + "_PARALLEL"); extra != "" {
+		// CIBA_CHECK_BENCH_PARALLEL=6,8: only these --parallel values,
+		// with shared flows, after the sequential run (to choose a default).
+		variants = variants[:1]
+		for _, n := range strings.Split(extra, ",") {
+			variants = append(variants, variant{"--parallel " + n + ", shared flows", []string{"--parallel", n}})
+		}
+	} else if bench {
 		variants = append([]variant{
 			{"sequential, own flows (before issue 15)", []string{"--parallel", "1", "--shared-flows=false"}},
 			{"--parallel default, own flows", []string{"--shared-flows=false"}},
