@@ -292,7 +292,10 @@ func TestRunSubprocess(t *testing.T) {
 		report := filepath.Join(t.TempDir(), "r.json")
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		run := exec.CommandContext(ctx, bin, "run", "--target", filepath.Join(dir, "target.yaml"), "--json", report)
+		// One check at a time: in parallel the workers may have run every
+		// check before the tenth result is printed, and then nothing is
+		// left for the vanished target to stop.
+		run := exec.CommandContext(ctx, bin, "run", "--parallel", "1", "--target", filepath.Join(dir, "target.yaml"), "--json", report)
 		runOut, err := run.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -158,16 +158,7 @@ func (f *Fixture) SharedApproved(c *client.Client) (*ciba.TokenResponse, *client
 	if f.run == nil || f.run.noSharing {
 		return f.Approved(c)
 	}
-	u, reason := userFor(f.env, device.ActionAllow)
-	if u == nil {
-		f.Skipf("%s", reason)
-	}
-	fl := f.run.flow(f.TargetClient(c), u)
-	select {
-	case <-fl.done:
-	case <-f.ctx.Done():
-		f.fail("interrupted while waiting for the shared approved flow of " + c.ClientID())
-	}
+	fl := f.sharedFlow(c)
 	switch fl.step {
 	case flowParams:
 		f.fail(fl.err.Error())
@@ -181,4 +172,22 @@ func (f *Fixture) SharedApproved(c *client.Client) (*ciba.TokenResponse, *client
 		f.preparationFailed(fl.ex, fl.err, "expected tokens for the approved request of %s (CIBA 10.1.1)", c.ClientID())
 	}
 	return fl.tr, fl.ex, fl.ack
+}
+
+// sharedFlow waits for client c's shared flow (starting it if needed)
+// and returns it as it ended; a check that reports a failed step its own
+// way reads fl.step.
+func (f *Fixture) sharedFlow(c *client.Client) *sharedFlow {
+	ginkgo.GinkgoHelper()
+	u, reason := userFor(f.env, device.ActionAllow)
+	if u == nil {
+		f.Skipf("%s", reason)
+	}
+	fl := f.run.flow(f.TargetClient(c), u)
+	select {
+	case <-fl.done:
+	case <-f.ctx.Done():
+		f.fail("interrupted while waiting for the shared approved flow of " + c.ClientID())
+	}
+	return fl
 }
