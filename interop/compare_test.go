@@ -75,6 +75,9 @@ func TestCompareOutcome(t *testing.T) {
 		want   []string // substrings, one per expected difference
 	}{
 		{"as expected", `[` + asExpected + `,{"id":"b/passes","outcome":"passed"}]`, nil},
+		{"other profile's check skipped", `[` + asExpected + `,{"id":"p/push","outcome":"skipped","skip_reason":"a push-mode check","labels":["push","profile:ciba"]},{"id":"b/both","outcome":"passed","labels":["profile:fapi-ciba","profile:ciba"]}]`, nil},
+		{"other profile's check run", `[` + asExpected + `,{"id":"p/push","outcome":"passed","labels":["push","profile:ciba"]}]`,
+			[]string{"p/push: passed, expected skipped"}},
 		{"unlisted check fails", `[` + asExpected + `,{"id":"b/new","outcome":"failed","failure":{"message":"boom\nmore"}}]`,
 			[]string{"b/new: failed, expected passed: boom"}},
 		{"listed check now passes", `[{"id":"a/fails","outcome":"passed"},{"id":"a/skips","outcome":"skipped","skip_reason":"cannot report"},` + warnsAsExpected + `]`,

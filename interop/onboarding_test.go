@@ -53,7 +53,7 @@ func TestOnboardingFromInit(t *testing.T) {
 	// Register both clients the way the next steps say.
 	replacements := []string{}
 	for _, c := range []struct{ folder, alg string }{{"client1-ps256", ciba.AlgPS256}, {"client2-es256", ciba.AlgES256}} {
-		jwks, err := os.ReadFile(filepath.Join(dir, c.folder, "jwks.json"))
+		jwks, err := os.ReadFile(filepath.Join(dir, c.folder+"-jwks.json"))
 		must(t, err)
 		id := register(t, h, caFile, map[string]any{
 			"jwks":                                           json.RawMessage(jwks),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/suites/conformance"
 )
 
 // suiteTimeout bounds `ciba-check run` against the harness.
@@ -101,16 +102,22 @@ var expectationKinds = map[string]bool{"deviation": true, "should": true, "confi
 // runResult is the part of `ciba-check run --json` (schema
 // ciba-check/conformance/v1) the comparison needs.
 type runResult struct {
-	Schema  string `json:"schema"`
+	Schema string `json:"schema"`
+	// Target.Profile is what the run tested the OP as: FAPI-CIBA or CIBA
+	// Core.
+	Target struct {
+		Profile string `json:"profile"`
+	} `json:"target"`
 	Summary struct {
 		Total, Passed, Warnings, Failed, Skipped int
 	} `json:"summary"`
 	Checks []struct {
-		ID         string  `json:"id"`
-		Name       string  `json:"name"`
-		Outcome    string  `json:"outcome"`
-		SkipReason string  `json:"skip_reason"`
-		Duration   float64 `json:"duration_seconds"`
+		ID         string   `json:"id"`
+		Name       string   `json:"name"`
+		Outcome    string   `json:"outcome"`
+		SkipReason string   `json:"skip_reason"`
+		Labels     []string `json:"labels"`
+		Duration   float64  `json:"duration_seconds"`
 		Failure    *struct {
 			Message string `json:"message"`
 		} `json:"failure"`
@@ -190,6 +197,11 @@ func compareOutcome(res *runResult, exp *expectation) []string {
 		ran[c.ID] = true
 		e, listed := want[c.ID]
 		wantOutcome := "passed"
+		if !listed && outsideProfile(c.Labels, res.Target.Profile) {
+			// Another profile's check (push under FAPI-CIBA, FAPI-only
+			// under CIBA Core) is skipped by the suite itself.
+			wantOutcome = "skipped"
+		}
 		if listed {
 			wantOutcome = e.Outcome
 		}
@@ -218,6 +230,23 @@ func compareOutcome(res *runResult, exp *expectation) []string {
 	}
 	sort.Strings(diffs)
 	return diffs
+}
+
+// outsideProfile reports whether a check's profile labels leave out the
+// run's profile (a check without profile labels applies everywhere).
+func outsideProfile(labels []string, profile string) bool {
+	want := conformance.LabelProfileFAPICIBA
+	if profile == conformance.TargetCIBACore {
+		want = conformance.LabelProfileCIBA
+	}
+	has := false
+	for _, l := range labels {
+		if l == want {
+			return false
+		}
+		has = has || l == conformance.LabelProfileFAPICIBA || l == conformance.LabelProfileCIBA
+	}
+	return has
 }
 
 func firstLine(s string) string {

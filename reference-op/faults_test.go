@@ -17,7 +17,7 @@ import (
 type faultProbe = func(t *testing.T, h *harness) bool
 
 // faultProbes merges the per-area tables (faults_*_test.go).
-var faultProbes = mergeProbes(coreFaultProbes, backchannelFaultProbes, authDiscoveryFaultProbes, tokenFaultProbes)
+var faultProbes = mergeProbes(coreFaultProbes, backchannelFaultProbes, authDiscoveryFaultProbes, tokenFaultProbes, pushFaultProbes)
 
 func mergeProbes(tables ...map[string]faultProbe) map[string]faultProbe {
 	out := map[string]faultProbe{}
@@ -178,8 +178,12 @@ func TestFaultsChangeBehaviour(t *testing.T) {
 		if f.Breaks == "" || f.Trips == "" {
 			t.Errorf("fault %s lacks Breaks or Trips", f.Name)
 		}
+		var base []option
+		if _, push := pushFaultProbes[f.Name]; push {
+			base = []option{withPush}
+		}
 		t.Run(f.Name, func(t *testing.T) {
-			probeSwitch(t, "fault "+f.Name, probe, nil, withFaults(f.Name))
+			probeSwitch(t, "fault "+f.Name, probe, base, withFaults(f.Name))
 		})
 	}
 	if len(faultProbes) != len(faults) {

@@ -46,10 +46,18 @@ func (op *OP) notifyFrom(ar AuthRequest, attempt int) bool {
 		return true
 	case ciba.ModePush:
 		op.goBackground(func(ctx context.Context) {
+			if ar.Status == StatusApproved && op.faults.on(FaultPushSendsPing) {
+				op.deliver(ctx, c, ar, op.pingBody(ar), attempt)
+				return
+			}
 			body, err := op.pushPayload(ctx, ar)
 			if err != nil {
 				op.log.Warn("push payload failed", "auth_req_id", redact(ar.ID), "err", err)
 				return
+			}
+			if ar.Status == StatusApproved && op.faults.on(FaultPushTwice) {
+				// An extra copy first, so the logged delivery comes last.
+				_, _ = op.postNotification(ctx, c.NotificationEndpoint, ar.ClientNotificationToken, body)
 			}
 			op.deliver(ctx, c, ar, body, attempt)
 		})
@@ -62,7 +70,11 @@ func (op *OP) notifyFrom(ar AuthRequest, attempt int) bool {
 // client_notification_token as bearer (CIBA 10.2), scheduling a retry on
 // the configured clock when allowed.
 func (op *OP) deliver(ctx context.Context, c *Client, ar AuthRequest, body []byte, attempt int) {
-	status, err := op.postNotification(ctx, c.NotificationEndpoint, ar.ClientNotificationToken, body)
+	token := ar.ClientNotificationToken
+	if ciba.DeliveryMode(ar.DeliveryMode) == ciba.ModePush && op.faults.on(FaultPushWithoutBearer) {
+		token = ""
+	}
+	status, err := op.postNotification(ctx, c.NotificationEndpoint, token, body)
 	retryable := err != nil || status >= 500 || (status >= 400 && (op.faults.on(FaultPingRetryAfter4xx) || op.allow.on(AllowPingRetry4xx)))
 	stopping := ctx.Err() != nil
 	retry := retryable && attempt < notifyAttempts && !stopping
@@ -103,7 +115,9 @@ func (op *OP) postNotification(ctx context.Context, endpoint, token string, body
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := op.outbound.Do(req)
 	if err != nil {
 		return 0, err
@@ -141,13 +155,21 @@ func (op *OP) pushPayload(ctx context.Context, ar AuthRequest) ([]byte, error) {
 		}
 		return json.Marshal(ciba.PushTokenPayload{AuthReqID: ar.ID, TokenResponse: tr})
 	case StatusDenied:
-		return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: "access_denied", ErrorDescription: "the user denied the request"})
+		return op.pushError(ar, "access_denied", "the user denied the request")
 	case StatusFailed:
-		return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: ciba.ErrTransactionFailed.Code, ErrorDescription: "the authentication device failed"})
+		return op.pushError(ar, ciba.ErrTransactionFailed.Code, "the authentication device failed")
 	case StatusExpired:
-		return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: ciba.ErrExpiredToken.Code, ErrorDescription: "the request expired before the user decided"})
+		return op.pushError(ar, ciba.ErrExpiredToken.Code, "the request expired before the user decided")
 	}
 	return nil, fmt.Errorf("nothing to push for status %s", ar.Status)
+}
+
+// pushError is the push error payload of CIBA 12 for ar.
+func (op *OP) pushError(ar AuthRequest, code, description string) ([]byte, error) {
+	if op.faults.on(FaultPushErrorWrongCode) {
+		code = pushFaultErrorCode
+	}
+	return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: code, ErrorDescription: description})
 }
 
 // errStillOpen stops expirePush's update: the request was decided, or the

@@ -70,7 +70,7 @@ func (op *OP) token(r *http.Request) (any, error) {
 // cibaGrant redeems an auth_req_id (CIBA 10.1, 11). The whole decision is
 // one atomic store update, so tokens are issued exactly once.
 func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string) (any, error) {
-	if ciba.DeliveryMode(ac.DeliveryMode) == ciba.ModePush {
+	if ciba.DeliveryMode(ac.DeliveryMode) == ciba.ModePush && !op.faults.on(FaultPollAcceptedForPushClient) {
 		return nil, ciba.ErrUnauthorizedClient.WithDescription("push clients receive tokens at their notification endpoint (CIBA 10.3)")
 	}
 	if id == "" && op.faults.on(FaultMissingAuthReqIDInvalidGrant) {
@@ -305,7 +305,7 @@ func (op *OP) idToken(g tokenGrant, tr ciba.TokenResponse, now time.Time) (strin
 	}
 	if g.push {
 		c[ciba.ClaimAuthReqID] = g.authReqID
-		if tr.RefreshToken != "" {
+		if tr.RefreshToken != "" && !op.faults.on(FaultPushMissingRTHash) {
 			c[ciba.ClaimRTHash] = halfHash(tr.RefreshToken)
 		}
 	}

@@ -38,6 +38,13 @@ func (c CheckChange) NewFailure() bool { return c.New == Failed && c.Old != Fail
 // Fixed reports whether the check failed before and passes now.
 func (c CheckChange) Fixed() bool { return c.Old == Failed && c.New == Passed }
 
+// LostCoverage reports whether the check verified the OP before (passed
+// or warned) and is skipped now: nothing is known of that requirement any
+// more, which is a regression of the run even though nothing failed.
+func (c CheckChange) LostCoverage() bool {
+	return (c.Old == Passed || c.Old == Warning) && c.New == Skipped
+}
+
 // MetricChange is one load metric of one run before and after.
 type MetricChange struct {
 	Run, Metric, Unit string
@@ -72,10 +79,22 @@ func (d *Diff) Fixed() []CheckChange {
 	return out
 }
 
-// Regressed reports a new failure or a load metric worse than the
-// tolerance: the exit-1 condition of `report diff`.
+// LostCoverage are the checks that verified the OP before and are skipped
+// now.
+func (d *Diff) LostCoverage() []CheckChange {
+	var out []CheckChange
+	for _, c := range d.Changed {
+		if c.LostCoverage() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Regressed reports a new failure, lost coverage or a load metric worse
+// than the tolerance: the exit-1 condition of `report diff`.
 func (d *Diff) Regressed() bool {
-	if len(d.NewFailures()) > 0 {
+	if len(d.NewFailures()) > 0 || len(d.LostCoverage()) > 0 {
 		return true
 	}
 	for _, m := range d.Load {
@@ -87,6 +106,27 @@ func (d *Diff) Regressed() bool {
 }
 
 func checkKey(c *Check) string { return c.Group + "\x00" + c.Name }
+
+// Comparable says whether two reports hold results of a common kind
+// (conformance checks in both, or load runs in both); when not, a diff
+// would call everything added and removed, and says why.
+func Comparable(old, new *Model) error {
+	kind := func(m *Model) string {
+		switch {
+		case len(m.Checks) > 0 && len(m.Load) > 0:
+			return "a conformance run with load runs"
+		case len(m.Checks) > 0:
+			return "a conformance run"
+		case len(m.Load) > 0:
+			return "load runs"
+		}
+		return "no results"
+	}
+	if (len(old.Checks) > 0 && len(new.Checks) > 0) || (len(old.Load) > 0 && len(new.Load) > 0) {
+		return nil
+	}
+	return fmt.Errorf("the old report holds %s and the new one %s: there is nothing of the same kind to compare", kind(old), kind(new))
+}
 
 // Compare diffs two reports. Checks are matched by group and name, load
 // runs by label (the n-th run of a label with the n-th of the same label).
@@ -227,8 +267,11 @@ func RenderDiffText(w io.Writer, d *Diff) error {
 	if d.Regressed() {
 		verdict = "REGRESSION"
 	}
-	fmt.Fprintf(&b, "%s: %d new failures, %d fixed, %d other outcome changes, %d checks added, %d removed (load tolerance %s)\n",
-		verdict, len(nf), len(fixed), len(d.Changed)-countNewOrFixed(d.Changed), len(d.Added), len(d.Removed), fmtPct(d.Tolerance))
+	lost := d.LostCoverage()
+	fmt.Fprintf(&b, "%s: %s, %d fixed, %s, %s, %s, %d removed (load tolerance %s)\n",
+		verdict, Count(len(nf), "new failure", "new failures"), len(fixed), Count(len(lost), "check lost coverage", "checks lost coverage"),
+		Count(len(d.Changed)-countNewOrFixed(d.Changed), "other outcome change", "other outcome changes"),
+		Count(len(d.Added), "check added", "checks added"), len(d.Removed), fmtPct(d.Tolerance))
 	section := func(title string, cs []CheckChange) {
 		if len(cs) == 0 {
 			return
@@ -239,10 +282,11 @@ func RenderDiffText(w io.Writer, d *Diff) error {
 		}
 	}
 	section("New failures", nf)
+	section("Lost coverage (verified before, skipped now)", lost)
 	section("Fixed", fixed)
 	var other []CheckChange
 	for _, c := range d.Changed {
-		if !c.NewFailure() && !c.Fixed() {
+		if !c.NewFailure() && !c.Fixed() && !c.LostCoverage() {
 			other = append(other, c)
 		}
 	}
@@ -280,7 +324,7 @@ func RenderDiffText(w io.Writer, d *Diff) error {
 func countNewOrFixed(cs []CheckChange) int {
 	n := 0
 	for _, c := range cs {
-		if c.NewFailure() || c.Fixed() {
+		if c.NewFailure() || c.Fixed() || c.LostCoverage() {
 			n++
 		}
 	}
@@ -302,8 +346,10 @@ func RenderDiffMarkdown(w io.Writer, d *Diff, limit int) error {
 	if d.Regressed() {
 		verdict = "❌ regression"
 	}
-	md.b.WriteString(fmt.Sprintf("## ciba-check diff: %s\n\n%d new failures · %d fixed · %d checks added · %d removed · load tolerance %s\n\n",
-		verdict, len(nf), len(fixed), len(d.Added), len(d.Removed), fmtPct(d.Tolerance)))
+	lost := d.LostCoverage()
+	md.b.WriteString(fmt.Sprintf("## ciba-check diff: %s\n\n%s · %d fixed · %s · %s · %d removed · load tolerance %s\n\n",
+		verdict, Count(len(nf), "new failure", "new failures"), len(fixed), Count(len(lost), "check lost coverage", "checks lost coverage"),
+		Count(len(d.Added), "check added", "checks added"), len(d.Removed), fmtPct(d.Tolerance)))
 	table := func(title string, cs []CheckChange) {
 		if len(cs) == 0 {
 			return
@@ -323,6 +369,7 @@ func RenderDiffMarkdown(w io.Writer, d *Diff, limit int) error {
 		md.b.WriteString("\n")
 	}
 	table("❌ New failures", nf)
+	table("⚠️ Lost coverage (verified before, skipped now)", lost)
 	table("✅ Fixed", fixed)
 	if len(d.Load) > 0 && md.write("### Load\n\n| Run | Metric | Before | After | Change |\n|:--|:--|--:|--:|--:|\n") {
 		for i, m := range d.Load {

@@ -23,7 +23,8 @@ func TestCompare(t *testing.T) {
 	}
 	find(new, "rejects more than one hint").Outcome = Failed
 	find(new, "answers slow_down when polled faster than the interval").Outcome = Passed
-	find(new, "sends only auth_req_id in the ping body").Outcome = Passed // skipped -> passed
+	find(new, "sends only auth_req_id in the ping body").Outcome = Passed                   // skipped -> passed
+	find(new, "publishes backchannel_authentication_endpoint over https").Outcome = Skipped // lost coverage
 	new.Checks = append(new.Checks, Check{Name: "brand new", Group: "Token endpoint", SpecRefs: []string{"CIBA-11"}, Outcome: Failed})
 	old.Checks = append(old.Checks, Check{Name: "retired", Group: "Discovery", SpecRefs: []string{"CIBA-4"}, Outcome: Passed})
 	// Load: ping p99 gets 50 % worse, poll rate 5 % worse (within 10 %).
@@ -50,7 +51,10 @@ func TestCompare(t *testing.T) {
 	if got := names(d.Removed); got != "retired" {
 		t.Errorf("removed = %q", got)
 	}
-	if len(d.Changed) != 3 {
+	if got := names(d.LostCoverage()); got != "publishes backchannel_authentication_endpoint over https" {
+		t.Errorf("lost coverage = %q", got)
+	}
+	if len(d.Changed) != 4 {
 		t.Errorf("changed = %v", d.Changed)
 	}
 	var regressions []string
@@ -114,5 +118,51 @@ func TestCompareIdentical(t *testing.T) {
 	// An already failing check is not a new failure.
 	if len(d.NewFailures()) != 0 {
 		t.Errorf("new failures in identical reports: %v", d.NewFailures())
+	}
+}
+
+// TestCompareLostCoverage: checks that passed before and are skipped now
+// are a regression of their own, even with no failure at all.
+func TestCompareLostCoverage(t *testing.T) {
+	old, new := &Model{}, &Model{}
+	for i := range 22 {
+		name := "check " + string(rune('a'+i))
+		old.Checks = append(old.Checks, Check{Name: name, Group: "G", Outcome: Passed})
+		new.Checks = append(new.Checks, Check{Name: name, Group: "G", Outcome: Skipped})
+	}
+	d := Compare(old, new, 0)
+	if !d.Regressed() || len(d.LostCoverage()) != 22 || len(d.NewFailures()) != 0 {
+		t.Fatalf("Regressed %v, lost %d, new failures %d", d.Regressed(), len(d.LostCoverage()), len(d.NewFailures()))
+	}
+	var text bytes.Buffer
+	if err := RenderDiffText(&text, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"REGRESSION: 0 new failures, 0 fixed, 22 checks lost coverage, 0 other outcome changes", "\nLost coverage (verified before, skipped now):\n"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("diff lacks %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "Other outcome changes") {
+		t.Errorf("lost coverage is listed again as another change:\n%s", text.String())
+	}
+}
+
+// TestComparable: a conformance run and load runs have nothing in common.
+func TestComparable(t *testing.T) {
+	conf := &Model{Checks: []Check{{Name: "a", Outcome: Passed}}}
+	load := &Model{Load: []LoadRun{{Name: "poll", Passed: true}}}
+	both := &Model{Checks: conf.Checks, Load: load.Load}
+	tests := []struct {
+		old, new *Model
+		ok       bool
+	}{
+		{conf, conf, true}, {load, load, true}, {both, conf, true}, {load, both, true},
+		{conf, load, false}, {load, conf, false}, {&Model{}, conf, false},
+	}
+	for i, tt := range tests {
+		if err := Comparable(tt.old, tt.new); (err == nil) != tt.ok {
+			t.Errorf("%d: Comparable = %v, want ok %v", i, err, tt.ok)
+		}
 	}
 }

@@ -60,13 +60,15 @@ func RenderHTML(w io.Writer, m *Model) error {
 }
 
 type htmlView struct {
-	M         *Model
-	Title     string
-	Verdict   string // "passed", "failed", "incomplete", "empty"
-	Counts    Counts
-	PassRate  string
-	Generated string
-	Env       [][2]string
+	M       *Model
+	Title   string
+	Verdict string // "passed", "failed", "incomplete", "empty", "unjudged"
+	// TargetError: the run ended as a target error before any result.
+	TargetError bool
+	Counts      Counts
+	PassRate    string
+	Generated   string
+	Env         [][2]string
 	// Conformance.
 	// Matrix is every section in order; MatrixGroups the same by document.
 	Matrix       []matrixRow
@@ -80,9 +82,17 @@ type htmlView struct {
 	Runs       []runView
 	LoadPassed int
 	LoadFailed int
-	Compare    *compareView
-	CSS        template.CSS
-	JS         template.JS
+	// LoadLine sums up the load runs' verdicts (reports.Model.LoadVerdictLine).
+	LoadLine string
+	// LoadUnjudged: no load run set a threshold.
+	LoadUnjudged bool
+	// TargetFromLoad is the load runs' target when the model names none.
+	TargetFromLoad string
+	// Compares are side-by-side tables of runs that measure the same
+	// thing: flows with flows (poll vs ping), polls with polls.
+	Compares []*compareView
+	CSS      template.CSS
+	JS       template.JS
 	// CSP allows exactly the page's own style and script (by hash) and
 	// nothing else: no network, and no injected script could run even if
 	// escaping ever failed.
@@ -141,6 +151,9 @@ type runView struct {
 	LatRows    []latRow
 	Unit       string
 	Achieved   string // achieved of intended, in percent
+	// Judged is the latency the thresholds judge, JudgedName its name.
+	Judged     Latency
+	JudgedName string
 }
 
 type latRow struct {
@@ -191,9 +204,15 @@ func buildView(m *Model) *htmlView {
 	}
 	switch {
 	case m.Error != "":
+		// A target error looks like an incomplete run, worded as what it
+		// is (TargetError).
 		v.Verdict = "incomplete"
+		v.TargetError = m.TargetError()
 	case !v.HasChecks && !v.HasLoad:
 		v.Verdict = "empty"
+	case m.LoadUnjudged():
+		// Nothing was judged: not a pass.
+		v.Verdict = "unjudged"
 	case m.Passed():
 		v.Verdict = "passed"
 	default:
@@ -398,17 +417,52 @@ func buildLoad(v *htmlView, m *Model) {
 			LatRows:    latRows(l.LatencyMS, l.ApprovalToTokenMS),
 			Unit:       "Requests",
 		}
-		if strings.HasPrefix(l.Scenario, "flow") {
+		if l.IsFlow() {
 			rv.LatName, rv.Unit = "request → tokens", "Flows"
 		}
+		rv.Judged, rv.JudgedName = l.JudgedLatency()
 		if l.Rate.Intended > 0 {
 			rv.Achieved = fmtPct(l.Rate.Achieved / l.Rate.Intended)
 		}
 		v.Runs = append(v.Runs, rv)
 	}
-	if len(m.Load) >= 2 {
-		v.Compare = buildCompare(m.Load)
+	v.LoadLine = m.LoadVerdictLine()
+	v.LoadUnjudged = m.LoadUnjudged()
+	if m.Target.Issuer == "" {
+		v.TargetFromLoad = loadTarget(m.Load)
 	}
+	// A load poll run (token-endpoint polls) and flow runs (complete
+	// flows) measure different things: never side by side, never a
+	// "winner" between them.
+	var flows, polls []LoadRun
+	for _, l := range m.Load {
+		if l.IsFlow() {
+			flows = append(flows, l)
+		} else {
+			polls = append(polls, l)
+		}
+	}
+	for _, group := range [][]LoadRun{flows, polls} {
+		if len(group) >= 2 {
+			v.Compares = append(v.Compares, buildCompare(group))
+		}
+	}
+}
+
+// loadTarget is the target the load runs name, when they name one and
+// the same; "" otherwise.
+func loadTarget(runs []LoadRun) string {
+	t := ""
+	for i := range runs {
+		switch {
+		case runs[i].Target == "":
+		case t == "":
+			t = runs[i].Target
+		case t != runs[i].Target:
+			return ""
+		}
+	}
+	return t
 }
 
 func countRows(counts map[string]uint64, total uint64) []countRow {
@@ -425,7 +479,10 @@ func countRows(counts map[string]uint64, total uint64) []countRow {
 }
 
 func buildCompare(runs []LoadRun) *compareView {
-	cv := &compareView{Title: "Runs side by side", Chart: compareChart(runs)}
+	cv := &compareView{Title: "Poll runs side by side", Chart: compareChart(runs)}
+	if runs[0].IsFlow() {
+		cv.Title = "Flow runs side by side"
+	}
 	modes := map[string]bool{}
 	for i := range runs {
 		cv.Runs = append(cv.Runs, &runs[i])

@@ -138,7 +138,8 @@ type loadSummaryV1 struct {
 	ToolVersion string `json:"tool_version"`
 	LoadRun
 	CPU *struct {
-		PerRequestMicros float64 `json:"per_request_us"`
+		PerRequestMicros float64  `json:"per_request_us"`
+		SharedWith       []string `json:"shared_with"`
 	} `json:"cpu"`
 }
 
@@ -175,6 +176,7 @@ func decodeLoadSummary(data []byte) (*Model, error) {
 	}
 	if s.CPU != nil {
 		run.CPUPerRequestMicros = s.CPU.PerRequestMicros
+		run.CPUSharedWith = s.CPU.SharedWith
 	}
 	m := &Model{
 		Schema:      SchemaVersion,
@@ -212,9 +214,10 @@ type conformanceV1 struct {
 		Version string `json:"version"`
 	} `json:"tool"`
 	Target struct {
-		Issuer  string `json:"issuer"`
-		Device  string `json:"device"`
-		Profile string `json:"profile"`
+		Issuer  string   `json:"issuer"`
+		Device  string   `json:"device"`
+		Profile string   `json:"profile"`
+		OffHost []string `json:"off_host_endpoints"`
 	} `json:"target"`
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"duration_seconds"`
@@ -276,6 +279,12 @@ func decodeConformance(data []byte) (*Model, error) {
 	}
 	if c.Target.Device != "" {
 		m.Environment = map[string]string{"device": c.Target.Device}
+	}
+	if len(c.Target.OffHost) > 0 {
+		if m.Environment == nil {
+			m.Environment = map[string]string{}
+		}
+		m.Environment["endpoints off the issuer's host"] = strings.Join(c.Target.OffHost, "; ")
 	}
 	for _, in := range c.Checks {
 		out := Check{

@@ -198,6 +198,17 @@ func TestFromConformanceJSON(t *testing.T) {
 	if _, err := FromConformanceJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), `unknown outcome "exploded"`) {
 		t.Errorf("unknown outcome: %v", err)
 	}
+	// Endpoints on another host than the issuer are named in the
+	// environment, which HTML shows.
+	offHost := strings.Replace(conformanceRun, `"device": "mockdevice"`, `"device": "mockdevice", "off_host_endpoints": ["token_endpoint https://other.example/token"]`, 1)
+	m, err = FromConformanceJSON(strings.NewReader(offHost))
+	if err != nil || m.Environment["endpoints off the issuer's host"] != "token_endpoint https://other.example/token" {
+		t.Errorf("off-host endpoints: environment %v, %v", m.Environment, err)
+	}
+	var page bytes.Buffer
+	if err := RenderHTML(&page, m); err != nil || !strings.Contains(page.String(), "https://other.example/token") {
+		t.Errorf("the HTML report does not name the off-host endpoint (%v)", err)
+	}
 	early := strings.Replace(conformanceRun, `"checks": [`, `"error": "the OP became unreachable", "checks": [`, 1)
 	m, err = FromConformanceJSON(strings.NewReader(early))
 	if err != nil || m.Error != "the OP became unreachable" || m.Passed() {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ciba-check/ciba-check/internal/safetext"
 )
 
 // The JUnit XML written here is the subset every common reader agrees
@@ -65,6 +67,7 @@ type junitCase struct {
 	Properties *junitProperties `xml:"properties"`
 	Skipped    *junitMessage    `xml:"skipped"`
 	Failure    *junitMessage    `xml:"failure"`
+	Error      *junitMessage    `xml:"error"`
 	SystemOut  *junitText       `xml:"system-out"`
 }
 
@@ -84,12 +87,13 @@ type junitMessage struct {
 	Body string `xml:",innerxml"`
 }
 
-// xmlText escapes s as XML character data, keeping newlines and tabs and
-// replacing what XML 1.0 cannot carry (control characters, invalid UTF-8)
-// with U+FFFD.
+// xmlText escapes s as XML character data, keeping newlines and tabs:
+// control characters, bidirectional overrides and invalid UTF-8 from the
+// OP show as visible escapes (safetext.Escape), and what XML 1.0 still
+// cannot carry becomes U+FFFD.
 func xmlText(s string) string {
 	var b strings.Builder
-	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+	for _, r := range safetext.Escape(s) {
 		switch {
 		case r == '&':
 			b.WriteString("&amp;")
@@ -127,9 +131,12 @@ func RenderJUnit(w io.Writer, m *Model) error {
 	if !m.GeneratedAt.IsZero() {
 		timestamp = m.GeneratedAt.UTC().Format("2006-01-02T15:04:05")
 	}
-	props := []junitProperty{{"issuer", m.Target.Issuer}, {"tool_version", m.ToolVersion}}
+	props := []junitProperty{{"issuer", safetext.Line(m.Target.Issuer)}, {"tool_version", safetext.Line(m.ToolVersion)}}
+	if m.Target.Profile != "" {
+		props = append(props, junitProperty{"profile", safetext.Line(m.Target.Profile)})
+	}
 	if m.Error != "" {
-		props = append(props, junitProperty{"error", m.Error})
+		props = append(props, junitProperty{"error", safetext.Line(m.Error)})
 	}
 	names := uniqueNames{}
 	if len(m.Checks) > 0 {
@@ -137,7 +144,7 @@ func RenderJUnit(w io.Writer, m *Model) error {
 		var secs float64
 		for i := range m.Checks {
 			c := &m.Checks[i]
-			tc := junitCase{Name: names.take(c.Name), Classname: c.Section(), Time: junitTime(c.DurationSeconds)}
+			tc := junitCase{Name: names.take(c.Name), Classname: safetext.Line(c.Section()), Time: junitTime(c.DurationSeconds)}
 			switch c.Outcome {
 			case Failed:
 				s.Failures++
@@ -196,7 +203,19 @@ func RenderJUnit(w io.Writer, m *Model) error {
 		total += secs
 		doc.Suites = append(doc.Suites, s)
 	}
+	if m.Error != "" {
+		// A run that ended as a target error, or early: CI readers show
+		// a testcase's <error>, not a property, so the reason is one.
+		what := "the run ended early; the verdict is unknown"
+		if m.TargetError() {
+			what = "the target could not be tested; no check ran"
+		}
+		tc := junitCase{Name: names.take("ciba-check run"), Classname: "ciba-check", Time: junitTime(0),
+			Error: &junitMessage{Message: shortMessage(m.Error, what), Type: "target-error", Body: xmlText(what + ":\n" + m.Error)}}
+		doc.Suites = append(doc.Suites, junitSuite{Name: "ciba-check", Timestamp: timestamp, Properties: props, Tests: 1, Errors: 1, Time: junitTime(0), Cases: []junitCase{tc}})
+	}
 	for _, s := range doc.Suites {
+		doc.Errors += s.Errors
 		doc.Tests += s.Tests
 		doc.Failures += s.Failures
 		doc.Skipped += s.Skipped
@@ -219,7 +238,7 @@ func RenderJUnit(w io.Writer, m *Model) error {
 type uniqueNames map[string]bool
 
 func (u uniqueNames) take(name string) string {
-	name = strings.TrimSpace(name)
+	name = strings.TrimSpace(safetext.Line(name))
 	if name == "" {
 		name = "unnamed check"
 	}
@@ -244,7 +263,7 @@ func shortMessage(msg, fallback string) string {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = strings.TrimSpace(msg[:i])
 	}
-	return clipText(msg, maxAttr)
+	return clipText(safetext.Line(msg), maxAttr)
 }
 
 // failureBody is the whole story of a failed check: message, expected
@@ -315,6 +334,9 @@ func loadSummaryLine(l *LoadRun) string {
 	fmt.Fprintf(&b, "%s: requested %s, achieved %s/s, sent %d, dropped %d, unexpected %d (%s)\n",
 		l.Label(), orDash(l.Rate.Requested), fmtNum(round2(l.Rate.Achieved)), l.Requests.Sent, l.Requests.Dropped, l.Requests.Unexpected, fmtPct(l.ErrorRate))
 	fmt.Fprintf(&b, "latency p50 %s, p90 %s, p99 %s, max %s\n", fmtMS(l.LatencyMS.P50), fmtMS(l.LatencyMS.P90), fmtMS(l.LatencyMS.P99), fmtMS(l.LatencyMS.Max))
+	if note := l.SaturationNote(); note != "" {
+		b.WriteString(note + "\n")
+	}
 	for _, t := range l.Thresholds {
 		mark := "✓"
 		if !t.OK {

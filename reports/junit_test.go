@@ -170,7 +170,7 @@ func TestJUnitStructure(t *testing.T) {
 	if len(load) != 6 {
 		t.Fatalf("%d load testcases, want 6 (3 thresholds × 2 runs)", len(load))
 	}
-	if load[0].Name != "flow-poll: p(99)<2s" || load[0].Failure == nil || !strings.Contains(load[0].Failure.Message, "measured 2.3 s") {
+	if load[0].Name != "flow-poll: p(99)<1s" || load[0].Failure == nil || !strings.Contains(load[0].Failure.Message, "measured 1.2 s") {
 		t.Errorf("first load testcase = %+v", load[0])
 	}
 	if load[3].Failure != nil {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ciba-check/ciba-check/internal/safetext"
 )
 
 // Size limits of the places Markdown summaries go.
@@ -75,10 +77,14 @@ func writeMarkdown(w *mdWriter, m *Model) {
 	c := m.Counts()
 	verdict := "❌ failed"
 	switch {
+	case m.TargetError():
+		verdict = "⛔ target error"
 	case m.Error != "":
 		verdict = "⚠️ incomplete"
 	case len(m.Checks) == 0 && len(m.Load) == 0:
 		verdict = "⚪ no results"
+	case m.LoadUnjudged():
+		verdict = "⚪ not judged: no thresholds set"
 	case m.Passed() && c.Warnings > 0:
 		verdict = "✅ passed with warnings"
 	case m.Passed():
@@ -86,9 +92,11 @@ func writeMarkdown(w *mdWriter, m *Model) {
 	}
 	var head strings.Builder
 	fmt.Fprintf(&head, "## ciba-check: %s\n\n", verdict)
-	target := "unknown target"
+	target := "target not recorded"
 	if m.Target.Issuer != "" {
 		target = mdCode(clipText(m.Target.Issuer, 200))
+	} else if t := loadTarget(m.Load); t != "" {
+		target = mdCode(clipText(t, 200))
 	}
 	if m.Target.Description != "" {
 		target += " (" + mdEscape(clipText(m.Target.Description, 100)) + ")"
@@ -102,7 +110,10 @@ func writeMarkdown(w *mdWriter, m *Model) {
 		version = "(unknown version)"
 	}
 	fmt.Fprintf(&head, "**Target** %s%s · %s · ciba-check %s\n\n", target, profile, fmtWhen(m.GeneratedAt), mdEscape(clipText(version, 60)))
-	if m.Error != "" {
+	switch {
+	case m.TargetError():
+		fmt.Fprintf(&head, "> [!CAUTION]\n> The target could not be tested; no check ran: %s\n\n", mdEscape(clipText(m.Error, 400)))
+	case m.Error != "":
 		fmt.Fprintf(&head, "> [!WARNING]\n> The run ended early; the verdict is unknown: %s\n\n", mdEscape(clipText(m.Error, 200)))
 	}
 	if len(m.Checks) > 0 {
@@ -191,17 +202,32 @@ func writeLoad(w *mdWriter, runs []LoadRun) {
 	if len(runs) == 0 {
 		return
 	}
-	head := "### Load\n\n| Run | Verdict | Rate achieved / intended | Dropped | p50 | p99 | Errors | Thresholds |\n|:--|:--|--:|--:|--:|--:|--:|:--|\n"
+	// p50 and p99 are of the latency the thresholds judge: per request for
+	// poll runs, approval → token for flows (never end to end beside a
+	// threshold on approval → token).
+	head := "### Load\n\n| Run | Verdict | Rate achieved / intended | Dropped | p50 † | p99 † | Errors | Thresholds |\n|:--|:--|--:|--:|--:|--:|--:|:--|\n"
 	if !w.write(head) {
 		w.omittedRuns += len(runs)
 		return
 	}
 	for i := range runs {
 		l := &runs[i]
-		verdict := "✅"
-		if !l.Passed {
+		var verdict string
+		switch v := l.Verdict(); v {
+		case "passed":
+			verdict = "✅"
+		case "failed":
 			verdict = "❌"
+		case "no thresholds":
+			verdict = "⚪ no thresholds"
+		default:
+			verdict = "⚠️ " + mdEscape(clipText(v, 60))
 		}
+		dropped := strconv.FormatUint(l.Requests.Dropped, 10)
+		if len(l.Warnings()) > 0 {
+			dropped = "⚠️ " + dropped
+		}
+		judged, _ := l.JudgedLatency()
 		intended := "max"
 		if l.Rate.Intended > 0 {
 			intended = fmtNum(round2(l.Rate.Intended)) + "/s"
@@ -221,16 +247,21 @@ func writeLoad(w *mdWriter, runs []LoadRun) {
 		if l.Aborted != "" {
 			th += "<br>aborted: " + mdEscape(clipText(l.Aborted, 100))
 		}
-		r := fmt.Sprintf("| %s | %s | %s/s / %s | %d | %s | %s | %s | %s |\n",
-			mdEscape(clipText(l.Label(), 60)), verdict, fmtNum(round2(l.Rate.Achieved)), intended, l.Requests.Dropped,
-			fmtMS(l.LatencyMS.P50), fmtMS(l.LatencyMS.P99), fmtPct(l.ErrorRate), th)
+		r := fmt.Sprintf("| %s | %s | %s/s / %s | %s | %s | %s | %s | %s |\n",
+			mdEscape(clipText(l.Label(), 60)), verdict, fmtNum(round2(l.Rate.Achieved)), intended, dropped,
+			fmtMS(judged.P50), fmtMS(judged.P99), fmtPct(l.ErrorRate), th)
 		if !w.fits(r + "\n") {
 			w.omittedRuns += len(runs) - i
 			break
 		}
 		w.write(r)
 	}
-	w.b.WriteString("\n")
+	w.b.WriteString("\n† per request for poll runs, approval → token for flows: the latency the thresholds judge.\n\n")
+	for i := range runs {
+		if note := runs[i].SaturationNote(); note != "" {
+			w.write("> ⚠️ " + mdEscape(clipText(runs[i].Label(), 60)) + ": " + mdEscape(clipText(note, 300)) + "\n\n")
+		}
+	}
 }
 
 func truncationNote(w *mdWriter) string {
@@ -260,11 +291,15 @@ var mdReplacer = strings.NewReplacer(
 	"\r\n", " ", "\n", " ", "\r", " ",
 )
 
-func mdEscape(s string) string { return mdReplacer.Replace(s) }
+// mdEscape escapes s for Markdown, after making its control characters
+// and bidirectional overrides visible (safetext.Escape).
+func mdEscape(s string) string {
+	return mdReplacer.Replace(safetext.Escape(strings.ReplaceAll(s, "\r\n", "\n")))
+}
 
 // mdCode shows s as inline code when it can be, escaped text otherwise.
 func mdCode(s string) string {
-	s = clipText(s, maxCell)
+	s = safetext.Escape(clipText(s, maxCell))
 	if s == "" || strings.ContainsAny(s, "`|\r\n") {
 		return mdEscape(s)
 	}

@@ -49,7 +49,7 @@ type Target struct {
 	Issuer string `json:"issuer"`
 	// Description says what it is, e.g. "embedded reference OP".
 	Description string `json:"description,omitempty"`
-	// Profile is what the run tested against: "FAPI-CIBA" or "CIBA"
+	// Profile is what the run tested against: "FAPI-CIBA" or "CIBA Core"
 	// (Core without FAPI); empty when the producer does not know.
 	Profile string `json:"profile,omitempty"`
 }
@@ -147,8 +147,10 @@ type LoadRun struct {
 	ClientID string    `json:"client_id,omitempty"`
 	Shards   []string  `json:"shards,omitempty"`
 	Started  time.Time `json:"started"`
-	// DurationSeconds is the measured wall time.
+	// DurationSeconds is the measured wall time, drain included;
+	// SendSeconds the window requests (flows) were started in.
 	DurationSeconds float64   `json:"duration_seconds"`
+	SendSeconds     float64   `json:"send_seconds,omitempty"`
 	Rate            LoadRate  `json:"rate"`
 	Requests        LoadCount `json:"requests"`
 	// ErrorRate is Requests.Unexpected / Requests.Sent.
@@ -166,6 +168,12 @@ type LoadRun struct {
 	Thresholds []Threshold  `json:"thresholds,omitempty"`
 	// CPUPerRequestMicros is the generator's CPU per request (0: unknown).
 	CPUPerRequestMicros float64 `json:"cpu_per_request_us,omitempty"`
+	// CPUSharedWith names runs that went at the same time in the same
+	// process: CPUPerRequestMicros is then their combined figure.
+	CPUSharedWith []string `json:"cpu_shared_with,omitempty"`
+	// Generator is what the load generator itself did (absent for merged
+	// shards).
+	Generator *LoadGenerator `json:"generator,omitempty"`
 	// Passed is false when a threshold broke or the run was aborted.
 	Passed bool `json:"passed"`
 	// Aborted says why the run stopped early.
@@ -174,6 +182,37 @@ type LoadRun struct {
 	Series []SeriesPoint `json:"series,omitempty"`
 	// Histogram is the latency distribution in ascending bins.
 	Histogram []HistogramBin `json:"histogram,omitempty"`
+}
+
+// LoadGenerator mirrors the load summary's generator member.
+type LoadGenerator struct {
+	MaxInFlight  int    `json:"max_in_flight"`
+	PeakInFlight uint64 `json:"peak_in_flight"`
+	DroppedAtCap uint64 `json:"dropped_at_cap"`
+	DroppedLate  uint64 `json:"dropped_late"`
+	Connections  *struct {
+		Opened        uint64 `json:"opened"`
+		TLSHandshakes uint64 `json:"tls_handshakes"`
+		Resumed       uint64 `json:"resumed"`
+	} `json:"connections,omitempty"`
+	// Saturated: the generator, not the OP, was the bottleneck; Verdict
+	// says so in words and Reasons why.
+	Saturated bool     `json:"saturated"`
+	Reasons   []string `json:"reasons,omitempty"`
+	Verdict   string   `json:"verdict,omitempty"`
+}
+
+// SaturationNote is the sentence a report shows for a run whose generator
+// was saturated ("" otherwise).
+func (l *LoadRun) SaturationNote() string {
+	g := l.Generator
+	if g == nil || !g.Saturated {
+		return ""
+	}
+	if len(g.Reasons) == 0 {
+		return g.Verdict
+	}
+	return g.Verdict + " (" + strings.Join(g.Reasons, "; ") + ")"
 }
 
 // LoadRate are the rates of a run, per second.
@@ -270,6 +309,15 @@ func (m *Model) Counts() Counts {
 	return c
 }
 
+// TargetError reports the verdict of a run that ended as a target error
+// before any result (exit 2: discovery failed, the preflight refused the
+// configuration, the OP did not answer in time): Error says why, and
+// there are neither checks nor load runs. Renderers show it as the
+// verdict rather than as an empty report.
+func (m *Model) TargetError() bool {
+	return m.Error != "" && len(m.Checks) == 0 && len(m.Load) == 0
+}
+
 // Passed reports whether no check failed and every load run passed: the
 // exit-code verdict. Warnings do not fail it. A model with nothing in it, or from a run that ended
 // early, has not passed.
@@ -322,6 +370,107 @@ func (l *LoadRun) Label() string {
 		return l.Scenario
 	}
 	return "load run"
+}
+
+// IsFlow says the run measured complete flows (load flow), not polls.
+func (l *LoadRun) IsFlow() bool { return strings.HasPrefix(l.Scenario, "flow") }
+
+// UnitName is what the run counts, singular: "request" or "flow".
+func (l *LoadRun) UnitName() string {
+	if l.IsFlow() {
+		return "flow"
+	}
+	return "request"
+}
+
+// JudgedLatency is the latency the run's latency thresholds are judged on,
+// with its name: per request for poll runs, approval → token for flows
+// (when measured; else end to end).
+func (l *LoadRun) JudgedLatency() (Latency, string) {
+	if l.IsFlow() {
+		if l.ApprovalToTokenMS != nil {
+			return *l.ApprovalToTokenMS, "approval → token"
+		}
+		return l.LatencyMS, "request → tokens"
+	}
+	return l.LatencyMS, "per request"
+}
+
+// Verdict of one load run, in words: "failed" (a threshold broke),
+// "interrupted" or "aborted: ..." (stopped early), "no thresholds" (nothing
+// was judged: not a pass), or "passed".
+func (l *LoadRun) Verdict() string {
+	switch {
+	case l.Aborted == "interrupted":
+		return "interrupted"
+	case l.Aborted != "":
+		return "aborted: " + l.Aborted
+	case !l.Passed:
+		return "failed"
+	case len(l.Thresholds) == 0:
+		return "no thresholds"
+	}
+	return "passed"
+}
+
+// Warnings are what a reader must know even when no threshold broke:
+// dropped requests or flows (the generator could not start them on time,
+// so the OP saw less load than asked for).
+func (l *LoadRun) Warnings() []string {
+	var out []string
+	if d := l.Requests.Dropped; d > 0 {
+		msg := fmt.Sprintf("%d %ss dropped", d, l.UnitName())
+		if l.Requests.Intended > 0 {
+			msg = fmt.Sprintf("%d of %d intended %ss dropped (%s)", d, l.Requests.Intended, l.UnitName(), fmtPct(float64(d)/float64(l.Requests.Intended)))
+		}
+		out = append(out, msg+": the generator could not start them on time, so the OP saw less load than asked for")
+	}
+	return out
+}
+
+// LoadUnjudged says the model holds only load runs, none of which set a
+// threshold or stopped early: nothing was judged, so it neither passed
+// nor failed.
+func (m *Model) LoadUnjudged() bool {
+	if len(m.Checks) > 0 || len(m.Load) == 0 || m.Error != "" {
+		return false
+	}
+	for i := range m.Load {
+		if v := m.Load[i].Verdict(); v != "no thresholds" {
+			return false
+		}
+	}
+	return true
+}
+
+// LoadVerdictLine sums up the load runs in one phrase: how many held
+// their thresholds, how many had none, and the dropped-load warnings.
+func (m *Model) LoadVerdictLine() string {
+	judged, held, none, stopped := 0, 0, 0, 0
+	for i := range m.Load {
+		switch m.Load[i].Verdict() {
+		case "passed":
+			judged++
+			held++
+		case "failed":
+			judged++
+		case "no thresholds":
+			none++
+		default:
+			stopped++
+		}
+	}
+	var parts []string
+	if judged > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d load runs with thresholds held them", held, judged))
+	}
+	if none > 0 {
+		parts = append(parts, Count(none, "load run", "load runs")+" with no thresholds set")
+	}
+	if stopped > 0 {
+		parts = append(parts, Count(stopped, "load run", "load runs")+" stopped early")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Validate reports what makes m unrenderable: a nil model, an unknown
@@ -405,4 +554,13 @@ func cloneChecks(cs []Check) []Check {
 		out[i].Exchanges = slices.Clone(out[i].Exchanges)
 	}
 	return out
+}
+
+// Count writes n with the noun in singular or plural: "1 warning",
+// "2 warnings", "0 warnings".
+func Count(n int, singular, plural string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, singular)
+	}
+	return fmt.Sprintf("%d %s", n, plural)
 }

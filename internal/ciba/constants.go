@@ -137,3 +137,23 @@ var FAPITLS12CipherSuites = []uint16{
 const (
 	DiscoveryPath = "/.well-known/openid-configuration"
 )
+
+// AuthReqIDCharsetQuote is CIBA 7.3's rule on the characters of an
+// auth_req_id, for messages that cite it.
+const AuthReqIDCharsetQuote = `CIBA 7.3: "The OpenID Provider MUST restrict the characters used to 'A'-'Z', 'a'-'z', '0'-'9', '.', '-' and '_'"`
+
+// ValidAuthReqID reports whether id is non-empty and made only of the
+// characters CIBA 7.3 allows in an auth_req_id: A-Z a-z 0-9 . - _.
+func ValidAuthReqID(id string) bool {
+	if id == "" {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

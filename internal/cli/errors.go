@@ -10,6 +10,12 @@ const (
 	ExitOK     = 0 // all checks passed, thresholds held
 	ExitFailed = 1 // a check failed or a threshold was breached
 	ExitUsage  = 2 // usage, configuration or target error
+	// ExitInterrupted: a load run was stopped by SIGINT (Ctrl-C) or
+	// SIGTERM before its duration was up; what it measured is printed and
+	// written (JSON "aborted": "interrupted", "passed": false) but is no
+	// verdict. 130 is the shell's 128+SIGINT; k6 exits 105
+	// (ExternalAbort) in the same case.
+	ExitInterrupted = 130
 )
 
 // UsageError is a bad flag, argument or configuration file. Its message is
@@ -28,6 +34,10 @@ func usageErrorf(format string, args ...any) error {
 // failed; the command has already said which.
 var ErrChecksFailed = errors.New("checks failed")
 
+// ErrInterrupted reports that a load run was interrupted; the command has
+// already printed and written what it measured.
+var ErrInterrupted = errors.New("interrupted")
+
 // exitCode maps an error returned by a command to the process exit code.
 // It is the only place that decides exit codes.
 func exitCode(err error) int {
@@ -36,6 +46,8 @@ func exitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, ErrChecksFailed):
 		return ExitFailed
+	case errors.Is(err, ErrInterrupted):
+		return ExitInterrupted
 	default:
 		// Usage errors, unreachable targets and broken configuration all
 		// leave the verdict unknown: exit 2, never 1.

@@ -117,7 +117,6 @@ type initClient struct {
 	Alg      string
 	Auth     ciba.AuthMethod
 	Mode     ciba.DeliveryMode
-	Dir      string // relative to the init dir
 	Subject  string
 	KeyFile  string
 	CertFile string
@@ -146,6 +145,7 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	var caSource string // the --ca file, copied to initCAFile
 	plan := &initPlan{Issuer: opts.Issuer, Placeholder: Placeholder, Generated: opts.Now().UTC().Format(time.RFC3339)}
 	if plan.Issuer == "" {
 		plan.Issuer = "https://" + Placeholder + ".op.example"
@@ -158,7 +158,10 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 		if _, err := pki.LoadCAPool(abs); err != nil {
 			return usageErrorf("init: --ca %s: %v", opts.CAFile, err)
 		}
-		plan.CAFile = abs
+		// target.yaml names a copy beside it, by a relative path, so the
+		// folder works wherever it is mounted (a pod's /config).
+		plan.CAFile = initCAFile
+		caSource = abs
 	}
 	if opts.Issuer != "" {
 		md, err := initDiscover(ctx, opts)
@@ -171,6 +174,9 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 	plan.Clients = planClients(plan.Discovery)
 
 	files := []string{"target.yaml"}
+	if dst, err := filepath.Abs(filepath.Join(opts.Dir, initCAFile)); caSource != "" && (err != nil || dst != caSource) {
+		files = append(files, initCAFile)
+	}
 	for _, c := range plan.Clients {
 		files = append(files, c.KeyFile, c.CertFile, c.CertKey, c.CSRFile, c.JWKSFile)
 	}
@@ -205,12 +211,36 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 			return fmt.Errorf("init: client %s: %w", c.Name, err)
 		}
 	}
+	if caSource != "" {
+		if err := copyCA(caSource, filepath.Join(opts.Dir, initCAFile)); err != nil {
+			return fmt.Errorf("init: --ca: %w", err)
+		}
+	}
 	targetPath := filepath.Join(opts.Dir, "target.yaml")
 	if err := os.WriteFile(targetPath, yamlText, 0o644); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
 	printNextSteps(opts.IO.Out, opts.Dir, plan)
 	return nil
+}
+
+// initCAFile is the name of init's copy of the --ca bundle in --dir.
+const initCAFile = "op-ca.pem"
+
+// copyCA copies the CA bundle src to dst (public: mode 0644); the same file
+// is left alone.
+func copyCA(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if absDst, err := filepath.Abs(dst); err == nil && absDst == src {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, pki.PublicFileMode)
 }
 
 // initDiscover reads the issuer's discovery document.
@@ -239,7 +269,7 @@ func initDiscover(ctx context.Context, opts *InitOptions) (*ciba.ProviderMetadat
 	defer cancel()
 	md, err := client.Discover(ctx, hc, opts.Issuer)
 	if err != nil {
-		return nil, explainTLSError(err)
+		return nil, explainTLSError(err, "with --ca")
 	}
 	if md.Issuer != opts.Issuer {
 		// OIDC Discovery 4.3: the issuer in the document must be the one
@@ -280,14 +310,17 @@ func planClients(md *ciba.ProviderMetadata) []initClient {
 	}
 	mk := func(n int, alg string) initClient {
 		name := fmt.Sprintf("client%d-%s", n, strings.ToLower(alg))
+		// One flat folder, names prefixed by the client: mountable as
+		// one Kubernetes Secret (kubectl create secret --from-file=DIR/
+		// takes a folder's files, not its subfolders).
 		return initClient{
-			Name: name, Alg: alg, Auth: auth, Mode: mode, Dir: name,
+			Name: name, Alg: alg, Auth: auth, Mode: mode,
 			Subject:  "CN=ciba-check " + name + ",O=" + pki.Organization,
-			KeyFile:  filepath.Join(name, "signing.jwk"),
-			CertFile: filepath.Join(name, "tls.pem"),
-			CertKey:  filepath.Join(name, "tls.key"),
-			CSRFile:  filepath.Join(name, "tls.csr.pem"),
-			JWKSFile: filepath.Join(name, "jwks.json"),
+			KeyFile:  name + "-signing.jwk",
+			CertFile: name + "-tls.pem",
+			CertKey:  name + "-tls.key",
+			CSRFile:  name + "-tls.csr.pem",
+			JWKSFile: name + "-jwks.json",
 		}
 	}
 	return []initClient{mk(1, first), mk(2, second)}
@@ -298,7 +331,7 @@ func planClients(md *ciba.ProviderMetadata) []initClient {
 // and the public JWKS to register: the signing key plus the certificate
 // (x5c) for self_signed_tls_client_auth (RFC 8705 2.2).
 func writeClientMaterial(dir string, c initClient, rnd io.Reader, now time.Time) error {
-	if err := os.MkdirAll(filepath.Join(dir, c.Dir), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	key, err := pki.GenerateSigningKey(rnd, c.Alg, c.Name)
@@ -564,7 +597,7 @@ func renderSkeleton(plan *initPlan) ([]byte, error) {
 func printNextSteps(w io.Writer, dir string, plan *initPlan) {
 	fmt.Fprintf(w, "Wrote %s\n", filepath.Join(dir, "target.yaml"))
 	for _, c := range plan.Clients {
-		fmt.Fprintf(w, "Wrote %s/ (%s signing key, TLS certificate and CSR, jwks.json)\n", filepath.Join(dir, c.Dir), c.Alg)
+		fmt.Fprintf(w, "Wrote %s-* (%s signing key, TLS certificate and CSR, JWKS)\n", filepath.Join(dir, c.Name), c.Alg)
 	}
 	switch {
 	case plan.Discovery != nil:
@@ -582,7 +615,8 @@ func printNextSteps(w io.Writer, dir string, plan *initPlan) {
 	for _, c := range plan.Clients {
 		fmt.Fprintf(w, "  %d. Register a client at the OP with jwks %s, token_endpoint_auth_method %s,\n"+
 			"     backchannel_token_delivery_mode %s, backchannel_authentication_request_signing_alg %s,\n"+
-			"     grant type %s; put its client_id into target.yaml.\n",
+			"     grant type %s and tls_client_certificate_bound_access_tokens true;\n"+
+			"     put its client_id into target.yaml.\n",
 			step, filepath.Join(dir, c.JWKSFile), c.Auth, c.Mode, c.Alg, ciba.GrantTypeCIBA)
 		step++
 	}
@@ -594,17 +628,25 @@ func printNextSteps(w io.Writer, dir string, plan *initPlan) {
 	fmt.Fprintf(w, "  %d. ciba-check target check %s\n", step, filepath.Join(dir, "target.yaml"))
 	step++
 	fmt.Fprintf(w, "  %d. ciba-check run --target %s --json results.json --junit junit.xml\n", step, filepath.Join(dir, "target.yaml"))
+	fmt.Fprintf(w, "\nTo try these steps against the bundled reference OP instead of yours: set the two\n"+
+		"client ids in target.yaml (any ids), start\n"+
+		"  ciba-check serve --dir dev --register %s\n"+
+		"which registers them as the steps above say, then in target.yaml set issuer and\n"+
+		"ca: to what serve prints (dev/ca.pem), login_hint alice (approves) and a user\n"+
+		"carol with outcome never, and device kind: mockdevice with serve's device URL.\n", dir)
 }
 
-// explainTLSError adds the likely fix to a certificate verification error.
-func explainTLSError(err error) error {
+// explainTLSError adds the likely fix to a certificate verification error;
+// giveCA says how to give a CA bundle where the error is shown ("with
+// --ca" for a flag, "with ca: in target.yaml" for the file).
+func explainTLSError(err error, giveCA string) error {
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var alert tls.AlertError
 	switch {
 	case errors.As(err, &unknown):
-		return fmt.Errorf("%w (the OP's certificate is not from a trusted CA: give its CA bundle with ca:)", err)
+		return fmt.Errorf("%w (the OP's certificate is not from a trusted CA: give its CA bundle "+giveCA+")", err)
 	case errors.As(err, &hostname):
 		return fmt.Errorf("%w (the OP's certificate does not name this host)", err)
 	case errors.As(err, &invalid):

@@ -65,14 +65,14 @@ func TestNewCmdInitFlags(t *testing.T) {
 // the mode each must have.
 var initFiles = map[string]os.FileMode{
 	"target.yaml":               0o644,
-	"client1-ps256/signing.jwk": 0o600,
-	"client1-ps256/tls.pem":     0o644,
-	"client1-ps256/tls.key":     0o600,
-	"client1-ps256/tls.csr.pem": 0o644,
-	"client1-ps256/jwks.json":   0o644,
-	"client2-es256/signing.jwk": 0o600,
-	"client2-es256/tls.key":     0o600,
-	"client2-es256/jwks.json":   0o644,
+	"client1-ps256-signing.jwk": 0o600,
+	"client1-ps256-tls.pem":     0o644,
+	"client1-ps256-tls.key":     0o600,
+	"client1-ps256-tls.csr.pem": 0o644,
+	"client1-ps256-jwks.json":   0o644,
+	"client2-es256-signing.jwk": 0o600,
+	"client2-es256-tls.key":     0o600,
+	"client2-es256-jwks.json":   0o644,
 }
 
 func TestInitWritesLoadableSkeleton(t *testing.T) {
@@ -92,7 +92,8 @@ func TestInitWritesLoadableSkeleton(t *testing.T) {
 			t.Errorf("%s has mode %v, want %v", name, fi.Mode().Perm(), mode)
 		}
 	}
-	for _, want := range []string{"Next steps:", "ciba-check target check " + filepath.Join(dir, "target.yaml"), "private_key_jwt", ciba.GrantTypeCIBA} {
+	for _, want := range []string{"Next steps:", "ciba-check target check " + filepath.Join(dir, "target.yaml"), "private_key_jwt", ciba.GrantTypeCIBA,
+		"tls_client_certificate_bound_access_tokens true", "ciba-check serve --dir dev --register " + dir} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -154,7 +155,7 @@ func TestInitWritesLoadableSkeleton(t *testing.T) {
 
 	// The JWKS to register holds only public keys: the signing key and the
 	// certificate's key with x5c (RFC 8705 2.2).
-	raw, err := os.ReadFile(filepath.Join(dir, "client1-ps256/jwks.json"))
+	raw, err := os.ReadFile(filepath.Join(dir, "client1-ps256-jwks.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestInitWritesLoadableSkeleton(t *testing.T) {
 		t.Fatalf("jwks.json: %v %+v", err, set)
 	}
 	// The CSR is signed with the TLS key and names the client.
-	csrPEM, err := os.ReadFile(filepath.Join(dir, "client1-ps256/tls.csr.pem"))
+	csrPEM, err := os.ReadFile(filepath.Join(dir, "client1-ps256-tls.csr.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestInitWritesLoadableSkeleton(t *testing.T) {
 	if err != nil || csr.CheckSignature() != nil || csr.Subject.CommonName != "ciba-check client1-ps256" {
 		t.Fatalf("CSR: %v %+v", err, csr)
 	}
-	cert, err := pki.LoadCertificate(filepath.Join(dir, "client1-ps256/tls.pem"), filepath.Join(dir, "client1-ps256/tls.key"))
+	cert, err := pki.LoadCertificate(filepath.Join(dir, "client1-ps256-tls.pem"), filepath.Join(dir, "client1-ps256-tls.key"))
 	if err != nil || !publicKeyEqual(cert.Leaf.PublicKey, csr.PublicKey) {
 		t.Fatalf("the CSR's key is not the certificate's: %v", err)
 	}
@@ -196,7 +197,7 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 	if code := Run(context.Background(), []string{"init", "--dir", dir}, &Factory{IO: io}); code != ExitOK {
 		t.Fatalf("first init: exit %d", code)
 	}
-	before, err := os.ReadFile(filepath.Join(dir, "client1-ps256/signing.jwk"))
+	before, err := os.ReadFile(filepath.Join(dir, "client1-ps256-signing.jwk"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 	if !strings.Contains(errOut.String(), "already exists") || !strings.Contains(errOut.String(), "--force") {
 		t.Fatalf("stderr %q", errOut)
 	}
-	after, _ := os.ReadFile(filepath.Join(dir, "client1-ps256/signing.jwk"))
+	after, _ := os.ReadFile(filepath.Join(dir, "client1-ps256-signing.jwk"))
 	if !bytes.Equal(before, after) {
 		t.Fatal("a refused init changed the signing key")
 	}
@@ -215,11 +216,11 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 	if code := Run(context.Background(), []string{"init", "--dir", dir, "--force"}, &Factory{IO: io}); code != ExitOK {
 		t.Fatalf("init --force: exit %d: %s", code, errOut)
 	}
-	after, _ = os.ReadFile(filepath.Join(dir, "client1-ps256/signing.jwk"))
+	after, _ = os.ReadFile(filepath.Join(dir, "client1-ps256-signing.jwk"))
 	if bytes.Equal(before, after) {
 		t.Fatal("init --force kept the old signing key")
 	}
-	if fi, _ := os.Stat(filepath.Join(dir, "client1-ps256/signing.jwk")); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(filepath.Join(dir, "client1-ps256-signing.jwk")); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("overwritten key has mode %v", fi.Mode().Perm())
 	}
 }
@@ -283,7 +284,7 @@ func TestInitFillsFromDiscovery(t *testing.T) {
 			edit: func(md map[string]any) {
 				md["backchannel_authentication_request_signing_alg_values_supported"] = []string{"ES256"}
 			},
-			want: []string{"signing_key: client1-es256/signing.jwk", "signing_key: client2-es256/signing.jwk"}},
+			want: []string{"signing_key: client1-es256-signing.jwk", "signing_key: client2-es256-signing.jwk"}},
 		{name: "mutual TLS only, ping only",
 			edit: func(md map[string]any) {
 				md["token_endpoint_auth_methods_supported"] = []string{"tls_client_auth"}
@@ -304,7 +305,7 @@ func TestInitFillsFromDiscovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := string(data)
-			for _, w := range append(tt.want, "issuer: \""+issuer+"\"", "ca: \""+caFile+"\"") {
+			for _, w := range append(tt.want, "issuer: \""+issuer+"\"", "ca: \"op-ca.pem\"") {
 				if !strings.Contains(text, w) {
 					t.Errorf("target.yaml lacks %q:\n%s", w, text)
 				}
@@ -328,7 +329,7 @@ func TestInitUnreachableIssuerStillWritesSkeleton(t *testing.T) {
 		{name: "untrusted certificate", issuer: func(t *testing.T) (string, []string) {
 			issuer, _ := discoveryServer(t, nil)
 			return issuer, nil
-		}, wantWhy: "give its CA bundle with ca:"},
+		}, wantWhy: "give its CA bundle with --ca)"},
 		{name: "wrong issuer in document", issuer: func(t *testing.T) (string, []string) {
 			issuer, ca := discoveryServer(t, func(md map[string]any) { md["issuer"] = "https://elsewhere.example" })
 			return issuer, []string{"--ca", ca}

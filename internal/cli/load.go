@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ciba-check/ciba-check/suites/load"
 )
@@ -34,6 +35,10 @@ type LoadOptions struct {
 	Mode         string
 	ApproveDelay time.Duration
 	MaxInFlight  int
+	MaxConns     int
+	MaxBody      int64
+	KeepSecrets  bool
+	SeqHeader    bool
 	NoKeepAlive  bool
 	HTTP1        bool
 	Timeout      time.Duration
@@ -112,6 +117,38 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 	case "poll":
 		cmd.Use = "poll"
 		cmd.Short = "Poll the token endpoint for pending requests at a rate or as fast as possible"
+		cmd.Long = `Measure the token endpoint under load. Without --target it runs against the
+bundled reference OP and mock device.
+
+It starts --pending backchannel requests (default 500) for a user whose
+device never answers (the first user with outcome never, or --user), then
+polls the token endpoint for them round-robin at --rate (2000/s, 50/1m) or
+as fast as --max-in-flight concurrent polls allow (--rate max, 32 by default).
+authorization_pending and slow_down are the correct answers to such polls
+and count as expected, not as errors (vegeta itself counts every 4xx as an
+error). The reference OP enforces the interval per auth_req_id, so at --rate
+max nearly every answer is slow_down. With a private_key_jwt client every
+request carries a fresh client assertion from a pool signed ahead of use.
+
+At most --max-in-flight polls are in flight (default: rate × max(4 × the
+warm-up latency, 10 ms), within 64..1000); a poll due while the cap is full,
+or more than 50 ms late, is dropped and counted (k6's dropped_iterations),
+never queued into a burst. Connections to the OP are capped (--max-conns),
+answers longer than --max-body count as unexpected, and --output is written
+0600 with token values redacted unless --keep-secrets.
+
+The summary shows the achieved rate, intended vs sent and dropped requests,
+latency, the status and OAuth error mix, the CPU per request, peak in
+flight, connections and TLS handshakes; when the generator was the
+bottleneck it says "generator saturated: figures are a lower bound on the
+OP's capacity". --threshold takes k6's grammar:
+p(N), avg, min, max, med (latency per request; bare numbers are ms), rate
+(expected answers per second) and errors (share of unexpected answers).
+Without a threshold nothing is judged.
+
+Exit status: 0 all thresholds held (or none was set), 1 a threshold broke,
+2 usage or target error, 130 interrupted (Ctrl-C, SIGTERM) before the end:
+the summary and files are still written, marked "aborted": "interrupted".`
 		cmd.Example = `  ciba-check load poll --rate max --duration 10s
   ciba-check load poll --target t.yaml --rate 2000/s --duration 30s --pending 500 \
       --threshold 'p(99)<50ms' --threshold 'errors<0.001' --output results.bin
@@ -119,7 +156,27 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 	case "flow":
 		cmd.Use = "flow"
 		cmd.Short = "Run complete CIBA flows (poll or ping) and measure approval-to-token latency"
-		cmd.Example = `  ciba-check load flow --mode both --rate 20/s --duration 30s
+		cmd.Long = `Run complete CIBA flows at --rate: the backchannel request, the device's
+approval after --approve-delay (the user is held pending and approved
+through the target's device driver), then the tokens by polling at the OP's
+interval (--mode poll) or on the ping notification (--mode ping). --mode
+both runs the two at once under the same load and prints them side by side.
+Without --target it runs against the bundled reference OP and mock device.
+
+It reports flows per second, approval-to-token and end-to-end latency, and
+failed flows. With a fixed --approve-delay every poll flow has the same
+phase, so its approval-to-token time is the interval minus the delay.
+Flows due while --max-in-flight flows are still running are dropped and
+counted. Latency thresholds (--threshold 'p(99)<600ms', k6's grammar) judge
+approval-to-token; rate judges completed flows per second; errors the share
+of failed flows. Without a threshold nothing is judged.
+
+Exit status: 0 all thresholds held (or none was set), 1 a threshold broke,
+2 usage or target error, 130 interrupted (Ctrl-C, SIGTERM) before the end:
+the summaries and files are still written, marked "aborted": "interrupted".`
+		cmd.Example = `  ciba-check load flow --mode both --rate 20/s --duration 1m      # poll vs ping, side by side
+  ciba-check load flow --mode poll --rate 10/s --duration 30s --approve-delay 200ms \
+      --threshold 'p(99)<1s' --threshold 'errors<1%' --json flow.json --html flow.html
   ciba-check load flow --mode ping --rate 50/s --duration 1m --output results.bin`
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -139,14 +196,16 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds of the embedded OP (ignored with --target)")
 	fl.StringVar(&opts.RateText, "rate", "", "requests (poll) or flows (flow) per time unit: 2000/s, 50/1m, or max")
 	fl.DurationVar(&opts.Duration, "duration", 30*time.Second, "how long to run")
-	fl.IntVar(&opts.Workers, "workers", 0, "maximum concurrent requests (default: 32 for --rate max, else as many as needed)")
+	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP; requests beyond them wait for one (default: 4 with HTTP/2; with --http1 or --no-keepalive the in-flight cap, at most 64)")
+	fl.Int64Var(&opts.MaxBody, "max-body", load.DefaultMaxBody, "maximum bytes of one answer's body; a longer answer counts as unexpected and is not read further")
+	fl.BoolVar(&opts.KeepSecrets, "keep-secrets", false, "keep token values (access, refresh, ID tokens) in the --output file instead of redacting them")
 	fl.BoolVar(&opts.NoKeepAlive, "no-keepalive", false, "make a new connection (TCP + TLS handshake) for every request")
 	fl.BoolVar(&opts.HTTP1, "http1", false, "use HTTP/1.1 only (default: HTTP/2 when the OP offers it)")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "timeout of one request")
 	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
 	fl.BoolVar(&opts.AbortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold breaks (checked every second after 2s)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no live progress")
-	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob) to this file, for vegeta report/plot and load merge")
+	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob, mode 0600, token values redacted) to this file, for vegeta report/plot and load merge")
 	fl.StringVar(&opts.JSONPath, "json", "", "write the summary (schema ciba-check/load/v1) to this file")
 	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
 	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
@@ -156,13 +215,24 @@ func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *Load
 		opts.RateText = "max"
 		fl.Lookup("rate").DefValue = "max"
 		fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
+		fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 10ms) within [64, 1000])")
+		fl.IntVar(&opts.Workers, "workers", 0, "")
+		_ = fl.MarkDeprecated("workers", "use --max-in-flight")
+		fl.BoolVar(&opts.SeqHeader, "seq-header", false, "send vegeta's X-Vegeta-Seq header on every poll (unique per request, so HTTP/2 header compression cannot index it)")
 	} else {
 		opts.RateText = "10/s"
 		fl.Lookup("rate").DefValue = "10/s"
 		fl.StringVar(&opts.Mode, "mode", flowModeBoth, "token delivery: poll, ping, or both (side by side)")
 		fl.DurationVar(&opts.ApproveDelay, "approve-delay", 500*time.Millisecond, "how long the user takes to approve on the device")
-		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxInFlight, "maximum concurrent flows; flows due beyond it are dropped")
+		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxFlowsInFlight, "maximum concurrent flows; flows due beyond it are dropped")
 	}
+	// --max-inflight is the spelling k6 users reach for.
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "max-inflight" {
+			name = "max-in-flight"
+		}
+		return pflag.NormalizedName(name)
+	})
 	return cmd
 }
 
@@ -189,7 +259,7 @@ shard.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
-	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob)")
+	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob, mode 0600)")
 	fl.StringVar(&opts.JSONPath, "json", "", "write the merged summary (schema ciba-check/load/v1) to this file")
 	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
 	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
@@ -214,6 +284,12 @@ func (o *LoadOptions) check() error {
 	}
 	if o.Workers < 0 {
 		return usageErrorf("%s: --workers must be >= 0, got %d", name, o.Workers)
+	}
+	if o.MaxConns < 0 {
+		return usageErrorf("%s: --max-conns must be >= 0, got %d", name, o.MaxConns)
+	}
+	if o.MaxBody < 1 {
+		return usageErrorf("%s: --max-body must be at least 1 byte, got %d", name, o.MaxBody)
 	}
 	if o.Timeout <= 0 {
 		return usageErrorf("%s: --timeout must be positive, got %v", name, o.Timeout)
@@ -241,6 +317,15 @@ func (o *LoadOptions) check() error {
 		}
 		if o.Shard.Count > o.Pending {
 			return usageErrorf("%s: --pending %d is fewer than the %d shards", name, o.Pending, o.Shard.Count)
+		}
+		if o.MaxInFlight < 0 {
+			return usageErrorf("%s: --max-in-flight must be >= 0 (0: derived from the rate), got %d", name, o.MaxInFlight)
+		}
+		if o.Workers > 0 && o.MaxInFlight > 0 && o.Workers != o.MaxInFlight {
+			return usageErrorf("%s: --workers (deprecated) and --max-in-flight disagree; give --max-in-flight only", name)
+		}
+		if o.MaxInFlight == 0 {
+			o.MaxInFlight = o.Workers
 		}
 	case "flow":
 		switch o.Mode {

@@ -67,6 +67,11 @@ func openLoadEnv(ctx context.Context, o *LoadOptions) (*loadEnv, error) {
 		e.close()
 		return nil, fmt.Errorf("%s: discovery at %s: %w", name, e.t.Issuer, err)
 	}
+	// https or nothing, as for run: checked before the first credential.
+	if err := targetclient.CheckCredentialURLs(e.t, md); err != nil {
+		e.close()
+		return nil, &UsageError{Err: fmt.Errorf("%s: target %s: %w", name, e.t.Issuer, err)}
+	}
 	e.md = md
 	return e, nil
 }
@@ -126,21 +131,25 @@ func pickUser(t *target.Target, o *LoadOptions) (*target.User, error) {
 }
 
 // newLoadClient builds the CIBA client of tc whose HTTP transport is the
-// load generator's (keep-alive, HTTP version, connection reuse).
-func newLoadClient(e *loadEnv, tc *target.Client, o *LoadOptions) (*client.Client, *http.Client, error) {
+// load generator's (keep-alive, HTTP version, connection and body caps),
+// counting its connections into stats; newHC builds another such client
+// (the poll attack's, once its in-flight cap is known).
+func newLoadClient(e *loadEnv, tc *target.Client, o *LoadOptions, stats *load.ConnStats) (c *client.Client, newHC func(maxInFlight int, stats *load.ConnStats) *http.Client, err error) {
 	cfg, err := targetclient.Config(e.t, tc, e.md, nil)
 	if err != nil {
 		return nil, nil, &UsageError{Err: fmt.Errorf("load %s: client %s: %w", o.Scenario, tc.ID, err)}
 	}
-	hc := load.NewHTTPClient(cfg.RootCAs, cfg.TLSCert, load.TransportOptions{
-		NoKeepAlive: o.NoKeepAlive, HTTP1: o.HTTP1, Timeout: o.Timeout,
-	})
-	cfg.Transport = hc.Transport
-	c, err := client.New(cfg)
-	if err != nil {
+	newHC = func(maxInFlight int, stats *load.ConnStats) *http.Client {
+		return load.NewHTTPClient(cfg.RootCAs, cfg.TLSCert, load.TransportOptions{
+			NoKeepAlive: o.NoKeepAlive, HTTP1: o.HTTP1, Timeout: o.Timeout,
+			MaxConns: o.MaxConns, MaxInFlight: maxInFlight, MaxBody: o.MaxBody, SeqHeader: o.SeqHeader, Stats: stats,
+		})
+	}
+	cfg.Transport = newHC(o.MaxInFlight, stats).Transport
+	if c, err = client.New(cfg); err != nil {
 		return nil, nil, &UsageError{Err: fmt.Errorf("load %s: client %s: %w", o.Scenario, tc.ID, err)}
 	}
-	return c, hc, nil
+	return c, newHC, nil
 }
 
 // waitStart holds the run until --start-at (all shards begin together).
@@ -176,7 +185,14 @@ func openOutputs(path string) (*outputs, error) {
 	if path == "" {
 		return out, nil
 	}
-	f, err := os.Create(path)
+	// Results hold the OP's answers: owner-only, like a key file. An
+	// existing file keeps its mode under O_CREATE, so it is tightened.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		if err = f.Chmod(0o600); err != nil {
+			_ = f.Close()
+		}
+	}
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("--output: %w", err)}
 	}
@@ -216,7 +232,7 @@ func (o *LoadOptions) progress() *load.Progress {
 	return &load.Progress{W: o.IO.ErrOut, TTY: o.IO.IsStderrTTY()}
 }
 
-func (o *LoadOptions) runOptions(e *loadEnv, clientID string, out io.Writer) load.RunOptions {
+func (o *LoadOptions) runOptions(e *loadEnv, clientID string, out io.Writer, conns *load.ConnStats) load.RunOptions {
 	return load.RunOptions{
 		Rate:        o.Rate.Split(o.Shard.Count),
 		Duration:    o.Duration,
@@ -224,6 +240,8 @@ func (o *LoadOptions) runOptions(e *loadEnv, clientID string, out io.Writer) loa
 		Thresholds:  o.Thresholds,
 		AbortOnFail: o.AbortOnFail,
 		Output:      out,
+		KeepSecrets: o.KeepSecrets,
+		Conns:       conns,
 		Progress:    o.progress(),
 		Info: load.RunInfo{
 			Target: e.t.Issuer, ClientID: clientID, ToolVersion: o.Version,
@@ -262,7 +280,7 @@ func runLoadPoll(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 	if err != nil {
 		return err
 	}
-	c, hc, err := newLoadClient(e, tc, o)
+	c, newHC, err := newLoadClient(e, tc, o, nil)
 	if err != nil {
 		return err
 	}
@@ -309,16 +327,34 @@ func runLoadPoll(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 		}
 		targets.Assertions = pool
 	}
+	// The in-flight cap, unless given: sized from the rate and the
+	// latency of a few polls sent one by one (load.DefaultMaxInFlight).
+	rate := o.Rate.Split(o.Shard.Count)
+	maxInFlight, warm := o.MaxInFlight, time.Duration(0)
+	if maxInFlight == 0 {
+		if !rate.Max {
+			if warm, err = load.WarmUp(ctx, targets, c.HTTPClient(), load.WarmUpPolls); err != nil {
+				return fmt.Errorf("load poll: warm-up: %w", err)
+			}
+		}
+		maxInFlight = load.DefaultMaxInFlight(rate, warm)
+	}
+	// The attack gets its own client, its connection cap following the
+	// in-flight cap, so its connections and handshakes are counted alone.
+	stats := &load.ConnStats{}
+	hc := newHC(maxInFlight, stats)
+	defer hc.CloseIdleConnections()
 	out, err := openOutputs(o.Output)
 	if err != nil {
 		return err
 	}
 	sum, runErr := load.RunPoll(ctx, load.PollConfig{
-		RunOptions: o.runOptions(e, tc.ID, out.writer()),
-		Targets:    targets,
-		HTTPClient: hc,
-		Workers:    o.Workers,
-		Pool:       pool,
+		RunOptions:    o.runOptions(e, tc.ID, out.writer(), stats),
+		Targets:       targets,
+		HTTPClient:    hc,
+		MaxInFlight:   maxInFlight,
+		WarmUpLatency: warm,
+		Pool:          pool,
 	})
 	return finishRun(o, []*load.Summary{sum}, []string{o.JSONPath}, errors.Join(runErr, out.close()))
 }
@@ -333,11 +369,12 @@ func scopeOf(tc *target.Client) string {
 // finishRun prints the summaries, writes the JSON files and maps the
 // verdict to the exit code.
 func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr error) error {
-	passed := true
+	passed, interrupted := true, false
 	for i, s := range sums {
 		if s == nil {
 			continue
 		}
+		interrupted = interrupted || s.Aborted == load.AbortInterrupted
 		if len(sums) > 1 {
 			fmt.Fprintln(o.IO.Out)
 		}
@@ -357,6 +394,11 @@ func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr 
 	}
 	if runErr != nil {
 		return fmt.Errorf("load %s: %w", o.Scenario, runErr)
+	}
+	if interrupted {
+		// Not a pass: the run measured less than it was asked to.
+		fmt.Fprintln(o.IO.ErrOut, "ciba-check: load: interrupted before the end of the run: no verdict (exit 130)")
+		return ErrInterrupted
 	}
 	if !passed {
 		return ErrChecksFailed
@@ -453,7 +495,8 @@ func runLoadFlow(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 		if err != nil {
 			return err
 		}
-		c, _, err := newLoadClient(e, tc, o)
+		stats := &load.ConnStats{}
+		c, _, err := newLoadClient(e, tc, o, stats)
 		if err != nil {
 			return err
 		}
@@ -467,7 +510,7 @@ func runLoadFlow(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 			return err
 		}
 		r.cfg = load.FlowConfig{
-			RunOptions:   o.runOptions(e, tc.ID, r.out.writer()),
+			RunOptions:   o.runOptions(e, tc.ID, r.out.writer(), stats),
 			Client:       c,
 			Device:       driver,
 			User:         user,
@@ -495,7 +538,9 @@ func runLoadFlow(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 		return err
 	}
 	// Both modes run at once, under the same conditions, so the
-	// comparison is fair.
+	// comparison is fair. Their CPU is then one process's: measured once
+	// around both and reported as one combined figure (load.ShareCPU).
+	cpu0, cpuOK := load.ProcessCPU()
 	sums := make([]*load.Summary, len(runs))
 	errs := make([]error, len(runs))
 	var wg sync.WaitGroup
@@ -508,6 +553,9 @@ func runLoadFlow(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 		}()
 	}
 	wg.Wait()
+	if cpu1, ok := load.ProcessCPU(); ok && cpuOK && len(runs) > 1 {
+		load.ShareCPU(sums, cpu1-cpu0)
+	}
 	jsonPaths := make([]string, len(runs))
 	for i, r := range runs {
 		jsonPaths[i] = r.json

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,8 @@ func TestNewCmdLoadFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "poll defaults", args: []string{"poll"}, check: func(t *testing.T, o *LoadOptions) {
-			if !o.Rate.Max || o.Pending != 500 || o.Duration != 30*time.Second || o.Shard.Count != 1 || o.Auth != authAny || o.Quiet {
+			if !o.Rate.Max || o.Pending != 500 || o.Duration != 30*time.Second || o.Shard.Count != 1 || o.Auth != authAny || o.Quiet ||
+				o.MaxInFlight != 0 || o.MaxConns != 0 || o.MaxBody != load.DefaultMaxBody || o.KeepSecrets || o.SeqHeader {
 				t.Fatalf("%+v", o)
 			}
 		}},
@@ -34,11 +36,17 @@ func TestNewCmdLoadFlags(t *testing.T) {
 			"--output", "r.bin", "--json", "s.json", "--shard", "1/2", "--start-at", "2026-11-25T17:00:00Z",
 			"--no-keepalive", "--http1", "--client", "poll-mtls"},
 			check: func(t *testing.T, o *LoadOptions) {
-				if o.Rate != (load.Rate{Freq: 2000, Per: time.Second}) || o.Duration != time.Minute || o.Pending != 50 || o.Workers != 8 ||
+				if o.Rate != (load.Rate{Freq: 2000, Per: time.Second}) || o.Duration != time.Minute || o.Pending != 50 || o.Workers != 8 || o.MaxInFlight != 8 ||
 					len(o.Thresholds) != 2 || o.Thresholds[0].Percentile != 99 || !o.AbortOnFail || !o.Quiet ||
 					o.Output != "r.bin" || o.JSONPath != "s.json" || o.Shard != (load.Shard{Index: 1, Count: 2}) ||
 					!o.StartAt.Equal(time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)) || !o.NoKeepAlive || !o.HTTP1 ||
 					o.ClientID != "poll-mtls" || o.TargetPath != "t.yaml" {
+					t.Fatalf("%+v", o)
+				}
+			}},
+		{name: "poll caps and secrets", args: []string{"poll", "--rate", "8000/s", "--max-inflight", "64", "--max-conns", "2", "--max-body", "1024", "--keep-secrets", "--seq-header"},
+			check: func(t *testing.T, o *LoadOptions) {
+				if o.MaxInFlight != 64 || o.MaxConns != 2 || o.MaxBody != 1024 || !o.KeepSecrets || !o.SeqHeader {
 					t.Fatalf("%+v", o)
 				}
 			}},
@@ -49,7 +57,7 @@ func TestNewCmdLoadFlags(t *testing.T) {
 				}
 			}},
 		{name: "flow defaults", args: []string{"flow"}, check: func(t *testing.T, o *LoadOptions) {
-			if o.Mode != flowModeBoth || o.Rate != (load.Rate{Freq: 10, Per: time.Second}) || o.ApproveDelay != 500*time.Millisecond || o.MaxInFlight != load.DefaultMaxInFlight {
+			if o.Mode != flowModeBoth || o.Rate != (load.Rate{Freq: 10, Per: time.Second}) || o.ApproveDelay != 500*time.Millisecond || o.MaxInFlight != load.DefaultMaxFlowsInFlight || o.MaxBody != load.DefaultMaxBody || o.KeepSecrets {
 				t.Fatalf("%+v", o)
 			}
 		}},
@@ -71,6 +79,10 @@ func TestNewCmdLoadFlags(t *testing.T) {
 		{name: "shard without index", args: []string{"poll", "--shard", "/2"}, wantErr: "JOB_COMPLETION_INDEX"},
 		{name: "bad start", args: []string{"poll", "--start-at", "tomorrow"}, wantErr: "--start-at"},
 		{name: "zero duration", args: []string{"poll", "--duration", "0s"}, wantErr: "--duration"},
+		{name: "negative in-flight cap", args: []string{"poll", "--max-in-flight", "-1"}, wantErr: "--max-in-flight"},
+		{name: "workers and cap disagree", args: []string{"poll", "--max-in-flight", "4", "--workers", "8"}, wantErr: "--workers"},
+		{name: "zero body cap", args: []string{"flow", "--max-body", "0"}, wantErr: "--max-body"},
+		{name: "negative connection cap", args: []string{"poll", "--max-conns", "-1"}, wantErr: "--max-conns"},
 		{name: "zero pending", args: []string{"poll", "--pending", "0"}, wantErr: "--pending"},
 		{name: "more shards than pending", args: []string{"poll", "--pending", "2", "--shard", "0/3"}, wantErr: "fewer than"},
 		{name: "bad auth", args: []string{"poll", "--auth", "secret"}, wantErr: "--auth"},
@@ -120,7 +132,7 @@ func TestLoadPollExitCodes(t *testing.T) {
 		wantErr  string
 	}{
 		{name: "thresholds hold", args: []string{"--threshold", "errors==0", "--threshold", "p(99)<10s", "--output", filepath.Join(dir, "r.bin"), "--json", filepath.Join(dir, "s.json"), "--html", filepath.Join(dir, "poll.html")},
-			wantCode: ExitOK, wantOut: []string{"scenario      poll (client poll-mtls)", "✓ errors==0", "✓ p(99)<10s", "authorization_pending×3"},
+			wantCode: ExitOK, wantOut: []string{"scenario      poll (client poll-mtls)", "✓ errors==0", "✓ p(99)<10s", "oauth errors  slow_down×", "in flight     peak "},
 			wantErr: "starting 3 pending requests"},
 		{name: "threshold breached", args: []string{"-q", "--threshold", "rate>1000000"},
 			wantCode: ExitFailed, wantOut: []string{"✗ rate>1000000"}},
@@ -161,6 +173,14 @@ func TestLoadPollExitCodes(t *testing.T) {
 	if len(sum.Series) == 0 || len(sum.Histogram) == 0 {
 		t.Fatalf("summary has %d series points and %d histogram bins", len(sum.Series), len(sum.Histogram))
 	}
+	// The in-flight cap was sized from warm-up polls; the attack's own
+	// connections were counted.
+	if g := sum.Generator; g == nil || g.WarmUpMS <= 0 || g.MaxInFlight < 64 || g.Connections == nil || g.Connections.Opened == 0 {
+		t.Fatalf("generator %+v", sum.Generator)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "r.bin")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("results file: %v, mode %v, want 0600", err, st.Mode().Perm())
+	}
 	assertOverTimeCharts(t, filepath.Join(dir, "poll.html"), 1)
 	ios, _, out, errOut := TestStreams()
 	if code := Run(t.Context(), []string{"load", "merge", filepath.Join(dir, "r.bin")}, &Factory{IO: ios}); code != ExitOK {
@@ -182,10 +202,31 @@ func TestLoadFlowBoth(t *testing.T) {
 			t.Fatalf("stdout lacks %q:\n%s", w, out)
 		}
 	}
+	var total uint64
+	var cpus []load.CPUSummary
 	for _, mode := range []string{"poll", "ping"} {
-		if _, err := os.Stat(filepath.Join(dir, "s-"+mode+".json")); err != nil {
+		f, err := os.Open(filepath.Join(dir, "s-"+mode+".json"))
+		if err != nil {
 			t.Fatalf("--mode both writes one summary per mode: %v", err)
 		}
+		sum, err := load.ReadSummary(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.CPU == nil || len(sum.CPU.SharedWith) != 1 {
+			t.Fatalf("%s: cpu %+v, want one figure shared with the other mode", mode, sum.CPU)
+		}
+		total += sum.Requests.Sent
+		cpus = append(cpus, *sum.CPU)
+	}
+	// One combined CPU figure, over the flows of both modes: not each
+	// mode charged with the whole process.
+	if cpus[0].Seconds != cpus[1].Seconds || math.Abs(cpus[0].PerRequestMicros-cpus[0].Seconds*1e6/float64(total)) > 1e-6*cpus[0].PerRequestMicros {
+		t.Fatalf("cpu %+v for %d flows in all", cpus, total)
+	}
+	if !strings.Contains(out.String(), "one figure for flow-poll and flow-ping") {
+		t.Fatalf("stdout does not say the CPU figure is shared:\n%s", out)
 	}
 	assertOverTimeCharts(t, filepath.Join(dir, "load.html"), 2)
 	// One report shows both modes side by side (issue: poll vs ping).
@@ -311,5 +352,73 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 	// (unique jti prefixes: no assertion of one shard replays another's).
 	if strings.Join(sum.Shards, ",") != "0/2,1/2" || sum.Requests.Intended != 50 || sum.Requests.Unexpected != 0 || sum.Requests.Sent < 40 {
 		t.Fatalf("merged %+v shards %v", sum.Requests, sum.Shards)
+	}
+}
+
+// TestLoadExitCodes: an interrupted load run exits 130 (documented next to
+// k6's 105), not 0, whatever its thresholds said; its JSON says so.
+func TestLoadExitCodes(t *testing.T) {
+	tests := []struct {
+		name    string
+		aborted string
+		passed  bool
+		want    int
+	}{
+		{"held", "", true, ExitOK},
+		{"threshold broke", "", false, ExitFailed},
+		{"interrupted", load.AbortInterrupted, false, ExitInterrupted},
+		{"aborted on a threshold", "threshold", false, ExitFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _, errOut := TestStreams()
+			path := filepath.Join(t.TempDir(), "summary.json")
+			sum := &load.Summary{Schema: load.SchemaV1, Scenario: load.ScenarioPoll, Aborted: tt.aborted, Passed: tt.passed, Thresholds: []load.ThresholdResult{}}
+			err := finishRun(&LoadOptions{IO: s, Scenario: "poll"}, []*load.Summary{sum}, []string{path}, nil)
+			if got := exitCode(err); got != tt.want {
+				t.Fatalf("exit %d, want %d (%v)", got, tt.want, err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.aborted == load.AbortInterrupted {
+				if !strings.Contains(string(data), `"aborted": "interrupted"`) || !strings.Contains(string(data), `"passed": false`) {
+					t.Errorf("JSON does not mark the interruption:\n%s", data)
+				}
+				if !strings.Contains(errOut.String(), "interrupted") {
+					t.Errorf("stderr does not say why the exit code: %q", errOut)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadHelpExplains: `load poll --help` and `load flow --help` carry the
+// README's explanation, the exit codes and examples, as `run --help` does,
+// not only a one-line description.
+func TestLoadHelpExplains(t *testing.T) {
+	tests := []struct {
+		scenario string
+		want     []string
+	}{
+		{"poll", []string{"authorization_pending and slow_down", "--pending", "dropped", "k6", "Without a threshold nothing is judged", "130 interrupted", "Examples:", "ciba-check load poll --rate max"}},
+		{"flow", []string{"--approve-delay", "--mode", "approval-to-token", "--max-in-flight", "Without a threshold nothing is judged", "130 interrupted", "Examples:", "ciba-check load flow --mode both"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "load", tt.scenario, "--help")
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("load %s --help lacks %q:\n%s", tt.scenario, w, out)
+				}
+			}
+			if strings.Count(out[:strings.Index(out, "Usage:")], "\n") < 10 {
+				t.Errorf("load %s --help explains in fewer than 10 lines:\n%s", tt.scenario, out)
+			}
+		})
 	}
 }

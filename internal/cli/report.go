@@ -271,22 +271,23 @@ func printVerdict(w io.Writer, m *reports.Model) {
 		verdict = "incomplete"
 	case len(m.Checks) == 0 && len(m.Load) == 0:
 		verdict = "no results"
+	case m.LoadUnjudged():
+		verdict = "not judged"
 	case m.Passed():
 		verdict = "passed"
 	}
 	var parts []string
 	if len(m.Checks) > 0 {
 		c := m.Counts()
-		parts = append(parts, fmt.Sprintf("%d passed, %d warnings, %d failed, %d skipped", c.Passed, c.Warnings, c.Failed, c.Skipped))
+		parts = append(parts, fmt.Sprintf("%d passed, %s, %d failed, %d skipped", c.Passed, reports.Count(c.Warnings, "warning", "warnings"), c.Failed, c.Skipped))
 	}
 	if len(m.Load) > 0 {
-		held := 0
-		for _, l := range m.Load {
-			if l.Passed {
-				held++
+		parts = append(parts, m.LoadVerdictLine())
+		for i := range m.Load {
+			for _, w := range m.Load[i].Warnings() {
+				parts = append(parts, "warning: "+m.Load[i].Label()+": "+w)
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%d of %d load runs held their thresholds", held, len(m.Load)))
 	}
 	line := "report: " + verdict
 	if len(parts) > 0 {
@@ -315,9 +316,12 @@ request's run against the main branch's last report.
 
 It lists checks whose verdict changed (new failures, fixed, others), checks
 added or removed, and per load run the achieved rate, p50 and p99 latency and
-error rate with the change in percent. Exit status 1 on a regression: a new
-failure, or a load metric worse than --tolerance; 0 otherwise; 2 when a file
-cannot be read.`,
+error rate with the change in percent. Checks that passed (or warned) before
+and are skipped now lost coverage: nothing is known of that requirement any
+more, so they are a regression with a section of their own. Exit status 1 on
+a regression: a new failure, lost coverage, or a load metric worse than
+--tolerance; 0 otherwise; 2 when a file cannot be read or the two hold
+different kinds of results (a conformance run vs load runs).`,
 		Example: `  ciba-check report diff main.json pr.json
   ciba-check report diff main.json pr.json --tolerance 5% --md diff.md`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -371,6 +375,9 @@ func runReportDiff(opts *ReportDiffOptions) error {
 	new, err := readReport(opts.New)
 	if err != nil {
 		return err
+	}
+	if err := reports.Comparable(old, new); err != nil {
+		return usageErrorf("report diff: %s vs %s: %v", opts.Old, opts.New, err)
 	}
 	d := reports.Compare(old, new, opts.Tolerance)
 	if err := reports.RenderDiffText(opts.IO.Out, d); err != nil {

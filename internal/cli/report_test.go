@@ -168,7 +168,7 @@ func TestReportRender(t *testing.T) {
 	if !strings.HasPrefix(string(step), "earlier step\n## ciba-check: ❌ failed") {
 		t.Errorf("step summary was not appended to: %.200q", step)
 	}
-	if !strings.Contains(errOut.String(), "report: failed (1 passed, 0 warnings, 1 failed, 1 skipped; 1 of 2 load runs held their thresholds)") {
+	if !strings.Contains(errOut.String(), "report: failed (1 passed, 0 warnings, 1 failed, 1 skipped; 1 of 2 load runs with thresholds held them)") {
 		t.Errorf("verdict line: %q", errOut.String())
 	}
 }
@@ -210,7 +210,11 @@ func TestReportRenderErrors(t *testing.T) {
 func TestReportDiff(t *testing.T) {
 	fixed := strings.Replace(conformanceJSON, `"outcome": "failed"`, `"outcome": "passed"`, 1)
 	newFail := strings.Replace(conformanceJSON, `"spec_refs": ["CIBA-7.3"], "outcome": "passed"`, `"spec_refs": ["CIBA-7.3"], "outcome": "failed"`, 1)
-	dir := writeFiles(t, map[string]string{"old.json": conformanceJSON, "fixed.json": fixed, "newfail.json": newFail})
+	// The one passing check is skipped now: nothing failed, but that
+	// requirement is no longer verified.
+	lost := strings.Replace(conformanceJSON, `"spec_refs": ["CIBA-7.3"], "outcome": "passed"`, `"spec_refs": ["CIBA-7.3"], "outcome": "skipped", "skip_reason": "no poll client"`, 1)
+	dir := writeFiles(t, map[string]string{"old.json": conformanceJSON, "fixed.json": fixed, "newfail.json": newFail, "lost.json": lost,
+		"load.json": loadJSON("flow-poll", true)})
 	in := func(n string) string { return filepath.Join(dir, n) }
 	tests := []struct {
 		name     string
@@ -220,7 +224,11 @@ func TestReportDiff(t *testing.T) {
 	}{
 		{"identical", []string{"report", "diff", in("old.json"), in("old.json")}, ExitOK, "no regression: 0 new failures"},
 		{"fixed", []string{"report", "diff", in("old.json"), in("fixed.json")}, ExitOK, "failed   → passed   refuses alg none"},
-		{"new failure", []string{"report", "diff", in("old.json"), in("newfail.json")}, ExitFailed, "REGRESSION: 1 new failures"},
+		{"new failure", []string{"report", "diff", in("old.json"), in("newfail.json")}, ExitFailed, "REGRESSION: 1 new failure,"},
+		{"lost coverage", []string{"report", "diff", in("old.json"), in("lost.json")}, ExitFailed, "REGRESSION: 0 new failures, 0 fixed, 1 check lost coverage"},
+		{"lost coverage section", []string{"report", "diff", in("old.json"), in("lost.json")}, ExitFailed, "Lost coverage (verified before, skipped now):\n  passed   → skipped  acknowledges with JSON"},
+		{"conformance vs load", []string{"report", "diff", in("old.json"), in("load.json")}, ExitUsage, ""},
+		{"load vs load", []string{"report", "diff", in("load.json"), in("load.json")}, ExitOK, "no regression"},
 		{"one file", []string{"report", "diff", in("old.json")}, ExitUsage, ""},
 		{"bad tolerance", []string{"report", "diff", in("old.json"), in("old.json"), "--tolerance", "10"}, ExitUsage, ""},
 		{"missing", []string{"report", "diff", in("old.json"), in("nope.json")}, ExitUsage, ""},

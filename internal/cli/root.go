@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ciba-check/ciba-check/internal/safetext"
 )
 
 // Factory carries what every command needs and tests replace.
@@ -34,8 +36,10 @@ func Run(ctx context.Context, args []string, f *Factory) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		if err != ErrChecksFailed {
-			fmt.Fprintf(f.IO.ErrOut, "ciba-check: %v\n", err)
+		if err != ErrChecksFailed && err != ErrInterrupted {
+			// Errors may quote what the OP answered: one line, its
+			// control characters escaped.
+			fmt.Fprintf(f.IO.ErrOut, "ciba-check: %s\n", safetext.Line(err.Error()))
 		}
 	}
 	return exitCode(err)
@@ -51,7 +55,8 @@ Authentication (CIBA Core 1.0) under the FAPI-CIBA security profile. It bundles
 a strict reference OP and a mock authentication device.
 
 Exit codes: 0 success, 1 a check failed or a threshold was breached,
-2 usage, configuration or target error.`,
+2 usage, configuration or target error, 130 a load run interrupted
+(Ctrl-C, SIGTERM) before its end.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/safetext"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/conformance"
@@ -50,6 +51,9 @@ type RunOptions struct {
 	// Faults switch on reference-OP faults (hidden; embedded OP only):
 	// how the suite's self-test proves checks can fail.
 	Faults []string
+	// NoFAPI tests the embedded reference OP as a plain CIBA Core OP
+	// (fapi: false, a push client): embedded OP only.
+	NoFAPI bool
 }
 
 // NewCmdRun builds `ciba-check run`.
@@ -71,6 +75,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 		Example: `  ciba-check run
   ciba-check run --target mybank/target.yaml --json results.json --junit junit.xml
   ciba-check run --label-filter 'CIBA-7.1.1 && negative'
+  ciba-check run --no-fapi --label-filter 'profile:ciba'
   ciba-check run --focus 'request object' --fail-fast`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,6 +87,9 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 			}
 			if opts.Target != "" && len(opts.Faults) > 0 {
 				return usageErrorf("run: --fault applies only to the embedded reference OP, not to --target")
+			}
+			if opts.Target != "" && opts.NoFAPI {
+				return usageErrorf("run: --no-fapi applies only to the embedded reference OP; with --target, set fapi: false in target.yaml")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -101,9 +109,10 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check (checks then run one at a time)")
 	fl.IntVar(&opts.Parallel, "parallel", conformance.DefaultParallel, "run up to N checks at once, never two on one test user unless target.yaml marks it shared: true (1: one after another)")
 	fl.StringVar(&opts.Profile, "profile", "spec", "spec: judge by the spec text; oidf-cert: also fail what only the OIDF certification suite demands (CERT checks, else warnings)")
-	fl.DurationVar(&opts.Timeout, "timeout", time.Hour, "stop the run after this long")
+	fl.DurationVar(&opts.Timeout, "timeout", 0, "stop the run after this long (default: 20s per check that will run + 2m, see README)")
 	fl.BoolVar(&opts.SharedFlows, "shared-flows", true, "checks that only inspect an approved flow share one per client (off: each runs its own, to measure)")
 	_ = fl.MarkHidden("shared-flows")
+	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "test the embedded reference OP as plain CIBA Core (fapi: false): FAPI-only checks skipped, push checks run")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
 	_ = fl.MarkHidden("fault")
 	return cmd
@@ -135,21 +144,41 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 	}
 
-	t, closeEnv, err := loadRunTarget(ctx, opts)
+	started := time.Now()
+	// --timeout bounds the whole run, discovery and preflight included;
+	// without it the suite sets its deadline by the number of checks
+	// (conformance.DefaultRunTimeout) and the setup is bounded per request.
+	runCtx := ctx
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	t, closeEnv, err := loadRunTarget(runCtx, opts)
 	if err != nil {
-		return err
+		return targetErrorReports(opts, nil, profile, started, err)
 	}
 	defer closeEnv()
 
-	env, err := conformance.NewEnv(ctx, t, conformance.EnvOptions{In: opts.IO.In, Out: opts.IO.ErrOut})
+	env, err := conformance.NewEnv(runCtx, t, conformance.EnvOptions{In: opts.IO.In, Out: opts.IO.ErrOut})
 	if err != nil {
-		return &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)}
+		return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)})
 	}
 	defer env.Close()
+	for _, ep := range env.OffHost {
+		fmt.Fprintf(opts.IO.ErrOut, "note: the OP's %s is on another host than the issuer %s; credentials go there\n", safetext.Line(ep), safetext.Line(t.Issuer))
+	}
 	// A setup mistake is not the OP's fault: a refusal that says
 	// target.yaml is wrong stops the run here (exit 2, one line).
-	if err := conformance.Preflight(ctx, env); err != nil {
-		return &UsageError{Err: fmt.Errorf("run: %w", err)}
+	if err := conformance.Preflight(runCtx, env); err != nil {
+		return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: %w", err)})
+	}
+	if opts.Timeout > 0 {
+		left := opts.Timeout - time.Since(started)
+		if left <= 0 {
+			return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: --timeout %s passed before the first check", opts.Timeout)})
+		}
+		cfg.Timeout = left
 	}
 
 	progress := newRunProgress(opts.IO)
@@ -157,7 +186,6 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	cfg.OnStart = progress.start
 	cfg.OnRunning = progress.running
 	cfg.OnCheck = progress.check
-	started := time.Now()
 	res, err := conformance.Run(cfg)
 	if err != nil {
 		return err
@@ -165,26 +193,54 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	elapsed := time.Since(started)
 	progress.finish()
 
-	info := conformance.ReportInfo{
-		ToolVersion: opts.Version, Issuer: t.Issuer, DeviceKind: string(t.Device.Kind), Profile: targetProfile(t), Judging: profile,
-		Started: started, Duration: elapsed,
+	info := runReportInfo(opts, t, profile, started)
+	info.Duration = elapsed
+	info.OffHost = env.OffHost
+	// Both leave the verdict unknown, not failed: exit 2 (DESIGN.md).
+	var stopped error
+	if lost := env.Lost(); lost != nil {
+		stopped = lost
+	} else if res.Stopped != "" {
+		stopped = errors.New(res.Stopped)
 	}
-	lost := env.Lost()
-	if lost != nil {
-		info.Error = lost.Error()
+	if stopped != nil {
+		info.Error = stopped.Error()
 	}
 	if err := writeRunReports(opts, res, info); err != nil {
 		return err
 	}
-	printRunSummary(opts.IO.Out, res.Checks, elapsed)
-	if lost != nil {
-		// The verdict is unknown, not failed: exit 2 (DESIGN.md).
-		return fmt.Errorf("run: %w; the results so far are in the report files", lost)
+	printRunSummary(opts.IO.Out, res.Checks, elapsed, conformance.TargetProfile(t.FAPI))
+	if stopped != nil {
+		return fmt.Errorf("run: %w; the results so far are in the report files", stopped)
 	}
 	if !res.Passed() {
 		return ErrChecksFailed
 	}
 	return nil
+}
+
+// runReportInfo is what the report says about the run besides its checks.
+func runReportInfo(opts *RunOptions, t *target.Target, profile string, started time.Time) conformance.ReportInfo {
+	info := conformance.ReportInfo{ToolVersion: opts.Version, Judging: profile, Started: started}
+	if t != nil {
+		info.Issuer, info.DeviceKind, info.Profile = t.Issuer, string(t.Device.Kind), conformance.TargetProfile(t.FAPI)
+	}
+	return info
+}
+
+// targetErrorReports writes the requested reports of a run that ended as
+// a target error before any check, with that error as their verdict, and
+// returns the error (exit 2): CI then has a report saying why. A report
+// that cannot be written is said on stderr; the target error stays the
+// run's error.
+func targetErrorReports(opts *RunOptions, t *target.Target, profile string, started time.Time, runErr error) error {
+	info := runReportInfo(opts, t, profile, started)
+	info.Duration = time.Since(started)
+	info.Error = runErr.Error()
+	if err := writeRunReports(opts, &conformance.Result{}, info); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "ciba-check: %s\n", safetext.Line(err.Error()))
+	}
+	return runErr
 }
 
 // loadRunTarget reads --target, or starts the embedded environment and
@@ -198,7 +254,7 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 		}
 		return t, func() {}, nil
 	}
-	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults})
+	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults, PushAllowed: opts.NoFAPI})
 	if err != nil {
 		var cfgErr *devenv.ConfigError
 		if errors.As(err, &cfgErr) {
@@ -206,7 +262,7 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 		}
 		return nil, nil, fmt.Errorf("run: starting the embedded reference OP: %w", err)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "testing the embedded reference OP at %s", env.Issuer)
+	fmt.Fprintf(opts.IO.ErrOut, "testing the embedded reference OP at %s as %s", env.Issuer, conformance.TargetProfile(env.Target.FAPI))
 	if len(opts.Faults) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, " with faults %s", strings.Join(opts.Faults, ", "))
 	}
@@ -241,6 +297,8 @@ func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance
 		if err := os.WriteFile(opts.JSONFile, doc.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("run: writing %s: %w", opts.JSONFile, err)
 		}
+		// Announced as every other written report is (writeOutput).
+		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", opts.JSONFile)
 	}
 	stepSummary := opts.Getenv != nil && opts.Getenv(envStepSummary) != ""
 	if opts.JUnitFile == "" && opts.HTMLFile == "" && opts.MDFile == "" && !stepSummary {
@@ -336,19 +394,29 @@ func (p *runProgress) finish() {
 	}
 }
 
+// runFirstLine is the first line of a message, its control characters
+// escaped (safetext): messages quote what the OP answered.
 func runFirstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+		s = s[:i]
 	}
-	return s
+	return safetext.Line(s)
+}
+
+// printIndented prints msg line by line, indented, each line's control
+// characters escaped (safetext): messages quote what the OP answered.
+func printIndented(w io.Writer, msg string) {
+	for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
+		fmt.Fprintf(w, "  %s\n", safetext.Escape(line))
+	}
 }
 
 // printRunSummary prints the outcome per spec section, then every warning
 // (a WARN line with its message) and every failure in full, then the
 // totals. Warnings never count as passed.
-func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration) {
-	type counts struct{ passed, warnings, failed, skipped int }
+func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration, profile string) {
+	type counts struct{ passed, warnings, failed, skipped, notRun int }
 	bySection := map[string]*counts{}
 	for _, c := range checks {
 		if c.SkipReason == conformance.NotSelected {
@@ -367,6 +435,10 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 				n.warnings++
 			case c.Outcome == conformance.OutcomePassed:
 				n.passed++
+			case c.SkipReason == conformance.NotRun:
+				// --fail-fast, --timeout or an interrupt stopped the run
+				// first: not a skip the target caused.
+				n.notRun++
 			default:
 				n.skipped++
 			}
@@ -386,8 +458,21 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 			status = "FAILED"
 		case n.warnings > 0:
 			status = "WARN"
+		case n.passed == 0 && n.skipped > 0:
+			// Nothing in the section was verified: not "ok".
+			status = "SKIP"
+		case n.passed == 0:
+			status = "NOTRUN"
 		}
-		fmt.Fprintf(w, "  %-22s %-6s %3d passed %3d warnings %3d failed %3d skipped\n", r, status, n.passed, n.warnings, n.failed, n.skipped)
+		warnings := "warnings"
+		if n.warnings == 1 {
+			warnings = "warning " // the column stays aligned
+		}
+		line := fmt.Sprintf("  %-22s %-6s %3d passed %3d %s %3d failed %3d skipped", r, status, n.passed, n.warnings, warnings, n.failed, n.skipped)
+		if n.notRun > 0 {
+			line += fmt.Sprintf(" %3d not run", n.notRun)
+		}
+		fmt.Fprintln(w, line)
 	}
 	var warned []conformance.CheckResult
 	for _, c := range checks {
@@ -399,9 +484,7 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		fmt.Fprintln(w, "\nWarnings (SHOULD-level expectations not met; they do not fail the run)")
 		for _, c := range warned {
 			fmt.Fprintf(w, "\nWARN %s [%s]\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Location)
-			for _, line := range strings.Split(strings.TrimRight(c.Failure, "\n"), "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
+			printIndented(w, c.Failure)
 		}
 	}
 	var failed []conformance.CheckResult
@@ -414,30 +497,25 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 		fmt.Fprintln(w, "\nFailures")
 		for _, c := range failed {
 			fmt.Fprintf(w, "\n%s [%s] (%s)\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Outcome, c.Location)
-			for _, line := range strings.Split(strings.TrimRight(c.Failure, "\n"), "\n") {
-				fmt.Fprintf(w, "  %s\n", line)
-			}
+			printIndented(w, c.Failure)
 		}
 	}
 	n := conformance.Summary(checks)
-	notSelected := 0
+	notSelected, notRun := 0, 0
 	for _, c := range checks {
-		if c.SkipReason == conformance.NotSelected {
+		switch c.SkipReason {
+		case conformance.NotSelected:
 			notSelected++
+		case conformance.NotRun:
+			notRun++
 		}
 	}
-	fmt.Fprintf(w, "\n%d passed, %d warnings, %d failed, %d skipped", n.Passed, n.Warnings, n.Failed, n.Skipped-notSelected)
+	fmt.Fprintf(w, "\n%s: %d passed, %s, %d failed, %d skipped", profile, n.Passed, reports.Count(n.Warnings, "warning", "warnings"), n.Failed, n.Skipped-notSelected-notRun)
+	if notRun > 0 {
+		fmt.Fprintf(w, ", %d not run (the run stopped early)", notRun)
+	}
 	if notSelected > 0 {
 		fmt.Fprintf(w, " (%d not selected)", notSelected)
 	}
 	fmt.Fprintf(w, " in %s\n", elapsed.Round(10*time.Millisecond))
-}
-
-// targetProfile is what the target is tested as: FAPI-CIBA, or plain CIBA
-// with fapi: false.
-func targetProfile(t *target.Target) string {
-	if t.FAPI {
-		return "FAPI-CIBA"
-	}
-	return "CIBA"
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,14 +26,17 @@ func TestNewCmdRun(t *testing.T) {
 		want    RunOptions
 		wantErr string
 	}{
-		{name: "defaults", args: []string{"run"}, want: RunOptions{Timeout: time.Hour}},
+		{name: "defaults", args: []string{"run"}, want: RunOptions{}},
 		{name: "everything", args: []string{"run", "--target", "t.yaml", "--label-filter", "CIBA-7.1 && !negative",
 			"--focus", "alg", "--focus", "aud", "--skip", "ping", "--json", "r.json", "--junit", "j.xml", "--fail-fast", "--timeout", "90s"},
 			want: RunOptions{Target: "t.yaml", LabelFilter: "CIBA-7.1 && !negative", Focus: []string{"alg", "aud"}, Skip: []string{"ping"},
 				JSONFile: "r.json", JUnitFile: "j.xml", FailFast: true, Timeout: 90 * time.Second}},
 		{name: "faults", args: []string{"run", "--fault", "accept-alg-none", "--fault", "jwks-duplicate-kid"},
-			want: RunOptions{Faults: []string{"accept-alg-none", "jwks-duplicate-kid"}, Timeout: time.Hour}},
+			want: RunOptions{Faults: []string{"accept-alg-none", "jwks-duplicate-kid"}}},
 		{name: "fault with target", args: []string{"run", "--target", "t.yaml", "--fault", "accept-alg-none"}, wantErr: "embedded reference OP"},
+		{name: "no FAPI", args: []string{"run", "--no-fapi", "--label-filter", "profile:ciba"},
+			want: RunOptions{NoFAPI: true, LabelFilter: "profile:ciba"}},
+		{name: "no FAPI with target", args: []string{"run", "--target", "t.yaml", "--no-fapi"}, wantErr: "fapi: false in target.yaml"},
 		{name: "negative timeout", args: []string{"run", "--timeout", "-1s"}, wantErr: "must not be negative"},
 		{name: "unknown flag", args: []string{"run", "--ginkgo.v"}, wantErr: "unknown flag"},
 		{name: "argument", args: []string{"run", "extra"}, wantErr: "unknown command"},
@@ -97,17 +101,22 @@ func TestPrintSummary(t *testing.T) {
 		{Name: "c", Outcome: "skipped", SkipReason: "no ping client", Meta: conformance.Meta{SpecRefs: []string{"CIBA-10.2"}}},
 		{Name: "d", Outcome: "skipped", SkipReason: conformance.NotSelected, Meta: conformance.Meta{SpecRefs: []string{"CIBA-4"}}},
 		{Name: "e", Outcome: "warning", Failure: "expected slow_down, got \"authorization_pending\"\n  < HTTP 400", Location: "g.go:2", Meta: conformance.Meta{SpecRefs: []string{"CIBA-11"}, Should: true}},
+		// --fail-fast stopped the run before these: not run, not skipped.
+		{Name: "f", Outcome: "skipped", SkipReason: conformance.NotRun, Meta: conformance.Meta{SpecRefs: []string{"CIBA-12"}}},
+		{Name: "g", Outcome: "skipped", SkipReason: conformance.NotRun, Meta: conformance.Meta{SpecRefs: []string{"CIBA-10.2"}}},
 	}
 	var out bytes.Buffer
-	printRunSummary(&out, checks, 1500*time.Millisecond)
+	printRunSummary(&out, checks, 1500*time.Millisecond, conformance.TargetCIBACore)
 	s := out.String()
 	for _, want := range []string{
-		"CIBA-7.1               FAILED   1 passed   0 warnings   1 failed   0 skipped",
-		"CIBA-10.2              ok       0 passed   0 warnings   0 failed   1 skipped",
-		"CIBA-11                WARN     0 passed   1 warnings   0 failed   0 skipped",
+		"CIBA-7.1               FAILED   1 passed   0 warnings   1 failed   0 skipped\n",
+		// A section where nothing was verified is not "ok".
+		"CIBA-10.2              SKIP     0 passed   0 warnings   0 failed   1 skipped   1 not run\n",
+		"CIBA-12                NOTRUN   0 passed   0 warnings   0 failed   0 skipped   1 not run\n",
+		"CIBA-11                WARN     0 passed   1 warning    0 failed   0 skipped\n",
 		"b [CIBA-7.1, CIBA-13] (failed)\n  at f.go:1\n  expected x, got y\n    > POST",
 		"WARN e [CIBA-11]\n  at g.go:2\n  expected slow_down, got \"authorization_pending\"\n    < HTTP 400",
-		"1 passed, 1 warnings, 1 failed, 1 skipped (1 not selected) in 1.5s",
+		"CIBA Core: 1 passed, 1 warning, 1 failed, 1 skipped, 2 not run (the run stopped early) (1 not selected) in 1.5s",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
@@ -171,12 +180,22 @@ func TestRunSubprocess(t *testing.T) {
 		}
 		return rep
 	}
-	outcomes := func(rep map[string]any) map[string]string {
+	// outcomes maps the checks of a FAPI-CIBA run to their outcomes; the
+	// checks of plain CIBA alone (push) must be skipped and are left out.
+	outcomes := func(t *testing.T, rep map[string]any) map[string]string {
 		out := map[string]string{}
 		checks, _ := rep["checks"].([]any)
 		for _, c := range checks {
 			m, _ := c.(map[string]any)
-			out[m["name"].(string)] = m["outcome"].(string)
+			name, outcome := m["name"].(string), m["outcome"].(string)
+			labels, _ := m["labels"].([]any)
+			if !slices.Contains(labels, any(conformance.LabelProfileFAPICIBA)) {
+				if outcome != "skipped" {
+					t.Errorf("check %q of profile %v: %s under FAPI-CIBA, want skipped", name, labels, outcome)
+				}
+				continue
+			}
+			out[name] = outcome
 		}
 		return out
 	}
@@ -195,7 +214,7 @@ func TestRunSubprocess(t *testing.T) {
 			t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
 		rep := readReport(t, report)
-		got := outcomes(rep)
+		got := outcomes(t, rep)
 		if len(got) < 40 {
 			t.Errorf("%d checks in the report, want >= 40", len(got))
 		}
@@ -222,6 +241,42 @@ func TestRunSubprocess(t *testing.T) {
 		}
 	})
 
+	t.Run("no-fapi runs the push checks as CIBA Core", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		report, junit := filepath.Join(dir, "r.json"), filepath.Join(dir, "j.xml")
+		code, stdout, stderr := run(t, "run", "--no-fapi", "--label-filter", "push", "--json", report, "--junit", junit)
+		if code != ExitOK {
+			t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, report)
+		if tg, _ := rep["target"].(map[string]any); tg["profile"] != conformance.TargetCIBACore {
+			t.Errorf("target = %v, want profile %q", rep["target"], conformance.TargetCIBACore)
+		}
+		passed := 0
+		checks, _ := rep["checks"].([]any)
+		for _, c := range checks {
+			m, _ := c.(map[string]any)
+			labels, _ := m["labels"].([]any)
+			switch {
+			case !slices.Contains(labels, any("push")):
+			case slices.Contains(labels, any(conformance.LabelProfileCIBA)) && m["outcome"] == "passed":
+				passed++
+			case slices.Contains(labels, any(conformance.LabelProfileCIBA)):
+				t.Errorf("push check %q: %v, want passed", m["name"], m["outcome"])
+			}
+		}
+		if passed < 8 {
+			t.Errorf("%d push checks passed, want at least 8", passed)
+		}
+		if !strings.Contains(stdout, "CIBA Core: ") || !strings.Contains(stderr, "as CIBA Core") {
+			t.Errorf("terminal output does not name the profile CIBA Core:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+		}
+		if data, err := os.ReadFile(junit); err != nil || !bytes.Contains(data, []byte(`<property name="profile" value="CIBA Core">`)) {
+			t.Errorf("JUnit report lacks the profile property: %v %.400q", err, data)
+		}
+	})
+
 	t.Run("accept-alg-none fails the alg none check", func(t *testing.T) {
 		t.Parallel()
 		report := filepath.Join(t.TempDir(), "r.json")
@@ -230,7 +285,7 @@ func TestRunSubprocess(t *testing.T) {
 			t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
 		const check = "refuses a request object with alg none"
-		for name, o := range outcomes(readReport(t, report)) {
+		for name, o := range outcomes(t, readReport(t, report)) {
 			want := "passed"
 			if name == check {
 				want = "failed"
@@ -253,7 +308,7 @@ func TestRunSubprocess(t *testing.T) {
 		}
 		const check = "publishes a JWKS whose keys all have distinct kids"
 		rep := readReport(t, report)
-		for name, o := range outcomes(rep) {
+		for name, o := range outcomes(t, rep) {
 			want := "passed"
 			if name == check {
 				want = "warning"
@@ -265,7 +320,7 @@ func TestRunSubprocess(t *testing.T) {
 		if sum, _ := rep["summary"].(map[string]any); sum["warnings"] != float64(1) || sum["failed"] != float64(0) {
 			t.Errorf("summary = %v, want 1 warning and 0 failed", sum)
 		}
-		for _, want := range []string{"WARN " + check + " [", "expected distinct kids (RFC 7517 4.5)", " 1 warnings, 0 failed"} {
+		for _, want := range []string{"WARN " + check + " [", "expected distinct kids (RFC 7517 4.5)", " 1 warning, 0 failed"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout lacks %q:\n%s", want, stdout)
 			}
@@ -321,8 +376,15 @@ func TestRunSubprocess(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != ExitUsage {
 			t.Fatalf("run ended with %v, want exit 2; stderr %q", err, stderr.String())
 		}
-		line := strings.TrimSpace(stderr.String())
-		if strings.Contains(line, "\n") || !strings.Contains(line, "became unreachable") {
+		// Besides "wrote FILE" for the report kept, one line says why.
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+			if !strings.HasPrefix(l, "wrote ") {
+				lines = append(lines, l)
+			}
+		}
+		line := strings.Join(lines, "\n")
+		if len(lines) != 1 || !strings.Contains(line, "became unreachable") || !strings.Contains(stderr.String(), "wrote "+report+"\n") {
 			t.Errorf("stderr = %q, want one line saying the target became unreachable", stderr.String())
 		}
 		rep := readReport(t, report)
@@ -330,7 +392,7 @@ func TestRunSubprocess(t *testing.T) {
 			t.Errorf("report error = %q", e)
 		}
 		passed := 0
-		for _, o := range outcomes(rep) {
+		for _, o := range outcomes(t, rep) {
 			if o == "passed" {
 				passed++
 			}
@@ -403,5 +465,27 @@ func TestRunProgressParallel(t *testing.T) {
 	want := "running 2 checks\n\r\x1b[K[1/2] a check, b check\r\x1b[K[1/2] b check\r\x1b[KFAIL a check — expected x\n\r\x1b[K[2/2] b check\r\x1b[K"
 	if out.String() != want {
 		t.Errorf("got %q\nwant %q", out.String(), want)
+	}
+}
+
+// TestRunAnnouncesEveryReport: every report file run writes is announced
+// with a "wrote FILE" line, --json included.
+func TestRunAnnouncesEveryReport(t *testing.T) {
+	dir := t.TempDir()
+	s, _, _, errOut := TestStreams()
+	opts := &RunOptions{IO: s,
+		JSONFile: filepath.Join(dir, "results.json"), JUnitFile: filepath.Join(dir, "junit.xml"),
+		HTMLFile: filepath.Join(dir, "report.html"), MDFile: filepath.Join(dir, "summary.md")}
+	res := &conformance.Result{Checks: []conformance.CheckResult{
+		{Name: "a", Outcome: "passed", Meta: conformance.Meta{SpecRefs: []string{"CIBA-7.1"}}},
+	}}
+	info := conformance.ReportInfo{ToolVersion: "test", Issuer: "https://op.example", DeviceKind: "hints", Profile: "FAPI-CIBA", Judging: "spec", Started: time.Unix(0, 0)}
+	if err := writeRunReports(opts, res, info); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{opts.JSONFile, opts.JUnitFile, opts.HTMLFile, opts.MDFile} {
+		if !strings.Contains(errOut.String(), "wrote "+f+"\n") {
+			t.Errorf("%s is not announced:\n%s", f, errOut)
+		}
 	}
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/target"
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
@@ -31,6 +34,9 @@ type ServeOptions struct {
 	NoFAPI         bool
 	Verbose        bool
 	Store          string
+	// Register are folders (or target files) whose clients the OP
+	// registers besides its own (--register), e.g. what init wrote.
+	Register []string
 }
 
 // NewCmdServe builds `ciba-check serve`.
@@ -50,11 +56,21 @@ With --store FILE the OP keeps its state (pending requests, issued tokens,
 used jtis) in a bbolt file: after a restart, even after a crash, pending
 requests are offered to the device again, undelivered pings are re-sent,
 issued tokens keep working and used request objects and client assertions
-stay refused.`,
+stay refused.
+
+With --register DIR the OP also registers the clients of DIR/target.yaml
+(the folder ciba-check init writes; a .yaml file may be named instead),
+by the ids in that file: the public half of each signing_key and the TLS
+certificate's key as the JWKS, auth, mode and notification url as the
+file says, the key's algorithm for signed requests, and for
+tls_client_auth the certificate's subject DN (its certificate must then
+be issued by --dir/ca.pem). The OP's users and device stay the built-in
+ones (alice approves, carol never answers, ...).`,
 		Example: `  ciba-check serve --dir ./dev
   ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --fault jwks-duplicate-kid
   ciba-check serve --dir ./dev --op-addr 127.0.0.1:8443 --store ./dev/op.db
   ciba-check serve --dir ./dev --allow interval-absent --allow jwt-access-tokens
+  ciba-check serve --dir ./dev --register mybank/
   ciba-check serve --list-faults
   ciba-check serve --list-allowances`,
 		Args: cobra.NoArgs,
@@ -80,6 +96,7 @@ stay refused.`,
 	fl.BoolVar(&opts.ListAllowances, "list-allowances", false, "print the allowance catalogue and exit")
 	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "plain CIBA: allow push mode (FAPI-CIBA forbids it)")
 	fl.StringVar(&opts.Store, "store", "", "keep the OP's state in this file (bbolt) so a restart loses no pending request, token or used jti")
+	fl.StringArrayVar(&opts.Register, "register", nil, "also register the clients of this folder's target.yaml, as init writes it (repeatable)")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request the OP and device handle")
 	return cmd
 }
@@ -96,6 +113,10 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	extra, registered, err := registerClients(opts.Register)
+	if err != nil {
+		return err
+	}
 	env, err := devenv.Start(ctx, devenv.Options{
 		Dir:         opts.Dir,
 		OPAddr:      opts.OPAddr,
@@ -106,6 +127,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		Allowances:  opts.Allowances,
 		PushAllowed: opts.NoFAPI,
 		StorePath:   opts.Store,
+		Register:    extra,
 		Logger:      logger,
 	})
 	if err != nil {
@@ -114,6 +136,10 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 			return &UsageError{Err: fmt.Errorf("serve: %w", err)}
 		}
 		return fmt.Errorf("serve: %w", err)
+	}
+	if n := len(env.Tightened); n > 0 {
+		// One line: reused keys others could read are private now.
+		fmt.Fprintf(opts.IO.ErrOut, "serve: %d reused private key files in %s were readable by group or others; made them 0600: %s\n", n, opts.Dir, strings.Join(env.Tightened, ", "))
 	}
 	out := opts.IO.Out
 	fmt.Fprintf(out, "reference OP   %s\n", env.Issuer)
@@ -128,6 +154,9 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	if opts.Store != "" {
 		r := env.Resumed
 		fmt.Fprintf(out, "store          %s (resumed %d pending, %d notifications)\n", opts.Store, r.Pending, r.Notifications)
+	}
+	for _, r := range registered {
+		fmt.Fprintf(out, "registered     %s\n", r)
 	}
 	fmt.Fprintf(out, "target         %s\n", env.TargetPath)
 	if len(env.Written) > 0 {
@@ -158,4 +187,30 @@ func printAllowances(io *IOStreams) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", a.Name, a.Permits, a.Basis)
 	}
 	return w.Flush()
+}
+
+// registerClients reads the clients of each --register folder's
+// target.yaml as the OP registers them; lines says what was registered,
+// one a client.
+func registerClients(dirs []string) (clients []refop.Client, lines []string, err error) {
+	for _, d := range dirs {
+		file := d
+		if ext := filepath.Ext(d); ext != ".yaml" && ext != ".yml" {
+			file = filepath.Join(d, "target.yaml")
+		}
+		t, err := target.Load(file)
+		if err != nil {
+			return nil, nil, usageErrorf("serve: --register %s: %v", d, err)
+		}
+		for i := range t.Clients {
+			tc := &t.Clients[i]
+			reg, err := devenv.Registration(tc)
+			if err != nil {
+				return nil, nil, usageErrorf("serve: --register %s: %v", d, err)
+			}
+			clients = append(clients, reg)
+			lines = append(lines, fmt.Sprintf("%s (%s, %s, %s) from %s", reg.ID, reg.AuthMethod, reg.DeliveryMode, reg.RequestSigningAlg, t.Where(tc.Line)))
+		}
+	}
+	return clients, lines, nil
 }

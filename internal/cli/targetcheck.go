@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/safetext"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 	"github.com/ciba-check/ciba-check/mockdevice"
@@ -101,17 +101,19 @@ type checkReport struct {
 	failed int
 }
 
+// ok and fail print one line each; what the OP sent (URLs, error
+// descriptions) is shown with its control characters escaped.
 func (r *checkReport) ok(item, detail string) {
-	fmt.Fprintf(r.w, "✓ %s", item)
+	fmt.Fprintf(r.w, "✓ %s", safetext.Line(item))
 	if detail != "" {
-		fmt.Fprintf(r.w, ": %s", detail)
+		fmt.Fprintf(r.w, ": %s", safetext.Line(detail))
 	}
 	fmt.Fprintln(r.w)
 }
 
 func (r *checkReport) fail(item string, format string, args ...any) {
 	r.failed++
-	fmt.Fprintf(r.w, "✗ %s: %s\n", item, fmt.Sprintf(format, args...))
+	fmt.Fprintf(r.w, "✗ %s: %s\n", safetext.Line(item), safetext.Line(fmt.Sprintf(format, args...)))
 }
 
 func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
@@ -136,13 +138,13 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	cancel()
 	discoveryURL := strings.TrimSuffix(t.Issuer, "/") + ciba.DiscoveryPath
 	if err != nil {
-		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(err))
+		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(err, caHint))
 		// Everything below needs the document; the device can still be checked.
 		checkDevice(ctx, r, t, opts)
 		return r.result()
 	}
 	if md.Issuer != t.Issuer {
-		r.fail("discovery", "the document at %s names issuer %q, not %q (OIDC Discovery 4.3)", discoveryURL, md.Issuer, t.Issuer)
+		r.fail("discovery", "the document at %s names issuer %q, not %q (OIDC Discovery 4.3): check issuer: in %s, which must be the OP's issuer exactly as it publishes it", discoveryURL, md.Issuer, t.Issuer, t.IssuerWhere())
 	} else {
 		r.ok("discovery", discoveryURL)
 	}
@@ -152,20 +154,46 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	} {
 		if ep.url == "" {
 			r.fail(ep.name, "missing from discovery and not set under endpoints: (CIBA 4)")
-		} else {
-			r.ok(ep.name, ep.url)
 		}
 	}
+	secure := checkCredentialURLs(r, t, md)
 	checkJWKS(ctx, r, md, roots, opts.Timeout)
 	checkRegistration(r, t, md)
 	for i := range t.Clients {
 		checkClient(ctx, r, t, &t.Clients[i], md, opts)
 	}
-	if md.BackchannelAuthenticationEndpoint != "" {
+	if md.BackchannelAuthenticationEndpoint != "" && secure {
 		probeClients(ctx, r, t, md, opts)
 	}
 	checkDevice(ctx, r, t, opts)
 	return r.result()
+}
+
+// checkCredentialURLs shows every URL credentials would be sent to that
+// is not https as failed (the run refuses it as a target error), and the
+// backchannel and token endpoints as the client calls them. It reports
+// whether all are https: the client probes are only made then.
+func checkCredentialURLs(r *checkReport, t *target.Target, md *ciba.ProviderMetadata) bool {
+	offHost := targetclient.OffHost(t, md)
+	secure := true
+	for _, cu := range targetclient.CredentialURLs(t, md) {
+		if client.RequireHTTPS(cu.URL) != nil {
+			secure = false
+			r.fail(cu.Name, "%v", &targetclient.InsecureURLError{CredentialURL: cu})
+			continue
+		}
+		switch strings.TrimPrefix(cu.Name, "mtls_endpoint_aliases.") {
+		case "backchannel_authentication_endpoint", "token_endpoint", "endpoints.backchannel_authentication", "endpoints.token":
+		default:
+			continue
+		}
+		detail := cu.URL
+		if slices.Contains(offHost, cu.Name+" "+cu.URL) {
+			detail += " (on another host than the issuer)"
+		}
+		r.ok(cu.Name, detail)
+	}
+	return secure
 }
 
 // checkRegistration reports what target.yaml says of the registration
@@ -300,13 +328,17 @@ func checkJWKS(ctx context.Context, r *checkReport, md *ciba.ProviderMetadata, r
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		r.fail("jwks", "%s: %v", md.JWKSURI, explainTLSError(err))
+		r.fail("jwks", "%s: %v", md.JWKSURI, explainTLSError(err, caHint))
 		return
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody+1))
 	if err != nil {
 		r.fail("jwks", "%s: reading: %v", md.JWKSURI, err)
+		return
+	}
+	if len(body) > client.MaxResponseBody {
+		r.fail("jwks", "%s: %s", md.JWKSURI, client.TooLargeReason)
 		return
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -360,7 +392,7 @@ func checkClient(ctx context.Context, r *checkReport, t *target.Target, tc *targ
 		}
 		if n.TLSCert == "" {
 			r.fail(item+" notification", "no tls_cert: the notification endpoint must be served over HTTPS (CIBA 10.2)")
-		} else if _, err := n.LoadTLSCertificate(); err != nil {
+		} else if _, err := tc.LoadNotificationCertificate(); err != nil {
 			r.fail(item+" notification", "%v", err)
 		}
 	}
@@ -397,6 +429,10 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 	if endpoint == "" {
 		return
 	}
+	if client.RequireHTTPS(endpoint) != nil {
+		r.fail(item, "no TLS handshake: the token endpoint %q is not an https URL, and ciba-check presents no certificate and sends no credentials there", endpoint)
+		return
+	}
 	roots, err := t.RootCAs()
 	if err != nil {
 		r.fail(item, "%v", err)
@@ -420,15 +456,16 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := hc.Do(req)
 	if err != nil {
-		r.fail(item, "%s with the client certificate: %v", hostOf(endpoint), explainTLSError(err))
+		r.fail(item, "%s with the client certificate: %v", hostOf(endpoint), explainTLSError(err, caHint))
 		return
 	}
 	resp.Body.Close()
-	detail := hostOf(endpoint)
-	if resp.TLS != nil {
-		detail += fmt.Sprintf(" (%s, %s)", tls.VersionName(resp.TLS.Version), tls.CipherSuiteName(resp.TLS.CipherSuite))
+	if resp.TLS == nil {
+		// Only a handshake that took place is reported as one.
+		r.fail(item, "%s answered without TLS", hostOf(endpoint))
+		return
 	}
-	r.ok(item, "handshake with "+detail)
+	r.ok(item, fmt.Sprintf("handshake with %s (%s, %s)", hostOf(endpoint), tls.VersionName(resp.TLS.Version), tls.CipherSuiteName(resp.TLS.CipherSuite)))
 }
 
 func hostOf(raw string) string {
@@ -462,7 +499,7 @@ func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *Ta
 		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 		if _, err := mc.Requests(ctx); err != nil {
-			r.fail(item, "%s: %v", t.Device.URL, explainTLSError(err))
+			r.fail(item, "%s: %v", t.Device.URL, explainTLSError(err, caHint))
 			return
 		}
 		r.ok(item, t.Device.URL+" answers")
@@ -473,21 +510,17 @@ func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *Ta
 		}
 		r.ok(item, "template "+t.Device.ApprovalURL+" (called only during a run)")
 	case target.DeviceCommand:
-		name := strings.Fields(t.Device.Command)
-		if len(name) == 0 {
-			r.fail(item, "the command is empty")
+		c, err := device.NewCommand(t.Device.Command, t.BaseDir, 0)
+		if err != nil {
+			r.fail(item, "%v", err)
 			return
 		}
-		program := name[0]
-		if strings.ContainsRune(program, '/') && !filepath.IsAbs(program) {
-			// The command runs in the target file's folder.
-			program = filepath.Join(t.BaseDir, program)
-		}
-		if _, err := exec.LookPath(program); err != nil {
-			r.fail(item, "%q cannot be run: %v", name[0], err)
+		// The command runs in the target file's folder.
+		if _, err := exec.LookPath(c.ProgramPath()); err != nil {
+			r.fail(item, "%q cannot be run: %v", c.Program(), err)
 			return
 		}
-		r.ok(item, "runs "+t.Device.Command+" in "+t.BaseDir)
+		r.ok(item, "runs "+t.Device.Command+" in "+t.BaseDir+" (without a shell)")
 	case target.DeviceHints:
 		r.ok(item, "the OP decides by login_hint; nothing to reach")
 	case target.DeviceManual:
@@ -496,3 +529,6 @@ func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *Ta
 		r.fail(item, "unknown device kind")
 	}
 }
+
+// caHint says how target check's reader gives a CA bundle.
+const caHint = "with ca: in target.yaml"

@@ -137,9 +137,9 @@ func TestTargetCheckEmbeddedEnvironment(t *testing.T) {
 		{name: "device unreachable", edit: func(tg *target.Target) { tg.Device.URL = "https://" + closedPort },
 			want: []string{"✗ device mockdevice: https://" + closedPort}},
 		{name: "OP unreachable", edit: func(tg *target.Target) { tg.Issuer = "https://" + closedPort },
-			want: []string{"✗ discovery: https://" + closedPort + "/.well-known/openid-configuration"}},
+			want: []string{"✗ discovery: https://" + closedPort + "/.well-known/openid-configuration", "(is the OP running at " + closedPort + "?"}},
 		{name: "wrong CA", edit: func(tg *target.Target) { tg.CA = otherCA },
-			want: []string{"✗ discovery", "give its CA bundle with ca:", "✗ device mockdevice"}},
+			want: []string{"✗ discovery", "give its CA bundle with ca: in target.yaml", "✗ device mockdevice"}},
 		{name: "mode the OP lacks", edit: func(tg *target.Target) {
 			tg.Clients[0].Mode = ciba.ModePush
 			tg.FAPI = false
@@ -147,7 +147,7 @@ func TestTargetCheckEmbeddedEnvironment(t *testing.T) {
 		},
 			want: []string{"✗ client " + env.Target.Clients[0].ID + " mode: push is not in the OP's backchannel_token_delivery_modes_supported"}},
 		{name: "issuer differs from the document", edit: func(tg *target.Target) { tg.Issuer += "/" },
-			want: []string{"(OIDC Discovery 4.3)"}},
+			want: []string{"(OIDC Discovery 4.3): check issuer: in "}},
 		{name: "command device missing", edit: func(tg *target.Target) {
 			tg.Device = target.Device{Kind: target.DeviceCommand, Command: "./missing-approver.sh {auth_req_id} {action}"}
 		}, want: []string{`✗ device command: "./missing-approver.sh" cannot be run`}},

@@ -340,11 +340,16 @@ func (c *Client) send(req *http.Request, form url.Values, bodyText string, s *ca
 	resp, err := hc.Do(req)
 	if err != nil {
 		ex.Duration = c.cfg.Clock.Now().Sub(ex.Started)
+		var na *NoAnswerError
+		if err = NoAnswer(req.Method, ex.URL, ex.Duration, err); errors.As(err, &na) {
+			return ex, nil, fmt.Errorf("client: %w", err)
+		}
 		return ex, nil, fmt.Errorf("client: %s %s: %w", req.Method, ex.URL, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
 	ex.Duration = c.cfg.Clock.Now().Sub(ex.Started)
+	err = NoAnswer(req.Method, ex.URL, ex.Duration, err)
 	ex.Status = resp.StatusCode
 	ex.ResponseHeader = resp.Header.Clone()
 	if len(raw) > MaxResponseBody {
@@ -437,17 +442,24 @@ func (c *Client) Authenticate(ctx context.Context, p AuthParams, opts ...CallOpt
 	return &ack, ex, nil
 }
 
+// tooLarge is the error of an answer longer than MaxResponseBody.
+func tooLarge(ex *Exchange) *ResponseError {
+	return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: TooLargeReason}
+}
+
 // decodeSuccess turns a 200 JSON answer into out and anything else into a
 // *ciba.Error or *ResponseError.
 func decodeSuccess(ex *Exchange, raw []byte, out any) error {
+	// An oversized answer is unexpected whatever its status: what was
+	// read of it is not the OP's whole answer.
+	if ex.Truncated {
+		return tooLarge(ex)
+	}
 	if ex.Status != http.StatusOK {
 		if oe := parseOAuthError(ex.Status, raw); oe != nil {
 			return oe
 		}
 		return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: "error status without an OAuth error body"}
-	}
-	if ex.Truncated {
-		return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: fmt.Sprintf("body longer than %d bytes", MaxResponseBody)}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: "body does not parse: " + err.Error()}
@@ -514,6 +526,9 @@ func (c *Client) Revoke(ctx context.Context, token, hint string, opts ...CallOpt
 	if err != nil {
 		return ex, err
 	}
+	if ex.Truncated {
+		return ex, tooLarge(ex)
+	}
 	if ex.Status != http.StatusOK {
 		if oe := parseOAuthError(ex.Status, raw); oe != nil {
 			return ex, oe
@@ -535,6 +550,9 @@ func (c *Client) UserInfo(ctx context.Context, accessToken string, opts ...CallO
 	ex, raw, err := c.call(ctx, c.endpoint(md.UserinfoEndpoint, func(a *ciba.MTLSEndpointAliases) string { return a.UserinfoEndpoint }), md.UserinfoEndpoint, nil, false, s)
 	if err != nil {
 		return nil, ex, err
+	}
+	if ex.Truncated {
+		return nil, ex, tooLarge(ex)
 	}
 	if ex.Status != http.StatusOK {
 		if be := parseBearerError(ex.Status, ex.ResponseHeader.Get("WWW-Authenticate")); be != nil {

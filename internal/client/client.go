@@ -99,6 +99,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	hc.Transport = requireHTTPSTransport(hc.Transport)
 	return &Client{cfg: cfg, hc: hc}, nil
 }
 
@@ -198,6 +199,7 @@ func (c *Client) WithTLSCertificate(cert *tls.Certificate) *Client {
 		nt.TLSClientConfig = nc
 		hc.Transport = nt
 	}
+	hc.Transport = requireHTTPSTransport(hc.Transport)
 	cp.hc = &hc
 	return &cp
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -14,9 +15,19 @@ import (
 	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
-// MaxResponseBody bounds how much of a response body an Exchange keeps
-// and the client parses; a longer body is cut and marked Truncated.
+// MaxResponseBody bounds every response body ciba-check reads from an OP
+// during a conformance run or a target check: the client's exchanges
+// (backchannel, token, userinfo, introspection, revocation), discovery and
+// the JWKS. 1 MiB is far above any legitimate answer (a JWKS of dozens of
+// RSA keys is tens of KiB). A longer body is read only up to the bound
+// (memory stays bounded whatever the OP sends), cut, marked Truncated and
+// treated as an unexpected answer (TooLargeReason), never as a valid one.
 const MaxResponseBody = 1 << 20
+
+// TooLargeReason says why an answer longer than MaxResponseBody was not
+// taken as an answer.
+// (The number is MaxResponseBody; a test keeps them equal.)
+const TooLargeReason = "the OP answered more than 1048576 bytes (ciba-check reads no more of an answer)"
 
 // Exchange is a faithful record of one HTTP request and its answer, as
 // evidence for reports. Secrets (client assertions, request-object
@@ -46,11 +57,17 @@ type Exchange struct {
 // CIBA 13) and returns it with the response status, or nil when the body
 // has no string "error" member.
 func (e *Exchange) OAuthError() *ciba.Error {
+	if e.Truncated {
+		return nil // not the OP's whole answer (TooLargeReason)
+	}
 	return parseOAuthError(e.Status, e.ResponseBody)
 }
 
 // JSON decodes the response body as a JSON object.
 func (e *Exchange) JSON() (map[string]any, error) {
+	if e.Truncated {
+		return nil, errors.New("client: " + TooLargeReason)
+	}
 	var m map[string]any
 	if err := json.Unmarshal(e.ResponseBody, &m); err != nil {
 		return nil, fmt.Errorf("client: response body is not a JSON object: %w", err)

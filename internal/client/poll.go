@@ -116,9 +116,10 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (*ciba.Provid
 		return nil, fmt.Errorf("client: discovery URL %q: %w", u, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	started := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("client: fetching discovery document: %w", err)
+		return nil, fmt.Errorf("client: fetching discovery document: %w", NoAnswer(req.Method, u, time.Since(started), err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
@@ -129,7 +130,7 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (*ciba.Provid
 		return nil, fmt.Errorf("client: discovery document %s: HTTP %d", u, resp.StatusCode)
 	}
 	if len(body) > MaxResponseBody {
-		return nil, fmt.Errorf("client: discovery document %s is larger than %d bytes", u, MaxResponseBody)
+		return nil, fmt.Errorf("client: discovery document %s: %s", u, TooLargeReason)
 	}
 	var md ciba.ProviderMetadata
 	if err := json.Unmarshal(body, &md); err != nil {

@@ -63,9 +63,13 @@ type Options struct {
 	// and Start resumes the work in flight (refop.OP.Resume). Empty means
 	// the in-memory store.
 	StorePath string
-	Clock     clock.Clock
-	Rand      io.Reader
-	Logger    *slog.Logger
+	// Register are more clients to register at the OP besides the
+	// built-in ones (serve --register): clients described by a target
+	// file, e.g. the one `ciba-check init` writes (see Registration).
+	Register []refop.Client
+	Clock    clock.Clock
+	Rand     io.Reader
+	Logger   *slog.Logger
 }
 
 // ConfigError reports options that cannot work (an unknown fault, a bad
@@ -85,8 +89,11 @@ type Env struct {
 	TargetPath string
 	// Written lists files this Start generated (empty when all were reused).
 	Written []string
-	OP      *refop.OP
-	Device  *mockdevice.Device
+	// Tightened lists reused private key files group or others could
+	// read, which Start made 0600.
+	Tightened []string
+	OP        *refop.OP
+	Device    *mockdevice.Device
 	// Resumed says what Start picked up from a durable store.
 	Resumed refop.ResumeStats
 
@@ -158,6 +165,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		return env, err
 	}
 	env.Written = m.Written
+	env.Tightened = m.Tightened
 
 	opLn, err := net.Listen("tcp", o.OPAddr)
 	if err != nil {
@@ -200,7 +208,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		Issuer:         env.Issuer,
 		SigningKeys:    m.OPKeys,
 		ClientCAs:      m.CA.Pool(),
-		Clients:        registrations(m, notifyAddr, o.Allowances),
+		Clients:        append(registrations(m, notifyAddr, o.Allowances), o.Register...),
 		Users:          refopUsers(users),
 		DeviceEndpoint: env.DeviceURL + mockdevice.PathChannel,
 		HTTPClient:     outbound,

@@ -70,6 +70,9 @@ type material struct {
 	Clients    []clientMaterial
 	// Written lists the files created by this call (not those reused).
 	Written []string
+	// Tightened lists reused private key files that others could read,
+	// made 0600 by this call.
+	Tightened []string
 }
 
 // loadOrCreateMaterial reuses what dir already holds and generates (and
@@ -88,7 +91,12 @@ func loadOrCreateMaterial(dir string, specs []clientSpec, rand io.Reader, now ti
 	}
 	caKey := filepath.Join(dir, "ca.key")
 	var err error
-	if m.CA, err = loadOr(func() (*pki.CA, error) { return pki.LoadCA(m.CAFile, caKey) },
+	if m.CA, err = loadOr(func() (*pki.CA, error) {
+		if err := m.tighten(caKey); err != nil {
+			return nil, err
+		}
+		return pki.LoadCA(m.CAFile, caKey)
+	},
 		func() (*pki.CA, error) {
 			ca, err := pki.NewCA(rand, now, "ciba-check dev CA")
 			if err != nil {
@@ -157,6 +165,16 @@ func (c clientMaterial) registeredKeys() []jose.JSONWebKey {
 	return keys
 }
 
+// tighten makes a reused private key file 0600 if group or others could
+// read it, and records it.
+func (m *material) tighten(file string) error {
+	done, err := pki.TightenPrivateFile(file)
+	if done {
+		m.Tightened = append(m.Tightened, file)
+	}
+	return err
+}
+
 func loadOr[T any](load, create func() (T, error), files ...string) (T, error) {
 	for _, f := range files {
 		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
@@ -171,7 +189,12 @@ func loadOr[T any](load, create func() (T, error), files ...string) (T, error) {
 }
 
 func loadOrTLS(m *material, certFile, keyFile string, create func() (tls.Certificate, error)) (tls.Certificate, error) {
-	return loadOr(func() (tls.Certificate, error) { return pki.LoadCertificate(certFile, keyFile) },
+	return loadOr(func() (tls.Certificate, error) {
+		if err := m.tighten(keyFile); err != nil {
+			return tls.Certificate{}, err
+		}
+		return pki.LoadCertificate(certFile, keyFile)
+	},
 		func() (tls.Certificate, error) {
 			c, err := create()
 			if err != nil {
@@ -183,7 +206,12 @@ func loadOrTLS(m *material, certFile, keyFile string, create func() (tls.Certifi
 }
 
 func loadOrKey(m *material, file string, rand io.Reader, alg, kid string) (jose.JSONWebKey, error) {
-	return loadOr(func() (jose.JSONWebKey, error) { return pki.LoadSigningKey(file) },
+	return loadOr(func() (jose.JSONWebKey, error) {
+		if err := m.tighten(file); err != nil {
+			return jose.JSONWebKey{}, err
+		}
+		return pki.LoadSigningKey(file)
+	},
 		func() (jose.JSONWebKey, error) {
 			k, err := pki.GenerateSigningKey(rand, alg, kid)
 			if err != nil {

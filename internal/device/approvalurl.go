@@ -94,6 +94,9 @@ func (a *ApprovalURL) Decide(ctx context.Context, req Request, action Action) er
 	if err := checkRequest(req, action); err != nil {
 		return err
 	}
+	if err := checkOPValues(req); err != nil {
+		return err
+	}
 	u, err := fillURL(a.template, req.AuthReqID, req.LoginHint(), action)
 	if err != nil {
 		return err

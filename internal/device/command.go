@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,16 +18,52 @@ import (
 // maxCommandOutput bounds the output quoted in an error.
 const maxCommandOutput = 2048
 
-// Command runs a shell command template, with {auth_req_id},
-// {login_hint} and {action} replaced by shell-quoted values, in the
-// target's folder; exit status 0 is success.
+// The environment variables a command receives the values in, beside its
+// arguments: a shell script reads them as "$CIBA_CHECK_AUTH_REQ_ID".
+const (
+	EnvAuthReqID = "CIBA_CHECK_AUTH_REQ_ID"
+	EnvLoginHint = "CIBA_CHECK_LOGIN_HINT"
+	EnvAction    = "CIBA_CHECK_ACTION"
+)
+
+// Command runs a program for each decision, in the target's folder, and
+// counts exit status 0 as success. It never runs a shell of its own:
+//
+//   - The template is split into words the way a POSIX shell splits a
+//     simple command: blanks separate words, '...' keeps everything
+//     literal, "..." keeps everything literal except \" \\ \$ \` and a
+//     backslash escapes the next character. The first word is the
+//     program (relative to the target's folder when it holds a "/").
+//   - Each placeholder ({auth_req_id}, {login_hint}, {action}) is
+//     replaced inside its word by the value itself, whatever quotes
+//     surround it: a value is never split, expanded or interpreted.
+//   - Syntax only a shell understands (unquoted | & ; < > ( ) # or a new
+//     line, $ or ` outside single quotes) is refused when the driver is
+//     built: put such a command in a script.
+//   - A placeholder inside the script of sh -c (or bash -c, ...) is
+//     refused: there the value would be code. Such a script reads the
+//     values from the environment instead: CIBA_CHECK_AUTH_REQ_ID,
+//     CIBA_CHECK_LOGIN_HINT and CIBA_CHECK_ACTION are set for every
+//     command.
+//
+// And the OP's auth_req_id must be of the CIBA 7.3 character set, or
+// the command is not run at all (UnsafeValueError).
 type Command struct {
 	template string
+	words    []cmdWord
 	dir      string
 	timeout  time.Duration
 }
 
-// NewCommand checks the template: it must mention {auth_req_id}.
+// cmdPart is a literal piece of a word or a placeholder.
+type cmdPart struct {
+	lit, placeholder string
+}
+
+type cmdWord []cmdPart
+
+// NewCommand checks the template: it must mention {auth_req_id} and be a
+// simple command (see Command).
 func NewCommand(template, dir string, timeout time.Duration) (*Command, error) {
 	if strings.TrimSpace(template) == "" {
 		return nil, errors.New("device: the command driver needs a command")
@@ -32,10 +71,17 @@ func NewCommand(template, dir string, timeout time.Duration) (*Command, error) {
 	if !strings.Contains(template, target.PlaceholderAuthReqID) {
 		return nil, fmt.Errorf("device: command %q has no %s placeholder", template, target.PlaceholderAuthReqID)
 	}
+	words, err := splitCommand(template)
+	if err != nil {
+		return nil, fmt.Errorf("device: command %q: %w", template, err)
+	}
+	if err := checkShellScript(words); err != nil {
+		return nil, fmt.Errorf("device: command %q: %w", template, err)
+	}
 	if timeout <= 0 {
 		timeout = DefaultCommandTimeout
 	}
-	return &Command{template: template, dir: dir, timeout: timeout}, nil
+	return &Command{template: template, words: words, dir: dir, timeout: timeout}, nil
 }
 
 // Kind is command.
@@ -52,13 +98,42 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// CommandLine is the shell command run for req and action.
-func (c *Command) CommandLine(req Request, action Action) string {
-	return strings.NewReplacer(
-		target.PlaceholderAuthReqID, ShellQuote(req.AuthReqID),
-		target.PlaceholderLoginHint, ShellQuote(req.LoginHint()),
-		target.PlaceholderAction, ShellQuote(string(action)),
-	).Replace(c.template)
+// Program is the program the command runs (its first word, as written),
+// for messages and for checking that it exists.
+func (c *Command) Program() string { return c.words[0].text() }
+
+// ProgramPath is Program resolved the way Decide runs it: relative to
+// the target's folder when it holds a "/" (exec.Cmd.Path is evaluated
+// relative to Dir), else looked up in PATH.
+func (c *Command) ProgramPath() string {
+	p := c.Program()
+	if strings.ContainsRune(p, '/') && !filepath.IsAbs(p) && c.dir != "" {
+		return filepath.Join(c.dir, p)
+	}
+	return p
+}
+
+// Args are the program's arguments for req and action, argv[0] first:
+// each placeholder replaced by the value inside its word.
+func (c *Command) Args(req Request, action Action) []string {
+	values := map[string]string{
+		target.PlaceholderAuthReqID: req.AuthReqID,
+		target.PlaceholderLoginHint: req.LoginHint(),
+		target.PlaceholderAction:    string(action),
+	}
+	args := make([]string, len(c.words))
+	for i, w := range c.words {
+		var b strings.Builder
+		for _, p := range w {
+			if p.placeholder != "" {
+				b.WriteString(values[p.placeholder])
+			} else {
+				b.WriteString(p.lit)
+			}
+		}
+		args[i] = b.String()
+	}
+	return args
 }
 
 // Decide runs the command and waits for it, at most the timeout.
@@ -66,10 +141,19 @@ func (c *Command) Decide(ctx context.Context, req Request, action Action) error 
 	if err := checkRequest(req, action); err != nil {
 		return err
 	}
+	if err := checkOPValues(req); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.CommandLine(req, action))
+	args := c.Args(req, action)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(),
+		EnvAuthReqID+"="+req.AuthReqID,
+		EnvLoginHint+"="+req.LoginHint(),
+		EnvAction+"="+string(action),
+	)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -87,4 +171,171 @@ func (c *Command) Decide(ctx context.Context, req Request, action Action) error 
 		return fmt.Errorf("device: command to %s %s failed: %v; output: %q", action, req.AuthReqID, err, strings.TrimSpace(o))
 	}
 	return nil
+}
+
+// commandPlaceholders are the placeholders a command template may hold.
+var commandPlaceholders = []string{target.PlaceholderAuthReqID, target.PlaceholderLoginHint, target.PlaceholderAction}
+
+// splitCommand splits a template into words (see Command), keeping the
+// placeholders apart from the literal text around them.
+func splitCommand(tmpl string) ([]cmdWord, error) {
+	var (
+		words  []cmdWord
+		cur    cmdWord
+		lit    strings.Builder
+		inWord bool
+	)
+	flushLit := func() {
+		if lit.Len() > 0 {
+			cur = append(cur, cmdPart{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	endWord := func() {
+		flushLit()
+		if inWord {
+			words = append(words, cur)
+		}
+		cur, inWord = nil, false
+	}
+	// placeholder consumes a placeholder at tmpl[i:], if there is one.
+	placeholder := func(i int) int {
+		for _, ph := range commandPlaceholders {
+			if strings.HasPrefix(tmpl[i:], ph) {
+				flushLit()
+				cur = append(cur, cmdPart{placeholder: ph})
+				inWord = true
+				return len(ph)
+			}
+		}
+		return 0
+	}
+	const (
+		unquoted = iota
+		single
+		double
+	)
+	state := unquoted
+	for i := 0; i < len(tmpl); {
+		ch := tmpl[i]
+		if n := placeholder(i); n > 0 {
+			i += n
+			continue
+		}
+		switch state {
+		case single:
+			if ch == '\'' {
+				state = unquoted
+			} else {
+				lit.WriteByte(ch)
+			}
+			i++
+		case double:
+			switch ch {
+			case '"':
+				state = unquoted
+				i++
+			case '\\':
+				if i+1 < len(tmpl) && strings.IndexByte("\"\\$`", tmpl[i+1]) >= 0 {
+					lit.WriteByte(tmpl[i+1])
+					i += 2
+				} else {
+					lit.WriteByte(ch)
+					i++
+				}
+			case '$', '`':
+				return nil, fmt.Errorf("%q inside double quotes would be expanded by a shell, and the command runs without one: put the command in a script, or quote it with '...'", ch)
+			default:
+				lit.WriteByte(ch)
+				i++
+			}
+		default:
+			switch {
+			case ch == ' ' || ch == '\t':
+				endWord()
+				i++
+			case ch == '\'':
+				state, inWord = single, true
+				i++
+			case ch == '"':
+				state, inWord = double, true
+				i++
+			case ch == '\\':
+				if i+1 >= len(tmpl) {
+					return nil, errors.New("ends with a backslash")
+				}
+				if tmpl[i+1] != '\n' {
+					lit.WriteByte(tmpl[i+1])
+					inWord = true
+				}
+				i += 2
+			case strings.IndexByte("|&;<>()$`\n\r", ch) >= 0 || (ch == '#' && !inWord):
+				what := fmt.Sprintf("%q", ch)
+				if ch == '\n' || ch == '\r' {
+					what = "a line break"
+				}
+				return nil, fmt.Errorf("%s is shell syntax, and the command runs without a shell: put the command in a script (it gets the values as arguments and as $%s, $%s, $%s)", what, EnvAuthReqID, EnvLoginHint, EnvAction)
+			default:
+				lit.WriteByte(ch)
+				inWord = true
+				i++
+			}
+		}
+	}
+	switch state {
+	case single:
+		return nil, errors.New("a ' quote is not closed")
+	case double:
+		return nil, errors.New(`a " quote is not closed`)
+	}
+	endWord()
+	if len(words) == 0 {
+		return nil, errors.New("no program to run")
+	}
+	for _, p := range words[0] {
+		if p.placeholder != "" {
+			return nil, fmt.Errorf("the program name cannot be a placeholder (%s)", p.placeholder)
+		}
+	}
+	return words, nil
+}
+
+// shells are programs that run their -c argument as a script.
+var shells = []string{"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "busybox"}
+
+// checkShellScript refuses a placeholder in the script of `sh -c`: a
+// value put there would be shell code. Such a script reads the values
+// from the environment.
+func checkShellScript(words []cmdWord) error {
+	if !slices.Contains(shells, filepath.Base(words[0].text())) {
+		return nil
+	}
+	script := false
+	for _, w := range words[1:] {
+		t := w.text()
+		if strings.HasPrefix(t, "-") && !strings.HasPrefix(t, "--") && strings.ContainsRune(t, 'c') {
+			script = true
+			continue
+		}
+		if strings.HasPrefix(t, "-") {
+			continue
+		}
+		if script && w.hasPlaceholder() {
+			return fmt.Errorf("a placeholder inside the script of %s -c would be shell code: write \"$%s\" (and $%s, $%s) in the script instead; the command gets them in its environment", words[0].text(), EnvAuthReqID, EnvLoginHint, EnvAction)
+		}
+		return nil
+	}
+	return nil
+}
+
+func (w cmdWord) text() string {
+	var b strings.Builder
+	for _, p := range w {
+		b.WriteString(p.lit + p.placeholder)
+	}
+	return b.String()
+}
+
+func (w cmdWord) hasPlaceholder() bool {
+	return slices.ContainsFunc(w, func(p cmdPart) bool { return p.placeholder != "" })
 }

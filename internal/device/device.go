@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 
@@ -136,6 +137,38 @@ func New(t *target.Target, o Options) (Driver, error) {
 		return NewManual(o.In, o.Out), nil
 	}
 	return nil, fmt.Errorf("device: unknown device kind %q", t.Device.Kind)
+}
+
+// UnsafeValueError is a value from the OP that a driver refuses to pass
+// on because it is outside the character set its spec allows: it is
+// never put into a command, a URL or the operator's terminal. The OP is
+// at fault; the conformance check of the value's format fails for it.
+type UnsafeValueError struct {
+	// Name is the value's name, e.g. auth_req_id.
+	Name string
+	// Value is the value as the OP sent it.
+	Value string
+	// Rule quotes the spec's rule on its characters.
+	Rule string
+}
+
+func (e *UnsafeValueError) Error() string {
+	v := e.Value
+	if len(v) > 64 {
+		v = v[:64] + "…"
+	}
+	return fmt.Sprintf("device: the OP's %s %q is outside the characters its spec allows (%s); ciba-check does not pass it to the device", e.Name, v, e.Rule)
+}
+
+// checkOPValues refuses a request whose auth_req_id (the one value the
+// OP supplies to a driver) is outside the CIBA 7.3 character set.
+// Drivers that put the value into a command, a URL or the terminal call
+// it before doing so.
+func checkOPValues(req Request) error {
+	if !ciba.ValidAuthReqID(req.AuthReqID) {
+		return &UnsafeValueError{Name: ciba.ParamAuthReqID, Value: req.AuthReqID, Rule: ciba.AuthReqIDCharsetQuote}
+	}
+	return nil
 }
 
 func checkRequest(req Request, action Action) error {

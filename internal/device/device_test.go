@@ -44,8 +44,11 @@ func TestApprovalURL(t *testing.T) {
 		{name: "allow in query", template: "/action?token={auth_req_id}&type={action}", status: 200, action: ActionAllow,
 			req: Request{AuthReqID: "abc", User: alice}, wantPath: "/action", wantQuery: "token=abc&type=allow"},
 		{name: "deny with escaping", template: "/a/{login_hint}/x?id={auth_req_id}&do={action}", status: 204, action: ActionDeny,
-			req:      Request{AuthReqID: "a&b=c d", User: &target.User{Name: "u", LoginHint: "x/y z"}},
-			wantPath: "/a/x/y z/x", wantQuery: "id=a%26b%3Dc+d&do=deny"},
+			req:      Request{AuthReqID: "a.b-c_D9", User: &target.User{Name: "u", LoginHint: "x/y z&k=v"}},
+			wantPath: "/a/x/y z&k=v/x", wantQuery: "id=a.b-c_D9&do=deny"},
+		{name: "login_hint escaped in the query", template: "/a?h={login_hint}&id={auth_req_id}", status: 200, action: ActionAllow,
+			req:      Request{AuthReqID: "abc", User: &target.User{Name: "u", LoginHint: "a&b=c d#e"}},
+			wantPath: "/a", wantQuery: "h=a%26b%3Dc+d%23e&id=abc"},
 		{name: "non-2xx fails", template: "/action?token={auth_req_id}&type={action}", status: 409, action: ActionAllow,
 			req: Request{AuthReqID: "abc"}, wantPath: "/action", wantQuery: "token=abc&type=allow", wantErr: "HTTP 409"},
 		{name: "bad action", template: "/action?token={auth_req_id}", status: 200, action: "maybe",
@@ -217,8 +220,8 @@ esac
 		wantErr    string
 		wantLog    string
 	}{
-		{name: "allow", hint: "alice", action: ActionAllow, wantLog: "id 1;rm -rf|alice|allow|" + dir},
-		{name: "deny with quote", hint: "o'brien $HOME", action: ActionDeny, wantLog: "id 1;rm -rf|o'brien $HOME|deny|" + dir},
+		{name: "allow", hint: "alice", action: ActionAllow, wantLog: "id.1-x_Y|alice|allow|" + dir},
+		{name: "deny with quote", hint: "o'brien $HOME; $(id)", action: ActionDeny, wantLog: "id.1-x_Y|o'brien $HOME; $(id)|deny|" + dir},
 		{name: "exit status", hint: "fail", action: ActionAllow, wantErr: "nope"},
 		{name: "timeout", hint: "slow", action: ActionAllow, wantErr: "did not finish"},
 	}
@@ -229,7 +232,7 @@ esac
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = c.Decide(testCtx(t), Request{AuthReqID: "id 1;rm -rf", User: &target.User{Name: "u", LoginHint: tt.hint}}, tt.action)
+			err = c.Decide(testCtx(t), Request{AuthReqID: "id.1-x_Y", User: &target.User{Name: "u", LoginHint: tt.hint}}, tt.action)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)

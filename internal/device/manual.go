@@ -51,6 +51,11 @@ func (m *Manual) Decide(ctx context.Context, req Request, action Action) error {
 	if err := checkRequest(req, action); err != nil {
 		return err
 	}
+	// The operator is shown the auth_req_id: nothing outside its
+	// character set reaches the terminal.
+	if err := checkOPValues(req); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.once.Do(func() { go m.read() })

@@ -27,6 +27,24 @@ const (
 	PublicFileMode  os.FileMode = 0o644
 )
 
+// TightenPrivateFile makes an existing private key file readable by its
+// owner only (PrivateFileMode) when its group or others may read or write
+// it, and reports whether it did. A key reused from disk is then as
+// private as one just written.
+func TightenPrivateFile(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, fmt.Errorf("pki: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return false, nil
+	}
+	if err := os.Chmod(path, PrivateFileMode); err != nil {
+		return false, fmt.Errorf("pki: %s is readable by others and could not be made private: %w", path, err)
+	}
+	return true, nil
+}
+
 // writeFile writes data with exactly mode, even over an existing file with
 // looser permissions (os.WriteFile keeps the old mode and obeys umask).
 func writeFile(path string, data []byte, mode os.FileMode) error {
@@ -121,16 +139,43 @@ func WriteJWKS(path string, keys ...jose.JSONWebKey) error {
 	return writeFile(path, append(data, '\n'), PublicFileMode)
 }
 
+// FileError is a problem LoadCertificate found in one of its two files:
+// File says which.
+type FileError struct {
+	File string
+	// Key says the file is the private key's (else the certificate's).
+	Key bool
+	Err error
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
 // LoadCertificate reads a PEM certificate chain and its private key, with
-// Leaf set.
+// Leaf set. Its errors are *FileError naming the file at fault (a key that
+// does not match the certificate is the key file's).
 func LoadCertificate(certFile, keyFile string) (tls.Certificate, error) {
+	c, keyAtFault, err := loadCertificate(certFile, keyFile)
+	if err != nil {
+		fe := &FileError{File: certFile, Err: err}
+		if keyAtFault {
+			fe.File, fe.Key = keyFile, true
+		}
+		return tls.Certificate{}, fe
+	}
+	return c, nil
+}
+
+// loadCertificate is LoadCertificate; on error it also says whether the
+// key file is at fault.
+func loadCertificate(certFile, keyFile string) (tls.Certificate, bool, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: %w", err)
+		return tls.Certificate{}, false, fmt.Errorf("pki: %w", err)
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: %w", err)
+		return tls.Certificate{}, true, fmt.Errorf("pki: %w", err)
 	}
 	var chain [][]byte
 	for rest := certPEM; ; {
@@ -144,20 +189,20 @@ func LoadCertificate(certFile, keyFile string) (tls.Certificate, error) {
 		}
 	}
 	if len(chain) == 0 {
-		return tls.Certificate{}, fmt.Errorf("pki: %s: no PEM CERTIFICATE block", certFile)
+		return tls.Certificate{}, false, fmt.Errorf("pki: %s: no PEM CERTIFICATE block", certFile)
 	}
 	leaf, err := x509.ParseCertificate(chain[0])
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: %s: %w", certFile, err)
+		return tls.Certificate{}, false, fmt.Errorf("pki: %s: %w", certFile, err)
 	}
 	key, err := parsePrivateKeyPEM(keyPEM)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: %s: %w", keyFile, err)
+		return tls.Certificate{}, true, fmt.Errorf("pki: %s: %w", keyFile, err)
 	}
 	if !publicKeysEqual(leaf.PublicKey, key) {
-		return tls.Certificate{}, fmt.Errorf("pki: %s: private key does not match the certificate in %s", keyFile, certFile)
+		return tls.Certificate{}, true, fmt.Errorf("pki: %s: private key does not match the certificate in %s", keyFile, certFile)
 	}
-	return tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
+	return tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, false, nil
 }
 
 func publicKeysEqual(pub crypto.PublicKey, key crypto.Signer) bool {

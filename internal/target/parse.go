@@ -26,7 +26,13 @@ type Error struct {
 	// exact is false when the path is absent from the file and the
 	// position is its nearest ancestor's.
 	exact bool
+	// err is the cause, when the error reports one (a file that cannot
+	// be read), for errors.Is/As.
+	err error
 }
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.err }
 
 // Error formats e on one line: "FILE:LINE:COL: PATH: MSG".
 func (e *Error) Error() string {
@@ -146,10 +152,21 @@ func (p *parse) run(data []byte, baseDir string) (*Target, error) {
 // recordLines gives every client and user the line its entry starts on,
 // so that later messages (the preflight's) can point into the file.
 func (p *parse) recordLines(t *Target) {
+	if pos, ok := p.keyPos["issuer"]; ok {
+		t.issuerLine = pos.Line
+	}
 	for i := range t.Clients {
-		if pos, ok := p.keyPos[fmt.Sprintf("clients[%d]", i)]; ok {
+		path := fmt.Sprintf("clients[%d]", i)
+		if pos, ok := p.keyPos[path]; ok {
 			t.Clients[i].Line = pos.Line
 		}
+		pl := &places{file: p.file, path: path, pos: map[string][2]int{}}
+		for _, f := range []string{"signing_key", "tls_cert", "tls_key", "notification.tls_cert", "notification.tls_key"} {
+			if pos, ok := p.keyPos[path+"."+f]; ok {
+				pl.pos[f] = [2]int{pos.Line, pos.Column}
+			}
+		}
+		t.Clients[i].places = pl
 	}
 	for i := range t.Users {
 		if pos, ok := p.keyPos[fmt.Sprintf("users[%d]", i)]; ok {
@@ -469,6 +486,18 @@ func (t *Target) filePaths() []*string {
 		}
 	}
 	return paths
+}
+
+// Files lists every file the target names (resolved, as after Parse), in
+// the order of the file; empty fields are left out.
+func (t *Target) Files() []string {
+	var out []string
+	for _, p := range t.filePaths() {
+		if *p != "" {
+			out = append(out, *p)
+		}
+	}
+	return out
 }
 
 func (t *Target) resolvePaths(baseDir string) {

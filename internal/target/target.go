@@ -71,6 +71,7 @@ package target
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -104,6 +105,8 @@ type Target struct {
 	// File is the name the target was read from (as given to Parse), for
 	// messages that point into it; empty for a target built in memory.
 	File string `yaml:"-"`
+	// issuerLine is the line of issuer: in File (0 when unknown).
+	issuerLine int
 }
 
 // Endpoints override what discovery says; empty means use discovery.
@@ -132,6 +135,42 @@ type Client struct {
 	// Line is where the client's entry starts in the target file (1-based;
 	// 0 when not read from a file).
 	Line int `yaml:"-"`
+
+	// places says where the client's file fields are in the target file,
+	// so that a key or certificate that cannot be read is reported at
+	// its own field; nil when not read from a file.
+	places *places
+}
+
+// places are the positions of one client's fields in the target file.
+type places struct {
+	file string
+	path string            // "clients[1]"
+	pos  map[string][2]int // field ("tls_key", "notification.tls_cert") -> line, column
+}
+
+// fieldError reports err, a problem with the file named by field, as a
+// target file error at that field ("FILE:LINE:COL: clients[1].tls_key:
+// ..."), or, for a client built in memory, "target: client "ID": field: ...".
+func (c *Client) fieldError(field string, err error) error {
+	if c.places == nil {
+		return fmt.Errorf("target: client %q: %s: %w", c.ID, field, err)
+	}
+	e := &Error{File: c.places.file, Path: c.places.path + "." + field, Msg: fmt.Sprintf("client %q: %v", c.ID, err), err: err}
+	if pos, ok := c.places.pos[field]; ok {
+		e.Line, e.Col, e.exact = pos[0], pos[1], true
+	}
+	return e
+}
+
+// certificateField says which of a certificate/key pair of fields an error
+// of pki.LoadCertificate concerns: the key's when the key file is at fault.
+func certificateField(err error, certField, keyField string) string {
+	var fe *pki.FileError
+	if errors.As(err, &fe) && fe.Key {
+		return keyField
+	}
+	return certField
 }
 
 // Notification is where a ping or push client receives the OP's callbacks
@@ -206,7 +245,7 @@ const (
 	DeviceApprovalURL DeviceKind = "approval_url"
 	// DeviceHints leaves the decision to the OP, which decides by login_hint.
 	DeviceHints DeviceKind = "hints"
-	// DeviceCommand runs a shell command.
+	// DeviceCommand runs a program for each decision, without a shell.
 	DeviceCommand DeviceKind = "command"
 	// DeviceManual prints the request and waits for the operator.
 	DeviceManual DeviceKind = "manual"
@@ -282,6 +321,15 @@ func (t *Target) Where(line int) string {
 	return t.File
 }
 
+// IssuerWhere names the place of issuer: in the target file for a
+// message ("FILE:LINE", or the file name when the line is unknown).
+func (t *Target) IssuerWhere() string {
+	if w := t.Where(t.issuerLine); w != "" {
+		return w
+	}
+	return "target.yaml"
+}
+
 // Client returns the client with id.
 func (t *Target) Client(id string) (*Client, bool) {
 	for i := range t.Clients {
@@ -320,10 +368,10 @@ func (t *Target) RootCAs() (*x509.CertPool, error) {
 func (c *Client) LoadSigningKey() (jose.JSONWebKey, error) {
 	key, err := pki.LoadSigningKey(c.SigningKey)
 	if err != nil {
-		return jose.JSONWebKey{}, fmt.Errorf("target: client %q: signing_key: %w", c.ID, err)
+		return jose.JSONWebKey{}, c.fieldError("signing_key", err)
 	}
 	if c.Alg != "" && c.Alg != key.Algorithm {
-		return jose.JSONWebKey{}, fmt.Errorf("target: client %q: alg %s does not fit the %s key in %s", c.ID, c.Alg, key.Algorithm, c.SigningKey)
+		return jose.JSONWebKey{}, c.fieldError("signing_key", fmt.Errorf("alg %s does not fit the %s key in %s", c.Alg, key.Algorithm, c.SigningKey))
 	}
 	return key, nil
 }
@@ -336,7 +384,23 @@ func (c *Client) LoadTLSCertificate() (*tls.Certificate, error) {
 	}
 	cert, err := pki.LoadCertificate(c.TLSCert, c.TLSKey)
 	if err != nil {
-		return nil, fmt.Errorf("target: client %q: tls_cert: %w", c.ID, err)
+		return nil, c.fieldError(certificateField(err, "tls_cert", "tls_key"), err)
+	}
+	return &cert, nil
+}
+
+// LoadNotificationCertificate reads the certificate of the client's
+// notification listener, or returns nil when there is none; errors name
+// the field (notification.tls_cert or notification.tls_key) and its place
+// in the target file.
+func (c *Client) LoadNotificationCertificate() (*tls.Certificate, error) {
+	n := c.Notification
+	if n == nil || n.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := pki.LoadCertificate(n.TLSCert, n.TLSKey)
+	if err != nil {
+		return nil, c.fieldError(certificateField(err, "notification.tls_cert", "notification.tls_key"), err)
 	}
 	return &cert, nil
 }
@@ -349,7 +413,7 @@ func (n *Notification) LoadTLSCertificate() (*tls.Certificate, error) {
 	}
 	cert, err := pki.LoadCertificate(n.TLSCert, n.TLSKey)
 	if err != nil {
-		return nil, fmt.Errorf("target: notification tls_cert: %w", err)
+		return nil, fmt.Errorf("target: notification %s: %w", certificateField(err, "tls_cert", "tls_key"), err)
 	}
 	return &cert, nil
 }

@@ -100,6 +100,11 @@ func TestParseGood(t *testing.T) {
 	// Every entry remembers where it starts, for messages about it.
 	want.Clients[0].Line, want.Clients[1].Line = 7, 12
 	want.Users[0].Line, want.Users[1].Line = 25, 30
+	// Field positions are checked by TestFileErrorsNameTheirField.
+	want.issuerLine = got.issuerLine
+	for i := range got.Clients {
+		want.Clients[i].places = got.Clients[i].places
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Parse =\n%+v\nwant\n%+v", got, want)
 	}
@@ -506,8 +511,10 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 func withoutPositions(t *Target) *Target {
 	c := t.clone()
 	c.File = ""
+	c.issuerLine = 0
 	for i := range c.Clients {
 		c.Clients[i].Line = 0
+		c.Clients[i].places = nil
 	}
 	for i := range c.Users {
 		c.Users[i].Line = 0
@@ -629,3 +636,93 @@ func TestLookupsAndKeyMaterial(t *testing.T) {
 		t.Fatalf("missing key err = %v", err)
 	}
 }
+
+// TestFileErrorsNameTheirField: a key or certificate that cannot be read
+// is reported at its own field (tls_key, not tls_cert) with the file:line
+// of that field, as the parser's own errors are.
+func TestFileErrorsNameTheirField(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	a, err := pki.SelfSignedClient(rand.Reader, now, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pki.SelfSignedClient(rand.Reader, now, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteTLSCertificate(filepath.Join(dir, "a.pem"), filepath.Join(dir, "a.key"), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteTLSCertificate(filepath.Join(dir, "b.pem"), filepath.Join(dir, "b.key"), b); err != nil {
+		t.Fatal(err)
+	}
+	es, err := pki.GenerateSigningKey(rand.Reader, "ES256", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteJWK(filepath.Join(dir, "k.jwk"), es); err != nil {
+		t.Fatal(err)
+	}
+	doc := func(signingKey, cert, key, alg string) string {
+		return strings.Join([]string{
+			/* 1 */ "issuer: https://op.example",
+			/* 2 */ "clients:",
+			/* 3 */ "  - id: c1",
+			/* 4 */ "    auth: tls_client_auth",
+			/* 5 */ "    mode: poll",
+			/* 6 */ "    signing_key: " + signingKey,
+			/* 7 */ "    alg: " + alg,
+			/* 8 */ "    tls_cert: " + cert,
+			/* 9 */ "    tls_key: " + key,
+			/* 10 */ "users:",
+			/* 11 */ "  - name: u",
+			/* 12 */ "    login_hint: u",
+			/* 13 */ "device:",
+			/* 14 */ "  kind: hints",
+		}, "\n") + "\n"
+	}
+	tests := []struct {
+		name                    string
+		signingKey, cert, key   string
+		alg                     string
+		load                    func(c *Client) error
+		wantPrefix, wantContain string
+	}{
+		{"missing tls_key", "k.jwk", "a.pem", "nokey.key", "ES256", tlsLoad,
+			"mybank/target.yaml:9:5: clients[0].tls_key: ", "nokey.key"},
+		{"tls_key of another certificate", "k.jwk", "a.pem", "b.key", "ES256", tlsLoad,
+			"mybank/target.yaml:9:5: clients[0].tls_key: ", "does not match the certificate"},
+		{"missing tls_cert", "k.jwk", "nocert.pem", "a.key", "ES256", tlsLoad,
+			"mybank/target.yaml:8:5: clients[0].tls_cert: ", "nocert.pem"},
+		{"tls_cert that is a key", "k.jwk", "a.key", "a.key", "ES256", tlsLoad,
+			"mybank/target.yaml:8:5: clients[0].tls_cert: ", "no PEM CERTIFICATE"},
+		{"missing signing_key", "none.jwk", "a.pem", "a.key", "ES256", keyLoad,
+			"mybank/target.yaml:6:5: clients[0].signing_key: ", "none.jwk"},
+		{"alg that does not fit the key", "k.jwk", "a.pem", "a.key", "PS256", keyLoad,
+			"mybank/target.yaml:6:5: clients[0].signing_key: ", "alg PS256 does not fit the ES256 key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tgt, err := ParseWithEnv([]byte(doc(tt.signingKey, tt.cert, tt.key, tt.alg)), "mybank/target.yaml", dir, func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tt.load(&tgt.Clients[0])
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.HasPrefix(err.Error(), tt.wantPrefix) || !strings.Contains(err.Error(), tt.wantContain) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q, want one line starting %q containing %q", err, tt.wantPrefix, tt.wantContain)
+			}
+		})
+	}
+	// A client built in memory still names its field.
+	c := &Client{ID: "mem", TLSCert: filepath.Join(dir, "a.pem"), TLSKey: filepath.Join(dir, "gone.key")}
+	if _, err := c.LoadTLSCertificate(); err == nil || !strings.Contains(err.Error(), `client "mem": tls_key: `) {
+		t.Errorf("in-memory client error %v, want it to name tls_key", err)
+	}
+}
+
+func tlsLoad(c *Client) error { _, err := c.LoadTLSCertificate(); return err }
+func keyLoad(c *Client) error { _, err := c.LoadSigningKey(); return err }

@@ -10,7 +10,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strings"
+	"syscall"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -37,10 +40,38 @@ func Discover(ctx context.Context, t *target.Target) (*ciba.ProviderMetadata, er
 	defer hc.CloseIdleConnections()
 	md, err := client.Discover(ctx, hc, t.Issuer)
 	if err != nil {
-		return nil, err
+		return nil, ExplainDiscoveryError(t, err)
 	}
 	ApplyOverrides(md, t.Endpoints)
 	return md, nil
+}
+
+// ExplainDiscoveryError adds to a failed discovery the likely setup
+// mistake, on the same line: nothing listening (is the OP running?), a
+// host that does not resolve or a document that is not there (check
+// issuer: in the target file).
+func ExplainDiscoveryError(t *target.Target, err error) error {
+	issuerAt := "issuer: in " + t.IssuerWhere()
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w (is the OP running at %s? nothing accepts connections there; check %s)", err, hostOf(t.Issuer), issuerAt)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("%w (the host of the issuer does not resolve: check %s)", err, issuerAt)
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return fmt.Errorf("%w (is the OP running and reachable at %s? check %s)", err, hostOf(t.Issuer), issuerAt)
+	case strings.Contains(err.Error(), ": HTTP 404"):
+		return fmt.Errorf("%w (no discovery document there: check %s, which must be the OP's issuer exactly as it publishes it)", err, issuerAt)
+	}
+	return err
+}
+
+func hostOf(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return issuer
 }
 
 // ApplyOverrides writes the non-empty endpoint overrides into md.
@@ -131,7 +162,7 @@ func StartReceivers(t *target.Target, clk clock.Clock) (*Receivers, error) {
 			rs.byClient[tc.ID] = r
 			continue
 		}
-		cert, err := n.LoadTLSCertificate()
+		cert, err := tc.LoadNotificationCertificate()
 		if err != nil {
 			_ = rs.Close()
 			return nil, err

@@ -84,33 +84,43 @@ func TestAllowanceMatrix(t *testing.T) {
 	// The slowest runs first, so they overlap the many short ones: the
 	// combined run and slow-device (each ~1.3 min on 2 cores: every ping
 	// client's approval 7 s late).
-	var runs [][]string
+	// The combined run also goes once against plain CIBA (fapi: false):
+	// there the push checks run, under every compatible allowance at once.
+	type run struct {
+		allowances []string
+		noFAPI     bool
+	}
+	var runs []run
 	if combined := compatibleAllowances(catalogue); len(combined) > 1 {
-		runs = append(runs, combined)
+		runs = append(runs, run{allowances: combined}, run{allowances: combined, noFAPI: true})
 	}
 	slow := []string{refop.AllowSlowDevice, refop.AllowRequestedExpiryIgnored, refop.AllowIntervalAbsent}
 	slices.SortStableFunc(catalogue, func(a, b refop.Allowance) int {
 		return cmp.Compare(rank(slow, a.Name), rank(slow, b.Name))
 	})
 	for _, a := range catalogue {
-		runs = append(runs, []string{a.Name})
+		runs = append(runs, run{allowances: []string{a.Name}})
 	}
 	results := make([]childOutcome, len(runs))
 	var wg sync.WaitGroup
-	for i, allowances := range runs {
+	for i, rn := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = runSuiteChild(t, base, childSpec{Allowances: allowances})
+			results[i] = runSuiteChild(t, base, childSpec{Allowances: rn.allowances, NoFAPI: rn.noFAPI})
 		}()
 	}
 	wg.Wait()
 
-	for i, allowances := range runs {
+	for i, rn := range runs {
 		r := results[i]
+		allowances := rn.allowances
 		name := strings.Join(allowances, "+")
 		if len(allowances) > 1 {
 			name = "all compatible allowances (" + strings.Join(allowances, ", ") + ")"
+		}
+		if rn.noFAPI {
+			name += " with fapi: false"
 		}
 		if r.err != nil {
 			t.Errorf("%s: the run failed (%s): %v\n%s", name, r.took.Round(time.Second), r.err, r.out)

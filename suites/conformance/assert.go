@@ -54,6 +54,9 @@ func quote(ex *client.Exchange) string {
 	if len(ex.ResponseBody) > 0 {
 		fmt.Fprintf(&b, "\n  < %s", clip(string(ex.ResponseBody), maxQuotedBody))
 	}
+	if ex.Truncated {
+		fmt.Fprintf(&b, "\n  < (cut: %s)", client.TooLargeReason)
+	}
 	return b.String()
 }
 
@@ -83,6 +86,9 @@ func clip(s string, n int) string {
 // the members but never says "only", and RFC 6749 5.1 says "The client
 // MUST ignore unrecognized value names in the response."
 func errorBodyProblem(ex *client.Exchange) string {
+	if ex.Truncated {
+		return client.TooLargeReason
+	}
 	if ct := ex.ContentType(); ct != "application/json" {
 		return fmt.Sprintf("Content-Type is %q, not application/json", ct)
 	}

@@ -88,19 +88,7 @@ func expectAssertionRefused(ctx context.Context, f *Fixture, c *client.Client, o
 // CIBA 7.3 allows in an auth_req_id: A-Z a-z 0-9 . - _ (empty: false).
 // A value outside it is "otherwise malformed" (RFC 6749 5.2), so
 // invalid_request is a fair answer to it as well as invalid_grant.
-func inAuthReqIDCharset(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func inAuthReqIDCharset(s string) bool { return ciba.ValidAuthReqID(s) }
 
 // oversizedPadding is the size of the claim that makes a request object
 // oversized: more than 64 KiB, a common limit of request bodies.

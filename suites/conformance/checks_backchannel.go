@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2"
@@ -15,9 +14,6 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/device"
 )
-
-// authReqIDRE is the character set CIBA 7.3 allows in auth_req_id.
-var authReqIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // Binding messages the checks send: short, space-free plain text of the
 // characters a display policy has no reason to refuse. The "+" and "/" of
@@ -176,7 +172,7 @@ func describeBackchannel(fw *Framework) {
 			c := f.Client(AnyMode, AnyAuth)
 			ack, ex := startRaw(ctx, f, c)
 			ackJSON(f, ex)
-			f.Expect(authReqIDRE.MatchString(ack.AuthReqID), ex, "expected auth_req_id of A-Z a-z 0-9 . - _ only, got %q", ack.AuthReqID)
+			f.Expect(ciba.ValidAuthReqID(ack.AuthReqID), ex, "expected auth_req_id of A-Z a-z 0-9 . - _ only, got %q", ack.AuthReqID)
 		}, Refs("CIBA-7.3"), OIDF(ModHappy))
 
 		// Testname: auth_req_id carries at least 128 bits and is unique

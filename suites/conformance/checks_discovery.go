@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -10,12 +11,29 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
 )
 
 // isHTTPSURL reports whether s is an absolute https URL.
 func isHTTPSURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Scheme == "https" && u.Host != ""
+}
+
+// plainEndpointNote says, for a published endpoint that is not https,
+// that ciba-check sent no credentials there: the run only gets this far
+// when it calls the endpoint's https mutual-TLS alias instead (an http
+// URL it would call stops the run as a target error).
+func plainEndpointNote(f *Fixture, member, ep string) string {
+	if ep == "" || isHTTPSURL(ep) {
+		return ""
+	}
+	for _, e := range client.CredentialEndpoints(f.Env().Metadata) {
+		if strings.TrimPrefix(e.Member, "mtls_endpoint_aliases.") == member && e.URL != ep {
+			return fmt.Sprintf("; ciba-check sent no credentials there: it called %s instead", e.URL)
+		}
+	}
+	return "; ciba-check sends no credentials to an http URL"
 }
 
 // nonFAPIAlgs reports the members of algs that FAPI does not allow.
@@ -163,7 +181,7 @@ func describeDiscovery(fw *Framework) {
 		fw.ConformanceIt("publishes backchannel_authentication_endpoint as an https URL", func(ctx context.Context, f *Fixture) {
 			r := f.Discovery()
 			ep, _ := r.Object["backchannel_authentication_endpoint"].(string)
-			f.Expect(isHTTPSURL(ep), r.Exchange, "expected backchannel_authentication_endpoint to be an https URL, got %q", ep)
+			f.Expect(isHTTPSURL(ep), r.Exchange, "expected backchannel_authentication_endpoint to be an https URL, got %q%s", ep, plainEndpointNote(f, "backchannel_authentication_endpoint", ep))
 		}, Refs("CIBA-4"), OIDF(ModDiscovery))
 
 		// Testname: Token endpoint published
@@ -175,7 +193,7 @@ func describeDiscovery(fw *Framework) {
 		fw.ConformanceIt("publishes token_endpoint as an https URL", func(ctx context.Context, f *Fixture) {
 			r := f.Discovery()
 			ep, _ := r.Object["token_endpoint"].(string)
-			f.Expect(isHTTPSURL(ep), r.Exchange, "expected token_endpoint to be an https URL, got %q", ep)
+			f.Expect(isHTTPSURL(ep), r.Exchange, "expected token_endpoint to be an https URL, got %q%s", ep, plainEndpointNote(f, "token_endpoint", ep))
 		}, Refs("OIDC-DISCOVERY-3"), OIDF(ModDiscovery))
 
 		// Testname: Poll mode supported
@@ -447,18 +465,16 @@ func describeDiscovery(fw *Framework) {
 		// Description: Under FAPI, tls_client_certificate_bound_access_tokens
 		// MUST be present and true: FAPI access tokens are sender-constrained
 		// with RFC 8705, and absent or false the OP says it does not support
-		// that. Skipped with fapi: false (plain CIBA does not require it).
+		// that. Skipped with fapi: false (plain CIBA does not require it:
+		// RFC 8705 3.3 only defines the member, so the check is FAPIOnly).
 		// Quote: FAPI-RW-5.2.2-5: "shall only issue sender-constrained access tokens;" FAPI-RW-5.2.2-6: "shall support [RFC8705] as mechanism for constraining the legitimate senders of access tokens;" RFC8705-3.3: "tls_client_certificate_bound_access_tokens OPTIONAL. Boolean value indicating server support for mutual-TLS client certificate-bound access tokens. If omitted, the default value is false."
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("advertises tls_client_certificate_bound_access_tokens true", func(ctx context.Context, f *Fixture) {
-			if !f.Env().Target.FAPI {
-				f.Skipf("target.yaml says fapi: false; plain CIBA does not require certificate-bound access tokens")
-			}
 			r := f.Discovery()
 			v := r.Object["tls_client_certificate_bound_access_tokens"]
 			f.Expect(v == true, r.Exchange, "expected tls_client_certificate_bound_access_tokens: true, got %v", v)
-		}, Refs("RFC8705-3.3", "FAPI-RW-5.2.2-5"), OIDF(ModDiscovery))
+		}, Refs("RFC8705-3.3", "FAPI-RW-5.2.2-5"), FAPIOnly, OIDF(ModDiscovery))
 
 		// Testname: Mutual-TLS endpoint aliases well-formed
 		// Spec: RFC8705-5

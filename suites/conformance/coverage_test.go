@@ -5,8 +5,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/coverage.md")
@@ -113,6 +116,41 @@ func TestFAPIOnly(t *testing.T) {
 	for refs, want := range map[string]bool{"FAPI-CIBA-5.2.2-6": true, "FAPI-RW-8.5 FAPI-R-5.2.2-5": true, "CIBA-7.1 FAPI-RW-5.2.2-14": false, "": false} {
 		if got := fapiOnly(strings.Fields(refs)); got != want {
 			t.Errorf("fapiOnly(%q) = %v, want %v", refs, got, want)
+		}
+	}
+}
+
+// TestProfileLabels: the profile labels follow the Refs and Modes, and
+// Ginkgo's label filter selects by them: profile:ciba what runs with
+// fapi: false, the FAPI-only checks with profile:fapi-ciba && !profile:ciba.
+func TestProfileLabels(t *testing.T) {
+	tests := []struct {
+		name          string
+		meta          Meta
+		want          []string
+		ciba, fapiOnl bool // selected by 'profile:ciba', by 'profile:fapi-ciba && !profile:ciba'
+	}{
+		{"FAPI only", Meta{SpecRefs: []string{"FAPI-RW-8.6", "FAPI-CIBA-5.2.2-3"}, Modes: []string{"push"}}, []string{LabelProfileFAPICIBA}, false, true},
+		{"CIBA and FAPI", Meta{SpecRefs: []string{"CIBA-7.1.1", "FAPI-RW-8.6"}}, []string{LabelProfileFAPICIBA, LabelProfileCIBA}, true, false},
+		{"CIBA poll", Meta{SpecRefs: []string{"CIBA-11"}, Modes: []string{"poll"}}, []string{LabelProfileFAPICIBA, LabelProfileCIBA}, true, false},
+		{"push only", Meta{SpecRefs: []string{"CIBA-12"}, Modes: []string{"push"}}, []string{LabelProfileCIBA}, true, false},
+		{"push and ping", Meta{SpecRefs: []string{"CIBA-10.2"}, Modes: []string{"ping", "push"}}, []string{LabelProfileFAPICIBA, LabelProfileCIBA}, true, false},
+	}
+	cibaFilter, err := types.ParseLabelFilter("profile:ciba")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fapiOnlyFilter, err := types.ParseLabelFilter("profile:fapi-ciba && !profile:ciba")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		got := profileLabels(tt.meta)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: profileLabels = %v, want %v", tt.name, got, tt.want)
+		}
+		if cibaFilter(got) != tt.ciba || fapiOnlyFilter(got) != tt.fapiOnl {
+			t.Errorf("%s: labels %v: profile:ciba selects %v (want %v), FAPI-only filter %v (want %v)", tt.name, got, cibaFilter(got), tt.ciba, fapiOnlyFilter(got), tt.fapiOnl)
 		}
 	}
 }

@@ -31,6 +31,10 @@ type Env struct {
 	// (discovery, JWKS).
 	HTTP  *http.Client
 	Clock clock.Clock
+	// OffHost names the endpoints the OP's discovery document puts on
+	// another host than the issuer ("name URL"): credentials go there,
+	// so the run's output and report name them.
+	OffHost []string
 
 	mu   sync.Mutex
 	lost error
@@ -71,10 +75,19 @@ func (e *Env) probeURL(ctx context.Context, what, rawURL string) error {
 		}
 		host = net.JoinHostPort(u.Hostname(), port)
 	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	// A caller out of time (the check's or the run's deadline) learns
+	// nothing about the OP from a dial it cannot make: an OP that does
+	// not answer in time is not an unreachable one.
+	if ctx.Err() != nil {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", host)
+	conn, err := d.DialContext(pctx, "tcp", host)
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
 	if err != nil {
 		e.mu.Lock()
 		if e.lost == nil {
@@ -133,6 +146,11 @@ func NewEnv(ctx context.Context, t *target.Target, o EnvOptions) (*Env, error) {
 	if err != nil {
 		return nil, &TargetError{Err: fmt.Errorf("discovery at %s: %w", t.Issuer, err)}
 	}
+	// https or nothing: a URL that would carry a credential in cleartext
+	// stops the run before the first credential leaves.
+	if err := targetclient.CheckCredentialURLs(t, md); err != nil {
+		return nil, &TargetError{Err: err}
+	}
 	drv, err := device.New(t, device.Options{HTTPClient: hc, In: o.In, Out: o.Out})
 	if err != nil {
 		return nil, &TargetError{Err: err}
@@ -148,7 +166,7 @@ func NewEnv(ctx context.Context, t *target.Target, o EnvOptions) (*Env, error) {
 	if err != nil {
 		return nil, &TargetError{Err: err}
 	}
-	return &Env{Target: t, Metadata: md, Driver: drv, Receivers: rs, HTTP: hc, Clock: o.Clock}, nil
+	return &Env{Target: t, Metadata: md, Driver: drv, Receivers: rs, HTTP: hc, Clock: o.Clock, OffHost: targetclient.OffHost(t, md)}, nil
 }
 
 // Close stops the receivers and idle connections.

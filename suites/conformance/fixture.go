@@ -44,6 +44,10 @@ type Fixture struct {
 	// deadline is when the check times out (its NodeTimeout): Ginkgo's
 	// spec context does not always carry it.
 	deadline time.Time
+	// runDeadline is when the run ends (zero: never), set as runLimit
+	// says.
+	runDeadline time.Time
+	runLimit    string
 	// claimsFlow is set by checks whose claim is the flow itself
 	// (ClaimFlow): there a refused valid request or a missing token is
 	// the failure; elsewhere it is a preparation failure, a skip.
@@ -188,6 +192,11 @@ func (f *Fixture) expectationMessage(ex *client.Exchange, format string, args ..
 		msg += "\n" + f.basis
 	}
 	if ex != nil {
+		if ex.Status == 0 && !f.runDeadline.IsZero() && !time.Now().Before(f.runDeadline) {
+			// No answer because the run ran out of time: nothing the OP
+			// can be judged by.
+			f.skip(DeadlineReached + f.runLimit + " while this check waited: " + msg + "\n" + quote(ex))
+		}
 		if ex.Status == 0 && f.env != nil {
 			if err := f.env.probe(f.ctx); err != nil {
 				// Nothing after this can pass or fail for a reason
@@ -564,6 +573,13 @@ func (f *Fixture) decideFailed(err error, action device.Action) {
 	ginkgo.GinkgoHelper()
 	if errors.Is(err, device.ErrUnsupported) {
 		f.Skipf("%v", err)
+	}
+	// An auth_req_id outside the CIBA 7.3 character set is never passed
+	// to the device: the OP fails the auth_req_id format check for it,
+	// and what needs the device cannot be tested here.
+	var unsafe *device.UnsafeValueError
+	if errors.As(err, &unsafe) {
+		f.skip(fmt.Sprintf("%s%v", PreparationFailed, err))
 	}
 	f.EnsureReachable()
 	if lost := f.env.probeDevice(f.ctx); lost != nil {

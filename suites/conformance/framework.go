@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -16,6 +17,28 @@ type Spec func(ctx context.Context, f *Fixture)
 
 // DefaultCheckTimeout bounds one check, waits for expiry included.
 const DefaultCheckTimeout = 2 * time.Minute
+
+// CheckBudget is what a check is allowed on average in a run without
+// --timeout: a check against a working OP takes well under a second to a
+// few poll intervals (interval 5 s, slow_down +5 s); an OP that does not
+// answer costs the client's 30 s request timeout per request.
+const CheckBudget = 20 * time.Second
+
+// DefaultRunTimeout is the run's deadline when none is given: CheckBudget
+// per check that will run, plus one check timeout for the longest single
+// legitimate wait (a check waiting out an auth_req_id's expiry, bounded by
+// the check timeout). 100 checks: 100 × 20 s + 2 min = 35 min 20 s; one
+// check: 2 min 20 s. --timeout replaces it.
+func DefaultRunTimeout(checks int, checkTimeout time.Duration) time.Duration {
+	if checkTimeout <= 0 {
+		checkTimeout = DefaultCheckTimeout
+	}
+	return time.Duration(checks)*CheckBudget + checkTimeout
+}
+
+// DeadlineReached starts the skip reason of a check the run's deadline
+// left unrun, or cut short without an answer.
+const DeadlineReached = "not run: the run reached its deadline of "
 
 // Framework registers checks and hands each its fixture, as Kubernetes'
 // e2e framework does (NewDefaultFramework + ConformanceIt): a BeforeEach
@@ -33,10 +56,16 @@ type Framework struct {
 	// sections is the Describe texts around the check being registered.
 	sections []string
 	// checks are the registered checks in spec order, for the
-	// scheduler; run and sched are set by Run (parallel.go).
+	// scheduler; run and sched are set by Run (schedule.go).
 	checks []registered
 	run    *runState
 	sched  *scheduler
+
+	// The run's deadline (zero: none), set when the run starts
+	// (setDeadline).
+	runMu       sync.Mutex
+	runDeadline time.Time
+	runLimit    string
 }
 
 // registered is one check as the scheduler sees it.
@@ -46,6 +75,21 @@ type registered struct {
 	sharesFlow    bool
 	slow          bool
 	body          func(ctx context.Context, f *Fixture)
+}
+
+// setDeadline makes the run end at dl; limit says how it was set, for
+// the skip reasons and the report.
+func (fw *Framework) setDeadline(dl time.Time, limit string) {
+	fw.runMu.Lock()
+	defer fw.runMu.Unlock()
+	fw.runDeadline, fw.runLimit = dl, limit
+}
+
+// deadline is the run's deadline and how it was set.
+func (fw *Framework) deadline() (time.Time, string) {
+	fw.runMu.Lock()
+	defer fw.runMu.Unlock()
+	return fw.runDeadline, fw.runLimit
 }
 
 func newFramework(env *Env, checkTimeout time.Duration, profile string) *Framework {
@@ -83,6 +127,15 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 	}
 	fw.names[name] = true
 	meta := Classify(labels)
+	// The profile labels come from the Refs and Modes, never by hand, so
+	// that --label-filter 'profile:ciba' selects exactly what runs under
+	// fapi: false (profileLabels).
+	profiles := profileLabels(meta)
+	if slices.Contains(labels, LabelProfileFAPICIBA) { // FAPIOnly
+		profiles = []string{LabelProfileFAPICIBA}
+	} else {
+		labels = append(labels, profiles...)
+	}
 	// A CERT-level expectation warns, unless the run is judged by the
 	// certification profile, where it fails as a MUST does.
 	should := meta.Should || (meta.Cert && fw.profile != ProfileOIDFCert)
@@ -90,19 +143,36 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 	// body is the check as it runs, in its spec or ahead in a worker of
 	// the parallel scheduler (schedule.go).
 	body := func(ctx context.Context, f *Fixture) {
-		f.ctx = ctx
+		// The run's deadline bounds every check: past it, the check is
+		// not started; a check running when it passes sees its requests
+		// end there (reported as not answered in time, never as a
+		// refusal or an unreachable OP).
+		runCtx := ctx
+		if dl, limit := fw.deadline(); !dl.IsZero() {
+			if !time.Now().Before(dl) {
+				f.skip(DeadlineReached + limit)
+			}
+			c, cancel := context.WithDeadline(ctx, dl)
+			defer cancel()
+			runCtx = c
+			f.runDeadline, f.runLimit = dl, limit
+		}
+		f.ctx = runCtx
 		f.deadline = time.Now().Add(fw.checkTimeout)
 		f.should = should
 		f.basis = basis
 		f.certFails = fw.profile == ProfileOIDFCert
-		if !fw.env.Target.FAPI && fapiOnly(meta.SpecRefs) {
+		if !fw.env.Target.FAPI && !slices.Contains(profiles, LabelProfileCIBA) {
 			f.Skipf("a FAPI-only requirement (%s), and target.yaml says fapi: false", strings.Join(meta.SpecRefs, ", "))
 		}
+		if fw.env.Target.FAPI && !slices.Contains(profiles, LabelProfileFAPICIBA) {
+			f.Skipf("a push-mode check (%s): FAPI-CIBA 5.2.2-3 forbids push, and target.yaml says fapi: true", strings.Join(meta.SpecRefs, ", "))
+		}
 		if should {
-			runShould(ctx, f, spec)
+			runShould(runCtx, f, spec)
 			return
 		}
-		spec(ctx, f)
+		spec(runCtx, f)
 	}
 	fw.checks = append(fw.checks, registered{name: name, section: strings.Join(fw.sections, " / "), labels: labels, sharesFlow: slices.Contains(decorators, SharesFlow), slow: slices.Contains(decorators, Slow), body: body})
 	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
@@ -169,6 +239,7 @@ func buildTree(fw *Framework) error {
 	describeClientAuth(fw)
 	describeToken(fw)
 	describePing(fw)
+	describePush(fw)
 	describeTLS(fw)
 	describeUserCodeACR(fw)
 	describeResource(fw)

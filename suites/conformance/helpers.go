@@ -42,11 +42,18 @@ func (f *Fixture) GetJSON(url string) RawJSON {
 	ex := &client.Exchange{Method: http.MethodGet, URL: url, Started: time.Now()}
 	resp, err := f.env.HTTP.Do(req)
 	if err != nil {
-		f.Failf(ex, "expected an answer from %s, got: %v", url, err)
+		f.Failf(ex, "expected an answer from %s, got: %v", url, client.NoAnswer(req.Method, url, time.Since(ex.Started), err))
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody+1))
+	if len(body) > client.MaxResponseBody {
+		body, ex.Truncated = body[:client.MaxResponseBody], true
+	}
 	ex.Status, ex.ResponseHeader, ex.ResponseBody = resp.StatusCode, resp.Header, body
+	if ex.Truncated {
+		// Not the OP's whole answer: never read as a document.
+		f.Undetermined(ex, "%s: %s", url, client.TooLargeReason)
+	}
 	var m map[string]any
 	if resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(body, &m); err != nil {

@@ -76,6 +76,14 @@ var Should Decorator = labelList{LabelShould}
 // --profile oidf-cert.
 var Cert Decorator = labelList{LabelCert}
 
+// FAPIOnly gives a check the profile FAPI-CIBA alone although it cites a
+// non-FAPI section: for a check whose requirement is FAPI's and whose
+// other section only defines what it looks at (RFC 8705 3.3 defines the
+// metadata FAPI requires to be true). Every other check's profile labels
+// follow from its Refs and Modes (profileLabels); do not use it to
+// exempt a check that CIBA Core requires.
+var FAPIOnly Decorator = labelList{LabelProfileFAPICIBA}
+
 // OIDF names the OpenID Foundation FAPI-CIBA test modules a check covers,
 // by their exact names (CIBA.md §6.1).
 func OIDF(modules ...string) Decorator { return labelList(modules) }
@@ -144,7 +152,7 @@ func validateLabels(name string, labels []string) error {
 			return fmt.Errorf("check %q: label %q: %w", name, l, err)
 		}
 		switch {
-		case l == LabelNegative, l == LabelShould, l == LabelCert, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Valid():
+		case l == LabelNegative, l == LabelShould, l == LabelCert, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Valid(), l == LabelProfileFAPICIBA:
 		case refRE.MatchString(l):
 			hasRef = true
 		case strings.HasPrefix(l, "fapi-ciba"):

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 
@@ -83,6 +84,11 @@ func Preflight(ctx context.Context, env *Env) error {
 		if r.Err != nil {
 			return r.Err
 		}
+		if ctx.Err() != nil {
+			// The run's deadline passed (--timeout): say what the OP
+			// did not answer rather than start checks with no time.
+			return fmt.Errorf("the run's deadline passed during the preflight: client %s: %s", r.Client.ID, strings.TrimSuffix(r.Detail, " (left to the suite)"))
+		}
 	}
 	return nil
 }
@@ -131,7 +137,10 @@ func ProbeClient(ctx context.Context, env *Env, tc *target.Client) ProbeResult {
 	ack, _, err := c.Authenticate(ctx, p)
 	if err != nil {
 		var ce *ciba.Error
+		var insecure *client.InsecureURLError
 		switch {
+		case errors.As(err, &insecure):
+			return clientErr(fmt.Sprintf("the backchannel endpoint %q is not an https URL; ciba-check refused to send credentials there", insecure.URL), err)
 		case errors.As(err, &ce) && (ce.Code == "invalid_client" || ce.Code == "unauthorized_client"):
 			return clientErr(fmt.Sprintf("the OP refused its backchannel request with %s%s: check that the OP registered this client id with auth %s, mode %s and this client's signing key and certificate",
 				ce.Code, answerDetail(ce), tc.Auth, tc.Mode), err)
@@ -152,7 +161,10 @@ func ProbeClient(ctx context.Context, env *Env, tc *target.Client) ProbeResult {
 	}
 	_, _, err = c.Token(ctx, ack.AuthReqID)
 	var ce *ciba.Error
+	var insecure *client.InsecureURLError
 	switch {
+	case errors.As(err, &insecure):
+		return clientErr(fmt.Sprintf("the token endpoint %q is not an https URL; ciba-check refused to send credentials there", insecure.URL), err)
 	case err == nil:
 		res.Detail = "backchannel request acknowledged; tokens issued"
 	case errors.Is(err, ciba.ErrAuthorizationPending) || errors.Is(err, ciba.ErrSlowDown):

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,6 +218,30 @@ func TestPreflightAgainstReferenceOP(t *testing.T) {
 			t.Fatalf("ProbeClient = %+v\nwant an error starting %q", r, want)
 		}
 		t.Log(r.Err)
+	})
+	t.Run("plain-HTTP endpoint", func(t *testing.T) {
+		// An Env built without NewEnv (target check's) still sends no
+		// credential over plain HTTP: the client refuses, and the probe
+		// names the URL.
+		var hits atomic.Int64
+		plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+		defer plain.Close()
+		for _, edit := range []func(*ciba.ProviderMetadata){
+			func(md *ciba.ProviderMetadata) { md.BackchannelAuthenticationEndpoint = plain.URL + "/backchannel" },
+			func(md *ciba.ProviderMetadata) { md.TokenEndpoint = plain.URL + "/token" },
+		} {
+			md := *env.Metadata
+			md.MTLSEndpointAliases = nil
+			edit(&md)
+			tg := editedTarget(t, dev, "id: poll-mtls\n", "id: poll-mtls\n")
+			r := ProbeClient(ctx, &Env{Target: tg, Metadata: &md, Clock: clock.Real{}}, mustClient(t, tg, "poll-mtls"))
+			if r.Err == nil || !strings.Contains(r.Err.Error(), plain.URL) || !strings.Contains(r.Err.Error(), "refused to send credentials") {
+				t.Errorf("ProbeClient = %+v, want an error naming %s", r, plain.URL)
+			}
+		}
+		if n := hits.Load(); n != 0 {
+			t.Errorf("the plain-HTTP endpoint got %d requests", n)
+		}
 	})
 }
 

@@ -16,7 +16,7 @@ type ReportInfo struct {
 	ToolVersion string
 	Issuer      string
 	DeviceKind  string
-	// Profile is what the target was tested as: "FAPI-CIBA" or "CIBA"
+	// Profile is what the target was tested as: "FAPI-CIBA" or "CIBA Core"
 	// (fapi: false).
 	Profile string
 	// Judging is the run's judging profile: ProfileSpec (the spec text
@@ -26,6 +26,9 @@ type ReportInfo struct {
 	Duration time.Duration
 	// Error is set when the run ended early (e.g. the target vanished).
 	Error string
+	// OffHost names the endpoints on another host than the issuer that
+	// credentials were sent to ("name URL", Env.OffHost).
+	OffHost []string
 }
 
 type jsonReport struct {
@@ -46,9 +49,10 @@ type jsonTool struct {
 }
 
 type jsonTarget struct {
-	Issuer  string `json:"issuer"`
-	Device  string `json:"device"`
-	Profile string `json:"profile,omitempty"`
+	Issuer  string   `json:"issuer"`
+	Device  string   `json:"device"`
+	Profile string   `json:"profile,omitempty"`
+	OffHost []string `json:"off_host_endpoints,omitempty"`
 }
 
 type jsonSummary struct {
@@ -115,7 +119,7 @@ func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
 	rep := jsonReport{
 		Schema:   JSONSchema,
 		Tool:     jsonTool{Name: "ciba-check", Version: info.ToolVersion},
-		Target:   jsonTarget{Issuer: info.Issuer, Device: info.DeviceKind, Profile: info.Profile},
+		Target:   jsonTarget{Issuer: info.Issuer, Device: info.DeviceKind, Profile: info.Profile, OffHost: info.OffHost},
 		Started:  info.Started.UTC().Format(time.RFC3339Nano),
 		Duration: info.Duration.Seconds(),
 		Judging:  cmp.Or(info.Judging, ProfileSpec),

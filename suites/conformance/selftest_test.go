@@ -30,7 +30,7 @@ import (
 // (or a MUST check's ExpectShould) ends with a warning. A Should check
 // that fails rather than warns is an error of its own.
 // Each area keeps its table in its own file (selftest_trips_*_test.go).
-var faultTrips = mergeTrips(coreFaultTrips, backchannelFaultTrips, authDiscoveryFaultTrips, tokenFaultTrips)
+var faultTrips = mergeTrips(coreFaultTrips, backchannelFaultTrips, authDiscoveryFaultTrips, tokenFaultTrips, pushFaultTrips)
 
 func mergeTrips(tables ...map[string][]string) map[string][]string {
 	out := map[string][]string{}
@@ -80,9 +80,7 @@ var coreFaultTrips = map[string][]string{
 
 // faultsTrippingNothing are faults no check can catch yet, with why; the
 // matrix fails when one starts tripping a check (move it to faultTrips).
-var faultsTrippingNothing = map[string]string{
-	refop.FaultMissingAtHash: "at_hash is optional in poll and ping (OIDC 3.3.2.11, CIBA 10.3.1 requires it only in push, which FAPI forbids)",
-}
+var faultsTrippingNothing = map[string]string{}
 
 // sharedMaterial generates, once, the keys and certificates every child
 // run of a matrix reuses (devenv keeps what its Dir holds), and returns
@@ -92,7 +90,9 @@ func sharedMaterial(t *testing.T) string {
 	base := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dev, err := devenv.Start(ctx, devenv.Options{Dir: base})
+	// With push allowed, so that the push client's material is made too
+	// (runs with FAPI on ignore it).
+	dev, err := devenv.Start(ctx, devenv.Options{Dir: base, PushAllowed: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,10 @@ type childSpec struct {
 	Dir        string   `json:"dir"`
 	Faults     []string `json:"faults"`
 	Allowances []string `json:"allowances"`
-	Out        string   `json:"out"`
+	// NoFAPI runs the reference OP as plain CIBA (fapi: false, a push
+	// client).
+	NoFAPI bool   `json:"no_fapi"`
+	Out    string `json:"out"`
 	// Parallel is the run's --parallel (0: $CIBA_CHECK_PARALLEL, else 1).
 	Parallel int `json:"parallel"`
 	// SharedUsers marks every test user shared: true.
@@ -147,7 +150,7 @@ func TestSelfTestChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dev, err := devenv.Start(ctx, devenv.Options{Dir: spec.Dir, Faults: spec.Faults, Allowances: spec.Allowances})
+	dev, err := devenv.Start(ctx, devenv.Options{Dir: spec.Dir, Faults: spec.Faults, Allowances: spec.Allowances, PushAllowed: spec.NoFAPI})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +270,7 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 	var rep struct {
 		Checks []struct {
 			Name, Outcome, Severity string
+			Labels                  []string
 			Failure, Warning        *struct{ Message string }
 		}
 	}
@@ -275,11 +279,24 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 		return res
 	}
 	res.outcomes, res.messages, res.byName = map[string]string{}, map[string]string{}, map[string]string{}
+	// The run's profile: a check of the other profile alone (push under
+	// FAPI-CIBA, FAPI-only under CIBA Core) is skipped by design, and is
+	// neither tripped nor failing; one that is not skipped is an error.
+	profile := LabelProfileFAPICIBA
+	if spec.NoFAPI {
+		profile = LabelProfileCIBA
+	}
 	for _, c := range rep.Checks {
 		res.all = append(res.all, c.Name)
 		res.byName[c.Name] = c.Outcome
 		if c.Outcome == OutcomeSkipped {
 			res.skipped = append(res.skipped, c.Name)
+		}
+		if !slices.Contains(c.Labels, profile) {
+			if c.Outcome != OutcomeSkipped {
+				res.err = errors.Join(res.err, fmt.Errorf("check %q (labels %v) ended %q, want skipped outside its profile", c.Name, c.Labels, c.Outcome))
+			}
+			continue
 		}
 		if c.Outcome != OutcomePassed {
 			res.failed = append(res.failed, c.Name)
@@ -310,7 +327,14 @@ func TestFaultMatrix(t *testing.T) {
 	t0 := time.Now()
 	defer func() { t.Logf("matrix took %s", time.Since(t0)) }()
 	base := sharedMaterial(t)
-	runs := []string{""}
+	// A run is a fault ("" none) against FAPI-CIBA, or, for the faults of
+	// push mode (noFAPIFault), against plain CIBA; both without a fault
+	// pass everything.
+	type run struct {
+		fault  string
+		noFAPI bool
+	}
+	runs := []run{{}, {noFAPI: true}}
 	faults := refop.Faults()
 	if raceEnabled {
 		// Under -race one baseline run (race-checked, leak-checked)
@@ -319,7 +343,7 @@ func TestFaultMatrix(t *testing.T) {
 		faults = nil
 	}
 	for _, f := range faults {
-		runs = append(runs, f.Name)
+		runs = append(runs, run{fault: f.Name, noFAPI: noFAPIFault(f.Name)})
 		_, documented := faultTrips[f.Name]
 		_, excused := faultsTrippingNothing[f.Name]
 		if !documented && !excused {
@@ -328,26 +352,30 @@ func TestFaultMatrix(t *testing.T) {
 	}
 	results := make([]childOutcome, len(runs))
 	var wg sync.WaitGroup
-	for i, fault := range runs {
+	for i, rn := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spec := childSpec{}
-			if fault != "" {
-				spec.Faults = []string{fault}
+			spec := childSpec{NoFAPI: rn.noFAPI}
+			if rn.fault != "" {
+				spec.Faults = []string{rn.fault}
 			}
 			results[i] = runSuiteChild(t, base, spec)
-			t.Logf("%q took %s", fault, results[i].took.Round(time.Millisecond))
+			t.Logf("%q (fapi: %v) took %s", rn.fault, !rn.noFAPI, results[i].took.Round(time.Millisecond))
 		}()
 	}
 	wg.Wait()
 
 	tripped := map[string]bool{}
-	for i, fault := range runs {
+	for i, rn := range runs {
 		r := results[i]
+		fault := rn.fault
 		name := fault
 		if name == "" {
 			name = "(no fault)"
+		}
+		if rn.noFAPI {
+			name += " (fapi: false)"
 		}
 		if r.err != nil {
 			t.Errorf("%s: the run failed: %v\n%s", name, r.err, r.out)
@@ -385,7 +413,7 @@ func TestFaultMatrix(t *testing.T) {
 				untripped = append(untripped, c)
 			}
 		}
-		t.Logf("%d checks, %d faults, %d checks tripped by no fault", len(results[0].all), len(runs)-1, len(untripped))
+		t.Logf("%d checks, %d faults, %d checks tripped by no fault", len(results[0].all), len(faults), len(untripped))
 		// The suite's quality bar: a check no fault can trip has not been
 		// shown able to fail.
 		if len(untripped) > 0 {

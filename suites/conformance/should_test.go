@@ -149,6 +149,10 @@ func TestShouldChecks(t *testing.T) {
 		"reports cnf x5t#S256 of the client certificate at introspection": true,
 		// CIBA 10.2: "The OP SHOULD also accept HTTP 200 OK".
 		"issues tokens after the ping was answered 200 with a body": true,
+		// CIBA 7.1 and 10.3.1 state the push's bearer token and its single
+		// delivery in the indicative, without a keyword on the OP.
+		"sends the push as a POST with the client_notification_token as bearer": true,
+		"pushes the tokens of an approved request exactly once":                 true,
 	}
 	r := preview(t)
 	got := map[string]bool{}

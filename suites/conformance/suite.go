@@ -13,6 +13,8 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/ciba-check/ciba-check/internal/client"
 )
 
 // SuiteName is the Ginkgo suite description.
@@ -29,7 +31,8 @@ type RunConfig struct {
 	// Profile is ProfileSpec (judge by the spec text) or ProfileOIDFCert
 	// (also fail what only the OIDF certification suite demands).
 	Profile string
-	// Timeout bounds the whole run; 0 means one hour.
+	// Timeout bounds the whole run; 0 means DefaultRunTimeout for the
+	// number of checks that will run.
 	Timeout time.Duration
 	// CheckTimeout bounds one check; 0 means DefaultCheckTimeout.
 	CheckTimeout time.Duration
@@ -105,6 +108,9 @@ func firstLine(s string) string {
 type Result struct {
 	Report types.Report
 	Checks []CheckResult
+	// Stopped says why the run ended before every selected check ran
+	// (its deadline), "" when it did not: the verdict is then unknown.
+	Stopped string
 }
 
 // Passed reports whether no check failed.
@@ -212,8 +218,17 @@ func suiteConfig(c RunConfig) types.SuiteConfig {
 	sc.FailFast = c.FailFast
 	// A fixed seed keeps the order of sections stable between runs.
 	sc.RandomSeed = 1
+	// The run's own deadline (Framework.setDeadline) ends it; Ginkgo's
+	// is only a backstop one check timeout later, so that what the
+	// deadline cut short is reported as such rather than as Ginkgo's
+	// interruption.
+	check := c.CheckTimeout
+	if check <= 0 {
+		check = DefaultCheckTimeout
+	}
+	sc.Timeout = 24 * time.Hour
 	if c.Timeout > 0 {
-		sc.Timeout = c.Timeout
+		sc.Timeout = c.Timeout + check + time.Minute
 	}
 	return sc
 }
@@ -249,6 +264,14 @@ func Run(cfg RunConfig) (*Result, error) {
 	fw.run.noSharing = cfg.NoSharedFlows
 	var report types.Report
 	ginkgo.ReportBeforeSuite(func(r ginkgo.Report) {
+		n := r.PreRunStats.SpecsThatWillRun
+		limit := cfg.Timeout
+		how := fmt.Sprintf("%s (--timeout)", limit.Round(time.Second))
+		if limit == 0 {
+			limit = DefaultRunTimeout(n, cfg.CheckTimeout)
+			how = fmt.Sprintf("%s (%d checks × %s + one check timeout; --timeout sets another)", limit, n, CheckBudget)
+		}
+		fw.setDeadline(time.Now().Add(limit), how)
 		// Ginkgo runs the container bodies, which register the checks,
 		// when RunSpecs builds the tree: the scheduler starts after.
 		startScheduler(fw, cfg)
@@ -282,7 +305,18 @@ func Run(cfg RunConfig) (*Result, error) {
 			checks[i].SkipReason = NotRun
 		}
 	}
-	return &Result{Report: report, Checks: checks}, nil
+	res := &Result{Report: report, Checks: checks}
+	stopped := 0
+	for _, c := range checks {
+		if strings.HasPrefix(c.SkipReason, DeadlineReached) {
+			stopped++
+		}
+	}
+	if stopped > 0 {
+		_, limit := fw.deadline()
+		res.Stopped = fmt.Sprintf("the run reached its deadline of %s: %d checks were not run or cut short", limit, stopped)
+	}
+	return res, nil
 }
 
 // Preview builds the suite without an environment and returns its
@@ -321,7 +355,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 		Meta:     Classify(sr.Labels()),
 		Outcome:  sr.State.String(),
 		Duration: sr.RunTime,
-		Location: sr.LeafNodeLocation.String(),
+		Location: sourceLocation(sr.LeafNodeLocation),
 	}
 	switch {
 	case sr.State == types.SpecStateSkipped && sr.Failure.Message == "":
@@ -330,12 +364,12 @@ func checkResult(sr types.SpecReport) CheckResult {
 		c.SkipReason = sr.Failure.Message
 	case sr.State.Is(types.SpecStateFailureStates):
 		c.Failure = sr.Failure.Message
-		c.Location = sr.Failure.Location.String()
+		c.Location = sourceLocation(sr.Failure.Location)
 		// A check a worker ran ahead failed where the entry says, not
 		// where its spec replayed the failure (sink.go).
 		for _, e := range sr.ReportEntries {
 			if e.Name == LocationEntry {
-				c.Location = e.Location.String()
+				c.Location = sourceLocation(e.Location)
 			}
 		}
 	case sr.State == types.SpecStatePassed:
@@ -345,7 +379,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 				continue
 			}
 			if len(msgs) == 0 {
-				c.Location = e.Location.String()
+				c.Location = sourceLocation(e.Location)
 			}
 			msgs = append(msgs, e.StringRepresentation())
 		}
@@ -354,6 +388,10 @@ func checkResult(sr types.SpecReport) CheckResult {
 			c.Failure = strings.Join(msgs, "\n\n")
 		}
 	}
+	// Messages quote what the OP answered: ID tokens and other JWS show
+	// header and claims, never the signature (terminal and every report).
+	c.Failure = client.RedactJWSSignatures(c.Failure)
+	c.SkipReason = client.RedactJWSSignatures(c.SkipReason)
 	return c
 }
 

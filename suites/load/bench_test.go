@@ -129,6 +129,20 @@ func BenchmarkLoadRatios(b *testing.B) {
 	fmt.Printf("BenchmarkLoadRatios: GOMAXPROCS=%d, %v per measurement, %d workers\n%s", runtime.GOMAXPROCS(0), d, benchWorkers, rows)
 }
 
+// loadAverage is the machine's 1, 5 and 15 minute load averages (Linux),
+// printed with figures measured on a shared machine.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 type benchTable struct{ b strings.Builder }
 
 func (t *benchTable) reset() { t.b.Reset() }
@@ -211,7 +225,7 @@ func oursPoll(b *testing.B, w *benchClient, d time.Duration, withPool func(*Asse
 	}
 	sum, err := RunPoll(ctx, PollConfig{
 		RunOptions: RunOptions{Rate: Rate{Max: true}, Duration: d},
-		Targets:    targets, HTTPClient: w.hc, Workers: benchWorkers,
+		Targets:    targets, HTTPClient: w.hc, MaxInFlight: benchWorkers,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -389,4 +403,94 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 		}
 	}
 	return *sums[0].ApprovalToToken, *sums[1].ApprovalToToken
+}
+
+// BenchmarkLoadCapacity measures, in one run against the embedded
+// reference OP (mTLS polls), the OP's throughput at --rate max and then
+// fixed-rate runs at 0.5×, 0.8×, 0.9× and 1.2× of it, each with the
+// defaults `load poll` uses (in-flight cap from warm-up polls, per-host
+// connection cap, a fresh client): achieved rate, drops, p99,
+// connections, TLS handshakes, peak in flight and the saturation verdict.
+// Aim (issue 14): 0.9× held with 0 drops and p99 within 3× of the
+// max-rate p99; 1.2× reports drops and "generator saturated", not a
+// collapse.
+//
+// Run: go test -run '^$' -bench LoadCapacity -benchtime 1x ./suites/load
+// (CIBA_CHECK_BENCH_SECONDS sets each run's length, default 3).
+func BenchmarkLoadCapacity(b *testing.B) {
+	d := benchDuration(b)
+	ctx := b.Context()
+	env, err := devenv.Start(ctx, devenv.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = env.Close(cctx)
+	}()
+	var table strings.Builder
+	for b.Loop() {
+		table.Reset()
+		w := benchWorld(b, env, "poll-mtls")
+		fmt.Fprintf(&table, "  machine load average at start: %s\n", loadAverage())
+		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %6s %10s %9s %5s  %s\n",
+			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns", "handshakes", "in flight", "cpu", "verdict")
+		row := func(name string, s *Summary) {
+			g := s.Generator
+			verdict := "-"
+			if g.Saturated {
+				verdict = "generator saturated (" + strings.Join(g.Reasons, "; ") + ")"
+			}
+			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %6d %10d %4d/%-4d %4.0f%%  %s\n",
+				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, g.DroppedAtCap, g.DroppedLate, ms(s.Latency.P99),
+				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100, verdict)
+		}
+		// As `load poll` does: warm-up polls on another client size the
+		// in-flight cap, then the attack gets a fresh, counted client.
+		run := func(r Rate) *Summary {
+			targets := PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: w.c.ClientID(), AuthMethod: w.c.AuthMethod(),
+				AuthReqIDs: w.pending(b, 200)}
+			var warm time.Duration
+			if !r.Max {
+				if warm, err = WarmUp(ctx, targets, w.hc, WarmUpPolls); err != nil {
+					b.Fatal(err)
+				}
+			}
+			maxInFlight := DefaultMaxInFlight(r, warm)
+			stats := &ConnStats{}
+			hc := NewHTTPClient(w.cfg.RootCAs, w.cfg.TLSCert, TransportOptions{Stats: stats, MaxInFlight: maxInFlight})
+			defer hc.CloseIdleConnections()
+			sum, err := RunPoll(ctx, PollConfig{
+				RunOptions: RunOptions{Rate: r, Duration: d, Conns: stats},
+				Targets:    targets, HTTPClient: hc, MaxInFlight: maxInFlight, WarmUpLatency: warm,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if sum.Requests.Unexpected > 0 {
+				b.Fatalf("%s: %d unexpected answers: %+v", r, sum.Requests.Unexpected, sum.Errors)
+			}
+			return sum
+		}
+		top := run(Rate{Max: true})
+		row("max", top)
+		capacity := top.Rate.Achieved
+		var at09 *Summary
+		for _, f := range []float64{0.5, 0.8, 0.9, 1.2} {
+			s := run(Rate{Freq: int(f * capacity), Per: time.Second})
+			row(fmt.Sprintf("%.1f× max", f), s)
+			if f == 0.9 {
+				at09 = s
+			}
+		}
+		held := at09.Requests.Dropped == 0 && at09.Latency.P99 <= 3*top.Latency.P99
+		fmt.Fprintf(&table, "  → 0.9× max: dropped %d, p99 %s = %.2f× the max-rate p99 %s (aim: 0 dropped, ≤ 3×): %v\n",
+			at09.Requests.Dropped, ms(at09.Latency.P99), at09.Latency.P99/top.Latency.P99, ms(top.Latency.P99), held)
+		fmt.Fprintf(&table, "  machine load average at end: %s\n", loadAverage())
+		b.ReportMetric(capacity, "max-polls/s")
+		b.ReportMetric(at09.Latency.P99/top.Latency.P99, "p99(0.9x)/p99(max)")
+		b.ReportMetric(float64(at09.Requests.Dropped), "dropped(0.9x)")
+	}
+	fmt.Printf("BenchmarkLoadCapacity: GOMAXPROCS=%d, %v per run, embedded reference OP in the same process\n%s", runtime.GOMAXPROCS(0), d, table.String())
 }

@@ -9,9 +9,14 @@
 //   - classification: vegeta counts every 4xx as an error, but a poll
 //     answered authorization_pending or slow_down (CIBA 11) is an expected
 //     answer, so Recorder classifies by OAuth error code;
-//   - dropped requests: vegeta's pacer blocks when workers run out and then
-//     bursts to catch up; Pacer skips (and counts) hits it could not send
-//     on time, as k6 counts dropped_iterations;
+//   - open-model arrival with bounded concurrency (k6's
+//     constant-arrival-rate): vegeta's pacer blocks when workers run out
+//     and then bursts, and with many workers in-flight requests grow until
+//     the OP's HTTP/2 streams overflow and new TLS connections swamp it;
+//     Pacer caps hits in flight, drops (and counts) a hit due while the cap
+//     is full, and NewHTTPClient caps connections per host, caps answer
+//     bodies and counts connections and handshakes, so a run whose
+//     generator was the bottleneck says so (GeneratorSummary);
 //   - thresholds in k6's grammar, shards and merging them from raw results,
 //     a progress line, and the versioned summary (schema ciba-check/load/v1,
 //     docs/load-schema.md).

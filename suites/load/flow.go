@@ -40,8 +40,8 @@ type FlowConfig struct {
 	FlowTimeout time.Duration
 }
 
-// DefaultMaxInFlight caps concurrent flows when FlowConfig says nothing.
-const DefaultMaxInFlight = 1000
+// DefaultMaxFlowsInFlight caps concurrent flows when FlowConfig says nothing.
+const DefaultMaxFlowsInFlight = 1000
 
 func (cfg *FlowConfig) scenario() (Scenario, error) {
 	if cfg.Client == nil {
@@ -76,7 +76,7 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 		return nil, errors.New("load: flows need a device driver and a user to approve")
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
+		cfg.MaxInFlight = DefaultMaxFlowsInFlight
 	}
 	if cfg.FlowTimeout <= 0 {
 		cfg.FlowTimeout = cfg.ApproveDelay + time.Minute
@@ -94,7 +94,7 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	if cfg.Output != nil {
 		enc = vegeta.NewEncoder(cfg.Output)
 	}
-	pacer := NewPacer(cfg.Rate, 0)
+	pacer := NewPacer(cfg.Rate, PacerOptions{End: cfg.Duration})
 	var busyDropped atomic.Uint64
 	col := &collector{
 		opts: &cfg.RunOptions, rec: NewRecorder(scenario), enc: enc,
@@ -112,6 +112,7 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	}()
 
 	cpu0, cpuOK := processCPU()
+	conns0 := cfg.Conns.Counts()
 	col.started = cfg.Clock.Now()
 	done := make(chan struct{})
 	wg := col.watch(ctx, done)
@@ -125,6 +126,7 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	}()
 
 	slots := make(chan struct{}, cfg.MaxInFlight)
+	var peak int
 	var flows sync.WaitGroup
 	var seq uint64
 	for {
@@ -132,7 +134,10 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 		if elapsed >= cfg.Duration {
 			break
 		}
-		wait, _ := pacer.Pace(elapsed, seq+busyDropped.Load())
+		wait, stop := pacer.Pace(elapsed, seq+busyDropped.Load())
+		if stop {
+			break // the next flow is due at or after the end
+		}
 		if wait > 0 && !sleepOn(cfg.Clock, stopCh, min(wait, cfg.Duration-elapsed)) {
 			break
 		}
@@ -162,6 +167,7 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 			}
 			break
 		}
+		peak = max(peak, len(slots))
 		flows.Add(1)
 		go func(seq uint64) {
 			defer flows.Done()
@@ -194,6 +200,10 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 		info.Shards = []string{cfg.Shard.String()}
 	}
 	info.CPU = cpuSince(cpu0, cpuOK, info.CPU)
+	gen := &GeneratorSummary{MaxInFlight: cfg.MaxInFlight, PeakInFlight: uint64(peak),
+		DroppedAtCap: busyDropped.Load(), DroppedLate: pacer.DroppedLate()}
+	gen.setConns(cfg.Conns, conns0)
+	info.Generator = gen
 	col.mu.Lock()
 	info.Aborted = col.aborted
 	col.mu.Unlock()

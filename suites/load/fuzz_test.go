@@ -25,7 +25,7 @@ func FuzzParseFlags(f *testing.F) {
 			if r.Freq <= 0 || r.Per <= 0 {
 				t.Fatalf("ParseRate(%q) accepted %+v", s, r)
 			}
-			NewPacer(r, 0).Pace(time.Second, 3)
+			NewPacer(r, PacerOptions{}).Pace(time.Second, 3)
 		}
 		if sh, err := ParseShard(s, func(string) string { return "0" }); err == nil && (sh.Index < 0 || sh.Index >= sh.Count) {
 			t.Fatalf("ParseShard(%q) accepted %+v", s, sh)

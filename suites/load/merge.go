@@ -120,7 +120,7 @@ func Merge(inputs []MergeInput, o MergeOptions) (*Summary, error) {
 			// A shard stopped early (interrupted, aborted) intended only
 			// what its time allowed.
 			sp := spans[attack]
-			intended += uint64(info.Rate.hitsAt(min(info.Planned, sp[1].Sub(sp[0]))))
+			intended += info.Rate.hitsBefore(min(info.Planned, sp[1].Sub(sp[0])))
 		}
 	}
 	slices.Sort(names)

@@ -60,8 +60,9 @@ func TestMergeShards(t *testing.T) {
 }
 
 func TestMergeInterruptedShardIntendsLess(t *testing.T) {
-	// Planned 1 s at 50/s, stopped after 0.5 s with 25 sent: nothing dropped.
-	a := shardFileOver(t, ScenarioPoll, Shard{0, 2}, 25, time.Millisecond, `{"error":"slow_down"}`, 500*time.Millisecond)
+	// Planned 1 s at 50/s, stopped after 0.5 s with 25 sent (0, 20, ...
+	// 480 ms, the last answered at 481 ms): nothing dropped.
+	a := shardFileOver(t, ScenarioPoll, Shard{0, 2}, 25, time.Millisecond, `{"error":"slow_down"}`, 481*time.Millisecond)
 	s, err := Merge([]MergeInput{{"a.bin", a}}, MergeOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -89,6 +89,25 @@ func (r Rate) hitsAt(elapsed time.Duration) float64 {
 	return float64(r.Freq) * float64(elapsed) / float64(r.Per)
 }
 
+// hitsBefore is how many hits are due strictly before t: hit n (0-based)
+// is due at dueAt(n), so for a run of duration t the intended hits are
+// those due at 0, 1/rate, ... before t, and a hit due at exactly t is not
+// part of the run (the pacer stops there). 250/s for 10 s is 2,500 hits;
+// 3/s for 1.5 s is 5 (due at 0, 0.33, 0.67, 1, 1.33 s).
+func (r Rate) hitsBefore(t time.Duration) uint64 {
+	if t <= 0 || r.Freq <= 0 || r.Per <= 0 || r.Max {
+		return 0
+	}
+	c := uint64(math.Ceil(r.hitsAt(t)))
+	for c > 0 && r.dueAt(c-1) >= t {
+		c--
+	}
+	for r.dueAt(c) < t {
+		c++
+	}
+	return c
+}
+
 // dueAt is when hit n (0-based) is due.
 func (r Rate) dueAt(n uint64) time.Duration {
 	return time.Duration(math.Round(float64(n) * float64(r.Per) / float64(r.Freq)))

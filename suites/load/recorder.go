@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -260,6 +261,7 @@ type RunInfo struct {
 	Intended, Dropped uint64
 	CPU               *CPUSummary
 	Pool              *PoolStats
+	Generator         *GeneratorSummary
 	Thresholds        []Threshold
 	Aborted           string
 }
@@ -272,7 +274,7 @@ func cpuSince(cpu0 time.Duration, cpu0OK bool, prev *CPUSummary) *CPUSummary {
 	if !ok || !cpu0OK {
 		return prev
 	}
-	cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds()}
+	cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds(), Cores: runtime.GOMAXPROCS(0)}
 	if prev != nil {
 		cpu.IncludesTarget = prev.IncludesTarget
 	}
@@ -300,6 +302,7 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 		OAuthErrors: map[string]uint64{},
 		CPU:         info.CPU,
 		Pool:        info.Pool,
+		Generator:   info.Generator,
 		Aborted:     info.Aborted,
 		Thresholds:  []ThresholdResult{},
 	}
@@ -307,8 +310,16 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	s.Rate.Intended = info.Rate.PerSecond()
 	sent := r.m.Requests
 	intended := info.Intended
+	// Requests were started during the planned duration (or until the
+	// run ended early); after it, only in-flight ones completed. The send
+	// rate and the intended count are over the first, the achieved rate
+	// over the whole run.
+	sendWindow := elapsed
+	if info.Planned > 0 && info.Planned < elapsed {
+		sendWindow = info.Planned
+	}
 	if intended == 0 && !info.Rate.Max {
-		intended = uint64(info.Rate.hitsAt(elapsed))
+		intended = info.Rate.hitsBefore(sendWindow)
 	}
 	if info.Rate.Max {
 		intended = sent + info.Dropped
@@ -321,8 +332,11 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 		Intended: intended, Sent: sent, Dropped: dropped,
 		OK: r.classes[ClassOK], Expected: r.classes[ClassExpected], Unexpected: r.classes[ClassUnexpected],
 	}
+	s.SendSeconds = sendWindow.Seconds()
+	if sendWindow > 0 {
+		s.Rate.Sent = float64(sent) / sendWindow.Seconds()
+	}
 	if elapsed > 0 {
-		s.Rate.Sent = float64(sent) / elapsed.Seconds()
 		s.Rate.Achieved = float64(r.classes[ClassOK]+r.classes[ClassExpected]) / elapsed.Seconds()
 	}
 	if sent > 0 {
@@ -359,6 +373,14 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	if cpu := s.CPU; cpu != nil && sent > 0 {
 		cpu.PerRequestMicros = cpu.Seconds * 1e6 / float64(sent)
 	}
+	if cpu := s.CPU; cpu != nil && cpu.Cores > 0 && elapsed > 0 {
+		cpu.Busy = cpu.Seconds / (elapsed.Seconds() * float64(cpu.Cores))
+	}
+	if s.Generator != nil {
+		g := *s.Generator
+		g.judge(s, info.Rate.Max)
+		s.Generator = &g
+	}
 	ms := r.measuresLocked(elapsed)
 	s.Passed = true
 	for _, t := range info.Thresholds {
@@ -369,6 +391,11 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 		res := t.Evaluate(m)
 		s.Passed = s.Passed && res.OK
 		s.Thresholds = append(s.Thresholds, res)
+	}
+	if s.Aborted != "" {
+		// A run stopped early (interrupted, or a threshold broke under
+		// --abort-on-fail) measured less than it was asked to: no pass.
+		s.Passed = false
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,8 +35,13 @@ type RunOptions struct {
 	// second after AbortGrace, stopping the run at the first breach.
 	Thresholds  []Threshold
 	AbortOnFail bool
-	// Output receives every result in vegeta's gob encoding (nil: none).
-	Output io.Writer
+	// Output receives every result in vegeta's gob encoding (nil: none),
+	// token values redacted unless KeepSecrets.
+	Output      io.Writer
+	KeepSecrets bool
+	// Conns, when set, is the ConnStats of the HTTP client(s) of the run
+	// (TransportOptions.Stats); the summary reports it.
+	Conns *ConnStats
 	// Progress draws live state (nil: none).
 	Progress *Progress
 	// Info is copied into the summary (target, client, version, CPU flag).
@@ -144,6 +150,9 @@ func (c *collector) watch(ctx context.Context, done <-chan struct{}) *sync.WaitG
 func (c *collector) add(res *vegeta.Result) {
 	c.rec.Add(res)
 	if c.enc != nil && c.encodeEr == nil {
+		if !c.opts.KeepSecrets {
+			res = redacted(res)
+		}
 		if err := c.enc.Encode(res); err != nil {
 			c.encodeEr = fmt.Errorf("load: writing results: %w", err)
 		}
@@ -156,10 +165,14 @@ type PollConfig struct {
 	Targets PollTargets
 	// HTTPClient sends the polls (NewHTTPClient).
 	HTTPClient *http.Client
-	// Workers caps concurrent requests (0: 10 initially, growing as
-	// vegeta needs, up to 10000; with a Max rate, 4 × GOMAXPROCS... see
-	// DefaultMaxWorkers).
-	Workers int
+	// MaxInFlight caps polls in flight (vegeta's workers). 0: with a Max
+	// rate DefaultMaxRateWorkers; with a fixed rate DefaultMaxInFlight of
+	// the rate and the median latency of WarmUpPolls polls sent one by one
+	// before the run (WarmUp).
+	MaxInFlight int
+	// WarmUpLatency, when MaxInFlight was sized by the caller from WarmUp,
+	// is the latency it measured (reported in the summary).
+	WarmUpLatency time.Duration
 	// Pool, when set, is reported in the summary.
 	Pool *AssertionPool
 }
@@ -167,6 +180,10 @@ type PollConfig struct {
 // DefaultMaxRateWorkers is the number of workers a Max-rate run uses when
 // none is given: enough to keep a local OP's cores busy.
 const DefaultMaxRateWorkers = 32
+
+// WarmUpPolls is how many polls, sent one at a time before a fixed-rate
+// run without MaxInFlight, measure the latency the cap is sized for.
+const WarmUpPolls = 8
 
 // RunPoll polls the token endpoint for PollTargets.AuthReqIDs at the rate
 // for the duration, and returns the summary. Ctrl-C (ctx) stops the attack
@@ -178,6 +195,9 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 	if cfg.HTTPClient == nil {
 		return nil, errors.New("load: PollConfig.HTTPClient is nil")
 	}
+	if cfg.MaxInFlight < 0 {
+		return nil, errors.New("load: PollConfig.MaxInFlight must not be negative")
+	}
 	attackCtx, cancelTargets := context.WithCancel(ctx)
 	defer cancelTargets()
 	cfg.Targets.Ctx = attackCtx
@@ -185,20 +205,29 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	pacer := NewPacer(cfg.Rate, 0)
-	opts := []func(*vegeta.Attacker){vegeta.Client(cfg.HTTPClient), vegeta.Redirects(vegeta.NoFollow)}
-	switch {
-	case cfg.Workers > 0:
-		opts = append(opts, vegeta.Workers(uint64(min(cfg.Workers, 10))), vegeta.MaxWorkers(uint64(cfg.Workers)))
-		if cfg.Rate.Max {
-			opts = append(opts, vegeta.Workers(uint64(cfg.Workers)))
+	conns0 := cfg.Conns.Counts() // the warm-up's connections count too
+	gen := &GeneratorSummary{MaxInFlight: cfg.MaxInFlight, WarmUpMS: durMS(cfg.WarmUpLatency)}
+	if gen.MaxInFlight == 0 {
+		var warm time.Duration
+		if !cfg.Rate.Max {
+			warm, err = warmUp(attackCtx, tr, cfg.HTTPClient, cfg.Clock, WarmUpPolls)
+			if err != nil {
+				return nil, err
+			}
+			gen.WarmUpMS = durMS(warm)
 		}
-	case cfg.Rate.Max:
-		opts = append(opts, vegeta.Workers(DefaultMaxRateWorkers), vegeta.MaxWorkers(DefaultMaxRateWorkers))
-	default:
-		opts = append(opts, vegeta.MaxWorkers(10000))
+		gen.MaxInFlight = DefaultMaxInFlight(cfg.Rate, warm)
 	}
-	atk := vegeta.NewAttacker(opts...)
+	pacer := NewPacer(cfg.Rate, PacerOptions{MaxInFlight: gen.MaxInFlight, End: cfg.Duration, Clock: cfg.Clock, Stop: attackCtx.Done()})
+	// vegeta's workers are the in-flight cap; the pacer drops what they
+	// cannot take on time instead of letting vegeta block and burst.
+	workers := uint64(gen.MaxInFlight)
+	initial := min(workers, 10)
+	if cfg.Rate.Max {
+		initial = workers
+	}
+	atk := vegeta.NewAttacker(vegeta.Client(cfg.HTTPClient), vegeta.Redirects(vegeta.NoFollow),
+		vegeta.Workers(initial), vegeta.MaxWorkers(workers))
 	var enc vegeta.Encoder
 	if cfg.Output != nil {
 		enc = vegeta.NewEncoder(cfg.Output)
@@ -214,6 +243,7 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 	wg := col.watch(ctx, done)
 	var targetErr string
 	for res := range atk.Attack(tr, pacer, cfg.Duration, name) {
+		pacer.Done()
 		if res.Method == "" {
 			// The targeter failed (vegeta then stops): no request was
 			// made. After a stop that is the cancelled assertion wait;
@@ -241,6 +271,10 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 		st := cfg.Pool.Stats()
 		info.Pool = &st
 	}
+	gen.PeakInFlight = pacer.PeakInFlight()
+	gen.DroppedAtCap, gen.DroppedLate = pacer.DroppedAtCap(), pacer.DroppedLate()
+	gen.setConns(cfg.Conns, conns0)
+	info.Generator = gen
 	col.mu.Lock()
 	info.Aborted = col.aborted
 	col.mu.Unlock()
@@ -249,4 +283,53 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 		return sum, fmt.Errorf("load: building requests: %s", targetErr)
 	}
 	return sum, col.encodeEr
+}
+
+// WarmUp sends n polls of pt one at a time with hc and returns their
+// median latency, for sizing DefaultMaxInFlight before building the
+// attack's client (whose per-host connection cap follows the in-flight
+// cap with HTTP/1.1). The polls are not part of any run.
+func WarmUp(ctx context.Context, pt PollTargets, hc *http.Client, n int) (time.Duration, error) {
+	pt.Ctx = ctx
+	tr, err := pt.Targeter()
+	if err != nil {
+		return 0, err
+	}
+	return warmUp(ctx, tr, hc, clock.Real{}, n)
+}
+
+// warmUp sends n polls one at a time and returns their median latency; a
+// poll that fails in transport is left out (0 when all failed: the
+// default cap then assumes MinExpectedLatency). An error is the
+// targeter's (no request could be built).
+func warmUp(ctx context.Context, tr vegeta.Targeter, hc *http.Client, clk clock.Clock, n int) (time.Duration, error) {
+	var lats []time.Duration
+	for range n {
+		var tgt vegeta.Target
+		if err := tr(&tgt); err != nil {
+			return 0, fmt.Errorf("load: building requests: %w", err)
+		}
+		req, err := tgt.Request()
+		if err != nil {
+			return 0, fmt.Errorf("load: building requests: %w", err)
+		}
+		t0 := clk.Now()
+		resp, err := hc.Do(req.WithContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			continue
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if err == nil {
+			lats = append(lats, clk.Now().Sub(t0))
+		}
+	}
+	if len(lats) == 0 {
+		return 0, nil
+	}
+	slices.Sort(lats)
+	return lats[len(lats)/2], nil
 }

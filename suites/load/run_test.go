@@ -104,9 +104,10 @@ func TestRunPollMTLS(t *testing.T) {
 	var out bytes.Buffer
 	ts, _ := ParseThresholds([]string{"errors==0"})
 	sum, err := RunPoll(t.Context(), PollConfig{
-		RunOptions: RunOptions{Rate: Rate{Freq: 200, Per: time.Second}, Duration: 500 * time.Millisecond, Output: &out, Thresholds: ts},
-		Targets:    PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: "poll-mtls", AuthMethod: ciba.AuthTLSClient, AuthReqIDs: w.pending(t, 5)},
-		HTTPClient: w.hc,
+		RunOptions:  RunOptions{Rate: Rate{Freq: 200, Per: time.Second}, Duration: 500 * time.Millisecond, Output: &out, Thresholds: ts},
+		Targets:     PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: "poll-mtls", AuthMethod: ciba.AuthTLSClient, AuthReqIDs: w.pending(t, 5)},
+		HTTPClient:  w.hc,
+		MaxInFlight: 10, // no warm-up polls: the counts below are exact
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -142,8 +143,9 @@ func TestRunPollPrivateKeyJWTWithPool(t *testing.T) {
 		RunOptions: RunOptions{Rate: Rate{Freq: 100, Per: time.Second}, Duration: 500 * time.Millisecond},
 		Targets: PollTargets{Endpoint: w.c.TokenEndpoint(), AuthMethod: ciba.AuthPrivateKeyJWT,
 			AuthReqIDs: w.pending(t, 3), Assertions: pool},
-		HTTPClient: w.hc,
-		Pool:       pool,
+		HTTPClient:  w.hc,
+		MaxInFlight: 10, // no warm-up polls: every assertion taken is a poll sent
+		Pool:        pool,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +186,10 @@ func TestRunPollInterruptedStillReports(t *testing.T) {
 	}
 	if sum.Aborted != AbortInterrupted || sum.Requests.Sent == 0 {
 		t.Fatalf("aborted %q after %d requests", sum.Aborted, sum.Requests.Sent)
+	}
+	// No threshold broke, but an interrupted run is no pass.
+	if sum.Passed {
+		t.Error("an interrupted run says passed")
 	}
 	if got := decodeAll(t, &out.buf); uint64(len(got)) != sum.Requests.Sent {
 		t.Fatalf("%d results written, %d counted", len(got), sum.Requests.Sent)

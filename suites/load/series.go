@@ -1,11 +1,11 @@
 package load
 
 import (
-	"maps"
 	"math"
-	"slices"
 	"strconv"
 	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // SeriesPoint is one time bucket of a run (docs/load-schema.md); the
@@ -41,13 +41,38 @@ const (
 	maxFineBuckets = 1200
 	// histogramBins is about how many bins the summary's histogram has.
 	histogramBins = 30
-	// bucketBinsPerOctave sets the resolution of a bucket's latencies:
-	// bins 2^(1/128) wide, so a quantile read from one is within 0.3 %.
-	bucketBinsPerOctave = 128
-	// runBinsPerOctave is the finer resolution of the whole run's
-	// latencies, which the histogram regroups into linear bins.
-	runBinsPerOctave = 1024
 )
+
+// The latency sketches are HdrHistograms (github.com/HdrHistogram/
+// hdrhistogram-go): fixed-size arrays of counts over log-linear bins, so
+// their memory depends on the range and precision configured, never on
+// how many values they hold, and they merge exactly (counts add), so
+// buckets can coarsen and shards combine without loss or order effects.
+const (
+	// sketchLowest and sketchHighest are the range recorded, in
+	// nanoseconds: 1 µs to 1 h; a latency outside is clamped to it.
+	sketchLowest  = int64(time.Microsecond)
+	sketchHighest = int64(time.Hour)
+	// bucketDigits is the precision of a time bucket's latencies: one
+	// significant digit, a quantile read within 1/16 above the true value,
+	// in about 4 KiB per bucket (maxFineBuckets × that bounds the series).
+	bucketDigits = 1
+	// runDigits is the precision of the whole run's latencies, which the
+	// histogram regroups into linear bins: within 0.1 %, in about 190 KiB.
+	runDigits = 3
+)
+
+func newSketch(digits int) *hdrhistogram.Histogram {
+	return hdrhistogram.New(sketchLowest, sketchHighest, digits)
+}
+
+func record(h *hdrhistogram.Histogram, d time.Duration) {
+	// In range by construction, so RecordValue cannot fail.
+	_ = h.RecordValue(min(max(int64(d), sketchLowest), sketchHighest))
+}
+
+// bucketBytes is the memory of one time bucket's sketch.
+var bucketBytes = newSketch(bucketDigits).ByteSize
 
 // widthAt is the recording grid of level, finest first; past the table
 // it doubles.
@@ -67,49 +92,26 @@ func widthAt(level int) time.Duration {
 	return time.Hour << (level - len(fineWidths) + 1)
 }
 
-// latencyBins is a sparse log-scale latency histogram with perOctave bins
-// per doubling. Its size is bounded by the range of latencies, not their
-// number, and it merges exactly, so buckets can coarsen and shards combine
-// without loss or order effects.
-type latencyBins map[int32]uint64
-
-func latencyBin(d time.Duration, perOctave float64) int32 {
-	return int32(math.Floor(math.Log2(float64(max(d, 1))) * perOctave))
-}
-
-// binMiddle is the geometric middle of bin i, in nanoseconds.
-func binMiddle(i int32, perOctave float64) float64 {
-	return math.Exp2((float64(i) + 0.5) / perOctave)
-}
-
-// quantile is the middle of the bin holding the q-quantile of n values.
-func (b latencyBins) quantile(q float64, n uint64, perOctave float64) float64 {
-	if n == 0 {
-		return 0
-	}
-	rank := max(uint64(math.Ceil(q*float64(n))), 1)
-	var seen uint64
-	for _, i := range slices.Sorted(maps.Keys(b)) {
-		seen += b[i]
-		if seen >= rank {
-			return binMiddle(i, perOctave)
-		}
-	}
-	return 0
-}
-
 type seriesBucket struct {
 	sent, ok, unexpected uint64
-	lat                  latencyBins
+	lat                  *hdrhistogram.Histogram
 }
+
+func newBucket() *seriesBucket { return &seriesBucket{lat: newSketch(bucketDigits)} }
 
 func (b *seriesBucket) merge(o *seriesBucket) {
 	b.sent += o.sent
 	b.ok += o.ok
 	b.unexpected += o.unexpected
-	for i, n := range o.lat {
-		b.lat[i] += n
+	b.lat.Merge(o.lat)
+}
+
+// quantileMS is the q-quantile (0..1) of h in milliseconds (0 when empty).
+func quantileMS(h *hdrhistogram.Histogram, q float64) float64 {
+	if h.TotalCount() == 0 {
+		return 0
 	}
+	return nsToMS(float64(h.ValueAtQuantile(q * 100)))
 }
 
 // seriesRecorder buckets results by their start on a grid anchored at the
@@ -121,12 +123,21 @@ type seriesRecorder struct {
 	level   int
 	buckets map[int64]*seriesBucket
 	lo, hi  int64 // bucket indexes seen, valid when buckets is not empty
-	all     latencyBins
-	total   uint64
+	all     *hdrhistogram.Histogram
 }
 
 func newSeriesRecorder() seriesRecorder {
-	return seriesRecorder{buckets: map[int64]*seriesBucket{}, all: latencyBins{}}
+	return seriesRecorder{buckets: map[int64]*seriesBucket{}, all: newSketch(runDigits)}
+}
+
+// memory is the bytes held by the sketches: at most maxFineBuckets ×
+// bucketBytes() plus the run's sketch, whatever the number of results.
+func (s *seriesRecorder) memory() int {
+	n := s.all.ByteSize()
+	for _, b := range s.buckets {
+		n += b.lat.ByteSize()
+	}
+	return n
 }
 
 // floorDiv divides rounding towards minus infinity.
@@ -156,7 +167,7 @@ func (s *seriesRecorder) add(start time.Time, latency time.Duration, class Class
 	}
 	b := s.buckets[idx]
 	if b == nil {
-		b = &seriesBucket{lat: latencyBins{}}
+		b = newBucket()
 		s.buckets[idx] = b
 	}
 	b.sent++
@@ -166,9 +177,8 @@ func (s *seriesRecorder) add(start time.Time, latency time.Duration, class Class
 	default:
 		b.ok++
 	}
-	b.lat[latencyBin(latency, bucketBinsPerOctave)]++
-	s.all[latencyBin(latency, runBinsPerOctave)]++
-	s.total++
+	record(b.lat, latency)
+	record(s.all, latency)
 }
 
 // coarsen moves every bucket to the next grid.
@@ -234,9 +244,9 @@ func (s *seriesRecorder) series() []SeriesPoint {
 	w := outputWidth(fine, span)
 	per := int64(w / fine)
 	n := (s.hi - s.lo + per) / per
-	groups := make([]seriesBucket, n)
+	groups := make([]*seriesBucket, n)
 	for i := range groups {
-		groups[i].lat = latencyBins{}
+		groups[i] = newBucket()
 	}
 	for idx, b := range s.buckets {
 		groups[(idx-s.lo)/per].merge(b)
@@ -247,8 +257,8 @@ func (s *seriesRecorder) series() []SeriesPoint {
 			OffsetSeconds: (time.Duration(i) * w).Seconds(),
 			BucketSeconds: w.Seconds(),
 			Sent:          g.sent, OK: g.ok, Unexpected: g.unexpected,
-			P50MS: nsToMS(g.lat.quantile(0.5, g.sent, bucketBinsPerOctave)),
-			P99MS: nsToMS(g.lat.quantile(0.99, g.sent, bucketBinsPerOctave)),
+			P50MS: quantileMS(g.lat, 0.5),
+			P99MS: quantileMS(g.lat, 0.99),
 		}
 	}
 	return out
@@ -259,19 +269,35 @@ func (s *seriesRecorder) series() []SeriesPoint {
 // ones, when the tail is long (max above twice the p99), share one last
 // bin up to the max, so the tail does not squeeze the body into a bar.
 func (s *seriesRecorder) histogram() []HistogramBin {
-	if s.total == 0 {
+	if s.all.TotalCount() == 0 {
 		return nil
 	}
-	keys := slices.Sorted(maps.Keys(s.all))
-	lo := binMiddle(keys[0], runBinsPerOctave)
-	hi := binMiddle(keys[len(keys)-1], runBinsPerOctave)
+	// The sketch's own bins, fine (0.1 %) and log-linear, each taken at
+	// its middle.
+	type bin struct {
+		mid, width float64
+		count      uint64
+	}
+	var bins []bin
+	for _, b := range s.all.Distribution() {
+		if b.Count > 0 {
+			bins = append(bins, bin{mid: float64(b.From+b.To) / 2, width: float64(b.To - b.From + 1), count: uint64(b.Count)})
+		}
+	}
+	lo, hi := bins[0].mid, bins[len(bins)-1].mid
 	top := hi
-	if p99 := s.all.quantile(0.99, s.total, runBinsPerOctave); hi > 2*p99 {
+	if p99 := float64(s.all.ValueAtQuantile(99)); hi > 2*p99 {
 		top = p99
 	}
-	// A linear bin narrower than a few log bins would alias: some would
-	// get one log bin, some two, drawing a comb rather than the shape.
-	minWidth := 3 * top * (math.Exp2(1.0/runBinsPerOctave) - 1)
+	// A linear bin narrower than a few sketch bins would alias: some
+	// would get one sketch bin, some two, drawing a comb, not the shape.
+	var topWidth float64
+	for _, b := range bins {
+		if b.mid <= top {
+			topWidth = b.width
+		}
+	}
+	minWidth := 3 * topWidth
 	width := niceStep(max((top-lo)/histogramBins, minWidth))
 	firstStep := math.Floor(lo / width)
 	first := firstStep * width
@@ -283,13 +309,13 @@ func (s *seriesRecorder) histogram() []HistogramBin {
 		out[i].UpToMS = sig((firstStep+float64(i+1))*width/1e6, 12)
 	}
 	var tail uint64
-	for _, k := range keys {
-		i := int(math.Floor((binMiddle(k, runBinsPerOctave) - first) / width))
+	for _, b := range bins {
+		i := int(math.Floor((b.mid - first) / width))
 		if i >= n {
-			tail += s.all[k]
+			tail += b.count
 			continue
 		}
-		out[i].Count += s.all[k]
+		out[i].Count += b.count
 	}
 	if tail > 0 {
 		out = append(out, HistogramBin{UpToMS: nsToMS(hi), Count: tail})
@@ -312,7 +338,7 @@ func niceStep(v float64) float64 {
 }
 
 // nsToMS converts nanoseconds to milliseconds, rounded to four significant
-// digits: the bins are under 0.3 % wide, more digits would only be noise.
+// digits: more would only be the sketches' noise.
 func nsToMS(ns float64) float64 { return sig(ns/1e6, 4) }
 
 // sig rounds v to digits significant digits.

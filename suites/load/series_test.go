@@ -100,7 +100,7 @@ func TestRecorderSeriesBuckets(t *testing.T) {
 				if p.Sent != tt.sent[i] || p.Unexpected != tt.unexpected[i] || p.OK+p.Unexpected != p.Sent {
 					t.Fatalf("point %d: %+v, want sent %d unexpected %d", i, p, tt.sent[i], tt.unexpected[i])
 				}
-				if !near(p.P50MS, tt.p50[i]) || !near(p.P99MS, tt.p99[i]) {
+				if !sketchNear(p.P50MS, tt.p50[i]) || !sketchNear(p.P99MS, tt.p99[i]) {
 					t.Fatalf("point %d: p50 %v p99 %v, want %v %v", i, p.P50MS, p.P99MS, tt.p50[i], tt.p99[i])
 				}
 				total += p.Sent
@@ -130,6 +130,10 @@ func fill(n int, v float64) []float64 {
 
 func near(got, want float64) bool { return math.Abs(got-want) <= want*0.005 }
 
+// sketchNear: a bucket's quantile is read from a one-digit HdrHistogram,
+// never below the true value and at most 1/16 above it.
+func sketchNear(got, want float64) bool { return got >= want && got <= want*(1+1.0/16) }
+
 func TestRecorderSeriesStaysBounded(t *testing.T) {
 	r := NewRecorder(ScenarioPoll)
 	// A day of results, one a second, with spread latencies.
@@ -138,6 +142,12 @@ func TestRecorderSeriesStaysBounded(t *testing.T) {
 	}
 	if n := len(r.series.buckets); n > maxFineBuckets {
 		t.Fatalf("%d buckets kept, want ≤ %d", n, maxFineBuckets)
+	}
+	// Memory is buckets × a fixed-size sketch, not a function of the
+	// results: a day of them fills no more than the bound.
+	bound := maxFineBuckets*bucketBytes() + newSketch(runDigits).ByteSize()
+	if m := r.series.memory(); m > bound || bound > 5<<20 {
+		t.Fatalf("series sketches hold %d bytes, bound %d (want ≤ 5 MiB)", m, bound)
 	}
 	s := r.Summary(RunInfo{})
 	if len(s.Series) > maxSeriesPoints || len(s.Series) < maxSeriesPoints/3 {
@@ -353,5 +363,21 @@ func TestOutputWidth(t *testing.T) {
 		if got != tt.want || got%tt.fine != 0 || (tt.span+got-1)/got > maxSeriesPoints {
 			t.Errorf("outputWidth(%v, %v) = %v, want %v", tt.fine, tt.span, got, tt.want)
 		}
+	}
+}
+
+// TestSeriesMemoryDoesNotGrowWithRequests: ten times the results over the
+// same seconds, with latencies spread as widely, hold the same memory.
+func TestSeriesMemoryDoesNotGrowWithRequests(t *testing.T) {
+	mem := func(n int) int {
+		r := NewRecorder(ScenarioPoll)
+		for i := range n {
+			at := epoch().Add(time.Duration(i) * 60 * time.Second / time.Duration(n))
+			r.Add(result(400, pendingBody, time.Duration(1+i%4999)*time.Microsecond*37, at))
+		}
+		return r.series.memory()
+	}
+	if small, large := mem(20_000), mem(200_000); small != large {
+		t.Fatalf("%d bytes for 20k results, %d for 200k: memory follows the request count", small, large)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -26,10 +27,14 @@ type Summary struct {
 	// unsharded run.
 	Shards  []string  `json:"shards,omitempty"`
 	Started time.Time `json:"started"`
-	// Duration is the measured wall time in seconds.
-	Duration float64     `json:"duration_seconds"`
-	Rate     RateSummary `json:"rate"`
-	Requests Counts      `json:"requests"`
+	// Duration is the measured wall time in seconds, including the drain
+	// of requests (flows) still in flight after the last was sent.
+	Duration float64 `json:"duration_seconds"`
+	// SendSeconds is the window in which requests (flows) were started:
+	// the planned duration, or less when the run ended early.
+	SendSeconds float64     `json:"send_seconds,omitempty"`
+	Rate        RateSummary `json:"rate"`
+	Requests    Counts      `json:"requests"`
 	// ErrorRate is Requests.Unexpected / Requests.Sent.
 	ErrorRate float64 `json:"error_rate"`
 	// Latency is per request for poll, end to end (request to tokens) for
@@ -43,9 +48,13 @@ type Summary struct {
 	// OAuthErrors counts the error codes of error answers (CIBA 11).
 	OAuthErrors map[string]uint64 `json:"oauth_errors"`
 	// Errors are the unexpected answers by kind, most frequent first.
-	Errors     []ErrorCount      `json:"errors,omitempty"`
-	CPU        *CPUSummary       `json:"cpu,omitempty"`
-	Pool       *PoolStats        `json:"assertion_pool,omitempty"`
+	Errors []ErrorCount `json:"errors,omitempty"`
+	CPU    *CPUSummary  `json:"cpu,omitempty"`
+	Pool   *PoolStats   `json:"assertion_pool,omitempty"`
+	// Generator is what the load generator itself did: its in-flight cap,
+	// connections and whether it, not the OP, was the bottleneck. Absent
+	// from a merge (the results files do not carry it).
+	Generator  *GeneratorSummary `json:"generator,omitempty"`
 	Thresholds []ThresholdResult `json:"thresholds"`
 	// Passed is false when a threshold broke.
 	Passed bool `json:"passed"`
@@ -64,10 +73,12 @@ type RateSummary struct {
 	Requested string `json:"requested"`
 	// Intended is the requested rate per second (0 for max).
 	Intended float64 `json:"intended"`
-	// Sent is requests (flows) started per second.
+	// Sent is requests (flows) started per second of the send window
+	// (SendSeconds), not of the drain after it.
 	Sent float64 `json:"sent"`
 	// Achieved is successful answers (expected poll answers or tokens,
-	// completed flows) per second: the `rate` of thresholds.
+	// completed flows) per second of the whole run (Duration, drain
+	// included): the `rate` of thresholds.
 	Achieved float64 `json:"achieved"`
 }
 
@@ -107,7 +118,90 @@ type CPUSummary struct {
 	// IncludesTarget is set when the OP ran in the same process (the
 	// embedded reference OP), so the figure is generator plus OP.
 	IncludesTarget bool `json:"includes_target"`
+	// Cores is GOMAXPROCS; Busy is Seconds over duration × Cores.
+	Cores int     `json:"cores,omitempty"`
+	Busy  float64 `json:"busy,omitempty"`
+	// SharedWith names the other scenarios that ran at the same time in
+	// the same process (load flow --mode both): the process's CPU cannot
+	// be split between them, so Seconds is their combined figure and
+	// PerRequestMicros is it over the requests (flows) of all of them.
+	SharedWith []Scenario `json:"shared_with,omitempty"`
 }
+
+// SaturatedVerdict is the verdict of a run whose generator was the
+// bottleneck. The figures then say what the generator managed, not what
+// the OP can take.
+const SaturatedVerdict = "generator saturated: figures are a lower bound on the OP's capacity"
+
+// SaturatedCPU is the share of the cores above which the generator's CPU
+// counts as saturated.
+const SaturatedCPU = 0.9
+
+// GeneratorSummary is what the load generator itself did.
+type GeneratorSummary struct {
+	// MaxInFlight is the cap on requests (flows) in flight; PeakInFlight
+	// the most there were at once.
+	MaxInFlight  int    `json:"max_in_flight"`
+	PeakInFlight uint64 `json:"peak_in_flight"`
+	// WarmUpMS is the median latency of the warm-up polls the default cap
+	// was sized from (0: no warm-up, the cap was given or the rate is max).
+	WarmUpMS float64 `json:"warm_up_ms,omitempty"`
+	// DroppedAtCap are hits due while the cap was full; DroppedLate hits
+	// the generator itself reached too late. Requests.Dropped is their sum.
+	DroppedAtCap uint64 `json:"dropped_at_cap"`
+	DroppedLate  uint64 `json:"dropped_late"`
+	// Connections opened (TCP) and TLS handshakes completed during the
+	// run, Resumed of them resuming a session; absent when not counted.
+	Connections *ConnectionCounts `json:"connections,omitempty"`
+	// Saturated is set when the generator was the bottleneck: it dropped
+	// hits, its in-flight requests reached the cap at a fixed rate, or its
+	// CPU was busy over SaturatedCPU of the cores (only judged when the OP
+	// ran elsewhere). Reasons say which.
+	Saturated bool     `json:"saturated"`
+	Reasons   []string `json:"reasons,omitempty"`
+	// Verdict is SaturatedVerdict when Saturated, for reports to quote.
+	Verdict string `json:"verdict,omitempty"`
+}
+
+// ConnectionCounts are the connections of a run.
+type ConnectionCounts struct {
+	Opened        uint64 `json:"opened"`
+	TLSHandshakes uint64 `json:"tls_handshakes"`
+	Resumed       uint64 `json:"resumed"`
+}
+
+func (g *GeneratorSummary) setConns(st *ConnStats, before ConnCounts) {
+	if st == nil {
+		return
+	}
+	now := st.Counts()
+	g.Connections = &ConnectionCounts{
+		Opened: now.Opened - before.Opened, TLSHandshakes: now.Handshakes - before.Handshakes, Resumed: now.Resumed - before.Resumed,
+	}
+}
+
+// judge sets Saturated and Reasons from the run's figures.
+func (g *GeneratorSummary) judge(s *Summary, rateMax bool) {
+	g.Reasons = nil
+	if !rateMax {
+		if d := s.Requests.Dropped; d > 0 {
+			g.Reasons = append(g.Reasons, fmt.Sprintf("%d of %d intended hits dropped (could not start on time)", d, s.Requests.Intended))
+		}
+		if g.MaxInFlight > 0 && g.PeakInFlight >= uint64(g.MaxInFlight) {
+			g.Reasons = append(g.Reasons, fmt.Sprintf("in-flight reached the cap of %d (--max-in-flight)", g.MaxInFlight))
+		}
+	}
+	if c := s.CPU; c != nil && !c.IncludesTarget && c.Busy >= SaturatedCPU {
+		g.Reasons = append(g.Reasons, fmt.Sprintf("generator CPU %.0f%% of %d cores", c.Busy*100, c.Cores))
+	}
+	g.Saturated = len(g.Reasons) > 0
+	g.Verdict = ""
+	if g.Saturated {
+		g.Verdict = SaturatedVerdict
+	}
+}
+
+func durMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // WriteJSON writes s as indented JSON.
 func (s *Summary) WriteJSON(w io.Writer) error {
@@ -148,7 +242,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(b, "shards        %s\n", strings.Join(s.Shards, " "))
 	}
 	fmt.Fprintf(b, "duration      %.2fs\n", s.Duration)
-	fmt.Fprintf(b, "rate          requested %s, sent %.1f/s, achieved %.1f/s\n", s.Rate.Requested, s.Rate.Sent, s.Rate.Achieved)
+	if drain := s.Duration - s.SendSeconds; s.SendSeconds > 0 && drain >= 0.005 {
+		fmt.Fprintf(b, "rate          requested %s, sent %.1f/s over %.2fs, achieved %.1f/s over %.2fs (incl. %.2fs draining in-flight %s)\n",
+			s.Rate.Requested, s.Rate.Sent, s.SendSeconds, s.Rate.Achieved, s.Duration, drain, unit)
+	} else {
+		fmt.Fprintf(b, "rate          requested %s, sent %.1f/s, achieved %.1f/s\n", s.Rate.Requested, s.Rate.Sent, s.Rate.Achieved)
+	}
 	fmt.Fprintf(b, "%-13s intended %d, sent %d, dropped %d\n", unit, s.Requests.Intended, s.Requests.Sent, s.Requests.Dropped)
 	fmt.Fprintf(b, "answers       ok %d, expected %d, unexpected %d (error rate %.4f%%)\n",
 		s.Requests.OK, s.Requests.Expected, s.Requests.Unexpected, s.ErrorRate*100)
@@ -169,10 +268,29 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.CPU != nil {
 		fmt.Fprintf(b, "cpu           %.2fs, %.0fµs per %s", s.CPU.Seconds, s.CPU.PerRequestMicros, strings.TrimSuffix(unit, "s"))
+		if s.CPU.Cores > 0 {
+			fmt.Fprintf(b, ", %.0f%% of %d cores", s.CPU.Busy*100, s.CPU.Cores)
+		}
 		if s.CPU.IncludesTarget {
 			b.WriteString(" (includes the embedded OP)")
 		}
+		if len(s.CPU.SharedWith) > 0 {
+			fmt.Fprintf(b, " (one figure for %s and %s: they ran at once in one process)", s.Scenario, scenarioList(s.CPU.SharedWith))
+		}
 		b.WriteString("\n")
+	}
+	if g := s.Generator; g != nil {
+		fmt.Fprintf(b, "in flight     peak %d of cap %d", g.PeakInFlight, g.MaxInFlight)
+		if g.WarmUpMS > 0 {
+			fmt.Fprintf(b, " (cap sized from a %s warm-up latency)", ms(g.WarmUpMS))
+		}
+		if g.DroppedAtCap+g.DroppedLate > 0 {
+			fmt.Fprintf(b, "; dropped %d at the cap, %d late", g.DroppedAtCap, g.DroppedLate)
+		}
+		b.WriteString("\n")
+		if c := g.Connections; c != nil {
+			fmt.Fprintf(b, "connections   %d opened, %d TLS handshakes (%d resumed)\n", c.Opened, c.TLSHandshakes, c.Resumed)
+		}
 	}
 	if s.Pool != nil {
 		fmt.Fprintf(b, "assertions    signed %d, used %d, discarded stale %d, pool empty %d times\n",
@@ -180,6 +298,16 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.Aborted != "" {
 		fmt.Fprintf(b, "aborted       %s\n", s.Aborted)
+	}
+	if d := s.Requests.Dropped; d > 0 {
+		fmt.Fprintf(b, "warning       %d of %d intended %s dropped (%.1f%%): the OP saw less load than asked for\n",
+			d, s.Requests.Intended, unit, float64(d)*100/float64(max(s.Requests.Intended, 1)))
+	}
+	if g := s.Generator; g != nil && g.Saturated {
+		fmt.Fprintf(b, "verdict       %s (%s)\n", SaturatedVerdict, strings.Join(g.Reasons, "; "))
+	}
+	if len(s.Thresholds) == 0 {
+		b.WriteString("thresholds    none set: nothing was judged\n")
 	}
 	if len(s.Thresholds) > 0 {
 		b.WriteString("thresholds\n")
@@ -193,6 +321,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func scenarioList(ss []Scenario) string {
+	parts := make([]string, len(ss))
+	for i, sc := range ss {
+		parts[i] = string(sc)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func writeLatency(b *strings.Builder, name string, l LatencySummary) {
@@ -225,4 +361,50 @@ func countList(m map[string]uint64) string {
 		return "-"
 	}
 	return strings.Join(parts, " ")
+}
+
+// ProcessCPU is the user+system CPU time the process has used so far;
+// false where it cannot be measured.
+func ProcessCPU() (time.Duration, bool) { return processCPU() }
+
+// ShareCPU sets, on summaries of runs that went at the same time in one
+// process (load flow --mode both), the CPU the process used over all of
+// them: one combined figure, since process CPU cannot be split between
+// goroutines. PerRequestMicros is it over the requests (flows) of all the
+// runs; each names the others in SharedWith. Nil summaries are skipped.
+func ShareCPU(sums []*Summary, cpu time.Duration) {
+	var sent uint64
+	var dur float64
+	var all []Scenario
+	for _, s := range sums {
+		if s != nil {
+			sent += s.Requests.Sent
+			dur = max(dur, s.Duration)
+			all = append(all, s.Scenario)
+		}
+	}
+	cores := runtime.GOMAXPROCS(0)
+	for _, s := range sums {
+		if s == nil {
+			continue
+		}
+		c := CPUSummary{Seconds: cpu.Seconds(), Cores: cores, IncludesTarget: s.CPU != nil && s.CPU.IncludesTarget}
+		if sent > 0 {
+			c.PerRequestMicros = c.Seconds * 1e6 / float64(sent)
+		}
+		if dur > 0 {
+			c.Busy = c.Seconds / (dur * float64(cores))
+		}
+		for _, o := range all {
+			if o != s.Scenario {
+				c.SharedWith = append(c.SharedWith, o)
+			}
+		}
+		s.CPU = &c
+		if s.Generator != nil {
+			g := *s.Generator
+			g.judge(s, s.Rate.Requested == "max")
+			s.Generator = &g
+		}
+	}
 }

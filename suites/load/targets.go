@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -99,15 +100,77 @@ type TransportOptions struct {
 	NoKeepAlive bool
 	// HTTP1 turns HTTP/2 off; by default it is negotiated by ALPN.
 	HTTP1 bool
-	// MaxConns caps connections to the OP (0: no cap).
+	// MaxConns caps connections to the OP per host: 0 is DefaultMaxConnsHTTP2
+	// with HTTP/2, and with HTTP/1.1 or NoKeepAlive (one request per
+	// connection) MaxInFlight up to DefaultMaxConnsHTTP1; < 0 is no cap.
+	// Requests beyond the connections wait in the client for one (they
+	// count as in flight) instead of dialling.
 	MaxConns int
-	Timeout  time.Duration
+	// MaxInFlight is the run's in-flight cap (0: unknown, no cap derived).
+	MaxInFlight int
+	// MaxBody caps the body read of one answer: 0 is DefaultMaxBody, < 0
+	// no cap. A longer answer fails with ErrBodyTooLarge, so it counts as
+	// unexpected and never holds more than MaxBody+1 bytes in memory.
+	MaxBody int64
+	// SeqHeader keeps vegeta's X-Vegeta-Seq request header. It is unique
+	// per request, so HPACK cannot index it and every request re-encodes
+	// it; nothing in ciba-check reads it, so it is dropped by default.
+	SeqHeader bool
+	// Stats, when set, counts connections and TLS handshakes.
+	Stats   *ConnStats
+	Timeout time.Duration
 }
+
+// DefaultMaxConnsHTTP2 is the default per-host connection cap with HTTP/2:
+// a few connections carry hundreds of concurrent streams (RFC 9113
+// recommends allowing at least 100 per connection; Go's server allows
+// 250). Without a cap, Go's client dials a new TLS connection whenever
+// the in-flight requests exceed one connection's streams, and under a
+// latency blip the handshakes swamp the OP.
+const DefaultMaxConnsHTTP2 = 4
+
+// DefaultMaxConnsHTTP1 caps connections by default with HTTP/1.1, where
+// every request in flight holds one: each new one costs the OP a TLS
+// handshake (an RSA signature with an RSA certificate), which at a few
+// hundred at once is what makes an OP look collapsed.
+const DefaultMaxConnsHTTP1 = 64
+
+// DefaultMaxBody is the default cap on the body of one answer: a token
+// response, even with a large ID token, is a few KiB.
+const DefaultMaxBody int64 = 64 << 10
+
+// headerSeq is the per-request sequence header vegeta sets.
+const headerSeq = "X-Vegeta-Seq"
+
+// ConnStats counts what a load client's transport did; safe for
+// concurrent use.
+type ConnStats struct {
+	dials, handshakes, resumed atomic.Uint64
+}
+
+// ConnCounts are a snapshot of ConnStats.
+type ConnCounts struct {
+	// Opened counts TCP connections dialled; Handshakes TLS handshakes
+	// completed, Resumed those of them that resumed a session.
+	Opened, Handshakes, Resumed uint64
+}
+
+// Counts reads the counters.
+func (s *ConnStats) Counts() ConnCounts {
+	if s == nil {
+		return ConnCounts{}
+	}
+	return ConnCounts{Opened: s.dials.Load(), Handshakes: s.handshakes.Load(), Resumed: s.resumed.Load()}
+}
+
+// ErrBodyTooLarge is the error of an answer longer than the body cap.
+var ErrBodyTooLarge = errors.New("answer body over the --max-body cap")
 
 // NewHTTPClient builds the load generator's HTTP client: TLS 1.2+ trusting
 // roots and presenting cert on every connection (the token endpoint needs
 // the client certificate: certificate-bound tokens, RFC 8705 3), never
-// following redirects.
+// following redirects, with per-host connections capped, answer bodies
+// capped, and connections and handshakes counted into o.Stats.
 func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptions) *http.Client {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	if cert != nil {
@@ -117,33 +180,147 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return c, nil }
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if st := o.Stats; st != nil {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err == nil {
+				st.dials.Add(1)
+			}
+			return conn, err
+		}
+		// VerifyConnection runs once per handshake, full or resumed
+		// (the transport clones this config for every connection).
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			st.handshakes.Add(1)
+			if cs.DidResume {
+				st.resumed.Add(1)
+			}
+			return nil
+		}
+	}
+	maxConns := o.MaxConns
+	switch {
+	case maxConns < 0:
+		maxConns = 0
+	case maxConns == 0 && (o.HTTP1 || o.NoKeepAlive):
+		maxConns = DefaultMaxConnsHTTP1
+		if o.MaxInFlight > 0 {
+			maxConns = min(o.MaxInFlight, DefaultMaxConnsHTTP1)
+		}
+	case maxConns == 0:
+		maxConns = DefaultMaxConnsHTTP2
+	}
+	maxBody := o.MaxBody
+	if maxBody == 0 {
+		maxBody = DefaultMaxBody
+	}
 	tr := &http.Transport{
-		DialContext:         dialer.DialContext,
+		DialContext:         dial,
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   !o.HTTP1,
 		DisableKeepAlives:   o.NoKeepAlive,
 		MaxIdleConns:        10000,
 		MaxIdleConnsPerHost: 10000,
-		MaxConnsPerHost:     o.MaxConns,
+		MaxConnsPerHost:     maxConns,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
 	if o.HTTP1 {
 		// A non-nil empty map is how net/http is told not to use HTTP/2.
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	} else if maxBody > 0 {
+		// HTTP/2 flow control: without this, each stream may buffer 4 MiB
+		// the OP pushed before the body cap reads a byte of it.
+		perStream := int(min(max(maxBody+1, 64<<10), 4<<20))
+		tr.HTTP2 = &http.HTTP2Config{
+			MaxReceiveBufferPerStream:     perStream,
+			MaxReceiveBufferPerConnection: max(perStream, 4<<20),
+		}
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
 	return &http.Client{
-		Transport: tr,
+		Transport: &loadTransport{base: tr, maxBody: maxBody, seqHeader: o.SeqHeader},
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
 }
+
+// loadTransport refuses non-https URLs, caps answer bodies and drops
+// vegeta's sequence header.
+type loadTransport struct {
+	base      *http.Transport
+	maxBody   int64
+	seqHeader bool
+}
+
+func (t *loadTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// Every poll carries a credential (a client assertion, the client's
+	// certificate): never over plain HTTP, as the CIBA client refuses too.
+	if req.URL == nil || req.URL.Scheme != "https" || req.URL.Host == "" {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		u := ""
+		if req.URL != nil {
+			u = req.URL.Redacted()
+		}
+		return nil, &client.InsecureURLError{URL: u}
+	}
+	if !t.seqHeader && req.Header.Get(headerSeq) != "" {
+		// A RoundTripper must not modify its request: send a shallow
+		// copy without the header.
+		r := *req
+		r.Header = req.Header.Clone()
+		r.Header.Del(headerSeq)
+		req = &r
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || t.maxBody < 0 {
+		return resp, err
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: t.maxBody, max: t.maxBody, status: resp.StatusCode}
+	return resp, nil
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (t *loadTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
+
+// cappedBody fails a read past max bytes. Close then closes the
+// connection's stream (HTTP/2 RST_STREAM) or the connection (HTTP/1.1)
+// instead of draining the rest.
+type cappedBody struct {
+	rc        io.ReadCloser
+	left, max int64
+	status    int
+	err       error
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	if int64(n) > b.left {
+		n = int(b.left)
+		b.err = fmt.Errorf("HTTP %d: %w (%d bytes)", b.status, ErrBodyTooLarge, b.max)
+		b.left = 0
+		return n, b.err
+	}
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }
 
 // AuthParamsFor are the authentication request parameters for user
 // (CIBA 7.1): its hint, the scope, and for ping and push clients a fresh

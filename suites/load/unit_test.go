@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +21,7 @@ import (
 )
 
 func TestPacerDropsLateHitsInsteadOfBursting(t *testing.T) {
-	p := NewPacer(Rate{Freq: 100, Per: time.Second}, 20*time.Millisecond) // one hit per 10 ms
+	p := NewPacer(Rate{Freq: 100, Per: time.Second}, PacerOptions{Slack: 20 * time.Millisecond}) // one hit per 10 ms
 	// On time: hit 0 at 0, hit 1 is due at 10 ms.
 	if w, stop := p.Pace(0, 0); w != 0 || stop {
 		t.Fatalf("first hit waits %v", w)
@@ -44,9 +46,213 @@ func TestPacerDropsLateHitsInsteadOfBursting(t *testing.T) {
 	if got := p.Intended(time.Second); got != 100 {
 		t.Fatalf("intended in 1s = %d, want 100", got)
 	}
-	mx := NewPacer(Rate{Max: true}, 0)
+	mx := NewPacer(Rate{Max: true}, PacerOptions{})
 	if w, stop := mx.Pace(time.Hour, 0); w != 0 || stop || mx.Dropped() != 0 || mx.Intended(time.Hour) != 0 {
 		t.Fatal("a max pacer must neither wait nor drop")
+	}
+}
+
+// virtualClock is a clock.Clock for driving the pacer the way vegeta
+// does, in virtual time: AfterFunc advances time to the deadline, first
+// completing the hits whose answers arrive by then, and then calls f.
+type virtualClock struct {
+	start   time.Time
+	now     time.Duration
+	answers []time.Duration // when each hit in flight completes
+	pacer   *Pacer
+}
+
+func (c *virtualClock) Now() time.Time { return c.start.Add(c.now) }
+
+func (c *virtualClock) advance(to time.Duration) {
+	slices.Sort(c.answers)
+	for len(c.answers) > 0 && c.answers[0] <= to {
+		c.answers = c.answers[1:]
+		c.pacer.Done()
+	}
+	c.now = max(c.now, to)
+}
+
+func (c *virtualClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	c.advance(c.now + d)
+	f()
+	return stoppedTimer{}
+}
+
+type stoppedTimer struct{}
+
+func (stoppedTimer) Stop() bool { return false }
+
+// TestPacerCapsInFlight runs the pacer as vegeta's attack loop does
+// (Pace, sleep the wait, hand a hit over) in virtual time, with answers
+// that take latency(i) for hit i, and checks when each hit was sent.
+func TestPacerCapsInFlight(t *testing.T) {
+	ms := time.Millisecond
+	const tenMS = 10 * time.Millisecond // the rate: 100/s
+	for _, tt := range []struct {
+		name     string
+		cap      int
+		end      time.Duration
+		latency  func(i int) time.Duration
+		sentAt   []time.Duration // when each hit went
+		atCap    uint64
+		peak     uint64
+		describe string
+	}{
+		{
+			name: "answers faster than the rate: every hit on schedule",
+			cap:  2, end: 50 * ms,
+			latency: func(int) time.Duration { return 5 * ms },
+			sentAt:  []time.Duration{0, 10 * ms, 20 * ms, 30 * ms, 40 * ms},
+			peak:    1,
+		},
+		{
+			name: "answers take 35 ms with a cap of 2: the hits due at a full cap are dropped",
+			cap:  2, end: 100 * ms,
+			latency: func(int) time.Duration { return 35 * ms },
+			// 0 and 10 fill the cap; 20 and 30 are dropped; 0's answer at
+			// 35 frees a slot for 40, 10's at 45 one for 50; 60, 70
+			// dropped; 40's at 75 frees 80, 50's at 85 frees 90.
+			sentAt: []time.Duration{0, 10 * ms, 40 * ms, 50 * ms, 80 * ms, 90 * ms},
+			atCap:  4, peak: 2,
+		},
+		{
+			name: "one answer stalls 100 ms with a cap of 1: drops during the stall, no burst after it",
+			cap:  1, end: 150 * ms,
+			latency: func(i int) time.Duration {
+				if i == 1 {
+					return 100 * ms
+				}
+				return ms
+			},
+			// hit 1 (10 ms) holds the slot until 110 ms: hits due at 20..110
+			// ms are dropped one by one at their due time (110 is still
+			// held: the answer arrives at 110 but the cap is judged first
+			// at 110 with the answer counted), then 120.. go on schedule.
+			sentAt: []time.Duration{0, 10 * ms, 110 * ms, 120 * ms, 130 * ms, 140 * ms},
+			atCap:  9, peak: 1,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &virtualClock{start: time.Unix(0, 0)}
+			p := NewPacer(Rate{Freq: 1, Per: tenMS}, PacerOptions{Slack: 20 * ms, MaxInFlight: tt.cap, End: tt.end, Clock: clk})
+			clk.pacer = p
+			var sent []time.Duration
+			for hits := 0; hits < 100; hits++ {
+				wait, stop := p.Pace(clk.now, uint64(hits))
+				if stop {
+					break
+				}
+				clk.advance(clk.now + wait)
+				sent = append(sent, clk.now)
+				clk.answers = append(clk.answers, clk.now+tt.latency(hits))
+			}
+			if !slices.Equal(sent, tt.sentAt) {
+				t.Fatalf("hits sent at %v, want %v", sent, tt.sentAt)
+			}
+			if p.DroppedAtCap() != tt.atCap || p.DroppedLate() != 0 || p.PeakInFlight() != tt.peak {
+				t.Fatalf("dropped %d at the cap, %d late, peak %d; want %d, 0, %d", p.DroppedAtCap(), p.DroppedLate(), p.PeakInFlight(), tt.atCap, tt.peak)
+			}
+			if intended := p.Intended(tt.end); uint64(len(sent))+p.Dropped() != intended {
+				t.Fatalf("%d sent + %d dropped != %d intended", len(sent), p.Dropped(), intended)
+			}
+		})
+	}
+}
+
+// TestPacerStopsWaitingWhenStopped: a stopped run ends a wait at the cap.
+func TestPacerStopsWaitingWhenStopped(t *testing.T) {
+	stop := make(chan struct{})
+	clk := clock.NewFake(time.Unix(0, 0))
+	p := NewPacer(Rate{Freq: 1, Per: time.Second}, PacerOptions{MaxInFlight: 1, Clock: clk, Stop: stop})
+	if w, s := p.Pace(0, 0); w != 0 || s {
+		t.Fatalf("first hit: wait %v stop %v", w, s)
+	}
+	got := make(chan bool, 1)
+	go func() {
+		_, s := p.Pace(0, 1) // waits for hit 1, due in a second
+		got <- s
+	}()
+	waitPending(t, clk)
+	close(stop)
+	if !<-got {
+		t.Fatal("Pace did not report the stop")
+	}
+}
+
+func TestDefaultMaxInFlight(t *testing.T) {
+	for _, tt := range []struct {
+		rate    Rate
+		latency time.Duration
+		want    int
+	}{
+		{Rate{Max: true}, time.Second, DefaultMaxRateWorkers},
+		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 80},             // 8000 × 10 ms (the floor)
+		{Rate{Freq: 20000, Per: time.Second}, 5 * time.Millisecond, 400},           // 20000 × 4 × 5 ms
+		{Rate{Freq: 10, Per: time.Second}, 5 * time.Millisecond, 64},               // the floor of the cap
+		{Rate{Freq: 50000, Per: time.Second}, time.Second, 1000},                   // the ceiling
+		{Rate{Freq: 100, Per: 100 * time.Millisecond}, 30 * time.Millisecond, 120}, // 1000/s × 120 ms
+	} {
+		if got := DefaultMaxInFlight(tt.rate, tt.latency); got != tt.want {
+			t.Errorf("DefaultMaxInFlight(%v, %v) = %d, want %d", tt.rate, tt.latency, got, tt.want)
+		}
+	}
+}
+
+// TestSentNeverExceedsIntended drives the pacer as vegeta's attack loop
+// does (the duration is checked before pacing, then the hit is sent once
+// its wait is over) and as the flow loop does, and checks the accounting:
+// the intended hits of a run of duration D are those due before D, and
+// exactly those are sent when the workers keep up. Before StopAt, 250/s
+// for 10 s sent 2,501 of 2,500 intended (the hit due at exactly 10 s).
+func TestSentNeverExceedsIntended(t *testing.T) {
+	tests := []struct {
+		rate     Rate
+		duration time.Duration
+		want     uint64
+	}{
+		{Rate{Freq: 250, Per: time.Second}, 10 * time.Second, 2500},
+		{Rate{Freq: 3, Per: time.Second}, 1500 * time.Millisecond, 5}, // due at 0, .33, .67, 1, 1.33 s
+		{Rate{Freq: 50, Per: time.Minute}, time.Minute, 50},
+		{Rate{Freq: 7, Per: 3 * time.Second}, 10 * time.Second, 24},
+		{Rate{Freq: 10, Per: time.Second}, 20 * time.Second, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rate.String()+" "+tt.duration.String(), func(t *testing.T) {
+			// vegeta v12's attack loop: stop when elapsed > duration,
+			// else pace, wait, send.
+			p := NewPacer(tt.rate, PacerOptions{}).StopAt(tt.duration)
+			var elapsed time.Duration
+			var sent uint64
+			for elapsed <= tt.duration {
+				wait, stop := p.Pace(elapsed, sent)
+				if stop {
+					break
+				}
+				elapsed += wait
+				sent++
+			}
+			// The run ends after its last answer, at or after the
+			// duration unless the pacer stopped it first.
+			if got := p.Intended(max(elapsed+time.Millisecond, tt.duration)); sent != got || got != tt.want {
+				t.Errorf("vegeta loop: sent %d, intended %d, want both %d", sent, got, tt.want)
+			}
+			// Interrupted half way: what was sent was intended by then.
+			half := tt.duration / 2
+			p = NewPacer(tt.rate, PacerOptions{}).StopAt(tt.duration)
+			elapsed, sent = 0, 0
+			for {
+				wait, stop := p.Pace(elapsed, sent)
+				if stop || elapsed+wait >= half { // interrupted at half
+					break
+				}
+				elapsed += wait
+				sent++
+			}
+			if got := p.Intended(half); sent > got {
+				t.Errorf("interrupted at %v: sent %d > intended %d", half, sent, got)
+			}
+		})
 	}
 }
 
@@ -304,10 +510,20 @@ func TestRecorderSummary(t *testing.T) {
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"✓ errors<0.05", "✗ rate>1000  (measured 98.0/s)", "dropped 2", "expired_token×1", "shards        0/2"} {
+	for _, want := range []string{"✓ errors<0.05", "✗ rate>1000  (measured 98.0/s)", "dropped 2", "expired_token×1", "shards        0/2",
+		"warning       2 of 100 intended requests dropped (2.0%)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Fatalf("text summary lacks %q:\n%s", want, text.String())
 		}
+	}
+	// Without thresholds nothing is judged, and the summary says so.
+	none := rec.Summary(RunInfo{Rate: Rate{Freq: 100, Per: time.Second}, Elapsed: time.Second})
+	text.Reset()
+	if err := none.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "thresholds    none set: nothing was judged") {
+		t.Errorf("a summary without thresholds does not say so:\n%s", text.String())
 	}
 	var js bytes.Buffer
 	if err := s.WriteJSON(&js); err != nil {
@@ -414,5 +630,31 @@ func waitPending(t *testing.T, clk *clock.Fake) {
 			t.Fatal("no timer was scheduled")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSendAndCompletionRates: the send rate is over the window flows were
+// started in; the achieved (completion) rate over the whole run, whose
+// drain of in-flight flows it includes, and the summary says both.
+func TestSendAndCompletionRates(t *testing.T) {
+	rec := NewRecorder(ScenarioFlowPoll)
+	at := time.Unix(0, 0)
+	for i := range 200 {
+		rec.Add(&vegeta.Result{Code: 200, Timestamp: at.Add(time.Duration(i) * 100 * time.Millisecond), Latency: 800 * time.Millisecond, Method: MethodFlow,
+			Headers: http.Header{HeaderApprovalToToken: {strconv.FormatInt((300 * time.Millisecond).Nanoseconds(), 10)}}})
+	}
+	s := rec.Summary(RunInfo{Rate: Rate{Freq: 10, Per: time.Second}, Planned: 20 * time.Second, Elapsed: 20800 * time.Millisecond})
+	if s.Requests.Sent != 200 || s.Requests.Intended != 200 {
+		t.Fatalf("sent %d of %d intended, want 200 of 200", s.Requests.Sent, s.Requests.Intended)
+	}
+	if s.SendSeconds != 20 || s.Rate.Sent != 10 || math.Abs(s.Rate.Achieved-200/20.8) > 1e-9 {
+		t.Fatalf("send window %vs, sent %v/s, achieved %v/s; want 20s, 10/s, %.2f/s", s.SendSeconds, s.Rate.Sent, s.Rate.Achieved, 200/20.8)
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if want := "sent 10.0/s over 20.00s, achieved 9.6/s over 20.80s (incl. 0.80s draining in-flight flows)"; !strings.Contains(text.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, text.String())
 	}
 }

@@ -1,0 +1,191 @@
+package load
+
+import (
+	"bytes"
+	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// fakeTokenEndpoint is an httptest TLS server (HTTP/2 when h2) whose
+// handler answers every poll; it records the requests' sequence headers.
+type fakeTokenEndpoint struct {
+	srv     *httptest.Server
+	seqSeen atomic.Uint64
+	polls   atomic.Uint64
+}
+
+func startFakeTokenEndpoint(t *testing.T, h2 bool, answer http.HandlerFunc) *fakeTokenEndpoint {
+	t.Helper()
+	f := &fakeTokenEndpoint{}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.polls.Add(1)
+		if r.Header.Get(headerSeq) != "" {
+			f.seqSeen.Add(1)
+		}
+		answer(w, r)
+	}))
+	f.srv.EnableHTTP2 = h2
+	f.srv.StartTLS()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeTokenEndpoint) client(o TransportOptions) *http.Client {
+	roots := x509.NewCertPool()
+	roots.AddCert(f.srv.Certificate())
+	return NewHTTPClient(roots, nil, o)
+}
+
+func (f *fakeTokenEndpoint) targets() PollTargets {
+	return PollTargets{Endpoint: f.srv.URL + "/token", ClientID: "c", AuthMethod: ciba.AuthTLSClient, AuthReqIDs: []string{"a", "b"}}
+}
+
+func slowDown(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write([]byte(`{"error":"slow_down"}`))
+}
+
+// TestRunPollCountsConnectionsAndCapsThem: many polls in flight over
+// HTTP/2 share at most DefaultMaxConnsHTTP2 connections, each counted with
+// its handshake, and the sequence header is not sent unless asked for.
+func TestRunPollCountsConnectionsAndCapsThem(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		h2        bool
+		seqHeader bool
+		maxConns  uint64
+	}{
+		{"http2, default cap, no seq header", true, false, DefaultMaxConnsHTTP2},
+		{"http1.1, seq header kept", false, true, DefaultMaxConnsHTTP1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := startFakeTokenEndpoint(t, tt.h2, slowDown)
+			stats := &ConnStats{}
+			sum, err := RunPoll(t.Context(), PollConfig{
+				RunOptions: RunOptions{Rate: Rate{Max: true}, Duration: 300 * time.Millisecond, Conns: stats},
+				Targets:    f.targets(),
+				HTTPClient: f.client(TransportOptions{HTTP1: !tt.h2, SeqHeader: tt.seqHeader, Stats: stats, MaxInFlight: 64}),
+				// More in flight than one HTTP/2 connection of this server
+				// carries (Go's default: 250 streams).
+				MaxInFlight: 64,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := sum.Generator
+			if sum.Requests.Sent == 0 || g == nil || g.Connections == nil {
+				t.Fatalf("requests %+v generator %+v", sum.Requests, g)
+			}
+			c := g.Connections
+			// A dial cut short by the end of the run has no handshake.
+			if c.Opened == 0 || c.Opened > tt.maxConns || c.TLSHandshakes == 0 || c.TLSHandshakes > c.Opened {
+				t.Fatalf("connections %+v, want 1..%d, at most one handshake each", c, tt.maxConns)
+			}
+			if g.MaxInFlight != 64 || g.PeakInFlight == 0 || g.PeakInFlight > 64 {
+				t.Fatalf("in flight: peak %d of cap %d", g.PeakInFlight, g.MaxInFlight)
+			}
+			if seen := f.seqSeen.Load(); (seen > 0) != tt.seqHeader {
+				t.Fatalf("%d of %d polls carried %s, want them to only with SeqHeader", seen, f.polls.Load(), headerSeq)
+			}
+		})
+	}
+}
+
+// TestRunPollDropsAtTheCapAndSaysGeneratorSaturated: an OP that never
+// answers holds the only in-flight slot; every other hit is dropped and
+// counted, none fires late, and the verdict names the generator.
+func TestRunPollDropsAtTheCapAndSaysGeneratorSaturated(t *testing.T) {
+	f := startFakeTokenEndpoint(t, true, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	sum, err := RunPoll(t.Context(), PollConfig{
+		RunOptions:  RunOptions{Rate: Rate{Freq: 100, Per: time.Second}, Duration: 300 * time.Millisecond},
+		Targets:     f.targets(),
+		HTTPClient:  f.client(TransportOptions{Timeout: time.Second}),
+		MaxInFlight: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := sum.Generator
+	if sum.Requests.Sent != 1 || sum.Requests.Dropped == 0 || g.DroppedAtCap == 0 || g.PeakInFlight != 1 {
+		t.Fatalf("requests %+v generator %+v: want the one slot taken and every other hit dropped", sum.Requests, g)
+	}
+	if !g.Saturated || len(g.Reasons) != 2 {
+		t.Fatalf("saturated %v reasons %q: want drops and the cap named", g.Saturated, g.Reasons)
+	}
+	var text bytes.Buffer
+	if err := sum.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "verdict       "+SaturatedVerdict) || strings.Contains(text.String(), "OP collapsed") {
+		t.Fatalf("summary does not say the generator saturated:\n%s", text.String())
+	}
+}
+
+// TestRunPollBodyCapAndRedaction: an answer over --max-body is unexpected
+// and never held whole; token values never reach the results file unless
+// KeepSecrets.
+func TestRunPollBodyCapAndRedaction(t *testing.T) {
+	huge := bytes.Repeat([]byte("x"), 1<<20)
+	var answers sync.Map // auth_req_id -> body
+	answers.Store("big", append(append([]byte(`{"access_token":"`), huge...), `"}`...))
+	answers.Store("tok", []byte(`{"access_token":"AT-secret","refresh_token":"RT-secret","id_token":"ID-secret","token_type":"Bearer"}`))
+	f := startFakeTokenEndpoint(t, true, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := answers.Load(r.FormValue(ciba.ParamAuthReqID))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body.([]byte))
+	})
+	for _, keep := range []bool{false, true} {
+		var out bytes.Buffer
+		tg := f.targets()
+		tg.AuthReqIDs = []string{"big", "tok"}
+		sum, err := RunPoll(t.Context(), PollConfig{
+			RunOptions:  RunOptions{Rate: Rate{Freq: 40, Per: time.Second}, Duration: 200 * time.Millisecond, Output: &out, KeepSecrets: keep},
+			Targets:     tg,
+			HTTPClient:  f.client(TransportOptions{MaxBody: 4096}),
+			MaxInFlight: 4,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Requests.Unexpected == 0 || sum.Requests.OK == 0 || sum.Requests.Unexpected+sum.Requests.OK != sum.Requests.Sent {
+			t.Fatalf("keep %v: requests %+v errors %+v: the big answers must be unexpected, the token answers ok", keep, sum.Requests, sum.Errors)
+		}
+		if len(sum.Errors) != 1 || !strings.Contains(sum.Errors[0].Error, ErrBodyTooLarge.Error()) {
+			t.Fatalf("errors %+v", sum.Errors)
+		}
+		for _, res := range decodeAll(t, &out) {
+			if len(res.Body) > 4096 {
+				t.Fatalf("a result holds %d bytes of body, over the 4096 cap", len(res.Body))
+			}
+			if res.Code == http.StatusOK && strings.Contains(string(res.Body), "secret") != keep {
+				t.Fatalf("keep %v: results file body %s", keep, res.Body)
+			}
+		}
+	}
+}
+
+func TestRedactBody(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		changed  bool
+	}{
+		{`{"access_token":"a","token_type":"Bearer","expires_in":60}`, `{"access_token":"[redacted]","expires_in":60,"token_type":"Bearer"}`, true},
+		{`{"id_token":"x.y.z","refresh_token":"r"}`, `{"id_token":"[redacted]","refresh_token":"[redacted]"}`, true},
+		{`{"error":"invalid_grant","error_description":"bad refresh_token"}`, ``, false},
+		{`access_token"=abc`, `"[redacted] (unparsed body naming a token)"`, true},
+	} {
+		got, changed := redactBody([]byte(tt.in))
+		if changed != tt.changed || (changed && string(got) != tt.want) {
+			t.Errorf("redactBody(%s) = %s, %v; want %s, %v", tt.in, got, changed, tt.want, tt.changed)
+		}
+	}
+}
