@@ -537,18 +537,19 @@ clients:
 # Several users of each outcome let run --parallel run that many checks at
 # once: no two running checks get the same user, as an OP may rate-limit
 # per login_hint (FAPI-CIBA 7.2). With one user of an outcome, the checks
-# needing it run one after another. shared: true lets several checks use a
-# user at once.
+# needing it run one after another; uncomment the extra users below for
+# test users your OP has. shared: true lets several checks use a user at
+# once.
 users:
   - name: approver
     login_hint: {{q (print .Placeholder "-user-who-approves")}}
     outcome: approve
-  - name: approver-2
-    login_hint: {{q (print .Placeholder "-user-who-approves-2")}}
-    outcome: approve
-  - name: approver-3
-    login_hint: {{q (print .Placeholder "-user-who-approves-3")}}
-    outcome: approve
+  # - name: approver-2
+  #   login_hint: user-who-approves-2
+  #   outcome: approve
+  # - name: approver-3
+  #   login_hint: user-who-approves-3
+  #   outcome: approve
   # - name: denier
   #   login_hint: user-who-denies
   #   outcome: deny

@@ -131,6 +131,7 @@ func userSpecs() []userSpec {
 		{Name: "carol3", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
 		{Name: "carol4", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
 		{Name: "alice2", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		{Name: "alice3", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
 		{Name: "bob2", Outcome: target.OutcomeDeny, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeDeny}},
 	}
 }
