@@ -220,6 +220,10 @@ type harnessChoices struct {
 	UserCodeClients []string
 	// Expected is the expectation file of the suite's outcome.
 	Expected string
+	// Plain is a CIBA Core OP without the FAPI profile: the clients are
+	// plainClients (client secrets, unsigned requests) and target.yaml
+	// says fapi: false.
+	Plain bool
 }
 
 // registersUserCode reports whether client id registers
@@ -240,6 +244,28 @@ var defaultChoices = harnessChoices{Name: "default", Expected: expectedFile}
 // which the suite picks when any client will do.
 var strictChoices = harnessChoices{Name: "strict", UserCodeClients: []string{"poll-mtls"}, Expected: "expected-strict.json"}
 
+// plainChoices is the third configuration: oidc-provider as a plain CIBA
+// OP (no FAPI profile, no mutual TLS) with client_secret_basic and
+// client_secret_post clients sending unsigned requests, poll and ping;
+// the policies are the default configuration's.
+var plainChoices = harnessChoices{Name: "plain", Expected: "expected-plain.json", Plain: true}
+
+// plainClients are the clients of the plain configuration: both secret
+// methods in both modes, two of a kind for the mix-up checks. None signs
+// its backchannel requests or presents a certificate.
+var plainClients = []clientSpec{
+	{ID: "poll-secret-basic", Auth: ciba.AuthClientSecretBasic, Mode: ciba.ModePoll},
+	{ID: "poll-secret-post", Auth: ciba.AuthClientSecretPost, Mode: ciba.ModePoll},
+	{ID: "ping-secret-basic", Auth: ciba.AuthClientSecretBasic, Mode: ciba.ModePing},
+	{ID: "ping-secret-post", Auth: ciba.AuthClientSecretPost, Mode: ciba.ModePing},
+}
+
+// secretVar is the environment variable the plain configuration's
+// target.yaml names for a client's secret (secret: ${...}).
+func secretVar(clientID string) string {
+	return "CIBA_CHECK_INTEROP_SECRET_" + strings.ToUpper(strings.ReplaceAll(clientID, "-", "_"))
+}
+
 // resourcePath is the path of the FAPI protected resource server.mjs
 // serves beside the OP (its RESOURCE_PATH).
 const resourcePath = "/fapi/accounts"
@@ -254,7 +280,26 @@ type harness struct {
 	Dir         string
 	CA          *pki.CA
 	Choices     harnessChoices
-	stderr      *lockedBuffer
+	// Env holds NAME=value of the client secrets target.yaml names (the
+	// plain configuration), for lookups and the ciba-check processes.
+	Env    []string
+	stderr *lockedBuffer
+}
+
+// lookupEnv resolves target.yaml's ${NAME} references: the harness's
+// client secrets, else the process environment.
+func (h *harness) lookupEnv(name string) (string, bool) {
+	for _, kv := range h.Env {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v, true
+		}
+	}
+	return os.LookupEnv(name)
+}
+
+// load reads a target.yaml of the harness, its secrets from h.Env.
+func (h *harness) load(path string) (*target.Target, error) {
+	return target.LoadWithEnv(path, h.lookupEnv)
 }
 
 // lockedBuffer collects the harness's stderr for failure messages.
@@ -311,12 +356,32 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 
 	tgt := &target.Target{
 		CA:     caFile,
-		FAPI:   true,
+		FAPI:   !setup.choices.Plain,
 		Device: target.Device{Kind: target.DeviceApprovalURL},
 	}
 	var registrations []map[string]any
+	var secretEnv []string
 	must(t, os.MkdirAll(filepath.Join(dir, "clients"), 0o700))
-	for _, s := range harnessClients {
+	specs := harnessClients
+	if setup.choices.Plain {
+		specs = plainClients
+	}
+	for _, s := range specs {
+		if s.Auth.UsesSecret() {
+			secret := rand.Text() + rand.Text() // 52 base32 characters
+			secretEnv = append(secretEnv, secretVar(s.ID)+"="+secret)
+			registrations = append(registrations, secretRegistration(s, secret, notifyURL))
+			tc := target.Client{
+				ID: s.ID, Auth: s.Auth, Mode: s.Mode, Scope: "openid profile",
+				Secret:            target.NewSecret("${"+secretVar(s.ID)+"}", secret),
+				UserCodeParameter: setup.choices.registersUserCode(s.ID),
+			}
+			if s.Mode == ciba.ModePing {
+				tc.Notification = &target.Notification{Listen: notifyAddr, URL: notifyURL, TLSCert: serverCert, TLSKey: serverKey}
+			}
+			tgt.Clients = append(tgt.Clients, tc)
+			continue
+		}
 		key, err := pki.GenerateSigningKey(rand.Reader, s.Alg, s.ID)
 		must(t, err)
 		var cert tls.Certificate
@@ -381,7 +446,7 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 	must(t, os.WriteFile(filepath.Join(run, "package.json"), []byte(`{"type":"module","private":true}`), 0o644))
 	must(t, os.Symlink(filepath.Join(modules, "node_modules"), filepath.Join(run, "node_modules")))
 
-	h := &harness{Dir: dir, CA: ca, Choices: setup.choices, stderr: &lockedBuffer{}}
+	h := &harness{Dir: dir, CA: ca, Choices: setup.choices, Env: secretEnv, stderr: &lockedBuffer{}}
 	cmd := exec.Command(node, "server.mjs", cfgFile)
 	cmd.Dir = run
 	cmd.Env = append(os.Environ(), "NODE_ENV=test")
@@ -433,13 +498,16 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 
 	tgt.Issuer = h.Issuer
 	h.ResourceURL = h.Issuer + resourcePath
-	tgt.Resource = h.ResourceURL
+	if !setup.choices.Plain {
+		// A FAPI resource; a plain OP's tokens are checked at userinfo.
+		tgt.Resource = h.ResourceURL
+	}
 	// What the test users' devices can perform (server.mjs deviceACRs).
 	tgt.ACR = "urn:ciba-check:acr:silver"
 	tgt.Device.ApprovalURL = h.Issuer + "/ciba-sim?auth_req_id={auth_req_id}&action={action}"
 	h.TargetPath = filepath.Join(dir, "target.yaml")
 	must(t, tgt.Write(h.TargetPath))
-	h.Target, err = target.Load(h.TargetPath)
+	h.Target, err = h.load(h.TargetPath)
 	if err != nil {
 		t.Fatalf("the generated target.yaml does not load: %v", err)
 	}
@@ -509,6 +577,29 @@ func registration(t *testing.T, s clientSpec, key jose.JSONWebKey, cert tls.Cert
 	}
 	if s.Auth == ciba.AuthTLSClient {
 		reg["tls_client_auth_subject_dn"] = cert.Leaf.Subject.String()
+	}
+	if s.Mode == ciba.ModePing {
+		reg["backchannel_client_notification_endpoint"] = notifyURL
+	}
+	return reg
+}
+
+// secretRegistration is the metadata of a client_secret_basic or
+// client_secret_post client of the plain configuration (OIDC Registration
+// 2, CIBA 4): no keys, no signing alg (its requests are unsigned), no
+// certificate-bound tokens.
+func secretRegistration(s clientSpec, secret, notifyURL string) map[string]any {
+	reg := map[string]any{
+		"client_id":                       s.ID,
+		"client_secret":                   secret,
+		"grant_types":                     []string{ciba.GrantTypeCIBA, ciba.GrantTypeRefreshToken},
+		"response_types":                  []string{},
+		"redirect_uris":                   []string{},
+		"token_endpoint_auth_method":      string(s.Auth),
+		"backchannel_token_delivery_mode": string(s.Mode),
+		"id_token_signed_response_alg":    ciba.AlgES256,
+		"backchannel_user_code_parameter": true,
+		"scope":                           "openid profile email offline_access",
 	}
 	if s.Mode == ciba.ModePing {
 		reg["backchannel_client_notification_endpoint"] = notifyURL

@@ -340,7 +340,17 @@ func testSuiteMatchesExpectation(t *testing.T, h *harness, bin string, dev targe
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
 	defer cancel()
-	run := runSuite(ctx, t, bin, targetPath, string(dev.Kind), nil, nil)
+	var configure func(*exec.Cmd) func() string
+	if len(h.Env) > 0 {
+		// The client secrets target.yaml names.
+		configure = func(cmd *exec.Cmd) func() string {
+			var b strings.Builder
+			cmd.Stdout, cmd.Stderr = &b, &b
+			cmd.Env = append(os.Environ(), h.Env...)
+			return b.String
+		}
+	}
+	run := runSuite(ctx, t, bin, targetPath, string(dev.Kind), nil, configure)
 	res := &run.Result
 	t.Logf("ciba-check run against %s with device %s (expectation %s): %d passed, %d warnings, %d failed, %d skipped", exp.OP, dev.Kind, exp.file, res.Summary.Passed, res.Summary.Warnings, res.Summary.Failed, res.Summary.Skipped)
 	for _, c := range res.Checks {
@@ -358,12 +368,12 @@ func testSuiteMatchesExpectation(t *testing.T, h *harness, bin string, dev targe
 // another device section, next to it, and returns its path.
 func writeDriverTarget(t *testing.T, h *harness, dev target.Device) string {
 	t.Helper()
-	tgt, err := target.Load(h.TargetPath)
+	tgt, err := h.load(h.TargetPath)
 	must(t, err)
 	tgt.Device = dev
 	path := filepath.Join(h.Dir, "target-"+string(dev.Kind)+".yaml")
 	must(t, tgt.Write(path))
-	if _, err := target.Load(path); err != nil {
+	if _, err := h.load(path); err != nil {
 		t.Fatalf("the %s target.yaml does not load: %v", dev.Kind, err)
 	}
 	return path

@@ -78,11 +78,21 @@ func (op *OP) backchannel(r *http.Request) (any, error) {
 		// is a bad request object (module 15, 400 invalid_request).
 	} else if op.faults.on(FaultAllowUnsignedRequest) {
 		p = formParams(form.Get, form.Has)
+	} else if !op.fapi() && c.RequestSigningAlg == "" {
+		// CIBA 7.1: plain form parameters; a client that registered
+		// backchannel_authentication_request_signing_alg signs (CIBA 4).
+		p = formParams(form.Get, form.Has)
+	} else if !op.fapi() {
+		return nil, ciba.ErrInvalidRequest.WithDescription("this client registered backchannel_authentication_request_signing_alg " + c.RequestSigningAlg + ": a signed request object is required (CIBA 4, 7.1.1)")
 	} else {
 		return nil, ciba.ErrInvalidRequest.WithDescription("a signed request object is required (FAPI-CIBA 5.2.2-6)")
 	}
 	return op.acceptAuthRequest(ctx, c, p)
 }
+
+// fapi reports whether the OP runs the FAPI-CIBA profile (the default);
+// PushAllowed turns it off: CIBA Core alone.
+func (op *OP) fapi() bool { return !op.cfg.PushAllowed }
 
 func (op *OP) pushAllowed() bool {
 	return op.cfg.PushAllowed || op.faults.on(FaultPushUnderFAPI)

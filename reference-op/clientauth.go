@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
@@ -44,6 +46,14 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 	formClientID := form.Get(ciba.ParamClientID)
 	assertion := form.Get(ciba.ParamClientAssertion)
 	assertionType := form.Get(ciba.ParamClientAssertionType)
+	if !op.fapi() {
+		if c, handled, err := op.authenticateSecret(ctx, r, form, audiences); handled {
+			if err != nil {
+				return nil, err
+			}
+			return &authenticatedClient{Client: c, cert: cert}, nil
+		}
+	}
 	if form.Has(ciba.ParamClientSecret) || r.Header.Get("Authorization") != "" {
 		return nil, invalidClient("client secrets are not accepted; use private_key_jwt or mutual TLS (FAPI-RW 5.2.2-14)")
 	}
@@ -121,7 +131,8 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 	if !ok {
 		return nil, invalidClient("client_assertion iss is not a registered client")
 	}
-	if c.AuthMethod != ciba.AuthPrivateKeyJWT {
+	secretJWT := c.AuthMethod == ciba.AuthClientSecretJWT && !op.fapi()
+	if c.AuthMethod != ciba.AuthPrivateKeyJWT && !secretJWT {
 		return nil, invalidClient("client is not registered for private_key_jwt")
 	}
 	if formClientID != "" && formClientID != c.ID {
@@ -129,6 +140,11 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 	}
 	// FAPI-RW 8.6: PS256 or ES256 only; none, HS256 and RS256 are refused.
 	keys, algs := op.assertionVerification(c)
+	if secretJWT {
+		// OIDC Core 9: client_secret_jwt is an HMAC (HS256) keyed with
+		// the client_secret.
+		keys, algs = []jose.JSONWebKey{{Key: []byte(c.Secret), Algorithm: ciba.AlgHS256}}, []string{ciba.AlgHS256}
+	}
 	cl := unverified
 	if h, _ := peekHeader(assertion); h.Alg != ciba.AlgNone || !op.faults.on(FaultAcceptNoneAssertion) {
 		if _, cl, err = verifyJWS(assertion, keys, algs); err != nil {
@@ -167,7 +183,11 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 	if err != nil {
 		return nil, err
 	}
-	if !fresh && !op.faults.on(FaultIgnoreAssertionReplay) {
+	ignoreReplay := op.faults.on(FaultIgnoreAssertionReplay)
+	if secretJWT {
+		ignoreReplay = op.faults.on(FaultIgnoreSecretAssertionReplay)
+	}
+	if !fresh && !ignoreReplay {
 		return nil, invalidClient("client_assertion jti was already used (OIDC 9)")
 	}
 	return c, nil
@@ -229,8 +249,10 @@ func verifySelfSigned(c *Client, cert *x509.Certificate) error {
 
 // requireCertificate enforces FAPI's certificate-bound tokens: the token
 // endpoint only issues tokens over mutual TLS (FAPI-RW 5.2.2-5, RFC 8705 3).
-func requireCertificate(ac *authenticatedClient) error {
-	if ac.cert == nil {
+// With FAPI off a client authenticating with a secret, which registers no
+// certificate, gets unbound tokens; the others stay sender-constrained.
+func (op *OP) requireCertificate(ac *authenticatedClient) error {
+	if ac.cert == nil && (op.fapi() || !usesSecret(ac.AuthMethod)) {
 		return ciba.ErrInvalidRequest.WithDescription("a TLS client certificate is required: access tokens are certificate-bound (RFC 8705 3)")
 	}
 	return nil

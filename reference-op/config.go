@@ -82,6 +82,10 @@ type Client struct {
 	Scopes []string
 	// UserCodeParameter is backchannel_user_code_parameter (CIBA 4).
 	UserCodeParameter bool
+	// Secret is the client_secret of client_secret_basic,
+	// client_secret_post and client_secret_jwt clients (RFC 6749 2.3.1,
+	// OIDC Core 9); such clients exist only with FAPI off (PushAllowed).
+	Secret string
 }
 
 // User is an end-user the OP can identify from a hint.

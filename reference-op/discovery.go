@@ -53,7 +53,7 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 		GrantTypesSupported:                        []string{ciba.GrantTypeCIBA, ciba.GrantTypeRefreshToken},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           algs,
-		TokenEndpointAuthMethodsSupported:          []ciba.AuthMethod{ciba.AuthPrivateKeyJWT, ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient},
+		TokenEndpointAuthMethodsSupported:          op.authMethodsSupported(),
 		TokenEndpointAuthSigningAlgValuesSupported: algs,
 		ClaimsSupported:                            claims,
 		ACRValuesSupported:                         []string{ACRMultiFactor, ACRSingleFactor},

@@ -48,6 +48,7 @@ func Faults() []Fault {
 	fs = append(fs, backchannelFaults()...)
 	fs = append(fs, authDiscoveryFaults()...)
 	fs = append(fs, tokenFaults()...)
+	fs = append(fs, clientAuthFaults()...)
 	fs = append(fs, pushFaults()...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
 	return fs

@@ -17,7 +17,7 @@ import (
 type faultProbe = func(t *testing.T, h *harness) bool
 
 // faultProbes merges the per-area tables (faults_*_test.go).
-var faultProbes = mergeProbes(coreFaultProbes, backchannelFaultProbes, authDiscoveryFaultProbes, tokenFaultProbes, pushFaultProbes)
+var faultProbes = mergeProbes(coreFaultProbes, backchannelFaultProbes, authDiscoveryFaultProbes, tokenFaultProbes, clientAuthFaultProbes, pushFaultProbes)
 
 func mergeProbes(tables ...map[string]faultProbe) map[string]faultProbe {
 	out := map[string]faultProbe{}
@@ -178,7 +178,7 @@ func TestFaultsChangeBehaviour(t *testing.T) {
 		if f.Breaks == "" || f.Trips == "" {
 			t.Errorf("fault %s lacks Breaks or Trips", f.Name)
 		}
-		var base []option
+		base := faultBase[f.Name]
 		if _, push := pushFaultProbes[f.Name]; push {
 			base = []option{withPush}
 		}

@@ -176,6 +176,11 @@ func TestHints(t *testing.T) {
 
 // TestDiscoveryAndJWKS checks the metadata of CIBA.md section 1.
 func TestDiscoveryAndJWKS(t *testing.T) {
+	// With FAPI off the secret methods join FAPI's three (RFC 6749 2.3.1, OIDC Core 9).
+	authMethods := map[bool]string{
+		false: `["private_key_jwt","tls_client_auth","self_signed_tls_client_auth"]`,
+		true:  `["private_key_jwt","tls_client_auth","self_signed_tls_client_auth","client_secret_basic","client_secret_post","client_secret_jwt"]`,
+	}
 	for _, push := range []bool{false, true} {
 		h := newHarness(t, func(c *refop.Config) { c.PushAllowed = push })
 		r := h.get("", refop.PathDiscovery)
@@ -202,7 +207,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 			"backchannel_authentication_request_signing_alg_values_supported": `["PS256","ES256"]`,
 			"id_token_signing_alg_values_supported":                           `["PS256","ES256"]`,
 			"token_endpoint_auth_signing_alg_values_supported":                `["PS256","ES256"]`,
-			"token_endpoint_auth_methods_supported":                           `["private_key_jwt","tls_client_auth","self_signed_tls_client_auth"]`,
+			"token_endpoint_auth_methods_supported":                           authMethods[push],
 			"tls_client_certificate_bound_access_tokens":                      "true",
 			"backchannel_user_code_parameter_supported":                       "true",
 			"scopes_supported":     `["openid","accounts","payments"]`,

@@ -39,6 +39,10 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &e) {
 		e = ciba.ErrServerError.WithDescription("internal error")
 	}
+	var ch *challengeError
+	if errors.As(err, &ch) {
+		w.Header().Set("WWW-Authenticate", ch.challenge)
+	}
 	status := e.Status
 	if status == 0 {
 		status = http.StatusBadRequest

@@ -281,8 +281,22 @@ func validateClients(cfg Config) (map[string]*Client, error) {
 		if _, dup := clients[c.ID]; dup {
 			return nil, fmt.Errorf("client %q: duplicate id", c.ID)
 		}
-		if !c.AuthMethod.Valid() {
+		switch {
+		case c.AuthMethod.Valid():
+		case usesSecret(c.AuthMethod) && cfg.PushAllowed:
+			if c.Secret == "" {
+				return nil, fmt.Errorf("client %q: %s needs a secret", c.ID, c.AuthMethod)
+			}
+			if c.AuthMethod == ciba.AuthClientSecretJWT && len(c.Secret) < minHS256Secret {
+				return nil, fmt.Errorf("client %q: client_secret_jwt needs a secret of at least %d bytes (RFC 7518 3.2)", c.ID, minHS256Secret)
+			}
+		case usesSecret(c.AuthMethod):
+			return nil, fmt.Errorf("client %q: auth method %q not allowed under FAPI (it needs FAPI off, PushAllowed); FAPI allows private_key_jwt, tls_client_auth or self_signed_tls_client_auth (FAPI-RW 5.2.2-14)", c.ID, c.AuthMethod)
+		default:
 			return nil, fmt.Errorf("client %q: auth method %q not allowed; use private_key_jwt, tls_client_auth or self_signed_tls_client_auth (FAPI-CIBA 5.2.2-1)", c.ID, c.AuthMethod)
+		}
+		if c.Secret != "" && !usesSecret(c.AuthMethod) {
+			return nil, fmt.Errorf("client %q: a secret is only for client_secret_* clients", c.ID)
 		}
 		if !c.DeliveryMode.Valid() {
 			return nil, fmt.Errorf("client %q: delivery mode %q: must be poll, ping or push", c.ID, c.DeliveryMode)
@@ -293,8 +307,8 @@ func validateClients(cfg Config) (map[string]*Client, error) {
 				return nil, fmt.Errorf("client %q: %s mode needs an https notification endpoint, got %q (CIBA 4)", c.ID, c.DeliveryMode, c.NotificationEndpoint)
 			}
 		}
-		if c.RequestSigningAlg != "" && !slices.Contains(ciba.FAPIAlgs, c.RequestSigningAlg) {
-			return nil, fmt.Errorf("client %q: request signing alg %q: must be PS256 or ES256", c.ID, c.RequestSigningAlg)
+		if c.RequestSigningAlg != "" && !slices.Contains(ciba.FAPIAlgs, c.RequestSigningAlg) && (!cfg.PushAllowed || !slices.Contains(plainRequestAlgs, c.RequestSigningAlg)) {
+			return nil, fmt.Errorf("client %q: request signing alg %q: must be PS256 or ES256 (FAPI off: also %v)", c.ID, c.RequestSigningAlg, plainRequestAlgs)
 		}
 		for _, k := range c.JWKS.Keys {
 			if !k.IsPublic() || !k.Valid() {

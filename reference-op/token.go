@@ -46,7 +46,7 @@ func (op *OP) token(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := requireCertificate(ac); err != nil && !op.faults.on(FaultTokenWithoutCertificate) {
+	if err := op.requireCertificate(ac); err != nil && !op.faults.on(FaultTokenWithoutCertificate) {
 		return nil, err
 	}
 	if err := op.refusesSelfSigned(ac); err != nil {

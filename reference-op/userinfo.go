@@ -80,7 +80,8 @@ func (op *OP) userinfo(ctx context.Context, r *http.Request) (map[string]any, er
 	}
 	// RFC 8705 3: the certificate of this connection must be the one the
 	// token is bound to.
-	if !op.faults.on(FaultUnboundAccessToken) && (t.CertThumbprint == "" || certThumbprint(peerCert(r)) != t.CertThumbprint) {
+	unbound := t.CertThumbprint == "" && !op.fapi() // FAPI off: tokens issued without a certificate
+	if !unbound && !op.faults.on(FaultUnboundAccessToken) && (t.CertThumbprint == "" || certThumbprint(peerCert(r)) != t.CertThumbprint) {
 		return nil, ciba.ErrInvalidToken.WithDescription("the access token is bound to another client certificate")
 	}
 	u, ok := op.userBySubject(t.Subject)

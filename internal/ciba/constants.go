@@ -46,6 +46,18 @@ func (a AuthMethod) Valid() bool {
 	return a == AuthPrivateKeyJWT || a == AuthTLSClient || a == AuthSelfSignedTLSClient
 }
 
+// Known reports whether a is one of the six client authentication methods
+// ciba-check can use: FAPI's three and the client secret methods of OIDC
+// Core 9 (client_secret_basic, client_secret_post, client_secret_jwt).
+func (a AuthMethod) Known() bool {
+	return a.Valid() || a.UsesSecret()
+}
+
+// UsesSecret reports whether the method authenticates with a client secret.
+func (a AuthMethod) UsesSecret() bool {
+	return a == AuthClientSecretBasic || a == AuthClientSecretPost || a == AuthClientSecretJWT
+}
+
 // UsesMTLS reports whether the method authenticates with a TLS client certificate.
 func (a AuthMethod) UsesMTLS() bool {
 	return a == AuthTLSClient || a == AuthSelfSignedTLSClient

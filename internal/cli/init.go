@@ -44,6 +44,9 @@ type InitOptions struct {
 	// (else the system roots); it is also written into target.yaml.
 	CAFile string
 	Force  bool
+	// Profile is fapi (the default: keys, certificates, private_key_jwt
+	// or mTLS) or ciba (CIBA Core: client secrets, unsigned requests).
+	Profile string
 
 	// HTTPClient reads discovery; nil builds one trusting CAFile.
 	HTTPClient *http.Client
@@ -73,11 +76,15 @@ endpoints (as comments).
 Key files are written with mode 0600. Existing files are never overwritten
 unless --force is given.`,
 		Example: `  ciba-check init --dir mybank
-  ciba-check init --dir mybank --issuer https://op.mybank.example --ca mybank-ca.pem`,
+  ciba-check init --dir mybank --issuer https://op.mybank.example --ca mybank-ca.pem
+  ciba-check init --dir kc --profile ciba --issuer https://kc.example/realms/demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Dir == "" {
 				return usageErrorf("init: --dir is required")
+			}
+			if opts.Profile != initProfileFAPI && opts.Profile != initProfileCIBA {
+				return usageErrorf("init: --profile %q: want fapi or ciba", opts.Profile)
 			}
 			if opts.Issuer != "" {
 				if err := checkIssuerFlag(opts.Issuer); err != nil {
@@ -95,6 +102,7 @@ unless --force is given.`,
 	fl.StringVar(&opts.Issuer, "issuer", "", "the OP's issuer URL; its discovery document fills the skeleton when reachable")
 	fl.StringVar(&opts.CAFile, "ca", "", "PEM CA bundle to trust for the OP's TLS certificate (default: system roots)")
 	fl.BoolVar(&opts.Force, "force", false, "overwrite existing files")
+	fl.StringVar(&opts.Profile, "profile", initProfileFAPI, "fapi (FAPI-CIBA: keys and certificates for private_key_jwt or mTLS) or ciba (CIBA Core: client secrets, unsigned requests, no key material)")
 	fl.DurationVar(&opts.DiscoveryTimeout, "timeout", 15*time.Second, "how long to wait for the discovery document")
 	return cmd
 }
@@ -170,6 +178,9 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 		} else {
 			plan.Discovery = md
 		}
+	}
+	if opts.Profile == initProfileCIBA {
+		return runInitCIBA(ctx, opts, plan)
 	}
 	plan.Clients = planClients(plan.Discovery)
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/suites/load"
 )
 
@@ -72,10 +74,15 @@ const (
 
 // Client authentication choices of --auth.
 const (
-	authAny  = "any"
-	authJWT  = "private_key_jwt"
-	authMTLS = "mtls"
+	authAny    = "any"
+	authJWT    = "private_key_jwt"
+	authMTLS   = "mtls"
+	authSecret = "client_secret" // any of the three secret methods
 )
+
+// authChoices are the values of --auth besides any and mtls: a method
+// name picks clients registered with exactly it.
+var authChoices = []string{authJWT, authMTLS, authSecret, string(ciba.AuthClientSecretBasic), string(ciba.AuthClientSecretPost), string(ciba.AuthClientSecretJWT), authAny}
 
 // NewCmdLoad builds `ciba-check load` and its subcommands. runF, when
 // set, receives the checked options instead of running (flag tests).
@@ -191,7 +198,7 @@ the summaries and files are still written, marked "aborted": "interrupted".`
 	fl := cmd.Flags()
 	fl.StringVar(&opts.TargetPath, "target", "", "target.yaml of the OP (default: the embedded reference OP)")
 	fl.StringVar(&opts.ClientID, "client", "", "client id from the target (default: the first suitable client)")
-	fl.StringVar(&opts.Auth, "auth", authAny, "client authentication when --client is not given: private_key_jwt, mtls or any")
+	fl.StringVar(&opts.Auth, "auth", authAny, "client authentication when --client is not given: private_key_jwt, mtls, client_secret (any secret method), client_secret_basic, client_secret_post, client_secret_jwt or any")
 	fl.StringVar(&opts.User, "user", "", "test user whose requests stay pending until approved (default: the first with outcome never)")
 	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds of the embedded OP (ignored with --target)")
 	fl.StringVar(&opts.RateText, "rate", "", "requests (poll) or flows (flow) per time unit: 2000/s, 50/1m, or max")
@@ -297,10 +304,8 @@ func (o *LoadOptions) check() error {
 	if o.Interval < 1 {
 		return usageErrorf("%s: --interval must be a whole number of seconds >= 1, got %d", name, o.Interval)
 	}
-	switch o.Auth {
-	case authAny, authJWT, authMTLS:
-	default:
-		return usageErrorf("%s: --auth %q: want private_key_jwt, mtls or any", name, o.Auth)
+	if !slices.Contains(authChoices, o.Auth) {
+		return usageErrorf("%s: --auth %q: want one of %s", name, o.Auth, strings.Join(authChoices, ", "))
 	}
 	if o.Shard, err = load.ParseShard(o.ShardText, o.Getenv); err != nil {
 		return usageErrorf("%s: --shard: %v", name, err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -95,7 +96,7 @@ func pickClient(t *target.Target, o *LoadOptions, mode ciba.DeliveryMode) (*targ
 		if tc.Mode != mode {
 			continue
 		}
-		if (o.Auth == authJWT && tc.Auth != ciba.AuthPrivateKeyJWT) || (o.Auth == authMTLS && !tc.Auth.UsesMTLS()) {
+		if !authMatches(o.Auth, tc.Auth) {
 			continue
 		}
 		return tc, nil
@@ -297,9 +298,9 @@ func runLoadPoll(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 	if err != nil {
 		return fmt.Errorf("load poll: %w", err)
 	}
-	targets := load.PollTargets{Endpoint: c.TokenEndpoint(), ClientID: tc.ID, AuthMethod: tc.Auth, AuthReqIDs: ids}
+	targets := load.PollTargets{Endpoint: c.TokenEndpoint(), ClientID: tc.ID, AuthMethod: tc.Auth, Secret: tc.Secret.Value(), AuthReqIDs: ids}
 	var pool *load.AssertionPool
-	if tc.Auth == ciba.AuthPrivateKeyJWT {
+	if tc.Auth == ciba.AuthPrivateKeyJWT || tc.Auth == ciba.AuthClientSecretJWT {
 		prefix, err := jtiPrefix(o.Shard)
 		if err != nil {
 			return err
@@ -307,7 +308,7 @@ func runLoadPoll(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 		// aud is the token endpoint's canonical URL (RFC 7523 3, CIBA 7.1).
 		aud := e.md.TokenEndpoint
 		pool, err = load.NewAssertionPool(load.PoolConfig{
-			Sign:         func(jti string) (string, error) { return c.ClientAssertion(aud, client.WithJTI(jti)) },
+			Sign:         func(jti string) (string, error) { return signAssertion(c, aud, jti) },
 			Lifetime:     client.AssertionLifetime,
 			MinRemaining: client.AssertionLifetime / 3,
 			Size:         load.PoolSize(o.Rate.Split(o.Shard.Count)),
@@ -357,6 +358,30 @@ func runLoadPoll(ctx context.Context, o *LoadOptions, e *loadEnv) error {
 		Pool:          pool,
 	})
 	return finishRun(o, []*load.Summary{sum}, []string{o.JSONPath}, errors.Join(runErr, out.close()))
+}
+
+// authMatches reports whether a client registered with m fits --auth.
+func authMatches(auth string, m ciba.AuthMethod) bool {
+	switch auth {
+	case authAny:
+		return true
+	case authMTLS:
+		return m.UsesMTLS()
+	case authSecret:
+		return m.UsesSecret()
+	}
+	return string(m) == auth
+}
+
+// signAssertion makes the client assertion with jti the client's method
+// asks for: private_key_jwt (RFC 7523 2.2) or client_secret_jwt (HS256,
+// OIDC Core 9).
+func signAssertion(c *client.Client, aud, jti string) (string, error) {
+	form := url.Values{}
+	if err := c.ApplyClientAuth(form, aud, client.AuthAssertionOptions(client.WithJTI(jti))); err != nil {
+		return "", err
+	}
+	return form.Get(ciba.ParamClientAssertion), nil
 }
 
 func scopeOf(tc *target.Client) string {

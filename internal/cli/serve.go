@@ -159,6 +159,10 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		fmt.Fprintf(out, "registered     %s\n", r)
 	}
 	fmt.Fprintf(out, "target         %s\n", env.TargetPath)
+	if opts.NoFAPI {
+		// The secret clients' target.yaml names the secret, never holds it.
+		fmt.Fprintf(out, "client secret  %s=\"$(cat %s)\" before run --target\n", devenv.DevSecretVar, filepath.Join(opts.Dir, devenv.SecretFile))
+	}
 	if len(env.Written) > 0 {
 		fmt.Fprintf(out, "generated      %d files in %s\n", len(env.Written), opts.Dir)
 	}

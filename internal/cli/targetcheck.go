@@ -361,7 +361,9 @@ func checkJWKS(ctx context.Context, r *checkReport, md *ciba.ProviderMetadata, r
 func checkClient(ctx context.Context, r *checkReport, t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, opts *TargetCheckOptions) {
 	item := "client " + tc.ID
 	key, err := tc.LoadSigningKey()
-	if err != nil {
+	if tc.SigningKey == "" {
+		r.ok(item+" signing key", "none: plain (unsigned) backchannel requests (CIBA 7.1)")
+	} else if err != nil {
 		r.fail(item+" signing key", "%v", err)
 	} else {
 		r.ok(item+" signing key", fmt.Sprintf("%s kid %q", key.Algorithm, key.KeyID))
@@ -383,6 +385,7 @@ func checkClient(ctx context.Context, r *checkReport, t *target.Target, tc *targ
 		r.ok(item+" mode", string(tc.Mode))
 	}
 	checkClientTLS(ctx, r, t, tc, md, opts)
+	checkClientSecret(ctx, r, t, tc, md, opts)
 	if n := tc.Notification; n != nil {
 		if ln, err := net.Listen("tcp", n.Listen); err != nil {
 			r.fail(item+" notification", "cannot listen on %s: %v", n.Listen, err)
@@ -412,6 +415,8 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 	if cert == nil {
 		if tc.Auth.UsesMTLS() {
 			r.fail(item, "no tls_cert, but %s needs one (RFC 8705 2)", tc.Auth)
+		} else if !t.FAPI {
+			r.ok(item, "no tls_cert: fapi: false, access tokens need not be certificate-bound")
 		} else if md.TLSClientCertificateBoundAccessTokens {
 			r.fail(item, "no tls_cert: the OP binds access tokens to client certificates (RFC 8705 3), FAPI requires it")
 		}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ type callSpec struct {
 	requestObjectOpts []JWTOption
 	requestObjectJWT  *string
 	unsigned          bool
+	signed            bool
 }
 
 // CallHeader sets request header name to value (replacing any default).
@@ -114,6 +116,10 @@ func CallRequestObjectJWT(jwt string) CallOption {
 	return func(s *callSpec) { s.requestObjectJWT = &jwt }
 }
 
+// CallSigned makes Authenticate send a signed request object even when
+// the client sends plain parameters by default (Config.Unsigned).
+func CallSigned() CallOption { return func(s *callSpec) { s.signed = true } }
+
 // CallUnsigned makes Authenticate send the parameters as plain form fields
 // without a request object (refused under FAPI-CIBA 5.2.2-6).
 func CallUnsigned() CallOption { return func(s *callSpec) { s.unsigned = true } }
@@ -140,6 +146,8 @@ type authSpec struct {
 	noClientID    bool
 	clientIDOnly  bool
 	none          bool
+	secret        *string
+	bothWays      bool
 }
 
 // AuthAudience sets the aud of the default assertion (CIBA 7.1 lets it be
@@ -176,12 +184,39 @@ func AuthClientIDOnly() AuthOption { return func(s *authSpec) { s.clientIDOnly =
 // AuthAs authenticates as if registered with method m.
 func AuthAs(m ciba.AuthMethod) AuthOption { return func(s *authSpec) { s.method = m } }
 
+// AuthSecret authenticates with secret instead of the registered client
+// secret (a wrong secret), under any client_secret_* method.
+func AuthSecret(secret string) AuthOption { return func(s *authSpec) { s.secret = &secret } }
+
+// AuthSecretBothWays sends the client secret in the Authorization header
+// (client_secret_basic) and in the body (client_secret_post) at once,
+// which RFC 6749 2.3 forbids the client.
+func AuthSecretBothWays() AuthOption { return func(s *authSpec) { s.bothWays = true } }
+
 // ApplyClientAuth adds the client authentication fields to form for a
-// request to endpoint: under private_key_jwt client_assertion_type and a
-// fresh client_assertion with aud = endpoint (RFC 7523 2.2); under
+// request to endpoint (see ClientAuthentication); a method that needs a
+// request header (client_secret_basic) is an error here.
+func (c *Client) ApplyClientAuth(form url.Values, endpoint string, opts ...AuthOption) error {
+	h := http.Header{}
+	if err := c.ClientAuthentication(form, h, endpoint, opts...); err != nil {
+		return err
+	}
+	if len(h) > 0 {
+		return errors.New("client: ApplyClientAuth: the method sends an Authorization header; use ClientAuthentication")
+	}
+	return nil
+}
+
+// ClientAuthentication adds the client authentication to form and header
+// for a request to endpoint: under private_key_jwt client_assertion_type
+// and a fresh client_assertion with aud = endpoint (RFC 7523 2.2); under
+// client_secret_jwt the same with an HS256 assertion keyed with the
+// secret (OIDC Core 9); under client_secret_basic an Authorization: Basic
+// header of the form-urlencoded id and secret (RFC 6749 2.3.1); under
+// client_secret_post client_id and client_secret in the body; under
 // tls_client_auth and self_signed_tls_client_auth client_id, the
 // certificate travelling on the TLS connection (RFC 8705 2).
-func (c *Client) ApplyClientAuth(form url.Values, endpoint string, opts ...AuthOption) error {
+func (c *Client) ClientAuthentication(form url.Values, header http.Header, endpoint string, opts ...AuthOption) error {
 	s := &authSpec{method: c.cfg.AuthMethod}
 	for _, o := range opts {
 		o(s)
@@ -194,8 +229,16 @@ func (c *Client) ApplyClientAuth(form url.Values, endpoint string, opts ...AuthO
 		form.Set(ciba.ParamClientID, clientID)
 		return nil
 	}
+	secret := c.cfg.Secret
+	if s.secret != nil {
+		secret = *s.secret
+	}
+	if usesSecret(s.method) && secret == "" {
+		return fmt.Errorf("client: cannot authenticate with %s: no client secret configured", s.method)
+	}
 	sendID := s.method.UsesMTLS() || s.sendClientID || s.clientID != nil
-	if s.method == ciba.AuthPrivateKeyJWT {
+	switch {
+	case s.method == ciba.AuthPrivateKeyJWT || s.method == ciba.AuthClientSecretJWT:
 		assertion := ""
 		if s.assertion != nil {
 			assertion = *s.assertion
@@ -204,7 +247,14 @@ func (c *Client) ApplyClientAuth(form url.Values, endpoint string, opts ...AuthO
 			if s.aud != nil {
 				aud = *s.aud
 			}
-			a, err := c.ClientAssertion(aud, s.assertionOpts...)
+			aopts := s.assertionOpts
+			if s.method == ciba.AuthClientSecretJWT {
+				if len(secret) < MinHS256Secret {
+					return fmt.Errorf("client: client_secret_jwt needs a secret of at least %d bytes for HS256 (RFC 7518 3.2)", MinHS256Secret)
+				}
+				aopts = append([]JWTOption{WithHS256Secret([]byte(secret)), WithoutKid()}, aopts...)
+			}
+			a, err := c.ClientAssertion(aud, aopts...)
 			if err != nil {
 				return err
 			}
@@ -216,13 +266,47 @@ func (c *Client) ApplyClientAuth(form url.Values, endpoint string, opts ...AuthO
 		}
 		form.Set(ciba.ParamClientAssertionType, at)
 		form.Set(ciba.ParamClientAssertion, assertion)
-	} else if !s.method.UsesMTLS() {
+	case s.method == ciba.AuthClientSecretBasic:
+		header.Set("Authorization", BasicAuthorization(clientID, secret))
+		if s.bothWays {
+			form.Set(ciba.ParamClientID, clientID)
+			form.Set(ciba.ParamClientSecret, secret)
+		}
+	case s.method == ciba.AuthClientSecretPost:
+		form.Set(ciba.ParamClientID, clientID)
+		form.Set(ciba.ParamClientSecret, secret)
+		if s.bothWays {
+			header.Set("Authorization", BasicAuthorization(clientID, secret))
+		}
+	case !s.method.UsesMTLS():
 		return fmt.Errorf("client: cannot authenticate with method %q", s.method)
 	}
 	if sendID && !s.noClientID {
 		form.Set(ciba.ParamClientID, clientID)
 	}
+	if s.noClientID && (s.method == ciba.AuthClientSecretPost || s.bothWays) {
+		form.Del(ciba.ParamClientID)
+	}
 	return nil
+}
+
+// MinHS256Secret is the shortest HS256 key RFC 7518 3.2 allows: "A key of
+// the same size as the hash output ... or larger MUST be used".
+const MinHS256Secret = 32
+
+// BasicAuthorization is the Authorization header value of
+// client_secret_basic: "Basic " and the base64 of id ":" secret, each
+// encoded with application/x-www-form-urlencoded first (RFC 6749 2.3.1).
+func BasicAuthorization(clientID, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(formEncode(clientID)+":"+formEncode(secret)))
+}
+
+// formEncode is the application/x-www-form-urlencoded encoding of RFC 6749
+// Appendix B (space as "+").
+func formEncode(s string) string { return url.QueryEscape(s) }
+
+func usesSecret(m ciba.AuthMethod) bool {
+	return m == ciba.AuthClientSecretBasic || m == ciba.AuthClientSecretPost || m == ciba.AuthClientSecretJWT
 }
 
 // ResponseError is an answer the protocol does not define at that point:
@@ -253,8 +337,9 @@ func (c *Client) call(ctx context.Context, endpoint, audience string, form url.V
 		form = url.Values{}
 	}
 	// A raw body replaces the form, so no assertion is made for it.
+	authHeader := http.Header{}
 	if auth && !s.skipAuth && s.rawBody == nil {
-		if err := c.ApplyClientAuth(form, audience, s.auth...); err != nil {
+		if err := c.ClientAuthentication(form, authHeader, audience, s.auth...); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -297,6 +382,9 @@ func (c *Client) call(ctx context.Context, endpoint, audience string, form url.V
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, vs := range authHeader {
+		req.Header[k] = vs
+	}
 	for k, vs := range s.headers {
 		req.Header[k] = vs
 	}
@@ -308,6 +396,7 @@ func (c *Client) call(ctx context.Context, endpoint, audience string, form url.V
 
 func (c *Client) send(req *http.Request, form url.Values, bodyText string, s *callSpec) (*Exchange, []byte, error) {
 	var red redactor
+	red.hide(c.cfg.Secret)
 	red.addForm(form)
 	red.addHeader(req.Header)
 	if form == nil {
@@ -414,7 +503,7 @@ func (c *Client) Authenticate(ctx context.Context, p AuthParams, opts ...CallOpt
 	s := newCallSpec(opts)
 	form := url.Values{}
 	switch {
-	case s.unsigned:
+	case s.unsigned || (c.cfg.Unsigned && s.requestObjectJWT == nil && len(s.requestObjectOpts) == 0 && !s.signed):
 		fields, err := p.form()
 		if err != nil {
 			return nil, nil, err
@@ -456,7 +545,9 @@ func decodeSuccess(ex *Exchange, raw []byte, out any) error {
 		return tooLarge(ex)
 	}
 	if ex.Status != http.StatusOK {
-		if oe := parseOAuthError(ex.Status, raw); oe != nil {
+		// The redacted body: an error description echoing a secret must
+		// not carry it into a report.
+		if oe := parseOAuthError(ex.Status, ex.ResponseBody); oe != nil {
 			return oe
 		}
 		return &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: "error status without an OAuth error body"}
@@ -522,7 +613,7 @@ func (c *Client) Revoke(ctx context.Context, token, hint string, opts ...CallOpt
 		form.Set(ciba.ParamTokenTypeHint, hint)
 	}
 	md := c.cfg.Metadata
-	ex, raw, err := c.call(ctx, c.endpoint(md.RevocationEndpoint, func(a *ciba.MTLSEndpointAliases) string { return a.RevocationEndpoint }), md.RevocationEndpoint, form, true, newCallSpec(opts))
+	ex, _, err := c.call(ctx, c.endpoint(md.RevocationEndpoint, func(a *ciba.MTLSEndpointAliases) string { return a.RevocationEndpoint }), md.RevocationEndpoint, form, true, newCallSpec(opts))
 	if err != nil {
 		return ex, err
 	}
@@ -530,7 +621,7 @@ func (c *Client) Revoke(ctx context.Context, token, hint string, opts ...CallOpt
 		return ex, tooLarge(ex)
 	}
 	if ex.Status != http.StatusOK {
-		if oe := parseOAuthError(ex.Status, raw); oe != nil {
+		if oe := parseOAuthError(ex.Status, ex.ResponseBody); oe != nil {
 			return ex, oe
 		}
 		return ex, &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: "error status without an OAuth error body"}
@@ -558,7 +649,7 @@ func (c *Client) UserInfo(ctx context.Context, accessToken string, opts ...CallO
 		if be := parseBearerError(ex.Status, ex.ResponseHeader.Get("WWW-Authenticate")); be != nil {
 			return nil, ex, be
 		}
-		if oe := parseOAuthError(ex.Status, raw); oe != nil {
+		if oe := parseOAuthError(ex.Status, ex.ResponseBody); oe != nil {
 			return nil, ex, oe
 		}
 		return nil, ex, &ResponseError{Status: ex.Status, ContentType: ex.ContentType(), Reason: "error status without an OAuth error"}

@@ -36,7 +36,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"no key", func(c *Config) { c.SigningKey = jose.JSONWebKey{} }, "no key"},
 		{"public key", func(c *Config) { c.SigningKey = c.SigningKey.Public() }, "public"},
 		{"no kid", func(c *Config) { c.SigningKey.KeyID = "" }, "kid"},
-		{"RS256 key", func(c *Config) { k := rsaPS; k.Algorithm = "RS256"; c.SigningKey = k }, "PS256 or ES256"},
+		{"HS256 key", func(c *Config) { k := rsaPS; k.Algorithm = "HS256"; c.SigningKey = k }, "is not one of"},
+		{"secret method without secret", func(c *Config) { c.AuthMethod = ciba.AuthClientSecretPost }, "needs Config.Secret"},
+		{"signed requests need a key", func(c *Config) {
+			c.AuthMethod = ciba.AuthClientSecretPost
+			c.Secret = "s"
+			c.SigningKey = jose.JSONWebKey{}
+		}, "no key"},
 		{"no metadata", func(c *Config) { c.Metadata = nil }, "Metadata"},
 		{"empty TLS certificate", func(c *Config) { c.TLSCert = &tls.Certificate{} }, "TLSCert"},
 		{"no issuer", func(c *Config) { c.Metadata = &ciba.ProviderMetadata{} }, "issuer"},

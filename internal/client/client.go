@@ -17,6 +17,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,9 +43,16 @@ type Config struct {
 	AuthMethod ciba.AuthMethod
 	Mode       ciba.DeliveryMode
 	// SigningKey is the private key request objects and client assertions
-	// are signed with; KeyID and Algorithm (PS256 or ES256, FAPI-RW 8.6)
-	// must be set.
+	// are signed with; KeyID and an asymmetric Algorithm (FAPI: PS256 or
+	// ES256, FAPI-RW 8.6) must be set. It may be empty when the client
+	// neither uses private_key_jwt nor signs requests (Unsigned).
 	SigningKey jose.JSONWebKey
+	// Secret is the client secret of client_secret_basic, client_secret_post
+	// and client_secret_jwt. It never appears in an Exchange.
+	Secret string
+	// Unsigned makes Authenticate send the request parameters as plain
+	// form fields (CIBA 7.1) unless a call asks for a request object.
+	Unsigned bool
 	// TLSCert is presented on every connection (RFC 8705 2); nil presents none.
 	TLSCert *tls.Certificate
 	// RootCAs are trusted for the OP's server certificate; nil means the
@@ -71,14 +80,20 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" {
 		return nil, errors.New("client: Config.ClientID is empty")
 	}
-	if !cfg.AuthMethod.Valid() {
-		return nil, fmt.Errorf("client: Config.AuthMethod %q is not private_key_jwt, tls_client_auth or self_signed_tls_client_auth", cfg.AuthMethod)
+	if !cfg.AuthMethod.Valid() && !usesSecret(cfg.AuthMethod) {
+		return nil, fmt.Errorf("client: Config.AuthMethod %q is not private_key_jwt, tls_client_auth, self_signed_tls_client_auth, client_secret_basic, client_secret_post or client_secret_jwt", cfg.AuthMethod)
+	}
+	if usesSecret(cfg.AuthMethod) && cfg.Secret == "" {
+		return nil, fmt.Errorf("client: Config.AuthMethod %s needs Config.Secret", cfg.AuthMethod)
 	}
 	if !cfg.Mode.Valid() {
 		return nil, fmt.Errorf("client: Config.Mode %q is not poll, ping or push", cfg.Mode)
 	}
-	if err := checkSigningKey(cfg.SigningKey); err != nil {
-		return nil, fmt.Errorf("client: Config.SigningKey: %w", err)
+	needKey := cfg.AuthMethod == ciba.AuthPrivateKeyJWT || !cfg.Unsigned
+	if cfg.SigningKey.Key != nil || needKey {
+		if err := checkSigningKey(cfg.SigningKey); err != nil {
+			return nil, fmt.Errorf("client: Config.SigningKey: %w", err)
+		}
 	}
 	if cfg.Metadata == nil {
 		return nil, errors.New("client: Config.Metadata is nil (use Discover)")
@@ -103,8 +118,13 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, hc: hc}, nil
 }
 
-// checkSigningKey insists on a private asymmetric key with a kid and a FAPI
-// algorithm (FAPI-RW 8.6): the client's default output must be correct;
+// signingAlgs are the asymmetric JWS algorithms a client may register
+// (FAPI allows only PS256 and ES256, FAPI-RW 8.6; target.yaml enforces
+// that under fapi: true).
+var signingAlgs = []string{ciba.AlgPS256, ciba.AlgES256, "PS384", "PS512", ciba.AlgRS256, "RS384", "RS512", "ES384", "ES512", "EdDSA"}
+
+// checkSigningKey insists on a private asymmetric key with a kid and an
+// asymmetric algorithm: the client's default output must be correct;
 // broken signatures are asked for with JWTOptions.
 func checkSigningKey(k jose.JSONWebKey) error {
 	if k.Key == nil {
@@ -119,8 +139,8 @@ func checkSigningKey(k jose.JSONWebKey) error {
 	if k.KeyID == "" {
 		return errors.New("key has no KeyID (kid)")
 	}
-	if k.Algorithm != ciba.AlgPS256 && k.Algorithm != ciba.AlgES256 {
-		return fmt.Errorf("algorithm %q is not PS256 or ES256", k.Algorithm)
+	if !slices.Contains(signingAlgs, k.Algorithm) {
+		return fmt.Errorf("algorithm %q is not one of %s", k.Algorithm, strings.Join(signingAlgs, ", "))
 	}
 	return nil
 }
@@ -222,6 +242,10 @@ func (c *Client) Mode() ciba.DeliveryMode { return c.cfg.Mode }
 
 // AuthMethod is the client's registered token_endpoint_auth_method.
 func (c *Client) AuthMethod() ciba.AuthMethod { return c.cfg.AuthMethod }
+
+// SignsRequests reports whether Authenticate sends a signed request
+// object by default (CIBA 7.1.1).
+func (c *Client) SignsRequests() bool { return !c.cfg.Unsigned }
 
 // PublicKey is the public half of the signing key, for registering the
 // client or verifying what it signed.

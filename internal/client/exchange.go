@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -147,6 +148,32 @@ type redactor struct {
 	// replacements are exact substitutions made before secrets are
 	// redacted (a request-object payload re-encoded without its token).
 	replacements [][2]string
+	// hidden are client secrets and Basic credentials: replaced whole by
+	// Hidden, not even a prefix shown.
+	hidden []string
+}
+
+// Hidden replaces a client secret, and the Basic credential carrying one,
+// wherever it occurs in an Exchange.
+const Hidden = "[redacted]"
+
+// hide records a value to replace whole, with its encodings.
+func (r *redactor) hide(s string) {
+	if s == "" {
+		return
+	}
+	r.hidden = append(r.hidden, s)
+	if q := url.QueryEscape(s); q != s {
+		r.hidden = append(r.hidden, q)
+	}
+	if q := url.PathEscape(s); q != s {
+		r.hidden = append(r.hidden, q)
+	}
+	if j, err := json.Marshal(s); err == nil {
+		if js := string(j[1 : len(j)-1]); js != s {
+			r.hidden = append(r.hidden, js)
+		}
+	}
 }
 
 func (r *redactor) add(s string) {
@@ -158,6 +185,13 @@ func (r *redactor) add(s string) {
 func (r *redactor) apply(s string) string {
 	for _, rep := range r.replacements {
 		s = strings.ReplaceAll(s, rep[0], rep[1])
+	}
+	// Longest first, so a secret inside a longer hidden value (its Basic
+	// credential) does not break that value's replacement.
+	hidden := append([]string(nil), r.hidden...)
+	sort.Slice(hidden, func(i, j int) bool { return len(hidden[i]) > len(hidden[j]) })
+	for _, h := range hidden {
+		s = strings.ReplaceAll(s, h, Hidden)
 	}
 	for _, secret := range r.secrets {
 		if len(secret) < 4 {
@@ -188,6 +222,8 @@ func (r *redactor) addForm(form url.Values) {
 			switch {
 			case name == ciba.ParamRequest:
 				r.addRequestObject(v)
+			case name == ciba.ParamClientSecret:
+				r.hide(v)
 			case isSecretParam(name):
 				r.add(v)
 			}
@@ -225,8 +261,21 @@ func (r *redactor) addRequestObject(jwt string) {
 // addHeader records bearer credentials of a request header.
 func (r *redactor) addHeader(h http.Header) {
 	for _, v := range h.Values("Authorization") {
-		if scheme, cred, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "bearer") {
+		scheme, cred, ok := strings.Cut(v, " ")
+		switch {
+		case ok && strings.EqualFold(scheme, "bearer"):
 			r.add(strings.TrimSpace(cred))
+		case ok && strings.EqualFold(scheme, "basic"):
+			cred = strings.TrimSpace(cred)
+			r.hide(cred)
+			if raw, err := base64.StdEncoding.DecodeString(cred); err == nil {
+				if _, secret, ok := strings.Cut(string(raw), ":"); ok {
+					r.hide(secret)
+					if dec, err := url.QueryUnescape(secret); err == nil {
+						r.hide(dec)
+					}
+				}
+			}
 		}
 	}
 }
@@ -251,6 +300,10 @@ func (r *redactor) values(form url.Values) url.Values {
 	out := make(url.Values, len(form))
 	for k, vs := range form {
 		for _, v := range vs {
+			if k == ciba.ParamClientSecret {
+				out[k] = append(out[k], Hidden)
+				continue
+			}
 			if isSecretParam(k) {
 				// By name too: a secret too short for apply to replace
 				// safely is still hidden.

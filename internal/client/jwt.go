@@ -25,6 +25,11 @@ const (
 	jtiBytes = 24
 )
 
+// ErrNoSigningKey is returned when a JWT is asked of a client that has
+// no signing key: one that sends unsigned backchannel requests (CIBA 7.1)
+// and authenticates without private_key_jwt.
+var ErrNoSigningKey = errors.New("no signing key: the client sends unsigned backchannel requests (CIBA 7.1) and signs nothing")
+
 // JWTOption changes a request object or client assertion before or after
 // signing. Options apply in order; the attack probes of CIBA.md §7.1 and
 // §7.3 are built from them.
@@ -176,6 +181,9 @@ func (c *Client) signJWT(claims map[string]any, withNBF bool, lifetime time.Dura
 	key := c.cfg.SigningKey
 	if spec.key != nil {
 		key = *spec.key
+	}
+	if key.Key == nil && !spec.none && spec.hsSecret == nil {
+		return "", fmt.Errorf("client %s: %w", c.cfg.ClientID, ErrNoSigningKey)
 	}
 	headers := map[string]any{}
 	if !spec.noKid && key.KeyID != "" {

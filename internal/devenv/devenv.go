@@ -290,8 +290,10 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		return env, err
 	}
 	// Read it back: what we hand to a suite is exactly what a user's file
-	// would give, resolved paths included.
-	if env.Target, err = target.Load(env.TargetPath); err != nil {
+	// would give, resolved paths included. The client secret, which the
+	// file names as ${DevSecretVar}, comes from the environment or else
+	// from the folder's SecretFile.
+	if env.Target, err = target.LoadWithEnv(env.TargetPath, devSecretEnv(m.Secret)); err != nil {
 		return env, fmt.Errorf("the generated target.yaml does not load: %w", err)
 	}
 	return env, nil
@@ -382,6 +384,9 @@ func registrations(m *material, notifyAddr string, allowances []string) []refop.
 		if c.Spec.Auth == ciba.AuthTLSClient {
 			reg.TLSSubjectDN = c.TLSCert.Leaf.Subject.String()
 		}
+		if c.Spec.usesSecret() {
+			reg.Secret = m.Secret
+		}
 		if c.Spec.Mode != ciba.ModePoll {
 			reg.NotificationEndpoint = notificationURL(notifyAddr)
 		}
@@ -426,6 +431,7 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 		tc := target.Client{
 			ID:         c.Spec.ID,
 			Auth:       c.Spec.Auth,
+			Secret:     secretOf(c.Spec, m.Secret),
 			Mode:       c.Spec.Mode,
 			SigningKey: c.KeyFile,
 			Alg:        c.Spec.Alg,
@@ -434,6 +440,11 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 			Scope:      "openid profile",
 			// As registrations registered it (CIBA 4).
 			UserCodeParameter: registersUserCode(c.Spec.ID, allowances),
+		}
+		if c.Spec.usesSecret() {
+			// A secret client authenticates with its secret alone; no
+			// certificate, so its tokens are unbound (FAPI off).
+			tc.TLSCert, tc.TLSKey = "", ""
 		}
 		if c.Spec.Mode != ciba.ModePoll {
 			tc.Notification = &target.Notification{
@@ -456,6 +467,27 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 	}
 	slices.SortStableFunc(t.Clients, func(a, b target.Client) int { return strings.Compare(a.ID, b.ID) })
 	return t
+}
+
+// secretOf is the target.yaml secret of a client: a reference to
+// DevSecretVar for the secret clients, none for the others.
+func secretOf(s clientSpec, secret string) target.Secret {
+	if !s.usesSecret() {
+		return target.Secret{}
+	}
+	return target.NewSecret("${"+DevSecretVar+"}", secret)
+}
+
+// devSecretEnv looks names up in the process environment, except
+// DevSecretVar, which is the environment's own secret (the one the OP
+// registered).
+func devSecretEnv(secret string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if name == DevSecretVar && secret != "" {
+			return secret, true
+		}
+		return os.LookupEnv(name)
+	}
 }
 
 // Close stops the servers, the device and the OP, and removes a temporary

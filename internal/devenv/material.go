@@ -3,12 +3,14 @@ package devenv
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -26,8 +28,25 @@ type clientSpec struct {
 	Auth ciba.AuthMethod
 	Mode ciba.DeliveryMode
 	Alg  string
-	// PushOnly clients exist only with FAPI off (FAPI-CIBA 5.2.2-3).
+	// PushOnly clients exist only with FAPI off (FAPI-CIBA 5.2.2-3 forbids
+	// push; FAPI-RW 5.2.2-14 forbids client secrets).
 	PushOnly bool
+	// Unsigned clients send plain backchannel requests (CIBA 7.1) and
+	// have no signing key or certificate.
+	Unsigned bool
+}
+
+// DevSecretVar is the environment variable the target.yaml of a FAPI-off
+// environment names for its client secret (secret: ${DevSecretVar}); the
+// value is in the file SecretFile of the environment's folder.
+const DevSecretVar = "CIBA_CHECK_DEV_CLIENT_SECRET"
+
+// SecretFile holds the client secret of a FAPI-off environment (mode 0600).
+const SecretFile = "client-secret"
+
+// usesSecret reports whether the spec's client authenticates with a secret.
+func (s clientSpec) usesSecret() bool {
+	return s.Auth == ciba.AuthClientSecretBasic || s.Auth == ciba.AuthClientSecretPost || s.Auth == ciba.AuthClientSecretJWT
 }
 
 func clientSpecs(pushAllowed bool) []clientSpec {
@@ -39,6 +58,11 @@ func clientSpecs(pushAllowed bool) []clientSpec {
 		{ID: "poll-mtls", Auth: ciba.AuthTLSClient, Mode: ciba.ModePoll, Alg: ciba.AlgES256},
 		{ID: "poll-selfsigned", Auth: ciba.AuthSelfSignedTLSClient, Mode: ciba.ModePoll, Alg: ciba.AlgES256},
 		{ID: "push-pkjwt-es256", Auth: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePush, Alg: ciba.AlgES256, PushOnly: true},
+		// CIBA Core clients: client secrets (RFC 6749 2.3.1, OIDC Core 9),
+		// unsigned requests except the client_secret_jwt one.
+		{ID: "poll-secret-basic", Auth: ciba.AuthClientSecretBasic, Mode: ciba.ModePoll, PushOnly: true, Unsigned: true},
+		{ID: "ping-secret-post", Auth: ciba.AuthClientSecretPost, Mode: ciba.ModePing, PushOnly: true, Unsigned: true},
+		{ID: "poll-secret-jwt", Auth: ciba.AuthClientSecretJWT, Mode: ciba.ModePoll, Alg: ciba.AlgES256, PushOnly: true},
 	}
 	out := specs[:0:0]
 	for _, s := range specs {
@@ -68,6 +92,9 @@ type material struct {
 	ServerKey  string
 	OPKeys     []jose.JSONWebKey
 	Clients    []clientMaterial
+	// Secret is the client secret of every secret client ("" when none);
+	// it lives in SecretFile.
+	Secret string
 	// Written lists the files created by this call (not those reused).
 	Written []string
 	// Tightened lists reused private key files that others could read,
@@ -121,6 +148,15 @@ func loadOrCreateMaterial(dir string, specs []clientSpec, rand io.Reader, now ti
 		m.OPKeys = append(m.OPKeys, key)
 	}
 	for _, s := range specs {
+		if s.usesSecret() && m.Secret == "" {
+			if m.Secret, err = loadOrCreateSecret(m, filepath.Join(dir, SecretFile), rand); err != nil {
+				return nil, err
+			}
+		}
+		if s.Unsigned {
+			m.Clients = append(m.Clients, clientMaterial{Spec: s})
+			continue
+		}
 		cm := clientMaterial{
 			Spec:     s,
 			KeyFile:  filepath.Join(dir, "clients", s.ID+".jwk"),
@@ -150,9 +186,39 @@ func loadOrCreateMaterial(dir string, specs []clientSpec, rand io.Reader, now ti
 	return m, nil
 }
 
+// loadOrCreateSecret reads the environment's client secret or makes one:
+// 32 random bytes, base64url (43 characters, enough for HS256, RFC 7518
+// 3.2), written with mode 0600.
+func loadOrCreateSecret(m *material, file string, rand io.Reader) (string, error) {
+	data, err := os.ReadFile(file)
+	if err == nil {
+		secret := strings.TrimSpace(string(data))
+		if len(secret) < 32 {
+			return "", fmt.Errorf("reusing %s: the client secret is shorter than 32 bytes (delete the file to start afresh)", file)
+		}
+		return secret, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(rand, b); err != nil {
+		return "", err
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	m.Written = append(m.Written, file)
+	return secret, nil
+}
+
 // registeredKeys is the public JWKS the client registers: its signing key
 // and, for self_signed_tls_client_auth, its certificate (RFC 8705 2.2).
 func (c clientMaterial) registeredKeys() []jose.JSONWebKey {
+	if c.SigningKey.Key == nil {
+		return nil
+	}
 	keys := []jose.JSONWebKey{c.SigningKey.Public()}
 	if c.Spec.Auth == ciba.AuthSelfSignedTLSClient {
 		keys = append(keys, jose.JSONWebKey{

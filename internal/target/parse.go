@@ -71,6 +71,15 @@ func Load(path string) (*Target, error) {
 	return Parse(data, path, filepath.Dir(path))
 }
 
+// LoadWithEnv is Load with ${ENV} references looked up by lookupEnv.
+func LoadWithEnv(path string, lookupEnv func(string) (string, bool)) (*Target, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	return ParseWithEnv(data, path, filepath.Dir(path), lookupEnv)
+}
+
 // Parse decodes and validates target YAML; name is used in error messages
 // and baseDir resolves relative file paths. ${ENV} references are expanded
 // from the process environment.
@@ -142,6 +151,7 @@ func (p *parse) run(data []byte, baseDir string) (*Target, error) {
 	t.File = p.file
 	p.recordLines(t)
 	t.resolvePaths(baseDir)
+	p.resolveSecrets(t)
 	p.validate(t)
 	if len(p.errs) > 0 {
 		return nil, p.first()
@@ -282,6 +292,9 @@ func (p *parse) walk(node ast.Node, path string) {
 			p.expand(n.Value, path)
 		}
 	case *ast.StringNode:
+		if isSecretPath(path) {
+			return // resolved after decoding, see resolveSecrets
+		}
 		p.expand(n, path)
 	}
 }

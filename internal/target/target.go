@@ -17,10 +17,15 @@
 //	acr: urn:example:acr:mfa                 # optional acr value(s) to request as acr_values (space-separated)
 //	clients:                                 # at least one
 //	  - id: poll-pkjwt-es256                 # required, unique
-//	    auth: private_key_jwt                # private_key_jwt | tls_client_auth | self_signed_tls_client_auth
+//	    auth: private_key_jwt                # private_key_jwt | tls_client_auth | self_signed_tls_client_auth;
+//	                                         #   with fapi: false also client_secret_basic | client_secret_post |
+//	                                         #   client_secret_jwt (RFC 6749 2.3.1, OIDC Core 9)
+//	    secret: ${CLIENT_SECRET}             # client_secret_* only, required: exactly ${NAME}, read from the environment
 //	    mode: poll                           # required: poll | ping | push
-//	    signing_key: keys/poll-pkjwt-es256.jwk   # required: private JWK or PEM file (request objects are signed under FAPI)
-//	    alg: ES256                           # PS256 | ES256; default from the key
+//	    signing_key: keys/poll-pkjwt-es256.jwk   # private JWK or PEM file; required for private_key_jwt and signed requests
+//	    signed: true                         # default: true when signing_key is given. false sends the backchannel
+//	                                         #   request as plain form parameters (CIBA 7.1); fapi: true requires signed
+//	    alg: ES256                           # PS256 | ES256 (fapi: true); fapi: false also RS256..RS512, PS384, PS512; default from the key
 //	    tls_cert: certs/poll-pkjwt-es256.pem # client certificate; required for tls_client_auth and
 //	    tls_key: certs/poll-pkjwt-es256.key  #   self_signed_tls_client_auth; give both or neither
 //	    scope: openid profile                # default "openid"
@@ -118,14 +123,20 @@ type Endpoints struct {
 
 // Client is a client registered at the OP.
 type Client struct {
-	ID         string            `yaml:"id"`
-	Auth       ciba.AuthMethod   `yaml:"auth"`
+	ID   string          `yaml:"id"`
+	Auth ciba.AuthMethod `yaml:"auth"`
+	// Secret is the client secret of client_secret_basic, client_secret_post
+	// and client_secret_jwt, read from the environment; it never prints.
+	Secret     Secret            `yaml:"secret,omitempty"`
 	Mode       ciba.DeliveryMode `yaml:"mode"`
-	SigningKey string            `yaml:"signing_key"`
-	Alg        string            `yaml:"alg,omitempty"`
-	TLSCert    string            `yaml:"tls_cert,omitempty"`
-	TLSKey     string            `yaml:"tls_key,omitempty"`
-	Scope      string            `yaml:"scope,omitempty"`
+	SigningKey string            `yaml:"signing_key,omitempty"`
+	// Signed says whether backchannel requests are signed request objects
+	// (CIBA 7.1.1); nil means "when a signing key is given".
+	Signed  *bool  `yaml:"signed,omitempty"`
+	Alg     string `yaml:"alg,omitempty"`
+	TLSCert string `yaml:"tls_cert,omitempty"`
+	TLSKey  string `yaml:"tls_key,omitempty"`
+	Scope   string `yaml:"scope,omitempty"`
 	// UserCodeParameter says the client registered
 	// backchannel_user_code_parameter true (CIBA 4; default false): only
 	// then does it send a user's user_code (CIBA 7.1).
@@ -363,12 +374,40 @@ func (t *Target) RootCAs() (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// LoadSigningKey reads the client's signing key. When alg is configured it
-// must fit the key.
+// SignsRequests reports whether the client's backchannel requests are
+// signed request objects (CIBA 7.1.1): signed when it says so, else when
+// it has a signing key.
+func (c *Client) SignsRequests() bool {
+	if c.Signed != nil {
+		return *c.Signed
+	}
+	return c.SigningKey != ""
+}
+
+// UsesSecret reports whether the client authenticates with a client secret.
+func (c *Client) UsesSecret() bool { return usesSecret(c.Auth) }
+
+func usesSecret(a ciba.AuthMethod) bool {
+	return a == ciba.AuthClientSecretBasic || a == ciba.AuthClientSecretPost || a == ciba.AuthClientSecretJWT
+}
+
+// rsaAlgs are the JWS algorithms an RSA key may be registered for beyond
+// the PS256 its type implies (fapi: false only).
+var rsaAlgs = []string{"RS256", "RS384", "RS512", "PS384", "PS512"}
+
+// LoadSigningKey reads the client's signing key; a client without one
+// gets the zero key. When alg is configured it must fit the key; an RSA
+// key may be registered for any RSA algorithm.
 func (c *Client) LoadSigningKey() (jose.JSONWebKey, error) {
+	if c.SigningKey == "" {
+		return jose.JSONWebKey{}, nil
+	}
 	key, err := pki.LoadSigningKey(c.SigningKey)
 	if err != nil {
 		return jose.JSONWebKey{}, c.fieldError("signing_key", err)
+	}
+	if key.Algorithm == ciba.AlgPS256 && contains(rsaAlgs, c.Alg) {
+		key.Algorithm = c.Alg
 	}
 	if c.Alg != "" && c.Alg != key.Algorithm {
 		return jose.JSONWebKey{}, c.fieldError("signing_key", fmt.Errorf("alg %s does not fit the %s key in %s", c.Alg, key.Algorithm, c.SigningKey))

@@ -13,10 +13,22 @@ import (
 
 var (
 	authMethods   = []ciba.AuthMethod{ciba.AuthPrivateKeyJWT, ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient}
+	secretMethods = []ciba.AuthMethod{ciba.AuthClientSecretBasic, ciba.AuthClientSecretPost, ciba.AuthClientSecretJWT}
+	allAuth       = append(append([]ciba.AuthMethod(nil), authMethods...), secretMethods...)
+	// plainAlgs are the JWS algorithms a client may sign with outside FAPI.
+	plainAlgs     = append([]string{ciba.AlgPS256, ciba.AlgES256}, rsaAlgs...)
 	deliveryModes = []ciba.DeliveryMode{ciba.ModePoll, ciba.ModePing, ciba.ModePush}
 	placeholderRE = regexp.MustCompile(`\{[^{}]*\}`)
 	placeholders  = []string{PlaceholderAuthReqID, PlaceholderLoginHint, PlaceholderAction}
 )
+
+func names[T ~string](list []T) string {
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = string(a)
+	}
+	return strings.Join(out, ", ")
+}
 
 func oneOf[T ~string](v T, allowed []T) string {
 	names := make([]string, len(allowed))
@@ -107,9 +119,17 @@ func (p *parse) validateClient(c *Client, path string, fapi bool) {
 	}
 	switch {
 	case c.Auth == "":
-		p.fail(path+".auth", "is required: one of private_key_jwt, tls_client_auth, self_signed_tls_client_auth")
-	case !contains(authMethods, c.Auth):
-		p.fail(path+".auth", "%s", oneOf(c.Auth, authMethods))
+		p.fail(path+".auth", "is required: one of %s", names(allAuth))
+	case fapi && usesSecret(c.Auth):
+		p.fail(path+".auth", "%s is not allowed when fapi is true (FAPI-RW 5.2.2-14: private_key_jwt, tls_client_auth or self_signed_tls_client_auth); set fapi: false for a CIBA Core OP", c.Auth)
+	case !contains(allAuth, c.Auth):
+		p.fail(path+".auth", "%s", oneOf(c.Auth, allAuth))
+	}
+	switch {
+	case usesSecret(c.Auth) && c.Secret.Ref == "":
+		p.fail(path+".secret", "is required for %s: ${NAME}, the environment variable holding the client secret", c.Auth)
+	case !usesSecret(c.Auth) && c.Secret.Ref != "" && contains(allAuth, c.Auth):
+		p.fail(path+".secret", "is only used by client_secret_basic, client_secret_post and client_secret_jwt, not %s", c.Auth)
 	}
 	switch {
 	case c.Mode == "":
@@ -119,11 +139,24 @@ func (p *parse) validateClient(c *Client, path string, fapi bool) {
 	case c.Mode == ciba.ModePush && fapi:
 		p.fail(path+".mode", "push is not allowed when fapi is true (FAPI-CIBA 5.2.2-3); set fapi: false to test push")
 	}
-	if c.SigningKey == "" {
-		p.fail(path+".signing_key", "is required (signed authentication requests, CIBA 7.1.1)")
+	switch {
+	case c.SigningKey != "":
+	case fapi:
+		p.fail(path+".signing_key", "is required (signed authentication requests, CIBA 7.1.1, FAPI-CIBA 5.2.2-6)")
+	case c.Auth == ciba.AuthPrivateKeyJWT:
+		p.fail(path+".signing_key", "is required for private_key_jwt (RFC 7523 2.2)")
+	case c.Signed != nil && *c.Signed:
+		p.fail(path+".signing_key", "is required for signed: true (signed authentication requests, CIBA 7.1.1)")
 	}
-	if c.Alg != "" && c.Alg != ciba.AlgPS256 && c.Alg != ciba.AlgES256 {
-		p.fail(path+".alg", "%s", oneOf(c.Alg, ciba.FAPIAlgs))
+	if fapi && c.Signed != nil && !*c.Signed {
+		p.fail(path+".signed", "false is not allowed when fapi is true: FAPI-CIBA requires signed authentication requests; set fapi: false for a CIBA Core OP")
+	}
+	switch {
+	case c.Alg == "":
+	case fapi && c.Alg != ciba.AlgPS256 && c.Alg != ciba.AlgES256:
+		p.fail(path+".alg", "%s (FAPI-RW 8.6; with fapi: false also %s)", oneOf(c.Alg, ciba.FAPIAlgs), strings.Join(rsaAlgs, ", "))
+	case !fapi && !contains(plainAlgs, c.Alg):
+		p.fail(path+".alg", "%s", oneOf(c.Alg, plainAlgs))
 	}
 	p.pair(path, c.TLSCert, c.TLSKey)
 	if c.Auth.UsesMTLS() && c.TLSCert == "" {

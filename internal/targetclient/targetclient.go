@@ -97,7 +97,8 @@ func ApplyOverrides(md *ciba.ProviderMetadata, e target.Endpoints) {
 }
 
 // Config builds the client.Config of the registered client tc: its
-// signing key, TLS certificate, the target's CA and the OP metadata md.
+// signing key, TLS certificate, client secret, whether it signs its
+// backchannel requests, the target's CA and the OP metadata md.
 // A nil clk means the wall clock.
 func Config(t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, clk clock.Clock) (client.Config, error) {
 	if t == nil || tc == nil || md == nil {
@@ -121,6 +122,7 @@ func Config(t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, clk 
 	return client.Config{
 		ClientID: tc.ID, AuthMethod: tc.Auth, Mode: tc.Mode,
 		SigningKey: key, TLSCert: cert, RootCAs: roots,
+		Secret: tc.Secret.Value(), Unsigned: !tc.SignsRequests(),
 		Metadata: md, Clock: clk,
 	}, nil
 }

@@ -11,8 +11,9 @@
 // stdout: {"ready":true,"issuer":"https://127.0.0.1:PORT"}. Everything else
 // (provider events, errors) goes to stderr.
 //
-// CONFIG.json's "choices" selects one of two sets of choices the specs
-// leave to the OP (see CHOICES below): "default" (or absent) and "strict".
+// CONFIG.json's "choices" selects one of the sets of choices the specs
+// leave to the OP (see CHOICES below): "default" (or absent), "strict",
+// and "plain" (no FAPI profile: client secrets, unsigned requests).
 //
 // Beside the OP it serves a FAPI protected resource, GET or POST
 // /fapi/accounts, which accepts the OP's certificate-bound access tokens
@@ -98,6 +99,16 @@ const CHOICES = {
     // client gets {"active":false} (RFC 7662 2.2).
     introspectionAllowed: async (ctx, client) => client.clientId === 'resource-server',
   },
+};
+// The third configuration: a plain CIBA OP (CIBA Core 1.0, no FAPI
+// profile), as most CIBA deployments are: clients authenticate with
+// client_secret_basic or client_secret_post, send unsigned backchannel
+// requests, poll or ping, and get unbound tokens (no mutual TLS). The
+// policies are the default configuration's.
+CHOICES.plain = {
+  ...CHOICES.default,
+  plain: true,
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
 };
 const choicesName = config.choices ?? 'default';
 const choices = CHOICES[choicesName];
@@ -262,7 +273,7 @@ function buildProvider(issuer) {
     jwks: { keys: config.keys },
     scopes: ['openid', 'profile', 'email', 'offline_access'],
     claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
-    clientAuthMethods: ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
+    clientAuthMethods: choices.clientAuthMethods ?? ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
     enabledJWA: {
       clientAuthSigningAlgValues: ['PS256', 'ES256'],
       idTokenSigningAlgValues: ['PS256', 'ES256'],
@@ -288,10 +299,10 @@ function buildProvider(issuer) {
       registration: { enabled: config.registration === true },
       introspection: { enabled: true, ...(choices.introspectionAllowed && { allowedPolicy: choices.introspectionAllowed }) },
       revocation: { enabled: true },
-      fapi: { enabled: true, profile: '1.0 Final' },
+      fapi: { enabled: !choices.plain, profile: '1.0 Final' },
       requestObjects: { enabled: true, requireSignedRequestObject: false },
       mTLS: {
-        enabled: true,
+        enabled: !choices.plain,
         certificateBoundAccessTokens: true,
         tlsClientAuth: true,
         selfSignedTlsClientAuth: true,

@@ -113,7 +113,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object with an unknown crit header", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth),
+			expectRequestObjectRefused(ctx, f, f.SigningClient(),
 				client.WithHeader("crit", []string{"urn:ciba-check:unknown"}), client.WithHeader("urn:ciba-check:unknown", true))
 		}, Refs("RFC7515-4.1.11", "CIBA-7.1.1", "CIBA-7.2"), Negative)
 
@@ -136,7 +136,7 @@ func describeAttacks(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed by a key from its own jwk header", func(ctx context.Context, f *Fixture) {
 			k := attackerKey(f)
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(k), client.WithHeader("jwk", k.Public()))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithSigningKey(k), client.WithHeader("jwk", k.Public()))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "RFC7515-4.1.3"), Negative)
 
 		// Testname: Request object signed by a key behind a jku header refused
@@ -179,7 +179,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object without kid signed by another client's key", func(ctx context.Context, f *Fixture) {
-			c := f.Client(AnyMode, AnyAuth)
+			c := f.SigningClient()
 			expectRequestObjectRefused(ctx, f, c, client.WithSigningKey(otherClientKey(f, c)), client.WithoutKid())
 		}, Refs("CIBA-7.1.1", "CIBA-7.2"), Negative)
 
@@ -199,7 +199,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed by an unregistered key", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(attackerKey(f)))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithSigningKey(attackerKey(f)))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2"), Negative)
 
 		// Testname: Request object with exp as a string refused
@@ -217,7 +217,7 @@ func describeAttacks(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object whose exp is a string", func(ctx context.Context, f *Fixture) {
 			exp := time.Now().Add(5 * time.Minute).Unix()
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithClaim("exp", itoa(exp)))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithClaim("exp", itoa(exp)))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "RFC7519-4.1.4"), Negative)
 
 		// Testname: Request object nested in a request object refused
@@ -231,7 +231,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: client
 		// Level: SHOULD
 		fw.ConformanceIt("refuses a request object that contains a request claim", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithClaim(ciba.ParamRequest, "eyJhbGciOiJub25lIn0.e30."))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithClaim(ciba.ParamRequest, "eyJhbGciOiJub25lIn0.e30."))
 		}, Refs("CIBA-7.1.1", "OIDC-6.1"), Negative, Should)
 
 		// Testname: Malformed request object refused
@@ -272,7 +272,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a backchannel request with the request parameter twice", func(ctx context.Context, f *Fixture) {
-			c := f.Client(AnyMode, AnyAuth)
+			c := f.SigningClient()
 			p := f.Params(c, f.PendingUserOrAny())
 			f.ControlAck(c, p)
 			jwt, err := c.RequestObject(p)

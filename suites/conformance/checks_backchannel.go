@@ -513,7 +513,7 @@ func describeBackchannel(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("uses only the signed parameters, not form fields beside the request object", func(ctx context.Context, f *Fixture) {
-			c := f.Client(AnyMode, AnyAuth)
+			c := f.SigningClient()
 			p := f.Params(c, f.PendingUserOrAny())
 			p.BindingMessage = signedBindingMessage
 			ack, ex, err := c.Authenticate(ctx, p, client.CallForm(ciba.ParamBindingMessage, unsignedBindingMessage))

@@ -38,7 +38,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object without aud", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("aud"))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithoutClaim("aud"))
 		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROMissingAud))
 
 		// Testname: Request object for another audience refused
@@ -51,7 +51,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object whose aud is another server", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithClaim("aud", "https://www.other1.example.com/"))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithClaim("aud", "https://www.other1.example.com/"))
 		}, Refs("CIBA-7.1.1", "RFC7519-4.1.3"), Negative, OIDF(ModROBadAud))
 
 		// Testname: Request object without iss refused
@@ -63,7 +63,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object without iss", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("iss"))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithoutClaim("iss"))
 		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROMissingIss))
 
 		// Testname: Request object issued by another client refused
@@ -76,7 +76,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object whose iss is another client", func(ctx context.Context, f *Fixture) {
-			c := f.Client(AnyMode, AnyAuth)
+			c := f.SigningClient()
 			other := f.OtherClient(c, false)
 			expectRequestObjectRefused(ctx, f, c, client.WithClaim("iss", other.ClientID()))
 		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROBadIss))
@@ -90,7 +90,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object without exp", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("exp"))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithoutClaim("exp"))
 		}, Refs("CIBA-7.1.1", "FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModROMissingExp))
 
 		// Testname: Expired request object refused
@@ -102,7 +102,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object that expired an hour ago", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithLifetime(-2*time.Hour+5*time.Minute, -time.Hour))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithLifetime(-2*time.Hour+5*time.Minute, -time.Hour))
 		}, Refs("CIBA-7.1.1", "RFC7519-4.1.4"), Negative, OIDF(ModROExpiredExp))
 
 		// Testname: Request object living longer than 60 minutes refused
@@ -115,7 +115,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object with exp 70 minutes in the future", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithLifetime(0, 70*time.Minute))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithLifetime(0, 70*time.Minute))
 		}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModROExp70Future))
 
 		// Testname: Request object without iat refused
@@ -127,7 +127,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object without iat", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("iat"))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithoutClaim("iat"))
 		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROMissingIat))
 
 		// Testname: Request object without nbf refused
@@ -139,7 +139,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object without nbf", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("nbf"))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithoutClaim("nbf"))
 		}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModROMissingNbf))
 
 		// Testname: Request object not yet valid refused
@@ -151,7 +151,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object with nbf 10 minutes in the future", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithLifetime(10*time.Minute, 15*time.Minute))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithLifetime(10*time.Minute, 15*time.Minute))
 		}, Refs("CIBA-7.1.1", "RFC7519-4.1.5"), Negative, OIDF(ModRONbf10Future))
 
 		// Testname: Request object valid for too long in the past refused
@@ -164,7 +164,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object with nbf 70 minutes in the past", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithLifetime(-70*time.Minute, 5*time.Minute))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithLifetime(-70*time.Minute, 5*time.Minute))
 		}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModRONbf70Past))
 
 		// Testname: Request object without jti refused
@@ -176,7 +176,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object without jti", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithoutClaim("jti"))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithoutClaim("jti"))
 		}, Refs("CIBA-7.1.1"), Negative, OIDF(ModROMissingJti))
 
 		// Testname: Unsigned (alg none) request object refused
@@ -188,7 +188,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object with alg none", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithNoneAlg())
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithNoneAlg())
 		}, Refs("CIBA-7.1.1", "FAPI-RW-8.6"), Negative, OIDF(ModROAlgNone))
 
 		// Testname: Request object with a broken signature refused
@@ -200,7 +200,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object with a tampered signature", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithTamperedSignature())
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithTamperedSignature())
 		}, Refs("CIBA-7.1.1", "CIBA-7.2"), Negative, OIDF(ModROBadSignature))
 
 		// Testname: RS256 request object refused
@@ -229,7 +229,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed with another client's key", func(ctx context.Context, f *Fixture) {
-			c := f.Client(AnyMode, AnyAuth)
+			c := f.SigningClient()
 			other := f.OtherClient(c, false)
 			expectRequestObjectRefused(ctx, f, c, client.WithSigningKey(f.SigningKey(other)))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2"), Negative, OIDF(ModROOtherClient))
@@ -244,7 +244,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses an HS256 request object keyed with the client's public key", func(ctx context.Context, f *Fixture) {
-			c := f.Client(AnyMode, AnyAuth)
+			c := f.SigningClient()
 			pub, err := json.Marshal(c.PublicKey())
 			if err != nil {
 				f.Undetermined(nil, "encoding the public key: %v", err)
@@ -266,7 +266,7 @@ func describeRequestObject(fw *Framework) {
 		// Duty: OP
 		// Level: CERT
 		fw.ConformanceIt("accepts a request object with typ oauth-authz-req+jwt", func(ctx context.Context, f *Fixture) {
-			c := f.Client(AnyMode, AnyAuth)
+			c := f.SigningClient()
 			p := f.Params(c, f.PendingUserOrAny())
 			startVariant(ctx, f, c, p, []client.CallOption{client.CallRequestObject(client.WithTyp("oauth-authz-req+jwt"))}, p,
 				"a request object with typ oauth-authz-req+jwt to be accepted (RFC 9101 4)")

@@ -398,7 +398,7 @@ func describeTLS(fw *Framework) {
 			if !f.Env().Target.FAPI && !f.Metadata().TLSClientCertificateBoundAccessTokens {
 				f.Skipf("target.yaml says fapi: false and the OP does not advertise certificate-bound access tokens")
 			}
-			c := f.Client(AnyMode, AnyAuth)
+			c := boundTokenClient(f, AnyMode, AnyAuth)
 			cert := f.TLSCert(c)
 			tr := sharedOrSkip(f, c)
 			ir, ex, err := c.Introspect(ctx, tr.AccessToken, "access_token")

@@ -744,7 +744,7 @@ func describeToken(fw *Framework) {
 			if len(f.Clients(ciba.ModePoll, ciba.AuthPrivateKeyJWT)) > 0 {
 				auth = ciba.AuthPrivateKeyJWT
 			}
-			c := f.Client(ciba.ModePoll, auth)
+			c := boundTokenClient(f, ciba.ModePoll, auth)
 			tokenControl(ctx, f, c, f.PendingUserOrAny())
 			u := f.UserFor(device.ActionAllow)
 			p := f.Params(c, u)
@@ -780,7 +780,7 @@ func describeToken(fw *Framework) {
 				f.Skipf("the OP publishes no userinfo_endpoint to present the token at")
 			}
 			boundTokensRequired(f)
-			c := f.Client(AnyMode, AnyAuth)
+			c := boundTokenClient(f, AnyMode, AnyAuth)
 			other := f.OtherClient(c, false)
 			otherCert := f.TLSCert(other)
 			tr, _, _ := f.Approved(c)
@@ -845,7 +845,7 @@ func describeToken(fw *Framework) {
 				f.Skipf("the OP publishes no userinfo_endpoint to present the token at")
 			}
 			boundTokensRequired(f)
-			c := f.Client(AnyMode, AnyAuth)
+			c := boundTokenClient(f, AnyMode, AnyAuth)
 			other := f.OtherClient(c, false)
 			otherCert := f.TLSCert(other)
 			tr, _ := refreshable(f, c)

@@ -132,7 +132,7 @@ func Classify(labels []string) Meta {
 			m.Cert = true
 		case ciba.DeliveryMode(l).Valid():
 			m.Modes = append(m.Modes, l)
-		case ciba.AuthMethod(l).Valid():
+		case ciba.AuthMethod(l).Known():
 			m.Auth = append(m.Auth, l)
 		case refRE.MatchString(l):
 			m.SpecRefs = append(m.SpecRefs, l)
@@ -152,7 +152,7 @@ func validateLabels(name string, labels []string) error {
 			return fmt.Errorf("check %q: label %q: %w", name, l, err)
 		}
 		switch {
-		case l == LabelNegative, l == LabelShould, l == LabelCert, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Valid(), l == LabelProfileFAPICIBA:
+		case l == LabelNegative, l == LabelShould, l == LabelCert, ciba.DeliveryMode(l).Valid(), ciba.AuthMethod(l).Known(), l == LabelProfileFAPICIBA:
 		case refRE.MatchString(l):
 			hasRef = true
 		case strings.HasPrefix(l, "fapi-ciba"):

@@ -142,9 +142,11 @@ func TestShouldChecks(t *testing.T) {
 		"shows the binding_message on the authentication device as sent":  true,
 		"refuses an undisplayable binding_message or shows it faithfully": true,
 		// Client duties or MAYs of the OP (checks_attacks.go comments).
-		"refuses a requested_expiry that is not a positive integer":       true,
-		"refuses a client_notification_token longer than 1024 characters": true,
-		"refuses a replayed client assertion":                             true,
+		"refuses a requested_expiry that is not a positive integer":                  true,
+		"refuses a client_notification_token longer than 1024 characters":            true,
+		"refuses a replayed client assertion":                                        true,
+		"refuses a replayed client_secret_jwt assertion":                             true,
+		"refuses a client secret sent both in the Authorization header and the body": true,
 		// RFC 8705 3.2 has no keyword for introspection's cnf.
 		"reports cnf x5t#S256 of the client certificate at introspection": true,
 		// CIBA 10.2: "The OP SHOULD also accept HTTP 200 OK".

@@ -24,17 +24,23 @@ import (
 
 // PollTargets describes the token requests of the poll scenario (CIBA
 // 10.1): one per hit, round-robin over pending auth_req_ids, each with a
-// fresh client assertion under private_key_jwt (RFC 7523 2.2) or the
-// client_id under mutual TLS (RFC 8705 2).
+// fresh client assertion under private_key_jwt (RFC 7523 2.2) and
+// client_secret_jwt (OIDC Core 9), the client_id under mutual TLS (RFC
+// 8705 2), an Authorization: Basic header under client_secret_basic or
+// client_id and client_secret in the body under client_secret_post (RFC
+// 6749 2.3.1).
 type PollTargets struct {
 	// Endpoint is the token endpoint posted to (its mTLS alias when the
 	// OP publishes one, RFC 8705 5).
 	Endpoint   string
 	ClientID   string
 	AuthMethod ciba.AuthMethod
+	// Secret is the client secret of client_secret_basic and
+	// client_secret_post.
+	Secret     string
 	AuthReqIDs []string
 	// Assertions supplies the client assertions; required for
-	// private_key_jwt.
+	// private_key_jwt and client_secret_jwt.
 	Assertions AssertionSource
 	// Ctx bounds waiting for an assertion; when it ends the targeter
 	// fails, which stops the vegeta attack.
@@ -49,12 +55,16 @@ func (pt PollTargets) Targeter() (vegeta.Targeter, error) {
 	if len(pt.AuthReqIDs) == 0 {
 		return nil, errors.New("load: PollTargets has no auth_req_ids to poll")
 	}
-	jwt := pt.AuthMethod == ciba.AuthPrivateKeyJWT
-	if !jwt && !pt.AuthMethod.UsesMTLS() {
-		return nil, fmt.Errorf("load: client authentication %q is not private_key_jwt or mutual TLS", pt.AuthMethod)
+	jwt := pt.AuthMethod == ciba.AuthPrivateKeyJWT || pt.AuthMethod == ciba.AuthClientSecretJWT
+	secret := pt.AuthMethod == ciba.AuthClientSecretBasic || pt.AuthMethod == ciba.AuthClientSecretPost
+	if !jwt && !secret && !pt.AuthMethod.UsesMTLS() {
+		return nil, fmt.Errorf("load: client authentication %q is not private_key_jwt, client_secret_basic, client_secret_post, client_secret_jwt or mutual TLS", pt.AuthMethod)
 	}
 	if jwt && pt.Assertions == nil {
-		return nil, errors.New("load: a private_key_jwt client needs PollTargets.Assertions")
+		return nil, fmt.Errorf("load: a %s client needs PollTargets.Assertions", pt.AuthMethod)
+	}
+	if secret && pt.Secret == "" {
+		return nil, fmt.Errorf("load: a %s client needs PollTargets.Secret", pt.AuthMethod)
 	}
 	ctx := pt.Ctx
 	if ctx == nil {
@@ -64,9 +74,14 @@ func (pt PollTargets) Targeter() (vegeta.Targeter, error) {
 	prefix := make([]string, len(pt.AuthReqIDs))
 	for i, id := range pt.AuthReqIDs {
 		f := url.Values{ciba.ParamGrantType: {ciba.GrantTypeCIBA}, ciba.ParamAuthReqID: {id}}
-		if jwt {
+		switch {
+		case jwt:
 			f.Set(ciba.ParamClientAssertionType, ciba.ClientAssertionTypeJWTBearer)
-		} else {
+		case pt.AuthMethod == ciba.AuthClientSecretBasic:
+		case pt.AuthMethod == ciba.AuthClientSecretPost:
+			f.Set(ciba.ParamClientID, pt.ClientID)
+			f.Set(ciba.ParamClientSecret, pt.Secret)
+		default:
 			f.Set(ciba.ParamClientID, pt.ClientID)
 		}
 		prefix[i] = f.Encode()
@@ -74,6 +89,9 @@ func (pt PollTargets) Targeter() (vegeta.Targeter, error) {
 	header := http.Header{
 		"Content-Type": {"application/x-www-form-urlencoded"},
 		"Accept":       {"application/json"},
+	}
+	if pt.AuthMethod == ciba.AuthClientSecretBasic {
+		header.Set("Authorization", client.BasicAuthorization(pt.ClientID, pt.Secret))
 	}
 	var next atomic.Uint64
 	return func(t *vegeta.Target) error {
@@ -146,6 +164,36 @@ const headerSeq = "X-Vegeta-Seq"
 // concurrent use.
 type ConnStats struct {
 	dials, handshakes, resumed atomic.Uint64
+	// open counts connections dialled and not yet closed; peakOpen is its
+	// highest value: what a per-host cap bounds (a connection closed and
+	// dialled again counts twice in dials, once here).
+	open, peakOpen atomic.Int64
+}
+
+// opened records a new connection.
+func (s *ConnStats) opened() {
+	s.dials.Add(1)
+	n := s.open.Add(1)
+	for {
+		peak := s.peakOpen.Load()
+		if n <= peak || s.peakOpen.CompareAndSwap(peak, n) {
+			return
+		}
+	}
+}
+
+// countedConn takes itself out of ConnStats.open when closed, once.
+type countedConn struct {
+	net.Conn
+	st     *ConnStats
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.st.open.Add(-1)
+	}
+	return c.Conn.Close()
 }
 
 // ConnCounts are a snapshot of ConnStats.
@@ -153,6 +201,8 @@ type ConnCounts struct {
 	// Opened counts TCP connections dialled; Handshakes TLS handshakes
 	// completed, Resumed those of them that resumed a session.
 	Opened, Handshakes, Resumed uint64
+	// PeakOpen is the most connections open at once.
+	PeakOpen uint64
 }
 
 // Counts reads the counters.
@@ -160,7 +210,8 @@ func (s *ConnStats) Counts() ConnCounts {
 	if s == nil {
 		return ConnCounts{}
 	}
-	return ConnCounts{Opened: s.dials.Load(), Handshakes: s.handshakes.Load(), Resumed: s.resumed.Load()}
+	return ConnCounts{Opened: s.dials.Load(), Handshakes: s.handshakes.Load(), Resumed: s.resumed.Load(),
+		PeakOpen: uint64(max(s.peakOpen.Load(), 0))}
 }
 
 // ErrBodyTooLarge is the error of an answer longer than the body cap.
@@ -184,10 +235,11 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 	if st := o.Stats; st != nil {
 		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := dialer.DialContext(ctx, network, addr)
-			if err == nil {
-				st.dials.Add(1)
+			if err != nil {
+				return nil, err
 			}
-			return conn, err
+			st.opened()
+			return &countedConn{Conn: conn, st: st}, nil
 		}
 		// VerifyConnection runs once per handshake, full or resumed
 		// (the transport clones this config for every connection).

@@ -1,0 +1,125 @@
+package refop
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+)
+
+// minHS256Secret is the shortest HS256 key RFC 7518 3.2 allows.
+const minHS256Secret = 32
+
+// plainRequestAlgs are the request-object algorithms a client may register
+// with FAPI off, beside PS256 and ES256.
+var plainRequestAlgs = []string{ciba.AlgRS256, "RS384", "RS512", "PS384", "PS512"}
+
+func usesSecret(m ciba.AuthMethod) bool {
+	return m == ciba.AuthClientSecretBasic || m == ciba.AuthClientSecretPost || m == ciba.AuthClientSecretJWT
+}
+
+// authMethodsSupported is token_endpoint_auth_methods_supported: FAPI's
+// three methods, and with FAPI off the secret methods of its clients.
+func (op *OP) authMethodsSupported() []ciba.AuthMethod {
+	out := []ciba.AuthMethod{ciba.AuthPrivateKeyJWT, ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient}
+	if op.fapi() {
+		return out
+	}
+	return append(out, ciba.AuthClientSecretBasic, ciba.AuthClientSecretPost, ciba.AuthClientSecretJWT)
+}
+
+// challengeError is an invalid_client answer to a client that tried the
+// Authorization header: RFC 6749 5.2 "the authorization server MUST
+// respond with an HTTP 401 (Unauthorized) status code and include the
+// "WWW-Authenticate" response header field matching the authentication
+// scheme used by the client".
+type challengeError struct {
+	err       *ciba.Error
+	challenge string
+}
+
+func (e *challengeError) Error() string { return e.err.Error() }
+func (e *challengeError) Unwrap() error { return e.err }
+
+// authenticateSecret authenticates a client_secret_basic or
+// client_secret_post client (RFC 6749 2.3.1) with FAPI off. handled is
+// false when the request carries neither a Basic header nor a
+// client_secret (private_key_jwt, client_secret_jwt and mutual TLS are
+// authenticated by authenticateClient). A request using more than one
+// method is refused (RFC 6749 2.3).
+func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.Values, audiences []string) (c *Client, handled bool, err error) {
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	basic := strings.EqualFold(scheme, "Basic")
+	post := form.Has(ciba.ParamClientSecret)
+	assertion := form.Has(ciba.ParamClientAssertion)
+	if !basic && !post {
+		return nil, false, nil
+	}
+	refuse := func(desc string) (*Client, bool, error) {
+		e := ciba.ErrInvalidClient.WithDescription(desc)
+		if basic {
+			status := http.StatusUnauthorized
+			if op.faults.on(FaultBasicFailure400) {
+				status = http.StatusBadRequest
+			}
+			e.Status = status
+			return nil, true, &challengeError{err: e, challenge: `Basic realm="` + op.Issuer() + `"`}
+		}
+		return nil, true, e
+	}
+	methods := 0
+	for _, used := range []bool{basic, post, assertion} {
+		if used {
+			methods++
+		}
+	}
+	if methods > 1 && !op.faults.on(FaultAcceptSecretBothWays) {
+		// RFC 6749 5.2: invalid_request "utilizes more than one mechanism
+		// for authenticating the client".
+		return nil, true, ciba.ErrInvalidRequest.WithDescription("more than one client authentication method in the request (RFC 6749 2.3)")
+	}
+	var id, secret string
+	var method ciba.AuthMethod
+	if basic {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+		if err != nil {
+			return refuse("the Basic credentials are not base64")
+		}
+		encID, encSecret, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return refuse("the Basic credentials are not client_id:client_secret")
+		}
+		// RFC 6749 2.3.1: both are form-urlencoded before Basic encoding.
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(encID)
+		secret, err2 = url.QueryUnescape(encSecret)
+		if err1 != nil || err2 != nil {
+			return refuse("the Basic credentials are not form-urlencoded (RFC 6749 2.3.1)")
+		}
+		method = ciba.AuthClientSecretBasic
+	} else {
+		id, secret = form.Get(ciba.ParamClientID), form.Get(ciba.ParamClientSecret)
+		method = ciba.AuthClientSecretPost
+		if len(form[ciba.ParamClientSecret]) > 1 {
+			return refuse("client_secret is repeated")
+		}
+	}
+	if basic && form.Has(ciba.ParamClientID) && form.Get(ciba.ParamClientID) != id {
+		return refuse("client_id does not match the Basic credentials")
+	}
+	cl, ok := op.clients[id]
+	if !ok {
+		return refuse("unknown client")
+	}
+	if cl.AuthMethod != method && !(op.faults.on(FaultAcceptSecretBothWays) && usesSecret(cl.AuthMethod) && cl.AuthMethod != ciba.AuthClientSecretJWT) {
+		return refuse("client is registered for " + string(cl.AuthMethod) + ", not " + string(method))
+	}
+	if subtle.ConstantTimeCompare([]byte(secret), []byte(cl.Secret)) != 1 && !op.faults.on(FaultAcceptWrongSecret) {
+		return refuse("client authentication failed")
+	}
+	return cl, true, nil
+}
