@@ -32,8 +32,9 @@ type Detail struct {
 // String keeps Ginkgo from printing the value (the entry is never shown).
 func (Detail) String() string { return "" }
 
-// recordDetail attaches d, with ex as its exchange, to the running check.
-func recordDetail(d Detail, ex *client.Exchange) {
+// detail attaches d, with ex as its exchange, to the running check; a
+// check running ahead of its spec records it for the replay (sink.go).
+func (f *Fixture) detail(d Detail, ex *client.Exchange) {
 	ginkgo.GinkgoHelper()
 	if ex != nil {
 		d.Exchange = reportExchange(ex)
@@ -43,7 +44,11 @@ func recordDetail(d Detail, ex *client.Exchange) {
 	}
 	d.Expected = client.RedactJWSSignatures(d.Expected)
 	d.Got = client.RedactJWSSignatures(d.Got)
-	ginkgo.AddReportEntry(DetailEntry, d, types.ReportEntryVisibilityNever)
+	if f.rec != nil {
+		f.rec.details = append(f.rec.details, d)
+		return
+	}
+	addDetail(d)
 }
 
 // reportExchange is ex in the report model's shape: the request (its

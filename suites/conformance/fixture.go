@@ -151,7 +151,7 @@ func (f *Fixture) failf(d Detail, ex *client.Exchange, format string, args ...an
 	ginkgo.GinkgoHelper()
 	msg := f.expectationMessage(ex, format, args...)
 	d.Warning = f.should
-	recordDetail(d, ex)
+	f.detail(d, ex)
 	if f.should {
 		f.warn(msg)
 		panic(warningStop{})
@@ -167,7 +167,7 @@ func (f *Fixture) ExpectShould(ok bool, ex *client.Exchange, format string, args
 	ginkgo.GinkgoHelper()
 	if !ok {
 		msg := f.expectationMessage(ex, format, args...)
-		recordDetail(Detail{Warning: true}, ex)
+		f.detail(Detail{Warning: true}, ex)
 		f.warn(msg)
 	}
 }
