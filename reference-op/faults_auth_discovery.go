@@ -232,81 +232,72 @@ func (op *OP) assertionVerification(c *Client) ([]jose.JSONWebKey, []string) {
 	return keys, algs
 }
 
-// writeDiscovery serves the discovery document with this OP's discovery
-// faults applied.
-func (op *OP) writeDiscovery(w http.ResponseWriter, md ciba.ProviderMetadata) {
-	if op.faults.on(FaultIssuerTrailingSlash) {
-		md.Issuer += "/"
+// metadataFault is a discovery fault that only reshapes the typed
+// discovery document.
+type metadataFault struct {
+	fault string
+	apply func(md *ciba.ProviderMetadata)
+}
+
+// metadataFaults are the discovery faults of the typed document, applied
+// in this order when on.
+func metadataFaults() []metadataFault {
+	drop := func(modes []ciba.DeliveryMode, mode ciba.DeliveryMode) []ciba.DeliveryMode {
+		return slices.DeleteFunc(modes, func(m ciba.DeliveryMode) bool { return m == mode })
 	}
-	if op.faults.on(FaultNoPollMode) {
-		md.BackchannelTokenDeliveryModesSupported = slices.DeleteFunc(md.BackchannelTokenDeliveryModesSupported, func(m ciba.DeliveryMode) bool { return m == ciba.ModePoll })
+	return []metadataFault{
+		{FaultIssuerTrailingSlash, func(md *ciba.ProviderMetadata) { md.Issuer += "/" }},
+		{FaultNoPollMode, func(md *ciba.ProviderMetadata) {
+			md.BackchannelTokenDeliveryModesSupported = drop(md.BackchannelTokenDeliveryModesSupported, ciba.ModePoll)
+		}},
+		{FaultNoPingMode, func(md *ciba.ProviderMetadata) {
+			md.BackchannelTokenDeliveryModesSupported = drop(md.BackchannelTokenDeliveryModesSupported, ciba.ModePing)
+		}},
+		{FaultNoCIBAGrantType, func(md *ciba.ProviderMetadata) {
+			md.GrantTypesSupported = slices.DeleteFunc(md.GrantTypesSupported, func(g string) bool { return g == ciba.GrantTypeCIBA })
+		}},
+		{FaultAdvertiseClientSecret, func(md *ciba.ProviderMetadata) {
+			md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "client_secret_basic")
+		}},
+		{FaultAdvertiseRS256, func(md *ciba.ProviderMetadata) {
+			withRS256 := append(slices.Clone(ciba.FAPIAlgs), ciba.AlgRS256)
+			md.BackchannelAuthenticationRequestSigningAlgs = withRS256
+			md.TokenEndpointAuthSigningAlgValuesSupported = withRS256
+			md.UserinfoSigningAlgValuesSupported = withRS256
+		}},
+		{FaultIDTokenAlgNone, func(md *ciba.ProviderMetadata) {
+			md.IDTokenSigningAlgValuesSupported = append(slices.Clone(md.IDTokenSigningAlgValuesSupported), ciba.AlgNone)
+		}},
+		{FaultNoCertBoundAccessTokenFlag, func(md *ciba.ProviderMetadata) { md.TLSClientCertificateBoundAccessTokens = false }},
+		{FaultHTTPEndpointURLs, func(md *ciba.ProviderMetadata) {
+			md.MTLSEndpointAliases = &ciba.MTLSEndpointAliases{TokenEndpoint: md.TokenEndpoint, BackchannelAuthenticationEndpoint: md.BackchannelAuthenticationEndpoint}
+			md.TokenEndpoint = plainHTTP(md.TokenEndpoint)
+			md.BackchannelAuthenticationEndpoint = plainHTTP(md.BackchannelAuthenticationEndpoint)
+		}},
 	}
-	if op.faults.on(FaultNoPingMode) {
-		md.BackchannelTokenDeliveryModesSupported = slices.DeleteFunc(md.BackchannelTokenDeliveryModesSupported, func(m ciba.DeliveryMode) bool { return m == ciba.ModePing })
-	}
-	if op.faults.on(FaultNoCIBAGrantType) {
-		md.GrantTypesSupported = slices.DeleteFunc(md.GrantTypesSupported, func(g string) bool { return g == ciba.GrantTypeCIBA })
-	}
-	if op.faults.on(FaultAdvertiseClientSecret) {
-		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "client_secret_basic")
-	}
-	if op.faults.on(FaultAdvertiseRS256) {
-		withRS256 := append(slices.Clone(ciba.FAPIAlgs), ciba.AlgRS256)
-		md.BackchannelAuthenticationRequestSigningAlgs = withRS256
-		md.TokenEndpointAuthSigningAlgValuesSupported = withRS256
-		md.UserinfoSigningAlgValuesSupported = withRS256
-	}
-	if op.faults.on(FaultIDTokenAlgNone) {
-		md.IDTokenSigningAlgValuesSupported = append(slices.Clone(md.IDTokenSigningAlgValuesSupported), ciba.AlgNone)
-	}
-	if op.faults.on(FaultNoCertBoundAccessTokenFlag) {
-		md.TLSClientCertificateBoundAccessTokens = false
-	}
-	if op.faults.on(FaultHTTPEndpointURLs) {
-		md.MTLSEndpointAliases = &ciba.MTLSEndpointAliases{TokenEndpoint: md.TokenEndpoint, BackchannelAuthenticationEndpoint: md.BackchannelAuthenticationEndpoint}
-		md.TokenEndpoint = plainHTTP(md.TokenEndpoint)
-		md.BackchannelAuthenticationEndpoint = plainHTTP(md.BackchannelAuthenticationEndpoint)
-	}
-	var doc any = md
-	if op.faults.on(FaultDiscoveryNullMembers) || op.faults.on(FaultUserCodeFlagNull) {
-		raw, err := json.Marshal(md)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			writeError(w, err)
-			return
-		}
-		if op.faults.on(FaultDiscoveryNullMembers) {
+}
+
+// documentFault is a discovery fault the typed document cannot express
+// (a member published as null): it reshapes the document as a JSON
+// object.
+type documentFault struct {
+	fault string
+	apply func(doc map[string]any)
+}
+
+// documentFaults are the discovery faults of the JSON object, applied in
+// this order when on.
+func documentFaults() []documentFault {
+	return []documentFault{
+		{FaultDiscoveryNullMembers, func(doc map[string]any) {
 			for _, name := range []string{"authorization_endpoint", "registration_endpoint", "userinfo_signing_alg_values_supported", "mtls_endpoint_aliases"} {
-				if _, set := m[name]; !set {
-					m[name] = nil
+				if _, set := doc[name]; !set {
+					doc[name] = nil
 				}
 			}
-		}
-		if op.faults.on(FaultUserCodeFlagNull) {
-			m["backchannel_user_code_parameter_supported"] = nil
-		}
-		doc = m
+		}},
+		{FaultUserCodeFlagNull, func(doc map[string]any) { doc["backchannel_user_code_parameter_supported"] = nil }},
 	}
-	doc, err := op.discoveryExtras(doc)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if !op.faults.on(FaultDiscoveryTextPlain) {
-		writeJSON(w, doc)
-		return
-	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write(body)
 }
 
 // plainHTTP is u with its https scheme replaced by http.
