@@ -199,3 +199,98 @@ func (op *OP) everyClientKey() []jose.JSONWebKey {
 	}
 	return keys
 }
+
+// faultyAuthParams are the request's parameters as the faulty OP reads
+// them (binding-message-truncated, ignore-signed-user-code,
+// ignore-acr-values).
+func (op *OP) faultyAuthParams(p authParams) authParams {
+	if op.faults.on(FaultBindingMessageTruncated) {
+		p.BindingMessage = truncateRunes(p.BindingMessage, MaxBindingMessageRunes)
+	}
+	if op.faults.on(FaultIgnoreSignedUserCode) {
+		p.UserCode = ""
+	}
+	if op.faults.on(FaultIgnoreACRValues) {
+		p.ACRValues = ""
+	}
+	return p
+}
+
+// waivedBy is the refusal err, or nil when fault (which waives it) is on.
+func (op *OP) waivedBy(fault string, err error) error {
+	if op.faults.on(fault) {
+		return nil
+	}
+	return err
+}
+
+// faultyCheckedNotificationToken is the part of t the OP checks: all of
+// it, but only the first 1024 characters under
+// notification-token-unlimited.
+func (op *OP) faultyCheckedNotificationToken(t string) string {
+	if op.faults.on(FaultNotificationTokenUnlimited) {
+		return t[:min(len(t), ciba.MaxClientNotificationTokenLength)]
+	}
+	return t
+}
+
+// faultyNotificationTokenRefusal refuses a valid b64token outside the
+// base64url alphabet (notification-token-base64url-only).
+func (op *OP) faultyNotificationTokenRefusal(t string) error {
+	if op.faults.on(FaultNotificationTokenBase64URL) && !isBase64URLToken(op.faultyCheckedNotificationToken(t)) {
+		return ciba.ErrInvalidRequest.WithDescription("client_notification_token must be base64url")
+	}
+	return nil
+}
+
+// faultyRequestedExpiryRefusal refuses requested_expiry as a JSON string
+// (requested-expiry-number-only).
+func (op *OP) faultyRequestedExpiryRefusal(requested any) error {
+	if _, isString := requested.(string); isString && op.faults.on(FaultRequestedExpiryNumberOnly) {
+		return ciba.ErrInvalidRequest.WithDescription("requested_expiry must be a JSON number")
+	}
+	return nil
+}
+
+// faultyAuthReqIDBytes is how many random bytes make an auth_req_id: 8
+// under short-auth-req-id.
+func (op *OP) faultyAuthReqIDBytes(n int) int {
+	if op.faults.on(FaultShortAuthReqID) {
+		return 8
+	}
+	return n
+}
+
+// faultyEncodeAuthReqID writes an auth_req_id's random bytes with encode,
+// or as padded standard base64 under padded-auth-req-id.
+func (op *OP) faultyEncodeAuthReqID(raw []byte, encode func([]byte) string) string {
+	if op.faults.on(FaultPaddedAuthReqID) {
+		return paddedAuthReqID(raw)
+	}
+	return encode(raw)
+}
+
+// faultyDeviceView is the stored request as the authentication device
+// receives it (binding-message-form-encoded, binding-message-dropped).
+func (op *OP) faultyDeviceView(ar AuthRequest) AuthRequest {
+	if op.faults.on(FaultBindingMessageFormEncoded) {
+		ar.BindingMessage = url.QueryEscape(ar.BindingMessage)
+	}
+	if op.faults.on(FaultBindingMessageDropped) {
+		ar.BindingMessage = ""
+	}
+	return ar
+}
+
+// faultyAck is the acknowledgement's body: ack, or a reshaped member set
+// under omit-expires-in (when no requested_expiry was sent) and
+// null-interval.
+func (op *OP) faultyAck(ack backchannelAck) any {
+	switch {
+	case op.faults.on(FaultOmitExpiresIn) && !ack.expiryRequested:
+		return map[string]any{"auth_req_id": ack.AuthReqID, "interval": ack.heldInterval}
+	case op.faults.on(FaultNullInterval):
+		return map[string]any{"auth_req_id": ack.AuthReqID, "expires_in": ack.ExpiresIn, "interval": nil}
+	}
+	return ack.AuthenticationResponse
+}
