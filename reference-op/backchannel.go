@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -31,13 +32,7 @@ func (op *OP) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 func (op *OP) backchannel(r *http.Request) (backchannelAck, error) {
 	ctx := r.Context()
 	form, err := parseForm(r)
-	if err != nil && op.faults.on(FaultFirstRequestParamWins) && onlyRequestRepeated(r.PostForm) {
-		form, err = r.PostForm, nil
-	}
-	if err != nil && op.faults.on(FaultOversizedRequestServerError) && isBodyTooLarge(err) {
-		err = ciba.ErrServerError.WithDescription("internal error")
-	}
-	if err != nil {
+	if form, err = op.faultyForm(r, form, err); err != nil {
 		return backchannelAck{}, err
 	}
 	// CIBA 7.2 step 1: authenticate the client first.
@@ -49,44 +44,63 @@ func (op *OP) backchannel(r *http.Request) (backchannelAck, error) {
 	if c.DeliveryMode == ciba.ModePush && !op.pushAllowed() {
 		return backchannelAck{}, ciba.ErrUnauthorizedClient.WithDescription("push mode is not allowed (FAPI-CIBA 5.2.2-3)")
 	}
-	if form.Has(ciba.ParamRequestURI) && op.faults.on(FaultRequestURIServerError) {
-		return backchannelAck{}, ciba.ErrServerError.WithDescription("cannot load request_uri")
-	}
-	if form.Has(ciba.ParamRequestURI) && op.allow.on(AllowRequestURINotSupported) {
-		return backchannelAck{}, errRequestURINotSupported.WithDescription("request_uri is not supported")
-	}
 	if form.Has(ciba.ParamRequestURI) {
-		return backchannelAck{}, ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)")
+		return backchannelAck{}, op.requestURIRefusal()
 	}
-	var p authParams
-	if req := form.Get(ciba.ParamRequest); req != "" {
-		for _, name := range ciba.AuthenticationRequestParams {
-			if form.Has(name) && !op.faults.on(FaultFormOverridesSigned) {
-				return backchannelAck{}, ciba.ErrInvalidRequest.WithDescription(name + " must be inside the signed request, not a form field (CIBA 7.1.1)")
-			}
-		}
-		if p, err = op.parseRequestObject(ctx, c, req); err != nil {
-			return backchannelAck{}, err
-		}
-		if op.faults.on(FaultFormOverridesSigned) {
-			p = overlayFormParams(p, form)
-		}
-		// Suite module 30 (form client_id of another client, certificate
-		// and iss of this one) already failed authentication with 401
-		// invalid_client; an iss differing from the authenticated client
-		// is a bad request object (module 15, 400 invalid_request).
-	} else if op.faults.on(FaultAllowUnsignedRequest) {
-		p = formParams(form.Get, form.Has)
-	} else if !op.fapi() && c.RequestSigningAlg == "" {
-		// CIBA 7.1: plain form parameters; a client that registered
-		// backchannel_authentication_request_signing_alg signs (CIBA 4).
-		p = formParams(form.Get, form.Has)
-	} else if !op.fapi() {
-		return backchannelAck{}, ciba.ErrInvalidRequest.WithDescription("this client registered backchannel_authentication_request_signing_alg " + c.RequestSigningAlg + ": a signed request object is required (CIBA 4, 7.1.1)")
-	} else {
-		return backchannelAck{}, ciba.ErrInvalidRequest.WithDescription("a signed request object is required (FAPI-CIBA 5.2.2-6)")
+	p, err := op.authRequestParams(ctx, c, form)
+	if err != nil {
+		return backchannelAck{}, err
 	}
 	return op.acceptAuthRequest(ctx, c, p)
+}
+
+// requestURIRefusal answers a request with request_uri, which this OP
+// does not support: send a signed request by value (CIBA 7.1.1).
+func (op *OP) requestURIRefusal() error {
+	switch {
+	case op.faults.on(FaultRequestURIServerError):
+		return ciba.ErrServerError.WithDescription("cannot load request_uri")
+	case op.allow.on(AllowRequestURINotSupported):
+		return errRequestURINotSupported.WithDescription("request_uri is not supported")
+	}
+	return ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)")
+}
+
+// authRequestParams are the authentication request's parameters: those of
+// the signed request object (CIBA 7.1.1), or, under CIBA Core alone, the
+// form's from a client that registered no request signing alg (CIBA 7.1).
+func (op *OP) authRequestParams(ctx context.Context, c *Client, form url.Values) (authParams, error) {
+	if req := form.Get(ciba.ParamRequest); req != "" {
+		return op.signedRequestParams(ctx, c, form, req)
+	}
+	switch {
+	case op.faults.on(FaultAllowUnsignedRequest) || !op.fapi() && c.RequestSigningAlg == "":
+		// CIBA 7.1: plain form parameters; a client that registered
+		// backchannel_authentication_request_signing_alg signs (CIBA 4).
+		return formParams(form.Get, form.Has), nil
+	case !op.fapi():
+		return authParams{}, ciba.ErrInvalidRequest.WithDescription("this client registered backchannel_authentication_request_signing_alg " + c.RequestSigningAlg + ": a signed request object is required (CIBA 4, 7.1.1)")
+	}
+	return authParams{}, ciba.ErrInvalidRequest.WithDescription("a signed request object is required (FAPI-CIBA 5.2.2-6)")
+}
+
+// signedRequestParams are the parameters of request object req; none may
+// also travel as a form field (CIBA 7.1.1).
+func (op *OP) signedRequestParams(ctx context.Context, c *Client, form url.Values, req string) (authParams, error) {
+	for _, name := range ciba.AuthenticationRequestParams {
+		if form.Has(name) && !op.faults.on(FaultFormOverridesSigned) {
+			return authParams{}, ciba.ErrInvalidRequest.WithDescription(name + " must be inside the signed request, not a form field (CIBA 7.1.1)")
+		}
+	}
+	// Suite module 30 (form client_id of another client, certificate and
+	// iss of this one) already failed authentication with 401
+	// invalid_client; an iss differing from the authenticated client is a
+	// bad request object (module 15, 400 invalid_request).
+	p, err := op.parseRequestObject(ctx, c, req)
+	if err != nil {
+		return authParams{}, err
+	}
+	return op.faultyOverlay(p, form), nil
 }
 
 // fapi reports whether the OP runs the FAPI-CIBA profile (the default);

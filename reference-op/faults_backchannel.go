@@ -294,3 +294,26 @@ func (op *OP) faultyAck(ack backchannelAck) any {
 	}
 	return ack.AuthenticationResponse
 }
+
+// faultyForm is the parsed backchannel form (err: its refusal) as the
+// faulty OP takes it: a repeated request parameter is let through
+// (first-request-param-wins), an oversized body is a server error
+// (oversized-request-server-error).
+func (op *OP) faultyForm(r *http.Request, form url.Values, err error) (url.Values, error) {
+	if err != nil && op.faults.on(FaultFirstRequestParamWins) && onlyRequestRepeated(r.PostForm) {
+		return r.PostForm, nil
+	}
+	if err != nil && op.faults.on(FaultOversizedRequestServerError) && isBodyTooLarge(err) {
+		return form, ciba.ErrServerError.WithDescription("internal error")
+	}
+	return form, err
+}
+
+// faultyOverlay is the signed parameters p with the form fields beside the
+// request object laid over them under form-overrides-signed.
+func (op *OP) faultyOverlay(p authParams, form url.Values) authParams {
+	if op.faults.on(FaultFormOverridesSigned) {
+		return overlayFormParams(p, form)
+	}
+	return p
+}
