@@ -159,3 +159,18 @@ func newFaultSet(names []string) (faultSet, error) {
 }
 
 func (s faultSet) on(name string) bool { return s[name] }
+
+// waivedBy is the refusal err, or nil when fault (which waives it) is on:
+// the faulty OP accepts what the strict one refuses.
+func (op *OP) waivedBy(fault string, err error) error {
+	return op.faultyRefusal(fault, err, nil)
+}
+
+// faultyRefusal is the strict refusal, or faulty when fault is on: the
+// faulty OP's answer instead (nil: it accepts).
+func (op *OP) faultyRefusal(fault string, strict, faulty error) error {
+	if op.faults.on(fault) {
+		return faulty
+	}
+	return strict
+}

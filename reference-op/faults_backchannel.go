@@ -216,14 +216,6 @@ func (op *OP) faultyAuthParams(p authParams) authParams {
 	return p
 }
 
-// waivedBy is the refusal err, or nil when fault (which waives it) is on.
-func (op *OP) waivedBy(fault string, err error) error {
-	if op.faults.on(fault) {
-		return nil
-	}
-	return err
-}
-
 // faultyCheckedNotificationToken is the part of t the OP checks: all of
 // it, but only the first 1024 characters under
 // notification-token-unlimited.

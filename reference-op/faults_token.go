@@ -240,3 +240,12 @@ func legacyTLS(c *tls.Config) {
 		return legacy, nil
 	}
 }
+
+// faultyMaxRedemptions is how often an approved auth_req_id may be
+// redeemed: strict, or twice under issue-token-twice.
+func (op *OP) faultyMaxRedemptions(strict int) int {
+	if op.faults.on(FaultIssueTokenTwice) {
+		return 2
+	}
+	return strict
+}
