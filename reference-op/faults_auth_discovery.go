@@ -339,3 +339,19 @@ func (op *OP) jwksWithFaults() (jose.JSONWebKeySet, error) {
 	}
 	return set, nil
 }
+
+// faultyAcceptsUnsigned reports whether a client assertion with alg none
+// is taken unverified (accept-alg-none-client-assertion).
+func (op *OP) faultyAcceptsUnsigned(assertion string) bool {
+	h, _ := peekHeader(assertion)
+	return h.Alg == ciba.AlgNone && op.faults.on(FaultAcceptNoneAssertion)
+}
+
+// faultyAssertionAudRefusal refuses a client assertion whose aud is an
+// array (client-assertion-aud-string-only).
+func (op *OP) faultyAssertionAudRefusal(cl claims) error {
+	if _, isArray := cl["aud"].([]any); isArray && op.faults.on(FaultAssertionAudStringOnly) {
+		return invalidClient("client_assertion aud must be a string")
+	}
+	return nil
+}
