@@ -2,6 +2,7 @@ package mockdevice
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"sync"
 	"time"
 
@@ -67,8 +67,10 @@ type Config struct {
 	// nil discards.
 	Logger *slog.Logger
 	// MaxRequests bounds the record, so a long load run cannot exhaust
-	// memory: beyond it the oldest settled requests are forgotten (pending
-	// ones never are). Zero means DefaultMaxRequests.
+	// memory: beyond it the earliest settled request is forgotten, or, when
+	// none is settled, the earliest received undecided one.
+	// Undecided requests are also forgotten once they have expired (plus
+	// ExpiryGrace). Zero means DefaultMaxRequests.
 	MaxRequests int
 }
 
@@ -125,6 +127,10 @@ type Request struct {
 	CallbackStatus int `json:"callback_status,omitempty"`
 	// CallbackError says why the callback failed; empty on success (2xx).
 	CallbackError string `json:"callback_error,omitempty"`
+	// ExpiresAt is the bearer token's exp: the request's expiry at the OP
+	// (DefaultRequestLifetime after arrival when the token has none). An
+	// undecided request is forgotten ExpiryGrace after it.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // Settled reports whether nothing more will happen to the request: it was
@@ -138,6 +144,12 @@ type record struct {
 	req   Request
 	token string      // the OP's bearer token, replayed on the callback
 	timer clock.Timer // the scripted decision, nil when none is scheduled
+	// expires is req.ExpiresAt; the rest are its places in the indexes.
+	expires   time.Time
+	arrival   *list.Element
+	hintEl    *list.Element
+	settledEl *list.Element
+	heapIdx   int
 }
 
 // Device is the mock authentication device. Its methods are safe for
@@ -156,11 +168,11 @@ type Device struct {
 	mu            sync.Mutex
 	policies      map[string]Policy
 	defaultPolicy Policy
-	records       map[string]*record
-	order         []string
-	// changed is closed and replaced on every change of records, waking
-	// waiters (a broadcast without polling).
-	changed chan struct{}
+	index         index
+	// watches wakes waiters: the channel under a request's id (or
+	// login_hint) key is closed on the next change of such a request, so
+	// a change wakes only the waiters of that request, without polling.
+	watches map[watchKey]*watch
 	closed  bool
 	// inflight counts scheduled decisions and running callbacks; Close
 	// waits for it.
@@ -221,8 +233,8 @@ func New(cfg Config) (*Device, error) {
 		maxRequests:     cfg.MaxRequests,
 		policies:        policies,
 		defaultPolicy:   cfg.Default,
-		records:         make(map[string]*record),
-		changed:         make(chan struct{}),
+		index:           newIndex(),
+		watches:         map[watchKey]*watch{},
 	}
 	d.handler = d.routes()
 	return d, nil
@@ -242,10 +254,13 @@ func (d *Device) Close() {
 		return
 	}
 	d.closed = true
-	for _, rec := range d.records {
-		d.stopTimerLocked(rec)
+	for e := d.index.arrivals.Front(); e != nil; e = e.Next() {
+		d.stopTimerLocked(e.Value.(*record))
 	}
-	d.notifyLocked()
+	for k, w := range d.watches {
+		close(w.ch)
+		delete(d.watches, k)
+	}
 	d.mu.Unlock()
 	d.inflight.Wait()
 }
@@ -295,9 +310,10 @@ func (d *Device) Policies() (byLoginHint map[string]Policy, def Policy) {
 func (d *Device) Requests() []Request {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]Request, 0, len(d.order))
-	for _, id := range d.order {
-		out = append(out, d.records[id].req)
+	d.forgetExpiredLocked()
+	out := make([]Request, 0, d.index.arrivals.Len())
+	for e := d.index.arrivals.Front(); e != nil; e = e.Next() {
+		out = append(out, e.Value.(*record).req)
 	}
 	return out
 }
@@ -306,47 +322,127 @@ func (d *Device) Requests() []Request {
 func (d *Device) Request(id string) (Request, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rec, ok := d.records[id]
+	rec, ok := d.index.byID[id]
 	if !ok {
 		return Request{}, false
 	}
 	return rec.req, true
 }
 
-// WaitMatch blocks until a recorded request satisfies match and returns the
-// earliest such, or ctx's error. It wakes on every change, never polls.
-// match runs with the device locked: it must not call the Device.
-func (d *Device) WaitMatch(ctx context.Context, match func(Request) bool) (Request, error) {
+// Stats reports what the record holds and what it has forgotten.
+func (d *Device) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.index.stats
+	st.Stored = len(d.index.byID)
+	st.Pending = len(d.index.undecided)
+	return st
+}
+
+// Match selects the request WaitMatch waits for, through an index: the
+// request with ID, or else the earliest recorded request for LoginHint.
+// With Settled, only once it is Settled. One of ID and LoginHint is
+// required; with both, the request with ID must also carry LoginHint.
+type Match struct {
+	ID        string
+	LoginHint string
+	Settled   bool
+}
+
+// ok reports whether r satisfies m.
+func (m Match) ok(r Request) bool {
+	return (m.ID == "" || r.ID == m.ID) && (m.LoginHint == "" || r.LoginHint == m.LoginHint) &&
+		(!m.Settled || r.Settled())
+}
+
+// ErrEmptyMatch is WaitMatch's answer to a Match with neither ID nor LoginHint.
+var ErrEmptyMatch = errors.New("mockdevice: a Match needs an ID or a LoginHint")
+
+// watchKey names what a waiter watches: one id, or one login_hint.
+type watchKey struct{ id, hint string }
+
+type watch struct {
+	ch      chan struct{}
+	waiters int
+}
+
+// WaitMatch blocks until a recorded request satisfies m and returns it, or
+// ctx's error. It looks the request up by id, or by login_hint (then the
+// earliest satisfying m; with Settled the login_hint's requests are looked
+// through in arrival order), and wakes only when a request with that id or
+// login_hint changes: it never polls and never scans the whole record.
+func (d *Device) WaitMatch(ctx context.Context, m Match) (Request, error) {
+	if m.ID == "" && m.LoginHint == "" {
+		return Request{}, ErrEmptyMatch
+	}
+	key := watchKey{id: m.ID}
+	if m.ID == "" {
+		key = watchKey{hint: m.LoginHint}
+	}
 	for {
 		d.mu.Lock()
-		for _, id := range d.order {
-			if r := d.records[id].req; match(r) {
-				d.mu.Unlock()
-				return r, nil
-			}
+		if r, ok := d.findLocked(m); ok {
+			d.mu.Unlock()
+			return r, nil
 		}
-		changed, closed := d.changed, d.closed
-		d.mu.Unlock()
-		if closed {
+		if d.closed {
+			d.mu.Unlock()
 			return Request{}, ErrClosed
 		}
+		w := d.watches[key]
+		if w == nil {
+			w = &watch{ch: make(chan struct{})}
+			d.watches[key] = w
+		}
+		w.waiters++
+		d.mu.Unlock()
+		var err error
 		select {
 		case <-ctx.Done():
-			return Request{}, ctx.Err()
-		case <-changed:
+			err = ctx.Err()
+		case <-w.ch:
+		}
+		d.mu.Lock()
+		if w.waiters--; w.waiters == 0 && d.watches[key] == w {
+			delete(d.watches, key)
+		}
+		d.mu.Unlock()
+		if err != nil {
+			return Request{}, err
 		}
 	}
 }
 
+// findLocked looks m up through the indexes.
+func (d *Device) findLocked(m Match) (Request, bool) {
+	if m.ID != "" {
+		if rec, ok := d.index.byID[m.ID]; ok && m.ok(rec.req) {
+			return rec.req, true
+		}
+		return Request{}, false
+	}
+	if l := d.index.byHint[m.LoginHint]; l != nil {
+		for e := l.Front(); e != nil; e = e.Next() {
+			if r := e.Value.(*record).req; m.ok(r) {
+				return r, true
+			}
+			if !m.Settled {
+				break
+			}
+		}
+	}
+	return Request{}, false
+}
+
 // Wait blocks until the request with id has arrived.
 func (d *Device) Wait(ctx context.Context, id string) (Request, error) {
-	return d.WaitMatch(ctx, func(r Request) bool { return r.ID == id })
+	return d.WaitMatch(ctx, Match{ID: id})
 }
 
 // WaitSettled blocks until the request with id is Settled: refused, or
 // decided with the OP's callback finished.
 func (d *Device) WaitSettled(ctx context.Context, id string) (Request, error) {
-	return d.WaitMatch(ctx, func(r Request) bool { return r.ID == id && r.Settled() })
+	return d.WaitMatch(ctx, Match{ID: id, Settled: true})
 }
 
 // Decide makes the user answer the pending request id with status and
@@ -379,7 +475,7 @@ func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err 
 	if d.closed {
 		return "", ErrClosed
 	}
-	rec, ok := d.records[id]
+	rec, ok := d.index.byID[id]
 	if !ok {
 		return "", fmt.Errorf("%w: %q", ErrUnknownRequest, id)
 	}
@@ -387,10 +483,11 @@ func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err 
 		return "", fmt.Errorf("%w: %q is %s", ErrAlreadyDecided, id, rec.req.State)
 	}
 	d.stopTimerLocked(rec)
+	d.index.decided(rec)
 	rec.req.State = stateFor(status)
 	rec.req.DecidedAt = d.clock.Now()
 	d.inflight.Add(1)
-	d.notifyLocked()
+	d.notifyLocked(rec)
 	d.log.Info("mockdevice: decided", "id", id, "status", status)
 	return rec.token, nil
 }
@@ -401,14 +498,18 @@ func (d *Device) callBack(ctx context.Context, id, token string, status ciba.Dev
 	httpStatus, cbErr := d.post(ctx, token, status)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rec := d.records[id]
+	// A decided request leaves every index that forgets (the expiry heap)
+	// and joins the settled list only now, so it is still here.
+	rec := d.index.byID[id]
 	rec.req.CalledBackAt = d.clock.Now()
 	rec.req.CallbackStatus = httpStatus
 	if cbErr != nil {
 		rec.req.CallbackError = cbErr.Error()
 		d.log.Warn("mockdevice: callback failed", "id", id, "error", cbErr)
 	}
-	d.notifyLocked()
+	rec.token = "" // settled: no callback will need it again
+	d.index.settle(rec)
+	d.notifyLocked(rec)
 	if cbErr != nil {
 		return rec.req, fmt.Errorf("%w: %v", ErrCallbackFailed, cbErr)
 	}
@@ -445,13 +546,15 @@ func (d *Device) post(ctx context.Context, token string, status ciba.DeviceStatu
 var errDuplicate = errors.New("duplicate request id")
 
 // receive records a request from the OP and returns the policy it gets.
+// req.ExpiresAt is the bearer token's exp, zero when it has none.
 func (d *Device) receive(req Request, token string) (Policy, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return Policy{}, ErrClosed
 	}
-	if _, dup := d.records[req.ID]; dup {
+	d.forgetExpiredLocked()
+	if _, dup := d.index.byID[req.ID]; dup {
 		return Policy{}, errDuplicate
 	}
 	p, ok := d.policies[req.LoginHint]
@@ -460,16 +563,22 @@ func (d *Device) receive(req Request, token string) (Policy, error) {
 	}
 	req.Policy = p
 	req.ReceivedAt = d.clock.Now()
+	if req.ExpiresAt.IsZero() {
+		req.ExpiresAt = req.ReceivedAt.Add(DefaultRequestLifetime)
+	}
 	req.State = StatePending
 	req.ResponseStatus = http.StatusCreated
 	if p.Outcome == OutcomeError {
 		req.State = StateFailed
 		req.ResponseStatus = p.errorStatus()
 	}
-	d.forgetOldestSettledLocked()
-	d.records[req.ID] = &record{req: req, token: token}
-	d.order = append(d.order, req.ID)
-	d.notifyLocked()
+	d.makeRoomLocked()
+	rec := &record{req: req, expires: req.ExpiresAt}
+	if req.State == StatePending {
+		rec.token = token // for the callback; a refused request gets none
+	}
+	d.index.add(rec)
+	d.notifyLocked(rec)
 	d.log.Info("mockdevice: request", "id", req.ID, "login_hint", req.LoginHint,
 		"client_id", req.ClientID, "binding_message", req.BindingMessage, "policy", p.String())
 	return p, nil
@@ -484,7 +593,7 @@ func (d *Device) schedule(id string, p Policy) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rec, ok := d.records[id]
+	rec, ok := d.index.byID[id]
 	if d.closed || !ok || rec.req.State != StatePending {
 		return
 	}
@@ -504,7 +613,7 @@ func (d *Device) schedule(id string, p Policy) {
 // timer first so decide does not try to stop it.
 func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, error) {
 	d.mu.Lock()
-	if rec, ok := d.records[id]; ok {
+	if rec, ok := d.index.byID[id]; ok {
 		rec.timer = nil
 	}
 	d.mu.Unlock()
@@ -523,22 +632,51 @@ func (d *Device) stopTimerLocked(rec *record) {
 	rec.timer = nil
 }
 
-// forgetOldestSettledLocked makes room for one more request when the
-// record is full, by dropping the oldest settled one.
-func (d *Device) forgetOldestSettledLocked() {
-	if len(d.order) < d.maxRequests {
+// makeRoomLocked makes room for one more request when the record is
+// full: it forgets the earliest settled request or, when none is settled,
+// the earliest received undecided one. O(log n).
+func (d *Device) makeRoomLocked() {
+	if len(d.index.byID) < d.maxRequests {
 		return
 	}
-	for i, id := range d.order {
-		if d.records[id].req.Settled() {
-			delete(d.records, id)
-			d.order = slices.Delete(d.order, i, i+1)
-			return
-		}
+	rec, pending := d.index.victim()
+	if rec == nil {
+		return // every request awaits its callback: bounded by those in flight
+	}
+	if pending {
+		d.index.stats.ForgottenPending++
+		d.log.Warn("mockdevice: record full of undecided requests; forgetting the earliest",
+			"id", rec.req.ID, "max_requests", d.maxRequests)
+	} else {
+		d.index.stats.ForgottenSettled++
+	}
+	d.forgetLocked(rec)
+}
+
+// forgetExpiredLocked forgets the undecided requests that expired more
+// than ExpiryGrace ago. O(k log n) for k expired requests.
+func (d *Device) forgetExpiredLocked() {
+	now := d.clock.Now()
+	for rec := d.index.expired(now); rec != nil; rec = d.index.expired(now) {
+		d.index.stats.ForgottenExpired++
+		d.forgetLocked(rec)
 	}
 }
 
-func (d *Device) notifyLocked() {
-	close(d.changed)
-	d.changed = make(chan struct{})
+// forgetLocked drops a request from the record, cancelling its scheduled
+// decision; its waiters wake and find it gone.
+func (d *Device) forgetLocked(rec *record) {
+	d.stopTimerLocked(rec)
+	d.index.remove(rec)
+	d.notifyLocked(rec)
+}
+
+// notifyLocked wakes the waiters of rec's id and login_hint.
+func (d *Device) notifyLocked(rec *record) {
+	for _, k := range []watchKey{{id: rec.req.ID}, {hint: rec.req.LoginHint}} {
+		if w, ok := d.watches[k]; ok {
+			close(w.ch)
+			delete(d.watches, k)
+		}
+	}
 }

@@ -61,6 +61,7 @@ func TestPolicyOutcomesCallTheOPBack(t *testing.T) {
 				ACRValues: "a b", Policy: Policy{Outcome: tt.outcome}, ReceivedAt: epoch,
 				ResponseStatus: http.StatusCreated, State: tt.wantState, DecidedAt: epoch,
 				CalledBackAt: epoch, CallbackStatus: http.StatusNoContent,
+				ExpiresAt: epoch.Add(5 * time.Minute), // the token's exp
 			}
 			if got != want {
 				t.Errorf("recorded\n%+v\nwant\n%+v", got, want)
@@ -282,7 +283,7 @@ func TestWaitWakesOnArrivalAndHonoursContext(t *testing.T) {
 	got := make(chan Request, 1)
 	errc := make(chan error, 1)
 	go func() {
-		r, err := h.device.WaitMatch(waitCtx(t), func(r Request) bool { return r.LoginHint == "dave" })
+		r, err := h.device.WaitMatch(waitCtx(t), Match{LoginHint: "dave"})
 		got <- r
 		errc <- err
 	}()

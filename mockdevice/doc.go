@@ -46,6 +46,12 @@
 //
 // Client drives these routes from Go for a device in another process.
 //
+// The record is bounded (Config.MaxRequests) and indexed by id and
+// login_hint, so a device that has seen a million requests answers as
+// fast as a fresh one: an undecided request is forgotten ExpiryGrace after
+// the expiry its bearer token carries (exp), and when the record is full
+// the earliest settled request makes room (see Device.Stats).
+//
 // Deciding answers 200 with the decided Request, 404 for an unknown id, 409
 // if it was already decided, 400 for an unknown action and 502 when the OP's
 // callback failed (the decision stands and the failure is recorded).

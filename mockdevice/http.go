@@ -120,6 +120,9 @@ func (d *Device) handleChannel(w http.ResponseWriter, r *http.Request) {
 		ACRValues:         body.ACRValues,
 		IsConsentRequired: body.IsConsentRequired,
 	}
+	if claims.Expiry != nil {
+		req.ExpiresAt = claims.Expiry.Time().UTC()
+	}
 	policy, err := d.receive(req, token)
 	switch {
 	case errors.Is(err, ErrClosed):
@@ -163,11 +166,11 @@ func (d *Device) handleGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
 	if wait := q.Get("wait"); wait != "" {
-		match := func(req Request) bool { return req.ID == id }
+		match := Match{ID: id}
 		switch wait {
 		case WaitArrival:
 		case WaitSettled:
-			match = func(req Request) bool { return req.ID == id && req.Settled() }
+			match.Settled = true
 		default:
 			writeError(w, http.StatusBadRequest, "invalid_request",
 				fmt.Sprintf("wait must be %s or %s, got %q", WaitArrival, WaitSettled, wait))

@@ -1,8 +1,11 @@
 package refop
 
 import (
+	"container/heap"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -124,22 +127,90 @@ type Store interface {
 	Purge(ctx context.Context, cutoff time.Time) error
 }
 
-// MemoryStore is a Store in process memory.
+// MemoryStore is a Store in process memory. Besides its maps it keeps
+// one min-heap by expiry per kind, so Purge costs O(k log n) for the k
+// entries it drops instead of a scan of everything stored, and used jtis
+// are dropped as soon as they expire (an expired jti counts as unused
+// anyway): memory and per-request cost stay flat however many requests,
+// tokens and assertions a long `serve` has seen.
+//
+// Requests and tokens are also capped by count (SetLimits): beyond the
+// cap the one expiring first is dropped, as a purge would later. Purge
+// alone bounds them by rate × lifetime, which for refresh tokens (a day)
+// and retained expired requests (an hour) is too much under sustained
+// load. Used jtis are never capped: dropping a live one would allow a
+// replay; they expire within minutes.
 type MemoryStore struct {
-	mu       sync.Mutex
-	requests map[string]AuthRequest
-	tokens   map[string]Token
-	jtis     map[string]time.Time
+	mu          sync.Mutex
+	maxRequests int
+	maxTokens   int
+	requests    map[string]AuthRequest
+	tokens      map[string]Token
+	jtis        map[string]time.Time
+	requestsExp expiryQueue
+	tokensExp   expiryQueue
+	jtisExp     expiryQueue
+	// requestsAge and tokensAge list keys oldest first, for the caps.
+	requestsAge fifo
+	tokensAge   fifo
+	dropped     int
 }
 
 var _ Store = (*MemoryStore)(nil)
 
-// NewMemoryStore returns an empty MemoryStore.
+// Default caps of a MemoryStore (SetLimits): far above what a
+// conformance run or a load run of minutes stores, a few hundred MB at
+// most.
+const (
+	DefaultMaxStoredRequests = 200_000
+	DefaultMaxStoredTokens   = 400_000
+)
+
+// NewMemoryStore returns an empty MemoryStore with the default caps.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		requests: map[string]AuthRequest{},
-		tokens:   map[string]Token{},
-		jtis:     map[string]time.Time{},
+		maxRequests: DefaultMaxStoredRequests,
+		maxTokens:   DefaultMaxStoredTokens,
+		requests:    map[string]AuthRequest{},
+		tokens:      map[string]Token{},
+		jtis:        map[string]time.Time{},
+	}
+}
+
+// SetLimits replaces the caps on stored requests and tokens; values below
+// 1 keep the current cap. It applies from the next insertion.
+func (s *MemoryStore) SetLimits(requests, tokens int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if requests > 0 {
+		s.maxRequests = requests
+	}
+	if tokens > 0 {
+		s.maxTokens = tokens
+	}
+}
+
+// StoreCounts is how many entries a store holds (MemoryStore.Counts,
+// BoltStore.Counts).
+type StoreCounts struct {
+	Requests, Tokens, JTIs int
+	// Queued counts the expiry-index entries of all kinds (MemoryStore:
+	// at least the entries stored, more only for keys whose expiry
+	// changed; BoltStore: exactly the entries stored).
+	Queued int
+	// Dropped counts requests and tokens a MemoryStore dropped, oldest
+	// first, to stay within its caps (SetLimits).
+	Dropped int
+}
+
+// Counts reports how many entries the store holds.
+func (s *MemoryStore) Counts() StoreCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return StoreCounts{
+		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis),
+		Queued:  len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp),
+		Dropped: s.dropped,
 	}
 }
 
@@ -150,7 +221,14 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.requests[r.ID]; ok {
 		return ErrExists
 	}
+	r = ownStrings(r)
 	s.requests[r.ID] = r
+	s.requestsExp.push(r.ID, r.ExpiresAt)
+	s.requestsAge.add(r.ID, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
+	for len(s.requests) > s.maxRequests {
+		delete(s.requests, s.requestsAge.oldest(func(k string) bool { _, ok := s.requests[k]; return ok }))
+		s.dropped++
+	}
 	return nil
 }
 
@@ -173,10 +251,17 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 	if !ok {
 		return AuthRequest{}, ErrNotFound
 	}
+	before, key := r.ExpiresAt, r.ID
 	if err := fn(&r); err != nil {
 		return s.requests[id], err
 	}
-	s.requests[id] = r
+	// Keyed by the stored id, not the caller's: assigning to a map with
+	// a string key re-points the key at the string given, and the
+	// caller's auth_req_id is a window into its token request's body.
+	s.requests[key] = r
+	if !r.ExpiresAt.Equal(before) {
+		s.requestsExp.push(key, r.ExpiresAt)
+	}
 	return r, nil
 }
 
@@ -184,7 +269,19 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t = ownTokenStrings(t)
+	old, ok := s.tokens[t.Key]
+	if !ok || !old.ExpiresAt.Equal(t.ExpiresAt) {
+		s.tokensExp.push(t.Key, t.ExpiresAt)
+	}
 	s.tokens[t.Key] = t
+	if !ok {
+		s.tokensAge.add(t.Key, len(s.tokens), func(k string) bool { _, ok := s.tokens[k]; return ok })
+	}
+	for len(s.tokens) > s.maxTokens {
+		delete(s.tokens, s.tokensAge.oldest(func(k string) bool { _, ok := s.tokens[k]; return ok }))
+		s.dropped++
+	}
 	return nil
 }
 
@@ -208,18 +305,25 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 		return ErrNotFound
 	}
 	t.Revoked = true
-	s.tokens[key] = t
+	s.tokens[t.Key] = t // the stored key: see UpdateAuthRequest
 	return nil
 }
 
-// UseJTI implements Store.
+// UseJTI implements Store. It first drops the jtis expired by now: they
+// would be accepted again anyway, so keeping them only costs memory.
 func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.jtisExp.popWhile(func(at time.Time) bool { return !at.After(now) }, func(k string) {
+		if exp, ok := s.jtis[k]; ok && !exp.After(now) {
+			delete(s.jtis, k)
+		}
+	})
 	if exp, ok := s.jtis[key]; ok && exp.After(now) {
 		return false, nil
 	}
 	s.jtis[key] = expiresAt
+	s.jtisExp.push(key, expiresAt)
 	return true, nil
 }
 
@@ -234,24 +338,113 @@ func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error)
 	return out, nil
 }
 
-// Purge implements Store.
+// Purge implements Store in O(k log n) for the k entries dropped.
 func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, r := range s.requests {
-		if r.ExpiresAt.Before(cutoff) {
+	before := func(at time.Time) bool { return at.Before(cutoff) }
+	s.requestsExp.popWhile(before, func(id string) {
+		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
 			delete(s.requests, id)
 		}
-	}
-	for k, t := range s.tokens {
-		if t.ExpiresAt.Before(cutoff) {
+	})
+	s.tokensExp.popWhile(before, func(k string) {
+		if t, ok := s.tokens[k]; ok && t.ExpiresAt.Before(cutoff) {
 			delete(s.tokens, k)
 		}
-	}
-	for k, exp := range s.jtis {
-		if exp.Before(cutoff) {
+	})
+	s.jtisExp.popWhile(before, func(k string) {
+		if exp, ok := s.jtis[k]; ok && exp.Before(cutoff) {
 			delete(s.jtis, k)
 		}
-	}
+	})
 	return nil
+}
+
+// expiryQueue is a min-heap of keys by expiry. An entry may be stale (the
+// key was dropped, or re-stored with another expiry): popBefore's callback
+// checks the stored value before deleting anything.
+type expiryQueue []expiring
+
+type expiring struct {
+	key string
+	at  time.Time
+}
+
+func (q expiryQueue) Len() int           { return len(q) }
+func (q expiryQueue) Less(i, j int) bool { return q[i].at.Before(q[j].at) }
+func (q expiryQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *expiryQueue) Push(x any)        { *q = append(*q, x.(expiring)) }
+func (q *expiryQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+func (q *expiryQueue) push(key string, at time.Time) { heap.Push(q, expiring{key: key, at: at}) }
+
+// popWhile pops entries while due(their expiry) holds for the earliest,
+// handing each key to drop.
+func (q *expiryQueue) popWhile(due func(at time.Time) bool, drop func(key string)) {
+	for len(*q) > 0 && due((*q)[0].at) {
+		drop(heap.Pop(q).(expiring).key)
+	}
+}
+
+// ownStrings copies the request's strings. Form values are substrings of
+// the request body they were parsed from (net/url returns unescaped values
+// as they stand), so a stored request would otherwise keep its whole POST
+// body alive, signed request object and client assertion included: about
+// 3 KB per request for as long as it is retained.
+func ownStrings(r AuthRequest) AuthRequest {
+	for _, f := range []*string{&r.ID, &r.ClientID, &r.Subject, &r.Scope, &r.ACR, &r.ACRValues,
+		&r.BindingMessage, &r.UserCode, &r.ClientNotificationToken, &r.DeliveryMode, &r.FailureReason} {
+		*f = strings.Clone(*f)
+	}
+	return r
+}
+
+// ownTokenStrings is ownStrings for a token.
+func ownTokenStrings(t Token) Token {
+	for _, f := range []*string{&t.Key, &t.ClientID, &t.Subject, &t.Scope, &t.ACR, &t.CertThumbprint} {
+		*f = strings.Clone(*f)
+	}
+	return t
+}
+
+// fifo lists keys in insertion order. Keys dropped from the store by a
+// purge stay in it until skipped; it compacts itself when more than half
+// of it is such leftovers, so it stays within twice the store's size.
+type fifo struct {
+	keys []string
+	head int
+}
+
+// add appends key. size is how many keys the store holds, present tells
+// which: when the list has grown past twice that, the leftovers go, in
+// O(n) once every n additions: O(1) amortised.
+func (f *fifo) add(key string, size int, present func(string) bool) {
+	f.keys = append(f.keys, key)
+	if n := len(f.keys) - f.head; n > 2*size+1024 {
+		f.keys = slices.DeleteFunc(f.keys[f.head:], func(k string) bool { return !present(k) })
+		f.head = 0
+	} else if f.head > n {
+		f.keys = slices.Delete(f.keys, 0, f.head)
+		f.head = 0
+	}
+}
+
+// oldest removes and returns the oldest key the store still holds; the
+// caller only asks while the store is over its cap, so one exists.
+func (f *fifo) oldest(present func(string) bool) string {
+	for f.head < len(f.keys) {
+		k := f.keys[f.head]
+		f.keys[f.head] = ""
+		f.head++
+		if present(k) {
+			return k
+		}
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package refop
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,11 +24,111 @@ type BoltStore struct {
 var _ Store = (*BoltStore)(nil)
 
 // Bucket names. Values are JSON (requests, tokens) or a binary time (jtis).
+// Each kind has an expiry index: keys are expiryKey(expiry, key), values
+// empty, so Purge walks only what expired (a cursor from the first key)
+// instead of decoding every record, and the file stops growing once
+// expired entries are purged (bbolt reuses freed pages).
 var (
 	bucketRequests = []byte("auth_requests")
 	bucketTokens   = []byte("tokens")
 	bucketJTIs     = []byte("jtis")
+
+	bucketRequestsExp = []byte("auth_requests_by_expiry")
+	bucketTokensExp   = []byte("tokens_by_expiry")
+	bucketJTIsExp     = []byte("jtis_by_expiry")
 )
+
+// expiryIndexes pairs each bucket with its expiry index and the way to
+// read a record's expiry.
+var expiryIndexes = []struct {
+	data, index []byte
+	expiry      func(v []byte) (time.Time, error)
+}{
+	{bucketRequests, bucketRequestsExp, func(v []byte) (time.Time, error) {
+		var r AuthRequest
+		err := json.Unmarshal(v, &r)
+		return r.ExpiresAt, err
+	}},
+	{bucketTokens, bucketTokensExp, func(v []byte) (time.Time, error) {
+		var t Token
+		err := json.Unmarshal(v, &t)
+		return t.ExpiresAt, err
+	}},
+	{bucketJTIs, bucketJTIsExp, func(v []byte) (time.Time, error) {
+		var t time.Time
+		err := t.UnmarshalBinary(v)
+		return t, err
+	}},
+}
+
+// unixToYear1 shifts Unix seconds so every time from year 1 on is
+// non-negative: expiry keys then sort by time as bytes.
+const unixToYear1 = 62135596800
+
+// expiryKey is the index key of key expiring at t: 8 bytes of seconds
+// since year 1 and 4 of nanoseconds, big-endian, then key.
+func expiryKey(t time.Time, key []byte) []byte {
+	k := make([]byte, 12, 12+len(key))
+	binary.BigEndian.PutUint64(k, uint64(max(t.Unix()+unixToYear1, 0)))
+	binary.BigEndian.PutUint32(k[8:], uint32(t.Nanosecond()))
+	return append(k, key...)
+}
+
+// splitExpiryKey is expiryKey's inverse.
+func splitExpiryKey(k []byte) (time.Time, []byte) {
+	if len(k) < 12 {
+		return time.Time{}, nil
+	}
+	sec := int64(binary.BigEndian.Uint64(k)) - unixToYear1
+	return time.Unix(sec, int64(binary.BigEndian.Uint32(k[8:]))).UTC(), k[12:]
+}
+
+// reindex moves key's expiry index entry from old (zero: none) to exp.
+func reindex(tx *bolt.Tx, index []byte, key []byte, old, exp time.Time, hadOld bool) error {
+	b := tx.Bucket(index)
+	if hadOld {
+		if old.Equal(exp) {
+			return nil
+		}
+		if err := b.Delete(expiryKey(old, key)); err != nil {
+			return err
+		}
+	}
+	return b.Put(expiryKey(exp, key), nil)
+}
+
+// purgeIndexed deletes the records of data whose index entry says they
+// expire while due holds, at most limit of them (0: no limit), checking
+// each record's own expiry before deleting it.
+func purgeIndexed(tx *bolt.Tx, data, index []byte, expiry func([]byte) (time.Time, error), due func(time.Time) bool, limit int) error {
+	b, idx := tx.Bucket(data), tx.Bucket(index)
+	var doomed [][]byte // deleting under a live cursor skips keys
+	c := idx.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		at, key := splitExpiryKey(k)
+		if !due(at) || (limit > 0 && len(doomed) == limit) {
+			break
+		}
+		doomed = append(doomed, append([]byte(nil), k...))
+		if v := b.Get(key); v != nil {
+			exp, err := expiry(v)
+			if err != nil {
+				return fmt.Errorf("%s %q: %w", data, key, err)
+			}
+			if exp.Equal(at) {
+				if err := b.Delete(key); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, k := range doomed {
+		if err := idx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // boltLockTimeout bounds the wait for the file lock: a second OP on the
 // same file gets a clear error instead of hanging. A killed process's
@@ -44,8 +145,27 @@ func NewBoltStore(path string) (*BoltStore, error) {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRequests, bucketTokens, bucketJTIs} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+		for _, x := range expiryIndexes {
+			data, err := tx.CreateBucketIfNotExists(x.data)
+			if err != nil {
+				return err
+			}
+			if tx.Bucket(x.index) != nil {
+				continue
+			}
+			// A file written before the indexes existed: index it once.
+			idx, err := tx.CreateBucket(x.index)
+			if err != nil {
+				return err
+			}
+			err = data.ForEach(func(k, v []byte) error {
+				exp, err := x.expiry(v)
+				if err != nil {
+					return fmt.Errorf("%s %q: %w", x.data, k, err)
+				}
+				return idx.Put(expiryKey(exp, k), nil)
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -75,7 +195,10 @@ func (s *BoltStore) CreateAuthRequest(_ context.Context, r AuthRequest) error {
 		if b.Get([]byte(r.ID)) != nil {
 			return ErrExists
 		}
-		return b.Put([]byte(r.ID), v)
+		if err := b.Put([]byte(r.ID), v); err != nil {
+			return err
+		}
+		return reindex(tx, bucketRequestsExp, []byte(r.ID), time.Time{}, r.ExpiresAt, false)
 	})
 }
 
@@ -111,7 +234,10 @@ func (s *BoltStore) UpdateAuthRequest(_ context.Context, id string, fn func(*Aut
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(id), v)
+		if err := b.Put([]byte(id), v); err != nil {
+			return err
+		}
+		return reindex(tx, bucketRequestsExp, []byte(id), stored.ExpiresAt, updated.ExpiresAt, true)
 	})
 	var fe fnError
 	if errors.As(err, &fe) {
@@ -146,7 +272,18 @@ func (s *BoltStore) PutToken(_ context.Context, t Token) error {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTokens).Put([]byte(t.Key), v)
+		b := tx.Bucket(bucketTokens)
+		var old Token
+		hadOld := b.Get([]byte(t.Key)) != nil
+		if hadOld {
+			if err := getJSON(b, t.Key, &old); err != nil {
+				return err
+			}
+		}
+		if err := b.Put([]byte(t.Key), v); err != nil {
+			return err
+		}
+		return reindex(tx, bucketTokensExp, []byte(t.Key), old.ExpiresAt, t.ExpiresAt, hadOld)
 	})
 }
 
@@ -180,22 +317,34 @@ func (s *BoltStore) RevokeToken(_ context.Context, key string) error {
 func (s *BoltStore) UseJTI(_ context.Context, key string, expiresAt, now time.Time) (bool, error) {
 	fresh := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		// Drop a few jtis expired by now (they would be accepted again
+		// anyway): the write is under way, and the bucket stays small
+		// between purges. Bounded, so one call never stalls.
+		x := expiryIndexes[2]
+		if err := purgeIndexed(tx, x.data, x.index, x.expiry, func(at time.Time) bool { return !at.After(now) }, jtiPurgeBatch); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketJTIs)
+		var old time.Time
+		hadOld := false
 		if v := b.Get([]byte(key)); v != nil {
-			var exp time.Time
-			if err := exp.UnmarshalBinary(v); err != nil {
+			if err := old.UnmarshalBinary(v); err != nil {
 				return fmt.Errorf("jti record: %w", err)
 			}
-			if exp.After(now) {
+			if old.After(now) {
 				return nil
 			}
+			hadOld = true
 		}
 		v, err := expiresAt.MarshalBinary()
 		if err != nil {
 			return err
 		}
 		fresh = true
-		return b.Put([]byte(key), v)
+		if err := b.Put([]byte(key), v); err != nil {
+			return err
+		}
+		return reindex(tx, bucketJTIsExp, []byte(key), old, expiresAt, hadOld)
 	})
 	if err != nil {
 		return false, err
@@ -203,50 +352,35 @@ func (s *BoltStore) UseJTI(_ context.Context, key string, expiresAt, now time.Ti
 	return fresh, nil
 }
 
-// Purge implements Store.
+// Counts reports how many entries the store holds.
+func (s *BoltStore) Counts() (StoreCounts, error) {
+	var c StoreCounts
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c.Requests = tx.Bucket(bucketRequests).Stats().KeyN
+		c.Tokens = tx.Bucket(bucketTokens).Stats().KeyN
+		c.JTIs = tx.Bucket(bucketJTIs).Stats().KeyN
+		for _, x := range expiryIndexes {
+			c.Queued += tx.Bucket(x.index).Stats().KeyN
+		}
+		return nil
+	})
+	return c, err
+}
+
+// jtiPurgeBatch bounds the expired jtis UseJTI drops per call.
+const jtiPurgeBatch = 16
+
+// Purge implements Store: it walks the expiry indexes up to cutoff, so it
+// reads only what it drops.
 func (s *BoltStore) Purge(_ context.Context, cutoff time.Time) error {
+	before := func(at time.Time) bool { return at.Before(cutoff) }
 	return s.db.Update(func(tx *bolt.Tx) error {
-		expired := func(bucket []byte, exp func(v []byte) (time.Time, error)) error {
-			b := tx.Bucket(bucket)
-			var doomed [][]byte
-			// Collect first: deleting under a live cursor skips keys.
-			err := b.ForEach(func(k, v []byte) error {
-				t, err := exp(v)
-				if err != nil {
-					return fmt.Errorf("%s %q: %w", bucket, k, err)
-				}
-				if t.Before(cutoff) {
-					doomed = append(doomed, append([]byte(nil), k...))
-				}
-				return nil
-			})
-			if err != nil {
+		for _, x := range expiryIndexes {
+			if err := purgeIndexed(tx, x.data, x.index, x.expiry, before, 0); err != nil {
 				return err
 			}
-			for _, k := range doomed {
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
 		}
-		return errors.Join(
-			expired(bucketRequests, func(v []byte) (time.Time, error) {
-				var r AuthRequest
-				err := json.Unmarshal(v, &r)
-				return r.ExpiresAt, err
-			}),
-			expired(bucketTokens, func(v []byte) (time.Time, error) {
-				var t Token
-				err := json.Unmarshal(v, &t)
-				return t.ExpiresAt, err
-			}),
-			expired(bucketJTIs, func(v []byte) (time.Time, error) {
-				var t time.Time
-				err := t.UnmarshalBinary(v)
-				return t, err
-			}),
-		)
+		return nil
 	})
 }
 

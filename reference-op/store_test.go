@@ -2,11 +2,16 @@ package refop_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ciba-check/ciba-check/internal/clock"
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
@@ -274,5 +279,227 @@ func TestBoltStoreRefusesSecondOpener(t *testing.T) {
 	}
 	if _, err := refop.NewBoltStore(filepath.Join(t.TempDir(), "missing", "op.db")); err == nil {
 		t.Fatal("a store opened in a missing directory")
+	}
+}
+
+// counts reports a store's size (both implementations can).
+func counts(t *testing.T, s refop.Store) refop.StoreCounts {
+	t.Helper()
+	switch s := s.(type) {
+	case *refop.MemoryStore:
+		return s.Counts()
+	case *refop.BoltStore:
+		c, err := s.Counts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	t.Fatalf("%T cannot count", s)
+	return refop.StoreCounts{}
+}
+
+// TestStoreEvictsByExpiry advances an injected clock through entries of
+// every kind and checks each Purge drops exactly those expired before its
+// cutoff, through the expiry index (re-indexed when an expiry changes).
+func TestStoreEvictsByExpiry(t *testing.T) {
+	at := func(m int) time.Time { return storeEpoch.Add(time.Duration(m) * time.Minute) }
+	steps := []struct {
+		advance      time.Duration
+		wantRequests []string
+		wantTokens   []string
+	}{
+		{0, []string{"r1", "r2", "r3", "moved"}, []string{"t1", "t2", "t3"}},
+		{time.Minute + time.Second, []string{"r2", "r3", "moved"}, []string{"t2", "t3"}},
+		{time.Minute, []string{"r3", "moved"}, []string{"t3"}}, // "moved" was due at 2
+		{time.Hour, nil, nil},
+	}
+	for _, impl := range storeImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			s, c := impl.open(t), ctx(t)
+			clk := clock.NewFake(storeEpoch)
+			for i, id := range []string{"r1", "r2", "r3"} {
+				if err := s.CreateAuthRequest(c, refop.AuthRequest{ID: id, ExpiresAt: at(i + 1)}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.PutToken(c, refop.Token{Key: "t" + id[1:], ExpiresAt: at(i + 1)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "moved", ExpiresAt: at(2)})
+			if _, err := s.UpdateAuthRequest(c, "moved", func(r *refop.AuthRequest) error {
+				r.ExpiresAt = at(30)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// A token stored again with a later expiry is kept to the later one.
+			_ = s.PutToken(c, refop.Token{Key: "t3", ExpiresAt: at(1)})
+			_ = s.PutToken(c, refop.Token{Key: "t3", ExpiresAt: at(3)})
+			for i, st := range steps {
+				clk.Advance(st.advance)
+				if err := s.Purge(c, clk.Now()); err != nil {
+					t.Fatal(err)
+				}
+				all, _ := s.ListAuthRequests(c)
+				var got []string
+				for _, r := range all {
+					got = append(got, r.ID)
+				}
+				slices.Sort(got)
+				want := slices.Sorted(slices.Values(st.wantRequests))
+				if !slices.Equal(got, want) {
+					t.Fatalf("step %d: requests %v, want %v", i, got, want)
+				}
+				for _, k := range []string{"t1", "t2", "t3"} {
+					_, err := s.GetToken(c, k)
+					if kept := slices.Contains(st.wantTokens, k); kept != (err == nil) {
+						t.Fatalf("step %d: token %s kept=%v, want %v", i, k, err == nil, kept)
+					}
+				}
+			}
+			if n := counts(t, s); n.Requests != 0 || n.Tokens != 0 {
+				t.Fatalf("left behind: %+v", n)
+			}
+		})
+	}
+}
+
+// TestStoreJTIsStayFlat uses a fresh jti every second, each valid for a
+// minute, for three simulated hours (ten minutes for bolt, whose every
+// use is an fsynced transaction) without any Purge: the store holds about
+// a minute's worth, not hours'.
+func TestStoreJTIsStayFlat(t *testing.T) {
+	for _, impl := range storeImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			s, c := impl.open(t), ctx(t)
+			clk := clock.NewFake(storeEpoch)
+			uses := 3 * 3600
+			if impl.name == "bolt" {
+				uses = 600
+			}
+			for i := range uses {
+				now := clk.Now()
+				fresh, err := s.UseJTI(c, fmt.Sprintf("jti-%d", i), now.Add(time.Minute), now)
+				if err != nil || !fresh {
+					t.Fatalf("use %d: fresh=%v err=%v", i, fresh, err)
+				}
+				clk.Advance(time.Second)
+			}
+			n := counts(t, s)
+			if n.JTIs > 61 || n.Queued > 61 {
+				t.Fatalf("after %d uses the store holds %+v, want at most a minute's worth (61)", uses, n)
+			}
+			// Replay within the minute is still refused.
+			if fresh, _ := s.UseJTI(c, fmt.Sprintf("jti-%d", uses-1), clk.Now().Add(time.Minute), clk.Now()); fresh {
+				t.Fatal("a live jti was accepted again")
+			}
+		})
+	}
+}
+
+// TestBoltStoreIndexesAnOldFile opens a file written without the expiry
+// indexes (removed by hand) and checks Purge still drops what expired.
+func TestBoltStoreIndexesAnOldFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "op.db")
+	s, err := refop.NewBoltStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ctx(t)
+	_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "old", ExpiresAt: storeEpoch})
+	_ = s.CreateAuthRequest(c, refop.AuthRequest{ID: "new", ExpiresAt: storeEpoch.Add(time.Hour)})
+	_ = s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range []string{"auth_requests_by_expiry", "tokens_by_expiry", "jtis_by_expiry"} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	s, err = refop.NewBoltStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Purge(c, storeEpoch.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetAuthRequest(c, "old"); !errors.Is(err, refop.ErrNotFound) {
+		t.Fatal("the expired request of an old file was not purged")
+	}
+	if _, err := s.GetAuthRequest(c, "new"); err != nil {
+		t.Fatal("the live request of an old file was purged")
+	}
+}
+
+// TestMemoryStoreCaps: beyond its caps the memory store drops the oldest
+// stored request or token (not the one expiring first: a fresh access
+// token expires long before an old refresh token).
+func TestMemoryStoreCaps(t *testing.T) {
+	tests := []struct {
+		name         string
+		reqCap       int
+		tokCap       int
+		requests     []string
+		tokens       []refop.Token
+		wantRequests []string
+		wantTokens   []string
+		wantDropped  int
+	}{
+		{name: "within the caps nothing goes", reqCap: 3, tokCap: 3,
+			requests: []string{"a", "b"}, wantRequests: []string{"a", "b"}},
+		{name: "requests: the oldest go", reqCap: 2, tokCap: 3,
+			requests: []string{"a", "b", "c", "d"}, wantRequests: []string{"c", "d"}, wantDropped: 2},
+		{name: "tokens: the oldest go, not the first to expire", reqCap: 3, tokCap: 2,
+			tokens: []refop.Token{
+				{Key: "refresh-old", ExpiresAt: storeEpoch.Add(24 * time.Hour)},
+				{Key: "access-1", ExpiresAt: storeEpoch.Add(5 * time.Minute)},
+				{Key: "access-2", ExpiresAt: storeEpoch.Add(5 * time.Minute)},
+			},
+			wantTokens: []string{"access-1", "access-2"}, wantDropped: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := refop.NewMemoryStore(), ctx(t)
+			s.SetLimits(tt.reqCap, tt.tokCap)
+			for i, id := range tt.requests {
+				if err := s.CreateAuthRequest(c, refop.AuthRequest{ID: id, ExpiresAt: storeEpoch.Add(time.Duration(10-i) * time.Minute)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tok := range tt.tokens {
+				if err := s.PutToken(c, tok); err != nil {
+					t.Fatal(err)
+				}
+			}
+			all, _ := s.ListAuthRequests(c)
+			var got []string
+			for _, r := range all {
+				got = append(got, r.ID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.wantRequests) {
+				t.Errorf("requests %v, want %v", got, tt.wantRequests)
+			}
+			for _, tok := range tt.tokens {
+				_, err := s.GetToken(c, tok.Key)
+				if want := slices.Contains(tt.wantTokens, tok.Key); want != (err == nil) {
+					t.Errorf("token %s kept=%v, want %v", tok.Key, err == nil, want)
+				}
+			}
+			if n := s.Counts(); n.Dropped != tt.wantDropped {
+				t.Errorf("dropped %d, want %d", n.Dropped, tt.wantDropped)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package client
 
 import (
+	"bytes"
+	"cmp"
+	"container/list"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -10,6 +13,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +25,23 @@ import (
 // MaxNotificationBody bounds the body the receiver reads and keeps.
 const MaxNotificationBody = 64 << 10
 
+// Bounds of what a NotificationReceiver keeps (ReceiverConfig), so an OP
+// flooding the endpoint cannot exhaust the tool's memory (issue 12).
+const (
+	// DefaultMaxNotifications is how many notifications each pool keeps.
+	DefaultMaxNotifications = 4096
+	// DefaultMaxNotificationBytes is how many bytes (bodies, parsed
+	// payloads and headers, estimated) each pool keeps.
+	DefaultMaxNotificationBytes = 16 << 20
+	// DefaultMaxPerRequest is how many notifications are kept for one
+	// auth_req_id; later ones are answered but not kept, and counted.
+	// Checks look at the first few ("exactly one ping"), never at the
+	// hundredth, so no verdict needs more.
+	DefaultMaxPerRequest = 32
+	// maxHeaderBytes bounds a notification's request headers.
+	maxHeaderBytes = 64 << 10
+)
+
 // ReceiverConfig configures a NotificationReceiver.
 type ReceiverConfig struct {
 	// Listen is the TCP address, e.g. "127.0.0.1:0".
@@ -31,6 +52,14 @@ type ReceiverConfig struct {
 	Path string
 	// Clock stamps notifications; default clock.Real{}.
 	Clock clock.Clock
+	// MaxNotifications and MaxBytes bound each of the receiver's two pools
+	// (see NotificationReceiver); zero means DefaultMaxNotifications and
+	// DefaultMaxNotificationBytes.
+	MaxNotifications int
+	MaxBytes         int
+	// MaxPerRequest bounds the notifications kept per auth_req_id; zero
+	// means DefaultMaxPerRequest.
+	MaxPerRequest int
 }
 
 // Notification is one HTTP request that reached the receiver, recorded as
@@ -84,17 +113,57 @@ type waiter struct {
 	ch                chan Notification
 }
 
-// NotificationReceiver is an HTTPS endpoint that records every ping and
-// push notification (CIBA 10.2, 10.3, 12) and answers as scripted.
+// ReceiverStats counts what a receiver keeps and what it let go.
+type ReceiverStats struct {
+	// Kept and KeptBytes are what the receiver holds now.
+	Kept      int
+	KeptBytes int
+	// Evicted counts notifications dropped, oldest first, to stay within
+	// MaxNotifications and MaxBytes.
+	Evicted int
+	// OverPerRequest counts notifications not kept because their
+	// auth_req_id already had MaxPerRequest.
+	OverPerRequest int
+}
+
+// NotificationReceiver is an HTTPS endpoint that records ping and push
+// notifications (CIBA 10.2, 10.3, 12) and answers as scripted.
+//
+// Notifications are routed by auth_req_id: a waiter (Wait, Expect) is
+// found by the notification's auth_req_id (or bearer token) in O(1), and
+// waiters on different auth_req_ids never see or delay each other, so
+// concurrent checks can each wait for their own request.
+//
+// What it keeps is bounded, so an OP flooding the endpoint cannot exhaust
+// memory. Notifications fall in two pools of MaxNotifications and MaxBytes
+// each:
+//   - watched: those whose auth_req_id the tool has asked about (Watch,
+//     Wait, Expect or SetAnswers), i.e. requests a check or a load flow
+//     started;
+//   - others: the rest (unknown auth_req_ids, no auth_req_id, other paths).
+//
+// A full pool drops its oldest notification (counted in Stats().Evicted);
+// nothing is refused. A notification a waiter is waiting for is handed to
+// it on arrival, before anything is dropped, and a flood of others fills
+// only the other pool: it can never push out the evidence of a request a
+// check is waiting on. Each auth_req_id keeps at most MaxPerRequest
+// notifications; later ones are answered as scripted, not kept, and counted.
 type NotificationReceiver struct {
 	cfg ReceiverConfig
 
 	mu            sync.Mutex
-	notifications []Notification
+	seq           uint64
+	byID          map[string]*idBucket
+	byBearer      map[string]*list.List // of *entry
+	marks         *list.List            // of string: watched auth_req_ids
+	watched       pool
+	others        pool
+	stats         ReceiverStats
 	defaultAnswer Answer
 	answers       map[string][]Answer
 	counts        map[string]int
-	waiters       []*waiter
+	waitByID      map[string][]*waiter
+	waitByBearer  map[string][]*waiter
 	srv           *http.Server
 	ln            net.Listener
 	closed        chan struct{}
@@ -118,11 +187,34 @@ func NewNotificationReceiver(cfg ReceiverConfig) (*NotificationReceiver, error) 
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	for _, b := range []struct {
+		v    *int
+		def  int
+		name string
+	}{
+		{&cfg.MaxNotifications, DefaultMaxNotifications, "MaxNotifications"},
+		{&cfg.MaxBytes, DefaultMaxNotificationBytes, "MaxBytes"},
+		{&cfg.MaxPerRequest, DefaultMaxPerRequest, "MaxPerRequest"},
+	} {
+		if *b.v < 0 {
+			return nil, fmt.Errorf("client: ReceiverConfig.%s is negative (%d)", b.name, *b.v)
+		}
+		if *b.v == 0 {
+			*b.v = b.def
+		}
+	}
 	return &NotificationReceiver{
 		cfg:           cfg,
+		byID:          map[string]*idBucket{},
+		byBearer:      map[string]*list.List{},
+		marks:         list.New(),
+		watched:       pool{l: list.New()},
+		others:        pool{l: list.New()},
 		defaultAnswer: AnswerNoContent(),
 		answers:       map[string][]Answer{},
 		counts:        map[string]int{},
+		waitByID:      map[string][]*waiter{},
+		waitByBearer:  map[string][]*waiter{},
 		closed:        make(chan struct{}),
 	}, nil
 }
@@ -148,6 +240,7 @@ func (r *NotificationReceiver) Start() (string, error) {
 	r.srv = &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{r.cfg.TLSCert}},
 		// Handshake failures of probing peers are not the receiver's news.
 		ErrorLog: log.New(io.Discard, "", 0),
@@ -224,47 +317,101 @@ func (r *NotificationReceiver) SetAnswers(authReqID string, answers ...Answer) e
 	defer r.mu.Unlock()
 	r.answers[authReqID] = append([]Answer(nil), answers...)
 	r.counts[authReqID] = 0
+	r.watchLocked(authReqID).scripted = true
 	return nil
 }
 
-// Notifications returns a copy of everything received, in arrival order.
+// Notifications returns a copy of the notifications kept (see
+// NotificationReceiver for the bounds), in arrival order.
 func (r *NotificationReceiver) Notifications() []Notification {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Notification(nil), r.notifications...)
-}
-
-// NotificationsFor returns the notifications whose auth_req_id is authReqID.
-func (r *NotificationReceiver) NotificationsFor(authReqID string) []Notification {
-	var out []Notification
-	for _, n := range r.Notifications() {
-		if n.AuthReqID == authReqID {
-			out = append(out, n)
+	all := make([]*entry, 0, r.watched.l.Len()+r.others.l.Len())
+	for _, p := range []*pool{&r.watched, &r.others} {
+		for e := p.l.Front(); e != nil; e = e.Next() {
+			all = append(all, e.Value.(*entry))
 		}
+	}
+	slices.SortFunc(all, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]Notification, len(all))
+	for i, e := range all {
+		out[i] = e.n
 	}
 	return out
 }
 
+// NotificationsFor returns the notifications kept whose auth_req_id is
+// authReqID, in arrival order. O(MaxPerRequest).
+func (r *NotificationReceiver) NotificationsFor(authReqID string) []Notification {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.byID[authReqID]
+	if b == nil {
+		return nil
+	}
+	out := make([]Notification, 0, len(b.entries))
+	for _, e := range b.entries {
+		out = append(out, e.n)
+	}
+	return out
+}
+
+// Stats reports what the receiver keeps and what it let go.
+func (r *NotificationReceiver) Stats() ReceiverStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.stats
+	st.Kept = r.watched.l.Len() + r.others.l.Len()
+	st.KeptBytes = r.watched.bytes + r.others.bytes
+	return st
+}
+
+// Watch marks authReqID watched (see NotificationReceiver) without
+// waiting: call it as soon as the OP acknowledges a request whose ping or
+// push will be awaited, so the notification is out of reach of a flood
+// even if it arrives before Wait is called. The marks of ids nothing
+// arrives for are bounded (the earliest go first). O(1).
+// A nil receiver ignores the call (poll clients have none).
+func (r *NotificationReceiver) Watch(authReqID string) {
+	if r == nil || authReqID == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.watchLocked(authReqID)
+}
+
 // Expect returns a channel that receives the first notification (already
-// recorded or still to come) whose auth_req_id is authReqID or, when
+// kept or still to come) whose auth_req_id is authReqID or, when
 // bearerToken is not empty, whose bearer token is bearerToken; the latter
-// catches notifications with a broken body. With both empty it never fires.
+// catches notifications with a broken body. With both empty it never
+// fires. authReqID becomes watched (see NotificationReceiver). O(1).
 func (r *NotificationReceiver) Expect(authReqID, bearerToken string) <-chan Notification {
 	w := &waiter{authReqID: authReqID, bearer: bearerToken, ch: make(chan Notification, 1)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, n := range r.notifications {
-		if w.matches(n) {
-			w.ch <- n
-			return w.ch
+	var first *entry
+	if authReqID != "" {
+		if b := r.watchLocked(authReqID); len(b.entries) > 0 {
+			first = b.entries[0]
 		}
 	}
-	r.waiters = append(r.waiters, w)
+	if l := r.byBearer[bearerToken]; bearerToken != "" && l != nil {
+		if e := l.Front().Value.(*entry); first == nil || e.seq < first.seq {
+			first = e
+		}
+	}
+	if first != nil {
+		w.ch <- first.n
+		return w.ch
+	}
+	if authReqID != "" {
+		r.waitByID[authReqID] = append(r.waitByID[authReqID], w)
+	}
+	if bearerToken != "" {
+		r.waitByBearer[bearerToken] = append(r.waitByBearer[bearerToken], w)
+	}
 	return w.ch
-}
-
-func (w *waiter) matches(n Notification) bool {
-	return (w.authReqID != "" && n.AuthReqID == w.authReqID) || (w.bearer != "" && n.BearerToken == w.bearer)
 }
 
 // Wait returns the first notification for authReqID, waiting until it
@@ -275,22 +422,29 @@ func (r *NotificationReceiver) Wait(ctx context.Context, authReqID string) (Noti
 	case n := <-ch:
 		return n, nil
 	case <-ctx.Done():
-		r.dropWaiter(ch)
+		r.dropWaiter(authReqID, "", ch)
 		return Notification{}, fmt.Errorf("client: waiting for a notification for %s: %w", Redact(authReqID), ctx.Err())
 	case <-r.closed:
-		r.dropWaiter(ch)
+		r.dropWaiter(authReqID, "", ch)
 		return Notification{}, errors.New("client: receiver closed while waiting for a notification")
 	}
 }
 
-func (r *NotificationReceiver) dropWaiter(ch <-chan Notification) {
+func (r *NotificationReceiver) dropWaiter(authReqID, bearer string, ch <-chan Notification) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, w := range r.waiters {
-		if w.ch == ch {
-			r.waiters = append(r.waiters[:i], r.waiters[i+1:]...)
-			return
+	for _, ws := range [][]*waiter{r.waitByID[authReqID], r.waitByBearer[bearer]} {
+		for _, w := range ws {
+			if w.ch == ch {
+				r.forgetWaiterLocked(w)
+				break
+			}
 		}
+	}
+	// A watched auth_req_id nothing arrived for and nobody waits on any
+	// more is forgotten, so abandoned waits leave nothing behind.
+	if b := r.byID[authReqID]; b != nil {
+		r.maybeForgetBucketLocked(authReqID, b)
 	}
 }
 
@@ -298,6 +452,7 @@ func (r *NotificationReceiver) dropWaiter(ch <-chan Notification) {
 // with other methods are recorded too and answered 404 or 405.
 func (r *NotificationReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(req.Body, MaxNotificationBody+1))
+	body = bytes.Clone(body) // no spare capacity kept alive
 	n := Notification{
 		Received:   r.cfg.Clock.Now(),
 		RemoteAddr: req.RemoteAddr,
@@ -335,16 +490,10 @@ func (r *NotificationReceiver) ServeHTTP(w http.ResponseWriter, req *http.Reques
 			n.Answer = script[i]
 		}
 	}
-	r.notifications = append(r.notifications, n)
-	kept := r.waiters[:0]
-	for _, wt := range r.waiters {
-		if wt.matches(n) {
-			wt.ch <- n
-		} else {
-			kept = append(kept, wt)
-		}
-	}
-	r.waiters = kept
+	// Waiters first: whatever is kept or dropped below, a notification a
+	// check waits for reaches it.
+	r.deliverLocked(n)
+	r.keepLocked(n)
 	answer := n.Answer
 	r.mu.Unlock()
 

@@ -529,6 +529,9 @@ func (f *Fixture) Start(c *client.Client, p client.AuthParams, opts ...client.Ca
 	if ack.AuthReqID == "" {
 		f.Failf(ex, "expected an auth_req_id in the acknowledgement (CIBA 7.3), got none")
 	}
+	// Watched from the ack: its ping or push stays out of reach of a
+	// flood even if it arrives before the check waits for it.
+	f.env.Receivers.For(c.ClientID()).Watch(ack.AuthReqID)
 	return ack
 }
 

@@ -259,6 +259,9 @@ func (cfg *FlowConfig) one(ctx context.Context, name string, seq uint64) *vegeta
 	if err != nil {
 		return fail("backchannel request", ex, err)
 	}
+	// Watched from the ack: the ping stays out of reach of a flood even
+	// if it arrives before Wait below.
+	cfg.Receiver.Watch(ack.AuthReqID)
 	// Polling starts at once, as a real client's would (CIBA 7.3): the
 	// user's approval then lands at a random phase of the interval.
 	type polled struct {

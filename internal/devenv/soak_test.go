@@ -1,0 +1,407 @@
+package devenv_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/suites/load"
+)
+
+// The soak benchmark (issue 14 item 3): one serve, many load runs; do the
+// OP and the device stay as fast and as small as they started? It is
+// slow and loads the machine, so it runs only when asked:
+//
+//	CIBA_CHECK_SOAK=1 go test ./internal/devenv -run TestSoakServe -v -timeout 30m
+//
+// CIBA_CHECK_SOAK_RUNS (default 20) and CIBA_CHECK_SOAK_SECONDS (default
+// 2.5, each phase of a run) tune it; CIBA_CHECK_SOAK_PROFILE=DIR makes the
+// serve process write DIR/cpu.pprof and DIR/heap.pprof.
+const (
+	soakEnv      = "CIBA_CHECK_SOAK"
+	soakChildEnv = "CIBA_CHECK_SOAK_CHILD" // the serve side, in a child process
+)
+
+// soak parameters of one run: `load flow --mode both --rate 20/s` with
+// the default --approve-delay, then `load poll --rate 500/s --pending 500` (its default)
+// with a private_key_jwt client, whose pending requests are left behind.
+const (
+	soakFlowRate   = 20
+	soakPollRate   = 500
+	soakPending    = 500
+	soakApprove    = 500 * time.Millisecond
+	soakAimRatio   = 1.2
+	soakPollClient = "poll-pkjwt-es256"
+)
+
+// TestSoakServe runs a serve (devenv.Start, as `ciba-check serve` does) in
+// a child process and drives it through successive load runs from this
+// one, as `ciba-check load` does. It prints, per run, the flows'
+// end-to-end p99 and the serve process's RSS, and the last/first ratios.
+func TestSoakServe(t *testing.T) {
+	if dir := os.Getenv(soakChildEnv); dir != "" {
+		serveChild(t, dir)
+		return
+	}
+	if os.Getenv(soakEnv) != "1" {
+		t.Skipf("the soak benchmark runs only with %s=1 (several minutes of load)", soakEnv)
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the serve process's RSS from /proc")
+	}
+	runs := envInt(t, "CIBA_CHECK_SOAK_RUNS", 20)
+	phase := time.Duration(envFloat(t, "CIBA_CHECK_SOAK_SECONDS", 2.5) * float64(time.Second))
+	ctx := t.Context()
+
+	child, tgt := startServeChild(t)
+	md, err := targetclient.Discover(ctx, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := tgt.RootCAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deviceHC, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver, err := device.New(tgt, device.Options{HTTPClient: deviceHC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	receivers, err := targetclient.StartReceivers(tgt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer receivers.Close()
+	user, ok := tgt.User("carol")
+	if !ok {
+		t.Fatal("no user carol (outcome never) in the serve's target")
+	}
+	// newClient is internal/cli's newLoadClient: the CIBA client over the
+	// load generator's transport.
+	newClient := func(id string) (*client.Client, *http.Client) {
+		tc, ok := tgt.Client(id)
+		if !ok {
+			t.Fatalf("no client %s", id)
+		}
+		cfg, err := targetclient.Config(tgt, tc, md, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := load.NewHTTPClient(cfg.RootCAs, cfg.TLSCert, load.TransportOptions{Timeout: 30 * time.Second})
+		cfg.Transport = hc.Transport
+		c, err := client.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, hc
+	}
+
+	type result struct {
+		pollP99, pingP99, pollRunP99 float64 // ms
+		unexpected                   uint64
+		rssKB, hwmKB                 int64
+		mem                          serveMem
+	}
+	var results []result
+	t.Logf("soak: %d runs of flow (poll+ping, %d/s each, %s) then poll (%d/s, %d pending left behind, %s); machine shared, figures indicative",
+		runs, soakFlowRate, phase, soakPollRate, soakPending, phase)
+	for i := range runs {
+		var r result
+		// load flow --mode both
+		var wg sync.WaitGroup
+		sums := make([]*load.Summary, 2)
+		errs := make([]error, 2)
+		for j, id := range []string{"poll-mtls", "ping-mtls"} {
+			c, _ := newClient(id)
+			cfg := load.FlowConfig{
+				RunOptions:   load.RunOptions{Rate: load.Rate{Freq: soakFlowRate, Per: time.Second}, Duration: phase},
+				Client:       c,
+				Device:       driver,
+				User:         user,
+				Scope:        "openid",
+				ApproveDelay: soakApprove,
+			}
+			if c.Mode() == ciba.ModePing {
+				cfg.Receiver = receivers.For(id)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.CloseIdleConnections()
+				sums[j], errs[j] = load.RunFlows(ctx, cfg)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("run %d: flows: %v", i+1, err)
+		}
+		r.pollP99, r.pingP99 = sums[0].Latency.P99, sums[1].Latency.P99
+		r.unexpected = sums[0].Requests.Unexpected + sums[1].Requests.Unexpected
+
+		// load poll, leaving its pending requests behind
+		pollSum, err := soakPoll(ctx, newClient, md, user, phase)
+		if err != nil {
+			t.Fatalf("run %d: poll: %v", i+1, err)
+		}
+		r.pollRunP99 = pollSum.Latency.P99
+		r.unexpected += pollSum.Requests.Unexpected
+		r.rssKB, r.hwmKB = procStatus(t, child.cmd.Process.Pid)
+		r.mem = child.mem(t)
+		results = append(results, r)
+		t.Logf("run %2d: flow p99 poll %7.1f ms, ping %7.1f ms; poll-run p99 %6.1f ms; unexpected %d; serve RSS %5.1f MB (peak %5.1f), heap in use %5.1f MB, %4d goroutines, device %5d stored (%5d pending)",
+			i+1, r.pollP99, r.pingP99, r.pollRunP99, r.unexpected, float64(r.rssKB)/1024, float64(r.hwmKB)/1024,
+			float64(r.mem.heapInuse)/(1<<20), r.mem.goroutines, r.mem.stored, r.mem.pending)
+	}
+	first, last := results[0], results[len(results)-1]
+	ratio := func(a, b float64) float64 {
+		if a == 0 {
+			return 0
+		}
+		return b / a
+	}
+	flowFirst, flowLast := max(first.pollP99, first.pingP99), max(last.pollP99, last.pingP99)
+	t.Logf("first run: flow p99 %.1f ms, serve RSS %.1f MB, heap in use %.1f MB",
+		flowFirst, float64(first.rssKB)/1024, float64(first.mem.heapInuse)/(1<<20))
+	t.Logf("last run:  flow p99 %.1f ms, serve RSS %.1f MB, heap in use %.1f MB",
+		flowLast, float64(last.rssKB)/1024, float64(last.mem.heapInuse)/(1<<20))
+	t.Logf("last/first: flow p99 %.2f, RSS %.2f, heap in use %.2f (aim <= %.1f)",
+		ratio(flowFirst, flowLast), ratio(float64(first.rssKB), float64(last.rssKB)),
+		ratio(float64(first.mem.heapInuse), float64(last.mem.heapInuse)), soakAimRatio)
+}
+
+// soakPoll is `load poll --pending soakPending --rate soakPollRate/s` with
+// a private_key_jwt client, as internal/cli's runLoadPoll does it.
+func soakPoll(ctx context.Context, newClient func(string) (*client.Client, *http.Client), md *ciba.ProviderMetadata, user *target.User, d time.Duration) (*load.Summary, error) {
+	c, hc := newClient(soakPollClient)
+	defer c.CloseIdleConnections()
+	ids, err := load.StartPending(ctx, c, user, "openid", soakPending, 16, d+2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	rate := load.Rate{Freq: soakPollRate, Per: time.Second}
+	aud := md.TokenEndpoint
+	pool, err := load.NewAssertionPool(load.PoolConfig{
+		Sign:         func(jti string) (string, error) { return c.ClientAssertion(aud, client.WithJTI(jti)) },
+		Lifetime:     client.AssertionLifetime,
+		MinRemaining: client.AssertionLifetime / 3,
+		Size:         load.PoolSize(rate),
+		JTIPrefix:    fmt.Sprintf("soak-%d-", time.Now().UnixNano()),
+		Clock:        clock.Real{},
+	})
+	if err != nil {
+		return nil, err
+	}
+	pool.Start(ctx)
+	defer pool.Close()
+	if err := pool.Fill(ctx); err != nil {
+		return nil, err
+	}
+	return load.RunPoll(ctx, load.PollConfig{
+		RunOptions: load.RunOptions{Rate: rate, Duration: d},
+		Targets: load.PollTargets{Endpoint: c.TokenEndpoint(), ClientID: soakPollClient,
+			AuthMethod: ciba.AuthPrivateKeyJWT, AuthReqIDs: ids, Assertions: pool},
+		HTTPClient: hc,
+		Pool:       pool,
+	})
+}
+
+// serveMem is what the serve process reports of itself.
+type serveMem struct {
+	heapInuse                   uint64
+	goroutines, stored, pending int
+}
+
+// serveProc is the serve child: its process, and a way to ask it for
+// serveMem.
+type serveProc struct {
+	cmd   *exec.Cmd
+	stdin io.Writer
+	lines <-chan string
+}
+
+func (p *serveProc) mem(t *testing.T) serveMem {
+	t.Helper()
+	if _, err := io.WriteString(p.stdin, "mem\n"); err != nil {
+		t.Fatal(err)
+	}
+	for l := range p.lines {
+		if rest, ok := strings.CutPrefix(l, "MEM "); ok {
+			var m serveMem
+			if _, err := fmt.Sscan(rest, &m.heapInuse, &m.goroutines, &m.stored, &m.pending); err != nil {
+				t.Fatalf("serve child: %q: %v", l, err)
+			}
+			return m
+		}
+	}
+	t.Fatal("the serve child ended")
+	return serveMem{}
+}
+
+// startServeChild starts this test binary as the serve process and
+// returns it with the target it wrote.
+func startServeChild(t *testing.T) (*serveProc, *target.Target) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSoakServe$", "-test.count=1")
+	cmd.Env = append(os.Environ(), soakChildEnv+"="+t.TempDir())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	for l := range lines {
+		if path, ok := strings.CutPrefix(l, "TARGET "); ok {
+			tgt, err := target.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &serveProc{cmd: cmd, stdin: stdin, lines: lines}, tgt
+		}
+	}
+	t.Fatal("the serve child printed no target")
+	return nil, nil
+}
+
+// serveChild is the serve process: the embedded environment until stdin
+// closes.
+func serveChild(t *testing.T, dir string) {
+	profiles := os.Getenv("CIBA_CHECK_SOAK_PROFILE")
+	if profiles != "" {
+		f, err := os.Create(filepath.Join(profiles, "cpu.pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	env, err := devenv.Start(context.Background(), devenv.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("TARGET %s\n", env.TargetPath)
+	// Each line on stdin asks for the live heap (after a GC), so the
+	// parent can tell retained state from memory the runtime has not
+	// returned to the OS yet; EOF ends the serve.
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		st := env.Device.Stats()
+		fmt.Printf("MEM %d %d %d %d\n", ms.HeapInuse, runtime.NumGoroutine(), st.Stored, st.Pending)
+	}
+	if profiles != "" {
+		runtime.GC()
+		f, err := os.Create(filepath.Join(profiles, "heap.pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := env.Device.Stats()
+	fmt.Fprintf(os.Stderr, "serve child: device %+v\n", st)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := env.Close(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// procStatus reads VmRSS and VmHWM (kB) of pid.
+func procStatus(t *testing.T, pid int) (rss, hwm int64) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		for _, f := range []struct {
+			prefix string
+			v      *int64
+		}{{"VmRSS:", &rss}, {"VmHWM:", &hwm}} {
+			if rest, ok := bytes.CutPrefix(line, []byte(f.prefix)); ok {
+				*f.v, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(string(rest)), " kB"), 10, 64)
+			}
+		}
+	}
+	return rss, hwm
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	if s := os.Getenv(name); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a positive integer", name, s)
+		}
+		return n
+	}
+	return def
+}
+
+func envFloat(t *testing.T, name string, def float64) float64 {
+	t.Helper()
+	if s := os.Getenv(name); s != "" {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f <= 0 {
+			t.Fatalf("%s=%q: want a positive number", name, s)
+		}
+		return f
+	}
+	return def
+}

@@ -1,0 +1,97 @@
+package refop
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestMemoryStoreAgeListStaysBounded creates many short-lived requests,
+// purging as an OP would: the age list behind the cap stays within twice
+// the store's size (plus its slack), however many were ever created.
+func TestMemoryStoreAgeListStaysBounded(t *testing.T) {
+	s, c := NewMemoryStore(), context.Background()
+	start := time.Unix(1_800_000_000, 0)
+	for i := range 20_000 {
+		now := start.Add(time.Duration(i) * time.Second)
+		if err := s.CreateAuthRequest(c, AuthRequest{ID: fmt.Sprint(i), ExpiresAt: now.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%60 == 0 {
+			if err := s.Purge(c, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, live := len(s.requestsAge.keys)-s.requestsAge.head, len(s.requests); n > 2*live+1024+1 {
+		t.Fatalf("age list holds %d keys for %d requests", n, live)
+	}
+	if len(s.requests) > 200 || len(s.requestsExp) > 200 {
+		t.Fatalf("%d requests and %d expiry entries after purges", len(s.requests), len(s.requestsExp))
+	}
+}
+
+// TestMemoryStoreOwnsItsStrings: every string field of a stored request
+// or token is a copy, not a window into the caller's (a form body's)
+// memory. It walks the fields by reflection, so a string field added
+// later without a copy in ownStrings fails here. Named string types
+// (AuthStatus, TokenKind) hold constants and are left out.
+func TestMemoryStoreOwnsItsStrings(t *testing.T) {
+	s, c := NewMemoryStore(), context.Background()
+	body := strings.Repeat("x", 4096) // stands for the form body
+	var r AuthRequest
+	var tok Token
+	for _, v := range []reflect.Value{reflect.ValueOf(&r).Elem(), reflect.ValueOf(&tok).Elem()} {
+		for i := range v.NumField() {
+			if f := v.Field(i); f.Type() == reflect.TypeFor[string]() {
+				f.SetString(body[i : i+8])
+			}
+		}
+	}
+	if err := s.CreateAuthRequest(c, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutToken(c, tok); err != nil {
+		t.Fatal(err)
+	}
+	// Later calls name the entries by strings of their own (windows into
+	// their bodies): equal content, other memory.
+	if _, err := s.UpdateAuthRequest(c, string([]byte(r.ID)), func(*AuthRequest) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(c, string([]byte(tok.Key))); err != nil {
+		t.Fatal(err)
+	}
+	gotR, _ := s.GetAuthRequest(c, r.ID)
+	gotT, _ := s.GetToken(c, tok.Key)
+	for k := range s.requests {
+		if p := unsafe.StringData(k); p != unsafe.StringData(gotR.ID) {
+			t.Error("the requests map is keyed by a caller's string, not the stored id")
+		}
+	}
+	for k := range s.tokens {
+		if p := unsafe.StringData(k); p != unsafe.StringData(gotT.Key) {
+			t.Error("the tokens map is keyed by a caller's string, not the stored key")
+		}
+	}
+	for _, v := range []reflect.Value{reflect.ValueOf(gotR), reflect.ValueOf(gotT)} {
+		for i := range v.NumField() {
+			f := v.Field(i)
+			if f.Type() != reflect.TypeFor[string]() {
+				continue
+			}
+			p := unsafe.StringData(f.String())
+			start := unsafe.StringData(body)
+			if uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(start)) &&
+				uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(start))+uintptr(len(body)) {
+				t.Errorf("%s.%s points into the caller's string", v.Type().Name(), v.Type().Field(i).Name)
+			}
+		}
+	}
+}
