@@ -58,27 +58,27 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 	if form.Has(ciba.ParamClientSecret) || r.Header.Get("Authorization") != "" {
 		return nil, invalidClient("client secrets are not accepted; use private_key_jwt or mutual TLS (FAPI-RW 5.2.2-14)")
 	}
-	if op.faults.on(FaultAssertionAudEndpointOnly) {
-		audiences = []string{op.endpoint(r.URL.Path)}
-	}
-	audiences = op.assertionAudiences(audiences)
 	if assertion != "" || assertionType != "" {
-		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, audiences)
+		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, op.faultyAudiences(r, audiences))
 		if err != nil {
 			return nil, err
 		}
 		return &authenticatedClient{Client: c, cert: cert}, nil
 	}
-	if cert != nil && op.faults.on(FaultMTLSActsForClientID) {
-		if c := op.actingForClientID(r, formClientID); c != nil {
-			return &authenticatedClient{Client: c, cert: cert}, nil
-		}
+	if c := op.faultyCertificateClient(r, formClientID); c != nil {
+		return &authenticatedClient{Client: c, cert: cert}, nil
 	}
-	if cert != nil && op.faults.on(FaultMTLSClientFromCertificate) {
-		if c := op.mtlsClientForCertificate(r); c != nil {
-			return &authenticatedClient{Client: c, cert: cert}, nil
-		}
+	c, err := op.authenticateMTLS(r, formClientID)
+	if err != nil {
+		return nil, err
 	}
+	return &authenticatedClient{Client: c, cert: cert}, nil
+}
+
+// authenticateMTLS authenticates the client formClientID by the TLS
+// client certificate it registered (RFC 8705 2); a private_key_jwt client
+// needs its client assertion instead.
+func (op *OP) authenticateMTLS(r *http.Request, formClientID string) (*Client, error) {
 	if formClientID == "" {
 		return nil, invalidClient("no client authentication: send client_assertion or client_id with a TLS client certificate")
 	}
@@ -86,27 +86,26 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 	if !ok {
 		return nil, invalidClient("unknown client")
 	}
-	if cert == nil && c.AuthMethod.UsesMTLS() && op.faults.on(FaultMTLSWithoutCertificate) {
-		return &authenticatedClient{Client: c}, nil
+	if peerCert(r) == nil && c.AuthMethod.UsesMTLS() && op.faults.on(FaultMTLSWithoutCertificate) {
+		return c, nil
 	}
 	switch c.AuthMethod {
 	case ciba.AuthPrivateKeyJWT:
-		if op.faults.on(FaultClientIDWithoutAssertion) {
-			return &authenticatedClient{Client: c, cert: cert}, nil
+		if err := op.waivedBy(FaultClientIDWithoutAssertion, invalidClient("client is registered for private_key_jwt: client_assertion is required")); err != nil {
+			return nil, err
 		}
-		return nil, invalidClient("client is registered for private_key_jwt: client_assertion is required")
 	case ciba.AuthTLSClient:
 		if err := op.verifyTLSClientAuth(c, r); err != nil {
 			return nil, err
 		}
 	case ciba.AuthSelfSignedTLSClient:
-		if err := verifySelfSigned(c, cert); err != nil {
+		if err := verifySelfSigned(c, peerCert(r)); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, invalidClient("client authentication method not allowed")
 	}
-	return &authenticatedClient{Client: c, cert: cert}, nil
+	return c, nil
 }
 
 // authenticatePrivateKeyJWT checks a client assertion (RFC 7523 3, OIDC 9).

@@ -355,3 +355,32 @@ func (op *OP) faultyAssertionAudRefusal(cl claims) error {
 	}
 	return nil
 }
+
+// faultyAudiences are the client assertion aud values accepted at r's
+// endpoint: audiences, or only the endpoint's URL under
+// client-assertion-aud-endpoint-only; plus the plain-http URLs
+// http-endpoint-urls publishes.
+func (op *OP) faultyAudiences(r *http.Request, audiences []string) []string {
+	if op.faults.on(FaultAssertionAudEndpointOnly) {
+		audiences = []string{op.endpoint(r.URL.Path)}
+	}
+	return op.assertionAudiences(audiences)
+}
+
+// faultyCertificateClient is the client a TLS client certificate alone
+// authenticates under mtls-acts-for-client-id or
+// mtls-client-from-certificate, or nil.
+func (op *OP) faultyCertificateClient(r *http.Request, formClientID string) *Client {
+	if peerCert(r) == nil {
+		return nil
+	}
+	if op.faults.on(FaultMTLSActsForClientID) {
+		if c := op.actingForClientID(r, formClientID); c != nil {
+			return c
+		}
+	}
+	if op.faults.on(FaultMTLSClientFromCertificate) {
+		return op.mtlsClientForCertificate(r)
+	}
+	return nil
+}
