@@ -160,6 +160,13 @@ func newFaultSet(names []string) (faultSet, error) {
 
 func (s faultSet) on(name string) bool { return s[name] }
 
+// Faults act at named points so the strict path reads without them: a
+// faulty* hook (faults_*.go) that reshapes a value on its way (the
+// parameters read, the device's view, the acknowledgement, the discovery
+// document through metadataFaults and documentFaults), a strict refusal
+// the fault waives (waivedBy) or replaces (faultyRefusal). Allowances take
+// the same form (allowed*, shape* in allowances_op.go).
+
 // waivedBy is the refusal err, or nil when fault (which waives it) is on:
 // the faulty OP accepts what the strict one refuses.
 func (op *OP) waivedBy(fault string, err error) error {
