@@ -19,12 +19,9 @@ const pushFaultErrorCode = "server_error"
 // pushFaults are the faults of push mode.
 func pushFaults() []Fault {
 	return []Fault{
-		{Name: FaultPushWithoutBearer, Breaks: "pushes are sent without the client_notification_token as bearer",
-			Trips: []string{"sends the push as a POST with the client_notification_token as bearer"}, NoFAPI: true},
-		{Name: FaultPushMissingRTHash, Breaks: "push ID tokens omit urn:openid:params:jwt:claim:rt_hash though a refresh token is pushed",
-			Trips: []string{"binds the push ID token with at_hash, rt_hash and the auth_req_id claim"}, NoFAPI: true},
-		{Name: FaultPushTwice, Breaks: "the token payload of an approved push request is delivered twice",
-			Trips: []string{"pushes the tokens of an approved request exactly once"}, NoFAPI: true},
+		{Name: FaultPushWithoutBearer, Breaks: "pushes are sent without the client_notification_token as bearer", Trips: []string{"sends the push as a POST with the client_notification_token as bearer"}, NoFAPI: true},
+		{Name: FaultPushMissingRTHash, Breaks: "push ID tokens omit urn:openid:params:jwt:claim:rt_hash though a refresh token is pushed", Trips: []string{"binds the push ID token with at_hash, rt_hash and the auth_req_id claim"}, NoFAPI: true},
+		{Name: FaultPushTwice, Breaks: "the token payload of an approved push request is delivered twice", Trips: []string{"pushes the tokens of an approved request exactly once"}, NoFAPI: true},
 		{Name: FaultPushErrorWrongCode, Breaks: "push error payloads carry server_error instead of access_denied, expired_token or transaction_failed",
 			Trips: []string{
 				"pushes access_denied with the auth_req_id after the user denies",
@@ -36,7 +33,6 @@ func pushFaults() []Fault {
 				"pushes the tokens of an approved request to the client notification endpoint",
 				"binds the push ID token with at_hash, rt_hash and the auth_req_id claim",
 			}, NoFAPI: true},
-		{Name: FaultPollAcceptedForPushClient, Breaks: "the token endpoint serves a push client's CIBA grant like a poll client's",
-			Trips: []string{"refuses a push client's token request with unauthorized_client"}, NoFAPI: true},
+		{Name: FaultPollAcceptedForPushClient, Breaks: "the token endpoint serves a push client's CIBA grant like a poll client's", Trips: []string{"refuses a push client's token request with unauthorized_client"}, NoFAPI: true},
 	}
 }
