@@ -20,74 +20,87 @@ const MaxBindingMessageRunes = 200
 
 // handleBackchannel is the backchannel authentication endpoint (CIBA 7).
 func (op *OP) handleBackchannel(w http.ResponseWriter, r *http.Request) {
-	resp, err := op.backchannel(r)
+	ack, err := op.backchannel(r)
 	if err != nil {
 		op.log.Info("backchannel request refused", "err", err.Error())
 		op.fail(w, r, err)
 		return
 	}
-	writeJSONStatus(w, http.StatusOK, resp)
+	writeJSONStatus(w, http.StatusOK, op.faultyAck(ack))
 }
 
-func (op *OP) backchannel(r *http.Request) (any, error) {
+func (op *OP) backchannel(r *http.Request) (backchannelAck, error) {
 	ctx := r.Context()
 	form, err := parseForm(r)
-	if err != nil && op.faults.on(FaultFirstRequestParamWins) && onlyRequestRepeated(r.PostForm) {
-		form, err = r.PostForm, nil
-	}
-	if err != nil && op.faults.on(FaultOversizedRequestServerError) && isBodyTooLarge(err) {
-		err = ciba.ErrServerError.WithDescription("internal error")
-	}
-	if err != nil {
-		return nil, err
+	if form, err = op.faultyForm(r, form, err); err != nil {
+		return backchannelAck{}, err
 	}
 	// CIBA 7.2 step 1: authenticate the client first.
 	ac, err := op.authenticateClient(ctx, r, form, []string{op.Issuer(), op.endpoint(PathToken), op.endpoint(PathBackchannel)})
 	if err != nil {
-		return nil, err
+		return backchannelAck{}, err
 	}
 	c := ac.Client
 	if c.DeliveryMode == ciba.ModePush && !op.pushAllowed() {
-		return nil, ciba.ErrUnauthorizedClient.WithDescription("push mode is not allowed (FAPI-CIBA 5.2.2-3)")
-	}
-	if form.Has(ciba.ParamRequestURI) && op.faults.on(FaultRequestURIServerError) {
-		return nil, ciba.ErrServerError.WithDescription("cannot load request_uri")
-	}
-	if form.Has(ciba.ParamRequestURI) && op.allow.on(AllowRequestURINotSupported) {
-		return nil, errRequestURINotSupported.WithDescription("request_uri is not supported")
+		return backchannelAck{}, ciba.ErrUnauthorizedClient.WithDescription("push mode is not allowed (FAPI-CIBA 5.2.2-3)")
 	}
 	if form.Has(ciba.ParamRequestURI) {
-		return nil, ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)")
+		return backchannelAck{}, op.requestURIRefusal()
 	}
-	var p authParams
-	if req := form.Get(ciba.ParamRequest); req != "" {
-		for _, name := range ciba.AuthenticationRequestParams {
-			if form.Has(name) && !op.faults.on(FaultFormOverridesSigned) {
-				return nil, ciba.ErrInvalidRequest.WithDescription(name + " must be inside the signed request, not a form field (CIBA 7.1.1)")
-			}
-		}
-		if p, err = op.parseRequestObject(ctx, c, req); err != nil {
-			return nil, err
-		}
-		if op.faults.on(FaultFormOverridesSigned) {
-			p = overlayFormParams(p, form)
-		}
-		// Suite module 30 (form client_id of another client, certificate
-		// and iss of this one) already failed authentication with 401
-		// invalid_client; an iss differing from the authenticated client
-		// is a bad request object (module 15, 400 invalid_request).
-	} else if op.faults.on(FaultAllowUnsignedRequest) {
-		p = formParams(form.Get, form.Has)
-	} else if !op.fapi() && c.RequestSigningAlg == "" {
-		// CIBA 7.1: plain form parameters; a client that registered
-		// backchannel_authentication_request_signing_alg signs (CIBA 4).
-		p = formParams(form.Get, form.Has)
-	} else if !op.fapi() {
-		return nil, ciba.ErrInvalidRequest.WithDescription("this client registered backchannel_authentication_request_signing_alg " + c.RequestSigningAlg + ": a signed request object is required (CIBA 4, 7.1.1)")
-	} else {
-		return nil, ciba.ErrInvalidRequest.WithDescription("a signed request object is required (FAPI-CIBA 5.2.2-6)")
+	p, err := op.authRequestParams(ctx, c, form)
+	if err != nil {
+		return backchannelAck{}, err
 	}
 	return op.acceptAuthRequest(ctx, c, p)
+}
+
+// requestURIRefusal answers a request with request_uri, which this OP
+// does not support: send a signed request by value (CIBA 7.1.1).
+func (op *OP) requestURIRefusal() error {
+	switch {
+	case op.faults.on(FaultRequestURIServerError):
+		return ciba.ErrServerError.WithDescription("cannot load request_uri")
+	case op.allow.on(AllowRequestURINotSupported):
+		return errRequestURINotSupported.WithDescription("request_uri is not supported")
+	}
+	return ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)")
+}
+
+// authRequestParams are the authentication request's parameters: those of
+// the signed request object (CIBA 7.1.1), or, under CIBA Core alone, the
+// form's from a client that registered no request signing alg (CIBA 7.1).
+func (op *OP) authRequestParams(ctx context.Context, c *Client, form url.Values) (authParams, error) {
+	if req := form.Get(ciba.ParamRequest); req != "" {
+		return op.signedRequestParams(ctx, c, form, req)
+	}
+	switch {
+	case op.faults.on(FaultAllowUnsignedRequest) || !op.fapi() && c.RequestSigningAlg == "":
+		// CIBA 7.1: plain form parameters; a client that registered
+		// backchannel_authentication_request_signing_alg signs (CIBA 4).
+		return formParams(form.Get, form.Has), nil
+	case !op.fapi():
+		return authParams{}, ciba.ErrInvalidRequest.WithDescription("this client registered backchannel_authentication_request_signing_alg " + c.RequestSigningAlg + ": a signed request object is required (CIBA 4, 7.1.1)")
+	}
+	return authParams{}, ciba.ErrInvalidRequest.WithDescription("a signed request object is required (FAPI-CIBA 5.2.2-6)")
+}
+
+// signedRequestParams are the parameters of request object req; none may
+// also travel as a form field (CIBA 7.1.1).
+func (op *OP) signedRequestParams(ctx context.Context, c *Client, form url.Values, req string) (authParams, error) {
+	for _, name := range ciba.AuthenticationRequestParams {
+		if form.Has(name) && !op.faults.on(FaultFormOverridesSigned) {
+			return authParams{}, ciba.ErrInvalidRequest.WithDescription(name + " must be inside the signed request, not a form field (CIBA 7.1.1)")
+		}
+	}
+	// Suite module 30 (form client_id of another client, certificate and
+	// iss of this one) already failed authentication with 401
+	// invalid_client; an iss differing from the authenticated client is a
+	// bad request object (module 15, 400 invalid_request).
+	p, err := op.parseRequestObject(ctx, c, req)
+	if err != nil {
+		return authParams{}, err
+	}
+	return op.faultyOverlay(p, form), nil
 }
 
 // fapi reports whether the OP runs the FAPI-CIBA profile (the default);
@@ -98,97 +111,49 @@ func (op *OP) pushAllowed() bool {
 	return op.cfg.PushAllowed || op.faults.on(FaultPushUnderFAPI)
 }
 
+// backchannelAck is the acknowledgement of an accepted request (CIBA 7.3)
+// and what the acknowledgement's faults reshape it by (faultyAck).
+type backchannelAck struct {
+	ciba.AuthenticationResponse
+	// heldInterval is the interval the request is held to (the
+	// acknowledgement may announce none).
+	heldInterval int
+	// expiryRequested: the request carried requested_expiry.
+	expiryRequested bool
+}
+
 // acceptAuthRequest validates the parameters (CIBA 7.2 steps 3-6),
 // stores the request, starts the device interaction and builds the
-// acknowledgement (CIBA 7.3).
-func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (any, error) {
+// acknowledgement (CIBA 7.3). Faults act only through the faulty* hooks
+// (faults_backchannel.go) and the named checks below.
+func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (backchannelAck, error) {
+	p = op.faultyAuthParams(p)
 	scope, err := op.checkScope(c, p.Scope)
 	if err != nil {
-		return nil, err
+		return backchannelAck{}, err
 	}
 	user, err := op.resolveHint(ctx, c, p)
 	if err != nil {
-		return nil, err
+		return backchannelAck{}, err
 	}
-	if op.faults.on(FaultBindingMessageTruncated) {
-		p.BindingMessage = truncateRunes(p.BindingMessage, MaxBindingMessageRunes)
+	if err := op.checkAuthParams(c, user, p); err != nil {
+		return backchannelAck{}, err
 	}
-	if err := checkBindingMessage(p.BindingMessage); err != nil {
-		return nil, err
-	}
-	if err := op.checkRestrictedBindingMessage(p.BindingMessage); err != nil {
-		return nil, err
-	}
-	if op.faults.on(FaultIgnoreSignedUserCode) {
-		p.UserCode = ""
-	}
-	if c.UserCodeParameter && user.UserCode != "" {
-		if p.UserCode == "" && !op.faults.on(FaultUserCodeOptional) {
-			return nil, ciba.ErrMissingUserCode.WithDescription("user_code is required for this user (CIBA 7.1.2)")
-		}
-		if p.UserCode != "" && subtle.ConstantTimeCompare([]byte(p.UserCode), []byte(user.UserCode)) != 1 && !op.faults.on(FaultUserCodeUnchecked) {
-			return nil, ciba.ErrInvalidUserCode.WithDescription("user_code is wrong")
-		}
-	}
-	if c.DeliveryMode != ciba.ModePoll && !(p.ClientNotificationToken == "" && op.faults.on(FaultNotificationTokenOptional)) {
-		t := p.ClientNotificationToken
-		if op.faults.on(FaultNotificationTokenUnlimited) {
-			t = t[:min(len(t), ciba.MaxClientNotificationTokenLength)]
-		}
-		if err := checkNotificationToken(t); err != nil {
-			return nil, err
-		}
-		if op.faults.on(FaultNotificationTokenBase64URL) && !isBase64URLToken(t) {
-			return nil, ciba.ErrInvalidRequest.WithDescription("client_notification_token must be base64url")
-		}
-	}
-	expiry := op.cfg.DefaultExpiry
-	if _, isString := p.RequestedExpiry.(string); isString && op.faults.on(FaultRequestedExpiryNumberOnly) {
-		return nil, ciba.ErrInvalidRequest.WithDescription("requested_expiry must be a JSON number")
-	}
-	if p.HasExpiry {
-		if expiry, err = requestedExpiry(p.RequestedExpiry); err != nil && op.faults.on(FaultLenientRequestedExpiry) {
-			expiry, err = op.cfg.DefaultExpiry, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		expiry = min(expiry, op.cfg.MaxExpiry)
-	}
-	expiry = op.allowedExpiry(expiry)
-	acr := ""
-	if op.faults.on(FaultIgnoreACRValues) {
-		p.ACRValues = ""
-	}
-	for _, v := range strings.Fields(p.ACRValues) {
-		if v == ACRMultiFactor || v == ACRSingleFactor {
-			// The device performs MFA, which satisfies either value; the
-			// client's first supported preference is reported.
-			acr = v
-			break
-		}
-	}
-	acr = op.allowedACR(acr)
-
-	idBytes := op.authReqIDBytes(20) // 160 bits (CIBA 7.3 recommends >= 160)
-	if op.faults.on(FaultShortAuthReqID) {
-		idBytes = 8
-	}
-	raw, err := op.random(idBytes)
+	expiry, err := op.requestLifetime(p)
 	if err != nil {
-		return nil, err
+		return backchannelAck{}, err
+	}
+	authReqID, err := op.newAuthReqID()
+	if err != nil {
+		return backchannelAck{}, err
 	}
 	now := op.clock.Now()
-	authReqID := op.encodeAuthReqID(raw)
-	if op.faults.on(FaultPaddedAuthReqID) {
-		authReqID = paddedAuthReqID(raw)
-	}
 	ar := AuthRequest{
 		ID:                      authReqID,
 		ClientID:                c.ID,
 		Subject:                 user.Subject,
 		Scope:                   scope,
-		ACR:                     acr,
+		ACR:                     op.allowedACR(satisfiedACR(p.ACRValues)),
 		ACRValues:               p.ACRValues,
 		BindingMessage:          p.BindingMessage,
 		UserCode:                p.UserCode,
@@ -201,26 +166,105 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (a
 	}
 	op.maybePurge(ctx)
 	if err := op.store.CreateAuthRequest(ctx, ar); err != nil {
-		return nil, err
+		return backchannelAck{}, err
 	}
 	op.log.Info("backchannel request accepted", "client_id", c.ID, "auth_req_id", redact(ar.ID), "sub", user.Subject, "expires_in", int(expiry/time.Second))
-	if op.faults.on(FaultBindingMessageFormEncoded) {
-		ar.BindingMessage = url.QueryEscape(ar.BindingMessage)
-	}
-	if op.faults.on(FaultBindingMessageDropped) {
-		ar.BindingMessage = ""
-	}
-	op.startDeviceInteraction(ar, user)
+	op.startDeviceInteraction(op.faultyDeviceView(ar), user)
 	if c.DeliveryMode == ciba.ModePush {
 		op.armPushExpiry(ar)
 	}
-	if op.faults.on(FaultOmitExpiresIn) && !p.HasExpiry {
-		return map[string]any{"auth_req_id": ar.ID, "interval": ar.Interval}, nil
+	return backchannelAck{
+		AuthenticationResponse: ciba.AuthenticationResponse{AuthReqID: ar.ID, ExpiresIn: int(expiry / time.Second), Interval: op.announcedInterval(ar.Interval)},
+		heldInterval:           ar.Interval,
+		expiryRequested:        p.HasExpiry,
+	}, nil
+}
+
+// checkAuthParams checks what the device shows and how the client is
+// notified: binding_message (CIBA 7.1, 13), user_code (CIBA 7.1.2) and
+// client_notification_token (CIBA 7.1).
+func (op *OP) checkAuthParams(c *Client, user User, p authParams) error {
+	if err := checkBindingMessage(p.BindingMessage); err != nil {
+		return err
 	}
-	if op.faults.on(FaultNullInterval) {
-		return map[string]any{"auth_req_id": ar.ID, "expires_in": int(expiry / time.Second), "interval": nil}, nil
+	if err := op.checkRestrictedBindingMessage(p.BindingMessage); err != nil {
+		return err
 	}
-	return ciba.AuthenticationResponse{AuthReqID: ar.ID, ExpiresIn: int(expiry / time.Second), Interval: op.announcedInterval(ar.Interval)}, nil
+	if err := op.checkUserCode(c, user, p.UserCode); err != nil {
+		return err
+	}
+	return op.checkClientNotificationToken(c, p.ClientNotificationToken)
+}
+
+// checkUserCode requires the user's user_code from a client that
+// registered backchannel_user_code_parameter (CIBA 7.1.2).
+func (op *OP) checkUserCode(c *Client, user User, code string) error {
+	switch {
+	case !c.UserCodeParameter || user.UserCode == "":
+		return nil
+	case code == "":
+		return op.waivedBy(FaultUserCodeOptional, ciba.ErrMissingUserCode.WithDescription("user_code is required for this user (CIBA 7.1.2)"))
+	case subtle.ConstantTimeCompare([]byte(code), []byte(user.UserCode)) != 1:
+		return op.waivedBy(FaultUserCodeUnchecked, ciba.ErrInvalidUserCode.WithDescription("user_code is wrong"))
+	}
+	return nil
+}
+
+// checkClientNotificationToken requires a valid client_notification_token
+// from ping and push clients (CIBA 7.1).
+func (op *OP) checkClientNotificationToken(c *Client, t string) error {
+	switch {
+	case c.DeliveryMode == ciba.ModePoll:
+		return nil
+	case t == "":
+		return op.waivedBy(FaultNotificationTokenOptional, checkNotificationToken(t))
+	}
+	if err := checkNotificationToken(op.faultyCheckedNotificationToken(t)); err != nil {
+		return err
+	}
+	return op.faultyNotificationTokenRefusal(t)
+}
+
+// requestLifetime is how long the request lives: requested_expiry if
+// sent (CIBA 7.1), at most MaxExpiry, else DefaultExpiry.
+func (op *OP) requestLifetime(p authParams) (time.Duration, error) {
+	if err := op.faultyRequestedExpiryRefusal(p.RequestedExpiry); err != nil {
+		return 0, err
+	}
+	expiry := op.cfg.DefaultExpiry
+	if p.HasExpiry {
+		requested, err := requestedExpiry(p.RequestedExpiry)
+		if err != nil {
+			if err := op.waivedBy(FaultLenientRequestedExpiry, err); err != nil {
+				return 0, err
+			}
+			requested = op.cfg.DefaultExpiry
+		}
+		expiry = min(requested, op.cfg.MaxExpiry)
+	}
+	return op.allowedExpiry(expiry), nil
+}
+
+// satisfiedACR is the first of acrValues the device satisfies, or "".
+func satisfiedACR(acrValues string) string {
+	for _, v := range strings.Fields(acrValues) {
+		if v == ACRMultiFactor || v == ACRSingleFactor {
+			// The device performs MFA, which satisfies either value; the
+			// client's first supported preference is reported.
+			return v
+		}
+	}
+	return ""
+}
+
+// newAuthReqID is a fresh auth_req_id of 160 random bits (CIBA 7.3
+// recommends at least 160).
+func (op *OP) newAuthReqID() (string, error) {
+	raw, err := op.random(op.faultyAuthReqIDBytes(op.authReqIDBytes(20)))
+	if err != nil {
+		return "", err
+	}
+	return op.faultyEncodeAuthReqID(raw, op.encodeAuthReqID), nil
 }
 
 // checkScope requires openid and only scopes the client may use (CIBA

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -57,27 +58,27 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 	if form.Has(ciba.ParamClientSecret) || r.Header.Get("Authorization") != "" {
 		return nil, invalidClient("client secrets are not accepted; use private_key_jwt or mutual TLS (FAPI-RW 5.2.2-14)")
 	}
-	if op.faults.on(FaultAssertionAudEndpointOnly) {
-		audiences = []string{op.endpoint(r.URL.Path)}
-	}
-	audiences = op.assertionAudiences(audiences)
 	if assertion != "" || assertionType != "" {
-		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, audiences)
+		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, op.faultyAudiences(r, audiences))
 		if err != nil {
 			return nil, err
 		}
 		return &authenticatedClient{Client: c, cert: cert}, nil
 	}
-	if cert != nil && op.faults.on(FaultMTLSActsForClientID) {
-		if c := op.actingForClientID(r, formClientID); c != nil {
-			return &authenticatedClient{Client: c, cert: cert}, nil
-		}
+	if c := op.faultyCertificateClient(r, formClientID); c != nil {
+		return &authenticatedClient{Client: c, cert: cert}, nil
 	}
-	if cert != nil && op.faults.on(FaultMTLSClientFromCertificate) {
-		if c := op.mtlsClientForCertificate(r); c != nil {
-			return &authenticatedClient{Client: c, cert: cert}, nil
-		}
+	c, err := op.authenticateMTLS(r, formClientID)
+	if err != nil {
+		return nil, err
 	}
+	return &authenticatedClient{Client: c, cert: cert}, nil
+}
+
+// authenticateMTLS authenticates the client formClientID by the TLS
+// client certificate it registered (RFC 8705 2); a private_key_jwt client
+// needs its client assertion instead.
+func (op *OP) authenticateMTLS(r *http.Request, formClientID string) (*Client, error) {
 	if formClientID == "" {
 		return nil, invalidClient("no client authentication: send client_assertion or client_id with a TLS client certificate")
 	}
@@ -85,112 +86,151 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 	if !ok {
 		return nil, invalidClient("unknown client")
 	}
-	if cert == nil && c.AuthMethod.UsesMTLS() && op.faults.on(FaultMTLSWithoutCertificate) {
-		return &authenticatedClient{Client: c}, nil
+	if peerCert(r) == nil && c.AuthMethod.UsesMTLS() && op.faults.on(FaultMTLSWithoutCertificate) {
+		return c, nil
 	}
 	switch c.AuthMethod {
 	case ciba.AuthPrivateKeyJWT:
-		if op.faults.on(FaultClientIDWithoutAssertion) {
-			return &authenticatedClient{Client: c, cert: cert}, nil
+		if err := op.waivedBy(FaultClientIDWithoutAssertion, invalidClient("client is registered for private_key_jwt: client_assertion is required")); err != nil {
+			return nil, err
 		}
-		return nil, invalidClient("client is registered for private_key_jwt: client_assertion is required")
 	case ciba.AuthTLSClient:
 		if err := op.verifyTLSClientAuth(c, r); err != nil {
 			return nil, err
 		}
 	case ciba.AuthSelfSignedTLSClient:
-		if err := verifySelfSigned(c, cert); err != nil {
+		if err := verifySelfSigned(c, peerCert(r)); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, invalidClient("client authentication method not allowed")
 	}
-	return &authenticatedClient{Client: c, cert: cert}, nil
+	return c, nil
 }
 
 // authenticatePrivateKeyJWT checks a client assertion (RFC 7523 3, OIDC 9).
 func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertionType, formClientID string, audiences []string) (*Client, error) {
-	if assertionType != ciba.ClientAssertionTypeJWTBearer && !op.faults.on(FaultIgnoreAssertionType) {
-		return nil, invalidClient("client_assertion_type must be " + ciba.ClientAssertionTypeJWTBearer)
+	if assertionType != ciba.ClientAssertionTypeJWTBearer {
+		if err := op.waivedBy(FaultIgnoreAssertionType, invalidClient("client_assertion_type must be "+ciba.ClientAssertionTypeJWTBearer)); err != nil {
+			return nil, err
+		}
 	}
 	if assertion == "" {
 		return nil, invalidClient("client_assertion is missing")
 	}
-	// The issuer names the client whose keys verify the assertion; it is
-	// read unverified only to pick those keys.
-	payload, err := unsignedPayload(assertion)
+	c, unverified, err := op.assertionIssuer(assertion, formClientID)
 	if err != nil {
-		return nil, invalidClient("client_assertion is not a compact JWS")
+		return nil, err
 	}
-	unverified, err := decodeClaims(payload)
+	secretJWT := c.AuthMethod == ciba.AuthClientSecretJWT
+	cl, err := op.verifiedAssertion(assertion, c, unverified)
 	if err != nil {
-		return nil, invalidClient("client_assertion claims are not a JSON object")
-	}
-	iss, _, _ := unverified.str("iss")
-	c, ok := op.clients[iss]
-	if !ok {
-		return nil, invalidClient("client_assertion iss is not a registered client")
-	}
-	secretJWT := c.AuthMethod == ciba.AuthClientSecretJWT && !op.fapi()
-	if c.AuthMethod != ciba.AuthPrivateKeyJWT && !secretJWT {
-		return nil, invalidClient("client is not registered for private_key_jwt")
-	}
-	if formClientID != "" && formClientID != c.ID {
-		return nil, invalidClient("client_id does not match the client_assertion issuer")
-	}
-	// FAPI-RW 8.6: PS256 or ES256 only; none, HS256 and RS256 are refused.
-	keys, algs := op.assertionVerification(c)
-	if secretJWT {
-		// OIDC Core 9: client_secret_jwt is an HMAC (HS256) keyed with
-		// the client_secret.
-		keys, algs = []jose.JSONWebKey{{Key: []byte(c.Secret), Algorithm: ciba.AlgHS256}}, []string{ciba.AlgHS256}
-	}
-	cl := unverified
-	if h, _ := peekHeader(assertion); h.Alg != ciba.AlgNone || !op.faults.on(FaultAcceptNoneAssertion) {
-		if _, cl, err = verifyJWS(assertion, keys, algs); err != nil {
-			return nil, invalidClient("client_assertion: " + err.Error())
-		}
+		return nil, err
 	}
 	now := op.clock.Now()
-	sub, _, _ := cl.str("sub")
-	if sub != c.ID && !op.faults.on(FaultIgnoreAssertionSub) {
-		return nil, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")
-	}
-	if _, isArray := cl["aud"].([]any); isArray && op.faults.on(FaultAssertionAudStringOnly) {
-		return nil, invalidClient("client_assertion aud must be a string")
-	}
-	if !cl.audContains(audiences...) && !op.faults.on(FaultIgnoreAssertionAud) {
-		return nil, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")
-	}
-	exp, ok, err := cl.date("exp")
-	if err != nil || !ok {
-		return nil, invalidClient("client_assertion exp is missing or invalid")
-	}
-	if !now.Before(exp.Add(clockSkew)) && !op.faults.on(FaultIgnoreAssertionExp) {
-		return nil, invalidClient("client_assertion has expired")
-	}
-	if nbf, ok, err := cl.date("nbf"); err != nil || (ok && nbf.After(now.Add(clockSkew))) {
-		return nil, invalidClient("client_assertion nbf is invalid or in the future")
-	}
-	if iat, ok, err := cl.date("iat"); err != nil || (ok && iat.After(now.Add(clockSkew))) {
-		return nil, invalidClient("client_assertion iat is invalid or in the future")
-	}
-	jti, _, err := cl.str("jti")
-	if err != nil || jti == "" {
-		return nil, invalidClient("client_assertion jti is missing")
+	exp, jti, err := op.checkAssertionClaims(cl, c, audiences, now)
+	if err != nil {
+		return nil, err
 	}
 	fresh, err := op.store.UseJTI(ctx, "assertion\x00"+c.ID+"\x00"+jti, exp.Add(clockSkew), now)
 	if err != nil {
 		return nil, err
 	}
-	ignoreReplay := op.faults.on(FaultIgnoreAssertionReplay)
-	if secretJWT {
-		ignoreReplay = op.faults.on(FaultIgnoreSecretAssertionReplay)
-	}
-	if !fresh && !ignoreReplay {
-		return nil, invalidClient("client_assertion jti was already used (OIDC 9)")
+	if !fresh {
+		replayFault := FaultIgnoreAssertionReplay
+		if secretJWT {
+			replayFault = FaultIgnoreSecretAssertionReplay
+		}
+		if err := op.waivedBy(replayFault, invalidClient("client_assertion jti was already used (OIDC 9)")); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
+}
+
+// assertionIssuer is the client a client assertion names as iss, which
+// must use private_key_jwt (or client_secret_jwt without FAPI) and be the
+// form's client_id if one is sent, with the assertion's claims read
+// unverified only to pick that client's keys.
+func (op *OP) assertionIssuer(assertion, formClientID string) (*Client, claims, error) {
+	payload, err := unsignedPayload(assertion)
+	if err != nil {
+		return nil, nil, invalidClient("client_assertion is not a compact JWS")
+	}
+	unverified, err := decodeClaims(payload)
+	if err != nil {
+		return nil, nil, invalidClient("client_assertion claims are not a JSON object")
+	}
+	iss, _, _ := unverified.str("iss")
+	c, ok := op.clients[iss]
+	if !ok {
+		return nil, nil, invalidClient("client_assertion iss is not a registered client")
+	}
+	secretJWT := c.AuthMethod == ciba.AuthClientSecretJWT && !op.fapi()
+	if c.AuthMethod != ciba.AuthPrivateKeyJWT && !secretJWT {
+		return nil, nil, invalidClient("client is not registered for private_key_jwt")
+	}
+	if formClientID != "" && formClientID != c.ID {
+		return nil, nil, invalidClient("client_id does not match the client_assertion issuer")
+	}
+	return c, unverified, nil
+}
+
+// verifiedAssertion is the claims of c's client assertion once its
+// signature verifies: PS256 or ES256 with c's keys (FAPI-RW 8.6; none,
+// HS256 and RS256 are refused), or HS256 keyed with c's client_secret for
+// client_secret_jwt (OIDC Core 9).
+func (op *OP) verifiedAssertion(assertion string, c *Client, unverified claims) (claims, error) {
+	keys, algs := op.assertionVerification(c)
+	if c.AuthMethod == ciba.AuthClientSecretJWT {
+		keys, algs = []jose.JSONWebKey{{Key: []byte(c.Secret), Algorithm: ciba.AlgHS256}}, []string{ciba.AlgHS256}
+	}
+	if op.faultyAcceptsUnsigned(assertion) {
+		return unverified, nil
+	}
+	_, cl, err := verifyJWS(assertion, keys, algs)
+	if err != nil {
+		return nil, invalidClient("client_assertion: " + err.Error())
+	}
+	return cl, nil
+}
+
+// checkAssertionClaims checks a verified client assertion of c (RFC 7523
+// 3): sub, aud, exp, nbf, iat and jti; it returns exp and jti.
+func (op *OP) checkAssertionClaims(cl claims, c *Client, audiences []string, now time.Time) (time.Time, string, error) {
+	if sub, _, _ := cl.str("sub"); sub != c.ID {
+		if err := op.waivedBy(FaultIgnoreAssertionSub, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")); err != nil {
+			return time.Time{}, "", err
+		}
+	}
+	if err := op.faultyAssertionAudRefusal(cl); err != nil {
+		return time.Time{}, "", err
+	}
+	if !cl.audContains(audiences...) {
+		if err := op.waivedBy(FaultIgnoreAssertionAud, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")); err != nil {
+			return time.Time{}, "", err
+		}
+	}
+	exp, ok, err := cl.date("exp")
+	if err != nil || !ok {
+		return time.Time{}, "", invalidClient("client_assertion exp is missing or invalid")
+	}
+	if !now.Before(exp.Add(clockSkew)) {
+		if err := op.waivedBy(FaultIgnoreAssertionExp, invalidClient("client_assertion has expired")); err != nil {
+			return time.Time{}, "", err
+		}
+	}
+	if nbf, ok, err := cl.date("nbf"); err != nil || (ok && nbf.After(now.Add(clockSkew))) {
+		return time.Time{}, "", invalidClient("client_assertion nbf is invalid or in the future")
+	}
+	if iat, ok, err := cl.date("iat"); err != nil || (ok && iat.After(now.Add(clockSkew))) {
+		return time.Time{}, "", invalidClient("client_assertion iat is invalid or in the future")
+	}
+	jti, _, err := cl.str("jti")
+	if err != nil || jti == "" {
+		return time.Time{}, "", invalidClient("client_assertion jti is missing")
+	}
+	return exp, jti, nil
 }
 
 // verifyTLSClientAuth checks a CA-issued certificate (RFC 8705 2.1): chain

@@ -1,6 +1,7 @@
 package refop
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
@@ -63,7 +64,50 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 
 func (op *OP) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
-	op.writeDiscovery(w, op.Metadata())
+	doc, err := op.discoveryDocument()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !op.faults.on(FaultDiscoveryTextPlain) {
+		writeJSON(w, doc)
+		return
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write(body)
+}
+
+// discoveryDocument is the published discovery document: the metadata
+// with this OP's discovery faults (metadataFaults, then documentFaults)
+// and allowances applied.
+func (op *OP) discoveryDocument() (any, error) {
+	md := op.Metadata()
+	for _, f := range metadataFaults() {
+		if op.faults.on(f.fault) {
+			f.apply(&md)
+		}
+	}
+	var doc any = md
+	for _, f := range documentFaults() {
+		if !op.faults.on(f.fault) {
+			continue
+		}
+		m, isObject := doc.(map[string]any)
+		if !isObject {
+			var err error
+			if m, err = toJSONObject(md); err != nil {
+				return nil, err
+			}
+		}
+		f.apply(m)
+		doc = m
+	}
+	return op.discoveryExtras(doc)
 }
 
 // handleJWKS publishes the public signing keys, each with kid, alg and use.

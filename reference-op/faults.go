@@ -7,14 +7,21 @@ import (
 )
 
 // Fault is one deliberate deviation of the reference OP. Switching it on
-// must make at least one conformance check fail: Trips names it.
+// must make exactly the conformance checks Trips names not pass (fail, or
+// warn for a SHOULD); every other check still passes. The fault matrix
+// (suites/conformance TestFaultMatrix) reads Trips from here: it is the
+// one place a fault's tripped checks are named.
 type Fault struct {
 	// Name is what Config.Faults and the CLI use.
 	Name string
 	// Breaks says in one line what the OP then does wrong.
 	Breaks string
-	// Trips is the spec requirement / suite check the fault must trip.
-	Trips string
+	// Trips are the exact names of the conformance checks the fault
+	// trips (TestFaultTripsNameChecks proves each is a check).
+	Trips []string
+	// NoFAPI: the fault shows only against an OP with fapi: false (push
+	// mode, client secrets), so the fault matrix runs it there.
+	NoFAPI bool
 }
 
 // Fault names. Each is tested in faults_test.go to change behaviour.
@@ -57,25 +64,61 @@ func Faults() []Fault {
 // coreFaults are the first faults of the catalogue, spread over the OP.
 func coreFaults() []Fault {
 	return []Fault{
-		{FaultAcceptAlgNone, "request objects with alg none are accepted unsigned", "FAPI-CIBA-7.10 / CIBA-7.1.1: alg none request object refused (ensure-request-object-signature-algorithm-is-none-fails)"},
-		{FaultAcceptRS256, "RS256-signed request objects are accepted", "FAPI-CIBA-7.10 (FAPI-RW 8.6): RS256 request object refused (ensure-request-object-signature-algorithm-is-RS256-fails)"},
-		{FaultAllowUnsignedRequest, "plain form backchannel requests without a signed request object are accepted", "FAPI-CIBA-5.2.2-6: unsigned request refused (ensure-unsigned-backchannel-authorization-request-fails)"},
-		{FaultIgnoreRequestObjectExp, "request object exp is not checked (missing or past exp accepted)", "CIBA-7.1.1 / FAPI-CIBA-5.2.2-9: expired or exp-less request object refused"},
-		{FaultInvalidRequestObjectCode, "bad request objects are answered invalid_request_object instead of invalid_request", "CIBA-13: bad request object gives 400 invalid_request"},
-		{FaultIssueTokenTwice, "an approved auth_req_id can be redeemed twice", "CIBA-10.1 / CIBA-11: redeemed auth_req_id gives invalid_grant"},
-		{FaultCrossClientAuthReqID, "another client's auth_req_id is redeemable", "CIBA-11: other client's auth_req_id gives invalid_grant (ensure-wrong-auth-req-id-in-token-endpoint-request)"},
-		{FaultAcceptExpiredToken, "an expired auth_req_id stays pending and redeemable: never expired_token", "CIBA-11: expired_token after expires_in (auth-req-id-expired)"},
-		{FaultUnboundAccessToken, "access tokens carry no cnf and userinfo ignores the client certificate", "RFC 8705 3 / FAPI-RW 5.2.2-5: token used with another certificate refused"},
-		{FaultWrongIDTokenAud, "ID tokens carry an aud that is not the client_id", "OIDC-3.1.3.7 / CIBA-10.1.1: ID token aud contains client_id"},
-		{FaultMissingAtHash, "ID tokens omit at_hash (also in push, where it is required)", "CIBA-10.3.1 / OIDC-3.3.2.11: at_hash present and valid"},
-		{FaultPushUnderFAPI, "push mode is advertised and push clients are accepted", "FAPI-CIBA-5.2.2-3: push not supported"},
-		{FaultTLSWeakCiphers, "TLS 1.2 accepts a non-FAPI CBC cipher suite", "FAPI-RW 8.5-2: only FAPI TLS 1.2 cipher suites"},
-		{FaultNoPingOnDeny, "no ping is sent when the user denies", "CIBA-10.2: ping on denial too (user-rejects-authentication, ping)"},
-		{FaultPingRetryAfter4xx, "a ping answered 4xx is retried", "CIBA-10.2: no retry after 401 (ping-...-response-401-and-require-server-does-not-retry)"},
-		{FaultFollowNotificationRedirect, "redirects from the notification endpoint are followed", "CIBA-10.2: redirect not followed (ping-backchannel-notification-endpoint-return-redirect-request)"},
-		{FaultNoCNFInIntrospection, "introspection omits the cnf certificate thumbprint", "RFC 8705 3.2: introspection returns cnf x5t#S256"},
-		{FaultShortAuthReqID, "auth_req_id has only 64 bits of entropy", "CIBA-7.3: auth_req_id with at least 128 bits of entropy"},
-		{FaultRefreshCrossClient, "another client's refresh token is accepted", "RFC 6749 6 / CIBA-11: other client's refresh token gives invalid_grant (refresh-token)"},
+		{Name: FaultAcceptAlgNone, Breaks: "request objects with alg none are accepted unsigned", Trips: []string{"refuses a request object with alg none"}},
+		{Name: FaultAcceptRS256, Breaks: "RS256-signed request objects are accepted", Trips: []string{"refuses a request object signed with RS256"}},
+		{Name: FaultAllowUnsignedRequest, Breaks: "plain form backchannel requests without a signed request object are accepted", Trips: []string{"refuses an unsigned backchannel request"}},
+		{Name: FaultIgnoreRequestObjectExp, Breaks: "request object exp is not checked (missing or past exp accepted)", Trips: []string{"refuses a request object that expired an hour ago", "refuses a request object without exp"}},
+		{Name: FaultInvalidRequestObjectCode, Breaks: "bad request objects are answered invalid_request_object instead of invalid_request",
+			Trips: []string{
+				"refuses a request object signed with another client's key",
+				"refuses a request object signed with RS256",
+				"refuses a request object that expired an hour ago",
+				"refuses a request object whose aud is another server",
+				"refuses a request object whose iss is another client",
+				"refuses a request object with a tampered signature",
+				"refuses a request object with alg none",
+				"refuses a request object with exp 70 minutes in the future",
+				"refuses a request object with nbf 10 minutes in the future",
+				"refuses a request object with nbf 70 minutes in the past",
+				"refuses a request object without aud",
+				"refuses a request object without exp",
+				"refuses a request object without iat",
+				"refuses a request object without iss",
+				"refuses a request object without jti",
+				"refuses a request object without nbf",
+				"refuses an HS256 request object keyed with the client's public key",
+				"refuses a malformed request object with invalid_request",
+				"refuses a request object signed by a key behind a jku header",
+				"refuses a request object signed by a key from its own jwk header",
+				"refuses a request object signed by an unregistered key",
+				"refuses a request object that contains a request claim",
+				"refuses a request object whose exp is a string",
+				"refuses a request object with an unknown crit header",
+				"refuses a request object without kid signed by another client's key",
+			}},
+		{Name: FaultIssueTokenTwice, Breaks: "an approved auth_req_id can be redeemed twice", Trips: []string{"issues tokens exactly once to concurrent token requests", "refuses a redeemed auth_req_id with invalid_grant"}},
+		{Name: FaultCrossClientAuthReqID, Breaks: "another client's auth_req_id is redeemable", Trips: []string{"refuses another client's auth_req_id and leaves the owner's request pending"}},
+		{Name: FaultAcceptExpiredToken, Breaks: "an expired auth_req_id stays pending and redeemable: never expired_token", Trips: []string{"answers expired_token after expires_in has passed"}},
+		{Name: FaultUnboundAccessToken, Breaks: "access tokens carry no cnf and userinfo ignores the client certificate",
+			Trips: []string{
+				"reports cnf x5t#S256 of the client certificate at introspection",
+				"refuses the access token at userinfo over another client's certificate",
+				"binds the refreshed access token to the client certificate",
+			}},
+		{Name: FaultWrongIDTokenAud, Breaks: "ID tokens carry an aud that is not the client_id",
+			Trips: []string{
+				"issues an ID token with iss, aud, sub, iat and a future exp",
+				"issues refresh-grant ID tokens with the original iss and sub",
+			}},
+		{Name: FaultMissingAtHash, Breaks: "ID tokens omit at_hash (also in push, where it is required)", Trips: []string{"binds the push ID token with at_hash, rt_hash and the auth_req_id claim"}, NoFAPI: true},
+		{Name: FaultPushUnderFAPI, Breaks: "push mode is advertised and push clients are accepted", Trips: []string{"does not list push in backchannel_token_delivery_modes_supported"}},
+		{Name: FaultTLSWeakCiphers, Breaks: "TLS 1.2 accepts a non-FAPI CBC cipher suite", Trips: []string{"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite"}},
+		{Name: FaultNoPingOnDeny, Breaks: "no ping is sent when the user denies", Trips: []string{"pings after the user denies and then answers access_denied"}},
+		{Name: FaultPingRetryAfter4xx, Breaks: "a ping answered 4xx is retried", Trips: []string{"does not retry a ping the client answered with 401"}},
+		{Name: FaultFollowNotificationRedirect, Breaks: "redirects from the notification endpoint are followed", Trips: []string{"does not follow a redirect from the notification endpoint"}},
+		{Name: FaultNoCNFInIntrospection, Breaks: "introspection omits the cnf certificate thumbprint", Trips: []string{"reports cnf x5t#S256 of the client certificate at introspection"}},
+		{Name: FaultShortAuthReqID, Breaks: "auth_req_id has only 64 bits of entropy", Trips: []string{"issues unique auth_req_ids of at least 128 bits"}},
+		{Name: FaultRefreshCrossClient, Breaks: "another client's refresh token is accepted", Trips: []string{"refuses another client's refresh token with invalid_grant"}},
 	}
 }
 
@@ -100,3 +143,25 @@ func newFaultSet(names []string) (faultSet, error) {
 }
 
 func (s faultSet) on(name string) bool { return s[name] }
+
+// Faults act at named points so the strict path reads without them: a
+// faulty* hook (faults_*.go) that reshapes a value on its way (the
+// parameters read, the device's view, the acknowledgement, the discovery
+// document through metadataFaults and documentFaults), a strict refusal
+// the fault waives (waivedBy) or replaces (faultyRefusal). Allowances take
+// the same form (allowed*, shape* in allowances_op.go).
+
+// waivedBy is the refusal err, or nil when fault (which waives it) is on:
+// the faulty OP accepts what the strict one refuses.
+func (op *OP) waivedBy(fault string, err error) error {
+	return op.faultyRefusal(fault, err, nil)
+}
+
+// faultyRefusal is the strict refusal, or faulty when fault is on: the
+// faulty OP's answer instead (nil: it accepts).
+func (op *OP) faultyRefusal(fault string, strict, faulty error) error {
+	if op.faults.on(fault) {
+		return faulty
+	}
+	return strict
+}

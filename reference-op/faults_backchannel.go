@@ -47,31 +47,45 @@ const (
 // backchannelFaults deviate at the backchannel authentication endpoint: parameters, hints, binding_message, user_code, request objects, the acknowledgement.
 func backchannelFaults() []Fault {
 	return []Fault{
-		{FaultBindingMessageFormEncoded, "the binding_message reaches the device form-encoded (spaces as +)", "CIBA-7.1: binding_message shown on the device as sent"},
-		{FaultKidlessAnyClientKey, "a request object without kid is verified against every registered client's keys, not only the sender's", "CIBA-7.1.1: a kid-less request object signed by another client's key is refused"},
-		{FaultBindingMessageDropped, "binding_message is accepted but never passed on to the authentication device", "CIBA-7.1 / FAPI-CIBA-5.2.2-2: the binding_message reaches the device"},
-		{FaultBindingMessageTruncated, "an over-long binding_message is accepted and silently truncated on the device", "CIBA-7.1 / CIBA-13: undisplayable binding_message refused or shown faithfully"},
-		{FaultFirstRequestParamWins, "a repeated request parameter is not refused: the first value is used", "RFC 6749 3.1 / CIBA-7.1: repeated request parameter gives invalid_request"},
-		{FaultFormOverridesSigned, "form fields beside the request object are accepted and override the signed values", "CIBA-7.1.1: only the signed parameters are used"},
-		{FaultHintsNotCounted, "hints are not counted: the first present one wins and none gives unknown_user_id", "CIBA-7.1: exactly one hint, else invalid_request"},
-		{FaultIgnoreACRValues, "acr_values is ignored: ID tokens carry no acr", "FAPI-CIBA-5.2.2-8: requested acr returned in the ID token"},
-		{FaultIgnoreSignedUserCode, "a user_code inside the request object is ignored (missing_user_code)", "CIBA-7.1.2: correct user_code accepted, wrong one gives invalid_user_code"},
-		{FaultLenientRequestedExpiry, "a requested_expiry that is not a positive integer falls back to the default expiry", "CIBA-7.1: bad requested_expiry gives invalid_request"},
-		{FaultNotificationTokenBase64URL, "client_notification_token is limited to the base64url alphabet (b64token's ~ + / = refused)", "CIBA-7.1 / RFC 6750 2.1: a 1024-character b64token accepted and echoed"},
-		{FaultNotificationTokenOptional, "ping requests without client_notification_token are accepted", "CIBA-7.1: client_notification_token required for ping"},
-		{FaultNotificationTokenUnlimited, "client_notification_token longer than 1024 characters is accepted", "CIBA-7.1: client_notification_token of at most 1024 characters"},
-		{FaultNullInterval, "the acknowledgement carries interval: null", "CIBA-7.3: interval a positive JSON number if present"},
-		{FaultOmitExpiresIn, "the acknowledgement omits expires_in unless requested_expiry was sent", "CIBA-7.3: expires_in a positive JSON number"},
-		{FaultOversizedRequestServerError, "an oversized backchannel request is answered 500 server_error", "CIBA-13: oversized request object refused with a 4xx answer"},
-		{FaultPaddedAuthReqID, "auth_req_id is padded standard base64 (with = + /)", "CIBA-7.3: auth_req_id of A-Z a-z 0-9 . - _ only"},
-		{FaultRefuseJARTyp, "request objects with typ oauth-authz-req+jwt are refused", "RFC 9101 4 (OIDF certification): typ oauth-authz-req+jwt accepted"},
-		{FaultRequestedExpiryNumberOnly, "requested_expiry as a JSON string is refused", "CIBA-7.1.1: requested_expiry as a JSON string accepted"},
-		{FaultRequestURIServerError, "a request with request_uri is answered 500 server_error (the OP tried to load it)", "CIBA-7.2 / CIBA-13: request_uri refused with HTTP 400 invalid_request or request_uri_not_supported as JSON"},
-		{FaultScopeOpenIDOptional, "a scope without openid is accepted", "CIBA-7.1: scope without openid refused"},
-		{FaultScopeOrderSensitive, "scope must start with openid: other orders are refused invalid_scope", "RFC 6749 3.3: scope order irrelevant"},
-		{FaultUnknownUserAccepted, "a login_hint that names no user falls back to the first user and is acknowledged", "CIBA-7.2 / CIBA-13: unknown login_hint gives unknown_user_id or invalid_request"},
-		{FaultUserCodeOptional, "a request without the user's user_code is accepted", "CIBA-7.1.2: missing user_code gives missing_user_code"},
-		{FaultUserCodeUnchecked, "any user_code is accepted for a user who has one", "CIBA-7.1.2: wrong user_code gives invalid_user_code"},
+		{Name: FaultBindingMessageFormEncoded, Breaks: "the binding_message reaches the device form-encoded (spaces as +)", Trips: []string{"shows the binding_message on the authentication device as sent"}},
+		{Name: FaultKidlessAnyClientKey, Breaks: "a request object without kid is verified against every registered client's keys, not only the sender's", Trips: []string{"refuses a request object without kid signed by another client's key"}},
+		{Name: FaultBindingMessageDropped, Breaks: "binding_message is accepted but never passed on to the authentication device",
+			Trips: []string{
+				"accepts a binding_message and completes the flow",
+				"shows the binding_message on the authentication device as sent",
+			}},
+		{Name: FaultBindingMessageTruncated, Breaks: "an over-long binding_message is accepted and silently truncated on the device", Trips: []string{"refuses an undisplayable binding_message or shows it faithfully"}},
+		{Name: FaultFirstRequestParamWins, Breaks: "a repeated request parameter is not refused: the first value is used", Trips: []string{"refuses a backchannel request with the request parameter twice"}},
+		{Name: FaultFormOverridesSigned, Breaks: "form fields beside the request object are accepted and override the signed values", Trips: []string{"uses only the signed parameters, not form fields beside the request object"}},
+		{Name: FaultHintsNotCounted, Breaks: "hints are not counted: the first present one wins and none gives unknown_user_id", Trips: []string{"refuses a request with both login_hint and login_hint_token", "refuses a request without any hint"}},
+		{Name: FaultIgnoreACRValues, Breaks: "acr_values is ignored: ID tokens carry no acr", Trips: []string{"returns a requested acr in the ID token"}},
+		{Name: FaultIgnoreSignedUserCode, Breaks: "a user_code inside the request object is ignored (missing_user_code)",
+			Trips: []string{
+				"accepts a request with the user's user_code",
+				"refuses a request with a wrong user_code with invalid_user_code",
+				"refuses a request without the user's user_code with missing_user_code",
+			}},
+		{Name: FaultLenientRequestedExpiry, Breaks: "a requested_expiry that is not a positive integer falls back to the default expiry", Trips: []string{"refuses a requested_expiry that is not a positive integer"}},
+		{Name: FaultNotificationTokenBase64URL, Breaks: "client_notification_token is limited to the base64url alphabet (b64token's ~ + / = refused)", Trips: []string{"accepts and echoes a 1024-character client_notification_token"}},
+		{Name: FaultNotificationTokenOptional, Breaks: "ping requests without client_notification_token are accepted", Trips: []string{"refuses a ping request without client_notification_token"}},
+		{Name: FaultNotificationTokenUnlimited, Breaks: "client_notification_token longer than 1024 characters is accepted", Trips: []string{"refuses a client_notification_token longer than 1024 characters"}},
+		{Name: FaultNullInterval, Breaks: "the acknowledgement carries interval: null", Trips: []string{"acknowledges with interval as a positive JSON number if at all"}},
+		// The concurrency check polls until expires_in has passed: without
+		// expires_in it has no time to poll at all.
+		// The exactly-once check no longer trips on a missing expires_in: it
+		// bounds its wait by the request's lifetime, and its first round
+		// decides at once.
+		{Name: FaultOmitExpiresIn, Breaks: "the acknowledgement omits expires_in unless requested_expiry was sent", Trips: []string{"acknowledges with expires_in as a positive JSON number"}},
+		{Name: FaultOversizedRequestServerError, Breaks: "an oversized backchannel request is answered 500 server_error", Trips: []string{"answers an oversized request object without a server error"}},
+		{Name: FaultPaddedAuthReqID, Breaks: "auth_req_id is padded standard base64 (with = + /)", Trips: []string{"acknowledges with JSON and an auth_req_id of A-Z a-z 0-9 . - _"}},
+		{Name: FaultRefuseJARTyp, Breaks: "request objects with typ oauth-authz-req+jwt are refused", Trips: []string{"accepts a request object with typ oauth-authz-req+jwt"}},
+		{Name: FaultRequestedExpiryNumberOnly, Breaks: "requested_expiry as a JSON string is refused", Trips: []string{"accepts requested_expiry as a JSON string"}},
+		{Name: FaultRequestURIServerError, Breaks: "a request with request_uri is answered 500 server_error (the OP tried to load it)", Trips: []string{"refuses request_uri instead of request with a well-formed invalid_request"}},
+		{Name: FaultScopeOpenIDOptional, Breaks: "a scope without openid is accepted", Trips: []string{"refuses a scope without openid"}},
+		{Name: FaultScopeOrderSensitive, Breaks: "scope must start with openid: other orders are refused invalid_scope", Trips: []string{"accepts the scope values in another order"}},
+		{Name: FaultUnknownUserAccepted, Breaks: "a login_hint that names no user falls back to the first user and is acknowledged", Trips: []string{"refuses an unknown login_hint with unknown_user_id"}},
+		{Name: FaultUserCodeOptional, Breaks: "a request without the user's user_code is accepted", Trips: []string{"refuses a request without the user's user_code with missing_user_code"}},
+		{Name: FaultUserCodeUnchecked, Breaks: "any user_code is accepted for a user who has one", Trips: []string{"refuses a request with a wrong user_code with invalid_user_code"}},
 	}
 }
 
@@ -161,4 +175,114 @@ func (op *OP) everyClientKey() []jose.JSONWebKey {
 		keys = append(keys, c.JWKS.Keys...)
 	}
 	return keys
+}
+
+// faultyAuthParams are the request's parameters as the faulty OP reads
+// them (binding-message-truncated, ignore-signed-user-code,
+// ignore-acr-values).
+func (op *OP) faultyAuthParams(p authParams) authParams {
+	if op.faults.on(FaultBindingMessageTruncated) {
+		p.BindingMessage = truncateRunes(p.BindingMessage, MaxBindingMessageRunes)
+	}
+	if op.faults.on(FaultIgnoreSignedUserCode) {
+		p.UserCode = ""
+	}
+	if op.faults.on(FaultIgnoreACRValues) {
+		p.ACRValues = ""
+	}
+	return p
+}
+
+// faultyCheckedNotificationToken is the part of t the OP checks: all of
+// it, but only the first 1024 characters under
+// notification-token-unlimited.
+func (op *OP) faultyCheckedNotificationToken(t string) string {
+	if op.faults.on(FaultNotificationTokenUnlimited) {
+		return t[:min(len(t), ciba.MaxClientNotificationTokenLength)]
+	}
+	return t
+}
+
+// faultyNotificationTokenRefusal refuses a valid b64token outside the
+// base64url alphabet (notification-token-base64url-only).
+func (op *OP) faultyNotificationTokenRefusal(t string) error {
+	if op.faults.on(FaultNotificationTokenBase64URL) && !isBase64URLToken(op.faultyCheckedNotificationToken(t)) {
+		return ciba.ErrInvalidRequest.WithDescription("client_notification_token must be base64url")
+	}
+	return nil
+}
+
+// faultyRequestedExpiryRefusal refuses requested_expiry as a JSON string
+// (requested-expiry-number-only).
+func (op *OP) faultyRequestedExpiryRefusal(requested any) error {
+	if _, isString := requested.(string); isString && op.faults.on(FaultRequestedExpiryNumberOnly) {
+		return ciba.ErrInvalidRequest.WithDescription("requested_expiry must be a JSON number")
+	}
+	return nil
+}
+
+// faultyAuthReqIDBytes is how many random bytes make an auth_req_id: 8
+// under short-auth-req-id.
+func (op *OP) faultyAuthReqIDBytes(n int) int {
+	if op.faults.on(FaultShortAuthReqID) {
+		return 8
+	}
+	return n
+}
+
+// faultyEncodeAuthReqID writes an auth_req_id's random bytes with encode,
+// or as padded standard base64 under padded-auth-req-id.
+func (op *OP) faultyEncodeAuthReqID(raw []byte, encode func([]byte) string) string {
+	if op.faults.on(FaultPaddedAuthReqID) {
+		return paddedAuthReqID(raw)
+	}
+	return encode(raw)
+}
+
+// faultyDeviceView is the stored request as the authentication device
+// receives it (binding-message-form-encoded, binding-message-dropped).
+func (op *OP) faultyDeviceView(ar AuthRequest) AuthRequest {
+	if op.faults.on(FaultBindingMessageFormEncoded) {
+		ar.BindingMessage = url.QueryEscape(ar.BindingMessage)
+	}
+	if op.faults.on(FaultBindingMessageDropped) {
+		ar.BindingMessage = ""
+	}
+	return ar
+}
+
+// faultyAck is the acknowledgement's body: ack, or a reshaped member set
+// under omit-expires-in (when no requested_expiry was sent) and
+// null-interval.
+func (op *OP) faultyAck(ack backchannelAck) any {
+	switch {
+	case op.faults.on(FaultOmitExpiresIn) && !ack.expiryRequested:
+		return map[string]any{"auth_req_id": ack.AuthReqID, "interval": ack.heldInterval}
+	case op.faults.on(FaultNullInterval):
+		return map[string]any{"auth_req_id": ack.AuthReqID, "expires_in": ack.ExpiresIn, "interval": nil}
+	}
+	return ack.AuthenticationResponse
+}
+
+// faultyForm is the parsed backchannel form (err: its refusal) as the
+// faulty OP takes it: a repeated request parameter is let through
+// (first-request-param-wins), an oversized body is a server error
+// (oversized-request-server-error).
+func (op *OP) faultyForm(r *http.Request, form url.Values, err error) (url.Values, error) {
+	if err != nil && op.faults.on(FaultFirstRequestParamWins) && onlyRequestRepeated(r.PostForm) {
+		return r.PostForm, nil
+	}
+	if err != nil && op.faults.on(FaultOversizedRequestServerError) && isBodyTooLarge(err) {
+		return form, ciba.ErrServerError.WithDescription("internal error")
+	}
+	return form, err
+}
+
+// faultyOverlay is the signed parameters p with the form fields beside the
+// request object laid over them under form-overrides-signed.
+func (op *OP) faultyOverlay(p authParams, form url.Values) authParams {
+	if op.faults.on(FaultFormOverridesSigned) {
+		return overlayFormParams(p, form)
+	}
+	return p
 }

@@ -11,9 +11,9 @@ const (
 
 func clientAuthFaults() []Fault {
 	return []Fault{
-		{FaultAcceptWrongSecret, "a client_secret_basic or client_secret_post client is accepted with any client_secret", "RFC6749-2.3.1 / RFC6749-5.2: wrong client secret refused with invalid_client"},
-		{FaultAcceptSecretBothWays, "a client may send its secret in the Authorization header and the body at once", "RFC6749-2.3: more than one authentication method refused"},
-		{FaultBasicFailure400, "a failed client_secret_basic authentication is answered 400 instead of 401", "RFC6749-5.2: 401 with WWW-Authenticate after an Authorization header"},
-		{FaultIgnoreSecretAssertionReplay, "a client_secret_jwt assertion jti may be used again", "OIDC-9 / RFC7523-3: replayed HS256 client assertion refused (SHOULD)"},
+		{Name: FaultAcceptWrongSecret, Breaks: "a client_secret_basic or client_secret_post client is accepted with any client_secret", Trips: []string{"refuses a wrong client secret with invalid_client"}, NoFAPI: true},
+		{Name: FaultAcceptSecretBothWays, Breaks: "a client may send its secret in the Authorization header and the body at once", Trips: []string{"refuses a client secret sent both in the Authorization header and the body"}, NoFAPI: true},
+		{Name: FaultBasicFailure400, Breaks: "a failed client_secret_basic authentication is answered 400 instead of 401", Trips: []string{"refuses a wrong client secret with invalid_client"}, NoFAPI: true},
+		{Name: FaultIgnoreSecretAssertionReplay, Breaks: "a client_secret_jwt assertion jti may be used again", Trips: []string{"refuses a replayed client_secret_jwt assertion"}, NoFAPI: true},
 	}
 }

@@ -19,11 +19,20 @@ const pushFaultErrorCode = "server_error"
 // pushFaults are the faults of push mode.
 func pushFaults() []Fault {
 	return []Fault{
-		{FaultPushWithoutBearer, "pushes are sent without the client_notification_token as bearer", "CIBA-7.1 / CIBA-10.3.1: push authenticated with the client_notification_token (a SHOULD: warning)"},
-		{FaultPushMissingRTHash, "push ID tokens omit urn:openid:params:jwt:claim:rt_hash though a refresh token is pushed", "CIBA-10.3.1: push ID token carries at_hash, rt_hash and auth_req_id"},
-		{FaultPushTwice, "the token payload of an approved push request is delivered twice", "CIBA-10.3.1: one push per request (a SHOULD: warning)"},
-		{FaultPushErrorWrongCode, "push error payloads carry server_error instead of access_denied, expired_token or transaction_failed", "CIBA-12: push error codes from the list"},
-		{FaultPushSendsPing, "approved push requests get a ping ({auth_req_id}) instead of their tokens", "CIBA-10.3.1: tokens pushed to the client notification endpoint"},
-		{FaultPollAcceptedForPushClient, "the token endpoint serves a push client's CIBA grant like a poll client's", "CIBA-11: unauthorized_client for a push client at the token endpoint"},
+		{Name: FaultPushWithoutBearer, Breaks: "pushes are sent without the client_notification_token as bearer", Trips: []string{"sends the push as a POST with the client_notification_token as bearer"}, NoFAPI: true},
+		{Name: FaultPushMissingRTHash, Breaks: "push ID tokens omit urn:openid:params:jwt:claim:rt_hash though a refresh token is pushed", Trips: []string{"binds the push ID token with at_hash, rt_hash and the auth_req_id claim"}, NoFAPI: true},
+		{Name: FaultPushTwice, Breaks: "the token payload of an approved push request is delivered twice", Trips: []string{"pushes the tokens of an approved request exactly once"}, NoFAPI: true},
+		{Name: FaultPushErrorWrongCode, Breaks: "push error payloads carry server_error instead of access_denied, expired_token or transaction_failed",
+			Trips: []string{
+				"pushes access_denied with the auth_req_id after the user denies",
+				"pushes a CIBA 12 error payload when the authentication device fails",
+				"pushes no tokens for a request that expired undecided",
+			}, NoFAPI: true},
+		{Name: FaultPushSendsPing, Breaks: "approved push requests get a ping ({auth_req_id}) instead of their tokens",
+			Trips: []string{
+				"pushes the tokens of an approved request to the client notification endpoint",
+				"binds the push ID token with at_hash, rt_hash and the auth_req_id claim",
+			}, NoFAPI: true},
+		{Name: FaultPollAcceptedForPushClient, Breaks: "the token endpoint serves a push client's CIBA grant like a poll client's", Trips: []string{"refuses a push client's token request with unauthorized_client"}, NoFAPI: true},
 	}
 }

@@ -175,7 +175,7 @@ func TestFaultsChangeBehaviour(t *testing.T) {
 			t.Errorf("fault %s has no probe", f.Name)
 			continue
 		}
-		if f.Breaks == "" || f.Trips == "" {
+		if f.Breaks == "" || len(f.Trips) == 0 {
 			t.Errorf("fault %s lacks Breaks or Trips", f.Name)
 		}
 		base := faultBase[f.Name]

@@ -43,28 +43,69 @@ const (
 // tokenFaults deviate at the token endpoint, ID tokens, refresh, ping delivery, userinfo and TLS.
 func tokenFaults() []Fault {
 	return []Fault{
-		{FaultTokenResponseCacheable, "token responses (CIBA and refresh grant) lack Cache-Control no-store and Pragma no-cache", "CIBA-10.1.1 / OIDC-3.1.3.3 / RFC 6749 5.1: token response not cacheable"},
-		{FaultShortAccessToken, "access tokens carry only 64 bits of randomness", "FAPI-R-5.2.2-16: access token with at least 128 bits of entropy"},
-		{FaultFullAtHash, "at_hash is the whole SHA-256 of the access token, not its left half", "OIDC-3.3.2.11: at_hash is the left half of the hash"},
-		{FaultWrongAuthReqIDClaim, "ID tokens carry an auth_req_id claim holding the OP's internal key of the request", "CIBA-10.3.1: auth_req_id claim equals the request's auth_req_id"},
-		{FaultIDTokenWithoutKid, "ID tokens are signed without a kid header", "FAPI-RW-8.6 / OIDC-10.1: ID token names its key with kid"},
-		{FaultOmitIDToken, "token responses carry no id_token although scope openid was granted", "CIBA-10.1.1 / OIDC-3.1.3.3: ID token issued with the tokens"},
-		{FaultTokenWithoutCertificate, "token requests without a client certificate get unbound tokens: mutual-TLS clients are taken at their client_id (as behind a TLS-terminating proxy)", "RFC 8705 3 / FAPI-RW 5.2.2-5: token request without a certificate refused"},
-		{FaultPingOmitIDToken, "token responses to ping clients carry no id_token (poll ones do)", "CIBA-10.1.1 / CIBA-10.2: ping clients get the ID token with the tokens"},
-		{FaultTokenRequiresCAIssuedCert, "the token endpoint verifies client certificates against its CA pool, refusing self_signed_tls_client_auth clients there", "RFC 8705 2.2: self-signed certificate client authentication at the token endpoint"},
-		{FaultRefreshScopeWidening, "the refresh grant grants any requested scope, beyond the original grant", "RFC 6749 6: wider scope gives invalid_scope"},
-		{FaultMissingAuthReqIDInvalidGrant, "a CIBA grant request without auth_req_id is answered invalid_grant", "CIBA-10.1 / RFC 6749 5.2: missing auth_req_id gives invalid_request"},
-		{FaultUnknownAuthReqIDExpired, "an unknown or altered auth_req_id is answered expired_token, as if purged", "CIBA-11: unknown auth_req_id gives invalid_grant"},
-		{FaultUnknownGrantTypeInvalidRequest, "an unknown grant_type is answered invalid_request", "RFC 6749 5.2: unknown grant_type gives unsupported_grant_type"},
-		{FaultDeniedAsInvalidGrant, "after the user denies, the token endpoint answers invalid_grant", "CIBA-11: denial gives access_denied"},
-		{FaultThrottleWith429, "a client slowed down twice gets HTTP 429 with slow_down instead of 400", "CIBA-11 / RFC 6749 5.2: fast polls get 400 slow_down or authorization_pending"},
-		{FaultPingExtraMembers, "the ping body carries status and client_id next to auth_req_id", "CIBA-10.2: ping body is exactly {\"auth_req_id\": ...}"},
-		{FaultPingAnswerFailsRequest, "a ping answered other than 204 fails the request: no tokens", "CIBA-10.2: tokens issued whatever the notification endpoint answered"},
-		{FaultNoInteractionIDEcho, "userinfo answers a fresh x-fapi-interaction-id instead of echoing the client's", "FAPI-R-6.2.1-11: x-fapi-interaction-id echoed"},
-		{FaultUserinfoTokenInQuery, "userinfo accepts the access token in the query string or form body", "FAPI-R-6.2.1-3 / RFC 6750 2: token only in the Authorization header"},
-		{FaultTLS12ChaChaOnly, "TLS is capped at 1.2 with ChaCha20-Poly1305 and ECDSA suites only: no FAPI cipher suite", "FAPI-RW 8.5: TLS 1.2 with a FAPI cipher suite or TLS 1.3 accepted"},
-		{FaultTLSLegacyVersions, "TLS 1.0 and 1.1 handshakes (with a CBC suite) are accepted", "FAPI-RW 8.5: TLS below 1.2 refused"},
-		{FaultPendingAs401, "authorization_pending is answered with HTTP 401 instead of 400", "CIBA-11 / RFC 6749 5.2: a pending request gets 400 authorization_pending"},
+		{Name: FaultTokenResponseCacheable, Breaks: "token responses (CIBA and refresh grant) lack Cache-Control no-store and Pragma no-cache",
+			Trips: []string{
+				"answers the token request as application/json with Cache-Control no-store",
+				"refreshes the access token for the client that owns the refresh token",
+			}},
+		{Name: FaultShortAccessToken, Breaks: "access tokens carry only 64 bits of randomness", Trips: []string{"issues a Bearer access token of at least 128 bits with expires_in"}},
+		{Name: FaultFullAtHash, Breaks: "at_hash is the whole SHA-256 of the access token, not its left half", Trips: []string{"issues an ID token whose at_hash, if any, matches the access token"}},
+		{Name: FaultWrongAuthReqIDClaim, Breaks: "ID tokens carry an auth_req_id claim holding the OP's internal key of the request", Trips: []string{"issues an ID token whose auth_req_id claim, if any, is the request's"}},
+		{Name: FaultIDTokenWithoutKid, Breaks: "ID tokens are signed without a kid header", Trips: []string{"signs the ID token with PS256 or ES256 under a kid of its JWKS"}},
+		{Name: FaultOmitIDToken, Breaks: "token responses carry no id_token although scope openid was granted",
+			Trips: []string{
+				"issues an ID token whose at_hash, if any, matches the access token",
+				"issues an ID token whose auth_req_id claim, if any, is the request's",
+				"issues an ID token with iss, aud, sub, iat and a future exp",
+				"issues refresh-grant ID tokens with the original iss and sub",
+				"issues tokens to an approved poll client using private_key_jwt",
+				"issues tokens to an approved poll client using self_signed_tls_client_auth",
+				"issues tokens to an approved poll client using tls_client_auth",
+				"notifies and issues tokens to an approved ping client using private_key_jwt",
+				"notifies and issues tokens to an approved ping client using tls_client_auth",
+				"returns a requested acr in the ID token",
+				"signs the ID token with PS256 or ES256 under a kid of its JWKS",
+			}},
+		{Name: FaultTokenWithoutCertificate, Breaks: "token requests without a client certificate get unbound tokens: mutual-TLS clients are taken at their client_id (as behind a TLS-terminating proxy)", Trips: []string{"issues no tokens to a token request without a client certificate"}},
+		{Name: FaultPingOmitIDToken, Breaks: "token responses to ping clients carry no id_token (poll ones do)",
+			Trips: []string{
+				"notifies and issues tokens to an approved ping client using private_key_jwt",
+				"notifies and issues tokens to an approved ping client using tls_client_auth",
+			}},
+		{Name: FaultTokenRequiresCAIssuedCert, Breaks: "the token endpoint verifies client certificates against its CA pool, refusing self_signed_tls_client_auth clients there", Trips: []string{"issues tokens to an approved poll client using self_signed_tls_client_auth"}},
+		{Name: FaultRefreshScopeWidening, Breaks: "the refresh grant grants any requested scope, beyond the original grant", Trips: []string{"refuses a refresh request for a wider scope with invalid_scope"}},
+		{Name: FaultMissingAuthReqIDInvalidGrant, Breaks: "a CIBA grant request without auth_req_id is answered invalid_grant", Trips: []string{"refuses a CIBA grant request without auth_req_id"}},
+		{Name: FaultUnknownAuthReqIDExpired, Breaks: "an unknown or altered auth_req_id is answered expired_token, as if purged", Trips: []string{"refuses an altered auth_req_id with invalid_grant", "refuses an unknown auth_req_id with invalid_grant"}},
+		{Name: FaultUnknownGrantTypeInvalidRequest, Breaks: "an unknown grant_type is answered invalid_request", Trips: []string{"refuses an unknown grant_type with unsupported_grant_type"}},
+		{Name: FaultDeniedAsInvalidGrant, Breaks: "after the user denies, the token endpoint answers invalid_grant",
+			Trips: []string{
+				"answers access_denied after the user denies (poll)",
+				"pings after the user denies and then answers access_denied",
+			}},
+		{Name: FaultThrottleWith429, Breaks: "a client slowed down twice gets HTTP 429 with slow_down instead of 400", Trips: []string{"answers twenty back-to-back polls with pending, slow_down or 503"}},
+		{Name: FaultPingExtraMembers, Breaks: "the ping body carries status and client_id next to auth_req_id", Trips: []string{"sends the ping as a POST with the bearer token and a body of exactly auth_req_id"}},
+		{Name: FaultPingAnswerFailsRequest, Breaks: "a ping answered other than 204 fails the request: no tokens",
+			Trips: []string{
+				"issues tokens after the ping was answered 200 with a body",
+				"issues tokens after the ping was answered 401",
+				"issues tokens after the ping was answered 403",
+			}},
+		{Name: FaultNoInteractionIDEcho, Breaks: "userinfo answers a fresh x-fapi-interaction-id instead of echoing the client's", Trips: []string{"echoes x-fapi-interaction-id and sends a Date header at the protected resource"}},
+		{Name: FaultUserinfoTokenInQuery, Breaks: "userinfo accepts the access token in the query string or form body", Trips: []string{"refuses an access token sent in the query string at the protected resource"}},
+		// Without a FAPI suite the non-FAPI-suite check's positive control (a
+		// TLS 1.2 handshake with one) fails too: skipped, which counts.
+		{Name: FaultTLS12ChaChaOnly, Breaks: "TLS is capped at 1.2 with ChaCha20-Poly1305 and ECDSA suites only: no FAPI cipher suite",
+			Trips: []string{
+				"accepts TLS 1.2 with a FAPI cipher suite or TLS 1.3",
+				"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite",
+			}},
+		{Name: FaultTLSLegacyVersions, Breaks: "TLS 1.0 and 1.1 handshakes (with a CBC suite) are accepted", Trips: []string{"refuses a TLS 1.1 handshake"}},
+		{Name: FaultPendingAs401, Breaks: "authorization_pending is answered with HTTP 401 instead of 400",
+			Trips: []string{
+				"answers authorization_pending while the user has not decided",
+				"refuses another client's auth_req_id and leaves the owner's request pending",
+				"answers twenty back-to-back polls with pending, slow_down or 503",
+			}},
 	}
 }
 
@@ -183,4 +224,13 @@ func legacyTLS(c *tls.Config) {
 		}
 		return legacy, nil
 	}
+}
+
+// faultyMaxRedemptions is how often an approved auth_req_id may be
+// redeemed: strict, or twice under issue-token-twice.
+func (op *OP) faultyMaxRedemptions(strict int) int {
+	if op.faults.on(FaultIssueTokenTwice) {
+		return 2
+	}
+	return strict
 }

@@ -31,11 +31,11 @@ func (op *OP) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSONStatus(w, http.StatusOK, resp)
 }
 
-func (op *OP) token(r *http.Request) (any, error) {
+func (op *OP) token(r *http.Request) (ciba.TokenResponse, error) {
 	ctx := r.Context()
 	form, err := parseForm(r)
 	if err != nil {
-		return nil, err
+		return ciba.TokenResponse{}, err
 	}
 	// RFC 7523 3 / CIBA 7.1: the token endpoint URL is the natural aud;
 	// the issuer is accepted too (suite module 37).
@@ -44,13 +44,13 @@ func (op *OP) token(r *http.Request) (any, error) {
 		ac, err = op.certlessClient(r, form, err)
 	}
 	if err != nil {
-		return nil, err
+		return ciba.TokenResponse{}, err
 	}
-	if err := op.requireCertificate(ac); err != nil && !op.faults.on(FaultTokenWithoutCertificate) {
-		return nil, err
+	if err := op.waivedBy(FaultTokenWithoutCertificate, op.requireCertificate(ac)); err != nil {
+		return ciba.TokenResponse{}, err
 	}
 	if err := op.refusesSelfSigned(ac); err != nil {
-		return nil, err
+		return ciba.TokenResponse{}, err
 	}
 	switch gt := form.Get(ciba.ParamGrantType); gt {
 	case ciba.GrantTypeCIBA:
@@ -58,93 +58,30 @@ func (op *OP) token(r *http.Request) (any, error) {
 	case ciba.GrantTypeRefreshToken:
 		return op.refreshGrant(ctx, ac, form.Get(ciba.ParamRefreshToken), form.Get(ciba.ParamScope), form.Has(ciba.ParamScope))
 	case "":
-		return nil, ciba.ErrInvalidRequest.WithDescription("grant_type is missing")
+		return ciba.TokenResponse{}, ciba.ErrInvalidRequest.WithDescription("grant_type is missing")
 	default:
-		if op.faults.on(FaultUnknownGrantTypeInvalidRequest) {
-			return nil, ciba.ErrInvalidRequest.WithDescription("grant_type is invalid")
-		}
-		return nil, ciba.ErrUnsupportedGrantType.WithDescription("grant_type is not supported")
+		return ciba.TokenResponse{}, op.faultyRefusal(FaultUnknownGrantTypeInvalidRequest,
+			ciba.ErrUnsupportedGrantType.WithDescription("grant_type is not supported"), ciba.ErrInvalidRequest.WithDescription("grant_type is invalid"))
 	}
 }
 
 // cibaGrant redeems an auth_req_id (CIBA 10.1, 11). The whole decision is
 // one atomic store update, so tokens are issued exactly once.
-func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string) (any, error) {
-	if ciba.DeliveryMode(ac.DeliveryMode) == ciba.ModePush && !op.faults.on(FaultPollAcceptedForPushClient) {
-		return nil, ciba.ErrUnauthorizedClient.WithDescription("push clients receive tokens at their notification endpoint (CIBA 10.3)")
-	}
-	if id == "" && op.faults.on(FaultMissingAuthReqIDInvalidGrant) {
-		return nil, ciba.ErrInvalidGrant.WithDescription("auth_req_id is invalid")
+func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string) (ciba.TokenResponse, error) {
+	if ciba.DeliveryMode(ac.DeliveryMode) == ciba.ModePush {
+		err := ciba.ErrUnauthorizedClient.WithDescription("push clients receive tokens at their notification endpoint (CIBA 10.3)")
+		if err := op.waivedBy(FaultPollAcceptedForPushClient, err); err != nil {
+			return ciba.TokenResponse{}, err
+		}
 	}
 	if id == "" {
-		return nil, ciba.ErrInvalidRequest.WithDescription("auth_req_id is missing")
+		return ciba.TokenResponse{}, op.faultyRefusal(FaultMissingAuthReqIDInvalidGrant,
+			ciba.ErrInvalidRequest.WithDescription("auth_req_id is missing"), ciba.ErrInvalidGrant.WithDescription("auth_req_id is invalid"))
 	}
 	op.awaitPingOutcome(ctx, id)
-	now := op.clock.Now()
-	maxRedemptions := 1
-	if op.faults.on(FaultIssueTokenTwice) {
-		maxRedemptions = 2
-	}
-	var outcome error // an OAuth answer that still persists the update
-	ar, err := op.store.UpdateAuthRequest(ctx, id, func(ar *AuthRequest) error {
-		outcome = nil
-		// CIBA 11: another client's id is invalid_grant and must leave
-		// the request untouched, so this check comes first.
-		if ar.ClientID != ac.ID && !op.faults.on(FaultCrossClientAuthReqID) {
-			return ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")
-		}
-		if ar.Status == StatusRedeemed && ar.Redemptions >= maxRedemptions {
-			return errRedeemed
-		}
-		if !now.Before(ar.ExpiresAt) && !op.faults.on(FaultAcceptExpiredToken) {
-			return ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")
-		}
-		switch ar.Status {
-		case StatusPending:
-			if ar.Interval > 0 && !ar.LastPoll.IsZero() && !op.allow.on(AllowNeverSlowDown) &&
-				now.Sub(ar.LastPoll) < time.Duration(ar.Interval)*time.Second {
-				// CIBA 11: too fast; the interval grows by 5 s for good.
-				ar.Interval += ciba.SlowDownIncrement
-				ar.LastPoll = now
-				outcome = ciba.ErrSlowDown.WithDescription("poll no faster than the interval")
-				if op.throttled(ar) {
-					outcome = ciba.ErrSlowDown.WithStatus(http.StatusTooManyRequests).WithDescription("too many requests")
-				}
-				return nil
-			}
-			ar.LastPoll = now
-			outcome = ciba.ErrAuthorizationPending.WithDescription("the user has not decided yet")
-			return nil
-		case StatusDenied:
-			if op.faults.on(FaultDeniedAsInvalidGrant) {
-				return ciba.ErrInvalidGrant.WithDescription("auth_req_id is no longer valid")
-			}
-			return ciba.ErrAccessDenied.WithDescription("the user denied the request")
-		case StatusFailed:
-			return ciba.ErrAccessDenied.WithDescription("the authentication device could not complete the request")
-		case StatusExpired:
-			return ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")
-		case StatusApproved, StatusRedeemed:
-			ar.Status = StatusRedeemed
-			ar.Redemptions++
-			return nil
-		}
-		return ciba.ErrServerError.WithDescription("request in unknown state")
-	})
-	if errors.Is(err, ErrNotFound) && op.faults.on(FaultUnknownAuthReqIDExpired) {
-		return nil, ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")
-	}
-	if errors.Is(err, ErrNotFound) {
-		return nil, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")
-	}
-	if err == errRedeemed {
-		op.revokeGrant(ctx, id)
-	}
+	ar, err := op.redeemAuthRequest(ctx, ac.ID, id)
 	if err != nil {
-		return nil, err
-	}
-	if outcome != nil {
-		return nil, outcome
+		return ciba.TokenResponse{}, err
 	}
 	if op.log.Enabled(ctx, slog.LevelInfo) { // spare the arguments when off
 		op.log.Info("tokens issued", "client_id", ac.ID, "auth_req_id", redact(id))
@@ -153,33 +90,112 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 		clientID: ac.ID, subject: ar.Subject, scope: ar.Scope, requested: ar.Scope, acr: ar.ACR, authTime: ar.AuthTime, authReqID: ar.ID,
 	}, ac.cert, true)
 	if err != nil {
-		return nil, err
+		return ciba.TokenResponse{}, err
 	}
 	op.recordGrant(ar.ID, tr)
 	return tr, nil
 }
 
+// redeemAuthRequest answers client clientID's token request for id in
+// one store update: the request, redeemed, or the OAuth error of the
+// poll (authorization_pending, slow_down, access_denied, expired_token,
+// invalid_grant).
+func (op *OP) redeemAuthRequest(ctx context.Context, clientID, id string) (AuthRequest, error) {
+	now := op.clock.Now()
+	var outcome error // an OAuth answer that still persists the update
+	ar, err := op.store.UpdateAuthRequest(ctx, id, func(ar *AuthRequest) error {
+		var err error
+		outcome, err = op.pollStep(ar, clientID, now)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ar, op.faultyRefusal(FaultUnknownAuthReqIDExpired,
+			ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown"), ciba.ErrExpiredToken.WithDescription("auth_req_id has expired"))
+	case err == errRedeemed:
+		op.revokeGrant(ctx, id)
+	}
+	if err != nil {
+		return ar, err
+	}
+	return ar, outcome
+}
+
+// pollStep moves ar on by one token request of client clientID at now.
+// err refuses the request and leaves ar untouched; outcome is an OAuth
+// answer under which ar's update (the poll time, the interval) persists.
+func (op *OP) pollStep(ar *AuthRequest, clientID string, now time.Time) (outcome, err error) {
+	// CIBA 11: another client's id is invalid_grant and must leave the
+	// request untouched, so this check comes first.
+	if ar.ClientID != clientID {
+		if err := op.waivedBy(FaultCrossClientAuthReqID, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")); err != nil {
+			return nil, err
+		}
+	}
+	if ar.Status == StatusRedeemed && ar.Redemptions >= op.faultyMaxRedemptions(1) {
+		return nil, errRedeemed
+	}
+	if !now.Before(ar.ExpiresAt) {
+		if err := op.waivedBy(FaultAcceptExpiredToken, ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")); err != nil {
+			return nil, err
+		}
+	}
+	switch ar.Status {
+	case StatusPending:
+		return op.pendingPoll(ar, now), nil
+	case StatusDenied:
+		return nil, op.faultyRefusal(FaultDeniedAsInvalidGrant,
+			ciba.ErrAccessDenied.WithDescription("the user denied the request"), ciba.ErrInvalidGrant.WithDescription("auth_req_id is no longer valid"))
+	case StatusFailed:
+		return nil, ciba.ErrAccessDenied.WithDescription("the authentication device could not complete the request")
+	case StatusExpired:
+		return nil, ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")
+	case StatusApproved, StatusRedeemed:
+		ar.Status = StatusRedeemed
+		ar.Redemptions++
+		return nil, nil
+	}
+	return nil, ciba.ErrServerError.WithDescription("request in unknown state")
+}
+
 // errRedeemed answers an auth_req_id presented after its redemption.
 var errRedeemed = ciba.ErrInvalidGrant.WithDescription("auth_req_id was already redeemed")
 
+// pendingPoll is the answer to a poll of a pending request:
+// authorization_pending, or slow_down when it came sooner than the
+// interval, which then grows by 5 s for good (CIBA 11).
+func (op *OP) pendingPoll(ar *AuthRequest, now time.Time) error {
+	if ar.Interval > 0 && !ar.LastPoll.IsZero() && !op.allow.on(AllowNeverSlowDown) &&
+		now.Sub(ar.LastPoll) < time.Duration(ar.Interval)*time.Second {
+		ar.Interval += ciba.SlowDownIncrement
+		ar.LastPoll = now
+		if op.throttled(ar) {
+			return ciba.ErrSlowDown.WithStatus(http.StatusTooManyRequests).WithDescription("too many requests")
+		}
+		return ciba.ErrSlowDown.WithDescription("poll no faster than the interval")
+	}
+	ar.LastPoll = now
+	return ciba.ErrAuthorizationPending.WithDescription("the user has not decided yet")
+}
+
 // refreshGrant is RFC 6749 6 with FAPI certificate binding for the new
 // access token; the refresh token itself is not rotated.
-func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh, scope string, hasScope bool) (any, error) {
+func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh, scope string, hasScope bool) (ciba.TokenResponse, error) {
 	if refresh == "" {
-		return nil, ciba.ErrInvalidRequest.WithDescription("refresh_token is missing")
+		return ciba.TokenResponse{}, ciba.ErrInvalidRequest.WithDescription("refresh_token is missing")
 	}
 	t, err := op.store.GetToken(ctx, tokenKey(refresh))
 	now := op.clock.Now()
 	if err != nil || t.Kind != KindRefresh || t.Revoked || !now.Before(t.ExpiresAt) ||
 		(t.ClientID != ac.ID && !op.faults.on(FaultRefreshCrossClient)) {
-		return nil, ciba.ErrInvalidGrant.WithDescription("refresh_token is invalid")
+		return ciba.TokenResponse{}, ciba.ErrInvalidGrant.WithDescription("refresh_token is invalid")
 	}
 	granted := strings.Fields(t.Scope)
 	newScope, requested := t.Scope, t.Scope
 	if hasScope {
 		req := strings.Fields(scope)
 		if len(req) == 0 {
-			return nil, ciba.ErrInvalidScope.WithDescription("scope is empty")
+			return ciba.TokenResponse{}, ciba.ErrInvalidScope.WithDescription("scope is empty")
 		}
 		requested = strings.Join(req, " ")
 		for _, s := range req {
@@ -188,7 +204,7 @@ func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh
 					req = granted // RFC 6749 3.3: the request is ignored
 					break
 				}
-				return nil, ciba.ErrInvalidScope.WithDescription("scope " + s + " exceeds the original grant (RFC 6749 6)")
+				return ciba.TokenResponse{}, ciba.ErrInvalidScope.WithDescription("scope " + s + " exceeds the original grant (RFC 6749 6)")
 			}
 		}
 		newScope = strings.Join(req, " ")
@@ -197,11 +213,11 @@ func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh
 		clientID: ac.ID, subject: t.Subject, scope: newScope, requested: requested, acr: t.ACR, authTime: t.AuthTime, refresh: true,
 	}, ac.cert, false)
 	if err != nil {
-		return nil, err
+		return ciba.TokenResponse{}, err
 	}
 	tr.RefreshToken = refresh
 	if rotated, err := op.rotateRefresh(ctx, t, now); err != nil {
-		return nil, err
+		return ciba.TokenResponse{}, err
 	} else if rotated != "" {
 		tr.RefreshToken = rotated
 	}

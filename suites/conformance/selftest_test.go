@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,63 +26,44 @@ import (
 	"github.com/ciba-check/ciba-check/reports"
 )
 
-// faultTrips documents, per reference-OP fault, exactly the checks it
-// must trip; every other check must still pass under that fault. A check
-// is tripped when it does not pass: a MUST check fails, a Should check
-// (or a MUST check's ExpectShould) ends with a warning. A Should check
-// that fails rather than warns is an error of its own.
-// Each area keeps its table in its own file (selftest_trips_*_test.go).
-var faultTrips = mergeTrips(coreFaultTrips, backchannelFaultTrips, authDiscoveryFaultTrips, tokenFaultTrips, pushFaultTrips, clientAuthFaultTrips)
+// A reference-OP fault must trip exactly the checks its Fault.Trips names
+// (reference-op/faults*.go, the one place they are named); every other
+// check must still pass under that fault. A check is tripped when it does
+// not pass: a MUST check fails, a Should check (or a MUST check's
+// ExpectShould) ends with a warning. A Should check that fails rather than
+// warns is an error of its own.
 
-func mergeTrips(tables ...map[string][]string) map[string][]string {
-	out := map[string][]string{}
-	for _, t := range tables {
-		for fault, checks := range t {
-			out[fault] = append(out[fault], checks...)
+// checksNeedingFAPIOff are the checks the FAPI baseline skips: they need
+// clients only a FAPI-off OP registers (client secrets).
+var checksNeedingFAPIOff = map[string]bool{
+	"refuses a wrong client secret with invalid_client":                          true,
+	"refuses a client secret sent both in the Authorization header and the body": true,
+	"refuses a replayed client_secret_jwt assertion":                             true,
+}
+
+// TestFaultTripsNameChecks proves every check a fault's Trips names is a
+// check of the suite, and every fault names one.
+func TestFaultTripsNameChecks(t *testing.T) {
+	checks := map[string]bool{}
+	for _, c := range preview(t).Checks {
+		checks[c.Name] = true
+	}
+	for _, f := range refop.Faults() {
+		if len(f.Trips) == 0 {
+			t.Errorf("fault %q names no check in Trips", f.Name)
+		}
+		for _, c := range f.Trips {
+			if !checks[c] {
+				t.Errorf("fault %q: Trips names %q, which is no check of the suite", f.Name, c)
+			}
 		}
 	}
-	return out
+	for _, c := range slices.Sorted(maps.Keys(checksNeedingFAPIOff)) {
+		if !checks[c] {
+			t.Errorf("checksNeedingFAPIOff names %q, which is no check of the suite", c)
+		}
+	}
 }
-
-// coreFaultTrips are the trips of the first faults (reference-op/faults.go).
-var coreFaultTrips = map[string][]string{
-	refop.FaultAcceptAlgNone:              {"refuses a request object with alg none"},
-	refop.FaultAcceptExpiredToken:         {"answers expired_token after expires_in has passed"},
-	refop.FaultAllowUnsignedRequest:       {"refuses an unsigned backchannel request"},
-	refop.FaultCrossClientAuthReqID:       {"refuses another client's auth_req_id and leaves the owner's request pending"},
-	refop.FaultFollowNotificationRedirect: {"does not follow a redirect from the notification endpoint"},
-	refop.FaultIgnoreRequestObjectExp:     {"refuses a request object that expired an hour ago", "refuses a request object without exp"},
-	refop.FaultInvalidRequestObjectCode: {
-		"refuses a request object signed with another client's key",
-		"refuses a request object signed with RS256", "refuses a request object that expired an hour ago",
-		"refuses a request object whose aud is another server", "refuses a request object whose iss is another client",
-		"refuses a request object with a tampered signature", "refuses a request object with alg none",
-		"refuses a request object with exp 70 minutes in the future", "refuses a request object with nbf 10 minutes in the future",
-		"refuses a request object with nbf 70 minutes in the past", "refuses a request object without aud",
-		"refuses a request object without exp", "refuses a request object without iat", "refuses a request object without iss",
-		"refuses a request object without jti", "refuses a request object without nbf",
-		"refuses an HS256 request object keyed with the client's public key",
-		"refuses a malformed request object with invalid_request", "refuses a request object signed by a key behind a jku header",
-		"refuses a request object signed by a key from its own jwk header", "refuses a request object signed by an unregistered key",
-		"refuses a request object that contains a request claim", "refuses a request object whose exp is a string",
-		"refuses a request object with an unknown crit header", "refuses a request object without kid signed by another client's key",
-	},
-	refop.FaultIssueTokenTwice:      {"issues tokens exactly once to concurrent token requests", "refuses a redeemed auth_req_id with invalid_grant"},
-	refop.FaultNoCNFInIntrospection: {"reports cnf x5t#S256 of the client certificate at introspection"},
-	refop.FaultNoPingOnDeny:         {"pings after the user denies and then answers access_denied"},
-	refop.FaultPingRetryAfter4xx:    {"does not retry a ping the client answered with 401"},
-	refop.FaultPushUnderFAPI:        {"does not list push in backchannel_token_delivery_modes_supported"},
-	refop.FaultRefreshCrossClient:   {"refuses another client's refresh token with invalid_grant"},
-	refop.FaultShortAuthReqID:       {"issues unique auth_req_ids of at least 128 bits"},
-	refop.FaultTLSWeakCiphers:       {"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite"},
-	refop.FaultUnboundAccessToken: {"reports cnf x5t#S256 of the client certificate at introspection", "refuses the access token at userinfo over another client's certificate",
-		"binds the refreshed access token to the client certificate"},
-	refop.FaultWrongIDTokenAud: {"issues an ID token with iss, aud, sub, iat and a future exp", "issues refresh-grant ID tokens with the original iss and sub"},
-}
-
-// faultsTrippingNothing are faults no check can catch yet, with why; the
-// matrix fails when one starts tripping a check (move it to faultTrips).
-var faultsTrippingNothing = map[string]string{}
 
 // sharedMaterial generates, once, the keys and certificates every child
 // run of a matrix reuses (devenv keeps what its Dir holds), and returns
@@ -324,11 +306,12 @@ func TestFaultMatrix(t *testing.T) {
 	defer func() { t.Logf("matrix took %s", time.Since(t0)) }()
 	base := sharedMaterial(t)
 	// A run is a fault ("" none) against FAPI-CIBA, or, for the faults of
-	// push mode (noFAPIFault) and of client secrets (noFAPIFaults), against
-	// plain CIBA; both without a fault pass everything.
+	// push mode and of client secrets (Fault.NoFAPI), against plain CIBA;
+	// both without a fault pass everything.
 	type run struct {
 		fault  string
 		noFAPI bool
+		trips  []string
 	}
 	runs := []run{{}, {noFAPI: true}}
 	faults := refop.Faults()
@@ -339,12 +322,7 @@ func TestFaultMatrix(t *testing.T) {
 		faults = nil
 	}
 	for _, f := range faults {
-		runs = append(runs, run{fault: f.Name, noFAPI: noFAPIFault(f.Name) || noFAPIFaults[f.Name]})
-		_, documented := faultTrips[f.Name]
-		_, excused := faultsTrippingNothing[f.Name]
-		if !documented && !excused {
-			t.Errorf("fault %q is in neither faultTrips nor faultsTrippingNothing", f.Name)
-		}
+		runs = append(runs, run{fault: f.Name, noFAPI: f.NoFAPI, trips: f.Trips})
 	}
 	results := make([]childOutcome, len(runs))
 	var wg sync.WaitGroup
@@ -400,18 +378,14 @@ func TestFaultMatrix(t *testing.T) {
 		r.failed = slices.DeleteFunc(slices.Clone(r.failed), func(c string) bool {
 			return r.outcomes[c] == OutcomeSkipped && baselineSkips[rn.noFAPI][c]
 		})
-		want := slices.Clone(faultTrips[fault])
+		want := slices.Clone(rn.trips)
 		sort.Strings(want)
 		if !slices.Equal(r.failed, want) {
-			if _, excused := faultsTrippingNothing[fault]; excused && len(r.failed) > 0 {
-				t.Errorf("%s now trips %v: move it from faultsTrippingNothing to faultTrips", name, r.failed)
-			} else if !excused || len(r.failed) > 0 {
-				var got []string
-				for _, c := range r.failed {
-					got = append(got, c+" ("+r.outcomes[c]+")")
-				}
-				t.Errorf("%s: tripped checks\n  %s\nwant exactly\n  %s", name, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			var got []string
+			for _, c := range r.failed {
+				got = append(got, c+" ("+r.outcomes[c]+")")
 			}
+			t.Errorf("%s: tripped checks\n  %s\nwant exactly (its Fault.Trips)\n  %s", name, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 		}
 		var warned []string
 		for _, c := range r.failed {
@@ -436,7 +410,7 @@ func TestFaultMatrix(t *testing.T) {
 		// The suite's quality bar: a check no fault can trip has not been
 		// shown able to fail.
 		if len(untripped) > 0 {
-			t.Errorf("%d checks are tripped by no reference-OP fault (add a fault in reference-op/faults_*.go and its trips entry):\n  %s",
+			t.Errorf("%d checks are tripped by no reference-OP fault (add a fault in reference-op/faults_*.go whose Trips names it):\n  %s",
 				len(untripped), strings.Join(untripped, "\n  "))
 		}
 	}
