@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -38,6 +39,12 @@ func Discover(ctx context.Context, t *target.Target) (*ciba.ProviderMetadata, er
 		return nil, err
 	}
 	defer hc.CloseIdleConnections()
+	return discover(ctx, hc, t)
+}
+
+// discover reads t's discovery document with hc and applies the
+// overrides.
+func discover(ctx context.Context, hc *http.Client, t *target.Target) (*ciba.ProviderMetadata, error) {
 	md, err := client.Discover(ctx, hc, t.Issuer)
 	if err != nil {
 		return nil, ExplainDiscoveryError(t, err)
