@@ -3,8 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,12 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
-	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/safetext"
 	"github.com/ciba-check/ciba-check/internal/target"
@@ -128,21 +125,25 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	r.ok("target.yaml", fmt.Sprintf("%d clients, %d users, device %s", len(t.Clients), len(t.Users), t.Device.Kind))
 	checkPlaceholders(r, t)
 
-	roots, err := t.RootCAs()
-	if err != nil {
-		r.fail("ca", "%v", err)
-		return r.result()
-	}
+	// The session as a run opens it, but one that records a credential
+	// URL that is not https instead of refusing (each is listed below).
 	stepCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	md, err := targetclient.Discover(stepCtx, t)
+	s, err := targetclient.Open(stepCtx, t, targetclient.SessionOptions{Inspect: true})
 	cancel()
 	discoveryURL := strings.TrimSuffix(t.Issuer, "/") + ciba.DiscoveryPath
-	if err != nil {
-		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(err, caHint))
+	var discoveryErr *targetclient.DiscoveryError
+	switch {
+	case errors.As(err, &discoveryErr):
+		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(discoveryErr.Err, caHint))
 		// Everything below needs the document; the device can still be checked.
 		checkDevice(ctx, r, t, opts)
 		return r.result()
+	case err != nil:
+		r.fail("ca", "%v", err)
+		return r.result()
 	}
+	defer s.Close()
+	md := s.Metadata
 	if md.Issuer != t.Issuer {
 		r.fail("discovery", "the document at %s names issuer %q, not %q (OIDC Discovery 4.3): check issuer: in %s, which must be the OP's issuer exactly as it publishes it", discoveryURL, md.Issuer, t.Issuer, t.IssuerWhere())
 	} else {
@@ -157,13 +158,13 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 		}
 	}
 	secure := checkCredentialURLs(r, t, md)
-	checkJWKS(ctx, r, md, roots, opts.Timeout)
+	checkJWKS(ctx, r, s, opts.Timeout)
 	checkRegistration(r, t, md)
 	for i := range t.Clients {
-		checkClient(ctx, r, t, &t.Clients[i], md, opts)
+		checkClient(ctx, r, s, &t.Clients[i], opts)
 	}
 	if md.BackchannelAuthenticationEndpoint != "" && secure {
-		probeClients(ctx, r, t, md, opts)
+		probeClients(ctx, r, s, opts)
 	}
 	checkDevice(ctx, r, t, opts)
 	return r.result()
@@ -244,8 +245,8 @@ func checkRegistration(r *checkReport, t *target.Target, md *ciba.ProviderMetada
 // probeClients makes the run's preflight: one real backchannel request per
 // client (and a token request for poll clients), each refusal that says
 // target.yaml is wrong a failed item with its FILE:LINE.
-func probeClients(ctx context.Context, r *checkReport, t *target.Target, md *ciba.ProviderMetadata, opts *TargetCheckOptions) {
-	env := &conformance.Env{Target: t, Metadata: md, Clock: clock.Real{}}
+func probeClients(ctx context.Context, r *checkReport, s *targetclient.Session, opts *TargetCheckOptions) {
+	env, t := conformance.EnvOf(s), s.Target
 	for i := range t.Clients {
 		tc := &t.Clients[i]
 		item := "client " + tc.ID + " request"
@@ -308,57 +309,24 @@ func checkPlaceholders(r *checkReport, t *target.Target) {
 }
 
 // checkJWKS fetches the OP's key set (OIDC Discovery 3, jwks_uri).
-func checkJWKS(ctx context.Context, r *checkReport, md *ciba.ProviderMetadata, roots *x509.CertPool, timeout time.Duration) {
-	if md.JWKSURI == "" {
-		r.fail("jwks", "jwks_uri is missing from discovery (OIDC Discovery 3)")
-		return
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		r.fail("jwks", "%v", err)
-		return
-	}
-	defer hc.CloseIdleConnections()
+func checkJWKS(ctx context.Context, r *checkReport, s *targetclient.Session, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, md.JWKSURI, nil)
-	if err != nil {
-		r.fail("jwks", "jwks_uri %q: %v", md.JWKSURI, err)
-		return
+	set, err := s.FetchJWKS(ctx)
+	var jwksErr *targetclient.JWKSError
+	switch {
+	case errors.As(err, &jwksErr) && jwksErr.Transport:
+		r.fail("jwks", "%s: %v", jwksErr.URI, explainTLSError(jwksErr.Err, caHint))
+	case err != nil:
+		r.fail("jwks", "%v", err)
+	default:
+		r.ok("jwks", fmt.Sprintf("%s (%d keys)", s.Metadata.JWKSURI, len(set.Keys)))
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		r.fail("jwks", "%s: %v", md.JWKSURI, explainTLSError(err, caHint))
-		return
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, client.MaxResponseBody+1))
-	if err != nil {
-		r.fail("jwks", "%s: reading: %v", md.JWKSURI, err)
-		return
-	}
-	if len(body) > client.MaxResponseBody {
-		r.fail("jwks", "%s: %s", md.JWKSURI, client.TooLargeReason)
-		return
-	}
-	if resp.StatusCode != http.StatusOK {
-		r.fail("jwks", "%s answered HTTP %d", md.JWKSURI, resp.StatusCode)
-		return
-	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(body, &set); err != nil {
-		r.fail("jwks", "%s is not a JWK Set: %v", md.JWKSURI, err)
-		return
-	}
-	if len(set.Keys) == 0 {
-		r.fail("jwks", "%s holds no keys the tool can read", md.JWKSURI)
-		return
-	}
-	r.ok("jwks", fmt.Sprintf("%s (%d keys)", md.JWKSURI, len(set.Keys)))
 }
 
 // checkClient checks what one client needs from the OP and from itself.
-func checkClient(ctx context.Context, r *checkReport, t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, opts *TargetCheckOptions) {
+func checkClient(ctx context.Context, r *checkReport, s *targetclient.Session, tc *target.Client, opts *TargetCheckOptions) {
+	t, md := s.Target, s.Metadata
 	item := "client " + tc.ID
 	key, err := tc.LoadSigningKey()
 	if tc.SigningKey == "" {
@@ -385,7 +353,7 @@ func checkClient(ctx context.Context, r *checkReport, t *target.Target, tc *targ
 		r.ok(item+" mode", string(tc.Mode))
 	}
 	checkClientTLS(ctx, r, t, tc, md, opts)
-	checkClientSecret(ctx, r, t, tc, md, opts)
+	checkClientSecret(ctx, r, s, tc, opts)
 	if n := tc.Notification; n != nil {
 		if ln, err := net.Listen("tcp", n.Listen); err != nil {
 			r.fail(item+" notification", "cannot listen on %s: %v", n.Listen, err)
