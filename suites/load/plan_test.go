@@ -1,6 +1,12 @@
 package load
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/internal/target"
+)
 
 func TestSuffixed(t *testing.T) {
 	for in, want := range map[string]string{
@@ -9,5 +15,55 @@ func TestSuffixed(t *testing.T) {
 		if got := Suffixed(in, "ping"); got != want {
 			t.Fatalf("Suffixed(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestPlanPicksClientAndUser(t *testing.T) {
+	tg := &target.Target{
+		Clients: []target.Client{
+			{ID: "push", Mode: ciba.ModePush, Auth: ciba.AuthPrivateKeyJWT},
+			{ID: "jwt", Mode: ciba.ModePoll, Auth: ciba.AuthPrivateKeyJWT},
+			{ID: "basic", Mode: ciba.ModePoll, Auth: ciba.AuthClientSecretBasic},
+			{ID: "ping", Mode: ciba.ModePing, Auth: ciba.AuthTLSClient},
+		},
+		Users: []target.User{{Name: "alice", Outcome: target.OutcomeApprove}, {Name: "bob", Outcome: target.OutcomeNever}},
+	}
+	tests := []struct {
+		name      string
+		plan      Plan
+		mode      ciba.DeliveryMode
+		client    string
+		user      string
+		clientErr string
+		userErr   string
+	}{
+		{name: "defaults", plan: Plan{Auth: AuthAny}, mode: ciba.ModePoll, client: "jwt", user: "bob"},
+		{name: "secret", plan: Plan{Auth: AuthSecret, User: "alice"}, mode: ciba.ModePoll, client: "basic", user: "alice"},
+		{name: "mtls ping", plan: Plan{Auth: AuthMTLS}, mode: ciba.ModePing, client: "ping", user: "bob"},
+		{name: "named push client", plan: Plan{ClientID: "push"}, mode: ciba.ModePoll, clientErr: `--client "push" is a push client`, user: "bob"},
+		{name: "unknown", plan: Plan{ClientID: "nobody", User: "carol"}, mode: ciba.ModePoll, clientErr: `--client "nobody" is not in the target`, userErr: `--user "carol" is not in the target`},
+		{name: "no such auth", plan: Plan{Auth: AuthMTLS}, mode: ciba.ModePoll, clientErr: "the target has no poll client with --auth mtls", user: "bob"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc, err := tt.plan.pickClient(tg, tt.mode)
+			switch {
+			case tt.clientErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.clientErr) {
+					t.Errorf("pickClient error %v, want %q", err, tt.clientErr)
+				}
+			case err != nil || tc.ID != tt.client:
+				t.Errorf("pickClient = %v, %v; want %s", tc, err, tt.client)
+			}
+			u, err := tt.plan.pickUser(tg)
+			switch {
+			case tt.userErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.userErr) {
+					t.Errorf("pickUser error %v, want %q", err, tt.userErr)
+				}
+			case err != nil || u.Name != tt.user:
+				t.Errorf("pickUser = %v, %v; want %s", u, err, tt.user)
+			}
+		})
 	}
 }
