@@ -220,3 +220,18 @@ func (rs *Receivers) Close() error {
 	rs.all = nil
 	return errors.Join(errs...)
 }
+
+// DiscoverIssuer reads the discovery document of issuer with hc, before
+// there is a target (init), and checks that it names issuer: OIDC
+// Discovery 4.3, the issuer in the document must be the one the document
+// was fetched for.
+func DiscoverIssuer(ctx context.Context, hc *http.Client, issuer string) (*ciba.ProviderMetadata, error) {
+	md, err := client.Discover(ctx, hc, issuer)
+	if err != nil {
+		return nil, err
+	}
+	if md.Issuer != issuer {
+		return nil, fmt.Errorf("the discovery document names issuer %q, not %q (OIDC Discovery 4.3)", md.Issuer, issuer)
+	}
+	return md, nil
+}
