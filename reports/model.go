@@ -194,6 +194,7 @@ type LoadGenerator struct {
 		Opened        uint64 `json:"opened"`
 		TLSHandshakes uint64 `json:"tls_handshakes"`
 		Resumed       uint64 `json:"resumed"`
+		PeakOpen      uint64 `json:"peak_open"`
 	} `json:"connections,omitempty"`
 	// Saturated: the generator, not the OP, was the bottleneck; Verdict
 	// says so in words and Reasons why.

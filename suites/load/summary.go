@@ -168,6 +168,9 @@ type ConnectionCounts struct {
 	Opened        uint64 `json:"opened"`
 	TLSHandshakes uint64 `json:"tls_handshakes"`
 	Resumed       uint64 `json:"resumed"`
+	// PeakOpen is the most connections open at once during the run (what
+	// the per-host cap bounds; Opened also counts redials).
+	PeakOpen uint64 `json:"peak_open"`
 }
 
 func (g *GeneratorSummary) setConns(st *ConnStats, before ConnCounts) {
@@ -177,6 +180,7 @@ func (g *GeneratorSummary) setConns(st *ConnStats, before ConnCounts) {
 	now := st.Counts()
 	g.Connections = &ConnectionCounts{
 		Opened: now.Opened - before.Opened, TLSHandshakes: now.Handshakes - before.Handshakes, Resumed: now.Resumed - before.Resumed,
+		PeakOpen: now.PeakOpen,
 	}
 }
 
@@ -289,7 +293,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 		if c := g.Connections; c != nil {
-			fmt.Fprintf(b, "connections   %d opened, %d TLS handshakes (%d resumed)\n", c.Opened, c.TLSHandshakes, c.Resumed)
+			fmt.Fprintf(b, "connections   %d opened (at most %d at once), %d TLS handshakes (%d resumed)\n", c.Opened, c.PeakOpen, c.TLSHandshakes, c.Resumed)
 		}
 	}
 	if s.Pool != nil {

@@ -164,6 +164,36 @@ const headerSeq = "X-Vegeta-Seq"
 // concurrent use.
 type ConnStats struct {
 	dials, handshakes, resumed atomic.Uint64
+	// open counts connections dialled and not yet closed; peakOpen is its
+	// highest value: what a per-host cap bounds (a connection closed and
+	// dialled again counts twice in dials, once here).
+	open, peakOpen atomic.Int64
+}
+
+// opened records a new connection.
+func (s *ConnStats) opened() {
+	s.dials.Add(1)
+	n := s.open.Add(1)
+	for {
+		peak := s.peakOpen.Load()
+		if n <= peak || s.peakOpen.CompareAndSwap(peak, n) {
+			return
+		}
+	}
+}
+
+// countedConn takes itself out of ConnStats.open when closed, once.
+type countedConn struct {
+	net.Conn
+	st     *ConnStats
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.st.open.Add(-1)
+	}
+	return c.Conn.Close()
 }
 
 // ConnCounts are a snapshot of ConnStats.
@@ -171,6 +201,8 @@ type ConnCounts struct {
 	// Opened counts TCP connections dialled; Handshakes TLS handshakes
 	// completed, Resumed those of them that resumed a session.
 	Opened, Handshakes, Resumed uint64
+	// PeakOpen is the most connections open at once.
+	PeakOpen uint64
 }
 
 // Counts reads the counters.
@@ -178,7 +210,8 @@ func (s *ConnStats) Counts() ConnCounts {
 	if s == nil {
 		return ConnCounts{}
 	}
-	return ConnCounts{Opened: s.dials.Load(), Handshakes: s.handshakes.Load(), Resumed: s.resumed.Load()}
+	return ConnCounts{Opened: s.dials.Load(), Handshakes: s.handshakes.Load(), Resumed: s.resumed.Load(),
+		PeakOpen: uint64(max(s.peakOpen.Load(), 0))}
 }
 
 // ErrBodyTooLarge is the error of an answer longer than the body cap.
@@ -202,10 +235,11 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 	if st := o.Stats; st != nil {
 		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := dialer.DialContext(ctx, network, addr)
-			if err == nil {
-				st.dials.Add(1)
+			if err != nil {
+				return nil, err
 			}
-			return conn, err
+			st.opened()
+			return &countedConn{Conn: conn, st: st}, nil
 		}
 		// VerifyConnection runs once per handshake, full or resumed
 		// (the transport clones this config for every connection).
