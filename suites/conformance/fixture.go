@@ -17,7 +17,6 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
-	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // AnyMode and AnyAuth match every client in Fixture.Client.
@@ -453,10 +452,12 @@ func (f *Fixture) UserFor(action device.Action) *target.User {
 // driver acts or it expires, or skips.
 func (f *Fixture) PendingUser() *target.User {
 	ginkgo.GinkgoHelper()
-	if u := targetclient.PendingUser(f.env.Target); u != nil {
-		return u
-	}
 	users := f.env.Target.Users
+	for i := range users {
+		if outcomeOf(&users[i]) == target.OutcomeNever {
+			return &users[i]
+		}
+	}
 	if !f.env.Driver.Capabilities().FollowsUserOutcomes && len(users) > 0 {
 		return &users[0]
 	}
@@ -469,7 +470,13 @@ func (f *Fixture) PendingUser() *target.User {
 // target has one, so an OP that wrongly accepts starts nothing, else the
 // first user.
 func (f *Fixture) PendingUserOrAny() *target.User {
-	return PreflightUser(f.env.Target)
+	users := f.env.Target.Users
+	for i := range users {
+		if outcomeOf(&users[i]) == target.OutcomeNever {
+			return &users[i]
+		}
+	}
+	return &users[0]
 }
 
 // Params is a valid authentication request of c for user u: the client's
