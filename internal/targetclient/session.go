@@ -147,15 +147,10 @@ func (s *Session) Config(tc *target.Client) (client.Config, error) {
 
 // Client builds the client of tc.
 func (s *Session) Client(tc *target.Client) (*client.Client, error) {
-	cfg, err := s.Config(tc)
-	if err != nil {
-		return nil, err
+	if s.Insecure != nil {
+		return nil, s.Insecure
 	}
-	c, err := client.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("targetclient: client %q: %w", tc.ID, err)
-	}
-	return c, nil
+	return New(s.Target, tc, s.Metadata, s.Clock)
 }
 
 // Close stops the receivers and closes idle connections.

@@ -6,30 +6,6 @@ import (
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 
-func TestPendingUser(t *testing.T) {
-	tests := []struct {
-		name  string
-		users []target.User
-		want  string
-	}{
-		{name: "first never", users: []target.User{{Name: "a", Outcome: target.OutcomeApprove}, {Name: "b", Outcome: target.OutcomeNever}, {Name: "c", Outcome: target.OutcomeNever}}, want: "b"},
-		{name: "empty outcome is not never", users: []target.User{{Name: "a"}}, want: ""},
-		{name: "none", users: nil, want: ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			u := PendingUser(&target.Target{Users: tt.users})
-			got := ""
-			if u != nil {
-				got = u.Name
-			}
-			if got != tt.want {
-				t.Fatalf("PendingUser = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestParseJWKS(t *testing.T) {
 	ec := `{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1"}`
 	tests := []struct {

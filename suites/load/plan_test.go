@@ -47,23 +47,30 @@ func TestPlanPicksClientAndUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tc, err := tt.plan.pickClient(tg, tt.mode)
-			switch {
-			case tt.clientErr != "":
-				if err == nil || !strings.Contains(err.Error(), tt.clientErr) {
-					t.Errorf("pickClient error %v, want %q", err, tt.clientErr)
-				}
-			case err != nil || tc.ID != tt.client:
-				t.Errorf("pickClient = %v, %v; want %s", tc, err, tt.client)
+			got := ""
+			if tc != nil {
+				got = tc.ID
 			}
+			checkPick(t, "pickClient", got, err, tt.client, tt.clientErr)
 			u, err := tt.plan.pickUser(tg)
-			switch {
-			case tt.userErr != "":
-				if err == nil || !strings.Contains(err.Error(), tt.userErr) {
-					t.Errorf("pickUser error %v, want %q", err, tt.userErr)
-				}
-			case err != nil || u.Name != tt.user:
-				t.Errorf("pickUser = %v, %v; want %s", u, err, tt.user)
+			if got = ""; u != nil {
+				got = u.Name
 			}
+			checkPick(t, "pickUser", got, err, tt.user, tt.userErr)
 		})
+	}
+}
+
+// checkPick compares a pick's name or error with the wanted one.
+func checkPick(t *testing.T, what, got string, err error, want, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s error %v, want %q", what, err, wantErr)
+		}
+		return
+	}
+	if err != nil || got != want {
+		t.Errorf("%s = %q, %v; want %s", what, got, err, want)
 	}
 }
