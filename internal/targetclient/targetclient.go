@@ -27,19 +27,18 @@ import (
 // target.yaml (they replace the discovered URL and its mutual-TLS alias,
 // RFC 8705 5, since the user named the URL to use).
 func Discover(ctx context.Context, t *target.Target) (*ciba.ProviderMetadata, error) {
-	if t == nil {
-		return nil, errors.New("targetclient: no target")
-	}
-	roots, err := t.RootCAs()
+	// A session that only reads the document: nothing is sent with
+	// credentials, so the https check is the caller's.
+	s, err := Open(ctx, t, SessionOptions{Inspect: true})
 	if err != nil {
+		var de *DiscoveryError
+		if errors.As(err, &de) {
+			return nil, de.Err
+		}
 		return nil, err
 	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		return nil, err
-	}
-	defer hc.CloseIdleConnections()
-	return discover(ctx, hc, t)
+	defer s.Close()
+	return s.Metadata, nil
 }
 
 // discover reads t's discovery document with hc and applies the
