@@ -22,7 +22,7 @@ import (
 
 // checkClient checks what one client needs from the OP and from itself.
 func checkClient(ctx context.Context, r *checkReport, s *targetclient.Session, tc *target.Client, opts *TargetCheckOptions) {
-	t, md := s.Target, s.Metadata
+	md := s.Metadata
 	item := "client " + tc.ID
 	key, err := tc.LoadSigningKey()
 	if tc.SigningKey == "" {
@@ -48,7 +48,7 @@ func checkClient(ctx context.Context, r *checkReport, s *targetclient.Session, t
 	} else {
 		r.ok(item+" mode", string(tc.Mode))
 	}
-	checkClientTLS(ctx, r, t, tc, md, opts)
+	checkClientTLS(ctx, r, s, tc, opts)
 	checkClientSecret(ctx, r, s, tc, opts)
 	if n := tc.Notification; n != nil {
 		if ln, err := net.Listen("tcp", n.Listen); err != nil {
@@ -65,11 +65,25 @@ func checkClient(ctx context.Context, r *checkReport, s *targetclient.Session, t
 	}
 }
 
+// checkNoClientCert says whether a client without tls_cert can do
+// without one.
+func checkNoClientCert(r *checkReport, item string, s *targetclient.Session, tc *target.Client) {
+	switch {
+	case tc.Auth.UsesMTLS():
+		r.fail(item, "no tls_cert, but %s needs one (RFC 8705 2)", tc.Auth)
+	case !s.Target.FAPI:
+		r.ok(item, "no tls_cert: fapi: false, access tokens need not be certificate-bound")
+	case s.Metadata.TLSClientCertificateBoundAccessTokens:
+		r.fail(item, "no tls_cert: the OP binds access tokens to client certificates (RFC 8705 3), FAPI requires it")
+	}
+}
+
 // checkClientTLS makes one HTTPS request to the token endpoint (its mTLS
 // alias when published, RFC 8705 5) presenting the client's certificate:
 // any HTTP answer proves the handshake, including TLS 1.3 servers that
 // refuse a certificate only after the handshake.
-func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, opts *TargetCheckOptions) {
+func checkClientTLS(ctx context.Context, r *checkReport, s *targetclient.Session, tc *target.Client, opts *TargetCheckOptions) {
+	md := s.Metadata
 	item := "client " + tc.ID + " TLS"
 	cert, err := tc.LoadTLSCertificate()
 	if err != nil {
@@ -77,13 +91,7 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 		return
 	}
 	if cert == nil {
-		if tc.Auth.UsesMTLS() {
-			r.fail(item, "no tls_cert, but %s needs one (RFC 8705 2)", tc.Auth)
-		} else if !t.FAPI {
-			r.ok(item, "no tls_cert: fapi: false, access tokens need not be certificate-bound")
-		} else if md.TLSClientCertificateBoundAccessTokens {
-			r.fail(item, "no tls_cert: the OP binds access tokens to client certificates (RFC 8705 3), FAPI requires it")
-		}
+		checkNoClientCert(r, item, s, tc)
 		return
 	}
 	now := opts.Now()
@@ -102,12 +110,7 @@ func checkClientTLS(ctx context.Context, r *checkReport, t *target.Target, tc *t
 		r.fail(item, "no TLS handshake: the token endpoint %q is not an https URL, and ciba-check presents no certificate and sends no credentials there", endpoint)
 		return
 	}
-	roots, err := t.RootCAs()
-	if err != nil {
-		r.fail(item, "%v", err)
-		return
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots, TLSCert: cert})
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: s.CA, TLSCert: cert})
 	if err != nil {
 		r.fail(item, "%v", err)
 		return
