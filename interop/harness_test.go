@@ -185,6 +185,15 @@ var harnessUsers = []harnessUser{
 	{Name: "bob", Decision: "deny", Outcome: target.OutcomeDeny},
 	{Name: "carol", Decision: "hold", Outcome: target.OutcomeNever},
 	{Name: "grace", Decision: "approve", Outcome: target.OutcomeApprove, UserCode: "4711"},
+	// Peers, so that run --parallel has users to lease (no two running
+	// checks share one).
+	{Name: "alice2", Decision: "approve", Outcome: target.OutcomeApprove},
+	{Name: "alice3", Decision: "approve", Outcome: target.OutcomeApprove},
+	{Name: "alice4", Decision: "approve", Outcome: target.OutcomeApprove},
+	{Name: "alice5", Decision: "approve", Outcome: target.OutcomeApprove},
+	{Name: "bob2", Decision: "deny", Outcome: target.OutcomeDeny},
+	{Name: "carol2", Decision: "hold", Outcome: target.OutcomeNever},
+	{Name: "carol3", Decision: "hold", Outcome: target.OutcomeNever},
 }
 
 // deviceDelayMS is how long the harness device waits before an
@@ -318,7 +327,7 @@ func (h *harness) Log() string { return h.stderr.String() }
 // target.yaml. The process is stopped when the test ends.
 func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *harness {
 	t.Helper()
-	setup := harnessSetup{choices: defaultChoices}
+	setup := harnessSetup{choices: defaultChoices, deviceDelayMS: deviceDelayMS}
 	for _, o := range opts {
 		o(&setup)
 	}
@@ -402,7 +411,7 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 		users = append(users, map[string]any{
 			"login_hint": u.Name, "sub": "user-" + u.Name, "decision": u.Decision, "user_code": u.UserCode,
 			"name": strings.ToUpper(u.Name[:1]) + u.Name[1:], "email": u.Name + "@example.com",
-			"delay_ms": deviceDelayMS,
+			"delay_ms": setup.deviceDelayMS,
 		})
 		tgt.Users = append(tgt.Users, target.User{Name: u.Name, LoginHint: u.Name, Outcome: u.Outcome, UserCode: u.UserCode})
 	}
@@ -509,6 +518,16 @@ func startHarness(t *testing.T, node, modules string, opts ...harnessOption) *ha
 type harnessSetup struct {
 	choices      harnessChoices
 	registration bool
+	// deviceDelayMS is how long approve and deny users take to decide.
+	deviceDelayMS int
+}
+
+// withDeviceDelay makes the approve and deny users decide after ms
+// milliseconds (a real device's delay): with the hints driver every flow
+// then waits for the CIBA 7.3 default interval of 5 s, as oidc-provider
+// sends no interval.
+func withDeviceDelay(ms int) harnessOption {
+	return func(s *harnessSetup) { s.deviceDelayMS = ms }
 }
 
 // harnessOption changes the harness configuration before it starts.

@@ -541,15 +541,36 @@ clients:
 # user: approve | deny | never (left pending) | cancel | error. A user with
 # outcome never lets the device drivers that can hold requests
 # (approval_url, command, manual) approve or deny on demand.
+# Several users of each outcome let run --parallel run that many checks at
+# once: no two running checks get the same user, as an OP may rate-limit
+# per login_hint (FAPI-CIBA 7.2). With one user of an outcome, the checks
+# needing it run one after another; uncomment the extra users below for
+# test users your OP has. shared: true lets several checks use a user at
+# once.
 users:
   - name: approver
     login_hint: {{q (print .Placeholder "-user-who-approves")}}
     outcome: approve
+  # - name: approver-2
+  #   login_hint: user-who-approves-2
+  #   outcome: approve
+  # - name: approver-3
+  #   login_hint: user-who-approves-3
+  #   outcome: approve
   # - name: denier
   #   login_hint: user-who-denies
   #   outcome: deny
+  # - name: denier-2
+  #   login_hint: user-who-denies-2
+  #   outcome: deny
   # - name: pending
   #   login_hint: user-left-pending
+  #   outcome: never
+  # - name: pending-2
+  #   login_hint: user-left-pending-2
+  #   outcome: never
+  # - name: pending-3
+  #   login_hint: user-left-pending-3
   #   outcome: never
   # A user_code is the code the OP requires of that user (CIBA 7.1.2); it is
   # sent only by clients with user_code_parameter: true.

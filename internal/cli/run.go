@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,11 @@ type RunOptions struct {
 	MDFile      string
 	FailFast    bool
 	Timeout     time.Duration
+	// Parallel is how many checks may run at once (--parallel).
+	Parallel int
+	// SharedFlows lets checks that only inspect an approved flow share
+	// one per client (hidden --shared-flows, on; off to measure).
+	SharedFlows bool
 	// Profile is "spec" (the default: judge by the spec text) or
 	// "oidf-cert" (also fail what only the OIDF certification suite
 	// demands).
@@ -76,6 +82,9 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 			if opts.Timeout < 0 {
 				return usageErrorf("run: --timeout must not be negative, got %s", opts.Timeout)
 			}
+			if opts.Parallel < 1 {
+				return usageErrorf("run: --parallel must be at least 1, got %d", opts.Parallel)
+			}
 			if opts.Target != "" && len(opts.Faults) > 0 {
 				return usageErrorf("run: --fault applies only to the embedded reference OP, not to --target")
 			}
@@ -97,9 +106,12 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.StringVar(&opts.JUnitFile, "junit", "", "write the results as JUnit XML to FILE")
 	fl.StringVar(&opts.HTMLFile, "html", "", "write a self-contained HTML report to FILE")
 	fl.StringVar(&opts.MDFile, "md", "", "write a Markdown summary to FILE (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
-	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check")
+	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop after the first failed check (checks then run one at a time)")
+	fl.IntVar(&opts.Parallel, "parallel", conformance.DefaultParallel, "run up to N checks at once, never two on one test user unless target.yaml marks it shared: true (1: one after another)")
 	fl.StringVar(&opts.Profile, "profile", "spec", "spec: judge by the spec text; oidf-cert: also fail what only the OIDF certification suite demands (CERT checks, else warnings)")
 	fl.DurationVar(&opts.Timeout, "timeout", 0, "stop the run after this long (default: 20s per check that will run + 2m, see README)")
+	fl.BoolVar(&opts.SharedFlows, "shared-flows", true, "checks that only inspect an approved flow share one per client (off: each runs its own, to measure)")
+	_ = fl.MarkHidden("shared-flows")
 	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "test the embedded reference OP as plain CIBA Core (fapi: false): FAPI-only checks skipped, push checks run")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "switch on a reference-OP fault (embedded OP only; repeatable)")
 	_ = fl.MarkHidden("fault")
@@ -108,11 +120,13 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 
 func runRun(ctx context.Context, opts *RunOptions) error {
 	cfg := conformance.RunConfig{
-		LabelFilter: opts.LabelFilter,
-		Focus:       opts.Focus,
-		Skip:        opts.Skip,
-		FailFast:    opts.FailFast,
-		Timeout:     opts.Timeout,
+		LabelFilter:   opts.LabelFilter,
+		Focus:         opts.Focus,
+		Skip:          opts.Skip,
+		FailFast:      opts.FailFast,
+		Timeout:       opts.Timeout,
+		Parallel:      opts.Parallel,
+		NoSharedFlows: !opts.SharedFlows,
 	}
 	profile, err := conformance.ParseProfile(opts.Profile)
 	if err != nil {
@@ -170,7 +184,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	progress := newRunProgress(opts.IO)
 	cfg.Env = env
 	cfg.OnStart = progress.start
-	cfg.OnCheckStart = progress.checkStart
+	cfg.OnRunning = progress.running
 	cfg.OnCheck = progress.check
 	res, err := conformance.Run(cfg)
 	if err != nil {
@@ -303,12 +317,16 @@ func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance
 }
 
 // runProgress prints a line per finished check when the output is not a
-// terminal, and a rewritten status line ("[12/98] name") when it is.
+// terminal, and a rewritten status line ("[12/98] name, name") naming the
+// checks running now when it is. Finished checks are reported in spec
+// order, whatever order they ran in.
 type runProgress struct {
 	io    *IOStreams
 	tty   bool
 	total int
 	done  int
+	mu    sync.Mutex // running is called from the scheduler's workers
+	now   []string
 }
 
 func newRunProgress(s *IOStreams) *runProgress { return &runProgress{io: s, tty: s.IsStdoutTTY()} }
@@ -318,13 +336,31 @@ func (p *runProgress) start(total int) {
 	fmt.Fprintf(p.io.Out, "running %d checks\n", total)
 }
 
-func (p *runProgress) checkStart(name string) {
-	if p.tty {
-		fmt.Fprintf(p.io.Out, "\r\033[K[%d/%d] %s", p.done+1, p.total, name)
+// running is told the checks running now.
+func (p *runProgress) running(names []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.now = names
+	p.status()
+}
+
+// status rewrites the status line; p.mu is held.
+func (p *runProgress) status() {
+	if p.tty && len(p.now) > 0 {
+		fmt.Fprintf(p.io.Out, "\r\033[K[%d/%d] %s", p.done+1, p.total, clipLine(strings.Join(p.now, ", "), 160))
 	}
 }
 
+func clipLine(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
 func (p *runProgress) check(c conformance.CheckResult) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.done++
 	mark := map[bool]string{true: "FAIL", false: "ok  "}[c.Failed()]
 	switch {
@@ -337,6 +373,7 @@ func (p *runProgress) check(c conformance.CheckResult) {
 		if c.Failed() || c.Warned() {
 			fmt.Fprintf(p.io.Out, "\r\033[K%s %s — %s\n", mark, c.Name, runFirstLine(c.Failure))
 		}
+		p.status()
 		return
 	}
 	line := fmt.Sprintf("%s [%d/%d] %s", mark, p.done, p.total, c.Name)
@@ -350,6 +387,8 @@ func (p *runProgress) check(c conformance.CheckResult) {
 }
 
 func (p *runProgress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.tty {
 		fmt.Fprint(p.io.Out, "\r\033[K")
 	}

@@ -354,7 +354,10 @@ func TestRunSubprocess(t *testing.T) {
 		report := filepath.Join(t.TempDir(), "r.json")
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		run := exec.CommandContext(ctx, bin, "run", "--target", filepath.Join(dir, "target.yaml"), "--json", report)
+		// One check at a time: in parallel the workers may have run every
+		// check before the tenth result is printed, and then nothing is
+		// left for the vanished target to stop.
+		run := exec.CommandContext(ctx, bin, "run", "--parallel", "1", "--target", filepath.Join(dir, "target.yaml"), "--json", report)
 		runOut, err := run.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -441,13 +444,34 @@ func TestRunProgress(t *testing.T) {
 		p := newRunProgress(ios)
 		p.start(4)
 		for _, c := range []conformance.CheckResult{pass, fail, skip, warn} {
-			p.checkStart(c.Name)
+			p.running([]string{c.Name})
+			p.running(nil)
 			p.check(c)
 		}
 		p.finish()
 		if out.String() != tt.want {
 			t.Errorf("tty=%v:\n got %q\nwant %q", tt.tty, out.String(), tt.want)
 		}
+	}
+}
+
+// TestRunProgressParallel: the status line names every running check, and
+// a check's result line is printed when the run reports it (spec order),
+// with the status line redrawn after it.
+func TestRunProgressParallel(t *testing.T) {
+	ios, _, out, _ := TestStreams()
+	ios.SetTTY(true)
+	p := newRunProgress(ios)
+	p.start(2)
+	p.running([]string{"a check", "b check"})
+	p.running([]string{"b check"})
+	p.check(conformance.CheckResult{Name: "a check", Outcome: "failed", Failure: "expected x"})
+	p.running(nil)
+	p.check(conformance.CheckResult{Name: "b check", Outcome: "passed"})
+	p.finish()
+	want := "running 2 checks\n\r\x1b[K[1/2] a check, b check\r\x1b[K[1/2] b check\r\x1b[KFAIL a check — expected x\n\r\x1b[K[2/2] b check\r\x1b[K"
+	if out.String() != want {
+		t.Errorf("got %q\nwant %q", out.String(), want)
 	}
 }
 

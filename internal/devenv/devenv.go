@@ -105,8 +105,8 @@ type Env struct {
 	tempDir      string
 }
 
-// users are the scripted test users: one per device outcome, plus one with
-// a user_code (CIBA 7.1.2).
+// users are the scripted test users: one per device outcome, one with a
+// user_code (CIBA 7.1.2), and peers for parallel runs.
 type userSpec struct {
 	Name     string
 	Outcome  target.Outcome
@@ -125,6 +125,14 @@ func userSpecs() []userSpec {
 		{Name: "erin", Outcome: target.OutcomeCancel, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeCancel}},
 		{Name: "frank", Outcome: target.OutcomeError, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeError, ErrorStatus: http.StatusServiceUnavailable}},
 		{Name: "grace", Outcome: target.OutcomeApprove, UserCode: "4711", Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		// Peers of the busiest users, so that run --parallel has room:
+		// no two running checks share a test user (their leases).
+		{Name: "carol2", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
+		{Name: "carol3", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
+		{Name: "carol4", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
+		{Name: "alice2", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		{Name: "alice3", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		{Name: "bob2", Outcome: target.OutcomeDeny, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeDeny}},
 	}
 }
 
@@ -256,6 +264,11 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
+		// Longer than the clients' idle timeout, as the OP's: without it
+		// the server closed connections idle for ReadTimeout (15 s), and
+		// a driver call that reused one at that moment failed ("write
+		// tcp ...": seen once in the parallel allowance matrix).
+		IdleTimeout: 120 * time.Second,
 	}
 	env.deviceDone = make(chan error, 1)
 	go func(srv *http.Server, ln net.Listener, done chan<- error) {

@@ -203,6 +203,11 @@ type User struct {
 	UserCode       string   `yaml:"user_code,omitempty"`
 	Outcome        Outcome  `yaml:"outcome,omitempty"`
 	Delay          Duration `yaml:"delay,omitempty"`
+	// Shared says several checks may use this user at the same time in
+	// a parallel run (run --parallel). Off by default: an OP may
+	// rate-limit requests per login_hint (FAPI-CIBA 7.2), so the
+	// scheduler gives each running check its own user.
+	Shared bool `yaml:"shared,omitempty"`
 
 	// Line is where the user's entry starts in the target file (1-based;
 	// 0 when not read from a file).

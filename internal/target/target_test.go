@@ -198,6 +198,16 @@ func TestParseDefaultsAndVariants(t *testing.T) {
 				t.Errorf("lines %d %d", tg.Clients[0].Line, tg.Users[1].Line)
 			}
 		}},
+		{"one login_hint in two shared entries", map[int]string{29: "    delay: 2s\n    shared: true", 31: "    login_hint: alice@example.com\n    shared: true"}, func(t *testing.T, tg *Target) {
+			if !tg.Users[0].Shared || !tg.Users[1].Shared {
+				t.Errorf("shared %v %v", tg.Users[0].Shared, tg.Users[1].Shared)
+			}
+		}},
+		{"users not shared by default", nil, func(t *testing.T, tg *Target) {
+			if tg.Users[0].Shared || tg.Users[1].Shared {
+				t.Errorf("shared %v %v", tg.Users[0].Shared, tg.Users[1].Shared)
+			}
+		}},
 		{"resource and acr default to none", nil, func(t *testing.T, tg *Target) {
 			if tg.Resource != "" || tg.ACR != "" {
 				t.Errorf("resource %q acr %q", tg.Resource, tg.ACR)
@@ -290,6 +300,10 @@ func TestParseErrors(t *testing.T) {
 			`target.yaml:24:1: users: at least one user is required`},
 		{"duplicate user", map[int]string{30: "  - name: alice"},
 			`target.yaml:30:5: users[1].name: "alice" is already the name of users[0]`},
+		{"two users with one login_hint", map[int]string{31: "    login_hint: alice@example.com"},
+			`target.yaml:31:5: users[1].login_hint: is also the login_hint of users[0]: one user at the OP, which run --parallel would use twice at once; give each entry its own user, or mark both shared: true`},
+		{"one login_hint, one entry shared", map[int]string{31: "    login_hint: alice@example.com\n    shared: true"},
+			`target.yaml:31:5: users[1].login_hint: is also the login_hint of users[0]: one user at the OP, which run --parallel would use twice at once; give each entry its own user, or mark both shared: true`},
 		{"no hint", map[int]string{26: ""},
 			`target.yaml:25:5: users[0]: needs one of login_hint, login_hint_token, id_token_hint (CIBA 7.1)`},
 		{"two hints", map[int]string{31: "    id_token_hint: eyJ.x.y\n    login_hint_token: abc"},

@@ -88,6 +88,7 @@ func (p *parse) validate(t *Target) {
 		p.fail("users", "at least one user is required")
 	}
 	names := map[string]int{}
+	hints := map[string]int{}
 	for i := range t.Users {
 		path := fmt.Sprintf("users[%d]", i)
 		if first, dup := names[t.Users[i].Name]; dup && t.Users[i].Name != "" {
@@ -96,6 +97,17 @@ func (p *parse) validate(t *Target) {
 			names[t.Users[i].Name] = i
 		}
 		p.validateUser(&t.Users[i], path)
+		// Two entries for one hint are one user at the OP: a parallel
+		// run would use it twice at once unless it is marked shared.
+		param, value := t.Users[i].Hint()
+		if value == "" {
+			continue
+		}
+		if first, dup := hints[param+"\x00"+value]; dup && !(t.Users[i].Shared && t.Users[first].Shared) {
+			p.fail(path+"."+param, "is also the %s of users[%d]: one user at the OP, which run --parallel would use twice at once; give each entry its own user, or mark both shared: true", param, first)
+		} else if !dup {
+			hints[param+"\x00"+value] = i
+		}
 	}
 
 	p.validateDevice(&t.Device)

@@ -23,11 +23,11 @@ import (
 
 // attackerKey is a fresh ES256 key no client registered: what an
 // attacker signs with when it hopes the OP trusts keys named in headers.
-func attackerKey() jose.JSONWebKey {
+func attackerKey(f *Fixture) jose.JSONWebKey {
 	ginkgo.GinkgoHelper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		ginkgo.Fail(fmt.Sprintf("generating a key: %v", err))
+		f.fail(fmt.Sprintf("generating a key: %v", err))
 	}
 	return jose.JSONWebKey{Key: k, KeyID: "ciba-check-attacker", Algorithm: ciba.AlgES256, Use: "sig"}
 }
@@ -135,7 +135,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed by a key from its own jwk header", func(ctx context.Context, f *Fixture) {
-			k := attackerKey()
+			k := attackerKey(f)
 			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithSigningKey(k), client.WithHeader("jwk", k.Public()))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "RFC7515-4.1.3"), Negative)
 
@@ -157,7 +157,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed by a key behind a jku header", func(ctx context.Context, f *Fixture) {
-			k := attackerKey()
+			k := attackerKey(f)
 			expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(k), client.WithHeader("jku", "https://attacker.example/jwks.json"))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "RFC7515-4.1.2"), Negative)
 
@@ -199,7 +199,7 @@ func describeAttacks(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("refuses a request object signed by an unregistered key", func(ctx context.Context, f *Fixture) {
-			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithSigningKey(attackerKey()))
+			expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithSigningKey(attackerKey(f)))
 		}, Refs("CIBA-7.1.1", "CIBA-7.2"), Negative)
 
 		// Testname: Request object with exp as a string refused
@@ -277,7 +277,7 @@ func describeAttacks(fw *Framework) {
 			f.ControlAck(c, p)
 			jwt, err := c.RequestObject(p)
 			if err != nil {
-				ginkgo.Fail(fmt.Sprintf("signing the request object of %s: %v", c.ClientID(), err))
+				f.fail(fmt.Sprintf("signing the request object of %s: %v", c.ClientID(), err))
 			}
 			_, ex, err := c.Authenticate(ctx, p, client.CallForm(ciba.ParamRequest, jwt, jwt))
 			f.ExpectOAuthError(ex, err, Status400, "invalid_request")
@@ -304,7 +304,7 @@ func describeAttacks(fw *Framework) {
 			p.Extra = map[string]any{"ciba_check_padding": strings.Repeat("x", oversizedPadding)}
 			_, ex, err := c.Authenticate(ctx, p)
 			if ex == nil {
-				ginkgo.Fail(fmt.Sprintf("building the request of %s: %v", c.ClientID(), err))
+				f.fail(fmt.Sprintf("building the request of %s: %v", c.ClientID(), err))
 			}
 			if ex.Status == 0 {
 				f.Undetermined(ex, "expected an answer other than a server error to a request object of %d KiB, got none: %v", oversizedPadding>>10, err)
@@ -476,7 +476,7 @@ func describeAttacks(fw *Framework) {
 			u := f.PendingUser()
 			assertion, err := c.ClientAssertion(c.Metadata().TokenEndpoint)
 			if err != nil {
-				ginkgo.Fail(fmt.Sprintf("signing the client assertion of %s: %v", c.ClientID(), err))
+				f.fail(fmt.Sprintf("signing the client assertion of %s: %v", c.ClientID(), err))
 			}
 			ack := tokenControl(ctx, f, c, u, client.WithAuth(client.AuthAssertion(assertion)))
 			_, ex, err := c.Token(ctx, ack.AuthReqID, client.WithAuth(client.AuthAssertion(assertion)))

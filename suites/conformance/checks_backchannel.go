@@ -423,7 +423,9 @@ func describeBackchannel(fw *Framework) {
 		// Level: CERT
 		fw.ConformanceIt("accepts a binding_message and completes the flow", func(ctx context.Context, f *Fixture) {
 			c := f.Client(AnyMode, AnyAuth)
-			_, ex, ack := f.Approved(c, func(p *client.AuthParams) { p.BindingMessage = "1234" })
+			// Params sends binding_message "1234" (as the OIDF suite does),
+			// so the shared approved flow is this check's flow.
+			_, ex, ack := f.SharedApproved(c)
 			obs, ok := f.Env().Driver.(device.Observer)
 			if !ok {
 				return // the completed flow is all this driver lets us see (as in the OIDF module)
@@ -434,7 +436,7 @@ func describeBackchannel(fw *Framework) {
 				return
 			}
 			f.ExpectShould(shown.BindingMessage == "1234", ex, "expected the device to be given binding_message %q, it was given %q", "1234", shown.BindingMessage)
-		}, Refs("FAPI-CIBA-5.2.2-2", "CIBA-7.1"), Cert, OIDF(ModBindingMessage))
+		}, Refs("FAPI-CIBA-5.2.2-2", "CIBA-7.1"), Cert, OIDF(ModBindingMessage), SharesFlow)
 
 		// Testname: Binding message shown on the device
 		// Spec: CIBA-7.1

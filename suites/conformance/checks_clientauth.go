@@ -372,7 +372,7 @@ func describeClientAuth(fw *Framework) {
 			u := f.PendingUser()
 			form := url.Values{}
 			if err := c.ApplyClientAuth(form, c.Metadata().TokenEndpoint); err != nil {
-				ginkgo.Fail(fmt.Sprintf("making the client_secret_jwt assertion of %s: %v", c.ClientID(), err))
+				f.fail(fmt.Sprintf("making the client_secret_jwt assertion of %s: %v", c.ClientID(), err))
 			}
 			assertion := form.Get(ciba.ParamClientAssertion)
 			ack := tokenControl(ctx, f, c, u, client.WithAuth(client.AuthAssertion(assertion)))

@@ -70,7 +70,7 @@ func describePing(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("notifies and issues tokens to an approved ping client using private_key_jwt", func(ctx context.Context, f *Fixture) {
 			happyFlow(f, ciba.ModePing, ciba.AuthPrivateKeyJWT)
-		}, Refs("CIBA-10.2", "CIBA-10.1", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePing), Auth(ciba.AuthPrivateKeyJWT), OIDF(ModHappy))
+		}, Refs("CIBA-10.2", "CIBA-10.1", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePing), Auth(ciba.AuthPrivateKeyJWT), OIDF(ModHappy), SharesFlow)
 
 		// Testname: Ping flow with tls_client_auth
 		// Spec: CIBA-10.2, RFC8705-2.1, OIDC-3.1.3.3, RFC6749-5.1
@@ -83,7 +83,7 @@ func describePing(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("notifies and issues tokens to an approved ping client using tls_client_auth", func(ctx context.Context, f *Fixture) {
 			happyFlow(f, ciba.ModePing, ciba.AuthTLSClient)
-		}, Refs("CIBA-10.2", "RFC8705-2.1", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePing), Auth(ciba.AuthTLSClient), OIDF(ModHappy))
+		}, Refs("CIBA-10.2", "RFC8705-2.1", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePing), Auth(ciba.AuthTLSClient), OIDF(ModHappy), SharesFlow)
 
 		// Testname: Ping notification is well-formed
 		// Spec: CIBA-10.2
@@ -160,7 +160,7 @@ func describePing(fw *Framework) {
 			}
 			got := quiet(ctx, r, func(n client.Notification) bool { return n.AuthReqID == ack.AuthReqID })
 			f.Expect(len(got) == 1, nil, "expected exactly one ping after answering 401 (CERT: the OIDF suite fails a retry), got %d", len(got))
-		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), Negative, Cert, OIDF(ModPing401NoRetry))
+		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), Negative, Cert, OIDF(ModPing401NoRetry), Slow)
 
 		// Testname: Redirect from the notification endpoint not followed
 		// Spec: CIBA-10.2
@@ -186,7 +186,7 @@ func describePing(fw *Framework) {
 			}
 			got := quiet(ctx, r, func(n client.Notification) bool { return strings.HasSuffix(n.Path, "-redirected") })
 			f.Expect(len(got) == 0, nil, "expected the redirect not to be followed, %d request(s) reached %s", len(got), elsewhere)
-		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), Negative, OIDF(ModPingRedirect))
+		}, Refs("CIBA-10.2"), Modes(ciba.ModePing), Negative, OIDF(ModPingRedirect), Slow)
 
 		// Testname: Tokens issued after the ping was answered 200 with a body
 		// Spec: CIBA-10.2

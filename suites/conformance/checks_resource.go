@@ -91,7 +91,8 @@ func describeResource(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("echoes x-fapi-interaction-id and sends a Date header at the protected resource", func(ctx context.Context, f *Fixture) {
 			r := resourceOf(f)
-			c, tr := approvedToken(f)
+			c := f.Client(AnyMode, AnyAuth)
+			tr, _, _ := f.SharedApproved(c)
 			const id = "c0ffee00-1234-4abc-8def-0123456789ab"
 			ex := r.get(ctx, c, tr.AccessToken, client.CallHeader("x-fapi-interaction-id", id))
 			if !hadResponse(ex) {
@@ -105,7 +106,7 @@ func describeResource(fw *Framework) {
 			r.expect(ex.ResponseHeader.Get("x-fapi-interaction-id") == id, ex, "expected x-fapi-interaction-id %q echoed by %s, got %q", id, r.name(), ex.ResponseHeader.Get("x-fapi-interaction-id"))
 			_, derr := http.ParseTime(ex.ResponseHeader.Get("Date"))
 			r.expect(derr == nil, ex, "expected an HTTP Date header from %s, got %q", r.name(), ex.ResponseHeader.Get("Date"))
-		}, Refs("FAPI-R-6.2.1"), OIDF(ModHappy))
+		}, Refs("FAPI-R-6.2.1"), OIDF(ModHappy), SharesFlow)
 
 		// Testname: Resource refuses the access token in the query
 		// Spec: FAPI-R-6.2.1

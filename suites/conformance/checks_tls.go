@@ -249,6 +249,28 @@ func approvedOrSkip(ctx context.Context, f *Fixture, c *client.Client) *ciba.Tok
 	return tr
 }
 
+// sharedOrSkip is approvedOrSkip on client c's shared approved flow
+// (sharedflow.go), for a check that only reads the tokens: each failed
+// step is skipped with approvedOrSkip's words.
+func sharedOrSkip(f *Fixture, c *client.Client) *ciba.TokenResponse {
+	ginkgo.GinkgoHelper()
+	if f.run == nil || f.run.noSharing {
+		return approvedOrSkip(f.ctx, f, c)
+	}
+	fl := f.sharedFlow(c)
+	switch fl.step {
+	case flowParams:
+		f.fail(fl.err.Error())
+	case flowStart, flowNoAuthReqID:
+		f.Skipf("preparation failed: the OP did not acknowledge the backchannel request of %s (%v)%s", c.ClientID(), fl.err, quoteIf(fl.ex))
+	case flowDecide:
+		f.decideFailed(fl.err, device.ActionAllow)
+	case flowTokens:
+		f.Skipf("preparation failed: the approved request of %s gave no tokens (%v)%s", c.ClientID(), fl.err, quoteIf(fl.ex))
+	}
+	return fl.tr
+}
+
 func describeTLS(fw *Framework) {
 	fw.Describe("TLS and sender-constrained tokens", func() {
 		// Testname: Token endpoint refuses non-FAPI TLS 1.2 cipher suites
@@ -378,7 +400,7 @@ func describeTLS(fw *Framework) {
 			}
 			c := boundTokenClient(f, AnyMode, AnyAuth)
 			cert := f.TLSCert(c)
-			tr := approvedOrSkip(ctx, f, c)
+			tr := sharedOrSkip(f, c)
 			ir, ex, err := c.Introspect(ctx, tr.AccessToken, "access_token")
 			if err != nil {
 				var ce *ciba.Error
@@ -394,6 +416,6 @@ func describeTLS(fw *Framework) {
 				f.Skipf("the OP answered active:false for the fresh access token, which RFC 7662 2.2 allows for a caller not allowed to introspect it%s", quoteIf(ex))
 			}
 			f.Expect(ir.CNF[ciba.ClaimX5TS256] == x5tS256(cert), ex, "expected cnf x5t#S256 %q, got %v", x5tS256(cert), ir.CNF)
-		}, Refs("RFC8705-3.2"), Should)
+		}, Refs("RFC8705-3.2"), Should, SharesFlow)
 	})
 }

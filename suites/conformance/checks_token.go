@@ -32,7 +32,7 @@ func happyFlow(f *Fixture, mode ciba.DeliveryMode, auth ciba.AuthMethod) {
 	ginkgo.GinkgoHelper()
 	f.ClaimFlow()
 	c := f.Client(mode, auth)
-	tr, ex, _ := f.Approved(c)
+	tr, ex, _ := f.SharedApproved(c)
 	f.Expect(tr.AccessToken != "", ex, "expected an access_token, got none")
 	f.Expect(tr.IDToken != "", ex, "expected an id_token (scope openid), got none")
 }
@@ -357,7 +357,7 @@ func describeToken(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("issues tokens to an approved poll client using private_key_jwt", func(ctx context.Context, f *Fixture) {
 			happyFlow(f, ciba.ModePoll, ciba.AuthPrivateKeyJWT)
-		}, Refs("CIBA-10.1", "CIBA-10.1.1", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePoll), Auth(ciba.AuthPrivateKeyJWT), OIDF(ModHappy))
+		}, Refs("CIBA-10.1", "CIBA-10.1.1", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePoll), Auth(ciba.AuthPrivateKeyJWT), OIDF(ModHappy), SharesFlow)
 
 		// Testname: Poll flow with tls_client_auth
 		// Spec: CIBA-10.1, RFC8705-2.1, OIDC-3.1.3.3, RFC6749-5.1
@@ -369,7 +369,7 @@ func describeToken(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("issues tokens to an approved poll client using tls_client_auth", func(ctx context.Context, f *Fixture) {
 			happyFlow(f, ciba.ModePoll, ciba.AuthTLSClient)
-		}, Refs("CIBA-10.1", "RFC8705-2.1", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePoll), Auth(ciba.AuthTLSClient), OIDF(ModHappy))
+		}, Refs("CIBA-10.1", "RFC8705-2.1", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePoll), Auth(ciba.AuthTLSClient), OIDF(ModHappy), SharesFlow)
 
 		// Testname: Poll flow with self_signed_tls_client_auth
 		// Spec: CIBA-10.1, RFC8705-2.2, OIDC-3.1.3.3, RFC6749-5.1
@@ -381,7 +381,7 @@ func describeToken(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("issues tokens to an approved poll client using self_signed_tls_client_auth", func(ctx context.Context, f *Fixture) {
 			happyFlow(f, ciba.ModePoll, ciba.AuthSelfSignedTLSClient)
-		}, Refs("CIBA-10.1", "RFC8705-2.2", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePoll), Auth(ciba.AuthSelfSignedTLSClient), OIDF(ModHappy))
+		}, Refs("CIBA-10.1", "RFC8705-2.2", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePoll), Auth(ciba.AuthSelfSignedTLSClient), OIDF(ModHappy), SharesFlow)
 
 		// Testname: Token response not cacheable
 		// Spec: CIBA-10.1.1, OIDC-3.1.3.3, RFC6749-5.1
@@ -392,10 +392,10 @@ func describeToken(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("answers the token request as application/json with Cache-Control no-store", func(ctx context.Context, f *Fixture) {
-			_, ex, _ := f.Approved(f.Client(AnyMode, AnyAuth))
+			_, ex, _ := f.SharedApproved(f.Client(AnyMode, AnyAuth))
 			f.Expect(ex.ContentType() == "application/json", ex, "expected Content-Type application/json, got %q", ex.ContentType())
 			f.Expect(hasNoStore(ex.ResponseHeader), ex, "expected Cache-Control no-store, got %q", ex.ResponseHeader.Values("Cache-Control"))
-		}, Refs("CIBA-10.1.1", "OIDC-3.1.3.3", "RFC6749-5.1"), OIDF(ModHappy))
+		}, Refs("CIBA-10.1.1", "OIDC-3.1.3.3", "RFC6749-5.1"), OIDF(ModHappy), SharesFlow)
 
 		// Testname: Bearer access token of at least 128 bits with expires_in
 		// Spec: OIDC-3.1.3.3, FAPI-R-5.2.2-16, RFC6749-10.10, RFC6749-5.1
@@ -408,12 +408,12 @@ func describeToken(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("issues a Bearer access token of at least 128 bits with expires_in", func(ctx context.Context, f *Fixture) {
-			tr, ex, _ := f.Approved(f.Client(AnyMode, AnyAuth))
+			tr, ex, _ := f.SharedApproved(f.Client(AnyMode, AnyAuth))
 			f.Expect(strings.EqualFold(tr.TokenType, "Bearer"), ex, "expected token_type Bearer (OIDC 3.1.3.3), got %q", tr.TokenType)
 			// expires_in is RECOMMENDED (RFC 6749 5.1): a warning only.
 			f.ExpectShould(tr.ExpiresIn > 0, ex, "expected a positive expires_in (RECOMMENDED, RFC 6749 5.1), got %d", tr.ExpiresIn)
 			f.Expect(entropyBits(tr.AccessToken) >= 128, ex, "expected an access token of >= 128 bits (RFC 6749 10.10), one of %d characters can hold at most %.0f", len(tr.AccessToken), entropyBits(tr.AccessToken))
-		}, Refs("OIDC-3.1.3.3", "FAPI-R-5.2.2-16", "RFC6749-10.10", "RFC6749-5.1"), OIDF(ModHappy))
+		}, Refs("OIDC-3.1.3.3", "FAPI-R-5.2.2-16", "RFC6749-10.10", "RFC6749-5.1"), OIDF(ModHappy), SharesFlow)
 
 		// Testname: ID token signed with a FAPI algorithm, kid when needed
 		// Spec: FAPI-RW-8.6, OIDC-10.1, OIDC-2
@@ -425,7 +425,7 @@ func describeToken(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("signs the ID token with PS256 or ES256 under a kid of its JWKS", func(ctx context.Context, f *Fixture) {
-			tr, ex, _ := f.Approved(f.Client(AnyMode, AnyAuth))
+			tr, ex, _ := f.SharedApproved(f.Client(AnyMode, AnyAuth))
 			set, _ := f.JWKS()
 			t, err := parseIDToken(tr.IDToken, set)
 			if err != nil {
@@ -440,7 +440,7 @@ func describeToken(fw *Framework) {
 				f.Expect(kid != "", ex, "expected a kid in the ID token header: the OP's JWKS holds %d signing keys (OIDC 10.1), got none", n)
 			}
 			f.Expect(t.VerifyErr == nil, ex, "expected the ID token to verify with the OP's JWKS: %v", t.VerifyErr)
-		}, Refs("FAPI-RW-8.6", "OIDC-10.1", "OIDC-2"), OIDF(ModHappy))
+		}, Refs("FAPI-RW-8.6", "OIDC-10.1", "OIDC-2"), OIDF(ModHappy), SharesFlow)
 
 		// Testname: ID token claims identify issuer, client and user
 		// Spec: OIDC-2, CIBA-10.1.1
@@ -452,7 +452,7 @@ func describeToken(fw *Framework) {
 		// Level: MUST
 		fw.ConformanceIt("issues an ID token with iss, aud, sub, iat and a future exp", func(ctx context.Context, f *Fixture) {
 			c := f.Client(AnyMode, AnyAuth)
-			tr, ex, _ := f.Approved(c)
+			tr, ex, _ := f.SharedApproved(c)
 			t := f.ParseIDToken(tr.IDToken, ex)
 			iss, _ := t.Claims["iss"].(string)
 			f.Expect(iss == c.Metadata().Issuer, ex, "expected ID token iss %q, got %q", c.Metadata().Issuer, iss)
@@ -463,7 +463,7 @@ func describeToken(fw *Framework) {
 			f.Expect(hasIat, ex, "expected a numeric iat, got %v", t.Claims["iat"])
 			exp, hasExp := number(t.Claims, "exp")
 			f.Expect(hasExp && time.Unix(int64(exp), 0).After(time.Now()), ex, "expected a numeric exp in the future, got %v", t.Claims["exp"])
-		}, Refs("OIDC-2", "CIBA-10.1.1"), OIDF(ModHappy))
+		}, Refs("OIDC-2", "CIBA-10.1.1"), OIDF(ModHappy), SharesFlow)
 
 		// Testname: ID token at_hash matches the access token
 		// Spec: OIDC-3.3.2.11, CIBA-10.3.1
@@ -477,7 +477,7 @@ func describeToken(fw *Framework) {
 		// Duty: OP
 		// Level: MUST
 		fw.ConformanceIt("issues an ID token whose at_hash, if any, matches the access token", func(ctx context.Context, f *Fixture) {
-			tr, ex, _ := f.Approved(f.Client(AnyMode, AnyAuth))
+			tr, ex, _ := f.SharedApproved(f.Client(AnyMode, AnyAuth))
 			t := f.ParseIDToken(tr.IDToken, ex)
 			v, present := t.Claims[ciba.ClaimATHash]
 			if !present {
@@ -489,7 +489,7 @@ func describeToken(fw *Framework) {
 				f.Skipf("the ID token's alg %q defines no hash for at_hash (OIDC 3.3.2.11 covers the SHA-2 algorithms)", alg)
 			}
 			f.Expect(v == want, ex, "expected at_hash %q (the left half of the %s hash of the access token), got %v", want, alg, v)
-		}, Refs("OIDC-3.3.2.11", "CIBA-10.3.1"), OIDF(ModHappy))
+		}, Refs("OIDC-3.3.2.11", "CIBA-10.3.1"), OIDF(ModHappy), SharesFlow)
 
 		// Testname: ID token auth_req_id claim, if any, is the request's
 		// Spec: CIBA-10.3.1
@@ -502,14 +502,14 @@ func describeToken(fw *Framework) {
 		// Duty: OP
 		// Level: CERT
 		fw.ConformanceIt("issues an ID token whose auth_req_id claim, if any, is the request's", func(ctx context.Context, f *Fixture) {
-			tr, ex, ack := f.Approved(f.Client(AnyMode, AnyAuth))
+			tr, ex, ack := f.SharedApproved(f.Client(AnyMode, AnyAuth))
 			t := f.ParseIDToken(tr.IDToken, ex)
 			v, present := t.Claims[ciba.ClaimAuthReqID]
 			if !present {
 				return
 			}
 			f.Expect(v == ack.AuthReqID, ex, "expected the auth_req_id claim to be the request's, got %v", v)
-		}, Refs("CIBA-10.3.1"), Cert, OIDF(ModHappy))
+		}, Refs("CIBA-10.3.1"), Cert, OIDF(ModHappy), SharesFlow)
 
 		// Testname: Redeemed auth_req_id refused
 		// Spec: CIBA-11, CIBA-10.1
@@ -688,7 +688,7 @@ func describeToken(fw *Framework) {
 				_, ex, err = c.Token(ctx, ack.AuthReqID)
 			}
 			f.ExpectOAuthError(ex, err, Status400, "expired_token")
-		}, Refs("CIBA-11", "CIBA-7.3"), Modes(ciba.ModePoll), OIDF(ModAuthReqIDExpired))
+		}, Refs("CIBA-11", "CIBA-7.3"), Modes(ciba.ModePoll), OIDF(ModAuthReqIDExpired), Slow)
 
 		// Testname: Twenty back-to-back polls are answered sanely
 		// Spec: CIBA-11, RFC6749-5.2

@@ -38,7 +38,7 @@ func userCodeFlow(f *Fixture) (*client.Client, *target.User) {
 	}
 	c := f.ClientWhere("client with user_code_parameter: true (registered with backchannel_user_code_parameter, CIBA 4)",
 		func(tc *target.Client) bool { return tc.UserCodeParameter })
-	return c, u
+	return c, f.lease(u)
 }
 
 // acrRequest is what the acr check asks for and why: target.yaml's acr,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -53,6 +52,19 @@ type Fixture struct {
 	// (ClaimFlow): there a refused valid request or a missing token is
 	// the failure; elsewhere it is a preparation failure, a skip.
 	claimsFlow bool
+	// rec, when set, records how the check ends instead of telling
+	// Ginkgo: the check runs ahead of Ginkgo in a worker of the
+	// parallel scheduler, and its spec replays the record (schedule.go).
+	rec *recorder
+	// run is the run's shared state (shared flows, user leases); nil
+	// outside Run.
+	run *runState
+	// worker is set for a check running in a scheduler worker: it gives
+	// up (and Ginkgo runs it later) rather than wait for a test user
+	// while holding another.
+	worker bool
+	// leased are the test users this check holds (released at cleanup).
+	leased []*target.User
 }
 
 // TimeLeft is how long the running check may still take before it times
@@ -87,7 +99,7 @@ func (f *Fixture) preparationFailed(ex *client.Exchange, err error, format strin
 	if ex != nil {
 		msg += "\n" + quote(ex)
 	}
-	ginkgo.Skip(msg)
+	f.skip(msg)
 }
 
 // errNoNotification is the ping that did not come: the OP's doing, not a
@@ -103,6 +115,10 @@ func newFixture(env *Env) *Fixture {
 }
 
 func (f *Fixture) cleanup() {
+	if f.run != nil {
+		f.run.leases.release(f.leased)
+	}
+	f.leased = nil
 	for _, c := range f.clients {
 		c.CloseIdleConnections()
 	}
@@ -118,7 +134,7 @@ func (f *Fixture) Metadata() *ciba.ProviderMetadata { return f.env.Metadata }
 // Skipf skips the check with a reason: the target cannot exercise it.
 func (f *Fixture) Skipf(format string, args ...any) {
 	ginkgo.GinkgoHelper()
-	ginkgo.Skip(fmt.Sprintf(format, args...))
+	f.skip(fmt.Sprintf(format, args...))
 }
 
 // Failf fails the check; ex, when not nil, is quoted below the message.
@@ -131,7 +147,7 @@ func (f *Fixture) Failf(ex *client.Exchange, format string, args ...any) {
 		f.warn(msg)
 		panic(warningStop{})
 	}
-	ginkgo.Fail(msg)
+	f.fail(msg)
 }
 
 // ExpectShould records a warning and lets the check go on unless ok: a
@@ -166,14 +182,6 @@ const CertWarning = "CERT (OIDF certification only): "
 // passed spec with one has the outcome "warning".
 const WarningEntry = "ciba-check/warning"
 
-// warn records msg as a warning of the running check, located at the
-// check's line (the fixture's helpers are GinkgoHelpers). The entry is
-// never printed by Ginkgo: our progress and summary show it.
-func (f *Fixture) warn(msg string) {
-	ginkgo.GinkgoHelper()
-	ginkgo.AddReportEntry(WarningEntry, msg, types.NewCodeLocation(0), types.ReportEntryVisibilityNever)
-}
-
 // expectationMessage is the message of an unmet expectation, with ex
 // quoted below it. An exchange without any response aborts the run when
 // the OP is gone.
@@ -187,13 +195,13 @@ func (f *Fixture) expectationMessage(ex *client.Exchange, format string, args ..
 		if ex.Status == 0 && !f.runDeadline.IsZero() && !time.Now().Before(f.runDeadline) {
 			// No answer because the run ran out of time: nothing the OP
 			// can be judged by.
-			ginkgo.Skip(DeadlineReached + f.runLimit + " while this check waited: " + msg + "\n" + quote(ex))
+			f.skip(DeadlineReached + f.runLimit + " while this check waited: " + msg + "\n" + quote(ex))
 		}
 		if ex.Status == 0 && f.env != nil {
 			if err := f.env.probe(f.ctx); err != nil {
 				// Nothing after this can pass or fail for a reason
 				// about the OP: stop the run (reported as exit 2).
-				ginkgo.AbortSuite(err.Error())
+				f.abort(err.Error())
 			}
 		}
 		msg += "\n" + quote(ex)
@@ -207,7 +215,7 @@ func (f *Fixture) expectationMessage(ex *client.Exchange, format string, args ..
 func (f *Fixture) EnsureReachable() {
 	ginkgo.GinkgoHelper()
 	if err := f.env.probe(f.ctx); err != nil {
-		ginkgo.AbortSuite(err.Error())
+		f.abort(err.Error())
 	}
 }
 
@@ -228,14 +236,14 @@ func (f *Fixture) Undetermined(ex *client.Exchange, format string, args ...any) 
 	ginkgo.GinkgoHelper()
 	if f.env != nil {
 		if err := f.env.probe(f.ctx); err != nil {
-			ginkgo.AbortSuite(err.Error())
+			f.abort(err.Error())
 		}
 	}
 	msg := CouldNotDetermine + fmt.Sprintf(format, args...)
 	if ex != nil {
 		msg += "\n" + quote(ex)
 	}
-	ginkgo.Skip(msg)
+	f.skip(msg)
 }
 
 // CouldNotDetermine starts the skip reason of a check whose answer could
@@ -259,7 +267,7 @@ func (f *Fixture) Control(ok bool, ex *client.Exchange, format string, args ...a
 	if ex != nil {
 		msg += "\n" + quote(ex)
 	}
-	ginkgo.Skip(msg)
+	f.skip(msg)
 }
 
 // ControlAck is Control for a backchannel request: it sends p for c
@@ -283,7 +291,7 @@ func (f *Fixture) clientFor(tc *target.Client) *client.Client {
 	}
 	cfgClient, err := newTargetClient(f.env, tc)
 	if err != nil {
-		ginkgo.Fail(fmt.Sprintf("building client %q from target.yaml: %v", tc.ID, err))
+		f.fail(fmt.Sprintf("building client %q from target.yaml: %v", tc.ID, err))
 	}
 	f.clients[tc.ID] = cfgClient
 	return cfgClient
@@ -304,9 +312,14 @@ func modeRank(m ciba.DeliveryMode) int {
 // Clients returns every registered client matching mode and auth (Any*
 // match all; AnyMode leaves push clients out), poll clients first.
 func (f *Fixture) Clients(mode ciba.DeliveryMode, auth ciba.AuthMethod) []*target.Client {
+	return clientsOf(f.env.Target, mode, auth)
+}
+
+// clientsOf is Clients for target t.
+func clientsOf(t *target.Target, mode ciba.DeliveryMode, auth ciba.AuthMethod) []*target.Client {
 	var out []*target.Client
-	for i := range f.env.Target.Clients {
-		tc := &f.env.Target.Clients[i]
+	for i := range t.Clients {
+		tc := &t.Clients[i]
 		if mode == AnyMode && tc.Mode == ciba.ModePush {
 			continue
 		}
@@ -372,7 +385,7 @@ func (f *Fixture) SigningKey(c *client.Client) jose.JSONWebKey {
 	ginkgo.GinkgoHelper()
 	k, err := f.TargetClient(c).LoadSigningKey()
 	if err != nil {
-		ginkgo.Fail(err.Error())
+		f.fail(err.Error())
 	}
 	return k
 }
@@ -382,7 +395,7 @@ func (f *Fixture) TLSCert(c *client.Client) *tls.Certificate {
 	ginkgo.GinkgoHelper()
 	cert, err := f.TargetClient(c).LoadTLSCertificate()
 	if err != nil {
-		ginkgo.Fail(err.Error())
+		f.fail(err.Error())
 	}
 	if cert == nil {
 		f.Skipf("client %s has no TLS certificate in target.yaml", c.ClientID())
@@ -408,18 +421,29 @@ func outcomeOf(u *target.User) target.Outcome {
 // Users whose device never answers by itself are preferred when the
 // driver can hold requests and decide them on demand; then users whose
 // scripted outcome is the action (without delay first); then, with
-// drivers that only act when told, any user.
+// drivers that only act when told, any user. In a parallel run the check
+// is given a free peer of that user (lease).
 func (f *Fixture) UserFor(action device.Action) *target.User {
 	ginkgo.GinkgoHelper()
-	caps := f.env.Driver.Capabilities()
-	if (action == device.ActionAllow && !caps.Approve) || (action == device.ActionDeny && !caps.Deny) {
-		f.Skipf("the %s device driver cannot make a user %s", f.env.Driver.Kind(), action)
+	u, reason := userFor(f.env, action)
+	if u == nil {
+		f.Skipf("%s", reason)
 	}
-	users := f.env.Target.Users
+	return f.lease(u)
+}
+
+// userFor is UserFor's choice without a fixture: the user, or nil and why
+// not.
+func userFor(env *Env, action device.Action) (*target.User, string) {
+	caps := env.Driver.Capabilities()
+	if (action == device.ActionAllow && !caps.Approve) || (action == device.ActionDeny && !caps.Deny) {
+		return nil, fmt.Sprintf("the %s device driver cannot make a user %s", env.Driver.Kind(), action)
+	}
+	users := env.Target.Users
 	if caps.Hold {
 		for i := range users {
 			if outcomeOf(&users[i]) == target.OutcomeNever {
-				return &users[i]
+				return &users[i], ""
 			}
 		}
 	}
@@ -431,7 +455,7 @@ func (f *Fixture) UserFor(action device.Action) *target.User {
 	for i := range users {
 		if outcomeOf(&users[i]) == want {
 			if users[i].Delay == 0 {
-				return &users[i]
+				return &users[i], ""
 			}
 			if delayed == nil {
 				delayed = &users[i]
@@ -439,13 +463,12 @@ func (f *Fixture) UserFor(action device.Action) *target.User {
 		}
 	}
 	if delayed != nil {
-		return delayed
+		return delayed, ""
 	}
 	if !caps.FollowsUserOutcomes && len(users) > 0 {
-		return &users[0]
+		return &users[0], ""
 	}
-	f.Skipf("target.yaml has no user the %s driver can make %s", f.env.Driver.Kind(), action)
-	return nil
+	return nil, fmt.Sprintf("target.yaml has no user the %s driver can make %s", env.Driver.Kind(), action)
 }
 
 // PendingUser returns a user whose request stays pending until the
@@ -455,11 +478,11 @@ func (f *Fixture) PendingUser() *target.User {
 	users := f.env.Target.Users
 	for i := range users {
 		if outcomeOf(&users[i]) == target.OutcomeNever {
-			return &users[i]
+			return f.lease(&users[i])
 		}
 	}
 	if !f.env.Driver.Capabilities().FollowsUserOutcomes && len(users) > 0 {
-		return &users[0]
+		return f.lease(&users[0])
 	}
 	f.Skipf("target.yaml has no user whose request stays pending (outcome: never)")
 	return nil
@@ -470,13 +493,14 @@ func (f *Fixture) PendingUser() *target.User {
 // target has one, so an OP that wrongly accepts starts nothing, else the
 // first user.
 func (f *Fixture) PendingUserOrAny() *target.User {
+	ginkgo.GinkgoHelper()
 	users := f.env.Target.Users
 	for i := range users {
 		if outcomeOf(&users[i]) == target.OutcomeNever {
-			return &users[i]
+			return f.lease(&users[i])
 		}
 	}
-	return &users[0]
+	return f.lease(&users[0])
 }
 
 // Params is a valid authentication request of c for user u: the client's
@@ -490,7 +514,7 @@ func (f *Fixture) Params(c *client.Client, u *target.User) client.AuthParams {
 	ginkgo.GinkgoHelper()
 	p, err := validParams(c, f.TargetClient(c), u)
 	if err != nil {
-		ginkgo.Fail(err.Error())
+		f.fail(err.Error())
 	}
 	return p
 }
@@ -540,6 +564,16 @@ func (f *Fixture) Start(c *client.Client, p client.AuthParams, opts ...client.Ca
 func (f *Fixture) Decide(c *client.Client, ack *ciba.AuthenticationResponse, u *target.User, p client.AuthParams, action device.Action) {
 	ginkgo.GinkgoHelper()
 	err := f.env.Driver.Decide(f.ctx, device.Request{AuthReqID: ack.AuthReqID, User: u, ClientID: c.ClientID(), BindingMessage: p.BindingMessage}, action)
+	if err != nil {
+		f.decideFailed(err, action)
+	}
+}
+
+// decideFailed ends a check whose device could not take action: a skip
+// when the driver cannot, the run's end when the device is gone, else a
+// failure of a flow check and a preparation failure elsewhere.
+func (f *Fixture) decideFailed(err error, action device.Action) {
+	ginkgo.GinkgoHelper()
 	if errors.Is(err, device.ErrUnsupported) {
 		f.Skipf("%v", err)
 	}
@@ -548,21 +582,19 @@ func (f *Fixture) Decide(c *client.Client, ack *ciba.AuthenticationResponse, u *
 	// and what needs the device cannot be tested here.
 	var unsafe *device.UnsafeValueError
 	if errors.As(err, &unsafe) {
-		ginkgo.Skip(fmt.Sprintf("%s%v", PreparationFailed, err))
+		f.skip(fmt.Sprintf("%s%v", PreparationFailed, err))
 	}
-	if err != nil {
-		f.EnsureReachable()
-		if lost := f.env.probeDevice(f.ctx); lost != nil {
-			ginkgo.AbortSuite(lost.Error())
-		}
-		// The device could not act: the OP may never have reached it (a
-		// failure of the flow checks) or the device refused; elsewhere it
-		// is preparation failing outside the check's claim.
-		if f.claimsFlow {
-			ginkgo.Fail(fmt.Sprintf("the device could not %s the request: %v", action, err))
-		}
-		ginkgo.Skip(fmt.Sprintf("%sthe device could not %s the request: %v", PreparationFailed, action, err))
+	f.EnsureReachable()
+	if lost := f.env.probeDevice(f.ctx); lost != nil {
+		f.abort(lost.Error())
 	}
+	// The device could not act: the OP may never have reached it (a
+	// failure of the flow checks) or the device refused; elsewhere it
+	// is preparation failing outside the check's claim.
+	if f.claimsFlow {
+		f.fail(fmt.Sprintf("the device could not %s the request: %v", action, err))
+	}
+	f.skip(fmt.Sprintf("%sthe device could not %s the request: %v", PreparationFailed, action, err))
 }
 
 // lastExchange records the latest exchange of a call that makes many.
@@ -578,14 +610,23 @@ func (l *lastExchange) option() client.CallOption {
 // made at once, as the OIDF suite does; then the OP's interval is obeyed.
 func (f *Fixture) Outcome(c *client.Client, ack *ciba.AuthenticationResponse) (*ciba.TokenResponse, *client.Exchange, error) {
 	ginkgo.GinkgoHelper()
+	if c.Mode() == ciba.ModePing && f.env.Receivers.For(c.ClientID()) == nil {
+		f.fail(noReceiver(c.ClientID()))
+	}
 	ctx, cancel := context.WithTimeout(f.ctx, time.Duration(ack.ExpiresIn+5)*time.Second)
 	defer cancel()
+	return outcome(ctx, f.env, c, ack)
+}
+
+// outcome is Outcome without a fixture (a shared flow runs it); a ping
+// client must have a receiver.
+func outcome(ctx context.Context, env *Env, c *client.Client, ack *ciba.AuthenticationResponse) (*ciba.TokenResponse, *client.Exchange, error) {
 	var last lastExchange
 	if c.Mode() == ciba.ModePing {
 		// CIBA 10.2 sets no time limit on the ping: wait for it as long
 		// as the request lives.
-		if _, err := f.Notification(ctx, c, ack); err != nil {
-			return nil, last.ex, err
+		if _, err := env.Receivers.For(c.ClientID()).Wait(ctx, ack.AuthReqID); err != nil {
+			return nil, last.ex, fmt.Errorf("%w (CIBA 10.2): %w", errNoNotification, err)
 		}
 		return c.Token(ctx, ack.AuthReqID)
 	}
@@ -601,13 +642,18 @@ func (f *Fixture) Outcome(c *client.Client, ack *ciba.AuthenticationResponse) (*
 	return tr, last.ex, err
 }
 
+// noReceiver is the failure of a ping check whose client has no receiver.
+func noReceiver(clientID string) string {
+	return fmt.Sprintf("client %s has no notification receiver (notification missing in target.yaml)", clientID)
+}
+
 // Notification waits for the ping notification of ack's request on c's
 // receiver and returns it; it fails when c has no receiver.
 func (f *Fixture) Notification(ctx context.Context, c *client.Client, ack *ciba.AuthenticationResponse) (client.Notification, error) {
 	ginkgo.GinkgoHelper()
 	r := f.env.Receivers.For(c.ClientID())
 	if r == nil {
-		ginkgo.Fail(fmt.Sprintf("client %s has no notification receiver (notification missing in target.yaml)", c.ClientID()))
+		f.fail(noReceiver(c.ClientID()))
 	}
 	n, err := r.Wait(ctx, ack.AuthReqID)
 	if err != nil {

@@ -53,12 +53,28 @@ type Framework struct {
 	current *Fixture
 	names   map[string]bool
 	errs    []error
+	// sections is the Describe texts around the check being registered.
+	sections []string
+	// checks are the registered checks in spec order, for the
+	// scheduler; run and sched are set by Run (schedule.go).
+	checks []registered
+	run    *runState
+	sched  *scheduler
 
 	// The run's deadline (zero: none), set when the run starts
 	// (setDeadline).
 	runMu       sync.Mutex
 	runDeadline time.Time
 	runLimit    string
+}
+
+// registered is one check as the scheduler sees it.
+type registered struct {
+	name, section string
+	labels        []string
+	sharesFlow    bool
+	slow          bool
+	body          func(ctx context.Context, f *Fixture)
 }
 
 // setDeadline makes the run end at dl; limit says how it was set, for
@@ -76,9 +92,6 @@ func (fw *Framework) deadline() (time.Time, string) {
 	return fw.runDeadline, fw.runLimit
 }
 
-// stopCheck skips the starting check: the run's deadline has passed.
-func (fw *Framework) stopCheck(limit string) { ginkgo.Skip(DeadlineReached + limit) }
-
 func newFramework(env *Env, checkTimeout time.Duration, profile string) *Framework {
 	if checkTimeout <= 0 {
 		checkTimeout = DefaultCheckTimeout
@@ -91,6 +104,7 @@ func newFramework(env *Env, checkTimeout time.Duration, profile string) *Framewo
 	fw.blocks = blocks
 	ginkgo.BeforeEach(func() {
 		f := newFixture(fw.env)
+		f.run = fw.run
 		fw.current = f
 		ginkgo.DeferCleanup(func() {
 			f.cleanup()
@@ -126,19 +140,17 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 	// certification profile, where it fails as a MUST does.
 	should := meta.Should || (meta.Cert && fw.profile != ProfileOIDFCert)
 	basis := basisLine(fw.blocks[name])
-	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
-		if err := fw.env.Lost(); err != nil {
-			ginkgo.AbortSuite(err.Error())
-		}
-		f := fw.current
+	// body is the check as it runs, in its spec or ahead in a worker of
+	// the parallel scheduler (schedule.go).
+	body := func(ctx context.Context, f *Fixture) {
 		// The run's deadline bounds every check: past it, the check is
 		// not started; a check running when it passes sees its requests
 		// end there (reported as not answered in time, never as a
 		// refusal or an unreachable OP).
-		var runCtx context.Context = ctx
+		runCtx := ctx
 		if dl, limit := fw.deadline(); !dl.IsZero() {
 			if !time.Now().Before(dl) {
-				fw.stopCheck(limit)
+				f.skip(DeadlineReached + limit)
 			}
 			c, cancel := context.WithDeadline(ctx, dl)
 			defer cancel()
@@ -161,6 +173,21 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 			return
 		}
 		spec(runCtx, f)
+	}
+	fw.checks = append(fw.checks, registered{name: name, section: strings.Join(fw.sections, " / "), labels: labels, sharesFlow: slices.Contains(decorators, SharesFlow), slow: slices.Contains(decorators, Slow), body: body})
+	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
+		if err := fw.env.Lost(); err != nil {
+			ginkgo.AbortSuite(err.Error())
+		}
+		if fw.sched != nil {
+			if rec := fw.sched.claim(ctx, name); rec != nil {
+				replay(ctx, rec)
+				return
+			}
+		}
+		fw.run.running.add(name)
+		defer fw.run.running.remove(name)
+		body(ctx, fw.current)
 	})
 }
 
@@ -197,7 +224,11 @@ func (fw *Framework) attachBasis(checks []CheckResult) {
 
 // Describe groups checks under a heading (the report's sections).
 func (fw *Framework) Describe(text string, body func()) bool {
-	return ginkgo.Describe(text, ginkgo.Offset(1), body)
+	return ginkgo.Describe(text, ginkgo.Offset(1), func() {
+		fw.sections = append(fw.sections, text)
+		defer func() { fw.sections = fw.sections[:len(fw.sections)-1] }()
+		body()
+	})
 }
 
 // buildTree registers every check of the suite.

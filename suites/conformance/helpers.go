@@ -37,7 +37,7 @@ func (f *Fixture) GetJSON(url string) RawJSON {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		ginkgo.Fail(fmt.Sprintf("GET %q: %v", url, err))
+		f.fail(fmt.Sprintf("GET %q: %v", url, err))
 	}
 	req.Header.Set("Accept", "application/json")
 	ex := &client.Exchange{Method: http.MethodGet, URL: url, Started: time.Now()}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +112,28 @@ type childSpec struct {
 	// client).
 	NoFAPI bool   `json:"no_fapi"`
 	Out    string `json:"out"`
+	// Parallel is the run's --parallel (0: $CIBA_CHECK_PARALLEL, else 1).
+	Parallel int `json:"parallel"`
+	// SharedUsers marks every test user shared: true.
+	SharedUsers bool `json:"shared_users"`
+}
+
+// parallelEnv sets how many checks the matrices' runs run at once:
+// CIBA_CHECK_PARALLEL=4 go test ./suites/conformance -run 'TestFaultMatrix|TestAllowanceMatrix'
+// runs both matrices in parallel mode (run --parallel 4).
+const parallelEnv = "CIBA_CHECK_PARALLEL"
+
+// matrixParallel is the --parallel of the matrices' runs.
+func matrixParallel(t *testing.T) int {
+	raw := os.Getenv(parallelEnv)
+	if raw == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a number of at least 1", parallelEnv, raw)
+	}
+	return n
 }
 
 // TestSelfTestChild is one suite run against the embedded reference OP,
@@ -131,11 +154,16 @@ func TestSelfTestChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if spec.SharedUsers {
+		for i := range dev.Target.Users {
+			dev.Target.Users[i].Shared = true
+		}
+	}
 	env, err := NewEnv(ctx, dev.Target, EnvOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(RunConfig{Env: env})
+	res, err := Run(RunConfig{Env: env, Parallel: spec.Parallel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +227,7 @@ type childOutcome struct {
 	messages map[string]string // check -> failure or warning message
 	skipped  []string
 	all      []string
+	byName   map[string]string // check -> outcome, for every check
 	err      error
 	out      string
 	took     time.Duration
@@ -219,6 +248,9 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 	dir := t.TempDir()
 	copyDir(t, base, dir)
 	spec.Dir, spec.Out = dir, filepath.Join(dir, "report.json")
+	if spec.Parallel == 0 {
+		spec.Parallel = matrixParallel(t)
+	}
 	raw, _ := json.Marshal(spec)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSelfTestChild$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), selfTestChildEnv+"="+string(raw))
@@ -246,7 +278,7 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 		res.err = err
 		return res
 	}
-	res.outcomes, res.messages = map[string]string{}, map[string]string{}
+	res.outcomes, res.messages, res.byName = map[string]string{}, map[string]string{}, map[string]string{}
 	// The run's profile: a check of the other profile alone (push under
 	// FAPI-CIBA, FAPI-only under CIBA Core) is skipped by design, and is
 	// neither tripped nor failing; one that is not skipped is an error.
@@ -256,6 +288,7 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 	}
 	for _, c := range rep.Checks {
 		res.all = append(res.all, c.Name)
+		res.byName[c.Name] = c.Outcome
 		if c.Outcome == OutcomeSkipped {
 			res.skipped = append(res.skipped, c.Name)
 		}

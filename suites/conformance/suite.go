@@ -42,6 +42,17 @@ type RunConfig struct {
 	// OnCheckStart is told the name of each check about to run.
 	OnCheckStart func(name string)
 	OnCheck      func(CheckResult)
+	// Parallel is how many checks may run at once (schedule.go); 0 or 1
+	// runs them one after another. The manual device driver and
+	// FailFast always run one at a time.
+	Parallel int
+	// OnRunning, when set, is told the checks running at the moment
+	// (in the order they started) whenever that set changes; calls do
+	// not overlap.
+	OnRunning func(names []string)
+	// NoSharedFlows gives every check its own approved flow, as before
+	// shared flows (for measuring what they save; hidden run flag).
+	NoSharedFlows bool
 }
 
 // ConfigError is a bad filter or focus expression.
@@ -70,6 +81,9 @@ func (c RunConfig) Validate() error {
 	}
 	if _, err := ParseProfile(c.Profile); err != nil {
 		return &ConfigError{Err: err}
+	}
+	if c.Parallel < 0 {
+		return &ConfigError{Err: fmt.Errorf("--parallel must be at least 1, got %d", c.Parallel)}
 	}
 	if c.Timeout < 0 || c.CheckTimeout < 0 {
 		return &ConfigError{Err: errors.New("timeouts must not be negative")}
@@ -244,6 +258,10 @@ func Run(cfg RunConfig) (*Result, error) {
 	if err := buildTree(fw); err != nil {
 		return nil, err
 	}
+	fw.run = newRunState(cfg.Env, fw.checkTimeout)
+	defer fw.run.stop()
+	fw.run.running = newRunningSet(cfg.OnRunning)
+	fw.run.noSharing = cfg.NoSharedFlows
 	var report types.Report
 	ginkgo.ReportBeforeSuite(func(r ginkgo.Report) {
 		n := r.PreRunStats.SpecsThatWillRun
@@ -254,6 +272,9 @@ func Run(cfg RunConfig) (*Result, error) {
 			how = fmt.Sprintf("%s (%d checks × %s + one check timeout; --timeout sets another)", limit, n, CheckBudget)
 		}
 		fw.setDeadline(time.Now().Add(limit), how)
+		// Ginkgo runs the container bodies, which register the checks,
+		// when RunSpecs builds the tree: the scheduler starts after.
+		startScheduler(fw, cfg)
 		if cfg.OnStart != nil {
 			cfg.OnStart(r.PreRunStats.SpecsThatWillRun)
 		}
@@ -344,6 +365,13 @@ func checkResult(sr types.SpecReport) CheckResult {
 	case sr.State.Is(types.SpecStateFailureStates):
 		c.Failure = sr.Failure.Message
 		c.Location = sourceLocation(sr.Failure.Location)
+		// A check a worker ran ahead failed where the entry says, not
+		// where its spec replayed the failure (sink.go).
+		for _, e := range sr.ReportEntries {
+			if e.Name == LocationEntry {
+				c.Location = sourceLocation(e.Location)
+			}
+		}
 	case sr.State == types.SpecStatePassed:
 		var msgs []string
 		for _, e := range sr.ReportEntries {
