@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -392,6 +393,96 @@ func TestHostileAuthReqIDNeverReachesAShell(t *testing.T) {
 		}
 		if seen != 2 {
 			t.Errorf("%s: the report has %d of the 2 focused checks:\n%s", tmpl, seen, data)
+		}
+	}
+}
+
+// TestRedirectsAreNotFollowedWithCredentials: an OP that answers every
+// credentialed request (backchannel, token, userinfo...) with a 307 or
+// 308 redirect, which tells a client to repeat the POST, body and all,
+// at the new address: once to a plain-HTTP listener, once to another
+// HTTPS server. The tool reports the redirect and follows neither, so no
+// client assertion or request object reaches either listener.
+func TestRedirectsAreNotFollowedWithCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary against hostile OPs")
+	}
+	bin := ciBinary(t)
+	dir := t.TempDir()
+	copyMaterial(t, dir)
+	startCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	env, err := devenv.Start(startCtx, devenv.Options{Dir: dir})
+	cancel()
+	if err != nil {
+		t.Fatalf("starting the embedded environment: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := env.Close(ctx); err != nil {
+			t.Errorf("closing environment: %v", err)
+		}
+	})
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		for _, dest := range []string{"plain", "https"} {
+			t.Run(fmt.Sprintf("%d to %s", status, dest), func(t *testing.T) {
+				plain := startPlainListener(t)
+				// The HTTPS thief: any credential it sees was handed over.
+				var thiefConns, thiefCredentials atomic.Int64
+				thief := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+					form, _ := url.ParseQuery(string(body))
+					if form.Get(ciba.ParamClientAssertion) != "" || form.Get(ciba.ParamRequest) != "" || r.Header.Get("Authorization") != "" {
+						thiefCredentials.Add(1)
+					}
+					w.WriteHeader(http.StatusBadRequest)
+				}))
+				thief.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+					if s == http.StateNew {
+						thiefConns.Add(1)
+					}
+				}
+				thief.StartTLS()
+				t.Cleanup(thief.Close)
+				to := plain.srv.URL
+				if dest == "https" {
+					to = thief.URL
+				}
+				front := startFront(t, env, dir, func(map[string]any, string) {}, func(w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, to+r.URL.Path, status)
+				})
+				tgt := *env.Target
+				tgt.Issuer = front.srv.URL
+				targetPath := filepath.Join(t.TempDir(), "target.yaml")
+				if err := tgt.Write(targetPath); err != nil {
+					t.Fatal(err)
+				}
+				// target check runs too, for the credentials it sends; it leaves
+				// judging the answers to the suite, so its exit is not asserted.
+				for _, args := range [][]string{
+					{"run", "--target", targetPath, "--timeout", "2m"},
+					{"load", "poll", "--target", targetPath, "--duration", "2s", "--rate", "10/s", "--pending", "2", "--quiet"},
+					{"target", "check", targetPath},
+				} {
+					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+					cmd := exec.CommandContext(ctx, bin, args...)
+					cmd.Dir = dir
+					var out bytes.Buffer
+					cmd.Stdout, cmd.Stderr = &out, &out
+					err := cmd.Run()
+					cancel()
+					var ee *exec.ExitError
+					if args[0] != "target" && !errors.As(err, &ee) {
+						t.Errorf("%v: %v, want a non-zero exit (the OP answers nothing but redirects)\n%s", args[:2], err, tail(out.String(), 40))
+					}
+				}
+				if n, r, cr := plain.conns.Load(), plain.requests.Load(), plain.credentials.Load(); n+r+cr != 0 {
+					t.Errorf("the plain-HTTP listener got %d connections, %d requests, %d carrying a credential; want none", n, r, cr)
+				}
+				if n, cr := thiefConns.Load(), thiefCredentials.Load(); n+cr != 0 {
+					t.Errorf("the HTTPS server redirected to got %d connections, %d requests carrying a credential; want none", n, cr)
+				}
+			})
 		}
 	}
 }
