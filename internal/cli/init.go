@@ -28,6 +28,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/pki"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // Placeholder marks values in a generated target.yaml the user must
@@ -278,14 +279,9 @@ func initDiscover(ctx context.Context, opts *InitOptions) (*ciba.ProviderMetadat
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	md, err := client.Discover(ctx, hc, opts.Issuer)
+	md, err := targetclient.DiscoverIssuer(ctx, hc, opts.Issuer)
 	if err != nil {
 		return nil, explainTLSError(err, "with --ca")
-	}
-	if md.Issuer != opts.Issuer {
-		// OIDC Discovery 4.3: the issuer in the document must be the one
-		// the document was fetched for.
-		return nil, fmt.Errorf("the discovery document names issuer %q, not %q (OIDC Discovery 4.3)", md.Issuer, opts.Issuer)
 	}
 	return md, nil
 }

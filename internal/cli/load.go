@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -74,10 +73,10 @@ const (
 
 // Client authentication choices of --auth.
 const (
-	authAny    = "any"
-	authJWT    = "private_key_jwt"
-	authMTLS   = "mtls"
-	authSecret = "client_secret" // any of the three secret methods
+	authAny    = load.AuthAny
+	authJWT    = string(ciba.AuthPrivateKeyJWT)
+	authMTLS   = load.AuthMTLS
+	authSecret = load.AuthSecret // any of the three secret methods
 )
 
 // authChoices are the values of --auth besides any and mtls: a method
@@ -349,17 +348,4 @@ func (o *LoadOptions) check() error {
 		}
 	}
 	return nil
-}
-
-// suffixed inserts "-suffix" before a file name's extension:
-// results.bin -> results-ping.bin (for --mode both's two runs).
-func suffixed(path, suffix string) string {
-	if path == "" {
-		return ""
-	}
-	slash := strings.LastIndexAny(path, `/\`)
-	if dot := strings.LastIndexByte(path, '.'); dot > slash+1 {
-		return path[:dot] + "-" + suffix + path[dot:]
-	}
-	return fmt.Sprintf("%s-%s", path, suffix)
 }

@@ -265,16 +265,6 @@ func assertOverTimeCharts(t *testing.T, path string, runs int) {
 	}
 }
 
-func TestSuffixed(t *testing.T) {
-	for in, want := range map[string]string{
-		"results.bin": "results-ping.bin", "dir.d/out": "dir.d/out-ping", "/a/b.c.json": "/a/b.c-ping.json", ".hidden": ".hidden-ping", "": "",
-	} {
-		if got := suffixed(in, "ping"); got != want {
-			t.Fatalf("suffixed(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // helperEnv makes the test binary act as ciba-check (TestLoadHelperProcess),
 // so shard runs are separate processes as they are in a fleet.
 const helperEnv = "CIBA_CHECK_LOAD_HELPER"

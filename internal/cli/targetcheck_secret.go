@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
-	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
@@ -19,12 +18,12 @@ import (
 // client authentication is invalid_client), so invalid_grant means the
 // secret is right and invalid_client that it is wrong. The secret itself
 // is never printed; messages name its ${NAME} reference.
-func checkClientSecret(ctx context.Context, r *checkReport, t *target.Target, tc *target.Client, md *ciba.ProviderMetadata, opts *TargetCheckOptions) {
+func checkClientSecret(ctx context.Context, r *checkReport, s *targetclient.Session, tc *target.Client, opts *TargetCheckOptions) {
 	if !tc.UsesSecret() {
 		return
 	}
 	item := "client " + tc.ID + " secret"
-	c, err := targetclient.New(t, tc, md, clock.Real{})
+	c, err := s.Client(tc)
 	if err != nil {
 		r.fail(item, "%v", err)
 		return
@@ -48,7 +47,7 @@ func checkClientSecret(ctx context.Context, r *checkReport, t *target.Target, tc
 		r.ok(item, fmt.Sprintf("%s accepted (%s; an unknown auth_req_id was answered invalid_grant)", tc.Secret, tc.Auth))
 	case oe.Code == "invalid_client" || oe.Code == "unauthorized_client":
 		r.fail(item, "the OP refused the client authentication (%s, HTTP %d): check that %s holds the client secret registered for %s and that the client is registered for %s (%s)",
-			oe.Code, oe.Status, tc.Secret, tc.ID, tc.Auth, t.Where(tc.Line))
+			oe.Code, oe.Status, tc.Secret, tc.ID, tc.Auth, s.Target.Where(tc.Line))
 	default:
 		r.fail(item, "an unknown auth_req_id was answered %s (HTTP %d), not invalid_grant (CIBA 11): cannot tell whether %s is right", oe.Code, oe.Status, tc.Secret)
 	}

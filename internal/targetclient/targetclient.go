@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -26,18 +27,23 @@ import (
 // target.yaml (they replace the discovered URL and its mutual-TLS alias,
 // RFC 8705 5, since the user named the URL to use).
 func Discover(ctx context.Context, t *target.Target) (*ciba.ProviderMetadata, error) {
-	if t == nil {
-		return nil, errors.New("targetclient: no target")
-	}
-	roots, err := t.RootCAs()
+	// A session that only reads the document: nothing is sent with
+	// credentials, so the https check is the caller's.
+	s, err := Open(ctx, t, SessionOptions{Inspect: true})
 	if err != nil {
+		var de *DiscoveryError
+		if errors.As(err, &de) {
+			return nil, de.Err
+		}
 		return nil, err
 	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		return nil, err
-	}
-	defer hc.CloseIdleConnections()
+	defer s.Close()
+	return s.Metadata, nil
+}
+
+// discover reads t's discovery document with hc and applies the
+// overrides.
+func discover(ctx context.Context, hc *http.Client, t *target.Target) (*ciba.ProviderMetadata, error) {
 	md, err := client.Discover(ctx, hc, t.Issuer)
 	if err != nil {
 		return nil, ExplainDiscoveryError(t, err)
@@ -212,4 +218,19 @@ func (rs *Receivers) Close() error {
 	}
 	rs.all = nil
 	return errors.Join(errs...)
+}
+
+// DiscoverIssuer reads the discovery document of issuer with hc, before
+// there is a target (init), and checks that it names issuer: OIDC
+// Discovery 4.3, the issuer in the document must be the one the document
+// was fetched for.
+func DiscoverIssuer(ctx context.Context, hc *http.Client, issuer string) (*ciba.ProviderMetadata, error) {
+	md, err := client.Discover(ctx, hc, issuer)
+	if err != nil {
+		return nil, err
+	}
+	if md.Issuer != issuer {
+		return nil, fmt.Errorf("the discovery document names issuer %q, not %q (OIDC Discovery 4.3)", md.Issuer, issuer)
+	}
+	return md, nil
 }

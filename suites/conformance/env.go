@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
-	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
@@ -125,48 +124,25 @@ type TargetError struct{ Err error }
 func (e *TargetError) Error() string { return e.Err.Error() }
 func (e *TargetError) Unwrap() error { return e.Err }
 
-// NewEnv reads the OP's discovery document, starts the notification
-// receivers and builds the device driver. Close releases them.
+// NewEnv opens the target's session (targetclient.Open: discovery, the
+// https check, the device driver, every client once, the notification
+// receivers). Close releases it.
 func NewEnv(ctx context.Context, t *target.Target, o EnvOptions) (*Env, error) {
 	if t == nil {
 		return nil, errors.New("conformance: no target")
 	}
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
-	roots, err := t.RootCAs()
+	s, err := targetclient.Open(ctx, t, targetclient.SessionOptions{
+		Device: true, In: o.In, Out: o.Out, Receivers: true, LoadClients: true, Clock: o.Clock,
+	})
 	if err != nil {
 		return nil, &TargetError{Err: err}
 	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		return nil, &TargetError{Err: err}
-	}
-	md, err := targetclient.Discover(ctx, t)
-	if err != nil {
-		return nil, &TargetError{Err: fmt.Errorf("discovery at %s: %w", t.Issuer, err)}
-	}
-	// https or nothing: a URL that would carry a credential in cleartext
-	// stops the run before the first credential leaves.
-	if err := targetclient.CheckCredentialURLs(t, md); err != nil {
-		return nil, &TargetError{Err: err}
-	}
-	drv, err := device.New(t, device.Options{HTTPClient: hc, In: o.In, Out: o.Out})
-	if err != nil {
-		return nil, &TargetError{Err: err}
-	}
-	for i := range t.Clients {
-		// Load every client once now, so a broken key is a target error
-		// and not the same failure in every check.
-		if _, err := targetclient.New(t, &t.Clients[i], md, o.Clock); err != nil {
-			return nil, &TargetError{Err: err}
-		}
-	}
-	rs, err := targetclient.StartReceivers(t, o.Clock)
-	if err != nil {
-		return nil, &TargetError{Err: err}
-	}
-	return &Env{Target: t, Metadata: md, Driver: drv, Receivers: rs, HTTP: hc, Clock: o.Clock, OffHost: targetclient.OffHost(t, md)}, nil
+	return EnvOf(s), nil
+}
+
+// EnvOf is the Env of an open session; closing either closes both.
+func EnvOf(s *targetclient.Session) *Env {
+	return &Env{Target: s.Target, Metadata: s.Metadata, Driver: s.Driver, Receivers: s.Receivers, HTTP: s.HTTP, Clock: s.Clock, OffHost: s.OffHost}
 }
 
 // Close stops the receivers and idle connections.

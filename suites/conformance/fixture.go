@@ -16,6 +16,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // AnyMode and AnyAuth match every client in Fixture.Client.
@@ -486,12 +487,10 @@ func userFor(env *Env, action device.Action) (*target.User, string) {
 // driver acts or it expires, or skips.
 func (f *Fixture) PendingUser() *target.User {
 	ginkgo.GinkgoHelper()
-	users := f.env.Target.Users
-	for i := range users {
-		if outcomeOf(&users[i]) == target.OutcomeNever {
-			return f.lease(&users[i])
-		}
+	if u := targetclient.PendingUser(f.env.Target); u != nil {
+		return f.lease(u)
 	}
+	users := f.env.Target.Users
 	if !f.env.Driver.Capabilities().FollowsUserOutcomes && len(users) > 0 {
 		return f.lease(&users[0])
 	}
@@ -505,13 +504,7 @@ func (f *Fixture) PendingUser() *target.User {
 // first user.
 func (f *Fixture) PendingUserOrAny() *target.User {
 	ginkgo.GinkgoHelper()
-	users := f.env.Target.Users
-	for i := range users {
-		if outcomeOf(&users[i]) == target.OutcomeNever {
-			return f.lease(&users[i])
-		}
-	}
-	return f.lease(&users[0])
+	return f.lease(PreflightUser(f.env.Target))
 }
 
 // Params is a valid authentication request of c for user u: the client's

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // RawJSON is a response fetched outside the CIBA client (discovery,
@@ -101,35 +102,11 @@ func (f *Fixture) JWKS() (jose.JSONWebKeySet, *client.Exchange) {
 	}
 	r := f.GetJSON(uri)
 	f.Expect(r.Exchange.Status == http.StatusOK, r.Exchange, "expected the JWKS with HTTP 200, got HTTP %d", r.Exchange.Status)
-	set, err := parseJWKS(r.Exchange.ResponseBody)
+	set, err := targetclient.ParseJWKS(r.Exchange.ResponseBody)
 	if err != nil {
 		f.Failf(r.Exchange, "expected a JWK Set (RFC 7517 5), got: %v", err)
 	}
 	return set, r.Exchange
-}
-
-// parseJWKS reads a JWK Set key by key, leaving out the keys it cannot
-// read: RFC 7517 5 says implementations "SHOULD ignore JWKs within a JWK
-// Set that use kty values that are not understood" (an OKP or X25519 key
-// beside the signing keys). Only a body that is no JWK Set is an error.
-func parseJWKS(body []byte) (jose.JSONWebKeySet, error) {
-	var raw struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return jose.JSONWebKeySet{}, err
-	}
-	if raw.Keys == nil {
-		return jose.JSONWebKeySet{}, fmt.Errorf("no \"keys\" array")
-	}
-	var set jose.JSONWebKeySet
-	for _, k := range raw.Keys {
-		var key jose.JSONWebKey
-		if json.Unmarshal(k, &key) == nil {
-			set.Keys = append(set.Keys, key)
-		}
-	}
-	return set, nil
 }
 
 // keyBits is the size of an RSA modulus or EC curve.

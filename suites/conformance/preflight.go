@@ -11,6 +11,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // A setup mistake is not the OP's fault. Before the suite, the preflight
@@ -96,10 +97,8 @@ func Preflight(ctx context.Context, env *Env) error {
 // PreflightUser is the user the preflight sends: the first whose request
 // stays pending (outcome: never), else the first user.
 func PreflightUser(t *target.Target) *target.User {
-	for i := range t.Users {
-		if outcomeOf(&t.Users[i]) == target.OutcomeNever {
-			return &t.Users[i]
-		}
+	if u := targetclient.PendingUser(t); u != nil {
+		return u
 	}
 	if len(t.Users) == 0 {
 		return nil
