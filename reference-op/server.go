@@ -94,6 +94,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if srv != nil {
 		err = srv.Shutdown(ctx)
+		if err != nil {
+			// Connections still open at the deadline (a client that keeps
+			// its HTTP/2 connection after GOAWAY, a slow handler) are
+			// closed, so nothing outlives the server.
+			err = errors.Join(err, srv.Close())
+		}
 		if serveErr := <-done; err == nil {
 			err = serveErr
 		}

@@ -297,7 +297,9 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 		_ = env.Close(ctx)
 	}()
 	dir := t.TempDir()
-	start := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)
+	// Room for both subprocesses to start, discover and fill their pending
+	// requests on a busy machine before the shared start.
+	start := time.Now().Add(5 * time.Second).UTC().Format(time.RFC3339)
 	var wg sync.WaitGroup
 	outs := make([]bytes.Buffer, 2)
 	errs := make([]error, 2)
@@ -338,9 +340,12 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each shard polled at 50/s for 0.5 s: 2 × 25 intended, none refused
-	// (unique jti prefixes: no assertion of one shard replays another's).
-	if strings.Join(sum.Shards, ",") != "0/2,1/2" || sum.Requests.Intended != 50 || sum.Requests.Unexpected != 0 || sum.Requests.Sent < 40 {
+	// Each shard polled at 50/s for 0.5 s: 2 × 25 intended, each sent or
+	// dropped (a busy machine may drop some: that is accounting, not a
+	// failure), none refused (unique jti prefixes: no assertion of one
+	// shard replays another's).
+	r := sum.Requests
+	if strings.Join(sum.Shards, ",") != "0/2,1/2" || r.Intended != 50 || r.Sent+r.Dropped != r.Intended || r.Sent == 0 || r.Unexpected != 0 {
 		t.Fatalf("merged %+v shards %v", sum.Requests, sum.Shards)
 	}
 }

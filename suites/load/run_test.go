@@ -37,7 +37,8 @@ func startWorld(t *testing.T, clientID string) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Generous: a busy machine slows the servers' graceful shutdown.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := env.Close(ctx); err != nil {
 			t.Error(err)
