@@ -680,12 +680,14 @@ func (f *Fixture) Approved(c *client.Client, edit ...func(*client.AuthParams)) (
 	return tr, ex, ack
 }
 
-// ExpectOAuthError fails unless the call was answered with one of codes
-// and one of statuses (none given: any), with a well-formed error body
-// (CIBA 13, RFC 6749 5.2: JSON with only error, error_description and
-// error_uri; error_description in the allowed ASCII range).
-func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []int, codes ...string) {
+// ExpectOAuthError fails unless the call was answered with the code of one
+// of wanted and one of statuses (none given: any; the sentinels' own
+// statuses are not consulted), with a well-formed error body (CIBA 13,
+// RFC 6749 5.2: JSON with only error, error_description and error_uri;
+// error_description in the allowed ASCII range).
+func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []int, wanted ...*ciba.Error) {
 	ginkgo.GinkgoHelper()
+	codes := ciba.Codes(wanted...)
 	want := fmt.Sprintf("HTTP %v with error %v", statuses, codes)
 	if err == nil {
 		f.Failf(ex, "expected %s, got a success", want)
