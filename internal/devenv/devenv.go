@@ -106,33 +106,32 @@ type Env struct {
 }
 
 // users are the scripted test users: one per device outcome, one with a
-// user_code (CIBA 7.1.2), and peers for parallel runs.
+// user_code (CIBA 7.1.2), and peers for parallel runs. Policy is what the
+// mock device does for them; target.yaml says the same (its outcome and
+// delay are the policy's).
 type userSpec struct {
 	Name     string
-	Outcome  target.Outcome
 	Policy   mockdevice.Policy
-	Delay    time.Duration
 	UserCode string
 }
 
 func userSpecs() []userSpec {
 	return []userSpec{
-		{Name: "alice", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
-		{Name: "bob", Outcome: target.OutcomeDeny, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeDeny}},
-		{Name: "carol", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
-		{Name: "dave", Outcome: target.OutcomeApprove, Delay: 2 * time.Second,
-			Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove, Delay: 2 * time.Second}},
-		{Name: "erin", Outcome: target.OutcomeCancel, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeCancel}},
-		{Name: "frank", Outcome: target.OutcomeError, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeError, ErrorStatus: http.StatusServiceUnavailable}},
-		{Name: "grace", Outcome: target.OutcomeApprove, UserCode: "4711", Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		{Name: "alice", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove}},
+		{Name: "bob", Policy: mockdevice.Policy{Outcome: ciba.OutcomeDeny}},
+		{Name: "carol", Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}},
+		{Name: "dave", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove, Delay: 2 * time.Second}},
+		{Name: "erin", Policy: mockdevice.Policy{Outcome: ciba.OutcomeCancel}},
+		{Name: "frank", Policy: mockdevice.Policy{Outcome: ciba.OutcomeError, ErrorStatus: http.StatusServiceUnavailable}},
+		{Name: "grace", UserCode: "4711", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove}},
 		// Peers of the busiest users, so that run --parallel has room:
 		// no two running checks share a test user (their leases).
-		{Name: "carol2", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
-		{Name: "carol3", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
-		{Name: "carol4", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
-		{Name: "alice2", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
-		{Name: "alice3", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
-		{Name: "bob2", Outcome: target.OutcomeDeny, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeDeny}},
+		{Name: "carol2", Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}},
+		{Name: "carol3", Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}},
+		{Name: "carol4", Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}},
+		{Name: "alice2", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove}},
+		{Name: "alice3", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove}},
+		{Name: "bob2", Policy: mockdevice.Policy{Outcome: ciba.OutcomeDeny}},
 	}
 }
 
@@ -248,7 +247,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		HTTPClient:  outbound,
 		Clock:       o.Clock,
 		Policies:    policies,
-		Default:     mockdevice.Policy{Outcome: mockdevice.OutcomeNever},
+		Default:     mockdevice.Policy{Outcome: ciba.OutcomeNever},
 		VerifyKeys:  mockdevice.StaticKeys(&opKeys),
 		Issuer:      env.Issuer,
 		Logger:      o.Logger.With("component", "device"),
@@ -461,8 +460,8 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 			Name:      u.Name,
 			LoginHint: u.Name,
 			UserCode:  u.UserCode,
-			Outcome:   u.Outcome,
-			Delay:     target.Duration(u.Delay),
+			Outcome:   u.Policy.Outcome,
+			Delay:     target.Duration(u.Policy.Delay),
 		})
 	}
 	slices.SortStableFunc(t.Clients, func(a, b target.Client) int { return strings.Compare(a.ID, b.ID) })

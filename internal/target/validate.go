@@ -218,12 +218,12 @@ func (p *parse) validateUser(u *User, path string) {
 		p.fail(path, "has more than one of login_hint, login_hint_token, id_token_hint; CIBA 7.1 allows exactly one")
 	}
 	if !u.Outcome.Valid() {
-		p.fail(path+".outcome", "%s", oneOf(u.Outcome, outcomes))
+		p.fail(path+".outcome", "%s", oneOf(u.Outcome, ciba.Outcomes()))
 	}
 	switch {
 	case u.Delay < 0:
 		p.fail(path+".delay", "must not be negative")
-	case u.Delay > 0 && u.Outcome != OutcomeApprove && u.Outcome != OutcomeDeny:
+	case u.Delay > 0 && u.Outcome != ciba.OutcomeApprove && u.Outcome != ciba.OutcomeDeny:
 		p.fail(path+".delay", "only applies to outcome approve or deny, not %s", u.Outcome)
 	}
 }

@@ -256,7 +256,7 @@ func describePush(fw *Framework) {
 			}
 			var u *target.User
 			for i := range f.Env().Target.Users {
-				if outcomeOf(&f.Env().Target.Users[i]) == target.OutcomeError {
+				if outcomeOf(&f.Env().Target.Users[i]) == ciba.OutcomeError {
 					u = &f.Env().Target.Users[i]
 					break
 				}

@@ -411,9 +411,9 @@ func orAny(s string) string {
 	return s
 }
 
-func outcomeOf(u *target.User) target.Outcome {
+func outcomeOf(u *target.User) ciba.Outcome {
 	if u.Outcome == "" {
-		return target.OutcomeApprove
+		return ciba.OutcomeApprove
 	}
 	return u.Outcome
 }
@@ -443,14 +443,14 @@ func userFor(env *Env, action device.Action) (*target.User, string) {
 	users := env.Target.Users
 	if caps.Hold {
 		for i := range users {
-			if outcomeOf(&users[i]) == target.OutcomeNever {
+			if outcomeOf(&users[i]) == ciba.OutcomeNever {
 				return &users[i], ""
 			}
 		}
 	}
-	want := target.OutcomeApprove
+	want := ciba.OutcomeApprove
 	if action == device.ActionDeny {
-		want = target.OutcomeDeny
+		want = ciba.OutcomeDeny
 	}
 	var delayed *target.User
 	for i := range users {
