@@ -58,7 +58,7 @@ func openLoadTarget(ctx context.Context, o *LoadOptions) (t *target.Target, clos
 	}
 	env, err := devenv.Start(ctx, devenv.Options{Interval: o.Interval})
 	if err != nil {
-		var cfgErr *devenv.ConfigError
+		var cfgErr *target.ConfigError
 		if errors.As(err, &cfgErr) {
 			return nil, nil, &UsageError{Err: fmt.Errorf("%s: %w", name, err)}
 		}

@@ -256,7 +256,7 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 	}
 	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults, PushAllowed: opts.NoFAPI})
 	if err != nil {
-		var cfgErr *devenv.ConfigError
+		var cfgErr *target.ConfigError
 		if errors.As(err, &cfgErr) {
 			return nil, nil, &UsageError{Err: fmt.Errorf("run: %w", err)}
 		}

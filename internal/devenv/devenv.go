@@ -72,13 +72,6 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// ConfigError reports options that cannot work (an unknown fault, a bad
-// address); the CLI maps it to a usage error.
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 // Env is a running embedded environment.
 type Env struct {
 	// Issuer is the OP's issuer URL; DeviceURL the mock device's base URL.
@@ -169,18 +162,18 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 
 	opLn, err := net.Listen("tcp", o.OPAddr)
 	if err != nil {
-		return env, &ConfigError{Err: fmt.Errorf("OP address %s: %w", o.OPAddr, err)}
+		return env, &target.ConfigError{Err: fmt.Errorf("OP address %s: %w", o.OPAddr, err)}
 	}
 	deviceLn, err := net.Listen("tcp", o.DeviceAddr)
 	if err != nil {
 		opLn.Close()
-		return env, &ConfigError{Err: fmt.Errorf("device address %s: %w", o.DeviceAddr, err)}
+		return env, &target.ConfigError{Err: fmt.Errorf("device address %s: %w", o.DeviceAddr, err)}
 	}
 	notifyAddr, err := reserve(o.NotifyAddr)
 	if err != nil {
 		opLn.Close()
 		deviceLn.Close()
-		return env, &ConfigError{Err: fmt.Errorf("notification address %s: %w", o.NotifyAddr, err)}
+		return env, &target.ConfigError{Err: fmt.Errorf("notification address %s: %w", o.NotifyAddr, err)}
 	}
 	env.Issuer = "https://" + opLn.Addr().String()
 	env.DeviceURL = "https://" + deviceLn.Addr().String()
@@ -199,7 +192,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		if env.store, err = refop.NewBoltStore(o.StorePath); err != nil {
 			opLn.Close()
 			deviceLn.Close()
-			return env, &ConfigError{Err: err}
+			return env, &target.ConfigError{Err: err}
 		}
 		store = env.store
 	}
@@ -225,7 +218,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 	if err != nil {
 		opLn.Close()
 		deviceLn.Close()
-		return env, &ConfigError{Err: err}
+		return env, &target.ConfigError{Err: err}
 	}
 	env.OP = op
 	env.opServer = refop.NewServer(op, opLn.Addr().String(), m.Server)
@@ -308,7 +301,7 @@ func (o *Options) defaults() error {
 		o.Interval = 1
 	}
 	if o.Interval < 0 {
-		return &ConfigError{Err: fmt.Errorf("interval %d: must be a positive number of seconds", o.Interval)}
+		return &target.ConfigError{Err: fmt.Errorf("interval %d: must be a positive number of seconds", o.Interval)}
 	}
 	if o.DefaultExpiry == 0 {
 		o.DefaultExpiry = 60 * time.Second
@@ -330,11 +323,11 @@ func (o *Options) defaults() error {
 	}
 	for _, f := range o.Faults {
 		if !known[f] {
-			return &ConfigError{Err: fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))}
+			return &target.ConfigError{Err: fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))}
 		}
 	}
 	if err := refop.ValidateAllowances(o.Allowances, Allowances()); err != nil {
-		return &ConfigError{Err: err}
+		return &target.ConfigError{Err: err}
 	}
 	return nil
 }

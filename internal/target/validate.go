@@ -266,7 +266,7 @@ func (p *parse) validateDevice(d *Device) {
 		if d.ApprovalURL == "" {
 			return
 		}
-		if msg := checkPlaceholders(d.ApprovalURL, true); msg != "" {
+		if msg := checkTemplatePlaceholders(d.ApprovalURL, true); msg != "" {
 			p.fail("device.approval_url", "%s", msg)
 			return
 		}
@@ -276,16 +276,17 @@ func (p *parse) validateDevice(d *Device) {
 		}
 	case DeviceCommand:
 		if d.Command != "" {
-			if msg := checkPlaceholders(d.Command, false); msg != "" {
+			if msg := checkTemplatePlaceholders(d.Command, false); msg != "" {
 				p.fail("device.command", "%s", msg)
 			}
 		}
 	}
 }
 
-// checkPlaceholders accepts only known {placeholders}; a template that
-// cannot name the request cannot act on it.
-func checkPlaceholders(tmpl string, needAuthReqID bool) string {
+// checkTemplatePlaceholders accepts only known {placeholders} in a device
+// template (approval_url, command); a template that cannot name the
+// request cannot act on it.
+func checkTemplatePlaceholders(tmpl string, needAuthReqID bool) string {
 	for _, ph := range placeholderRE.FindAllString(tmpl, -1) {
 		if !contains(placeholders, ph) {
 			return fmt.Sprintf("unknown placeholder %s; use %s", ph, strings.Join(placeholders, ", "))

@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/target"
 )
 
 // SuiteName is the Ginkgo suite description.
@@ -55,18 +56,12 @@ type RunConfig struct {
 	NoSharedFlows bool
 }
 
-// ConfigError is a bad filter or focus expression.
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 // Validate checks the filter expressions before Ginkgo sees them:
 // Ginkgo exits the process on a bad configuration.
 func (c RunConfig) Validate() error {
 	if c.LabelFilter != "" {
 		if _, err := types.ParseLabelFilter(c.LabelFilter); err != nil {
-			return &ConfigError{Err: fmt.Errorf("--label-filter %q: %v", c.LabelFilter, firstLine(err.Error()))}
+			return &target.ConfigError{Err: fmt.Errorf("--label-filter %q: %v", c.LabelFilter, firstLine(err.Error()))}
 		}
 	}
 	for _, set := range []struct {
@@ -75,18 +70,18 @@ func (c RunConfig) Validate() error {
 	}{{"--focus", c.Focus}, {"--skip", c.Skip}} {
 		for _, re := range set.res {
 			if _, err := regexp.Compile(re); err != nil {
-				return &ConfigError{Err: fmt.Errorf("%s %q: %v", set.flag, re, err)}
+				return &target.ConfigError{Err: fmt.Errorf("%s %q: %v", set.flag, re, err)}
 			}
 		}
 	}
 	if _, err := ParseProfile(c.Profile); err != nil {
-		return &ConfigError{Err: err}
+		return &target.ConfigError{Err: err}
 	}
 	if c.Parallel < 0 {
-		return &ConfigError{Err: fmt.Errorf("--parallel must be at least 1, got %d", c.Parallel)}
+		return &target.ConfigError{Err: fmt.Errorf("--parallel must be at least 1, got %d", c.Parallel)}
 	}
 	if c.Timeout < 0 || c.CheckTimeout < 0 {
-		return &ConfigError{Err: errors.New("timeouts must not be negative")}
+		return &target.ConfigError{Err: errors.New("timeouts must not be negative")}
 	}
 	return nil
 }
