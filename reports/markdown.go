@@ -271,10 +271,10 @@ func truncationNote(w *mdWriter) string {
 			parts = append(parts, strconv.Itoa(n)+" "+what)
 		}
 	}
-	add(w.omitted.Failed, "failed")
-	add(w.omitted.Warnings, "warning")
-	add(w.omitted.Skipped, "skipped")
-	add(w.omitted.Passed, "passed")
+	add(w.omitted.Failed, string(Failed))
+	add(w.omitted.Warnings, string(Warning))
+	add(w.omitted.Skipped, string(Skipped))
+	add(w.omitted.Passed, string(Passed))
 	if len(parts) > 0 {
 		parts[len(parts)-1] += " checks"
 	}

@@ -366,7 +366,7 @@ func (p *runProgress) check(c conformance.CheckResult) {
 	switch {
 	case c.Warned():
 		mark = "WARN"
-	case c.Outcome == conformance.OutcomeSkipped:
+	case c.Outcome == string(reports.Skipped):
 		mark = "skip"
 	}
 	if p.tty {
@@ -378,7 +378,7 @@ func (p *runProgress) check(c conformance.CheckResult) {
 	}
 	line := fmt.Sprintf("%s [%d/%d] %s", mark, p.done, p.total, c.Name)
 	switch {
-	case c.Outcome == conformance.OutcomeSkipped && c.SkipReason != "":
+	case c.Outcome == string(reports.Skipped) && c.SkipReason != "":
 		line += " (" + runFirstLine(c.SkipReason) + ")"
 	case c.Warned():
 		line += " — " + runFirstLine(c.Failure)
@@ -433,7 +433,7 @@ func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time
 				n.failed++
 			case c.Warned():
 				n.warnings++
-			case c.Outcome == conformance.OutcomePassed:
+			case c.Outcome == string(reports.Passed):
 				n.passed++
 			case c.SkipReason == conformance.NotRun:
 				// --fail-fast, --timeout or an interrupt stopped the run

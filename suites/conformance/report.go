@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"time"
+
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // JSONSchema names the version of the JSON report format (documented in
@@ -104,7 +106,7 @@ func Summary(checks []CheckResult) Counts {
 			n.Failed++
 		case c.Warned():
 			n.Warnings++
-		case c.Outcome == OutcomePassed:
+		case c.Outcome == string(reports.Passed):
 			n.Passed++
 		default:
 			n.Skipped++

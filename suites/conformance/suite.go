@@ -16,6 +16,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // SuiteName is the Ginkgo suite description.
@@ -139,19 +140,16 @@ type CheckResult struct {
 	Level, Duty, Quote string
 }
 
-// Outcomes a check can have besides Ginkgo's failure states ("failed",
-// "panicked", "timedout", "interrupted", "aborted").
-const (
-	OutcomePassed  = "passed"
-	OutcomeWarning = "warning"
-	OutcomeSkipped = "skipped"
-)
+// A check's Outcome is Ginkgo's spec state ("failed", "panicked",
+// "timedout", "interrupted", "aborted", "pending") or one of the report
+// model's outcomes (reports.Passed, reports.Warning, reports.Skipped):
+// the one list of check outcomes.
 
 // Failed reports whether the outcome is a failure of any kind. A warning
 // is not one.
 func (c CheckResult) Failed() bool {
 	switch c.Outcome {
-	case OutcomePassed, OutcomeWarning, OutcomeSkipped, "pending":
+	case string(reports.Passed), string(reports.Warning), string(reports.Skipped), "pending":
 		return false
 	}
 	return true
@@ -160,7 +158,7 @@ func (c CheckResult) Failed() bool {
 // Warned reports whether the check ended with a warning: an unmet
 // SHOULD-level expectation and no failure. Failure and Location then
 // hold the (first) warning.
-func (c CheckResult) Warned() bool { return c.Outcome == OutcomeWarning }
+func (c CheckResult) Warned() bool { return c.Outcome == string(reports.Warning) }
 
 // NotSelected is the skip reason of checks the filters left out; NotRun
 // of selected checks the run stopped before (fail-fast, timeout, a
@@ -379,7 +377,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 			msgs = append(msgs, e.StringRepresentation())
 		}
 		if len(msgs) > 0 {
-			c.Outcome = OutcomeWarning
+			c.Outcome = string(reports.Warning)
 			c.Failure = strings.Join(msgs, "\n\n")
 		}
 	}
