@@ -239,40 +239,10 @@ func buildView(m *Model) *htmlView {
 }
 
 func buildChecks(v *htmlView, m *Model) {
-	rows := map[string]*matrixRow{}
 	groupIdx := map[string]int{}
 	for i := range m.Checks {
 		c := &m.Checks[i]
 		cv := checkView{Check: c, FirstLine: shortMessage(c.Message, ""), ID: "check-" + strconv.Itoa(i+1), Section: c.Section(), Open: c.Outcome == Failed || c.Outcome == Warning, Duration: fmtSeconds(c.DurationSeconds)}
-		// A check counts in the row of every section it proves.
-		seen := map[string]bool{}
-		refs := c.SpecRefs
-		if len(refs) == 0 {
-			refs = []string{cv.Section}
-		}
-		for _, ref := range refs {
-			sec := SectionOf(ref)
-			if sec == "" || seen[sec] {
-				continue
-			}
-			seen[sec] = true
-			r := rows[sec]
-			if r == nil {
-				r = &matrixRow{Section: sec}
-				rows[sec] = r
-			}
-			r.Total++
-			switch c.Outcome {
-			case Passed:
-				r.Passed++
-			case Warning:
-				r.Warnings++
-			case Failed:
-				r.Failed++
-			case Skipped:
-				r.Skipped++
-			}
-		}
 		group := c.Group
 		if group == "" {
 			group = "Checks"
@@ -299,7 +269,8 @@ func buildChecks(v *htmlView, m *Model) {
 			v.Skips = append(v.Skips, cv)
 		}
 	}
-	for _, r := range rows {
+	for _, sr := range sectionRows(m) {
+		r := matrixRow{Section: sr.Section, Passed: sr.Passed, Warnings: sr.Warnings, Failed: sr.Failed, Skipped: sr.Skipped, Total: sr.Total()}
 		t := float64(r.Total)
 		r.PassW = round2(100 * float64(r.Passed) / t)
 		r.WarnW = round2(100 * float64(r.Warnings) / t)
@@ -308,9 +279,8 @@ func buildChecks(v *htmlView, m *Model) {
 		r.WarnX = r.PassW
 		r.FailX = round2(r.PassW + r.WarnW)
 		r.SkipX = round2(r.PassW + r.WarnW + r.FailW)
-		v.Matrix = append(v.Matrix, *r)
+		v.Matrix = append(v.Matrix, r)
 	}
-	slices.SortFunc(v.Matrix, func(a, b matrixRow) int { return compareSections(a.Section, b.Section) })
 	for i := range v.Matrix {
 		r := &v.Matrix[i]
 		v.Sections = append(v.Sections, r.Section)

@@ -38,11 +38,7 @@ func RenderJSON(w io.Writer, m *Model) error {
 // schema is an error that says which schema was found and which this
 // version reads; unknown fields are ignored (v1 only ever adds fields).
 func DecodeJSON(r io.Reader) (*Model, error) {
-	data, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	schema, err := sniffSchema(data)
+	data, schema, err := readSchema(r)
 	if err != nil {
 		return nil, err
 	}
@@ -56,11 +52,7 @@ func DecodeJSON(r io.Reader) (*Model, error) {
 // (SchemaVersion), a conformance run (ConformanceSchemaV1) or a load
 // summary (LoadSchemaV1), told apart by their "schema" member.
 func Decode(r io.Reader) (*Model, error) {
-	data, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	schema, err := sniffSchema(data)
+	data, schema, err := readSchema(r)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +65,16 @@ func Decode(r io.Reader) (*Model, error) {
 		return decodeConformance(data)
 	}
 	return nil, schemaError(schema)
+}
+
+// readSchema reads a JSON document and its "schema" member.
+func readSchema(r io.Reader) ([]byte, string, error) {
+	data, err := readAll(r)
+	if err != nil {
+		return nil, "", err
+	}
+	schema, err := sniffSchema(data)
+	return data, schema, err
 }
 
 func readAll(r io.Reader) ([]byte, error) {
@@ -151,11 +153,7 @@ func FromLoadJSON(r io.Reader) (*Model, error) {
 
 // decodeOnly reads a document that must carry schema want and decodes it.
 func decodeOnly(r io.Reader, what, want string, decode func([]byte) (*Model, error)) (*Model, error) {
-	data, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	schema, err := sniffSchema(data)
+	data, schema, err := readSchema(r)
 	if err != nil {
 		return nil, err
 	}
@@ -201,128 +199,4 @@ func modeOfScenario(s string) string {
 		return "ping"
 	}
 	return ""
-}
-
-// ConformanceSchemaV1 is the conformance run's JSON (`run --json`,
-// docs/report-schema.md).
-const ConformanceSchemaV1 = "ciba-check/conformance/v1"
-
-// conformanceV1 mirrors the members of a ciba-check/conformance/v1 run
-// this package shows (a copy, so the suite can depend on reports).
-type conformanceV1 struct {
-	Tool struct {
-		Version string `json:"version"`
-	} `json:"tool"`
-	Target struct {
-		Issuer  string   `json:"issuer"`
-		Device  string   `json:"device"`
-		Profile string   `json:"profile"`
-		OffHost []string `json:"off_host_endpoints"`
-	} `json:"target"`
-	Started  time.Time `json:"started"`
-	Duration float64   `json:"duration_seconds"`
-	Error    string    `json:"error"`
-	Checks   []struct {
-		Name        string   `json:"name"`
-		Section     string   `json:"section"`
-		SpecRefs    []string `json:"spec_refs"`
-		Modes       []string `json:"modes"`
-		Auth        []string `json:"auth"`
-		Negative    bool     `json:"negative"`
-		Severity    string   `json:"severity"`
-		Level       string   `json:"level"`
-		Duty        string   `json:"duty"`
-		Quote       string   `json:"quote"`
-		OIDFModules []string `json:"oidf_modules"`
-		Outcome     string   `json:"outcome"`
-		Duration    float64  `json:"duration_seconds"`
-		// expected, got and exchanges are not in v1 yet; when the suite
-		// adds them under these names (exchanges in this model's shape)
-		// they show up in the reports with no change here.
-		Failure *struct {
-			Message   string     `json:"message"`
-			Location  string     `json:"location"`
-			Expected  string     `json:"expected"`
-			Got       string     `json:"got"`
-			Exchanges []Exchange `json:"exchanges"`
-		} `json:"failure"`
-		// Warning is set on checks with outcome "warning" (added to v1:
-		// older files have neither the outcome nor the member).
-		Warning *struct {
-			Message  string `json:"message"`
-			Location string `json:"location"`
-		} `json:"warning"`
-		SkipReason string `json:"skip_reason"`
-	} `json:"checks"`
-}
-
-// FromConformanceJSON reads a conformance run (ciba-check/conformance/v1).
-func FromConformanceJSON(r io.Reader) (*Model, error) {
-	return decodeOnly(r, "conformance", ConformanceSchemaV1, decodeConformance)
-}
-
-func decodeConformance(data []byte) (*Model, error) {
-	var c conformanceV1
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("reports: %s does not parse: %w", ConformanceSchemaV1, err)
-	}
-	m := &Model{
-		Schema:      SchemaVersion,
-		ToolVersion: c.Tool.Version,
-		Target:      Target{Issuer: c.Target.Issuer, Profile: c.Target.Profile},
-		Error:       c.Error,
-		Checks:      make([]Check, 0, len(c.Checks)),
-		Load:        []LoadRun{},
-	}
-	if !c.Started.IsZero() {
-		m.GeneratedAt = c.Started.Add(time.Duration(c.Duration * float64(time.Second))).UTC()
-	}
-	if c.Target.Device != "" {
-		m.Environment = map[string]string{"device": c.Target.Device}
-	}
-	if len(c.Target.OffHost) > 0 {
-		if m.Environment == nil {
-			m.Environment = map[string]string{}
-		}
-		m.Environment["endpoints off the issuer's host"] = strings.Join(c.Target.OffHost, "; ")
-	}
-	for _, in := range c.Checks {
-		out := Check{
-			Name: in.Name, Group: in.Section, SpecRefs: in.SpecRefs, Modes: in.Modes, Auth: in.Auth,
-			Negative: in.Negative, Should: in.Severity == "should" || in.Severity == "cert", OIDFModules: in.OIDFModules, DurationSeconds: in.Duration,
-			Level: in.Level, Duty: in.Duty, Quote: in.Quote,
-		}
-		if f := in.Failure; f != nil {
-			out.Message, out.Location = f.Message, f.Location
-			out.Expected, out.Got, out.Exchanges = f.Expected, f.Got, f.Exchanges
-		}
-		// Ginkgo's spec states: passed, skipped and pending are not
-		// failures; panicked, interrupted, aborted, timedout are. warning
-		// is ciba-check's own: a passed spec with an unmet SHOULD.
-		switch in.Outcome {
-		case string(Passed):
-			out.Outcome = Passed
-		case string(Warning):
-			out.Outcome = Warning
-			if w := in.Warning; w != nil {
-				out.Message, out.Location = w.Message, w.Location
-			}
-		case string(Skipped):
-			out.Outcome, out.Message = Skipped, in.SkipReason
-		case "pending":
-			out.Outcome, out.Message = Skipped, "pending: not implemented yet"
-		case string(Failed):
-			out.Outcome = Failed
-		case "panicked", "interrupted", "aborted", "timedout":
-			out.Outcome = Failed
-			out.Message = strings.TrimSpace(in.Outcome + ": " + out.Message)
-		default:
-			return nil, fmt.Errorf("reports: %s: check %q has unknown outcome %q", ConformanceSchemaV1, in.Name, in.Outcome)
-		}
-		m.Checks = append(m.Checks, out)
-	}
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	return m, nil
 }

@@ -184,23 +184,40 @@ type LoadRun struct {
 	Histogram []HistogramBin `json:"histogram,omitempty"`
 }
 
-// LoadGenerator mirrors the load summary's generator member.
+// LoadGenerator is what the load generator itself did: the generator
+// member of a load summary (suites/load uses this type).
 type LoadGenerator struct {
+	// MaxInFlight is the cap on requests (flows) in flight; PeakInFlight
+	// the most there were at once.
 	MaxInFlight  int    `json:"max_in_flight"`
 	PeakInFlight uint64 `json:"peak_in_flight"`
+	// WarmUpMS is the median latency of the warm-up polls the default cap
+	// was sized from (0: no warm-up, the cap was given or the rate is max).
+	WarmUpMS float64 `json:"warm_up_ms,omitempty"`
+	// DroppedAtCap are hits due while the cap was full; DroppedLate hits
+	// the generator itself reached too late. Requests.Dropped is their sum.
 	DroppedAtCap uint64 `json:"dropped_at_cap"`
 	DroppedLate  uint64 `json:"dropped_late"`
-	Connections  *struct {
-		Opened        uint64 `json:"opened"`
-		TLSHandshakes uint64 `json:"tls_handshakes"`
-		Resumed       uint64 `json:"resumed"`
-		PeakOpen      uint64 `json:"peak_open"`
-	} `json:"connections,omitempty"`
-	// Saturated: the generator, not the OP, was the bottleneck; Verdict
-	// says so in words and Reasons why.
+	// Connections of the run; absent when not counted.
+	Connections *LoadConnections `json:"connections,omitempty"`
+	// Saturated: the generator, not the OP, was the bottleneck (it
+	// dropped hits, its in-flight requests reached the cap at a fixed
+	// rate, or its CPU was saturated); Verdict says so in words and
+	// Reasons why.
 	Saturated bool     `json:"saturated"`
 	Reasons   []string `json:"reasons,omitempty"`
 	Verdict   string   `json:"verdict,omitempty"`
+}
+
+// LoadConnections are the connections of a run: opened (TCP) and TLS
+// handshakes completed, Resumed of them resuming a session, and PeakOpen,
+// the most open at once (what the per-host cap bounds; Opened also counts
+// redials).
+type LoadConnections struct {
+	Opened        uint64 `json:"opened"`
+	TLSHandshakes uint64 `json:"tls_handshakes"`
+	Resumed       uint64 `json:"resumed"`
+	PeakOpen      uint64 `json:"peak_open"`
 }
 
 // SaturationNote is the sentence a report shows for a run whose generator

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -48,6 +49,7 @@ func TestRenderersEscapeTerminalControls(t *testing.T) {
 	}{
 		{"markdown", ".md", func(b *bytes.Buffer, m *Model) error { return RenderMarkdown(b, m, 0) }},
 		{"junit", ".xml", func(b *bytes.Buffer, m *Model) error { return RenderJUnit(b, m) }},
+		{"text", ".txt", func(b *bytes.Buffer, m *Model) error { return RenderText(b, m, time.Second) }},
 	}
 	for _, r := range renderers {
 		t.Run(r.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -102,7 +101,7 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 	fl.StringVar(&opts.LabelFilter, "label-filter", "", "run only checks whose labels match, e.g. 'CIBA-7.1.1 && !negative'")
 	fl.StringArrayVar(&opts.Focus, "focus", nil, "run only checks whose name matches this regular expression (repeatable)")
 	fl.StringArrayVar(&opts.Skip, "skip", nil, "skip checks whose name matches this regular expression (repeatable)")
-	fl.StringVar(&opts.JSONFile, "json", "", "write the results as JSON (schema "+conformance.JSONSchema+") to FILE")
+	fl.StringVar(&opts.JSONFile, "json", "", "write the results as JSON (schema "+reports.ConformanceSchemaV1+") to FILE")
 	fl.StringVar(&opts.JUnitFile, "junit", "", "write the results as JUnit XML to FILE")
 	fl.StringVar(&opts.HTMLFile, "html", "", "write a self-contained HTML report to FILE")
 	fl.StringVar(&opts.MDFile, "md", "", "write a Markdown summary to FILE (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
@@ -289,11 +288,11 @@ func checkReportWritable(path string) error {
 }
 
 func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance.ReportInfo) error {
-	var doc bytes.Buffer
-	if err := conformance.WriteJSON(&doc, res.Checks, info); err != nil {
-		return fmt.Errorf("run: encoding results: %w", err)
-	}
 	if opts.JSONFile != "" {
+		var doc bytes.Buffer
+		if err := conformance.WriteJSON(&doc, res.Checks, info); err != nil {
+			return fmt.Errorf("run: encoding results: %w", err)
+		}
 		if err := os.WriteFile(opts.JSONFile, doc.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("run: writing %s: %w", opts.JSONFile, err)
 		}
@@ -305,9 +304,9 @@ func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance
 		return nil
 	}
 	// Every other format renders from the one report model (reports/),
-	// read back from the JSON just written, so `report render` later
-	// gives the same files.
-	m, err := reports.FromConformanceJSON(bytes.NewReader(doc.Bytes()))
+	// mapped as `report render` maps the JSON file, so it later gives
+	// the same files.
+	m, err := conformance.RunModel(res.Checks, info)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -404,118 +403,14 @@ func runFirstLine(s string) string {
 	return safetext.Line(s)
 }
 
-// printIndented prints msg line by line, indented, each line's control
-// characters escaped (safetext): messages quote what the OP answered.
-func printIndented(w io.Writer, msg string) {
-	for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
-		fmt.Fprintf(w, "  %s\n", safetext.Escape(line))
-	}
-}
-
-// printRunSummary prints the outcome per spec section, then every warning
-// (a WARN line with its message) and every failure in full, then the
-// totals. Warnings never count as passed.
+// printRunSummary prints the run's summary to the terminal: the reports
+// text renderer over the same model and grouping as the HTML.
 func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration, profile string) {
-	type counts struct{ passed, warnings, failed, skipped, notRun int }
-	bySection := map[string]*counts{}
-	for _, c := range checks {
-		if c.SkipReason == conformance.NotSelected {
-			continue
-		}
-		for _, ref := range c.Meta.SpecRefs {
-			n := bySection[ref]
-			if n == nil {
-				n = &counts{}
-				bySection[ref] = n
-			}
-			switch {
-			case c.Failed():
-				n.failed++
-			case c.Warned():
-				n.warnings++
-			case c.Outcome == string(reports.Passed):
-				n.passed++
-			case c.SkipReason == conformance.NotRun:
-				// --fail-fast, --timeout or an interrupt stopped the run
-				// first: not a skip the target caused.
-				n.notRun++
-			default:
-				n.skipped++
-			}
-		}
+	m, err := conformance.RunModel(checks, conformance.ReportInfo{Profile: profile})
+	if err == nil {
+		err = reports.RenderText(w, m, elapsed)
 	}
-	refs := make([]string, 0, len(bySection))
-	for r := range bySection {
-		refs = append(refs, r)
+	if err != nil {
+		fmt.Fprintf(w, "ciba-check: the summary cannot be printed: %s\n", safetext.Line(err.Error()))
 	}
-	sort.Strings(refs)
-	fmt.Fprintln(w, "\nSummary by spec section")
-	for _, r := range refs {
-		n := bySection[r]
-		status := "ok"
-		switch {
-		case n.failed > 0:
-			status = "FAILED"
-		case n.warnings > 0:
-			status = "WARN"
-		case n.passed == 0 && n.skipped > 0:
-			// Nothing in the section was verified: not "ok".
-			status = "SKIP"
-		case n.passed == 0:
-			status = "NOTRUN"
-		}
-		warnings := "warnings"
-		if n.warnings == 1 {
-			warnings = "warning " // the column stays aligned
-		}
-		line := fmt.Sprintf("  %-22s %-6s %3d passed %3d %s %3d failed %3d skipped", r, status, n.passed, n.warnings, warnings, n.failed, n.skipped)
-		if n.notRun > 0 {
-			line += fmt.Sprintf(" %3d not run", n.notRun)
-		}
-		fmt.Fprintln(w, line)
-	}
-	var warned []conformance.CheckResult
-	for _, c := range checks {
-		if c.Warned() {
-			warned = append(warned, c)
-		}
-	}
-	if len(warned) > 0 {
-		fmt.Fprintln(w, "\nWarnings (SHOULD-level expectations not met; they do not fail the run)")
-		for _, c := range warned {
-			fmt.Fprintf(w, "\nWARN %s [%s]\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Location)
-			printIndented(w, c.Failure)
-		}
-	}
-	var failed []conformance.CheckResult
-	for _, c := range checks {
-		if c.Failed() {
-			failed = append(failed, c)
-		}
-	}
-	if len(failed) > 0 {
-		fmt.Fprintln(w, "\nFailures")
-		for _, c := range failed {
-			fmt.Fprintf(w, "\n%s [%s] (%s)\n  at %s\n", c.Name, strings.Join(c.Meta.SpecRefs, ", "), c.Outcome, c.Location)
-			printIndented(w, c.Failure)
-		}
-	}
-	n := conformance.Summary(checks)
-	notSelected, notRun := 0, 0
-	for _, c := range checks {
-		switch c.SkipReason {
-		case conformance.NotSelected:
-			notSelected++
-		case conformance.NotRun:
-			notRun++
-		}
-	}
-	fmt.Fprintf(w, "\n%s: %d passed, %s, %d failed, %d skipped", profile, n.Passed, reports.Count(n.Warnings, "warning", "warnings"), n.Failed, n.Skipped-notSelected-notRun)
-	if notRun > 0 {
-		fmt.Fprintf(w, ", %d not run (the run stopped early)", notRun)
-	}
-	if notSelected > 0 {
-		fmt.Fprintf(w, " (%d not selected)", notSelected)
-	}
-	fmt.Fprintf(w, " in %s\n", elapsed.Round(10*time.Millisecond))
 }

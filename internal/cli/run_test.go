@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/conformance"
 )
 
@@ -176,7 +177,7 @@ func TestRunSubprocess(t *testing.T) {
 		if err := json.Unmarshal(data, &rep); err != nil {
 			t.Fatalf("JSON report: %v", err)
 		}
-		if rep["schema"] != conformance.JSONSchema {
+		if rep["schema"] != reports.ConformanceSchemaV1 {
 			t.Errorf("schema = %v", rep["schema"])
 		}
 		return rep

@@ -143,7 +143,16 @@ func (f *Fixture) Skipf(format string, args ...any) {
 // instead and ends the check there (outcome "warning").
 func (f *Fixture) Failf(ex *client.Exchange, format string, args ...any) {
 	ginkgo.GinkgoHelper()
+	f.failf(Detail{}, ex, format, args...)
+}
+
+// failf is Failf recording d (expected, got) and ex as the structured
+// evidence beside the message.
+func (f *Fixture) failf(d Detail, ex *client.Exchange, format string, args ...any) {
+	ginkgo.GinkgoHelper()
 	msg := f.expectationMessage(ex, format, args...)
+	d.Warning = f.should
+	f.detail(d, ex)
 	if f.should {
 		f.warn(msg)
 		panic(warningStop{})
@@ -158,7 +167,9 @@ func (f *Fixture) Failf(ex *client.Exchange, format string, args ...any) {
 func (f *Fixture) ExpectShould(ok bool, ex *client.Exchange, format string, args ...any) {
 	ginkgo.GinkgoHelper()
 	if !ok {
-		f.warn(f.expectationMessage(ex, format, args...))
+		msg := f.expectationMessage(ex, format, args...)
+		f.detail(Detail{Warning: true}, ex)
+		f.warn(msg)
 	}
 }
 
@@ -689,21 +700,25 @@ func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []in
 	ginkgo.GinkgoHelper()
 	codes := ciba.Codes(wanted...)
 	want := fmt.Sprintf("HTTP %v with error %v", statuses, codes)
+	expect := Detail{Expected: want}
 	if err == nil {
-		f.Failf(ex, "expected %s, got a success", want)
+		expect.Got = "a success"
+		f.failf(expect, ex, "expected %s, got a success", want)
 	}
 	if !hadResponse(ex) {
 		f.Undetermined(ex, "expected %s, got no response: %v", want, err)
 	}
 	var ce *ciba.Error
 	if !errors.As(err, &ce) {
-		f.Failf(ex, "expected %s, got a response without an OAuth error body: %v", want, err)
+		expect.Got = fmt.Sprintf("HTTP %d without an OAuth error body", ex.Status)
+		f.failf(expect, ex, "expected %s, got a response without an OAuth error body: %v", want, err)
 	}
+	expect.Got = fmt.Sprintf("HTTP %d with error %q", ex.Status, ce.Code)
 	if !slices.Contains(codes, ce.Code) {
-		f.Failf(ex, "expected error %v, got %q (HTTP %d)", codes, ce.Code, ex.Status)
+		f.failf(expect, ex, "expected error %v, got %q (HTTP %d)", codes, ce.Code, ex.Status)
 	}
 	if len(statuses) > 0 && !slices.Contains(statuses, ex.Status) {
-		f.Failf(ex, "expected HTTP status %v with error %q, got HTTP %d", statuses, ce.Code, ex.Status)
+		f.failf(expect, ex, "expected HTTP status %v with error %q, got HTTP %d", statuses, ce.Code, ex.Status)
 	}
 	if msg := errorBodyProblem(ex); msg != "" {
 		f.Failf(ex, "the error response is malformed (CIBA 13, RFC 6749 5.2): %s", msg)

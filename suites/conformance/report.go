@@ -2,16 +2,11 @@ package conformance
 
 import (
 	"cmp"
-	"encoding/json"
 	"io"
 	"time"
 
 	"github.com/ciba-check/ciba-check/reports"
 )
-
-// JSONSchema names the version of the JSON report format (documented in
-// docs/report-schema.md). Additive changes keep it; anything else bumps it.
-const JSONSchema = "ciba-check/conformance/v1"
 
 // ReportInfo is what the report says about the run beyond the checks.
 type ReportInfo struct {
@@ -31,64 +26,6 @@ type ReportInfo struct {
 	// OffHost names the endpoints on another host than the issuer that
 	// credentials were sent to ("name URL", Env.OffHost).
 	OffHost []string
-}
-
-type jsonReport struct {
-	Schema   string      `json:"schema"`
-	Tool     jsonTool    `json:"tool"`
-	Target   jsonTarget  `json:"target"`
-	Started  string      `json:"started"`
-	Duration float64     `json:"duration_seconds"`
-	Judging  string      `json:"judging"`
-	Summary  jsonSummary `json:"summary"`
-	Error    string      `json:"error,omitempty"`
-	Checks   []jsonCheck `json:"checks"`
-}
-
-type jsonTool struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-}
-
-type jsonTarget struct {
-	Issuer  string   `json:"issuer"`
-	Device  string   `json:"device"`
-	Profile string   `json:"profile,omitempty"`
-	OffHost []string `json:"off_host_endpoints,omitempty"`
-}
-
-type jsonSummary struct {
-	Total    int `json:"total"`
-	Passed   int `json:"passed"`
-	Warnings int `json:"warnings"`
-	Failed   int `json:"failed"`
-	Skipped  int `json:"skipped"`
-}
-
-type jsonFailure struct {
-	Message  string `json:"message"`
-	Location string `json:"location"`
-}
-
-type jsonCheck struct {
-	ID          string       `json:"id"`
-	Name        string       `json:"name"`
-	Section     string       `json:"section"`
-	SpecRefs    []string     `json:"spec_refs"`
-	Labels      []string     `json:"labels"`
-	Modes       []string     `json:"modes"`
-	Auth        []string     `json:"auth"`
-	Negative    bool         `json:"negative"`
-	Severity    string       `json:"severity"`
-	Level       string       `json:"level,omitempty"`
-	Duty        string       `json:"duty,omitempty"`
-	Quote       string       `json:"quote,omitempty"`
-	OIDFModules []string     `json:"oidf_modules"`
-	Outcome     string       `json:"outcome"`
-	Duration    float64      `json:"duration_seconds"`
-	Failure     *jsonFailure `json:"failure,omitempty"`
-	Warning     *jsonFailure `json:"warning,omitempty"`
-	SkipReason  string       `json:"skip_reason,omitempty"`
 }
 
 // Counts are the outcomes of a run's checks; every check is in exactly
@@ -115,22 +52,24 @@ func Summary(checks []CheckResult) Counts {
 	return n
 }
 
-// WriteJSON writes the run as a JSON report of schema JSONSchema.
-func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
+// BuildRun is the run in the one conformance result schema
+// (reports.ConformanceRun): what `run --json` writes and every other
+// report renders from (RunModel).
+func BuildRun(checks []CheckResult, info ReportInfo) *reports.ConformanceRun {
 	n := Summary(checks)
-	rep := jsonReport{
-		Schema:   JSONSchema,
-		Tool:     jsonTool{Name: "ciba-check", Version: info.ToolVersion},
-		Target:   jsonTarget{Issuer: info.Issuer, Device: info.DeviceKind, Profile: info.Profile, OffHost: info.OffHost},
-		Started:  info.Started.UTC().Format(time.RFC3339Nano),
+	run := &reports.ConformanceRun{
+		Schema:   reports.ConformanceSchemaV1,
+		Tool:     reports.ConformanceTool{Name: "ciba-check", Version: info.ToolVersion},
+		Target:   reports.ConformanceTarget{Issuer: info.Issuer, Device: info.DeviceKind, Profile: info.Profile, OffHost: info.OffHost},
+		Started:  info.Started.UTC(),
 		Duration: info.Duration.Seconds(),
 		Judging:  cmp.Or(info.Judging, ProfileSpec),
-		Summary:  jsonSummary{Total: len(checks), Passed: n.Passed, Warnings: n.Warnings, Failed: n.Failed, Skipped: n.Skipped},
+		Summary:  reports.ConformanceSummary{Total: len(checks), Passed: n.Passed, Warnings: n.Warnings, Failed: n.Failed, Skipped: n.Skipped},
 		Error:    info.Error,
-		Checks:   []jsonCheck{},
+		Checks:   make([]reports.ConformanceCheck, 0, len(checks)),
 	}
 	for _, c := range checks {
-		jc := jsonCheck{
+		jc := reports.ConformanceCheck{
 			ID: c.ID, Name: c.Name, Section: c.Section, SpecRefs: c.Meta.SpecRefs,
 			Labels: c.Labels, Modes: c.Meta.Modes, Auth: c.Meta.Auth, Negative: c.Meta.Negative,
 			Severity: c.Meta.Severity(), OIDFModules: c.Meta.OIDFModules, Outcome: c.Outcome, Duration: c.Duration.Seconds(),
@@ -139,15 +78,26 @@ func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
 		if jc.Labels == nil {
 			jc.Labels = []string{}
 		}
+		failure := &reports.ConformanceFailure{Message: c.Failure, Location: c.Location, Expected: c.Expected, Got: c.Got, Exchanges: c.Exchanges}
 		switch {
 		case c.Failed():
-			jc.Failure = &jsonFailure{Message: c.Failure, Location: c.Location}
+			jc.Failure = failure
 		case c.Warned():
-			jc.Warning = &jsonFailure{Message: c.Failure, Location: c.Location}
+			jc.Warning = failure
 		}
-		rep.Checks = append(rep.Checks, jc)
+		run.Checks = append(run.Checks, jc)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return run
+}
+
+// WriteJSON writes the run as a JSON report of schema
+// reports.ConformanceSchemaV1.
+func WriteJSON(w io.Writer, checks []CheckResult, info ReportInfo) error {
+	return reports.WriteConformanceJSON(w, BuildRun(checks, info))
+}
+
+// RunModel is the run as a report model, mapped in memory the way a saved
+// `run --json` file is read back (`report render` gives the same files).
+func RunModel(checks []CheckResult, info ReportInfo) (*reports.Model, error) {
+	return reports.FromConformance(BuildRun(checks, info))
 }

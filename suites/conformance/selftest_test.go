@@ -250,13 +250,8 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 		res.err = err
 		return res
 	}
-	var rep struct {
-		Checks []struct {
-			Name, Outcome, Severity string
-			Labels                  []string
-			Failure, Warning        *struct{ Message string }
-		}
-	}
+	// The one conformance schema, as `report render` reads it.
+	var rep reports.ConformanceRun
 	if err := json.Unmarshal(data, &rep); err != nil {
 		res.err = err
 		return res

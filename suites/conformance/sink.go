@@ -43,6 +43,9 @@ const (
 type recorder struct {
 	warnings []recEvent
 	end      recEvent
+	// details are the structured evidence of its failure or warnings
+	// (Fixture.detail).
+	details []Detail
 }
 
 // recordedStop ends a recorded check at its fail, skip or abort, as
@@ -127,6 +130,9 @@ func replay(ctx context.Context, rec *recorder) {
 	for _, w := range rec.warnings {
 		ginkgo.AddReportEntry(WarningEntry, w.msg, w.loc, types.ReportEntryVisibilityNever)
 	}
+	for _, d := range rec.details {
+		addDetail(d)
+	}
 	e := rec.end
 	switch e.kind {
 	case endFail:
@@ -144,4 +150,10 @@ func replay(ctx context.Context, rec *recorder) {
 		// the outcome is Ginkgo's "timedout" as in a sequential run.
 		<-ctx.Done()
 	}
+}
+
+// addDetail attaches the structured evidence d to the running spec
+// (Fixture.detail, or the replay of a recorded check).
+func addDetail(d Detail) {
+	ginkgo.AddReportEntry(DetailEntry, d, types.ReportEntryVisibilityNever)
 }

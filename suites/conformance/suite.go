@@ -138,6 +138,11 @@ type CheckResult struct {
 	// comment block (LevelMust, LevelShould, LevelCert; DutyOP,
 	// DutyClient; the sentence it enforces).
 	Level, Duty, Quote string
+	// Expected, Got and Exchanges are the structured evidence of a
+	// failure or warning (Detail), when the check recorded it: redacted
+	// as Failure is.
+	Expected, Got string
+	Exchanges     []reports.Exchange
 }
 
 // A check's Outcome is Ginkgo's spec state ("failed", "panicked",
@@ -164,8 +169,8 @@ func (c CheckResult) Warned() bool { return c.Outcome == string(reports.Warning)
 // of selected checks the run stopped before (fail-fast, timeout, a
 // vanished target).
 const (
-	NotSelected = "not selected by --label-filter, --focus or --skip"
-	NotRun      = "not run: the run stopped early"
+	NotSelected = reports.NotSelected
+	NotRun      = reports.NotRun
 )
 
 // selector decides, as Ginkgo does, whether the filters select a check:
@@ -381,6 +386,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 			c.Failure = strings.Join(msgs, "\n\n")
 		}
 	}
+	c.attachDetails(details(sr.ReportEntries))
 	// Messages quote what the OP answered: ID tokens and other JWS show
 	// header and claims, never the signature (terminal and every report).
 	c.Failure = client.RedactJWSSignatures(c.Failure)

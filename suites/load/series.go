@@ -6,31 +6,20 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/ciba-check/ciba-check/reports"
 )
 
-// SeriesPoint is one time bucket of a run (docs/load-schema.md); the
-// member names are the ones reports.SeriesPoint reads.
-type SeriesPoint struct {
-	// OffsetSeconds is the bucket's start after the start of the first
-	// bucket (the first request's start, rounded down to the grid).
-	OffsetSeconds float64 `json:"offset_seconds"`
-	BucketSeconds float64 `json:"bucket_seconds"`
-	// Sent, OK (tokens or expected answers) and Unexpected count the
-	// requests (flows) started in the bucket.
-	Sent       uint64 `json:"sent"`
-	OK         uint64 `json:"ok"`
-	Unexpected uint64 `json:"unexpected"`
-	// P50MS and P99MS are the latency_ms quantity of those requests.
-	P50MS float64 `json:"p50_ms"`
-	P99MS float64 `json:"p99_ms"`
-}
-
-// HistogramBin counts latencies above the previous bin's bound up to
-// UpToMS (reports.HistogramBin).
-type HistogramBin struct {
-	UpToMS float64 `json:"up_to_ms"`
-	Count  uint64  `json:"count"`
-}
+// SeriesPoint is one time bucket of a run: Sent, OK (tokens or expected
+// answers) and Unexpected count the requests (flows) started in it, P50MS
+// and P99MS their latency_ms; OffsetSeconds is the bucket's start after
+// the start of the first bucket (the first request's start, rounded down
+// to the grid). HistogramBin counts latencies up to UpToMS (above the
+// previous bin). Both are the report model's types.
+type (
+	SeriesPoint  = reports.SeriesPoint
+	HistogramBin = reports.HistogramBin
+)
 
 // Limits of the series and the histogram.
 const (

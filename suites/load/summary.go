@@ -9,11 +9,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ciba-check/ciba-check/reports"
 )
 
-// SchemaV1 identifies the summary format documented in docs/load-schema.md.
-// Fields are only ever added under v1; a change in meaning gets v2.
-const SchemaV1 = "ciba-check/load/v1"
+// SchemaV1 identifies the summary format documented in docs/load-schema.md
+// (reports.LoadSchemaV1, which `report render` reads). Fields are only
+// ever added under v1; a change in meaning gets v2.
+const SchemaV1 = reports.LoadSchemaV1
 
 // Summary is the end-of-run result of a load run or a merge.
 type Summary struct {
@@ -67,47 +70,24 @@ type Summary struct {
 	Histogram []HistogramBin `json:"histogram,omitempty"`
 }
 
-// RateSummary are the rates of a run, per second.
-type RateSummary struct {
-	// Requested is the rate asked for ("2000/s", "max").
-	Requested string `json:"requested"`
-	// Intended is the requested rate per second (0 for max).
-	Intended float64 `json:"intended"`
-	// Sent is requests (flows) started per second of the send window
-	// (SendSeconds), not of the drain after it.
-	Sent float64 `json:"sent"`
-	// Achieved is successful answers (expected poll answers or tokens,
-	// completed flows) per second of the whole run (Duration, drain
-	// included): the `rate` of thresholds.
-	Achieved float64 `json:"achieved"`
-}
-
-// Counts are how many requests (flows) there were.
-type Counts struct {
-	Intended   uint64 `json:"intended"`
-	Sent       uint64 `json:"sent"`
-	Dropped    uint64 `json:"dropped"`
-	OK         uint64 `json:"ok"`
-	Expected   uint64 `json:"expected"`
-	Unexpected uint64 `json:"unexpected"`
-}
-
-// LatencySummary is a latency distribution in milliseconds.
-type LatencySummary struct {
-	Min  float64 `json:"min"`
-	Mean float64 `json:"mean"`
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
-	P95  float64 `json:"p95"`
-	P99  float64 `json:"p99"`
-	Max  float64 `json:"max"`
-}
-
-// ErrorCount is one kind of unexpected answer.
-type ErrorCount struct {
-	Error string `json:"error"`
-	Count uint64 `json:"count"`
-}
+// The parts of a summary are the report model's types (reports.LoadRun's
+// members), so a summary's figures are defined once: the JSON names and
+// order are those of docs/load-schema.md.
+type (
+	// RateSummary are the rates of a run, per second. Sent is requests
+	// (flows) started per second of the send window (SendSeconds);
+	// Achieved is successful answers per second of the whole run
+	// (Duration, drain included): the `rate` of thresholds.
+	RateSummary = reports.LoadRate
+	// Counts are how many requests (flows) there were.
+	Counts = reports.LoadCount
+	// LatencySummary is a latency distribution in milliseconds.
+	LatencySummary = reports.Latency
+	// ErrorCount is one kind of unexpected answer.
+	ErrorCount = reports.ErrorCount
+	// ConnectionCounts are the connections of a run.
+	ConnectionCounts = reports.LoadConnections
+)
 
 // CPUSummary is the load generator's CPU use.
 type CPUSummary struct {
@@ -137,41 +117,13 @@ const SaturatedVerdict = "generator saturated: figures are a lower bound on the 
 // counts as saturated.
 const SaturatedCPU = 0.9
 
-// GeneratorSummary is what the load generator itself did.
-type GeneratorSummary struct {
-	// MaxInFlight is the cap on requests (flows) in flight; PeakInFlight
-	// the most there were at once.
-	MaxInFlight  int    `json:"max_in_flight"`
-	PeakInFlight uint64 `json:"peak_in_flight"`
-	// WarmUpMS is the median latency of the warm-up polls the default cap
-	// was sized from (0: no warm-up, the cap was given or the rate is max).
-	WarmUpMS float64 `json:"warm_up_ms,omitempty"`
-	// DroppedAtCap are hits due while the cap was full; DroppedLate hits
-	// the generator itself reached too late. Requests.Dropped is their sum.
-	DroppedAtCap uint64 `json:"dropped_at_cap"`
-	DroppedLate  uint64 `json:"dropped_late"`
-	// Connections opened (TCP) and TLS handshakes completed during the
-	// run, Resumed of them resuming a session; absent when not counted.
-	Connections *ConnectionCounts `json:"connections,omitempty"`
-	// Saturated is set when the generator was the bottleneck: it dropped
-	// hits, its in-flight requests reached the cap at a fixed rate, or its
-	// CPU was busy over SaturatedCPU of the cores (only judged when the OP
-	// ran elsewhere). Reasons say which.
-	Saturated bool     `json:"saturated"`
-	Reasons   []string `json:"reasons,omitempty"`
-	// Verdict is SaturatedVerdict when Saturated, for reports to quote.
-	Verdict string `json:"verdict,omitempty"`
-}
-
-// ConnectionCounts are the connections of a run.
-type ConnectionCounts struct {
-	Opened        uint64 `json:"opened"`
-	TLSHandshakes uint64 `json:"tls_handshakes"`
-	Resumed       uint64 `json:"resumed"`
-	// PeakOpen is the most connections open at once during the run (what
-	// the per-host cap bounds; Opened also counts redials).
-	PeakOpen uint64 `json:"peak_open"`
-}
+// GeneratorSummary is what the load generator itself did
+// (reports.LoadGenerator, with the methods that fill it). Saturated is
+// set when the generator was the bottleneck: it dropped hits, its
+// in-flight requests reached the cap at a fixed rate, or its CPU was busy
+// over SaturatedCPU of the cores (only judged when the OP ran elsewhere).
+// Reasons say which; Verdict is SaturatedVerdict, for reports to quote.
+type GeneratorSummary reports.LoadGenerator
 
 func (g *GeneratorSummary) setConns(st *ConnStats, before ConnCounts) {
 	if st == nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // Threshold is one pass/fail criterion in k6's threshold grammar
@@ -125,14 +127,9 @@ type Measures struct {
 	Count        uint64
 }
 
-// ThresholdResult is a threshold with the value measured and the verdict.
-type ThresholdResult struct {
-	Expr string `json:"expr"`
-	// Value is in the threshold's unit (ms, per second, fraction).
-	Value float64 `json:"value"`
-	Unit  string  `json:"unit"`
-	OK    bool    `json:"ok"`
-}
+// ThresholdResult is a threshold and what was measured (Value in the
+// threshold's unit: ms, per second, fraction): the report model's type.
+type ThresholdResult = reports.Threshold
 
 // Evaluate measures t against m. With no results at all a threshold fails:
 // nothing measured proves nothing.
