@@ -3,30 +3,36 @@ package ciba
 import "testing"
 
 func TestParseOutcome(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    Outcome
-		status  DeviceStatus
-		wantErr bool
-	}{
-		{"approve", OutcomeApprove, DeviceSucceed, false},
-		{"deny", OutcomeDeny, DeviceUnauthorized, false},
-		{"cancel", OutcomeCancel, DeviceCancelled, false},
-		{"never", OutcomeNever, "", false},
-		{"error", OutcomeError, "", false},
-		{"Approve", "", "", true},
-		{"allow", "", "", true},
-		{"", "", "", true},
+	// The callback status each outcome sends the OP: never and error
+	// send none.
+	statuses := map[Outcome]DeviceStatus{
+		OutcomeApprove: DeviceSucceed,
+		OutcomeDeny:    DeviceUnauthorized,
+		OutcomeCancel:  DeviceCancelled,
+		OutcomeNever:   "",
+		OutcomeError:   "",
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseOutcome(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Fatalf("ParseOutcome(%q) = %q, %v", tt.in, got, err)
+	if len(Outcomes()) != len(statuses) {
+		t.Fatalf("Outcomes() = %v, want the %d outcomes of the table", Outcomes(), len(statuses))
+	}
+	for _, o := range Outcomes() {
+		t.Run(string(o), func(t *testing.T) {
+			got, err := ParseOutcome(string(o))
+			if err != nil || got != o {
+				t.Fatalf("ParseOutcome(%q) = %q, %v", o, got, err)
 			}
-			if status, ok := got.DeviceStatus(); status != tt.status || ok != (tt.status != "") {
-				t.Fatalf("DeviceStatus() = %q, %v", status, ok)
+			want, known := statuses[o]
+			if !known {
+				t.Fatalf("outcome %q is not in the table", o)
+			}
+			if status, sends := got.DeviceStatus(); status != want || sends != (want != "") {
+				t.Fatalf("DeviceStatus() = %q, %v; want %q", status, sends, want)
 			}
 		})
+	}
+	for _, in := range []string{"Approve", "allow", ""} {
+		if got, err := ParseOutcome(in); err == nil || got != "" {
+			t.Errorf("ParseOutcome(%q) = %q, %v; want an error", in, got, err)
+		}
 	}
 }
