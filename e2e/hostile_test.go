@@ -421,8 +421,8 @@ func (h *hostileOP) startOwnOP(t *testing.T, env *devenv.Env, dir, addr string, 
 	for _, u := range env.Target.Users {
 		users = append(users, refop.User{Subject: "user-" + u.Name, LoginHint: u.LoginHint, UserCode: u.UserCode,
 			Claims: map[string]any{"name": u.Name, "email": u.Name + "@example.com"}})
-		p := mockdevice.Policy{Outcome: mockdevice.Outcome(u.Outcome), Delay: u.Delay.Std()}
-		if p.Outcome == mockdevice.OutcomeError {
+		p := mockdevice.Policy{Outcome: ciba.Outcome(u.Outcome), Delay: u.Delay.Std()}
+		if p.Outcome == ciba.OutcomeError {
 			p.ErrorStatus = http.StatusServiceUnavailable
 		}
 		policies[u.LoginHint] = p
@@ -445,7 +445,7 @@ func (h *hostileOP) startOwnOP(t *testing.T, env *devenv.Env, dir, addr string, 
 	}
 	device, err := mockdevice.New(mockdevice.Config{
 		CallbackURL: "https://" + addr + refop.PathDeviceCallback, HTTPClient: outbound, Policies: policies,
-		Default: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}, VerifyKeys: mockdevice.StaticKeys(&public),
+		Default: mockdevice.Policy{Outcome: ciba.OutcomeNever}, VerifyKeys: mockdevice.StaticKeys(&public),
 		Issuer: "https://" + addr,
 	})
 	if err != nil {

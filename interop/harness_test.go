@@ -174,26 +174,26 @@ var harnessClients = []clientSpec{
 type harnessUser struct {
 	Name     string
 	Decision string // approve | deny | hold
-	Outcome  target.Outcome
+	Outcome  ciba.Outcome
 	// UserCode is required of clients registered with
 	// backchannel_user_code_parameter (CIBA 7.1.2).
 	UserCode string
 }
 
 var harnessUsers = []harnessUser{
-	{Name: "alice", Decision: "approve", Outcome: target.OutcomeApprove},
-	{Name: "bob", Decision: "deny", Outcome: target.OutcomeDeny},
-	{Name: "carol", Decision: "hold", Outcome: target.OutcomeNever},
-	{Name: "grace", Decision: "approve", Outcome: target.OutcomeApprove, UserCode: "4711"},
+	{Name: "alice", Decision: "approve", Outcome: ciba.OutcomeApprove},
+	{Name: "bob", Decision: "deny", Outcome: ciba.OutcomeDeny},
+	{Name: "carol", Decision: "hold", Outcome: ciba.OutcomeNever},
+	{Name: "grace", Decision: "approve", Outcome: ciba.OutcomeApprove, UserCode: "4711"},
 	// Peers, so that run --parallel has users to lease (no two running
 	// checks share one).
-	{Name: "alice2", Decision: "approve", Outcome: target.OutcomeApprove},
-	{Name: "alice3", Decision: "approve", Outcome: target.OutcomeApprove},
-	{Name: "alice4", Decision: "approve", Outcome: target.OutcomeApprove},
-	{Name: "alice5", Decision: "approve", Outcome: target.OutcomeApprove},
-	{Name: "bob2", Decision: "deny", Outcome: target.OutcomeDeny},
-	{Name: "carol2", Decision: "hold", Outcome: target.OutcomeNever},
-	{Name: "carol3", Decision: "hold", Outcome: target.OutcomeNever},
+	{Name: "alice2", Decision: "approve", Outcome: ciba.OutcomeApprove},
+	{Name: "alice3", Decision: "approve", Outcome: ciba.OutcomeApprove},
+	{Name: "alice4", Decision: "approve", Outcome: ciba.OutcomeApprove},
+	{Name: "alice5", Decision: "approve", Outcome: ciba.OutcomeApprove},
+	{Name: "bob2", Decision: "deny", Outcome: ciba.OutcomeDeny},
+	{Name: "carol2", Decision: "hold", Outcome: ciba.OutcomeNever},
+	{Name: "carol3", Decision: "hold", Outcome: ciba.OutcomeNever},
 }
 
 // deviceDelayMS is how long the harness device waits before an

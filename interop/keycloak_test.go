@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/mockdevice"
@@ -108,9 +109,9 @@ func TestMockDeviceAsKeycloakChannel(t *testing.T) {
 		VerifyKeys:  mockdevice.RemoteKeys(hc, kc.issuer+keycloakCertsPath),
 		Issuer:      kc.issuer,
 		Policies: map[string]mockdevice.Policy{
-			"dora": {Outcome: mockdevice.OutcomeDeny},
-			"carl": {Outcome: mockdevice.OutcomeCancel},
-			"hank": {Outcome: mockdevice.OutcomeNever},
+			"dora": {Outcome: ciba.OutcomeDeny},
+			"carl": {Outcome: ciba.OutcomeCancel},
+			"hank": {Outcome: ciba.OutcomeNever},
 		},
 	})
 	must(t, err)
@@ -142,7 +143,7 @@ func TestMockDeviceAsKeycloakChannel(t *testing.T) {
 			if tt.approve {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				user := &target.User{Name: tt.loginHint, LoginHint: tt.loginHint, Outcome: target.OutcomeNever}
+				user := &target.User{Name: tt.loginHint, LoginHint: tt.loginHint, Outcome: ciba.OutcomeNever}
 				if err := approvals.Decide(ctx, device.Request{AuthReqID: authReqID, User: user}, device.ActionAllow); err != nil {
 					t.Fatalf("approval_url: %v", err)
 				}

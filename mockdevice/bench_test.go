@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/clock"
 )
 
@@ -23,7 +24,7 @@ func BenchmarkDeviceCostFlatWithStoredRequests(b *testing.B) {
 		d, err := New(Config{
 			CallbackURL: "https://op.example.test/cb",
 			Clock:       clock.NewFake(time.Unix(1_800_000_000, 0)),
-			Default:     Policy{Outcome: OutcomeNever},
+			Default:     Policy{Outcome: ciba.OutcomeNever},
 			// Full from the start: every arrival must make room, as in a
 			// long serve whose record is at its bound.
 			MaxRequests: stored,

@@ -26,14 +26,14 @@ func remote(t *testing.T, h *harness) *Client {
 }
 
 func TestClientDrivesARemoteDevice(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	c := remote(t, h)
 	ctx := waitCtx(t)
 
-	if err := c.SetPolicy(ctx, "alice@example.com", Policy{Outcome: OutcomeApprove, Delay: 3 * time.Second}); err != nil {
+	if err := c.SetPolicy(ctx, "alice@example.com", Policy{Outcome: ciba.OutcomeApprove, Delay: 3 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	if byHint, _ := h.device.Policies(); byHint["alice@example.com"] != (Policy{Outcome: OutcomeApprove, Delay: 3 * time.Second}) {
+	if byHint, _ := h.device.Policies(); byHint["alice@example.com"] != (Policy{Outcome: ciba.OutcomeApprove, Delay: 3 * time.Second}) {
 		t.Fatalf("policies on the device: %v", byHint)
 	}
 	arrived := make(chan Request, 1)
@@ -101,18 +101,18 @@ func TestClientDrivesARemoteDevice(t *testing.T) {
 	if err := c.SetPolicy(ctx, "x", Policy{Outcome: "maybe"}); err == nil {
 		t.Fatal("SetPolicy sent an invalid policy")
 	}
-	if err := c.SetDefaultPolicy(ctx, Policy{Outcome: OutcomeDeny}); err != nil {
+	if err := c.SetDefaultPolicy(ctx, Policy{Outcome: ciba.OutcomeDeny}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.DeletePolicy(ctx, "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if byHint, def := h.device.Policies(); len(byHint) != 0 || def.Outcome != OutcomeDeny {
+	if byHint, def := h.device.Policies(); len(byHint) != 0 || def.Outcome != ciba.OutcomeDeny {
 		t.Fatalf("policies %v default %v", byHint, def)
 	}
 
 	h.op.setStatus(http.StatusBadRequest)
-	if err := c.SetDefaultPolicy(ctx, Policy{Outcome: OutcomeNever}); err != nil {
+	if err := c.SetDefaultPolicy(ctx, Policy{Outcome: ciba.OutcomeNever}); err != nil {
 		t.Fatal(err)
 	}
 	h.send(t, "r3", "carol", http.StatusCreated)
@@ -123,7 +123,7 @@ func TestClientDrivesARemoteDevice(t *testing.T) {
 }
 
 func TestClientWaitEndsWithItsContext(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	c := remote(t, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

@@ -53,7 +53,7 @@ type Config struct {
 	// Policies script users by login_hint; others get Default.
 	Policies map[string]Policy
 	// Default is the policy of login_hints not in Policies; the zero value
-	// means OutcomeApprove without delay.
+	// means ciba.OutcomeApprove without delay.
 	Default Policy
 	// VerifyKeys, when set, makes the device verify the OP's bearer JWT:
 	// signature (asymmetric algorithms only), exp, and aud containing iss.
@@ -83,7 +83,7 @@ const (
 	StateApproved  State = "approved"
 	StateDenied    State = "denied"
 	StateCancelled State = "cancelled"
-	// StateFailed marks a request refused by an OutcomeError policy.
+	// StateFailed marks a request refused by an ciba.OutcomeError policy.
 	StateFailed State = "failed"
 )
 
@@ -116,7 +116,7 @@ type Request struct {
 	Policy     Policy    `json:"policy"`
 	ReceivedAt time.Time `json:"received_at"`
 	// ResponseStatus is what the device answered the OP's POST: 201, or
-	// the error status of an OutcomeError policy.
+	// the error status of an ciba.OutcomeError policy.
 	ResponseStatus int       `json:"response_status"`
 	State          State     `json:"state"`
 	DecidedAt      time.Time `json:"decided_at,omitzero"`
@@ -189,7 +189,7 @@ func New(cfg Config) (*Device, error) {
 		return nil, fmt.Errorf("mockdevice: Issuer %q would go unchecked: set VerifyKeys too", cfg.Issuer)
 	}
 	if cfg.Default.Outcome == "" {
-		cfg.Default.Outcome = OutcomeApprove
+		cfg.Default.Outcome = ciba.OutcomeApprove
 	}
 	if err := cfg.Default.Validate(); err != nil {
 		return nil, fmt.Errorf("mockdevice: default policy: %w", err)
@@ -568,7 +568,7 @@ func (d *Device) receive(req Request, token string) (Policy, error) {
 	}
 	req.State = StatePending
 	req.ResponseStatus = http.StatusCreated
-	if p.Outcome == OutcomeError {
+	if p.Outcome == ciba.OutcomeError {
 		req.State = StateFailed
 		req.ResponseStatus = p.errorStatus()
 	}
@@ -587,7 +587,7 @@ func (d *Device) receive(req Request, token string) (Policy, error) {
 // schedule starts the scripted decision of request id, if its policy has
 // one. It runs after the OP got its 201, so the OP is ready for the callback.
 func (d *Device) schedule(id string, p Policy) {
-	status, decides := p.Outcome.Status()
+	status, decides := p.Outcome.DeviceStatus()
 	if !decides {
 		return
 	}

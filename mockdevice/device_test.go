@@ -21,19 +21,19 @@ func TestMain(m *testing.M) {
 
 func TestPolicyOutcomesCallTheOPBack(t *testing.T) {
 	tests := []struct {
-		outcome   Outcome
+		outcome   ciba.Outcome
 		want      ciba.DeviceStatus
 		wantState State
 	}{
-		{OutcomeApprove, ciba.DeviceSucceed, StateApproved},
-		{OutcomeDeny, ciba.DeviceUnauthorized, StateDenied},
-		{OutcomeCancel, ciba.DeviceCancelled, StateCancelled},
+		{ciba.OutcomeApprove, ciba.DeviceSucceed, StateApproved},
+		{ciba.OutcomeDeny, ciba.DeviceUnauthorized, StateDenied},
+		{ciba.OutcomeCancel, ciba.DeviceCancelled, StateCancelled},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.outcome), func(t *testing.T) {
 			h := newHarness(t, func(c *Config) {
 				c.Policies = map[string]Policy{"alice": {Outcome: tt.outcome}}
-				c.Default = Policy{Outcome: OutcomeNever}
+				c.Default = Policy{Outcome: ciba.OutcomeNever}
 			})
 			token := h.token(t, "req-1")
 			w := h.do(http.MethodPost, PathChannel, "Bearer "+token, "application/json",
@@ -71,7 +71,7 @@ func TestPolicyOutcomesCallTheOPBack(t *testing.T) {
 }
 
 func TestNeverWaitsForAHandDecision(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	h.send(t, "req-n", "bob", http.StatusCreated)
 	if n := h.clock.Pending(); n != 0 {
 		t.Fatalf("never scheduled %d timers", n)
@@ -100,7 +100,7 @@ func TestNeverWaitsForAHandDecision(t *testing.T) {
 
 func TestDelayedApproveFiresOnlyAfterTheDelay(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
-		c.Policies = map[string]Policy{"slow": {Outcome: OutcomeApprove, Delay: 5 * time.Second}}
+		c.Policies = map[string]Policy{"slow": {Outcome: ciba.OutcomeApprove, Delay: 5 * time.Second}}
 	})
 	h.send(t, "req-d", "slow", http.StatusCreated)
 	if n := h.clock.Pending(); n != 1 {
@@ -130,10 +130,10 @@ func TestErrorPolicyRefusesTheOPAndRecords(t *testing.T) {
 		policy Policy
 		want   int
 	}{
-		{"default status", Policy{Outcome: OutcomeError}, http.StatusServiceUnavailable},
-		{"503", Policy{Outcome: OutcomeError, ErrorStatus: 503}, 503},
-		{"400", Policy{Outcome: OutcomeError, ErrorStatus: 400}, 400},
-		{"500", Policy{Outcome: OutcomeError, ErrorStatus: 500}, 500},
+		{"default status", Policy{Outcome: ciba.OutcomeError}, http.StatusServiceUnavailable},
+		{"503", Policy{Outcome: ciba.OutcomeError, ErrorStatus: 503}, 503},
+		{"400", Policy{Outcome: ciba.OutcomeError, ErrorStatus: 400}, 400},
+		{"500", Policy{Outcome: ciba.OutcomeError, ErrorStatus: 500}, 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +161,7 @@ func TestErrorPolicyRefusesTheOPAndRecords(t *testing.T) {
 }
 
 func TestDecideErrors(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	h.send(t, "req-1", "u", http.StatusCreated)
 	ctx := waitCtx(t)
 	if err := h.device.Decide(ctx, "req-1", ciba.DeviceSucceed); err != nil {
@@ -204,7 +204,7 @@ func TestCallbackFailureIsRecorded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+			h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 			h.op.setStatus(tt.opStatus)
 			h.send(t, "req-f", "u", http.StatusCreated)
 			err := h.device.Decide(waitCtx(t), "req-f", ciba.DeviceSucceed)
@@ -222,7 +222,7 @@ func TestCallbackFailureIsRecorded(t *testing.T) {
 
 func TestCallbackToUnreachableOP(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
-		c.Default = Policy{Outcome: OutcomeNever}
+		c.Default = Policy{Outcome: ciba.OutcomeNever}
 		c.CallbackURL = "http://127.0.0.1:1/callback" // port 1: connection refused
 	})
 	h.send(t, "req-u", "u", http.StatusCreated)
@@ -235,7 +235,7 @@ func TestCallbackToUnreachableOP(t *testing.T) {
 }
 
 func TestHandDecisionCancelsTheScheduledOne(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeApprove, Delay: time.Minute} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeApprove, Delay: time.Minute} })
 	h.send(t, "req-c", "u", http.StatusCreated)
 	if n := h.clock.Pending(); n != 1 {
 		t.Fatalf("pending %d, want 1", n)
@@ -254,9 +254,9 @@ func TestHandDecisionCancelsTheScheduledOne(t *testing.T) {
 }
 
 func TestSetPolicyAppliesToLaterRequests(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	h.send(t, "before", "carol", http.StatusCreated)
-	if err := h.device.SetPolicy("carol", Policy{Outcome: OutcomeDeny}); err != nil {
+	if err := h.device.SetPolicy("carol", Policy{Outcome: ciba.OutcomeDeny}); err != nil {
 		t.Fatal(err)
 	}
 	h.send(t, "after", "carol", http.StatusCreated)
@@ -269,17 +269,17 @@ func TestSetPolicyAppliesToLaterRequests(t *testing.T) {
 	if err := h.device.SetPolicy("carol", Policy{Outcome: "sometimes"}); err == nil {
 		t.Fatal("SetPolicy accepted an unknown outcome")
 	}
-	if err := h.device.SetDefaultPolicy(Policy{Outcome: OutcomeNever, Delay: time.Second}); err == nil {
+	if err := h.device.SetDefaultPolicy(Policy{Outcome: ciba.OutcomeNever, Delay: time.Second}); err == nil {
 		t.Fatal("SetDefaultPolicy accepted a delay on never")
 	}
 	h.device.DeletePolicy("carol")
-	if byHint, def := h.device.Policies(); len(byHint) != 0 || def.Outcome != OutcomeNever {
+	if byHint, def := h.device.Policies(); len(byHint) != 0 || def.Outcome != ciba.OutcomeNever {
 		t.Fatalf("policies after delete: %v, default %v", byHint, def)
 	}
 }
 
 func TestWaitWakesOnArrivalAndHonoursContext(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	got := make(chan Request, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -307,8 +307,8 @@ func TestCloseStopsTimersWaitsForCallbacksAndRefusesWork(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	h := newHarness(t, func(c *Config) {
 		c.Policies = map[string]Policy{
-			"late": {Outcome: OutcomeApprove, Delay: time.Hour},
-			"hand": {Outcome: OutcomeNever},
+			"late": {Outcome: ciba.OutcomeApprove, Delay: time.Hour},
+			"hand": {Outcome: ciba.OutcomeNever},
 		}
 	})
 	d := h.device
@@ -354,7 +354,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"relative callback", Config{CallbackURL: "/ciba/auth/callback"}},
 		{"ftp callback", Config{CallbackURL: "ftp://op/cb"}},
 		{"bad default", Config{CallbackURL: "https://op/cb", Default: Policy{Outcome: "maybe"}}},
-		{"bad user policy", Config{CallbackURL: "https://op/cb", Policies: map[string]Policy{"u": {Outcome: OutcomeError, ErrorStatus: 201}}}},
+		{"bad user policy", Config{CallbackURL: "https://op/cb", Policies: map[string]Policy{"u": {Outcome: ciba.OutcomeError, ErrorStatus: 201}}}},
 		{"negative max", Config{CallbackURL: "https://op/cb", MaxRequests: -1}},
 		{"issuer without keys", Config{CallbackURL: "https://op/cb", Issuer: testIssuer}},
 	}
@@ -371,7 +371,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestConcurrentRequestsAndDecisions(t *testing.T) {
 	const n = 40
 	h := newHarness(t, func(c *Config) {
-		c.Policies = map[string]Policy{"auto": {Outcome: OutcomeApprove}, "hand": {Outcome: OutcomeNever}}
+		c.Policies = map[string]Policy{"auto": {Outcome: ciba.OutcomeApprove}, "hand": {Outcome: ciba.OutcomeNever}}
 	})
 	// Tokens are minted up front: t.Fatal must stay on the test goroutine.
 	tokens := make([]string, n)
@@ -427,7 +427,7 @@ func TestConcurrentRequestsAndDecisions(t *testing.T) {
 func TestRecordForgetsOldestSettledBeyondMax(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.MaxRequests = 3
-		c.Policies = map[string]Policy{"wait": {Outcome: OutcomeNever}}
+		c.Policies = map[string]Policy{"wait": {Outcome: ciba.OutcomeNever}}
 	})
 	h.send(t, "p1", "wait", http.StatusCreated) // pending: never forgotten
 	for _, id := range []string{"s1", "s2", "s3"} {

@@ -3,6 +3,8 @@ package mockdevice
 import (
 	"net/http"
 	"testing"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
 // FuzzChannel feeds the OP-facing channel arbitrary bearer tokens and
@@ -14,7 +16,7 @@ func FuzzChannel(f *testing.F) {
 	f.Add("", `[]`, "text/plain")
 	f.Add("bearer  x", `{"is_consent_required":1}`, "application/json; charset=utf-8")
 	f.Fuzz(func(t *testing.T, auth, body, contentType string) {
-		h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+		h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 		w := h.do(http.MethodPost, PathChannel, auth, contentType, body)
 		if w.Code != http.StatusCreated && (w.Code < 400 || w.Code > 499) {
 			t.Fatalf("status %d for auth %q body %q: %s", w.Code, auth, body, w.Body)

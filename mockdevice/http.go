@@ -135,7 +135,7 @@ func (d *Device) handleChannel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
-	if policy.Outcome == OutcomeError {
+	if policy.Outcome == ciba.OutcomeError {
 		writeError(w, policy.errorStatus(), "scripted_error",
 			fmt.Sprintf("the device's policy for login_hint %q is to fail", req.LoginHint))
 		return

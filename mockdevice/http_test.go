@@ -18,7 +18,7 @@ import (
 )
 
 func TestChannelRejectsBadInput(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	good := `{"scope":"openid","login_hint":"u","is_consent_required":false}`
 	bearer := "Bearer " + h.token(t, "req-1")
 	noJTI := defaultClaims("")
@@ -128,7 +128,7 @@ func TestChannelTokenVerification(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			key := newOPKey(t, "op-key-1")
 			h := newHarnessWithKey(t, key, func(c *Config) {
-				c.Default = Policy{Outcome: OutcomeNever}
+				c.Default = Policy{Outcome: ciba.OutcomeNever}
 				c.Issuer = testIssuer
 				c.VerifyKeys = StaticKeys(key.public)
 			})
@@ -155,7 +155,7 @@ func TestRemoteKeysRefetchOnlyForUnknownKid(t *testing.T) {
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
 	h := newHarness(t, func(c *Config) {
-		c.Default = Policy{Outcome: OutcomeNever}
+		c.Default = Policy{Outcome: ciba.OutcomeNever}
 		c.VerifyKeys = RemoteKeys(&http.Client{Transport: transport}, jwks.URL)
 	})
 	post := func(key opKey, id string) int {
@@ -184,7 +184,7 @@ func TestRemoteKeysRefetchOnlyForUnknownKid(t *testing.T) {
 }
 
 func TestHTTPAPIRoutes(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	h.send(t, "r1", "u1", http.StatusCreated)
 	h.send(t, "r2", "u2", http.StatusCreated)
 
@@ -259,8 +259,8 @@ func TestHTTPAPIRoutes(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &pol); err != nil {
 		t.Fatalf("GET /policies: %d %s", w.Code, w.Body)
 	}
-	wantBob := Policy{Outcome: OutcomeDeny, Delay: 2 * time.Second}
-	if pol.Policies["bob"] != wantBob || pol.Policies["eve"].ErrorStatus != 502 || pol.Default.Outcome != OutcomeNever || len(pol.Policies) != 2 {
+	wantBob := Policy{Outcome: ciba.OutcomeDeny, Delay: 2 * time.Second}
+	if pol.Policies["bob"] != wantBob || pol.Policies["eve"].ErrorStatus != 502 || pol.Default.Outcome != ciba.OutcomeNever || len(pol.Policies) != 2 {
 		t.Fatalf("policies %+v", pol)
 	}
 
@@ -274,7 +274,7 @@ func TestHTTPAPIRoutes(t *testing.T) {
 }
 
 func TestHandDecisionReports502WhenTheOPRefuses(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	h.op.setStatus(http.StatusBadRequest)
 	h.send(t, "r1", "u", http.StatusCreated)
 	w := h.do(http.MethodPost, "/requests/r1/approve", "", "", "")
@@ -291,7 +291,7 @@ func TestApprovalURLContract(t *testing.T) {
 	if got, want := ApprovalURLTemplate("https://127.0.0.1:8443/"), "https://127.0.0.1:8443/action?token={auth_req_id}&type={action}"; got != want {
 		t.Fatalf("template %q, want %q", got, want)
 	}
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	device := httptest.NewServer(h.device.Handler())
 	defer device.Close()
 	transport := &http.Transport{}

@@ -11,76 +11,34 @@ import (
 	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
-// Outcome is what the scripted user does with an authentication request.
-type Outcome string
-
-// The outcomes a Policy can script.
-const (
-	// OutcomeApprove answers the OP with SUCCEED.
-	OutcomeApprove Outcome = "approve"
-	// OutcomeDeny answers the OP with UNAUTHORIZED.
-	OutcomeDeny Outcome = "deny"
-	// OutcomeCancel answers the OP with CANCELLED.
-	OutcomeCancel Outcome = "cancel"
-	// OutcomeNever leaves the request pending until it is decided by hand,
-	// so the OP's expiry path (expired_token, CIBA 11) can be exercised.
-	OutcomeNever Outcome = "never"
-	// OutcomeError refuses the OP's POST with Policy.ErrorStatus.
-	OutcomeError Outcome = "error"
-)
-
-// DefaultErrorStatus is the status OutcomeError answers when the policy
+// DefaultErrorStatus is the status ciba.OutcomeError answers when the policy
 // names none: the device is "unavailable".
 const DefaultErrorStatus = http.StatusServiceUnavailable
 
-// ParseOutcome parses an outcome name as written in configuration files:
-// approve, deny, cancel, never or error.
-func ParseOutcome(s string) (Outcome, error) {
-	switch o := Outcome(s); o {
-	case OutcomeApprove, OutcomeDeny, OutcomeCancel, OutcomeNever, OutcomeError:
-		return o, nil
-	}
-	return "", fmt.Errorf("mockdevice: unknown outcome %q (want approve, deny, cancel, never or error)", s)
-}
-
-// Status is the callback status the outcome sends the OP; ok is false for
-// outcomes that send none (never, error).
-func (o Outcome) Status() (status ciba.DeviceStatus, ok bool) {
-	switch o {
-	case OutcomeApprove:
-		return ciba.DeviceSucceed, true
-	case OutcomeDeny:
-		return ciba.DeviceUnauthorized, true
-	case OutcomeCancel:
-		return ciba.DeviceCancelled, true
-	}
-	return "", false
-}
-
 // Policy scripts the user behind a login_hint.
 type Policy struct {
-	Outcome Outcome
+	Outcome ciba.Outcome
 	// Delay is how long the user takes before approving, denying or
 	// cancelling, measured on Config.Clock. Only for those three outcomes.
 	Delay time.Duration
-	// ErrorStatus is what OutcomeError answers the OP's POST with (4xx or
-	// 5xx); zero means DefaultErrorStatus. Only for OutcomeError.
+	// ErrorStatus is what ciba.OutcomeError answers the OP's POST with (4xx or
+	// 5xx); zero means DefaultErrorStatus. Only for ciba.OutcomeError.
 	ErrorStatus int
 }
 
 // Validate reports whether the policy can be carried out.
 func (p Policy) Validate() error {
-	if _, err := ParseOutcome(string(p.Outcome)); err != nil {
-		return err
+	if _, err := ciba.ParseOutcome(string(p.Outcome)); err != nil {
+		return fmt.Errorf("mockdevice: %w", err)
 	}
 	if p.Delay < 0 {
 		return fmt.Errorf("mockdevice: negative delay %v", p.Delay)
 	}
-	if _, decides := p.Outcome.Status(); p.Delay != 0 && !decides {
+	if _, decides := p.Outcome.DeviceStatus(); p.Delay != 0 && !decides {
 		return fmt.Errorf("mockdevice: a delay applies only to approve, deny and cancel, not %s", p.Outcome)
 	}
 	if p.ErrorStatus != 0 {
-		if p.Outcome != OutcomeError {
+		if p.Outcome != ciba.OutcomeError {
 			return fmt.Errorf("mockdevice: error_status applies only to the error outcome, not %s", p.Outcome)
 		}
 		if p.ErrorStatus < 400 || p.ErrorStatus > 599 {
@@ -90,7 +48,7 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// errorStatus is the status an OutcomeError policy answers with.
+// errorStatus is the status an ciba.OutcomeError policy answers with.
 func (p Policy) errorStatus() int {
 	if p.ErrorStatus == 0 {
 		return DefaultErrorStatus
@@ -103,7 +61,7 @@ func (p Policy) String() string {
 	switch {
 	case p.Delay > 0:
 		return fmt.Sprintf("%s after %s", p.Outcome, p.Delay)
-	case p.Outcome == OutcomeError && p.ErrorStatus != 0:
+	case p.Outcome == ciba.OutcomeError && p.ErrorStatus != 0:
 		return fmt.Sprintf("%s %d", p.Outcome, p.ErrorStatus)
 	}
 	return string(p.Outcome)
@@ -117,9 +75,9 @@ func ParsePolicy(s string) (Policy, error) {
 	if len(fields) == 0 {
 		return Policy{}, fmt.Errorf("mockdevice: empty policy")
 	}
-	outcome, err := ParseOutcome(fields[0])
+	outcome, err := ciba.ParseOutcome(fields[0])
 	if err != nil {
-		return Policy{}, err
+		return Policy{}, fmt.Errorf("mockdevice: %w", err)
 	}
 	p := Policy{Outcome: outcome}
 	switch {
@@ -128,7 +86,7 @@ func ParsePolicy(s string) (Policy, error) {
 		if p.Delay, err = time.ParseDuration(fields[2]); err != nil {
 			return Policy{}, fmt.Errorf("mockdevice: policy %q: bad delay: %v", s, err)
 		}
-	case len(fields) == 2 && outcome == OutcomeError:
+	case len(fields) == 2 && outcome == ciba.OutcomeError:
 		if p.ErrorStatus, err = strconv.Atoi(fields[1]); err != nil {
 			return Policy{}, fmt.Errorf("mockdevice: policy %q: bad status %q", s, fields[1])
 		}
@@ -144,9 +102,9 @@ func ParsePolicy(s string) (Policy, error) {
 // policyJSON is the wire form of a Policy: the delay as a Go duration
 // string ("2s", "1m30s").
 type policyJSON struct {
-	Outcome     Outcome `json:"outcome"`
-	Delay       string  `json:"delay,omitempty"`
-	ErrorStatus int     `json:"error_status,omitempty"`
+	Outcome     ciba.Outcome `json:"outcome"`
+	Delay       string       `json:"delay,omitempty"`
+	ErrorStatus int          `json:"error_status,omitempty"`
 }
 
 // MarshalJSON writes {"outcome": ..., "delay": "2s", "error_status": 503}.

@@ -8,48 +8,19 @@ import (
 	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
-func TestParseOutcome(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    Outcome
-		status  ciba.DeviceStatus
-		wantErr bool
-	}{
-		{"approve", OutcomeApprove, ciba.DeviceSucceed, false},
-		{"deny", OutcomeDeny, ciba.DeviceUnauthorized, false},
-		{"cancel", OutcomeCancel, ciba.DeviceCancelled, false},
-		{"never", OutcomeNever, "", false},
-		{"error", OutcomeError, "", false},
-		{"Approve", "", "", true},
-		{"allow", "", "", true},
-		{"", "", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseOutcome(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Fatalf("ParseOutcome(%q) = %q, %v", tt.in, got, err)
-			}
-			if status, ok := got.Status(); status != tt.status || ok != (tt.status != "") {
-				t.Fatalf("Status() = %q, %v", status, ok)
-			}
-		})
-	}
-}
-
 func TestParsePolicy(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    Policy
 		wantErr bool
 	}{
-		{"approve", Policy{Outcome: OutcomeApprove}, false},
-		{"  deny ", Policy{Outcome: OutcomeDeny}, false},
-		{"approve after 5s", Policy{Outcome: OutcomeApprove, Delay: 5 * time.Second}, false},
-		{"cancel after 1m30s", Policy{Outcome: OutcomeCancel, Delay: 90 * time.Second}, false},
-		{"error 503", Policy{Outcome: OutcomeError, ErrorStatus: 503}, false},
-		{"error", Policy{Outcome: OutcomeError}, false},
-		{"never", Policy{Outcome: OutcomeNever}, false},
+		{"approve", Policy{Outcome: ciba.OutcomeApprove}, false},
+		{"  deny ", Policy{Outcome: ciba.OutcomeDeny}, false},
+		{"approve after 5s", Policy{Outcome: ciba.OutcomeApprove, Delay: 5 * time.Second}, false},
+		{"cancel after 1m30s", Policy{Outcome: ciba.OutcomeCancel, Delay: 90 * time.Second}, false},
+		{"error 503", Policy{Outcome: ciba.OutcomeError, ErrorStatus: 503}, false},
+		{"error", Policy{Outcome: ciba.OutcomeError}, false},
+		{"never", Policy{Outcome: ciba.OutcomeNever}, false},
 		{"", Policy{}, true},
 		{"approve later", Policy{}, true},
 		{"approve after", Policy{}, true},
@@ -84,9 +55,9 @@ func TestPolicyJSON(t *testing.T) {
 		want    Policy
 		wantErr bool
 	}{
-		{`{"outcome":"deny","delay":"2s"}`, Policy{Outcome: OutcomeDeny, Delay: 2 * time.Second}, false},
-		{`{"outcome":"error","error_status":429}`, Policy{Outcome: OutcomeError, ErrorStatus: 429}, false},
-		{`{"outcome":"never"}`, Policy{Outcome: OutcomeNever}, false},
+		{`{"outcome":"deny","delay":"2s"}`, Policy{Outcome: ciba.OutcomeDeny, Delay: 2 * time.Second}, false},
+		{`{"outcome":"error","error_status":429}`, Policy{Outcome: ciba.OutcomeError, ErrorStatus: 429}, false},
+		{`{"outcome":"never"}`, Policy{Outcome: ciba.OutcomeNever}, false},
 		{`{"outcome":"approve","delay":"2 seconds"}`, Policy{}, true},
 		{`{"outcome":"approve","error_status":503}`, Policy{}, true},
 		{`{"outcome":""}`, Policy{}, true},

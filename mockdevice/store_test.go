@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
 // sendExpiring posts a channel request whose bearer token expires at exp
@@ -56,10 +58,10 @@ func TestDeviceForgetsUndecidedRequestsOnceExpired(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) {
-				c.Default = Policy{Outcome: OutcomeNever}
+				c.Default = Policy{Outcome: ciba.OutcomeNever}
 				c.Policies = map[string]Policy{
-					"auto": {Outcome: OutcomeApprove},
-					"slow": {Outcome: OutcomeApprove, Delay: 2 * time.Hour},
+					"auto": {Outcome: ciba.OutcomeApprove},
+					"slow": {Outcome: ciba.OutcomeApprove, Delay: 2 * time.Hour},
 				}
 			})
 			h.sendExpiring(t, "short", "carol", epoch.Add(time.Minute))
@@ -112,9 +114,9 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 			h := newHarness(t, func(c *Config) {
 				c.MaxRequests = 3
 				c.Policies = map[string]Policy{
-					"auto": {Outcome: OutcomeApprove},
-					"fail": {Outcome: OutcomeError},
-					"wait": {Outcome: OutcomeNever},
+					"auto": {Outcome: ciba.OutcomeApprove},
+					"fail": {Outcome: ciba.OutcomeError},
+					"wait": {Outcome: ciba.OutcomeNever},
 				}
 			})
 			for i := range 10 {
@@ -174,8 +176,8 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 // holding several requests per login_hint.
 func TestDeviceWaitMatchFindsByIndex(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
-		c.Default = Policy{Outcome: OutcomeNever}
-		c.Policies = map[string]Policy{"auto": {Outcome: OutcomeApprove}}
+		c.Default = Policy{Outcome: ciba.OutcomeNever}
+		c.Policies = map[string]Policy{"auto": {Outcome: ciba.OutcomeApprove}}
 	})
 	h.send(t, "w-1", "carol", http.StatusCreated)
 	h.send(t, "a-1", "auto", http.StatusCreated)
@@ -212,7 +214,7 @@ func TestDeviceWaitMatchFindsByIndex(t *testing.T) {
 // TestDeviceWaitersOfDifferentRequestsDoNotWakeEachOther checks a change of one
 // request wakes only the waiters of that request (by id or login_hint).
 func TestDeviceWaitersOfDifferentRequestsDoNotWakeEachOther(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: OutcomeNever} })
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
 	done := make(chan string, 2)
 	for _, id := range []string{"x-1", "x-2"} {
 		go func() {

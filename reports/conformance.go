@@ -164,18 +164,18 @@ func checkOfConformance(in *ConformanceCheck) (Check, error) {
 	// failures; panicked, interrupted, aborted, timedout are. warning
 	// is ciba-check's own: a passed spec with an unmet SHOULD.
 	switch in.Outcome {
-	case "passed":
+	case string(Passed):
 		out.Outcome = Passed
-	case "warning":
+	case string(Warning):
 		out.Outcome = Warning
 		if w := in.Warning; w != nil {
 			out.setFailure(w)
 		}
-	case "skipped":
+	case string(Skipped):
 		out.Outcome, out.Message = Skipped, in.SkipReason
 	case "pending":
 		out.Outcome, out.Message = Skipped, "pending: not implemented yet"
-	case "failed":
+	case string(Failed):
 		out.Outcome = Failed
 	case "panicked", "interrupted", "aborted", "timedout":
 		out.Outcome = Failed

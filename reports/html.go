@@ -291,13 +291,13 @@ func buildChecks(v *htmlView, m *Model) {
 		}
 		switch {
 		case r.Failed > 0:
-			r.Status = "failed"
+			r.Status = string(Failed)
 		case r.Warnings > 0:
-			r.Status = "warning"
+			r.Status = string(Warning)
 		case r.Skipped == r.Total:
-			r.Status = "skipped"
+			r.Status = string(Skipped)
 		default:
-			r.Status = "passed"
+			r.Status = string(Passed)
 		}
 		if n := len(v.MatrixGroups); n == 0 || v.MatrixGroups[n-1].Doc != doc {
 			v.MatrixGroups = append(v.MatrixGroups, matrixGroup{Doc: doc, Title: docTitle(doc)})

@@ -151,7 +151,7 @@ func RenderJUnit(w io.Writer, m *Model) error {
 				tc.Failure = &junitMessage{Message: shortMessage(c.Message, "check failed"), Type: "failure", Body: xmlText(failureBody(c))}
 			case Skipped:
 				s.Skipped++
-				tc.Skipped = &junitMessage{Message: shortMessage(c.Message, "skipped")}
+				tc.Skipped = &junitMessage{Message: shortMessage(c.Message, string(Skipped))}
 			case Warning:
 				tc.Properties = &junitProperties{List: []junitProperty{{"ciba-check.outcome", string(Warning)}, {"ciba-check.warning", shortMessage(c.Message, "SHOULD-level expectation not met")}}}
 				tc.SystemOut = systemOut("WARNING (SHOULD-level expectation not met; does not fail the run)\n" + failureBody(c))

@@ -143,14 +143,14 @@ func writeMarkdown(w *mdWriter, m *Model) {
 			func(ch *Check) string {
 				// The first line says what went wrong; the quoted exchange
 				// that follows belongs in the HTML report.
-				return fmt.Sprintf("| %s | %s | %s%s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, "failed")), mdRequirement(ch))
+				return fmt.Sprintf("| %s | %s | %s%s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, string(Failed))), mdRequirement(ch))
 			})
 		w.omitted.Failed += len(failed) - n
 	}
 	if len(warned) > 0 {
 		n := writeTable(w, fmt.Sprintf("### ⚠️ Warnings (%d)\n\nSHOULD-level expectations not met; they do not fail the run.\n\n", len(warned)), "", "| Check | Section | What was expected |\n|:--|:--|:--|\n", warned,
 			func(ch *Check) string {
-				return fmt.Sprintf("| %s | %s | %s%s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, "warning")), mdRequirement(ch))
+				return fmt.Sprintf("| %s | %s | %s%s |\n", mdEscape(clipText(ch.Name, maxCell)), mdCode(ch.Section()), mdEscape(shortMessage(ch.Message, string(Warning))), mdRequirement(ch))
 			})
 		w.omitted.Warnings += len(warned) - n
 	}
@@ -271,10 +271,10 @@ func truncationNote(w *mdWriter) string {
 			parts = append(parts, strconv.Itoa(n)+" "+what)
 		}
 	}
-	add(w.omitted.Failed, "failed")
-	add(w.omitted.Warnings, "warning")
-	add(w.omitted.Skipped, "skipped")
-	add(w.omitted.Passed, "passed")
+	add(w.omitted.Failed, string(Failed))
+	add(w.omitted.Warnings, string(Warning))
+	add(w.omitted.Skipped, string(Skipped))
+	add(w.omitted.Passed, string(Passed))
 	if len(parts) > 0 {
 		parts[len(parts)-1] += " checks"
 	}

@@ -66,6 +66,21 @@ var (
 	ErrAccessDeniedBackchannel = &Error{Code: "access_denied", Status: http.StatusForbidden}
 )
 
+// ErrRequestURINotSupported is OpenID Connect Core 3.1.2.6's answer to a
+// request_uri the OP does not support; an OP may give it at the
+// backchannel endpoint too (CIBA 7.1.1 takes request objects from
+// OIDC Core 6).
+var ErrRequestURINotSupported = &Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest}
+
+// Codes returns the codes of errs, in order.
+func Codes(errs ...*Error) []string {
+	codes := make([]string, len(errs))
+	for i, e := range errs {
+		codes[i] = e.Code
+	}
+	return codes
+}
+
 // Errors of the token endpoint (CIBA 11, RFC 6749 5.2).
 var (
 	ErrAuthorizationPending = &Error{Code: "authorization_pending", Status: http.StatusBadRequest}

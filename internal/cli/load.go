@@ -21,8 +21,9 @@ type LoadOptions struct {
 	// Getenv reads JOB_COMPLETION_INDEX for --shard /n (os.Getenv).
 	Getenv func(string) string
 
-	// Scenario is "poll", "flow" or "merge": the subcommand.
-	Scenario string
+	// Subcommand is "poll", "flow" or "merge" (not a load.Scenario:
+	// flow runs the flow-poll or flow-ping scenario).
+	Subcommand string
 
 	TargetPath   string
 	ClientID     string
@@ -112,14 +113,14 @@ uses 1, like its other commands).`,
 	return cmd
 }
 
-func newLoadOptions(f *Factory, scenario string) *LoadOptions {
-	return &LoadOptions{IO: f.IO, Version: f.Version, Getenv: os.Getenv, Scenario: scenario}
+func newLoadOptions(f *Factory, subcommand string) *LoadOptions {
+	return &LoadOptions{IO: f.IO, Version: f.Version, Getenv: os.Getenv, Subcommand: subcommand}
 }
 
-func newCmdLoadRun(f *Factory, scenario string, runF func(context.Context, *LoadOptions) error) *cobra.Command {
-	opts := newLoadOptions(f, scenario)
+func newCmdLoadRun(f *Factory, subcommand string, runF func(context.Context, *LoadOptions) error) *cobra.Command {
+	opts := newLoadOptions(f, subcommand)
 	cmd := &cobra.Command{Args: cobra.NoArgs}
-	switch scenario {
+	switch subcommand {
 	case "poll":
 		cmd.Use = "poll"
 		cmd.Short = "Poll the token endpoint for pending requests at a rate or as fast as possible"
@@ -217,7 +218,7 @@ the summaries and files are still written, marked "aborted": "interrupted".`
 	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
 	fl.StringVar(&opts.ShardText, "shard", "", "run shard i of n (i/n, 0-based; /n takes i from JOB_COMPLETION_INDEX)")
 	fl.StringVar(&opts.StartAtText, "start-at", "", "wait until this RFC 3339 time before starting, so shards begin together")
-	if scenario == "poll" {
+	if subcommand == "poll" {
 		opts.RateText = "max"
 		fl.Lookup("rate").DefValue = "max"
 		fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
@@ -274,12 +275,12 @@ shard.`,
 
 // check parses and validates the flags; every problem is a usage error.
 func (o *LoadOptions) check() error {
-	name := "load " + o.Scenario
+	name := "load " + o.Subcommand
 	var err error
 	if o.Thresholds, err = load.ParseThresholds(o.ThresholdExprs); err != nil {
 		return usageErrorf("%s: --threshold: %v", name, err)
 	}
-	if o.Scenario == "merge" {
+	if o.Subcommand == "merge" {
 		return nil
 	}
 	if o.Rate, err = load.ParseRate(o.RateText); err != nil {
@@ -314,7 +315,7 @@ func (o *LoadOptions) check() error {
 			return usageErrorf("%s: --start-at %q is not an RFC 3339 time such as 2026-11-25T17:00:00Z", name, o.StartAtText)
 		}
 	}
-	switch o.Scenario {
+	switch o.Subcommand {
 	case "poll":
 		if o.Pending < 1 {
 			return usageErrorf("%s: --pending must be >= 1, got %d", name, o.Pending)

@@ -22,7 +22,7 @@ import (
 // started for the run) as a session, runs the plan the flags describe
 // and renders the summaries.
 func runLoad(ctx context.Context, o *LoadOptions) error {
-	name := "load " + o.Scenario
+	name := "load " + o.Subcommand
 	t, closeOP, err := openLoadTarget(ctx, o)
 	if err != nil {
 		return err
@@ -49,7 +49,7 @@ func runLoad(ctx context.Context, o *LoadOptions) error {
 // openLoadTarget loads --target, or starts the embedded reference OP;
 // closeOP stops it.
 func openLoadTarget(ctx context.Context, o *LoadOptions) (t *target.Target, closeOP func(), err error) {
-	name := "load " + o.Scenario
+	name := "load " + o.Subcommand
 	if o.TargetPath != "" {
 		if t, err = target.Load(o.TargetPath); err != nil {
 			return nil, nil, &UsageError{Err: fmt.Errorf("%s: %w", name, err)}
@@ -58,7 +58,7 @@ func openLoadTarget(ctx context.Context, o *LoadOptions) (t *target.Target, clos
 	}
 	env, err := devenv.Start(ctx, devenv.Options{Interval: o.Interval})
 	if err != nil {
-		var cfgErr *devenv.ConfigError
+		var cfgErr *target.ConfigError
 		if errors.As(err, &cfgErr) {
 			return nil, nil, &UsageError{Err: fmt.Errorf("%s: %w", name, err)}
 		}
@@ -74,7 +74,7 @@ func openLoadTarget(ctx context.Context, o *LoadOptions) (t *target.Target, clos
 // plan maps the flags to a load.Plan.
 func (o *LoadOptions) plan() load.Plan {
 	p := load.Plan{
-		Poll:     o.Scenario == "poll",
+		Poll:     o.Subcommand == "poll",
 		ClientID: o.ClientID, Auth: o.Auth, User: o.User,
 		Rate: o.Rate, Duration: o.Duration, Pending: o.Pending,
 		ApproveDelay: o.ApproveDelay, MaxInFlight: o.MaxInFlight,
@@ -145,7 +145,7 @@ func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr 
 		return err
 	}
 	if runErr != nil {
-		return fmt.Errorf("load %s: %w", o.Scenario, runErr)
+		return fmt.Errorf("load %s: %w", o.Subcommand, runErr)
 	}
 	if interrupted {
 		// Not a pass: the run measured less than it was asked to.
@@ -173,11 +173,11 @@ func writeLoadReports(o *LoadOptions, sums []*load.Summary) error {
 		}
 		var doc bytes.Buffer
 		if err := s.WriteJSON(&doc); err != nil {
-			return fmt.Errorf("load %s: encoding the summary: %w", o.Scenario, err)
+			return fmt.Errorf("load %s: encoding the summary: %w", o.Subcommand, err)
 		}
 		m, err := reports.FromLoadJSON(&doc)
 		if err != nil {
-			return fmt.Errorf("load %s: %w", o.Scenario, err)
+			return fmt.Errorf("load %s: %w", o.Subcommand, err)
 		}
 		models = append(models, m)
 	}

@@ -369,7 +369,7 @@ func TestLoadExitCodes(t *testing.T) {
 			s, _, _, errOut := TestStreams()
 			path := filepath.Join(t.TempDir(), "summary.json")
 			sum := &load.Summary{Schema: load.SchemaV1, Scenario: load.ScenarioPoll, Aborted: tt.aborted, Passed: tt.passed, Thresholds: []load.ThresholdResult{}}
-			err := finishRun(&LoadOptions{IO: s, Scenario: "poll"}, []*load.Summary{sum}, []string{path}, nil)
+			err := finishRun(&LoadOptions{IO: s, Subcommand: "poll"}, []*load.Summary{sum}, []string{path}, nil)
 			if got := exitCode(err); got != tt.want {
 				t.Fatalf("exit %d, want %d (%v)", got, tt.want, err)
 			}

@@ -255,7 +255,7 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 	}
 	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults, PushAllowed: opts.NoFAPI})
 	if err != nil {
-		var cfgErr *devenv.ConfigError
+		var cfgErr *target.ConfigError
 		if errors.As(err, &cfgErr) {
 			return nil, nil, &UsageError{Err: fmt.Errorf("run: %w", err)}
 		}
@@ -365,7 +365,7 @@ func (p *runProgress) check(c conformance.CheckResult) {
 	switch {
 	case c.Warned():
 		mark = "WARN"
-	case c.Outcome == conformance.OutcomeSkipped:
+	case c.Outcome == string(reports.Skipped):
 		mark = "skip"
 	}
 	if p.tty {
@@ -377,7 +377,7 @@ func (p *runProgress) check(c conformance.CheckResult) {
 	}
 	line := fmt.Sprintf("%s [%d/%d] %s", mark, p.done, p.total, c.Name)
 	switch {
-	case c.Outcome == conformance.OutcomeSkipped && c.SkipReason != "":
+	case c.Outcome == string(reports.Skipped) && c.SkipReason != "":
 		line += " (" + runFirstLine(c.SkipReason) + ")"
 	case c.Warned():
 		line += " — " + runFirstLine(c.Failure)

@@ -131,7 +131,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		Logger:      logger,
 	})
 	if err != nil {
-		var cfgErr *devenv.ConfigError
+		var cfgErr *target.ConfigError
 		if errors.As(err, &cfgErr) {
 			return &UsageError{Err: fmt.Errorf("serve: %w", err)}
 		}

@@ -116,7 +116,7 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	}
 	r := &checkReport{w: opts.IO.Out}
 	r.ok("target.yaml", fmt.Sprintf("%d clients, %d users, device %s", len(t.Clients), len(t.Users), t.Device.Kind))
-	checkPlaceholders(r, t)
+	checkInitPlaceholders(r, t)
 
 	// The session as a run opens it, but one that records a credential
 	// URL that is not https instead of refusing (each is listed below).
@@ -267,8 +267,10 @@ func (r *checkReport) result() error {
 	return nil
 }
 
-// checkPlaceholders reports values `ciba-check init` left to fill in.
-func checkPlaceholders(r *checkReport, t *target.Target) {
+// checkInitPlaceholders reports values `ciba-check init` left to fill in
+// (Placeholder; not the {placeholders} of device templates, which
+// target.Load checks).
+func checkInitPlaceholders(r *checkReport, t *target.Target) {
 	var found []string
 	var walk func(v reflect.Value, path string)
 	walk = func(v reflect.Value, path string) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ciba-check/ciba-check/internal/target"
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
@@ -45,7 +46,7 @@ func TestRegistersUserCode(t *testing.T) {
 func TestStartRefusesBadAllowances(t *testing.T) {
 	for _, names := range [][]string{{"no-such-allowance"}, {refop.AllowACRAlways, refop.AllowACRUnsupported}} {
 		_, err := Start(context.Background(), Options{Dir: t.TempDir(), Allowances: names})
-		var cfgErr *ConfigError
+		var cfgErr *target.ConfigError
 		if !errors.As(err, &cfgErr) {
 			t.Errorf("%v: error %v, want a ConfigError", names, err)
 		}

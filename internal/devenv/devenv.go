@@ -72,13 +72,6 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// ConfigError reports options that cannot work (an unknown fault, a bad
-// address); the CLI maps it to a usage error.
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 // Env is a running embedded environment.
 type Env struct {
 	// Issuer is the OP's issuer URL; DeviceURL the mock device's base URL.
@@ -106,33 +99,32 @@ type Env struct {
 }
 
 // users are the scripted test users: one per device outcome, one with a
-// user_code (CIBA 7.1.2), and peers for parallel runs.
+// user_code (CIBA 7.1.2), and peers for parallel runs. Policy is what the
+// mock device does for them; target.yaml says the same (its outcome and
+// delay are the policy's).
 type userSpec struct {
 	Name     string
-	Outcome  target.Outcome
 	Policy   mockdevice.Policy
-	Delay    time.Duration
 	UserCode string
 }
 
 func userSpecs() []userSpec {
 	return []userSpec{
-		{Name: "alice", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
-		{Name: "bob", Outcome: target.OutcomeDeny, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeDeny}},
-		{Name: "carol", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
-		{Name: "dave", Outcome: target.OutcomeApprove, Delay: 2 * time.Second,
-			Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove, Delay: 2 * time.Second}},
-		{Name: "erin", Outcome: target.OutcomeCancel, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeCancel}},
-		{Name: "frank", Outcome: target.OutcomeError, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeError, ErrorStatus: http.StatusServiceUnavailable}},
-		{Name: "grace", Outcome: target.OutcomeApprove, UserCode: "4711", Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
+		{Name: "alice", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove}},
+		{Name: "bob", Policy: mockdevice.Policy{Outcome: ciba.OutcomeDeny}},
+		{Name: "carol", Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}},
+		{Name: "dave", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove, Delay: 2 * time.Second}},
+		{Name: "erin", Policy: mockdevice.Policy{Outcome: ciba.OutcomeCancel}},
+		{Name: "frank", Policy: mockdevice.Policy{Outcome: ciba.OutcomeError, ErrorStatus: http.StatusServiceUnavailable}},
+		{Name: "grace", UserCode: "4711", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove}},
 		// Peers of the busiest users, so that run --parallel has room:
 		// no two running checks share a test user (their leases).
-		{Name: "carol2", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
-		{Name: "carol3", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
-		{Name: "carol4", Outcome: target.OutcomeNever, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}},
-		{Name: "alice2", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
-		{Name: "alice3", Outcome: target.OutcomeApprove, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeApprove}},
-		{Name: "bob2", Outcome: target.OutcomeDeny, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeDeny}},
+		{Name: "carol2", Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}},
+		{Name: "carol3", Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}},
+		{Name: "carol4", Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}},
+		{Name: "alice2", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove}},
+		{Name: "alice3", Policy: mockdevice.Policy{Outcome: ciba.OutcomeApprove}},
+		{Name: "bob2", Policy: mockdevice.Policy{Outcome: ciba.OutcomeDeny}},
 	}
 }
 
@@ -170,18 +162,18 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 
 	opLn, err := net.Listen("tcp", o.OPAddr)
 	if err != nil {
-		return env, &ConfigError{Err: fmt.Errorf("OP address %s: %w", o.OPAddr, err)}
+		return env, &target.ConfigError{Err: fmt.Errorf("OP address %s: %w", o.OPAddr, err)}
 	}
 	deviceLn, err := net.Listen("tcp", o.DeviceAddr)
 	if err != nil {
 		opLn.Close()
-		return env, &ConfigError{Err: fmt.Errorf("device address %s: %w", o.DeviceAddr, err)}
+		return env, &target.ConfigError{Err: fmt.Errorf("device address %s: %w", o.DeviceAddr, err)}
 	}
 	notifyAddr, err := reserve(o.NotifyAddr)
 	if err != nil {
 		opLn.Close()
 		deviceLn.Close()
-		return env, &ConfigError{Err: fmt.Errorf("notification address %s: %w", o.NotifyAddr, err)}
+		return env, &target.ConfigError{Err: fmt.Errorf("notification address %s: %w", o.NotifyAddr, err)}
 	}
 	env.Issuer = "https://" + opLn.Addr().String()
 	env.DeviceURL = "https://" + deviceLn.Addr().String()
@@ -200,7 +192,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		if env.store, err = refop.NewBoltStore(o.StorePath); err != nil {
 			opLn.Close()
 			deviceLn.Close()
-			return env, &ConfigError{Err: err}
+			return env, &target.ConfigError{Err: err}
 		}
 		store = env.store
 	}
@@ -226,7 +218,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 	if err != nil {
 		opLn.Close()
 		deviceLn.Close()
-		return env, &ConfigError{Err: err}
+		return env, &target.ConfigError{Err: err}
 	}
 	env.OP = op
 	env.opServer = refop.NewServer(op, opLn.Addr().String(), m.Server)
@@ -248,7 +240,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		HTTPClient:  outbound,
 		Clock:       o.Clock,
 		Policies:    policies,
-		Default:     mockdevice.Policy{Outcome: mockdevice.OutcomeNever},
+		Default:     mockdevice.Policy{Outcome: ciba.OutcomeNever},
 		VerifyKeys:  mockdevice.StaticKeys(&opKeys),
 		Issuer:      env.Issuer,
 		Logger:      o.Logger.With("component", "device"),
@@ -309,7 +301,7 @@ func (o *Options) defaults() error {
 		o.Interval = 1
 	}
 	if o.Interval < 0 {
-		return &ConfigError{Err: fmt.Errorf("interval %d: must be a positive number of seconds", o.Interval)}
+		return &target.ConfigError{Err: fmt.Errorf("interval %d: must be a positive number of seconds", o.Interval)}
 	}
 	if o.DefaultExpiry == 0 {
 		o.DefaultExpiry = 60 * time.Second
@@ -331,11 +323,11 @@ func (o *Options) defaults() error {
 	}
 	for _, f := range o.Faults {
 		if !known[f] {
-			return &ConfigError{Err: fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))}
+			return &target.ConfigError{Err: fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))}
 		}
 	}
 	if err := refop.ValidateAllowances(o.Allowances, Allowances()); err != nil {
-		return &ConfigError{Err: err}
+		return &target.ConfigError{Err: err}
 	}
 	return nil
 }
@@ -461,8 +453,8 @@ func describe(env *Env, m *material, users []userSpec, notifyAddr string, pushAl
 			Name:      u.Name,
 			LoginHint: u.Name,
 			UserCode:  u.UserCode,
-			Outcome:   u.Outcome,
-			Delay:     target.Duration(u.Delay),
+			Outcome:   u.Policy.Outcome,
+			Delay:     target.Duration(u.Policy.Delay),
 		})
 	}
 	slices.SortStableFunc(t.Clients, func(a, b target.Client) int { return strings.Compare(a.ID, b.ID) })

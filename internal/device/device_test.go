@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/mockdevice"
 )
@@ -25,7 +26,7 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-var alice = &target.User{Name: "alice", LoginHint: "alice@example.com", Outcome: target.OutcomeApprove}
+var alice = &target.User{Name: "alice", LoginHint: "alice@example.com", Outcome: ciba.OutcomeApprove}
 
 func TestApprovalURL(t *testing.T) {
 	type seen struct {
@@ -158,8 +159,8 @@ func TestNewApprovalURLRejects(t *testing.T) {
 func TestHints(t *testing.T) {
 	users := []target.User{
 		{Name: "alice", LoginHint: "alice"},
-		{Name: "bob", LoginHint: "bob", Outcome: target.OutcomeDeny},
-		{Name: "carol", LoginHint: "carol", Outcome: target.OutcomeNever},
+		{Name: "bob", LoginHint: "bob", Outcome: ciba.OutcomeDeny},
+		{Name: "carol", LoginHint: "carol", Outcome: ciba.OutcomeNever},
 	}
 	h := NewHints(users)
 	if c := h.Capabilities(); !c.Approve || !c.Deny || c.Hold || !c.FollowsUserOutcomes {
@@ -352,7 +353,7 @@ func TestMockDevice(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := &fakeMockDevice{requests: map[string]*mockdevice.Request{}}
 			if tt.state != "" {
-				r := &mockdevice.Request{ID: "r1", LoginHint: "alice", BindingMessage: "1234", State: tt.state, Policy: mockdevice.Policy{Outcome: mockdevice.OutcomeNever}}
+				r := &mockdevice.Request{ID: "r1", LoginHint: "alice", BindingMessage: "1234", State: tt.state, Policy: mockdevice.Policy{Outcome: ciba.OutcomeNever}}
 				if tt.state != mockdevice.StatePending {
 					r.CallbackStatus, r.CalledBackAt = http.StatusOK, time.Now()
 				}

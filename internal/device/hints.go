@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 
@@ -19,18 +20,18 @@ func NewHints(users []target.User) *Hints {
 	h := &Hints{caps: Capabilities{FollowsUserOutcomes: true}}
 	for i := range users {
 		switch outcomeOf(&users[i]) {
-		case target.OutcomeApprove:
+		case ciba.OutcomeApprove:
 			h.caps.Approve = true
-		case target.OutcomeDeny:
+		case ciba.OutcomeDeny:
 			h.caps.Deny = true
 		}
 	}
 	return h
 }
 
-func outcomeOf(u *target.User) target.Outcome {
+func outcomeOf(u *target.User) ciba.Outcome {
 	if u.Outcome == "" {
-		return target.OutcomeApprove
+		return ciba.OutcomeApprove
 	}
 	return u.Outcome
 }
@@ -50,9 +51,9 @@ func (h *Hints) Decide(_ context.Context, req Request, action Action) error {
 	if req.User == nil {
 		return fmt.Errorf("%w: the hints driver needs to know the user", ErrUnsupported)
 	}
-	want := target.OutcomeApprove
+	want := ciba.OutcomeApprove
 	if action == ActionDeny {
-		want = target.OutcomeDeny
+		want = ciba.OutcomeDeny
 	}
 	if got := outcomeOf(req.User); got != want {
 		return fmt.Errorf("%w: with device kind hints, user %q gets %q from the OP, not %q", ErrUnsupported, req.User.Name, got, want)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/mockdevice"
 )
@@ -113,7 +114,7 @@ func TestHostileAuthReqIDEveryDriver(t *testing.T) {
 	}))
 	defer mock.Close()
 
-	user := &target.User{Name: "alice", LoginHint: "alice", Outcome: target.OutcomeApprove}
+	user := &target.User{Name: "alice", LoginHint: "alice", Outcome: ciba.OutcomeApprove}
 	type driverCase struct {
 		name       string
 		driver     Driver

@@ -14,6 +14,8 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/ciba-check/ciba-check/internal/ciba"
 )
 
 // Error is a problem in a target file: where it is and what is wrong.
@@ -483,7 +485,7 @@ func (t *Target) applyDefaults() {
 	}
 	for i := range t.Users {
 		if t.Users[i].Outcome == "" {
-			t.Users[i].Outcome = OutcomeApprove
+			t.Users[i].Outcome = ciba.OutcomeApprove
 		}
 	}
 }

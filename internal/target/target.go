@@ -196,13 +196,13 @@ type Notification struct {
 
 // User is a test end-user at the OP.
 type User struct {
-	Name           string   `yaml:"name"`
-	LoginHint      string   `yaml:"login_hint,omitempty"`
-	LoginHintToken string   `yaml:"login_hint_token,omitempty"`
-	IDTokenHint    string   `yaml:"id_token_hint,omitempty"`
-	UserCode       string   `yaml:"user_code,omitempty"`
-	Outcome        Outcome  `yaml:"outcome,omitempty"`
-	Delay          Duration `yaml:"delay,omitempty"`
+	Name           string       `yaml:"name"`
+	LoginHint      string       `yaml:"login_hint,omitempty"`
+	LoginHintToken string       `yaml:"login_hint_token,omitempty"`
+	IDTokenHint    string       `yaml:"id_token_hint,omitempty"`
+	UserCode       string       `yaml:"user_code,omitempty"`
+	Outcome        ciba.Outcome `yaml:"outcome,omitempty"`
+	Delay          Duration     `yaml:"delay,omitempty"`
 	// Shared says several checks may use this user at the same time in
 	// a parallel run (run --parallel). Off by default: an OP may
 	// rate-limit requests per login_hint (FAPI-CIBA 7.2), so the
@@ -226,23 +226,6 @@ func (u *User) Hint() (param, value string) {
 		return ciba.ParamIDTokenHint, u.IDTokenHint
 	}
 }
-
-// Outcome is what the authentication device does for a user.
-type Outcome string
-
-// The outcomes a device can produce.
-const (
-	OutcomeApprove Outcome = "approve" // the user consents
-	OutcomeDeny    Outcome = "deny"    // the user refuses: access_denied (CIBA 11)
-	OutcomeNever   Outcome = "never"   // no answer: the request expires (expired_token)
-	OutcomeCancel  Outcome = "cancel"  // the user abandons the request
-	OutcomeError   Outcome = "error"   // the device fails (transaction_failed, CIBA 12)
-)
-
-var outcomes = []Outcome{OutcomeApprove, OutcomeDeny, OutcomeNever, OutcomeCancel, OutcomeError}
-
-// Valid reports whether o is a known outcome.
-func (o Outcome) Valid() bool { return contains(outcomes, o) }
 
 // DeviceKind is how the tool drives the user's authentication device.
 type DeviceKind string

@@ -90,8 +90,8 @@ func TestParseGood(t *testing.T) {
 					TLSCert: filepath.Join(base, "certs/notify.pem"), TLSKey: filepath.Join(base, "certs/notify.key")}},
 		},
 		Users: []User{
-			{Name: "alice", LoginHint: "alice@example.com", UserCode: "1234", Outcome: OutcomeApprove, Delay: Duration(2 * time.Second)},
-			{Name: "bob", IDTokenHint: "eyJ.x.y", Outcome: OutcomeDeny},
+			{Name: "alice", LoginHint: "alice@example.com", UserCode: "1234", Outcome: ciba.OutcomeApprove, Delay: Duration(2 * time.Second)},
+			{Name: "bob", IDTokenHint: "eyJ.x.y", Outcome: ciba.OutcomeDeny},
 		},
 		Device:  Device{Kind: DeviceMock, URL: "https://127.0.0.1:9444"},
 		BaseDir: base,
@@ -127,7 +127,7 @@ func TestParseDefaultsAndVariants(t *testing.T) {
 			}
 		}},
 		{"outcome defaults to approve", map[int]string{28: ""}, func(t *testing.T, tg *Target) {
-			if tg.Users[0].Outcome != OutcomeApprove {
+			if tg.Users[0].Outcome != ciba.OutcomeApprove {
 				t.Errorf("outcome %q", tg.Users[0].Outcome)
 			}
 		}},

@@ -218,12 +218,12 @@ func (p *parse) validateUser(u *User, path string) {
 		p.fail(path, "has more than one of login_hint, login_hint_token, id_token_hint; CIBA 7.1 allows exactly one")
 	}
 	if !u.Outcome.Valid() {
-		p.fail(path+".outcome", "%s", oneOf(u.Outcome, outcomes))
+		p.fail(path+".outcome", "%s", oneOf(u.Outcome, ciba.Outcomes()))
 	}
 	switch {
 	case u.Delay < 0:
 		p.fail(path+".delay", "must not be negative")
-	case u.Delay > 0 && u.Outcome != OutcomeApprove && u.Outcome != OutcomeDeny:
+	case u.Delay > 0 && u.Outcome != ciba.OutcomeApprove && u.Outcome != ciba.OutcomeDeny:
 		p.fail(path+".delay", "only applies to outcome approve or deny, not %s", u.Outcome)
 	}
 }
@@ -266,7 +266,7 @@ func (p *parse) validateDevice(d *Device) {
 		if d.ApprovalURL == "" {
 			return
 		}
-		if msg := checkPlaceholders(d.ApprovalURL, true); msg != "" {
+		if msg := checkTemplatePlaceholders(d.ApprovalURL, true); msg != "" {
 			p.fail("device.approval_url", "%s", msg)
 			return
 		}
@@ -276,16 +276,17 @@ func (p *parse) validateDevice(d *Device) {
 		}
 	case DeviceCommand:
 		if d.Command != "" {
-			if msg := checkPlaceholders(d.Command, false); msg != "" {
+			if msg := checkTemplatePlaceholders(d.Command, false); msg != "" {
 				p.fail("device.command", "%s", msg)
 			}
 		}
 	}
 }
 
-// checkPlaceholders accepts only known {placeholders}; a template that
-// cannot name the request cannot act on it.
-func checkPlaceholders(tmpl string, needAuthReqID bool) string {
+// checkTemplatePlaceholders accepts only known {placeholders} in a device
+// template (approval_url, command); a template that cannot name the
+// request cannot act on it.
+func checkTemplatePlaceholders(tmpl string, needAuthReqID bool) string {
 	for _, ph := range placeholderRE.FindAllString(tmpl, -1) {
 		if !contains(placeholders, ph) {
 			return fmt.Sprintf("unknown placeholder %s; use %s", ph, strings.Join(placeholders, ", "))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	refop "github.com/ciba-check/ciba-check/reference-op"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // allowanceWarnings lists, per allowance, the checks that may end with a
@@ -136,10 +137,10 @@ func TestAllowanceMatrix(t *testing.T) {
 		for _, c := range r.failed {
 			o, msg := r.outcomes[c], r.messages[c]
 			switch {
-			case o == OutcomeSkipped:
-			case o == OutcomeWarning && may[c]:
+			case o == string(reports.Skipped):
+			case o == string(reports.Warning) && may[c]:
 				warned = append(warned, c)
-			case o == OutcomeWarning && certificationOnly(msg):
+			case o == string(reports.Warning) && certificationOnly(msg):
 				// What only the OIDF certification suite demands: a
 				// spec-compliant OP may get it (Level CERT).
 				certWarned = append(certWarned, c)

@@ -81,7 +81,7 @@ func expectAssertionRefused(ctx context.Context, f *Fixture, c *client.Client, o
 	ginkgo.GinkgoHelper()
 	ack := tokenControl(ctx, f, c, f.PendingUserOrAny())
 	_, ex, err := c.Token(ctx, ack.AuthReqID, client.WithAuth(opts...))
-	f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client")
+	f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 }
 
 // inAuthReqIDCharset reports whether s is made only of the characters
@@ -254,7 +254,7 @@ func describeAttacks(fw *Framework) {
 			f.ControlAck(c, f.Params(c, f.PendingUserOrAny()))
 			for _, bad := range []string{"eyJhbGciOiJQUzI1NiJ9.e30", "!!.??.**", strings.Repeat("a", 300)} {
 				_, ex, err := c.Authenticate(ctx, f.Params(c, f.PendingUserOrAny()), client.CallRequestObjectJWT(bad))
-				f.ExpectOAuthError(ex, err, Status400, "invalid_request")
+				f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidRequest)
 			}
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "CIBA-13"), Negative)
 
@@ -280,7 +280,7 @@ func describeAttacks(fw *Framework) {
 				f.fail(fmt.Sprintf("signing the request object of %s: %v", c.ClientID(), err))
 			}
 			_, ex, err := c.Authenticate(ctx, p, client.CallForm(ciba.ParamRequest, jwt, jwt))
-			f.ExpectOAuthError(ex, err, Status400, "invalid_request")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidRequest)
 		}, Refs("RFC6749-3.1", "CIBA-7.1", "CIBA-13"), Negative)
 
 		// Testname: Oversized request object answered without a server error
@@ -340,7 +340,7 @@ func describeAttacks(fw *Framework) {
 				p := f.Params(c, u)
 				p.RequestedExpiry = v
 				_, ex, err := c.Authenticate(ctx, p)
-				f.ExpectOAuthError(ex, err, Status400, "invalid_request")
+				f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidRequest)
 			}
 		}, Refs("CIBA-7.1"), Negative, Should)
 
@@ -363,7 +363,7 @@ func describeAttacks(fw *Framework) {
 			f.ControlAck(c, p)
 			p.ClientNotificationToken = strings.Repeat("A", ciba.MaxClientNotificationTokenLength+1)
 			_, ex, err := c.Authenticate(ctx, p)
-			f.ExpectOAuthError(ex, err, Status400, "invalid_request")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidRequest)
 		}, Refs("CIBA-7.1"), Modes(ciba.ModePing), Negative, Should)
 
 		// Testname: Long random client_notification_token accepted
@@ -480,7 +480,7 @@ func describeAttacks(fw *Framework) {
 			}
 			ack := tokenControl(ctx, f, c, u, client.WithAuth(client.AuthAssertion(assertion)))
 			_, ex, err := c.Token(ctx, ack.AuthReqID, client.WithAuth(client.AuthAssertion(assertion)))
-			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client")
+			f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 		}, Refs("OIDC-9", "RFC7523-3"), Auth(ciba.AuthPrivateKeyJWT), Negative, Should)
 
 		// Testname: Client assertion for another server refused
@@ -547,7 +547,7 @@ func describeAttacks(fw *Framework) {
 			c := f.Client(AnyMode, ciba.AuthPrivateKeyJWT)
 			ack := tokenControl(ctx, f, c, f.PendingUserOrAny())
 			_, ex, err := c.Token(ctx, ack.AuthReqID, client.WithAuth(client.AuthAssertionType("urn:ietf:params:oauth:client-assertion-type:saml2-bearer")))
-			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client", "invalid_request")
+			f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient, ciba.ErrInvalidRequest)
 		}, Refs("RFC7523-2.2", "RFC7521-4.2.1"), Auth(ciba.AuthPrivateKeyJWT), Negative)
 
 		// Testname: Altered auth_req_id refused
@@ -573,9 +573,9 @@ func describeAttacks(fw *Framework) {
 			c := f.Client(ciba.ModePoll, AnyAuth)
 			ack := tokenControl(ctx, f, c, f.PendingUserOrAny())
 			for _, id := range []string{ack.AuthReqID + "A", ack.AuthReqID[1:], "' OR '1'='1", `{"$ne":null}`} {
-				codes := []string{"invalid_grant"}
+				codes := []*ciba.Error{ciba.ErrInvalidGrant}
 				if !inAuthReqIDCharset(id) {
-					codes = append(codes, "invalid_request")
+					codes = append(codes, ciba.ErrInvalidRequest)
 				}
 				_, ex, err := c.Token(ctx, id)
 				f.ExpectOAuthError(ex, err, Status400, codes...)
@@ -599,7 +599,7 @@ func describeAttacks(fw *Framework) {
 			c := f.Client(AnyMode, AnyAuth)
 			ack := tokenControl(ctx, f, c, f.PendingUserOrAny())
 			_, ex, err := c.Token(ctx, ack.AuthReqID, client.CallForm(ciba.ParamGrantType, "urn:ciba-check:no-such-grant"))
-			f.ExpectOAuthError(ex, err, Status400, "unsupported_grant_type")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrUnsupportedGrantType)
 		}, Refs("RFC6749-5.2"), Negative)
 	})
 }

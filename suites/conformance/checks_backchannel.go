@@ -76,7 +76,7 @@ func startPrepared(ctx context.Context, f *Fixture, c *client.Client, p client.A
 // that a pending control request cannot be why the probe was refused,
 // and only when the probe was refused, so that it costs one request at
 // most. No answer at all is undetermined (ExpectOAuthError).
-func expectRefused(f *Fixture, c *client.Client, control client.AuthParams, ex *client.Exchange, err error, statuses []int, codes ...string) {
+func expectRefused(f *Fixture, c *client.Client, control client.AuthParams, ex *client.Exchange, err error, statuses []int, codes ...*ciba.Error) {
 	ginkgo.GinkgoHelper()
 	if err != nil && hadResponse(ex) {
 		f.ControlAck(c, control)
@@ -240,7 +240,7 @@ func describeBackchannel(fw *Framework) {
 			c := f.Client(ciba.ModePoll, AnyAuth)
 			ack, _ := startPrepared(ctx, f, c, f.Params(c, f.PendingUser()))
 			_, ex, err := c.Token(ctx, ack.AuthReqID)
-			f.ExpectOAuthError(ex, err, Status400, "authorization_pending", "slow_down")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrAuthorizationPending, ciba.ErrSlowDown)
 		}, Refs("CIBA-11", "RFC6749-5.2"), Modes(ciba.ModePoll), OIDF(ModHappy))
 
 		// Testname: Unsigned backchannel request refused
@@ -256,7 +256,7 @@ func describeBackchannel(fw *Framework) {
 			c := f.Client(AnyMode, AnyAuth)
 			p := f.Params(c, f.PendingUserOrAny())
 			_, ex, err := c.Authenticate(ctx, p, client.CallUnsigned())
-			expectRefused(f, c, p, ex, err, Status400, "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
 		}, Refs("FAPI-CIBA-5.2.2-6"), Negative, OIDF(ModUnsignedRequest))
 
 		// Testname: Two hints refused
@@ -274,7 +274,7 @@ func describeBackchannel(fw *Framework) {
 			bad := p
 			bad.LoginHint, bad.LoginHintToken, bad.IDTokenHint = "ciba-check-user", "ciba-check-login-hint-token", ""
 			_, ex, err := c.Authenticate(ctx, bad)
-			expectRefused(f, c, p, ex, err, Status400, "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
 		}, Refs("CIBA-7.1", "CIBA-7.2"), Negative, OIDF(ModMultipleHints))
 
 		// Testname: Request without a hint refused
@@ -292,7 +292,7 @@ func describeBackchannel(fw *Framework) {
 			bad := p
 			bad.LoginHint, bad.LoginHintToken, bad.IDTokenHint = "", "", ""
 			_, ex, err := c.Authenticate(ctx, bad)
-			expectRefused(f, c, p, ex, err, Status400, "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
 		}, Refs("CIBA-7.1", "CIBA-7.2"), Negative)
 
 		// Testname: Unknown user refused
@@ -317,7 +317,7 @@ func describeBackchannel(fw *Framework) {
 			}
 			param, v := u.Hint()
 			_, ex, err := c.Authenticate(ctx, withHint(p, param, unknownHint(v, id)))
-			expectRefused(f, c, p, ex, err, Status400, "unknown_user_id", "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, ciba.ErrUnknownUserID, ciba.ErrInvalidRequest)
 		}, Refs("CIBA-7.2", "CIBA-13"), Negative)
 
 		// Testname: Scope without openid refused
@@ -339,7 +339,7 @@ func describeBackchannel(fw *Framework) {
 				bad.Scope = "profile"
 			}
 			_, ex, err := c.Authenticate(ctx, bad)
-			expectRefused(f, c, p, ex, err, Status400, "invalid_scope", "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidScope, ciba.ErrInvalidRequest)
 		}, Refs("CIBA-7.1"), Negative, Should)
 
 		// Testname: Ping request without client_notification_token refused
@@ -357,7 +357,7 @@ func describeBackchannel(fw *Framework) {
 			bad := p
 			bad.ClientNotificationToken = ""
 			_, ex, err := c.Authenticate(ctx, bad)
-			expectRefused(f, c, p, ex, err, Status400, "invalid_request")
+			expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
 		}, Refs("CIBA-7.1", "CIBA-7.2"), Modes(ciba.ModePing), Negative)
 
 		// Testname: requested_expiry as a JSON string accepted
@@ -462,7 +462,7 @@ func describeBackchannel(fw *Framework) {
 			case err == nil:
 			case !hadResponse(ex):
 				f.Undetermined(ex, "expected an answer to the backchannel request, got none: %v", err)
-			case oauthCode(err) == "invalid_binding_message":
+			case errors.Is(err, ciba.ErrInvalidBindingMessage):
 				f.Skipf("the OP refused binding_message %q with invalid_binding_message, which CIBA 7.1 allows; nothing was shown", p.BindingMessage)
 			default:
 				f.Skipf("the OP refused the backchannel request with binding_message %q (%v); nothing was shown", p.BindingMessage, err)
@@ -490,7 +490,7 @@ func describeBackchannel(fw *Framework) {
 			p.BindingMessage = "🔐 确认付款 " + strings.Repeat("Lorem ipsum dolor sit amet ", 8)
 			ack, ex, err := c.Authenticate(ctx, p)
 			if err != nil {
-				expectRefused(f, c, control, ex, err, Status400, "invalid_binding_message")
+				expectRefused(f, c, control, ex, err, Status400, ciba.ErrInvalidBindingMessage)
 				return
 			}
 			shown := deviceShown(ctx, f, ex, ack, "accepted")
@@ -547,7 +547,7 @@ func describeBackchannel(fw *Framework) {
 			if err != nil || !hadResponse(ex) {
 				f.Undetermined(ex, "expected an answer to the request_uri request, got: %v", err)
 			}
-			expectRefused(f, c, f.Params(c, f.PendingUserOrAny()), ex, errorOf(ex), Status400, "invalid_request", "request_uri_not_supported")
+			expectRefused(f, c, f.Params(c, f.PendingUserOrAny()), ex, errorOf(ex), Status400, ciba.ErrInvalidRequest, ciba.ErrRequestURINotSupported)
 		}, Refs("CIBA-7.1.1", "CIBA-7.2", "CIBA-13", "OIDC-3.1.2.6"), Negative)
 	})
 }

@@ -24,22 +24,22 @@ var backchannelAuthErrorStatuses = []int{http.StatusBadRequest, http.StatusUnaut
 
 func expectBackchannelAuthRefused(f *Fixture, ex *client.Exchange, err error) {
 	ginkgo.GinkgoHelper()
-	f.ExpectOAuthError(ex, err, backchannelAuthErrorStatuses, "invalid_client", "invalid_request", "access_denied")
+	f.ExpectOAuthError(ex, err, backchannelAuthErrorStatuses, ciba.ErrInvalidClient, ciba.ErrInvalidRequest, ciba.ErrAccessDeniedBackchannel)
 	if oe := ex.OAuthError(); oe != nil {
-		want := map[string][]int{"invalid_client": StatusInvalidClient, "invalid_request": Status400, "access_denied": {http.StatusForbidden}}[oe.Code]
-		f.ExpectOAuthError(ex, err, want, oe.Code)
+		want := map[string][]int{ciba.ErrInvalidClient.Code: StatusInvalidClient, ciba.ErrInvalidRequest.Code: Status400, ciba.ErrAccessDeniedBackchannel.Code: {http.StatusForbidden}}[oe.Code]
+		f.ExpectOAuthError(ex, err, want, oe)
 	}
 }
 
-// grantStateCodes are the token errors of CIBA 11 an OP gives only once it
+// grantStateErrors are the token errors of CIBA 11 an OP gives only once it
 // has authenticated the client and recognised the auth_req_id.
-var grantStateCodes = []string{"authorization_pending", "slow_down", "access_denied", "expired_token"}
+var grantStateErrors = []*ciba.Error{ciba.ErrAuthorizationPending, ciba.ErrSlowDown, ciba.ErrAccessDenied, ciba.ErrExpiredToken}
 
 // clientAuthenticated reports whether a token request's answer shows the
 // OP authenticated the client: tokens, or an error about the grant's state.
 func clientAuthenticated(err error) bool {
 	var ce *ciba.Error
-	return err == nil || (errors.As(err, &ce) && slices.Contains(grantStateCodes, ce.Code))
+	return err == nil || (errors.As(err, &ce) && slices.Contains(ciba.Codes(grantStateErrors...), ce.Code))
 }
 
 // tokenAuthControl is the positive control of a negative token-endpoint check:
@@ -152,7 +152,7 @@ func describeClientAuth(fw *Framework) {
 			if err != nil && ex != nil && ex.Status != 0 {
 				tokenAuthControl(ctx, f, c, ack.AuthReqID)
 			}
-			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client", "invalid_request")
+			f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient, ciba.ErrInvalidRequest)
 		}, Refs("CIBA-10.1", "FAPI-RW-5.2.2-14"), Auth(ciba.AuthPrivateKeyJWT), Negative, OIDF(ModNoAssertionToken))
 
 		// Testname: RS256 client assertion refused at the backchannel endpoint
@@ -191,7 +191,7 @@ func describeClientAuth(fw *Framework) {
 			if err != nil && ex != nil && ex.Status != 0 {
 				tokenAuthControl(ctx, f, c, ack.AuthReqID)
 			}
-			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client")
+			f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 		}, Refs("FAPI-RW-8.6"), Auth(ciba.AuthPrivateKeyJWT), Negative, OIDF(ModAssertionRS256Token))
 
 		// Testname: Client assertion with aud = issuer accepted at the token endpoint
@@ -238,7 +238,7 @@ func describeClientAuth(fw *Framework) {
 			u := f.PendingUserOrAny()
 			f.ControlAck(c, f.Params(c, u))
 			_, ex, err := c.Authenticate(ctx, f.Params(c, u), client.WithAuth(client.AuthClientID(other.ClientID())))
-			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client")
+			f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 			f.ExpectCert(ex.Status == http.StatusUnauthorized, ex, "expected HTTP 401 with invalid_client (the OIDF suite requires it; RFC 6749 5.2 allows 400), got HTTP %d", ex.Status)
 		}, Refs("CIBA-7.1", "RFC8705-2"), Auth(ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient), Negative, OIDF(ModDifferentClientIDIss))
 
@@ -280,7 +280,7 @@ func describeClientAuth(fw *Framework) {
 			if err != nil && ex != nil && ex.Status != 0 {
 				tokenAuthControl(ctx, f, other, ack.AuthReqID)
 			}
-			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client")
+			f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 		}, Refs("RFC8705-2", "CIBA-10.1"), Auth(ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient), Negative, OIDF(ModWrongClientIDToken))
 
 		// Testname: Mutual-TLS client without a certificate refused
@@ -308,7 +308,7 @@ func describeClientAuth(fw *Framework) {
 				}
 				f.Undetermined(ex, "expected a TLS alert from the server or invalid_client, got a transport failure: %v", err)
 			}
-			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client", "invalid_request")
+			f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient, ciba.ErrInvalidRequest)
 		}, Refs("RFC8705-2"), Auth(ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient), Negative)
 
 		// Testname: Wrong client secret refused
@@ -328,10 +328,10 @@ func describeClientAuth(fw *Framework) {
 			f.ControlAck(c, f.Params(c, u))
 			_, ex, err := c.Authenticate(ctx, f.Params(c, u), client.WithAuth(client.AuthSecret(wrongSecret)))
 			if c.AuthMethod() != ciba.AuthClientSecretBasic {
-				f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client")
+				f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 				return
 			}
-			f.ExpectOAuthError(ex, err, []int{http.StatusUnauthorized}, "invalid_client")
+			f.ExpectOAuthError(ex, err, []int{http.StatusUnauthorized}, ciba.ErrInvalidClient)
 			scheme, _, _ := strings.Cut(ex.ResponseHeader.Get("WWW-Authenticate"), " ")
 			f.Expect(strings.EqualFold(scheme, "Basic"), ex, "expected a WWW-Authenticate header with the Basic scheme beside the 401 (RFC 6749 5.2: the client used the Authorization header), got %q", ex.ResponseHeader.Get("WWW-Authenticate"))
 		}, Refs("CIBA-7.2", "RFC6749-2.3.1", "RFC6749-5.2"), Auth(ciba.AuthClientSecretBasic, ciba.AuthClientSecretPost), Negative)
@@ -353,7 +353,7 @@ func describeClientAuth(fw *Framework) {
 			u := f.PendingUserOrAny()
 			f.ControlAck(c, f.Params(c, u))
 			_, ex, err := c.Authenticate(ctx, f.Params(c, u), client.WithAuth(client.AuthSecretBothWays()))
-			f.ExpectOAuthError(ex, err, []int{http.StatusBadRequest, http.StatusUnauthorized}, "invalid_request", "invalid_client")
+			f.ExpectOAuthError(ex, err, []int{http.StatusBadRequest, http.StatusUnauthorized}, ciba.ErrInvalidRequest, ciba.ErrInvalidClient)
 		}, Refs("RFC6749-2.3", "RFC6749-5.2"), Auth(ciba.AuthClientSecretBasic, ciba.AuthClientSecretPost), Negative, Should)
 
 		// Testname: Replayed client_secret_jwt assertion refused
@@ -377,7 +377,7 @@ func describeClientAuth(fw *Framework) {
 			assertion := form.Get(ciba.ParamClientAssertion)
 			ack := tokenControl(ctx, f, c, u, client.WithAuth(client.AuthAssertion(assertion)))
 			_, ex, err := c.Token(ctx, ack.AuthReqID, client.WithAuth(client.AuthAssertion(assertion)))
-			f.ExpectOAuthError(ex, err, StatusInvalidClient, "invalid_client")
+			f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 		}, Refs("OIDC-9", "RFC7523-3"), Auth(ciba.AuthClientSecretJWT), Negative, Should)
 	})
 }

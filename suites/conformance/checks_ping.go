@@ -137,7 +137,7 @@ func describePing(fw *Framework) {
 				f.Failf(nil, "expected a ping after the denial too (CIBA 10.2): %v", err)
 			}
 			_, ex, err := c.Token(ctx, ack.AuthReqID)
-			f.ExpectOAuthError(ex, err, Status400, "access_denied")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrAccessDenied)
 		}, Refs("CIBA-10.2", "CIBA-11", "RFC6749-5.2"), Modes(ciba.ModePing), OIDF(ModUserRejects))
 
 		// Testname: Ping answered 401 is not retried

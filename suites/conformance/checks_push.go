@@ -18,7 +18,7 @@ import (
 )
 
 // pushErrorCodes are the error codes of a push error payload (CIBA 12).
-var pushErrorCodes = []string{"access_denied", ciba.ErrExpiredToken.Code, ciba.ErrTransactionFailed.Code}
+var pushErrorCodes = []*ciba.Error{ciba.ErrAccessDenied, ciba.ErrExpiredToken, ciba.ErrTransactionFailed}
 
 // pushRun is one request of a push client and what reached its
 // notification endpoint for it.
@@ -103,8 +103,9 @@ func approvedPush(ctx context.Context, f *Fixture) (pushRun, client.Notification
 
 // expectPushError judges a push that must be an error payload of CIBA 12
 // for the request, with one of codes.
-func expectPushError(f *Fixture, pr pushRun, n client.Notification, codes ...string) {
+func expectPushError(f *Fixture, pr pushRun, n client.Notification, wanted ...*ciba.Error) {
 	ginkgo.GinkgoHelper()
+	codes := ciba.Codes(wanted...)
 	tok, perr, err := n.PushPayload()
 	switch {
 	case err != nil:
@@ -233,7 +234,7 @@ func describePush(fw *Framework) {
 			if !ok {
 				f.Failf(nil, "expected an access_denied error payload pushed within the request's lifetime (%d s, CIBA 12), got nothing", pr.ack.ExpiresIn)
 			}
-			expectPushError(f, pr, n, "access_denied")
+			expectPushError(f, pr, n, ciba.ErrAccessDenied)
 		}, Refs("CIBA-12"), Modes(ciba.ModePush))
 
 		// Testname: Failed push request answered with a CIBA 12 error
@@ -255,7 +256,7 @@ func describePush(fw *Framework) {
 			}
 			var u *target.User
 			for i := range f.Env().Target.Users {
-				if outcomeOf(&f.Env().Target.Users[i]) == target.OutcomeError {
+				if outcomeOf(&f.Env().Target.Users[i]) == ciba.OutcomeError {
 					u = &f.Env().Target.Users[i]
 					break
 				}
@@ -321,7 +322,7 @@ func describePush(fw *Framework) {
 				f.ExpectShould(false, ex, "expected unauthorized_client, the code CIBA 11 names for a push client, got invalid_grant (a refusal, so a warning)")
 				return
 			}
-			f.ExpectOAuthError(ex, err, Status400, "unauthorized_client")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrUnauthorizedClient)
 		}, Refs("CIBA-11", "RFC6749-5.2"), Modes(ciba.ModePush), Negative)
 	})
 }

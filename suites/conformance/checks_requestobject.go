@@ -24,7 +24,7 @@ func expectRequestObjectRefused(ctx context.Context, f *Fixture, c *client.Clien
 	ginkgo.GinkgoHelper()
 	p := f.Params(c, f.PendingUserOrAny())
 	_, ex, err := c.Authenticate(ctx, p, client.CallRequestObject(opts...))
-	expectRefused(f, c, p, ex, err, Status400, "invalid_request")
+	expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
 }
 
 func describeRequestObject(fw *Framework) {

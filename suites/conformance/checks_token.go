@@ -524,7 +524,7 @@ func describeToken(fw *Framework) {
 			c := f.Client(AnyMode, AnyAuth)
 			_, _, ack := f.Approved(c)
 			_, ex, err := c.Token(ctx, ack.AuthReqID)
-			f.ExpectOAuthError(ex, err, Status400, "invalid_grant")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidGrant)
 		}, Refs("CIBA-11", "CIBA-10.1"), Negative, OIDF(ModHappy))
 
 		// Testname: Tokens issued once under concurrent redemption
@@ -593,7 +593,7 @@ func describeToken(fw *Framework) {
 			tokenControl(ctx, f, thief, f.PendingUserOrAny())
 			ack := f.Start(owner, f.Params(owner, f.PendingUser()))
 			_, ex, err := thief.Token(ctx, ack.AuthReqID)
-			f.ExpectOAuthError(ex, err, Status400, "invalid_grant")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidGrant)
 			_, ex, err = owner.Token(ctx, ack.AuthReqID)
 			if !noResponse(ex, err) {
 				pending := (errors.Is(err, ciba.ErrAuthorizationPending) || errors.Is(err, ciba.ErrSlowDown)) && ex.Status == http.StatusBadRequest
@@ -617,7 +617,7 @@ func describeToken(fw *Framework) {
 				f.Failf(nil, "%v", err)
 			}
 			_, ex, err := c.Token(ctx, id)
-			f.ExpectOAuthError(ex, err, Status400, "invalid_grant")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidGrant)
 		}, Refs("CIBA-11"), Negative)
 
 		// Testname: Token request without auth_req_id refused
@@ -632,7 +632,7 @@ func describeToken(fw *Framework) {
 			c := f.Client(AnyMode, AnyAuth)
 			tokenControl(ctx, f, c, f.PendingUserOrAny())
 			_, ex, err := c.Token(ctx, "x", client.CallWithoutForm(ciba.ParamAuthReqID))
-			f.ExpectOAuthError(ex, err, Status400, "invalid_request")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidRequest)
 		}, Refs("CIBA-10.1", "RFC6749-5.2"), Negative)
 
 		// Testname: Denied request gives access_denied (poll)
@@ -649,7 +649,7 @@ func describeToken(fw *Framework) {
 			ack := f.Start(c, p)
 			f.Decide(c, ack, u, p, device.ActionDeny)
 			_, ex, err := f.Outcome(c, ack)
-			f.ExpectOAuthError(ex, err, Status400, "access_denied")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrAccessDenied)
 		}, Refs("CIBA-11", "RFC6749-5.2"), Modes(ciba.ModePoll), OIDF(ModUserRejects))
 
 		// Testname: Expired request gives expired_token
@@ -687,7 +687,7 @@ func describeToken(fw *Framework) {
 			if undecided(ex, err) && sleepCtx(ctx, time.Until(giveUp)) {
 				_, ex, err = c.Token(ctx, ack.AuthReqID)
 			}
-			f.ExpectOAuthError(ex, err, Status400, "expired_token")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrExpiredToken)
 		}, Refs("CIBA-11", "CIBA-7.3"), Modes(ciba.ModePoll), OIDF(ModAuthReqIDExpired), Slow)
 
 		// Testname: Twenty back-to-back polls are answered sanely
@@ -711,7 +711,7 @@ func describeToken(fw *Framework) {
 					f.ExpectCert(ex.ResponseHeader.Get("Retry-After") != "", ex, "poll %d: expected Retry-After with HTTP 503 (the OIDF suite demands it)", i+1)
 					return
 				}
-				f.ExpectOAuthError(ex, err, Status400, "authorization_pending", "slow_down", "invalid_request")
+				f.ExpectOAuthError(ex, err, Status400, ciba.ErrAuthorizationPending, ciba.ErrSlowDown, ciba.ErrInvalidRequest)
 				if errors.Is(err, ciba.ErrInvalidRequest) {
 					return
 				}
@@ -761,7 +761,7 @@ func describeToken(fw *Framework) {
 			if undecided(ex, err) {
 				f.Undetermined(ex, "the approved request was still pending (or the OP busy) when it expired: %v", err)
 			}
-			f.ExpectOAuthError(ex, err, []int{http.StatusBadRequest, http.StatusUnauthorized}, "invalid_client", "invalid_request", "invalid_grant")
+			f.ExpectOAuthError(ex, err, []int{http.StatusBadRequest, http.StatusUnauthorized}, ciba.ErrInvalidClient, ciba.ErrInvalidRequest, ciba.ErrInvalidGrant)
 		}, Refs("RFC8705-3", "FAPI-RW-5.2.2-5"), Modes(ciba.ModePoll), Negative, OIDF(ModMTLSHolderOfKeyRequired))
 
 		// Testname: Access token refused with another client's certificate
@@ -825,7 +825,7 @@ func describeToken(fw *Framework) {
 			tokenControl(ctx, f, other, f.PendingUserOrAny())
 			tr, _ := refreshable(f, c)
 			_, ex, err := other.Refresh(ctx, tr.RefreshToken, "")
-			f.ExpectOAuthError(ex, err, Status400, "invalid_grant")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidGrant)
 		}, Refs("RFC6749-6", "CIBA-11"), Negative, OIDF(ModRefreshToken))
 
 		// Testname: Refreshed access token stays certificate-bound
@@ -905,7 +905,7 @@ func describeToken(fw *Framework) {
 				f.Expect(!slices.Contains(strings.Fields(rt.Scope), neverGrantedScope), ex, "expected invalid_scope or the extra scope ignored, got tokens for scope %q", rt.Scope)
 				return
 			}
-			f.ExpectOAuthError(ex, err, Status400, "invalid_scope")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidScope)
 		}, Refs("RFC6749-6", "RFC6749-3.3", "RFC6749-5.2"), Negative)
 	})
 }
@@ -935,7 +935,7 @@ func expectBoundAtUserinfo(ctx context.Context, f *Fixture, c *client.Client, ac
 	if errors.As(err, &ce) {
 		code = ce.Code
 	}
-	f.Expect(ex.Status == http.StatusUnauthorized && code == "invalid_token", ex, "expected HTTP 401 invalid_token for the access token over %s's certificate (RFC 8705 3), got HTTP %d error %q", otherID, ex.Status, code)
+	f.Expect(ex.Status == http.StatusUnauthorized && code == ciba.ErrInvalidToken.Code, ex, "expected HTTP 401 invalid_token for the access token over %s's certificate (RFC 8705 3), got HTTP %d error %q", otherID, ex.Status, code)
 }
 
 // refreshable runs an approved flow for c and returns its token response

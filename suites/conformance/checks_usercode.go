@@ -73,7 +73,7 @@ func describeUserCodeACR(fw *Framework) {
 			f.ControlAck(c, p)
 			p.UserCode = ""
 			_, ex, err := c.Authenticate(ctx, p)
-			f.ExpectOAuthError(ex, err, Status400, "missing_user_code")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrMissingUserCode)
 		}, Refs("CIBA-7.1.2", "CIBA-13"), Negative)
 
 		// Testname: Wrong user_code refused
@@ -92,7 +92,7 @@ func describeUserCodeACR(fw *Framework) {
 			f.ControlAck(c, p)
 			p.UserCode = u.UserCode + "0"
 			_, ex, err := c.Authenticate(ctx, p)
-			f.ExpectOAuthError(ex, err, Status400, "invalid_user_code")
+			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidUserCode)
 		}, Refs("CIBA-7.1.2", "CIBA-13"), Negative)
 
 		// Testname: Correct user_code accepted

@@ -20,11 +20,11 @@ func TestAttachDetails(t *testing.T) {
 		outcome, expected, got string
 		urls                   []string
 	}{
-		{OutcomeWarning, "we", "wg", []string{"w"}},
+		{string(reports.Warning), "we", "wg", []string{"w"}},
 		{"failed", "fe", "fg", []string{"f"}},
 		{"timedout", "fe", "fg", []string{"f"}},
-		{OutcomePassed, "", "", nil},
-		{OutcomeSkipped, "", "", nil},
+		{string(reports.Passed), "", "", nil},
+		{string(reports.Skipped), "", "", nil},
 	} {
 		c := CheckResult{Outcome: tt.outcome}
 		c.attachDetails(ds)

@@ -17,7 +17,7 @@
 //	fw.ConformanceIt("refuses an unsigned backchannel request", func(ctx context.Context, f *Fixture) {
 //		c := f.Client(AnyMode, AnyAuth)
 //		_, ex, err := c.Authenticate(ctx, f.Params(c, f.UserFor(device.ActionAllow)), client.CallUnsigned())
-//		f.ExpectOAuthError(ex, err, 400, "invalid_request")
+//		f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidRequest)
 //	}, Refs("FAPI-CIBA-5.2.2-6"), Negative, OIDF("fapi-ciba-id1-ensure-unsigned-backchannel-authorization-request-fails"))
 //
 // Refs, Modes, Auth, Negative and OIDF become Ginkgo labels (filter with

@@ -422,9 +422,9 @@ func orAny(s string) string {
 	return s
 }
 
-func outcomeOf(u *target.User) target.Outcome {
+func outcomeOf(u *target.User) ciba.Outcome {
 	if u.Outcome == "" {
-		return target.OutcomeApprove
+		return ciba.OutcomeApprove
 	}
 	return u.Outcome
 }
@@ -454,14 +454,14 @@ func userFor(env *Env, action device.Action) (*target.User, string) {
 	users := env.Target.Users
 	if caps.Hold {
 		for i := range users {
-			if outcomeOf(&users[i]) == target.OutcomeNever {
+			if outcomeOf(&users[i]) == ciba.OutcomeNever {
 				return &users[i], ""
 			}
 		}
 	}
-	want := target.OutcomeApprove
+	want := ciba.OutcomeApprove
 	if action == device.ActionDeny {
-		want = target.OutcomeDeny
+		want = ciba.OutcomeDeny
 	}
 	var delayed *target.User
 	for i := range users {
@@ -691,12 +691,14 @@ func (f *Fixture) Approved(c *client.Client, edit ...func(*client.AuthParams)) (
 	return tr, ex, ack
 }
 
-// ExpectOAuthError fails unless the call was answered with one of codes
-// and one of statuses (none given: any), with a well-formed error body
-// (CIBA 13, RFC 6749 5.2: JSON with only error, error_description and
-// error_uri; error_description in the allowed ASCII range).
-func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []int, codes ...string) {
+// ExpectOAuthError fails unless the call was answered with the code of one
+// of wanted and one of statuses (none given: any; the sentinels' own
+// statuses are not consulted), with a well-formed error body (CIBA 13,
+// RFC 6749 5.2: JSON with only error, error_description and error_uri;
+// error_description in the allowed ASCII range).
+func (f *Fixture) ExpectOAuthError(ex *client.Exchange, err error, statuses []int, wanted ...*ciba.Error) {
 	ginkgo.GinkgoHelper()
+	codes := ciba.Codes(wanted...)
 	want := fmt.Sprintf("HTTP %v with error %v", statuses, codes)
 	expect := Detail{Expected: want}
 	if err == nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ciba-check/ciba-check/internal/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 
@@ -73,12 +74,12 @@ func TestParallelVerdicts(t *testing.T) {
 // presence of a user_code.
 func TestLeases(t *testing.T) {
 	users := []target.User{
-		{Name: "carol", LoginHint: "carol", Outcome: target.OutcomeNever},
-		{Name: "alice", LoginHint: "alice", Outcome: target.OutcomeApprove},
-		{Name: "carol2", LoginHint: "carol2", Outcome: target.OutcomeNever},
-		{Name: "carol-token", LoginHintToken: "t", Outcome: target.OutcomeNever},
-		{Name: "carol-code", LoginHint: "cc", UserCode: "1", Outcome: target.OutcomeNever},
-		{Name: "carol-shared", LoginHint: "cs", Outcome: target.OutcomeNever, Shared: true},
+		{Name: "carol", LoginHint: "carol", Outcome: ciba.OutcomeNever},
+		{Name: "alice", LoginHint: "alice", Outcome: ciba.OutcomeApprove},
+		{Name: "carol2", LoginHint: "carol2", Outcome: ciba.OutcomeNever},
+		{Name: "carol-token", LoginHintToken: "t", Outcome: ciba.OutcomeNever},
+		{Name: "carol-code", LoginHint: "cc", UserCode: "1", Outcome: ciba.OutcomeNever},
+		{Name: "carol-shared", LoginHint: "cs", Outcome: ciba.OutcomeNever, Shared: true},
 	}
 	peers := peersOf(users, &users[0])
 	var names []string

@@ -140,10 +140,10 @@ func ProbeClient(ctx context.Context, env *Env, tc *target.Client) ProbeResult {
 		switch {
 		case errors.As(err, &insecure):
 			return clientErr(fmt.Sprintf("the backchannel endpoint %q is not an https URL; ciba-check refused to send credentials there", insecure.URL), err)
-		case errors.As(err, &ce) && (ce.Code == "invalid_client" || ce.Code == "unauthorized_client"):
+		case errors.As(err, &ce) && (errors.Is(err, ciba.ErrInvalidClient) || errors.Is(err, ciba.ErrUnauthorizedClient)):
 			return clientErr(fmt.Sprintf("the OP refused its backchannel request with %s%s: check that the OP registered this client id with auth %s, mode %s and this client's signing key and certificate",
 				ce.Code, answerDetail(ce), tc.Auth, tc.Mode), err)
-		case errors.As(err, &ce) && ce.Code == "unknown_user_id":
+		case errors.As(err, &ce) && errors.Is(err, ciba.ErrUnknownUserID):
 			param, value := u.Hint()
 			res.Err = &PreflightError{Where: t.Where(u.Line), Entry: "user " + u.Name, Err: err,
 				Reason: fmt.Sprintf("the OP does not know %s %q: it answered client %s with unknown_user_id%s; check the user's hint", param, value, tc.ID, answerDetail(ce))}
@@ -168,7 +168,7 @@ func ProbeClient(ctx context.Context, env *Env, tc *target.Client) ProbeResult {
 		res.Detail = "backchannel request acknowledged; tokens issued"
 	case errors.Is(err, ciba.ErrAuthorizationPending) || errors.Is(err, ciba.ErrSlowDown):
 		res.Detail = "backchannel request acknowledged; token request answered " + ce2code(err)
-	case errors.As(err, &ce) && ce.Code == "unauthorized_client":
+	case errors.As(err, &ce) && errors.Is(err, ciba.ErrUnauthorizedClient):
 		return clientErr(fmt.Sprintf("the OP refused its token request with unauthorized_client%s: check that the OP registered this client for the grant type %s",
 			answerDetail(ce), ciba.GrantTypeCIBA), err)
 	case tlsFailure(err):

@@ -25,9 +25,9 @@ import (
 )
 
 func TestPreflightUser(t *testing.T) {
-	approve := target.User{Name: "a", Outcome: target.OutcomeApprove}
-	never := target.User{Name: "n", Outcome: target.OutcomeNever}
-	deny := target.User{Name: "d", Outcome: target.OutcomeDeny}
+	approve := target.User{Name: "a", Outcome: ciba.OutcomeApprove}
+	never := target.User{Name: "n", Outcome: ciba.OutcomeNever}
+	deny := target.User{Name: "d", Outcome: ciba.OutcomeDeny}
 	tests := []struct {
 		name  string
 		users []target.User

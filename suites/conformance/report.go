@@ -43,7 +43,7 @@ func Summary(checks []CheckResult) Counts {
 			n.Failed++
 		case c.Warned():
 			n.Warnings++
-		case c.Outcome == OutcomePassed:
+		case c.Outcome == string(reports.Passed):
 			n.Passed++
 		default:
 			n.Skipped++

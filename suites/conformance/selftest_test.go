@@ -267,16 +267,16 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 	for _, c := range rep.Checks {
 		res.all = append(res.all, c.Name)
 		res.byName[c.Name] = c.Outcome
-		if c.Outcome == OutcomeSkipped {
+		if c.Outcome == string(reports.Skipped) {
 			res.skipped = append(res.skipped, c.Name)
 		}
 		if !slices.Contains(c.Labels, profile) {
-			if c.Outcome != OutcomeSkipped {
+			if c.Outcome != string(reports.Skipped) {
 				res.err = errors.Join(res.err, fmt.Errorf("check %q (labels %v) ended %q, want skipped outside its profile", c.Name, c.Labels, c.Outcome))
 			}
 			continue
 		}
-		if c.Outcome != OutcomePassed {
+		if c.Outcome != string(reports.Passed) {
 			res.failed = append(res.failed, c.Name)
 			res.outcomes[c.Name] = c.Outcome
 		}
@@ -286,7 +286,7 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 		case c.Warning != nil:
 			res.messages[c.Name] = c.Warning.Message
 		}
-		if c.Severity == SeverityShould && c.Outcome != OutcomePassed && c.Outcome != OutcomeWarning && c.Outcome != OutcomeSkipped {
+		if c.Severity == SeverityShould && c.Outcome != string(reports.Passed) && c.Outcome != string(reports.Warning) && c.Outcome != string(reports.Skipped) {
 			res.err = errors.Join(res.err, fmt.Errorf("Should check %q ended %q; an unmet SHOULD must be a warning", c.Name, c.Outcome))
 		}
 	}
@@ -350,7 +350,7 @@ func TestFaultMatrix(t *testing.T) {
 		}
 		baselineSkips[rn.noFAPI] = map[string]bool{}
 		for _, c := range results[i].failed {
-			if results[i].outcomes[c] != OutcomeSkipped {
+			if results[i].outcomes[c] != string(reports.Skipped) {
 				continue
 			}
 			baselineSkips[rn.noFAPI][c] = true
@@ -376,7 +376,7 @@ func TestFaultMatrix(t *testing.T) {
 			continue
 		}
 		r.failed = slices.DeleteFunc(slices.Clone(r.failed), func(c string) bool {
-			return r.outcomes[c] == OutcomeSkipped && baselineSkips[rn.noFAPI][c]
+			return r.outcomes[c] == string(reports.Skipped) && baselineSkips[rn.noFAPI][c]
 		})
 		want := slices.Clone(rn.trips)
 		sort.Strings(want)
@@ -390,7 +390,7 @@ func TestFaultMatrix(t *testing.T) {
 		var warned []string
 		for _, c := range r.failed {
 			tripped[c] = true
-			if r.outcomes[c] == OutcomeWarning {
+			if r.outcomes[c] == string(reports.Warning) {
 				warned = append(warned, c)
 			}
 		}

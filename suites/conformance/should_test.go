@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 func TestClassifyShould(t *testing.T) {
@@ -57,12 +59,12 @@ func TestCheckResultWarning(t *testing.T) {
 		warned      bool
 		passedCount int
 	}{
-		{"passed without entries", specReport(types.SpecStatePassed), OutcomePassed, "", "checks_token.go:284", false, false, 1},
-		{"passed with an unrelated entry", specReport(types.SpecStatePassed, other), OutcomePassed, "", "checks_token.go:284", false, false, 1},
+		{"passed without entries", specReport(types.SpecStatePassed), string(reports.Passed), "", "checks_token.go:284", false, false, 1},
+		{"passed with an unrelated entry", specReport(types.SpecStatePassed, other), string(reports.Passed), "", "checks_token.go:284", false, false, 1},
 		{"passed with a warning", specReport(types.SpecStatePassed, warningEntry("expected slow_down, got authorization_pending", 300)),
-			OutcomeWarning, "expected slow_down, got authorization_pending", "checks_token.go:300", false, true, 0},
+			string(reports.Warning), "expected slow_down, got authorization_pending", "checks_token.go:300", false, true, 0},
 		{"two warnings keep both, first location", specReport(types.SpecStatePassed, warningEntry("first", 90), other, warningEntry("second", 91)),
-			OutcomeWarning, "first\n\nsecond", "checks_token.go:90", false, true, 0},
+			string(reports.Warning), "first\n\nsecond", "checks_token.go:90", false, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +95,7 @@ func TestWriteJSONWarning(t *testing.T) {
 		checkResult(specReport(types.SpecStatePassed)),
 		checkResult(specReport(types.SpecStatePassed, warningEntry("expected slow_down\n  < HTTP 400", 300))),
 		{ID: "x/fails", Name: "fails", Outcome: "failed", Failure: "boom", Location: "a.go:1", Meta: Classify([]string{"CIBA-7.1"})},
-		{ID: "x/skips", Name: "skips", Outcome: OutcomeSkipped, SkipReason: "no ping client", Meta: Classify([]string{"CIBA-10.2"})},
+		{ID: "x/skips", Name: "skips", Outcome: string(reports.Skipped), SkipReason: "no ping client", Meta: Classify([]string{"CIBA-10.2"})},
 	}
 	var buf bytes.Buffer
 	if err := WriteJSON(&buf, checks, ReportInfo{}); err != nil {

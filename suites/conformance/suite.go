@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/reports"
 )
 
@@ -56,18 +57,12 @@ type RunConfig struct {
 	NoSharedFlows bool
 }
 
-// ConfigError is a bad filter or focus expression.
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 // Validate checks the filter expressions before Ginkgo sees them:
 // Ginkgo exits the process on a bad configuration.
 func (c RunConfig) Validate() error {
 	if c.LabelFilter != "" {
 		if _, err := types.ParseLabelFilter(c.LabelFilter); err != nil {
-			return &ConfigError{Err: fmt.Errorf("--label-filter %q: %v", c.LabelFilter, firstLine(err.Error()))}
+			return &target.ConfigError{Err: fmt.Errorf("--label-filter %q: %v", c.LabelFilter, firstLine(err.Error()))}
 		}
 	}
 	for _, set := range []struct {
@@ -76,18 +71,18 @@ func (c RunConfig) Validate() error {
 	}{{"--focus", c.Focus}, {"--skip", c.Skip}} {
 		for _, re := range set.res {
 			if _, err := regexp.Compile(re); err != nil {
-				return &ConfigError{Err: fmt.Errorf("%s %q: %v", set.flag, re, err)}
+				return &target.ConfigError{Err: fmt.Errorf("%s %q: %v", set.flag, re, err)}
 			}
 		}
 	}
 	if _, err := ParseProfile(c.Profile); err != nil {
-		return &ConfigError{Err: err}
+		return &target.ConfigError{Err: err}
 	}
 	if c.Parallel < 0 {
-		return &ConfigError{Err: fmt.Errorf("--parallel must be at least 1, got %d", c.Parallel)}
+		return &target.ConfigError{Err: fmt.Errorf("--parallel must be at least 1, got %d", c.Parallel)}
 	}
 	if c.Timeout < 0 || c.CheckTimeout < 0 {
-		return &ConfigError{Err: errors.New("timeouts must not be negative")}
+		return &target.ConfigError{Err: errors.New("timeouts must not be negative")}
 	}
 	return nil
 }
@@ -150,19 +145,16 @@ type CheckResult struct {
 	Exchanges     []reports.Exchange
 }
 
-// Outcomes a check can have besides Ginkgo's failure states ("failed",
-// "panicked", "timedout", "interrupted", "aborted").
-const (
-	OutcomePassed  = "passed"
-	OutcomeWarning = "warning"
-	OutcomeSkipped = "skipped"
-)
+// A check's Outcome is Ginkgo's spec state ("failed", "panicked",
+// "timedout", "interrupted", "aborted", "pending") or one of the report
+// model's outcomes (reports.Passed, reports.Warning, reports.Skipped):
+// the one list of check outcomes.
 
 // Failed reports whether the outcome is a failure of any kind. A warning
 // is not one.
 func (c CheckResult) Failed() bool {
 	switch c.Outcome {
-	case OutcomePassed, OutcomeWarning, OutcomeSkipped, "pending":
+	case string(reports.Passed), string(reports.Warning), string(reports.Skipped), "pending":
 		return false
 	}
 	return true
@@ -171,7 +163,7 @@ func (c CheckResult) Failed() bool {
 // Warned reports whether the check ended with a warning: an unmet
 // SHOULD-level expectation and no failure. Failure and Location then
 // hold the (first) warning.
-func (c CheckResult) Warned() bool { return c.Outcome == OutcomeWarning }
+func (c CheckResult) Warned() bool { return c.Outcome == string(reports.Warning) }
 
 // NotSelected is the skip reason of checks the filters left out; NotRun
 // of selected checks the run stopped before (fail-fast, timeout, a
@@ -390,7 +382,7 @@ func checkResult(sr types.SpecReport) CheckResult {
 			msgs = append(msgs, e.StringRepresentation())
 		}
 		if len(msgs) > 0 {
-			c.Outcome = OutcomeWarning
+			c.Outcome = string(reports.Warning)
 			c.Failure = strings.Join(msgs, "\n\n")
 		}
 	}

@@ -26,7 +26,7 @@ func TestPlanPicksClientAndUser(t *testing.T) {
 			{ID: "basic", Mode: ciba.ModePoll, Auth: ciba.AuthClientSecretBasic},
 			{ID: "ping", Mode: ciba.ModePing, Auth: ciba.AuthTLSClient},
 		},
-		Users: []target.User{{Name: "alice", Outcome: target.OutcomeApprove}, {Name: "bob", Outcome: target.OutcomeNever}},
+		Users: []target.User{{Name: "alice", Outcome: ciba.OutcomeApprove}, {Name: "bob", Outcome: ciba.OutcomeNever}},
 	}
 	tests := []struct {
 		name      string
