@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // Client drives a mock device in another process (or on another host)

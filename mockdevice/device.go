@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // Errors of Decide and the waiting methods, compared with errors.Is.

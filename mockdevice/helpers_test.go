@@ -17,8 +17,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // testIssuer is the OP the tests pretend to be.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // DefaultErrorStatus is the status ciba.OutcomeError answers when the policy

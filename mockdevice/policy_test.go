@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 func TestParsePolicy(t *testing.T) {

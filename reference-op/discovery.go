@@ -6,7 +6,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // Metadata returns the discovery document (OIDC Discovery 3, CIBA 4,

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // Fault names of the token area: token endpoint, ID tokens, refresh,

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // fuzzOP is an OP without TLS or outbound calls, served in process, for

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // writeJSONStatus sends v as JSON with no caching (RFC 6749 5.1, CIBA 10.1.1).

@@ -3,7 +3,7 @@ package refop
 import (
 	"net/http"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // handleIntrospect is token introspection (RFC 7662) for the token's own

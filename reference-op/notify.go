@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // Notification delivery policy (CIBA 10.2, 10.3): retry only network

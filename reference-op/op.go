@@ -18,8 +18,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // Endpoint paths below the issuer.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // authParams are the authentication request parameters (CIBA 7.1), taken

@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"slices"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // ServerTLSConfig is the FAPI TLS configuration (FAPI-RW 8.5): TLS 1.2 or

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // handleToken is the token endpoint (CIBA 10.1, 11; RFC 6749 6).

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"text/template"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 

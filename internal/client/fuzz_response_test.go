@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // FuzzDecodeResponses feeds what an OP under test may answer to the

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // Poll calls the token endpoint for ack.AuthReqID until it answers with

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // scriptedToken answers successive token requests with replies in order,

@@ -18,8 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // MaxNotificationBody bounds the body the receiver reads and keeps.

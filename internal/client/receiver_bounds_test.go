@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // boundedReceiver is a receiver with small bounds, driven through

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // startReceiver starts a receiver on loopback and returns it with an HTTP

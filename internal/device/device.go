@@ -17,7 +17,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 const testSecret = "s3cr3t-value-never-shown-32-bytes-or-more"

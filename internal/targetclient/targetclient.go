@@ -16,9 +16,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 	"github.com/ciba-check/ciba-check/internal/client"
-	"github.com/ciba-check/ciba-check/internal/clock"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 

@@ -1,7 +1,7 @@
 package targetclient
 
 import (
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 func TestInAuthReqIDCharset(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // fakeTokenEndpoint is an httptest TLS server (HTTP/2 when h2) whose

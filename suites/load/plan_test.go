@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ciba-check/ciba-check/internal/ciba"
+	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/target"
 )
 

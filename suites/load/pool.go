@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // AssertionSource hands out one client assertion per request.

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/ciba-check/ciba-check/internal/clock"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // Progress intervals: a terminal is redrawn a few times a second; a log
