@@ -138,7 +138,7 @@ max nearly every answer is slow_down. With a private_key_jwt client every
 request carries a fresh client assertion from a pool signed ahead of use.
 
 At most --max-in-flight polls are in flight (default: rate × max(4 × the
-warm-up latency, 10 ms), within 64..1000); a poll due while the cap is full,
+warm-up latency, 20 ms), within 64..1000); a poll due while the cap is full,
 or more than 50 ms late, is dropped and counted (k6's dropped_iterations),
 never queued into a burst. Connections to the OP are capped (--max-conns),
 answers longer than --max-body count as unexpected, and --output is written
@@ -222,7 +222,7 @@ the summaries and files are still written, marked "aborted": "interrupted".`
 		opts.RateText = "max"
 		fl.Lookup("rate").DefValue = "max"
 		fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
-		fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 10ms) within [64, 1000])")
+		fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 20ms) within [64, 1000])")
 		fl.IntVar(&opts.Workers, "workers", 0, "")
 		_ = fl.MarkDeprecated("workers", "use --max-in-flight")
 		fl.BoolVar(&opts.SeqHeader, "seq-header", false, "send vegeta's X-Vegeta-Seq header on every poll (unique per request, so HTTP/2 header compression cannot index it)")

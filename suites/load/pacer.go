@@ -232,7 +232,7 @@ const (
 	// MinExpectedLatency floors the latency the default cap is sized for,
 	// so a fast loopback warm-up still leaves room for a blip (a GC pause,
 	// a busy core).
-	MinExpectedLatency = 10 * time.Millisecond
+	MinExpectedLatency = 20 * time.Millisecond
 	// minDefaultInFlight is twice the workers of a max-rate run, which
 	// by Little's law carry any rate below the OP's capacity at its
 	// unloaded latency.
@@ -245,11 +245,11 @@ const (
 // DefaultMaxInFlight is the in-flight cap used when none is given:
 //
 //	Max rate:   DefaultMaxRateWorkers (32)
-//	fixed rate: clamp(⌈rate/s × max(4 × latency, 10 ms)⌉, 64, 1000)
+//	fixed rate: clamp(⌈rate/s × max(4 × latency, 20 ms)⌉, 64, 1000)
 //
 // where latency is the median of the warm-up polls. By Little's law
 // rate × latency requests are in flight on average; the cap lets latency
-// grow fourfold (or to 10 ms) before a hit is dropped. A larger cap does
+// grow fourfold (or to 20 ms) before a hit is dropped. A larger cap does
 // not buy throughput: past the OP's (or the generator's) capacity it only
 // queues, and measured on the embedded OP a cap of 360 at 3,600 polls/s
 // gave 1,950/s at p99 890 ms where 64 gave 3,560/s at p99 15 ms.

@@ -187,8 +187,8 @@ func TestDefaultMaxInFlight(t *testing.T) {
 		want    int
 	}{
 		{Rate{Max: true}, time.Second, DefaultMaxRateWorkers},
-		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 80},             // 8000 × 10 ms (the floor)
-		{Rate{Freq: 20000, Per: time.Second}, 5 * time.Millisecond, 400},           // 20000 × 4 × 5 ms
+		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 160},            // 8000 × 20 ms (the floor)
+		{Rate{Freq: 20000, Per: time.Second}, 6 * time.Millisecond, 480},           // 20000 × 4 × 6 ms
 		{Rate{Freq: 10, Per: time.Second}, 5 * time.Millisecond, 64},               // the floor of the cap
 		{Rate{Freq: 50000, Per: time.Second}, time.Second, 1000},                   // the ceiling
 		{Rate{Freq: 100, Per: 100 * time.Millisecond}, 30 * time.Millisecond, 120}, // 1000/s × 120 ms
