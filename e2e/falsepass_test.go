@@ -22,8 +22,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ciba-check/ciba-check/internal/devenv"
 )
 
 // hostileRun is one run of the suite against a hostile front.
@@ -130,21 +128,7 @@ type hostileExec struct {
 // start starts the embedded environment, the front and the run.
 func (hr hostileRun) start(ctx context.Context, t *testing.T, bin string) *hostileExec {
 	t.Helper()
-	dir := t.TempDir()
-	copyMaterial(t, dir)
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	env, err := devenv.Start(startCtx, devenv.Options{Dir: dir})
-	cancel()
-	if err != nil {
-		t.Fatalf("starting the embedded environment: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := env.Close(ctx); err != nil {
-			t.Errorf("closing environment: %v", err)
-		}
-	})
+	env, dir := startCopiedEnv(t)
 	x := &hostileExec{hr: hr, h: startHostileOP(t, env, dir, hr.mode), done: make(chan struct{})}
 
 	// The target is the embedded one (clients, keys, users, device,

@@ -233,27 +233,6 @@ type boundsRun struct {
 	maxRSS int64
 }
 
-// startBoundsEnv starts an embedded environment on copied material.
-func startBoundsEnv(t *testing.T) (*devenv.Env, string) {
-	t.Helper()
-	dir := t.TempDir()
-	copyMaterial(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	env, err := devenv.Start(ctx, devenv.Options{Dir: dir})
-	cancel()
-	if err != nil {
-		t.Fatalf("starting the embedded environment: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := env.Close(ctx); err != nil {
-			t.Errorf("closing environment: %v", err)
-		}
-	})
-	return env, dir
-}
-
 // runAgainst runs the binary on tgt (written into dir) with args; the
 // run is killed after limit (a failure: the run's own bounds did not
 // hold).
@@ -317,7 +296,7 @@ func TestRunMemoryBoundedAgainstHugeAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.behaviour), func(t *testing.T) {
-			env, dir := startBoundsEnv(t)
+			env, dir := startCopiedEnv(t)
 			op := startBoundsOP(t, env, dir, tt.behaviour)
 			report := filepath.Join(dir, "results.json")
 			r := runAgainst(t, bin, dir, frontTarget(env, op), 170*time.Second, append([]string{"--json", report}, tt.args...)...)
@@ -357,7 +336,7 @@ func TestRunEndsByItsDeadlineAgainstAHang(t *testing.T) {
 	for _, b := range []boundsBehaviour{behaveHang, behaveHangAfterRefusal} {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			env, dir := startBoundsEnv(t)
+			env, dir := startCopiedEnv(t)
 			op := startBoundsOP(t, env, dir, b)
 			junit := filepath.Join(dir, "junit.xml")
 			r := runAgainst(t, bin, dir, frontTarget(env, op), 90*time.Second, "--timeout", "8s", "--junit", junit)
@@ -387,7 +366,7 @@ func TestOPTextReachesNoTerminalOrReportRaw(t *testing.T) {
 		t.Skip("runs the suite against an OP answering control characters")
 	}
 	bin := ciBinary(t)
-	env, dir := startBoundsEnv(t)
+	env, dir := startCopiedEnv(t)
 	op := startBoundsOP(t, env, dir, behaveControl)
 	md, junit := filepath.Join(dir, "summary.md"), filepath.Join(dir, "junit.xml")
 	r := runAgainst(t, bin, dir, frontTarget(env, op), 170*time.Second, "--timeout", "150s", "--md", md, "--junit", junit)
@@ -421,7 +400,7 @@ func TestTargetErrorStillWritesReports(t *testing.T) {
 		t.Skip("runs the binary")
 	}
 	bin := ciBinary(t)
-	env, dir := startBoundsEnv(t)
+	env, dir := startCopiedEnv(t)
 	tgt := *env.Target
 	tgt.Clients = append([]target.Client(nil), env.Target.Clients...)
 	tgt.Clients[0].ID = "no-such-client"

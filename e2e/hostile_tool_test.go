@@ -155,21 +155,7 @@ func TestNoCredentialToPlainHTTP(t *testing.T) {
 		t.Skip("runs the binary against hostile OPs")
 	}
 	bin := ciBinary(t)
-	dir := t.TempDir()
-	copyMaterial(t, dir)
-	startCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	env, err := devenv.Start(startCtx, devenv.Options{Dir: dir})
-	cancel()
-	if err != nil {
-		t.Fatalf("starting the embedded environment: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := env.Close(ctx); err != nil {
-			t.Errorf("closing environment: %v", err)
-		}
-	})
+	env, dir := startCopiedEnv(t)
 
 	type scenario struct {
 		name string
@@ -292,21 +278,7 @@ func TestHostileAuthReqIDNeverReachesAShell(t *testing.T) {
 		t.Skip("runs the binary against a hostile OP")
 	}
 	bin := ciBinary(t)
-	dir := t.TempDir()
-	copyMaterial(t, dir)
-	startCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	env, err := devenv.Start(startCtx, devenv.Options{Dir: dir})
-	cancel()
-	if err != nil {
-		t.Fatalf("starting the embedded environment: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := env.Close(ctx); err != nil {
-			t.Errorf("closing environment: %v", err)
-		}
-	})
+	env, dir := startCopiedEnv(t)
 	pwned := filepath.Join(dir, "pwned")
 	ran := filepath.Join(dir, "approve-ran")
 	if err := os.WriteFile(filepath.Join(dir, "approve.sh"), []byte("#!/bin/sh\ntouch "+ran+"\n"), 0o755); err != nil {
@@ -408,21 +380,7 @@ func TestRedirectsAreNotFollowedWithCredentials(t *testing.T) {
 		t.Skip("runs the binary against hostile OPs")
 	}
 	bin := ciBinary(t)
-	dir := t.TempDir()
-	copyMaterial(t, dir)
-	startCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	env, err := devenv.Start(startCtx, devenv.Options{Dir: dir})
-	cancel()
-	if err != nil {
-		t.Fatalf("starting the embedded environment: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := env.Close(ctx); err != nil {
-			t.Errorf("closing environment: %v", err)
-		}
-	})
+	env, dir := startCopiedEnv(t)
 	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
 		for _, dest := range []string{"plain", "https"} {
 			t.Run(fmt.Sprintf("%d to %s", status, dest), func(t *testing.T) {

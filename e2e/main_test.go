@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -78,4 +79,27 @@ func copyMaterial(t *testing.T, dst string) {
 	if err != nil {
 		t.Fatalf("copying test material: %v", err)
 	}
+}
+
+// startCopiedEnv starts the embedded environment on a copy of the shared
+// material in a fresh folder, closed when the test ends; it returns the
+// environment and the folder.
+func startCopiedEnv(t *testing.T) (*devenv.Env, string) {
+	t.Helper()
+	dir := t.TempDir()
+	copyMaterial(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	env, err := devenv.Start(ctx, devenv.Options{Dir: dir})
+	cancel()
+	if err != nil {
+		t.Fatalf("starting the embedded environment: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := env.Close(ctx); err != nil {
+			t.Errorf("closing environment: %v", err)
+		}
+	})
+	return env, dir
 }
