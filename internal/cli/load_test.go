@@ -348,6 +348,10 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 	if strings.Join(sum.Shards, ",") != "0/2,1/2" || r.Intended != 50 || r.Sent+r.Dropped != r.Intended || r.Sent == 0 || r.Unexpected != 0 {
 		t.Fatalf("merged %+v shards %v", sum.Requests, sum.Shards)
 	}
+	// The shards recorded their OP, so the merged report names it.
+	if sum.Target != env.Issuer {
+		t.Fatalf("merged target %q, want %q", sum.Target, env.Issuer)
+	}
 }
 
 // TestLoadExitCodes: an interrupted load run exits 130 (documented next to

@@ -101,7 +101,7 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 		stop:    stop,
 		dropped: func() uint64 { return pacer.Dropped() + busyDropped.Load() },
 	}
-	name := AttackName(scenario, cfg.Shard, cfg.Rate, cfg.Duration)
+	name := AttackName(scenario, cfg.Shard, cfg.Rate, cfg.Duration, cfg.Info.Target)
 	results := make(chan *vegeta.Result, 256)
 	collected := make(chan struct{})
 	go func() {

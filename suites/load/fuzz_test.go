@@ -36,7 +36,7 @@ func FuzzParseFlags(f *testing.F) {
 // Results files come from other machines: merge must refuse garbage.
 func FuzzMerge(f *testing.F) {
 	var good bytes.Buffer
-	_ = vegeta.NewEncoder(&good).Encode(&vegeta.Result{Attack: AttackName(ScenarioPoll, Shard{0, 2}, Rate{Freq: 5, Per: time.Second}, time.Second), Code: 400,
+	_ = vegeta.NewEncoder(&good).Encode(&vegeta.Result{Attack: AttackName(ScenarioPoll, Shard{0, 2}, Rate{Freq: 5, Per: time.Second}, time.Second, ""), Code: 400,
 		Body: []byte(`{"error":"slow_down"}`)})
 	f.Add(good.Bytes())
 	f.Add([]byte(`{"attack":"ciba-check/poll?rate=max&duration=1s","code":200}` + "\n"))

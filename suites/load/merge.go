@@ -87,6 +87,11 @@ func Merge(inputs []MergeInput, o MergeOptions) (*Summary, error) {
 						return nil, fmt.Errorf("load: %s: shard %q appears twice (with different settings)", in.Name, info.Shard)
 					}
 				}
+				for _, other := range shards {
+					if other.Target != info.Target {
+						return nil, fmt.Errorf("load: %s holds results of %s; the others are of %s: one merge is one OP", in.Name, orUnknown(info.Target), orUnknown(other.Target))
+					}
+				}
 				shards[res.Attack] = info
 				total = addRates(total, info.Rate)
 				planned = max(planned, info.Planned)
@@ -124,7 +129,12 @@ func Merge(inputs []MergeInput, o MergeOptions) (*Summary, error) {
 		}
 	}
 	slices.Sort(names)
+	var target string
+	for _, info := range shards {
+		target = info.Target // all equal, checked above
+	}
 	return rec.Summary(RunInfo{
+		Target:      target,
 		ToolVersion: o.ToolVersion,
 		Shards:      names,
 		Rate:        total,
@@ -145,4 +155,12 @@ func addRates(a, b Rate) Rate {
 	// Express both per nanosecond-exact common unit: per second, rounded.
 	sum := a.PerSecond() + b.PerSecond()
 	return Rate{Freq: int(sum + 0.5), Per: time.Second}
+}
+
+// orUnknown names a target in a message, or says none was recorded.
+func orUnknown(target string) string {
+	if target == "" {
+		return "an OP not recorded (results written before ciba-check recorded it)"
+	}
+	return target
 }

@@ -238,7 +238,7 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 	}
 	cpu0, cpuOK := processCPU()
 	col.started = cfg.Clock.Now()
-	name := AttackName(ScenarioPoll, cfg.Shard, cfg.Rate, cfg.Duration)
+	name := AttackName(ScenarioPoll, cfg.Shard, cfg.Rate, cfg.Duration, cfg.Info.Target)
 	done := make(chan struct{})
 	wg := col.watch(ctx, done)
 	var targetErr string

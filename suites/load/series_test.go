@@ -247,7 +247,7 @@ func TestMergeRebuildsTheSeriesOfOneRun(t *testing.T) {
 	var all []*vegeta.Result
 	for s := range 2 {
 		enc := vegeta.NewEncoder(&shards[s])
-		name := AttackName(ScenarioPoll, Shard{s, 2}, Rate{Freq: 50, Per: time.Second}, 20*time.Second)
+		name := AttackName(ScenarioPoll, Shard{s, 2}, Rate{Freq: 50, Per: time.Second}, 20*time.Second, "")
 		for i := range 1000 {
 			res := &vegeta.Result{Attack: name, Seq: uint64(i), Code: 400, Body: []byte(pendingBody), Method: "POST", URL: "https://op/token",
 				Timestamp: epoch().Add(time.Duration(i)*20*time.Millisecond + time.Duration(s)*7*time.Millisecond),

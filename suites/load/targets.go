@@ -453,11 +453,15 @@ func StartPending(ctx context.Context, c *client.Client, user *target.User, scop
 }
 
 // AttackName encodes what merge needs to know about a shard into vegeta's
-// attack name, which every encoded result carries.
-func AttackName(s Scenario, shard Shard, r Rate, planned time.Duration) string {
+// attack name, which every encoded result carries: the scenario, shard,
+// rate, planned duration and the OP's issuer (target; empty when unknown).
+func AttackName(s Scenario, shard Shard, r Rate, planned time.Duration, target string) string {
 	v := url.Values{"rate": {r.String()}, "duration": {planned.String()}}
 	if shard.Count > 1 {
 		v.Set("shard", shard.String())
+	}
+	if target != "" {
+		v.Set("target", target)
 	}
 	return "ciba-check/" + string(s) + "?" + v.Encode()
 }
@@ -468,6 +472,7 @@ type attackInfo struct {
 	Shard    string
 	Rate     Rate
 	Planned  time.Duration
+	Target   string
 }
 
 func parseAttackName(name string) (attackInfo, error) {
@@ -480,7 +485,7 @@ func parseAttackName(name string) (attackInfo, error) {
 	if err != nil {
 		return attackInfo{}, fmt.Errorf("attack %q: %w", name, err)
 	}
-	info := attackInfo{Scenario: Scenario(sc), Shard: v.Get("shard")}
+	info := attackInfo{Scenario: Scenario(sc), Shard: v.Get("shard"), Target: v.Get("target")}
 	if !info.Scenario.valid() {
 		return attackInfo{}, fmt.Errorf("attack %q: unknown scenario %q", name, sc)
 	}

@@ -443,7 +443,7 @@ func TestPollTargets(t *testing.T) {
 }
 
 func result(code int, body string, lat time.Duration, at time.Time) *vegeta.Result {
-	return &vegeta.Result{Attack: AttackName(ScenarioPoll, Shard{0, 1}, Rate{Freq: 10, Per: time.Second}, time.Second),
+	return &vegeta.Result{Attack: AttackName(ScenarioPoll, Shard{0, 1}, Rate{Freq: 10, Per: time.Second}, time.Second, ""),
 		Code: uint16(code), Body: []byte(body), Latency: lat, Timestamp: at, Method: "POST", URL: "https://op/token"}
 }
 
