@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,12 +69,18 @@ func TestNoClientSecretInAnyOutput(t *testing.T) {
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, serveOut) }()
-	defer func() {
-		_ = serve.Process.Kill()
-		_ = serve.Wait()
-	}()
+	// Wait also ends the copy into serveErr: read it only after this.
+	var stopped sync.Once
+	stopServe := func() {
+		stopped.Do(func() {
+			_ = serve.Process.Kill()
+			_ = serve.Wait()
+		})
+	}
+	defer stopServe()
 	raw, err := os.ReadFile(filepath.Join(dir, devenv.SecretFile))
 	if err != nil {
+		stopServe()
 		t.Fatalf("serve --no-fapi wrote no client secret: %v\n%s%s", err, serveLines.String(), serveErr.String())
 	}
 	secret := strings.TrimSpace(string(raw))
@@ -145,6 +152,7 @@ func TestNoClientSecretInAnyOutput(t *testing.T) {
 		"--output", out("poll-post.bin"))
 	runCLI("load flow", []int{ExitOK}, "load", "flow", "--target", targetFile, "--auth", "client_secret", "--duration", "3s", "--rate", "2/s", "-q",
 		"--output", out("flow.bin"), "--json", out("flow.json"), "--md", out("flow.md"), "--html", out("flow.html"))
+	stopServe()
 	save("serve stderr", serveErr.Bytes())
 
 	entries, err := os.ReadDir(outDir)
