@@ -45,17 +45,28 @@ func requireHTTPSTransport(rt http.RoundTripper) http.RoundTripper {
 }
 
 func (h httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL == nil || req.URL.Scheme != "https" || req.URL.Host == "" {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		u := ""
-		if req.URL != nil {
-			u = req.URL.Redacted()
-		}
-		return nil, &InsecureURLError{URL: u}
+	if err := RefuseInsecureRequest(req); err != nil {
+		return nil, err
 	}
 	return h.next.RoundTrip(req)
+}
+
+// RefuseInsecureRequest is the check of every credentialed transport (the
+// client's and the load generator's): unless req goes to an absolute https
+// URL, it closes req's body, as a RoundTripper must, and returns an
+// *InsecureURLError before a byte is written.
+func RefuseInsecureRequest(req *http.Request) error {
+	if req.URL != nil && req.URL.Scheme == "https" && req.URL.Host != "" {
+		return nil
+	}
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	u := ""
+	if req.URL != nil {
+		u = req.URL.Redacted()
+	}
+	return &InsecureURLError{URL: u}
 }
 
 // CloseIdleConnections passes through, so http.Client.CloseIdleConnections

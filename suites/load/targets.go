@@ -314,15 +314,8 @@ type loadTransport struct {
 func (t *loadTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Every poll carries a credential (a client assertion, the client's
 	// certificate): never over plain HTTP, as the CIBA client refuses too.
-	if req.URL == nil || req.URL.Scheme != "https" || req.URL.Host == "" {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		u := ""
-		if req.URL != nil {
-			u = req.URL.Redacted()
-		}
-		return nil, &client.InsecureURLError{URL: u}
+	if err := client.RefuseInsecureRequest(req); err != nil {
+		return nil, err
 	}
 	if !t.seqHeader && req.Header.Get(headerSeq) != "" {
 		// A RoundTripper must not modify its request: send a shallow
