@@ -124,28 +124,8 @@ func startBoundsOP(t *testing.T, env *devenv.Env, dir string, b boundsBehaviour)
 // reference OP moved to issuer.
 func rewrittenDiscovery(t *testing.T, env *devenv.Env, issuer string) []byte {
 	t.Helper()
-	roots, err := env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.Issuer+ciba.DiscoveryPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var doc map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+	if err := json.Unmarshal(getReference(t, env, env.Issuer+ciba.DiscoveryPath), &doc); err != nil {
 		t.Fatal(err)
 	}
 	var rewrite func(v any) any

@@ -31,7 +31,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ciba-check/ciba-check/ciba"
-	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/pki"
 	"github.com/ciba-check/ciba-check/mockdevice"
@@ -204,34 +203,7 @@ func (h *hostileOP) listen(t *testing.T, cert tls.Certificate) (net.Listener, *t
 // and rewrites every URL of the OP in the document to the front.
 func (h *hostileOP) copyReference(t *testing.T, env *devenv.Env) {
 	t.Helper()
-	roots, err := env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.CloseIdleConnections()
-	get := func(u string) []byte {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatalf("reference OP: %v", err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("reference OP %s: status %d, %v", u, resp.StatusCode, err)
-		}
-		return body
-	}
+	get := func(u string) []byte { t.Helper(); return getReference(t, env, u) }
 	var doc map[string]any
 	if err := json.Unmarshal(get(env.Issuer+ciba.DiscoveryPath), &doc); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
-	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/pki"
 	"github.com/ciba-check/ciba-check/internal/target"
@@ -110,28 +109,7 @@ func startFront(t *testing.T, env *devenv.Env, dir string, edit func(doc map[str
 	t.Cleanup(f.srv.Close)
 	front := f.srv.URL
 
-	roots, err := env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.CloseIdleConnections()
-	get := func(u string) []byte {
-		t.Helper()
-		resp, err := hc.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("reference OP %s: HTTP %d, %v", u, resp.StatusCode, err)
-		}
-		return b
-	}
+	get := func(u string) []byte { t.Helper(); return getReference(t, env, u) }
 	var doc map[string]any
 	if err := json.Unmarshal(get(env.Issuer+ciba.DiscoveryPath), &doc); err != nil {
 		t.Fatal(err)

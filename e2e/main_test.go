@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
 )
 
@@ -102,4 +105,36 @@ func startCopiedEnv(t *testing.T) (*devenv.Env, string) {
 		}
 	})
 	return env, dir
+}
+
+// getReference GETs u from the embedded environment (the reference OP or
+// the device) trusting its CA, and fails the test unless the answer is
+// 200 with a body.
+func getReference(t *testing.T, env *devenv.Env, u string) []byte {
+	t.Helper()
+	roots, err := env.Target.RootCAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("reference OP: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("reference OP %s: status %d, %v", u, resp.StatusCode, err)
+	}
+	return body
 }
