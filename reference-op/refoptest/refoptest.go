@@ -10,15 +10,14 @@
 //	// POST a signed request to op.Discovery.BackchannelAuthenticationEndpoint
 //	// naming op.User("approve").LoginHint, then poll op.Discovery.TokenEndpoint.
 //
-// Everything it returns is standard library or go-jose types, so a module
-// outside ciba-check can name all of it.
+// Everything it returns is standard library, go-jose or package ciba
+// types, so a module outside ciba-check can name all of it.
 package refoptest
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,8 +26,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // TB is the part of testing.TB that Start uses; *testing.T, *testing.B
@@ -62,7 +63,7 @@ type OP struct {
 	Issuer string
 	// Discovery is the OP's metadata as its discovery document publishes
 	// it (OIDC Discovery 3, CIBA 4).
-	Discovery Metadata
+	Discovery ciba.ProviderMetadata
 	// RootCAs trusts the OP's and the device's server certificates;
 	// CACertPEM is the same CA in PEM.
 	RootCAs   *x509.CertPool
@@ -73,19 +74,6 @@ type OP struct {
 	Users []User
 
 	env *devenv.Env
-}
-
-// Metadata is the part of the discovery document a CIBA client needs.
-type Metadata struct {
-	Issuer                            string            `json:"issuer"`
-	TokenEndpoint                     string            `json:"token_endpoint"`
-	BackchannelAuthenticationEndpoint string            `json:"backchannel_authentication_endpoint"`
-	JWKSURI                           string            `json:"jwks_uri"`
-	UserinfoEndpoint                  string            `json:"userinfo_endpoint"`
-	BackchannelTokenDeliveryModes     []string          `json:"backchannel_token_delivery_modes_supported"`
-	BackchannelSigningAlgs            []string          `json:"backchannel_authentication_request_signing_alg_values_supported"`
-	TLSClientCertificateBoundTokens   bool              `json:"tls_client_certificate_bound_access_tokens"`
-	MTLSEndpointAliases               map[string]string `json:"mtls_endpoint_aliases,omitempty"`
 }
 
 // Client is a client registered at the OP (CIBA 4) and its secrets.
@@ -157,9 +145,11 @@ func New(dir string, o Options) (*OP, error) {
 	if err := op.describe(env.Target); err != nil {
 		return nil, errors.Join(err, op.Stop())
 	}
-	if err := op.discover(); err != nil {
+	md, err := targetclient.Discover(context.Background(), env.Target)
+	if err != nil {
 		return nil, errors.Join(err, op.Stop())
 	}
+	op.Discovery = *md
 	return op, nil
 }
 
@@ -206,24 +196,6 @@ func (op *OP) describe(t *target.Target) error {
 		})
 	}
 	return nil
-}
-
-// discover reads the OP's discovery document as a client would.
-func (op *OP) discover() error {
-	hc := &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: op.RootCAs, MinVersion: tls.VersionTLS12}},
-	}
-	defer hc.CloseIdleConnections()
-	resp, err := hc.Get(op.Issuer + "/.well-known/openid-configuration")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("discovery answered %s", resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(&op.Discovery)
 }
 
 // Client returns the first registered client with the delivery mode and
