@@ -62,9 +62,17 @@ func inAuthReqIDCharset(s string) bool { return ciba.ValidAuthReqID(s) }
 
 func describeAttacks(fw *Framework) {
 	fw.Describe("Attack probes", func() {
-		attackRequestObjectChecks(fw)
-		attackBackchannelParamChecks(fw)
-		attackClientAssertionChecks(fw)
+		attackRequestObjectCritChecks(fw)
+		attackRequestObjectNamedKeyChecks(fw)
+		attackRequestObjectForeignKeyChecks(fw)
+		attackRequestObjectMalformedChecks(fw)
+		attackBackchannelFormChecks(fw)
+		attackRequestedExpiryChecks(fw)
+		attackNotificationTokenChecks(fw)
+		attackAssertionSignatureChecks(fw)
+		attackAssertionLifetimeChecks(fw)
+		attackAssertionClaimChecks(fw)
+		attackAssertionKeyTypeChecks(fw)
 		attackTokenChecks(fw)
 	})
 }

@@ -10,10 +10,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 )
 
-// attackBackchannelParamChecks registers the probes of the backchannel
-// request's form: a repeated parameter, an oversized body, and values at
-// and past their bounds (CIBA 7.1, 7.2, RFC 6749 3.1).
-func attackBackchannelParamChecks(fw *Framework) {
+// attackBackchannelFormChecks registers the probes of the request's form: a parameter
+// sent twice and an oversized request object (CIBA 7.1, RFC 6749 3.1).
+func attackBackchannelFormChecks(fw *Framework) {
 	// Testname: Two request objects refused
 	// Spec: RFC6749-3.1, CIBA-7.1, CIBA-13
 	// Description: A backchannel request with the request parameter
@@ -68,7 +67,11 @@ func attackBackchannelParamChecks(fw *Framework) {
 		f.Expect(ex.Status < http.StatusInternalServerError, ex,
 			"expected the oversized request object accepted or refused with a 4xx answer (CIBA 13 lists 400, 401 and 403 errors), got HTTP %d", ex.Status)
 	}, Refs("CIBA-13"), Negative)
+}
 
+// attackRequestedExpiryChecks registers the probe of requested_expiry values that are
+// no positive integer (CIBA 7.1).
+func attackRequestedExpiryChecks(fw *Framework) {
 	// Testname: Non-positive or fractional requested_expiry refused
 	// Spec: CIBA-7.1
 	// Description: requested_expiry is a positive integer; the OP
@@ -99,7 +102,11 @@ func attackBackchannelParamChecks(fw *Framework) {
 			f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidRequest)
 		}
 	}, Refs("CIBA-7.1"), Negative, Should)
+}
 
+// attackNotificationTokenChecks registers the probes of client_notification_token at
+// and past its 1024-character bound (CIBA 7.1).
+func attackNotificationTokenChecks(fw *Framework) {
 	// Testname: Overlong client_notification_token refused
 	// Spec: CIBA-7.1
 	// Description: The OP SHOULD refuse a client_notification_token

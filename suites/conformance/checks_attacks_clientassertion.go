@@ -12,10 +12,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 )
 
-// attackClientAssertionChecks registers the probes of private_key_jwt
-// client assertions: forged, expired, replayed or misaddressed ones (RFC
-// 7523 3, OIDC Core 9).
-func attackClientAssertionChecks(fw *Framework) {
+// attackAssertionSignatureChecks registers the probes of forged assertion signatures:
+// alg none and HS256 keyed with the public key (RFC 7523 3, OIDC Core 9).
+func attackAssertionSignatureChecks(fw *Framework) {
 	// Testname: Client assertion with alg none refused
 	// Spec: RFC7523-3, FAPI-RW-8.6
 	// Description: An unsigned (alg none) client assertion MUST be
@@ -51,7 +50,11 @@ func attackClientAssertionChecks(fw *Framework) {
 		pub, _ := json.Marshal(c.PublicKey())
 		expectAssertionRefused(ctx, f, c, client.AuthAssertionOptions(client.WithHS256Secret(pub)))
 	}, Refs("RFC7523-3", "FAPI-RW-8.6"), Auth(ciba.AuthPrivateKeyJWT), Negative)
+}
 
+// attackAssertionLifetimeChecks registers the probes of an expired and a replayed
+// assertion (RFC 7523 3).
+func attackAssertionLifetimeChecks(fw *Framework) {
 	// Testname: Expired client assertion refused
 	// Spec: RFC7523-3
 	// Description: A client assertion whose exp has passed (ten
@@ -99,7 +102,11 @@ func attackClientAssertionChecks(fw *Framework) {
 		_, ex, err := c.Token(ctx, ack.AuthReqID, client.WithAuth(client.AuthAssertion(assertion)))
 		f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 	}, Refs("OIDC-9", "RFC7523-3"), Auth(ciba.AuthPrivateKeyJWT), Negative, Should)
+}
 
+// attackAssertionClaimChecks registers the probes of misaddressed assertions: aud
+// another server, sub not its iss (RFC 7523 3).
+func attackAssertionClaimChecks(fw *Framework) {
 	// Testname: Client assertion for another server refused
 	// Spec: RFC7523-3, OIDC-9
 	// Description: A client assertion whose aud is another server MUST
@@ -130,7 +137,11 @@ func attackClientAssertionChecks(fw *Framework) {
 	fw.ConformanceIt("refuses a client assertion whose sub is not its iss", func(ctx context.Context, f *Fixture) {
 		expectAssertionRefused(ctx, f, f.Client(AnyMode, ciba.AuthPrivateKeyJWT), client.AuthAssertionOptions(client.WithClaim("sub", "ciba-check-someone-else")))
 	}, Refs("RFC7523-3"), Auth(ciba.AuthPrivateKeyJWT), Negative)
+}
 
+// attackAssertionKeyTypeChecks registers the probes of an assertion signed with another
+// client's key and of a wrong client_assertion_type (RFC 7523 2.2, 3).
+func attackAssertionKeyTypeChecks(fw *Framework) {
 	// Testname: Client assertion signed by another client refused
 	// Spec: RFC7523-3
 	// Description: A client assertion naming the caller but signed with

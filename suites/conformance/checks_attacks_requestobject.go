@@ -17,10 +17,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 )
 
-// attackRequestObjectChecks registers the probes of the request object's
-// JOSE header and signature: headers that name their own keys, keys no
-// client registered, a JWT that is not one (CIBA 7.1.1, 7.2, RFC 7515).
-func attackRequestObjectChecks(fw *Framework) {
+// attackRequestObjectCritChecks registers the probe of a crit header the OP does not
+// understand (RFC 7515 4.1.11, CIBA 7.2).
+func attackRequestObjectCritChecks(fw *Framework) {
 	// Testname: Request object with an unknown crit header refused
 	// Spec: RFC7515-4.1.11, CIBA-7.1.1, CIBA-7.2
 	// Description: A request object whose crit header names an
@@ -41,7 +40,11 @@ func attackRequestObjectChecks(fw *Framework) {
 		expectRequestObjectRefused(ctx, f, f.SigningClient(),
 			client.WithHeader("crit", []string{"urn:ciba-check:unknown"}), client.WithHeader("urn:ciba-check:unknown", true))
 	}, Refs("RFC7515-4.1.11", "CIBA-7.1.1", "CIBA-7.2"), Negative)
+}
 
+// attackRequestObjectNamedKeyChecks registers the probes of request objects that bring
+// their own key, in a jwk or behind a jku header (CIBA 7.1.1, 7.2).
+func attackRequestObjectNamedKeyChecks(fw *Framework) {
 	// Testname: Request object signed by a key embedded in its header refused
 	// Spec: CIBA-7.1.1, CIBA-7.2, RFC7515-4.1.3
 	// Description: A request object signed by an unregistered key that
@@ -85,7 +88,11 @@ func attackRequestObjectChecks(fw *Framework) {
 		k := attackerKey(f)
 		expectRequestObjectRefused(ctx, f, f.Client(AnyMode, AnyAuth), client.WithSigningKey(k), client.WithHeader("jku", "https://attacker.example/jwks.json"))
 	}, Refs("CIBA-7.1.1", "CIBA-7.2", "RFC7515-4.1.2"), Negative)
+}
 
+// attackRequestObjectForeignKeyChecks registers the probes of request objects signed by a key
+// the sending client did not register (CIBA 7.1.1, 7.2).
+func attackRequestObjectForeignKeyChecks(fw *Framework) {
 	// Testname: Request object without kid signed by another client refused
 	// Spec: CIBA-7.1.1, CIBA-7.2
 	// Description: A request object without a kid header MUST still be
@@ -126,7 +133,11 @@ func attackRequestObjectChecks(fw *Framework) {
 	fw.ConformanceIt("refuses a request object signed by an unregistered key", func(ctx context.Context, f *Fixture) {
 		expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithSigningKey(attackerKey(f)))
 	}, Refs("CIBA-7.1.1", "CIBA-7.2"), Negative)
+}
 
+// attackRequestObjectMalformedChecks registers the probes of request objects that are no
+// valid JWT or nest a request (RFC 7519, OIDC Core 6.1, CIBA 7.2).
+func attackRequestObjectMalformedChecks(fw *Framework) {
 	// Testname: Request object with exp as a string refused
 	// Spec: CIBA-7.1.1, CIBA-7.2, RFC7519-4.1.4
 	// Description: exp MUST be a NumericDate (a JSON number); a request
