@@ -101,18 +101,20 @@ func oauthCode(err error) string {
 
 func describeBackchannel(fw *Framework) {
 	fw.Describe("Backchannel authentication endpoint", func() {
-		backchannelAckChecks(fw)
-		backchannelRefusalChecks(fw)
+		backchannelAuthReqIDChecks(fw)
+		backchannelAckTimingChecks(fw)
+		backchannelHintChecks(fw)
+		backchannelUnknownValueChecks(fw)
+		backchannelPingParamChecks(fw)
 		backchannelVariantChecks(fw)
 		backchannelBindingMessageChecks(fw)
 		backchannelSignedRequestChecks(fw)
 	})
 }
 
-// backchannelAckChecks registers the checks of the acknowledgement of a
-// valid request: its auth_req_id, expires_in and interval, and the pending
-// state that follows (CIBA 7.3, 7.4).
-func backchannelAckChecks(fw *Framework) {
+// backchannelAuthReqIDChecks registers the checks of the acknowledgement's
+// auth_req_id: its characters and its entropy (CIBA 7.3).
+func backchannelAuthReqIDChecks(fw *Framework) {
 	// Testname: Acknowledgement is JSON with an auth_req_id of the allowed characters
 	// Spec: CIBA-7.3
 	// Description: A valid backchannel request MUST be answered with
@@ -143,7 +145,12 @@ func backchannelAckChecks(fw *Framework) {
 		f.Expect(entropyBits(a1.AuthReqID) >= 128, ex, "expected auth_req_id of >= 128 bits, %q can hold at most %.0f", a1.AuthReqID, entropyBits(a1.AuthReqID))
 		f.Expect(a1.AuthReqID != a2.AuthReqID, ex, "expected two requests to get different auth_req_ids, both got %q", a1.AuthReqID)
 	}, Refs("CIBA-7.3"), OIDF(ModHappy))
+}
 
+// backchannelAckTimingChecks registers the checks of expires_in and interval in
+// the acknowledgement, and of the pending state that follows (CIBA 7.3,
+// 11).
+func backchannelAckTimingChecks(fw *Framework) {
 	// Testname: expires_in is a positive number
 	// Spec: CIBA-7.3
 	// Description: The acknowledgement MUST carry expires_in, a

@@ -13,10 +13,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 )
 
-// backchannelRefusalChecks registers the checks that a request missing
-// what CIBA 7.1 requires, or naming what the OP does not know, is refused
-// with the error CIBA 13 names.
-func backchannelRefusalChecks(fw *Framework) {
+// backchannelHintChecks registers the checks that a request must be signed
+// and carry exactly one hint (FAPI-CIBA 5.2.2, CIBA 7.1).
+func backchannelHintChecks(fw *Framework) {
 	// Testname: Unsigned backchannel request refused
 	// Spec: FAPI-CIBA-5.2.2-6
 	// Description: The OP MUST refuse a backchannel request whose
@@ -68,7 +67,11 @@ func backchannelRefusalChecks(fw *Framework) {
 		_, ex, err := c.Authenticate(ctx, bad)
 		expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
 	}, Refs("CIBA-7.1", "CIBA-7.2"), Negative)
+}
 
+// backchannelUnknownValueChecks registers the checks that an unknown user and a
+// scope without openid are refused with the error CIBA 13 names.
+func backchannelUnknownValueChecks(fw *Framework) {
 	// Testname: Unknown user refused
 	// Spec: CIBA-7.2, CIBA-13
 	// Description: A hint that identifies no user MUST be refused with
@@ -115,7 +118,11 @@ func backchannelRefusalChecks(fw *Framework) {
 		_, ex, err := c.Authenticate(ctx, bad)
 		expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidScope, ciba.ErrInvalidRequest)
 	}, Refs("CIBA-7.1"), Negative, Should)
+}
 
+// backchannelPingParamChecks registers the check that a ping client's request
+// without client_notification_token is refused (CIBA 7.1).
+func backchannelPingParamChecks(fw *Framework) {
 	// Testname: Ping request without client_notification_token refused
 	// Spec: CIBA-7.1, CIBA-7.2
 	// Description: client_notification_token is REQUIRED for a client
