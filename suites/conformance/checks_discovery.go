@@ -60,9 +60,13 @@ func readAlgList(algs []string) algList {
 func describeDiscovery(fw *Framework) {
 	fw.Describe("Discovery", func() {
 		discoveryEndpointChecks(fw)
-		discoveryCIBAMetadataChecks(fw)
+		discoveryDeliveryModeChecks(fw)
+		discoveryRequestSigningChecks(fw)
+		discoveryCIBASupportChecks(fw)
 		discoveryJWKSChecks(fw)
-		discoveryFAPIChecks(fw)
+		discoveryClientAuthChecks(fw)
+		discoverySigningAlgChecks(fw)
+		discoveryMTLSChecks(fw)
 	})
 }
 
@@ -123,10 +127,9 @@ func discoveryEndpointChecks(fw *Framework) {
 	}, Refs("OIDC-DISCOVERY-3"), OIDF(ModDiscovery))
 }
 
-// discoveryCIBAMetadataChecks registers the checks of the metadata CIBA 4
-// defines: delivery modes, request signing algorithms, user_code support
-// and the grant type.
-func discoveryCIBAMetadataChecks(fw *Framework) {
+// discoveryDeliveryModeChecks registers the checks of
+// backchannel_token_delivery_modes_supported (CIBA 4, FAPI-CIBA 5.2.2).
+func discoveryDeliveryModeChecks(fw *Framework) {
 	// Testname: Poll mode supported
 	// Spec: FAPI-CIBA-5.2.2-4, CIBA-4
 	// Description: backchannel_token_delivery_modes_supported MUST be
@@ -178,7 +181,12 @@ func discoveryCIBAMetadataChecks(fw *Framework) {
 		modes, _, _ := r.Strings("backchannel_token_delivery_modes_supported")
 		f.Expect(slices.Contains(modes, string(ciba.ModePing)), r.Exchange, "expected ping among the delivery modes, got %v", modes)
 	}, Refs("FAPI-CIBA-5.2.2-5", "CIBA-4"), Modes(ciba.ModePing), OIDF(ModDiscovery))
+}
 
+// discoveryRequestSigningChecks registers the check of
+// backchannel_authentication_request_signing_alg_values_supported (CIBA 4,
+// FAPI-RW 8.6).
+func discoveryRequestSigningChecks(fw *Framework) {
 	// Testname: Request signing algorithms include a FAPI algorithm
 	// Spec: CIBA-4, FAPI-CIBA-5.2.2-6, FAPI-RW-8.6
 	// Description: Under FAPI, where signed authentication requests are
@@ -210,7 +218,11 @@ func discoveryCIBAMetadataChecks(fw *Framework) {
 		}
 		f.ExpectShould(!l.none, r.Exchange, "expected no none among %v: a signed authentication request is secured with an asymmetric signature (CIBA 7.1.1)", algs)
 	}, Refs("CIBA-4", "FAPI-CIBA-5.2.2-6", "FAPI-RW-8.6"), OIDF(ModDiscovery))
+}
 
+// discoveryCIBASupportChecks registers the checks of the user_code flag and the
+// CIBA grant type in the metadata (CIBA 4).
+func discoveryCIBASupportChecks(fw *Framework) {
 	// Testname: user_code support flag is a boolean
 	// Spec: CIBA-4
 	// Description: backchannel_user_code_parameter_supported, when

@@ -8,10 +8,9 @@ import (
 	"github.com/ciba-check/ciba-check/ciba"
 )
 
-// discoveryFAPIChecks registers the checks of the metadata FAPI-CIBA
-// constrains: client authentication methods, signing algorithms and
-// certificate-bound tokens (FAPI-RW 8.6, 5.2.2, RFC 8705).
-func discoveryFAPIChecks(fw *Framework) {
+// discoveryClientAuthChecks registers the checks of the client authentication
+// methods and assertion algorithms FAPI allows (FAPI-RW 5.2.2-14, 8.6).
+func discoveryClientAuthChecks(fw *Framework) {
 	// Testname: FAPI client authentication methods offered
 	// Spec: FAPI-RW-5.2.2-14, FAPI-CIBA-5.2.2-1
 	// Description: token_endpoint_auth_methods_supported MUST contain
@@ -70,7 +69,11 @@ func discoveryFAPIChecks(fw *Framework) {
 		f.Expect(l.fapi, r.Exchange, "expected PS256 or ES256 among %v (FAPI-RW 8.6: shall use PS256 or ES256)", algs)
 		f.ExpectShould(len(l.others) == 0, r.Exchange, "expected only PS256/ES256, also listed: %v (FAPI-RW 8.6: should not use RSASSA-PKCS1-v1_5 algorithms such as RS256)", l.others)
 	}, Refs("FAPI-RW-8.6"), Auth(ciba.AuthPrivateKeyJWT), OIDF(ModDiscovery))
+}
 
+// discoverySigningAlgChecks registers the checks of the ID token and userinfo
+// signing algorithms (FAPI-RW 8.6).
+func discoverySigningAlgChecks(fw *Framework) {
 	// Testname: ID token algorithms include a FAPI algorithm
 	// Spec: FAPI-RW-8.6
 	// Description: id_token_signing_alg_values_supported is REQUIRED and
@@ -109,7 +112,11 @@ func discoveryFAPIChecks(fw *Framework) {
 		f.Expect(l.fapi, r.Exchange, "expected PS256 or ES256 among %v (FAPI-RW 8.6: shall use PS256 or ES256)", algs)
 		f.ExpectShould(len(l.others) == 0 && !l.none, r.Exchange, "expected only PS256/ES256, got also %v (FAPI-RW 8.6: should not use RS256, shall not use none)", nonFAPIAlgs(algs))
 	}, Refs("FAPI-RW-8.6"), OIDF(ModDiscovery))
+}
 
+// discoveryMTLSChecks registers the checks of the RFC 8705 metadata:
+// certificate-bound tokens and mtls_endpoint_aliases.
+func discoveryMTLSChecks(fw *Framework) {
 	// Testname: Certificate-bound access tokens advertised
 	// Spec: RFC8705-3.3, FAPI-RW-5.2.2-5
 	// Description: Under FAPI, tls_client_certificate_bound_access_tokens
