@@ -32,6 +32,7 @@ func describeRequestObject(fw *Framework) {
 		requestObjectAudienceIssuerChecks(fw)
 		requestObjectExpiryChecks(fw)
 		requestObjectFreshnessChecks(fw)
+		requestObjectReplayChecks(fw)
 		requestObjectSignatureChecks(fw)
 		requestObjectKeyChecks(fw)
 	})
@@ -134,9 +135,8 @@ func requestObjectExpiryChecks(fw *Framework) {
 	}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModROExp70Future))
 }
 
-// requestObjectFreshnessChecks registers the checks of iat, nbf and jti,
-// which keep a request object fresh and unreplayable (CIBA 7.1.1,
-// FAPI-RW 5.2.2).
+// requestObjectFreshnessChecks registers the checks of iat and nbf, which keep a
+// request object fresh (CIBA 7.1.1, FAPI-RW 5.2.2).
 func requestObjectFreshnessChecks(fw *Framework) {
 	// Testname: Request object without iat refused
 	// Spec: CIBA-7.1.1
@@ -186,7 +186,11 @@ func requestObjectFreshnessChecks(fw *Framework) {
 	fw.ConformanceIt("refuses a request object with nbf 70 minutes in the past", func(ctx context.Context, f *Fixture) {
 		expectRequestObjectRefused(ctx, f, f.SigningClient(), client.WithLifetime(-70*time.Minute, 5*time.Minute))
 	}, Refs("FAPI-CIBA-5.2.2-9"), Negative, OIDF(ModRONbf70Past))
+}
 
+// requestObjectReplayChecks registers the check of jti, which makes a request
+// object unreplayable (CIBA 7.1.1).
+func requestObjectReplayChecks(fw *Framework) {
 	// Testname: Request object without jti refused
 	// Spec: CIBA-7.1.1
 	// Description: A request object without jti MUST be refused with
