@@ -103,17 +103,23 @@ func hasNoStore(h http.Header) bool {
 func describeToken(fw *Framework) {
 	fw.Describe("Token endpoint", func() {
 		tokenIssuanceChecks(fw)
+		tokenResponseChecks(fw)
 		tokenIDTokenChecks(fw)
-		tokenGrantChecks(fw)
-		tokenPollChecks(fw)
-		tokenBindingChecks(fw)
-		tokenRefreshChecks(fw)
+		tokenIDTokenHashChecks(fw)
+		tokenRedemptionChecks(fw)
+		tokenAuthReqIDChecks(fw)
+		tokenPollOutcomeChecks(fw)
+		tokenPollRateChecks(fw)
+		tokenCertificateRequiredChecks(fw)
+		tokenHolderOfKeyChecks(fw)
+		tokenRefreshOwnerChecks(fw)
+		tokenRefreshResultChecks(fw)
+		tokenRefreshScopeChecks(fw)
 	})
 }
 
 // tokenIssuanceChecks registers the checks that an approved poll client
-// gets tokens, under each authentication method, in a well-formed token
-// response (RFC 6749 5.1, CIBA 10.1.1).
+// gets tokens under each authentication method (CIBA 10.1, RFC 6749 5.1).
 func tokenIssuanceChecks(fw *Framework) {
 	// Testname: Poll flow with private_key_jwt
 	// Spec: CIBA-10.1, CIBA-10.1.1, OIDC-3.1.3.3, RFC6749-5.1
@@ -150,7 +156,12 @@ func tokenIssuanceChecks(fw *Framework) {
 	fw.ConformanceIt("issues tokens to an approved poll client using self_signed_tls_client_auth", func(ctx context.Context, f *Fixture) {
 		happyFlow(f, ciba.ModePoll, ciba.AuthSelfSignedTLSClient)
 	}, Refs("CIBA-10.1", "RFC8705-2.2", "OIDC-3.1.3.3", "RFC6749-5.1"), Modes(ciba.ModePoll), Auth(ciba.AuthSelfSignedTLSClient), OIDF(ModHappy), SharesFlow)
+}
 
+// tokenResponseChecks registers the checks of the token response's form:
+// media type, caching, token type and entropy (OIDC Core 3.1.3.3, RFC 6749
+// 5.1, 10.10).
+func tokenResponseChecks(fw *Framework) {
 	// Testname: Token response not cacheable
 	// Spec: CIBA-10.1.1, OIDC-3.1.3.3, RFC6749-5.1
 	// Description: The token response MUST be application/json and

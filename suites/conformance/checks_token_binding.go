@@ -13,9 +13,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 )
 
-// tokenBindingChecks registers the checks that tokens are bound to the
-// client's certificate (RFC 8705, FAPI-CIBA 5.2.2).
-func tokenBindingChecks(fw *Framework) {
+// tokenCertificateRequiredChecks registers the check that a token request without the
+// client's certificate gets no tokens (RFC 8705, FAPI-CIBA 5.2.2).
+func tokenCertificateRequiredChecks(fw *Framework) {
 	// Testname: Token request without a client certificate gets no tokens
 	// Spec: RFC8705-3, FAPI-RW-5.2.2-5
 	// Description: Access tokens MUST be certificate-bound, so a token
@@ -61,7 +61,11 @@ func tokenBindingChecks(fw *Framework) {
 		}
 		f.ExpectOAuthError(ex, err, []int{http.StatusBadRequest, http.StatusUnauthorized}, ciba.ErrInvalidClient, ciba.ErrInvalidRequest, ciba.ErrInvalidGrant)
 	}, Refs("RFC8705-3", "FAPI-RW-5.2.2-5"), Modes(ciba.ModePoll), Negative, OIDF(ModMTLSHolderOfKeyRequired))
+}
 
+// tokenHolderOfKeyChecks registers the check that an access token works only
+// over the certificate it is bound to (RFC 8705 3).
+func tokenHolderOfKeyChecks(fw *Framework) {
 	// Testname: Access token refused with another client's certificate
 	// Spec: RFC8705-3, FAPI-RW-5.2.2-5
 	// Description: The access token MUST be refused at userinfo over

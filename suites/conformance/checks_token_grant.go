@@ -16,10 +16,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 )
 
-// tokenGrantChecks registers the checks of the CIBA grant itself: an
-// auth_req_id is redeemed once, only by the client it was issued to, and an
-// unknown or missing one is refused (CIBA 10.1, 11).
-func tokenGrantChecks(fw *Framework) {
+// tokenRedemptionChecks registers the checks that an auth_req_id gives tokens
+// exactly once, sequentially and concurrently (CIBA 11, RFC 6749 10.5).
+func tokenRedemptionChecks(fw *Framework) {
 	// Testname: Redeemed auth_req_id refused
 	// Spec: CIBA-11, CIBA-10.1
 	// Description: After tokens were issued, the same auth_req_id is
@@ -84,7 +83,11 @@ func tokenGrantChecks(fw *Framework) {
 			f.Undetermined(o.answers[o.other].ex, "a concurrent token request got no response: %v", o.answers[o.other])
 		}
 	}, Refs("CIBA-10.1", "CIBA-11"), Modes(ciba.ModePoll), Negative)
+}
 
+// tokenAuthReqIDChecks registers the checks that only the client's own, known
+// auth_req_id is accepted (CIBA 10.1, 11).
+func tokenAuthReqIDChecks(fw *Framework) {
 	// Testname: Another client's auth_req_id refused
 	// Spec: CIBA-11
 	// Description: A client presenting another client's auth_req_id

@@ -17,9 +17,8 @@ import (
 	"github.com/ciba-check/ciba-check/ciba"
 )
 
-// tokenIDTokenChecks registers the checks of the ID token in the token
-// response: its signature and its claims (OIDC Core 2 and 3.1.3.6, CIBA
-// 10.1.1, FAPI-CIBA 5.2.2).
+// tokenIDTokenChecks registers the checks of the ID token's signature and
+// standard claims (OIDC Core 2, 3.1.3.6, FAPI-RW 8.6).
 func tokenIDTokenChecks(fw *Framework) {
 	// Testname: ID token signed with a FAPI algorithm, kid when needed
 	// Spec: FAPI-RW-8.6, OIDC-10.1, OIDC-2
@@ -70,7 +69,11 @@ func tokenIDTokenChecks(fw *Framework) {
 		exp, hasExp := number(t.Claims, "exp")
 		f.Expect(hasExp && time.Unix(int64(exp), 0).After(time.Now()), ex, "expected a numeric exp in the future, got %v", t.Claims["exp"])
 	}, Refs("OIDC-2", "CIBA-10.1.1"), OIDF(ModHappy), SharesFlow)
+}
 
+// tokenIDTokenHashChecks registers the checks of the claims that tie the ID
+// token to its access token and request (OIDC Core 3.3.2.11, CIBA 10.1.1).
+func tokenIDTokenHashChecks(fw *Framework) {
 	// Testname: ID token at_hash matches the access token
 	// Spec: OIDC-3.3.2.11, CIBA-10.3.1
 	// Description: An at_hash in the ID token MUST be the base64url

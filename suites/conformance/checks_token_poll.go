@@ -10,9 +10,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 )
 
-// tokenPollChecks registers the checks of the answers to polls: before
-// the decision, after a denial and after expiry (CIBA 7.3, 11).
-func tokenPollChecks(fw *Framework) {
+// tokenPollOutcomeChecks registers the checks of the answers once a request is
+// denied or expired (CIBA 11).
+func tokenPollOutcomeChecks(fw *Framework) {
 	// Testname: Denied request gives access_denied (poll)
 	// Spec: CIBA-11, RFC6749-5.2
 	// Description: After the user denies on the authentication device,
@@ -67,7 +67,11 @@ func tokenPollChecks(fw *Framework) {
 		}
 		f.ExpectOAuthError(ex, err, Status400, ciba.ErrExpiredToken)
 	}, Refs("CIBA-11", "CIBA-7.3"), Modes(ciba.ModePoll), OIDF(ModAuthReqIDExpired), Slow)
+}
 
+// tokenPollRateChecks registers the check of polls faster than the interval
+// (CIBA 7.3, 11).
+func tokenPollRateChecks(fw *Framework) {
 	// Testname: Twenty back-to-back polls are answered sanely
 	// Spec: CIBA-11, RFC6749-5.2
 	// Description: Token requests sent without delay for a pending

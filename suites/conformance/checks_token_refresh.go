@@ -12,9 +12,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 )
 
-// tokenRefreshChecks registers the checks of the refresh token grant that
-// follows a CIBA flow (RFC 6749 6, OIDC Core 12, RFC 8705).
-func tokenRefreshChecks(fw *Framework) {
+// tokenRefreshOwnerChecks registers the checks that a refresh token works for
+// its own client only (RFC 6749 6, 10.4).
+func tokenRefreshOwnerChecks(fw *Framework) {
 	// Testname: Refresh token grant works for its client
 	// Spec: RFC6749-6, RFC6749-5.1, OIDC-12.2
 	// Description: When a refresh token is issued, the refresh grant
@@ -55,7 +55,12 @@ func tokenRefreshChecks(fw *Framework) {
 		_, ex, err := other.Refresh(ctx, tr.RefreshToken, "")
 		f.ExpectOAuthError(ex, err, Status400, ciba.ErrInvalidGrant)
 	}, Refs("RFC6749-6", "CIBA-11"), Negative, OIDF(ModRefreshToken))
+}
 
+// tokenRefreshResultChecks registers the checks of what a refresh gives: a bound
+// access token and an ID token of the same iss and sub (RFC 8705, OIDC Core
+// 12.2).
+func tokenRefreshResultChecks(fw *Framework) {
 	// Testname: Refreshed access token stays certificate-bound
 	// Spec: RFC8705-3, RFC6749-6
 	// Description: An access token from the refresh grant MUST be bound
@@ -110,7 +115,11 @@ func tokenRefreshChecks(fw *Framework) {
 		f.Expect(second.Claims["sub"] == first.Claims["sub"], ex, "expected sub %v, got %v", first.Claims["sub"], second.Claims["sub"])
 		f.Expect(audContains(second.Claims["aud"], c.ClientID()), ex, "expected aud to contain %q, got %v", c.ClientID(), second.Claims["aud"])
 	}, Refs("OIDC-12.2"), OIDF(ModRefreshToken))
+}
 
+// tokenRefreshScopeChecks registers the check that a refresh cannot widen the
+// scope (RFC 6749 6).
+func tokenRefreshScopeChecks(fw *Framework) {
 	// Testname: Refresh with a wider scope refused or ignored
 	// Spec: RFC6749-6, RFC6749-3.3, RFC6749-5.2
 	// Description: A refresh request asking for a scope beyond the
