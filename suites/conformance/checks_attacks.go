@@ -60,23 +60,6 @@ func tokenControl(ctx context.Context, f *Fixture, c *client.Client, u *target.U
 // invalid_request is a fair answer to it as well as invalid_grant.
 func inAuthReqIDCharset(s string) bool { return ciba.ValidAuthReqID(s) }
 
-func describeAttacks(fw *Framework) {
-	fw.Describe("Attack probes", func() {
-		attackRequestObjectCritChecks(fw)
-		attackRequestObjectNamedKeyChecks(fw)
-		attackRequestObjectForeignKeyChecks(fw)
-		attackRequestObjectMalformedChecks(fw)
-		attackBackchannelFormChecks(fw)
-		attackRequestedExpiryChecks(fw)
-		attackNotificationTokenChecks(fw)
-		attackAssertionSignatureChecks(fw)
-		attackAssertionLifetimeChecks(fw)
-		attackAssertionClaimChecks(fw)
-		attackAssertionKeyTypeChecks(fw)
-		attackTokenChecks(fw)
-	})
-}
-
 // attackTokenChecks registers the probes of the token request: an altered
 // auth_req_id and an unknown grant type (CIBA 11, RFC 6749 5.2).
 func attackTokenChecks(fw *Framework) {

@@ -99,19 +99,6 @@ func oauthCode(err error) string {
 	return ""
 }
 
-func describeBackchannel(fw *Framework) {
-	fw.Describe("Backchannel authentication endpoint", func() {
-		backchannelAuthReqIDChecks(fw)
-		backchannelAckTimingChecks(fw)
-		backchannelHintChecks(fw)
-		backchannelUnknownValueChecks(fw)
-		backchannelPingParamChecks(fw)
-		backchannelVariantChecks(fw)
-		backchannelBindingMessageChecks(fw)
-		backchannelSignedRequestChecks(fw)
-	})
-}
-
 // backchannelAuthReqIDChecks registers the checks of the acknowledgement's
 // auth_req_id: its characters and its entropy (CIBA 7.3).
 func backchannelAuthReqIDChecks(fw *Framework) {

@@ -69,17 +69,6 @@ func acknowledgedOrControl(ctx context.Context, f *Fixture, c *client.Client, u 
 	f.Failf(ex, "expected the backchannel request with %s to be acknowledged (CIBA 7.3) as the same request with the default assertion was, got: %v", what, err)
 }
 
-func describeClientAuth(fw *Framework) {
-	fw.Describe("Client authentication", func() {
-		clientAuthAudienceChecks(fw)
-		clientAuthMissingAssertionChecks(fw)
-		clientAuthAlgorithmChecks(fw)
-		clientAuthIdentityChecks(fw)
-		clientAuthMTLSChecks(fw)
-		clientAuthSecretChecks(fw)
-	})
-}
-
 // clientAuthAudienceChecks registers the checks that the backchannel
 // endpoint accepts each audience a client assertion may name (CIBA 7.1,
 // RFC 7523 3).

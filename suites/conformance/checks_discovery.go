@@ -57,19 +57,6 @@ func readAlgList(algs []string) algList {
 	return l
 }
 
-func describeDiscovery(fw *Framework) {
-	fw.Describe("Discovery", func() {
-		discoveryEndpointChecks(fw)
-		discoveryDeliveryModeChecks(fw)
-		discoveryRequestSigningChecks(fw)
-		discoveryCIBASupportChecks(fw)
-		discoveryJWKSChecks(fw)
-		discoveryClientAuthChecks(fw)
-		discoverySigningAlgChecks(fw)
-		discoveryMTLSChecks(fw)
-	})
-}
-
 // discoveryEndpointChecks registers the checks of the document itself, its
 // issuer and the https endpoints CIBA needs (OIDC Discovery 3 and 4, CIBA
 // 4).

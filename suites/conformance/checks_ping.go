@@ -55,15 +55,6 @@ func quiet(ctx context.Context, r *client.NotificationReceiver, match func(clien
 	return out
 }
 
-func describePing(fw *Framework) {
-	fw.Describe("Ping mode", func() {
-		pingFlowChecks(fw)
-		pingRequestChecks(fw)
-		pingNoRetryChecks(fw)
-		pingAnswerChecks(fw)
-	})
-}
-
 // pingFlowChecks registers the approved ping flow under each client
 // authentication method (CIBA 10.2).
 func pingFlowChecks(fw *Framework) {

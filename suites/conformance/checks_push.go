@@ -117,15 +117,6 @@ func expectPushError(f *Fixture, pr pushRun, n client.Notification, wanted ...*c
 	f.Expect(perr.AuthReqID == pr.ack.AuthReqID, nil, "expected the push error payload to carry the request's auth_req_id (CIBA 12: REQUIRED), got %q", client.Redact(perr.AuthReqID))
 }
 
-func describePush(fw *Framework) {
-	fw.Describe("Push mode", func() {
-		pushDeliveryChecks(fw)
-		pushPayloadChecks(fw)
-		pushErrorChecks(fw)
-		pushWithholdingChecks(fw)
-	})
-}
-
 // pushDeliveryChecks registers the checks of how the tokens reach the
 // client: a POST to its notification endpoint with its bearer token (CIBA
 // 10.3).

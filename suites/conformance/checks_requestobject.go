@@ -27,17 +27,6 @@ func expectRequestObjectRefused(ctx context.Context, f *Fixture, c *client.Clien
 	expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
 }
 
-func describeRequestObject(fw *Framework) {
-	fw.Describe("Signed authentication request", func() {
-		requestObjectAudienceIssuerChecks(fw)
-		requestObjectExpiryChecks(fw)
-		requestObjectFreshnessChecks(fw)
-		requestObjectReplayChecks(fw)
-		requestObjectSignatureChecks(fw)
-		requestObjectKeyChecks(fw)
-	})
-}
-
 // requestObjectAudienceIssuerChecks registers the checks of aud and iss:
 // the request object names this OP and the sending client (CIBA 7.1.1).
 func requestObjectAudienceIssuerChecks(fw *Framework) {

@@ -77,13 +77,6 @@ func approvedToken(f *Fixture) (*client.Client, *ciba.TokenResponse) {
 	return c, tr
 }
 
-func describeResource(fw *Framework) {
-	fw.Describe("Protected resource", func() {
-		resourceHeaderChecks(fw)
-		resourceTokenTransportChecks(fw)
-	})
-}
-
 // resourceHeaderChecks registers the check of the protected resource's
 // response headers (FAPI-R 6.2.1).
 func resourceHeaderChecks(fw *Framework) {

@@ -73,14 +73,6 @@ func handshake(ctx context.Context, f *Fixture, endpoint string, conf *tls.Confi
 	return err
 }
 
-func describeTLS(fw *Framework) {
-	fw.Describe("TLS and sender-constrained tokens", func() {
-		tlsCipherSuiteChecks(fw)
-		tlsVersionChecks(fw)
-		tlsBindingChecks(fw)
-	})
-}
-
 // tlsCipherSuiteChecks registers the checks of the TLS 1.2 cipher suites
 // FAPI-RW 8.5 allows, and of TLS 1.3 beside them.
 func tlsCipherSuiteChecks(fw *Framework) {

@@ -100,24 +100,6 @@ func hasNoStore(h http.Header) bool {
 	return false
 }
 
-func describeToken(fw *Framework) {
-	fw.Describe("Token endpoint", func() {
-		tokenIssuanceChecks(fw)
-		tokenResponseChecks(fw)
-		tokenIDTokenChecks(fw)
-		tokenIDTokenHashChecks(fw)
-		tokenRedemptionChecks(fw)
-		tokenAuthReqIDChecks(fw)
-		tokenPollOutcomeChecks(fw)
-		tokenPollRateChecks(fw)
-		tokenCertificateRequiredChecks(fw)
-		tokenHolderOfKeyChecks(fw)
-		tokenRefreshOwnerChecks(fw)
-		tokenRefreshResultChecks(fw)
-		tokenRefreshScopeChecks(fw)
-	})
-}
-
 // tokenIssuanceChecks registers the checks that an approved poll client
 // gets tokens under each authentication method (CIBA 10.1, RFC 6749 5.1).
 func tokenIssuanceChecks(fw *Framework) {

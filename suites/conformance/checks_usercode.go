@@ -54,13 +54,6 @@ func acrRequest(t *target.Target, md *ciba.ProviderMetadata) (values, source str
 	return "", ""
 }
 
-func describeUserCodeACR(fw *Framework) {
-	fw.Describe("User code and authentication context", func() {
-		userCodeChecks(fw)
-		acrChecks(fw)
-	})
-}
-
 // userCodeChecks registers the checks of user_code where the OP supports
 // it: missing, wrong and right (CIBA 7.1, 13).
 func userCodeChecks(fw *Framework) {

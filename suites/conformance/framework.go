@@ -237,17 +237,13 @@ func (fw *Framework) Describe(text string, body func()) bool {
 
 // buildTree registers every check of the suite.
 func buildTree(fw *Framework) error {
-	describeDiscovery(fw)
-	describeBackchannel(fw)
-	describeRequestObject(fw)
-	describeClientAuth(fw)
-	describeToken(fw)
-	describePing(fw)
-	describePush(fw)
-	describeTLS(fw)
-	describeUserCodeACR(fw)
-	describeResource(fw)
-	describeAttacks(fw)
+	for _, s := range suiteOutline() {
+		fw.Describe(s.title, func() {
+			for _, register := range s.groups {
+				register(fw)
+			}
+		})
+	}
 	if len(fw.errs) > 0 {
 		return fmt.Errorf("conformance: the suite is malformed: %v", fw.errs)
 	}
