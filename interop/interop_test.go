@@ -34,10 +34,7 @@ func TestOIDCProvider(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	bin, err := buildCLI(t)
-	if errors.Is(err, errNoRun) {
-		t.Skipf("cannot run the conformance suite against oidc-provider: %v", err)
-	}
+	bin := suiteCLI(t, suiteAgainstOP)
 	// The runs share the harness (one node start) but run one after the
 	// other: every run listens on the ping clients' notification address
 	// registered at the OP, so two at once would collide.
@@ -79,17 +76,24 @@ func suiteDevices(h *harness) []target.Device {
 // document and proves the harness with direct flows (subtest "harness").
 func startProvenHarness(ctx context.Context, t *testing.T, opts ...harnessOption) (*harness, *ciba.ProviderMetadata) {
 	t.Helper()
+	h, md := startDiscoveredHarness(ctx, t, opts...)
+	t.Run("harness", func(t *testing.T) {
+		testHarnessFlows(ctx, t, h, md)
+	})
+	return h, md
+}
+
+// startDiscoveredHarness starts oidc-provider with opts and reads its
+// discovery document.
+func startDiscoveredHarness(ctx context.Context, t *testing.T, opts ...harnessOption) (*harness, *ciba.ProviderMetadata) {
+	t.Helper()
 	node, npm := requireNode(t)
-	modules := installHarness(t, npm)
-	h := startHarness(t, node, modules, opts...)
+	h := startHarness(t, node, installHarness(t, npm), opts...)
 	t.Logf("oidc-provider (%s choices) is at %s; target: %s", h.Choices.Name, h.Issuer, h.TargetPath)
 	md, err := targetclient.Discover(ctx, h.Target)
 	if err != nil {
 		t.Fatalf("discovery: %v", err)
 	}
-	t.Run("harness", func(t *testing.T) {
-		testHarnessFlows(ctx, t, h, md)
-	})
 	return h, md
 }
 
