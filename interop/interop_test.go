@@ -181,20 +181,7 @@ func testHarnessFlows(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 					t.Fatalf("approval URL: %v", err)
 				}
 			}
-			var tr *ciba.TokenResponse
-			if notified != nil {
-				select {
-				case n := <-notified:
-					if n.BearerToken != p.ClientNotificationToken {
-						t.Errorf("ping bearer %q, want the client_notification_token (CIBA 10.2)", n.BearerToken)
-					}
-				case <-flowCtx.Done():
-					t.Fatalf("no ping notification for %s (CIBA 10.2)", ack.AuthReqID)
-				}
-				tr, ex, err = c.Token(flowCtx, ack.AuthReqID)
-			} else {
-				tr, err = c.Poll(flowCtx, ack)
-			}
+			tr, ex, err := flowTokens(flowCtx, t, c, ack, ex, notified, p.ClientNotificationToken)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("outcome %v, want %v\n%s", err, tt.wantErr, exchangeText(ex))
@@ -233,6 +220,27 @@ func testHarnessFlows(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 			t.Fatalf("unsigned backchannel request: %v, want HTTP 400 invalid_request (FAPI-CIBA 5.2.2-6)\n%s", err, exchangeText(ex))
 		}
 	})
+}
+
+// flowTokens ends a flow: for a ping client (notified not nil) it waits
+// for the ping, which must carry the client_notification_token as its
+// bearer, then asks for the tokens; a poll client polls until the request
+// is decided. ex is the exchange to report when polling makes none.
+func flowTokens(ctx context.Context, t *testing.T, c *client.Client, ack *ciba.AuthenticationResponse, ex *client.Exchange, notified <-chan client.Notification, bearer string) (*ciba.TokenResponse, *client.Exchange, error) {
+	t.Helper()
+	if notified == nil {
+		tr, err := c.Poll(ctx, ack)
+		return tr, ex, err
+	}
+	select {
+	case n := <-notified:
+		if n.BearerToken != bearer {
+			t.Errorf("ping bearer %q, want the client_notification_token (CIBA 10.2)", n.BearerToken)
+		}
+	case <-ctx.Done():
+		t.Fatalf("no ping notification for %s (CIBA 10.2)", ack.AuthReqID)
+	}
+	return c.Token(ctx, ack.AuthReqID)
 }
 
 // testResource calls the harness's FAPI protected resource with an

@@ -75,17 +75,11 @@ func testPlainHarness(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 			if err != nil {
 				t.Fatalf("unsigned backchannel request: %v\n%s", err, exchangeText(ex))
 			}
-			var tr *ciba.TokenResponse
+			var notified <-chan client.Notification
 			if c.Mode() == ciba.ModePing {
-				select {
-				case <-receivers.For(tt.clientID).Expect(ack.AuthReqID, p.ClientNotificationToken):
-				case <-flowCtx.Done():
-					t.Fatalf("no ping for %s (CIBA 10.2)", ack.AuthReqID)
-				}
-				tr, ex, err = c.Token(flowCtx, ack.AuthReqID)
-			} else {
-				tr, err = c.Poll(flowCtx, ack)
+				notified = receivers.For(tt.clientID).Expect(ack.AuthReqID, p.ClientNotificationToken)
 			}
+			tr, ex, err := flowTokens(flowCtx, t, c, ack, ex, notified, p.ClientNotificationToken)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("outcome %v, want %v", err, tt.wantErr)
