@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -82,11 +83,7 @@ func TestDiscoveryPublishesFAPICIBAMetadata(t *testing.T) {
 
 func containsAll[T comparable](list []T, want ...T) bool {
 	for _, w := range want {
-		found := false
-		for _, v := range list {
-			found = found || v == w
-		}
-		if !found {
+		if !slices.Contains(list, w) {
 			return false
 		}
 	}
@@ -198,11 +195,7 @@ func TestExpiry(t *testing.T) {
 
 	// A late approval cannot revive it.
 	_ = w.env.Device.Decide(w.ctx(), ack.AuthReqID, ciba.DeviceSucceed)
-	w.clock.Advance(2 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	if err == nil {
-		t.Fatalf("tokens issued for an expired request: %s", dump(ex))
-	}
+	w.noTokensLater(t, c, ack.AuthReqID, "issued for an expired request")
 }
 
 // A denial (UNAUTHORIZED) and a cancellation both end in access_denied (CIBA 11).
@@ -215,11 +208,7 @@ func TestDenialAndCancellation(t *testing.T) {
 			w.settled(ack.AuthReqID)
 			_, ex, err := c.Token(w.ctx(), ack.AuthReqID)
 			wantOAuthError(t, ex, err, "access_denied")
-			w.clock.Advance(2 * time.Second)
-			_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-			if err == nil {
-				t.Fatalf("tokens after denial: %s", dump(ex))
-			}
+			w.noTokensLater(t, c, ack.AuthReqID, "after denial")
 		})
 	}
 }
