@@ -89,13 +89,21 @@ func (p *parse) validateClients(t *Target) {
 	ids := map[string]int{}
 	for i := range t.Clients {
 		path := fmt.Sprintf("clients[%d]", i)
-		if first, dup := ids[t.Clients[i].ID]; dup && t.Clients[i].ID != "" {
+		if first, dup := seenBefore(ids, t.Clients[i].ID, i); dup {
 			p.fail(path+".id", "%q is already the id of clients[%d]", t.Clients[i].ID, first)
-		} else {
-			ids[t.Clients[i].ID] = i
 		}
 		p.validateClient(&t.Clients[i], path, t.FAPI)
 	}
+}
+
+// seenBefore reports the index at which a non-empty key was first seen,
+// or records key at index i.
+func seenBefore(seen map[string]int, key string, i int) (first int, dup bool) {
+	if first, dup := seen[key]; dup && key != "" {
+		return first, true
+	}
+	seen[key] = i
+	return 0, false
 }
 
 // validateUsers checks the users: at least one, distinct names, and no
@@ -108,10 +116,8 @@ func (p *parse) validateUsers(t *Target) {
 	hints := map[string]int{}
 	for i := range t.Users {
 		path := fmt.Sprintf("users[%d]", i)
-		if first, dup := names[t.Users[i].Name]; dup && t.Users[i].Name != "" {
+		if first, dup := seenBefore(names, t.Users[i].Name, i); dup {
 			p.fail(path+".name", "%q is already the name of users[%d]", t.Users[i].Name, first)
-		} else {
-			names[t.Users[i].Name] = i
 		}
 		p.validateUser(&t.Users[i], path)
 		// Two entries for one hint are one user at the OP: a parallel
