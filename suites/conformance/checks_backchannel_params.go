@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/onsi/ginkgo/v2"
+
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/device"
@@ -42,12 +44,7 @@ func backchannelHintChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a request with both login_hint and login_hint_token", func(ctx context.Context, f *Fixture) {
-		c := f.Client(AnyMode, AnyAuth)
-		p := f.Params(c, f.PendingUserOrAny())
-		bad := p
-		bad.LoginHint, bad.LoginHintToken, bad.IDTokenHint = "ciba-check-user", "ciba-check-login-hint-token", ""
-		_, ex, err := c.Authenticate(ctx, bad)
-		expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
+		expectHintsRefused(ctx, f, "ciba-check-user", "ciba-check-login-hint-token")
 	}, Refs("CIBA-7.1", "CIBA-7.2"), Negative, OIDF(ModMultipleHints))
 
 	// Testname: Request without a hint refused
@@ -60,12 +57,7 @@ func backchannelHintChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a request without any hint", func(ctx context.Context, f *Fixture) {
-		c := f.Client(AnyMode, AnyAuth)
-		p := f.Params(c, f.PendingUserOrAny())
-		bad := p
-		bad.LoginHint, bad.LoginHintToken, bad.IDTokenHint = "", "", ""
-		_, ex, err := c.Authenticate(ctx, bad)
-		expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
+		expectHintsRefused(ctx, f, "", "")
 	}, Refs("CIBA-7.1", "CIBA-7.2"), Negative)
 }
 
@@ -251,6 +243,19 @@ func backchannelSignedRequestChecks(fw *Framework) {
 		}
 		expectRefused(f, c, f.Params(c, f.PendingUserOrAny()), ex, errorOf(ex), Status400, ciba.ErrInvalidRequest, ciba.ErrRequestURINotSupported)
 	}, Refs("CIBA-7.1.1", "CIBA-7.2", "CIBA-13", "OIDC-3.1.2.6"), Negative)
+}
+
+// expectHintsRefused sends the valid request of a client with its hints
+// replaced by loginHint and loginHintToken (and no id_token_hint), and
+// expects HTTP 400 invalid_request, the valid request acknowledged.
+func expectHintsRefused(ctx context.Context, f *Fixture, loginHint, loginHintToken string) {
+	ginkgo.GinkgoHelper()
+	c := f.Client(AnyMode, AnyAuth)
+	p := f.Params(c, f.PendingUserOrAny())
+	bad := p
+	bad.LoginHint, bad.LoginHintToken, bad.IDTokenHint = loginHint, loginHintToken, ""
+	_, ex, err := c.Authenticate(ctx, bad)
+	expectRefused(f, c, p, ex, err, Status400, ciba.ErrInvalidRequest)
 }
 
 // unknownHint returns a hint of the same type as the user's hint v that

@@ -78,15 +78,9 @@ func tokenHolderOfKeyChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses the access token at userinfo over another client's certificate", func(ctx context.Context, f *Fixture) {
-		if f.Metadata().UserinfoEndpoint == "" {
-			f.Skipf("the OP publishes no userinfo_endpoint to present the token at")
-		}
-		boundTokensRequired(f)
-		c := boundTokenClient(f, AnyMode, AnyAuth)
-		other := f.OtherClient(c, false)
-		otherCert := f.TLSCert(other)
+		c, otherCert, otherID := holderOfKeyProbe(f)
 		tr, _, _ := f.Approved(c)
-		expectBoundAtUserinfo(ctx, f, c, tr.AccessToken, otherCert, other.ClientID())
+		expectBoundAtUserinfo(ctx, f, c, tr.AccessToken, otherCert, otherID)
 	}, Refs("RFC8705-3", "FAPI-RW-5.2.2-5"), Negative, OIDF(ModHappy))
 }
 
@@ -99,6 +93,21 @@ func boundTokensRequired(f *Fixture) {
 	if !f.Env().Target.FAPI && !f.Metadata().TLSClientCertificateBoundAccessTokens {
 		f.Skipf("access tokens need not be certificate-bound: target.yaml says fapi: false (FAPI-RW 5.2.2-5 does not apply) and the OP does not advertise tls_client_certificate_bound_access_tokens (RFC 8705 3.3)")
 	}
+}
+
+// holderOfKeyProbe prepares the probe of expectBoundAtUserinfo: skipped
+// when the OP publishes no userinfo endpoint or does not require bound
+// tokens; c is the client whose token is probed, otherCert and otherID
+// the other client whose certificate it is presented over.
+func holderOfKeyProbe(f *Fixture) (c *client.Client, otherCert *tls.Certificate, otherID string) {
+	ginkgo.GinkgoHelper()
+	if f.Metadata().UserinfoEndpoint == "" {
+		f.Skipf("the OP publishes no userinfo_endpoint to present the token at")
+	}
+	boundTokensRequired(f)
+	c = boundTokenClient(f, AnyMode, AnyAuth)
+	other := f.OtherClient(c, false)
+	return c, f.TLSCert(other), other.ClientID()
 }
 
 // expectBoundAtUserinfo is the holder-of-key probe of RFC 8705 3 at the

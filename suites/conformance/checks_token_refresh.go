@@ -74,19 +74,13 @@ func tokenRefreshResultChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("binds the refreshed access token to the client certificate", func(ctx context.Context, f *Fixture) {
-		if f.Metadata().UserinfoEndpoint == "" {
-			f.Skipf("the OP publishes no userinfo_endpoint to present the token at")
-		}
-		boundTokensRequired(f)
-		c := boundTokenClient(f, AnyMode, AnyAuth)
-		other := f.OtherClient(c, false)
-		otherCert := f.TLSCert(other)
+		c, otherCert, otherID := holderOfKeyProbe(f)
 		tr, _ := refreshable(f, c)
 		rt, ex, err := c.Refresh(ctx, tr.RefreshToken, "")
 		if err != nil {
 			f.Skipf("the refresh grant gave no new access token to test (the refresh check judges that): %v%s", err, quoteIf(ex))
 		}
-		expectBoundAtUserinfo(ctx, f, c, rt.AccessToken, otherCert, other.ClientID())
+		expectBoundAtUserinfo(ctx, f, c, rt.AccessToken, otherCert, otherID)
 	}, Refs("RFC8705-3", "RFC6749-6"), Negative, OIDF(ModRefreshToken))
 
 	// Testname: ID token of the refresh grant consistent with the first
