@@ -12,8 +12,8 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 )
 
-// backchannelBindingMessageChecks registers the checks of binding_message:
-// accepted, and shown on the authentication device as sent (CIBA 7.1).
+// backchannelBindingMessageChecks registers the check that a request with a
+// binding_message completes (CIBA 7.1, FAPI-CIBA 5.2.2-2).
 func backchannelBindingMessageChecks(fw *Framework) {
 	// Testname: Binding message accepted
 	// Spec: FAPI-CIBA-5.2.2-2, CIBA-7.1
@@ -44,7 +44,12 @@ func backchannelBindingMessageChecks(fw *Framework) {
 		}
 		f.ExpectShould(shown.BindingMessage == "1234", ex, "expected the device to be given binding_message %q, it was given %q", "1234", shown.BindingMessage)
 	}, Refs("FAPI-CIBA-5.2.2-2", "CIBA-7.1"), Cert, OIDF(ModBindingMessage), SharesFlow)
+}
 
+// backchannelBindingMessageDisplayChecks registers the checks that the authentication
+// device shows the binding_message as sent, or the OP refuses one it cannot
+// display (CIBA 7.1, 13).
+func backchannelBindingMessageDisplayChecks(fw *Framework) {
 	// Testname: Binding message shown on the device
 	// Spec: CIBA-7.1
 	// Description: The binding_message SHOULD be displayed on the

@@ -161,8 +161,7 @@ func clientAuthMissingAssertionChecks(fw *Framework) {
 }
 
 // clientAuthAlgorithmChecks registers the checks of the assertion's signing
-// algorithm at both endpoints (PS256 or ES256 only, FAPI-RW 8.6), and of
-// the issuer as an audience at the token endpoint.
+// algorithm at both endpoints: PS256 or ES256 only (FAPI-RW 8.6).
 func clientAuthAlgorithmChecks(fw *Framework) {
 	// Testname: RS256 client assertion refused at the backchannel endpoint
 	// Spec: FAPI-RW-8.6
@@ -202,7 +201,11 @@ func clientAuthAlgorithmChecks(fw *Framework) {
 		}
 		f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 	}, Refs("FAPI-RW-8.6"), Auth(ciba.AuthPrivateKeyJWT), Negative, OIDF(ModAssertionRS256Token))
+}
 
+// clientAuthTokenAudienceChecks registers the check that the token endpoint accepts
+// an assertion naming the issuer as its audience (RFC 7523 3).
+func clientAuthTokenAudienceChecks(fw *Framework) {
 	// Testname: Client assertion with aud = issuer accepted at the token endpoint
 	// Spec: CIBA-10.1, RFC7523-3
 	// Description: At the token endpoint the OP SHOULD accept a client

@@ -8,10 +8,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 )
 
-// clientAuthIdentityChecks registers the checks that a client cannot speak
-// as another: a request object from another issuer, or another client's
-// name over the caller's certificate (CIBA 7.1.1, RFC 8705 2).
-func clientAuthIdentityChecks(fw *Framework) {
+// clientAuthIssuerChecks registers the check that a request object from
+// another issuer than the authenticated client is refused (CIBA 7.1.1).
+func clientAuthIssuerChecks(fw *Framework) {
 	// Testname: MTLS client_id differing from the request object's iss refused
 	// Spec: CIBA-7.1, RFC8705-2
 	// Description: Under mutual TLS, a backchannel request whose form
@@ -33,7 +32,11 @@ func clientAuthIdentityChecks(fw *Framework) {
 		f.ExpectOAuthError(ex, err, StatusInvalidClient, ciba.ErrInvalidClient)
 		f.ExpectCert(ex.Status == http.StatusUnauthorized, ex, "expected HTTP 401 with invalid_client (the OIDF suite requires it; RFC 6749 5.2 allows 400), got HTTP %d", ex.Status)
 	}, Refs("CIBA-7.1", "RFC8705-2"), Auth(ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient), Negative, OIDF(ModDifferentClientIDIss))
+}
 
+// clientAuthCertificateIdentityChecks registers the checks that a client cannot name
+// another client over its own certificate, at both endpoints (RFC 8705 2).
+func clientAuthCertificateIdentityChecks(fw *Framework) {
 	// Testname: Another client's client_id over the caller's certificate refused at the backchannel endpoint
 	// Spec: RFC8705-2
 	// Description: A backchannel request naming another client (form

@@ -13,9 +13,9 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 )
 
-// clientAuthSecretChecks registers the checks of clients that authenticate
-// with a secret (client_secret_basic, _post, _jwt), outside FAPI (RFC 6749
-// 2.3.1, OIDC Core 9).
+// clientAuthSecretChecks registers the checks of client_secret_basic and
+// client_secret_post, outside FAPI: a wrong secret, and a secret sent two
+// ways at once (RFC 6749 2.3.1).
 func clientAuthSecretChecks(fw *Framework) {
 	// Testname: Wrong client secret refused
 	// Spec: CIBA-7.2, RFC6749-2.3.1, RFC6749-5.2
@@ -61,7 +61,11 @@ func clientAuthSecretChecks(fw *Framework) {
 		_, ex, err := c.Authenticate(ctx, f.Params(c, u), client.WithAuth(client.AuthSecretBothWays()))
 		f.ExpectOAuthError(ex, err, []int{http.StatusBadRequest, http.StatusUnauthorized}, ciba.ErrInvalidRequest, ciba.ErrInvalidClient)
 	}, Refs("RFC6749-2.3", "RFC6749-5.2"), Auth(ciba.AuthClientSecretBasic, ciba.AuthClientSecretPost), Negative, Should)
+}
 
+// clientAuthSecretJWTChecks registers the check that a client_secret_jwt
+// assertion cannot be replayed (OIDC Core 9, RFC 7523 3).
+func clientAuthSecretJWTChecks(fw *Framework) {
 	// Testname: Replayed client_secret_jwt assertion refused
 	// Spec: OIDC-9, RFC7523-3
 	// Description: A client_secret_jwt (HS256) client assertion whose
