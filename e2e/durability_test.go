@@ -154,10 +154,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // realClients builds the CIBA clients of target.yaml on the real clock.
 func realClients(t *testing.T, tgt *target.Target, md *ciba.ProviderMetadata, ids ...string) map[string]*client.Client {
 	t.Helper()
-	roots, err := tgt.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := targetRoots(t, tgt)
 	out := map[string]*client.Client{}
 	for _, id := range ids {
 		tc, ok := tgt.Client(id)
@@ -221,15 +218,7 @@ func TestKillAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots, err := tgt.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hc.CloseIdleConnections)
+	hc := trustingClient(t, tgt)
 	md, err := client.Discover(ctx, hc, tgt.Issuer)
 	if err != nil {
 		t.Fatal(err)
