@@ -156,12 +156,8 @@ func TestSlowDownThenApproval(t *testing.T) {
 	wantOAuthError(t, ex, err, "slow_down")
 
 	// The interval is now 1+5 s: 5 s later is still too fast.
-	w.clock.Advance(5 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	wantOAuthError(t, ex, err, "slow_down")
-	w.clock.Advance(11 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	wantOAuthError(t, ex, err, "authorization_pending")
+	w.answersAfter(t, c, ack.AuthReqID, 5*time.Second, "slow_down")
+	w.answersAfter(t, c, ack.AuthReqID, 11*time.Second, "authorization_pending")
 
 	if err := w.env.Device.Decide(w.ctx(), ack.AuthReqID, ciba.DeviceSucceed); err != nil {
 		t.Fatalf("approving by hand: %v", err)
@@ -186,12 +182,8 @@ func TestExpiry(t *testing.T) {
 	w.arrived(ack.AuthReqID)
 	_, ex, err := c.Token(w.ctx(), ack.AuthReqID)
 	wantOAuthError(t, ex, err, "authorization_pending")
-	w.clock.Advance(9 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	wantOAuthError(t, ex, err, "authorization_pending")
-	w.clock.Advance(2 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	wantOAuthError(t, ex, err, "expired_token")
+	w.answersAfter(t, c, ack.AuthReqID, 9*time.Second, "authorization_pending")
+	w.answersAfter(t, c, ack.AuthReqID, 2*time.Second, "expired_token")
 
 	// A late approval cannot revive it.
 	_ = w.env.Device.Decide(w.ctx(), ack.AuthReqID, ciba.DeviceSucceed)

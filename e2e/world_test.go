@@ -199,3 +199,12 @@ func (w *world) noTokensLater(t *testing.T, c *client.Client, authReqID, after s
 		t.Fatalf("tokens %s: %s", after, dump(ex))
 	}
 }
+
+// answersAfter advances the clock by d, then expects the token request
+// for authReqID to be answered with the OAuth error want.
+func (w *world) answersAfter(t *testing.T, c *client.Client, authReqID string, d time.Duration, want string) {
+	t.Helper()
+	w.clock.Advance(d)
+	_, ex, err := c.Token(w.ctx(), authReqID)
+	wantOAuthError(t, ex, err, want)
+}
