@@ -25,11 +25,7 @@ const flowTimeout = 45 * time.Second
 // the harness with direct flows, then runs the conformance suite against it
 // and compares the outcome with expected.json.
 func TestOIDCProvider(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := interopContext(t)
 	h, _ := startProvenHarness(ctx, t)
 	if t.Failed() {
 		return
@@ -72,6 +68,18 @@ func suiteDevices(h *harness) []target.Device {
 
 // testHarnessFlows drives the OP with internal/client: what every check of
 // the suite builds on must work, or the harness is broken, not the OP.
+// interopContext skips t under -short and bounds it by 2 minutes, what one
+// interop test takes to start oidc-provider and run the suite once.
+func interopContext(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // startProvenHarness starts oidc-provider with opts, reads its discovery
 // document and proves the harness with direct flows (subtest "harness").
 func startProvenHarness(ctx context.Context, t *testing.T, opts ...harnessOption) (*harness, *ciba.ProviderMetadata) {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -20,11 +19,7 @@ import (
 // compares the outcome with expected-plain.json. Like TestOIDCProvider it
 // skips without node unless CI=true.
 func TestOIDCProviderPlain(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := interopContext(t)
 	h, md := startDiscoveredHarness(ctx, t, withChoices(plainChoices))
 	t.Run("harness", func(t *testing.T) {
 		testPlainHarness(ctx, t, h, md)

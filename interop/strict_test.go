@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -33,11 +32,7 @@ const strictExpiresIn = 30
 // expected-strict.json. Like TestOIDCProvider it skips without node
 // unless CI=true.
 func TestOIDCProviderStrictChoices(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := interopContext(t)
 	h, md := startProvenHarness(ctx, t, withChoices(strictChoices))
 	t.Run("choices", func(t *testing.T) {
 		testStrictChoices(ctx, t, h, md)
