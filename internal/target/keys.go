@@ -37,14 +37,7 @@ func (c *Client) LoadSigningKey() (jose.JSONWebKey, error) {
 // LoadTLSCertificate reads the client's TLS certificate, or returns nil
 // when none is configured.
 func (c *Client) LoadTLSCertificate() (*tls.Certificate, error) {
-	if c.TLSCert == "" {
-		return nil, nil
-	}
-	cert, err := pki.LoadCertificate(c.TLSCert, c.TLSKey)
-	if err != nil {
-		return nil, c.fieldError(certificateField(err, "tls_cert", "tls_key"), err)
-	}
-	return &cert, nil
+	return loadCertificate(c.TLSCert, c.TLSKey, "tls_cert", "tls_key", c.fieldError)
 }
 
 // LoadNotificationCertificate reads the certificate of the client's
@@ -53,25 +46,30 @@ func (c *Client) LoadTLSCertificate() (*tls.Certificate, error) {
 // in the target file.
 func (c *Client) LoadNotificationCertificate() (*tls.Certificate, error) {
 	n := c.Notification
-	if n == nil || n.TLSCert == "" {
+	if n == nil {
 		return nil, nil
 	}
-	cert, err := pki.LoadCertificate(n.TLSCert, n.TLSKey)
-	if err != nil {
-		return nil, c.fieldError(certificateField(err, "notification.tls_cert", "notification.tls_key"), err)
-	}
-	return &cert, nil
+	return loadCertificate(n.TLSCert, n.TLSKey, "notification.tls_cert", "notification.tls_key", c.fieldError)
 }
 
 // LoadTLSCertificate reads the notification listener's certificate, or
 // returns nil when none is configured (plain HTTP behind a TLS proxy).
 func (n *Notification) LoadTLSCertificate() (*tls.Certificate, error) {
-	if n.TLSCert == "" {
+	return loadCertificate(n.TLSCert, n.TLSKey, "tls_cert", "tls_key", func(field string, err error) error {
+		return fmt.Errorf("target: notification %s: %w", field, err)
+	})
+}
+
+// loadCertificate reads the certificate certFile and its key keyFile, or
+// returns nil when certFile is empty; a failure is described by fail,
+// given the field at fault (certField or keyField).
+func loadCertificate(certFile, keyFile, certField, keyField string, fail func(field string, err error) error) (*tls.Certificate, error) {
+	if certFile == "" {
 		return nil, nil
 	}
-	cert, err := pki.LoadCertificate(n.TLSCert, n.TLSKey)
+	cert, err := pki.LoadCertificate(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("target: notification %s: %w", certificateField(err, "tls_cert", "tls_key"), err)
+		return nil, fail(certificateField(err, certField, keyField), err)
 	}
 	return &cert, nil
 }
