@@ -401,22 +401,7 @@ func buildLoad(v *htmlView, m *Model) {
 	if m.Target.Issuer == "" {
 		v.TargetFromLoad = loadTarget(m.Load)
 	}
-	// A load poll run (token-endpoint polls) and flow runs (complete
-	// flows) measure different things: never side by side, never a
-	// "winner" between them.
-	var flows, polls []LoadRun
-	for _, l := range m.Load {
-		if l.IsFlow() {
-			flows = append(flows, l)
-		} else {
-			polls = append(polls, l)
-		}
-	}
-	for _, group := range [][]LoadRun{flows, polls} {
-		if len(group) >= 2 {
-			v.Compares = append(v.Compares, buildCompare(group))
-		}
-	}
+	v.Compares = loadComparisons(m.Load)
 }
 
 // loadTarget is the target the load runs name, when they name one and
@@ -448,6 +433,28 @@ func countRows(counts map[string]uint64, total uint64) []countRow {
 	return out
 }
 
+// loadComparisons puts runs of one kind side by side: a load poll run
+// (token-endpoint polls) and flow runs (complete flows) measure
+// different things, so never side by side, never a "winner" between
+// them.
+func loadComparisons(runs []LoadRun) []*compareView {
+	var flows, polls []LoadRun
+	for _, l := range runs {
+		if l.IsFlow() {
+			flows = append(flows, l)
+		} else {
+			polls = append(polls, l)
+		}
+	}
+	var out []*compareView
+	for _, group := range [][]LoadRun{flows, polls} {
+		if len(group) >= 2 {
+			out = append(out, buildCompare(group))
+		}
+	}
+	return out
+}
+
 func buildCompare(runs []LoadRun) *compareView {
 	cv := &compareView{Title: "Poll runs side by side", Chart: compareChart(runs)}
 	if runs[0].IsFlow() {
@@ -461,13 +468,24 @@ func buildCompare(runs []LoadRun) *compareView {
 	if modes["poll"] && modes["ping"] {
 		cv.Title = "Poll vs ping"
 	}
-	type metric struct {
-		name string
-		get  func(*LoadRun) (float64, bool)
-		fmt  func(float64) string
-		// lower is better unless higherBetter.
-		higherBetter bool
+	for _, mt := range compareMetrics() {
+		if row, ok := mt.row(cv.Runs); ok {
+			cv.Rows = append(cv.Rows, row)
+		}
 	}
+	return cv
+}
+
+// compareMetric is one row of a comparison.
+type compareMetric struct {
+	name string
+	get  func(*LoadRun) (float64, bool)
+	fmt  func(float64) string
+	// lower is better unless higherBetter.
+	higherBetter bool
+}
+
+func compareMetrics() []compareMetric {
 	lat := func(pick func(Latency) float64) func(*LoadRun) (float64, bool) {
 		return func(r *LoadRun) (float64, bool) { return pick(r.LatencyMS), r.LatencyMS.Max > 0 }
 	}
@@ -479,7 +497,7 @@ func buildCompare(runs []LoadRun) *compareView {
 			return pick(*r.ApprovalToTokenMS), true
 		}
 	}
-	metrics := []metric{
+	return []compareMetric{
 		{name: "Rate achieved", get: func(r *LoadRun) (float64, bool) { return r.Rate.Achieved, true }, fmt: func(f float64) string { return fmtNum(round2(f)) + "/s" }, higherBetter: true},
 		{name: "Dropped", get: func(r *LoadRun) (float64, bool) { return float64(r.Requests.Dropped), true }, fmt: func(f float64) string { return fmtNum(f) }},
 		{name: "Error rate", get: func(r *LoadRun) (float64, bool) { return r.ErrorRate, true }, fmt: fmtPct},
@@ -488,35 +506,34 @@ func buildCompare(runs []LoadRun) *compareView {
 		{name: "Approval→token p50", get: appr(func(l Latency) float64 { return l.P50 }), fmt: fmtMS},
 		{name: "Approval→token p99", get: appr(func(l Latency) float64 { return l.P99 }), fmt: fmtMS},
 	}
-	for _, mt := range metrics {
-		row := compareRow{Metric: mt.name, Best: -1}
-		best, distinct, any := 0.0, false, false
-		for i, r := range cv.Runs {
-			val, ok := mt.get(r)
-			if !ok {
-				row.Values = append(row.Values, "–")
-				continue
-			}
-			row.Values = append(row.Values, mt.fmt(val))
-			switch {
-			case !any:
-				best, row.Best, any = val, i, true
-			case val != best:
-				distinct = true
-				if (mt.higherBetter && val > best) || (!mt.higherBetter && val < best) {
-					best, row.Best = val, i
-				}
-			}
-		}
-		if !any {
+}
+
+// row is the metric's values for runs and the best of them; false when
+// no run has the metric.
+func (mt compareMetric) row(runs []*LoadRun) (compareRow, bool) {
+	row := compareRow{Metric: mt.name, Best: -1}
+	best, distinct, any := 0.0, false, false
+	for i, r := range runs {
+		val, ok := mt.get(r)
+		if !ok {
+			row.Values = append(row.Values, "–")
 			continue
 		}
-		if !distinct {
-			row.Best = -1
+		row.Values = append(row.Values, mt.fmt(val))
+		switch {
+		case !any:
+			best, row.Best, any = val, i, true
+		case val != best:
+			distinct = true
+			if (mt.higherBetter && val > best) || (!mt.higherBetter && val < best) {
+				best, row.Best = val, i
+			}
 		}
-		cv.Rows = append(cv.Rows, row)
 	}
-	return cv
+	if !distinct {
+		row.Best = -1
+	}
+	return row, any
 }
 
 func outcomeLabel(o Outcome) string {

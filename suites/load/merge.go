@@ -21,8 +21,7 @@ type MergeOptions struct {
 	Thresholds []Threshold
 	// Output, when set, receives every result re-encoded (gob), so one file
 	// holds the fleet's run for vegeta report/plot.
-	Output      io.Writer
-	ToolVersion string
+	Output io.Writer
 }
 
 // Merge re-reads the raw results of every shard (vegeta gob, JSON or CSV,
@@ -134,13 +133,12 @@ func Merge(inputs []MergeInput, o MergeOptions) (*Summary, error) {
 		target = info.Target // all equal, checked above
 	}
 	return rec.Summary(RunInfo{
-		Target:      target,
-		ToolVersion: o.ToolVersion,
-		Shards:      names,
-		Rate:        total,
-		Planned:     planned,
-		Intended:    intended,
-		Thresholds:  o.Thresholds,
+		Target:     target,
+		Shards:     names,
+		Rate:       total,
+		Planned:    planned,
+		Intended:   intended,
+		Thresholds: o.Thresholds,
 	}), nil
 }
 

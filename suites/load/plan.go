@@ -58,9 +58,8 @@ type Plan struct {
 	// Log receives one-line notes (nil: quiet); Progress draws live state.
 	Log      io.Writer
 	Progress *Progress
-	// ToolVersion is written into the summaries; IncludesTarget says the
-	// OP runs in this process (its CPU is in the figures).
-	ToolVersion    string
+	// IncludesTarget says the OP runs in this process (its CPU is in the
+	// figures).
 	IncludesTarget bool
 }
 
@@ -215,7 +214,7 @@ func (p *Plan) runOptions(s *targetclient.Session, clientID string, out io.Write
 		Thresholds: p.Thresholds, AbortOnFail: p.AbortOnFail,
 		Output: out, KeepSecrets: p.KeepSecrets, Conns: conns, Progress: p.Progress,
 		Info: RunInfo{
-			Target: s.Target.Issuer, ClientID: clientID, ToolVersion: p.ToolVersion,
+			Target: s.Target.Issuer, ClientID: clientID,
 			CPU: &CPUSummary{IncludesTarget: p.IncludesTarget},
 		},
 	}

@@ -3,6 +3,7 @@ package load
 import (
 	"cmp"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"runtime"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // Scenario names what a run measured; results of different scenarios do
@@ -198,9 +200,13 @@ func (r *Recorder) measuresLocked(elapsed time.Duration) Measures {
 func (r *Recorder) Evaluate(ts []Threshold, elapsed time.Duration) ([]ThresholdResult, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.evaluateLocked(ts, elapsed)
+}
+
+func (r *Recorder) evaluateLocked(ts []Threshold, elapsed time.Duration) ([]ThresholdResult, bool) {
 	ms := r.measuresLocked(elapsed)
 	ok := true
-	var out []ThresholdResult
+	out := []ThresholdResult{}
 	for _, t := range ts {
 		m := ms
 		if t.Metric != "latency" {
@@ -250,9 +256,9 @@ func latencySummary(l vegeta.LatencyMetrics, n uint64) LatencySummary {
 
 // RunInfo is what the runner knows beyond the results.
 type RunInfo struct {
-	Target, ClientID, ToolVersion string
-	Shards                        []string
-	Rate                          Rate
+	Target, ClientID string
+	Shards           []string
+	Rate             Rate
 	// Planned is the requested duration; Elapsed the measured one (0:
 	// the span of the results).
 	Planned, Elapsed time.Duration
@@ -281,7 +287,7 @@ func cpuSince(cpu0 time.Duration, cpu0OK bool, prev *CPUSummary) *CPUSummary {
 	return &cpu
 }
 
-// Summary builds the end-of-run summary (schema ciba-check/load/v1).
+// Summary builds the end-of-run result.
 func (r *Recorder) Summary(info RunInfo) *Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -289,27 +295,6 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	if elapsed <= 0 {
 		elapsed = r.span()
 	}
-	s := &Summary{
-		Schema:      SchemaV1,
-		Scenario:    r.scenario,
-		ToolVersion: info.ToolVersion,
-		Target:      info.Target,
-		ClientID:    info.ClientID,
-		Shards:      info.Shards,
-		Started:     r.start.UTC(),
-		Duration:    elapsed.Seconds(),
-		Status:      map[string]uint64{},
-		OAuthErrors: map[string]uint64{},
-		CPU:         info.CPU,
-		Pool:        info.Pool,
-		Generator:   info.Generator,
-		Aborted:     info.Aborted,
-		Thresholds:  []ThresholdResult{},
-	}
-	s.Rate.Requested = info.Rate.String()
-	s.Rate.Intended = info.Rate.PerSecond()
-	sent := r.m.Requests
-	intended := info.Intended
 	// Requests were started during the planned duration (or until the
 	// run ended early); after it, only in-flight ones completed. The send
 	// rate and the intended count are over the first, the achieved rate
@@ -318,6 +303,58 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	if info.Planned > 0 && info.Planned < elapsed {
 		sendWindow = info.Planned
 	}
+	s := &Summary{
+		Scenario:        string(r.scenario),
+		Mode:            reports.ModeOfScenario(string(r.scenario)),
+		Target:          info.Target,
+		ClientID:        info.ClientID,
+		Shards:          info.Shards,
+		Started:         r.start.UTC(),
+		DurationSeconds: elapsed.Seconds(),
+		SendSeconds:     sendWindow.Seconds(),
+		Requests:        r.countsLocked(info, sendWindow),
+		LatencyMS:       latencySummary(r.m.Latencies, r.m.Requests),
+		Status:          map[string]uint64{},
+		OAuthErrors:     maps.Clone(r.oauth),
+		Errors:          r.errorsLocked(),
+		CPU:             info.CPU,
+		Pool:            info.Pool,
+		Aborted:         info.Aborted,
+		Series:          r.series.series(),
+		Histogram:       r.series.histogram(),
+	}
+	for code, n := range r.m.StatusCodes {
+		s.Status[code] = uint64(n)
+	}
+	if r.scenario != ScenarioPoll {
+		a := latencySummary(r.approval, r.approvalN)
+		s.ApprovalToTokenMS = &a
+	}
+	s.Rate = rates(info.Rate, s.Requests, sendWindow, elapsed)
+	if sent := s.Requests.Sent; sent > 0 {
+		s.ErrorRate = float64(s.Requests.Unexpected) / float64(sent)
+	}
+	setCPU(s, elapsed)
+	if info.Generator != nil {
+		g := *info.Generator
+		g.judge(s, info.Rate.Max)
+		s.Generator = (*reports.LoadGenerator)(&g)
+	}
+	s.Thresholds, s.Passed = r.evaluateLocked(info.Thresholds, elapsed)
+	if s.Aborted != "" {
+		// A run stopped early (interrupted, or a threshold broke under
+		// --abort-on-fail) measured less than it was asked to: no pass.
+		s.Passed = false
+	}
+	return s
+}
+
+// countsLocked counts the requests (flows): intended over the send
+// window (from the pacer when it counted them), sent, dropped and how
+// the answers were classed.
+func (r *Recorder) countsLocked(info RunInfo, sendWindow time.Duration) reports.LoadCount {
+	sent := r.m.Requests
+	intended := info.Intended
 	if intended == 0 && !info.Rate.Max {
 		intended = info.Rate.hitsBefore(sendWindow)
 	}
@@ -328,74 +365,55 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	if intended > sent+dropped {
 		dropped = intended - sent
 	}
-	s.Requests = Counts{
+	return reports.LoadCount{
 		Intended: intended, Sent: sent, Dropped: dropped,
 		OK: r.classes[ClassOK], Expected: r.classes[ClassExpected], Unexpected: r.classes[ClassUnexpected],
 	}
-	s.SendSeconds = sendWindow.Seconds()
+}
+
+// rates are the rates of a run at rate whose requests (flows) were
+// sent during sendWindow and answered by the end of elapsed: sent per
+// second of the first, successful answers per second of the second.
+func rates(rate Rate, c reports.LoadCount, sendWindow, elapsed time.Duration) reports.LoadRate {
+	out := reports.LoadRate{Requested: rate.String(), Intended: rate.PerSecond()}
 	if sendWindow > 0 {
-		s.Rate.Sent = float64(sent) / sendWindow.Seconds()
+		out.Sent = float64(c.Sent) / sendWindow.Seconds()
 	}
 	if elapsed > 0 {
-		s.Rate.Achieved = float64(r.classes[ClassOK]+r.classes[ClassExpected]) / elapsed.Seconds()
+		out.Achieved = float64(c.OK+c.Expected) / elapsed.Seconds()
 	}
-	if sent > 0 {
-		s.ErrorRate = float64(r.classes[ClassUnexpected]) / float64(sent)
-	}
-	s.Latency = latencySummary(r.m.Latencies, sent)
-	s.Series = r.series.series()
-	s.Histogram = r.series.histogram()
-	if r.scenario != ScenarioPoll {
-		a := latencySummary(r.approval, r.approvalN)
-		s.ApprovalToToken = &a
-	}
-	for code, n := range r.m.StatusCodes {
-		s.Status[code] = uint64(n)
-	}
-	for code, n := range r.oauth {
-		s.OAuthErrors[code] = n
-	}
+	return out
+}
+
+// errorsLocked are the unexpected answers by kind, most frequent first.
+func (r *Recorder) errorsLocked() []reports.ErrorCount {
+	var out []reports.ErrorCount
 	for msg, n := range r.errs {
-		s.Errors = append(s.Errors, ErrorCount{Error: msg, Count: n})
+		out = append(out, reports.ErrorCount{Error: msg, Count: n})
 	}
 	if r.otherErrs > 0 {
-		s.Errors = append(s.Errors, ErrorCount{Error: "(other kinds)", Count: r.otherErrs})
+		out = append(out, reports.ErrorCount{Error: "(other kinds)", Count: r.otherErrs})
 	}
-	slices.SortFunc(s.Errors, func(a, b ErrorCount) int {
+	slices.SortFunc(out, func(a, b reports.ErrorCount) int {
 		if a.Count != b.Count {
 			return cmp.Compare(b.Count, a.Count)
 		}
-		if a.Error < b.Error {
-			return -1
-		}
-		return 1
+		return cmp.Compare(a.Error, b.Error)
 	})
-	if cpu := s.CPU; cpu != nil && sent > 0 {
-		cpu.PerRequestMicros = cpu.Seconds * 1e6 / float64(sent)
+	return out
+}
+
+// setCPU derives the CPU per request and the share of the cores busy
+// from the CPU seconds measured over elapsed.
+func setCPU(s *Summary, elapsed time.Duration) {
+	cpu := s.CPU
+	if cpu == nil {
+		return
 	}
-	if cpu := s.CPU; cpu != nil && cpu.Cores > 0 && elapsed > 0 {
+	if sent := s.Requests.Sent; sent > 0 {
+		s.CPUPerRequestMicros = cpu.Seconds * 1e6 / float64(sent)
+	}
+	if cpu.Cores > 0 && elapsed > 0 {
 		cpu.Busy = cpu.Seconds / (elapsed.Seconds() * float64(cpu.Cores))
 	}
-	if s.Generator != nil {
-		g := *s.Generator
-		g.judge(s, info.Rate.Max)
-		s.Generator = &g
-	}
-	ms := r.measuresLocked(elapsed)
-	s.Passed = true
-	for _, t := range info.Thresholds {
-		m := ms
-		if t.Metric != "latency" {
-			m.Count = sent
-		}
-		res := t.Evaluate(m)
-		s.Passed = s.Passed && res.OK
-		s.Thresholds = append(s.Thresholds, res)
-	}
-	if s.Aborted != "" {
-		// A run stopped early (interrupted, or a threshold broke under
-		// --abort-on-fail) measured less than it was asked to: no pass.
-		s.Passed = false
-	}
-	return s
 }
