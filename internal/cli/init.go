@@ -25,7 +25,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ciba-check/ciba-check/ciba"
-	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/pki"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
@@ -257,29 +256,11 @@ func copyCA(src, dst string) error {
 
 // initDiscover reads the issuer's discovery document.
 func initDiscover(ctx context.Context, opts *InitOptions) (*ciba.ProviderMetadata, error) {
-	hc := opts.HTTPClient
-	if hc == nil {
-		var roots *x509.CertPool
-		if opts.CAFile != "" {
-			pool, err := pki.LoadCAPool(opts.CAFile)
-			if err != nil {
-				return nil, err
-			}
-			roots = pool
-		}
-		var err error
-		if hc, err = client.NewHTTPClient(client.Config{RootCAs: roots}); err != nil {
-			return nil, err
-		}
-		defer hc.CloseIdleConnections()
-	}
 	timeout := opts.DiscoveryTimeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	md, err := targetclient.DiscoverIssuer(ctx, hc, opts.Issuer)
+	md, err := targetclient.DiscoverWithCA(ctx, opts.HTTPClient, opts.Issuer, opts.CAFile, timeout)
 	if err != nil {
 		return nil, explainTLSError(err, "with --ca")
 	}

@@ -43,9 +43,9 @@ func checkClientSecret(ctx context.Context, r *checkReport, s *targetclient.Sess
 		r.fail(item, "the token endpoint issued tokens for an auth_req_id nobody issued; cannot tell whether %s is right", tc.Secret)
 	case !errors.As(err, &oe):
 		r.fail(item, "the token request failed: %v", err)
-	case oe.Code == "invalid_grant":
+	case oe.Code == ciba.ErrInvalidGrant.Code:
 		r.ok(item, fmt.Sprintf("%s accepted (%s; an unknown auth_req_id was answered invalid_grant)", tc.Secret, tc.Auth))
-	case oe.Code == "invalid_client" || oe.Code == "unauthorized_client":
+	case oe.Code == ciba.ErrInvalidClient.Code || oe.Code == ciba.ErrUnauthorizedClient.Code:
 		r.fail(item, "the OP refused the client authentication (%s, HTTP %d): check that %s holds the client secret registered for %s and that the client is registered for %s (%s)",
 			oe.Code, oe.Status, tc.Secret, tc.ID, tc.Auth, s.Target.Where(tc.Line))
 	default:
