@@ -184,6 +184,14 @@ type Threshold struct {
 	OK    bool    `json:"ok"`
 }
 
+// Mark is ✓ for a threshold that held, ✗ for one that broke.
+func (t Threshold) Mark() string {
+	if t.OK {
+		return "✓"
+	}
+	return "✗"
+}
+
 // SeriesPoint is one time bucket of a load run.
 type SeriesPoint struct {
 	// OffsetSeconds is the bucket's start after the run's start.

@@ -138,11 +138,7 @@ func writeLoadVerdict(w io.Writer, l *LoadRun) {
 	}
 	fmt.Fprintln(w, "thresholds")
 	for _, t := range l.Thresholds {
-		mark := "✓"
-		if !t.OK {
-			mark = "✗"
-		}
-		fmt.Fprintf(w, "  %s %s  (measured %s)\n", mark, t.Expr, thresholdText(t))
+		fmt.Fprintf(w, "  %s %s  (measured %s)\n", t.Mark(), t.Expr, thresholdText(t))
 	}
 }
 
