@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/devenv"
@@ -54,19 +53,11 @@ func openLoadTarget(ctx context.Context, o *LoadOptions) (t *target.Target, clos
 		}
 		return t, func() {}, nil
 	}
-	env, err := devenv.Start(ctx, devenv.Options{Interval: o.Interval})
+	env, err := startEmbedded(ctx, name, devenv.Options{Interval: o.Interval})
 	if err != nil {
-		var cfgErr *target.ConfigError
-		if errors.As(err, &cfgErr) {
-			return nil, nil, &UsageError{Err: fmt.Errorf("%s: %w", name, err)}
-		}
-		return nil, nil, fmt.Errorf("%s: starting the embedded OP: %w", name, err)
+		return nil, nil, err
 	}
-	return env.Target, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(ctx)
-	}, nil
+	return env.Target, func() { _ = closeEmbedded(env) }, nil
 }
 
 // plan maps the flags to a load.Plan.
