@@ -98,14 +98,8 @@ func TestNewCmdLoadFlags(t *testing.T) {
 			ios, _, _, _ := TestStreams()
 			var got *LoadOptions
 			cmd := NewCmdLoad(&Factory{IO: ios}, func(_ context.Context, o *LoadOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
+			err := executeFlags(t, cmd, tt.args, tt.wantErr)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
 				if tt.wantErr != "requires at least 1 arg" && tt.wantErr != "unknown command" {
 					var ue *UsageError
 					if !errors.As(err, &ue) {
@@ -113,9 +107,6 @@ func TestNewCmdLoadFlags(t *testing.T) {
 					}
 				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tt.check(t, got)
 		})
@@ -274,15 +265,7 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}
-	env, err := devenv.Start(t.Context(), devenv.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(ctx)
-	}()
+	env := startDevEnv(t, devenv.Options{})
 	dir := t.TempDir()
 	// Room for both subprocesses to start, discover and fill their pending
 	// requests on a busy machine before the shared start.

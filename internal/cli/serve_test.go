@@ -39,18 +39,8 @@ func TestNewCmdServeFlags(t *testing.T) {
 			io, _, _, _ := TestStreams()
 			var got *ServeOptions
 			cmd := NewCmdServe(&Factory{IO: io}, func(_ context.Context, o *ServeOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if executeFlags(t, cmd, tt.args, tt.wantErr); tt.wantErr != "" {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO = nil
 			if got.Dir != tt.want.Dir || got.OPAddr != tt.want.OPAddr || got.DeviceAddr != tt.want.DeviceAddr ||
