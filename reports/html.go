@@ -148,22 +148,8 @@ func buildView(m *Model) *htmlView {
 		HasChecks: len(m.Checks) > 0,
 		HasLoad:   len(m.Load) > 0,
 	}
-	switch {
-	case m.Error != "":
-		// A target error looks like an incomplete run, worded as what it
-		// is (TargetError).
-		v.Verdict = "incomplete"
-		v.TargetError = m.TargetError()
-	case !v.HasChecks && !v.HasLoad:
-		v.Verdict = "empty"
-	case m.LoadUnjudged():
-		// Nothing was judged: not a pass.
-		v.Verdict = "unjudged"
-	case m.Passed():
-		v.Verdict = "passed"
-	default:
-		v.Verdict = "failed"
-	}
+	// A target error looks like an incomplete run, worded as what it is.
+	v.Verdict, v.TargetError = string(m.Verdict()), m.TargetError()
 	switch {
 	case v.HasChecks && v.HasLoad:
 		v.Title = "CIBA conformance and load report"

@@ -82,22 +82,23 @@ func writeMarkdown(w *mdWriter, m *Model) {
 
 // mdVerdict is the report's verdict with its emoji.
 func mdVerdict(m *Model, c Counts) string {
-	verdict := "❌ failed"
-	switch {
-	case m.TargetError():
-		verdict = "⛔ target error"
-	case m.Error != "":
-		verdict = "⚠️ incomplete"
-	case len(m.Checks) == 0 && len(m.Load) == 0:
-		verdict = "⚪ no results"
-	case m.LoadUnjudged():
-		verdict = "⚪ not judged: no thresholds set"
-	case m.Passed() && c.Warnings > 0:
-		verdict = "✅ passed with warnings"
-	case m.Passed():
-		verdict = "✅ passed"
+	switch m.Verdict() {
+	case VerdictIncomplete:
+		if m.TargetError() {
+			return "⛔ target error"
+		}
+		return "⚠️ incomplete"
+	case VerdictEmpty:
+		return "⚪ no results"
+	case VerdictUnjudged:
+		return "⚪ not judged: no thresholds set"
+	case VerdictPassed:
+		if c.Warnings > 0 {
+			return "✅ passed with warnings"
+		}
+		return "✅ passed"
 	}
-	return verdict
+	return "❌ failed"
 }
 
 // mdHeader is the verdict, the target, why the run ended early and the

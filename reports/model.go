@@ -168,6 +168,36 @@ func (m *Model) TargetError() bool {
 	return m.Error != "" && len(m.Checks) == 0 && len(m.Load) == 0
 }
 
+// Verdict is a model's verdict in one word.
+type Verdict string
+
+// The verdicts. Incomplete is a run that ended early (a target error
+// too: Model.TargetError tells them apart); Empty has neither checks nor
+// load runs; Unjudged holds only load runs without thresholds: nothing was
+// judged, which is not a pass.
+const (
+	VerdictPassed     Verdict = "passed"
+	VerdictFailed     Verdict = "failed"
+	VerdictIncomplete Verdict = "incomplete"
+	VerdictEmpty      Verdict = "empty"
+	VerdictUnjudged   Verdict = "unjudged"
+)
+
+// Verdict is m's verdict, the one every renderer words its own way.
+func (m *Model) Verdict() Verdict {
+	switch {
+	case m.Error != "":
+		return VerdictIncomplete
+	case len(m.Checks) == 0 && len(m.Load) == 0:
+		return VerdictEmpty
+	case m.LoadUnjudged():
+		return VerdictUnjudged
+	case m.Passed():
+		return VerdictPassed
+	}
+	return VerdictFailed
+}
+
 // Passed reports whether no check failed and every load run passed: the
 // exit-code verdict. Warnings do not fail it. A model with nothing in it, or from a run that ended
 // early, has not passed.
