@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,9 +34,11 @@ func executeFlags(t *testing.T, cmd *cobra.Command, args []string, wantErr strin
 }
 
 // startServe runs `ciba-check` with args (a serve command) until it says
-// "serving", and returns what it printed by then; the test's cleanup
-// stops it.
-func startServe(t *testing.T, args []string) string {
+// "serving", and returns what it printed by then and stop, which stops it
+// the way Ctrl-C does (context cancellation) and returns its exit code and
+// what it printed after (-1 when it did not stop). The test's cleanup
+// stops it if the test did not.
+func startServe(t *testing.T, args []string) (string, func() (int, string)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -52,16 +55,27 @@ func startServe(t *testing.T, args []string) string {
 			break
 		}
 	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	t.Cleanup(func() {
+	rest := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+		}
+		_, _ = io.Copy(io.Discard, pr)
+		rest <- b.String()
+	}()
+	stop := sync.OnceValues(func() (int, string) {
 		cancel()
 		select {
-		case <-done:
+		case code := <-done:
+			return code, <-rest
 		case <-time.After(30 * time.Second):
 			t.Error("serve did not stop")
+			return -1, ""
 		}
 	})
-	return out.String()
+	t.Cleanup(func() { stop() })
+	return out.String(), stop
 }
 
 // startDevEnv runs the embedded reference OP and mock device with o (in

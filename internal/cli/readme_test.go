@@ -190,7 +190,7 @@ func TestReadmeCommands(t *testing.T) {
 	if devDir == "" {
 		t.Fatalf("README.md:%d: the serve command names no --dir", serveCmd.Line)
 	}
-	out := startServe(t, args)
+	out, _ := startServe(t, args)
 	ctx := t.Context()
 	tgt, err := target.Load(filepath.Join(dir, devDir, "target.yaml"))
 	if err != nil {

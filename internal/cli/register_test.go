@@ -40,7 +40,7 @@ func TestServeRegistersInitClients(t *testing.T) {
 	}
 	edit(`"`+Placeholder+`-client1-ps256"`, "mybank-1", `"`+Placeholder+`-client2-es256"`, "mybank-2")
 
-	out := startServe(t, []string{"serve", "--dir", dev, "--register", mybank})
+	out, _ := startServe(t, []string{"serve", "--dir", dev, "--register", mybank})
 	for _, want := range []string{"registered     mybank-1 (private_key_jwt, poll, PS256) from " + tf + ":", "registered     mybank-2 (private_key_jwt, poll, ES256)"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("serve output lacks %q:\n%s", want, out)

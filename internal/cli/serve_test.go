@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/target"
@@ -97,32 +94,12 @@ func TestServeExitCodes(t *testing.T) {
 // the way Ctrl-C does (context cancellation) and returns its output.
 func serveUntilReady(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
-	pr, pw := io.Pipe()
-	streams := &IOStreams{In: strings.NewReader(""), Out: pw, ErrOut: pw}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, append([]string{"serve", "--dir", dir}, extra...), &Factory{IO: streams, Version: "test"})
-		pw.Close()
-	}()
-	var out strings.Builder
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "serving") {
-			cancel()
-		}
+	out, stop := startServe(t, append([]string{"serve", "--dir", dir}, extra...))
+	code, rest := stop()
+	if code != ExitOK {
+		t.Fatalf("serve exited %d:\n%s%s", code, out, rest)
 	}
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Fatalf("serve exited %d:\n%s", code, out.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
-	}
-	return out.String()
+	return out + rest
 }
 
 func TestServeGeneratesThenReusesMaterial(t *testing.T) {
