@@ -12,6 +12,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // Plan is what one load run does; `ciba-check load poll|flow` maps its
@@ -215,7 +216,7 @@ func (p *Plan) runOptions(s *targetclient.Session, clientID string, out io.Write
 		Output: out, KeepSecrets: p.KeepSecrets, Conns: conns, Progress: p.Progress,
 		Info: RunInfo{
 			Target: s.Target.Issuer, ClientID: clientID,
-			CPU: &CPUSummary{IncludesTarget: p.IncludesTarget},
+			CPU: &reports.LoadCPU{IncludesTarget: p.IncludesTarget},
 		},
 	}
 }

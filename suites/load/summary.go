@@ -19,14 +19,8 @@ import (
 // reports.RenderLoadText as the terminal report.
 type Summary = reports.LoadRun
 
-// The parts of a summary are the report model's types.
-type (
-	// LatencySummary is a latency distribution in milliseconds.
-	LatencySummary = reports.Latency
-	// CPUSummary is the load generator's CPU use; the run's
-	// CPUPerRequestMicros and CPUSharedWith complete it.
-	CPUSummary = reports.LoadCPU
-)
+// LatencySummary is a latency distribution in milliseconds.
+type LatencySummary = reports.Latency
 
 // SaturatedVerdict is the verdict of a run whose generator was the
 // bottleneck. The figures then say what the generator managed, not what
@@ -110,7 +104,7 @@ func ShareCPU(sums []*Summary, cpu time.Duration) {
 		if s == nil {
 			continue
 		}
-		c := CPUSummary{Seconds: cpu.Seconds(), Cores: cores, IncludesTarget: s.CPU != nil && s.CPU.IncludesTarget}
+		c := reports.LoadCPU{Seconds: cpu.Seconds(), Cores: cores, IncludesTarget: s.CPU != nil && s.CPU.IncludesTarget}
 		s.CPUPerRequestMicros = 0
 		if sent > 0 {
 			s.CPUPerRequestMicros = c.Seconds * 1e6 / float64(sent)
@@ -156,7 +150,7 @@ type RunInfo struct {
 	// Intended and Dropped come from the Pacer; with Intended 0 and a
 	// constant rate, intended is rate × duration.
 	Intended, Dropped uint64
-	CPU               *CPUSummary
+	CPU               *reports.LoadCPU
 	Pool              *PoolStats
 	Generator         *GeneratorSummary
 	Thresholds        []Threshold
@@ -166,12 +160,12 @@ type RunInfo struct {
 // cpuSince is the process CPU used since cpu0 (taken when cpu0OK), keeping
 // prev's note on whether the target's CPU is included; prev when the CPU
 // cannot be measured.
-func cpuSince(cpu0 time.Duration, cpu0OK bool, prev *CPUSummary) *CPUSummary {
+func cpuSince(cpu0 time.Duration, cpu0OK bool, prev *reports.LoadCPU) *reports.LoadCPU {
 	cpu1, ok := processCPU()
 	if !ok || !cpu0OK {
 		return prev
 	}
-	cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds(), Cores: runtime.GOMAXPROCS(0)}
+	cpu := reports.LoadCPU{Seconds: (cpu1 - cpu0).Seconds(), Cores: runtime.GOMAXPROCS(0)}
 	if prev != nil {
 		cpu.IncludesTarget = prev.IncludesTarget
 	}
