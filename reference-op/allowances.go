@@ -1,11 +1,15 @@
 package refop
 
 import (
+	"cmp"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // Allowance is one behaviour the specifications permit that the strict
@@ -25,6 +29,9 @@ type Allowance struct {
 	Departs string
 	// Exclusive names the allowances it cannot be combined with.
 	Exclusive []string
+	// bend is how the allowance bends the strict OP at its seams
+	// (hooks.go); nil for those still read where they act (allow.on).
+	bend func(*hooks)
 }
 
 // Allowance names. Each is tested in allowances_test.go to be off by
@@ -116,23 +123,27 @@ func allowanceCatalogue() []Allowance {
 			Permits:   "every ID token carries acr (the device's multi-factor class), whether or not acr_values asked for one",
 			Basis:     `OIDC-2: "acr OPTIONAL. Authentication Context Class Reference. String specifying an Authentication Context Class Reference value that identifies the Authentication Context Class that the authentication performed satisfied."`,
 			Exclusive: []string{AllowACRUnsupported},
+			bend:      onNewRequest(func(_ *OP, ar *AuthRequest) { ar.ACR = cmp.Or(ar.ACR, ACRMultiFactor) }),
 		},
 		{
 			Name:    AllowACRUnsupported,
 			Permits: "no acr support: acr_values_supported is not published, acr_values is ignored and ID tokens carry no acr",
 			Basis:   `OIDC-3.1.2.1: "acr_values OPTIONAL. ... The acr Claim is requested as a Voluntary Claim by this parameter."; OIDC-DISCOVERY-3: "acr_values_supported OPTIONAL."`,
 			Departs: `OIDC-5.5.1.1: "If the Claim is not Essential and a requested value cannot be provided, the Authorization Server SHOULD return the session's current acr as the value of the acr Claim."`,
+			bend:    onNewRequest(func(_ *OP, ar *AuthRequest) { ar.ACR = "" }),
 		},
 		{
 			Name:    AllowAuthReqID128Bits,
 			Permits: "auth_req_id holds exactly 128 random bits, as 32 lowercase hex digits",
 			Basis:   `CIBA-7.3: "It MUST contain sufficient entropy (a minimum of 128 bits while 160 bits is recommended) to make brute force guessing or forgery of a valid auth_req_id computationally infeasible"`,
 			Departs: `CIBA-7.3: "160 bits is recommended"`,
+			bend:    func(h *hooks) { h.authReqIDBytes, h.encodeAuthReqID = 16, hex.EncodeToString },
 		},
 		{
 			Name:    AllowBindingMessageRestricted,
 			Permits: "binding_message must match ^[a-zA-Z0-9-._+/!?#]{1,20}$; any other value gets 400 invalid_binding_message",
 			Basis:   `CIBA-7.1: "the binding_message value SHOULD be relatively short and use a limited set of plain text characters"; CIBA-13: "invalid_binding_message The binding message is invalid or unacceptable for use in the context of the given request."`,
+			bend:    bindingMessageRestricted,
 		},
 		{
 			Name:    AllowCacheControlExtra,
@@ -164,32 +175,38 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowIDTokenAudArray,
 			Permits: "the ID token aud is a one-element JSON array holding the client_id",
 			Basis:   `OIDC-2: "In the general case, the aud value is an array of case sensitive strings. In the common special case when there is one audience, the aud value MAY be a single case sensitive string."`,
+			bend:    onIDTokenClaims(func(_ *OP, c map[string]any, _ tokenGrant, _ ciba.TokenResponse) { c["aud"] = []any{c["aud"]} }),
 		},
 		{
 			Name:    AllowIDTokenAuthReqIDClaim,
 			Permits: "poll and ping ID tokens also carry the urn:openid:params:jwt:claim:auth_req_id claim (push ones must)",
 			Basis:   `OIDC-2: "ID Tokens MAY contain other Claims. Any Claims used that are not understood MUST be ignored."`,
+			bend:    onIDTokenClaims(authReqIDClaim),
 		},
 		{
 			Name:      AllowIDTokenES256Only,
 			Permits:   "ID tokens are always signed with the ES256 key and id_token_signing_alg_values_supported lists ES256 alone",
 			Basis:     `FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms"`,
 			Exclusive: []string{AllowSingleKeyWithoutKid},
+			bend:      signIDTokenWith(func(op *OP) any { return op.es256Key() }),
 		},
 		{
 			Name:    AllowIDTokenWithoutATHash,
 			Permits: "poll and ping ID tokens carry no at_hash (push ones keep it: CIBA 10.3.1 requires it there)",
 			Basis:   `OIDC-3.1.3.6: "at_hash OPTIONAL. Access Token hash value."`,
+			bend:    onIDTokenClaims(withoutATHash),
 		},
 		{
 			Name:    AllowIDTokenWithoutAuthTime,
 			Permits: "ID tokens carry no auth_time",
 			Basis:   `OIDC-2: "auth_time ... When a max_age request is made or when auth_time is requested as an Essential Claim, then this Claim is REQUIRED; otherwise, its inclusion is OPTIONAL."`,
+			bend:    dropClaim(ciba.ClaimAuthTime),
 		},
 		{
 			Name:    AllowIntervalAbsent,
 			Permits: "the acknowledgement has no interval; polls are held to the 5 s default (slow_down below it)",
 			Basis:   `CIBA-7.3: "interval OPTIONAL. A JSON number with a positive integer value indicating the minimum amount of time in seconds that the Client MUST wait between polling requests to the token endpoint. ... If no value is provided, clients MUST use 5 as the default value."`,
+			bend:    intervalAbsent,
 		},
 		{
 			Name:      AllowIntrospectionAbsent,
@@ -222,6 +239,7 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowNeverSlowDown,
 			Permits: "polls faster than the interval get authorization_pending, never slow_down",
 			Basis:   `CIBA-11: "slow_down A variant of "authorization_pending", the authorization request is still pending and polling should continue, but the interval MUST be increased by at least 5 seconds for this and all subsequent requests." (a code the OP may use; waiting is the client's duty, CIBA-7.3: "the minimum amount of time in seconds that the Client MUST wait between polling requests")`,
+			bend:    waive(ruleSlowDown),
 		},
 		{
 			Name:      AllowNoErrorDescription,
@@ -239,11 +257,13 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowPingRetry4xx,
 			Permits: "a ping the client answered with 4xx is retried like a 5xx (bounded, with backoff)",
 			Basis:   `CIBA-10.2: "How the OP handles HTTP error codes in the ranges of 4xx and 5xx is out-of-scope of this specification."`,
+			bend:    waive(ruleNoRetryAfter4xx),
 		},
 		{
 			Name:    AllowRefreshOfflineAccessOnly,
 			Permits: "a refresh token is issued only when the scope includes offline_access (which every client may request)",
 			Basis:   `RFC6749-1.5: "Issuing a refresh token is optional at the discretion of the authorization server."; OIDC-11: "offline_access This scope value requests that an OAuth 2.0 Refresh Token be issued that can be used to obtain an Access Token that grants access to the End-User's UserInfo Endpoint even when the End-User is not present (not logged in)."`,
+			bend:    func(h *hooks) { h.everyClientScopes = append(h.everyClientScopes, scopeOfflineAccess) },
 		},
 		{
 			Name:    AllowRefreshTokenRotation,
@@ -254,11 +274,13 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowRefreshWithoutIDToken,
 			Permits: "refresh-grant responses carry no id_token",
 			Basis:   `OIDC-12.2: "Upon successful validation of the Refresh Token, the response body is the Token Response of Section 3.1.3.3 except that it might not contain an id_token."`,
+			bend:    onTokenResponse(refreshWithoutIDToken),
 		},
 		{
 			Name:    AllowRefreshWiderScopeIgnored,
 			Permits: "a refresh request for a wider scope gets tokens for the original scope (named in scope) instead of invalid_scope",
 			Basis:   `RFC6749-3.3: "The authorization server MAY fully or partially ignore the scope requested by the client, based on the authorization server policy or the resource owner's instructions."`,
+			bend:    refreshWiderScopeIgnored,
 		},
 		{
 			Name:    AllowReplayRevokesTokens,
@@ -269,22 +291,26 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowRequestObjectReplay,
 			Permits: "a request object replayed within its lifetime (same jti) is accepted again",
 			Basis:   `RFC7519-4.1.7: "The "jti" claim can be used to prevent the JWT from being replayed. ... Use of this claim is OPTIONAL." (CIBA-7.1.1 requires jti in the request object but no replay check)`,
+			bend:    waive(ruleRequestObjectOnce),
 		},
 		{
 			Name:    AllowRequestURINotSupported,
 			Permits: "a backchannel request with request_uri gets 400 request_uri_not_supported instead of invalid_request",
 			Basis:   `OIDC-3.1.2.6: "request_uri_not_supported The OP does not support use of the request_uri parameter defined in Section 6."`,
+			bend:    answer(ruleRequestURIRefused, errRequestURINotSupported.WithDescription("request_uri is not supported")),
 		},
 		{
 			Name:    AllowRequestedExpiryIgnored,
 			Permits: "expires_in is always 120 s, whatever requested_expiry asks (a malformed one is still refused)",
 			Basis:   `CIBA-7.1: "requested_expiry OPTIONAL. A positive integer allowing the client to request the expires_in value for the auth_req_id the server will return. The server MAY use this value to influence the lifetime of the authentication request"`,
+			bend:    onNewRequest(func(op *OP, ar *AuthRequest) { ar.ExpiresAt = ar.CreatedAt.Add(min(fixedExpiry, op.cfg.MaxExpiry)) }),
 		},
 		{
 			Name:      AllowSingleKeyWithoutKid,
 			Permits:   "the JWKS holds one signing key, without kid, and ID tokens are signed with it without a kid header",
 			Basis:     `OIDC-10.1: "If there are multiple keys in the referenced JWK Set document, a kid value MUST be provided in the JOSE Header."`,
 			Exclusive: []string{AllowJWKSMixedKeys, AllowIDTokenES256Only},
+			bend:      signIDTokenWith(bareSigningKey),
 		},
 		{
 			Name:    AllowSlowDevice,
@@ -301,16 +327,19 @@ func allowanceCatalogue() []Allowance {
 			Permits: "token responses carry no expires_in",
 			Basis:   `RFC6749-5.1: "expires_in RECOMMENDED. The lifetime in seconds of the access token."`,
 			Departs: `RFC6749-5.1: "expires_in RECOMMENDED."`,
+			bend:    onTokenResponse(func(_ *OP, tr *ciba.TokenResponse, _ tokenGrant) { tr.ExpiresIn = 0 }),
 		},
 		{
 			Name:    AllowTokenScopeOmitted,
 			Permits: "token responses omit scope when it equals the scope requested",
 			Basis:   `RFC6749-5.1: "scope OPTIONAL, if identical to the scope requested by the client; otherwise, REQUIRED."`,
+			bend:    onTokenResponse(scopeOmittedWhenGranted),
 		},
 		{
 			Name:    AllowTokenTypeLowercase,
 			Permits: `token_type is "bearer" (lowercase)`,
 			Basis:   `RFC6749-5.1: "token_type REQUIRED. The type of the token issued as described in Section 7.1. Value is case insensitive."`,
+			bend:    onTokenResponse(func(_ *OP, tr *ciba.TokenResponse, _ tokenGrant) { tr.TokenType = strings.ToLower(tr.TokenType) }),
 		},
 	}
 }

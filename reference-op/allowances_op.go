@@ -17,9 +17,10 @@ import (
 	"github.com/ciba-check/ciba-check/ciba"
 )
 
-// The behaviour of the allowances (allowances.go). Each helper returns
-// the strict value unchanged unless its allowance is on, so the strict
-// path reads as before with one call at each place an allowance bends.
+// The behaviour of the allowances (allowances.go): the bends their
+// catalogue entries name (hooks.go), and the helpers of the allowances
+// still read where they act, each returning the strict value unchanged
+// unless its allowance is on.
 
 // allowanceState is what some allowances keep while the OP runs.
 type allowanceState struct {
@@ -41,70 +42,72 @@ var errRequestURINotSupported = &ciba.Error{Code: "request_uri_not_supported", S
 // restrictedBindingMessage is binding-message-restricted's character set.
 var restrictedBindingMessage = regexp.MustCompile(`^[a-zA-Z0-9\-._+/!?#]{1,20}$`)
 
-// checkRestrictedBindingMessage refuses a binding_message outside the
-// restricted set (binding-message-restricted).
-func (op *OP) checkRestrictedBindingMessage(m string) error {
-	if !op.allow.on(AllowBindingMessageRestricted) || m == "" || restrictedBindingMessage.MatchString(m) {
-		return nil
+// bindingMessageRestricted (binding-message-restricted) refuses a
+// binding_message outside the restricted set.
+func bindingMessageRestricted(h *hooks) {
+	prev := h.bindingMessage
+	h.bindingMessage = func(m string, strict error) error {
+		if err := prev(m, strict); err != nil || m == "" || restrictedBindingMessage.MatchString(m) {
+			return err
+		}
+		return ciba.ErrInvalidBindingMessage.WithDescription("binding_message must be 1 to 20 characters of A-Z a-z 0-9 - . _ + / ! ? #")
 	}
-	return ciba.ErrInvalidBindingMessage.WithDescription("binding_message must be 1 to 20 characters of A-Z a-z 0-9 - . _ + / ! ? #")
 }
 
-// allowedInterval is the interval a new request is held to.
-func (op *OP) allowedInterval(interval int) int {
-	if op.allow.on(AllowIntervalAbsent) {
-		return ciba.DefaultPollInterval // what clients assume without one (CIBA 7.3)
+// intervalAbsent (interval-absent): the acknowledgement has no interval;
+// polls are held to the default clients assume without one (CIBA 7.3).
+func intervalAbsent(h *hooks) {
+	onNewRequest(func(_ *OP, ar *AuthRequest) { ar.Interval = ciba.DefaultPollInterval })(h)
+	prev := h.ack
+	h.ack = func(ack backchannelAck) any {
+		ack.Interval = 0
+		return prev(ack)
 	}
-	return interval
 }
 
-// announcedInterval is the interval the acknowledgement carries; 0 omits it.
-func (op *OP) announcedInterval(interval int) int {
-	if op.allow.on(AllowIntervalAbsent) {
-		return 0
+// refreshWiderScopeIgnored (refresh-wider-scope-ignored): a refresh
+// request for a wider scope is ignored (RFC 6749 3.3): the original
+// grant's scope is issued.
+func refreshWiderScopeIgnored(h *hooks) {
+	prev := h.refreshScope
+	h.refreshScope = func(req, granted []string, strict error) ([]string, error) {
+		if strict != nil {
+			return granted, nil
+		}
+		return prev(req, granted, strict)
 	}
-	return interval
 }
 
-// allowedExpiry is the lifetime of a new request.
-func (op *OP) allowedExpiry(expiry time.Duration) time.Duration {
-	if op.allow.on(AllowRequestedExpiryIgnored) {
-		return min(fixedExpiry, op.cfg.MaxExpiry)
+// refreshWithoutIDToken (refresh-without-id-token): refresh-grant
+// responses carry no ID token.
+func refreshWithoutIDToken(_ *OP, tr *ciba.TokenResponse, g tokenGrant) {
+	if g.refresh {
+		tr.IDToken = ""
 	}
-	return expiry
 }
 
-// allowedACR is the acr a new request's ID tokens will carry.
-func (op *OP) allowedACR(acr string) string {
-	switch {
-	case op.allow.on(AllowACRUnsupported):
-		return ""
-	case op.allow.on(AllowACRAlways) && acr == "":
-		return ACRMultiFactor // what the device performs
+// scopeOmittedWhenGranted (token-scope-omitted): scope is left out of the
+// token response when it is the one requested.
+func scopeOmittedWhenGranted(_ *OP, tr *ciba.TokenResponse, g tokenGrant) {
+	if g.requested == g.scope {
+		tr.Scope = ""
 	}
-	return acr
 }
 
-// authReqIDBytes is how many random bytes make an auth_req_id.
-func (op *OP) authReqIDBytes(strict int) int {
-	if op.allow.on(AllowAuthReqID128Bits) {
-		return 16
+// authReqIDClaim (id-token-auth-req-id-claim): every ID token of a CIBA
+// grant carries the auth_req_id claim.
+func authReqIDClaim(_ *OP, c map[string]any, g tokenGrant, _ ciba.TokenResponse) {
+	if g.authReqID != "" {
+		c[ciba.ClaimAuthReqID] = g.authReqID
 	}
-	return strict
 }
 
-// encodeAuthReqID writes the random bytes of an auth_req_id.
-func (op *OP) encodeAuthReqID(raw []byte) string {
-	if op.allow.on(AllowAuthReqID128Bits) {
-		return hex.EncodeToString(raw)
+// withoutATHash (id-token-without-at-hash): poll and ping ID tokens carry
+// no at_hash.
+func withoutATHash(_ *OP, c map[string]any, g tokenGrant, _ ciba.TokenResponse) {
+	if !g.push {
+		delete(c, ciba.ClaimATHash)
 	}
-	return b64(raw)
-}
-
-// allowsScope reports whether scope value v is allowed to every client
-// (offline_access under refresh-token-offline-access-only).
-func (op *OP) allowsScope(v string) bool {
-	return v == scopeOfflineAccess && op.allow.on(AllowRefreshOfflineAccessOnly)
 }
 
 // issuesRefreshToken reports whether a grant of scope gets a refresh token.
@@ -116,51 +119,6 @@ func (op *OP) issuesRefreshToken(scope string) bool {
 		return slices.Contains(strings.Fields(scope), scopeOfflineAccess)
 	}
 	return true
-}
-
-// shapeTokenResponse applies the token-response allowances.
-func (op *OP) shapeTokenResponse(tr *ciba.TokenResponse, g tokenGrant) {
-	if op.allow.on(AllowTokenTypeLowercase) {
-		tr.TokenType = strings.ToLower(tr.TokenType)
-	}
-	if op.allow.on(AllowTokenExpiresInAbsent) {
-		tr.ExpiresIn = 0
-	}
-	if op.allow.on(AllowTokenScopeOmitted) && g.requested == g.scope {
-		tr.Scope = ""
-	}
-	if op.allow.on(AllowRefreshWithoutIDToken) && g.refresh {
-		tr.IDToken = ""
-	}
-}
-
-// shapeIDTokenClaims applies the ID token claim allowances.
-func (op *OP) shapeIDTokenClaims(c map[string]any, g tokenGrant) {
-	if op.allow.on(AllowIDTokenAudArray) {
-		c["aud"] = []any{c["aud"]}
-	}
-	if op.allow.on(AllowIDTokenWithoutAuthTime) {
-		delete(c, ciba.ClaimAuthTime)
-	}
-	if op.allow.on(AllowIDTokenWithoutATHash) && !g.push {
-		delete(c, ciba.ClaimATHash)
-	}
-	if op.allow.on(AllowIDTokenAuthReqIDClaim) && g.authReqID != "" {
-		c[ciba.ClaimAuthReqID] = g.authReqID
-	}
-}
-
-// signIDToken signs ID token claims with the key the allowances choose.
-func (op *OP) signIDToken(c map[string]any) (string, bool, error) {
-	switch {
-	case op.allow.on(AllowSingleKeyWithoutKid):
-		s, err := op.signWithoutKid(c, typIDToken)
-		return s, true, err
-	case op.allow.on(AllowIDTokenES256Only):
-		s, err := op.signWith(op.es256Key(), c, typIDToken)
-		return s, true, err
-	}
-	return "", false, nil
 }
 
 // es256Key is the first ES256 signing key (New checks one exists when

@@ -91,7 +91,7 @@ func (op *OP) authenticateMTLS(r *http.Request, formClientID string) (*Client, e
 	}
 	switch c.AuthMethod {
 	case ciba.AuthPrivateKeyJWT:
-		if err := op.waivedBy(FaultClientIDWithoutAssertion, invalidClient("client is registered for private_key_jwt: client_assertion is required")); err != nil {
+		if err := op.hooks.refusal(ruleAssertionRequired, invalidClient("client is registered for private_key_jwt: client_assertion is required")); err != nil {
 			return nil, err
 		}
 	case ciba.AuthTLSClient:
@@ -111,7 +111,7 @@ func (op *OP) authenticateMTLS(r *http.Request, formClientID string) (*Client, e
 // authenticatePrivateKeyJWT checks a client assertion (RFC 7523 3, OIDC 9).
 func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertionType, formClientID string, audiences []string) (*Client, error) {
 	if assertionType != ciba.ClientAssertionTypeJWTBearer {
-		if err := op.waivedBy(FaultIgnoreAssertionType, invalidClient("client_assertion_type must be "+ciba.ClientAssertionTypeJWTBearer)); err != nil {
+		if err := op.hooks.refusal(ruleAssertionType, invalidClient("client_assertion_type must be "+ciba.ClientAssertionTypeJWTBearer)); err != nil {
 			return nil, err
 		}
 	}
@@ -137,11 +137,11 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 		return nil, err
 	}
 	if !fresh {
-		replayFault := FaultIgnoreAssertionReplay
+		once := ruleAssertionOnce
 		if secretJWT {
-			replayFault = FaultIgnoreSecretAssertionReplay
+			once = ruleSecretAssertionOnce
 		}
-		if err := op.waivedBy(replayFault, invalidClient("client_assertion jti was already used (OIDC 9)")); err != nil {
+		if err := op.hooks.refusal(once, invalidClient("client_assertion jti was already used (OIDC 9)")); err != nil {
 			return nil, err
 		}
 	}
@@ -199,7 +199,7 @@ func (op *OP) verifiedAssertion(assertion string, c *Client, unverified claims) 
 // 3): sub, aud, exp, nbf, iat and jti; it returns exp and jti.
 func (op *OP) checkAssertionClaims(cl claims, c *Client, audiences []string, now time.Time) (time.Time, string, error) {
 	if sub, _, _ := cl.str("sub"); sub != c.ID {
-		if err := op.waivedBy(FaultIgnoreAssertionSub, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")); err != nil {
+		if err := op.hooks.refusal(ruleAssertionSub, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")); err != nil {
 			return time.Time{}, "", err
 		}
 	}
@@ -207,7 +207,7 @@ func (op *OP) checkAssertionClaims(cl claims, c *Client, audiences []string, now
 		return time.Time{}, "", err
 	}
 	if !cl.audContains(audiences...) {
-		if err := op.waivedBy(FaultIgnoreAssertionAud, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")); err != nil {
+		if err := op.hooks.refusal(ruleAssertionAud, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")); err != nil {
 			return time.Time{}, "", err
 		}
 	}
@@ -216,7 +216,7 @@ func (op *OP) checkAssertionClaims(cl claims, c *Client, audiences []string, now
 		return time.Time{}, "", invalidClient("client_assertion exp is missing or invalid")
 	}
 	if !now.Before(exp.Add(clockSkew)) {
-		if err := op.waivedBy(FaultIgnoreAssertionExp, invalidClient("client_assertion has expired")); err != nil {
+		if err := op.hooks.refusal(ruleAssertionExp, invalidClient("client_assertion has expired")); err != nil {
 			return time.Time{}, "", err
 		}
 	}

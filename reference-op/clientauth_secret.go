@@ -62,11 +62,11 @@ func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.
 	refuse := func(desc string) (*Client, bool, error) {
 		e := ciba.ErrInvalidClient.WithDescription(desc)
 		if basic {
-			status := http.StatusUnauthorized
-			if op.faults.on(FaultBasicFailure400) {
-				status = http.StatusBadRequest
+			// RFC 6749 5.2: 401 with a challenge for the scheme tried.
+			e.Status = http.StatusUnauthorized
+			if !op.hooks.enforced(ruleBasicFailure401) {
+				e.Status = http.StatusBadRequest
 			}
-			e.Status = status
 			return nil, true, &challengeError{err: e, challenge: `Basic realm="` + op.Issuer() + `"`}
 		}
 		return nil, true, e
@@ -77,7 +77,7 @@ func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.
 			methods++
 		}
 	}
-	if methods > 1 && !op.faults.on(FaultAcceptSecretBothWays) {
+	if methods > 1 && op.hooks.enforced(ruleOneAuthMethod) {
 		// RFC 6749 5.2: invalid_request "utilizes more than one mechanism
 		// for authenticating the client".
 		return nil, true, ciba.ErrInvalidRequest.WithDescription("more than one client authentication method in the request (RFC 6749 2.3)")
@@ -115,11 +115,16 @@ func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.
 	if !ok {
 		return refuse("unknown client")
 	}
-	if cl.AuthMethod != method && !(op.faults.on(FaultAcceptSecretBothWays) && usesSecret(cl.AuthMethod) && cl.AuthMethod != ciba.AuthClientSecretJWT) {
+	if cl.AuthMethod != method && (!basicOrPost(cl.AuthMethod) || op.hooks.enforced(ruleRegisteredSecretWay)) {
 		return refuse("client is registered for " + string(cl.AuthMethod) + ", not " + string(method))
 	}
-	if subtle.ConstantTimeCompare([]byte(secret), []byte(cl.Secret)) != 1 && !op.faults.on(FaultAcceptWrongSecret) {
+	if subtle.ConstantTimeCompare([]byte(secret), []byte(cl.Secret)) != 1 && op.hooks.enforced(ruleSecretMatches) {
 		return refuse("client authentication failed")
 	}
 	return cl, true, nil
+}
+
+// basicOrPost reports whether m sends the client secret itself.
+func basicOrPost(m ciba.AuthMethod) bool {
+	return m == ciba.AuthClientSecretBasic || m == ciba.AuthClientSecretPost
 }

@@ -217,7 +217,7 @@ func (op *OP) decide(ctx context.Context, id string, status AuthStatus, reason s
 		if ar.Status != StatusPending {
 			return ciba.ErrInvalidRequest.WithDescription("the request was already decided")
 		}
-		if !now.Before(ar.ExpiresAt) && !op.faults.on(FaultAcceptExpiredToken) {
+		if !now.Before(ar.ExpiresAt) && op.hooks.enforced(ruleAuthReqIDExpires) {
 			return ciba.ErrInvalidRequest.WithDescription("the request has expired")
 		}
 		ar.Status = status

@@ -66,7 +66,7 @@ func authDiscoveryFaults() []Fault {
 				"refuses a backchannel request with client_id but no client assertion",
 				"refuses a token request naming another client over the caller's certificate",
 				"refuses a token request with client_id but no client assertion",
-			}},
+			}, bend: waive(ruleAssertionRequired)},
 		{Name: FaultAcceptRS256Assertion, Breaks: "RS256 client assertions are accepted (RSA keys usable with any RSA alg)",
 			Trips: []string{
 				"refuses a backchannel client assertion signed with RS256",
@@ -74,12 +74,12 @@ func authDiscoveryFaults() []Fault {
 			}},
 		{Name: FaultAcceptNoneAssertion, Breaks: "unsigned (alg none) client assertions are accepted", Trips: []string{"refuses a client assertion with alg none"}},
 		{Name: FaultAcceptHS256Assertion, Breaks: "HS256 client assertions keyed with the client's public JWK are accepted (algorithm confusion)", Trips: []string{"refuses an HS256 client assertion keyed with the client's public key"}},
-		{Name: FaultIgnoreAssertionExp, Breaks: "the exp of a client assertion is not checked", Trips: []string{"refuses an expired client assertion"}},
-		{Name: FaultIgnoreAssertionReplay, Breaks: "a client assertion jti may be used again", Trips: []string{"refuses a replayed client assertion"}},
-		{Name: FaultIgnoreAssertionAud, Breaks: "the aud of a client assertion is not checked", Trips: []string{"refuses a client assertion whose aud is another server"}},
-		{Name: FaultIgnoreAssertionSub, Breaks: "the sub of a client assertion need not equal its iss", Trips: []string{"refuses a client assertion whose sub is not its iss"}},
+		{Name: FaultIgnoreAssertionExp, Breaks: "the exp of a client assertion is not checked", Trips: []string{"refuses an expired client assertion"}, bend: waive(ruleAssertionExp)},
+		{Name: FaultIgnoreAssertionReplay, Breaks: "a client assertion jti may be used again", Trips: []string{"refuses a replayed client assertion"}, bend: waive(ruleAssertionOnce)},
+		{Name: FaultIgnoreAssertionAud, Breaks: "the aud of a client assertion is not checked", Trips: []string{"refuses a client assertion whose aud is another server"}, bend: waive(ruleAssertionAud)},
+		{Name: FaultIgnoreAssertionSub, Breaks: "the sub of a client assertion need not equal its iss", Trips: []string{"refuses a client assertion whose sub is not its iss"}, bend: waive(ruleAssertionSub)},
 		{Name: FaultAssertionAnyClientKey, Breaks: "client assertions verify with any registered client's key", Trips: []string{"refuses a client assertion signed with another client's key"}},
-		{Name: FaultIgnoreAssertionType, Breaks: "client_assertion_type is not checked", Trips: []string{"refuses a wrong client_assertion_type"}},
+		{Name: FaultIgnoreAssertionType, Breaks: "client_assertion_type is not checked", Trips: []string{"refuses a wrong client_assertion_type"}, bend: waive(ruleAssertionType)},
 		{Name: FaultMTLSWithoutCertificate, Breaks: "a mutual-TLS client naming its client_id without a certificate is accepted", Trips: []string{"refuses a mutual-TLS client that presents no certificate"}},
 		// Identified by its certificate, the caller redeems another client's
 		// auth_req_id: invalid_grant instead of invalid_client.

@@ -83,9 +83,12 @@ const (
 //     re-sends undelivered ping and push notifications within the same
 //     attempt bound.
 type OP struct {
-	cfg     Config
-	faults  faultSet
-	allow   allowanceSet
+	cfg    Config
+	faults faultSet
+	allow  allowanceSet
+	// hooks are the seams where faults and allowances bend the strict
+	// OP (hooks.go).
+	hooks   *hooks
 	allowed allowanceState
 	clients map[string]*Client
 	users   []User
@@ -206,6 +209,7 @@ func New(cfg Config) (*OP, error) {
 		cfg:      cfg,
 		faults:   faults,
 		allow:    allow,
+		hooks:    newHooks(faults, allow),
 		clients:  clients,
 		users:    cfg.Users,
 		store:    cfg.Store,

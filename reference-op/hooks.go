@@ -1,0 +1,316 @@
+package refop
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ciba-check/ciba-check/ciba"
+)
+
+// Faults and allowances bend the strict OP at a few named seams. A
+// catalogue entry (Fault or Allowance) carries its bend, a func(*hooks)
+// that New runs once when the entry is switched on; the strict handlers
+// call op.hooks at the seam and read as the specifications' rules,
+// without naming any fault or allowance. A fault or allowance so lives in
+// one place: its catalogue entry, which names its bend.
+//
+// There are two forms:
+//   - a rule switch (rules): a named strict rule whose refusal a bend
+//     waives or answers differently (refusal), or skips as a whole
+//     (enforced) where the rule is a block of checks;
+//   - a typed seam: a transform of a value on its way (the parameters
+//     read, the new request, the acknowledgement, the token response, the
+//     ID token claims, a notification) or of a step's verdict given its
+//     subject. Each bend wraps what is installed, so the strict value
+//     passes through unchanged when nothing is on.
+//
+// Allowances are installed first, then faults, so a fault's answer wins
+// where both bend one rule.
+
+// rule names one requirement of the strict OP that a fault or an
+// allowance may waive or answer differently.
+type rule int
+
+// The switchable rules, by where they are enforced.
+const (
+	// backchannel.go
+	ruleRequestURIRefused     rule = iota + 1 // request_uri: invalid_request (CIBA 7.1.1)
+	ruleSignedRequestRequired                 // a signed request object (FAPI-CIBA 5.2.2-6, CIBA 4)
+	ruleOnlySignedParams                      // no parameter beside the request object (CIBA 7.1.1)
+	ruleNoPushUnderFAPI                       // push is not offered under FAPI (FAPI-CIBA 5.2.2-3)
+	ruleUserCodeRequired                      // missing_user_code (CIBA 7.1.2)
+	ruleUserCodeMatches                       // invalid_user_code (CIBA 7.1.2)
+	ruleExactlyOneHint                        // exactly one hint (CIBA 7.1)
+	// requestobject.go
+	ruleRequestObjectExp  // exp present and not passed (CIBA 7.1.1)
+	ruleRequestObjectOnce // a request object jti is used once
+	// token.go
+	ruleCertificateRequired  // token requests present a certificate (RFC 8705 3)
+	ruleUnsupportedGrantType // unsupported_grant_type (RFC 6749 5.2)
+	rulePushClientsDoNotPoll // unauthorized_client for a push client (CIBA 10.3)
+	ruleAuthReqIDRequired    // a missing auth_req_id is invalid_request
+	ruleAuthReqIDKnown       // an unknown auth_req_id is invalid_grant (CIBA 11)
+	ruleAuthReqIDOwner       // another client's auth_req_id is invalid_grant (CIBA 11)
+	ruleAuthReqIDExpires     // an expired auth_req_id is expired_token (CIBA 11)
+	ruleDeniedAccessDenied   // a denied request is access_denied (CIBA 11)
+	ruleSlowDown             // polls faster than the interval get slow_down (CIBA 11)
+	ruleRefreshTokenOwner    // another client's refresh token is invalid_grant (RFC 6749 6)
+	ruleAccessTokenBound     // access tokens are certificate-bound (RFC 8705 3)
+	// notify.go
+	rulePingOnEveryDecision // ping clients are pinged whatever the decision (CIBA 10.2)
+	rulePushBearer          // pushes carry the client_notification_token (CIBA 10.3)
+	ruleNoRetryAfter4xx     // a notification answered 4xx is not retried
+	// clientauth_secret.go
+	ruleOneAuthMethod       // one client authentication method (RFC 6749 2.3)
+	ruleRegisteredSecretWay // the secret travels the registered way
+	ruleSecretMatches       // the client secret matches
+	ruleBasicFailure401     // a failed Basic authentication is 401 (RFC 6749 5.2)
+	// userinfo.go
+	ruleBearerHeaderOnly // the access token only in the header (FAPI-R 6.2.1-3)
+	// clientauth.go
+	ruleAssertionRequired   // a private_key_jwt client sends an assertion
+	ruleAssertionType       // client_assertion_type is jwt-bearer (RFC 7523 2.2)
+	ruleAssertionSub        // sub equals iss (RFC 7523 3)
+	ruleAssertionAud        // aud names this server (RFC 7523 3)
+	ruleAssertionExp        // exp has not passed (RFC 7523 3)
+	ruleAssertionOnce       // a private_key_jwt assertion jti is used once (OIDC 9)
+	ruleSecretAssertionOnce // a client_secret_jwt assertion jti is used once (OIDC 9)
+)
+
+// hooks are the seams of one OP, built by New from the strict defaults
+// and the bends of its faults and allowances.
+type hooks struct {
+	// rules maps a bent rule to its verdict given the strict refusal.
+	rules map[rule]func(strict error) error
+
+	// Backchannel endpoint (backchannel.go).
+	form              func(r *http.Request, form url.Values, err error) (url.Values, error)
+	signedParams      func(p authParams, form url.Values) authParams
+	params            func(p authParams) authParams
+	scope             func(values []string, strict error) error
+	everyClientScopes []string
+	hintCount         func(n int, strict error) error
+	loginHintUser     func(op *OP, hint string) (User, bool)
+	bindingMessage    func(m string, strict error) error
+	notificationToken func(t string, strict error) error
+	requestedExpiry   func(v any, strict error) error
+	newRequest        func(op *OP, ar AuthRequest) AuthRequest
+	deviceView        func(ar AuthRequest) AuthRequest
+	ack               func(ack backchannelAck) any
+	authReqIDBytes    int
+	encodeAuthReqID   func(raw []byte) string
+
+	// Request objects (requestobject.go).
+	badRequestObject  *ciba.Error
+	requestObjectTyp  func(typ string, strict bool) bool
+	requestObjectKeys func(op *OP, hdr jwsHeader, v verification) verification
+
+	// Token endpoint (token.go).
+	tokenClient      func(op *OP, r *http.Request, form url.Values, ac *authenticatedClient, err error) (*authenticatedClient, error)
+	tokenAnswer      func(w http.ResponseWriter, resp ciba.TokenResponse, err error) bool
+	beforeRedeem     func(ctx context.Context, op *OP, authReqID string)
+	maxRedemptions   int
+	slowDown         func(op *OP, ar *AuthRequest, strict error) error
+	refreshScope     func(req, granted []string, strict error) ([]string, error)
+	accessTokenBytes int
+	tokenResponse    func(op *OP, tr *ciba.TokenResponse, g tokenGrant)
+	idTokenClaims    func(op *OP, c map[string]any, g tokenGrant, tr ciba.TokenResponse)
+	idTokenKey       func(op *OP) any
+
+	// Notifications (notify.go).
+	notifyMode   func(ar AuthRequest) ciba.DeliveryMode
+	pingBody     func(ar AuthRequest, strict []byte) []byte
+	pushed       func(ctx context.Context, op *OP, c *Client, ar AuthRequest, body []byte)
+	pingAnswered func(ar *AuthRequest, status int, err error)
+	pushError    func(p ciba.PushErrorPayload) ciba.PushErrorPayload
+
+	// Userinfo (userinfo.go).
+	freshInteractionID bool
+}
+
+// verification is how a request object's signature is verified: with
+// keys and algs, or not at all (unsigned).
+type verification struct {
+	keys     []jose.JSONWebKey
+	algs     []string
+	unsigned bool
+}
+
+// strictHooks are the seams with nothing bent: every transform is the
+// identity and every verdict the strict one.
+func strictHooks() *hooks {
+	return &hooks{
+		rules:             map[rule]func(error) error{},
+		form:              func(_ *http.Request, form url.Values, err error) (url.Values, error) { return form, err },
+		signedParams:      func(p authParams, _ url.Values) authParams { return p },
+		params:            func(p authParams) authParams { return p },
+		scope:             func(_ []string, strict error) error { return strict },
+		hintCount:         func(_ int, strict error) error { return strict },
+		loginHintUser:     (*OP).userByLoginHint,
+		bindingMessage:    func(_ string, strict error) error { return strict },
+		notificationToken: func(_ string, strict error) error { return strict },
+		requestedExpiry:   func(_ any, strict error) error { return strict },
+		newRequest:        func(_ *OP, ar AuthRequest) AuthRequest { return ar },
+		deviceView:        func(ar AuthRequest) AuthRequest { return ar },
+		ack:               func(ack backchannelAck) any { return ack.AuthenticationResponse },
+		authReqIDBytes:    authReqIDBytes,
+		encodeAuthReqID:   b64,
+
+		badRequestObject:  ciba.ErrInvalidRequest,
+		requestObjectTyp:  func(_ string, strict bool) bool { return strict },
+		requestObjectKeys: func(_ *OP, _ jwsHeader, v verification) verification { return v },
+
+		tokenClient: func(_ *OP, _ *http.Request, _ url.Values, ac *authenticatedClient, err error) (*authenticatedClient, error) {
+			return ac, err
+		},
+		tokenAnswer:      func(http.ResponseWriter, ciba.TokenResponse, error) bool { return false },
+		beforeRedeem:     func(context.Context, *OP, string) {},
+		maxRedemptions:   maxRedemptions,
+		slowDown:         func(_ *OP, _ *AuthRequest, strict error) error { return strict },
+		refreshScope:     func(req, _ []string, strict error) ([]string, error) { return req, strict },
+		accessTokenBytes: accessTokenBytes,
+		tokenResponse:    func(*OP, *ciba.TokenResponse, tokenGrant) {},
+		idTokenClaims:    func(*OP, map[string]any, tokenGrant, ciba.TokenResponse) {},
+
+		notifyMode:   func(ar AuthRequest) ciba.DeliveryMode { return ciba.DeliveryMode(ar.DeliveryMode) },
+		pingBody:     func(_ AuthRequest, strict []byte) []byte { return strict },
+		pushed:       func(context.Context, *OP, *Client, AuthRequest, []byte) {},
+		pingAnswered: func(*AuthRequest, int, error) {},
+		pushError:    func(p ciba.PushErrorPayload) ciba.PushErrorPayload { return p },
+	}
+}
+
+// newHooks installs the bends of the enabled allowances, then faults.
+func newHooks(faults faultSet, allow allowanceSet) *hooks {
+	h := strictHooks()
+	for _, a := range Allowances() {
+		if allow.on(a.Name) && a.bend != nil {
+			a.bend(h)
+		}
+	}
+	for _, f := range Faults() {
+		if faults.on(f.Name) && f.bend != nil {
+			f.bend(h)
+		}
+	}
+	return h
+}
+
+// refusal is the OP's refusal under rule r: strict (nil: the request
+// passes), unless a bend waives it (nil) or answers otherwise.
+func (h *hooks) refusal(r rule, strict error) error {
+	if bend, bent := h.rules[r]; bent && strict != nil {
+		return bend(strict)
+	}
+	return strict
+}
+
+// enforced reports whether rule r holds unbent: false when a fault or
+// allowance waives it, so the checks it guards are skipped.
+func (h *hooks) enforced(r rule) bool {
+	_, bent := h.rules[r]
+	return !bent
+}
+
+// bendRule makes rule r's verdict verdict(the verdict so far).
+func (h *hooks) bendRule(r rule, verdict func(strict error) error) {
+	prev, ok := h.rules[r]
+	if !ok {
+		prev = func(strict error) error { return strict }
+	}
+	h.rules[r] = func(strict error) error {
+		if err := prev(strict); err != nil {
+			return verdict(err)
+		}
+		return nil
+	}
+}
+
+// waive is the bend that lifts rules: the OP accepts what they refuse.
+func waive(rules ...rule) func(*hooks) {
+	return func(h *hooks) {
+		for _, r := range rules {
+			h.bendRule(r, func(error) error { return nil })
+		}
+	}
+}
+
+// answer is the bend that answers rule r's refusal with err instead.
+func answer(r rule, err error) func(*hooks) {
+	return func(h *hooks) { h.bendRule(r, func(error) error { return err }) }
+}
+
+// bends is the bend doing each of bs in turn.
+func bends(bs ...func(*hooks)) func(*hooks) {
+	return func(h *hooks) {
+		for _, b := range bs {
+			b(h)
+		}
+	}
+}
+
+// onParams is the bend reshaping the backchannel parameters as read.
+func onParams(f func(p *authParams)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.params
+		h.params = func(p authParams) authParams {
+			p = prev(p)
+			f(&p)
+			return p
+		}
+	}
+}
+
+// onNewRequest is the bend reshaping a new request before it is stored.
+func onNewRequest(f func(op *OP, ar *AuthRequest)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.newRequest
+		h.newRequest = func(op *OP, ar AuthRequest) AuthRequest {
+			ar = prev(op, ar)
+			f(op, &ar)
+			return ar
+		}
+	}
+}
+
+// onDeviceView is the bend reshaping the request the device receives.
+func onDeviceView(f func(ar *AuthRequest)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.deviceView
+		h.deviceView = func(ar AuthRequest) AuthRequest {
+			ar = prev(ar)
+			f(&ar)
+			return ar
+		}
+	}
+}
+
+// onTokenResponse is the bend reshaping every token response.
+func onTokenResponse(f func(op *OP, tr *ciba.TokenResponse, g tokenGrant)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.tokenResponse
+		h.tokenResponse = func(op *OP, tr *ciba.TokenResponse, g tokenGrant) {
+			prev(op, tr, g)
+			f(op, tr, g)
+		}
+	}
+}
+
+// onIDTokenClaims is the bend reshaping ID token claims before signing.
+func onIDTokenClaims(f func(op *OP, c map[string]any, g tokenGrant, tr ciba.TokenResponse)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.idTokenClaims
+		h.idTokenClaims = func(op *OP, c map[string]any, g tokenGrant, tr ciba.TokenResponse) {
+			prev(op, c, g, tr)
+			f(op, c, g, tr)
+		}
+	}
+}
+
+// signIDTokenWith is the bend signing ID tokens with key(op).
+func signIDTokenWith(key func(op *OP) any) func(*hooks) {
+	return func(h *hooks) { h.idTokenKey = key }
+}
