@@ -2,8 +2,10 @@ package refop
 
 import (
 	"cmp"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -30,7 +32,7 @@ type Allowance struct {
 	// Exclusive names the allowances it cannot be combined with.
 	Exclusive []string
 	// bend is how the allowance bends the strict OP at its seams
-	// (hooks.go); nil for those still read where they act (allow.on).
+	// (hooks.go); every allowance has one.
 	bend func(*hooks)
 }
 
@@ -130,7 +132,7 @@ func allowanceCatalogue() []Allowance {
 			Permits: "no acr support: acr_values_supported is not published, acr_values is ignored and ID tokens carry no acr",
 			Basis:   `OIDC-3.1.2.1: "acr_values OPTIONAL. ... The acr Claim is requested as a Voluntary Claim by this parameter."; OIDC-DISCOVERY-3: "acr_values_supported OPTIONAL."`,
 			Departs: `OIDC-5.5.1.1: "If the Claim is not Essential and a requested value cannot be provided, the Authorization Server SHOULD return the session's current acr as the value of the acr Claim."`,
-			bend:    onNewRequest(func(_ *OP, ar *AuthRequest) { ar.ACR = "" }),
+			bend:    bends(onNewRequest(func(_ *OP, ar *AuthRequest) { ar.ACR = "" }), onMetadata(acrUnsupported)),
 		},
 		{
 			Name:    AllowAuthReqID128Bits,
@@ -149,27 +151,34 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowCacheControlExtra,
 			Permits: "responses carrying Cache-Control no-store send Cache-Control: no-store, no-cache, private",
 			Basis:   `RFC6749-5.1: "The authorization server MUST include the HTTP "Cache-Control" response header field [RFC2616] with a value of "no-store" in any response containing tokens, credentials, or other sensitive information"; RFC7234-5.2: "Cache-Control   = 1#cache-directive"`,
+			bend:    onCacheControl(func(cc string) string { return cc + ", no-cache, private" }),
 		},
 		{
 			Name:    AllowCacheControlMixedCase,
 			Permits: "Cache-Control directives are spelt in mixed case (No-Store)",
 			Basis:   `RFC7234-5.2: "Cache directives are identified by a token, to be compared case-insensitively"`,
+			bend:    onCacheControl(func(cc string) string { return strings.Replace(cc, "no-store", "No-Store", 1) }),
 		},
 		{
 			Name:    AllowDiscoveryExtraMetadata,
 			Permits: "discovery carries members beyond the ones the suite reads (end_session_endpoint, claims_parameter_supported, a vendor x_ member)",
 			Basis:   `OIDC-DISCOVERY-3: "Additional OpenID Provider Metadata parameters MAY also be used."`,
+			bend:    onDocument(discoveryExtraMetadata),
 		},
 		{
 			Name:    AllowErrorExtraMembers,
 			Permits: "OAuth error bodies carry extra members: error_details (an object) and trace_id",
 			Basis:   `RFC6749-5.1: "The client MUST ignore unrecognized value names in the response."; CIBA-7.3: "Clients MUST ignore unrecognized response parameters." (RFC6749-5.2 lists error, error_description and error_uri and excludes nothing else)`,
+			bend:    errorExtraMembers,
 		},
 		{
 			Name:      AllowGenericErrorDescription,
 			Permits:   `every error_description is the same generic text ("` + genericErrorDescription + `")`,
 			Basis:     `RFC6749-5.2: "error_description OPTIONAL. Human-readable ASCII [USASCII] text providing additional information, used to assist the client developer in understanding the error that occurred."`,
 			Exclusive: []string{AllowNoErrorDescription},
+			bend: onErrorResponse(func(_ *http.Request, _ *int, body *ciba.ErrorResponse) {
+				body.ErrorDescription = genericErrorDescription
+			}),
 		},
 		{
 			Name:    AllowIDTokenAudArray,
@@ -188,7 +197,7 @@ func allowanceCatalogue() []Allowance {
 			Permits:   "ID tokens are always signed with the ES256 key and id_token_signing_alg_values_supported lists ES256 alone",
 			Basis:     `FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms"`,
 			Exclusive: []string{AllowSingleKeyWithoutKid},
-			bend:      signIDTokenWith(func(op *OP) any { return op.es256Key() }),
+			bend:      bends(signIDTokenWith(func(op *OP) any { return op.es256Key() }), onMetadata(func(_ *OP, md *ciba.ProviderMetadata) { md.IDTokenSigningAlgValuesSupported = []string{ciba.AlgES256} })),
 		},
 		{
 			Name:    AllowIDTokenWithoutATHash,
@@ -213,27 +222,32 @@ func allowanceCatalogue() []Allowance {
 			Permits:   "there is no introspection endpoint: discovery omits introspection_endpoint and the path answers 404",
 			Basis:     `RFC8414-2: "introspection_endpoint OPTIONAL. URL of the authorization server's OAuth 2.0 introspection endpoint [RFC7662]."`,
 			Exclusive: []string{AllowIntrospectionRefused},
+			bend:      introspectionAbsent,
 		},
 		{
 			Name:    AllowIntrospectionRefused,
 			Permits: "introspection is reserved to resource servers: CIBA clients get 401 invalid_client there",
 			Basis:   `RFC7662-2.1: "To prevent token scanning attacks, the endpoint MUST also require some form of authorization to access this endpoint ... The methods of managing and validating these authentication credentials are out of scope of this specification."`,
+			bend:    func(h *hooks) { h.introspection = refuseIntrospection },
 		},
 		{
 			Name:    AllowInvalidClient400,
 			Permits: "invalid_client is answered with HTTP 400 instead of 401 (401 stays when the client tried the Authorization header)",
 			Basis:   `RFC6749-5.2: "The authorization server responds with an HTTP 400 (Bad Request) status code (unless specified otherwise)"; "invalid_client ... The authorization server MAY return an HTTP 401 (Unauthorized) status code to indicate which HTTP authentication schemes are supported. If the client attempted to authenticate via the "Authorization" request header field, the authorization server MUST respond with an HTTP 401 (Unauthorized) status code"`,
+			bend:    onErrorResponse(invalidClient400),
 		},
 		{
 			Name:      AllowJWKSMixedKeys,
 			Permits:   "the JWKS also holds encryption keys of other types: an RSA-OAEP-256 key and an X25519 (OKP) key, all with use",
 			Basis:     `OIDC-DISCOVERY-3: "The JWK Set MAY also contain the Server's encryption key(s), which are used by RPs to encrypt requests to the Server. When both signing and encryption keys are made available, a use (Key Use) parameter value is REQUIRED for all keys in the referenced JWK Set"; RFC7517-5: "Implementations SHOULD ignore JWKs within a JWK Set that use "kty" (key type) values that are not understood by them"`,
 			Exclusive: []string{AllowSingleKeyWithoutKid},
+			bend:      onJWKSDocument(mixedKeys),
 		},
 		{
 			Name:    AllowJWTAccessTokens,
 			Permits: "access tokens are signed JWTs (typ at+jwt, RFC 9068 claims, cnf x5t#S256) instead of opaque strings",
 			Basis:   `RFC6749-1.4: "The string is usually opaque to the client. ... Access tokens can have different formats, structures, and methods of utilization (e.g., cryptographic properties) based on the resource server security requirements."`,
+			bend:    func(h *hooks) { h.accessToken = jwtAccessToken },
 		},
 		{
 			Name:    AllowNeverSlowDown,
@@ -246,12 +260,14 @@ func allowanceCatalogue() []Allowance {
 			Permits:   "error responses carry no error_description",
 			Basis:     `RFC6749-5.2: "error_description OPTIONAL."`,
 			Exclusive: []string{AllowGenericErrorDescription},
+			bend:      onErrorResponse(func(_ *http.Request, _ *int, body *ciba.ErrorResponse) { body.ErrorDescription = "" }),
 		},
 		{
 			Name:      AllowNoRefreshTokens,
 			Permits:   "no refresh token is ever issued",
 			Basis:     `RFC6749-1.5: "Issuing a refresh token is optional at the discretion of the authorization server."; RFC6749-5.1: "refresh_token OPTIONAL."`,
 			Exclusive: []string{AllowRefreshOfflineAccessOnly},
+			bend:      func(h *hooks) { h.refreshToken = func(string) bool { return false } },
 		},
 		{
 			Name:    AllowPingRetry4xx,
@@ -263,12 +279,13 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowRefreshOfflineAccessOnly,
 			Permits: "a refresh token is issued only when the scope includes offline_access (which every client may request)",
 			Basis:   `RFC6749-1.5: "Issuing a refresh token is optional at the discretion of the authorization server."; OIDC-11: "offline_access This scope value requests that an OAuth 2.0 Refresh Token be issued that can be used to obtain an Access Token that grants access to the End-User's UserInfo Endpoint even when the End-User is not present (not logged in)."`,
-			bend:    func(h *hooks) { h.everyClientScopes = append(h.everyClientScopes, scopeOfflineAccess) },
+			bend:    refreshOfflineAccessOnly,
 		},
 		{
 			Name:    AllowRefreshTokenRotation,
 			Permits: "each refresh issues a new refresh token and revokes the one presented",
 			Basis:   `RFC6749-6: "The authorization server MAY issue a new refresh token, in which case the client MUST discard the old refresh token and replace it with the new refresh token. The authorization server MAY revoke the old refresh token after issuing a new refresh token to the client."`,
+			bend:    func(h *hooks) { h.refreshed = rotateRefresh },
 		},
 		{
 			Name:    AllowRefreshWithoutIDToken,
@@ -286,6 +303,7 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowReplayRevokesTokens,
 			Permits: "redeeming an auth_req_id a second time gets invalid_grant and revokes the tokens the first redemption issued",
 			Basis:   `RFC6749-4.1.2: "If an authorization code is used more than once, the authorization server MUST deny the request and SHOULD revoke (when possible) all tokens previously issued based on that authorization code." (the same rule for the CIBA grant's one-time auth_req_id)`,
+			bend:    replayRevokesTokens,
 		},
 		{
 			Name:    AllowRequestObjectReplay,
@@ -310,17 +328,19 @@ func allowanceCatalogue() []Allowance {
 			Permits:   "the JWKS holds one signing key, without kid, and ID tokens are signed with it without a kid header",
 			Basis:     `OIDC-10.1: "If there are multiple keys in the referenced JWK Set document, a kid value MUST be provided in the JOSE Header."`,
 			Exclusive: []string{AllowJWKSMixedKeys, AllowIDTokenES256Only},
-			bend:      signIDTokenWith(bareSigningKey),
+			bend:      singleKeyWithoutKid,
 		},
 		{
 			Name:    AllowSlowDevice,
 			Permits: "the OP reaches the authentication device 7 s after accepting a ping client's request, so approvals and pings come 7 s late",
 			Basis:   `CIBA-7.3: "expires_in REQUIRED. A JSON number with a positive integer value indicating the expiration time of the "auth_req_id" in seconds since the authentication request was received." (the only bound CIBA puts on when the user decides)`,
+			bend:    func(h *hooks) { h.deviceDelay = slowPingDevice },
 		},
 		{
 			Name:    AllowTLS13Only,
 			Permits: "TLS 1.3 only: TLS 1.2 handshakes are refused",
 			Basis:   `FAPI-R-7.1: "TLS version 1.2 or later shall be used for all communications."`,
+			bend:    onTLS(func(c *tls.Config) { c.MinVersion = tls.VersionTLS13 }),
 		},
 		{
 			Name:    AllowTokenExpiresInAbsent,

@@ -59,13 +59,13 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 		return nil, invalidClient("client secrets are not accepted; use private_key_jwt or mutual TLS (FAPI-RW 5.2.2-14)")
 	}
 	if assertion != "" || assertionType != "" {
-		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, op.faultyAudiences(r, audiences))
+		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, op.hooks.assertionAudiences(op, r, audiences))
 		if err != nil {
 			return nil, err
 		}
 		return &authenticatedClient{Client: c, cert: cert}, nil
 	}
-	if c := op.faultyCertificateClient(r, formClientID); c != nil {
+	if c := op.hooks.certificateClient(op, r, formClientID); c != nil {
 		return &authenticatedClient{Client: c, cert: cert}, nil
 	}
 	c, err := op.authenticateMTLS(r, formClientID)
@@ -85,9 +85,6 @@ func (op *OP) authenticateMTLS(r *http.Request, formClientID string) (*Client, e
 	c, ok := op.clients[formClientID]
 	if !ok {
 		return nil, invalidClient("unknown client")
-	}
-	if peerCert(r) == nil && c.AuthMethod.UsesMTLS() && op.faults.on(FaultMTLSWithoutCertificate) {
-		return c, nil
 	}
 	switch c.AuthMethod {
 	case ciba.AuthPrivateKeyJWT:
@@ -181,14 +178,15 @@ func (op *OP) assertionIssuer(assertion, formClientID string) (*Client, claims, 
 // HS256 and RS256 are refused), or HS256 keyed with c's client_secret for
 // client_secret_jwt (OIDC Core 9).
 func (op *OP) verifiedAssertion(assertion string, c *Client, unverified claims) (claims, error) {
-	keys, algs := op.assertionVerification(c)
+	v := verification{keys: c.JWKS.Keys, algs: []string{ciba.AlgPS256, ciba.AlgES256}}
 	if c.AuthMethod == ciba.AuthClientSecretJWT {
-		keys, algs = []jose.JSONWebKey{{Key: []byte(c.Secret), Algorithm: ciba.AlgHS256}}, []string{ciba.AlgHS256}
+		v = verification{keys: []jose.JSONWebKey{{Key: []byte(c.Secret), Algorithm: ciba.AlgHS256}}, algs: []string{ciba.AlgHS256}}
 	}
-	if op.faultyAcceptsUnsigned(assertion) {
+	hdr, _ := peekHeader(assertion)
+	if v = op.hooks.assertionKeys(op, c, hdr, v); v.unsigned {
 		return unverified, nil
 	}
-	_, cl, err := verifyJWS(assertion, keys, algs)
+	_, cl, err := verifyJWS(assertion, v.keys, v.algs)
 	if err != nil {
 		return nil, invalidClient("client_assertion: " + err.Error())
 	}
@@ -203,13 +201,12 @@ func (op *OP) checkAssertionClaims(cl claims, c *Client, audiences []string, now
 			return time.Time{}, "", err
 		}
 	}
-	if err := op.faultyAssertionAudRefusal(cl); err != nil {
-		return time.Time{}, "", err
-	}
+	var aud error
 	if !cl.audContains(audiences...) {
-		if err := op.hooks.refusal(ruleAssertionAud, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")); err != nil {
-			return time.Time{}, "", err
-		}
+		aud = invalidClient("client_assertion aud must be the issuer or this endpoint's URL")
+	}
+	if err := op.hooks.assertionAud(cl["aud"], aud); err != nil {
+		return time.Time{}, "", err
 	}
 	exp, ok, err := cl.date("exp")
 	if err != nil || !ok {

@@ -1,6 +1,7 @@
 package refop
 
 import (
+	"crypto/tls"
 	"fmt"
 	"sort"
 	"strings"
@@ -25,7 +26,7 @@ type Fault struct {
 	// mode, client secrets), so the fault matrix runs it there.
 	NoFAPI bool
 	// bend is how the fault bends the strict OP at its seams (hooks.go);
-	// nil for the few faults still read where they act (faults.on).
+	// every fault has one.
 	bend func(*hooks)
 }
 
@@ -117,11 +118,11 @@ func coreFaults() []Fault {
 			}, bend: onIDTokenClaims(issuerAsAudience)},
 		{Name: FaultMissingAtHash, Breaks: "ID tokens omit at_hash (also in push, where it is required)", Trips: []string{"binds the push ID token with at_hash, rt_hash and the auth_req_id claim"}, NoFAPI: true, bend: dropClaim(ciba.ClaimATHash)},
 		{Name: FaultPushUnderFAPI, Breaks: "push mode is advertised and push clients are accepted", Trips: []string{"does not list push in backchannel_token_delivery_modes_supported"}, bend: waive(ruleNoPushUnderFAPI)},
-		{Name: FaultTLSWeakCiphers, Breaks: "TLS 1.2 accepts a non-FAPI CBC cipher suite", Trips: []string{"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite"}},
+		{Name: FaultTLSWeakCiphers, Breaks: "TLS 1.2 accepts a non-FAPI CBC cipher suite", Trips: []string{"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite"}, bend: onTLS(func(c *tls.Config) { c.CipherSuites = append(c.CipherSuites, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA) })},
 		{Name: FaultNoPingOnDeny, Breaks: "no ping is sent when the user denies", Trips: []string{"pings after the user denies and then answers access_denied"}, bend: noPingOnDeny},
 		{Name: FaultPingRetryAfter4xx, Breaks: "a ping answered 4xx is retried", Trips: []string{"does not retry a ping the client answered with 401"}, bend: waive(ruleNoRetryAfter4xx)},
-		{Name: FaultFollowNotificationRedirect, Breaks: "redirects from the notification endpoint are followed", Trips: []string{"does not follow a redirect from the notification endpoint"}},
-		{Name: FaultNoCNFInIntrospection, Breaks: "introspection omits the cnf certificate thumbprint", Trips: []string{"reports cnf x5t#S256 of the client certificate at introspection"}},
+		{Name: FaultFollowNotificationRedirect, Breaks: "redirects from the notification endpoint are followed", Trips: []string{"does not follow a redirect from the notification endpoint"}, bend: waive(ruleNoRedirectsFollowed)},
+		{Name: FaultNoCNFInIntrospection, Breaks: "introspection omits the cnf certificate thumbprint", Trips: []string{"reports cnf x5t#S256 of the client certificate at introspection"}, bend: waive(ruleIntrospectionCNF)},
 		{Name: FaultShortAuthReqID, Breaks: "auth_req_id has only 64 bits of entropy", Trips: []string{"issues unique auth_req_ids of at least 128 bits"}, bend: func(h *hooks) { h.authReqIDBytes = 8 }},
 		{Name: FaultRefreshCrossClient, Breaks: "another client's refresh token is accepted", Trips: []string{"refuses another client's refresh token with invalid_grant"}, bend: waive(ruleRefreshTokenOwner)},
 	}
@@ -148,7 +149,3 @@ func newFaultSet(names []string) (faultSet, error) {
 }
 
 func (s faultSet) on(name string) bool { return s[name] }
-
-// Faults act at the seams of hooks.go through their bend; the few
-// without one (TLS, introspection, discovery and client assertion faults)
-// are read with faults.on where they act.

@@ -99,8 +99,8 @@ func tokenFaults() []Fault {
 			Trips: []string{
 				"accepts TLS 1.2 with a FAPI cipher suite or TLS 1.3",
 				"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite",
-			}},
-		{Name: FaultTLSLegacyVersions, Breaks: "TLS 1.0 and 1.1 handshakes (with a CBC suite) are accepted", Trips: []string{"refuses a TLS 1.1 handshake"}},
+			}, bend: onTLS(func(c *tls.Config) { c.MaxVersion, c.CipherSuites = tls.VersionTLS12, nonFAPICipherSuites() })},
+		{Name: FaultTLSLegacyVersions, Breaks: "TLS 1.0 and 1.1 handshakes (with a CBC suite) are accepted", Trips: []string{"refuses a TLS 1.1 handshake"}, bend: onTLS(legacyTLS)},
 		{Name: FaultPendingAs401, Breaks: "authorization_pending is answered with HTTP 401 instead of 400",
 			Trips: []string{
 				"answers authorization_pending while the user has not decided",

@@ -2,8 +2,10 @@ package refop
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -68,13 +70,16 @@ const (
 	ruleRegisteredSecretWay // the secret travels the registered way
 	ruleSecretMatches       // the client secret matches
 	ruleBasicFailure401     // a failed Basic authentication is 401 (RFC 6749 5.2)
+	// discovery.go, introspect.go, op.go
+	ruleDiscoveryJSON       // discovery is served as application/json (OIDC Discovery 4.2)
+	ruleIntrospectionCNF    // introspection reports cnf (RFC 8705 3.2)
+	ruleNoRedirectsFollowed // notifications never follow redirects (CIBA 10.2)
 	// userinfo.go
 	ruleBearerHeaderOnly // the access token only in the header (FAPI-R 6.2.1-3)
 	// clientauth.go
 	ruleAssertionRequired   // a private_key_jwt client sends an assertion
 	ruleAssertionType       // client_assertion_type is jwt-bearer (RFC 7523 2.2)
 	ruleAssertionSub        // sub equals iss (RFC 7523 3)
-	ruleAssertionAud        // aud names this server (RFC 7523 3)
 	ruleAssertionExp        // exp has not passed (RFC 7523 3)
 	ruleAssertionOnce       // a private_key_jwt assertion jti is used once (OIDC 9)
 	ruleSecretAssertionOnce // a client_secret_jwt assertion jti is used once (OIDC 9)
@@ -119,6 +124,15 @@ type hooks struct {
 	tokenResponse    func(op *OP, tr *ciba.TokenResponse, g tokenGrant)
 	idTokenClaims    func(op *OP, c map[string]any, g tokenGrant, tr ciba.TokenResponse)
 	idTokenKey       func(op *OP) any
+	// accessToken is a self-contained access token ("": the strict random
+	// one); refreshToken whether a grant of scope gets a refresh token;
+	// redeemed, replayed and refreshed follow a grant's tokens (refreshed:
+	// the rotated refresh token, "" when not rotated).
+	accessToken  func(op *OP, g tokenGrant, thumb string, now time.Time) (string, error)
+	refreshToken func(scope string) bool
+	redeemed     func(op *OP, authReqID string, tr ciba.TokenResponse)
+	replayed     func(ctx context.Context, op *OP, authReqID string)
+	refreshed    func(ctx context.Context, op *OP, t Token, now time.Time) (string, error)
 
 	// Notifications (notify.go).
 	notifyMode   func(ar AuthRequest) ciba.DeliveryMode
@@ -129,6 +143,37 @@ type hooks struct {
 
 	// Userinfo (userinfo.go).
 	freshInteractionID bool
+
+	// Discovery and JWKS (discovery.go): metadata is what the OP
+	// supports (Metadata), published what it publishes of it; document
+	// and jwksDocument reshape the JSON objects, nil when none does.
+	metadata     func(op *OP, md *ciba.ProviderMetadata)
+	published    func(op *OP, md *ciba.ProviderMetadata)
+	document     func(op *OP, doc map[string]any) error
+	keySet       func(op *OP, set *jose.JSONWebKeySet) error
+	jwksDocument func(op *OP, doc map[string]any) error
+
+	// Client authentication (clientauth.go).
+	assertionAudiences func(op *OP, r *http.Request, audiences []string) []string
+	assertionAud       func(aud any, strict error) error
+	assertionKeys      func(op *OP, c *Client, hdr jwsHeader, v verification) verification
+	certificateClient  func(op *OP, r *http.Request, formClientID string) *Client
+
+	// TLS (tls.go) and introspection (introspect.go).
+	tls                  func(c *tls.Config)
+	introspection        func(ac *authenticatedClient) error
+	withoutIntrospection bool
+
+	// Responses (httputil.go): the no-store Cache-Control value, an error
+	// answer's status and body, and its members beyond RFC 6749 5.2; all
+	// nil when no bend reshapes responses.
+	cacheControl  func(cc string) string
+	errorResponse func(r *http.Request, status *int, body *ciba.ErrorResponse)
+	errorDocument func(op *OP, status int, doc map[string]any) error
+
+	// The authentication device (device.go): how long after accepting a
+	// request the OP reaches it.
+	deviceDelay func(ar AuthRequest) time.Duration
 }
 
 // verification is how a request object's signature is verified: with
@@ -174,12 +219,29 @@ func strictHooks() *hooks {
 		accessTokenBytes: accessTokenBytes,
 		tokenResponse:    func(*OP, *ciba.TokenResponse, tokenGrant) {},
 		idTokenClaims:    func(*OP, map[string]any, tokenGrant, ciba.TokenResponse) {},
+		accessToken:      func(*OP, tokenGrant, string, time.Time) (string, error) { return "", nil },
+		refreshToken:     func(string) bool { return true },
+		redeemed:         func(*OP, string, ciba.TokenResponse) {},
+		replayed:         func(context.Context, *OP, string) {},
+		refreshed:        func(context.Context, *OP, Token, time.Time) (string, error) { return "", nil },
 
 		notifyMode:   func(ar AuthRequest) ciba.DeliveryMode { return ciba.DeliveryMode(ar.DeliveryMode) },
 		pingBody:     func(_ AuthRequest, strict []byte) []byte { return strict },
 		pushed:       func(context.Context, *OP, *Client, AuthRequest, []byte) {},
 		pingAnswered: func(*AuthRequest, int, error) {},
 		pushError:    func(p ciba.PushErrorPayload) ciba.PushErrorPayload { return p },
+
+		assertionAudiences: func(_ *OP, _ *http.Request, audiences []string) []string { return audiences },
+		assertionAud:       func(_ any, strict error) error { return strict },
+		assertionKeys:      func(_ *OP, _ *Client, _ jwsHeader, v verification) verification { return v },
+		certificateClient:  func(*OP, *http.Request, string) *Client { return nil },
+
+		metadata:      func(*OP, *ciba.ProviderMetadata) {},
+		published:     func(*OP, *ciba.ProviderMetadata) {},
+		keySet:        func(*OP, *jose.JSONWebKeySet) error { return nil },
+		tls:           func(*tls.Config) {},
+		introspection: func(*authenticatedClient) error { return nil },
+		deviceDelay:   func(AuthRequest) time.Duration { return 0 },
 	}
 }
 
@@ -306,6 +368,102 @@ func onIDTokenClaims(f func(op *OP, c map[string]any, g tokenGrant, tr ciba.Toke
 		h.idTokenClaims = func(op *OP, c map[string]any, g tokenGrant, tr ciba.TokenResponse) {
 			prev(op, c, g, tr)
 			f(op, c, g, tr)
+		}
+	}
+}
+
+// onMetadata is the bend reshaping what the OP supports (Metadata).
+func onMetadata(f func(op *OP, md *ciba.ProviderMetadata)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.metadata
+		h.metadata = func(op *OP, md *ciba.ProviderMetadata) {
+			prev(op, md)
+			f(op, md)
+		}
+	}
+}
+
+// onPublished is the bend reshaping the published discovery metadata.
+func onPublished(f func(md *ciba.ProviderMetadata)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.published
+		h.published = func(op *OP, md *ciba.ProviderMetadata) {
+			prev(op, md)
+			f(md)
+		}
+	}
+}
+
+// onDocument is the bend reshaping the discovery document as a JSON
+// object (what the typed metadata cannot express).
+func onDocument(f func(op *OP, doc map[string]any) error) func(*hooks) {
+	return func(h *hooks) { h.document = chainObject(h.document, f) }
+}
+
+// onKeySet is the bend reshaping the published JWKS.
+func onKeySet(f func(op *OP, set *jose.JSONWebKeySet) error) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.keySet
+		h.keySet = func(op *OP, set *jose.JSONWebKeySet) error {
+			if err := prev(op, set); err != nil {
+				return err
+			}
+			return f(op, set)
+		}
+	}
+}
+
+// onJWKSDocument is the bend reshaping the JWKS as a JSON object.
+func onJWKSDocument(f func(op *OP, doc map[string]any) error) func(*hooks) {
+	return func(h *hooks) { h.jwksDocument = chainObject(h.jwksDocument, f) }
+}
+
+// chainObject is f after prev (which may be nil).
+func chainObject(prev, f func(op *OP, doc map[string]any) error) func(op *OP, doc map[string]any) error {
+	if prev == nil {
+		return f
+	}
+	return func(op *OP, doc map[string]any) error {
+		if err := prev(op, doc); err != nil {
+			return err
+		}
+		return f(op, doc)
+	}
+}
+
+// onTLS is the bend reshaping the server TLS configuration.
+func onTLS(f func(c *tls.Config)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.tls
+		h.tls = func(c *tls.Config) {
+			prev(c)
+			f(c)
+		}
+	}
+}
+
+// onCacheControl is the bend reshaping Cache-Control: no-store.
+func onCacheControl(f func(cc string) string) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.cacheControl
+		h.cacheControl = func(cc string) string {
+			if prev != nil {
+				cc = prev(cc)
+			}
+			return f(cc)
+		}
+	}
+}
+
+// onErrorResponse is the bend reshaping error answers.
+func onErrorResponse(f func(r *http.Request, status *int, body *ciba.ErrorResponse)) func(*hooks) {
+	return func(h *hooks) {
+		prev := h.errorResponse
+		h.errorResponse = func(r *http.Request, status *int, body *ciba.ErrorResponse) {
+			if prev != nil {
+				prev(r, status, body)
+			}
+			f(r, status, body)
 		}
 	}
 }

@@ -83,11 +83,9 @@ const (
 //     re-sends undelivered ping and push notifications within the same
 //     attempt bound.
 type OP struct {
-	cfg    Config
-	faults faultSet
-	allow  allowanceSet
-	// hooks are the seams where faults and allowances bend the strict
-	// OP (hooks.go).
+	cfg Config
+	// hooks are the seams where the faults and allowances of cfg bend
+	// the strict OP (hooks.go).
 	hooks   *hooks
 	allowed allowanceState
 	clients map[string]*Client
@@ -199,7 +197,8 @@ func New(cfg Config) (*OP, error) {
 		base = &http.Client{Timeout: 10 * time.Second}
 	}
 	outbound := *base
-	if !faults.on(FaultFollowNotificationRedirect) {
+	hooks := newHooks(faults, allow)
+	if hooks.enforced(ruleNoRedirectsFollowed) {
 		// CIBA 10.2: the OP must not follow redirects from the client.
 		outbound.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
@@ -207,9 +206,7 @@ func New(cfg Config) (*OP, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &OP{
 		cfg:      cfg,
-		faults:   faults,
-		allow:    allow,
-		hooks:    newHooks(faults, allow),
+		hooks:    hooks,
 		clients:  clients,
 		users:    cfg.Users,
 		store:    cfg.Store,
@@ -392,7 +389,7 @@ func (op *OP) Handler() http.Handler {
 		PathRevoke:         {[]string{http.MethodPost}, op.handleRevoke},
 		PathDeviceCallback: {[]string{http.MethodPost}, op.handleDeviceCallback},
 	}
-	if op.allow.on(AllowIntrospectionAbsent) {
+	if op.hooks.withoutIntrospection {
 		delete(routes, PathIntrospect)
 	}
 	shaping := op.shapesResponses()

@@ -79,7 +79,7 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 	if err != nil {
 		return ciba.TokenResponse{}, err
 	}
-	op.recordGrant(ar.ID, tr)
+	op.hooks.redeemed(op, ar.ID, tr)
 	return tr, nil
 }
 
@@ -99,7 +99,7 @@ func (op *OP) redeemAuthRequest(ctx context.Context, clientID, id string) (AuthR
 	case errors.Is(err, ErrNotFound):
 		return ar, op.hooks.refusal(ruleAuthReqIDKnown, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown"))
 	case err == errRedeemed:
-		op.revokeGrant(ctx, id)
+		op.hooks.replayed(ctx, op, id)
 	}
 	if err != nil {
 		return ar, err
@@ -204,7 +204,7 @@ func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh
 		return ciba.TokenResponse{}, err
 	}
 	tr.RefreshToken = refresh
-	if rotated, err := op.rotateRefresh(ctx, t, now); err != nil {
+	if rotated, err := op.hooks.refreshed(ctx, op, t, now); err != nil {
 		return ciba.TokenResponse{}, err
 	} else if rotated != "" {
 		tr.RefreshToken = rotated
@@ -253,7 +253,7 @@ func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certific
 	if op.hooks.enforced(ruleAccessTokenBound) {
 		thumb = certThumbprint(cert)
 	}
-	if jwt, err := op.jwtAccessToken(g, thumb, now); err != nil {
+	if jwt, err := op.hooks.accessToken(op, g, thumb, now); err != nil {
 		return ciba.TokenResponse{}, err
 	} else if jwt != "" {
 		tr.AccessToken = jwt
@@ -264,7 +264,7 @@ func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certific
 	if err := op.store.PutToken(ctx, at); err != nil {
 		return ciba.TokenResponse{}, err
 	}
-	if withRefresh && op.issuesRefreshToken(g.scope) {
+	if withRefresh && op.hooks.refreshToken(g.scope) {
 		refresh, err := op.random(32)
 		if err != nil {
 			return ciba.TokenResponse{}, err
