@@ -59,8 +59,10 @@ func Faults() []Fault {
 	fs := coreFaults()
 	// Each area keeps its faults in its own file (faults_*.go).
 	fs = append(fs, backchannelFaults()...)
-	fs = append(fs, authDiscoveryFaults()...)
+	fs = append(fs, assertionFaults()...)
+	fs = append(fs, discoveryFaults()...)
 	fs = append(fs, tokenFaults()...)
+	fs = append(fs, pingResourceTLSFaults()...)
 	fs = append(fs, clientAuthFaults()...)
 	fs = append(fs, pushFaults()...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })

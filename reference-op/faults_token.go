@@ -41,7 +41,7 @@ const (
 	FaultPendingAs401                   = "pending-as-401"
 )
 
-// tokenFaults deviate at the token endpoint, ID tokens, refresh, ping delivery, userinfo and TLS.
+// tokenFaults deviate at the token endpoint, in ID tokens and at refresh.
 func tokenFaults() []Fault {
 	return []Fault{
 		{Name: FaultTokenResponseCacheable, Breaks: "token responses (CIBA and refresh grant) lack Cache-Control no-store and Pragma no-cache",
@@ -84,6 +84,19 @@ func tokenFaults() []Fault {
 				"pings after the user denies and then answers access_denied",
 			}, bend: answer(ruleDeniedAccessDenied, ciba.ErrInvalidGrant.WithDescription("auth_req_id is no longer valid"))},
 		{Name: FaultThrottleWith429, Breaks: "a client slowed down twice gets HTTP 429 with slow_down instead of 400", Trips: []string{"answers twenty back-to-back polls with pending, slow_down or 503"}, bend: throttleWith429},
+		{Name: FaultPendingAs401, Breaks: "authorization_pending is answered with HTTP 401 instead of 400",
+			Trips: []string{
+				"answers authorization_pending while the user has not decided",
+				"refuses another client's auth_req_id and leaves the owner's request pending",
+				"answers twenty back-to-back polls with pending, slow_down or 503",
+			}, bend: pendingAs401},
+	}
+}
+
+// pingResourceTLSFaults deviate at ping delivery, the protected resource
+// and TLS.
+func pingResourceTLSFaults() []Fault {
+	return []Fault{
 		{Name: FaultPingExtraMembers, Breaks: "the ping body carries status and client_id next to auth_req_id", Trips: []string{"sends the ping as a POST with the bearer token and a body of exactly auth_req_id"}, bend: pingExtraMembers},
 		{Name: FaultPingAnswerFailsRequest, Breaks: "a ping answered other than 204 fails the request: no tokens",
 			Trips: []string{
@@ -101,12 +114,6 @@ func tokenFaults() []Fault {
 				"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite",
 			}, bend: onTLS(func(c *tls.Config) { c.MaxVersion, c.CipherSuites = tls.VersionTLS12, nonFAPICipherSuites() })},
 		{Name: FaultTLSLegacyVersions, Breaks: "TLS 1.0 and 1.1 handshakes (with a CBC suite) are accepted", Trips: []string{"refuses a TLS 1.1 handshake"}, bend: onTLS(legacyTLS)},
-		{Name: FaultPendingAs401, Breaks: "authorization_pending is answered with HTTP 401 instead of 400",
-			Trips: []string{
-				"answers authorization_pending while the user has not decided",
-				"refuses another client's auth_req_id and leaves the owner's request pending",
-				"answers twenty back-to-back polls with pending, slow_down or 503",
-			}, bend: pendingAs401},
 	}
 }
 
