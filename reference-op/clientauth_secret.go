@@ -38,7 +38,7 @@ func (op *OP) authMethodsSupported() []ciba.AuthMethod {
 // "WWW-Authenticate" response header field matching the authentication
 // scheme used by the client".
 type challengeError struct {
-	err       *ciba.Error
+	err       error
 	challenge string
 }
 
@@ -63,11 +63,8 @@ func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.
 		e := ciba.ErrInvalidClient.WithDescription(desc)
 		if basic {
 			// RFC 6749 5.2: 401 with a challenge for the scheme tried.
-			e.Status = http.StatusUnauthorized
-			if !op.hooks.enforced(ruleBasicFailure401) {
-				e.Status = http.StatusBadRequest
-			}
-			return nil, true, &challengeError{err: e, challenge: `Basic realm="` + op.Issuer() + `"`}
+			err := op.hooks.refusal(ruleBasicFailure401, e.WithStatus(http.StatusUnauthorized))
+			return nil, true, &challengeError{err: err, challenge: `Basic realm="` + op.Issuer() + `"`}
 		}
 		return nil, true, e
 	}

@@ -2,6 +2,7 @@ package refop
 
 import (
 	"crypto/tls"
+	"errors"
 	"net/http"
 
 	"github.com/go-jose/go-jose/v4"
@@ -39,6 +40,20 @@ func waive(rules ...rule) func(*hooks) {
 // answer is the bend that answers rule r's refusal with err instead.
 func answer(r rule, err error) func(*hooks) {
 	return func(h *hooks) { h.bendRule(r, func(error) error { return err }) }
+}
+
+// answerWithStatus is the bend answering rule r's refusal with HTTP
+// status instead.
+func answerWithStatus(r rule, status int) func(*hooks) {
+	return func(h *hooks) {
+		h.bendRule(r, func(strict error) error {
+			var e *ciba.Error
+			if errors.As(strict, &e) {
+				return e.WithStatus(status)
+			}
+			return strict
+		})
+	}
 }
 
 // bends is the bend doing each of bs in turn.
