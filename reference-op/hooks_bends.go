@@ -67,13 +67,15 @@ func bends(bs ...func(*hooks)) func(*hooks) {
 
 // onParams is the bend reshaping the backchannel parameters as read.
 func onParams(f func(p *authParams)) func(*hooks) {
-	return func(h *hooks) {
-		prev := h.params
-		h.params = func(p authParams) authParams {
-			p = prev(p)
-			f(&p)
-			return p
-		}
+	return func(h *hooks) { h.params = reshape(h.params, f) }
+}
+
+// reshape is prev, then f on its result: how a bend wraps a value seam.
+func reshape[T any](prev func(T) T, f func(*T)) func(T) T {
+	return func(v T) T {
+		v = prev(v)
+		f(&v)
+		return v
 	}
 }
 
@@ -91,14 +93,7 @@ func onNewRequest(f func(op *OP, ar *AuthRequest)) func(*hooks) {
 
 // onDeviceView is the bend reshaping the request the device receives.
 func onDeviceView(f func(ar *AuthRequest)) func(*hooks) {
-	return func(h *hooks) {
-		prev := h.deviceView
-		h.deviceView = func(ar AuthRequest) AuthRequest {
-			ar = prev(ar)
-			f(&ar)
-			return ar
-		}
-	}
+	return func(h *hooks) { h.deviceView = reshape(h.deviceView, f) }
 }
 
 // onTokenResponse is the bend reshaping every token response.

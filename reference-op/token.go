@@ -294,8 +294,8 @@ func (op *OP) idToken(g tokenGrant, tr ciba.TokenResponse, now time.Time) (strin
 		"exp":              now.Add(idTokenLifetime).Unix(),
 		"iat":              now.Unix(),
 		ciba.ClaimAuthTime: g.authTime.Unix(),
+		ciba.ClaimATHash:   halfHash(tr.AccessToken),
 	}
-	c[ciba.ClaimATHash] = halfHash(tr.AccessToken)
 	if g.acr != "" {
 		c[ciba.ClaimACR] = g.acr
 	}
