@@ -12,7 +12,7 @@ import (
 	"github.com/ciba-check/ciba-check/ciba"
 )
 
-// Faults and allowances bend the strict OP at a few named seams. A
+// Faults and allowances bend the strict OP at named, typed seams. A
 // catalogue entry (Fault or Allowance) carries its bend, a func(*hooks)
 // that New runs once when the entry is switched on; the strict handlers
 // call op.hooks at the seam and read as the specifications' rules,
@@ -22,7 +22,9 @@ import (
 // There are two forms:
 //   - a rule switch (rules): a named strict rule whose refusal a bend
 //     waives or answers differently (refusal), or skips as a whole
-//     (enforced) where the rule is a block of checks;
+//     (enforced) where the rule is a block of checks or one condition of
+//     a larger test (the jti replay check, the certificate binding), which
+//     a verdict seam would have to take apart;
 //   - a typed seam: a transform of a value on its way (the parameters
 //     read, the new request, the acknowledgement, the token response, the
 //     ID token claims, a notification) or of a step's verdict given its
