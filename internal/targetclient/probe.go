@@ -2,8 +2,10 @@ package targetclient
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -147,4 +149,50 @@ func CheckDevice(ctx context.Context, t *target.Target, hc *http.Client) (string
 		return "you approve or deny each request by hand during a run", nil
 	}
 	return "", errors.New("unknown device kind")
+}
+
+// SecretVerdict is what the OP's answer to a token request for an
+// auth_req_id nobody issued says of a client's secret.
+type SecretVerdict int
+
+// The verdicts of ProveSecret.
+const (
+	// SecretUnknown: the OP issued tokens, or gave another answer.
+	SecretUnknown SecretVerdict = iota
+	// SecretAccepted: invalid_grant, the client was authenticated and
+	// then the auth_req_id refused.
+	SecretAccepted
+	// SecretRefused: invalid_client or unauthorized_client.
+	SecretRefused
+)
+
+// ProveSecret proves tc's client secret with a token request that cannot
+// succeed: an auth_req_id nobody issued. The OP authenticates the client
+// before it looks the auth_req_id up (RFC 6749 5.2: a failed client
+// authentication is invalid_client), so invalid_grant means the secret is
+// right and invalid_client that it is wrong. answer is the OP's OAuth
+// error (nil when it issued tokens); err a request that could not be made
+// or failed otherwise. The secret is never in an error.
+func (s *Session) ProveSecret(ctx context.Context, tc *target.Client) (verdict SecretVerdict, answer *ciba.Error, err error) {
+	c, err := s.Client(tc)
+	if err != nil {
+		return SecretUnknown, nil, err
+	}
+	defer c.CloseIdleConnections()
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return SecretUnknown, nil, err
+	}
+	_, _, err = c.Token(ctx, "ciba-check-unknown-"+hex.EncodeToString(b))
+	switch {
+	case err == nil:
+		return SecretUnknown, nil, nil
+	case !errors.As(err, &answer):
+		return SecretUnknown, nil, fmt.Errorf("the token request failed: %w", err)
+	case answer.Code == ciba.ErrInvalidGrant.Code:
+		return SecretAccepted, answer, nil
+	case answer.Code == ciba.ErrInvalidClient.Code || answer.Code == ciba.ErrUnauthorizedClient.Code:
+		return SecretRefused, answer, nil
+	}
+	return SecretUnknown, answer, nil
 }
