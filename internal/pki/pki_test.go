@@ -204,7 +204,7 @@ func TestLoadSigningKeyErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestLoadSigningKeyErrors(t *testing.T) {
 		{"cert-only", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "no PEM private key block"},
 		{"corrupt", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "invalid PRIVATE KEY block"},
 		{"rsa1024", pkcs8(small), "1024 bits"},
-		{"p384", pkcs8(p384), "P-384"},
+		{"p224", pkcs8(p224), "P-224"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
