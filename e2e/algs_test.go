@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,6 +70,13 @@ func TestPollFlowWithPlainCIBAAlgs(t *testing.T) {
 		}
 	})
 	w.env.Target.Clients = append(w.env.Target.Clients, clients...)
+	// The OP advertises the algs its clients registered (what target check
+	// compares a client's key with).
+	for alg := range keys {
+		if !slices.Contains(w.md.BackchannelAuthenticationRequestSigningAlgs, alg) || !slices.Contains(w.md.TokenEndpointAuthSigningAlgValuesSupported, alg) {
+			t.Errorf("discovery does not advertise %s: request %v, token endpoint %v", alg, w.md.BackchannelAuthenticationRequestSigningAlgs, w.md.TokenEndpointAuthSigningAlgValuesSupported)
+		}
+	}
 	for _, tc := range clients {
 		t.Run(tc.Alg, func(t *testing.T) {
 			c := w.client(tc.ID)
