@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"net/http"
 	"path/filepath"
@@ -27,25 +23,21 @@ import (
 // reference OP verifies them, and the poll flow ends in tokens. A token
 // request signed with another alg than the one registered is refused.
 func TestPollFlowWithPlainCIBAAlgs(t *testing.T) {
-	ec := func(c elliptic.Curve) crypto.Signer {
-		k, err := ecdsa.GenerateKey(c, rand.Reader)
+	keys := map[string]jose.JSONWebKey{}
+	for _, alg := range []string{"ES384", "ES512", "EdDSA"} {
+		k, err := pki.GenerateSigningKey(rand.Reader, alg, "kid-"+alg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return k
+		keys[alg] = k
 	}
-	_, ed, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]crypto.Signer{"ES384": ec(elliptic.P384()), "ES512": ec(elliptic.P521()), "EdDSA": ed}
 	dir := t.TempDir()
 	var clients []target.Client
 	w := newWorld(t, func(o *devenv.Options) {
 		o.PushAllowed = true
 		for alg, k := range keys {
 			file := filepath.Join(dir, alg+".jwk")
-			if err := pki.WriteJWK(file, jose.JSONWebKey{Key: k, KeyID: "kid-" + alg, Use: "sig"}); err != nil {
+			if err := pki.WriteJWK(file, k); err != nil {
 				t.Fatal(err)
 			}
 			tc := target.Client{ID: "poll-pkjwt-" + alg, Auth: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePoll, SigningKey: file, Alg: alg, Scope: "openid",
@@ -91,7 +83,7 @@ func TestPollFlowWithPlainCIBAAlgs(t *testing.T) {
 				other = "EdDSA"
 			}
 			wrong := client.WithAuth(client.AuthAssertionOptions(
-				client.WithSigningKey(jose.JSONWebKey{Key: keys[other], KeyID: "kid-" + tc.Alg, Algorithm: other})))
+				client.WithSigningKey(keys[other]), client.WithHeader("kid", "kid-"+tc.Alg)))
 			_, ex, err := c.Token(w.ctx(), ack.AuthReqID, wrong)
 			wantOAuthError(t, ex, err, "invalid_client", http.StatusUnauthorized)
 

@@ -1,14 +1,13 @@
 package client
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/internal/pki"
 )
 
 // TestEveryAsymmetricAlgSignsAndVerifies: outside FAPI a client signs its
@@ -18,29 +17,16 @@ import (
 // its alg and kid in the header.
 func TestEveryAsymmetricAlgSignsAndVerifies(t *testing.T) {
 	op := newFakeOP(t, false, nil)
-	rsaKey := rsaJWK(t, "rsa").Key
-	ec := func(c elliptic.Curve) crypto.Signer {
-		k, err := ecdsa.GenerateKey(c, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
+	algs := []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA}
+	if len(algs) != len(ciba.PlainAlgs()) {
+		t.Fatalf("testing %d algs, ciba.PlainAlgs has %d", len(algs), len(ciba.PlainAlgs()))
 	}
-	_, ed, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		alg jose.SignatureAlgorithm
-		key any
-	}{
-		{jose.RS256, rsaKey}, {jose.RS384, rsaKey}, {jose.RS512, rsaKey},
-		{jose.PS256, rsaKey}, {jose.PS384, rsaKey}, {jose.PS512, rsaKey},
-		{jose.ES256, ec(elliptic.P256())}, {jose.ES384, ec(elliptic.P384())}, {jose.ES512, ec(elliptic.P521())},
-		{jose.EdDSA, ed},
-	} {
-		t.Run(string(tc.alg), func(t *testing.T) {
-			key := jose.JSONWebKey{Key: tc.key, KeyID: "k-" + string(tc.alg), Algorithm: string(tc.alg), Use: "sig"}
+	for _, alg := range algs {
+		t.Run(string(alg), func(t *testing.T) {
+			key, err := pki.GenerateSigningKey(rand.Reader, string(alg), "k-"+string(alg))
+			if err != nil {
+				t.Fatal(err)
+			}
 			c, _ := testClient(t, op, key, nil)
 			ro, err := c.RequestObject(AuthParams{Scope: "openid", LoginHint: "alice"})
 			if err != nil {
@@ -52,12 +38,12 @@ func TestEveryAsymmetricAlgSignsAndVerifies(t *testing.T) {
 			}
 			pub := key.Public()
 			for name, jwt := range map[string]string{"request object": ro, "client assertion": as} {
-				if err := verifyJWT(jwt, tc.alg, &pub); err != nil {
-					t.Errorf("%s does not verify under %s: %v", name, tc.alg, err)
+				if err := verifyJWT(jwt, alg, &pub); err != nil {
+					t.Errorf("%s does not verify under %s: %v", name, alg, err)
 				}
 				header, _, _ := decodeJWT(t, jwt)
-				if header["alg"] != string(tc.alg) || header["kid"] != key.KeyID {
-					t.Errorf("%s header %v, want alg %s kid %s", name, header, tc.alg, key.KeyID)
+				if header["alg"] != string(alg) || header["kid"] != key.KeyID {
+					t.Errorf("%s header %v, want alg %s kid %s", name, header, alg, key.KeyID)
 				}
 			}
 		})
