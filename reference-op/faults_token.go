@@ -87,7 +87,6 @@ func tokenFaults() []Fault {
 		{Name: FaultPendingAs401, Breaks: "authorization_pending is answered with HTTP 401 instead of 400",
 			Trips: []string{
 				"answers authorization_pending while the user has not decided",
-				"refuses another client's auth_req_id and leaves the owner's request pending",
 				"answers twenty back-to-back polls with pending, slow_down or 503",
 			}, bend: pendingAs401},
 	}
