@@ -201,7 +201,7 @@ func requestObjectSignatureChecks(fw *Framework) {
 	// Description: A request object with alg none and no signature
 	// MUST be refused with HTTP 400 invalid_request. Positive control:
 	// the same request object, signed, is acknowledged.
-	// Quote: CIBA-7.1.1: "The JWT MUST be secured with an asymmetric signature and follow the guidance from Section 10.1 of [OpenID.Core] regarding asymmetric signatures." FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms; should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); and shall not use none"
+	// Quote: CIBA-7.1.1: "The JWT MUST be secured with an asymmetric signature and follow the guidance from Section 10.1 of [OpenID.Core] regarding asymmetric signatures." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a request object with alg none", func(ctx context.Context, f *Fixture) {
@@ -227,7 +227,7 @@ func requestObjectSignatureChecks(fw *Framework) {
 	// invalid_request: FAPI allows only PS256 and ES256. Positive
 	// control: the same request object signed with the client's
 	// algorithm is acknowledged.
-	// Quote: FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms; should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); and shall not use none"
+	// Quote: FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a request object signed with RS256", func(ctx context.Context, f *Fixture) {
@@ -262,7 +262,7 @@ func requestObjectKeyChecks(fw *Framework) {
 	// client's public key as the HMAC secret (algorithm confusion) MUST
 	// be refused with HTTP 400 invalid_request. Positive control: the
 	// same request object signed with the client's key is acknowledged.
-	// Quote: CIBA-7.1.1: "The JWT MUST be secured with an asymmetric signature and follow the guidance from Section 10.1 of [OpenID.Core] regarding asymmetric signatures." FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms"
+	// Quote: CIBA-7.1.1: "The JWT MUST be secured with an asymmetric signature and follow the guidance from Section 10.1 of [OpenID.Core] regarding asymmetric signatures." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses an HS256 request object keyed with the client's public key", func(ctx context.Context, f *Fixture) {
