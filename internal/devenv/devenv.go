@@ -95,6 +95,7 @@ type Env struct {
 	deviceServer *http.Server
 	deviceDone   chan error
 	store        *refop.BoltStore
+	memStore     *refop.MemoryStore
 	tempDir      string
 }
 
@@ -195,6 +196,9 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 			return env, &target.ConfigError{Err: err}
 		}
 		store = env.store
+	} else {
+		env.memStore = refop.NewMemoryStore()
+		store = env.memStore
 	}
 	users := userSpecs()
 	op, err := refop.New(refop.Config{
@@ -501,6 +505,18 @@ func shutdownWithin(ctx context.Context, srv *http.Server, grace time.Duration) 
 		return srv.Close()
 	}
 	return err
+}
+
+// StoreCounts reports how many requests, tokens and used jtis the OP's
+// store holds.
+func (e *Env) StoreCounts() (refop.StoreCounts, error) {
+	if e.store != nil {
+		return e.store.Counts()
+	}
+	if e.memStore != nil {
+		return e.memStore.Counts(), nil
+	}
+	return refop.StoreCounts{}, nil
 }
 
 // Close stops the servers, the device and the OP, and removes a temporary
