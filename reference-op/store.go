@@ -3,7 +3,9 @@ package refop
 import (
 	"container/heap"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -146,14 +148,15 @@ type MemoryStore struct {
 	maxTokens   int
 	requests    map[string]AuthRequest
 	tokens      map[string]Token
-	jtis        map[string]time.Time
-	requestsExp expiryQueue
-	tokensExp   expiryQueue
-	jtisExp     expiryQueue
+	jtis        map[jtiKey]int64 // expiry, Unix ns
+	requestsExp expiryQueue[string]
+	tokensExp   expiryQueue[string]
+	jtisExp     expiryQueue[jtiKey]
 	// requestsAge and tokensAge list keys oldest first, for the caps.
 	requestsAge fifo
 	tokensAge   fifo
 	dropped     int
+	interned    map[string]string // see intern
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -173,7 +176,8 @@ func NewMemoryStore() *MemoryStore {
 		maxTokens:   DefaultMaxStoredTokens,
 		requests:    map[string]AuthRequest{},
 		tokens:      map[string]Token{},
-		jtis:        map[string]time.Time{},
+		jtis:        map[jtiKey]int64{},
+		interned:    map[string]string{},
 	}
 }
 
@@ -221,9 +225,9 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.requests[r.ID]; ok {
 		return ErrExists
 	}
-	r = ownStrings(r)
+	r = s.own(r)
 	s.requests[r.ID] = r
-	s.requestsExp.push(r.ID, r.ExpiresAt)
+	s.requestsExp.push(r.ID, unixNano(r.ExpiresAt))
 	s.requestsAge.add(r.ID, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
 	for len(s.requests) > s.maxRequests {
 		delete(s.requests, s.requestsAge.oldest(func(k string) bool { _, ok := s.requests[k]; return ok }))
@@ -260,7 +264,7 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 	// caller's auth_req_id is a window into its token request's body.
 	s.requests[key] = r
 	if !r.ExpiresAt.Equal(before) {
-		s.requestsExp.push(key, r.ExpiresAt)
+		s.requestsExp.push(key, unixNano(r.ExpiresAt))
 	}
 	return r, nil
 }
@@ -269,10 +273,10 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t = ownTokenStrings(t)
+	t = s.ownToken(t)
 	old, ok := s.tokens[t.Key]
 	if !ok || !old.ExpiresAt.Equal(t.ExpiresAt) {
-		s.tokensExp.push(t.Key, t.ExpiresAt)
+		s.tokensExp.push(t.Key, unixNano(t.ExpiresAt))
 	}
 	s.tokens[t.Key] = t
 	if !ok {
@@ -311,21 +315,56 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 
 // UseJTI implements Store. It first drops the jtis expired by now: they
 // would be accepted again anyway, so keeping them only costs memory.
+//
+// A used jti is kept as 16 bytes of the SHA-256 of key and its expiry
+// (about 60 bytes with its index entries, against some 250 for the key
+// string and a time.Time): at hundreds of assertions a second, each
+// replay-protected until its exp, they are most of what a MemoryStore
+// holds. Two keys colliding in 128 bits would only refuse the second
+// as a replay.
 func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.jtisExp.popWhile(func(at time.Time) bool { return !at.After(now) }, func(k string) {
-		if exp, ok := s.jtis[k]; ok && !exp.After(now) {
+	nowN := unixNano(now)
+	s.jtisExp.popWhile(func(at int64) bool { return at <= nowN }, func(k jtiKey) {
+		if exp, ok := s.jtis[k]; ok && exp <= nowN {
 			delete(s.jtis, k)
 		}
 	})
-	if exp, ok := s.jtis[key]; ok && exp.After(now) {
+	k := jtiKeyOf(key)
+	if exp, ok := s.jtis[k]; ok && exp > nowN {
 		return false, nil
 	}
-	s.jtis[key] = expiresAt
-	s.jtisExp.push(key, expiresAt)
+	exp := unixNano(expiresAt)
+	s.jtis[k] = exp
+	s.jtisExp.push(k, exp)
 	return true, nil
 }
+
+// jtiKey is how a MemoryStore keys a used jti (UseJTI).
+type jtiKey [16]byte
+
+func jtiKeyOf(key string) jtiKey {
+	sum := sha256.Sum256([]byte(key))
+	return jtiKey(sum[:16])
+}
+
+// unixNano is t in Unix nanoseconds, clamped to int64 (the zero time is
+// the minimum), for ordering only.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	minUnixNano = time.Unix(0, math.MinInt64)
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+)
 
 // ListAuthRequests implements Store.
 func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error) {
@@ -342,7 +381,8 @@ func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error)
 func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	before := func(at time.Time) bool { return at.Before(cutoff) }
+	cut := unixNano(cutoff)
+	before := func(at int64) bool { return at < cut }
 	s.requestsExp.popWhile(before, func(id string) {
 		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
 			delete(s.requests, id)
@@ -353,64 +393,91 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 			delete(s.tokens, k)
 		}
 	})
-	s.jtisExp.popWhile(before, func(k string) {
-		if exp, ok := s.jtis[k]; ok && exp.Before(cutoff) {
+	s.jtisExp.popWhile(before, func(k jtiKey) {
+		if exp, ok := s.jtis[k]; ok && exp < cut {
 			delete(s.jtis, k)
 		}
 	})
 	return nil
 }
 
-// expiryQueue is a min-heap of keys by expiry. An entry may be stale (the
-// key was dropped, or re-stored with another expiry): popBefore's callback
-// checks the stored value before deleting anything.
-type expiryQueue []expiring
+// expiryQueue is a min-heap of keys by expiry (Unix ns). An entry may be
+// stale (the key was dropped, or re-stored with another expiry):
+// popWhile's callback checks the stored value before deleting anything.
+type expiryQueue[K comparable] []expiring[K]
 
-type expiring struct {
-	key string
-	at  time.Time
+type expiring[K comparable] struct {
+	key K
+	at  int64
 }
 
-func (q expiryQueue) Len() int           { return len(q) }
-func (q expiryQueue) Less(i, j int) bool { return q[i].at.Before(q[j].at) }
-func (q expiryQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *expiryQueue) Push(x any)        { *q = append(*q, x.(expiring)) }
-func (q *expiryQueue) Pop() any {
+func (q expiryQueue[K]) Len() int           { return len(q) }
+func (q expiryQueue[K]) Less(i, j int) bool { return q[i].at < q[j].at }
+func (q expiryQueue[K]) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *expiryQueue[K]) Push(x any)        { *q = append(*q, x.(expiring[K])) }
+func (q *expiryQueue[K]) Pop() any {
 	old := *q
 	e := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return e
 }
 
-func (q *expiryQueue) push(key string, at time.Time) { heap.Push(q, expiring{key: key, at: at}) }
+func (q *expiryQueue[K]) push(key K, at int64) { heap.Push(q, expiring[K]{key: key, at: at}) }
 
 // popWhile pops entries while due(their expiry) holds for the earliest,
 // handing each key to drop.
-func (q *expiryQueue) popWhile(due func(at time.Time) bool, drop func(key string)) {
+func (q *expiryQueue[K]) popWhile(due func(at int64) bool, drop func(key K)) {
 	for len(*q) > 0 && due((*q)[0].at) {
-		drop(heap.Pop(q).(expiring).key)
+		drop(heap.Pop(q).(expiring[K]).key)
 	}
 }
 
-// ownStrings copies the request's strings. Form values are substrings of
-// the request body they were parsed from (net/url returns unescaped values
-// as they stand), so a stored request would otherwise keep its whole POST
+// own copies the request's strings. Form values are substrings of the
+// request body they were parsed from (net/url returns unescaped values as
+// they stand), so a stored request would otherwise keep its whole POST
 // body alive, signed request object and client assertion included: about
-// 3 KB per request for as long as it is retained.
-func ownStrings(r AuthRequest) AuthRequest {
-	for _, f := range []*string{&r.ID, &r.ClientID, &r.Subject, &r.Scope, &r.ACR, &r.ACRValues,
-		&r.BindingMessage, &r.UserCode, &r.ClientNotificationToken, &r.DeliveryMode, &r.FailureReason} {
+// 3 KB per request for as long as it is retained. The fields that take
+// few distinct values (client, subject, scope, acr) share one copy each
+// (intern).
+func (s *MemoryStore) own(r AuthRequest) AuthRequest {
+	for _, f := range []*string{&r.ID, &r.BindingMessage, &r.UserCode, &r.ClientNotificationToken, &r.FailureReason} {
 		*f = strings.Clone(*f)
+	}
+	for _, f := range []*string{&r.ClientID, &r.Subject, &r.Scope, &r.ACR, &r.ACRValues, &r.DeliveryMode} {
+		*f = s.intern(*f)
 	}
 	return r
 }
 
-// ownTokenStrings is ownStrings for a token.
-func ownTokenStrings(t Token) Token {
-	for _, f := range []*string{&t.Key, &t.ClientID, &t.Subject, &t.Scope, &t.ACR, &t.CertThumbprint} {
-		*f = strings.Clone(*f)
+// ownToken is own for a token.
+func (s *MemoryStore) ownToken(t Token) Token {
+	t.Key = strings.Clone(t.Key)
+	for _, f := range []*string{&t.ClientID, &t.Subject, &t.Scope, &t.ACR, &t.CertThumbprint} {
+		*f = s.intern(*f)
 	}
 	return t
+}
+
+// maxInterned bounds the strings a MemoryStore shares (intern); beyond
+// it each new value is copied as it comes, so a client sending a new
+// scope each time costs what it did without sharing.
+const maxInterned = 4096
+
+// intern returns a copy of v shared by every stored entry with that
+// value, so values repeated in every request (a client id, a subject)
+// are held once. The caller holds s.mu.
+func (s *MemoryStore) intern(v string) string {
+	if v == "" {
+		return ""
+	}
+	if c, ok := s.interned[v]; ok {
+		return c
+	}
+	c := strings.Clone(v)
+	if len(s.interned) < maxInterned {
+		s.interned[c] = c
+	}
+	return c
 }
 
 // fifo lists keys in insertion order. Keys dropped from the store by a

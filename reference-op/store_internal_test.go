@@ -40,7 +40,7 @@ func TestMemoryStoreAgeListStaysBounded(t *testing.T) {
 // TestMemoryStoreOwnsItsStrings: every string field of a stored request
 // or token is a copy, not a window into the caller's (a form body's)
 // memory. It walks the fields by reflection, so a string field added
-// later without a copy in ownStrings fails here. Named string types
+// later without a copy in MemoryStore.own fails here. Named string types
 // (AuthStatus, TokenKind) hold constants and are left out.
 func TestMemoryStoreOwnsItsStrings(t *testing.T) {
 	s, c := NewMemoryStore(), context.Background()
