@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // ErrNotFound is returned by a Store for an unknown key.
@@ -142,21 +144,32 @@ type Store interface {
 // and retained expired requests (an hour) is too much under sustained
 // load. Used jtis are never capped: dropping a live one would allow a
 // replay; they expire within minutes.
+//
+// Requests long expired are reduced to tombstones (Retire), and used
+// jtis to a digest and an expiry, so what the store keeps for a request
+// after its expiry (an hour, for expired_token answers) is about a sixth
+// of the whole record.
 type MemoryStore struct {
 	mu          sync.Mutex
 	maxRequests int
 	maxTokens   int
 	requests    map[string]AuthRequest
 	tokens      map[string]Token
-	jtis        map[jtiKey]int64 // expiry, Unix ns
+	jtis        map[digest]int64 // expiry, Unix ns
 	requestsExp expiryQueue[string]
 	tokensExp   expiryQueue[string]
-	jtisExp     expiryQueue[jtiKey]
+	jtisExp     expiryQueue[digest]
 	// requestsAge and tokensAge list keys oldest first, for the caps.
 	requestsAge fifo
 	tokensAge   fifo
 	dropped     int
 	interned    map[string]string // see intern
+	// tombs are retired requests (Retire), by digest of their id;
+	// retainedExp lists requests Retire had to keep whole.
+	tombs       map[digest]tombstone
+	tombsExp    expiryQueue[digest]
+	retainedExp expiryQueue[string]
+	maxTombs    int
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -167,6 +180,10 @@ var _ Store = (*MemoryStore)(nil)
 const (
 	DefaultMaxStoredRequests = 200_000
 	DefaultMaxStoredTokens   = 400_000
+	// DefaultMaxTombstones caps retired requests (Retire), about 100
+	// bytes each; beyond it the one expiring first goes (a late poll for
+	// it then gets invalid_grant instead of expired_token).
+	DefaultMaxTombstones = 1_000_000
 )
 
 // NewMemoryStore returns an empty MemoryStore with the default caps.
@@ -176,8 +193,10 @@ func NewMemoryStore() *MemoryStore {
 		maxTokens:   DefaultMaxStoredTokens,
 		requests:    map[string]AuthRequest{},
 		tokens:      map[string]Token{},
-		jtis:        map[jtiKey]int64{},
+		jtis:        map[digest]int64{},
 		interned:    map[string]string{},
+		tombs:       map[digest]tombstone{},
+		maxTombs:    DefaultMaxTombstones,
 	}
 }
 
@@ -202,9 +221,13 @@ type StoreCounts struct {
 	// at least the entries stored, more only for keys whose expiry
 	// changed; BoltStore: exactly the entries stored).
 	Queued int
-	// Dropped counts requests and tokens a MemoryStore dropped, oldest
-	// first, to stay within its caps (SetLimits).
+	// Dropped counts requests, tokens and tombstones a MemoryStore
+	// dropped, oldest first, to stay within its caps (SetLimits,
+	// DefaultMaxTombstones).
 	Dropped int
+	// Tombstones counts the requests a MemoryStore retired (Retire):
+	// not in Requests.
+	Tombstones int
 }
 
 // Counts reports how many entries the store holds.
@@ -213,8 +236,9 @@ func (s *MemoryStore) Counts() StoreCounts {
 	defer s.mu.Unlock()
 	return StoreCounts{
 		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis),
-		Queued:  len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp),
-		Dropped: s.dropped,
+		Queued:     len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp) + len(s.tombsExp) + len(s.retainedExp),
+		Dropped:    s.dropped,
+		Tombstones: len(s.tombs),
 	}
 }
 
@@ -223,6 +247,9 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.requests[r.ID]; ok {
+		return ErrExists
+	}
+	if _, ok := s.tombs[digestOf(r.ID)]; ok {
 		return ErrExists
 	}
 	r = s.own(r)
@@ -242,6 +269,9 @@ func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (AuthRequest,
 	defer s.mu.Unlock()
 	r, ok := s.requests[id]
 	if !ok {
+		if tb, ok := s.tombs[digestOf(id)]; ok {
+			return tb.request(id), nil
+		}
 		return AuthRequest{}, ErrNotFound
 	}
 	return r, nil
@@ -253,7 +283,7 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 	defer s.mu.Unlock()
 	r, ok := s.requests[id]
 	if !ok {
-		return AuthRequest{}, ErrNotFound
+		return s.updateTomb(id, fn)
 	}
 	before, key := r.ExpiresAt, r.ID
 	if err := fn(&r); err != nil {
@@ -326,12 +356,12 @@ func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	nowN := unixNano(now)
-	s.jtisExp.popWhile(func(at int64) bool { return at <= nowN }, func(k jtiKey) {
+	s.jtisExp.popWhile(func(at int64) bool { return at <= nowN }, func(k digest) {
 		if exp, ok := s.jtis[k]; ok && exp <= nowN {
 			delete(s.jtis, k)
 		}
 	})
-	k := jtiKeyOf(key)
+	k := digestOf(key)
 	if exp, ok := s.jtis[k]; ok && exp > nowN {
 		return false, nil
 	}
@@ -341,12 +371,13 @@ func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.
 	return true, nil
 }
 
-// jtiKey is how a MemoryStore keys a used jti (UseJTI).
-type jtiKey [16]byte
+// digest is how a MemoryStore keys used jtis (UseJTI) and retired
+// requests (Retire): the first 16 bytes of the SHA-256 of the key.
+type digest [16]byte
 
-func jtiKeyOf(key string) jtiKey {
+func digestOf(key string) digest {
 	sum := sha256.Sum256([]byte(key))
-	return jtiKey(sum[:16])
+	return digest(sum[:16])
 }
 
 // unixNano is t in Unix nanoseconds, clamped to int64 (the zero time is
@@ -393,12 +424,111 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 			delete(s.tokens, k)
 		}
 	})
-	s.jtisExp.popWhile(before, func(k jtiKey) {
+	s.retainedExp.popWhile(before, func(id string) {
+		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
+			delete(s.requests, id)
+		}
+	})
+	s.tombsExp.popWhile(before, func(k digest) {
+		if tb, ok := s.tombs[k]; ok && tb.expires < cut {
+			delete(s.tombs, k)
+		}
+	})
+	s.jtisExp.popWhile(before, func(k digest) {
 		if exp, ok := s.jtis[k]; ok && exp < cut {
 			delete(s.jtis, k)
 		}
 	})
 	return nil
+}
+
+// Retirer is a Store that can reduce requests long expired to
+// tombstones (OP.maybePurge calls it when the store is one).
+type Retirer interface {
+	// Retire reduces each request that expired before cutoff, and owes
+	// its client nothing more, to what a late token request needs to be
+	// answered as before: its client, delivery mode, state, redemptions
+	// and expiry. Get and Update then return those fields (NotifyDone
+	// set, the rest zero); ListAuthRequests leaves such requests out.
+	Retire(ctx context.Context, cutoff time.Time) error
+}
+
+var _ Retirer = (*MemoryStore)(nil)
+
+// tombstone is a retired request: about 100 bytes with its map and
+// queue entries, against some 600 for the whole record.
+type tombstone struct {
+	clientID, deliveryMode string // interned
+	status                 AuthStatus
+	expires                int64 // Unix ns
+	redemptions            int
+}
+
+func (tb tombstone) request(id string) AuthRequest {
+	return AuthRequest{ID: id, ClientID: tb.clientID, DeliveryMode: tb.deliveryMode,
+		ExpiresAt: time.Unix(0, tb.expires), Status: tb.status, Redemptions: tb.redemptions, NotifyDone: true}
+}
+
+// owesNothing says whether an expired request r has nothing left to
+// deliver: a poll request, one whose notification is done, or a ping
+// request never decided (ping has no expiry notice). A push request
+// still being told of its outcome or expiry stays whole.
+func owesNothing(r AuthRequest) bool {
+	switch ciba.DeliveryMode(r.DeliveryMode) {
+	case ciba.ModePoll:
+		return true
+	case ciba.ModePing:
+		return r.NotifyDone || r.Status == StatusPending
+	}
+	return r.NotifyDone
+}
+
+// Retire implements Retirer in O(k log n) for the k requests retired.
+func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cut := unixNano(cutoff)
+	s.requestsExp.popWhile(func(at int64) bool { return at < cut }, func(id string) {
+		r, ok := s.requests[id]
+		if !ok || !r.ExpiresAt.Before(cutoff) {
+			return // dropped, or re-queued under a later expiry
+		}
+		if !owesNothing(r) {
+			s.retainedExp.push(id, unixNano(r.ExpiresAt))
+			return
+		}
+		delete(s.requests, id)
+		k := digestOf(id)
+		s.tombs[k] = tombstone{clientID: r.ClientID, deliveryMode: r.DeliveryMode, status: r.Status,
+			expires: unixNano(r.ExpiresAt), redemptions: r.Redemptions}
+		s.tombsExp.push(k, unixNano(r.ExpiresAt))
+		for len(s.tombs) > s.maxTombs && len(s.tombsExp) > 0 {
+			k := heap.Pop(&s.tombsExp).(expiring[digest]).key
+			if _, ok := s.tombs[k]; ok {
+				delete(s.tombs, k)
+				s.dropped++
+			}
+		}
+	})
+	return nil
+}
+
+// updateTomb is UpdateAuthRequest for a retired request: fn sees it as
+// tombstone.request shows it, and what it changes of state and
+// redemptions is kept. The caller holds s.mu.
+func (s *MemoryStore) updateTomb(id string, fn func(*AuthRequest) error) (AuthRequest, error) {
+	k := digestOf(id)
+	tb, ok := s.tombs[k]
+	if !ok {
+		return AuthRequest{}, ErrNotFound
+	}
+	r := tb.request(id)
+	if err := fn(&r); err != nil {
+		return tb.request(id), err
+	}
+	tb.status, tb.redemptions = r.Status, r.Redemptions
+	s.tombs[k] = tb
+	return r, nil
 }
 
 // expiryQueue is a min-heap of keys by expiry (Unix ns). An entry may be

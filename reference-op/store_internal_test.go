@@ -95,3 +95,36 @@ func TestMemoryStoreOwnsItsStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryStoreTombstoneCap: beyond maxTombs the tombstone expiring
+// first goes, counted as dropped; the others stay and still purge.
+func TestMemoryStoreTombstoneCap(t *testing.T) {
+	s, c := NewMemoryStore(), context.Background()
+	s.maxTombs = 2
+	start := time.Unix(1_800_000_000, 0)
+	for i := range 3 {
+		if err := s.CreateAuthRequest(c, AuthRequest{ID: fmt.Sprint(i), DeliveryMode: "poll", ExpiresAt: start.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Retire(c, start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Counts(); n.Tombstones != 2 || n.Dropped != 1 || n.Requests != 0 {
+		t.Fatalf("counts %+v, want 2 tombstones and 1 dropped", n)
+	}
+	if _, err := s.GetAuthRequest(c, "0"); err != ErrNotFound {
+		t.Errorf("the first to expire: %v, want ErrNotFound", err)
+	}
+	for _, id := range []string{"1", "2"} {
+		if _, err := s.GetAuthRequest(c, id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if err := s.Purge(c, start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Counts(); n.Tombstones != 0 || n.Queued != 0 {
+		t.Errorf("after purge %+v", n)
+	}
+}
