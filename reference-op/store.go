@@ -145,23 +145,24 @@ type Store interface {
 // load. Used jtis are never capped: dropping a live one would allow a
 // replay; they expire within minutes.
 //
-// Requests long expired are reduced to tombstones (Retire), and used
-// jtis to a digest and an expiry, so what the store keeps for a request
-// after its expiry (an hour, for expired_token answers) is about a sixth
-// of the whole record.
+// Requests long expired are reduced to tombstones (Retire), used jtis
+// to a digest and an expiry, and tokens to a compact form under a digest
+// of their key (storedToken), so what the store keeps for a request after
+// its expiry (an hour, for expired_token answers) is about a sixth of the
+// whole record, and a token (a refresh token lives a day) about half.
 type MemoryStore struct {
 	mu          sync.Mutex
 	maxRequests int
 	maxTokens   int
 	requests    map[string]AuthRequest
-	tokens      map[string]Token
+	tokens      map[digest]storedToken
 	jtis        map[digest]int64 // expiry, Unix ns
 	requestsExp expiryQueue[string]
-	tokensExp   expiryQueue[string]
+	tokensExp   expiryQueue[digest]
 	jtisExp     expiryQueue[digest]
 	// requestsAge and tokensAge list keys oldest first, for the caps.
-	requestsAge fifo
-	tokensAge   fifo
+	requestsAge fifo[string]
+	tokensAge   fifo[digest]
 	dropped     int
 	interned    map[string]string // see intern
 	// tombs are retired requests (Retire), by digest of their id;
@@ -192,7 +193,7 @@ func NewMemoryStore() *MemoryStore {
 		maxRequests: DefaultMaxStoredRequests,
 		maxTokens:   DefaultMaxStoredTokens,
 		requests:    map[string]AuthRequest{},
-		tokens:      map[string]Token{},
+		tokens:      map[digest]storedToken{},
 		jtis:        map[digest]int64{},
 		interned:    map[string]string{},
 		tombs:       map[digest]tombstone{},
@@ -303,44 +304,76 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t = s.ownToken(t)
-	old, ok := s.tokens[t.Key]
-	if !ok || !old.ExpiresAt.Equal(t.ExpiresAt) {
-		s.tokensExp.push(t.Key, unixNano(t.ExpiresAt))
+	k, st := digestOf(t.Key), s.storeToken(t)
+	old, ok := s.tokens[k]
+	if !ok || old.expiresAt != st.expiresAt {
+		s.tokensExp.push(k, st.expiresAt)
 	}
-	s.tokens[t.Key] = t
+	s.tokens[k] = st
 	if !ok {
-		s.tokensAge.add(t.Key, len(s.tokens), func(k string) bool { _, ok := s.tokens[k]; return ok })
+		s.tokensAge.add(k, len(s.tokens), s.hasToken)
 	}
 	for len(s.tokens) > s.maxTokens {
-		delete(s.tokens, s.tokensAge.oldest(func(k string) bool { _, ok := s.tokens[k]; return ok }))
+		delete(s.tokens, s.tokensAge.oldest(s.hasToken))
 		s.dropped++
 	}
 	return nil
 }
 
+func (s *MemoryStore) hasToken(k digest) bool { _, ok := s.tokens[k]; return ok }
+
 // GetToken implements Store.
 func (s *MemoryStore) GetToken(_ context.Context, key string) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.tokens[key]
+	st, ok := s.tokens[digestOf(key)]
 	if !ok {
 		return Token{}, ErrNotFound
 	}
-	return t, nil
+	return st.token(key), nil
 }
 
 // RevokeToken implements Store.
 func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.tokens[key]
+	k := digestOf(key)
+	st, ok := s.tokens[k]
 	if !ok {
 		return ErrNotFound
 	}
-	t.Revoked = true
-	s.tokens[t.Key] = t // the stored key: see UpdateAuthRequest
+	st.revoked = true
+	s.tokens[k] = st
 	return nil
+}
+
+// storedToken is how a MemoryStore keeps a Token, under the digest of
+// its key: the repeated strings shared (intern), times in Unix ns. About
+// 170 bytes with its map and queue entries, against some 350 for a
+// Token and its key; refresh tokens live a day, so a busy serve holds
+// hundreds of thousands.
+type storedToken struct {
+	clientID, subject, scope, acr, certThumbprint string
+	kind                                          TokenKind
+	authTime, issuedAt, expiresAt                 int64 // unixNano
+	revoked                                       bool
+}
+
+// storeToken is t as stored. The caller holds s.mu.
+func (s *MemoryStore) storeToken(t Token) storedToken {
+	return storedToken{
+		clientID: s.intern(t.ClientID), subject: s.intern(t.Subject), scope: s.intern(t.Scope),
+		acr: s.intern(t.ACR), certThumbprint: s.intern(t.CertThumbprint), kind: TokenKind(s.intern(string(t.Kind))),
+		authTime: unixNano(t.AuthTime), issuedAt: unixNano(t.IssuedAt), expiresAt: unixNano(t.ExpiresAt),
+		revoked: t.Revoked,
+	}
+}
+
+// token is st as a Token stored under key.
+func (st storedToken) token(key string) Token {
+	return Token{Key: key, Kind: st.kind, ClientID: st.clientID, Subject: st.subject, Scope: st.scope, ACR: st.acr,
+		AuthTime: fromUnixNano(st.authTime), IssuedAt: fromUnixNano(st.issuedAt), ExpiresAt: fromUnixNano(st.expiresAt),
+		CertThumbprint: st.certThumbprint, Revoked: st.revoked}
 }
 
 // UseJTI implements Store. It first drops the jtis expired by now: they
@@ -392,6 +425,15 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// fromUnixNano undoes unixNano: the zero time comes back as such, other
+// times in the local zone (equal to what was stored, by Equal).
+func fromUnixNano(n int64) time.Time {
+	if n == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
 var (
 	minUnixNano = time.Unix(0, math.MinInt64)
 	maxUnixNano = time.Unix(0, math.MaxInt64)
@@ -419,8 +461,8 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 			delete(s.requests, id)
 		}
 	})
-	s.tokensExp.popWhile(before, func(k string) {
-		if t, ok := s.tokens[k]; ok && t.ExpiresAt.Before(cutoff) {
+	s.tokensExp.popWhile(before, func(k digest) {
+		if t, ok := s.tokens[k]; ok && t.expiresAt < cut {
 			delete(s.tokens, k)
 		}
 	})
@@ -466,7 +508,7 @@ type tombstone struct {
 
 func (tb tombstone) request(id string) AuthRequest {
 	return AuthRequest{ID: id, ClientID: tb.clientID, DeliveryMode: tb.deliveryMode,
-		ExpiresAt: time.Unix(0, tb.expires), Status: tb.status, Redemptions: tb.redemptions, NotifyDone: true}
+		ExpiresAt: fromUnixNano(tb.expires), Status: tb.status, Redemptions: tb.redemptions, NotifyDone: true}
 }
 
 // owesNothing says whether an expired request r has nothing left to
@@ -579,15 +621,6 @@ func (s *MemoryStore) own(r AuthRequest) AuthRequest {
 	return r
 }
 
-// ownToken is own for a token.
-func (s *MemoryStore) ownToken(t Token) Token {
-	t.Key = strings.Clone(t.Key)
-	for _, f := range []*string{&t.ClientID, &t.Subject, &t.Scope, &t.ACR, &t.CertThumbprint} {
-		*f = s.intern(*f)
-	}
-	return t
-}
-
 // maxInterned bounds the strings a MemoryStore shares (intern); beyond
 // it each new value is copied as it comes, so a client sending a new
 // scope each time costs what it did without sharing.
@@ -613,18 +646,18 @@ func (s *MemoryStore) intern(v string) string {
 // fifo lists keys in insertion order. Keys dropped from the store by a
 // purge stay in it until skipped; it compacts itself when more than half
 // of it is such leftovers, so it stays within twice the store's size.
-type fifo struct {
-	keys []string
+type fifo[K comparable] struct {
+	keys []K
 	head int
 }
 
 // add appends key. size is how many keys the store holds, present tells
 // which: when the list has grown past twice that, the leftovers go, in
 // O(n) once every n additions: O(1) amortised.
-func (f *fifo) add(key string, size int, present func(string) bool) {
+func (f *fifo[K]) add(key K, size int, present func(K) bool) {
 	f.keys = append(f.keys, key)
 	if n := len(f.keys) - f.head; n > 2*size+1024 {
-		f.keys = slices.DeleteFunc(f.keys[f.head:], func(k string) bool { return !present(k) })
+		f.keys = slices.DeleteFunc(f.keys[f.head:], func(k K) bool { return !present(k) })
 		f.head = 0
 	} else if f.head > n {
 		f.keys = slices.Delete(f.keys, 0, f.head)
@@ -634,14 +667,15 @@ func (f *fifo) add(key string, size int, present func(string) bool) {
 
 // oldest removes and returns the oldest key the store still holds; the
 // caller only asks while the store is over its cap, so one exists.
-func (f *fifo) oldest(present func(string) bool) string {
+func (f *fifo[K]) oldest(present func(K) bool) K {
+	var zero K
 	for f.head < len(f.keys) {
 		k := f.keys[f.head]
-		f.keys[f.head] = ""
+		f.keys[f.head] = zero
 		f.head++
 		if present(k) {
 			return k
 		}
 	}
-	return ""
+	return zero
 }

@@ -69,15 +69,13 @@ func TestMemoryStoreOwnsItsStrings(t *testing.T) {
 		t.Fatal(err)
 	}
 	gotR, _ := s.GetAuthRequest(c, r.ID)
-	gotT, _ := s.GetToken(c, tok.Key)
+	// A token is stored under a digest of its key, and Get hands back
+	// the key it is given: ask with a copy, so what points into body
+	// can only be what was stored.
+	gotT, _ := s.GetToken(c, string([]byte(tok.Key)))
 	for k := range s.requests {
 		if p := unsafe.StringData(k); p != unsafe.StringData(gotR.ID) {
 			t.Error("the requests map is keyed by a caller's string, not the stored id")
-		}
-	}
-	for k := range s.tokens {
-		if p := unsafe.StringData(k); p != unsafe.StringData(gotT.Key) {
-			t.Error("the tokens map is keyed by a caller's string, not the stored key")
 		}
 	}
 	for _, v := range []reflect.Value{reflect.ValueOf(gotR), reflect.ValueOf(gotT)} {

@@ -185,3 +185,36 @@ func TestMemoryStoreRetiredKeptWholeArePurged(t *testing.T) {
 		t.Errorf("after purge the store holds %+v", n)
 	}
 }
+
+// TestMemoryStoreTokenRoundTrip: every field of a token comes back from
+// the compact form it is stored in (times equal by Equal; a zero time
+// stays zero).
+func TestMemoryStoreTokenRoundTrip(t *testing.T) {
+	tests := []refop.Token{
+		{Key: "k1", Kind: refop.KindAccess, ClientID: "c", Subject: "s", Scope: "openid accounts", ACR: "urn:acr",
+			AuthTime: storeEpoch.Add(-time.Minute), IssuedAt: storeEpoch, ExpiresAt: storeEpoch.Add(10 * time.Minute),
+			CertThumbprint: "x5t", Revoked: true},
+		{Key: "k2", Kind: refop.KindRefresh, ClientID: "c", ExpiresAt: storeEpoch.Add(24 * time.Hour)},
+	}
+	for _, want := range tests {
+		t.Run(want.Key, func(t *testing.T) {
+			s, c := refop.NewMemoryStore(), ctx(t)
+			if err := s.PutToken(c, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetToken(c, want.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tm := range []struct{ got, want time.Time }{{got.AuthTime, want.AuthTime}, {got.IssuedAt, want.IssuedAt}, {got.ExpiresAt, want.ExpiresAt}} {
+				if !tm.got.Equal(tm.want) || tm.got.IsZero() != tm.want.IsZero() {
+					t.Errorf("time %v, want %v", tm.got, tm.want)
+				}
+			}
+			got.AuthTime, got.IssuedAt, got.ExpiresAt = want.AuthTime, want.IssuedAt, want.ExpiresAt
+			if got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
+	}
+}
