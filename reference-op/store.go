@@ -1,13 +1,8 @@
 package refop
 
 import (
-	"container/heap"
 	"context"
-	"crypto/sha256"
 	"errors"
-	"fmt"
-	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -357,35 +352,6 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	return nil
 }
 
-// storedToken is how a MemoryStore keeps a Token, under the digest of
-// its key: the repeated strings shared (intern), times in Unix ns. About
-// 250 bytes with its map and queue entries, against 460 for a Token and
-// its key (measured with 100,000); refresh tokens live a day, so a busy
-// serve holds hundreds of thousands.
-type storedToken struct {
-	clientID, subject, scope, acr, certThumbprint string
-	kind                                          TokenKind
-	authTime, issuedAt, expiresAt                 int64 // unixNano
-	revoked                                       bool
-}
-
-// storeToken is t as stored. The caller holds s.mu.
-func (s *MemoryStore) storeToken(t Token) storedToken {
-	return storedToken{
-		clientID: s.intern(t.ClientID), subject: s.intern(t.Subject), scope: s.intern(t.Scope),
-		acr: s.intern(t.ACR), certThumbprint: s.intern(t.CertThumbprint), kind: TokenKind(s.intern(string(t.Kind))),
-		authTime: unixNano(t.AuthTime), issuedAt: unixNano(t.IssuedAt), expiresAt: unixNano(t.ExpiresAt),
-		revoked: t.Revoked,
-	}
-}
-
-// token is st as a Token stored under key.
-func (st storedToken) token(key string) Token {
-	return Token{Key: key, Kind: st.kind, ClientID: st.clientID, Subject: st.subject, Scope: st.scope, ACR: st.acr,
-		AuthTime: fromUnixNano(st.authTime), IssuedAt: fromUnixNano(st.issuedAt), ExpiresAt: fromUnixNano(st.expiresAt),
-		CertThumbprint: st.certThumbprint, Revoked: st.revoked}
-}
-
 // UseJTI implements Store. It first drops the jtis expired by now: they
 // would be accepted again anyway, so keeping them only costs memory.
 //
@@ -414,41 +380,6 @@ func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.
 	return true, nil
 }
 
-// digest is how a MemoryStore keys used jtis (UseJTI) and retired
-// requests (Retire): the first 16 bytes of the SHA-256 of the key.
-type digest [16]byte
-
-func digestOf(key string) digest {
-	sum := sha256.Sum256([]byte(key))
-	return digest(sum[:16])
-}
-
-// unixNano is t in Unix nanoseconds, clamped to int64 (the zero time is
-// the minimum), for ordering only.
-func unixNano(t time.Time) int64 {
-	switch {
-	case t.Before(minUnixNano):
-		return math.MinInt64
-	case t.After(maxUnixNano):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-// fromUnixNano undoes unixNano: the zero time comes back as such, other
-// times in the local zone (equal to what was stored, by Equal).
-func fromUnixNano(n int64) time.Time {
-	if n == math.MinInt64 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-var (
-	minUnixNano = time.Unix(0, math.MinInt64)
-	maxUnixNano = time.Unix(0, math.MaxInt64)
-)
-
 // ListAuthRequests implements Store.
 func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error) {
 	s.mu.Lock()
@@ -466,21 +397,18 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	defer s.mu.Unlock()
 	cut := unixNano(cutoff)
 	before := func(at int64) bool { return at < cut }
-	s.requestsExp.popWhile(before, func(id string) {
+	dropRequest := func(id string) {
 		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
 			delete(s.requests, id)
 		}
-	})
+	}
+	s.requestsExp.popWhile(before, dropRequest)
 	s.tokensExp.popWhile(before, func(k digest) {
 		if t, ok := s.tokens[k]; ok && t.expiresAt < cut {
 			delete(s.tokens, k)
 		}
 	})
-	s.retainedExp.popWhile(before, func(id string) {
-		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
-			delete(s.requests, id)
-		}
-	})
+	s.retainedExp.popWhile(before, dropRequest)
 	s.tombsExp.popWhile(before, func(k digest) {
 		if tb, ok := s.tombs[k]; ok && tb.expires < cut {
 			delete(s.tombs, k)
@@ -492,141 +420,6 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 		}
 	})
 	return nil
-}
-
-// Retirer is a Store that can reduce requests long expired to
-// tombstones (OP.maybePurge calls it when the store is one).
-type Retirer interface {
-	// Retire reduces each request that expired before cutoff, and owes
-	// its client nothing more, to what a late token request needs to be
-	// answered as before: its client, delivery mode, state, redemptions
-	// and expiry. Get and Update then return those fields (NotifyDone
-	// set, the rest zero); ListAuthRequests leaves such requests out.
-	Retire(ctx context.Context, cutoff time.Time) error
-}
-
-var _ Retirer = (*MemoryStore)(nil)
-
-// tombstone is a retired request, its strings as indexes of s.names:
-// about 90 bytes with its map and queue entries, against about 480 for
-// the whole record (580 before its strings were shared; measured with
-// 100,000 of each).
-type tombstone struct {
-	expires                        int64 // Unix ns
-	clientID, deliveryMode, status uint32
-	redemptions                    uint32
-}
-
-// tombstone returns r as a tombstone, or false when one of its strings
-// has no index (the shared strings are full).
-func (s *MemoryStore) tombstone(r AuthRequest) (tombstone, bool) {
-	client, ok1 := s.nameOf(r.ClientID)
-	mode, ok2 := s.nameOf(r.DeliveryMode)
-	status, ok3 := s.nameOf(string(r.Status))
-	return tombstone{expires: unixNano(r.ExpiresAt), clientID: client, deliveryMode: mode, status: status,
-		redemptions: uint32(min(max(r.Redemptions, 0), math.MaxUint32))}, ok1 && ok2 && ok3
-}
-
-func (s *MemoryStore) request(id string, tb tombstone) AuthRequest {
-	return AuthRequest{ID: id, ClientID: s.names[tb.clientID], DeliveryMode: s.names[tb.deliveryMode],
-		ExpiresAt: fromUnixNano(tb.expires), Status: AuthStatus(s.names[tb.status]), Redemptions: int(tb.redemptions), NotifyDone: true}
-}
-
-// owesNothing says whether an expired request r has nothing left to
-// deliver: a poll request, one whose notification is done, or a ping
-// request never decided (ping has no expiry notice). A push request
-// still being told of its outcome or expiry stays whole.
-func owesNothing(r AuthRequest) bool {
-	switch ciba.DeliveryMode(r.DeliveryMode) {
-	case ciba.ModePoll:
-		return true
-	case ciba.ModePing:
-		return r.NotifyDone || r.Status == StatusPending
-	}
-	return r.NotifyDone
-}
-
-// Retire implements Retirer in O(k log n) for the k requests retired.
-func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cut := unixNano(cutoff)
-	s.requestsExp.popWhile(func(at int64) bool { return at < cut }, func(id string) {
-		r, ok := s.requests[id]
-		if !ok || !r.ExpiresAt.Before(cutoff) {
-			return // dropped, or re-queued under a later expiry
-		}
-		tb, ok := s.tombstone(r)
-		if !ok || !owesNothing(r) {
-			s.retainedExp.push(id, unixNano(r.ExpiresAt))
-			return
-		}
-		delete(s.requests, id)
-		k := digestOf(id)
-		s.tombs[k] = tb
-		s.tombsExp.push(k, tb.expires)
-		for len(s.tombs) > s.maxTombs && len(s.tombsExp) > 0 {
-			k := heap.Pop(&s.tombsExp).(expiring[digest]).key
-			if _, ok := s.tombs[k]; ok {
-				delete(s.tombs, k)
-				s.dropped++
-			}
-		}
-	})
-	return nil
-}
-
-// updateTomb is UpdateAuthRequest for a retired request: fn sees it as
-// tombstone.request shows it, and what it changes of state and
-// redemptions is kept. The caller holds s.mu.
-func (s *MemoryStore) updateTomb(id string, fn func(*AuthRequest) error) (AuthRequest, error) {
-	k := digestOf(id)
-	tb, ok := s.tombs[k]
-	if !ok {
-		return AuthRequest{}, ErrNotFound
-	}
-	r := s.request(id, tb)
-	if err := fn(&r); err != nil {
-		return s.request(id, tb), err
-	}
-	next, ok := s.tombstone(r)
-	if !ok {
-		return s.request(id, tb), fmt.Errorf("refop: retired request %q: state %q has no index", id, r.Status)
-	}
-	tb.status, tb.redemptions = next.status, next.redemptions
-	s.tombs[k] = tb
-	return r, nil
-}
-
-// expiryQueue is a min-heap of keys by expiry (Unix ns). An entry may be
-// stale (the key was dropped, or re-stored with another expiry):
-// popWhile's callback checks the stored value before deleting anything.
-type expiryQueue[K comparable] []expiring[K]
-
-type expiring[K comparable] struct {
-	key K
-	at  int64
-}
-
-func (q expiryQueue[K]) Len() int           { return len(q) }
-func (q expiryQueue[K]) Less(i, j int) bool { return q[i].at < q[j].at }
-func (q expiryQueue[K]) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *expiryQueue[K]) Push(x any)        { *q = append(*q, x.(expiring[K])) }
-func (q *expiryQueue[K]) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
-
-func (q *expiryQueue[K]) push(key K, at int64) { heap.Push(q, expiring[K]{key: key, at: at}) }
-
-// popWhile pops entries while due(their expiry) holds for the earliest,
-// handing each key to drop.
-func (q *expiryQueue[K]) popWhile(due func(at int64) bool, drop func(key K)) {
-	for len(*q) > 0 && due((*q)[0].at) {
-		drop(heap.Pop(q).(expiring[K]).key)
-	}
 }
 
 // own copies the request's strings. Form values are substrings of the
@@ -644,69 +437,4 @@ func (s *MemoryStore) own(r AuthRequest) AuthRequest {
 		*f = s.intern(*f)
 	}
 	return r
-}
-
-// maxInterned bounds the strings a MemoryStore shares (intern); beyond
-// it each new value is copied as it comes, so a client sending a new
-// scope each time costs what it did without sharing.
-const maxInterned = 4096
-
-// intern returns a copy of v shared by every stored entry with that
-// value, so values repeated in every request (a client id, a subject)
-// are held once. The caller holds s.mu.
-func (s *MemoryStore) intern(v string) string {
-	if i, ok := s.nameIdx[v]; ok {
-		return s.names[i]
-	}
-	c := strings.Clone(v)
-	if len(s.names) < maxInterned {
-		s.nameIdx[c] = uint32(len(s.names))
-		s.names = append(s.names, c)
-	}
-	return c
-}
-
-// nameOf is the index of v in s.names, shared now if it was not yet;
-// false when it cannot be (full). The caller holds s.mu.
-func (s *MemoryStore) nameOf(v string) (uint32, bool) {
-	s.intern(v)
-	i, ok := s.nameIdx[v]
-	return i, ok
-}
-
-// fifo lists keys in insertion order. Keys dropped from the store by a
-// purge stay in it until skipped; it compacts itself when more than half
-// of it is such leftovers, so it stays within twice the store's size.
-type fifo[K comparable] struct {
-	keys []K
-	head int
-}
-
-// add appends key. size is how many keys the store holds, present tells
-// which: when the list has grown past twice that, the leftovers go, in
-// O(n) once every n additions: O(1) amortised.
-func (f *fifo[K]) add(key K, size int, present func(K) bool) {
-	f.keys = append(f.keys, key)
-	if n := len(f.keys) - f.head; n > 2*size+1024 {
-		f.keys = slices.DeleteFunc(f.keys[f.head:], func(k K) bool { return !present(k) })
-		f.head = 0
-	} else if f.head > n {
-		f.keys = slices.Delete(f.keys, 0, f.head)
-		f.head = 0
-	}
-}
-
-// oldest removes and returns the oldest key the store still holds; the
-// caller only asks while the store is over its cap, so one exists.
-func (f *fifo[K]) oldest(present func(K) bool) K {
-	var zero K
-	for f.head < len(f.keys) {
-		k := f.keys[f.head]
-		f.keys[f.head] = zero
-		f.head++
-		if present(k) {
-			return k
-		}
-	}
-	return zero
 }
