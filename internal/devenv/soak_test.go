@@ -166,7 +166,7 @@ func TestSoakServe(t *testing.T) {
 		if err := errors.Join(errs...); err != nil {
 			t.Fatalf("run %d: flows: %v", i+1, err)
 		}
-		r.pollP99, r.pingP99 = sums[0].Latency.P99, sums[1].Latency.P99
+		r.pollP99, r.pingP99 = sums[0].LatencyMS.P99, sums[1].LatencyMS.P99
 		r.unexpected = sums[0].Requests.Unexpected + sums[1].Requests.Unexpected
 
 		// load poll, leaving its pending requests behind
@@ -174,7 +174,7 @@ func TestSoakServe(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: poll: %v", i+1, err)
 		}
-		r.pollRunP99 = pollSum.Latency.P99
+		r.pollRunP99 = pollSum.LatencyMS.P99
 		r.unexpected += pollSum.Requests.Unexpected
 		r.rssKB, r.hwmKB = procStatus(t, child.cmd.Process.Pid)
 		r.mem = child.mem(t, i+1)
