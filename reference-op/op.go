@@ -49,7 +49,12 @@ const (
 	// expiredRetention keeps expired requests so polls see expired_token
 	// rather than invalid_grant for a while.
 	expiredRetention = time.Hour
-	idTokenLifetime  = 10 * time.Minute
+	// tombstoneAfter is how long after its expiry a request is kept
+	// whole; then a store that can (Retirer) keeps only what a late
+	// poll's answer needs (client, state, expiry) for the rest of
+	// expiredRetention.
+	tombstoneAfter  = time.Minute
+	idTokenLifetime = 10 * time.Minute
 )
 
 // OP is the reference FAPI-CIBA OpenID Provider.
@@ -338,5 +343,10 @@ func (op *OP) maybePurge(ctx context.Context) {
 	op.purgeMu.Unlock()
 	if err := op.store.Purge(ctx, now.Add(-expiredRetention)); err != nil {
 		op.log.Warn("purge failed", "err", err)
+	}
+	if r, ok := op.store.(Retirer); ok {
+		if err := r.Retire(ctx, now.Add(-tombstoneAfter)); err != nil {
+			op.log.Warn("retiring expired requests failed", "err", err)
+		}
 	}
 }
