@@ -106,6 +106,12 @@ type CPUSummary struct {
 	// be split between them, so Seconds is their combined figure and
 	// PerRequestMicros is it over the requests (flows) of all of them.
 	SharedWith []Scenario `json:"shared_with,omitempty"`
+	// Attribution, when set (AttributionSampled), says Seconds is this
+	// scenario's own share of the process's CPU, sampled per mode while
+	// modes ran at once (cpu_attr.go), and ProcessSeconds the whole
+	// process's CPU over those runs.
+	Attribution    string  `json:"attribution,omitempty"`
+	ProcessSeconds float64 `json:"process_seconds,omitempty"`
 }
 
 // SaturatedVerdict is the verdict of a run whose generator was the
@@ -233,6 +239,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		if len(s.CPU.SharedWith) > 0 {
 			fmt.Fprintf(b, " (one figure for %s and %s: they ran at once in one process)", s.Scenario, scenarioList(s.CPU.SharedWith))
 		}
+		if s.CPU.Attribution != "" {
+			fmt.Fprintf(b, " (this mode's own, %s; the process used %.2fs)", s.CPU.Attribution, s.CPU.ProcessSeconds)
+		}
 		b.WriteString("\n")
 	}
 	if g := s.Generator; g != nil {
@@ -328,7 +337,10 @@ func ProcessCPU() (time.Duration, bool) { return processCPU() }
 // them: one combined figure, since process CPU cannot be split between
 // goroutines. PerRequestMicros is it over the requests (flows) of all the
 // runs; each names the others in SharedWith. Nil summaries are skipped.
-func ShareCPU(sums []*Summary, cpu time.Duration) {
+func ShareCPU(sums []*Summary, cpu time.Duration) { shareCPUOn(sums, cpu, runtime.GOMAXPROCS(0)) }
+
+// shareCPUOn is ShareCPU with the cores given.
+func shareCPUOn(sums []*Summary, cpu time.Duration, cores int) {
 	var sent uint64
 	var dur float64
 	var all []Scenario
@@ -339,7 +351,6 @@ func ShareCPU(sums []*Summary, cpu time.Duration) {
 			all = append(all, s.Scenario)
 		}
 	}
-	cores := runtime.GOMAXPROCS(0)
 	for _, s := range sums {
 		if s == nil {
 			continue
