@@ -175,6 +175,9 @@ type PollConfig struct {
 	WarmUpLatency time.Duration
 	// Pool, when set, is reported in the summary.
 	Pool *AssertionPool
+	// onPacer, when set, is given the run's pacer (benchmarks read its
+	// MaxLate).
+	onPacer func(*Pacer)
 }
 
 // DefaultMaxRateWorkers is the number of workers a Max-rate run uses when
@@ -219,6 +222,9 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 		gen.MaxInFlight = DefaultMaxInFlight(cfg.Rate, warm)
 	}
 	pacer := NewPacer(cfg.Rate, PacerOptions{MaxInFlight: gen.MaxInFlight, End: cfg.Duration, Clock: cfg.Clock, Stop: attackCtx.Done()})
+	if cfg.onPacer != nil {
+		cfg.onPacer(pacer)
+	}
 	// vegeta's workers are the in-flight cap; the pacer drops what they
 	// cannot take on time instead of letting vegeta block and burst.
 	workers := uint64(gen.MaxInFlight)
