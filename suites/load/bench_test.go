@@ -413,8 +413,8 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 	return *sums[0].ApprovalToToken, *sums[1].ApprovalToToken
 }
 
-// BenchmarkLoadCapacity measures, in one run against the embedded
-// reference OP (mTLS polls), the OP's throughput at --rate max and then
+// BenchmarkLoadCapacity measures, in one run against the reference OP
+// (mTLS polls; in a child process, see benchOP), the OP's throughput at --rate max and then
 // fixed-rate runs at 0.5×, 0.8×, 0.9× and 1.2× of it, each with the
 // defaults `load poll` uses (in-flight cap from warm-up polls, per-host
 // connection cap, a fresh client): achieved rate, drops, p99,
@@ -424,7 +424,8 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 // collapse.
 //
 // Run: go test -run '^$' -bench LoadCapacity -benchtime 1x ./suites/load
-// (CIBA_CHECK_BENCH_SECONDS sets each run's length, default 3).
+// (CIBA_CHECK_BENCH_SECONDS sets each run's length, default 3;
+// CIBA_CHECK_BENCH_INPROCESS=1 embeds the OP instead).
 func BenchmarkLoadCapacity(b *testing.B) {
 	d := benchDuration(b)
 	ctx := b.Context()

@@ -2,7 +2,6 @@ package load
 
 import (
 	"bytes"
-	"context"
 	"math"
 	"sync"
 	"testing"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/ciba-check/ciba-check/internal/client"
-	"github.com/ciba-check/ciba-check/internal/devenv"
-	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
@@ -109,39 +105,14 @@ func TestFlowModesSideBySideCPUIsPerMode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs flows against the embedded OP")
 	}
-	env, err := devenv.Start(t.Context(), devenv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(ctx)
-	})
-	roots, err := env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dhc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	driver, err := device.New(env.Target, device.Options{HTTPClient: dhc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	receivers, err := targetclient.StartReceivers(env.Target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer receivers.Close()
+	fw := startFlowWorld(t)
 	ids := []string{"poll-mtls", "ping-mtls"}
 	cfgs := make([]FlowConfig, len(ids))
 	for i, id := range ids {
-		w := newWorld(t, env, id)
+		w := newWorld(t, fw.env, id)
 		cfgs[i] = FlowConfig{
 			RunOptions: RunOptions{Rate: Rate{Freq: 20, Per: time.Second}, Duration: time.Second},
-			Client:     w.c, Receiver: receivers.For(id), Device: driver, User: w.user,
+			Client:     w.c, Receiver: fw.receivers.For(id), Device: fw.driver, User: w.user,
 		}
 	}
 	cpu := startFlowCPU(len(cfgs))
