@@ -256,14 +256,14 @@ const (
 	// take before the default cap starts dropping hits.
 	LatencyHeadroom = 4
 	// MinExpectedLatency floors the latency the default cap is sized for,
-	// so a fast loopback warm-up still leaves room for a stall of the OP
-	// or the generator (a GC pause, a busy core): the hits due during it
-	// queue instead of being dropped. Stalls of 20-60 ms were common on a
-	// shared 2-core machine (Go's GC pauses and scheduling delays, either
-	// process), and at 20 ms the cap dropped hits at 0.5-0.9× of the OP's
-	// capacity; 50 ms of queue keeps a stall's p99 near 3× a 10-20 ms
-	// max-rate p99.
-	MinExpectedLatency = 50 * time.Millisecond
+	// so a fast loopback warm-up still leaves room for a blip (a GC pause,
+	// a busy core). A higher floor turns the drops of a blip into queue:
+	// at 30 ms the 0.9× run's p99 rose to 8.9× the max-rate p99 (quiet
+	// machine, embedded OP); at 50 ms, with the OP in its own process on a
+	// shared machine, 0.8-0.9× runs still dropped, with p99 5-35× and the
+	// in-flight requests past one connection's 250 streams (more
+	// connections, more TLS handshakes at the OP).
+	MinExpectedLatency = 20 * time.Millisecond
 	// minDefaultInFlight is twice the workers of a max-rate run, which
 	// by Little's law carry any rate below the OP's capacity at its
 	// unloaded latency.
@@ -276,11 +276,11 @@ const (
 // DefaultMaxInFlight is the in-flight cap used when none is given:
 //
 //	Max rate:   DefaultMaxRateWorkers (32)
-//	fixed rate: clamp(⌈rate/s × max(4 × latency, 50 ms)⌉, 64, 1000)
+//	fixed rate: clamp(⌈rate/s × max(4 × latency, 20 ms)⌉, 64, 1000)
 //
 // where latency is the median of the warm-up polls. By Little's law
 // rate × latency requests are in flight on average; the cap lets latency
-// grow fourfold (or to 50 ms) before a hit is dropped. A larger cap does
+// grow fourfold (or to 20 ms) before a hit is dropped. A larger cap does
 // not buy throughput: past the OP's (or the generator's) capacity it only
 // queues, and measured on the embedded OP a cap of 360 at 3,600 polls/s
 // gave 1,950/s at p99 890 ms where 64 gave 3,560/s at p99 15 ms.
