@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -429,23 +430,23 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 func BenchmarkLoadCapacity(b *testing.B) {
 	d := benchDuration(b)
 	ctx := b.Context()
-	tgt, where := benchOP(b)
+	tgt, where, opCPU := benchOP(b)
 	var table strings.Builder
 	for b.Loop() {
 		table.Reset()
 		w := benchWorld(b, tgt, "poll-mtls")
 		fmt.Fprintf(&table, "  machine load average at start: %s\n", loadAverage())
-		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %6s %10s %9s %5s %9s %13s  %s\n",
-			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns", "handshakes", "in flight", "cpu", "late max", "gc/sched max", "verdict")
+		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %6s %10s %9s %5s %6s %9s %13s  %s\n",
+			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns", "handshakes", "in flight", "cpu", "op cpu", "late max", "gc/sched max", "verdict")
 		row := func(name string, s *Summary, r runRecord) {
 			g := s.Generator
 			verdict := "-"
 			if g.Saturated {
 				verdict = "generator saturated (" + strings.Join(g.Reasons, "; ") + ")"
 			}
-			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %6d %10d %4d/%-4d %4.0f%% %9s %6.0f/%-3.0fms  %s\n",
+			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %6d %10d %4d/%-4d %4.0f%% %5.0f%% %9s %6.0f/%-3.0fms  %s\n",
 				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, g.DroppedAtCap, g.DroppedLate, ms(s.Latency.P99),
-				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100,
+				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100, r.opBusy*100,
 				r.maxLate.Round(time.Millisecond), r.gcPause*1000, r.sched*1000, verdict)
 		}
 		// As `load poll` does: warm-up polls on another client size the
@@ -466,6 +467,10 @@ func BenchmarkLoadCapacity(b *testing.B) {
 			defer hc.CloseIdleConnections()
 			var rec runRecord
 			stalls0 := readStalls()
+			var op0 time.Duration
+			if opCPU != nil {
+				op0 = opCPU()
+			}
 			sum, err := RunPoll(ctx, PollConfig{
 				RunOptions: RunOptions{Rate: r, Duration: d, Conns: stats},
 				Targets:    targets, HTTPClient: hc, MaxInFlight: maxInFlight, WarmUpLatency: warm,
@@ -478,6 +483,9 @@ func BenchmarkLoadCapacity(b *testing.B) {
 				b.Fatalf("%s: %d unexpected answers: %+v", r, sum.Requests.Unexpected, sum.Errors)
 			}
 			rec.maxLate = rec.pacer.MaxLate()
+			if opCPU != nil && sum.Duration > 0 {
+				rec.opBusy = (opCPU() - op0).Seconds() / (sum.Duration * float64(runtime.NumCPU()))
+			}
 			rec.gcPause, rec.sched = readStalls().since(stalls0)
 			return sum, rec
 		}
@@ -513,8 +521,9 @@ const benchServeEnv = "CIBA_CHECK_BENCH_SERVE"
 // the generator do not share a Go runtime: one's GC pauses and runnable
 // goroutines do not delay the other's, as with any real OP. With
 // CIBA_CHECK_BENCH_INPROCESS=1 it is embedded, as BenchmarkLoadRatios has
-// it. The child ends with the benchmark.
-func benchOP(b *testing.B) (*target.Target, string) {
+// it. The child ends with the benchmark. opCPU, for a child, reads its
+// CPU time so far.
+func benchOP(b *testing.B) (*target.Target, string, func() time.Duration) {
 	b.Helper()
 	if os.Getenv("CIBA_CHECK_BENCH_INPROCESS") != "" {
 		env, err := devenv.Start(b.Context(), devenv.Options{})
@@ -526,7 +535,7 @@ func benchOP(b *testing.B) (*target.Target, string) {
 			defer cancel()
 			_ = env.Close(ctx)
 		})
-		return env.Target, "embedded in the same process"
+		return env.Target, "embedded in the same process", nil
 	}
 	dir := b.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServeHelper$")
@@ -555,7 +564,8 @@ func benchOP(b *testing.B) (*target.Target, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return tgt, fmt.Sprintf("in a child process (pid %d)", cmd.Process.Pid)
+	pid := cmd.Process.Pid
+	return tgt, fmt.Sprintf("in a child process (pid %d)", pid), func() time.Duration { return procCPU(pid) }
 }
 
 // TestBenchServeHelper is the child of benchOP: it serves the reference
@@ -587,6 +597,27 @@ type runRecord struct {
 	pacer          *Pacer
 	maxLate        time.Duration
 	gcPause, sched float64
+	// opBusy is the OP child's CPU over the run's duration × the
+	// machine's cores (0 when the OP is embedded).
+	opBusy float64
+}
+
+// procCPU is the user+system CPU time of process pid so far, from
+// /proc (Linux; 0 elsewhere). Clock ticks are taken as 100 per second,
+// Linux's USER_HZ.
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in its parentheses.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // stalls are the runtime's histograms of stop-the-world GC pauses and of
