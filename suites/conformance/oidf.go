@@ -11,7 +11,7 @@ type OIDFModule struct {
 	NotApplicable string
 }
 
-// OIDFModules returns the generic FAPI-CIBA plan's 45 modules (the 23
+// OIDFModules returns the generic FAPI-CIBA plan's 45 modules (the 21
 // connectid-* modules of the connectid_au profile are out of scope).
 func OIDFModules() []OIDFModule {
 	return []OIDFModule{
