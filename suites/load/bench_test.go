@@ -436,17 +436,17 @@ func BenchmarkLoadCapacity(b *testing.B) {
 		table.Reset()
 		w := benchWorld(b, tgt, "poll-mtls")
 		fmt.Fprintf(&table, "  machine load average at start: %s\n", loadAverage())
-		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %6s %10s %9s %5s %6s %9s %13s  %s\n",
-			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns", "handshakes", "in flight", "cpu", "op cpu", "late max", "gc/sched max", "verdict")
+		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %7s %10s %9s %5s %6s %9s %13s  %s\n",
+			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns/peak", "handshakes", "in flight", "cpu", "op cpu", "late max", "gc/sched max", "verdict")
 		row := func(name string, s *Summary, r runRecord) {
 			g := s.Generator
 			verdict := "-"
 			if g.Saturated {
 				verdict = "generator saturated (" + strings.Join(g.Reasons, "; ") + ")"
 			}
-			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %6d %10d %4d/%-4d %4.0f%% %5.0f%% %9s %6.0f/%-3.0fms  %s\n",
+			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %3d/%-3d %10d %4d/%-4d %4.0f%% %5.0f%% %9s %6.0f/%-3.0fms  %s\n",
 				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, g.DroppedAtCap, g.DroppedLate, ms(s.Latency.P99),
-				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100, r.opBusy*100,
+				g.Connections.Opened, g.Connections.PeakOpen, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100, r.opBusy*100,
 				r.maxLate.Round(time.Millisecond), r.gcPause*1000, r.sched*1000, verdict)
 		}
 		// As `load poll` does: warm-up polls on another client size the
