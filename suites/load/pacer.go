@@ -74,10 +74,11 @@ type PacerOptions struct {
 var _ vegeta.Pacer = (*Pacer)(nil)
 
 // DefaultSlack is how late a hit may start before it counts as dropped:
-// twice the longest generator stalls measured on a loaded 2-core machine
-// (GC pauses to 117 ms, goroutine scheduling delays to 134 ms, load
-// average 8). At 50 ms, hits due during such a stall were dropped although
-// the cap had room for them.
+// about twice the generator stalls seen in most runs on a loaded 2-core
+// machine (GC pauses to 117 ms, goroutine scheduling delays to 134 ms at
+// load average 8). At 50 ms, hits due during such a stall were dropped
+// whether or not the cap had room; a longer stall (336 ms was seen once)
+// still drops them: the generator did not keep up.
 const DefaultSlack = 250 * time.Millisecond
 
 // NewPacer returns a pacer for r.
