@@ -102,9 +102,10 @@ type CPUSummary struct {
 	Cores int     `json:"cores,omitempty"`
 	Busy  float64 `json:"busy,omitempty"`
 	// SharedWith names the other scenarios that ran at the same time in
-	// the same process (load flow --mode both): the process's CPU cannot
-	// be split between them, so Seconds is their combined figure and
-	// PerRequestMicros is it over the requests (flows) of all of them.
+	// the same process (load flow --mode both) when their CPU could not
+	// be sampled per mode (cpu_attr.go): Seconds is then their combined
+	// figure and PerRequestMicros is it over the requests (flows) of all
+	// of them.
 	SharedWith []Scenario `json:"shared_with,omitempty"`
 	// Attribution, when set (AttributionSampled), says Seconds is this
 	// scenario's own share of the process's CPU, sampled per mode while
@@ -334,8 +335,7 @@ func ProcessCPU() (time.Duration, bool) { return processCPU() }
 
 // ShareCPU sets, on summaries of runs that went at the same time in one
 // process (load flow --mode both), the CPU the process used over all of
-// them: one combined figure, since process CPU cannot be split between
-// goroutines. PerRequestMicros is it over the requests (flows) of all the
+// them: one combined figure, for when it cannot be sampled per mode. PerRequestMicros is it over the requests (flows) of all the
 // runs; each names the others in SharedWith. Nil summaries are skipped.
 func ShareCPU(sums []*Summary, cpu time.Duration) { shareCPUOn(sums, cpu, runtime.GOMAXPROCS(0)) }
 
