@@ -25,8 +25,11 @@ import (
 // profiler samples the process (100 Hz); a mode's CPU is the process's
 // CPU times its share of the samples. Samples without a mode (the
 // runtime's background GC, the embedded OP and device when in process,
-// connections a mode did not open) are charged to none, so the modes'
-// figures sum to at most the process's and never count it twice.
+// connections opened before the runs) are charged to none, so the modes'
+// figures sum to at most the process's and never count it twice. A
+// connection both modes use (the device driver's) carries the label of
+// the flow that opened it, so its reading goroutine is charged to that
+// mode.
 //
 // The profiler is one per process: when it is already running (e.g. `go
 // test -cpuprofile`), the modes get the one combined figure (ShareCPU).
