@@ -29,6 +29,16 @@ import (
 // one (.ci/run builds it before the tests).
 const binaryEnv = "CIBA_CHECK_BIN"
 
+// longBinaryTest skips t under -short, saying why (what it runs), and
+// returns the ciba-check binary it runs.
+func longBinaryTest(t *testing.T, why string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(why)
+	}
+	return ciBinary(t)
+}
+
 // ciBinary returns a ciba-check binary: $CIBA_CHECK_BIN, or one built
 // from this checkout into a temporary directory.
 func ciBinary(t *testing.T) string {
@@ -154,10 +164,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // realClients builds the CIBA clients of target.yaml on the real clock.
 func realClients(t *testing.T, tgt *target.Target, md *ciba.ProviderMetadata, ids ...string) map[string]*client.Client {
 	t.Helper()
-	roots, err := tgt.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := targetRoots(t, tgt)
 	out := map[string]*client.Client{}
 	for _, id := range ids {
 		tc, ok := tgt.Client(id)
@@ -203,10 +210,7 @@ type flowAtKill struct {
 // and the test then decides them through the device's HTTP API, as a user
 // would on a real device that had stayed up.
 func TestKillAndRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a child process")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs a child process")
 	dir := t.TempDir()
 	copyMaterial(t, dir)
 	store := filepath.Join(dir, "op.db")
@@ -221,15 +225,7 @@ func TestKillAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots, err := tgt.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hc.CloseIdleConnections)
+	hc := trustingClient(t, tgt)
 	md, err := client.Discover(ctx, hc, tgt.Issuer)
 	if err != nil {
 		t.Fatal(err)

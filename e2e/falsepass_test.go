@@ -87,10 +87,7 @@ func hostileRuns() []hostileRun {
 // by side (the held requests cost wall time, not CPU); each mode is then
 // judged in its own subtest.
 func TestNoFalsePassAgainstHostileOPs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the suite six times against hostile OPs (about 35 s)")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the suite six times against hostile OPs (about 35 s)")
 	ctx, cancel := context.WithTimeout(context.Background(), 115*time.Second)
 	defer cancel()
 	var runs []*hostileExec

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -82,11 +83,7 @@ func TestDiscoveryPublishesFAPICIBAMetadata(t *testing.T) {
 
 func containsAll[T comparable](list []T, want ...T) bool {
 	for _, w := range want {
-		found := false
-		for _, v := range list {
-			found = found || v == w
-		}
-		if !found {
+		if !slices.Contains(list, w) {
 			return false
 		}
 	}
@@ -159,12 +156,8 @@ func TestSlowDownThenApproval(t *testing.T) {
 	wantOAuthError(t, ex, err, "slow_down")
 
 	// The interval is now 1+5 s: 5 s later is still too fast.
-	w.clock.Advance(5 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	wantOAuthError(t, ex, err, "slow_down")
-	w.clock.Advance(11 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	wantOAuthError(t, ex, err, "authorization_pending")
+	w.answersAfter(t, c, ack.AuthReqID, 5*time.Second, "slow_down")
+	w.answersAfter(t, c, ack.AuthReqID, 11*time.Second, "authorization_pending")
 
 	if err := w.env.Device.Decide(w.ctx(), ack.AuthReqID, ciba.DeviceSucceed); err != nil {
 		t.Fatalf("approving by hand: %v", err)
@@ -189,20 +182,12 @@ func TestExpiry(t *testing.T) {
 	w.arrived(ack.AuthReqID)
 	_, ex, err := c.Token(w.ctx(), ack.AuthReqID)
 	wantOAuthError(t, ex, err, "authorization_pending")
-	w.clock.Advance(9 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	wantOAuthError(t, ex, err, "authorization_pending")
-	w.clock.Advance(2 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	wantOAuthError(t, ex, err, "expired_token")
+	w.answersAfter(t, c, ack.AuthReqID, 9*time.Second, "authorization_pending")
+	w.answersAfter(t, c, ack.AuthReqID, 2*time.Second, "expired_token")
 
 	// A late approval cannot revive it.
 	_ = w.env.Device.Decide(w.ctx(), ack.AuthReqID, ciba.DeviceSucceed)
-	w.clock.Advance(2 * time.Second)
-	_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-	if err == nil {
-		t.Fatalf("tokens issued for an expired request: %s", dump(ex))
-	}
+	w.noTokensLater(t, c, ack.AuthReqID, "issued for an expired request")
 }
 
 // A denial (UNAUTHORIZED) and a cancellation both end in access_denied (CIBA 11).
@@ -215,11 +200,7 @@ func TestDenialAndCancellation(t *testing.T) {
 			w.settled(ack.AuthReqID)
 			_, ex, err := c.Token(w.ctx(), ack.AuthReqID)
 			wantOAuthError(t, ex, err, "access_denied")
-			w.clock.Advance(2 * time.Second)
-			_, ex, err = c.Token(w.ctx(), ack.AuthReqID)
-			if err == nil {
-				t.Fatalf("tokens after denial: %s", dump(ex))
-			}
+			w.noTokensLater(t, c, ack.AuthReqID, "after denial")
 		})
 	}
 }

@@ -260,10 +260,7 @@ const peakLimit = 100 << 20
 // 100 MB bodies, `run` stays under 100 MB of peak RSS, reads no answer as
 // a valid one, and says why.
 func TestRunMemoryBoundedAgainstHugeAnswers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the suite against an OP answering 100 MB bodies")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the suite against an OP answering 100 MB bodies")
 	tests := []struct {
 		behaviour boundsBehaviour
 		args      []string
@@ -309,10 +306,7 @@ func TestRunMemoryBoundedAgainstHugeAnswers(t *testing.T) {
 // then nothing makes the run end by its --timeout, exit 2, saying which
 // request the OP did not answer, never that it became unreachable.
 func TestRunEndsByItsDeadlineAgainstAHang(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the suite against an OP that does not answer")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the suite against an OP that does not answer")
 	for _, b := range []boundsBehaviour{behaveHang, behaveHangAfterRefusal} {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
@@ -342,10 +336,7 @@ func TestRunEndsByItsDeadlineAgainstAHang(t *testing.T) {
 // OP answers are escaped on stdout, stderr, and in the Markdown and JUnit
 // reports.
 func TestOPTextReachesNoTerminalOrReportRaw(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the suite against an OP answering control characters")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the suite against an OP answering control characters")
 	env, dir := startCopiedEnv(t)
 	op := startBoundsOP(t, env, dir, behaveControl)
 	md, junit := filepath.Join(dir, "summary.md"), filepath.Join(dir, "junit.xml")
@@ -376,10 +367,7 @@ func TestOPTextReachesNoTerminalOrReportRaw(t *testing.T) {
 // (a client id the OP does not know: exit 2) writes the JUnit and HTML
 // reports it was asked for, saying so.
 func TestTargetErrorStillWritesReports(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the binary")
 	env, dir := startCopiedEnv(t)
 	tgt := *env.Target
 	tgt.Clients = append([]target.Client(nil), env.Target.Clients...)

@@ -129,10 +129,7 @@ func startFront(t *testing.T, env *devenv.Env, dir string, edit func(doc map[str
 }
 
 func TestNoCredentialToPlainHTTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary against hostile OPs")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the binary against hostile OPs")
 	env, dir := startCopiedEnv(t)
 
 	type scenario struct {
@@ -252,10 +249,7 @@ func hasLineWithAll(out string, want []string) bool {
 // run fails the auth_req_id format check citing CIBA 7.3, skips what
 // needs the device, and runs neither the command nor FILE's touch.
 func TestHostileAuthReqIDNeverReachesAShell(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary against a hostile OP")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the binary against a hostile OP")
 	env, dir := startCopiedEnv(t)
 	pwned := filepath.Join(dir, "pwned")
 	ran := filepath.Join(dir, "approve-ran")
@@ -354,10 +348,7 @@ func TestHostileAuthReqIDNeverReachesAShell(t *testing.T) {
 // HTTPS server. The tool reports the redirect and follows neither, so no
 // client assertion or request object reaches either listener.
 func TestRedirectsAreNotFollowedWithCredentials(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary against hostile OPs")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the binary against hostile OPs")
 	env, dir := startCopiedEnv(t)
 	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
 		for _, dest := range []string{"plain", "https"} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -56,11 +57,7 @@ func (r *raceRequest) verdict() (string, error) {
 	}
 	only := func(allowed ...string) bool {
 		for code := range finals {
-			ok := false
-			for _, a := range allowed {
-				ok = ok || code == a
-			}
-			if !ok {
+			if !slices.Contains(allowed, code) {
 				return false
 			}
 		}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/internal/target"
 )
 
 // materialDir holds keys and certificates generated once for the whole
@@ -107,20 +109,34 @@ func startCopiedEnv(t *testing.T) (*devenv.Env, string) {
 	return env, dir
 }
 
+// targetRoots is the CA pool of tgt's ca file.
+func targetRoots(t *testing.T, tgt *target.Target) *x509.CertPool {
+	t.Helper()
+	roots, err := tgt.RootCAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return roots
+}
+
+// trustingClient is an HTTP client that trusts tgt's CA, closed when t
+// ends.
+func trustingClient(t *testing.T, tgt *target.Target) *http.Client {
+	t.Helper()
+	hc, err := client.NewHTTPClient(client.Config{RootCAs: targetRoots(t, tgt)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hc.CloseIdleConnections)
+	return hc
+}
+
 // getReference GETs u from the embedded environment (the reference OP or
 // the device) trusting its CA, and fails the test unless the answer is
 // 200 with a body.
 func getReference(t *testing.T, env *devenv.Env, u string) []byte {
 	t.Helper()
-	roots, err := env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.CloseIdleConnections()
+	hc := trustingClient(t, env.Target)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

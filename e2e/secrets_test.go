@@ -237,10 +237,7 @@ func dumpAll(ex *client.Exchange) string {
 // with every report format, and scans the console output of both and
 // every report file for the private key material of the run.
 func TestNoSecretInRunOutputs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the whole suite against a served OP")
-	}
-	bin := ciBinary(t)
+	bin := longBinaryTest(t, "runs the whole suite against a served OP")
 	dir := t.TempDir()
 	serve := startServe(t, bin, "--dir", dir, "--verbose")
 

@@ -43,10 +43,7 @@ func (w *world) handshake(t *testing.T, p tlsProbe) (tls.ConnectionState, error)
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots, err := w.env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := targetRoots(t, w.env.Target)
 	d := &tls.Dialer{
 		NetDialer: &net.Dialer{Timeout: 5 * time.Second},
 		Config: &tls.Config{

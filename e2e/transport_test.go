@@ -73,10 +73,7 @@ func TestOversizedHeaders(t *testing.T) {
 	c := w.client("poll-mtls")
 	huge := strings.Repeat("a", 128<<10)
 
-	roots, err := w.env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := targetRoots(t, w.env.Target)
 	h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}},
 		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, // no HTTP/2
@@ -108,10 +105,7 @@ func TestOversizedHeaders(t *testing.T) {
 func TestSlowClients(t *testing.T) {
 	timeouts := refop.Timeouts{ReadHeader: 200 * time.Millisecond, Read: 400 * time.Millisecond, Write: 5 * time.Second, Idle: 5 * time.Second}
 	w := newWorld(t, func(o *devenv.Options) { o.OPTimeouts = &timeouts })
-	roots, err := w.env.Target.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := targetRoots(t, w.env.Target)
 	host := strings.TrimPrefix(w.env.Issuer, "https://")
 	dial := func(t *testing.T) *tls.Conn {
 		conn, err := tls.Dial("tcp", host, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})

@@ -187,3 +187,24 @@ func (w *world) watchFor(d time.Duration, violation func() string) {
 		w.t.Fatal(v)
 	}
 }
+
+// noTokensLater advances the clock 2 s and asks again for the tokens of a
+// request that must stay without them (the test fails with "tokens
+// <after>").
+func (w *world) noTokensLater(t *testing.T, c *client.Client, authReqID, after string) {
+	t.Helper()
+	w.clock.Advance(2 * time.Second)
+	_, ex, err := c.Token(w.ctx(), authReqID)
+	if err == nil {
+		t.Fatalf("tokens %s: %s", after, dump(ex))
+	}
+}
+
+// answersAfter advances the clock by d, then expects the token request
+// for authReqID to be answered with the OAuth error want.
+func (w *world) answersAfter(t *testing.T, c *client.Client, authReqID string, d time.Duration, want string) {
+	t.Helper()
+	w.clock.Advance(d)
+	_, ex, err := c.Token(w.ctx(), authReqID)
+	wantOAuthError(t, ex, err, want)
+}

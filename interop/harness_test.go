@@ -25,8 +25,10 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/pki"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // harnessDir holds the Node harness, relative to this package.
@@ -643,6 +645,48 @@ func buildCLI(t *testing.T) (string, error) {
 		return bin, fmt.Errorf("%w (`ciba-check run --help` does not describe run)", errNoRun)
 	}
 	return bin, nil
+}
+
+// suiteCLI is buildCLI for a test that runs the suite: it skips the test
+// when the binary has no run command.
+func suiteCLI(t *testing.T, purpose string) string {
+	t.Helper()
+	bin, err := buildCLI(t)
+	if errors.Is(err, errNoRun) {
+		t.Skipf("cannot %s: %v", purpose, err)
+	}
+	return bin
+}
+
+// runSuiteAgainst runs the conformance suite against h with its own
+// device (subtest "suite") and compares the outcome with the
+// configuration's expectation, unless an earlier subtest failed.
+func runSuiteAgainst(t *testing.T, h *harness) {
+	t.Helper()
+	if t.Failed() {
+		return
+	}
+	bin := suiteCLI(t, suiteAgainstOP)
+	t.Run("suite", func(t *testing.T) {
+		testSuiteMatchesExpectation(t, h, bin, h.Target.Device)
+	})
+}
+
+// suiteAgainstOP is what a test that runs the suite cannot do without
+// the run command.
+const suiteAgainstOP = "run the conformance suite against oidc-provider"
+
+// client is a client of h's target.yaml, closed when t ends.
+func (h *harness) client(t *testing.T, md *ciba.ProviderMetadata, id string) *client.Client {
+	t.Helper()
+	tc, ok := h.Target.Client(id)
+	if !ok {
+		t.Fatalf("no client %s in target.yaml", id)
+	}
+	c, err := targetclient.New(h.Target, tc, md, nil)
+	must(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 // TestManualHarness keeps the harness running for manual runs:

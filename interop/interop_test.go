@@ -25,19 +25,12 @@ const flowTimeout = 45 * time.Second
 // the harness with direct flows, then runs the conformance suite against it
 // and compares the outcome with expected.json.
 func TestOIDCProvider(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := interopContext(t)
 	h, _ := startProvenHarness(ctx, t)
 	if t.Failed() {
 		return
 	}
-	bin, err := buildCLI(t)
-	if errors.Is(err, errNoRun) {
-		t.Skipf("cannot run the conformance suite against oidc-provider: %v", err)
-	}
+	bin := suiteCLI(t, suiteAgainstOP)
 	// The runs share the harness (one node start) but run one after the
 	// other: every run listens on the ping clients' notification address
 	// registered at the OP, so two at once would collide.
@@ -75,21 +68,40 @@ func suiteDevices(h *harness) []target.Device {
 
 // testHarnessFlows drives the OP with internal/client: what every check of
 // the suite builds on must work, or the harness is broken, not the OP.
+// interopContext skips t under -short and bounds it by 2 minutes, what one
+// interop test takes to start oidc-provider and run the suite once.
+func interopContext(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // startProvenHarness starts oidc-provider with opts, reads its discovery
 // document and proves the harness with direct flows (subtest "harness").
 func startProvenHarness(ctx context.Context, t *testing.T, opts ...harnessOption) (*harness, *ciba.ProviderMetadata) {
 	t.Helper()
+	h, md := startDiscoveredHarness(ctx, t, opts...)
+	t.Run("harness", func(t *testing.T) {
+		testHarnessFlows(ctx, t, h, md)
+	})
+	return h, md
+}
+
+// startDiscoveredHarness starts oidc-provider with opts and reads its
+// discovery document.
+func startDiscoveredHarness(ctx context.Context, t *testing.T, opts ...harnessOption) (*harness, *ciba.ProviderMetadata) {
+	t.Helper()
 	node, npm := requireNode(t)
-	modules := installHarness(t, npm)
-	h := startHarness(t, node, modules, opts...)
+	h := startHarness(t, node, installHarness(t, npm), opts...)
 	t.Logf("oidc-provider (%s choices) is at %s; target: %s", h.Choices.Name, h.Issuer, h.TargetPath)
 	md, err := targetclient.Discover(ctx, h.Target)
 	if err != nil {
 		t.Fatalf("discovery: %v", err)
 	}
-	t.Run("harness", func(t *testing.T) {
-		testHarnessFlows(ctx, t, h, md)
-	})
 	return h, md
 }
 
@@ -177,20 +189,7 @@ func testHarnessFlows(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 					t.Fatalf("approval URL: %v", err)
 				}
 			}
-			var tr *ciba.TokenResponse
-			if notified != nil {
-				select {
-				case n := <-notified:
-					if n.BearerToken != p.ClientNotificationToken {
-						t.Errorf("ping bearer %q, want the client_notification_token (CIBA 10.2)", n.BearerToken)
-					}
-				case <-flowCtx.Done():
-					t.Fatalf("no ping notification for %s (CIBA 10.2)", ack.AuthReqID)
-				}
-				tr, ex, err = c.Token(flowCtx, ack.AuthReqID)
-			} else {
-				tr, err = c.Poll(flowCtx, ack)
-			}
+			tr, ex, err := flowTokens(flowCtx, t, c, ack, ex, notified, p.ClientNotificationToken)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("outcome %v, want %v\n%s", err, tt.wantErr, exchangeText(ex))
@@ -229,6 +228,27 @@ func testHarnessFlows(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 			t.Fatalf("unsigned backchannel request: %v, want HTTP 400 invalid_request (FAPI-CIBA 5.2.2-6)\n%s", err, exchangeText(ex))
 		}
 	})
+}
+
+// flowTokens ends a flow: for a ping client (notified not nil) it waits
+// for the ping, which must carry the client_notification_token as its
+// bearer, then asks for the tokens; a poll client polls until the request
+// is decided. ex is the exchange to report when polling makes none.
+func flowTokens(ctx context.Context, t *testing.T, c *client.Client, ack *ciba.AuthenticationResponse, ex *client.Exchange, notified <-chan client.Notification, bearer string) (*ciba.TokenResponse, *client.Exchange, error) {
+	t.Helper()
+	if notified == nil {
+		tr, err := c.Poll(ctx, ack)
+		return tr, ex, err
+	}
+	select {
+	case n := <-notified:
+		if n.BearerToken != bearer {
+			t.Errorf("ping bearer %q, want the client_notification_token (CIBA 10.2)", n.BearerToken)
+		}
+	case <-ctx.Done():
+		t.Fatalf("no ping notification for %s (CIBA 10.2)", ack.AuthReqID)
+	}
+	return c.Token(ctx, ack.AuthReqID)
 }
 
 // testResource calls the harness's FAPI protected resource with an

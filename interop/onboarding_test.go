@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -30,10 +29,7 @@ func TestOnboardingFromInit(t *testing.T) {
 	}
 	node, npm := requireNode(t)
 	h := startHarness(t, node, installHarness(t, npm), withRegistration())
-	bin, err := buildCLI(t)
-	if errors.Is(err, errNoRun) {
-		t.Skipf("cannot finish onboarding: %v", err)
-	}
+	bin := suiteCLI(t, "finish onboarding")
 	caFile := filepath.Join(h.Dir, "ca.pem")
 	dir := filepath.Join(t.TempDir(), "mybank")
 

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -38,10 +37,7 @@ func TestOIDCProviderParallel(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	bin, err := buildCLI(t)
-	if errors.Is(err, errNoRun) {
-		t.Skipf("cannot run the conformance suite against oidc-provider: %v", err)
-	}
+	bin := suiteCLI(t, suiteAgainstOP)
 	targetPath := writeDriverTarget(t, h, target.Device{Kind: target.DeviceHints})
 	type variant struct {
 		name string

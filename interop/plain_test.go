@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
@@ -20,31 +19,12 @@ import (
 // compares the outcome with expected-plain.json. Like TestOIDCProvider it
 // skips without node unless CI=true.
 func TestOIDCProviderPlain(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node, npm := requireNode(t)
-	h := startHarness(t, node, installHarness(t, npm), withChoices(plainChoices))
-	t.Logf("oidc-provider (%s choices) is at %s; target: %s", h.Choices.Name, h.Issuer, h.TargetPath)
-	md, err := targetclient.Discover(ctx, h.Target)
-	if err != nil {
-		t.Fatalf("discovery: %v", err)
-	}
+	ctx := interopContext(t)
+	h, md := startDiscoveredHarness(ctx, t, withChoices(plainChoices))
 	t.Run("harness", func(t *testing.T) {
 		testPlainHarness(ctx, t, h, md)
 	})
-	if t.Failed() {
-		return
-	}
-	bin, err := buildCLI(t)
-	if errors.Is(err, errNoRun) {
-		t.Skipf("cannot run the conformance suite against oidc-provider: %v", err)
-	}
-	t.Run("suite", func(t *testing.T) {
-		testSuiteMatchesExpectation(t, h, bin, h.Target.Device)
-	})
+	runSuiteAgainst(t, h)
 }
 
 // testPlainHarness shows the plain configuration works as a CIBA Core OP
@@ -64,17 +44,6 @@ func testPlainHarness(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 		t.Fatalf("notification receivers: %v", err)
 	}
 	t.Cleanup(func() { _ = receivers.Close() })
-	newClient := func(t *testing.T, id string) *client.Client {
-		t.Helper()
-		tc, ok := h.Target.Client(id)
-		if !ok {
-			t.Fatalf("no client %s in target.yaml", id)
-		}
-		c, err := targetclient.New(h.Target, tc, md, nil)
-		must(t, err)
-		t.Cleanup(c.CloseIdleConnections)
-		return c
-	}
 	tests := []struct {
 		clientID, user string
 		wantErr        *ciba.Error
@@ -87,7 +56,7 @@ func testPlainHarness(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 	for _, tt := range tests {
 		t.Run(tt.clientID, func(t *testing.T) {
 			t.Parallel()
-			c := newClient(t, tt.clientID)
+			c := h.client(t, md, tt.clientID)
 			if c.SignsRequests() {
 				t.Fatal("a plain client signs its requests")
 			}
@@ -101,17 +70,11 @@ func testPlainHarness(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 			if err != nil {
 				t.Fatalf("unsigned backchannel request: %v\n%s", err, exchangeText(ex))
 			}
-			var tr *ciba.TokenResponse
+			var notified <-chan client.Notification
 			if c.Mode() == ciba.ModePing {
-				select {
-				case <-receivers.For(tt.clientID).Expect(ack.AuthReqID, p.ClientNotificationToken):
-				case <-flowCtx.Done():
-					t.Fatalf("no ping for %s (CIBA 10.2)", ack.AuthReqID)
-				}
-				tr, ex, err = c.Token(flowCtx, ack.AuthReqID)
-			} else {
-				tr, err = c.Poll(flowCtx, ack)
+				notified = receivers.For(tt.clientID).Expect(ack.AuthReqID, p.ClientNotificationToken)
 			}
+			tr, ex, err := flowTokens(flowCtx, t, c, ack, ex, notified, p.ClientNotificationToken)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("outcome %v, want %v", err, tt.wantErr)
@@ -130,7 +93,7 @@ func testPlainHarness(ctx context.Context, t *testing.T, h *harness, md *ciba.Pr
 	t.Run("wrong secret refused", func(t *testing.T) {
 		t.Parallel()
 		for _, id := range []string{"poll-secret-basic", "poll-secret-post"} {
-			c := newClient(t, id)
+			c := h.client(t, md, id)
 			_, ex, err := c.Authenticate(ctx, client.AuthParams{Scope: "openid", LoginHint: "carol"}, client.WithAuth(client.AuthSecret("a-wrong-secret-for-the-interop-test")))
 			if !errors.Is(err, ciba.ErrInvalidClient) || ex == nil || (ex.Status != http.StatusUnauthorized && ex.Status != http.StatusBadRequest) {
 				t.Fatalf("%s with a wrong secret: %v, want invalid_client\n%s", id, err, exchangeText(ex))

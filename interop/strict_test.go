@@ -9,11 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
-	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // The strict configuration's acr values (server.mjs CHOICES.strict): gold
@@ -34,41 +32,17 @@ const strictExpiresIn = 30
 // expected-strict.json. Like TestOIDCProvider it skips without node
 // unless CI=true.
 func TestOIDCProviderStrictChoices(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the interop test installs and runs oidc-provider; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := interopContext(t)
 	h, md := startProvenHarness(ctx, t, withChoices(strictChoices))
 	t.Run("choices", func(t *testing.T) {
 		testStrictChoices(ctx, t, h, md)
 	})
-	if t.Failed() {
-		return
-	}
-	bin, err := buildCLI(t)
-	if errors.Is(err, errNoRun) {
-		t.Skipf("cannot run the conformance suite against oidc-provider: %v", err)
-	}
-	t.Run("suite", func(t *testing.T) {
-		testSuiteMatchesExpectation(t, h, bin, h.Target.Device)
-	})
+	runSuiteAgainst(t, h)
 }
 
 // testStrictChoices shows that each choice of the strict configuration is
 // in effect, with the requests a person would make by hand.
 func testStrictChoices(ctx context.Context, t *testing.T, h *harness, md *ciba.ProviderMetadata) {
-	newClient := func(t *testing.T, id string) *client.Client {
-		t.Helper()
-		tc, ok := h.Target.Client(id)
-		if !ok {
-			t.Fatalf("no client %s in target.yaml", id)
-		}
-		c, err := targetclient.New(h.Target, tc, md, nil)
-		must(t, err)
-		t.Cleanup(c.CloseIdleConnections)
-		return c
-	}
 	params := func(user string) client.AuthParams {
 		return client.AuthParams{Scope: "openid profile", LoginHint: user, BindingMessage: "1234"}
 	}
@@ -83,7 +57,7 @@ func testStrictChoices(ctx context.Context, t *testing.T, h *harness, md *ciba.P
 
 	t.Run("binding_message required and limited", func(t *testing.T) {
 		t.Parallel()
-		c := newClient(t, "poll-pkjwt-es256")
+		c := h.client(t, md, "poll-pkjwt-es256")
 		p := params("carol")
 		p.BindingMessage = ""
 		refused(t, c, p, ciba.ErrInvalidBindingMessage)
@@ -95,7 +69,7 @@ func testStrictChoices(ctx context.Context, t *testing.T, h *harness, md *ciba.P
 
 	t.Run("requested_expiry not used", func(t *testing.T) {
 		t.Parallel()
-		c := newClient(t, "poll-pkjwt-es256")
+		c := h.client(t, md, "poll-pkjwt-es256")
 		for _, requested := range []any{5, 600, "300"} {
 			p := params("carol")
 			p.RequestedExpiry = requested
@@ -113,7 +87,7 @@ func testStrictChoices(ctx context.Context, t *testing.T, h *harness, md *ciba.P
 		t.Parallel()
 		// grace has a user_code; only poll-mtls registered
 		// backchannel_user_code_parameter.
-		registered := newClient(t, "poll-mtls")
+		registered := h.client(t, md, "poll-mtls")
 		p := params("grace")
 		refused(t, registered, p, ciba.ErrMissingUserCode)
 		p.UserCode = "0000"
@@ -122,7 +96,7 @@ func testStrictChoices(ctx context.Context, t *testing.T, h *harness, md *ciba.P
 		if _, ex, err := registered.Authenticate(ctx, p); err != nil {
 			t.Fatalf("with the right user_code: %v\n%s", err, exchangeText(ex))
 		}
-		other := newClient(t, "poll-pkjwt-es256")
+		other := h.client(t, md, "poll-pkjwt-es256")
 		if _, ex, err := other.Authenticate(ctx, params("grace")); err != nil {
 			t.Fatalf("without a user_code from a client that did not register backchannel_user_code_parameter: %v\n%s", err, exchangeText(ex))
 		}
@@ -146,7 +120,7 @@ func testStrictChoices(ctx context.Context, t *testing.T, h *harness, md *ciba.P
 	} {
 		t.Run("tokens for "+tt.scope, func(t *testing.T) {
 			t.Parallel()
-			c := newClient(t, "poll-pkjwt-ps256")
+			c := h.client(t, md, "poll-pkjwt-ps256")
 			flowCtx, cancel := context.WithTimeout(ctx, flowTimeout)
 			defer cancel()
 			p := params("alice")

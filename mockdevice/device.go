@@ -573,6 +573,7 @@ func (d *Device) receive(req Request, token string) (Policy, error) {
 		req.ResponseStatus = p.errorStatus()
 	}
 	d.makeRoomLocked()
+	d.index.share(&req)
 	rec := &record{req: req, expires: req.ExpiresAt}
 	if req.State == StatePending {
 		rec.token = token // for the callback; a refused request gets none

@@ -17,9 +17,10 @@ import (
 	"github.com/ciba-check/ciba-check/ciba"
 )
 
-// The behaviour of the allowances (allowances.go). Each helper returns
-// the strict value unchanged unless its allowance is on, so the strict
-// path reads as before with one call at each place an allowance bends.
+// The behaviour of the allowances (allowances.go): the bends their
+// catalogue entries name (hooks.go), and the helpers of the allowances
+// still read where they act, each returning the strict value unchanged
+// unless its allowance is on.
 
 // allowanceState is what some allowances keep while the OP runs.
 type allowanceState struct {
@@ -41,126 +42,72 @@ var errRequestURINotSupported = &ciba.Error{Code: "request_uri_not_supported", S
 // restrictedBindingMessage is binding-message-restricted's character set.
 var restrictedBindingMessage = regexp.MustCompile(`^[a-zA-Z0-9\-._+/!?#]{1,20}$`)
 
-// checkRestrictedBindingMessage refuses a binding_message outside the
-// restricted set (binding-message-restricted).
-func (op *OP) checkRestrictedBindingMessage(m string) error {
-	if !op.allow.on(AllowBindingMessageRestricted) || m == "" || restrictedBindingMessage.MatchString(m) {
-		return nil
+// bindingMessageRestricted (binding-message-restricted) refuses a
+// binding_message outside the restricted set.
+func bindingMessageRestricted(h *hooks) {
+	prev := h.bindingMessage
+	h.bindingMessage = func(m string, strict error) error {
+		if err := prev(m, strict); err != nil || m == "" || restrictedBindingMessage.MatchString(m) {
+			return err
+		}
+		return ciba.ErrInvalidBindingMessage.WithDescription("binding_message must be 1 to 20 characters of A-Z a-z 0-9 - . _ + / ! ? #")
 	}
-	return ciba.ErrInvalidBindingMessage.WithDescription("binding_message must be 1 to 20 characters of A-Z a-z 0-9 - . _ + / ! ? #")
 }
 
-// allowedInterval is the interval a new request is held to.
-func (op *OP) allowedInterval(interval int) int {
-	if op.allow.on(AllowIntervalAbsent) {
-		return ciba.DefaultPollInterval // what clients assume without one (CIBA 7.3)
+// intervalAbsent (interval-absent): the acknowledgement has no interval;
+// polls are held to the default clients assume without one (CIBA 7.3).
+func intervalAbsent(h *hooks) {
+	onNewRequest(func(_ *OP, ar *AuthRequest) { ar.Interval = ciba.DefaultPollInterval })(h)
+	prev := h.ack
+	h.ack = func(ack backchannelAck) any {
+		ack.Interval = 0
+		return prev(ack)
 	}
-	return interval
 }
 
-// announcedInterval is the interval the acknowledgement carries; 0 omits it.
-func (op *OP) announcedInterval(interval int) int {
-	if op.allow.on(AllowIntervalAbsent) {
-		return 0
+// refreshWiderScopeIgnored (refresh-wider-scope-ignored): a refresh
+// request for a wider scope is ignored (RFC 6749 3.3): the original
+// grant's scope is issued.
+func refreshWiderScopeIgnored(h *hooks) {
+	prev := h.refreshScope
+	h.refreshScope = func(req, granted []string, strict error) ([]string, error) {
+		if strict != nil {
+			return granted, nil
+		}
+		return prev(req, granted, strict)
 	}
-	return interval
 }
 
-// allowedExpiry is the lifetime of a new request.
-func (op *OP) allowedExpiry(expiry time.Duration) time.Duration {
-	if op.allow.on(AllowRequestedExpiryIgnored) {
-		return min(fixedExpiry, op.cfg.MaxExpiry)
-	}
-	return expiry
-}
-
-// allowedACR is the acr a new request's ID tokens will carry.
-func (op *OP) allowedACR(acr string) string {
-	switch {
-	case op.allow.on(AllowACRUnsupported):
-		return ""
-	case op.allow.on(AllowACRAlways) && acr == "":
-		return ACRMultiFactor // what the device performs
-	}
-	return acr
-}
-
-// authReqIDBytes is how many random bytes make an auth_req_id.
-func (op *OP) authReqIDBytes(strict int) int {
-	if op.allow.on(AllowAuthReqID128Bits) {
-		return 16
-	}
-	return strict
-}
-
-// encodeAuthReqID writes the random bytes of an auth_req_id.
-func (op *OP) encodeAuthReqID(raw []byte) string {
-	if op.allow.on(AllowAuthReqID128Bits) {
-		return hex.EncodeToString(raw)
-	}
-	return b64(raw)
-}
-
-// allowsScope reports whether scope value v is allowed to every client
-// (offline_access under refresh-token-offline-access-only).
-func (op *OP) allowsScope(v string) bool {
-	return v == scopeOfflineAccess && op.allow.on(AllowRefreshOfflineAccessOnly)
-}
-
-// issuesRefreshToken reports whether a grant of scope gets a refresh token.
-func (op *OP) issuesRefreshToken(scope string) bool {
-	switch {
-	case op.allow.on(AllowNoRefreshTokens):
-		return false
-	case op.allow.on(AllowRefreshOfflineAccessOnly):
-		return slices.Contains(strings.Fields(scope), scopeOfflineAccess)
-	}
-	return true
-}
-
-// shapeTokenResponse applies the token-response allowances.
-func (op *OP) shapeTokenResponse(tr *ciba.TokenResponse, g tokenGrant) {
-	if op.allow.on(AllowTokenTypeLowercase) {
-		tr.TokenType = strings.ToLower(tr.TokenType)
-	}
-	if op.allow.on(AllowTokenExpiresInAbsent) {
-		tr.ExpiresIn = 0
-	}
-	if op.allow.on(AllowTokenScopeOmitted) && g.requested == g.scope {
-		tr.Scope = ""
-	}
-	if op.allow.on(AllowRefreshWithoutIDToken) && g.refresh {
+// refreshWithoutIDToken (refresh-without-id-token): refresh-grant
+// responses carry no ID token.
+func refreshWithoutIDToken(_ *OP, tr *ciba.TokenResponse, g tokenGrant) {
+	if g.refresh {
 		tr.IDToken = ""
 	}
 }
 
-// shapeIDTokenClaims applies the ID token claim allowances.
-func (op *OP) shapeIDTokenClaims(c map[string]any, g tokenGrant) {
-	if op.allow.on(AllowIDTokenAudArray) {
-		c["aud"] = []any{c["aud"]}
+// scopeOmittedWhenGranted (token-scope-omitted): scope is left out of the
+// token response when it is the one requested.
+func scopeOmittedWhenGranted(_ *OP, tr *ciba.TokenResponse, g tokenGrant) {
+	if g.requested == g.scope {
+		tr.Scope = ""
 	}
-	if op.allow.on(AllowIDTokenWithoutAuthTime) {
-		delete(c, ciba.ClaimAuthTime)
-	}
-	if op.allow.on(AllowIDTokenWithoutATHash) && !g.push {
-		delete(c, ciba.ClaimATHash)
-	}
-	if op.allow.on(AllowIDTokenAuthReqIDClaim) && g.authReqID != "" {
+}
+
+// authReqIDClaim (id-token-auth-req-id-claim): every ID token of a CIBA
+// grant carries the auth_req_id claim.
+func authReqIDClaim(_ *OP, c map[string]any, g tokenGrant, _ ciba.TokenResponse) {
+	if g.authReqID != "" {
 		c[ciba.ClaimAuthReqID] = g.authReqID
 	}
 }
 
-// signIDToken signs ID token claims with the key the allowances choose.
-func (op *OP) signIDToken(c map[string]any) (string, bool, error) {
-	switch {
-	case op.allow.on(AllowSingleKeyWithoutKid):
-		s, err := op.signWithoutKid(c, typIDToken)
-		return s, true, err
-	case op.allow.on(AllowIDTokenES256Only):
-		s, err := op.signWith(op.es256Key(), c, typIDToken)
-		return s, true, err
+// withoutATHash (id-token-without-at-hash): poll and ping ID tokens carry
+// no at_hash.
+func withoutATHash(_ *OP, c map[string]any, g tokenGrant, _ ciba.TokenResponse) {
+	if !g.push {
+		delete(c, ciba.ClaimATHash)
 	}
-	return "", false, nil
 }
 
 // es256Key is the first ES256 signing key (New checks one exists when
@@ -175,11 +122,8 @@ func (op *OP) es256Key() jose.JSONWebKey {
 }
 
 // jwtAccessToken is an access token as a signed JWT (jwt-access-tokens,
-// RFC 9068 claims), or "" when the allowance is off.
-func (op *OP) jwtAccessToken(g tokenGrant, thumb string, now time.Time) (string, error) {
-	if !op.allow.on(AllowJWTAccessTokens) {
-		return "", nil
-	}
+// RFC 9068 claims).
+func jwtAccessToken(op *OP, g tokenGrant, thumb string, now time.Time) (string, error) {
 	jti, err := op.random(16)
 	if err != nil {
 		return "", err
@@ -197,12 +141,15 @@ func (op *OP) jwtAccessToken(g tokenGrant, thumb string, now time.Time) (string,
 	return op.sign(c, "at+jwt")
 }
 
-// recordGrant remembers the tokens an auth_req_id's redemption issued
-// (replay-revokes-tokens).
-func (op *OP) recordGrant(authReqID string, tr ciba.TokenResponse) {
-	if !op.allow.on(AllowReplayRevokesTokens) {
-		return
-	}
+// replayRevokesTokens (replay-revokes-tokens): an auth_req_id presented
+// again revokes the tokens its redemption issued.
+func replayRevokesTokens(h *hooks) {
+	h.redeemed = recordGrant
+	h.replayed = revokeGrant
+}
+
+// recordGrant remembers the tokens an auth_req_id's redemption issued.
+func recordGrant(op *OP, authReqID string, tr ciba.TokenResponse) {
 	keys := []string{tokenKey(tr.AccessToken)}
 	if tr.RefreshToken != "" {
 		keys = append(keys, tokenKey(tr.RefreshToken))
@@ -215,12 +162,8 @@ func (op *OP) recordGrant(authReqID string, tr ciba.TokenResponse) {
 	op.allowed.grants[authReqID] = append(op.allowed.grants[authReqID], keys...)
 }
 
-// revokeGrant revokes the tokens of an auth_req_id presented again
-// (replay-revokes-tokens).
-func (op *OP) revokeGrant(ctx context.Context, authReqID string) {
-	if !op.allow.on(AllowReplayRevokesTokens) {
-		return
-	}
+// revokeGrant revokes the tokens of an auth_req_id presented again.
+func revokeGrant(ctx context.Context, op *OP, authReqID string) {
 	op.allowed.grantsMu.Lock()
 	keys := op.allowed.grants[authReqID]
 	op.allowed.grantsMu.Unlock()
@@ -233,11 +176,8 @@ func (op *OP) revokeGrant(ctx context.Context, authReqID string) {
 }
 
 // rotateRefresh issues a new refresh token like t and revokes t
-// (refresh-token-rotation); it returns "" when the allowance is off.
-func (op *OP) rotateRefresh(ctx context.Context, t Token, now time.Time) (string, error) {
-	if !op.allow.on(AllowRefreshTokenRotation) {
-		return "", nil
-	}
+// (refresh-token-rotation).
+func rotateRefresh(ctx context.Context, op *OP, t Token, now time.Time) (string, error) {
 	raw, err := op.random(32)
 	if err != nil {
 		return "", err
@@ -253,68 +193,88 @@ func (op *OP) rotateRefresh(ctx context.Context, t Token, now time.Time) (string
 	return b64(raw), nil
 }
 
-// allowedMetadata applies the discovery allowances.
-func (op *OP) allowedMetadata(md ciba.ProviderMetadata) ciba.ProviderMetadata {
-	if op.allow.on(AllowIntrospectionAbsent) {
-		md.IntrospectionEndpoint = ""
-	}
-	if op.allow.on(AllowACRUnsupported) {
-		md.ACRValuesSupported = nil
-		md.ClaimsSupported = slices.DeleteFunc(md.ClaimsSupported, func(c string) bool { return c == ciba.ClaimACR })
-	}
-	if op.allow.on(AllowRefreshOfflineAccessOnly) && !slices.Contains(md.ScopesSupported, scopeOfflineAccess) {
-		md.ScopesSupported = append(md.ScopesSupported, scopeOfflineAccess)
-	}
-	switch {
-	case op.allow.on(AllowIDTokenES256Only):
-		md.IDTokenSigningAlgValuesSupported = []string{ciba.AlgES256}
-	case op.allow.on(AllowSingleKeyWithoutKid):
-		md.IDTokenSigningAlgValuesSupported = []string{op.signer.Algorithm}
-	}
-	return md
+// acrUnsupported (acr-unsupported): discovery publishes no acr support.
+func acrUnsupported(_ *OP, md *ciba.ProviderMetadata) {
+	md.ACRValuesSupported = nil
+	md.ClaimsSupported = slices.DeleteFunc(md.ClaimsSupported, func(c string) bool { return c == ciba.ClaimACR })
 }
 
-// discoveryExtras adds members to the discovery document
-// (discovery-extra-metadata); doc is returned unchanged otherwise.
-func (op *OP) discoveryExtras(doc any) (any, error) {
-	if !op.allow.on(AllowDiscoveryExtraMetadata) {
-		return doc, nil
+// refreshOfflineAccessOnly (refresh-token-offline-access-only): refresh
+// tokens only for scope offline_access, which every client may ask for
+// and discovery lists.
+func refreshOfflineAccessOnly(h *hooks) {
+	h.everyClientScopes = append(h.everyClientScopes, scopeOfflineAccess)
+	prev := h.refreshToken
+	h.refreshToken = func(scope string) bool {
+		return prev(scope) && slices.Contains(strings.Fields(scope), scopeOfflineAccess)
 	}
-	m, err := toJSONObject(doc)
-	if err != nil {
-		return nil, err
+	onMetadata(func(_ *OP, md *ciba.ProviderMetadata) {
+		if !slices.Contains(md.ScopesSupported, scopeOfflineAccess) {
+			md.ScopesSupported = append(md.ScopesSupported, scopeOfflineAccess)
+		}
+	})(h)
+}
+
+// singleKeyWithoutKid (single-key-without-kid): one signing key, published
+// and used without kid.
+func singleKeyWithoutKid(h *hooks) {
+	signIDTokenWith(bareSigningKey)(h)
+	onMetadata(func(op *OP, md *ciba.ProviderMetadata) {
+		md.IDTokenSigningAlgValuesSupported = []string{op.signer.Algorithm}
+	})(h)
+	onKeySet(func(op *OP, set *jose.JSONWebKeySet) error {
+		k := op.signer.Public()
+		k.KeyID, k.Use = "", "sig"
+		set.Keys = []jose.JSONWebKey{k}
+		return nil
+	})(h)
+}
+
+// introspectionAbsent (introspection-absent): no introspection endpoint.
+func introspectionAbsent(h *hooks) {
+	h.withoutIntrospection = true
+	onMetadata(func(_ *OP, md *ciba.ProviderMetadata) { md.IntrospectionEndpoint = "" })(h)
+}
+
+// refuseIntrospection (introspection-refused) refuses every client.
+func refuseIntrospection(*authenticatedClient) error {
+	return invalidClient("this client is not authorized to introspect tokens")
+}
+
+// slowPingDevice (slow-device): the device answers ping clients' requests
+// late, where a client waits on the OP's callback (CIBA 10.2) rather than
+// on its own polling schedule, and where a timer of the client's could
+// wrongly expire. Poll clients see a slow device only as more
+// authorization_pending answers.
+func slowPingDevice(ar AuthRequest) time.Duration {
+	if ar.DeliveryMode == string(ciba.ModePing) {
+		return slowDeviceDelay
 	}
+	return 0
+}
+
+// discoveryExtraMetadata (discovery-extra-metadata) adds members beyond
+// the ones the suite reads.
+func discoveryExtraMetadata(op *OP, m map[string]any) error {
 	m["end_session_endpoint"] = op.endpoint("/logout")
 	m["claims_parameter_supported"] = false
 	m["request_parameter_supported"] = true
 	m["x_ciba_check_vendor_feature"] = map[string]any{"enabled": true, "since": "2026-01"}
-	return m, nil
+	return nil
 }
 
-// allowedJWKS applies the JWKS allowances to the published set.
-func (op *OP) allowedJWKS(set jose.JSONWebKeySet) (any, error) {
-	switch {
-	case op.allow.on(AllowSingleKeyWithoutKid):
-		k := op.signer.Public()
-		k.KeyID, k.Use = "", "sig"
-		return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k}}, nil
-	case op.allow.on(AllowJWKSMixedKeys):
-		extra, err := op.encryptionKeys()
-		if err != nil {
-			return nil, err
-		}
-		m, err := toJSONObject(set)
-		if err != nil {
-			return nil, err
-		}
-		keys, _ := m["keys"].([]any)
-		for _, k := range extra {
-			keys = append(keys, k)
-		}
-		m["keys"] = keys
-		return m, nil
+// mixedKeys (jwks-mixed-keys) adds encryption keys to the JWKS.
+func mixedKeys(op *OP, m map[string]any) error {
+	extra, err := op.encryptionKeys()
+	if err != nil {
+		return err
 	}
-	return set, nil
+	keys, _ := m["keys"].([]any)
+	for _, k := range extra {
+		keys = append(keys, k)
+	}
+	m["keys"] = keys
+	return nil
 }
 
 // encryptionKeys are jwks-mixed-keys' extra members: an RSA-OAEP-256
@@ -357,19 +317,13 @@ func toJSONObject(v any) (map[string]any, error) {
 	return m, nil
 }
 
-// shapesResponses reports whether an allowance changes response headers
-// or error bodies, so Handler wraps the writer.
+// shapesResponses reports whether a bend reshapes response headers or
+// error bodies, so Handler wraps the writer.
 func (op *OP) shapesResponses() bool {
-	for _, a := range []string{AllowCacheControlExtra, AllowCacheControlMixedCase, AllowErrorExtraMembers,
-		AllowGenericErrorDescription, AllowNoErrorDescription, AllowInvalidClient400} {
-		if op.allow.on(a) {
-			return true
-		}
-	}
-	return false
+	return op.hooks.cacheControl != nil || op.hooks.errorResponse != nil || op.hooks.errorDocument != nil
 }
 
-// shapingWriter carries the response allowances to writeJSONStatus and
+// shapingWriter carries the response bends to writeJSONStatus and
 // writeError (responseShaper).
 type shapingWriter struct {
 	http.ResponseWriter
@@ -378,43 +332,48 @@ type shapingWriter struct {
 }
 
 func (w shapingWriter) shapeHeaders(h http.Header) {
-	if h.Get("Cache-Control") != "no-store" {
+	if h.Get("Cache-Control") != "no-store" || w.op.hooks.cacheControl == nil {
 		return
 	}
-	cc := "no-store"
-	if w.op.allow.on(AllowCacheControlMixedCase) {
-		cc = "No-Store"
-	}
-	if w.op.allow.on(AllowCacheControlExtra) {
-		cc += ", no-cache, private"
-	}
-	h.Set("Cache-Control", cc)
+	h.Set("Cache-Control", w.op.hooks.cacheControl("no-store"))
 }
 
 func (w shapingWriter) shapeError(status int, body ciba.ErrorResponse) (int, any) {
 	op := w.op
-	if op.allow.on(AllowInvalidClient400) && body.Error == ciba.ErrInvalidClient.Code && status == http.StatusUnauthorized &&
-		w.r.Header.Get("Authorization") == "" {
-		status = http.StatusBadRequest
+	if op.hooks.errorResponse != nil {
+		op.hooks.errorResponse(w.r, &status, &body)
 	}
-	switch {
-	case op.allow.on(AllowNoErrorDescription):
-		body.ErrorDescription = ""
-	case op.allow.on(AllowGenericErrorDescription):
-		body.ErrorDescription = genericErrorDescription
-	}
-	if !op.allow.on(AllowErrorExtraMembers) {
+	if op.hooks.errorDocument == nil {
 		return status, body
 	}
 	m, err := toJSONObject(body)
 	if err != nil {
 		return status, body
 	}
-	id, err := op.random(8)
-	if err != nil {
+	if err := op.hooks.errorDocument(op, status, m); err != nil {
 		return status, body
 	}
-	m["trace_id"] = hex.EncodeToString(id)
-	m["error_details"] = map[string]any{"status": status, "retryable": status >= 500}
 	return status, m
+}
+
+// invalidClient400 (invalid-client-400): a failed client authentication
+// without an Authorization header is answered 400.
+func invalidClient400(r *http.Request, status *int, body *ciba.ErrorResponse) {
+	if body.Error == ciba.ErrInvalidClient.Code && *status == http.StatusUnauthorized && r.Header.Get("Authorization") == "" {
+		*status = http.StatusBadRequest
+	}
+}
+
+// errorExtraMembers (error-extra-members): error bodies carry trace_id
+// and error_details.
+func errorExtraMembers(h *hooks) {
+	h.errorDocument = func(op *OP, status int, m map[string]any) error {
+		id, err := op.random(8)
+		if err != nil {
+			return err
+		}
+		m["trace_id"] = hex.EncodeToString(id)
+		m["error_details"] = map[string]any{"status": status, "retryable": status >= 500}
+		return nil
+	}
 }

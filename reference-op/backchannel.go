@@ -26,13 +26,13 @@ func (op *OP) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 		op.fail(w, r, err)
 		return
 	}
-	writeJSONStatus(w, http.StatusOK, op.faultyAck(ack))
+	writeJSONStatus(w, http.StatusOK, op.hooks.ack(ack))
 }
 
 func (op *OP) backchannel(r *http.Request) (backchannelAck, error) {
 	ctx := r.Context()
 	form, err := parseForm(r)
-	if form, err = op.faultyForm(r, form, err); err != nil {
+	if form, err = op.hooks.form(r, form, err); err != nil {
 		return backchannelAck{}, err
 	}
 	// CIBA 7.2 step 1: authenticate the client first.
@@ -57,13 +57,7 @@ func (op *OP) backchannel(r *http.Request) (backchannelAck, error) {
 // requestURIRefusal answers a request with request_uri, which this OP
 // does not support: send a signed request by value (CIBA 7.1.1).
 func (op *OP) requestURIRefusal() error {
-	switch {
-	case op.faults.on(FaultRequestURIServerError):
-		return ciba.ErrServerError.WithDescription("cannot load request_uri")
-	case op.allow.on(AllowRequestURINotSupported):
-		return errRequestURINotSupported.WithDescription("request_uri is not supported")
-	}
-	return ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)")
+	return op.hooks.refusal(ruleRequestURIRefused, ciba.ErrInvalidRequest.WithDescription("request_uri is not supported; send a signed request (CIBA 7.1.1)"))
 }
 
 // authRequestParams are the authentication request's parameters: those of
@@ -74,7 +68,7 @@ func (op *OP) authRequestParams(ctx context.Context, c *Client, form url.Values)
 		return op.signedRequestParams(ctx, c, form, req)
 	}
 	switch {
-	case op.faults.on(FaultAllowUnsignedRequest) || !op.fapi() && c.RequestSigningAlg == "":
+	case !op.hooks.enforced(ruleSignedRequestRequired) || !op.fapi() && c.RequestSigningAlg == "":
 		// CIBA 7.1: plain form parameters; a client that registered
 		// backchannel_authentication_request_signing_alg signs (CIBA 4).
 		return formParams(form.Get, form.Has), nil
@@ -88,8 +82,10 @@ func (op *OP) authRequestParams(ctx context.Context, c *Client, form url.Values)
 // also travel as a form field (CIBA 7.1.1).
 func (op *OP) signedRequestParams(ctx context.Context, c *Client, form url.Values, req string) (authParams, error) {
 	for _, name := range ciba.AuthenticationRequestParams {
-		if form.Has(name) && !op.faults.on(FaultFormOverridesSigned) {
-			return authParams{}, ciba.ErrInvalidRequest.WithDescription(name + " must be inside the signed request, not a form field (CIBA 7.1.1)")
+		if form.Has(name) {
+			if err := op.hooks.refusal(ruleOnlySignedParams, ciba.ErrInvalidRequest.WithDescription(name+" must be inside the signed request, not a form field (CIBA 7.1.1)")); err != nil {
+				return authParams{}, err
+			}
 		}
 	}
 	// Suite module 30 (form client_id of another client, certificate and
@@ -100,7 +96,7 @@ func (op *OP) signedRequestParams(ctx context.Context, c *Client, form url.Value
 	if err != nil {
 		return authParams{}, err
 	}
-	return op.faultyOverlay(p, form), nil
+	return op.hooks.signedParams(p, form), nil
 }
 
 // fapi reports whether the OP runs the FAPI-CIBA profile (the default);
@@ -108,11 +104,11 @@ func (op *OP) signedRequestParams(ctx context.Context, c *Client, form url.Value
 func (op *OP) fapi() bool { return !op.cfg.PushAllowed }
 
 func (op *OP) pushAllowed() bool {
-	return op.cfg.PushAllowed || op.faults.on(FaultPushUnderFAPI)
+	return op.cfg.PushAllowed || !op.hooks.enforced(ruleNoPushUnderFAPI)
 }
 
 // backchannelAck is the acknowledgement of an accepted request (CIBA 7.3)
-// and what the acknowledgement's faults reshape it by (faultyAck).
+// and what the acknowledgement's bends reshape it by (hooks.ack).
 type backchannelAck struct {
 	ciba.AuthenticationResponse
 	// heldInterval is the interval the request is held to (the
@@ -124,10 +120,11 @@ type backchannelAck struct {
 
 // acceptAuthRequest validates the parameters (CIBA 7.2 steps 3-6),
 // stores the request, starts the device interaction and builds the
-// acknowledgement (CIBA 7.3). Faults act only through the faulty* hooks
-// (faults_backchannel.go) and the named checks below.
+// acknowledgement (CIBA 7.3). Faults and allowances bend it at the seams
+// of op.hooks (hooks.go): the parameters read, the new request, the
+// device's view and the acknowledgement.
 func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (backchannelAck, error) {
-	p = op.faultyAuthParams(p)
+	p = op.hooks.params(p)
 	scope, err := op.checkScope(c, p.Scope)
 	if err != nil {
 		return backchannelAck{}, err
@@ -148,12 +145,12 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (b
 		return backchannelAck{}, err
 	}
 	now := op.clock.Now()
-	ar := AuthRequest{
+	ar := op.hooks.newRequest(op, AuthRequest{
 		ID:                      authReqID,
 		ClientID:                c.ID,
 		Subject:                 user.Subject,
 		Scope:                   scope,
-		ACR:                     op.allowedACR(satisfiedACR(p.ACRValues)),
+		ACR:                     satisfiedACR(p.ACRValues),
 		ACRValues:               p.ACRValues,
 		BindingMessage:          p.BindingMessage,
 		UserCode:                p.UserCode,
@@ -161,20 +158,21 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (b
 		DeliveryMode:            string(c.DeliveryMode),
 		CreatedAt:               now,
 		ExpiresAt:               now.Add(expiry),
-		Interval:                op.allowedInterval(op.cfg.Interval),
+		Interval:                op.cfg.Interval,
 		Status:                  StatusPending,
-	}
+	})
+	expiry = ar.ExpiresAt.Sub(now)
 	op.maybePurge(ctx)
 	if err := op.store.CreateAuthRequest(ctx, ar); err != nil {
 		return backchannelAck{}, err
 	}
 	op.log.Info("backchannel request accepted", "client_id", c.ID, "auth_req_id", redact(ar.ID), "sub", user.Subject, "expires_in", int(expiry/time.Second))
-	op.startDeviceInteraction(op.faultyDeviceView(ar), user)
+	op.startDeviceInteraction(op.hooks.deviceView(ar), user)
 	if c.DeliveryMode == ciba.ModePush {
 		op.armPushExpiry(ar)
 	}
 	return backchannelAck{
-		AuthenticationResponse: ciba.AuthenticationResponse{AuthReqID: ar.ID, ExpiresIn: int(expiry / time.Second), Interval: op.announcedInterval(ar.Interval)},
+		AuthenticationResponse: ciba.AuthenticationResponse{AuthReqID: ar.ID, ExpiresIn: int(expiry / time.Second), Interval: ar.Interval},
 		heldInterval:           ar.Interval,
 		expiryRequested:        p.HasExpiry,
 	}, nil
@@ -184,10 +182,7 @@ func (op *OP) acceptAuthRequest(ctx context.Context, c *Client, p authParams) (b
 // notified: binding_message (CIBA 7.1, 13), user_code (CIBA 7.1.2) and
 // client_notification_token (CIBA 7.1).
 func (op *OP) checkAuthParams(c *Client, user User, p authParams) error {
-	if err := checkBindingMessage(p.BindingMessage); err != nil {
-		return err
-	}
-	if err := op.checkRestrictedBindingMessage(p.BindingMessage); err != nil {
+	if err := op.hooks.bindingMessage(p.BindingMessage, checkBindingMessage(p.BindingMessage)); err != nil {
 		return err
 	}
 	if err := op.checkUserCode(c, user, p.UserCode); err != nil {
@@ -203,9 +198,9 @@ func (op *OP) checkUserCode(c *Client, user User, code string) error {
 	case !c.UserCodeParameter || user.UserCode == "":
 		return nil
 	case code == "":
-		return op.waivedBy(FaultUserCodeOptional, ciba.ErrMissingUserCode.WithDescription("user_code is required for this user (CIBA 7.1.2)"))
+		return op.hooks.refusal(ruleUserCodeRequired, ciba.ErrMissingUserCode.WithDescription("user_code is required for this user (CIBA 7.1.2)"))
 	case subtle.ConstantTimeCompare([]byte(code), []byte(user.UserCode)) != 1:
-		return op.waivedBy(FaultUserCodeUnchecked, ciba.ErrInvalidUserCode.WithDescription("user_code is wrong"))
+		return op.hooks.refusal(ruleUserCodeMatches, ciba.ErrInvalidUserCode.WithDescription("user_code is wrong"))
 	}
 	return nil
 }
@@ -213,36 +208,26 @@ func (op *OP) checkUserCode(c *Client, user User, code string) error {
 // checkClientNotificationToken requires a valid client_notification_token
 // from ping and push clients (CIBA 7.1).
 func (op *OP) checkClientNotificationToken(c *Client, t string) error {
-	switch {
-	case c.DeliveryMode == ciba.ModePoll:
+	if c.DeliveryMode == ciba.ModePoll {
 		return nil
-	case t == "":
-		return op.waivedBy(FaultNotificationTokenOptional, checkNotificationToken(t))
 	}
-	if err := checkNotificationToken(op.faultyCheckedNotificationToken(t)); err != nil {
-		return err
-	}
-	return op.faultyNotificationTokenRefusal(t)
+	return op.hooks.notificationToken(t, checkNotificationToken(t))
 }
 
 // requestLifetime is how long the request lives: requested_expiry if
 // sent (CIBA 7.1), at most MaxExpiry, else DefaultExpiry.
 func (op *OP) requestLifetime(p authParams) (time.Duration, error) {
-	if err := op.faultyRequestedExpiryRefusal(p.RequestedExpiry); err != nil {
+	if !p.HasExpiry {
+		return op.cfg.DefaultExpiry, nil
+	}
+	requested, err := requestedExpiry(p.RequestedExpiry)
+	if err := op.hooks.requestedExpiry(p.RequestedExpiry, err); err != nil {
 		return 0, err
 	}
-	expiry := op.cfg.DefaultExpiry
-	if p.HasExpiry {
-		requested, err := requestedExpiry(p.RequestedExpiry)
-		if err != nil {
-			if err := op.waivedBy(FaultLenientRequestedExpiry, err); err != nil {
-				return 0, err
-			}
-			requested = op.cfg.DefaultExpiry
-		}
-		expiry = min(requested, op.cfg.MaxExpiry)
+	if requested <= 0 { // invalid, but a bend let it through
+		return op.cfg.DefaultExpiry, nil
 	}
-	return op.allowedExpiry(expiry), nil
+	return min(requested, op.cfg.MaxExpiry), nil
 }
 
 // satisfiedACR is the first of acrValues the device satisfies, or "".
@@ -257,29 +242,34 @@ func satisfiedACR(acrValues string) string {
 	return ""
 }
 
-// newAuthReqID is a fresh auth_req_id of 160 random bits (CIBA 7.3
-// recommends at least 160).
+// authReqIDBytes is the randomness of an auth_req_id: 160 bits, which
+// CIBA 7.3 recommends (it requires at least 128).
+const authReqIDBytes = 20
+
+// newAuthReqID is a fresh auth_req_id of authReqIDBytes random bytes,
+// base64url (CIBA 7.3: A-Z a-z 0-9 . - _).
 func (op *OP) newAuthReqID() (string, error) {
-	raw, err := op.random(op.faultyAuthReqIDBytes(op.authReqIDBytes(20)))
+	raw, err := op.random(op.hooks.authReqIDBytes)
 	if err != nil {
 		return "", err
 	}
-	return op.faultyEncodeAuthReqID(raw, op.encodeAuthReqID), nil
+	return op.hooks.encodeAuthReqID(raw), nil
 }
 
 // checkScope requires openid and only scopes the client may use (CIBA
 // 7.1, RFC 6749 3.3); it returns the normalised scope string.
 func (op *OP) checkScope(c *Client, scope string) (string, error) {
 	values := strings.Fields(scope)
-	if op.faults.on(FaultScopeOrderSensitive) && (len(values) == 0 || values[0] != "openid") {
-		return "", ciba.ErrInvalidScope.WithDescription("scope must start with openid")
+	var openID error
+	if !slices.Contains(values, "openid") {
+		openID = ciba.ErrInvalidScope.WithDescription("scope must include openid")
 	}
-	if !slices.Contains(values, "openid") && !op.faults.on(FaultScopeOpenIDOptional) {
-		return "", ciba.ErrInvalidScope.WithDescription("scope must include openid")
+	if err := op.hooks.scope(values, openID); err != nil {
+		return "", err
 	}
 	var out []string
 	for _, v := range values {
-		if v != "openid" && !slices.Contains(c.Scopes, v) && !op.allowsScope(v) {
+		if v != "openid" && !slices.Contains(c.Scopes, v) && !slices.Contains(op.hooks.everyClientScopes, v) {
 			return "", ciba.ErrInvalidScope.WithDescription("scope " + v + " is not allowed for this client")
 		}
 		if !slices.Contains(out, v) {
@@ -297,18 +287,16 @@ func (op *OP) resolveHint(ctx context.Context, c *Client, p authParams) (User, e
 			n++
 		}
 	}
-	if n == 0 && op.faults.on(FaultHintsNotCounted) {
-		return User{}, ciba.ErrUnknownUserID.WithDescription("no user for an empty login_hint")
+	var count error
+	if n != 1 {
+		count = ciba.ErrInvalidRequest.WithDescription("exactly one of login_hint, login_hint_token and id_token_hint is required (CIBA 7.1)")
 	}
-	if n != 1 && !op.faults.on(FaultHintsNotCounted) {
-		return User{}, ciba.ErrInvalidRequest.WithDescription("exactly one of login_hint, login_hint_token and id_token_hint is required (CIBA 7.1)")
+	if err := op.hooks.hintCount(n, count); err != nil {
+		return User{}, err
 	}
 	switch {
 	case p.LoginHint != "":
-		u, ok := op.userByLoginHint(p.LoginHint)
-		if !ok && op.faults.on(FaultUnknownUserAccepted) && len(op.users) > 0 {
-			return op.users[0], nil
-		}
+		u, ok := op.hooks.loginHintUser(op, p.LoginHint)
 		if !ok {
 			return User{}, ciba.ErrUnknownUserID.WithDescription("login_hint does not identify a user")
 		}

@@ -59,13 +59,13 @@ func (op *OP) authenticateClient(ctx context.Context, r *http.Request, form url.
 		return nil, invalidClient("client secrets are not accepted; use private_key_jwt or mutual TLS (FAPI-RW 5.2.2-14)")
 	}
 	if assertion != "" || assertionType != "" {
-		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, op.faultyAudiences(r, audiences))
+		c, err := op.authenticatePrivateKeyJWT(ctx, assertion, assertionType, formClientID, op.hooks.assertionAudiences(op, r, audiences))
 		if err != nil {
 			return nil, err
 		}
 		return &authenticatedClient{Client: c, cert: cert}, nil
 	}
-	if c := op.faultyCertificateClient(r, formClientID); c != nil {
+	if c := op.hooks.certificateClient(op, r, formClientID); c != nil {
 		return &authenticatedClient{Client: c, cert: cert}, nil
 	}
 	c, err := op.authenticateMTLS(r, formClientID)
@@ -86,12 +86,9 @@ func (op *OP) authenticateMTLS(r *http.Request, formClientID string) (*Client, e
 	if !ok {
 		return nil, invalidClient("unknown client")
 	}
-	if peerCert(r) == nil && c.AuthMethod.UsesMTLS() && op.faults.on(FaultMTLSWithoutCertificate) {
-		return c, nil
-	}
 	switch c.AuthMethod {
 	case ciba.AuthPrivateKeyJWT:
-		if err := op.waivedBy(FaultClientIDWithoutAssertion, invalidClient("client is registered for private_key_jwt: client_assertion is required")); err != nil {
+		if err := op.hooks.refusal(ruleAssertionRequired, invalidClient("client is registered for private_key_jwt: client_assertion is required")); err != nil {
 			return nil, err
 		}
 	case ciba.AuthTLSClient:
@@ -111,7 +108,7 @@ func (op *OP) authenticateMTLS(r *http.Request, formClientID string) (*Client, e
 // authenticatePrivateKeyJWT checks a client assertion (RFC 7523 3, OIDC 9).
 func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertionType, formClientID string, audiences []string) (*Client, error) {
 	if assertionType != ciba.ClientAssertionTypeJWTBearer {
-		if err := op.waivedBy(FaultIgnoreAssertionType, invalidClient("client_assertion_type must be "+ciba.ClientAssertionTypeJWTBearer)); err != nil {
+		if err := op.hooks.refusal(ruleAssertionType, invalidClient("client_assertion_type must be "+ciba.ClientAssertionTypeJWTBearer)); err != nil {
 			return nil, err
 		}
 	}
@@ -137,11 +134,11 @@ func (op *OP) authenticatePrivateKeyJWT(ctx context.Context, assertion, assertio
 		return nil, err
 	}
 	if !fresh {
-		replayFault := FaultIgnoreAssertionReplay
+		once := ruleAssertionOnce
 		if secretJWT {
-			replayFault = FaultIgnoreSecretAssertionReplay
+			once = ruleSecretAssertionOnce
 		}
-		if err := op.waivedBy(replayFault, invalidClient("client_assertion jti was already used (OIDC 9)")); err != nil {
+		if err := op.hooks.refusal(once, invalidClient("client_assertion jti was already used (OIDC 9)")); err != nil {
 			return nil, err
 		}
 	}
@@ -181,14 +178,15 @@ func (op *OP) assertionIssuer(assertion, formClientID string) (*Client, claims, 
 // HS256 and RS256 are refused), or HS256 keyed with c's client_secret for
 // client_secret_jwt (OIDC Core 9).
 func (op *OP) verifiedAssertion(assertion string, c *Client, unverified claims) (claims, error) {
-	keys, algs := op.assertionVerification(c)
+	v := verification{keys: c.JWKS.Keys, algs: []string{ciba.AlgPS256, ciba.AlgES256}}
 	if c.AuthMethod == ciba.AuthClientSecretJWT {
-		keys, algs = []jose.JSONWebKey{{Key: []byte(c.Secret), Algorithm: ciba.AlgHS256}}, []string{ciba.AlgHS256}
+		v = verification{keys: []jose.JSONWebKey{{Key: []byte(c.Secret), Algorithm: ciba.AlgHS256}}, algs: []string{ciba.AlgHS256}}
 	}
-	if op.faultyAcceptsUnsigned(assertion) {
+	hdr, _ := peekHeader(assertion)
+	if v = op.hooks.assertionKeys(op, c, hdr, v); v.unsigned {
 		return unverified, nil
 	}
-	_, cl, err := verifyJWS(assertion, keys, algs)
+	_, cl, err := verifyJWS(assertion, v.keys, v.algs)
 	if err != nil {
 		return nil, invalidClient("client_assertion: " + err.Error())
 	}
@@ -199,24 +197,23 @@ func (op *OP) verifiedAssertion(assertion string, c *Client, unverified claims) 
 // 3): sub, aud, exp, nbf, iat and jti; it returns exp and jti.
 func (op *OP) checkAssertionClaims(cl claims, c *Client, audiences []string, now time.Time) (time.Time, string, error) {
 	if sub, _, _ := cl.str("sub"); sub != c.ID {
-		if err := op.waivedBy(FaultIgnoreAssertionSub, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")); err != nil {
+		if err := op.hooks.refusal(ruleAssertionSub, invalidClient("client_assertion sub must equal iss (RFC 7523 3)")); err != nil {
 			return time.Time{}, "", err
 		}
 	}
-	if err := op.faultyAssertionAudRefusal(cl); err != nil {
-		return time.Time{}, "", err
-	}
+	var aud error
 	if !cl.audContains(audiences...) {
-		if err := op.waivedBy(FaultIgnoreAssertionAud, invalidClient("client_assertion aud must be the issuer or this endpoint's URL")); err != nil {
-			return time.Time{}, "", err
-		}
+		aud = invalidClient("client_assertion aud must be the issuer or this endpoint's URL")
+	}
+	if err := op.hooks.assertionAud(cl["aud"], aud); err != nil {
+		return time.Time{}, "", err
 	}
 	exp, ok, err := cl.date("exp")
 	if err != nil || !ok {
 		return time.Time{}, "", invalidClient("client_assertion exp is missing or invalid")
 	}
 	if !now.Before(exp.Add(clockSkew)) {
-		if err := op.waivedBy(FaultIgnoreAssertionExp, invalidClient("client_assertion has expired")); err != nil {
+		if err := op.hooks.refusal(ruleAssertionExp, invalidClient("client_assertion has expired")); err != nil {
 			return time.Time{}, "", err
 		}
 	}

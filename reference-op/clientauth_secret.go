@@ -38,7 +38,7 @@ func (op *OP) authMethodsSupported() []ciba.AuthMethod {
 // "WWW-Authenticate" response header field matching the authentication
 // scheme used by the client".
 type challengeError struct {
-	err       *ciba.Error
+	err       error
 	challenge string
 }
 
@@ -52,7 +52,7 @@ func (e *challengeError) Unwrap() error { return e.err }
 // authenticated by authenticateClient). A request using more than one
 // method is refused (RFC 6749 2.3).
 func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.Values, audiences []string) (c *Client, handled bool, err error) {
-	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	basic := strings.EqualFold(scheme, "Basic")
 	post := form.Has(ciba.ParamClientSecret)
 	assertion := form.Has(ciba.ParamClientAssertion)
@@ -62,12 +62,9 @@ func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.
 	refuse := func(desc string) (*Client, bool, error) {
 		e := ciba.ErrInvalidClient.WithDescription(desc)
 		if basic {
-			status := http.StatusUnauthorized
-			if op.faults.on(FaultBasicFailure400) {
-				status = http.StatusBadRequest
-			}
-			e.Status = status
-			return nil, true, &challengeError{err: e, challenge: `Basic realm="` + op.Issuer() + `"`}
+			// RFC 6749 5.2: 401 with a challenge for the scheme tried.
+			err := op.hooks.refusal(ruleBasicFailure401, e.WithStatus(http.StatusUnauthorized))
+			return nil, true, &challengeError{err: err, challenge: `Basic realm="` + op.Issuer() + `"`}
 		}
 		return nil, true, e
 	}
@@ -77,49 +74,60 @@ func (op *OP) authenticateSecret(ctx context.Context, r *http.Request, form url.
 			methods++
 		}
 	}
-	if methods > 1 && !op.faults.on(FaultAcceptSecretBothWays) {
+	if methods > 1 && op.hooks.enforced(ruleOneAuthMethod) {
 		// RFC 6749 5.2: invalid_request "utilizes more than one mechanism
 		// for authenticating the client".
 		return nil, true, ciba.ErrInvalidRequest.WithDescription("more than one client authentication method in the request (RFC 6749 2.3)")
 	}
-	var id, secret string
-	var method ciba.AuthMethod
-	if basic {
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
-		if err != nil {
-			return refuse("the Basic credentials are not base64")
-		}
-		encID, encSecret, ok := strings.Cut(string(raw), ":")
-		if !ok {
-			return refuse("the Basic credentials are not client_id:client_secret")
-		}
-		// RFC 6749 2.3.1: both are form-urlencoded before Basic encoding.
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(encID)
-		secret, err2 = url.QueryUnescape(encSecret)
-		if err1 != nil || err2 != nil {
-			return refuse("the Basic credentials are not form-urlencoded (RFC 6749 2.3.1)")
-		}
-		method = ciba.AuthClientSecretBasic
-	} else {
-		id, secret = form.Get(ciba.ParamClientID), form.Get(ciba.ParamClientSecret)
-		method = ciba.AuthClientSecretPost
-		if len(form[ciba.ParamClientSecret]) > 1 {
-			return refuse("client_secret is repeated")
-		}
-	}
-	if basic && form.Has(ciba.ParamClientID) && form.Get(ciba.ParamClientID) != id {
-		return refuse("client_id does not match the Basic credentials")
+	id, secret, method, bad := secretCredentials(r, form, basic)
+	if bad != "" {
+		return refuse(bad)
 	}
 	cl, ok := op.clients[id]
 	if !ok {
 		return refuse("unknown client")
 	}
-	if cl.AuthMethod != method && !(op.faults.on(FaultAcceptSecretBothWays) && usesSecret(cl.AuthMethod) && cl.AuthMethod != ciba.AuthClientSecretJWT) {
+	if cl.AuthMethod != method && (!basicOrPost(cl.AuthMethod) || op.hooks.enforced(ruleRegisteredSecretWay)) {
 		return refuse("client is registered for " + string(cl.AuthMethod) + ", not " + string(method))
 	}
-	if subtle.ConstantTimeCompare([]byte(secret), []byte(cl.Secret)) != 1 && !op.faults.on(FaultAcceptWrongSecret) {
+	if subtle.ConstantTimeCompare([]byte(secret), []byte(cl.Secret)) != 1 && op.hooks.enforced(ruleSecretMatches) {
 		return refuse("client authentication failed")
 	}
 	return cl, true, nil
+}
+
+// secretCredentials reads the client_id and client_secret of a
+// client_secret_basic request (basic) or a client_secret_post one; bad
+// says why they cannot be read.
+func secretCredentials(r *http.Request, form url.Values, basic bool) (id, secret string, method ciba.AuthMethod, bad string) {
+	if !basic {
+		if len(form[ciba.ParamClientSecret]) > 1 {
+			return "", "", "", "client_secret is repeated"
+		}
+		return form.Get(ciba.ParamClientID), form.Get(ciba.ParamClientSecret), ciba.AuthClientSecretPost, ""
+	}
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", "", "", "the Basic credentials are not base64"
+	}
+	encID, encSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", "", "the Basic credentials are not client_id:client_secret"
+	}
+	// RFC 6749 2.3.1: both are form-urlencoded before Basic encoding.
+	id, err1 := url.QueryUnescape(encID)
+	secret, err2 := url.QueryUnescape(encSecret)
+	if err1 != nil || err2 != nil {
+		return "", "", "", "the Basic credentials are not form-urlencoded (RFC 6749 2.3.1)"
+	}
+	if form.Has(ciba.ParamClientID) && form.Get(ciba.ParamClientID) != id {
+		return "", "", "", "client_id does not match the Basic credentials"
+	}
+	return id, secret, ciba.AuthClientSecretBasic, ""
+}
+
+// basicOrPost reports whether m sends the client secret itself.
+func basicOrPost(m ciba.AuthMethod) bool {
+	return m == ciba.AuthClientSecretBasic || m == ciba.AuthClientSecretPost
 }

@@ -36,13 +36,8 @@ func (op *OP) channelToken(ar AuthRequest) (string, error) {
 // to authenticate the user. Without a DeviceEndpoint the request waits for
 // Decide.
 func (op *OP) startDeviceInteraction(ar AuthRequest, user User) {
-	// The slow device answers ping clients' requests late: that is where
-	// a client waits on the OP's callback (CIBA 10.2) rather than on its
-	// own polling schedule, and where a timer of the client's could
-	// wrongly expire. Poll clients see a slow device only as more
-	// authorization_pending answers.
-	if op.allow.on(AllowSlowDevice) && ar.DeliveryMode == string(ciba.ModePing) {
-		op.after(slowDeviceDelay, func(context.Context) { op.offerToDevice(ar, user, false) })
+	if d := op.hooks.deviceDelay(ar); d > 0 {
+		op.after(d, func(context.Context) { op.offerToDevice(ar, user, false) })
 		return
 	}
 	op.offerToDevice(ar, user, false)
@@ -217,7 +212,7 @@ func (op *OP) decide(ctx context.Context, id string, status AuthStatus, reason s
 		if ar.Status != StatusPending {
 			return ciba.ErrInvalidRequest.WithDescription("the request was already decided")
 		}
-		if !now.Before(ar.ExpiresAt) && !op.faults.on(FaultAcceptExpiredToken) {
+		if !now.Before(ar.ExpiresAt) && op.hooks.enforced(ruleAuthReqIDExpires) {
 			return ciba.ErrInvalidRequest.WithDescription("the request has expired")
 		}
 		ar.Status = status

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/ciba-check/ciba-check/ciba"
 )
 
@@ -35,7 +37,7 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 		}
 	}
 	sort.Strings(claims)
-	return op.allowedMetadata(ciba.ProviderMetadata{
+	md := ciba.ProviderMetadata{
 		Issuer:                                 op.Issuer(),
 		TokenEndpoint:                          op.endpoint(PathToken),
 		UserinfoEndpoint:                       op.endpoint(PathUserinfo),
@@ -59,7 +61,9 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 		ClaimsSupported:                            claims,
 		ACRValuesSupported:                         []string{ACRMultiFactor, ACRSingleFactor},
 		TLSClientCertificateBoundAccessTokens:      true,
-	})
+	}
+	op.hooks.metadata(op, &md)
+	return md
 }
 
 func (op *OP) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
@@ -69,7 +73,7 @@ func (op *OP) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !op.faults.on(FaultDiscoveryTextPlain) {
+	if op.hooks.enforced(ruleDiscoveryJSON) {
 		writeJSON(w, doc)
 		return
 	}
@@ -83,41 +87,38 @@ func (op *OP) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
 }
 
 // discoveryDocument is the published discovery document: the metadata
-// with this OP's discovery faults (metadataFaults, then documentFaults)
-// and allowances applied.
+// as published (hooks.published), as a JSON object when a bend reshapes
+// that (hooks.document).
 func (op *OP) discoveryDocument() (any, error) {
 	md := op.Metadata()
-	for _, f := range metadataFaults() {
-		if op.faults.on(f.fault) {
-			f.apply(&md)
-		}
+	op.hooks.published(op, &md)
+	return reshapedObject(op, md, op.hooks.document)
+}
+
+// reshapedObject is v, or v as a JSON object reshaped by bend when one is
+// set.
+func reshapedObject(op *OP, v any, bend func(op *OP, doc map[string]any) error) (any, error) {
+	if bend == nil {
+		return v, nil
 	}
-	var doc any = md
-	for _, f := range documentFaults() {
-		if !op.faults.on(f.fault) {
-			continue
-		}
-		m, isObject := doc.(map[string]any)
-		if !isObject {
-			var err error
-			if m, err = toJSONObject(md); err != nil {
-				return nil, err
-			}
-		}
-		f.apply(m)
-		doc = m
+	m, err := toJSONObject(v)
+	if err != nil {
+		return nil, err
 	}
-	return op.discoveryExtras(doc)
+	if err := bend(op, m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // handleJWKS publishes the public signing keys, each with kid, alg and use.
 func (op *OP) handleJWKS(w http.ResponseWriter, _ *http.Request) {
-	set, err := op.jwksWithFaults()
-	if err != nil {
+	set := jose.JSONWebKeySet{Keys: slices.Clone(op.publics.Keys)}
+	if err := op.hooks.keySet(op, &set); err != nil {
 		writeError(w, err)
 		return
 	}
-	doc, err := op.allowedJWKS(set)
+	doc, err := reshapedObject(op, set, op.hooks.jwksDocument)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -1,9 +1,12 @@
 package refop
 
 import (
+	"crypto/tls"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // Fault is one deliberate deviation of the reference OP. Switching it on
@@ -22,6 +25,9 @@ type Fault struct {
 	// NoFAPI: the fault shows only against an OP with fapi: false (push
 	// mode, client secrets), so the fault matrix runs it there.
 	NoFAPI bool
+	// bend is how the fault bends the strict OP at its seams (hooks.go);
+	// every fault has one.
+	bend func(*hooks)
 }
 
 // Fault names. Each is tested in faults_test.go to change behaviour.
@@ -53,8 +59,10 @@ func Faults() []Fault {
 	fs := coreFaults()
 	// Each area keeps its faults in its own file (faults_*.go).
 	fs = append(fs, backchannelFaults()...)
-	fs = append(fs, authDiscoveryFaults()...)
+	fs = append(fs, assertionFaults()...)
+	fs = append(fs, discoveryFaults()...)
 	fs = append(fs, tokenFaults()...)
+	fs = append(fs, pingResourceTLSFaults()...)
 	fs = append(fs, clientAuthFaults()...)
 	fs = append(fs, pushFaults()...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
@@ -64,10 +72,10 @@ func Faults() []Fault {
 // coreFaults are the first faults of the catalogue, spread over the OP.
 func coreFaults() []Fault {
 	return []Fault{
-		{Name: FaultAcceptAlgNone, Breaks: "request objects with alg none are accepted unsigned", Trips: []string{"refuses a request object with alg none"}},
-		{Name: FaultAcceptRS256, Breaks: "RS256-signed request objects are accepted", Trips: []string{"refuses a request object signed with RS256"}},
-		{Name: FaultAllowUnsignedRequest, Breaks: "plain form backchannel requests without a signed request object are accepted", Trips: []string{"refuses an unsigned backchannel request"}},
-		{Name: FaultIgnoreRequestObjectExp, Breaks: "request object exp is not checked (missing or past exp accepted)", Trips: []string{"refuses a request object that expired an hour ago", "refuses a request object without exp"}},
+		{Name: FaultAcceptAlgNone, Breaks: "request objects with alg none are accepted unsigned", Trips: []string{"refuses a request object with alg none"}, bend: acceptUnsignedRequestObjects},
+		{Name: FaultAcceptRS256, Breaks: "RS256-signed request objects are accepted", Trips: []string{"refuses a request object signed with RS256"}, bend: acceptRS256RequestObjects},
+		{Name: FaultAllowUnsignedRequest, Breaks: "plain form backchannel requests without a signed request object are accepted", Trips: []string{"refuses an unsigned backchannel request"}, bend: waive(ruleSignedRequestRequired)},
+		{Name: FaultIgnoreRequestObjectExp, Breaks: "request object exp is not checked (missing or past exp accepted)", Trips: []string{"refuses a request object that expired an hour ago", "refuses a request object without exp"}, bend: waive(ruleRequestObjectExp)},
 		{Name: FaultInvalidRequestObjectCode, Breaks: "bad request objects are answered invalid_request_object instead of invalid_request",
 			Trips: []string{
 				"refuses a request object signed with another client's key",
@@ -95,30 +103,30 @@ func coreFaults() []Fault {
 				"refuses a request object whose exp is a string",
 				"refuses a request object with an unknown crit header",
 				"refuses a request object without kid signed by another client's key",
-			}},
-		{Name: FaultIssueTokenTwice, Breaks: "an approved auth_req_id can be redeemed twice", Trips: []string{"issues tokens exactly once to concurrent token requests", "refuses a redeemed auth_req_id with invalid_grant"}},
-		{Name: FaultCrossClientAuthReqID, Breaks: "another client's auth_req_id is redeemable", Trips: []string{"refuses another client's auth_req_id and leaves the owner's request pending"}},
-		{Name: FaultAcceptExpiredToken, Breaks: "an expired auth_req_id stays pending and redeemable: never expired_token", Trips: []string{"answers expired_token after expires_in has passed"}},
+			}, bend: func(h *hooks) { h.badRequestObject = errInvalidRequestObject }},
+		{Name: FaultIssueTokenTwice, Breaks: "an approved auth_req_id can be redeemed twice", Trips: []string{"issues tokens exactly once to concurrent token requests", "refuses a redeemed auth_req_id with invalid_grant"}, bend: func(h *hooks) { h.maxRedemptions = 2 }},
+		{Name: FaultCrossClientAuthReqID, Breaks: "another client's auth_req_id is redeemable", Trips: []string{"refuses another client's auth_req_id and leaves the owner's request pending"}, bend: waive(ruleAuthReqIDOwner)},
+		{Name: FaultAcceptExpiredToken, Breaks: "an expired auth_req_id stays pending and redeemable: never expired_token", Trips: []string{"answers expired_token after expires_in has passed"}, bend: waive(ruleAuthReqIDExpires)},
 		{Name: FaultUnboundAccessToken, Breaks: "access tokens carry no cnf and userinfo ignores the client certificate",
 			Trips: []string{
 				"reports cnf x5t#S256 of the client certificate at introspection",
 				"refuses the access token at userinfo over another client's certificate",
 				"binds the refreshed access token to the client certificate",
-			}},
+			}, bend: waive(ruleAccessTokenBound)},
 		{Name: FaultWrongIDTokenAud, Breaks: "ID tokens carry an aud that is not the client_id",
 			Trips: []string{
 				"issues an ID token with iss, aud, sub, iat and a future exp",
 				"issues refresh-grant ID tokens with the original iss and sub",
-			}},
-		{Name: FaultMissingAtHash, Breaks: "ID tokens omit at_hash (also in push, where it is required)", Trips: []string{"binds the push ID token with at_hash, rt_hash and the auth_req_id claim"}, NoFAPI: true},
-		{Name: FaultPushUnderFAPI, Breaks: "push mode is advertised and push clients are accepted", Trips: []string{"does not list push in backchannel_token_delivery_modes_supported"}},
-		{Name: FaultTLSWeakCiphers, Breaks: "TLS 1.2 accepts a non-FAPI CBC cipher suite", Trips: []string{"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite"}},
-		{Name: FaultNoPingOnDeny, Breaks: "no ping is sent when the user denies", Trips: []string{"pings after the user denies and then answers access_denied"}},
-		{Name: FaultPingRetryAfter4xx, Breaks: "a ping answered 4xx is retried", Trips: []string{"does not retry a ping the client answered with 401"}},
-		{Name: FaultFollowNotificationRedirect, Breaks: "redirects from the notification endpoint are followed", Trips: []string{"does not follow a redirect from the notification endpoint"}},
-		{Name: FaultNoCNFInIntrospection, Breaks: "introspection omits the cnf certificate thumbprint", Trips: []string{"reports cnf x5t#S256 of the client certificate at introspection"}},
-		{Name: FaultShortAuthReqID, Breaks: "auth_req_id has only 64 bits of entropy", Trips: []string{"issues unique auth_req_ids of at least 128 bits"}},
-		{Name: FaultRefreshCrossClient, Breaks: "another client's refresh token is accepted", Trips: []string{"refuses another client's refresh token with invalid_grant"}},
+			}, bend: onIDTokenClaims(issuerAsAudience)},
+		{Name: FaultMissingAtHash, Breaks: "ID tokens omit at_hash (also in push, where it is required)", Trips: []string{"binds the push ID token with at_hash, rt_hash and the auth_req_id claim"}, NoFAPI: true, bend: dropClaim(ciba.ClaimATHash)},
+		{Name: FaultPushUnderFAPI, Breaks: "push mode is advertised and push clients are accepted", Trips: []string{"does not list push in backchannel_token_delivery_modes_supported"}, bend: waive(ruleNoPushUnderFAPI)},
+		{Name: FaultTLSWeakCiphers, Breaks: "TLS 1.2 accepts a non-FAPI CBC cipher suite", Trips: []string{"refuses a TLS 1.2 handshake offering only a non-FAPI cipher suite"}, bend: onTLS(func(c *tls.Config) { c.CipherSuites = append(c.CipherSuites, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA) })},
+		{Name: FaultNoPingOnDeny, Breaks: "no ping is sent when the user denies", Trips: []string{"pings after the user denies and then answers access_denied"}, bend: noPingOnDeny},
+		{Name: FaultPingRetryAfter4xx, Breaks: "a ping answered 4xx is retried", Trips: []string{"does not retry a ping the client answered with 401"}, bend: waive(ruleNoRetryAfter4xx)},
+		{Name: FaultFollowNotificationRedirect, Breaks: "redirects from the notification endpoint are followed", Trips: []string{"does not follow a redirect from the notification endpoint"}, bend: waive(ruleNoRedirectsFollowed)},
+		{Name: FaultNoCNFInIntrospection, Breaks: "introspection omits the cnf certificate thumbprint", Trips: []string{"reports cnf x5t#S256 of the client certificate at introspection"}, bend: waive(ruleIntrospectionCNF)},
+		{Name: FaultShortAuthReqID, Breaks: "auth_req_id has only 64 bits of entropy", Trips: []string{"issues unique auth_req_ids of at least 128 bits"}, bend: func(h *hooks) { h.authReqIDBytes = 8 }},
+		{Name: FaultRefreshCrossClient, Breaks: "another client's refresh token is accepted", Trips: []string{"refuses another client's refresh token with invalid_grant"}, bend: waive(ruleRefreshTokenOwner)},
 	}
 }
 
@@ -143,25 +151,3 @@ func newFaultSet(names []string) (faultSet, error) {
 }
 
 func (s faultSet) on(name string) bool { return s[name] }
-
-// Faults act at named points so the strict path reads without them: a
-// faulty* hook (faults_*.go) that reshapes a value on its way (the
-// parameters read, the device's view, the acknowledgement, the discovery
-// document through metadataFaults and documentFaults), a strict refusal
-// the fault waives (waivedBy) or replaces (faultyRefusal). Allowances take
-// the same form (allowed*, shape* in allowances_op.go).
-
-// waivedBy is the refusal err, or nil when fault (which waives it) is on:
-// the faulty OP accepts what the strict one refuses.
-func (op *OP) waivedBy(fault string, err error) error {
-	return op.faultyRefusal(fault, err, nil)
-}
-
-// faultyRefusal is the strict refusal, or faulty when fault is on: the
-// faulty OP's answer instead (nil: it accepts).
-func (op *OP) faultyRefusal(fault string, strict, faulty error) error {
-	if op.faults.on(fault) {
-		return faulty
-	}
-	return strict
-}

@@ -14,7 +14,8 @@ import (
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
-// authDiscoveryFaultProbes observe the faults of faults_auth_discovery.go.
+// authDiscoveryFaultProbes observe the faults of faults_assertion.go and
+// faults_discovery.go.
 var authDiscoveryFaultProbes = map[string]faultProbe{
 	refop.FaultAssertionAudStringOnly: func(t *testing.T, h *harness) bool {
 		a := signedAssertion(t, h, cPoll, assertionClaims(h, cPoll, map[string]any{"aud": []string{h.issuer + refop.PathBackchannel}}))

@@ -47,45 +47,45 @@ const (
 // backchannelFaults deviate at the backchannel authentication endpoint: parameters, hints, binding_message, user_code, request objects, the acknowledgement.
 func backchannelFaults() []Fault {
 	return []Fault{
-		{Name: FaultBindingMessageFormEncoded, Breaks: "the binding_message reaches the device form-encoded (spaces as +)", Trips: []string{"shows the binding_message on the authentication device as sent"}},
-		{Name: FaultKidlessAnyClientKey, Breaks: "a request object without kid is verified against every registered client's keys, not only the sender's", Trips: []string{"refuses a request object without kid signed by another client's key"}},
+		{Name: FaultBindingMessageFormEncoded, Breaks: "the binding_message reaches the device form-encoded (spaces as +)", Trips: []string{"shows the binding_message on the authentication device as sent"}, bend: onDeviceView(func(ar *AuthRequest) { ar.BindingMessage = url.QueryEscape(ar.BindingMessage) })},
+		{Name: FaultKidlessAnyClientKey, Breaks: "a request object without kid is verified against every registered client's keys, not only the sender's", Trips: []string{"refuses a request object without kid signed by another client's key"}, bend: kidlessAnyClientKey},
 		{Name: FaultBindingMessageDropped, Breaks: "binding_message is accepted but never passed on to the authentication device",
 			Trips: []string{
 				"accepts a binding_message and completes the flow",
 				"shows the binding_message on the authentication device as sent",
-			}},
-		{Name: FaultBindingMessageTruncated, Breaks: "an over-long binding_message is accepted and silently truncated on the device", Trips: []string{"refuses an undisplayable binding_message or shows it faithfully"}},
-		{Name: FaultFirstRequestParamWins, Breaks: "a repeated request parameter is not refused: the first value is used", Trips: []string{"refuses a backchannel request with the request parameter twice"}},
-		{Name: FaultFormOverridesSigned, Breaks: "form fields beside the request object are accepted and override the signed values", Trips: []string{"uses only the signed parameters, not form fields beside the request object"}},
-		{Name: FaultHintsNotCounted, Breaks: "hints are not counted: the first present one wins and none gives unknown_user_id", Trips: []string{"refuses a request with both login_hint and login_hint_token", "refuses a request without any hint"}},
-		{Name: FaultIgnoreACRValues, Breaks: "acr_values is ignored: ID tokens carry no acr", Trips: []string{"returns a requested acr in the ID token"}},
+			}, bend: onDeviceView(func(ar *AuthRequest) { ar.BindingMessage = "" })},
+		{Name: FaultBindingMessageTruncated, Breaks: "an over-long binding_message is accepted and silently truncated on the device", Trips: []string{"refuses an undisplayable binding_message or shows it faithfully"}, bend: onParams(func(p *authParams) { p.BindingMessage = truncateRunes(p.BindingMessage, MaxBindingMessageRunes) })},
+		{Name: FaultFirstRequestParamWins, Breaks: "a repeated request parameter is not refused: the first value is used", Trips: []string{"refuses a backchannel request with the request parameter twice"}, bend: firstRequestParamWins},
+		{Name: FaultFormOverridesSigned, Breaks: "form fields beside the request object are accepted and override the signed values", Trips: []string{"uses only the signed parameters, not form fields beside the request object"}, bend: bends(waive(ruleOnlySignedParams), func(h *hooks) { h.signedParams = overlayFormParams })},
+		{Name: FaultHintsNotCounted, Breaks: "hints are not counted: the first present one wins and none gives unknown_user_id", Trips: []string{"refuses a request with both login_hint and login_hint_token", "refuses a request without any hint"}, bend: hintsNotCounted},
+		{Name: FaultIgnoreACRValues, Breaks: "acr_values is ignored: ID tokens carry no acr", Trips: []string{"returns a requested acr in the ID token"}, bend: onParams(func(p *authParams) { p.ACRValues = "" })},
 		{Name: FaultIgnoreSignedUserCode, Breaks: "a user_code inside the request object is ignored (missing_user_code)",
 			Trips: []string{
 				"accepts a request with the user's user_code",
 				"refuses a request with a wrong user_code with invalid_user_code",
 				"refuses a request without the user's user_code with missing_user_code",
-			}},
-		{Name: FaultLenientRequestedExpiry, Breaks: "a requested_expiry that is not a positive integer falls back to the default expiry", Trips: []string{"refuses a requested_expiry that is not a positive integer"}},
-		{Name: FaultNotificationTokenBase64URL, Breaks: "client_notification_token is limited to the base64url alphabet (b64token's ~ + / = refused)", Trips: []string{"accepts and echoes a 1024-character client_notification_token"}},
-		{Name: FaultNotificationTokenOptional, Breaks: "ping requests without client_notification_token are accepted", Trips: []string{"refuses a ping request without client_notification_token"}},
-		{Name: FaultNotificationTokenUnlimited, Breaks: "client_notification_token longer than 1024 characters is accepted", Trips: []string{"refuses a client_notification_token longer than 1024 characters"}},
-		{Name: FaultNullInterval, Breaks: "the acknowledgement carries interval: null", Trips: []string{"acknowledges with interval as a positive JSON number if at all"}},
+			}, bend: onParams(func(p *authParams) { p.UserCode = "" })},
+		{Name: FaultLenientRequestedExpiry, Breaks: "a requested_expiry that is not a positive integer falls back to the default expiry", Trips: []string{"refuses a requested_expiry that is not a positive integer"}, bend: func(h *hooks) { h.requestedExpiry = func(any, error) error { return nil } }},
+		{Name: FaultNotificationTokenBase64URL, Breaks: "client_notification_token is limited to the base64url alphabet (b64token's ~ + / = refused)", Trips: []string{"accepts and echoes a 1024-character client_notification_token"}, bend: notificationTokenBase64URL},
+		{Name: FaultNotificationTokenOptional, Breaks: "ping requests without client_notification_token are accepted", Trips: []string{"refuses a ping request without client_notification_token"}, bend: notificationTokenOptional},
+		{Name: FaultNotificationTokenUnlimited, Breaks: "client_notification_token longer than 1024 characters is accepted", Trips: []string{"refuses a client_notification_token longer than 1024 characters"}, bend: notificationTokenUnlimited},
+		{Name: FaultNullInterval, Breaks: "the acknowledgement carries interval: null", Trips: []string{"acknowledges with interval as a positive JSON number if at all"}, bend: nullInterval},
 		// The concurrency check polls until expires_in has passed: without
 		// expires_in it has no time to poll at all.
 		// The exactly-once check no longer trips on a missing expires_in: it
 		// bounds its wait by the request's lifetime, and its first round
 		// decides at once.
-		{Name: FaultOmitExpiresIn, Breaks: "the acknowledgement omits expires_in unless requested_expiry was sent", Trips: []string{"acknowledges with expires_in as a positive JSON number"}},
-		{Name: FaultOversizedRequestServerError, Breaks: "an oversized backchannel request is answered 500 server_error", Trips: []string{"answers an oversized request object without a server error"}},
-		{Name: FaultPaddedAuthReqID, Breaks: "auth_req_id is padded standard base64 (with = + /)", Trips: []string{"acknowledges with JSON and an auth_req_id of A-Z a-z 0-9 . - _"}},
-		{Name: FaultRefuseJARTyp, Breaks: "request objects with typ oauth-authz-req+jwt are refused", Trips: []string{"accepts a request object with typ oauth-authz-req+jwt"}},
-		{Name: FaultRequestedExpiryNumberOnly, Breaks: "requested_expiry as a JSON string is refused", Trips: []string{"accepts requested_expiry as a JSON string"}},
-		{Name: FaultRequestURIServerError, Breaks: "a request with request_uri is answered 500 server_error (the OP tried to load it)", Trips: []string{"refuses request_uri instead of request with a well-formed invalid_request"}},
-		{Name: FaultScopeOpenIDOptional, Breaks: "a scope without openid is accepted", Trips: []string{"refuses a scope without openid"}},
-		{Name: FaultScopeOrderSensitive, Breaks: "scope must start with openid: other orders are refused invalid_scope", Trips: []string{"accepts the scope values in another order"}},
-		{Name: FaultUnknownUserAccepted, Breaks: "a login_hint that names no user falls back to the first user and is acknowledged", Trips: []string{"refuses an unknown login_hint with unknown_user_id"}},
-		{Name: FaultUserCodeOptional, Breaks: "a request without the user's user_code is accepted", Trips: []string{"refuses a request without the user's user_code with missing_user_code"}},
-		{Name: FaultUserCodeUnchecked, Breaks: "any user_code is accepted for a user who has one", Trips: []string{"refuses a request with a wrong user_code with invalid_user_code"}},
+		{Name: FaultOmitExpiresIn, Breaks: "the acknowledgement omits expires_in unless requested_expiry was sent", Trips: []string{"acknowledges with expires_in as a positive JSON number"}, bend: omitExpiresIn},
+		{Name: FaultOversizedRequestServerError, Breaks: "an oversized backchannel request is answered 500 server_error", Trips: []string{"answers an oversized request object without a server error"}, bend: oversizedRequestServerError},
+		{Name: FaultPaddedAuthReqID, Breaks: "auth_req_id is padded standard base64 (with = + /)", Trips: []string{"acknowledges with JSON and an auth_req_id of A-Z a-z 0-9 . - _"}, bend: func(h *hooks) { h.encodeAuthReqID = paddedAuthReqID }},
+		{Name: FaultRefuseJARTyp, Breaks: "request objects with typ oauth-authz-req+jwt are refused", Trips: []string{"accepts a request object with typ oauth-authz-req+jwt"}, bend: refuseJARTyp},
+		{Name: FaultRequestedExpiryNumberOnly, Breaks: "requested_expiry as a JSON string is refused", Trips: []string{"accepts requested_expiry as a JSON string"}, bend: requestedExpiryNumberOnly},
+		{Name: FaultRequestURIServerError, Breaks: "a request with request_uri is answered 500 server_error (the OP tried to load it)", Trips: []string{"refuses request_uri instead of request with a well-formed invalid_request"}, bend: answer(ruleRequestURIRefused, ciba.ErrServerError.WithDescription("cannot load request_uri"))},
+		{Name: FaultScopeOpenIDOptional, Breaks: "a scope without openid is accepted", Trips: []string{"refuses a scope without openid"}, bend: scopeOpenIDOptional},
+		{Name: FaultScopeOrderSensitive, Breaks: "scope must start with openid: other orders are refused invalid_scope", Trips: []string{"accepts the scope values in another order"}, bend: scopeOrderSensitive},
+		{Name: FaultUnknownUserAccepted, Breaks: "a login_hint that names no user falls back to the first user and is acknowledged", Trips: []string{"refuses an unknown login_hint with unknown_user_id"}, bend: unknownUserAccepted},
+		{Name: FaultUserCodeOptional, Breaks: "a request without the user's user_code is accepted", Trips: []string{"refuses a request without the user's user_code with missing_user_code"}, bend: waive(ruleUserCodeRequired)},
+		{Name: FaultUserCodeUnchecked, Breaks: "any user_code is accepted for a user who has one", Trips: []string{"refuses a request with a wrong user_code with invalid_user_code"}, bend: waive(ruleUserCodeMatches)},
 	}
 }
 
@@ -177,112 +177,179 @@ func (op *OP) everyClientKey() []jose.JSONWebKey {
 	return keys
 }
 
-// faultyAuthParams are the request's parameters as the faulty OP reads
-// them (binding-message-truncated, ignore-signed-user-code,
-// ignore-acr-values).
-func (op *OP) faultyAuthParams(p authParams) authParams {
-	if op.faults.on(FaultBindingMessageTruncated) {
-		p.BindingMessage = truncateRunes(p.BindingMessage, MaxBindingMessageRunes)
+// kidlessAnyClientKey (kidless-request-object-any-client-key): a request
+// object without kid verifies with every registered client's keys.
+func kidlessAnyClientKey(h *hooks) {
+	prev := h.requestObjectKeys
+	h.requestObjectKeys = func(op *OP, hdr jwsHeader, v verification) verification {
+		v = prev(op, hdr, v)
+		if hdr.Kid == "" {
+			v.keys = op.everyClientKey()
+		}
+		return v
 	}
-	if op.faults.on(FaultIgnoreSignedUserCode) {
-		p.UserCode = ""
-	}
-	if op.faults.on(FaultIgnoreACRValues) {
-		p.ACRValues = ""
-	}
-	return p
 }
 
-// faultyCheckedNotificationToken is the part of t the OP checks: all of
-// it, but only the first 1024 characters under
-// notification-token-unlimited.
-func (op *OP) faultyCheckedNotificationToken(t string) string {
-	if op.faults.on(FaultNotificationTokenUnlimited) {
-		return t[:min(len(t), ciba.MaxClientNotificationTokenLength)]
+// acceptRS256RequestObjects (accept-rs256): RS256 verifies too, with any
+// RSA key whatever its registered alg.
+func acceptRS256RequestObjects(h *hooks) {
+	prev := h.requestObjectKeys
+	h.requestObjectKeys = func(op *OP, hdr jwsHeader, v verification) verification {
+		v = prev(op, hdr, v)
+		v.algs = append(v.algs, ciba.AlgRS256)
+		v.keys = anyAlgRSAKeys(v.keys)
+		return v
 	}
-	return t
 }
 
-// faultyNotificationTokenRefusal refuses a valid b64token outside the
-// base64url alphabet (notification-token-base64url-only).
-func (op *OP) faultyNotificationTokenRefusal(t string) error {
-	if op.faults.on(FaultNotificationTokenBase64URL) && !isBase64URLToken(op.faultyCheckedNotificationToken(t)) {
-		return ciba.ErrInvalidRequest.WithDescription("client_notification_token must be base64url")
+// acceptUnsignedRequestObjects (accept-alg-none): a request object with
+// alg none is read without verification.
+func acceptUnsignedRequestObjects(h *hooks) {
+	prev := h.requestObjectKeys
+	h.requestObjectKeys = func(op *OP, hdr jwsHeader, v verification) verification {
+		v = prev(op, hdr, v)
+		v.unsigned = hdr.Alg == ciba.AlgNone
+		return v
 	}
-	return nil
 }
 
-// faultyRequestedExpiryRefusal refuses requested_expiry as a JSON string
-// (requested-expiry-number-only).
-func (op *OP) faultyRequestedExpiryRefusal(requested any) error {
-	if _, isString := requested.(string); isString && op.faults.on(FaultRequestedExpiryNumberOnly) {
-		return ciba.ErrInvalidRequest.WithDescription("requested_expiry must be a JSON number")
+// refuseJARTyp (refuse-jar-typ): typ oauth-authz-req+jwt is refused.
+func refuseJARTyp(h *hooks) {
+	h.requestObjectTyp = func(typ string, strict bool) bool {
+		return strict && !strings.EqualFold(typ, "oauth-authz-req+jwt")
 	}
-	return nil
 }
 
-// faultyAuthReqIDBytes is how many random bytes make an auth_req_id: 8
-// under short-auth-req-id.
-func (op *OP) faultyAuthReqIDBytes(n int) int {
-	if op.faults.on(FaultShortAuthReqID) {
-		return 8
+// hintsNotCounted (hints-not-counted): several hints pass, the first
+// present one wins; none is unknown_user_id.
+func hintsNotCounted(h *hooks) {
+	h.hintCount = func(n int, _ error) error {
+		if n == 0 {
+			return ciba.ErrUnknownUserID.WithDescription("no user for an empty login_hint")
+		}
+		return nil
 	}
-	return n
 }
 
-// faultyEncodeAuthReqID writes an auth_req_id's random bytes with encode,
-// or as padded standard base64 under padded-auth-req-id.
-func (op *OP) faultyEncodeAuthReqID(raw []byte, encode func([]byte) string) string {
-	if op.faults.on(FaultPaddedAuthReqID) {
-		return paddedAuthReqID(raw)
+// unknownUserAccepted (unknown-user-accepted): a login_hint naming no user
+// falls back to the first user.
+func unknownUserAccepted(h *hooks) {
+	prev := h.loginHintUser
+	h.loginHintUser = func(op *OP, hint string) (User, bool) {
+		u, ok := prev(op, hint)
+		if !ok && len(op.users) > 0 {
+			return op.users[0], true
+		}
+		return u, ok
 	}
-	return encode(raw)
 }
 
-// faultyDeviceView is the stored request as the authentication device
-// receives it (binding-message-form-encoded, binding-message-dropped).
-func (op *OP) faultyDeviceView(ar AuthRequest) AuthRequest {
-	if op.faults.on(FaultBindingMessageFormEncoded) {
-		ar.BindingMessage = url.QueryEscape(ar.BindingMessage)
-	}
-	if op.faults.on(FaultBindingMessageDropped) {
-		ar.BindingMessage = ""
-	}
-	return ar
+// scopeOpenIDOptional (scope-openid-optional): a scope without openid
+// passes.
+func scopeOpenIDOptional(h *hooks) {
+	h.scope = func([]string, error) error { return nil }
 }
 
-// faultyAck is the acknowledgement's body: ack, or a reshaped member set
-// under omit-expires-in (when no requested_expiry was sent) and
-// null-interval.
-func (op *OP) faultyAck(ack backchannelAck) any {
-	switch {
-	case op.faults.on(FaultOmitExpiresIn) && !ack.expiryRequested:
-		return map[string]any{"auth_req_id": ack.AuthReqID, "interval": ack.heldInterval}
-	case op.faults.on(FaultNullInterval):
+// scopeOrderSensitive (scope-order-sensitive): scope must start with
+// openid.
+func scopeOrderSensitive(h *hooks) {
+	prev := h.scope
+	h.scope = func(values []string, strict error) error {
+		if len(values) == 0 || values[0] != "openid" {
+			return ciba.ErrInvalidScope.WithDescription("scope must start with openid")
+		}
+		return prev(values, strict)
+	}
+}
+
+// notificationTokenOptional (notification-token-optional): a ping or push
+// request without client_notification_token passes.
+func notificationTokenOptional(h *hooks) {
+	prev := h.notificationToken
+	h.notificationToken = func(t string, strict error) error {
+		if t == "" {
+			return nil
+		}
+		return prev(t, strict)
+	}
+}
+
+// notificationTokenUnlimited (notification-token-unlimited): only the
+// first 1024 characters of client_notification_token are checked.
+func notificationTokenUnlimited(h *hooks) {
+	prev := h.notificationToken
+	h.notificationToken = func(t string, _ error) error {
+		checked := t[:min(len(t), ciba.MaxClientNotificationTokenLength)]
+		return prev(checked, checkNotificationToken(checked))
+	}
+}
+
+// notificationTokenBase64URL (notification-token-base64url-only): a valid
+// b64token outside the base64url alphabet is refused.
+func notificationTokenBase64URL(h *hooks) {
+	prev := h.notificationToken
+	h.notificationToken = func(t string, strict error) error {
+		if err := prev(t, strict); err != nil {
+			return err
+		}
+		if !isBase64URLToken(t) {
+			return ciba.ErrInvalidRequest.WithDescription("client_notification_token must be base64url")
+		}
+		return nil
+	}
+}
+
+// requestedExpiryNumberOnly (requested-expiry-number-only):
+// requested_expiry as a JSON string is refused.
+func requestedExpiryNumberOnly(h *hooks) {
+	prev := h.requestedExpiry
+	h.requestedExpiry = func(v any, strict error) error {
+		if _, isString := v.(string); isString {
+			return ciba.ErrInvalidRequest.WithDescription("requested_expiry must be a JSON number")
+		}
+		return prev(v, strict)
+	}
+}
+
+// omitExpiresIn (omit-expires-in): the acknowledgement omits expires_in
+// unless requested_expiry was sent.
+func omitExpiresIn(h *hooks) {
+	prev := h.ack
+	h.ack = func(ack backchannelAck) any {
+		if !ack.expiryRequested {
+			return map[string]any{"auth_req_id": ack.AuthReqID, "interval": ack.heldInterval}
+		}
+		return prev(ack)
+	}
+}
+
+// nullInterval (null-interval): the acknowledgement carries interval null.
+func nullInterval(h *hooks) {
+	h.ack = func(ack backchannelAck) any {
 		return map[string]any{"auth_req_id": ack.AuthReqID, "expires_in": ack.ExpiresIn, "interval": nil}
 	}
-	return ack.AuthenticationResponse
 }
 
-// faultyForm is the parsed backchannel form (err: its refusal) as the
-// faulty OP takes it: a repeated request parameter is let through
-// (first-request-param-wins), an oversized body is a server error
-// (oversized-request-server-error).
-func (op *OP) faultyForm(r *http.Request, form url.Values, err error) (url.Values, error) {
-	if err != nil && op.faults.on(FaultFirstRequestParamWins) && onlyRequestRepeated(r.PostForm) {
-		return r.PostForm, nil
+// firstRequestParamWins (first-request-param-wins): a repeated request
+// parameter is let through, the first value used.
+func firstRequestParamWins(h *hooks) {
+	prev := h.form
+	h.form = func(r *http.Request, form url.Values, err error) (url.Values, error) {
+		if err != nil && onlyRequestRepeated(r.PostForm) {
+			return r.PostForm, nil
+		}
+		return prev(r, form, err)
 	}
-	if err != nil && op.faults.on(FaultOversizedRequestServerError) && isBodyTooLarge(err) {
-		return form, ciba.ErrServerError.WithDescription("internal error")
-	}
-	return form, err
 }
 
-// faultyOverlay is the signed parameters p with the form fields beside the
-// request object laid over them under form-overrides-signed.
-func (op *OP) faultyOverlay(p authParams, form url.Values) authParams {
-	if op.faults.on(FaultFormOverridesSigned) {
-		return overlayFormParams(p, form)
+// oversizedRequestServerError (oversized-request-server-error): an
+// oversized body is answered 500 server_error.
+func oversizedRequestServerError(h *hooks) {
+	prev := h.form
+	h.form = func(r *http.Request, form url.Values, err error) (url.Values, error) {
+		if err != nil && isBodyTooLarge(err) {
+			return form, ciba.ErrServerError.WithDescription("internal error")
+		}
+		return prev(r, form, err)
 	}
-	return p
 }

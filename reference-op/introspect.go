@@ -14,8 +14,8 @@ func (op *OP) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if op.allow.on(AllowIntrospectionRefused) {
-		op.fail(w, r, invalidClient("this client is not authorized to introspect tokens"))
+	if err := op.hooks.introspection(ac); err != nil {
+		op.fail(w, r, err)
 		return
 	}
 	t, err := op.store.GetToken(ctx, tokenKey(value))
@@ -36,7 +36,7 @@ func (op *OP) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if t.Kind == KindRefresh {
 		resp.TokenType = string(KindRefresh)
 	}
-	if t.CertThumbprint != "" && !op.faults.on(FaultNoCNFInIntrospection) {
+	if t.CertThumbprint != "" && op.hooks.enforced(ruleIntrospectionCNF) {
 		resp.CNF = map[string]string{ciba.ClaimX5TS256: t.CertThumbprint} // RFC 8705 3.2
 	}
 	writeJSONStatus(w, http.StatusOK, resp)

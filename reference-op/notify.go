@@ -36,29 +36,19 @@ func (op *OP) notifyFrom(ar AuthRequest, attempt int) bool {
 	if !ok {
 		return false
 	}
-	switch ciba.DeliveryMode(ar.DeliveryMode) {
+	switch op.hooks.notifyMode(ar) {
 	case ciba.ModePing:
-		if ar.Status != StatusApproved && op.faults.on(FaultNoPingOnDeny) {
-			return false
-		}
-		body := op.pingBody(ar)
+		body := op.hooks.pingBody(ar, pingBody(ar))
 		op.goBackground(func(ctx context.Context) { op.deliver(ctx, c, ar, body, attempt) })
 		return true
 	case ciba.ModePush:
 		op.goBackground(func(ctx context.Context) {
-			if ar.Status == StatusApproved && op.faults.on(FaultPushSendsPing) {
-				op.deliver(ctx, c, ar, op.pingBody(ar), attempt)
-				return
-			}
 			body, err := op.pushPayload(ctx, ar)
 			if err != nil {
 				op.log.Warn("push payload failed", "auth_req_id", redact(ar.ID), "err", err)
 				return
 			}
-			if ar.Status == StatusApproved && op.faults.on(FaultPushTwice) {
-				// An extra copy first, so the logged delivery comes last.
-				_, _ = op.postNotification(ctx, c.NotificationEndpoint, ar.ClientNotificationToken, body)
-			}
+			op.hooks.pushed(ctx, op, c, ar, body)
 			op.deliver(ctx, c, ar, body, attempt)
 		})
 		return true
@@ -66,16 +56,22 @@ func (op *OP) notifyFrom(ar AuthRequest, attempt int) bool {
 	return false
 }
 
+// pingBody is the ping notification: the auth_req_id alone (CIBA 10.2).
+func pingBody(ar AuthRequest) []byte {
+	body, _ := json.Marshal(ciba.PingNotification{AuthReqID: ar.ID})
+	return body
+}
+
 // deliver POSTs body to the client's notification endpoint with the
 // client_notification_token as bearer (CIBA 10.2), scheduling a retry on
 // the configured clock when allowed.
 func (op *OP) deliver(ctx context.Context, c *Client, ar AuthRequest, body []byte, attempt int) {
 	token := ar.ClientNotificationToken
-	if ciba.DeliveryMode(ar.DeliveryMode) == ciba.ModePush && op.faults.on(FaultPushWithoutBearer) {
+	if ciba.DeliveryMode(ar.DeliveryMode) == ciba.ModePush && !op.hooks.enforced(rulePushBearer) {
 		token = ""
 	}
 	status, err := op.postNotification(ctx, c.NotificationEndpoint, token, body)
-	retryable := err != nil || status >= 500 || (status >= 400 && (op.faults.on(FaultPingRetryAfter4xx) || op.allow.on(AllowPingRetry4xx)))
+	retryable := err != nil || status >= 500 || (status >= 400 && !op.hooks.enforced(ruleNoRetryAfter4xx))
 	stopping := ctx.Err() != nil
 	retry := retryable && attempt < notifyAttempts && !stopping
 	if retry {
@@ -89,7 +85,7 @@ func (op *OP) deliver(ctx context.Context, c *Client, ar AuthRequest, body []byt
 		if _, uerr := op.store.UpdateAuthRequest(context.WithoutCancel(ctx), ar.ID, func(r *AuthRequest) error {
 			r.NotifyAttempts = max(r.NotifyAttempts, attempt)
 			r.NotifyDone = r.NotifyDone || done
-			op.failOnPingAnswer(r, status, err)
+			op.hooks.pingAnswered(r, status, err)
 			return nil
 		}); uerr != nil && !errors.Is(uerr, ErrNotFound) {
 			op.log.Warn("recording notification progress failed", "auth_req_id", redact(ar.ID), "err", uerr)
@@ -166,10 +162,7 @@ func (op *OP) pushPayload(ctx context.Context, ar AuthRequest) ([]byte, error) {
 
 // pushError is the push error payload of CIBA 12 for ar.
 func (op *OP) pushError(ar AuthRequest, code, description string) ([]byte, error) {
-	if op.faults.on(FaultPushErrorWrongCode) {
-		code = pushFaultErrorCode
-	}
-	return json.Marshal(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: code, ErrorDescription: description})
+	return json.Marshal(op.hooks.pushError(ciba.PushErrorPayload{AuthReqID: ar.ID, Error: code, ErrorDescription: description}))
 }
 
 // errStillOpen stops expirePush's update: the request was decided, or the

@@ -3,6 +3,7 @@ package refop
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -28,13 +29,14 @@ type authParams struct {
 
 // badRequestObject is the error for any request object flaw. CIBA-13 and
 // the certification suite want invalid_request, never
-// invalid_request_object (unless the fault says otherwise).
+// invalid_request_object (hooks.badRequestObject, unless a fault says
+// otherwise).
 func (op *OP) badRequestObject(desc string) error {
-	if op.faults.on(FaultInvalidRequestObjectCode) {
-		return (&ciba.Error{Code: "invalid_request_object", Status: 400}).WithDescription("request object: " + desc)
-	}
-	return ciba.ErrInvalidRequest.WithDescription("request object: " + desc)
+	return op.hooks.badRequestObject.WithDescription("request object: " + desc)
 }
+
+// errInvalidRequestObject is the code of invalid-request-object-code.
+var errInvalidRequestObject = &ciba.Error{Code: "invalid_request_object", Status: 400}
 
 // allowedRequestTyp lists the typ headers a request object may carry
 // (JAR 4 recommends oauth-authz-req+jwt; JWT and none are common).
@@ -51,35 +53,18 @@ func (op *OP) parseRequestObject(ctx context.Context, c *Client, compact string)
 	if err != nil {
 		return authParams{}, op.badRequestObject(err.Error())
 	}
-	if !allowedRequestTyp(h.Typ) || (op.faults.on(FaultRefuseJARTyp) && strings.EqualFold(h.Typ, "oauth-authz-req+jwt")) {
+	if !op.hooks.requestObjectTyp(h.Typ, allowedRequestTyp(h.Typ)) {
 		return authParams{}, op.badRequestObject("typ " + h.Typ + " not allowed")
 	}
-	var cl claims
-	if h.Alg == ciba.AlgNone && op.faults.on(FaultAcceptAlgNone) {
-		payload, err := unsignedPayload(compact)
-		if err != nil {
-			return authParams{}, op.badRequestObject("malformed payload")
-		}
-		if cl, err = decodeClaims(payload); err != nil {
-			return authParams{}, op.badRequestObject(err.Error())
-		}
-	} else {
-		algs := []string{ciba.AlgPS256, ciba.AlgES256}
-		if c.RequestSigningAlg != "" {
-			// CIBA 4: the registered alg is the only one accepted.
-			algs = []string{c.RequestSigningAlg}
-		}
-		keys := c.JWKS.Keys
-		if op.faults.on(FaultAcceptRS256) {
-			algs = append(algs, ciba.AlgRS256)
-			keys = anyAlgRSAKeys(keys)
-		}
-		if h, _ := peekHeader(compact); h.Kid == "" && op.faults.on(FaultKidlessAnyClientKey) {
-			keys = op.everyClientKey()
-		}
-		if _, cl, err = verifyJWS(compact, keys, algs); err != nil {
-			return authParams{}, op.badRequestObject(err.Error())
-		}
+	algs := []string{ciba.AlgPS256, ciba.AlgES256}
+	if c.RequestSigningAlg != "" {
+		// CIBA 4: the registered alg is the only one accepted.
+		algs = []string{c.RequestSigningAlg}
+	}
+	v := op.hooks.requestObjectKeys(op, h, verification{keys: c.JWKS.Keys, algs: algs})
+	cl, err := v.claims(compact)
+	if err != nil {
+		return authParams{}, op.badRequestObject(err.Error())
 	}
 	if err := op.checkRequestObjectClaims(ctx, c, cl); err != nil {
 		return authParams{}, err
@@ -87,8 +72,23 @@ func (op *OP) parseRequestObject(ctx context.Context, c *Client, compact string)
 	return op.requestParams(cl)
 }
 
+// claims are the verified claims of compact, or its unverified ones when
+// v is unsigned.
+func (v verification) claims(compact string) (claims, error) {
+	if !v.unsigned {
+		_, cl, err := verifyJWS(compact, v.keys, v.algs)
+		return cl, err
+	}
+	payload, err := unsignedPayload(compact)
+	if err != nil {
+		return nil, errors.New("malformed payload")
+	}
+	return decodeClaims(payload)
+}
+
+// checkRequestObjectClaims checks the claims of client c's request object
+// (CIBA 7.1.1, FAPI-CIBA 5.2.2-9, JAR 10.8).
 func (op *OP) checkRequestObjectClaims(ctx context.Context, c *Client, cl claims) error {
-	now := op.clock.Now()
 	if !cl.audContains(op.Issuer(), op.Issuer()+"/") {
 		return op.badRequestObject("aud must contain the issuer")
 	}
@@ -104,49 +104,61 @@ func (op *OP) checkRequestObjectClaims(ctx context.Context, c *Client, cl claims
 			return op.badRequestObject(forbidden + " must not appear inside a request object")
 		}
 	}
-	exp, hasExp, err := cl.date("exp")
+	now := op.clock.Now()
+	until, err := op.checkRequestObjectTimes(cl, now)
 	if err != nil {
-		return op.badRequestObject(err.Error())
-	}
-	if !op.faults.on(FaultIgnoreRequestObjectExp) {
-		if !hasExp {
-			return op.badRequestObject("exp is required (CIBA 7.1.1)")
-		}
-		if !now.Before(exp.Add(clockSkew)) {
-			return op.badRequestObject("request object has expired")
-		}
-	}
-	if _, ok, err := cl.date("iat"); err != nil || !ok {
-		return op.badRequestObject("iat is required and must be a number (CIBA 7.1.1)")
-	}
-	nbf, ok, err := cl.date("nbf")
-	if err != nil || !ok {
-		return op.badRequestObject("nbf is required and must be a number (FAPI-CIBA 5.2.2-9)")
-	}
-	if nbf.After(now.Add(clockSkew)) {
-		return op.badRequestObject("nbf is in the future")
-	}
-	if hasExp && exp.Sub(nbf) > time.Duration(ciba.MaxRequestObjectLifetimeSeconds)*time.Second {
-		return op.badRequestObject("exp - nbf exceeds 60 minutes (FAPI-CIBA 5.2.2-9)")
+		return err
 	}
 	jti, _, err := cl.str("jti")
 	if err != nil || jti == "" {
 		return op.badRequestObject("jti is required (CIBA 7.1.1)")
 	}
-	if !op.allow.on(AllowRequestObjectReplay) {
-		until := exp
-		if !hasExp {
-			until = now.Add(time.Hour)
-		}
-		fresh, err := op.store.UseJTI(ctx, "request\x00"+c.ID+"\x00"+jti, until.Add(clockSkew), now)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			return op.badRequestObject("jti was already used")
-		}
+	if !op.hooks.enforced(ruleRequestObjectOnce) {
+		return nil
+	}
+	fresh, err := op.store.UseJTI(ctx, "request\x00"+c.ID+"\x00"+jti, until.Add(clockSkew), now)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return op.badRequestObject("jti was already used")
 	}
 	return nil
+}
+
+// checkRequestObjectTimes checks exp, iat and nbf at now (CIBA 7.1.1,
+// FAPI-CIBA 5.2.2-9) and returns until when the request object's jti is kept: its
+// exp, or an hour when it has none.
+func (op *OP) checkRequestObjectTimes(cl claims, now time.Time) (until time.Time, err error) {
+	exp, hasExp, err := cl.date("exp")
+	if err != nil {
+		return until, op.badRequestObject(err.Error())
+	}
+	if op.hooks.enforced(ruleRequestObjectExp) {
+		if !hasExp {
+			return until, op.badRequestObject("exp is required (CIBA 7.1.1)")
+		}
+		if !now.Before(exp.Add(clockSkew)) {
+			return until, op.badRequestObject("request object has expired")
+		}
+	}
+	if _, ok, err := cl.date("iat"); err != nil || !ok {
+		return until, op.badRequestObject("iat is required and must be a number (CIBA 7.1.1)")
+	}
+	nbf, ok, err := cl.date("nbf")
+	if err != nil || !ok {
+		return until, op.badRequestObject("nbf is required and must be a number (FAPI-CIBA 5.2.2-9)")
+	}
+	if nbf.After(now.Add(clockSkew)) {
+		return until, op.badRequestObject("nbf is in the future")
+	}
+	if hasExp && exp.Sub(nbf) > time.Duration(ciba.MaxRequestObjectLifetimeSeconds)*time.Second {
+		return until, op.badRequestObject("exp - nbf exceeds 60 minutes (FAPI-CIBA 5.2.2-9)")
+	}
+	if !hasExp {
+		return now.Add(time.Hour), nil
+	}
+	return exp, nil
 }
 
 // requestParams extracts and type-checks the CIBA parameters.

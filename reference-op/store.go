@@ -1,13 +1,13 @@
 package refop
 
 import (
-	"container/heap"
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ciba-check/ciba-check/ciba"
 )
 
 // ErrNotFound is returned by a Store for an unknown key.
@@ -140,20 +140,35 @@ type Store interface {
 // and retained expired requests (an hour) is too much under sustained
 // load. Used jtis are never capped: dropping a live one would allow a
 // replay; they expire within minutes.
+//
+// Requests long expired are reduced to tombstones (Retire), used jtis
+// to a digest and an expiry, and tokens to a compact form under a digest
+// of their key (storedToken), so what the store keeps for a request after
+// its expiry (an hour, for expired_token answers) is about a sixth of the
+// whole record, and a token (a refresh token lives a day) about half.
 type MemoryStore struct {
 	mu          sync.Mutex
 	maxRequests int
 	maxTokens   int
 	requests    map[string]AuthRequest
-	tokens      map[string]Token
-	jtis        map[string]time.Time
-	requestsExp expiryQueue
-	tokensExp   expiryQueue
-	jtisExp     expiryQueue
+	tokens      map[digest]storedToken
+	jtis        map[digest]int64 // expiry, Unix ns
+	requestsExp expiryQueue[string]
+	tokensExp   expiryQueue[digest]
+	jtisExp     expiryQueue[digest]
 	// requestsAge and tokensAge list keys oldest first, for the caps.
-	requestsAge fifo
-	tokensAge   fifo
+	requestsAge fifo[string]
+	tokensAge   fifo[digest]
 	dropped     int
+	// names and nameIdx are the shared strings (intern), by index.
+	names   []string
+	nameIdx map[string]uint32
+	// tombs are retired requests (Retire), by digest of their id;
+	// retainedExp lists requests Retire had to keep whole.
+	tombs       map[digest]tombstone
+	tombsExp    expiryQueue[digest]
+	retainedExp expiryQueue[string]
+	maxTombs    int
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -164,17 +179,31 @@ var _ Store = (*MemoryStore)(nil)
 const (
 	DefaultMaxStoredRequests = 200_000
 	DefaultMaxStoredTokens   = 400_000
+	// DefaultMaxTombstones caps retired requests (Retire), about 100
+	// bytes each; beyond it the one expiring first goes (a late poll for
+	// it then gets invalid_grant instead of expired_token).
+	DefaultMaxTombstones = 1_000_000
 )
 
 // NewMemoryStore returns an empty MemoryStore with the default caps.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{
+	s := &MemoryStore{
 		maxRequests: DefaultMaxStoredRequests,
 		maxTokens:   DefaultMaxStoredTokens,
 		requests:    map[string]AuthRequest{},
-		tokens:      map[string]Token{},
-		jtis:        map[string]time.Time{},
+		tokens:      map[digest]storedToken{},
+		jtis:        map[digest]int64{},
+		tombs:       map[digest]tombstone{},
+		maxTombs:    DefaultMaxTombstones,
 	}
+	// The states and delivery modes a tombstone records always have an
+	// index, however many other strings were shared before.
+	s.names, s.nameIdx = []string{""}, map[string]uint32{"": 0}
+	for _, v := range []string{string(StatusPending), string(StatusApproved), string(StatusDenied), string(StatusFailed),
+		string(StatusRedeemed), string(StatusExpired), string(ciba.ModePoll), string(ciba.ModePing), string(ciba.ModePush)} {
+		s.intern(v)
+	}
+	return s
 }
 
 // SetLimits replaces the caps on stored requests and tokens; values below
@@ -198,9 +227,13 @@ type StoreCounts struct {
 	// at least the entries stored, more only for keys whose expiry
 	// changed; BoltStore: exactly the entries stored).
 	Queued int
-	// Dropped counts requests and tokens a MemoryStore dropped, oldest
-	// first, to stay within its caps (SetLimits).
+	// Dropped counts requests, tokens and tombstones a MemoryStore
+	// dropped, oldest first, to stay within its caps (SetLimits,
+	// DefaultMaxTombstones).
 	Dropped int
+	// Tombstones counts the requests a MemoryStore retired (Retire):
+	// not in Requests.
+	Tombstones int
 }
 
 // Counts reports how many entries the store holds.
@@ -209,8 +242,9 @@ func (s *MemoryStore) Counts() StoreCounts {
 	defer s.mu.Unlock()
 	return StoreCounts{
 		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis),
-		Queued:  len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp),
-		Dropped: s.dropped,
+		Queued:     len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp) + len(s.tombsExp) + len(s.retainedExp),
+		Dropped:    s.dropped,
+		Tombstones: len(s.tombs),
 	}
 }
 
@@ -221,9 +255,12 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.requests[r.ID]; ok {
 		return ErrExists
 	}
-	r = ownStrings(r)
+	if _, ok := s.tombs[digestOf(r.ID)]; ok {
+		return ErrExists
+	}
+	r = s.own(r)
 	s.requests[r.ID] = r
-	s.requestsExp.push(r.ID, r.ExpiresAt)
+	s.requestsExp.push(r.ID, unixNano(r.ExpiresAt))
 	s.requestsAge.add(r.ID, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
 	for len(s.requests) > s.maxRequests {
 		delete(s.requests, s.requestsAge.oldest(func(k string) bool { _, ok := s.requests[k]; return ok }))
@@ -238,6 +275,9 @@ func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (AuthRequest,
 	defer s.mu.Unlock()
 	r, ok := s.requests[id]
 	if !ok {
+		if tb, ok := s.tombs[digestOf(id)]; ok {
+			return s.request(id, tb), nil
+		}
 		return AuthRequest{}, ErrNotFound
 	}
 	return r, nil
@@ -249,7 +289,7 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 	defer s.mu.Unlock()
 	r, ok := s.requests[id]
 	if !ok {
-		return AuthRequest{}, ErrNotFound
+		return s.updateTomb(id, fn)
 	}
 	before, key := r.ExpiresAt, r.ID
 	if err := fn(&r); err != nil {
@@ -260,7 +300,7 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 	// caller's auth_req_id is a window into its token request's body.
 	s.requests[key] = r
 	if !r.ExpiresAt.Equal(before) {
-		s.requestsExp.push(key, r.ExpiresAt)
+		s.requestsExp.push(key, unixNano(r.ExpiresAt))
 	}
 	return r, nil
 }
@@ -269,61 +309,74 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t = ownTokenStrings(t)
-	old, ok := s.tokens[t.Key]
-	if !ok || !old.ExpiresAt.Equal(t.ExpiresAt) {
-		s.tokensExp.push(t.Key, t.ExpiresAt)
+	k, st := digestOf(t.Key), s.storeToken(t)
+	old, ok := s.tokens[k]
+	if !ok || old.expiresAt != st.expiresAt {
+		s.tokensExp.push(k, st.expiresAt)
 	}
-	s.tokens[t.Key] = t
+	s.tokens[k] = st
 	if !ok {
-		s.tokensAge.add(t.Key, len(s.tokens), func(k string) bool { _, ok := s.tokens[k]; return ok })
+		s.tokensAge.add(k, len(s.tokens), s.hasToken)
 	}
 	for len(s.tokens) > s.maxTokens {
-		delete(s.tokens, s.tokensAge.oldest(func(k string) bool { _, ok := s.tokens[k]; return ok }))
+		delete(s.tokens, s.tokensAge.oldest(s.hasToken))
 		s.dropped++
 	}
 	return nil
 }
 
+func (s *MemoryStore) hasToken(k digest) bool { _, ok := s.tokens[k]; return ok }
+
 // GetToken implements Store.
 func (s *MemoryStore) GetToken(_ context.Context, key string) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.tokens[key]
+	st, ok := s.tokens[digestOf(key)]
 	if !ok {
 		return Token{}, ErrNotFound
 	}
-	return t, nil
+	return st.token(key), nil
 }
 
 // RevokeToken implements Store.
 func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.tokens[key]
+	k := digestOf(key)
+	st, ok := s.tokens[k]
 	if !ok {
 		return ErrNotFound
 	}
-	t.Revoked = true
-	s.tokens[t.Key] = t // the stored key: see UpdateAuthRequest
+	st.revoked = true
+	s.tokens[k] = st
 	return nil
 }
 
 // UseJTI implements Store. It first drops the jtis expired by now: they
 // would be accepted again anyway, so keeping them only costs memory.
+//
+// A used jti is kept as 16 bytes of the SHA-256 of key and its expiry
+// (64 bytes with its index entries, against 173 for the key string and a
+// time.Time; measured with 100,000): at hundreds of assertions a second, each
+// replay-protected until its exp, they are most of what a MemoryStore
+// holds. Two keys colliding in 128 bits would only refuse the second
+// as a replay.
 func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.jtisExp.popWhile(func(at time.Time) bool { return !at.After(now) }, func(k string) {
-		if exp, ok := s.jtis[k]; ok && !exp.After(now) {
+	nowN := unixNano(now)
+	s.jtisExp.popWhile(func(at int64) bool { return at <= nowN }, func(k digest) {
+		if exp, ok := s.jtis[k]; ok && exp <= nowN {
 			delete(s.jtis, k)
 		}
 	})
-	if exp, ok := s.jtis[key]; ok && exp.After(now) {
+	k := digestOf(key)
+	if exp, ok := s.jtis[k]; ok && exp > nowN {
 		return false, nil
 	}
-	s.jtis[key] = expiresAt
-	s.jtisExp.push(key, expiresAt)
+	exp := unixNano(expiresAt)
+	s.jtis[k] = exp
+	s.jtisExp.push(k, exp)
 	return true, nil
 }
 
@@ -342,109 +395,46 @@ func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error)
 func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	before := func(at time.Time) bool { return at.Before(cutoff) }
-	s.requestsExp.popWhile(before, func(id string) {
+	cut := unixNano(cutoff)
+	before := func(at int64) bool { return at < cut }
+	dropRequest := func(id string) {
 		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
 			delete(s.requests, id)
 		}
-	})
-	s.tokensExp.popWhile(before, func(k string) {
-		if t, ok := s.tokens[k]; ok && t.ExpiresAt.Before(cutoff) {
+	}
+	s.requestsExp.popWhile(before, dropRequest)
+	s.tokensExp.popWhile(before, func(k digest) {
+		if t, ok := s.tokens[k]; ok && t.expiresAt < cut {
 			delete(s.tokens, k)
 		}
 	})
-	s.jtisExp.popWhile(before, func(k string) {
-		if exp, ok := s.jtis[k]; ok && exp.Before(cutoff) {
+	s.retainedExp.popWhile(before, dropRequest)
+	s.tombsExp.popWhile(before, func(k digest) {
+		if tb, ok := s.tombs[k]; ok && tb.expires < cut {
+			delete(s.tombs, k)
+		}
+	})
+	s.jtisExp.popWhile(before, func(k digest) {
+		if exp, ok := s.jtis[k]; ok && exp < cut {
 			delete(s.jtis, k)
 		}
 	})
 	return nil
 }
 
-// expiryQueue is a min-heap of keys by expiry. An entry may be stale (the
-// key was dropped, or re-stored with another expiry): popBefore's callback
-// checks the stored value before deleting anything.
-type expiryQueue []expiring
-
-type expiring struct {
-	key string
-	at  time.Time
-}
-
-func (q expiryQueue) Len() int           { return len(q) }
-func (q expiryQueue) Less(i, j int) bool { return q[i].at.Before(q[j].at) }
-func (q expiryQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *expiryQueue) Push(x any)        { *q = append(*q, x.(expiring)) }
-func (q *expiryQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
-
-func (q *expiryQueue) push(key string, at time.Time) { heap.Push(q, expiring{key: key, at: at}) }
-
-// popWhile pops entries while due(their expiry) holds for the earliest,
-// handing each key to drop.
-func (q *expiryQueue) popWhile(due func(at time.Time) bool, drop func(key string)) {
-	for len(*q) > 0 && due((*q)[0].at) {
-		drop(heap.Pop(q).(expiring).key)
-	}
-}
-
-// ownStrings copies the request's strings. Form values are substrings of
-// the request body they were parsed from (net/url returns unescaped values
-// as they stand), so a stored request would otherwise keep its whole POST
+// own copies the request's strings. Form values are substrings of the
+// request body they were parsed from (net/url returns unescaped values as
+// they stand), so a stored request would otherwise keep its whole POST
 // body alive, signed request object and client assertion included: about
-// 3 KB per request for as long as it is retained.
-func ownStrings(r AuthRequest) AuthRequest {
-	for _, f := range []*string{&r.ID, &r.ClientID, &r.Subject, &r.Scope, &r.ACR, &r.ACRValues,
-		&r.BindingMessage, &r.UserCode, &r.ClientNotificationToken, &r.DeliveryMode, &r.FailureReason} {
+// 3 KB per request for as long as it is retained. The fields that take
+// few distinct values (client, subject, scope, acr) share one copy each
+// (intern).
+func (s *MemoryStore) own(r AuthRequest) AuthRequest {
+	for _, f := range []*string{&r.ID, &r.BindingMessage, &r.UserCode, &r.ClientNotificationToken, &r.FailureReason} {
 		*f = strings.Clone(*f)
+	}
+	for _, f := range []*string{&r.ClientID, &r.Subject, &r.Scope, &r.ACR, &r.ACRValues, &r.DeliveryMode} {
+		*f = s.intern(*f)
 	}
 	return r
-}
-
-// ownTokenStrings is ownStrings for a token.
-func ownTokenStrings(t Token) Token {
-	for _, f := range []*string{&t.Key, &t.ClientID, &t.Subject, &t.Scope, &t.ACR, &t.CertThumbprint} {
-		*f = strings.Clone(*f)
-	}
-	return t
-}
-
-// fifo lists keys in insertion order. Keys dropped from the store by a
-// purge stay in it until skipped; it compacts itself when more than half
-// of it is such leftovers, so it stays within twice the store's size.
-type fifo struct {
-	keys []string
-	head int
-}
-
-// add appends key. size is how many keys the store holds, present tells
-// which: when the list has grown past twice that, the leftovers go, in
-// O(n) once every n additions: O(1) amortised.
-func (f *fifo) add(key string, size int, present func(string) bool) {
-	f.keys = append(f.keys, key)
-	if n := len(f.keys) - f.head; n > 2*size+1024 {
-		f.keys = slices.DeleteFunc(f.keys[f.head:], func(k string) bool { return !present(k) })
-		f.head = 0
-	} else if f.head > n {
-		f.keys = slices.Delete(f.keys, 0, f.head)
-		f.head = 0
-	}
-}
-
-// oldest removes and returns the oldest key the store still holds; the
-// caller only asks while the store is over its cap, so one exists.
-func (f *fifo) oldest(present func(string) bool) string {
-	for f.head < len(f.keys) {
-		k := f.keys[f.head]
-		f.keys[f.head] = ""
-		f.head++
-		if present(k) {
-			return k
-		}
-	}
-	return ""
 }

@@ -40,7 +40,7 @@ func TestMemoryStoreAgeListStaysBounded(t *testing.T) {
 // TestMemoryStoreOwnsItsStrings: every string field of a stored request
 // or token is a copy, not a window into the caller's (a form body's)
 // memory. It walks the fields by reflection, so a string field added
-// later without a copy in ownStrings fails here. Named string types
+// later without a copy in MemoryStore.own fails here. Named string types
 // (AuthStatus, TokenKind) hold constants and are left out.
 func TestMemoryStoreOwnsItsStrings(t *testing.T) {
 	s, c := NewMemoryStore(), context.Background()
@@ -69,15 +69,13 @@ func TestMemoryStoreOwnsItsStrings(t *testing.T) {
 		t.Fatal(err)
 	}
 	gotR, _ := s.GetAuthRequest(c, r.ID)
-	gotT, _ := s.GetToken(c, tok.Key)
+	// A token is stored under a digest of its key, and Get hands back
+	// the key it is given: ask with a copy, so what points into body
+	// can only be what was stored.
+	gotT, _ := s.GetToken(c, string([]byte(tok.Key)))
 	for k := range s.requests {
 		if p := unsafe.StringData(k); p != unsafe.StringData(gotR.ID) {
 			t.Error("the requests map is keyed by a caller's string, not the stored id")
-		}
-	}
-	for k := range s.tokens {
-		if p := unsafe.StringData(k); p != unsafe.StringData(gotT.Key) {
-			t.Error("the tokens map is keyed by a caller's string, not the stored key")
 		}
 	}
 	for _, v := range []reflect.Value{reflect.ValueOf(gotR), reflect.ValueOf(gotT)} {
@@ -93,5 +91,38 @@ func TestMemoryStoreOwnsItsStrings(t *testing.T) {
 				t.Errorf("%s.%s points into the caller's string", v.Type().Name(), v.Type().Field(i).Name)
 			}
 		}
+	}
+}
+
+// TestMemoryStoreTombstoneCap: beyond maxTombs the tombstone expiring
+// first goes, counted as dropped; the others stay and still purge.
+func TestMemoryStoreTombstoneCap(t *testing.T) {
+	s, c := NewMemoryStore(), context.Background()
+	s.maxTombs = 2
+	start := time.Unix(1_800_000_000, 0)
+	for i := range 3 {
+		if err := s.CreateAuthRequest(c, AuthRequest{ID: fmt.Sprint(i), DeliveryMode: "poll", ExpiresAt: start.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Retire(c, start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Counts(); n.Tombstones != 2 || n.Dropped != 1 || n.Requests != 0 {
+		t.Fatalf("counts %+v, want 2 tombstones and 1 dropped", n)
+	}
+	if _, err := s.GetAuthRequest(c, "0"); err != ErrNotFound {
+		t.Errorf("the first to expire: %v, want ErrNotFound", err)
+	}
+	for _, id := range []string{"1", "2"} {
+		if _, err := s.GetAuthRequest(c, id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if err := s.Purge(c, start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Counts(); n.Tombstones != 0 || n.Queued != 0 {
+		t.Errorf("after purge %+v", n)
 	}
 }

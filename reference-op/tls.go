@@ -23,22 +23,10 @@ func ServerTLSConfig(cert tls.Certificate) *tls.Config {
 	}
 }
 
-// TLSConfig is ServerTLSConfig with this OP's faults applied:
-// tls-weak-ciphers adds a non-FAPI CBC suite.
+// TLSConfig is ServerTLSConfig as this OP's faults and allowances bend it
+// (hooks.tls).
 func (op *OP) TLSConfig(cert tls.Certificate) *tls.Config {
 	c := ServerTLSConfig(cert)
-	if op.faults.on(FaultTLSWeakCiphers) {
-		c.CipherSuites = append(c.CipherSuites, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA)
-	}
-	if op.faults.on(FaultTLS12ChaChaOnly) {
-		c.MaxVersion = tls.VersionTLS12
-		c.CipherSuites = nonFAPICipherSuites()
-	}
-	if op.faults.on(FaultTLSLegacyVersions) {
-		legacyTLS(c)
-	}
-	if op.allow.on(AllowTLS13Only) {
-		c.MinVersion = tls.VersionTLS13
-	}
+	op.hooks.tls(c)
 	return c
 }

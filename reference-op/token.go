@@ -16,16 +16,11 @@ import (
 // handleToken is the token endpoint (CIBA 10.1, 11; RFC 6749 6).
 func (op *OP) handleToken(w http.ResponseWriter, r *http.Request) {
 	resp, err := op.token(r)
-	if err != nil {
-		if op.faults.on(FaultPendingAs401) && errors.Is(err, ciba.ErrAuthorizationPending) {
-			writeJSONStatus(w, http.StatusUnauthorized, ciba.ErrorResponse{Error: ciba.ErrAuthorizationPending.Code, ErrorDescription: "the user has not decided yet"})
-			return
-		}
-		op.fail(w, r, err)
-		return
+	if op.hooks.tokenAnswer(w, resp, err) {
+		return // a fault wrote its own answer
 	}
-	if op.faults.on(FaultTokenResponseCacheable) {
-		writeJSON(w, resp) // token-response-cacheable: no no-store headers
+	if err != nil {
+		op.fail(w, r, err)
 		return
 	}
 	writeJSONStatus(w, http.StatusOK, resp)
@@ -40,16 +35,10 @@ func (op *OP) token(r *http.Request) (ciba.TokenResponse, error) {
 	// RFC 7523 3 / CIBA 7.1: the token endpoint URL is the natural aud;
 	// the issuer is accepted too (suite module 37).
 	ac, err := op.authenticateClient(ctx, r, form, []string{op.endpoint(PathToken), op.Issuer()})
-	if err != nil {
-		ac, err = op.certlessClient(r, form, err)
+	if err == nil {
+		err = op.requireCertificate(ac)
 	}
-	if err != nil {
-		return ciba.TokenResponse{}, err
-	}
-	if err := op.waivedBy(FaultTokenWithoutCertificate, op.requireCertificate(ac)); err != nil {
-		return ciba.TokenResponse{}, err
-	}
-	if err := op.refusesSelfSigned(ac); err != nil {
+	if ac, err = op.hooks.tokenClient(op, r, form, ac, err); err != nil {
 		return ciba.TokenResponse{}, err
 	}
 	switch gt := form.Get(ciba.ParamGrantType); gt {
@@ -60,8 +49,7 @@ func (op *OP) token(r *http.Request) (ciba.TokenResponse, error) {
 	case "":
 		return ciba.TokenResponse{}, ciba.ErrInvalidRequest.WithDescription("grant_type is missing")
 	default:
-		return ciba.TokenResponse{}, op.faultyRefusal(FaultUnknownGrantTypeInvalidRequest,
-			ciba.ErrUnsupportedGrantType.WithDescription("grant_type is not supported"), ciba.ErrInvalidRequest.WithDescription("grant_type is invalid"))
+		return ciba.TokenResponse{}, op.hooks.refusal(ruleUnsupportedGrantType, ciba.ErrUnsupportedGrantType.WithDescription("grant_type is not supported"))
 	}
 }
 
@@ -70,15 +58,14 @@ func (op *OP) token(r *http.Request) (ciba.TokenResponse, error) {
 func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string) (ciba.TokenResponse, error) {
 	if ciba.DeliveryMode(ac.DeliveryMode) == ciba.ModePush {
 		err := ciba.ErrUnauthorizedClient.WithDescription("push clients receive tokens at their notification endpoint (CIBA 10.3)")
-		if err := op.waivedBy(FaultPollAcceptedForPushClient, err); err != nil {
+		if err := op.hooks.refusal(rulePushClientsDoNotPoll, err); err != nil {
 			return ciba.TokenResponse{}, err
 		}
 	}
 	if id == "" {
-		return ciba.TokenResponse{}, op.faultyRefusal(FaultMissingAuthReqIDInvalidGrant,
-			ciba.ErrInvalidRequest.WithDescription("auth_req_id is missing"), ciba.ErrInvalidGrant.WithDescription("auth_req_id is invalid"))
+		return ciba.TokenResponse{}, op.hooks.refusal(ruleAuthReqIDRequired, ciba.ErrInvalidRequest.WithDescription("auth_req_id is missing"))
 	}
-	op.awaitPingOutcome(ctx, id)
+	op.hooks.beforeRedeem(ctx, op, id)
 	ar, err := op.redeemAuthRequest(ctx, ac.ID, id)
 	if err != nil {
 		return ciba.TokenResponse{}, err
@@ -92,7 +79,7 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 	if err != nil {
 		return ciba.TokenResponse{}, err
 	}
-	op.recordGrant(ar.ID, tr)
+	op.hooks.redeemed(op, ar.ID, tr)
 	return tr, nil
 }
 
@@ -110,10 +97,9 @@ func (op *OP) redeemAuthRequest(ctx context.Context, clientID, id string) (AuthR
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return ar, op.faultyRefusal(FaultUnknownAuthReqIDExpired,
-			ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown"), ciba.ErrExpiredToken.WithDescription("auth_req_id has expired"))
+		return ar, op.hooks.refusal(ruleAuthReqIDKnown, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown"))
 	case err == errRedeemed:
-		op.revokeGrant(ctx, id)
+		op.hooks.replayed(ctx, op, id)
 	}
 	if err != nil {
 		return ar, err
@@ -128,15 +114,15 @@ func (op *OP) pollStep(ar *AuthRequest, clientID string, now time.Time) (outcome
 	// CIBA 11: another client's id is invalid_grant and must leave the
 	// request untouched, so this check comes first.
 	if ar.ClientID != clientID {
-		if err := op.waivedBy(FaultCrossClientAuthReqID, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")); err != nil {
+		if err := op.hooks.refusal(ruleAuthReqIDOwner, ciba.ErrInvalidGrant.WithDescription("auth_req_id is unknown")); err != nil {
 			return nil, err
 		}
 	}
-	if ar.Status == StatusRedeemed && ar.Redemptions >= op.faultyMaxRedemptions(1) {
+	if ar.Status == StatusRedeemed && ar.Redemptions >= op.hooks.maxRedemptions {
 		return nil, errRedeemed
 	}
 	if !now.Before(ar.ExpiresAt) {
-		if err := op.waivedBy(FaultAcceptExpiredToken, ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")); err != nil {
+		if err := op.hooks.refusal(ruleAuthReqIDExpires, ciba.ErrExpiredToken.WithDescription("auth_req_id has expired")); err != nil {
 			return nil, err
 		}
 	}
@@ -144,8 +130,7 @@ func (op *OP) pollStep(ar *AuthRequest, clientID string, now time.Time) (outcome
 	case StatusPending:
 		return op.pendingPoll(ar, now), nil
 	case StatusDenied:
-		return nil, op.faultyRefusal(FaultDeniedAsInvalidGrant,
-			ciba.ErrAccessDenied.WithDescription("the user denied the request"), ciba.ErrInvalidGrant.WithDescription("auth_req_id is no longer valid"))
+		return nil, op.hooks.refusal(ruleDeniedAccessDenied, ciba.ErrAccessDenied.WithDescription("the user denied the request"))
 	case StatusFailed:
 		return nil, ciba.ErrAccessDenied.WithDescription("the authentication device could not complete the request")
 	case StatusExpired:
@@ -158,6 +143,10 @@ func (op *OP) pollStep(ar *AuthRequest, clientID string, now time.Time) (outcome
 	return nil, ciba.ErrServerError.WithDescription("request in unknown state")
 }
 
+// maxRedemptions is how often an approved auth_req_id is redeemed: once
+// (CIBA 11, RFC 6749 4.1.2).
+const maxRedemptions = 1
+
 // errRedeemed answers an auth_req_id presented after its redemption.
 var errRedeemed = ciba.ErrInvalidGrant.WithDescription("auth_req_id was already redeemed")
 
@@ -165,18 +154,18 @@ var errRedeemed = ciba.ErrInvalidGrant.WithDescription("auth_req_id was already 
 // authorization_pending, or slow_down when it came sooner than the
 // interval, which then grows by 5 s for good (CIBA 11).
 func (op *OP) pendingPoll(ar *AuthRequest, now time.Time) error {
-	if ar.Interval > 0 && !ar.LastPoll.IsZero() && !op.allow.on(AllowNeverSlowDown) &&
-		now.Sub(ar.LastPoll) < time.Duration(ar.Interval)*time.Second {
+	if ar.Interval > 0 && !ar.LastPoll.IsZero() && now.Sub(ar.LastPoll) < time.Duration(ar.Interval)*time.Second &&
+		op.hooks.enforced(ruleSlowDown) {
 		ar.Interval += ciba.SlowDownIncrement
 		ar.LastPoll = now
-		if op.throttled(ar) {
-			return ciba.ErrSlowDown.WithStatus(http.StatusTooManyRequests).WithDescription("too many requests")
-		}
-		return ciba.ErrSlowDown.WithDescription("poll no faster than the interval")
+		return op.hooks.slowDown(op, ar, ciba.ErrSlowDown.WithDescription("poll no faster than the interval"))
 	}
 	ar.LastPoll = now
 	return ciba.ErrAuthorizationPending.WithDescription("the user has not decided yet")
 }
+
+// accessTokenBytes is the randomness of an access token: 256 bits.
+const accessTokenBytes = 32
 
 // refreshGrant is RFC 6749 6 with FAPI certificate binding for the new
 // access token; the refresh token itself is not rotated.
@@ -186,9 +175,14 @@ func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh
 	}
 	t, err := op.store.GetToken(ctx, tokenKey(refresh))
 	now := op.clock.Now()
-	if err != nil || t.Kind != KindRefresh || t.Revoked || !now.Before(t.ExpiresAt) ||
-		(t.ClientID != ac.ID && !op.faults.on(FaultRefreshCrossClient)) {
-		return ciba.TokenResponse{}, ciba.ErrInvalidGrant.WithDescription("refresh_token is invalid")
+	invalid := ciba.ErrInvalidGrant.WithDescription("refresh_token is invalid")
+	if err != nil || t.Kind != KindRefresh || t.Revoked || !now.Before(t.ExpiresAt) {
+		return ciba.TokenResponse{}, invalid
+	}
+	if t.ClientID != ac.ID {
+		if err := op.hooks.refusal(ruleRefreshTokenOwner, invalid); err != nil {
+			return ciba.TokenResponse{}, err
+		}
 	}
 	granted := strings.Fields(t.Scope)
 	newScope, requested := t.Scope, t.Scope
@@ -198,14 +192,8 @@ func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh
 			return ciba.TokenResponse{}, ciba.ErrInvalidScope.WithDescription("scope is empty")
 		}
 		requested = strings.Join(req, " ")
-		for _, s := range req {
-			if !slices.Contains(granted, s) && !op.faults.on(FaultRefreshScopeWidening) {
-				if op.allow.on(AllowRefreshWiderScopeIgnored) {
-					req = granted // RFC 6749 3.3: the request is ignored
-					break
-				}
-				return ciba.TokenResponse{}, ciba.ErrInvalidScope.WithDescription("scope " + s + " exceeds the original grant (RFC 6749 6)")
-			}
+		if req, err = op.hooks.refreshScope(req, granted, beyondGrant(req, granted)); err != nil {
+			return ciba.TokenResponse{}, err
 		}
 		newScope = strings.Join(req, " ")
 	}
@@ -216,12 +204,23 @@ func (op *OP) refreshGrant(ctx context.Context, ac *authenticatedClient, refresh
 		return ciba.TokenResponse{}, err
 	}
 	tr.RefreshToken = refresh
-	if rotated, err := op.rotateRefresh(ctx, t, now); err != nil {
+	if rotated, err := op.hooks.refreshed(ctx, op, t, now); err != nil {
 		return ciba.TokenResponse{}, err
 	} else if rotated != "" {
 		tr.RefreshToken = rotated
 	}
 	return tr, nil
+}
+
+// beyondGrant refuses a refresh request for a scope value the original
+// grant did not include (RFC 6749 6).
+func beyondGrant(req, granted []string) error {
+	for _, s := range req {
+		if !slices.Contains(granted, s) {
+			return ciba.ErrInvalidScope.WithDescription("scope " + s + " exceeds the original grant (RFC 6749 6)")
+		}
+	}
+	return nil
 }
 
 type tokenGrant struct {
@@ -240,11 +239,7 @@ type tokenGrant struct {
 // optional refresh token and an ID token (CIBA 10.1.1, OIDC 3.1.3.3).
 func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certificate, withRefresh bool) (ciba.TokenResponse, error) {
 	now := op.clock.Now()
-	accessBytes := 32
-	if op.faults.on(FaultShortAccessToken) {
-		accessBytes = 8
-	}
-	access, err := op.random(accessBytes)
+	access, err := op.random(op.hooks.accessTokenBytes)
 	if err != nil {
 		return ciba.TokenResponse{}, err
 	}
@@ -254,11 +249,11 @@ func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certific
 		ExpiresIn:   int(op.cfg.AccessTokenLifetime / time.Second),
 		Scope:       g.scope,
 	}
-	thumb := certThumbprint(cert)
-	if op.faults.on(FaultUnboundAccessToken) {
-		thumb = ""
+	var thumb string
+	if op.hooks.enforced(ruleAccessTokenBound) {
+		thumb = certThumbprint(cert)
 	}
-	if jwt, err := op.jwtAccessToken(g, thumb, now); err != nil {
+	if jwt, err := op.hooks.accessToken(op, g, thumb, now); err != nil {
 		return ciba.TokenResponse{}, err
 	} else if jwt != "" {
 		tr.AccessToken = jwt
@@ -269,7 +264,7 @@ func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certific
 	if err := op.store.PutToken(ctx, at); err != nil {
 		return ciba.TokenResponse{}, err
 	}
-	if withRefresh && op.issuesRefreshToken(g.scope) {
+	if withRefresh && op.hooks.refreshToken(g.scope) {
 		refresh, err := op.random(32)
 		if err != nil {
 			return ciba.TokenResponse{}, err
@@ -285,51 +280,34 @@ func (op *OP) issueTokens(ctx context.Context, g tokenGrant, cert *x509.Certific
 	if err != nil {
 		return ciba.TokenResponse{}, err
 	}
-	if !op.faults.on(FaultOmitIDToken) && !(op.faults.on(FaultPingOmitIDToken) && op.clientMode(g.clientID) == ciba.ModePing) {
-		tr.IDToken = idt
-	}
-	op.shapeTokenResponse(&tr, g)
+	tr.IDToken = idt
+	op.hooks.tokenResponse(op, &tr, g)
 	return tr, nil
 }
 
 // idToken signs the ID token (CIBA 10.1.1, 10.3.1; FAPI-CIBA 5.2.2-8).
 func (op *OP) idToken(g tokenGrant, tr ciba.TokenResponse, now time.Time) (string, error) {
-	aud := g.clientID
-	if op.faults.on(FaultWrongIDTokenAud) {
-		aud = op.Issuer()
-	}
 	c := map[string]any{
 		"iss":              op.Issuer(),
 		"sub":              g.subject,
-		"aud":              aud,
+		"aud":              g.clientID,
 		"exp":              now.Add(idTokenLifetime).Unix(),
 		"iat":              now.Unix(),
 		ciba.ClaimAuthTime: g.authTime.Unix(),
-	}
-	if !op.faults.on(FaultMissingAtHash) {
-		c[ciba.ClaimATHash] = halfHash(tr.AccessToken)
-	}
-	if op.faults.on(FaultFullAtHash) {
-		c[ciba.ClaimATHash] = fullHash(tr.AccessToken)
-	}
-	op.shapeIDTokenClaims(c, g)
-	if op.faults.on(FaultWrongAuthReqIDClaim) && g.authReqID != "" {
-		c[ciba.ClaimAuthReqID] = tokenKey(g.authReqID)
+		ciba.ClaimATHash:   halfHash(tr.AccessToken),
 	}
 	if g.acr != "" {
 		c[ciba.ClaimACR] = g.acr
 	}
 	if g.push {
 		c[ciba.ClaimAuthReqID] = g.authReqID
-		if tr.RefreshToken != "" && !op.faults.on(FaultPushMissingRTHash) {
+		if tr.RefreshToken != "" {
 			c[ciba.ClaimRTHash] = halfHash(tr.RefreshToken)
 		}
 	}
-	if s, signed, err := op.signIDToken(c); signed {
-		return s, err
-	}
-	if op.faults.on(FaultIDTokenWithoutKid) {
-		return op.signWithoutKid(c, typIDToken)
+	op.hooks.idTokenClaims(op, c, g, tr)
+	if key := op.hooks.idTokenKey; key != nil {
+		return op.signWith(key(op), c, typIDToken)
 	}
 	return op.sign(c, typIDToken)
 }

@@ -42,7 +42,7 @@ func bearerChallenge(err error) string {
 // setInteractionID echoes a well-formed x-fapi-interaction-id or makes one.
 func (op *OP) setInteractionID(w http.ResponseWriter, r *http.Request) error {
 	id := r.Header.Get(HeaderInteractionID)
-	if id == "" || !uuidPattern.MatchString(id) || op.faults.on(FaultNoInteractionIDEcho) {
+	if id == "" || !uuidPattern.MatchString(id) || op.hooks.freshInteractionID {
 		b, err := op.random(16)
 		if err != nil {
 			return err
@@ -67,7 +67,7 @@ func bearerToken(r *http.Request) (string, bool) {
 
 func (op *OP) userinfo(ctx context.Context, r *http.Request) (map[string]any, error) {
 	token, ok := bearerToken(r)
-	if !ok && op.faults.on(FaultUserinfoTokenInQuery) {
+	if !ok && !op.hooks.enforced(ruleBearerHeaderOnly) {
 		token = r.FormValue("access_token")
 		ok = token != ""
 	}
@@ -81,7 +81,7 @@ func (op *OP) userinfo(ctx context.Context, r *http.Request) (map[string]any, er
 	// RFC 8705 3: the certificate of this connection must be the one the
 	// token is bound to.
 	unbound := t.CertThumbprint == "" && !op.fapi() // FAPI off: tokens issued without a certificate
-	if !unbound && !op.faults.on(FaultUnboundAccessToken) && (t.CertThumbprint == "" || certThumbprint(peerCert(r)) != t.CertThumbprint) {
+	if !unbound && op.hooks.enforced(ruleAccessTokenBound) && (t.CertThumbprint == "" || certThumbprint(peerCert(r)) != t.CertThumbprint) {
 		return nil, ciba.ErrInvalidToken.WithDescription("the access token is bound to another client certificate")
 	}
 	u, ok := op.userBySubject(t.Subject)

@@ -137,60 +137,6 @@ type checkView struct {
 	Duration  string
 }
 
-type runView struct {
-	*LoadRun
-	ID         string
-	Label      string
-	Latency    *chart
-	Throughput *chart
-	Histogram  *chart
-	Percentile *chart
-	Status     []countRow
-	OAuth      []countRow
-	LatName    string
-	LatRows    []latRow
-	Unit       string
-	Achieved   string // achieved of intended, in percent
-	// Judged is the latency the thresholds judge, JudgedName its name.
-	Judged     Latency
-	JudgedName string
-}
-
-type latRow struct {
-	Name            string
-	Value, Approval float64
-}
-
-func latRows(l Latency, a *Latency) []latRow {
-	if a == nil {
-		a = &Latency{}
-	}
-	return []latRow{
-		{"min", l.Min, a.Min}, {"avg", l.Mean, a.Mean}, {"p50", l.P50, a.P50}, {"p90", l.P90, a.P90},
-		{"p95", l.P95, a.P95}, {"p99", l.P99, a.P99}, {"max", l.Max, a.Max},
-	}
-}
-
-type countRow struct {
-	Key   string
-	Count uint64
-	Share string
-}
-
-type compareView struct {
-	Title string
-	Runs  []*LoadRun
-	Rows  []compareRow
-	Chart *chart
-}
-
-type compareRow struct {
-	Metric string
-	Values []string
-	// Best is the index of the best value, -1 when there is no better.
-	Best int
-}
-
 func buildView(m *Model) *htmlView {
 	v := &htmlView{
 		M:         m,
@@ -202,22 +148,8 @@ func buildView(m *Model) *htmlView {
 		HasChecks: len(m.Checks) > 0,
 		HasLoad:   len(m.Load) > 0,
 	}
-	switch {
-	case m.Error != "":
-		// A target error looks like an incomplete run, worded as what it
-		// is (TargetError).
-		v.Verdict = "incomplete"
-		v.TargetError = m.TargetError()
-	case !v.HasChecks && !v.HasLoad:
-		v.Verdict = "empty"
-	case m.LoadUnjudged():
-		// Nothing was judged: not a pass.
-		v.Verdict = "unjudged"
-	case m.Passed():
-		v.Verdict = "passed"
-	default:
-		v.Verdict = "failed"
-	}
+	// A target error looks like an incomplete run, worded as what it is.
+	v.Verdict, v.TargetError = string(m.Verdict()), m.TargetError()
 	switch {
 	case v.HasChecks && v.HasLoad:
 		v.Title = "CIBA conformance and load report"
@@ -239,6 +171,29 @@ func buildView(m *Model) *htmlView {
 }
 
 func buildChecks(v *htmlView, m *Model) {
+	buildCheckGroups(v, m)
+	for _, sr := range sectionRows(m) {
+		v.Matrix = append(v.Matrix, newMatrixRow(sr))
+	}
+	for i := range v.Matrix {
+		r := &v.Matrix[i]
+		v.Sections = append(v.Sections, r.Section)
+		doc, nums := splitSection(r.Section)
+		r.Number = strings.TrimPrefix(r.Section, doc+"-")
+		if nums == nil {
+			doc, r.Number = "Other", r.Section
+		}
+		if n := len(v.MatrixGroups); n == 0 || v.MatrixGroups[n-1].Doc != doc {
+			v.MatrixGroups = append(v.MatrixGroups, matrixGroup{Doc: doc, Title: docTitle(doc)})
+		}
+		g := &v.MatrixGroups[len(v.MatrixGroups)-1]
+		g.Rows = append(g.Rows, *r)
+	}
+}
+
+// buildCheckGroups puts every check under its group and in the lists of
+// warnings, failures and skips.
+func buildCheckGroups(v *htmlView, m *Model) {
 	groupIdx := map[string]int{}
 	for i := range m.Checks {
 		c := &m.Checks[i]
@@ -269,254 +224,31 @@ func buildChecks(v *htmlView, m *Model) {
 			v.Skips = append(v.Skips, cv)
 		}
 	}
-	for _, sr := range sectionRows(m) {
-		r := matrixRow{Section: sr.Section, Passed: sr.Passed, Warnings: sr.Warnings, Failed: sr.Failed, Skipped: sr.Skipped, Total: sr.Total()}
-		t := float64(r.Total)
-		r.PassW = round2(100 * float64(r.Passed) / t)
-		r.WarnW = round2(100 * float64(r.Warnings) / t)
-		r.FailW = round2(100 * float64(r.Failed) / t)
-		r.SkipW = round2(100 * float64(r.Skipped) / t)
-		r.WarnX = r.PassW
-		r.FailX = round2(r.PassW + r.WarnW)
-		r.SkipX = round2(r.PassW + r.WarnW + r.FailW)
-		v.Matrix = append(v.Matrix, r)
-	}
-	for i := range v.Matrix {
-		r := &v.Matrix[i]
-		v.Sections = append(v.Sections, r.Section)
-		doc, nums := splitSection(r.Section)
-		r.Number = strings.TrimPrefix(r.Section, doc+"-")
-		if nums == nil {
-			doc, r.Number = "Other", r.Section
-		}
-		switch {
-		case r.Failed > 0:
-			r.Status = string(Failed)
-		case r.Warnings > 0:
-			r.Status = string(Warning)
-		case r.Skipped == r.Total:
-			r.Status = string(Skipped)
-		default:
-			r.Status = string(Passed)
-		}
-		if n := len(v.MatrixGroups); n == 0 || v.MatrixGroups[n-1].Doc != doc {
-			v.MatrixGroups = append(v.MatrixGroups, matrixGroup{Doc: doc, Title: docTitle(doc)})
-		}
-		g := &v.MatrixGroups[len(v.MatrixGroups)-1]
-		g.Rows = append(g.Rows, *r)
-	}
 }
 
-// docTitle names the documents spec references point into.
-func docTitle(doc string) string {
-	switch doc {
-	case "CIBA":
-		return "OpenID Connect CIBA Core 1.0"
-	case "FAPI-CIBA":
-		return "FAPI-CIBA profile"
-	case "FAPI-RW":
-		return "FAPI Read and Write API Security Profile"
-	case "FAPI-R":
-		return "FAPI Read-Only API Security Profile"
-	case "OIDC":
-		return "OpenID Connect Core 1.0"
-	case "OIDC-DISCOVERY":
-		return "OpenID Connect Discovery 1.0"
+// newMatrixRow is a section's row of the matrix: its counts, the bar's
+// widths and offsets in percent, and its status.
+func newMatrixRow(sr sectionRow) matrixRow {
+	r := matrixRow{Section: sr.Section, Passed: sr.Passed, Warnings: sr.Warnings, Failed: sr.Failed, Skipped: sr.Skipped, Total: sr.Total()}
+	t := float64(r.Total)
+	r.PassW = round2(100 * float64(r.Passed) / t)
+	r.WarnW = round2(100 * float64(r.Warnings) / t)
+	r.FailW = round2(100 * float64(r.Failed) / t)
+	r.SkipW = round2(100 * float64(r.Skipped) / t)
+	r.WarnX = r.PassW
+	r.FailX = round2(r.PassW + r.WarnW)
+	r.SkipX = round2(r.PassW + r.WarnW + r.FailW)
+	switch {
+	case r.Failed > 0:
+		r.Status = string(Failed)
+	case r.Warnings > 0:
+		r.Status = string(Warning)
+	case r.Skipped == r.Total:
+		r.Status = string(Skipped)
+	default:
+		r.Status = string(Passed)
 	}
-	if strings.HasPrefix(doc, "RFC") {
-		return "RFC " + strings.TrimPrefix(doc, "RFC")
-	}
-	return doc
-}
-
-// compareSections orders spec sections by document, then numerically by
-// section number ("CIBA-7.10" after "CIBA-7.9").
-func compareSections(a, b string) int {
-	da, na := splitSection(a)
-	db, nb := splitSection(b)
-	if c := strings.Compare(da, db); c != 0 {
-		return c
-	}
-	for i := 0; i < len(na) && i < len(nb); i++ {
-		if na[i] != nb[i] {
-			return na[i] - nb[i]
-		}
-	}
-	if c := len(na) - len(nb); c != 0 {
-		return c
-	}
-	return strings.Compare(a, b)
-}
-
-// splitSection splits "FAPI-CIBA-5.2.2" into "FAPI-CIBA" and [5 2 2].
-func splitSection(s string) (string, []int) {
-	i := strings.LastIndexByte(s, '-')
-	if i < 0 {
-		return s, nil
-	}
-	var nums []int
-	for _, part := range strings.Split(s[i+1:], ".") {
-		n, err := strconv.Atoi(part)
-		if err != nil {
-			return s, nil
-		}
-		nums = append(nums, n)
-	}
-	return s[:i], nums
-}
-
-func buildLoad(v *htmlView, m *Model) {
-	for i := range m.Load {
-		l := &m.Load[i]
-		if l.Passed {
-			v.LoadPassed++
-		} else {
-			v.LoadFailed++
-		}
-		rv := runView{
-			LoadRun:    l,
-			ID:         "load-" + strconv.Itoa(i+1),
-			Label:      l.Label(),
-			Latency:    latencyOverTime(l),
-			Throughput: throughputOverTime(l),
-			Histogram:  latencyHistogram(l),
-			Percentile: percentileCurve(l),
-			Status:     countRows(l.Status, l.Requests.Sent),
-			OAuth:      countRows(l.OAuthErrors, l.Requests.Sent),
-			LatName:    "per request",
-			LatRows:    latRows(l.LatencyMS, l.ApprovalToTokenMS),
-			Unit:       "Requests",
-		}
-		if l.IsFlow() {
-			rv.LatName, rv.Unit = "request → tokens", "Flows"
-		}
-		rv.Judged, rv.JudgedName = l.JudgedLatency()
-		if l.Rate.Intended > 0 {
-			rv.Achieved = fmtPct(l.Rate.Achieved / l.Rate.Intended)
-		}
-		v.Runs = append(v.Runs, rv)
-	}
-	v.LoadLine = m.LoadVerdictLine()
-	v.LoadUnjudged = m.LoadUnjudged()
-	if m.Target.Issuer == "" {
-		v.TargetFromLoad = loadTarget(m.Load)
-	}
-	// A load poll run (token-endpoint polls) and flow runs (complete
-	// flows) measure different things: never side by side, never a
-	// "winner" between them.
-	var flows, polls []LoadRun
-	for _, l := range m.Load {
-		if l.IsFlow() {
-			flows = append(flows, l)
-		} else {
-			polls = append(polls, l)
-		}
-	}
-	for _, group := range [][]LoadRun{flows, polls} {
-		if len(group) >= 2 {
-			v.Compares = append(v.Compares, buildCompare(group))
-		}
-	}
-}
-
-// loadTarget is the target the load runs name, when they name one and
-// the same; "" otherwise.
-func loadTarget(runs []LoadRun) string {
-	t := ""
-	for i := range runs {
-		switch {
-		case runs[i].Target == "":
-		case t == "":
-			t = runs[i].Target
-		case t != runs[i].Target:
-			return ""
-		}
-	}
-	return t
-}
-
-func countRows(counts map[string]uint64, total uint64) []countRow {
-	keys := slices.Sorted(maps.Keys(counts))
-	out := make([]countRow, 0, len(keys))
-	for _, k := range keys {
-		r := countRow{Key: k, Count: counts[k]}
-		if total > 0 {
-			r.Share = fmtPct(float64(counts[k]) / float64(total))
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-func buildCompare(runs []LoadRun) *compareView {
-	cv := &compareView{Title: "Poll runs side by side", Chart: compareChart(runs)}
-	if runs[0].IsFlow() {
-		cv.Title = "Flow runs side by side"
-	}
-	modes := map[string]bool{}
-	for i := range runs {
-		cv.Runs = append(cv.Runs, &runs[i])
-		modes[runs[i].Mode] = true
-	}
-	if modes["poll"] && modes["ping"] {
-		cv.Title = "Poll vs ping"
-	}
-	type metric struct {
-		name string
-		get  func(*LoadRun) (float64, bool)
-		fmt  func(float64) string
-		// lower is better unless higherBetter.
-		higherBetter bool
-	}
-	lat := func(pick func(Latency) float64) func(*LoadRun) (float64, bool) {
-		return func(r *LoadRun) (float64, bool) { return pick(r.LatencyMS), r.LatencyMS.Max > 0 }
-	}
-	appr := func(pick func(Latency) float64) func(*LoadRun) (float64, bool) {
-		return func(r *LoadRun) (float64, bool) {
-			if r.ApprovalToTokenMS == nil {
-				return 0, false
-			}
-			return pick(*r.ApprovalToTokenMS), true
-		}
-	}
-	metrics := []metric{
-		{name: "Rate achieved", get: func(r *LoadRun) (float64, bool) { return r.Rate.Achieved, true }, fmt: func(f float64) string { return fmtNum(round2(f)) + "/s" }, higherBetter: true},
-		{name: "Dropped", get: func(r *LoadRun) (float64, bool) { return float64(r.Requests.Dropped), true }, fmt: func(f float64) string { return fmtNum(f) }},
-		{name: "Error rate", get: func(r *LoadRun) (float64, bool) { return r.ErrorRate, true }, fmt: fmtPct},
-		{name: "Latency p50", get: lat(func(l Latency) float64 { return l.P50 }), fmt: fmtMS},
-		{name: "Latency p99", get: lat(func(l Latency) float64 { return l.P99 }), fmt: fmtMS},
-		{name: "Approval→token p50", get: appr(func(l Latency) float64 { return l.P50 }), fmt: fmtMS},
-		{name: "Approval→token p99", get: appr(func(l Latency) float64 { return l.P99 }), fmt: fmtMS},
-	}
-	for _, mt := range metrics {
-		row := compareRow{Metric: mt.name, Best: -1}
-		best, distinct, any := 0.0, false, false
-		for i, r := range cv.Runs {
-			val, ok := mt.get(r)
-			if !ok {
-				row.Values = append(row.Values, "–")
-				continue
-			}
-			row.Values = append(row.Values, mt.fmt(val))
-			switch {
-			case !any:
-				best, row.Best, any = val, i, true
-			case val != best:
-				distinct = true
-				if (mt.higherBetter && val > best) || (!mt.higherBetter && val < best) {
-					best, row.Best = val, i
-				}
-			}
-		}
-		if !any {
-			continue
-		}
-		if !distinct {
-			row.Best = -1
-		}
-		cv.Rows = append(cv.Rows, row)
-	}
-	return cv
+	return r
 }
 
 func outcomeLabel(o Outcome) string {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 )
 
 // maxInput bounds what the decoders read: a report larger than this is
@@ -129,28 +128,6 @@ func schemaError(schema string) error {
 	return fmt.Errorf("reports: unknown schema %q: this ciba-check reads %q, %q and %q", schema, SchemaVersion, ConformanceSchemaV1, LoadSchemaV1)
 }
 
-// LoadSchemaV1 is the load runner's summary schema (docs/load-schema.md).
-const LoadSchemaV1 = "ciba-check/load/v1"
-
-// loadSummaryV1 mirrors the members of a ciba-check/load/v1 summary this
-// package shows. It is a copy rather than an import so that the load
-// runner can depend on reports without a cycle.
-type loadSummaryV1 struct {
-	Schema      string `json:"schema"`
-	ToolVersion string `json:"tool_version"`
-	LoadRun
-	CPU *struct {
-		PerRequestMicros float64  `json:"per_request_us"`
-		SharedWith       []string `json:"shared_with"`
-	} `json:"cpu"`
-}
-
-// FromLoadJSON reads a load runner summary (ciba-check/load/v1) into a
-// model with one load run.
-func FromLoadJSON(r io.Reader) (*Model, error) {
-	return decodeOnly(r, "load summary", LoadSchemaV1, decodeLoadSummary)
-}
-
 // decodeOnly reads a document that must carry schema want and decodes it.
 func decodeOnly(r io.Reader, what, want string, decode func([]byte) (*Model, error)) (*Model, error) {
 	data, schema, err := readSchema(r)
@@ -161,42 +138,4 @@ func decodeOnly(r io.Reader, what, want string, decode func([]byte) (*Model, err
 		return nil, fmt.Errorf("reports: %s schema %q is not %q", what, schema, want)
 	}
 	return decode(data)
-}
-
-func decodeLoadSummary(data []byte) (*Model, error) {
-	var s loadSummaryV1
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("reports: %s does not parse: %w", LoadSchemaV1, err)
-	}
-	run := s.LoadRun
-	if run.Mode == "" {
-		run.Mode = modeOfScenario(run.Scenario)
-	}
-	if s.CPU != nil {
-		run.CPUPerRequestMicros = s.CPU.PerRequestMicros
-		run.CPUSharedWith = s.CPU.SharedWith
-	}
-	m := &Model{
-		Schema:      SchemaVersion,
-		ToolVersion: s.ToolVersion,
-		GeneratedAt: run.Started.Add(time.Duration(s.DurationSeconds * float64(time.Second))).UTC(),
-		Target:      Target{Issuer: s.Target},
-		Checks:      []Check{},
-		Load:        []LoadRun{run},
-	}
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// modeOfScenario is the delivery mode a load scenario uses.
-func modeOfScenario(s string) string {
-	switch s {
-	case "poll", "flow-poll":
-		return "poll"
-	case "flow-ping":
-		return "ping"
-	}
-	return ""
 }

@@ -126,93 +126,22 @@ func RenderJUnit(w io.Writer, m *Model) error {
 		return err
 	}
 	doc := junitSuites{Name: "ciba-check"}
-	var total float64
-	timestamp := ""
+	base := junitSuite{Properties: junitModelProperties(m)}
 	if !m.GeneratedAt.IsZero() {
-		timestamp = m.GeneratedAt.UTC().Format("2006-01-02T15:04:05")
-	}
-	props := []junitProperty{{"issuer", safetext.Line(m.Target.Issuer)}, {"tool_version", safetext.Line(m.ToolVersion)}}
-	if m.Target.Profile != "" {
-		props = append(props, junitProperty{"profile", safetext.Line(m.Target.Profile)})
-	}
-	if m.Error != "" {
-		props = append(props, junitProperty{"error", safetext.Line(m.Error)})
+		base.Timestamp = m.GeneratedAt.UTC().Format("2006-01-02T15:04:05")
 	}
 	names := uniqueNames{}
+	var total float64
 	if len(m.Checks) > 0 {
-		s := junitSuite{Name: "conformance", Timestamp: timestamp, Properties: props}
-		var secs float64
-		for i := range m.Checks {
-			c := &m.Checks[i]
-			tc := junitCase{Name: names.take(c.Name), Classname: safetext.Line(c.Section()), Time: junitTime(c.DurationSeconds)}
-			switch c.Outcome {
-			case Failed:
-				s.Failures++
-				tc.Failure = &junitMessage{Message: shortMessage(c.Message, "check failed"), Type: "failure", Body: xmlText(failureBody(c))}
-			case Skipped:
-				s.Skipped++
-				tc.Skipped = &junitMessage{Message: shortMessage(c.Message, string(Skipped))}
-			case Warning:
-				tc.Properties = &junitProperties{List: []junitProperty{{"ciba-check.outcome", string(Warning)}, {"ciba-check.warning", shortMessage(c.Message, "SHOULD-level expectation not met")}}}
-				tc.SystemOut = systemOut("WARNING (SHOULD-level expectation not met; does not fail the run)\n" + failureBody(c))
-			}
-			secs += c.DurationSeconds
-			s.Cases = append(s.Cases, tc)
-		}
-		s.Tests = len(s.Cases)
-		s.Time = junitTime(secs)
-		total += secs
-		doc.Suites = append(doc.Suites, s)
+		s, secs := junitChecks(base, m.Checks, names)
+		doc.Suites, total = append(doc.Suites, s), total+secs
 	}
 	if len(m.Load) > 0 {
-		s := junitSuite{Name: "load", Timestamp: timestamp, Properties: props}
-		var secs float64
-		for i := range m.Load {
-			l := &m.Load[i]
-			secs += l.DurationSeconds
-			class := "load." + l.Label()
-			summary := loadSummaryLine(l)
-			if len(l.Thresholds) == 0 {
-				tc := junitCase{Name: names.take(l.Label() + ": completed"), Classname: class, Time: junitTime(l.DurationSeconds), SystemOut: systemOut(summary)}
-				if !l.Passed {
-					s.Failures++
-					msg := "run failed"
-					if l.Aborted != "" {
-						msg = "aborted: " + l.Aborted
-					}
-					tc.Failure = &junitMessage{Message: shortMessage(msg, "run failed"), Type: "failure", Body: xmlText(summary)}
-				}
-				s.Cases = append(s.Cases, tc)
-				continue
-			}
-			for j, t := range l.Thresholds {
-				tc := junitCase{Name: names.take(l.Label() + ": " + t.Expr), Classname: class, Time: junitTime(0)}
-				if j == 0 {
-					tc.Time = junitTime(l.DurationSeconds)
-				}
-				if !t.OK {
-					s.Failures++
-					msg := fmt.Sprintf("threshold %s breached: measured %s", t.Expr, fmtThresholdValue(t))
-					tc.Failure = &junitMessage{Message: shortMessage(msg, "threshold breached"), Type: "threshold", Body: xmlText(msg + "\n\n" + summary)}
-				}
-				s.Cases = append(s.Cases, tc)
-			}
-		}
-		s.Tests = len(s.Cases)
-		s.Time = junitTime(secs)
-		total += secs
-		doc.Suites = append(doc.Suites, s)
+		s, secs := junitLoad(base, m.Load, names)
+		doc.Suites, total = append(doc.Suites, s), total+secs
 	}
 	if m.Error != "" {
-		// A run that ended as a target error, or early: CI readers show
-		// a testcase's <error>, not a property, so the reason is one.
-		what := "the run ended early; the verdict is unknown"
-		if m.TargetError() {
-			what = "the target could not be tested; no check ran"
-		}
-		tc := junitCase{Name: names.take("ciba-check run"), Classname: "ciba-check", Time: junitTime(0),
-			Error: &junitMessage{Message: shortMessage(m.Error, what), Type: "target-error", Body: xmlText(what + ":\n" + m.Error)}}
-		doc.Suites = append(doc.Suites, junitSuite{Name: "ciba-check", Timestamp: timestamp, Properties: props, Tests: 1, Errors: 1, Time: junitTime(0), Cases: []junitCase{tc}})
+		doc.Suites = append(doc.Suites, junitRunError(base, m, names))
 	}
 	for _, s := range doc.Suites {
 		doc.Errors += s.Errors
@@ -231,6 +160,100 @@ func RenderJUnit(w io.Writer, m *Model) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// junitModelProperties are the properties every suite carries.
+func junitModelProperties(m *Model) []junitProperty {
+	props := []junitProperty{{"issuer", safetext.Line(m.Target.Issuer)}, {"tool_version", safetext.Line(m.ToolVersion)}}
+	if m.Target.Profile != "" {
+		props = append(props, junitProperty{"profile", safetext.Line(m.Target.Profile)})
+	}
+	if m.Error != "" {
+		props = append(props, junitProperty{"error", safetext.Line(m.Error)})
+	}
+	return props
+}
+
+// junitChecks is the conformance suite, one testcase a check, and its
+// seconds.
+func junitChecks(s junitSuite, checks []Check, names uniqueNames) (junitSuite, float64) {
+	s.Name = "conformance"
+	var secs float64
+	for i := range checks {
+		c := &checks[i]
+		tc := junitCase{Name: names.take(c.Name), Classname: safetext.Line(c.Section()), Time: junitTime(c.DurationSeconds)}
+		switch c.Outcome {
+		case Failed:
+			s.Failures++
+			tc.Failure = &junitMessage{Message: shortMessage(c.Message, "check failed"), Type: "failure", Body: xmlText(failureBody(c))}
+		case Skipped:
+			s.Skipped++
+			tc.Skipped = &junitMessage{Message: shortMessage(c.Message, string(Skipped))}
+		case Warning:
+			tc.Properties = &junitProperties{List: []junitProperty{{"ciba-check.outcome", string(Warning)}, {"ciba-check.warning", shortMessage(c.Message, "SHOULD-level expectation not met")}}}
+			tc.SystemOut = systemOut("WARNING (SHOULD-level expectation not met; does not fail the run)\n" + failureBody(c))
+		}
+		secs += c.DurationSeconds
+		s.Cases = append(s.Cases, tc)
+	}
+	s.Tests = len(s.Cases)
+	s.Time = junitTime(secs)
+	return s, secs
+}
+
+// junitLoad is the load suite, one testcase a threshold (or a run without
+// thresholds), and its seconds.
+func junitLoad(s junitSuite, runs []LoadRun, names uniqueNames) (junitSuite, float64) {
+	s.Name = "load"
+	var secs float64
+	for i := range runs {
+		l := &runs[i]
+		secs += l.DurationSeconds
+		class := "load." + l.Label()
+		summary := loadSummaryLine(l)
+		if len(l.Thresholds) == 0 {
+			tc := junitCase{Name: names.take(l.Label() + ": completed"), Classname: class, Time: junitTime(l.DurationSeconds), SystemOut: systemOut(summary)}
+			if !l.Passed {
+				s.Failures++
+				msg := "run failed"
+				if l.Aborted != "" {
+					msg = "aborted: " + l.Aborted
+				}
+				tc.Failure = &junitMessage{Message: shortMessage(msg, "run failed"), Type: "failure", Body: xmlText(summary)}
+			}
+			s.Cases = append(s.Cases, tc)
+			continue
+		}
+		for j, t := range l.Thresholds {
+			tc := junitCase{Name: names.take(l.Label() + ": " + t.Expr), Classname: class, Time: junitTime(0)}
+			if j == 0 {
+				tc.Time = junitTime(l.DurationSeconds)
+			}
+			if !t.OK {
+				s.Failures++
+				msg := fmt.Sprintf("threshold %s breached: measured %s", t.Expr, fmtThresholdValue(t))
+				tc.Failure = &junitMessage{Message: shortMessage(msg, "threshold breached"), Type: "threshold", Body: xmlText(msg + "\n\n" + summary)}
+			}
+			s.Cases = append(s.Cases, tc)
+		}
+	}
+	s.Tests = len(s.Cases)
+	s.Time = junitTime(secs)
+	return s, secs
+}
+
+// junitRunError is the suite of a run that ended as a target error, or
+// early: CI readers show a testcase's <error>, not a property, so the
+// reason is one.
+func junitRunError(s junitSuite, m *Model, names uniqueNames) junitSuite {
+	what := "the run ended early; the verdict is unknown"
+	if m.TargetError() {
+		what = "the target could not be tested; no check ran"
+	}
+	tc := junitCase{Name: names.take("ciba-check run"), Classname: "ciba-check", Time: junitTime(0),
+		Error: &junitMessage{Message: shortMessage(m.Error, what), Type: "target-error", Body: xmlText(what + ":\n" + m.Error)}}
+	s.Name, s.Tests, s.Errors, s.Time, s.Cases = "ciba-check", 1, 1, junitTime(0), []junitCase{tc}
+	return s
 }
 
 // uniqueNames hands out testcase names, numbering repeats ("name (2)"),
@@ -338,11 +361,7 @@ func loadSummaryLine(l *LoadRun) string {
 		b.WriteString(note + "\n")
 	}
 	for _, t := range l.Thresholds {
-		mark := "✓"
-		if !t.OK {
-			mark = "✗"
-		}
-		fmt.Fprintf(&b, "%s %s (measured %s)\n", mark, t.Expr, fmtThresholdValue(t))
+		fmt.Fprintf(&b, "%s %s (measured %s)\n", t.Mark(), t.Expr, fmtThresholdValue(t))
 	}
 	return b.String()
 }

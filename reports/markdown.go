@@ -74,23 +74,39 @@ func (w *mdWriter) write(s string) bool {
 }
 
 func writeMarkdown(w *mdWriter, m *Model) {
-	c := m.Counts()
-	verdict := "❌ failed"
-	switch {
-	case m.TargetError():
-		verdict = "⛔ target error"
-	case m.Error != "":
-		verdict = "⚠️ incomplete"
-	case len(m.Checks) == 0 && len(m.Load) == 0:
-		verdict = "⚪ no results"
-	case m.LoadUnjudged():
-		verdict = "⚪ not judged: no thresholds set"
-	case m.Passed() && c.Warnings > 0:
-		verdict = "✅ passed with warnings"
-	case m.Passed():
-		verdict = "✅ passed"
+	// The header is bounded (every model-derived part is clipped), so it
+	// always fits the minimum limit.
+	w.b.WriteString(mdHeader(m))
+	writeCheckTables(w, m)
+}
+
+// mdVerdict is the report's verdict with its emoji.
+func mdVerdict(m *Model, c Counts) string {
+	switch m.Verdict() {
+	case VerdictIncomplete:
+		if m.TargetError() {
+			return "⛔ target error"
+		}
+		return "⚠️ incomplete"
+	case VerdictEmpty:
+		return "⚪ no results"
+	case VerdictUnjudged:
+		return "⚪ not judged: no thresholds set"
+	case VerdictPassed:
+		if c.Warnings > 0 {
+			return "✅ passed with warnings"
+		}
+		return "✅ passed"
 	}
+	return "❌ failed"
+}
+
+// mdHeader is the verdict, the target, why the run ended early and the
+// counts of checks.
+func mdHeader(m *Model) string {
+	c := m.Counts()
 	var head strings.Builder
+	verdict := mdVerdict(m, c)
 	fmt.Fprintf(&head, "## ciba-check: %s\n\n", verdict)
 	target := "target not recorded"
 	if m.Target.Issuer != "" {
@@ -120,10 +136,12 @@ func writeMarkdown(w *mdWriter, m *Model) {
 		fmt.Fprintf(&head, "| Conformance | Checks |\n|:--|--:|\n| ✅ passed | %d |\n| ⚠️ warnings | %d |\n| ❌ failed | %d |\n| ⏭️ skipped | %d |\n| total | %d |\n\n",
 			c.Passed, c.Warnings, c.Failed, c.Skipped, c.Total())
 	}
-	// The header is bounded (every model-derived part is clipped), so it
-	// always fits the minimum limit.
-	w.b.WriteString(head.String())
+	return head.String()
+}
 
+// writeCheckTables writes the failures, the warnings, the load runs, the
+// skipped and the passed checks, as many rows as fit.
+func writeCheckTables(w *mdWriter, m *Model) {
 	var failed, warned, skipped, passed []*Check
 	for i := range m.Checks {
 		ch := &m.Checks[i]
@@ -211,45 +229,7 @@ func writeLoad(w *mdWriter, runs []LoadRun) {
 		return
 	}
 	for i := range runs {
-		l := &runs[i]
-		var verdict string
-		switch v := l.Verdict(); v {
-		case "passed":
-			verdict = "✅"
-		case "failed":
-			verdict = "❌"
-		case "no thresholds":
-			verdict = "⚪ no thresholds"
-		default:
-			verdict = "⚠️ " + mdEscape(clipText(v, 60))
-		}
-		dropped := strconv.FormatUint(l.Requests.Dropped, 10)
-		if len(l.Warnings()) > 0 {
-			dropped = "⚠️ " + dropped
-		}
-		judged, _ := l.JudgedLatency()
-		intended := "max"
-		if l.Rate.Intended > 0 {
-			intended = fmtNum(round2(l.Rate.Intended)) + "/s"
-		}
-		var ths []string
-		for _, t := range l.Thresholds {
-			mark := "✓"
-			if !t.OK {
-				mark = "✗"
-			}
-			ths = append(ths, fmt.Sprintf("%s %s (%s)", mark, mdEscape(clipText(t.Expr, 60)), fmtThresholdValue(t)))
-		}
-		th := strings.Join(ths, "<br>")
-		if th == "" {
-			th = "–"
-		}
-		if l.Aborted != "" {
-			th += "<br>aborted: " + mdEscape(clipText(l.Aborted, 100))
-		}
-		r := fmt.Sprintf("| %s | %s | %s/s / %s | %s | %s | %s | %s | %s |\n",
-			mdEscape(clipText(l.Label(), 60)), verdict, fmtNum(round2(l.Rate.Achieved)), intended, dropped,
-			fmtMS(judged.P50), fmtMS(judged.P99), fmtPct(l.ErrorRate), th)
+		r := mdLoadRow(&runs[i])
 		if !w.fits(r + "\n") {
 			w.omittedRuns += len(runs) - i
 			break
@@ -262,6 +242,44 @@ func writeLoad(w *mdWriter, runs []LoadRun) {
 			w.write("> ⚠️ " + mdEscape(clipText(runs[i].Label(), 60)) + ": " + mdEscape(clipText(note, 300)) + "\n\n")
 		}
 	}
+}
+
+// mdLoadRow is one run's row of the load table.
+func mdLoadRow(l *LoadRun) string {
+	var verdict string
+	switch v := l.Verdict(); v {
+	case "passed":
+		verdict = "✅"
+	case "failed":
+		verdict = "❌"
+	case "no thresholds":
+		verdict = "⚪ no thresholds"
+	default:
+		verdict = "⚠️ " + mdEscape(clipText(v, 60))
+	}
+	dropped := strconv.FormatUint(l.Requests.Dropped, 10)
+	if len(l.Warnings()) > 0 {
+		dropped = "⚠️ " + dropped
+	}
+	judged, _ := l.JudgedLatency()
+	intended := "max"
+	if l.Rate.Intended > 0 {
+		intended = fmtNum(round2(l.Rate.Intended)) + "/s"
+	}
+	var ths []string
+	for _, t := range l.Thresholds {
+		ths = append(ths, fmt.Sprintf("%s %s (%s)", t.Mark(), mdEscape(clipText(t.Expr, 60)), fmtThresholdValue(t)))
+	}
+	th := strings.Join(ths, "<br>")
+	if th == "" {
+		th = "–"
+	}
+	if l.Aborted != "" {
+		th += "<br>aborted: " + mdEscape(clipText(l.Aborted, 100))
+	}
+	return fmt.Sprintf("| %s | %s | %s/s / %s | %s | %s | %s | %s | %s |\n",
+		mdEscape(clipText(l.Label(), 60)), verdict, fmtNum(round2(l.Rate.Achieved)), intended, dropped,
+		fmtMS(judged.P50), fmtMS(judged.P99), fmtPct(l.ErrorRate), th)
 }
 
 func truncationNote(w *mdWriter) string {

@@ -49,24 +49,31 @@ func TestModelVerdict(t *testing.T) {
 	fail := Check{Name: "b", Outcome: Failed}
 	skip := Check{Name: "c", Outcome: Skipped}
 	warn := Check{Name: "d", Outcome: Warning, Should: true, Message: "expected slow_down"}
+	held := Threshold{Expr: "p(99)<1s", OK: true}
 	tests := []struct {
-		name string
-		m    Model
-		want bool
+		name    string
+		m       Model
+		want    bool
+		verdict Verdict
 	}{
-		{"empty has not passed", Model{}, false},
-		{"passes and skips pass", Model{Checks: []Check{pass, skip}}, true},
-		{"only skips pass", Model{Checks: []Check{skip}}, true},
-		{"a failure fails", Model{Checks: []Check{pass, fail}}, false},
-		{"warnings pass", Model{Checks: []Check{pass, warn}}, true},
-		{"a failure beside a warning fails", Model{Checks: []Check{warn, fail}}, false},
-		{"a failed load run fails", Model{Checks: []Check{pass}, Load: []LoadRun{{Passed: false}}}, false},
-		{"a passed load run passes", Model{Load: []LoadRun{{Passed: true}}}, true},
+		{"empty has not passed", Model{}, false, VerdictEmpty},
+		{"passes and skips pass", Model{Checks: []Check{pass, skip}}, true, VerdictPassed},
+		{"only skips pass", Model{Checks: []Check{skip}}, true, VerdictPassed},
+		{"a failure fails", Model{Checks: []Check{pass, fail}}, false, VerdictFailed},
+		{"warnings pass", Model{Checks: []Check{pass, warn}}, true, VerdictPassed},
+		{"a failure beside a warning fails", Model{Checks: []Check{warn, fail}}, false, VerdictFailed},
+		{"a failed load run fails", Model{Checks: []Check{pass}, Load: []LoadRun{{Passed: false}}}, false, VerdictFailed},
+		{"a passed load run passes", Model{Load: []LoadRun{{Passed: true, Thresholds: []Threshold{held}}}}, true, VerdictPassed},
+		{"a load run without thresholds is not judged", Model{Load: []LoadRun{{Passed: true}}}, true, VerdictUnjudged},
+		{"an early end is incomplete", Model{Checks: []Check{pass}, Error: "target lost"}, false, VerdictIncomplete},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.m.Passed(); got != tt.want {
 				t.Errorf("Passed() = %v, want %v", got, tt.want)
+			}
+			if got := tt.m.Verdict(); got != tt.verdict {
+				t.Errorf("Verdict() = %q, want %q", got, tt.verdict)
 			}
 		})
 	}

@@ -1,6 +1,10 @@
 package reports
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Skip reasons of checks that were never judged: the filters left them
 // out (NotSelected) or the run stopped before them (NotRun: --fail-fast,
@@ -71,4 +75,62 @@ func (r *sectionRow) add(c *Check) {
 			r.NotSelected++
 		}
 	}
+}
+
+// docTitle names the documents spec references point into.
+func docTitle(doc string) string {
+	switch doc {
+	case "CIBA":
+		return "OpenID Connect CIBA Core 1.0"
+	case "FAPI-CIBA":
+		return "FAPI-CIBA profile"
+	case "FAPI-RW":
+		return "FAPI Read and Write API Security Profile"
+	case "FAPI-R":
+		return "FAPI Read-Only API Security Profile"
+	case "OIDC":
+		return "OpenID Connect Core 1.0"
+	case "OIDC-DISCOVERY":
+		return "OpenID Connect Discovery 1.0"
+	}
+	if strings.HasPrefix(doc, "RFC") {
+		return "RFC " + strings.TrimPrefix(doc, "RFC")
+	}
+	return doc
+}
+
+// compareSections orders spec sections by document, then numerically by
+// section number ("CIBA-7.10" after "CIBA-7.9").
+func compareSections(a, b string) int {
+	da, na := splitSection(a)
+	db, nb := splitSection(b)
+	if c := strings.Compare(da, db); c != 0 {
+		return c
+	}
+	for i := 0; i < len(na) && i < len(nb); i++ {
+		if na[i] != nb[i] {
+			return na[i] - nb[i]
+		}
+	}
+	if c := len(na) - len(nb); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+// splitSection splits "FAPI-CIBA-5.2.2" into "FAPI-CIBA" and [5 2 2].
+func splitSection(s string) (string, []int) {
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 {
+		return s, nil
+	}
+	var nums []int
+	for _, part := range strings.Split(s[i+1:], ".") {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return s, nil
+		}
+		nums = append(nums, n)
+	}
+	return s[:i], nums
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 )
@@ -53,4 +55,25 @@ func exitCode(err error) int {
 		// leave the verdict unknown: exit 2, never 1.
 		return ExitUsage
 	}
+}
+
+// explainTLSError adds the likely fix to a certificate verification error;
+// giveCA says how to give a CA bundle where the error is shown ("with
+// --ca" for a flag, "with ca: in target.yaml" for the file).
+func explainTLSError(err error, giveCA string) error {
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var alert tls.AlertError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w (the OP's certificate is not from a trusted CA: give its CA bundle "+giveCA+")", err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("%w (the OP's certificate does not name this host)", err)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("%w (the OP's certificate is invalid, e.g. expired)", err)
+	case errors.As(err, &alert):
+		return fmt.Errorf("%w (the OP refused the TLS handshake)", err)
+	}
+	return err
 }

@@ -3,10 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,10 +59,8 @@ func runInitCIBA(ctx context.Context, opts *InitOptions, plan *initPlan) error {
 	}
 	path := filepath.Join(opts.Dir, "target.yaml")
 	if !opts.Force {
-		if _, err := os.Stat(path); err == nil {
-			return usageErrorf("init: %s already exists; use --force to overwrite", path)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("init: %w", err)
+		if err := refuseOverwrite(opts.Dir, []string{"target.yaml"}); err != nil {
+			return err
 		}
 	}
 	var b bytes.Buffer
@@ -94,13 +90,7 @@ func runInitCIBA(ctx context.Context, opts *InitOptions, plan *initPlan) error {
 
 func printCIBANextSteps(w io.Writer, path string, p *cibaPlan) {
 	fmt.Fprintf(w, "Wrote %s (profile ciba: CIBA Core, client secrets, unsigned requests)\n", path)
-	switch {
-	case p.Discovery != nil:
-		fmt.Fprintf(w, "Read discovery from %s: modes %s, auth methods %s\n", p.Issuer,
-			joinList(p.Discovery.BackchannelTokenDeliveryModesSupported), joinList(p.Discovery.TokenEndpointAuthMethodsSupported))
-	case p.DiscoveryError != "":
-		fmt.Fprintf(w, "Could not read discovery from %s: %s\n", p.Issuer, p.DiscoveryError)
-	}
+	p.printDiscovery(w)
 	fmt.Fprintln(w, "\nNext steps:")
 	fmt.Fprintf(w, "  1. Register two clients at the OP with token_endpoint_auth_method %s,\n"+
 		"     backchannel_token_delivery_mode %s and grant type %s;\n"+

@@ -41,18 +41,8 @@ func TestNewCmdInitFlags(t *testing.T) {
 			io, _, _, _ := TestStreams()
 			var got *InitOptions
 			cmd := NewCmdInit(&Factory{IO: io}, func(_ context.Context, o *InitOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if executeFlags(t, cmd, tt.args, tt.wantErr); tt.wantErr != "" {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Dir != tt.want.Dir || got.Issuer != tt.want.Issuer || got.CAFile != tt.want.CAFile || got.Force != tt.want.Force {
 				t.Fatalf("options %+v, want %+v", *got, tt.want)

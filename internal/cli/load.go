@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -119,84 +121,43 @@ func newLoadOptions(f *Factory, subcommand string) *LoadOptions {
 
 func newCmdLoadRun(f *Factory, subcommand string, runF func(context.Context, *LoadOptions) error) *cobra.Command {
 	opts := newLoadOptions(f, subcommand)
-	cmd := &cobra.Command{Args: cobra.NoArgs}
-	switch subcommand {
-	case "poll":
-		cmd.Use = "poll"
-		cmd.Short = "Poll the token endpoint for pending requests at a rate or as fast as possible"
-		cmd.Long = `Measure the token endpoint under load. Without --target it runs against the
-bundled reference OP and mock device.
-
-It starts --pending backchannel requests (default 500) for a user whose
-device never answers (the first user with outcome never, or --user), then
-polls the token endpoint for them round-robin at --rate (2000/s, 50/1m) or
-as fast as --max-in-flight concurrent polls allow (--rate max, 32 by default).
-authorization_pending and slow_down are the correct answers to such polls
-and count as expected, not as errors (vegeta itself counts every 4xx as an
-error). The reference OP enforces the interval per auth_req_id, so at --rate
-max nearly every answer is slow_down. With a private_key_jwt client every
-request carries a fresh client assertion from a pool signed ahead of use.
-
-At most --max-in-flight polls are in flight (default: rate × max(4 × the
-warm-up latency, 20 ms), within 64..1000); a poll due while the cap is full,
-or more than 250 ms late, is dropped and counted (k6's dropped_iterations);
-a poll the generator reaches late (a GC pause) starts at once only while the
-cap has room, never queued into a burst beyond it. Connections to the OP are capped (--max-conns),
-answers longer than --max-body count as unexpected, and --output is written
-0600 with token values redacted unless --keep-secrets.
-
-The summary shows the achieved rate, intended vs sent and dropped requests,
-latency, the status and OAuth error mix, the CPU per request, peak in
-flight, connections and TLS handshakes; when the generator was the
-bottleneck it says "generator saturated: figures are a lower bound on the
-OP's capacity". --threshold takes k6's grammar:
-p(N), avg, min, max, med (latency per request; bare numbers are ms), rate
-(expected answers per second) and errors (share of unexpected answers).
-Without a threshold nothing is judged.
-
-Exit status: 0 all thresholds held (or none was set), 1 a threshold broke,
-2 usage or target error, 130 interrupted (Ctrl-C, SIGTERM) before the end:
-the summary and files are still written, marked "aborted": "interrupted".`
-		cmd.Example = `  ciba-check load poll --rate max --duration 10s
-  ciba-check load poll --target t.yaml --rate 2000/s --duration 30s --pending 500 \
-      --threshold 'p(99)<50ms' --threshold 'errors<0.001' --output results.bin
-  ciba-check load poll --shard /4 --start-at 2026-11-25T17:00:00Z --output /results/$(hostname).bin`
-	case "flow":
-		cmd.Use = "flow"
-		cmd.Short = "Run complete CIBA flows (poll or ping) and measure approval-to-token latency"
-		cmd.Long = `Run complete CIBA flows at --rate: the backchannel request, the device's
-approval after --approve-delay (the user is held pending and approved
-through the target's device driver), then the tokens by polling at the OP's
-interval (--mode poll) or on the ping notification (--mode ping). --mode
-both runs the two at once under the same load and prints them side by side.
-Without --target it runs against the bundled reference OP and mock device.
-
-It reports flows per second, approval-to-token and end-to-end latency, and
-failed flows. With a fixed --approve-delay every poll flow has the same
-phase, so its approval-to-token time is the interval minus the delay.
-Flows due while --max-in-flight flows are still running are dropped and
-counted. Latency thresholds (--threshold 'p(99)<600ms', k6's grammar) judge
-approval-to-token; rate judges completed flows per second; errors the share
-of failed flows. Without a threshold nothing is judged.
-
-Exit status: 0 all thresholds held (or none was set), 1 a threshold broke,
-2 usage or target error, 130 interrupted (Ctrl-C, SIGTERM) before the end:
-the summaries and files are still written, marked "aborted": "interrupted".`
-		cmd.Example = `  ciba-check load flow --mode both --rate 20/s --duration 1m      # poll vs ping, side by side
-  ciba-check load flow --mode poll --rate 10/s --duration 30s --approve-delay 200ms \
-      --threshold 'p(99)<1s' --threshold 'errors<1%' --json flow.json --html flow.html
-  ciba-check load flow --mode ping --rate 50/s --duration 1m --output results.bin`
-	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := opts.check(); err != nil {
-			return err
-		}
-		if runF != nil {
-			return runF(cmd.Context(), opts)
-		}
-		return runLoad(cmd.Context(), opts)
+	short, long, example := loadRunHelp(subcommand)
+	cmd := &cobra.Command{
+		Use: subcommand, Short: short, Long: long, Example: example,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.check(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runLoad(cmd.Context(), opts)
+		},
 	}
 	fl := cmd.Flags()
+	addLoadRunFlags(fl, opts)
+	addLoadOutputFlags(fl, opts,
+		"write every result vegeta-encoded (gob, mode 0600, token values redacted) to this file, for vegeta report/plot and load merge",
+		"write the summary (schema ciba-check/load/v1) to this file")
+	if subcommand == "poll" {
+		addLoadPollFlags(fl, opts)
+	} else {
+		addLoadFlowFlags(fl, opts)
+	}
+	// --max-inflight is the spelling k6 users reach for.
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "max-inflight" {
+			name = "max-in-flight"
+		}
+		return pflag.NormalizedName(name)
+	})
+	return cmd
+}
+
+// addLoadRunFlags adds the flags poll and flow share: the target, the
+// client, the traffic and the run's control.
+func addLoadRunFlags(fl *pflag.FlagSet, opts *LoadOptions) {
 	fl.StringVar(&opts.TargetPath, "target", "", "target.yaml of the OP (default: the embedded reference OP)")
 	fl.StringVar(&opts.ClientID, "client", "", "client id from the target (default: the first suitable client)")
 	fl.StringVar(&opts.Auth, "auth", authAny, "client authentication when --client is not given: private_key_jwt, mtls, client_secret (any secret method), client_secret_basic, client_secret_post, client_secret_jwt or any")
@@ -210,38 +171,38 @@ the summaries and files are still written, marked "aborted": "interrupted".`
 	fl.BoolVar(&opts.NoKeepAlive, "no-keepalive", false, "make a new connection (TCP + TLS handshake) for every request")
 	fl.BoolVar(&opts.HTTP1, "http1", false, "use HTTP/1.1 only (default: HTTP/2 when the OP offers it)")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "timeout of one request")
-	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
 	fl.BoolVar(&opts.AbortOnFail, "abort-on-fail", false, "stop the run as soon as a threshold breaks (checked every second after 2s)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no live progress")
-	fl.StringVarP(&opts.Output, "output", "o", "", "write every result vegeta-encoded (gob, mode 0600, token values redacted) to this file, for vegeta report/plot and load merge")
-	fl.StringVar(&opts.JSONPath, "json", "", "write the summary (schema ciba-check/load/v1) to this file")
-	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
-	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
 	fl.StringVar(&opts.ShardText, "shard", "", "run shard i of n (i/n, 0-based; /n takes i from JOB_COMPLETION_INDEX)")
 	fl.StringVar(&opts.StartAtText, "start-at", "", "wait until this RFC 3339 time before starting, so shards begin together")
-	if subcommand == "poll" {
-		opts.RateText = "max"
-		fl.Lookup("rate").DefValue = "max"
-		fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
-		fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 20ms) within [64, 1000])")
-		fl.IntVar(&opts.Workers, "workers", 0, "")
-		_ = fl.MarkDeprecated("workers", "use --max-in-flight")
-		fl.BoolVar(&opts.SeqHeader, "seq-header", false, "send vegeta's X-Vegeta-Seq header on every poll (unique per request, so HTTP/2 header compression cannot index it)")
-	} else {
-		opts.RateText = "10/s"
-		fl.Lookup("rate").DefValue = "10/s"
-		fl.StringVar(&opts.Mode, "mode", flowModeBoth, "token delivery: poll, ping, or both (side by side)")
-		fl.DurationVar(&opts.ApproveDelay, "approve-delay", 500*time.Millisecond, "how long the user takes to approve on the device")
-		fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxFlowsInFlight, "maximum concurrent flows; flows due beyond it are dropped")
-	}
-	// --max-inflight is the spelling k6 users reach for.
-	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
-		if name == "max-inflight" {
-			name = "max-in-flight"
-		}
-		return pflag.NormalizedName(name)
-	})
-	return cmd
+}
+
+// addLoadOutputFlags adds the thresholds and the files a run or a merge
+// writes.
+func addLoadOutputFlags(fl *pflag.FlagSet, opts *LoadOptions, outputHelp, jsonHelp string) {
+	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
+	fl.StringVarP(&opts.Output, "output", "o", "", outputHelp)
+	fl.StringVar(&opts.JSONPath, "json", "", jsonHelp)
+	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
+	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
+}
+
+func addLoadPollFlags(fl *pflag.FlagSet, opts *LoadOptions) {
+	opts.RateText = "max"
+	fl.Lookup("rate").DefValue = "max"
+	fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
+	fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 20ms) within [64, 1000])")
+	fl.IntVar(&opts.Workers, "workers", 0, "")
+	_ = fl.MarkDeprecated("workers", "use --max-in-flight")
+	fl.BoolVar(&opts.SeqHeader, "seq-header", false, "send vegeta's X-Vegeta-Seq header on every poll (unique per request, so HTTP/2 header compression cannot index it)")
+}
+
+func addLoadFlowFlags(fl *pflag.FlagSet, opts *LoadOptions) {
+	opts.RateText = "10/s"
+	fl.Lookup("rate").DefValue = "10/s"
+	fl.StringVar(&opts.Mode, "mode", flowModeBoth, "token delivery: poll, ping, or both (side by side)")
+	fl.DurationVar(&opts.ApproveDelay, "approve-delay", 500*time.Millisecond, "how long the user takes to approve on the device")
+	fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxFlowsInFlight, "maximum concurrent flows; flows due beyond it are dropped")
 }
 
 func newCmdLoadMerge(f *Factory, runF func(context.Context, *LoadOptions) error) *cobra.Command {
@@ -265,12 +226,9 @@ shard.`,
 			return runLoadMerge(opts)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringArrayVar(&opts.ThresholdExprs, "threshold", nil, "pass/fail criterion in k6 grammar, e.g. 'p(99)<50ms' (repeatable)")
-	fl.StringVarP(&opts.Output, "output", "o", "", "also write all results, merged, to this file (gob, mode 0600)")
-	fl.StringVar(&opts.JSONPath, "json", "", "write the merged summary (schema ciba-check/load/v1) to this file")
-	fl.StringVar(&opts.HTMLPath, "html", "", "write a self-contained HTML load report to this file")
-	fl.StringVar(&opts.MDPath, "md", "", "write a Markdown summary to this file (appended to $GITHUB_STEP_SUMMARY anyway when that is set)")
+	addLoadOutputFlags(cmd.Flags(), opts,
+		"also write all results, merged, to this file (gob, mode 0600)",
+		"write the merged summary (schema ciba-check/load/v1) to this file")
 	return cmd
 }
 
@@ -284,70 +242,82 @@ func (o *LoadOptions) check() error {
 	if o.Subcommand == "merge" {
 		return nil
 	}
+	// The flags of both first: checkPoll reads the parsed --shard.
+	checkMode := o.checkFlow
+	if o.Subcommand == "poll" {
+		checkMode = o.checkPoll
+	}
+	for _, check := range []func() error{o.checkRun, checkMode} {
+		if err := check(); err != nil {
+			return usageErrorf("%s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+// checkRun checks the flags poll and flow share.
+func (o *LoadOptions) checkRun() error {
+	var err error
 	if o.Rate, err = load.ParseRate(o.RateText); err != nil {
-		return usageErrorf("%s: --rate: %v", name, err)
+		return fmt.Errorf("--rate: %v", err)
 	}
-	if o.Duration <= 0 {
-		return usageErrorf("%s: --duration must be positive, got %v", name, o.Duration)
-	}
-	if o.Workers < 0 {
-		return usageErrorf("%s: --workers must be >= 0, got %d", name, o.Workers)
-	}
-	if o.MaxConns < 0 {
-		return usageErrorf("%s: --max-conns must be >= 0, got %d", name, o.MaxConns)
-	}
-	if o.MaxBody < 1 {
-		return usageErrorf("%s: --max-body must be at least 1 byte, got %d", name, o.MaxBody)
-	}
-	if o.Timeout <= 0 {
-		return usageErrorf("%s: --timeout must be positive, got %v", name, o.Timeout)
-	}
-	if o.Interval < 1 {
-		return usageErrorf("%s: --interval must be a whole number of seconds >= 1, got %d", name, o.Interval)
-	}
-	if !slices.Contains(authChoices, o.Auth) {
-		return usageErrorf("%s: --auth %q: want one of %s", name, o.Auth, strings.Join(authChoices, ", "))
+	switch {
+	case o.Duration <= 0:
+		return fmt.Errorf("--duration must be positive, got %v", o.Duration)
+	case o.Workers < 0:
+		return fmt.Errorf("--workers must be >= 0, got %d", o.Workers)
+	case o.MaxConns < 0:
+		return fmt.Errorf("--max-conns must be >= 0, got %d", o.MaxConns)
+	case o.MaxBody < 1:
+		return fmt.Errorf("--max-body must be at least 1 byte, got %d", o.MaxBody)
+	case o.Timeout <= 0:
+		return fmt.Errorf("--timeout must be positive, got %v", o.Timeout)
+	case o.Interval < 1:
+		return fmt.Errorf("--interval must be a whole number of seconds >= 1, got %d", o.Interval)
+	case !slices.Contains(authChoices, o.Auth):
+		return fmt.Errorf("--auth %q: want one of %s", o.Auth, strings.Join(authChoices, ", "))
 	}
 	if o.Shard, err = load.ParseShard(o.ShardText, o.Getenv); err != nil {
-		return usageErrorf("%s: --shard: %v", name, err)
+		return fmt.Errorf("--shard: %v", err)
 	}
 	if o.StartAtText != "" {
 		if o.StartAt, err = time.Parse(time.RFC3339, o.StartAtText); err != nil {
-			return usageErrorf("%s: --start-at %q is not an RFC 3339 time such as 2026-11-25T17:00:00Z", name, o.StartAtText)
+			return fmt.Errorf("--start-at %q is not an RFC 3339 time such as 2026-11-25T17:00:00Z", o.StartAtText)
 		}
 	}
-	switch o.Subcommand {
-	case "poll":
-		if o.Pending < 1 {
-			return usageErrorf("%s: --pending must be >= 1, got %d", name, o.Pending)
-		}
-		if o.Shard.Count > o.Pending {
-			return usageErrorf("%s: --pending %d is fewer than the %d shards", name, o.Pending, o.Shard.Count)
-		}
-		if o.MaxInFlight < 0 {
-			return usageErrorf("%s: --max-in-flight must be >= 0 (0: derived from the rate), got %d", name, o.MaxInFlight)
-		}
-		if o.Workers > 0 && o.MaxInFlight > 0 && o.Workers != o.MaxInFlight {
-			return usageErrorf("%s: --workers (deprecated) and --max-in-flight disagree; give --max-in-flight only", name)
-		}
-		if o.MaxInFlight == 0 {
-			o.MaxInFlight = o.Workers
-		}
-	case "flow":
-		switch o.Mode {
-		case flowModePoll, flowModePing, flowModeBoth:
-		default:
-			return usageErrorf("%s: --mode %q: want poll, ping or both", name, o.Mode)
-		}
-		if o.ApproveDelay < 0 {
-			return usageErrorf("%s: --approve-delay must not be negative", name)
-		}
-		if o.MaxInFlight < 1 {
-			return usageErrorf("%s: --max-in-flight must be >= 1, got %d", name, o.MaxInFlight)
-		}
-		if o.Mode == flowModeBoth && o.ClientID != "" {
-			return usageErrorf("%s: --client picks one client; use it with --mode poll or ping", name)
-		}
+	return nil
+}
+
+func (o *LoadOptions) checkPoll() error {
+	switch {
+	case o.Pending < 1:
+		return fmt.Errorf("--pending must be >= 1, got %d", o.Pending)
+	case o.Shard.Count > o.Pending:
+		return fmt.Errorf("--pending %d is fewer than the %d shards", o.Pending, o.Shard.Count)
+	case o.MaxInFlight < 0:
+		return fmt.Errorf("--max-in-flight must be >= 0 (0: derived from the rate), got %d", o.MaxInFlight)
+	case o.Workers > 0 && o.MaxInFlight > 0 && o.Workers != o.MaxInFlight:
+		return errors.New("--workers (deprecated) and --max-in-flight disagree; give --max-in-flight only")
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = o.Workers
+	}
+	return nil
+}
+
+func (o *LoadOptions) checkFlow() error {
+	switch o.Mode {
+	case flowModePoll, flowModePing, flowModeBoth:
+	default:
+		return fmt.Errorf("--mode %q: want poll, ping or both", o.Mode)
+	}
+	switch {
+	case o.ApproveDelay < 0:
+		return errors.New("--approve-delay must not be negative")
+	case o.MaxInFlight < 1:
+		return fmt.Errorf("--max-in-flight must be >= 1, got %d", o.MaxInFlight)
+	case o.Mode == flowModeBoth && o.ClientID != "":
+		return errors.New("--client picks one client; use it with --mode poll or ping")
 	}
 	return nil
 }

@@ -2,13 +2,10 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/devenv"
@@ -56,19 +53,11 @@ func openLoadTarget(ctx context.Context, o *LoadOptions) (t *target.Target, clos
 		}
 		return t, func() {}, nil
 	}
-	env, err := devenv.Start(ctx, devenv.Options{Interval: o.Interval})
+	env, err := startEmbedded(ctx, name, devenv.Options{Interval: o.Interval})
 	if err != nil {
-		var cfgErr *target.ConfigError
-		if errors.As(err, &cfgErr) {
-			return nil, nil, &UsageError{Err: fmt.Errorf("%s: %w", name, err)}
-		}
-		return nil, nil, fmt.Errorf("%s: starting the embedded OP: %w", name, err)
+		return nil, nil, err
 	}
-	return env.Target, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(ctx)
-	}, nil
+	return env.Target, func() { _ = closeEmbedded(env) }, nil
 }
 
 // plan maps the flags to a load.Plan.
@@ -84,7 +73,6 @@ func (o *LoadOptions) plan() load.Plan {
 		},
 		Shard: o.Shard, Thresholds: o.Thresholds, AbortOnFail: o.AbortOnFail,
 		KeepSecrets: o.KeepSecrets, StartAt: o.StartAt, Output: o.Output,
-		ToolVersion: o.Version,
 	}
 	switch o.Mode {
 	case flowModeBoth:
@@ -107,7 +95,7 @@ func (o *LoadOptions) jsonPaths(n int) []string {
 	return []string{o.JSONPath}
 }
 
-func writeSummaryJSON(path string, s *load.Summary) error {
+func writeSummaryJSON(path string, s *load.Summary, version string) error {
 	if path == "" {
 		return nil
 	}
@@ -115,33 +103,34 @@ func writeSummaryJSON(path string, s *load.Summary) error {
 	if err != nil {
 		return fmt.Errorf("--json: %w", err)
 	}
-	return errors.Join(s.WriteJSON(f), f.Close())
+	return errors.Join(reports.WriteLoadJSON(f, s, version), f.Close())
 }
 
-// finishRun prints the summaries, writes the JSON files and maps the
-// verdict to the exit code.
+// finishRun prints the summaries, writes the JSON files and the reports,
+// and maps the verdict to the exit code.
 func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr error) error {
+	var runs []reports.LoadRun
 	passed, interrupted := true, false
+	for _, s := range sums {
+		if s != nil {
+			interrupted = interrupted || s.Aborted == load.AbortInterrupted
+			passed = passed && s.Passed
+			runs = append(runs, *s)
+		}
+	}
+	m := reports.LoadModel(o.Version, runs...)
+	if err := reports.RenderLoadText(o.IO.Out, m); err != nil {
+		return err
+	}
 	for i, s := range sums {
 		if s == nil {
 			continue
 		}
-		interrupted = interrupted || s.Aborted == load.AbortInterrupted
-		if len(sums) > 1 {
-			fmt.Fprintln(o.IO.Out)
-		}
-		if err := s.WriteText(o.IO.Out); err != nil {
-			return err
-		}
-		if err := writeSummaryJSON(jsonPaths[i], s); err != nil {
+		if err := writeSummaryJSON(jsonPaths[i], s, o.Version); err != nil {
 			return &UsageError{Err: err}
 		}
-		passed = passed && s.Passed
 	}
-	if len(sums) == 2 && sums[0] != nil && sums[1] != nil {
-		writeComparison(o.IO.Out, sums[0], sums[1])
-	}
-	if err := writeLoadReports(o, sums); err != nil {
+	if err := writeLoadReports(o, m); err != nil {
 		return err
 	}
 	if runErr != nil {
@@ -158,56 +147,17 @@ func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr 
 	return nil
 }
 
-// writeLoadReports renders the summaries into the HTML and Markdown
-// reports (reports/), poll and ping side by side when both ran, and
-// appends the Markdown to $GITHUB_STEP_SUMMARY when that is set.
-func writeLoadReports(o *LoadOptions, sums []*load.Summary) error {
+// writeLoadReports renders the runs into the HTML and Markdown reports,
+// poll and ping side by side when both ran, and appends the Markdown to
+// $GITHUB_STEP_SUMMARY when that is set.
+func writeLoadReports(o *LoadOptions, m *reports.Model) error {
 	stepSummary := o.Getenv != nil && o.Getenv(envStepSummary) != ""
-	if o.HTMLPath == "" && o.MDPath == "" && !stepSummary {
+	if (o.HTMLPath == "" && o.MDPath == "" && !stepSummary) || len(m.Load) == 0 {
 		return nil
 	}
-	var models []*reports.Model
-	for _, s := range sums {
-		if s == nil {
-			continue
-		}
-		var doc bytes.Buffer
-		if err := s.WriteJSON(&doc); err != nil {
-			return fmt.Errorf("load %s: encoding the summary: %w", o.Subcommand, err)
-		}
-		m, err := reports.FromLoadJSON(&doc)
-		if err != nil {
-			return fmt.Errorf("load %s: %w", o.Subcommand, err)
-		}
-		models = append(models, m)
-	}
-	if len(models) == 0 {
-		return nil
-	}
-	return writeReportOutputs(o.IO, o.Getenv, reports.Merge(models...), ReportOutputs{
+	return writeReportOutputs(o.IO, o.Getenv, m, ReportOutputs{
 		HTML: o.HTMLPath, Markdown: o.MDPath, StepSummary: stepSummary,
 	})
-}
-
-// writeComparison prints poll and ping flows side by side.
-func writeComparison(w io.Writer, a, b *load.Summary) {
-	fmt.Fprintf(w, "\n%-24s %14s %14s\n", "", a.Scenario, b.Scenario)
-	row := func(name string, f func(*load.Summary) string) {
-		fmt.Fprintf(w, "%-24s %14s %14s\n", name, f(a), f(b))
-	}
-	ms := func(v float64) string { return fmt.Sprintf("%.1fms", v) }
-	att := func(s *load.Summary) *load.LatencySummary {
-		if s.ApprovalToToken == nil {
-			return &load.LatencySummary{}
-		}
-		return s.ApprovalToToken
-	}
-	row("flows/s achieved", func(s *load.Summary) string { return fmt.Sprintf("%.1f", s.Rate.Achieved) })
-	row("approval→token p50", func(s *load.Summary) string { return ms(att(s).P50) })
-	row("approval→token p99", func(s *load.Summary) string { return ms(att(s).P99) })
-	row("end-to-end p50", func(s *load.Summary) string { return ms(s.Latency.P50) })
-	row("end-to-end p99", func(s *load.Summary) string { return ms(s.Latency.P99) })
-	row("unexpected", func(s *load.Summary) string { return fmt.Sprintf("%d", s.Requests.Unexpected) })
 }
 
 func runLoadMerge(o *LoadOptions) error {
@@ -224,7 +174,7 @@ func runLoadMerge(o *LoadOptions) error {
 	if err != nil {
 		return &UsageError{Err: err}
 	}
-	sum, err := load.Merge(inputs, load.MergeOptions{Thresholds: o.Thresholds, Output: out.Writer(), ToolVersion: o.Version})
+	sum, err := load.Merge(inputs, load.MergeOptions{Thresholds: o.Thresholds, Output: out.Writer()})
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

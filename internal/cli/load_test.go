@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
+	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/load"
 )
 
@@ -96,14 +97,8 @@ func TestNewCmdLoadFlags(t *testing.T) {
 			ios, _, _, _ := TestStreams()
 			var got *LoadOptions
 			cmd := NewCmdLoad(&Factory{IO: ios}, func(_ context.Context, o *LoadOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
+			err := executeFlags(t, cmd, tt.args, tt.wantErr)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
 				if tt.wantErr != "requires at least 1 arg" && tt.wantErr != "unknown command" {
 					var ue *UsageError
 					if !errors.As(err, &ue) {
@@ -111,9 +106,6 @@ func TestNewCmdLoadFlags(t *testing.T) {
 					}
 				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tt.check(t, got)
 		})
@@ -157,16 +149,9 @@ func TestLoadPollExitCodes(t *testing.T) {
 		})
 	}
 	// The files of the first run: a v1 summary, and results vegeta reads.
-	f, err := os.Open(filepath.Join(dir, "s.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sum, err := load.ReadSummary(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Requests.Sent == 0 || !sum.Passed || sum.Target == "" || sum.ToolVersion != "test" || sum.CPU == nil || !sum.CPU.IncludesTarget {
+	m := readLoadSummary(t, filepath.Join(dir, "s.json"))
+	sum := &m.Load[0]
+	if sum.Requests.Sent == 0 || !sum.Passed || sum.Target == "" || m.ToolVersion != "test" || sum.CPU == nil || !sum.CPU.IncludesTarget {
 		t.Fatalf("summary %+v", sum)
 	}
 	if len(sum.Series) == 0 || len(sum.Histogram) == 0 {
@@ -196,24 +181,16 @@ func TestLoadFlowBoth(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, w := range []string{"scenario      flow-poll", "scenario      flow-ping", "approval→token p50", "✓ errors==0"} {
+	for _, w := range []string{"scenario      flow-poll", "scenario      flow-ping", "Poll vs ping", "Approval→token p50", "✓ errors==0"} {
 		if !strings.Contains(out.String(), w) {
 			t.Fatalf("stdout lacks %q:\n%s", w, out)
 		}
 	}
-	var cpus []load.CPUSummary
+	var cpus []reports.LoadCPU
 	for _, mode := range []string{"poll", "ping"} {
-		f, err := os.Open(filepath.Join(dir, "s-"+mode+".json"))
-		if err != nil {
-			t.Fatalf("--mode both writes one summary per mode: %v", err)
-		}
-		sum, err := load.ReadSummary(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sum.CPU == nil || sum.CPU.Attribution != load.AttributionSampled {
-			t.Fatalf("%s: cpu %+v, want the mode's own figure, sampled", mode, sum.CPU)
+		sum := readLoadSummary(t, filepath.Join(dir, "s-"+mode+".json")).Load[0]
+		if sum.CPU == nil || sum.CPU.Attribution != load.AttributionSampled || len(sum.CPUSharedWith) > 0 {
+			t.Fatalf("%s: cpu %+v shared with %v, want the mode's own figure, sampled", mode, sum.CPU, sum.CPUSharedWith)
 		}
 		cpus = append(cpus, *sum.CPU)
 	}
@@ -284,15 +261,7 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}
-	env, err := devenv.Start(t.Context(), devenv.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(ctx)
-	}()
+	env := startDevEnv(t, devenv.Options{})
 	dir := t.TempDir()
 	// Room for both subprocesses to start, discover and fill their pending
 	// requests on a busy machine before the shared start.
@@ -328,15 +297,7 @@ func TestLoadShardsMergeAcrossProcesses(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("merge exit %d\n%s%s", code, out, errOut)
 	}
-	f, err := os.Open(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sum, err := load.ReadSummary(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum := readLoadSummary(t, jsonPath).Load[0]
 	// Each shard polled at 50/s for 0.5 s: 2 × 25 intended, each sent or
 	// dropped (a busy machine may drop some: that is accounting, not a
 	// failure), none refused (unique jti prefixes: no assertion of one
@@ -369,7 +330,7 @@ func TestLoadExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _, _, errOut := TestStreams()
 			path := filepath.Join(t.TempDir(), "summary.json")
-			sum := &load.Summary{Schema: load.SchemaV1, Scenario: load.ScenarioPoll, Aborted: tt.aborted, Passed: tt.passed, Thresholds: []load.ThresholdResult{}}
+			sum := &load.Summary{Scenario: string(load.ScenarioPoll), Aborted: tt.aborted, Passed: tt.passed}
 			err := finishRun(&LoadOptions{IO: s, Subcommand: "poll"}, []*load.Summary{sum}, []string{path}, nil)
 			if got := exitCode(err); got != tt.want {
 				t.Fatalf("exit %d, want %d (%v)", got, tt.want, err)
@@ -417,4 +378,19 @@ func TestLoadHelpExplains(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readLoadSummary reads a load summary (--json) into a report model.
+func readLoadSummary(t *testing.T, path string) *reports.Model {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := reports.FromLoadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

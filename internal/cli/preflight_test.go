@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ciba-check/ciba-check/internal/devenv"
 )
 
 // TestRunPreflightStopsOnTargetMistakes runs `run --target` against the
@@ -18,7 +20,7 @@ func TestRunPreflightStopsOnTargetMistakes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the reference OP")
 	}
-	env := startDevEnv(t)
+	env := startDevEnv(t, devenv.Options{})
 	original, err := os.ReadFile(env.TargetPath)
 	if err != nil {
 		t.Fatal(err)

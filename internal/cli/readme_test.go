@@ -3,14 +3,12 @@ package cli
 import (
 	"bufio"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
@@ -192,34 +190,11 @@ func TestReadmeCommands(t *testing.T) {
 	if devDir == "" {
 		t.Fatalf("README.md:%d: the serve command names no --dir", serveCmd.Line)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, args, &Factory{IO: &IOStreams{In: strings.NewReader(""), Out: pw, ErrOut: pw}, Version: "test"})
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	var out strings.Builder
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "serving") {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
+	out, _ := startServe(t, args)
+	ctx := t.Context()
 	tgt, err := target.Load(filepath.Join(dir, devDir, "target.yaml"))
 	if err != nil {
-		t.Fatalf("serve did not start (%v):\n%s", err, out.String())
+		t.Fatalf("serve did not start (%v):\n%s", err, out)
 	}
 
 	// Pending requests for the user whose device never answers, for the

@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"bufio"
-	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/internal/target"
 )
@@ -44,39 +40,15 @@ func TestServeRegistersInitClients(t *testing.T) {
 	}
 	edit(`"`+Placeholder+`-client1-ps256"`, "mybank-1", `"`+Placeholder+`-client2-es256"`, "mybank-2")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"serve", "--dir", dev, "--register", mybank}, &Factory{IO: &IOStreams{In: strings.NewReader(""), Out: pw, ErrOut: pw}, Version: "test"})
-		pw.Close()
-	}()
-	var out strings.Builder
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "serving") {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
+	out, _ := startServe(t, []string{"serve", "--dir", dev, "--register", mybank})
 	for _, want := range []string{"registered     mybank-1 (private_key_jwt, poll, PS256) from " + tf + ":", "registered     mybank-2 (private_key_jwt, poll, ES256)"} {
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("serve output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Fatalf("serve output lacks %q:\n%s", want, out)
 		}
 	}
 	served, err := target.Load(filepath.Join(dev, "target.yaml"))
 	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
+		t.Fatalf("%v\n%s", err, out)
 	}
 	edit(`issuer: "https://`+Placeholder+`.op.example"`, "issuer: "+served.Issuer,
 		"# ca: op-ca.pem", "ca: "+filepath.Join(dev, "ca.pem"),

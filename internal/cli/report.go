@@ -265,16 +265,12 @@ func appendFile(path string, data []byte) error {
 
 // printVerdict says in one line what the report holds.
 func printVerdict(w io.Writer, m *reports.Model) {
-	verdict := "failed"
-	switch {
-	case m.Error != "":
-		verdict = "incomplete"
-	case len(m.Checks) == 0 && len(m.Load) == 0:
+	verdict := string(m.Verdict())
+	switch m.Verdict() {
+	case reports.VerdictEmpty:
 		verdict = "no results"
-	case m.LoadUnjudged():
+	case reports.VerdictUnjudged:
 		verdict = "not judged"
-	case m.Passed():
-		verdict = "passed"
 	}
 	var parts []string
 	if len(m.Checks) > 0 {

@@ -44,19 +44,12 @@ func TestNewCmdReportRender(t *testing.T) {
 			}
 			var got *ReportRenderOptions
 			root.AddCommand(NewCmdReport(f, func(o *ReportRenderOptions) error { got = o; return nil }))
-			root.SetArgs(tt.args)
-			err := root.Execute()
+			err := executeFlags(t, root, tt.args, tt.wantErr)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
 				if exitCode(err) != ExitUsage {
 					t.Errorf("exit code %d, want %d", exitCode(err), ExitUsage)
 				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO, got.Getenv = nil, nil
 			if !equalRenderOptions(*got, tt.want) {

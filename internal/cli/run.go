@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -118,31 +116,10 @@ deny, ...) are skipped with the reason. Exit status: 0 all checks passed,
 }
 
 func runRun(ctx context.Context, opts *RunOptions) error {
-	cfg := conformance.RunConfig{
-		LabelFilter:   opts.LabelFilter,
-		Focus:         opts.Focus,
-		Skip:          opts.Skip,
-		FailFast:      opts.FailFast,
-		Timeout:       opts.Timeout,
-		Parallel:      opts.Parallel,
-		NoSharedFlows: !opts.SharedFlows,
-	}
-	profile, err := conformance.ParseProfile(opts.Profile)
+	cfg, profile, err := opts.runConfig()
 	if err != nil {
-		return &UsageError{Err: fmt.Errorf("run: %w", err)}
+		return err
 	}
-	cfg.Profile = profile
-	if err := cfg.Validate(); err != nil {
-		return &UsageError{Err: fmt.Errorf("run: %w", err)}
-	}
-	for _, file := range []string{opts.JSONFile, opts.JUnitFile, opts.HTMLFile, opts.MDFile} {
-		if file != "" {
-			if err := checkReportWritable(file); err != nil {
-				return &UsageError{Err: fmt.Errorf("run: %w", err)}
-			}
-		}
-	}
-
 	started := time.Now()
 	// --timeout bounds the whole run, discovery and preflight included;
 	// without it the suite sets its deadline by the number of checks
@@ -153,25 +130,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		runCtx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	t, closeEnv, err := loadRunTarget(runCtx, opts)
+	t, env, closeEnv, err := openRunEnv(runCtx, opts, profile, started)
 	if err != nil {
-		return targetErrorReports(opts, nil, profile, started, err)
+		return err
 	}
 	defer closeEnv()
-
-	env, err := conformance.NewEnv(runCtx, t, conformance.EnvOptions{In: opts.IO.In, Out: opts.IO.ErrOut})
-	if err != nil {
-		return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)})
-	}
-	defer env.Close()
-	for _, ep := range env.OffHost {
-		fmt.Fprintf(opts.IO.ErrOut, "note: the OP's %s is on another host than the issuer %s; credentials go there\n", safetext.Line(ep), safetext.Line(t.Issuer))
-	}
-	// A setup mistake is not the OP's fault: a refusal that says
-	// target.yaml is wrong stops the run here (exit 2, one line).
-	if err := conformance.Preflight(runCtx, env); err != nil {
-		return targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: %w", err)})
-	}
 	if opts.Timeout > 0 {
 		left := opts.Timeout - time.Since(started)
 		if left <= 0 {
@@ -179,7 +142,6 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 		cfg.Timeout = left
 	}
-
 	progress := newRunProgress(opts.IO)
 	cfg.Env = env
 	cfg.OnStart = progress.start
@@ -191,11 +153,76 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	elapsed := time.Since(started)
 	progress.finish()
+	return finishConformanceRun(opts, res, env, t, profile, started, elapsed)
+}
 
+// runConfig maps the flags to the suite's configuration and checks that
+// the report files can be written, before anything runs.
+func (opts *RunOptions) runConfig() (conformance.RunConfig, string, error) {
+	cfg := conformance.RunConfig{
+		LabelFilter:   opts.LabelFilter,
+		Focus:         opts.Focus,
+		Skip:          opts.Skip,
+		FailFast:      opts.FailFast,
+		Timeout:       opts.Timeout,
+		Parallel:      opts.Parallel,
+		NoSharedFlows: !opts.SharedFlows,
+	}
+	profile, err := conformance.ParseProfile(opts.Profile)
+	if err != nil {
+		return cfg, "", &UsageError{Err: fmt.Errorf("run: %w", err)}
+	}
+	cfg.Profile = profile
+	if err := cfg.Validate(); err != nil {
+		return cfg, "", &UsageError{Err: fmt.Errorf("run: %w", err)}
+	}
+	for _, file := range []string{opts.JSONFile, opts.JUnitFile, opts.HTMLFile, opts.MDFile} {
+		if file != "" {
+			if err := checkReportWritable(file); err != nil {
+				return cfg, "", &UsageError{Err: fmt.Errorf("run: %w", err)}
+			}
+		}
+	}
+	return cfg, profile, nil
+}
+
+// openRunEnv opens the target (or starts the embedded one) and the
+// suite's environment and makes the preflight; every failure is a
+// target error whose reports are written. closeEnv releases both.
+func openRunEnv(ctx context.Context, opts *RunOptions, profile string, started time.Time) (*target.Target, *conformance.Env, func(), error) {
+	t, closeTarget, err := loadRunTarget(ctx, opts)
+	if err != nil {
+		return nil, nil, nil, targetErrorReports(opts, nil, profile, started, err)
+	}
+	env, err := conformance.NewEnv(ctx, t, conformance.EnvOptions{In: opts.IO.In, Out: opts.IO.ErrOut})
+	if err != nil {
+		closeTarget()
+		return nil, nil, nil, targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: target %s: %w", t.Issuer, err)})
+	}
+	closeEnv := func() {
+		env.Close()
+		closeTarget()
+	}
+	for _, ep := range env.OffHost {
+		fmt.Fprintf(opts.IO.ErrOut, "note: the OP's %s is on another host than the issuer %s; credentials go there\n", safetext.Line(ep), safetext.Line(t.Issuer))
+	}
+	// A setup mistake is not the OP's fault: a refusal that says
+	// target.yaml is wrong stops the run here (exit 2, one line).
+	if err := conformance.Preflight(ctx, env); err != nil {
+		closeEnv()
+		return nil, nil, nil, targetErrorReports(opts, t, profile, started, &UsageError{Err: fmt.Errorf("run: %w", err)})
+	}
+	return t, env, closeEnv, nil
+}
+
+// finishConformanceRun writes the reports, prints the summary and maps
+// the verdict to the exit code. A run that stopped early (the target was
+// lost, the deadline passed) leaves the verdict unknown, not failed:
+// exit 2 (DESIGN.md).
+func finishConformanceRun(opts *RunOptions, res *conformance.Result, env *conformance.Env, t *target.Target, profile string, started time.Time, elapsed time.Duration) error {
 	info := runReportInfo(opts, t, profile, started)
 	info.Duration = elapsed
 	info.OffHost = env.OffHost
-	// Both leave the verdict unknown, not failed: exit 2 (DESIGN.md).
 	var stopped error
 	if lost := env.Lost(); lost != nil {
 		stopped = lost
@@ -253,24 +280,16 @@ func loadRunTarget(ctx context.Context, opts *RunOptions) (*target.Target, func(
 		}
 		return t, func() {}, nil
 	}
-	env, err := devenv.Start(ctx, devenv.Options{Faults: opts.Faults, PushAllowed: opts.NoFAPI})
+	env, err := startEmbedded(ctx, "run", devenv.Options{Faults: opts.Faults, PushAllowed: opts.NoFAPI})
 	if err != nil {
-		var cfgErr *target.ConfigError
-		if errors.As(err, &cfgErr) {
-			return nil, nil, &UsageError{Err: fmt.Errorf("run: %w", err)}
-		}
-		return nil, nil, fmt.Errorf("run: starting the embedded reference OP: %w", err)
+		return nil, nil, err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "testing the embedded reference OP at %s as %s", env.Issuer, conformance.TargetProfile(env.Target.FAPI))
 	if len(opts.Faults) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, " with faults %s", strings.Join(opts.Faults, ", "))
 	}
 	fmt.Fprintln(opts.IO.ErrOut)
-	return env.Target, func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(closeCtx)
-	}, nil
+	return env.Target, func() { _ = closeEmbedded(env) }, nil
 }
 
 // checkReportWritable fails early when a report file cannot be created, rather
@@ -313,104 +332,4 @@ func writeRunReports(opts *RunOptions, res *conformance.Result, info conformance
 	return writeReportOutputs(opts.IO, opts.Getenv, m, ReportOutputs{
 		HTML: opts.HTMLFile, JUnit: opts.JUnitFile, Markdown: opts.MDFile, StepSummary: stepSummary,
 	})
-}
-
-// runProgress prints a line per finished check when the output is not a
-// terminal, and a rewritten status line ("[12/98] name, name") naming the
-// checks running now when it is. Finished checks are reported in spec
-// order, whatever order they ran in.
-type runProgress struct {
-	io    *IOStreams
-	tty   bool
-	total int
-	done  int
-	mu    sync.Mutex // running is called from the scheduler's workers
-	now   []string
-}
-
-func newRunProgress(s *IOStreams) *runProgress { return &runProgress{io: s, tty: s.IsStdoutTTY()} }
-
-func (p *runProgress) start(total int) {
-	p.total = total
-	fmt.Fprintf(p.io.Out, "running %d checks\n", total)
-}
-
-// running is told the checks running now.
-func (p *runProgress) running(names []string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.now = names
-	p.status()
-}
-
-// status rewrites the status line; p.mu is held.
-func (p *runProgress) status() {
-	if p.tty && len(p.now) > 0 {
-		fmt.Fprintf(p.io.Out, "\r\033[K[%d/%d] %s", p.done+1, p.total, clipLine(strings.Join(p.now, ", "), 160))
-	}
-}
-
-func clipLine(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
-}
-
-func (p *runProgress) check(c conformance.CheckResult) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done++
-	mark := map[bool]string{true: "FAIL", false: "ok  "}[c.Failed()]
-	switch {
-	case c.Warned():
-		mark = "WARN"
-	case c.Outcome == string(reports.Skipped):
-		mark = "skip"
-	}
-	if p.tty {
-		if c.Failed() || c.Warned() {
-			fmt.Fprintf(p.io.Out, "\r\033[K%s %s — %s\n", mark, c.Name, runFirstLine(c.Failure))
-		}
-		p.status()
-		return
-	}
-	line := fmt.Sprintf("%s [%d/%d] %s", mark, p.done, p.total, c.Name)
-	switch {
-	case c.Outcome == string(reports.Skipped) && c.SkipReason != "":
-		line += " (" + runFirstLine(c.SkipReason) + ")"
-	case c.Warned():
-		line += " — " + runFirstLine(c.Failure)
-	}
-	fmt.Fprintln(p.io.Out, line)
-}
-
-func (p *runProgress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		fmt.Fprint(p.io.Out, "\r\033[K")
-	}
-}
-
-// runFirstLine is the first line of a message, its control characters
-// escaped (safetext): messages quote what the OP answered.
-func runFirstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return safetext.Line(s)
-}
-
-// printRunSummary prints the run's summary to the terminal: the reports
-// text renderer over the same model and grouping as the HTML.
-func printRunSummary(w io.Writer, checks []conformance.CheckResult, elapsed time.Duration, profile string) {
-	m, err := conformance.RunModel(checks, conformance.ReportInfo{Profile: profile})
-	if err == nil {
-		err = reports.RenderText(w, m, elapsed)
-	}
-	if err != nil {
-		fmt.Fprintf(w, "ciba-check: the summary cannot be printed: %s\n", safetext.Line(err.Error()))
-	}
 }

@@ -2,18 +2,18 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
@@ -108,16 +108,15 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	if opts.ListAllowances {
 		return printAllowances(opts.IO)
 	}
-	level := slog.LevelWarn
-	if opts.Verbose {
-		level = slog.LevelInfo
-	}
-	logger := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 	extra, registered, err := registerClients(opts.Register)
 	if err != nil {
 		return err
 	}
-	env, err := devenv.Start(ctx, devenv.Options{
+	level := slog.LevelWarn
+	if opts.Verbose {
+		level = slog.LevelInfo
+	}
+	env, err := startEmbedded(ctx, "serve", devenv.Options{
 		Dir:         opts.Dir,
 		OPAddr:      opts.OPAddr,
 		DeviceAddr:  opts.DeviceAddr,
@@ -128,22 +127,25 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		PushAllowed: opts.NoFAPI,
 		StorePath:   opts.Store,
 		Register:    extra,
-		Logger:      logger,
+		Logger:      slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
-		var cfgErr *target.ConfigError
-		if errors.As(err, &cfgErr) {
-			return &UsageError{Err: fmt.Errorf("serve: %w", err)}
-		}
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
 	if n := len(env.Tightened); n > 0 {
 		// One line: reused keys others could read are private now.
 		fmt.Fprintf(opts.IO.ErrOut, "serve: %d reused private key files in %s were readable by group or others; made them 0600: %s\n", n, opts.Dir, strings.Join(env.Tightened, ", "))
 	}
-	out := opts.IO.Out
+	printServing(opts.IO.Out, opts, env, registered)
+	<-ctx.Done()
+	fmt.Fprintln(opts.IO.Out, "shutting down")
+	return closeEmbedded(env)
+}
+
+// printServing says what serve started, where, and what it wrote.
+func printServing(out io.Writer, opts *ServeOptions, env *devenv.Env, registered []string) {
 	fmt.Fprintf(out, "reference OP   %s\n", env.Issuer)
-	fmt.Fprintf(out, "discovery      %s/.well-known/openid-configuration\n", env.Issuer)
+	fmt.Fprintf(out, "discovery      %s\n", targetclient.DiscoveryURL(env.Issuer))
 	fmt.Fprintf(out, "mock device    %s\n", env.DeviceURL)
 	if len(opts.Faults) > 0 {
 		fmt.Fprintf(out, "faults         %v\n", opts.Faults)
@@ -167,12 +169,6 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		fmt.Fprintf(out, "generated      %d files in %s\n", len(env.Written), opts.Dir)
 	}
 	fmt.Fprintln(out, "serving; press Ctrl-C to stop")
-
-	<-ctx.Done()
-	fmt.Fprintln(out, "shutting down")
-	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return env.Close(closeCtx)
 }
 
 func printFaults(io *IOStreams) error {

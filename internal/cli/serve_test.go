@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/target"
@@ -39,18 +36,8 @@ func TestNewCmdServeFlags(t *testing.T) {
 			io, _, _, _ := TestStreams()
 			var got *ServeOptions
 			cmd := NewCmdServe(&Factory{IO: io}, func(_ context.Context, o *ServeOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if executeFlags(t, cmd, tt.args, tt.wantErr); tt.wantErr != "" {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO = nil
 			if got.Dir != tt.want.Dir || got.OPAddr != tt.want.OPAddr || got.DeviceAddr != tt.want.DeviceAddr ||
@@ -107,32 +94,12 @@ func TestServeExitCodes(t *testing.T) {
 // the way Ctrl-C does (context cancellation) and returns its output.
 func serveUntilReady(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
-	pr, pw := io.Pipe()
-	streams := &IOStreams{In: strings.NewReader(""), Out: pw, ErrOut: pw}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, append([]string{"serve", "--dir", dir}, extra...), &Factory{IO: streams, Version: "test"})
-		pw.Close()
-	}()
-	var out strings.Builder
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "serving") {
-			cancel()
-		}
+	out, stop := startServe(t, append([]string{"serve", "--dir", dir}, extra...))
+	code, rest := stop()
+	if code != ExitOK {
+		t.Fatalf("serve exited %d:\n%s%s", code, out, rest)
 	}
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Fatalf("serve exited %d:\n%s", code, out.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
-	}
-	return out.String()
+	return out + rest
 }
 
 func TestServeGeneratesThenReusesMaterial(t *testing.T) {

@@ -123,13 +123,13 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	stepCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	s, err := targetclient.Open(stepCtx, t, targetclient.SessionOptions{Inspect: true})
 	cancel()
-	discoveryURL := strings.TrimSuffix(t.Issuer, "/") + ciba.DiscoveryPath
+	discoveryURL := targetclient.DiscoveryURL(t.Issuer)
 	var discoveryErr *targetclient.DiscoveryError
 	switch {
 	case errors.As(err, &discoveryErr):
 		r.fail("discovery", "%s: %v", discoveryURL, explainTLSError(discoveryErr.Err, caHint))
 		// Everything below needs the document; the device can still be checked.
-		checkDevice(ctx, r, t, opts)
+		checkDevice(ctx, r, t, nil, opts)
 		return r.result()
 	case err != nil:
 		r.fail("ca", "%v", err)
@@ -159,7 +159,7 @@ func runTargetCheck(ctx context.Context, opts *TargetCheckOptions) error {
 	if md.BackchannelAuthenticationEndpoint != "" && secure {
 		probeClients(ctx, r, s, opts)
 	}
-	checkDevice(ctx, r, t, opts)
+	checkDevice(ctx, r, t, s.HTTP, opts)
 	return r.result()
 }
 

@@ -6,18 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"os/exec"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
-	"github.com/ciba-check/ciba-check/internal/client"
-	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
-	"github.com/ciba-check/ciba-check/mockdevice"
 )
 
 // checkClient checks what one client needs from the OP and from itself.
@@ -83,7 +77,6 @@ func checkNoClientCert(r *checkReport, item string, s *targetclient.Session, tc 
 // any HTTP answer proves the handshake, including TLS 1.3 servers that
 // refuse a certificate only after the handshake.
 func checkClientTLS(ctx context.Context, r *checkReport, s *targetclient.Session, tc *target.Client, opts *TargetCheckOptions) {
-	md := s.Metadata
 	item := "client " + tc.ID + " TLS"
 	cert, err := tc.LoadTLSCertificate()
 	if err != nil {
@@ -99,107 +92,29 @@ func checkClientTLS(ctx context.Context, r *checkReport, s *targetclient.Session
 		r.fail(item, "certificate %q is valid from %s to %s, not now", leaf.Subject, leaf.NotBefore.Format(time.DateOnly), leaf.NotAfter.Format(time.DateOnly))
 		return
 	}
-	endpoint := md.TokenEndpoint
-	if md.MTLSEndpointAliases != nil && md.MTLSEndpointAliases.TokenEndpoint != "" {
-		endpoint = md.MTLSEndpointAliases.TokenEndpoint
-	}
-	if endpoint == "" {
-		return
-	}
-	if client.RequireHTTPS(endpoint) != nil {
-		r.fail(item, "no TLS handshake: the token endpoint %q is not an https URL, and ciba-check presents no certificate and sends no credentials there", endpoint)
-		return
-	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: s.CA, TLSCert: cert})
-	if err != nil {
-		r.fail(item, "%v", err)
-		return
-	}
-	defer hc.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	// An empty token request: the OP answers 400 or 401, which is fine;
-	// only the handshake matters here.
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(""))
-	if err != nil {
-		r.fail(item, "%v", err)
-		return
+	hs, err := s.HandshakeClientTLS(ctx, cert)
+	switch {
+	case err != nil:
+		r.fail(item, "%v", explainTLSError(err, caHint))
+	case hs != nil:
+		r.ok(item, fmt.Sprintf("handshake with %s (%s, %s)", hs.Host, tls.VersionName(hs.Version), tls.CipherSuiteName(hs.CipherSuite)))
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := hc.Do(req)
-	if err != nil {
-		r.fail(item, "%s with the client certificate: %v", hostOf(endpoint), explainTLSError(err, caHint))
-		return
-	}
-	resp.Body.Close()
-	if resp.TLS == nil {
-		// Only a handshake that took place is reported as one.
-		r.fail(item, "%s answered without TLS", hostOf(endpoint))
-		return
-	}
-	r.ok(item, fmt.Sprintf("handshake with %s (%s, %s)", hostOf(endpoint), tls.VersionName(resp.TLS.Version), tls.CipherSuiteName(resp.TLS.CipherSuite)))
 }
 
-func hostOf(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return raw
-}
-
-// checkDevice checks that the device the target names can be driven.
-func checkDevice(ctx context.Context, r *checkReport, t *target.Target, opts *TargetCheckOptions) {
+// checkDevice checks that the device the target names can be driven,
+// with the session's HTTP client (hc; nil when there is no session).
+func checkDevice(ctx context.Context, r *checkReport, t *target.Target, hc *http.Client, opts *TargetCheckOptions) {
 	item := "device " + string(t.Device.Kind)
-	roots, err := t.RootCAs()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	detail, err := targetclient.CheckDevice(ctx, t, hc)
 	if err != nil {
-		r.fail(item, "%v", err)
+		r.fail(item, "%v", explainTLSError(err, caHint))
 		return
 	}
-	hc, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		r.fail(item, "%v", err)
-		return
-	}
-	defer hc.CloseIdleConnections()
-	switch t.Device.Kind {
-	case target.DeviceMock:
-		mc, err := mockdevice.NewClient(t.Device.URL, hc)
-		if err != nil {
-			r.fail(item, "%v", err)
-			return
-		}
-		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-		if _, err := mc.Requests(ctx); err != nil {
-			r.fail(item, "%s: %v", t.Device.URL, explainTLSError(err, caHint))
-			return
-		}
-		r.ok(item, t.Device.URL+" answers")
-	case target.DeviceApprovalURL:
-		if _, err := device.NewApprovalURL(t.Device.ApprovalURL, hc); err != nil {
-			r.fail(item, "%v", err)
-			return
-		}
-		r.ok(item, "template "+t.Device.ApprovalURL+" (called only during a run)")
-	case target.DeviceCommand:
-		c, err := device.NewCommand(t.Device.Command, t.BaseDir, 0)
-		if err != nil {
-			r.fail(item, "%v", err)
-			return
-		}
-		// The command runs in the target file's folder.
-		if _, err := exec.LookPath(c.ProgramPath()); err != nil {
-			r.fail(item, "%q cannot be run: %v", c.Program(), err)
-			return
-		}
-		r.ok(item, "runs "+t.Device.Command+" in "+t.BaseDir+" (without a shell)")
-	case target.DeviceHints:
-		r.ok(item, "the OP decides by login_hint; nothing to reach")
-	case target.DeviceManual:
-		r.ok(item, "you approve or deny each request by hand during a run")
-	default:
-		r.fail(item, "unknown device kind")
-	}
+	r.ok(item, detail)
 }
 
 // caHint says how target check's reader gives a CA bundle.

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ciba-check/ciba-check/internal/devenv"
 )
@@ -13,15 +11,7 @@ import (
 // secret with a token request that only a right secret gets past, and
 // never prints the secret.
 func TestTargetCheckClientSecret(t *testing.T) {
-	env, err := devenv.Start(context.Background(), devenv.Options{Dir: t.TempDir(), PushAllowed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(ctx)
-	})
+	env := startDevEnv(t, devenv.Options{PushAllowed: true})
 	secret := env.Target.Clients[0].Secret.Value()
 	for _, c := range env.Target.Clients {
 		if c.UsesSecret() {

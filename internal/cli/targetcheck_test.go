@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"net"
@@ -41,39 +40,14 @@ func TestNewCmdTargetCheckArgs(t *testing.T) {
 				cmd.RemoveCommand(c)
 			}
 			cmd.AddCommand(NewCmdTargetCheck(&Factory{IO: io}, func(_ context.Context, o *TargetCheckOptions) error { got = o; return nil }))
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if executeFlags(t, cmd, tt.args, tt.wantErr); tt.wantErr != "" {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.File != tt.want || got.Timeout != 15*time.Second {
 				t.Fatalf("options %+v", *got)
 			}
 		})
 	}
-}
-
-// startDevEnv runs the embedded reference OP and mock device.
-func startDevEnv(t *testing.T) *devenv.Env {
-	t.Helper()
-	env, err := devenv.Start(context.Background(), devenv.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(ctx)
-	})
-	return env
 }
 
 // runTargetCheckCLI runs `ciba-check target check file` and returns the
@@ -88,7 +62,7 @@ func runTargetCheckCLI(t *testing.T, file string) (int, string, string) {
 // TestTargetCheckEmbeddedEnvironment checks the reference OP's own
 // target.yaml, then breaks one thing at a time.
 func TestTargetCheckEmbeddedEnvironment(t *testing.T) {
-	env := startDevEnv(t)
+	env := startDevEnv(t, devenv.Options{})
 	code, out, errOut := runTargetCheckCLI(t, env.TargetPath)
 	if code != ExitOK || strings.Contains(out, "✗") {
 		t.Fatalf("exit %d for the embedded environment:\n%s%s", code, out, errOut)

@@ -148,6 +148,31 @@ func (c *Client) signJWT(claims map[string]any, withNBF bool, lifetime time.Dura
 	for _, o := range opts {
 		o(spec)
 	}
+	payload, err := c.jwtPayload(claims, withNBF, lifetime, spec)
+	if err != nil {
+		return "", err
+	}
+	key := c.cfg.SigningKey
+	if spec.key != nil {
+		key = *spec.key
+	}
+	if key.Key == nil && !spec.none && spec.hsSecret == nil {
+		return "", fmt.Errorf("client %s: %w", c.cfg.ClientID, ErrNoSigningKey)
+	}
+	compact, err := spec.sign(key, payload)
+	if err != nil {
+		return "", err
+	}
+	if spec.tamper {
+		return tamperSignature(compact)
+	}
+	return compact, nil
+}
+
+// jwtPayload completes claims with iat, nbf (withNBF), exp after
+// lifetime and a fresh jti, applies spec's claim edits and lifetime, and
+// encodes them.
+func (c *Client) jwtPayload(claims map[string]any, withNBF bool, lifetime time.Duration, spec *jwtSpec) ([]byte, error) {
 	now := c.cfg.Clock.Now()
 	claims["iat"] = now.Unix()
 	if withNBF {
@@ -163,7 +188,7 @@ func (c *Client) signJWT(claims map[string]any, withNBF bool, lifetime time.Dura
 	} else {
 		jti, err := randomString(c.cfg.Rand)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		claims["jti"] = jti
 	}
@@ -175,16 +200,15 @@ func (c *Client) signJWT(claims map[string]any, withNBF bool, lifetime time.Dura
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
-		return "", fmt.Errorf("client: encoding JWT claims: %w", err)
+		return nil, fmt.Errorf("client: encoding JWT claims: %w", err)
 	}
+	return payload, nil
+}
 
-	key := c.cfg.SigningKey
-	if spec.key != nil {
-		key = *spec.key
-	}
-	if key.Key == nil && !spec.none && spec.hsSecret == nil {
-		return "", fmt.Errorf("client %s: %w", c.cfg.ClientID, ErrNoSigningKey)
-	}
+// sign makes the compact JWS of payload under key (kid from the key
+// unless spec drops it, spec's header edits), or the unsigned JWT of alg
+// none, or an HS256 JWS keyed with spec's secret.
+func (spec *jwtSpec) sign(key jose.JSONWebKey, payload []byte) (string, error) {
 	headers := map[string]any{}
 	if !spec.noKid && key.KeyID != "" {
 		headers["kid"] = key.KeyID
@@ -195,30 +219,20 @@ func (c *Client) signJWT(claims map[string]any, withNBF bool, lifetime time.Dura
 	if spec.noKid {
 		delete(headers, "kid")
 	}
-
-	var compact string
 	switch {
 	case spec.none:
-		compact, err = unsignedJWT(headers, payload)
+		return unsignedJWT(headers, payload)
 	case spec.hsSecret != nil:
-		compact, err = signCompact(jose.SigningKey{Algorithm: jose.HS256, Key: spec.hsSecret}, headers, payload)
-	default:
-		alg := key.Algorithm
-		if spec.alg != "" {
-			alg = spec.alg
-		}
-		if alg == "" {
-			return "", errors.New("client: signing key has no algorithm")
-		}
-		compact, err = signCompact(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key.Key}, headers, payload)
+		return signCompact(jose.SigningKey{Algorithm: jose.HS256, Key: spec.hsSecret}, headers, payload)
 	}
-	if err != nil {
-		return "", err
+	alg := key.Algorithm
+	if spec.alg != "" {
+		alg = spec.alg
 	}
-	if spec.tamper {
-		return tamperSignature(compact)
+	if alg == "" {
+		return "", errors.New("client: signing key has no algorithm")
 	}
-	return compact, nil
+	return signCompact(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key.Key}, headers, payload)
 }
 
 // signCompact signs with the raw key so go-jose adds no kid of its own;

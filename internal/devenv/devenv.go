@@ -95,6 +95,7 @@ type Env struct {
 	deviceServer *http.Server
 	deviceDone   chan error
 	store        *refop.BoltStore
+	memStore     *refop.MemoryStore
 	tempDir      string
 }
 
@@ -195,6 +196,9 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 			return env, &target.ConfigError{Err: err}
 		}
 		store = env.store
+	} else {
+		env.memStore = refop.NewMemoryStore()
+		store = env.memStore
 	}
 	users := userSpecs()
 	op, err := refop.New(refop.Config{
@@ -482,25 +486,61 @@ func devSecretEnv(secret string) func(string) (string, bool) {
 	}
 }
 
-// shutdownGrace is how long Close lets a server finish its requests
+// shutdownGrace is how long Close lets each server finish its requests
 // before it closes the connections left.
 const shutdownGrace = 3 * time.Second
 
-// shutdownWithin shuts srv down gracefully, then forcibly once grace has
-// passed (or ctx ends). Go's HTTP/2 server can miss a connection accepted
-// just as Shutdown starts (the OP dialling the device with a request in
-// hand): it never gets a GOAWAY, stays active, and would otherwise hold
-// Shutdown until ctx ends. Seen about once in 40 closes on a busy machine.
-func shutdownWithin(ctx context.Context, srv *http.Server, grace time.Duration) error {
+// shutdownWithin runs shutdown with a context that ends once grace has
+// passed (or ctx ends), then, if the grace ran out, forcibly closes
+// what is left with forceClose (nil when shutdown does that itself at
+// its deadline, as refop.Server does). Go's HTTP/2 server can miss a
+// connection accepted just as Shutdown starts (the OP dialling the
+// device with a request in hand, a client polling the OP): it never gets
+// a GOAWAY, stays active, and would otherwise hold Shutdown until ctx
+// ends. Seen about once in 40 closes on a busy machine. Our grace
+// running out is not an error: the requests have had their time.
+func shutdownWithin(ctx context.Context, grace time.Duration, shutdown func(context.Context) error, forceClose func() error) error {
 	graceCtx, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()
-	err := srv.Shutdown(graceCtx)
-	if err != nil && ctx.Err() == nil {
-		// Our grace ran out, not the caller's time: the mock device's
-		// answers are instant, so what is left is such a connection.
-		return srv.Close()
+	err := shutdown(graceCtx)
+	if err == nil || ctx.Err() != nil {
+		return err
 	}
-	return err
+	var rest []error
+	for _, e := range unjoin(err) {
+		if graceCtx.Err() == nil || !errors.Is(e, context.DeadlineExceeded) {
+			rest = append(rest, e)
+		}
+	}
+	if forceClose != nil {
+		rest = append(rest, forceClose())
+	}
+	return errors.Join(rest...)
+}
+
+// unjoin lists the errors of an errors.Join tree, leaves only.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
+}
+
+// StoreCounts reports how many requests, tokens and used jtis the OP's
+// store holds.
+func (e *Env) StoreCounts() (refop.StoreCounts, error) {
+	if e.store != nil {
+		return e.store.Counts()
+	}
+	if e.memStore != nil {
+		return e.memStore.Counts(), nil
+	}
+	return refop.StoreCounts{}, nil
 }
 
 // Close stops the servers, the device and the OP, and removes a temporary
@@ -513,7 +553,7 @@ func (e *Env) Close(ctx context.Context) error {
 		e.outbound.CloseIdleConnections()
 	}
 	if e.deviceServer != nil {
-		errs = append(errs, shutdownWithin(ctx, e.deviceServer, shutdownGrace), <-e.deviceDone)
+		errs = append(errs, shutdownWithin(ctx, shutdownGrace, e.deviceServer.Shutdown, e.deviceServer.Close), <-e.deviceDone)
 		e.deviceServer = nil
 	}
 	if e.Device != nil {
@@ -521,7 +561,9 @@ func (e *Env) Close(ctx context.Context) error {
 		e.Device = nil
 	}
 	if e.opServer != nil {
-		errs = append(errs, e.opServer.Shutdown(ctx))
+		// refop.Server.Shutdown closes the connections left at its
+		// deadline itself.
+		errs = append(errs, shutdownWithin(ctx, shutdownGrace, e.opServer.Shutdown, nil))
 		e.opServer = nil
 		e.OP = nil
 	} else if e.OP != nil {

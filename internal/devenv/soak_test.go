@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -26,6 +28,8 @@ import (
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/mockdevice"
+	refop "github.com/ciba-check/ciba-check/reference-op"
 	"github.com/ciba-check/ciba-check/suites/load"
 )
 
@@ -37,7 +41,9 @@ import (
 //
 // CIBA_CHECK_SOAK_RUNS (default 20) and CIBA_CHECK_SOAK_SECONDS (default
 // 2.5, each phase of a run) tune it; CIBA_CHECK_SOAK_PROFILE=DIR makes the
-// serve process write DIR/cpu.pprof and DIR/heap.pprof.
+// serve process write DIR/cpu.pprof and, after run N, DIR/heap-N.pprof
+// (after a forced GC, which makes the RSS figures of that mode
+// optimistic).
 const (
 	soakEnv      = "CIBA_CHECK_SOAK"
 	soakChildEnv = "CIBA_CHECK_SOAK_CHILD" // the serve side, in a child process
@@ -127,6 +133,7 @@ func TestSoakServe(t *testing.T) {
 		mem                          serveMem
 	}
 	var results []result
+	started := time.Now()
 	t.Logf("soak: %d runs of flow (poll+ping, %d/s each, %s) then poll (%d/s, %d pending left behind, %s); machine shared, figures indicative",
 		runs, soakFlowRate, phase, soakPollRate, soakPending, phase)
 	for i := range runs {
@@ -159,7 +166,7 @@ func TestSoakServe(t *testing.T) {
 		if err := errors.Join(errs...); err != nil {
 			t.Fatalf("run %d: flows: %v", i+1, err)
 		}
-		r.pollP99, r.pingP99 = sums[0].Latency.P99, sums[1].Latency.P99
+		r.pollP99, r.pingP99 = sums[0].LatencyMS.P99, sums[1].LatencyMS.P99
 		r.unexpected = sums[0].Requests.Unexpected + sums[1].Requests.Unexpected
 
 		// load poll, leaving its pending requests behind
@@ -167,30 +174,58 @@ func TestSoakServe(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: poll: %v", i+1, err)
 		}
-		r.pollRunP99 = pollSum.Latency.P99
+		r.pollRunP99 = pollSum.LatencyMS.P99
 		r.unexpected += pollSum.Requests.Unexpected
 		r.rssKB, r.hwmKB = procStatus(t, child.cmd.Process.Pid)
-		r.mem = child.mem(t)
+		r.mem = child.mem(t, i+1)
 		results = append(results, r)
-		t.Logf("run %2d: flow p99 poll %7.1f ms, ping %7.1f ms; poll-run p99 %6.1f ms; unexpected %d; serve RSS %5.1f MB (peak %5.1f), heap in use %5.1f MB, %4d goroutines, device %5d stored (%5d pending)",
-			i+1, r.pollP99, r.pingP99, r.pollRunP99, r.unexpected, float64(r.rssKB)/1024, float64(r.hwmKB)/1024,
-			float64(r.mem.heapInuse)/(1<<20), r.mem.goroutines, r.mem.stored, r.mem.pending)
+		m := r.mem
+		t.Logf("run %2d at %5.0fs: flow p99 poll %7.1f ms, ping %7.1f ms; poll-run p99 %6.1f ms; unexpected %d; serve RSS %5.1f MB (peak %5.1f); heap live %5.1f, in use %5.1f, idle %5.1f (released %5.1f), goal %5.1f MB; %4d goroutines; OP store %6d requests, %6d tombstones, %6d tokens, %5d jtis; device %5d stored (%5d pending)",
+			i+1, time.Since(started).Seconds(), r.pollP99, r.pingP99, r.pollRunP99, r.unexpected, float64(r.rssKB)/1024, float64(r.hwmKB)/1024,
+			mb(m.HeapLive), mb(m.HeapInuse), mb(m.HeapIdle), mb(m.HeapReleased), mb(m.HeapGoal), m.Goroutines,
+			m.Store.Requests, m.Store.Tombstones, m.Store.Tokens, m.Store.JTIs, m.Device.Stored, m.Device.Pending)
 	}
-	first, last := results[0], results[len(results)-1]
+	// Run 1 is not the steady state: each run leaves soakPending
+	// requests pending for phase+2 min, which the OP keeps whole for a
+	// minute more and then as tombstones for the hour expired_token is
+	// answered, and the device until its cap or their expiry; refresh
+	// tokens live a day. So the state grows for the first few minutes
+	// (about 25 runs) and then only by tombstones, tokens and used jtis,
+	// small each: 0.2-0.3 MB of heap a run, measured. The summary gives
+	// the issue's last/first ratios, the second half's (flat once it
+	// starts past that horizon: CIBA_CHECK_SOAK_RUNS=40 or more), and
+	// what the growth cost per entry held.
+	first, mid, last := results[0], results[len(results)/2], results[len(results)-1]
 	ratio := func(a, b float64) float64 {
 		if a == 0 {
 			return 0
 		}
 		return b / a
 	}
-	flowFirst, flowLast := max(first.pollP99, first.pingP99), max(last.pollP99, last.pingP99)
-	t.Logf("first run: flow p99 %.1f ms, serve RSS %.1f MB, heap in use %.1f MB",
-		flowFirst, float64(first.rssKB)/1024, float64(first.mem.heapInuse)/(1<<20))
-	t.Logf("last run:  flow p99 %.1f ms, serve RSS %.1f MB, heap in use %.1f MB",
-		flowLast, float64(last.rssKB)/1024, float64(last.mem.heapInuse)/(1<<20))
-	t.Logf("last/first: flow p99 %.2f, RSS %.2f, heap in use %.2f (aim <= %.1f)",
-		ratio(flowFirst, flowLast), ratio(float64(first.rssKB), float64(last.rssKB)),
-		ratio(float64(first.mem.heapInuse), float64(last.mem.heapInuse)), soakAimRatio)
+	flowP99 := func(r result) float64 { return max(r.pollP99, r.pingP99) }
+	held := func(r result) int {
+		return r.mem.Store.Requests + r.mem.Store.Tombstones + r.mem.Store.Tokens + r.mem.Store.JTIs + r.mem.Device.Stored
+	}
+	for _, p := range []struct {
+		name string
+		r    result
+		run  int
+	}{{"first", first, 1}, {"middle", mid, len(results)/2 + 1}, {"last", last, len(results)}} {
+		st := p.r.mem.Store
+		t.Logf("%-6s (run %2d): flow p99 %7.1f ms, serve RSS %5.1f MB, heap live %5.1f MB; held: OP %d requests, %d tombstones, %d tokens, %d jtis; device %d",
+			p.name, p.run, flowP99(p.r), float64(p.r.rssKB)/1024, mb(p.r.mem.HeapLive),
+			st.Requests, st.Tombstones, st.Tokens, st.JTIs, p.r.mem.Device.Stored)
+	}
+	t.Logf("last/first:  flow p99 %.2f, RSS %.2f, heap live %.2f (aim <= %.1f)",
+		ratio(flowP99(first), flowP99(last)), ratio(float64(first.rssKB), float64(last.rssKB)),
+		ratio(float64(first.mem.HeapLive), float64(last.mem.HeapLive)), soakAimRatio)
+	t.Logf("last/middle: flow p99 %.2f, RSS %.2f, heap live %.2f (the second half)",
+		ratio(flowP99(mid), flowP99(last)), ratio(float64(mid.rssKB), float64(last.rssKB)),
+		ratio(float64(mid.mem.HeapLive), float64(last.mem.HeapLive)))
+	if n := held(last) - held(first); n > 0 {
+		t.Logf("growth first->last: %d more entries held, %.0f bytes of heap live and %.0f of RSS each",
+			n, float64(last.mem.HeapLive-min(last.mem.HeapLive, first.mem.HeapLive))/float64(n), float64(last.rssKB-first.rssKB)*1024/float64(n))
+	}
 }
 
 // soakPoll is `load poll --pending soakPending --rate soakPollRate/s` with
@@ -229,10 +264,19 @@ func soakPoll(ctx context.Context, newClient func(string) (*client.Client, *http
 	})
 }
 
-// serveMem is what the serve process reports of itself.
+// serveMem is what the serve process reports of itself: the Go heap
+// (runtime/metrics, as of the last GC the runtime chose to run: the
+// soak forces none unless profiling) and the live state of the OP's store
+// and the mock device.
 type serveMem struct {
-	heapInuse                   uint64
-	goroutines, stored, pending int
+	HeapLive     uint64            `json:"heap_live"`     // /gc/heap/live:bytes
+	HeapInuse    uint64            `json:"heap_inuse"`    // MemStats.HeapInuse
+	HeapIdle     uint64            `json:"heap_idle"`     // not yet returned to the OS
+	HeapReleased uint64            `json:"heap_released"` // returned
+	HeapGoal     uint64            `json:"heap_goal"`     // /gc/heap/goal:bytes
+	Goroutines   int               `json:"goroutines"`
+	Store        refop.StoreCounts `json:"store"`
+	Device       mockdevice.Stats  `json:"device"`
 }
 
 // serveProc is the serve child: its process, and a way to ask it for
@@ -243,15 +287,17 @@ type serveProc struct {
 	lines <-chan string
 }
 
-func (p *serveProc) mem(t *testing.T) serveMem {
+// mem asks the child for serveMem after run (1-based); with
+// CIBA_CHECK_SOAK_PROFILE set the child also writes heap-<run>.pprof.
+func (p *serveProc) mem(t *testing.T, run int) serveMem {
 	t.Helper()
-	if _, err := io.WriteString(p.stdin, "mem\n"); err != nil {
+	if _, err := fmt.Fprintf(p.stdin, "mem %d\n", run); err != nil {
 		t.Fatal(err)
 	}
 	for l := range p.lines {
 		if rest, ok := strings.CutPrefix(l, "MEM "); ok {
 			var m serveMem
-			if _, err := fmt.Sscan(rest, &m.heapInuse, &m.goroutines, &m.stored, &m.pending); err != nil {
+			if err := json.Unmarshal([]byte(rest), &m); err != nil {
 				t.Fatalf("serve child: %q: %v", l, err)
 			}
 			return m
@@ -331,27 +377,26 @@ func serveChild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	fmt.Printf("TARGET %s\n", env.TargetPath)
-	// Each line on stdin asks for the live heap (after a GC), so the
-	// parent can tell retained state from memory the runtime has not
-	// returned to the OS yet; EOF ends the serve.
+	// Each line "mem N" on stdin asks for serveMem after run N; EOF
+	// ends the serve. No GC is forced here (it would flatter the RSS the
+	// parent reads), except to write a heap profile when asked to.
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		st := env.Device.Stats()
-		fmt.Printf("MEM %d %d %d %d\n", ms.HeapInuse, runtime.NumGoroutine(), st.Stored, st.Pending)
-	}
-	if profiles != "" {
-		runtime.GC()
-		f, err := os.Create(filepath.Join(profiles, "heap.pprof"))
+		if profiles != "" {
+			runtime.GC()
+			if err := writeHeapProfile(filepath.Join(profiles, "heap-"+strings.TrimPrefix(sc.Text(), "mem ")+".pprof")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := serveMemOf(env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
-		if err := pprof.WriteHeapProfile(f); err != nil {
+		b, err := json.Marshal(m)
+		if err != nil {
 			t.Fatal(err)
 		}
+		fmt.Printf("MEM %s\n", b)
 	}
 	st := env.Device.Stats()
 	fmt.Fprintf(os.Stderr, "serve child: device %+v\n", st)
@@ -360,6 +405,33 @@ func serveChild(t *testing.T, dir string) {
 	if err := env.Close(ctx); err != nil {
 		t.Error(err)
 	}
+}
+
+func serveMemOf(env *devenv.Env) (serveMem, error) {
+	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(samples)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	counts, err := env.StoreCounts()
+	return serveMem{
+		HeapLive: samples[0].Value.Uint64(), HeapGoal: samples[1].Value.Uint64(),
+		HeapInuse: ms.HeapInuse, HeapIdle: ms.HeapIdle, HeapReleased: ms.HeapReleased,
+		Goroutines: runtime.NumGoroutine(),
+		Store:      counts,
+		Device:     env.Device.Stats(),
+	}, err
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // procStatus reads VmRSS and VmHWM (kB) of pid.
@@ -381,6 +453,8 @@ func procStatus(t *testing.T, pid int) (rss, hwm int64) {
 	}
 	return rss, hwm
 }
+
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func envInt(t *testing.T, name string, def int) int {
 	t.Helper()

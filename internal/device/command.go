@@ -179,125 +179,162 @@ var commandPlaceholders = []string{target.PlaceholderAuthReqID, target.Placehold
 // splitCommand splits a template into words (see Command), keeping the
 // placeholders apart from the literal text around them.
 func splitCommand(tmpl string) ([]cmdWord, error) {
-	var (
-		words  []cmdWord
-		cur    cmdWord
-		lit    strings.Builder
-		inWord bool
-	)
-	flushLit := func() {
-		if lit.Len() > 0 {
-			cur = append(cur, cmdPart{lit: lit.String()})
-			lit.Reset()
-		}
-	}
-	endWord := func() {
-		flushLit()
-		if inWord {
-			words = append(words, cur)
-		}
-		cur, inWord = nil, false
-	}
-	// placeholder consumes a placeholder at tmpl[i:], if there is one.
-	placeholder := func(i int) int {
-		for _, ph := range commandPlaceholders {
-			if strings.HasPrefix(tmpl[i:], ph) {
-				flushLit()
-				cur = append(cur, cmdPart{placeholder: ph})
-				inWord = true
-				return len(ph)
-			}
-		}
-		return 0
-	}
-	const (
-		unquoted = iota
-		single
-		double
-	)
-	state := unquoted
-	for i := 0; i < len(tmpl); {
-		ch := tmpl[i]
-		if n := placeholder(i); n > 0 {
-			i += n
+	l := &cmdLexer{tmpl: tmpl}
+	for l.i < len(tmpl) {
+		if l.placeholder() {
 			continue
 		}
-		switch state {
-		case single:
-			if ch == '\'' {
-				state = unquoted
-			} else {
-				lit.WriteByte(ch)
-			}
-			i++
-		case double:
-			switch ch {
-			case '"':
-				state = unquoted
-				i++
-			case '\\':
-				if i+1 < len(tmpl) && strings.IndexByte("\"\\$`", tmpl[i+1]) >= 0 {
-					lit.WriteByte(tmpl[i+1])
-					i += 2
-				} else {
-					lit.WriteByte(ch)
-					i++
-				}
-			case '$', '`':
-				return nil, fmt.Errorf("%q inside double quotes would be expanded by a shell, and the command runs without one: put the command in a script, or quote it with '...'", ch)
-			default:
-				lit.WriteByte(ch)
-				i++
-			}
+		var err error
+		switch l.state {
+		case quoteSingle:
+			l.single()
+		case quoteDouble:
+			err = l.double()
 		default:
-			switch {
-			case ch == ' ' || ch == '\t':
-				endWord()
-				i++
-			case ch == '\'':
-				state, inWord = single, true
-				i++
-			case ch == '"':
-				state, inWord = double, true
-				i++
-			case ch == '\\':
-				if i+1 >= len(tmpl) {
-					return nil, errors.New("ends with a backslash")
-				}
-				if tmpl[i+1] != '\n' {
-					lit.WriteByte(tmpl[i+1])
-					inWord = true
-				}
-				i += 2
-			case strings.IndexByte("|&;<>()$`\n\r", ch) >= 0 || (ch == '#' && !inWord):
-				what := fmt.Sprintf("%q", ch)
-				if ch == '\n' || ch == '\r' {
-					what = "a line break"
-				}
-				return nil, fmt.Errorf("%s is shell syntax, and the command runs without a shell: put the command in a script (it gets the values as arguments and as $%s, $%s, $%s)", what, EnvAuthReqID, EnvLoginHint, EnvAction)
-			default:
-				lit.WriteByte(ch)
-				inWord = true
-				i++
-			}
+			err = l.unquoted()
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	switch state {
-	case single:
+	switch l.state {
+	case quoteSingle:
 		return nil, errors.New("a ' quote is not closed")
-	case double:
+	case quoteDouble:
 		return nil, errors.New(`a " quote is not closed`)
 	}
-	endWord()
-	if len(words) == 0 {
+	l.endWord()
+	if len(l.words) == 0 {
 		return nil, errors.New("no program to run")
 	}
-	for _, p := range words[0] {
+	for _, p := range l.words[0] {
 		if p.placeholder != "" {
 			return nil, fmt.Errorf("the program name cannot be a placeholder (%s)", p.placeholder)
 		}
 	}
-	return words, nil
+	return l.words, nil
+}
+
+// The quoting states of cmdLexer.
+const (
+	quoteNone = iota
+	quoteSingle
+	quoteDouble
+)
+
+// cmdLexer is splitCommand's state: the template, the position in it,
+// the quoting state, the words so far, the word and the literal text
+// being read.
+type cmdLexer struct {
+	tmpl   string
+	i      int
+	state  int
+	words  []cmdWord
+	cur    cmdWord
+	lit    strings.Builder
+	inWord bool
+}
+
+func (l *cmdLexer) flushLit() {
+	if l.lit.Len() > 0 {
+		l.cur = append(l.cur, cmdPart{lit: l.lit.String()})
+		l.lit.Reset()
+	}
+}
+
+func (l *cmdLexer) endWord() {
+	l.flushLit()
+	if l.inWord {
+		l.words = append(l.words, l.cur)
+	}
+	l.cur, l.inWord = nil, false
+}
+
+// placeholder consumes a placeholder at the position, if there is one.
+func (l *cmdLexer) placeholder() bool {
+	for _, ph := range commandPlaceholders {
+		if strings.HasPrefix(l.tmpl[l.i:], ph) {
+			l.flushLit()
+			l.cur = append(l.cur, cmdPart{placeholder: ph})
+			l.inWord = true
+			l.i += len(ph)
+			return true
+		}
+	}
+	return false
+}
+
+// single reads one character inside '...': everything is literal up to
+// the closing quote.
+func (l *cmdLexer) single() {
+	if ch := l.tmpl[l.i]; ch == '\'' {
+		l.state = quoteNone
+	} else {
+		l.lit.WriteByte(ch)
+	}
+	l.i++
+}
+
+// double reads one character inside "...": a backslash escapes " \ $ and
+// `, and $ or ` (a shell's expansions) are refused.
+func (l *cmdLexer) double() error {
+	ch := l.tmpl[l.i]
+	switch ch {
+	case '"':
+		l.state = quoteNone
+		l.i++
+	case '\\':
+		if l.i+1 < len(l.tmpl) && strings.IndexByte("\"\\$`", l.tmpl[l.i+1]) >= 0 {
+			l.lit.WriteByte(l.tmpl[l.i+1])
+			l.i += 2
+		} else {
+			l.lit.WriteByte(ch)
+			l.i++
+		}
+	case '$', '`':
+		return fmt.Errorf("%q inside double quotes would be expanded by a shell, and the command runs without one: put the command in a script, or quote it with '...'", ch)
+	default:
+		l.lit.WriteByte(ch)
+		l.i++
+	}
+	return nil
+}
+
+// unquoted reads one character outside quotes: blanks end a word, quotes
+// and backslashes work as in a shell, and other shell syntax is refused.
+func (l *cmdLexer) unquoted() error {
+	ch := l.tmpl[l.i]
+	switch {
+	case ch == ' ' || ch == '\t':
+		l.endWord()
+		l.i++
+	case ch == '\'':
+		l.state, l.inWord = quoteSingle, true
+		l.i++
+	case ch == '"':
+		l.state, l.inWord = quoteDouble, true
+		l.i++
+	case ch == '\\':
+		if l.i+1 >= len(l.tmpl) {
+			return errors.New("ends with a backslash")
+		}
+		if l.tmpl[l.i+1] != '\n' {
+			l.lit.WriteByte(l.tmpl[l.i+1])
+			l.inWord = true
+		}
+		l.i += 2
+	case strings.IndexByte("|&;<>()$`\n\r", ch) >= 0 || (ch == '#' && !l.inWord):
+		what := fmt.Sprintf("%q", ch)
+		if ch == '\n' || ch == '\r' {
+			what = "a line break"
+		}
+		return fmt.Errorf("%s is shell syntax, and the command runs without a shell: put the command in a script (it gets the values as arguments and as $%s, $%s, $%s)", what, EnvAuthReqID, EnvLoginHint, EnvAction)
+	default:
+		l.lit.WriteByte(ch)
+		l.inWord = true
+		l.i++
+	}
+	return nil
 }
 
 // shells are programs that run their -c argument as a script.

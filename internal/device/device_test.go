@@ -28,6 +28,23 @@ func testCtx(t *testing.T) context.Context {
 
 var alice = &target.User{Name: "alice", LoginHint: "alice@example.com", Outcome: ciba.OutcomeApprove}
 
+// errorWanted reports whether a case expects an error (want not empty),
+// failing t when err does not contain want; a case that expects none
+// fails t on any error.
+func errorWanted(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want one containing %q", err, want)
+	}
+	return true
+}
+
 func TestApprovalURL(t *testing.T) {
 	type seen struct {
 		method, path, rawQuery, accept, body string
@@ -234,14 +251,8 @@ esac
 				t.Fatal(err)
 			}
 			err = c.Decide(testCtx(t), Request{AuthReqID: "id.1-x_Y", User: &target.User{Name: "u", LoginHint: tt.hint}}, tt.action)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
+			if errorWanted(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			log, err := os.ReadFile(filepath.Join(dir, "calls.log"))
 			if err != nil {
@@ -372,14 +383,8 @@ func TestMockDevice(t *testing.T) {
 				defer cancel()
 			}
 			err = d.Decide(ctx, Request{AuthReqID: "r1", User: alice}, tt.action)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
+			if errorWanted(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := len(fake.decided) > 0; got != tt.wantDecided {
 				t.Errorf("decided by hand = %v (%v), want %v", got, fake.decided, tt.wantDecided)

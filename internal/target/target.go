@@ -74,14 +74,9 @@
 package target
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"time"
-
-	"github.com/go-jose/go-jose/v4"
-	"github.com/goccy/go-yaml/ast"
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/pki"
@@ -265,44 +260,6 @@ const (
 	PlaceholderAction    = "{action}" // "allow" or "deny"
 )
 
-// Duration is a time.Duration written as "2s" or "500ms" in YAML.
-type Duration time.Duration
-
-// Std returns d as a time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }
-
-// String formats d like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalYAML writes d as a duration string.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// UnmarshalYAML reads a duration string such as "2s"; a bare 0 is allowed.
-// It takes the node, after ${ENV} expansion, so errors keep its position.
-func (d *Duration) UnmarshalYAML(node ast.Node) error {
-	switch n := node.(type) {
-	case *ast.NullNode:
-		*d = 0
-		return nil
-	case *ast.IntegerNode:
-		if v, ok := n.Value.(uint64); ok && v == 0 {
-			*d = 0
-			return nil
-		}
-		if v, ok := n.Value.(int64); ok && v == 0 {
-			*d = 0
-			return nil
-		}
-	case *ast.StringNode:
-		v, err := time.ParseDuration(n.Value)
-		if err == nil {
-			*d = Duration(v)
-			return nil
-		}
-	}
-	return &nodeError{node: node, msg: fmt.Sprintf("%s is not a duration such as \"2s\" or \"500ms\"", quoteNode(node))}
-}
-
 // Where names the place of an entry of the target file for a message:
 // "FILE:LINE" when both are known, else the file name or "".
 func (t *Target) Where(line int) string {
@@ -372,72 +329,6 @@ func (c *Client) UsesSecret() bool { return usesSecret(c.Auth) }
 
 func usesSecret(a ciba.AuthMethod) bool {
 	return a == ciba.AuthClientSecretBasic || a == ciba.AuthClientSecretPost || a == ciba.AuthClientSecretJWT
-}
-
-// rsaAlgs are the JWS algorithms an RSA key may be registered for beyond
-// the PS256 its type implies (fapi: false only).
-var rsaAlgs = []string{"RS256", "RS384", "RS512", "PS384", "PS512"}
-
-// LoadSigningKey reads the client's signing key; a client without one
-// gets the zero key. When alg is configured it must fit the key; an RSA
-// key may be registered for any RSA algorithm.
-func (c *Client) LoadSigningKey() (jose.JSONWebKey, error) {
-	if c.SigningKey == "" {
-		return jose.JSONWebKey{}, nil
-	}
-	key, err := pki.LoadSigningKey(c.SigningKey)
-	if err != nil {
-		return jose.JSONWebKey{}, c.fieldError("signing_key", err)
-	}
-	if key.Algorithm == ciba.AlgPS256 && contains(rsaAlgs, c.Alg) {
-		key.Algorithm = c.Alg
-	}
-	if c.Alg != "" && c.Alg != key.Algorithm {
-		return jose.JSONWebKey{}, c.fieldError("signing_key", fmt.Errorf("alg %s does not fit the %s key in %s", c.Alg, key.Algorithm, c.SigningKey))
-	}
-	return key, nil
-}
-
-// LoadTLSCertificate reads the client's TLS certificate, or returns nil
-// when none is configured.
-func (c *Client) LoadTLSCertificate() (*tls.Certificate, error) {
-	if c.TLSCert == "" {
-		return nil, nil
-	}
-	cert, err := pki.LoadCertificate(c.TLSCert, c.TLSKey)
-	if err != nil {
-		return nil, c.fieldError(certificateField(err, "tls_cert", "tls_key"), err)
-	}
-	return &cert, nil
-}
-
-// LoadNotificationCertificate reads the certificate of the client's
-// notification listener, or returns nil when there is none; errors name
-// the field (notification.tls_cert or notification.tls_key) and its place
-// in the target file.
-func (c *Client) LoadNotificationCertificate() (*tls.Certificate, error) {
-	n := c.Notification
-	if n == nil || n.TLSCert == "" {
-		return nil, nil
-	}
-	cert, err := pki.LoadCertificate(n.TLSCert, n.TLSKey)
-	if err != nil {
-		return nil, c.fieldError(certificateField(err, "notification.tls_cert", "notification.tls_key"), err)
-	}
-	return &cert, nil
-}
-
-// LoadTLSCertificate reads the notification listener's certificate, or
-// returns nil when none is configured (plain HTTP behind a TLS proxy).
-func (n *Notification) LoadTLSCertificate() (*tls.Certificate, error) {
-	if n.TLSCert == "" {
-		return nil, nil
-	}
-	cert, err := pki.LoadCertificate(n.TLSCert, n.TLSKey)
-	if err != nil {
-		return nil, fmt.Errorf("target: notification %s: %w", certificateField(err, "tls_cert", "tls_key"), err)
-	}
-	return &cert, nil
 }
 
 func contains[T comparable](list []T, v T) bool {

@@ -2,6 +2,7 @@ package target
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"os"
 	"path/filepath"
@@ -581,9 +582,7 @@ func TestLookupsAndKeyMaterial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pki.WriteTLSCertificate(filepath.Join(dir, "certs/ping.pem"), filepath.Join(dir, "certs/ping.key"), cli); err != nil {
-		t.Fatal(err)
-	}
+	writeCertPair(t, dir, "certs/ping", cli)
 
 	tg, err := ParseWithEnv(edit(nil), "target.yaml", dir, noEnv)
 	if err != nil {
@@ -665,12 +664,8 @@ func TestFileErrorsNameTheirField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pki.WriteTLSCertificate(filepath.Join(dir, "a.pem"), filepath.Join(dir, "a.key"), a); err != nil {
-		t.Fatal(err)
-	}
-	if err := pki.WriteTLSCertificate(filepath.Join(dir, "b.pem"), filepath.Join(dir, "b.key"), b); err != nil {
-		t.Fatal(err)
-	}
+	writeCertPair(t, dir, "a", a)
+	writeCertPair(t, dir, "b", b)
 	es, err := pki.GenerateSigningKey(rand.Reader, "ES256", "k")
 	if err != nil {
 		t.Fatal(err)
@@ -740,3 +735,11 @@ func TestFileErrorsNameTheirField(t *testing.T) {
 
 func tlsLoad(c *Client) error { _, err := c.LoadTLSCertificate(); return err }
 func keyLoad(c *Client) error { _, err := c.LoadSigningKey(); return err }
+
+// writeCertPair writes c as dir/name.pem and dir/name.key.
+func writeCertPair(t *testing.T, dir, name string, c tls.Certificate) {
+	t.Helper()
+	if err := pki.WriteTLSCertificate(filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key"), c); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -39,6 +39,15 @@ func oneOf[T ~string](v T, allowed []T) string {
 }
 
 func (p *parse) validate(t *Target) {
+	p.validateOP(t)
+	p.validateClients(t)
+	p.validateUsers(t)
+	p.validateDevice(&t.Device)
+}
+
+// validateOP checks the entries that describe the OP: issuer, endpoints,
+// resource and acr.
+func (p *parse) validateOP(t *Target) {
 	if t.Issuer == "" {
 		p.fail("issuer", "is required")
 	} else if msg := checkURL(t.Issuer, true); msg != "" {
@@ -69,21 +78,37 @@ func (p *parse) validate(t *Target) {
 	if t.ACR != "" && strings.TrimSpace(t.ACR) == "" {
 		p.fail("acr", "must name at least one acr value (acr_values, CIBA 7.1)")
 	}
+}
 
+// validateClients checks the clients: at least one, distinct ids, each
+// valid.
+func (p *parse) validateClients(t *Target) {
 	if len(t.Clients) == 0 {
 		p.fail("clients", "at least one client is required")
 	}
 	ids := map[string]int{}
 	for i := range t.Clients {
 		path := fmt.Sprintf("clients[%d]", i)
-		if first, dup := ids[t.Clients[i].ID]; dup && t.Clients[i].ID != "" {
+		if first, dup := seenBefore(ids, t.Clients[i].ID, i); dup {
 			p.fail(path+".id", "%q is already the id of clients[%d]", t.Clients[i].ID, first)
-		} else {
-			ids[t.Clients[i].ID] = i
 		}
 		p.validateClient(&t.Clients[i], path, t.FAPI)
 	}
+}
 
+// seenBefore reports the index at which a non-empty key was first seen,
+// or records key at index i.
+func seenBefore(seen map[string]int, key string, i int) (first int, dup bool) {
+	if first, dup := seen[key]; dup && key != "" {
+		return first, true
+	}
+	seen[key] = i
+	return 0, false
+}
+
+// validateUsers checks the users: at least one, distinct names, and no
+// hint twice unless both entries are shared.
+func (p *parse) validateUsers(t *Target) {
 	if len(t.Users) == 0 {
 		p.fail("users", "at least one user is required")
 	}
@@ -91,10 +116,8 @@ func (p *parse) validate(t *Target) {
 	hints := map[string]int{}
 	for i := range t.Users {
 		path := fmt.Sprintf("users[%d]", i)
-		if first, dup := names[t.Users[i].Name]; dup && t.Users[i].Name != "" {
+		if first, dup := seenBefore(names, t.Users[i].Name, i); dup {
 			p.fail(path+".name", "%q is already the name of users[%d]", t.Users[i].Name, first)
-		} else {
-			names[t.Users[i].Name] = i
 		}
 		p.validateUser(&t.Users[i], path)
 		// Two entries for one hint are one user at the OP: a parallel
@@ -109,14 +132,31 @@ func (p *parse) validate(t *Target) {
 			hints[param+"\x00"+value] = i
 		}
 	}
-
-	p.validateDevice(&t.Device)
 }
 
 func (p *parse) validateClient(c *Client, path string, fapi bool) {
 	if c.ID == "" {
 		p.fail(path+".id", "is required")
 	}
+	p.validateAuth(c, path, fapi)
+	switch {
+	case c.Mode == "":
+		p.fail(path+".mode", "is required: one of poll, ping, push")
+	case !contains(deliveryModes, c.Mode):
+		p.fail(path+".mode", "%s", oneOf(c.Mode, deliveryModes))
+	case c.Mode == ciba.ModePush && fapi:
+		p.fail(path+".mode", "push is not allowed when fapi is true (FAPI-CIBA 5.2.2-3); set fapi: false to test push")
+	}
+	p.validateSigning(c, path, fapi)
+	p.pair(path, c.TLSCert, c.TLSKey)
+	if c.Auth.UsesMTLS() && c.TLSCert == "" {
+		p.fail(path+".tls_cert", "is required for %s (RFC 8705 2)", c.Auth)
+	}
+	p.validateNotification(c, path)
+}
+
+// validateAuth checks the client's authentication method and its secret.
+func (p *parse) validateAuth(c *Client, path string, fapi bool) {
 	switch {
 	case c.Auth == "":
 		p.fail(path+".auth", "is required: one of %s", names(allAuth))
@@ -131,14 +171,10 @@ func (p *parse) validateClient(c *Client, path string, fapi bool) {
 	case !usesSecret(c.Auth) && c.Secret.Ref != "" && contains(allAuth, c.Auth):
 		p.fail(path+".secret", "is only used by client_secret_basic, client_secret_post and client_secret_jwt, not %s", c.Auth)
 	}
-	switch {
-	case c.Mode == "":
-		p.fail(path+".mode", "is required: one of poll, ping, push")
-	case !contains(deliveryModes, c.Mode):
-		p.fail(path+".mode", "%s", oneOf(c.Mode, deliveryModes))
-	case c.Mode == ciba.ModePush && fapi:
-		p.fail(path+".mode", "push is not allowed when fapi is true (FAPI-CIBA 5.2.2-3); set fapi: false to test push")
-	}
+}
+
+// validateSigning checks the client's signing key, signed and alg.
+func (p *parse) validateSigning(c *Client, path string, fapi bool) {
 	switch {
 	case c.SigningKey != "":
 	case fapi:
@@ -158,10 +194,11 @@ func (p *parse) validateClient(c *Client, path string, fapi bool) {
 	case !fapi && !contains(plainAlgs, c.Alg):
 		p.fail(path+".alg", "%s", oneOf(c.Alg, plainAlgs))
 	}
-	p.pair(path, c.TLSCert, c.TLSKey)
-	if c.Auth.UsesMTLS() && c.TLSCert == "" {
-		p.fail(path+".tls_cert", "is required for %s (RFC 8705 2)", c.Auth)
-	}
+}
+
+// validateNotification checks the notification endpoint of a ping or
+// push client, and that only they have one.
+func (p *parse) validateNotification(c *Client, path string) {
 	if c.Notification == nil {
 		if c.Mode == ciba.ModePing || c.Mode == ciba.ModePush {
 			p.fail(path+".notification", "is required for %s mode (CIBA 10.2, 10.3)", c.Mode)

@@ -76,6 +76,21 @@ func (r *browserRecorder) snapshot() (requests, logs []string) {
 	return append([]string(nil), r.requests...), append([]string(nil), r.logs...)
 }
 
+// wantOnly fails t for every request the page made but for pageURL and
+// every line the browser logged.
+func (r *browserRecorder) wantOnly(t *testing.T, pageURL string) {
+	t.Helper()
+	requests, logs := r.snapshot()
+	for _, u := range requests {
+		if u != pageURL {
+			t.Errorf("the page tried to load %s", u)
+		}
+	}
+	for _, l := range logs {
+		t.Errorf("browser logged: %s", l)
+	}
+}
+
 // TestHTMLInBrowser opens a rendered report in headless Chromium with the
 // network cut off, with JavaScript on and off, and checks what a reader
 // sees. Without Chromium it skips, except in CI (CI=true), where a
@@ -276,15 +291,7 @@ func TestHTMLInBrowser(t *testing.T) {
 			t.Errorf("printing to PDF: %d bytes, %v", len(pdf), err)
 		}
 
-		requests, logs := rec.snapshot()
-		for _, u := range requests {
-			if u != pageURL {
-				t.Errorf("the page tried to load %s", u)
-			}
-		}
-		for _, l := range logs {
-			t.Errorf("browser logged: %s", l)
-		}
+		rec.wantOnly(t, pageURL)
 	})
 
 	// The harness itself must see what it guards against, or the checks
@@ -352,15 +359,7 @@ func TestHTMLInBrowser(t *testing.T) {
 				t.Errorf("%s = %v, want %v", k, state[k], v)
 			}
 		}
-		requests, logs := rec.snapshot()
-		for _, u := range requests {
-			if u != pageURL {
-				t.Errorf("the page tried to load %s", u)
-			}
-		}
-		for _, l := range logs {
-			t.Errorf("browser logged: %s", l)
-		}
+		rec.wantOnly(t, pageURL)
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -102,16 +101,11 @@ func TestAllowanceMatrix(t *testing.T) {
 	for _, a := range catalogue {
 		runs = append(runs, run{allowances: []string{a.Name}})
 	}
-	results := make([]childOutcome, len(runs))
-	var wg sync.WaitGroup
+	specs := make([]childSpec, len(runs))
 	for i, rn := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = runSuiteChild(t, base, childSpec{Allowances: rn.allowances, NoFAPI: rn.noFAPI})
-		}()
+		specs[i] = childSpec{Allowances: rn.allowances, NoFAPI: rn.noFAPI}
 	}
-	wg.Wait()
+	results := runSuiteChildren(t, base, specs)
 
 	for i, rn := range runs {
 		r := results[i]

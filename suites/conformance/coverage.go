@@ -220,38 +220,73 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range r.Checks {
-		db, ok := blocks[c.Name]
-		if !ok {
-			return nil, fmt.Errorf("check %q has no comment block", c.Name)
-		}
-		a, b := slices.Clone(db.Spec), slices.Clone(c.Meta.SpecRefs)
-		sort.Strings(a)
-		sort.Strings(b)
-		if !slices.Equal(a, b) {
-			return nil, fmt.Errorf("check %q: comment says Spec %v, labels say %v", c.Name, db.Spec, c.Meta.SpecRefs)
-		}
-		if c.Meta.Should && !strings.Contains(db.Description, "SHOULD") {
-			return nil, fmt.Errorf("check %q is decorated Should but its Description has no SHOULD", c.Name)
-		}
-		if err := ValidateBasis(db, c.Meta); err != nil {
-			return nil, fmt.Errorf("check %q: %v", c.Name, err)
-		}
+	if err := validateBlocks(r.Checks, blocks); err != nil {
+		return nil, err
 	}
-	var b bytes.Buffer
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-
-	w("# Conformance coverage\n\n")
-	w("Generated from the suite (`suites/conformance`) by\n`go test ./suites/conformance -run TestCoverageUpToDate -update`; do not edit by hand.\n")
-	w("The test fails when this file is stale.\n\n")
-	covered, na := 0, 0
 	byModule := map[string][]string{}
 	for _, c := range r.Checks {
 		for _, m := range c.Meta.OIDFModules {
 			byModule[m] = append(byModule[m], c.Name)
 		}
 	}
+	w := &coverageWriter{}
+	w.header(r.Checks, byModule)
+	w.requirements(r.Checks, blocks)
+	w.modules(byModule)
+	w.checks(r.Checks, blocks)
+	return w.b.Bytes(), nil
+}
+
+// validateBlocks refuses a check without a comment block, or one whose
+// block disagrees with its labels or states no valid basis.
+func validateBlocks(checks []CheckResult, blocks map[string]DocBlock) error {
+	for _, c := range checks {
+		db, ok := blocks[c.Name]
+		if !ok {
+			return fmt.Errorf("check %q has no comment block", c.Name)
+		}
+		a, b := slices.Clone(db.Spec), slices.Clone(c.Meta.SpecRefs)
+		sort.Strings(a)
+		sort.Strings(b)
+		if !slices.Equal(a, b) {
+			return fmt.Errorf("check %q: comment says Spec %v, labels say %v", c.Name, db.Spec, c.Meta.SpecRefs)
+		}
+		if c.Meta.Should && !strings.Contains(db.Description, "SHOULD") {
+			return fmt.Errorf("check %q is decorated Should but its Description has no SHOULD", c.Name)
+		}
+		if err := ValidateBasis(db, c.Meta); err != nil {
+			return fmt.Errorf("check %q: %v", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// coverageWriter writes the sections of docs/coverage.md.
+type coverageWriter struct{ b bytes.Buffer }
+
+func (w *coverageWriter) printf(format string, args ...any) { fmt.Fprintf(&w.b, format, args...) }
+
+// esc escapes a table cell.
+func esc(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// notCovered fills an empty cell: the reason it does not apply, or a
+// visible gap.
+func notCovered(cell, notApplicable string) string {
+	switch {
+	case cell == "" && notApplicable != "":
+		return "n/a: " + notApplicable
+	case cell == "":
+		return "**not yet covered**"
+	}
+	return cell
+}
+
+// header writes the title and the counts.
+func (w *coverageWriter) header(checks []CheckResult, byModule map[string][]string) {
+	w.printf("# Conformance coverage\n\n")
+	w.printf("Generated from the suite (`suites/conformance`) by\n`go test ./suites/conformance -run TestCoverageUpToDate -update`; do not edit by hand.\n")
+	w.printf("The test fails when this file is stale.\n\n")
+	covered, na := 0, 0
 	for _, m := range OIDFModules() {
 		switch {
 		case len(byModule[m.Name]) > 0:
@@ -261,18 +296,22 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 		}
 	}
 	negative := 0
-	for _, c := range r.Checks {
+	for _, c := range checks {
 		if c.Meta.Negative {
 			negative++
 		}
 	}
-	w("%d checks (%d negative). OIDF FAPI-CIBA modules: %d of %d covered, %d not applicable, %d not yet covered.\n\n",
-		len(r.Checks), negative, covered, len(OIDFModules()), na, len(OIDFModules())-covered-na)
+	w.printf("%d checks (%d negative). OIDF FAPI-CIBA modules: %d of %d covered, %d not applicable, %d not yet covered.\n\n",
+		len(checks), negative, covered, len(OIDFModules()), na, len(OIDFModules())-covered-na)
+}
 
-	w("## Requirements (shared/CIBA.md) → checks\n\n")
-	w("| Section | Requirement | Checks |\n|---|---|---|\n")
+// requirements writes the table of CIBA.md's requirements and the
+// sections checks cite beyond them.
+func (w *coverageWriter) requirements(checks []CheckResult, blocks map[string]DocBlock) {
+	w.printf("## Requirements (shared/CIBA.md) → checks\n\n")
+	w.printf("| Section | Requirement | Checks |\n|---|---|---|\n")
 	bySection := map[string][]string{}
-	for _, c := range r.Checks {
+	for _, c := range checks {
 		for _, ref := range c.Meta.SpecRefs {
 			bySection[ref] = append(bySection[ref], blocks[c.Name].Testname)
 		}
@@ -280,14 +319,8 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 	listed := map[string]bool{}
 	for _, req := range Requirements() {
 		listed[req.Section] = true
-		cell := strings.Join(bySection[req.Section], "; ")
-		switch {
-		case req.NotApplicable != "" && cell == "":
-			cell = "n/a: " + req.NotApplicable
-		case cell == "":
-			cell = "**not yet covered**"
-		}
-		w("| %s | %s | %s |\n", req.Section, esc(req.Text), esc(cell))
+		cell := notCovered(strings.Join(bySection[req.Section], "; "), req.NotApplicable)
+		w.printf("| %s | %s | %s |\n", req.Section, esc(req.Text), esc(cell))
 	}
 	var extra []string
 	for s := range bySection {
@@ -297,26 +330,26 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 	}
 	sort.Strings(extra)
 	for _, s := range extra {
-		w("| %s | (cited by checks) | %s |\n", s, esc(strings.Join(bySection[s], "; ")))
+		w.printf("| %s | (cited by checks) | %s |\n", s, esc(strings.Join(bySection[s], "; ")))
 	}
+}
 
-	w("\n## OIDF FAPI-CIBA test plan modules → checks\n\n")
-	w("| # | Module | Applies | Checks |\n|---|---|---|---|\n")
+// modules writes the table of the OIDF test plan's modules.
+func (w *coverageWriter) modules(byModule map[string][]string) {
+	w.printf("\n## OIDF FAPI-CIBA test plan modules → checks\n\n")
+	w.printf("| # | Module | Applies | Checks |\n|---|---|---|---|\n")
 	for _, m := range OIDFModules() {
-		cell := strings.Join(byModule[m.Name], "; ")
-		switch {
-		case cell == "" && m.NotApplicable != "":
-			cell = "n/a: " + m.NotApplicable
-		case cell == "":
-			cell = "**not yet covered**"
-		}
-		w("| %d | `%s` | %s | %s |\n", m.Number, m.Name, m.Applies, esc(cell))
+		cell := notCovered(strings.Join(byModule[m.Name], "; "), m.NotApplicable)
+		w.printf("| %d | `%s` | %s | %s |\n", m.Number, m.Name, m.Applies, esc(cell))
 	}
+}
 
-	w("\n## Checks\n")
+// checks writes every check with its basis, by section.
+func (w *coverageWriter) checks(checks []CheckResult, blocks map[string]DocBlock) {
+	w.printf("\n## Checks\n")
 	sections := []string{}
 	bySec := map[string][]CheckResult{}
-	for _, c := range r.Checks {
+	for _, c := range checks {
 		if _, ok := bySec[c.Section]; !ok {
 			sections = append(sections, c.Section)
 		}
@@ -324,7 +357,7 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 	}
 	sort.Strings(sections)
 	for _, s := range sections {
-		w("\n### %s\n\n| Check | Spec | Level | Labels | Description | Sentence enforced |\n|---|---|---|---|---|---|\n", s)
+		w.printf("\n### %s\n\n| Check | Spec | Level | Labels | Description | Sentence enforced |\n|---|---|---|---|---|---|\n", s)
 		for _, c := range bySec[s] {
 			db := blocks[c.Name]
 			var labels []string
@@ -337,11 +370,10 @@ func Coverage(r *Result, srcDir string) ([]byte, error) {
 			if db.Duty == DutyClient {
 				level += " (client's duty)"
 			}
-			w("| %s<br>`%s` | %s | %s | %s | %s | %s |\n", esc(db.Testname), esc(c.Name), strings.Join(c.Meta.SpecRefs, ", "), level,
+			w.printf("| %s<br>`%s` | %s | %s | %s | %s | %s |\n", esc(db.Testname), esc(c.Name), strings.Join(c.Meta.SpecRefs, ", "), level,
 				strings.Join(labels, ", "), esc(db.Description), esc(db.Quote))
 		}
 	}
-	return b.Bytes(), nil
 }
 
 // WriteCoverage writes Coverage to path.

@@ -139,10 +139,29 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 	// A CERT-level expectation warns, unless the run is judged by the
 	// certification profile, where it fails as a MUST does.
 	should := meta.Should || (meta.Cert && fw.profile != ProfileOIDFCert)
-	basis := basisLine(fw.blocks[name])
-	// body is the check as it runs, in its spec or ahead in a worker of
-	// the parallel scheduler (schedule.go).
-	body := func(ctx context.Context, f *Fixture) {
+	body := fw.checkBody(spec, meta, profiles, should, basisLine(fw.blocks[name]))
+	fw.checks = append(fw.checks, registered{name: name, section: strings.Join(fw.sections, " / "), labels: labels, sharesFlow: slices.Contains(decorators, SharesFlow), slow: slices.Contains(decorators, Slow), body: body})
+	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
+		if err := fw.env.Lost(); err != nil {
+			ginkgo.AbortSuite(err.Error())
+		}
+		if fw.sched != nil {
+			if rec := fw.sched.claim(ctx, name); rec != nil {
+				replay(ctx, rec)
+				return
+			}
+		}
+		fw.run.running.add(name)
+		defer fw.run.running.remove(name)
+		body(ctx, fw.current)
+	})
+}
+
+// checkBody is the check as it runs, in its spec or ahead in a worker of
+// the parallel scheduler (schedule.go): bounded by the run's deadline,
+// skipped outside its profile, and run under runShould when it warns.
+func (fw *Framework) checkBody(spec Spec, meta Meta, profiles []string, should bool, basis string) func(ctx context.Context, f *Fixture) {
+	return func(ctx context.Context, f *Fixture) {
 		// The run's deadline bounds every check: past it, the check is
 		// not started; a check running when it passes sees its requests
 		// end there (reported as not answered in time, never as a
@@ -174,21 +193,6 @@ func (fw *Framework) ConformanceIt(name string, spec Spec, decorators ...Decorat
 		}
 		spec(runCtx, f)
 	}
-	fw.checks = append(fw.checks, registered{name: name, section: strings.Join(fw.sections, " / "), labels: labels, sharesFlow: slices.Contains(decorators, SharesFlow), slow: slices.Contains(decorators, Slow), body: body})
-	ginkgo.It(name, labels, ginkgo.Offset(1), ginkgo.NodeTimeout(fw.checkTimeout), func(ctx ginkgo.SpecContext) {
-		if err := fw.env.Lost(); err != nil {
-			ginkgo.AbortSuite(err.Error())
-		}
-		if fw.sched != nil {
-			if rec := fw.sched.claim(ctx, name); rec != nil {
-				replay(ctx, rec)
-				return
-			}
-		}
-		fw.run.running.add(name)
-		defer fw.run.running.remove(name)
-		body(ctx, fw.current)
-	})
 }
 
 // warningStop is what Fixture.Failf panics with in a Should check once
@@ -233,17 +237,13 @@ func (fw *Framework) Describe(text string, body func()) bool {
 
 // buildTree registers every check of the suite.
 func buildTree(fw *Framework) error {
-	describeDiscovery(fw)
-	describeBackchannel(fw)
-	describeRequestObject(fw)
-	describeClientAuth(fw)
-	describeToken(fw)
-	describePing(fw)
-	describePush(fw)
-	describeTLS(fw)
-	describeUserCodeACR(fw)
-	describeResource(fw)
-	describeAttacks(fw)
+	for _, s := range suiteOutline() {
+		fw.Describe(s.title, func() {
+			for _, register := range s.groups {
+				register(fw)
+			}
+		})
+	}
 	if len(fw.errs) > 0 {
 		return fmt.Errorf("conformance: the suite is malformed: %v", fw.errs)
 	}

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,16 +33,7 @@ func TestParallelVerdicts(t *testing.T) {
 			{Faults: faults, Parallel: DefaultParallel},
 			{Faults: faults, Parallel: 8, SharedUsers: true},
 		}
-		results := make([]childOutcome, len(runs))
-		var wg sync.WaitGroup
-		for i, spec := range runs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = runSuiteChild(t, base, spec)
-			}()
-		}
-		wg.Wait()
+		results := runSuiteChildren(t, base, runs)
 		seq := results[0]
 		if seq.err != nil {
 			t.Fatalf("faults %v, sequential run: %v\n%s", faults, seq.err, seq.out)

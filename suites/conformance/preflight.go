@@ -115,64 +115,81 @@ func ProbeClient(ctx context.Context, env *Env, tc *target.Client) ProbeResult {
 	t := env.Target
 	u := PreflightUser(t)
 	res := ProbeResult{Client: tc, User: u}
-	clientErr := func(reason string, err error) ProbeResult {
-		res.Err = &PreflightError{Where: t.Where(tc.Line), Entry: "client " + tc.ID, Reason: reason, Err: err}
-		return res
-	}
 	if u == nil {
 		res.Detail = "not probed: target.yaml has no user"
 		return res
 	}
 	c, err := newTargetClient(env, tc)
 	if err != nil {
-		return clientErr(err.Error(), err)
+		return res.clientErr(t, err.Error(), err)
 	}
 	defer c.CloseIdleConnections()
 	p, err := validParams(c, tc, u)
 	if err != nil {
-		return clientErr(err.Error(), err)
+		return res.clientErr(t, err.Error(), err)
 	}
 
 	ack, _, err := c.Authenticate(ctx, p)
 	if err != nil {
-		var ce *ciba.Error
-		var insecure *client.InsecureURLError
-		switch {
-		case errors.As(err, &insecure):
-			return clientErr(fmt.Sprintf("the backchannel endpoint %q is not an https URL; ciba-check refused to send credentials there", insecure.URL), err)
-		case errors.As(err, &ce) && (errors.Is(err, ciba.ErrInvalidClient) || errors.Is(err, ciba.ErrUnauthorizedClient)):
-			return clientErr(fmt.Sprintf("the OP refused its backchannel request with %s%s: check that the OP registered this client id with auth %s, mode %s and this client's signing key and certificate",
-				ce.Code, answerDetail(ce), tc.Auth, tc.Mode), err)
-		case errors.As(err, &ce) && errors.Is(err, ciba.ErrUnknownUserID):
-			param, value := u.Hint()
-			res.Err = &PreflightError{Where: t.Where(u.Line), Entry: "user " + u.Name, Err: err,
-				Reason: fmt.Sprintf("the OP does not know %s %q: it answered client %s with unknown_user_id%s; check the user's hint", param, value, tc.ID, answerDetail(ce))}
-			return res
-		case tlsFailure(err):
-			return clientErr(fmt.Sprintf("the TLS handshake presenting the client's certificate failed at the backchannel endpoint: %v: check that tls_cert is the certificate the OP registered for this client and ca the OP's CA", rootCause(err)), err)
-		}
-		res.Detail = fmt.Sprintf("backchannel request answered %v (left to the suite)", oneLineErr(err))
-		return res
+		return res.backchannelRefused(t, err)
 	}
 	if tc.Mode != ciba.ModePoll {
 		res.Detail = "backchannel request acknowledged"
 		return res
 	}
 	_, _, err = c.Token(ctx, ack.AuthReqID)
+	return res.tokenAnswered(t, err)
+}
+
+// clientErr is res failed for its client entry of t.
+func (res ProbeResult) clientErr(t *target.Target, reason string, err error) ProbeResult {
+	res.Err = &PreflightError{Where: t.Where(res.Client.Line), Entry: "client " + res.Client.ID, Reason: reason, Err: err}
+	return res
+}
+
+// backchannelRefused judges the error of the probe's backchannel request:
+// a refusal that names a setup mistake of the client or the user fails
+// the entry; any other answer is left to the suite.
+func (res ProbeResult) backchannelRefused(t *target.Target, err error) ProbeResult {
+	tc, u := res.Client, res.User
 	var ce *ciba.Error
 	var insecure *client.InsecureURLError
 	switch {
 	case errors.As(err, &insecure):
-		return clientErr(fmt.Sprintf("the token endpoint %q is not an https URL; ciba-check refused to send credentials there", insecure.URL), err)
+		return res.clientErr(t, fmt.Sprintf("the backchannel endpoint %q is not an https URL; ciba-check refused to send credentials there", insecure.URL), err)
+	case errors.As(err, &ce) && (errors.Is(err, ciba.ErrInvalidClient) || errors.Is(err, ciba.ErrUnauthorizedClient)):
+		return res.clientErr(t, fmt.Sprintf("the OP refused its backchannel request with %s%s: check that the OP registered this client id with auth %s, mode %s and this client's signing key and certificate",
+			ce.Code, answerDetail(ce), tc.Auth, tc.Mode), err)
+	case errors.As(err, &ce) && errors.Is(err, ciba.ErrUnknownUserID):
+		param, value := u.Hint()
+		res.Err = &PreflightError{Where: t.Where(u.Line), Entry: "user " + u.Name, Err: err,
+			Reason: fmt.Sprintf("the OP does not know %s %q: it answered client %s with unknown_user_id%s; check the user's hint", param, value, tc.ID, answerDetail(ce))}
+		return res
+	case tlsFailure(err):
+		return res.clientErr(t, fmt.Sprintf("the TLS handshake presenting the client's certificate failed at the backchannel endpoint: %v: check that tls_cert is the certificate the OP registered for this client and ca the OP's CA", rootCause(err)), err)
+	}
+	res.Detail = fmt.Sprintf("backchannel request answered %v (left to the suite)", oneLineErr(err))
+	return res
+}
+
+// tokenAnswered judges the answer to the probe's token request for a
+// poll client: tokens or pending pass, a refusal naming a setup mistake
+// fails the entry, anything else is left to the suite.
+func (res ProbeResult) tokenAnswered(t *target.Target, err error) ProbeResult {
+	var ce *ciba.Error
+	var insecure *client.InsecureURLError
+	switch {
+	case errors.As(err, &insecure):
+		return res.clientErr(t, fmt.Sprintf("the token endpoint %q is not an https URL; ciba-check refused to send credentials there", insecure.URL), err)
 	case err == nil:
 		res.Detail = "backchannel request acknowledged; tokens issued"
 	case errors.Is(err, ciba.ErrAuthorizationPending) || errors.Is(err, ciba.ErrSlowDown):
 		res.Detail = "backchannel request acknowledged; token request answered " + ce2code(err)
 	case errors.As(err, &ce) && errors.Is(err, ciba.ErrUnauthorizedClient):
-		return clientErr(fmt.Sprintf("the OP refused its token request with unauthorized_client%s: check that the OP registered this client for the grant type %s",
+		return res.clientErr(t, fmt.Sprintf("the OP refused its token request with unauthorized_client%s: check that the OP registered this client for the grant type %s",
 			answerDetail(ce), ciba.GrantTypeCIBA), err)
 	case tlsFailure(err):
-		return clientErr(fmt.Sprintf("the TLS handshake presenting the client's certificate failed at the token endpoint: %v: check that tls_cert is the certificate the OP registered for this client", rootCause(err)), err)
+		return res.clientErr(t, fmt.Sprintf("the TLS handshake presenting the client's certificate failed at the token endpoint: %v: check that tls_cert is the certificate the OP registered for this client", rootCause(err)), err)
 	default:
 		res.Detail = fmt.Sprintf("backchannel request acknowledged; token request answered %v (left to the suite)", oneLineErr(err))
 	}

@@ -294,6 +294,22 @@ func runSuiteChild(t *testing.T, base string, spec childSpec) childOutcome {
 	return res
 }
 
+// runSuiteChildren runs the suite once per spec, all at once (childSlots
+// bounds how many run together), and returns the outcomes in spec order.
+func runSuiteChildren(t *testing.T, base string, specs []childSpec) []childOutcome {
+	results := make([]childOutcome, len(specs))
+	var wg sync.WaitGroup
+	for i, spec := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runSuiteChild(t, base, spec)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
 // TestFaultMatrix runs the whole suite against the reference OP once
 // without faults (everything passes) and once per fault (exactly the
 // documented checks fail), several runs at a time.
@@ -324,21 +340,17 @@ func TestFaultMatrix(t *testing.T) {
 	for _, f := range faults {
 		runs = append(runs, run{fault: f.Name, noFAPI: f.NoFAPI, trips: f.Trips})
 	}
-	results := make([]childOutcome, len(runs))
-	var wg sync.WaitGroup
+	specs := make([]childSpec, len(runs))
 	for i, rn := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			spec := childSpec{NoFAPI: rn.noFAPI}
-			if rn.fault != "" {
-				spec.Faults = []string{rn.fault}
-			}
-			results[i] = runSuiteChild(t, base, spec)
-			t.Logf("%q (fapi: %v) took %s", rn.fault, !rn.noFAPI, results[i].took.Round(time.Millisecond))
-		}()
+		specs[i] = childSpec{NoFAPI: rn.noFAPI}
+		if rn.fault != "" {
+			specs[i].Faults = []string{rn.fault}
+		}
 	}
-	wg.Wait()
+	results := runSuiteChildren(t, base, specs)
+	for i, rn := range runs {
+		t.Logf("%q (fapi: %v) took %s", rn.fault, !rn.noFAPI, results[i].took.Round(time.Millisecond))
+	}
 
 	// What a baseline skips inside its profile is not a trip either: the
 	// FAPI-CIBA baseline may skip only the checks that need clients a

@@ -6,7 +6,6 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -14,9 +13,7 @@ import (
 	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
-	"github.com/ciba-check/ciba-check/reports"
 )
 
 // SuiteName is the Ginkgo suite description.
@@ -100,78 +97,10 @@ func firstLine(s string) string {
 	return s
 }
 
-// Result is a finished run.
-type Result struct {
-	Report types.Report
-	Checks []CheckResult
-	// Stopped says why the run ended before every selected check ran
-	// (its deadline), "" when it did not: the verdict is then unknown.
-	Stopped string
-}
-
-// Passed reports whether no check failed.
-func (r *Result) Passed() bool {
-	for _, c := range r.Checks {
-		if c.Failed() {
-			return false
-		}
-	}
-	return r.Report.SuiteSucceeded
-}
-
-// CheckResult is one check's outcome.
-type CheckResult struct {
-	ID       string
-	Name     string
-	Section  string
-	Labels   []string
-	Meta     Meta
-	Outcome  string
-	Duration time.Duration
-	// Failure is the failure message and location (file:line) when the
-	// check failed.
-	Failure  string
-	Location string
-	// SkipReason says why a skipped check did not run.
-	SkipReason string
-	// Level, Duty and Quote are the check's normative basis, from its
-	// comment block (LevelMust, LevelShould, LevelCert; DutyOP,
-	// DutyClient; the sentence it enforces).
-	Level, Duty, Quote string
-	// Expected, Got and Exchanges are the structured evidence of a
-	// failure or warning (Detail), when the check recorded it: redacted
-	// as Failure is.
-	Expected, Got string
-	Exchanges     []reports.Exchange
-}
-
 // A check's Outcome is Ginkgo's spec state ("failed", "panicked",
 // "timedout", "interrupted", "aborted", "pending") or one of the report
 // model's outcomes (reports.Passed, reports.Warning, reports.Skipped):
 // the one list of check outcomes.
-
-// Failed reports whether the outcome is a failure of any kind. A warning
-// is not one.
-func (c CheckResult) Failed() bool {
-	switch c.Outcome {
-	case string(reports.Passed), string(reports.Warning), string(reports.Skipped), "pending":
-		return false
-	}
-	return true
-}
-
-// Warned reports whether the check ended with a warning: an unmet
-// SHOULD-level expectation and no failure. Failure and Location then
-// hold the (first) warning.
-func (c CheckResult) Warned() bool { return c.Outcome == string(reports.Warning) }
-
-// NotSelected is the skip reason of checks the filters left out; NotRun
-// of selected checks the run stopped before (fail-fast, timeout, a
-// vanished target).
-const (
-	NotSelected = reports.NotSelected
-	NotRun      = reports.NotRun
-)
 
 // selector decides, as Ginkgo does, whether the filters select a check:
 // Ginkgo reports unselected checks and checks skipped by an early stop
@@ -261,6 +190,19 @@ func Run(cfg RunConfig) (*Result, error) {
 	fw.run.running = newRunningSet(cfg.OnRunning)
 	fw.run.noSharing = cfg.NoSharedFlows
 	var report types.Report
+	fw.reportTo(cfg, &report)
+	// Ginkgo's console reporter writes to this writer; our progress and
+	// summary replace it.
+	formatter.ColorableStdOut = io.Discard
+	var t failRecorder
+	ginkgo.RunSpecs(&t, SuiteName, suiteConfig(cfg), reporterConfig())
+	return fw.result(cfg, report), nil
+}
+
+// reportTo registers the run's Ginkgo report hooks: the deadline and the
+// scheduler start when the tree is built, progress goes to cfg's
+// callbacks, and the final report to *report.
+func (fw *Framework) reportTo(cfg RunConfig, report *types.Report) {
 	ginkgo.ReportBeforeSuite(func(r ginkgo.Report) {
 		n := r.PreRunStats.SpecsThatWillRun
 		limit := cfg.Timeout
@@ -289,12 +231,13 @@ func Run(cfg RunConfig) (*Result, error) {
 			}
 		}
 	})
-	ginkgo.ReportAfterSuite("ciba-check report", func(r ginkgo.Report) { report = r })
-	// Ginkgo's console reporter writes to this writer; our progress and
-	// summary replace it.
-	formatter.ColorableStdOut = io.Discard
-	var t failRecorder
-	ginkgo.RunSpecs(&t, SuiteName, suiteConfig(cfg), reporterConfig())
+	ginkgo.ReportAfterSuite("ciba-check report", func(r ginkgo.Report) { *report = r })
+}
+
+// result turns Ginkgo's report into the run's result: every check with
+// its basis, selected checks the run stopped before marked NotRun, and
+// the deadline's toll.
+func (fw *Framework) result(cfg RunConfig, report types.Report) *Result {
 	checks := checkResults(report)
 	fw.attachBasis(checks)
 	sel := newSelector(cfg)
@@ -314,7 +257,7 @@ func Run(cfg RunConfig) (*Result, error) {
 		_, limit := fw.deadline()
 		res.Stopped = fmt.Sprintf("the run reached its deadline of %s: %d checks were not run or cut short", limit, stopped)
 	}
-	return res, nil
+	return res
 }
 
 // Preview builds the suite without an environment and returns its
@@ -330,91 +273,4 @@ func Preview() (*Result, error) {
 	checks := checkResults(report)
 	fw.attachBasis(checks)
 	return &Result{Report: report, Checks: checks}, nil
-}
-
-func checkResults(r types.Report) []CheckResult {
-	var out []CheckResult
-	for _, sr := range r.SpecReports {
-		if sr.LeafNodeType == types.NodeTypeIt {
-			out = append(out, checkResult(sr))
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
-
-func checkResult(sr types.SpecReport) CheckResult {
-	section := strings.Join(sr.ContainerHierarchyTexts, " / ")
-	c := CheckResult{
-		ID:       checkID(sr.ContainerHierarchyTexts, sr.LeafNodeText),
-		Name:     sr.LeafNodeText,
-		Section:  section,
-		Labels:   sr.Labels(),
-		Meta:     Classify(sr.Labels()),
-		Outcome:  sr.State.String(),
-		Duration: sr.RunTime,
-		Location: sourceLocation(sr.LeafNodeLocation),
-	}
-	switch {
-	case sr.State == types.SpecStateSkipped && sr.Failure.Message == "":
-		c.SkipReason = NotSelected
-	case sr.State == types.SpecStateSkipped:
-		c.SkipReason = sr.Failure.Message
-	case sr.State.Is(types.SpecStateFailureStates):
-		c.Failure = sr.Failure.Message
-		c.Location = sourceLocation(sr.Failure.Location)
-		// A check a worker ran ahead failed where the entry says, not
-		// where its spec replayed the failure (sink.go).
-		for _, e := range sr.ReportEntries {
-			if e.Name == LocationEntry {
-				c.Location = sourceLocation(e.Location)
-			}
-		}
-	case sr.State == types.SpecStatePassed:
-		var msgs []string
-		for _, e := range sr.ReportEntries {
-			if e.Name != WarningEntry {
-				continue
-			}
-			if len(msgs) == 0 {
-				c.Location = sourceLocation(e.Location)
-			}
-			msgs = append(msgs, e.StringRepresentation())
-		}
-		if len(msgs) > 0 {
-			c.Outcome = string(reports.Warning)
-			c.Failure = strings.Join(msgs, "\n\n")
-		}
-	}
-	c.attachDetails(details(sr.ReportEntries))
-	// Messages quote what the OP answered: ID tokens and other JWS show
-	// header and claims, never the signature (terminal and every report).
-	c.Failure = client.RedactJWSSignatures(c.Failure)
-	c.SkipReason = client.RedactJWSSignatures(c.SkipReason)
-	return c
-}
-
-// checkID is a stable identifier: the section and the name, lower case,
-// words joined by dashes ("token-endpoint/refuses-a-redeemed-auth-req-id-with-invalid-grant").
-func checkID(containers []string, name string) string {
-	parts := append(append([]string(nil), containers...), name)
-	for i, p := range parts {
-		parts[i] = slug(p)
-	}
-	return strings.Join(parts, "/")
-}
-
-func slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash && b.Len() > 0 {
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	return strings.TrimRight(b.String(), "-")
 }

@@ -407,11 +407,11 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 		b.Fatal(err)
 	}
 	for _, s := range sums {
-		if s.Requests.Unexpected > 0 || s.ApprovalToToken == nil {
+		if s.Requests.Unexpected > 0 || s.ApprovalToTokenMS == nil {
 			b.Fatalf("%s: %+v %+v", s.Scenario, s.Requests, s.Errors)
 		}
 	}
-	return *sums[0].ApprovalToToken, *sums[1].ApprovalToToken
+	return *sums[0].ApprovalToTokenMS, *sums[1].ApprovalToTokenMS
 }
 
 // BenchmarkLoadCapacity measures, in one run against the reference OP
@@ -445,7 +445,7 @@ func BenchmarkLoadCapacity(b *testing.B) {
 				verdict = "generator saturated (" + strings.Join(g.Reasons, "; ") + ")"
 			}
 			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %3d/%-3d %10d %4d/%-4d %4.0f%% %5.0f%% %9s %6.0f/%-3.0fms  %s\n",
-				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, g.DroppedAtCap, g.DroppedLate, ms(s.Latency.P99),
+				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, g.DroppedAtCap, g.DroppedLate, ms(s.LatencyMS.P99),
 				g.Connections.Opened, g.Connections.PeakOpen, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100, r.opBusy*100,
 				r.maxLate.Round(time.Millisecond), r.gcPause*1000, r.sched*1000, verdict)
 		}
@@ -483,8 +483,8 @@ func BenchmarkLoadCapacity(b *testing.B) {
 				b.Fatalf("%s: %d unexpected answers: %+v", r, sum.Requests.Unexpected, sum.Errors)
 			}
 			rec.maxLate = rec.pacer.MaxLate()
-			if opCPU != nil && sum.Duration > 0 {
-				rec.opBusy = (opCPU() - op0).Seconds() / (sum.Duration * float64(runtime.NumCPU()))
+			if opCPU != nil && sum.DurationSeconds > 0 {
+				rec.opBusy = (opCPU() - op0).Seconds() / (sum.DurationSeconds * float64(runtime.NumCPU()))
 			}
 			rec.gcPause, rec.sched = readStalls().since(stalls0)
 			return sum, rec
@@ -500,12 +500,12 @@ func BenchmarkLoadCapacity(b *testing.B) {
 				at09 = s
 			}
 		}
-		held := at09.Requests.Dropped == 0 && at09.Latency.P99 <= 3*top.Latency.P99
+		held := at09.Requests.Dropped == 0 && at09.LatencyMS.P99 <= 3*top.LatencyMS.P99
 		fmt.Fprintf(&table, "  → 0.9× max: dropped %d, p99 %s = %.2f× the max-rate p99 %s (aim: 0 dropped, ≤ 3×): %v\n",
-			at09.Requests.Dropped, ms(at09.Latency.P99), at09.Latency.P99/top.Latency.P99, ms(top.Latency.P99), held)
+			at09.Requests.Dropped, ms(at09.LatencyMS.P99), at09.LatencyMS.P99/top.LatencyMS.P99, ms(top.LatencyMS.P99), held)
 		fmt.Fprintf(&table, "  machine load average at end: %s\n", loadAverage())
 		b.ReportMetric(capacity, "max-polls/s")
-		b.ReportMetric(at09.Latency.P99/top.Latency.P99, "p99(0.9x)/p99(max)")
+		b.ReportMetric(at09.LatencyMS.P99/top.LatencyMS.P99, "p99(0.9x)/p99(max)")
 		b.ReportMetric(float64(at09.Requests.Dropped), "dropped(0.9x)")
 	}
 	fmt.Printf("BenchmarkLoadCapacity: GOMAXPROCS=%d, %v per run, reference OP %s\n%s", runtime.GOMAXPROCS(0), d, where, table.String())

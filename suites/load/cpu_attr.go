@@ -149,23 +149,23 @@ func attributeCPUOn(sums []*Summary, process time.Duration, shares map[string]fl
 		if s == nil || s.CPU == nil {
 			continue
 		}
-		share := shares[string(s.Scenario)]
-		if s.Scenario == ScenarioFlowPing {
+		share := shares[s.Scenario]
+		if s.Scenario == string(ScenarioFlowPing) {
 			share += shares[targetclient.ReceiverLabel]
 		}
 		c := *s.CPU
 		c.ProcessSeconds = c.Seconds
 		c.Seconds = c.ProcessSeconds * share
-		c.PerRequestMicros = 0
+		s.CPUPerRequestMicros = 0
 		if s.Requests.Sent > 0 {
-			c.PerRequestMicros = c.Seconds * 1e6 / float64(s.Requests.Sent)
+			s.CPUPerRequestMicros = c.Seconds * 1e6 / float64(s.Requests.Sent)
 		}
-		if c.Cores > 0 && s.Duration > 0 {
-			c.Busy = c.Seconds / (s.Duration * float64(c.Cores))
+		if c.Cores > 0 && s.DurationSeconds > 0 {
+			c.Busy = c.Seconds / (s.DurationSeconds * float64(c.Cores))
 		}
 		// The figure is this mode's goroutines': neither combined nor
 		// the embedded OP's.
-		c.SharedWith, c.IncludesTarget = nil, false
+		s.CPUSharedWith, c.IncludesTarget = nil, false
 		c.Attribution = AttributionSampled
 		s.CPU = &c
 	}

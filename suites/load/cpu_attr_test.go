@@ -10,6 +10,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // cpuProfile builds a CPU profile with one sample per entry: its CPU
@@ -68,21 +69,23 @@ func TestAttributeCPUChargesEachModeItsSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			sums := []*Summary{
-				{Scenario: ScenarioFlowPoll, Duration: 2, Requests: Counts{Sent: 10}, Generator: &GeneratorSummary{}},
-				{Scenario: ScenarioFlowPing, Duration: 2, Requests: Counts{Sent: 5}, Generator: &GeneratorSummary{}},
+				{Scenario: string(ScenarioFlowPoll), DurationSeconds: 2, Requests: reports.LoadCount{Sent: 10}, Generator: &reports.LoadGenerator{}},
+				{Scenario: string(ScenarioFlowPing), DurationSeconds: 2, Requests: reports.LoadCount{Sent: 5}, Generator: &reports.LoadGenerator{}},
 			}
 			attributeCPUOn(sums, tt.process, shares, 2)
 			poll, ping := sums[0].CPU, sums[1].CPU
 			for _, c := range []struct {
-				got  *CPUSummary
+				sum  *Summary
 				want float64
 				sent float64
-			}{{poll, tt.wantPoll, 10}, {ping, tt.wantPing, 5}} {
-				if math.Abs(c.got.Seconds-c.want) > 1e-9 || c.got.ProcessSeconds != tt.process.Seconds() || c.got.Attribution != AttributionSampled {
-					t.Fatalf("cpu %+v, want %.2fs of the process's %v, sampled", c.got, c.want, tt.process)
+			}{{sums[0], tt.wantPoll, 10}, {sums[1], tt.wantPing, 5}} {
+				got := c.sum.CPU
+				if math.Abs(got.Seconds-c.want) > 1e-9 || got.ProcessSeconds != tt.process.Seconds() || got.Attribution != AttributionSampled {
+					t.Fatalf("cpu %+v, want %.2fs of the process's %v, sampled", got, c.want, tt.process)
 				}
-				if math.Abs(c.got.PerRequestMicros-c.want*1e6/c.sent) > 1e-6 || len(c.got.SharedWith) > 0 {
-					t.Fatalf("cpu %+v: per flow must be the mode's own over its flows, not shared", c.got)
+				if math.Abs(c.sum.CPUPerRequestMicros-c.want*1e6/c.sent) > 1e-6 || len(c.sum.CPUSharedWith) > 0 {
+					t.Fatalf("cpu %+v, %.0fµs per flow, shared with %v: per flow must be the mode's own over its flows, not shared",
+						got, c.sum.CPUPerRequestMicros, c.sum.CPUSharedWith)
 				}
 			}
 			if poll.Seconds+ping.Seconds > tt.process.Seconds()+1e-9 {
@@ -144,7 +147,7 @@ func TestFlowModesSideBySideCPUIsPerMode(t *testing.T) {
 			t.Fatalf("%s: %.3fs of the process's %.3fs: want its own share, below the whole", s.Scenario, c.Seconds, c.ProcessSeconds)
 		}
 		total += c.Seconds
-		t.Logf("%s: %d flows, %.3fs CPU (%.0fµs per flow) of the process's %.3fs", s.Scenario, s.Requests.Sent, c.Seconds, c.PerRequestMicros, c.ProcessSeconds)
+		t.Logf("%s: %d flows, %.3fs CPU (%.0fµs per flow) of the process's %.3fs", s.Scenario, s.Requests.Sent, c.Seconds, s.CPUPerRequestMicros, c.ProcessSeconds)
 	}
 	if p := sums[0].CPU.ProcessSeconds; total <= 0 || total > p+1e-9 {
 		t.Fatalf("the modes' CPU sums to %.3fs, want above 0 and at most the process's %.3fs", total, p)

@@ -18,6 +18,9 @@
 //     bodies and counts connections and handshakes, so a run whose
 //     generator was the bottleneck says so (GeneratorSummary);
 //   - thresholds in k6's grammar, shards and merging them from raw results,
-//     a progress line, and the versioned summary (schema ciba-check/load/v1,
-//     docs/load-schema.md).
+//     and a progress line.
+//
+// A run's result is the report model's load run (Summary is
+// reports.LoadRun); reports writes it as the versioned summary (schema
+// ciba-check/load/v1, docs/load-schema.md) and renders it.
 package load

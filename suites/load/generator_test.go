@@ -123,12 +123,8 @@ func TestRunPollDropsAtTheCapAndSaysGeneratorSaturated(t *testing.T) {
 	if !g.Saturated || len(g.Reasons) != 2 {
 		t.Fatalf("saturated %v reasons %q: want drops and the cap named", g.Saturated, g.Reasons)
 	}
-	var text bytes.Buffer
-	if err := sum.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text.String(), "verdict       "+SaturatedVerdict) || strings.Contains(text.String(), "OP collapsed") {
-		t.Fatalf("summary does not say the generator saturated:\n%s", text.String())
+	if text := summaryText(t, sum); !strings.Contains(text, "verdict       "+SaturatedVerdict) || strings.Contains(text, "OP collapsed") {
+		t.Fatalf("summary does not say the generator saturated:\n%s", text)
 	}
 }
 

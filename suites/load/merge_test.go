@@ -49,7 +49,7 @@ func TestMergeShards(t *testing.T) {
 	if s.Requests.Sent != 95 || s.Requests.Expected != 95 || s.Requests.Intended != 100 || s.Requests.Dropped != 5 {
 		t.Fatalf("counts %+v: want 95 sent of 100 intended (2 × 50/s × 1s)", s.Requests)
 	}
-	if strings.Join(s.Shards, ",") != "0/2,1/2" || s.Scenario != ScenarioPoll || s.Rate.Intended != 100 || s.Target != shardOP {
+	if strings.Join(s.Shards, ",") != "0/2,1/2" || s.Scenario != string(ScenarioPoll) || s.Rate.Intended != 100 || s.Target != shardOP {
 		t.Fatalf("shards %v scenario %s rate %+v target %q", s.Shards, s.Scenario, s.Rate, s.Target)
 	}
 	if s.Passed || s.Thresholds[0].OK || !s.Thresholds[1].OK {

@@ -12,6 +12,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // Plan is what one load run does; `ciba-check load poll|flow` maps its
@@ -58,9 +59,8 @@ type Plan struct {
 	// Log receives one-line notes (nil: quiet); Progress draws live state.
 	Log      io.Writer
 	Progress *Progress
-	// ToolVersion is written into the summaries; IncludesTarget says the
-	// OP runs in this process (its CPU is in the figures).
-	ToolVersion    string
+	// IncludesTarget says the OP runs in this process (its CPU is in the
+	// figures).
 	IncludesTarget bool
 }
 
@@ -215,8 +215,8 @@ func (p *Plan) runOptions(s *targetclient.Session, clientID string, out io.Write
 		Thresholds: p.Thresholds, AbortOnFail: p.AbortOnFail,
 		Output: out, KeepSecrets: p.KeepSecrets, Conns: conns, Progress: p.Progress,
 		Info: RunInfo{
-			Target: s.Target.Issuer, ClientID: clientID, ToolVersion: p.ToolVersion,
-			CPU: &CPUSummary{IncludesTarget: p.IncludesTarget},
+			Target: s.Target.Issuer, ClientID: clientID,
+			CPU: &reports.LoadCPU{IncludesTarget: p.IncludesTarget},
 		},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ciba-check/ciba-check/clock"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // AssertionSource hands out one client assertion per request.
@@ -61,16 +62,9 @@ type AssertionPool struct {
 	wg     sync.WaitGroup
 }
 
-// PoolStats count the pool's work.
-type PoolStats struct {
-	// Signed assertions; Taken (each exactly once); Stale, discarded
-	// unsent for being too close to exp; Waits, times a request found the
-	// pool empty.
-	Signed uint64 `json:"signed"`
-	Taken  uint64 `json:"taken"`
-	Stale  uint64 `json:"stale"`
-	Waits  uint64 `json:"waits"`
-}
+// PoolStats count the pool's work: the assertion_pool member of a run's
+// result (reports.LoadPool).
+type PoolStats = reports.LoadPool
 
 // NewAssertionPool checks cfg; Start begins signing.
 func NewAssertionPool(cfg PoolConfig) (*AssertionPool, error) {

@@ -1,11 +1,8 @@
 package load
 
 import (
-	"cmp"
 	"encoding/json"
 	"net/http"
-	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -198,9 +195,13 @@ func (r *Recorder) measuresLocked(elapsed time.Duration) Measures {
 func (r *Recorder) Evaluate(ts []Threshold, elapsed time.Duration) ([]ThresholdResult, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.evaluateLocked(ts, elapsed)
+}
+
+func (r *Recorder) evaluateLocked(ts []Threshold, elapsed time.Duration) ([]ThresholdResult, bool) {
 	ms := r.measuresLocked(elapsed)
 	ok := true
-	var out []ThresholdResult
+	out := []ThresholdResult{}
 	for _, t := range ts {
 		m := ms
 		if t.Metric != "latency" {
@@ -232,170 +233,6 @@ func (r *Recorder) Snapshot(elapsed time.Duration) Snapshot {
 	s := Snapshot{Elapsed: elapsed, Count: r.m.Requests, Rate: ms.Rate, Unexpected: r.classes[ClassUnexpected]}
 	if ms.Count > 0 {
 		s.P99 = ms.Latency.Quantile(0.99)
-	}
-	return s
-}
-
-func latencySummary(l vegeta.LatencyMetrics, n uint64) LatencySummary {
-	if n == 0 {
-		return LatencySummary{}
-	}
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return LatencySummary{
-		Min: ms(l.Min), Mean: ms(l.Total / time.Duration(n)),
-		P50: ms(l.Quantile(0.5)), P90: ms(l.Quantile(0.9)), P95: ms(l.Quantile(0.95)),
-		P99: ms(l.Quantile(0.99)), Max: ms(l.Max),
-	}
-}
-
-// RunInfo is what the runner knows beyond the results.
-type RunInfo struct {
-	Target, ClientID, ToolVersion string
-	Shards                        []string
-	Rate                          Rate
-	// Planned is the requested duration; Elapsed the measured one (0:
-	// the span of the results).
-	Planned, Elapsed time.Duration
-	// Intended and Dropped come from the Pacer; with Intended 0 and a
-	// constant rate, intended is rate × duration.
-	Intended, Dropped uint64
-	CPU               *CPUSummary
-	Pool              *PoolStats
-	Generator         *GeneratorSummary
-	Thresholds        []Threshold
-	Aborted           string
-}
-
-// cpuSince is the process CPU used since cpu0 (taken when cpu0OK), keeping
-// prev's note on whether the target's CPU is included; prev when the CPU
-// cannot be measured.
-func cpuSince(cpu0 time.Duration, cpu0OK bool, prev *CPUSummary) *CPUSummary {
-	cpu1, ok := processCPU()
-	if !ok || !cpu0OK {
-		return prev
-	}
-	cpu := CPUSummary{Seconds: (cpu1 - cpu0).Seconds(), Cores: runtime.GOMAXPROCS(0)}
-	if prev != nil {
-		cpu.IncludesTarget = prev.IncludesTarget
-	}
-	return &cpu
-}
-
-// Summary builds the end-of-run summary (schema ciba-check/load/v1).
-func (r *Recorder) Summary(info RunInfo) *Summary {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	elapsed := info.Elapsed
-	if elapsed <= 0 {
-		elapsed = r.span()
-	}
-	s := &Summary{
-		Schema:      SchemaV1,
-		Scenario:    r.scenario,
-		ToolVersion: info.ToolVersion,
-		Target:      info.Target,
-		ClientID:    info.ClientID,
-		Shards:      info.Shards,
-		Started:     r.start.UTC(),
-		Duration:    elapsed.Seconds(),
-		Status:      map[string]uint64{},
-		OAuthErrors: map[string]uint64{},
-		CPU:         info.CPU,
-		Pool:        info.Pool,
-		Generator:   info.Generator,
-		Aborted:     info.Aborted,
-		Thresholds:  []ThresholdResult{},
-	}
-	s.Rate.Requested = info.Rate.String()
-	s.Rate.Intended = info.Rate.PerSecond()
-	sent := r.m.Requests
-	intended := info.Intended
-	// Requests were started during the planned duration (or until the
-	// run ended early); after it, only in-flight ones completed. The send
-	// rate and the intended count are over the first, the achieved rate
-	// over the whole run.
-	sendWindow := elapsed
-	if info.Planned > 0 && info.Planned < elapsed {
-		sendWindow = info.Planned
-	}
-	if intended == 0 && !info.Rate.Max {
-		intended = info.Rate.hitsBefore(sendWindow)
-	}
-	if info.Rate.Max {
-		intended = sent + info.Dropped
-	}
-	dropped := info.Dropped
-	if intended > sent+dropped {
-		dropped = intended - sent
-	}
-	s.Requests = Counts{
-		Intended: intended, Sent: sent, Dropped: dropped,
-		OK: r.classes[ClassOK], Expected: r.classes[ClassExpected], Unexpected: r.classes[ClassUnexpected],
-	}
-	s.SendSeconds = sendWindow.Seconds()
-	if sendWindow > 0 {
-		s.Rate.Sent = float64(sent) / sendWindow.Seconds()
-	}
-	if elapsed > 0 {
-		s.Rate.Achieved = float64(r.classes[ClassOK]+r.classes[ClassExpected]) / elapsed.Seconds()
-	}
-	if sent > 0 {
-		s.ErrorRate = float64(r.classes[ClassUnexpected]) / float64(sent)
-	}
-	s.Latency = latencySummary(r.m.Latencies, sent)
-	s.Series = r.series.series()
-	s.Histogram = r.series.histogram()
-	if r.scenario != ScenarioPoll {
-		a := latencySummary(r.approval, r.approvalN)
-		s.ApprovalToToken = &a
-	}
-	for code, n := range r.m.StatusCodes {
-		s.Status[code] = uint64(n)
-	}
-	for code, n := range r.oauth {
-		s.OAuthErrors[code] = n
-	}
-	for msg, n := range r.errs {
-		s.Errors = append(s.Errors, ErrorCount{Error: msg, Count: n})
-	}
-	if r.otherErrs > 0 {
-		s.Errors = append(s.Errors, ErrorCount{Error: "(other kinds)", Count: r.otherErrs})
-	}
-	slices.SortFunc(s.Errors, func(a, b ErrorCount) int {
-		if a.Count != b.Count {
-			return cmp.Compare(b.Count, a.Count)
-		}
-		if a.Error < b.Error {
-			return -1
-		}
-		return 1
-	})
-	if cpu := s.CPU; cpu != nil && sent > 0 {
-		cpu.PerRequestMicros = cpu.Seconds * 1e6 / float64(sent)
-	}
-	if cpu := s.CPU; cpu != nil && cpu.Cores > 0 && elapsed > 0 {
-		cpu.Busy = cpu.Seconds / (elapsed.Seconds() * float64(cpu.Cores))
-	}
-	if s.Generator != nil {
-		g := *s.Generator
-		g.judge(s, info.Rate.Max)
-		s.Generator = &g
-	}
-	ms := r.measuresLocked(elapsed)
-	s.Passed = true
-	for _, t := range info.Thresholds {
-		m := ms
-		if t.Metric != "latency" {
-			m.Count = sent
-		}
-		res := t.Evaluate(m)
-		s.Passed = s.Passed && res.OK
-		s.Thresholds = append(s.Thresholds, res)
-	}
-	if s.Aborted != "" {
-		// A run stopped early (interrupted, or a threshold broke under
-		// --abort-on-fail) measured less than it was asked to: no pass.
-		s.Passed = false
 	}
 	return s
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // rssHelperEnv makes the test binary run one poll attack
@@ -68,10 +69,11 @@ func TestLoadPollRSSAgainstHugeBodies(t *testing.T) {
 				t.Fatalf("helper: %v\n%s\n%s", err, out.String(), errOut.String())
 			}
 			rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024 // KiB on Linux
-			sum, err := ReadSummary(&out)
+			m, err := reports.FromLoadJSON(&out)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, errOut.String())
 			}
+			sum := m.Load[0]
 			st, err := os.Stat(results)
 			if err != nil {
 				t.Fatal(err)
@@ -124,7 +126,7 @@ func TestRSSHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sum.WriteJSON(os.Stdout); err != nil {
+	if err := reports.WriteLoadJSON(os.Stdout, sum, ""); err != nil {
 		t.Fatal(err)
 	}
 	os.Exit(0)

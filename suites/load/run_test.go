@@ -285,11 +285,11 @@ func TestRunFlows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sum.Scenario != tt.scenario || sum.Requests.Sent == 0 || sum.Requests.OK != sum.Requests.Sent {
+			if sum.Scenario != string(tt.scenario) || sum.Requests.Sent == 0 || sum.Requests.OK != sum.Requests.Sent {
 				t.Fatalf("%s: requests %+v errors %+v", sum.Scenario, sum.Requests, sum.Errors)
 			}
-			if sum.ApprovalToToken == nil || sum.ApprovalToToken.Max <= 0 || sum.ApprovalToToken.Max > sum.Latency.Max {
-				t.Fatalf("approval-to-token %+v, end to end %+v", sum.ApprovalToToken, sum.Latency)
+			if sum.ApprovalToTokenMS == nil || sum.ApprovalToTokenMS.Max <= 0 || sum.ApprovalToTokenMS.Max > sum.LatencyMS.Max {
+				t.Fatalf("approval-to-token %+v, end to end %+v", sum.ApprovalToTokenMS, sum.LatencyMS)
 			}
 			res := decodeAll(t, &out)
 			if uint64(len(res)) != sum.Requests.Sent || res[0].Method != MethodFlow || res[0].Headers.Get(HeaderApprovalToToken) == "" {

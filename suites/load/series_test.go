@@ -292,10 +292,7 @@ func TestMergeRebuildsTheSeriesOfOneRun(t *testing.T) {
 func TestSummaryJSONCarriesSeriesUnderReportNames(t *testing.T) {
 	r := NewRecorder(ScenarioPoll)
 	r.Add(result(400, pendingBody, 3*time.Millisecond, epoch()))
-	var buf bytes.Buffer
-	if err := r.Summary(RunInfo{}).WriteJSON(&buf); err != nil {
-		t.Fatal(err)
-	}
+	buf := summaryJSON(t, r.Summary(RunInfo{}))
 	var doc struct {
 		Series    []map[string]any `json:"series"`
 		Histogram []map[string]any `json:"histogram"`
@@ -337,10 +334,7 @@ func TestSummaryJSONCarriesSeriesUnderReportNames(t *testing.T) {
 		}
 	}
 	// No results: neither member appears.
-	buf.Reset()
-	if err := NewRecorder(ScenarioPoll).Summary(RunInfo{}).WriteJSON(&buf); err != nil {
-		t.Fatal(err)
-	}
+	buf = summaryJSON(t, NewRecorder(ScenarioPoll).Summary(RunInfo{}))
 	if bytes.Contains(buf.Bytes(), []byte(`"series"`)) || bytes.Contains(buf.Bytes(), []byte(`"histogram"`)) {
 		t.Fatalf("empty run writes series or histogram: %s", buf.Bytes())
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/clock"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 func TestPacerDropsLateHitsInsteadOfBursting(t *testing.T) {
@@ -554,7 +555,7 @@ func TestRecorderSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := rec.Summary(RunInfo{Rate: Rate{Freq: 100, Per: time.Second}, Elapsed: time.Second, Dropped: 2, Thresholds: ts, Shards: []string{"0/2"}})
-	if s.Schema != SchemaV1 || s.Requests.Sent != 100 || s.Requests.Expected != 98 || s.Requests.Unexpected != 2 || s.Requests.OK != 0 {
+	if s.Mode != "poll" || s.Requests.Sent != 100 || s.Requests.Expected != 98 || s.Requests.Unexpected != 2 || s.Requests.OK != 0 {
 		t.Fatalf("counts %+v", s.Requests)
 	}
 	if s.Requests.Intended != 100 || s.Requests.Dropped != 2 {
@@ -563,42 +564,48 @@ func TestRecorderSummary(t *testing.T) {
 	if s.ErrorRate != 0.02 || s.Rate.Achieved != 98 || s.OAuthErrors["expired_token"] != 1 || s.Status["0"] != 1 || s.Status["400"] != 99 {
 		t.Fatalf("summary %+v", s)
 	}
-	if len(s.Errors) != 2 || s.Latency.Max != 98 {
-		t.Fatalf("errors %+v, max latency %v", s.Errors, s.Latency.Max)
+	if len(s.Errors) != 2 || s.LatencyMS.Max != 98 {
+		t.Fatalf("errors %+v, max latency %v", s.Errors, s.LatencyMS.Max)
 	}
 	if s.Passed || len(s.Thresholds) != 3 || !s.Thresholds[0].OK || s.Thresholds[1].OK || !s.Thresholds[2].OK {
 		t.Fatalf("thresholds %+v passed=%v: want errors and p50 to hold, rate to break", s.Thresholds, s.Passed)
 	}
-	var text bytes.Buffer
-	if err := s.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
+	text := summaryText(t, s)
 	for _, want := range []string{"✓ errors<0.05", "✗ rate>1000  (measured 98.0/s)", "dropped 2", "expired_token×1", "shards        0/2",
 		"warning       2 of 100 intended requests dropped (2.0%)"} {
-		if !strings.Contains(text.String(), want) {
-			t.Fatalf("text summary lacks %q:\n%s", want, text.String())
+		if !strings.Contains(text, want) {
+			t.Fatalf("text summary lacks %q:\n%s", want, text)
 		}
 	}
 	// Without thresholds nothing is judged, and the summary says so.
 	none := rec.Summary(RunInfo{Rate: Rate{Freq: 100, Per: time.Second}, Elapsed: time.Second})
-	text.Reset()
-	if err := none.WriteText(&text); err != nil {
-		t.Fatal(err)
+	if text := summaryText(t, none); !strings.Contains(text, "thresholds    none set: nothing was judged") {
+		t.Errorf("a summary without thresholds does not say so:\n%s", text)
 	}
-	if !strings.Contains(text.String(), "thresholds    none set: nothing was judged") {
-		t.Errorf("a summary without thresholds does not say so:\n%s", text.String())
-	}
-	var js bytes.Buffer
-	if err := s.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
-	back, err := ReadSummary(&js)
-	if err != nil || back.Requests != s.Requests || back.Passed {
+	back, err := reports.FromLoadJSON(summaryJSON(t, s))
+	if err != nil || back.Load[0].Requests != s.Requests || back.Load[0].Passed {
 		t.Fatalf("JSON round trip: %+v, %v", back, err)
 	}
-	if _, err := ReadSummary(strings.NewReader(`{"schema":"ciba-check/load/v0"}`)); err == nil {
-		t.Fatal("ReadSummary accepted another schema")
+}
+
+// summaryText is the terminal report of s.
+func summaryText(t *testing.T, s *Summary) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := reports.RenderLoadText(&b, reports.LoadModel("", *s)); err != nil {
+		t.Fatal(err)
 	}
+	return b.String()
+}
+
+// summaryJSON is s as a load summary (ciba-check/load/v1).
+func summaryJSON(t *testing.T, s *Summary) *bytes.Buffer {
+	t.Helper()
+	var b bytes.Buffer
+	if err := reports.WriteLoadJSON(&b, s, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return &b
 }
 
 func TestRecorderFlowApprovalLatency(t *testing.T) {
@@ -610,8 +617,8 @@ func TestRecorderFlowApprovalLatency(t *testing.T) {
 	}
 	ts, _ := ParseThresholds([]string{"max<=10ms", "p(50)<9ms"})
 	s := rec.Summary(RunInfo{Rate: Rate{Freq: 10, Per: time.Second}, Thresholds: ts})
-	if s.ApprovalToToken == nil || s.ApprovalToToken.Max != 10 || s.ApprovalToToken.Min != 1 || s.Latency.P50 != 1000 {
-		t.Fatalf("approval %+v latency %+v", s.ApprovalToToken, s.Latency)
+	if s.ApprovalToTokenMS == nil || s.ApprovalToTokenMS.Max != 10 || s.ApprovalToTokenMS.Min != 1 || s.LatencyMS.P50 != 1000 {
+		t.Fatalf("approval %+v latency %+v", s.ApprovalToTokenMS, s.LatencyMS)
 	}
 	if !s.Passed {
 		t.Fatalf("thresholds %+v should hold on approval-to-token latency", s.Thresholds)
@@ -713,11 +720,7 @@ func TestSendAndCompletionRates(t *testing.T) {
 	if s.SendSeconds != 20 || s.Rate.Sent != 10 || math.Abs(s.Rate.Achieved-200/20.8) > 1e-9 {
 		t.Fatalf("send window %vs, sent %v/s, achieved %v/s; want 20s, 10/s, %.2f/s", s.SendSeconds, s.Rate.Sent, s.Rate.Achieved, 200/20.8)
 	}
-	var text bytes.Buffer
-	if err := s.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
-	if want := "sent 10.0/s over 20.00s, achieved 9.6/s over 20.80s (incl. 0.80s draining in-flight flows)"; !strings.Contains(text.String(), want) {
-		t.Errorf("summary lacks %q:\n%s", want, text.String())
+	if want, text := "sent 10.0/s over 20.00s, achieved 9.6/s over 20.80s (incl. 0.80s draining in-flight flows)", summaryText(t, s); !strings.Contains(text, want) {
+		t.Errorf("summary lacks %q:\n%s", want, text)
 	}
 }

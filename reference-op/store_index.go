@@ -1,0 +1,173 @@
+package refop
+
+// The MemoryStore's indexes and compact forms: expiry queues, the age
+// lists behind its caps, digests of keys, shared strings, stored tokens.
+
+import (
+	"container/heap"
+	"crypto/sha256"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// expiryQueue is a min-heap of keys by expiry (Unix ns). An entry may be
+// stale (the key was dropped, or re-stored with another expiry):
+// popWhile's callback checks the stored value before deleting anything.
+type expiryQueue[K comparable] []expiring[K]
+
+type expiring[K comparable] struct {
+	key K
+	at  int64
+}
+
+func (q expiryQueue[K]) Len() int           { return len(q) }
+func (q expiryQueue[K]) Less(i, j int) bool { return q[i].at < q[j].at }
+func (q expiryQueue[K]) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *expiryQueue[K]) Push(x any)        { *q = append(*q, x.(expiring[K])) }
+func (q *expiryQueue[K]) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+func (q *expiryQueue[K]) push(key K, at int64) { heap.Push(q, expiring[K]{key: key, at: at}) }
+
+// popWhile pops entries while due(their expiry) holds for the earliest,
+// handing each key to drop.
+func (q *expiryQueue[K]) popWhile(due func(at int64) bool, drop func(key K)) {
+	for len(*q) > 0 && due((*q)[0].at) {
+		drop(heap.Pop(q).(expiring[K]).key)
+	}
+}
+
+// digest is how a MemoryStore keys used jtis (UseJTI) and retired
+// requests (Retire): the first 16 bytes of the SHA-256 of the key.
+type digest [16]byte
+
+func digestOf(key string) digest {
+	sum := sha256.Sum256([]byte(key))
+	return digest(sum[:16])
+}
+
+// unixNano is t in Unix nanoseconds, clamped to int64 (the zero time is
+// the minimum), for ordering only.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano undoes unixNano: the zero time comes back as such, other
+// times in the local zone (equal to what was stored, by Equal).
+func fromUnixNano(n int64) time.Time {
+	if n == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+var (
+	minUnixNano = time.Unix(0, math.MinInt64)
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+)
+
+// storedToken is how a MemoryStore keeps a Token, under the digest of
+// its key: the repeated strings shared (intern), times in Unix ns. About
+// 250 bytes with its map and queue entries, against 460 for a Token and
+// its key (measured with 100,000); refresh tokens live a day, so a busy
+// serve holds hundreds of thousands.
+type storedToken struct {
+	clientID, subject, scope, acr, certThumbprint string
+	kind                                          TokenKind
+	authTime, issuedAt, expiresAt                 int64 // unixNano
+	revoked                                       bool
+}
+
+// storeToken is t as stored. The caller holds s.mu.
+func (s *MemoryStore) storeToken(t Token) storedToken {
+	return storedToken{
+		clientID: s.intern(t.ClientID), subject: s.intern(t.Subject), scope: s.intern(t.Scope),
+		acr: s.intern(t.ACR), certThumbprint: s.intern(t.CertThumbprint), kind: TokenKind(s.intern(string(t.Kind))),
+		authTime: unixNano(t.AuthTime), issuedAt: unixNano(t.IssuedAt), expiresAt: unixNano(t.ExpiresAt),
+		revoked: t.Revoked,
+	}
+}
+
+// token is st as a Token stored under key.
+func (st storedToken) token(key string) Token {
+	return Token{Key: key, Kind: st.kind, ClientID: st.clientID, Subject: st.subject, Scope: st.scope, ACR: st.acr,
+		AuthTime: fromUnixNano(st.authTime), IssuedAt: fromUnixNano(st.issuedAt), ExpiresAt: fromUnixNano(st.expiresAt),
+		CertThumbprint: st.certThumbprint, Revoked: st.revoked}
+}
+
+// maxInterned bounds the strings a MemoryStore shares (intern); beyond
+// it each new value is copied as it comes, so a client sending a new
+// scope each time costs what it did without sharing.
+const maxInterned = 4096
+
+// intern returns a copy of v shared by every stored entry with that
+// value, so values repeated in every request (a client id, a subject)
+// are held once. The caller holds s.mu.
+func (s *MemoryStore) intern(v string) string {
+	if i, ok := s.nameIdx[v]; ok {
+		return s.names[i]
+	}
+	c := strings.Clone(v)
+	if len(s.names) < maxInterned {
+		s.nameIdx[c] = uint32(len(s.names))
+		s.names = append(s.names, c)
+	}
+	return c
+}
+
+// nameOf is the index of v in s.names, shared now if it was not yet;
+// false when it cannot be (full). The caller holds s.mu.
+func (s *MemoryStore) nameOf(v string) (uint32, bool) {
+	s.intern(v)
+	i, ok := s.nameIdx[v]
+	return i, ok
+}
+
+// fifo lists keys in insertion order. Keys dropped from the store by a
+// purge stay in it until skipped; it compacts itself when more than half
+// of it is such leftovers, so it stays within twice the store's size.
+type fifo[K comparable] struct {
+	keys []K
+	head int
+}
+
+// add appends key. size is how many keys the store holds, present tells
+// which: when the list has grown past twice that, the leftovers go, in
+// O(n) once every n additions: O(1) amortised.
+func (f *fifo[K]) add(key K, size int, present func(K) bool) {
+	f.keys = append(f.keys, key)
+	if n := len(f.keys) - f.head; n > 2*size+1024 {
+		f.keys = slices.DeleteFunc(f.keys[f.head:], func(k K) bool { return !present(k) })
+		f.head = 0
+	} else if f.head > n {
+		f.keys = slices.Delete(f.keys, 0, f.head)
+		f.head = 0
+	}
+}
+
+// oldest removes and returns the oldest key the store still holds; the
+// caller only asks while the store is over its cap, so one exists.
+func (f *fifo[K]) oldest(present func(K) bool) K {
+	var zero K
+	for f.head < len(f.keys) {
+		k := f.keys[f.head]
+		f.keys[f.head] = zero
+		f.head++
+		if present(k) {
+			return k
+		}
+	}
+	return zero
+}
