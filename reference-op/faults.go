@@ -105,7 +105,7 @@ func coreFaults() []Fault {
 				"refuses a request object without kid signed by another client's key",
 			}, bend: func(h *hooks) { h.badRequestObject = errInvalidRequestObject }},
 		{Name: FaultIssueTokenTwice, Breaks: "an approved auth_req_id can be redeemed twice", Trips: []string{"issues tokens exactly once to concurrent token requests", "refuses a redeemed auth_req_id with invalid_grant"}, bend: func(h *hooks) { h.maxRedemptions = 2 }},
-		{Name: FaultCrossClientAuthReqID, Breaks: "another client's auth_req_id is redeemable", Trips: []string{"refuses another client's auth_req_id and leaves the owner's request pending"}, bend: waive(ruleAuthReqIDOwner)},
+		{Name: FaultCrossClientAuthReqID, Breaks: "another client's auth_req_id is redeemable", Trips: []string{"refuses another client's auth_req_id with invalid_grant"}, bend: waive(ruleAuthReqIDOwner)},
 		{Name: FaultAcceptExpiredToken, Breaks: "an expired auth_req_id stays pending and redeemable: never expired_token", Trips: []string{"answers expired_token after expires_in has passed"}, bend: waive(ruleAuthReqIDExpires)},
 		{Name: FaultUnboundAccessToken, Breaks: "access tokens carry no cnf and userinfo ignores the client certificate",
 			Trips: []string{

@@ -58,7 +58,7 @@ func backchannelFaults() []Fault {
 		{Name: FaultFirstRequestParamWins, Breaks: "a repeated request parameter is not refused: the first value is used", Trips: []string{"refuses a backchannel request with the request parameter twice"}, bend: firstRequestParamWins},
 		{Name: FaultFormOverridesSigned, Breaks: "form fields beside the request object are accepted and override the signed values", Trips: []string{"uses only the signed parameters, not form fields beside the request object"}, bend: bends(waive(ruleOnlySignedParams), func(h *hooks) { h.signedParams = overlayFormParams })},
 		{Name: FaultHintsNotCounted, Breaks: "hints are not counted: the first present one wins and none gives unknown_user_id", Trips: []string{"refuses a request with both login_hint and login_hint_token", "refuses a request without any hint"}, bend: hintsNotCounted},
-		{Name: FaultIgnoreACRValues, Breaks: "acr_values is ignored: ID tokens carry no acr", Trips: []string{"returns a requested acr in the ID token"}, bend: onParams(func(p *authParams) { p.ACRValues = "" })},
+		{Name: FaultIgnoreACRValues, Breaks: "acr_values is ignored: ID tokens carry no acr", Trips: []string{"returns an acr claim in the ID token when acr is requested"}, bend: onParams(func(p *authParams) { p.ACRValues = "" })},
 		{Name: FaultIgnoreSignedUserCode, Breaks: "a user_code inside the request object is ignored (missing_user_code)",
 			Trips: []string{
 				"accepts a request with the user's user_code",
@@ -80,10 +80,10 @@ func backchannelFaults() []Fault {
 		{Name: FaultPaddedAuthReqID, Breaks: "auth_req_id is padded standard base64 (with = + /)", Trips: []string{"acknowledges with JSON and an auth_req_id of A-Z a-z 0-9 . - _"}, bend: func(h *hooks) { h.encodeAuthReqID = paddedAuthReqID }},
 		{Name: FaultRefuseJARTyp, Breaks: "request objects with typ oauth-authz-req+jwt are refused", Trips: []string{"accepts a request object with typ oauth-authz-req+jwt"}, bend: refuseJARTyp},
 		{Name: FaultRequestedExpiryNumberOnly, Breaks: "requested_expiry as a JSON string is refused", Trips: []string{"accepts requested_expiry as a JSON string"}, bend: requestedExpiryNumberOnly},
-		{Name: FaultRequestURIServerError, Breaks: "a request with request_uri is answered 500 server_error (the OP tried to load it)", Trips: []string{"refuses request_uri instead of request with a well-formed invalid_request"}, bend: answer(ruleRequestURIRefused, ciba.ErrServerError.WithDescription("cannot load request_uri"))},
+		{Name: FaultRequestURIServerError, Breaks: "a request with request_uri is answered 500 server_error (the OP tried to load it)", Trips: []string{"refuses request_uri instead of request with invalid_request or request_uri_not_supported"}, bend: answer(ruleRequestURIRefused, ciba.ErrServerError.WithDescription("cannot load request_uri"))},
 		{Name: FaultScopeOpenIDOptional, Breaks: "a scope without openid is accepted", Trips: []string{"refuses a scope without openid"}, bend: scopeOpenIDOptional},
 		{Name: FaultScopeOrderSensitive, Breaks: "scope must start with openid: other orders are refused invalid_scope", Trips: []string{"accepts the scope values in another order"}, bend: scopeOrderSensitive},
-		{Name: FaultUnknownUserAccepted, Breaks: "a login_hint that names no user falls back to the first user and is acknowledged", Trips: []string{"refuses an unknown login_hint with unknown_user_id"}, bend: unknownUserAccepted},
+		{Name: FaultUnknownUserAccepted, Breaks: "a login_hint that names no user falls back to the first user and is acknowledged", Trips: []string{"refuses a hint naming no user with unknown_user_id or invalid_request"}, bend: unknownUserAccepted},
 		{Name: FaultUserCodeOptional, Breaks: "a request without the user's user_code is accepted", Trips: []string{"refuses a request without the user's user_code with missing_user_code"}, bend: waive(ruleUserCodeRequired)},
 		{Name: FaultUserCodeUnchecked, Breaks: "any user_code is accepted for a user who has one", Trips: []string{"refuses a request with a wrong user_code with invalid_user_code"}, bend: waive(ruleUserCodeMatches)},
 	}

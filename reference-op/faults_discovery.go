@@ -45,23 +45,23 @@ func discoveryFaults() []Fault {
 		{Name: FaultNoPollMode, Breaks: "poll is missing from backchannel_token_delivery_modes_supported", Trips: []string{"lists poll in backchannel_token_delivery_modes_supported"}, bend: onPublished(dropDeliveryMode(ciba.ModePoll))},
 		{Name: FaultNoPingMode, Breaks: "ping is missing from backchannel_token_delivery_modes_supported although ping clients are served", Trips: []string{"lists ping when the target registers ping clients"}, bend: onPublished(dropDeliveryMode(ciba.ModePing))},
 		{Name: FaultNoCIBAGrantType, Breaks: "grant_types_supported omits the CIBA grant type", Trips: []string{"lists the CIBA grant type in grant_types_supported"}, bend: onPublished(noCIBAGrantType)},
-		{Name: FaultAdvertiseClientSecret, Breaks: "client_secret_basic is advertised among the client authentication methods", Trips: []string{"offers only private_key_jwt and mutual-TLS client authentication"}, bend: onPublished(func(md *ciba.ProviderMetadata) {
+		{Name: FaultAdvertiseClientSecret, Breaks: "client_secret_basic is advertised among the client authentication methods", Trips: []string{"offers private_key_jwt or mutual-TLS client authentication"}, bend: onPublished(func(md *ciba.ProviderMetadata) {
 			md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "client_secret_basic")
 		})},
 		{Name: FaultAdvertiseRS256, Breaks: "RS256 is advertised for request objects, client assertions and signed userinfo",
 			Trips: []string{
-				"publishes only PS256/ES256 as backchannel request signing algorithms",
-				"publishes only PS256/ES256 for client assertions",
-				"publishes only PS256/ES256 for signed userinfo if at all",
+				"publishes PS256 or ES256 among backchannel request signing algorithms",
+				"publishes PS256 or ES256 and no none for client assertions if at all",
+				"publishes PS256 or ES256 for signed userinfo if at all",
 			}, bend: onPublished(advertiseRS256)},
-		{Name: FaultIDTokenAlgNone, Breaks: "none is advertised among the ID token signing algorithms", Trips: []string{"publishes PS256 or ES256 and never none for ID tokens"}, bend: onPublished(idTokenAlgNone)},
+		{Name: FaultIDTokenAlgNone, Breaks: "none is advertised among the ID token signing algorithms", Trips: []string{"publishes PS256 or ES256 for ID tokens"}, bend: onPublished(idTokenAlgNone)},
 		{Name: FaultDiscoveryNullMembers, Breaks: "optional metadata without a value is published as null instead of omitted",
 			Trips: []string{
 				"publishes mtls_endpoint_aliases as an object of https URLs if at all",
-				"publishes only PS256/ES256 for signed userinfo if at all",
+				"publishes PS256 or ES256 for signed userinfo if at all",
 			}, bend: onDocument(discoveryNullMembers)},
 		{Name: FaultNoCertBoundAccessTokenFlag, Breaks: "tls_client_certificate_bound_access_tokens is published false", Trips: []string{"advertises tls_client_certificate_bound_access_tokens true"}, bend: onPublished(func(md *ciba.ProviderMetadata) { md.TLSClientCertificateBoundAccessTokens = false })},
-		{Name: FaultJWKSDuplicateKid, Breaks: "the JWKS lists each signing key twice under the same kid (replicas merged without dedup)", Trips: []string{"publishes a JWKS whose keys all have distinct kids"}, bend: onKeySet(func(op *OP, set *jose.JSONWebKeySet) error {
+		{Name: FaultJWKSDuplicateKid, Breaks: "the JWKS lists each signing key twice under the same kid (replicas merged without dedup)", Trips: []string{"publishes a JWKS with a kid on every signing key when it holds several"}, bend: onKeySet(func(op *OP, set *jose.JSONWebKeySet) error {
 			set.Keys = append(set.Keys, op.publics.Keys...)
 			return nil
 		})},

@@ -313,7 +313,7 @@ func TestRunSubprocess(t *testing.T) {
 		if code != ExitOK {
 			t.Fatalf("exit %d, want 0 (a warning does not fail the run)\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
-		const check = "publishes a JWKS whose keys all have distinct kids"
+		const check = "publishes a JWKS with a kid on every signing key when it holds several"
 		rep := readReport(t, report)
 		wantOnly(t, rep, check, "warning")
 		if sum, _ := rep["summary"].(map[string]any); sum["warnings"] != float64(1) || sum["failed"] != float64(0) {

@@ -82,7 +82,7 @@ func attackTokenChecks(fw *Framework) {
 	// for authenticating the client, or is otherwise malformed."
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("refuses an altered auth_req_id with invalid_grant", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("refuses an altered auth_req_id with invalid_grant, or invalid_request when malformed", func(ctx context.Context, f *Fixture) {
 		c := f.Client(ciba.ModePoll, AnyAuth)
 		ack := tokenControl(ctx, f, c, f.PendingUserOrAny())
 		for _, id := range []string{ack.AuthReqID + "A", ack.AuthReqID[1:], "' OR '1'='1", `{"$ne":null}`} {

@@ -23,7 +23,7 @@ func attackAssertionSignatureChecks(fw *Framework) {
 	// JWT according to the criteria below." "The JWT MUST be digitally
 	// signed or have a Message Authentication Code (MAC) applied by the
 	// issuer. The authorization server MUST reject JWTs with an
-	// invalid signature or MAC." FAPI-RW-8.6: "shall not use none"
+	// invalid signature or MAC." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// RFC7523-3.2: "The value of the "error" parameter MUST be the
 	// "invalid_client" error code."
 	// Duty: OP
@@ -40,7 +40,7 @@ func attackAssertionSignatureChecks(fw *Framework) {
 	// Quote: RFC7523-3: "The JWT MUST be digitally signed or have a
 	// Message Authentication Code (MAC) applied by the issuer. The
 	// authorization server MUST reject JWTs with an invalid signature
-	// or MAC." FAPI-RW-8.6: "shall use PS256 or ES256 algorithms"
+	// or MAC." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// RFC7523-3.2: "The value of the "error" parameter MUST be the
 	// "invalid_client" error code."
 	// Duty: OP

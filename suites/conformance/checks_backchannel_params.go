@@ -76,7 +76,7 @@ func backchannelUnknownValueChecks(fw *Framework) {
 	// Quote: CIBA-7.2: "The OpenID Provider MUST process the hint provided to determine if the hint is valid and if it corresponds to a valid user." CIBA-13: "unknown_user_id The OpenID Provider is not able to identify which end-user the Client wishes to be authenticated by means of the hint provided in the request (login_hint_token, id_token_hint, or login_hint)."
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("refuses an unknown login_hint with unknown_user_id", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("refuses a hint naming no user with unknown_user_id or invalid_request", func(ctx context.Context, f *Fixture) {
 		c := f.Client(AnyMode, AnyAuth)
 		u := f.PendingUserOrAny()
 		p := f.Params(c, u)
@@ -234,7 +234,7 @@ func backchannelSignedRequestChecks(fw *Framework) {
 	// Quote: CIBA-7.2: "The OpenID Provider MUST verify that all the REQUIRED parameters are present and their usage conforms to this specification." CIBA-13: "Authentication Error Responses are sent in the same format as Token Error Responses, i.e. the HTTP response body uses the application/json media type with the following parameters: error REQUIRED." OIDC-3.1.2.6: "request_uri_not_supported The OP does not support use of the request_uri parameter defined in Section 6."
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("refuses request_uri instead of request with a well-formed invalid_request", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("refuses request_uri instead of request with invalid_request or request_uri_not_supported", func(ctx context.Context, f *Fixture) {
 		c := f.Client(AnyMode, AnyAuth)
 		ex, err := c.PostForm(ctx, c.BackchannelEndpoint(), map[string][]string{ciba.ParamRequestURI: {"urn:ietf:params:oauth:request_uri:ciba-check"}},
 			client.WithAuth(client.AuthAudience(c.Metadata().BackchannelAuthenticationEndpoint)))

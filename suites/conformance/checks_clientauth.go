@@ -168,7 +168,7 @@ func clientAuthAlgorithmChecks(fw *Framework) {
 	// Description: A client assertion signed with RS256 MUST be
 	// refused at the backchannel endpoint, once the same request with
 	// the client's PS256/ES256 assertion was acknowledged.
-	// Quote: FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms;"
+	// Quote: FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a backchannel client assertion signed with RS256", func(ctx context.Context, f *Fixture) {
@@ -187,7 +187,7 @@ func clientAuthAlgorithmChecks(fw *Framework) {
 	// refused at the token endpoint with invalid_client; the same
 	// token request with the client's PS256/ES256 assertion must then
 	// authenticate, else the check is skipped.
-	// Quote: FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms;" RFC6749-5.2: "invalid_client Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method)."
+	// Quote: FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;" RFC6749-5.2: "invalid_client Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method)."
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a token client assertion signed with RS256", func(ctx context.Context, f *Fixture) {

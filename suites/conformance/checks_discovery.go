@@ -185,10 +185,10 @@ func discoveryRequestSigningChecks(fw *Framework) {
 	// only warns on a missing FAPI algorithm: failing there is the
 	// spec's "shall use PS256 or ES256" read against the OP's own
 	// statement of what it supports.
-	// Quote: CIBA-4: "backchannel_authentication_request_signing_alg_values_supported: OPTIONAL. JSON array containing a list of the JWS signing algorithms (alg values) supported by the OP for signed authentication requests, which are described in Section 7.1.1. If omitted, signed authentication requests are not supported by the OP." FAPI-CIBA-5.2.2: "the FAPI CIBA profile requires the use of Signed Authentication Requests." FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms; should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); and shall not use none."
+	// Quote: CIBA-4: "backchannel_authentication_request_signing_alg_values_supported: OPTIONAL. JSON array containing a list of the JWS signing algorithms (alg values) supported by the OP for signed authentication requests, which are described in Section 7.1.1. If omitted, signed authentication requests are not supported by the OP." FAPI-CIBA-5.2.2: "the FAPI CIBA profile requires the use of Signed Authentication Requests." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("publishes only PS256/ES256 as backchannel request signing algorithms", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("publishes PS256 or ES256 among backchannel request signing algorithms", func(ctx context.Context, f *Fixture) {
 		r := f.Discovery()
 		const member = "backchannel_authentication_request_signing_alg_values_supported"
 		algs, present, ok := r.Strings(member)

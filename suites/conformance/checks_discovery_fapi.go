@@ -22,7 +22,7 @@ func discoveryClientAuthChecks(fw *Framework) {
 	// Quote: FAPI-RW-5.2.2-14: "shall authenticate the confidential client using one of the following methods ...: tls_client_auth or self_signed_tls_client_auth as specified in section 2 of [RFC8705], or private_key_jwt as specified in section 9 of [OIDC];" FAPI-CIBA-5.2.2-1: "shall only support Confidential Clients for Client Initiated Backchannel Authentication flows;" OIDC-DISCOVERY-3: "If omitted, the default is client_secret_basic"
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("offers only private_key_jwt and mutual-TLS client authentication", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("offers private_key_jwt or mutual-TLS client authentication", func(ctx context.Context, f *Fixture) {
 		r := f.Discovery()
 		methods, present, ok := r.Strings("token_endpoint_auth_methods_supported")
 		f.Expect(!present || ok, r.Exchange, "expected token_endpoint_auth_methods_supported as an array of strings, got %v", r.Object["token_endpoint_auth_methods_supported"])
@@ -49,10 +49,10 @@ func discoveryClientAuthChecks(fw *Framework) {
 	// assertions with them; the OIDF suite fails an OP without one).
 	// Other algorithms are a warning. Skipped when the OP does not
 	// offer private_key_jwt.
-	// Quote: OIDC-DISCOVERY-3: "token_endpoint_auth_signing_alg_values_supported OPTIONAL. JSON array containing a list of the JWS signing algorithms (alg values) supported by the Token Endpoint for the signature on the JWT [JWT] used to authenticate the Client at the Token Endpoint for the private_key_jwt and client_secret_jwt authentication methods. Servers SHOULD support RS256. The value none MUST NOT be used." FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms; should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); and shall not use none."
+	// Quote: OIDC-DISCOVERY-3: "token_endpoint_auth_signing_alg_values_supported OPTIONAL. JSON array containing a list of the JWS signing algorithms (alg values) supported by the Token Endpoint for the signature on the JWT [JWT] used to authenticate the Client at the Token Endpoint for the private_key_jwt and client_secret_jwt authentication methods. Servers SHOULD support RS256. The value none MUST NOT be used." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("publishes only PS256/ES256 for client assertions", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("publishes PS256 or ES256 and no none for client assertions if at all", func(ctx context.Context, f *Fixture) {
 		r := f.Discovery()
 		methods, _, _ := r.Strings("token_endpoint_auth_methods_supported")
 		if !slices.Contains(methods, string(ciba.AuthPrivateKeyJWT)) {
@@ -80,10 +80,10 @@ func discoverySigningAlgChecks(fw *Framework) {
 	// MUST contain PS256 or ES256. none MAY be listed (OIDC Discovery
 	// 3); FAPI forbids using it, so listing it is a warning. Other
 	// algorithms are not judged: OIDC Discovery even requires RS256.
-	// Quote: OIDC-DISCOVERY-3: "id_token_signing_alg_values_supported REQUIRED. JSON array containing a list of the JWS signing algorithms (alg values) supported by the OP for the ID Token to encode the Claims in a JWT [JWT]." FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms; should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); and shall not use none."
+	// Quote: OIDC-DISCOVERY-3: "id_token_signing_alg_values_supported REQUIRED. JSON array containing a list of the JWS signing algorithms (alg values) supported by the OP for the ID Token to encode the Claims in a JWT [JWT]." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("publishes PS256 or ES256 and never none for ID tokens", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("publishes PS256 or ES256 for ID tokens", func(ctx context.Context, f *Fixture) {
 		r := f.Discovery()
 		algs, _, ok := r.Strings("id_token_signing_alg_values_supported")
 		f.Expect(ok && hasFAPIAlg(algs), r.Exchange, "expected PS256 or ES256 in id_token_signing_alg_values_supported, got %v", r.Object["id_token_signing_alg_values_supported"])
@@ -97,10 +97,10 @@ func discoverySigningAlgChecks(fw *Framework) {
 	// of strings, not null: OIDC Discovery 4.2 omits empty members).
 	// none MAY be included (OIDC Discovery 3): it and other algorithms
 	// are a warning.
-	// Quote: OIDC-DISCOVERY-3: "userinfo_signing_alg_values_supported OPTIONAL. JSON array containing a list of the JWS [JWS] signing algorithms (alg values) [JWA] supported by the UserInfo Endpoint to encode the Claims in a JWT [JWT]. The value none MAY be included." OIDC-DISCOVERY-4.2: "Claims with zero elements MUST be omitted from the response." FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms; should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); and shall not use none."
+	// Quote: OIDC-DISCOVERY-3: "userinfo_signing_alg_values_supported OPTIONAL. JSON array containing a list of the JWS [JWS] signing algorithms (alg values) [JWA] supported by the UserInfo Endpoint to encode the Claims in a JWT [JWT]. The value none MAY be included." OIDC-DISCOVERY-4.2: "Claims with zero elements MUST be omitted from the response." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("publishes only PS256/ES256 for signed userinfo if at all", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("publishes PS256 or ES256 for signed userinfo if at all", func(ctx context.Context, f *Fixture) {
 		r := f.Discovery()
 		const member = "userinfo_signing_alg_values_supported"
 		algs, present, ok := r.Strings(member)

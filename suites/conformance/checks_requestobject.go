@@ -201,7 +201,7 @@ func requestObjectSignatureChecks(fw *Framework) {
 	// Description: A request object with alg none and no signature
 	// MUST be refused with HTTP 400 invalid_request. Positive control:
 	// the same request object, signed, is acknowledged.
-	// Quote: CIBA-7.1.1: "The JWT MUST be secured with an asymmetric signature and follow the guidance from Section 10.1 of [OpenID.Core] regarding asymmetric signatures." FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms; should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); and shall not use none"
+	// Quote: CIBA-7.1.1: "The JWT MUST be secured with an asymmetric signature and follow the guidance from Section 10.1 of [OpenID.Core] regarding asymmetric signatures." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a request object with alg none", func(ctx context.Context, f *Fixture) {
@@ -227,7 +227,7 @@ func requestObjectSignatureChecks(fw *Framework) {
 	// invalid_request: FAPI allows only PS256 and ES256. Positive
 	// control: the same request object signed with the client's
 	// algorithm is acknowledged.
-	// Quote: FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms; should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); and shall not use none"
+	// Quote: FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a request object signed with RS256", func(ctx context.Context, f *Fixture) {
@@ -262,7 +262,7 @@ func requestObjectKeyChecks(fw *Framework) {
 	// client's public key as the HMAC secret (algorithm confusion) MUST
 	// be refused with HTTP 400 invalid_request. Positive control: the
 	// same request object signed with the client's key is acknowledged.
-	// Quote: CIBA-7.1.1: "The JWT MUST be secured with an asymmetric signature and follow the guidance from Section 10.1 of [OpenID.Core] regarding asymmetric signatures." FAPI-RW-8.6: "For JWS, both clients and authorization servers shall use PS256 or ES256 algorithms"
+	// Quote: CIBA-7.1.1: "The JWT MUST be secured with an asymmetric signature and follow the guidance from Section 10.1 of [OpenID.Core] regarding asymmetric signatures." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses an HS256 request object keyed with the client's public key", func(ctx context.Context, f *Fixture) {
@@ -275,16 +275,16 @@ func requestObjectKeyChecks(fw *Framework) {
 	}, Refs("CIBA-7.1.1", "FAPI-RW-8.6"), Negative)
 
 	// Testname: Request object with an explicit typ accepted
-	// Spec: RFC9101-4, RFC7515-4.1.9
+	// Spec: RFC9101-4, RFC9101-10.8, RFC7515-4.1.9
 	// Description: A request object with the JOSE header typ
-	// oauth-authz-req+jwt (the media type JAR registers for request
-	// objects) MUST be accepted like one without. Neither CIBA nor JAR
+	// oauth-authz-req+jwt (the explicit type RFC 9101 10.8 names for
+	// request objects) MUST be accepted like one without. Neither CIBA nor JAR
 	// says an OP must accept it (JOSE leaves typ to the application);
 	// the OIDF suite's second client sends it and fails an OP that
 	// refuses: certification level. When the typ'd request object is
 	// refused, the same request without typ decides: refused too, the
 	// check is skipped.
-	// Quote: RFC9101-9.4.1: "This section registers the application/oauth-authz-req+jwt media type [RFC2046] in the "Media Types" registry [IANA.MediaTypes] in the manner described in [RFC6838]. It can be used to indicate that the content is a JWT containing Request Object claims." RFC7515-4.1.9: "This parameter is ignored by JWS implementations; any processing of this parameter is performed by the JWS application."
+	// Quote: RFC9101-4: "A Request Object (Section 2.1) has the media type [RFC2046] application/oauth-authz-req+jwt. Note that some existing deployments may alternatively be using the type application/jwt." RFC9101-10.8: "One would explicitly type a Request Object by including a typ Header Parameter with the value oauth-authz-req+jwt (which is registered in Section 9.4.1)." RFC7515-4.1.9: "This parameter is ignored by JWS implementations; any processing of this parameter is performed by the JWS application."
 	// Duty: OP
 	// Level: CERT
 	fw.ConformanceIt("accepts a request object with typ oauth-authz-req+jwt", func(ctx context.Context, f *Fixture) {
@@ -292,7 +292,7 @@ func requestObjectKeyChecks(fw *Framework) {
 		p := f.Params(c, f.PendingUserOrAny())
 		startVariant(ctx, f, c, p, []client.CallOption{client.CallRequestObject(client.WithTyp("oauth-authz-req+jwt"))}, p,
 			"a request object with typ oauth-authz-req+jwt to be accepted (RFC 9101 4)")
-	}, Refs("RFC9101-4", "RFC7515-4.1.9"), Cert, OIDF(ModHappy))
+	}, Refs("RFC9101-4", "RFC9101-10.8", "RFC7515-4.1.9"), Cert, OIDF(ModHappy))
 }
 
 func isRSAKey(tc *targetClientT) bool {

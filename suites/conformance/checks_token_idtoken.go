@@ -26,10 +26,10 @@ func tokenIDTokenChecks(fw *Framework) {
 	// JWKS; under FAPI it MUST be signed with PS256 or ES256; its
 	// header MUST name the key with kid when the JWKS holds more than
 	// one signing key (with a single key, kid is optional).
-	// Quote: OIDC-2: "ID Tokens MUST be signed using JWS [JWS] and optionally both signed and then encrypted using JWS [JWS] and JWE [JWE] respectively" OIDC-10.1: "If there are multiple keys in the referenced JWK Set document, a kid value MUST be provided in the JOSE Header." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms;"
+	// Quote: OIDC-2: "ID Tokens MUST be signed using JWS [JWS] and optionally both signed and then encrypted using JWS [JWS] and JWE [JWE] respectively" OIDC-10.1: "If there are multiple keys in the referenced JWK Set document, a kid value MUST be provided in the JOSE Header." FAPI-RW-8.6: "For JWS, both clients and authorization servers: 1. shall use PS256 or ES256 algorithms; 2. should not use algorithms that use RSASSA-PKCS1-v1_5 (e.g. RS256); 3. shall not use none;"
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("signs the ID token with PS256 or ES256 under a kid of its JWKS", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("signs the ID token with PS256 or ES256 by a key of its JWKS, with a kid when it has several", func(ctx context.Context, f *Fixture) {
 		tr, ex, _ := f.SharedApproved(f.Client(AnyMode, AnyAuth))
 		set, _ := f.JWKS()
 		t, err := parseIDToken(tr.IDToken, set)

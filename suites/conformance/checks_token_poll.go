@@ -84,7 +84,7 @@ func tokenPollRateChecks(fw *Framework) {
 	// Quote: CIBA-11: "authorization_pending The authorization request is still pending as the end-user hasn't yet been authenticated." CIBA-11: "slow_down A variant of "authorization_pending", the authorization request is still pending and polling should continue, but the interval MUST be increased by at least 5 seconds for this and all subsequent requests." RFC6749-5.2: "The authorization server responds with an HTTP 400 (Bad Request) status code (unless specified otherwise) and includes the following parameters with the response: error REQUIRED."
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("answers twenty back-to-back polls with pending, slow_down or 503", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("answers twenty back-to-back polls with pending, slow_down, invalid_request or 503", func(ctx context.Context, f *Fixture) {
 		c := f.Client(ciba.ModePoll, AnyAuth)
 		ack := f.Start(c, f.Params(c, f.PendingUser()))
 		for i := range 20 {

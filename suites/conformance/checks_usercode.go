@@ -125,7 +125,7 @@ func acrChecks(fw *Framework) {
 	// Quote: FAPI-CIBA-5.2.2-8: "shall, if it supports the acr claim and the client has requested acr, return an 'acr' claim in the resulting ID token;"
 	// Duty: OP
 	// Level: MUST
-	fw.ConformanceIt("returns a requested acr in the ID token", func(ctx context.Context, f *Fixture) {
+	fw.ConformanceIt("returns an acr claim in the ID token when acr is requested", func(ctx context.Context, f *Fixture) {
 		requested, source := acrRequest(f.Env().Target, f.Metadata())
 		if requested == "" {
 			f.Skipf("neither target.yaml (acr) nor the OP (acr_values_supported) names an acr to request")
