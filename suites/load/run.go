@@ -254,33 +254,7 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 	name := AttackName(ScenarioPoll, cfg.Shard, cfg.Rate, cfg.Duration, cfg.Info.Target)
 	done := make(chan struct{})
 	wg := col.watch(ctx, done)
-	var targetErr string
-	// Results are recorded on another goroutine: this loop only frees
-	// each hit's slot, so a worker hands its result over at once and the
-	// in-flight count the cap judges is not held up by recording.
-	recorded := make(chan *vegeta.Result, recordQueue)
-	recDone := make(chan struct{})
-	go func() {
-		defer close(recDone)
-		for res := range recorded {
-			col.add(res)
-		}
-	}()
-	for res := range atk.Attack(tr, pacer, cfg.Duration, name) {
-		pacer.Done()
-		if res.Method == "" {
-			// The targeter failed (vegeta then stops): no request was
-			// made. After a stop that is the cancelled assertion wait;
-			// otherwise it is a real failure, e.g. signing.
-			if attackCtx.Err() == nil && targetErr == "" {
-				targetErr = res.Error
-			}
-			continue
-		}
-		recorded <- res
-	}
-	close(recorded)
-	<-recDone
+	targetErr := col.collect(attackCtx, atk.Attack(tr, pacer, cfg.Duration, name), pacer)
 	elapsed := col.elapsed()
 	close(done)
 	wg.Wait()
@@ -309,6 +283,38 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
 		return sum, fmt.Errorf("load: building requests: %s", targetErr)
 	}
 	return sum, col.encodeEr
+}
+
+// collect takes the attack's results until it ends: each frees its hit's
+// slot at once (pacer.Done) and is recorded on another goroutine, so a
+// worker hands its result over at once and the in-flight count the cap
+// judges is not held up by recording. It returns the targeter's failure,
+// if any.
+func (c *collector) collect(attackCtx context.Context, results <-chan *vegeta.Result, pacer *Pacer) (targetErr string) {
+	recorded := make(chan *vegeta.Result, recordQueue)
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		for res := range recorded {
+			c.add(res)
+		}
+	}()
+	for res := range results {
+		pacer.Done()
+		if res.Method == "" {
+			// The targeter failed (vegeta then stops): no request was
+			// made. After a stop that is the cancelled assertion wait;
+			// otherwise it is a real failure, e.g. signing.
+			if attackCtx.Err() == nil && targetErr == "" {
+				targetErr = res.Error
+			}
+			continue
+		}
+		recorded <- res
+	}
+	close(recorded)
+	<-recDone
+	return targetErr
 }
 
 // WarmUp sends n polls of pt one at a time with hc and returns their
