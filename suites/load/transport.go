@@ -26,7 +26,8 @@ type TransportOptions struct {
 	// with HTTP/2, and with HTTP/1.1 or NoKeepAlive (one request per
 	// connection) MaxInFlight up to DefaultMaxConnsHTTP1; < 0 is no cap.
 	// Requests beyond the connections wait in the client for one (they
-	// count as in flight) instead of dialling.
+	// count as in flight) instead of dialling. With HTTP/2 requests go
+	// over the connections in turn (connSpread).
 	MaxConns int
 	// MaxInFlight is the run's in-flight cap (0: unknown, no cap derived).
 	MaxInFlight int
