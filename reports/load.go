@@ -75,6 +75,12 @@ type LoadCPU struct {
 	// Cores is GOMAXPROCS; Busy is Seconds over duration × Cores.
 	Cores int
 	Busy  float64
+	// Attribution, when set (load.AttributionSampled), says Seconds is
+	// this scenario's own share of the process's CPU, sampled per mode
+	// while modes ran at once, and ProcessSeconds the whole process's CPU
+	// over those runs.
+	Attribution    string
+	ProcessSeconds float64
 }
 
 // LoadPool counts the work of the pool of pre-signed client assertions:

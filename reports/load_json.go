@@ -49,6 +49,8 @@ type loadCPUV1 struct {
 	Cores            int      `json:"cores,omitempty"`
 	Busy             float64  `json:"busy,omitempty"`
 	SharedWith       []string `json:"shared_with,omitempty"`
+	Attribution      string   `json:"attribution,omitempty"`
+	ProcessSeconds   float64  `json:"process_seconds,omitempty"`
 }
 
 // WriteLoadJSON writes l as an indented load summary (LoadSchemaV1) made
@@ -71,6 +73,7 @@ func WriteLoadJSON(w io.Writer, l *LoadRun, toolVersion string) error {
 		s.CPU = &loadCPUV1{
 			Seconds: c.Seconds, PerRequestMicros: l.CPUPerRequestMicros, IncludesTarget: c.IncludesTarget,
 			Cores: c.Cores, Busy: c.Busy, SharedWith: l.CPUSharedWith,
+			Attribution: c.Attribution, ProcessSeconds: c.ProcessSeconds,
 		}
 	}
 	enc := json.NewEncoder(w)
@@ -98,7 +101,8 @@ func (s *loadSummaryV1) run() LoadRun {
 		Passed: s.Passed, Aborted: s.Aborted, Series: s.Series, Histogram: s.Histogram,
 	}
 	if c := s.CPU; c != nil {
-		l.CPU = &LoadCPU{Seconds: c.Seconds, IncludesTarget: c.IncludesTarget, Cores: c.Cores, Busy: c.Busy}
+		l.CPU = &LoadCPU{Seconds: c.Seconds, IncludesTarget: c.IncludesTarget, Cores: c.Cores, Busy: c.Busy,
+			Attribution: c.Attribution, ProcessSeconds: c.ProcessSeconds}
 		l.CPUPerRequestMicros, l.CPUSharedWith = c.PerRequestMicros, c.SharedWith
 	}
 	return l

@@ -94,6 +94,9 @@ func writeLoadCounts(w io.Writer, l *LoadRun) {
 		if len(l.CPUSharedWith) > 0 {
 			fmt.Fprintf(w, " (one figure for %s and %s: they ran at once in one process)", l.Scenario, strings.Join(l.CPUSharedWith, ", "))
 		}
+		if c.Attribution != "" {
+			fmt.Fprintf(w, " (this mode's own, %s; the process used %.2fs)", safetext.Line(c.Attribution), c.ProcessSeconds)
+		}
 		fmt.Fprintln(w)
 	}
 }

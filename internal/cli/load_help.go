@@ -18,8 +18,9 @@ request carries a fresh client assertion from a pool signed ahead of use.
 
 At most --max-in-flight polls are in flight (default: rate × max(4 × the
 warm-up latency, 20 ms), within 64..1000); a poll due while the cap is full,
-or more than 50 ms late, is dropped and counted (k6's dropped_iterations),
-never queued into a burst. Connections to the OP are capped (--max-conns),
+or more than 250 ms late, is dropped and counted (k6's dropped_iterations);
+a poll the generator reaches late (a GC pause) starts at once only while the
+cap has room, never queued into a burst beyond it. Connections to the OP are capped (--max-conns),
 answers longer than --max-body count as unexpected, and --output is written
 0600 with token values redacted unless --keep-secrets.
 

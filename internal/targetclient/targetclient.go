@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -154,6 +155,14 @@ type Receivers struct {
 	all      []*client.NotificationReceiver
 }
 
+// ReceiverLabelKey and ReceiverLabel are the pprof label every goroutine
+// of the receivers StartReceivers starts carries (the server's, each
+// connection's).
+const (
+	ReceiverLabelKey = "ciba-check"
+	ReceiverLabel    = "notification-receiver"
+)
+
 // StartReceivers starts a receiver for every distinct notification listen
 // address of the target's ping and push clients. The path served is the
 // path of the client's registered notification URL.
@@ -188,7 +197,10 @@ func StartReceivers(t *target.Target, clk clock.Clock) (*Receivers, error) {
 			_ = rs.Close()
 			return nil, err
 		}
-		if _, err := r.Start(); err != nil {
+		// Labelled so that a CPU profile tells the receivers' work
+		// apart (load flow charges it to ping).
+		pprof.Do(context.Background(), pprof.Labels(ReceiverLabelKey, ReceiverLabel), func(context.Context) { _, err = r.Start() })
+		if err != nil {
 			_ = rs.Close()
 			return nil, fmt.Errorf("targetclient: client %q: %w", tc.ID, err)
 		}

@@ -1,15 +1,23 @@
 package load
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +33,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/pki"
+	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 	refop "github.com/ciba-check/ciba-check/reference-op"
 )
@@ -75,7 +84,7 @@ func BenchmarkLoadRatios(b *testing.B) {
 	rows := &benchTable{}
 	for b.Loop() {
 		rows.reset()
-		mtls := benchWorld(b, env, "poll-mtls")
+		mtls := benchWorld(b, env.Target, "poll-mtls")
 
 		// 1. Ours vs plain vegeta, mTLS (static targets stay valid), and
 		// 2. the reference OP vs a bare handler with the same TLS and
@@ -97,7 +106,7 @@ func BenchmarkLoadRatios(b *testing.B) {
 
 		// 3. private_key_jwt: polls/s vs the verification limit, pool vs inline.
 		for _, alg := range []string{ciba.AlgES256, ciba.AlgPS256} {
-			w := benchWorld(b, env, "poll-pkjwt-"+strings.ToLower(alg))
+			w := benchWorld(b, env.Target, "poll-pkjwt-"+strings.ToLower(alg))
 			var verify float64
 			for range benchRounds {
 				verify = max(verify, verifyRate(b, w, d/benchRounds))
@@ -163,20 +172,20 @@ type benchClient struct {
 	cfg client.Config
 	hc  *http.Client
 	md  *ciba.ProviderMetadata
-	env *devenv.Env
+	tgt *target.Target
 }
 
-func benchWorld(b *testing.B, env *devenv.Env, clientID string) *benchClient {
+func benchWorld(b *testing.B, tgt *target.Target, clientID string) *benchClient {
 	b.Helper()
-	md, err := targetclient.Discover(b.Context(), env.Target)
+	md, err := targetclient.Discover(b.Context(), tgt)
 	if err != nil {
 		b.Fatal(err)
 	}
-	tc, ok := env.Target.Client(clientID)
+	tc, ok := tgt.Client(clientID)
 	if !ok {
 		b.Fatalf("no client %s", clientID)
 	}
-	cfg, err := targetclient.Config(env.Target, tc, md, nil)
+	cfg, err := targetclient.Config(tgt, tc, md, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -187,11 +196,11 @@ func benchWorld(b *testing.B, env *devenv.Env, clientID string) *benchClient {
 		b.Fatal(err)
 	}
 	b.Cleanup(c.CloseIdleConnections)
-	return &benchClient{c: c, cfg: cfg, hc: hc, md: md, env: env}
+	return &benchClient{c: c, cfg: cfg, hc: hc, md: md, tgt: tgt}
 }
 
 func (w *benchClient) pending(b *testing.B, n int) []string {
-	user, _ := w.env.Target.User("carol")
+	user, _ := w.tgt.User("carol")
 	ids, err := StartPending(b.Context(), w.c, user, "openid", n, 8, 5*time.Minute)
 	if err != nil {
 		b.Fatal(err)
@@ -383,7 +392,7 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 	sums := make([]*Summary, 2)
 	errs := make([]error, 2)
 	for i, id := range []string{"poll-mtls", "ping-mtls"} {
-		w := benchWorld(b, env, id)
+		w := benchWorld(b, env.Target, id)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -405,8 +414,8 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 	return *sums[0].ApprovalToTokenMS, *sums[1].ApprovalToTokenMS
 }
 
-// BenchmarkLoadCapacity measures, in one run against the embedded
-// reference OP (mTLS polls), the OP's throughput at --rate max and then
+// BenchmarkLoadCapacity measures, in one run against the reference OP
+// (mTLS polls; in a child process, see benchOP), the OP's throughput at --rate max and then
 // fixed-rate runs at 0.5×, 0.8×, 0.9× and 1.2× of it, each with the
 // defaults `load poll` uses (in-flight cap from warm-up polls, per-host
 // connection cap, a fresh client): achieved rate, drops, p99,
@@ -416,43 +425,38 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 // collapse.
 //
 // Run: go test -run '^$' -bench LoadCapacity -benchtime 1x ./suites/load
-// (CIBA_CHECK_BENCH_SECONDS sets each run's length, default 3).
+// (CIBA_CHECK_BENCH_SECONDS sets each run's length, default 3;
+// CIBA_CHECK_BENCH_INPROCESS=1 embeds the OP instead).
 func BenchmarkLoadCapacity(b *testing.B) {
 	d := benchDuration(b)
 	ctx := b.Context()
-	env, err := devenv.Start(ctx, devenv.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.Close(cctx)
-	}()
+	tgt, where, opCPU := benchOP(b)
 	var table strings.Builder
 	for b.Loop() {
 		table.Reset()
-		w := benchWorld(b, env, "poll-mtls")
+		w := benchWorld(b, tgt, "poll-mtls")
 		fmt.Fprintf(&table, "  machine load average at start: %s\n", loadAverage())
-		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %6s %10s %9s %5s  %s\n",
-			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns", "handshakes", "in flight", "cpu", "verdict")
-		row := func(name string, s *Summary) {
+		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %7s %10s %9s %5s %6s %9s %13s  %s\n",
+			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns/peak", "handshakes", "in flight", "cpu", "op cpu", "late max", "gc/sched max", "verdict")
+		row := func(name string, s *Summary, r runRecord) {
 			g := s.Generator
 			verdict := "-"
 			if g.Saturated {
 				verdict = "generator saturated (" + strings.Join(g.Reasons, "; ") + ")"
 			}
-			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %6d %10d %4d/%-4d %4.0f%%  %s\n",
+			fmt.Fprintf(&table, "  %-10s %10s %8.0f/s %7d (%d/%d) %9s %3d/%-3d %10d %4d/%-4d %4.0f%% %5.0f%% %9s %6.0f/%-3.0fms  %s\n",
 				name, s.Rate.Requested, s.Rate.Achieved, s.Requests.Dropped, g.DroppedAtCap, g.DroppedLate, ms(s.LatencyMS.P99),
-				g.Connections.Opened, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100, verdict)
+				g.Connections.Opened, g.Connections.PeakOpen, g.Connections.TLSHandshakes, g.PeakInFlight, g.MaxInFlight, s.CPU.Busy*100, r.opBusy*100,
+				r.maxLate.Round(time.Millisecond), r.gcPause*1000, r.sched*1000, verdict)
 		}
 		// As `load poll` does: warm-up polls on another client size the
 		// in-flight cap, then the attack gets a fresh, counted client.
-		run := func(r Rate) *Summary {
+		run := func(r Rate) (*Summary, runRecord) {
 			targets := PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: w.c.ClientID(), AuthMethod: w.c.AuthMethod(),
 				AuthReqIDs: w.pending(b, 200)}
 			var warm time.Duration
 			if !r.Max {
+				var err error
 				if warm, err = WarmUp(ctx, targets, w.hc, WarmUpPolls); err != nil {
 					b.Fatal(err)
 				}
@@ -461,9 +465,16 @@ func BenchmarkLoadCapacity(b *testing.B) {
 			stats := &ConnStats{}
 			hc := NewHTTPClient(w.cfg.RootCAs, w.cfg.TLSCert, TransportOptions{Stats: stats, MaxInFlight: maxInFlight})
 			defer hc.CloseIdleConnections()
+			var rec runRecord
+			stalls0 := readStalls()
+			var op0 time.Duration
+			if opCPU != nil {
+				op0 = opCPU()
+			}
 			sum, err := RunPoll(ctx, PollConfig{
 				RunOptions: RunOptions{Rate: r, Duration: d, Conns: stats},
 				Targets:    targets, HTTPClient: hc, MaxInFlight: maxInFlight, WarmUpLatency: warm,
+				onPacer: func(p *Pacer) { rec.pacer = p },
 			})
 			if err != nil {
 				b.Fatal(err)
@@ -471,15 +482,20 @@ func BenchmarkLoadCapacity(b *testing.B) {
 			if sum.Requests.Unexpected > 0 {
 				b.Fatalf("%s: %d unexpected answers: %+v", r, sum.Requests.Unexpected, sum.Errors)
 			}
-			return sum
+			rec.maxLate = rec.pacer.MaxLate()
+			if opCPU != nil && sum.DurationSeconds > 0 {
+				rec.opBusy = (opCPU() - op0).Seconds() / (sum.DurationSeconds * float64(runtime.NumCPU()))
+			}
+			rec.gcPause, rec.sched = readStalls().since(stalls0)
+			return sum, rec
 		}
-		top := run(Rate{Max: true})
-		row("max", top)
+		top, rec := run(Rate{Max: true})
+		row("max", top, rec)
 		capacity := top.Rate.Achieved
 		var at09 *Summary
 		for _, f := range []float64{0.5, 0.8, 0.9, 1.2} {
-			s := run(Rate{Freq: int(f * capacity), Per: time.Second})
-			row(fmt.Sprintf("%.1f× max", f), s)
+			s, rec := run(Rate{Freq: int(f * capacity), Per: time.Second})
+			row(fmt.Sprintf("%.1f× max", f), s, rec)
 			if f == 0.9 {
 				at09 = s
 			}
@@ -492,5 +508,144 @@ func BenchmarkLoadCapacity(b *testing.B) {
 		b.ReportMetric(at09.LatencyMS.P99/top.LatencyMS.P99, "p99(0.9x)/p99(max)")
 		b.ReportMetric(float64(at09.Requests.Dropped), "dropped(0.9x)")
 	}
-	fmt.Printf("BenchmarkLoadCapacity: GOMAXPROCS=%d, %v per run, embedded reference OP in the same process\n%s", runtime.GOMAXPROCS(0), d, table.String())
+	fmt.Printf("BenchmarkLoadCapacity: GOMAXPROCS=%d, %v per run, reference OP %s\n%s", runtime.GOMAXPROCS(0), d, where, table.String())
+}
+
+// benchServeEnv makes the test binary serve the reference OP and mock
+// device (TestBenchServeHelper) from the directory it names.
+const benchServeEnv = "CIBA_CHECK_BENCH_SERVE"
+
+// benchOP starts the reference OP the capacity benchmark measures and
+// says where it runs. By default it is a child process (this test binary
+// as TestBenchServeHelper, what `ciba-check serve` runs), so the OP and
+// the generator do not share a Go runtime: one's GC pauses and runnable
+// goroutines do not delay the other's, as with any real OP. With
+// CIBA_CHECK_BENCH_INPROCESS=1 it is embedded, as BenchmarkLoadRatios has
+// it. The child ends with the benchmark. opCPU, for a child, reads its
+// CPU time so far.
+func benchOP(b *testing.B) (*target.Target, string, func() time.Duration) {
+	b.Helper()
+	if os.Getenv("CIBA_CHECK_BENCH_INPROCESS") != "" {
+		env, err := devenv.Start(b.Context(), devenv.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = env.Close(ctx)
+		})
+		return env.Target, "embedded in the same process", nil
+	}
+	dir := b.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServeHelper$")
+	cmd.Env = append(os.Environ(), benchServeEnv+"="+dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close() // the helper stops when its stdin closes
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		b.Fatalf("serve helper: %q %v", line, err)
+	}
+	tgt, err := target.Load(filepath.Join(dir, "target.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	return tgt, fmt.Sprintf("in a child process (pid %d)", pid), func() time.Duration { return procCPU(pid) }
+}
+
+// TestBenchServeHelper is the child of benchOP: it serves the reference
+// OP and mock device from the directory benchServeEnv names, prints
+// "ready" once target.yaml is written, and stops when stdin closes.
+func TestBenchServeHelper(t *testing.T) {
+	dir := os.Getenv(benchServeEnv)
+	if dir == "" {
+		t.Skip("helper process for BenchmarkLoadCapacity")
+	}
+	env, err := devenv.Start(t.Context(), devenv.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := env.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runRecord is what the capacity benchmark reads besides the summary:
+// the latest start of a hit after its due time, and the longest GC pause
+// and goroutine scheduling delay of this (the generator's) process during
+// the run, in seconds: the stalls that make hits late or latency blip.
+type runRecord struct {
+	pacer          *Pacer
+	maxLate        time.Duration
+	gcPause, sched float64
+	// opBusy is the OP child's CPU over the run's duration × the
+	// machine's cores (0 when the OP is embedded).
+	opBusy float64
+}
+
+// procCPU is the user+system CPU time of process pid so far, from
+// /proc (Linux; 0 elsewhere). Clock ticks are taken as 100 per second,
+// Linux's USER_HZ.
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in its parentheses.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// stalls are the runtime's histograms of stop-the-world GC pauses and of
+// goroutine scheduling delays.
+type stalls struct{ gc, sched *metrics.Float64Histogram }
+
+func readStalls() stalls {
+	m := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}, {Name: "/sched/latencies:seconds"}}
+	metrics.Read(m)
+	cp := func(h *metrics.Float64Histogram) *metrics.Float64Histogram {
+		return &metrics.Float64Histogram{Counts: slices.Clone(h.Counts), Buckets: h.Buckets}
+	}
+	return stalls{cp(m[0].Value.Float64Histogram()), cp(m[1].Value.Float64Histogram())}
+}
+
+// since is the longest GC pause and scheduling delay seen after before
+// (the upper bound of the highest bucket that grew).
+func (s stalls) since(before stalls) (gc, sched float64) {
+	longest := func(now, then *metrics.Float64Histogram) float64 {
+		for i := len(now.Counts) - 1; i >= 0; i-- {
+			if now.Counts[i] > then.Counts[i] {
+				if up := now.Buckets[i+1]; !math.IsInf(up, 1) {
+					return up
+				}
+				return now.Buckets[i] // the last bucket has no upper bound
+			}
+		}
+		return 0
+	}
+	return longest(s.gc, before.gc), longest(s.sched, before.sched)
 }

@@ -84,6 +84,16 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	if cfg.Scope == "" {
 		cfg.Scope = "openid"
 	}
+	// Labelled with the scenario, as is every goroutine the run starts,
+	// so that the CPU of modes running at once can be told apart
+	// (cpu_attr.go).
+	var sum *Summary
+	withScenarioLabel(ctx, scenario, func(ctx context.Context) { sum, err = cfg.run(ctx, scenario) })
+	return sum, err
+}
+
+// run is RunFlows once its configuration is checked.
+func (cfg FlowConfig) run(ctx context.Context, scenario Scenario) (*Summary, error) {
 	flowCtx, cancelFlows := context.WithCancel(ctx)
 	defer cancelFlows()
 	stopCh := make(chan struct{})

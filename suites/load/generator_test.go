@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"crypto/x509"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -185,5 +186,48 @@ func TestRedactBody(t *testing.T) {
 		if changed != tt.changed || (changed && string(got) != tt.want) {
 			t.Errorf("redactBody(%s) = %s, %v; want %s, %v", tt.in, got, changed, tt.want, tt.changed)
 		}
+	}
+}
+
+// TestNewHTTPClientSpreadsRequestsOverItsConnections: with HTTP/2 the
+// client sends requests in turn over its capped connections, instead of
+// Go's pool putting them all on the first connection with a free stream;
+// with one connection allowed, or HTTP/1.1 one request at a time, one
+// connection carries them.
+func TestNewHTTPClientSpreadsRequestsOverItsConnections(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		h2    bool
+		o     TransportOptions
+		conns int
+	}{
+		{"http2, default cap", true, TransportOptions{}, DefaultMaxConnsHTTP2},
+		{"http2, --max-conns 2", true, TransportOptions{MaxConns: 2}, 2},
+		{"http2, --max-conns 1", true, TransportOptions{MaxConns: 1}, 1},
+		{"http1.1", false, TransportOptions{HTTP1: true}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			peers := map[string]bool{}
+			f := startFakeTokenEndpoint(t, tt.h2, func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				peers[r.RemoteAddr] = true
+				mu.Unlock()
+				slowDown(w, r)
+			})
+			hc := f.client(tt.o)
+			defer hc.CloseIdleConnections()
+			for range 4 * DefaultMaxConnsHTTP2 {
+				resp, err := hc.Post(f.srv.URL+"/token", "application/x-www-form-urlencoded", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+			if len(peers) != tt.conns {
+				t.Fatalf("%d requests one at a time went over %d connections, want %d", 4*DefaultMaxConnsHTTP2, len(peers), tt.conns)
+			}
+		})
 	}
 }

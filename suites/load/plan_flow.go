@@ -34,9 +34,8 @@ func runFlowPlan(ctx context.Context, s *targetclient.Session, p *Plan) ([]*Summ
 		}
 		return nil, err
 	}
-	// Their CPU is then one process's: measured once around all and
-	// reported as one combined figure (ShareCPU).
-	cpu0, cpuOK := ProcessCPU()
+	// Their CPU is then one process's: sampled per mode (cpu_attr.go).
+	cpu := startFlowCPU(len(runs))
 	sums := make([]*Summary, len(runs))
 	errs := make([]error, len(runs))
 	var wg sync.WaitGroup
@@ -49,9 +48,7 @@ func runFlowPlan(ctx context.Context, s *targetclient.Session, p *Plan) ([]*Summ
 		}()
 	}
 	wg.Wait()
-	if cpu1, ok := ProcessCPU(); ok && cpuOK && len(runs) > 1 {
-		ShareCPU(sums, cpu1-cpu0)
-	}
+	cpu.attribute(sums)
 	return sums, errors.Join(errs...)
 }
 

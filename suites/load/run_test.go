@@ -229,7 +229,16 @@ func TestRunPollAbortOnFail(t *testing.T) {
 	}
 }
 
-func TestRunFlows(t *testing.T) {
+// flowWorld is an embedded environment with what flows need: the
+// device driver and the notification receivers.
+type flowWorld struct {
+	env       *devenv.Env
+	driver    device.Driver
+	receivers *targetclient.Receivers
+}
+
+func startFlowWorld(t *testing.T) *flowWorld {
+	t.Helper()
 	env, err := devenv.Start(t.Context(), devenv.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +264,13 @@ func TestRunFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer receivers.Close()
+	t.Cleanup(func() { _ = receivers.Close() })
+	return &flowWorld{env: env, driver: driver, receivers: receivers}
+}
+
+func TestRunFlows(t *testing.T) {
+	fw := startFlowWorld(t)
+	env, driver, receivers := fw.env, fw.driver, fw.receivers
 	for _, tt := range []struct {
 		clientID string
 		scenario Scenario

@@ -84,11 +84,14 @@ func ProcessCPU() (time.Duration, bool) { return processCPU() }
 
 // ShareCPU sets, on summaries of runs that went at the same time in one
 // process (load flow --mode both), the CPU the process used over all of
-// them: one combined figure, since process CPU cannot be split between
-// goroutines. CPUPerRequestMicros is it over the requests (flows) of all
-// the runs; each names the others in CPUSharedWith. Nil summaries are
+// them: one combined figure, for when it cannot be sampled per mode
+// (cpu_attr.go). CPUPerRequestMicros is it over the requests (flows) of
+// all the runs; each names the others in CPUSharedWith. Nil summaries are
 // skipped.
-func ShareCPU(sums []*Summary, cpu time.Duration) {
+func ShareCPU(sums []*Summary, cpu time.Duration) { shareCPUOn(sums, cpu, runtime.GOMAXPROCS(0)) }
+
+// shareCPUOn is ShareCPU with the cores given.
+func shareCPUOn(sums []*Summary, cpu time.Duration, cores int) {
 	var sent uint64
 	var dur float64
 	var all []string
@@ -99,7 +102,6 @@ func ShareCPU(sums []*Summary, cpu time.Duration) {
 			all = append(all, s.Scenario)
 		}
 	}
-	cores := runtime.GOMAXPROCS(0)
 	for _, s := range sums {
 		if s == nil {
 			continue

@@ -161,6 +161,69 @@ func TestPacerCapsInFlight(t *testing.T) {
 	}
 }
 
+// TestPacerCatchesUpLateHitsIntoFreeSlots: when the generator stalls (it
+// asks for a hit late), the hits due during the stall still go at once
+// while slots are free and they are at most DefaultSlack late, as k6
+// starts late iterations on free VUs; never beyond the cap, and hits
+// later than the slack are dropped as late.
+func TestPacerCatchesUpLateHitsIntoFreeSlots(t *testing.T) {
+	ms := time.Millisecond
+	rate := Rate{Freq: 100, Per: time.Second} // one hit per 10 ms
+	for _, tt := range []struct {
+		name                 string
+		stall                time.Duration // when hit 1 is asked for
+		sentAt               []time.Duration
+		late, atCap          uint64
+		maxLate              time.Duration
+		wantPeak, wantInSent int
+	}{
+		{
+			// Hits 1 and 2 (due 10, 20 ms) go at 80 ms, 70 and 60 ms late
+			// (the 50 ms rule dropped them); the cap of 3 is then full, so
+			// hits 3..10 (the run ends at 110 ms) are dropped at the cap.
+			name: "stall of 80 ms: catch-up up to the cap", stall: 80 * ms,
+			sentAt: []time.Duration{0, 80 * ms, 80 * ms}, atCap: 8, maxLate: 70 * ms, wantPeak: 3,
+		},
+		{
+			// Hits 1..14 (due 10..140 ms) are more than 250 ms late at
+			// 400 ms: dropped; 15 and 16 (due 150, 160 ms) still go,
+			// and 17..42 (the run ends at 430 ms) find the cap full.
+			name: "stall of 400 ms: hits beyond the slack are dropped late", stall: 400 * ms,
+			sentAt: []time.Duration{0, 400 * ms, 400 * ms}, late: 14, atCap: 26, maxLate: 250 * ms, wantPeak: 3,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &virtualClock{start: time.Unix(0, 0)}
+			end := tt.stall + 30*ms
+			p := NewPacer(rate, PacerOptions{MaxInFlight: 3, End: end, Clock: clk})
+			clk.pacer = p
+			var sent []time.Duration
+			for hits := 0; ; hits++ {
+				if hits == 1 {
+					clk.advance(tt.stall)
+				}
+				wait, stop := p.Pace(clk.now, uint64(hits))
+				if stop {
+					break
+				}
+				clk.advance(clk.now + wait)
+				sent = append(sent, clk.now)
+				clk.answers = append(clk.answers, clk.now+time.Second) // the answers outlast the run
+			}
+			if !slices.Equal(sent, tt.sentAt) {
+				t.Fatalf("hits sent at %v, want %v", sent, tt.sentAt)
+			}
+			if p.DroppedLate() != tt.late || p.DroppedAtCap() != tt.atCap || p.MaxLate() != tt.maxLate || p.PeakInFlight() != uint64(tt.wantPeak) {
+				t.Fatalf("dropped %d late, %d at the cap, latest start %v, peak %d; want %d, %d, %v, %d",
+					p.DroppedLate(), p.DroppedAtCap(), p.MaxLate(), p.PeakInFlight(), tt.late, tt.atCap, tt.maxLate, tt.wantPeak)
+			}
+			if intended := p.Intended(end); uint64(len(sent))+p.Dropped() != intended {
+				t.Fatalf("%d sent + %d dropped != %d intended", len(sent), p.Dropped(), intended)
+			}
+		})
+	}
+}
+
 // TestPacerStopsWaitingWhenStopped: a stopped run ends a wait at the cap.
 func TestPacerStopsWaitingWhenStopped(t *testing.T) {
 	stop := make(chan struct{})
@@ -189,7 +252,7 @@ func TestDefaultMaxInFlight(t *testing.T) {
 	}{
 		{Rate{Max: true}, time.Second, DefaultMaxRateWorkers},
 		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 160},            // 8000 × 20 ms (the floor)
-		{Rate{Freq: 20000, Per: time.Second}, 6 * time.Millisecond, 480},           // 20000 × 4 × 6 ms
+		{Rate{Freq: 5000, Per: time.Second}, 20 * time.Millisecond, 400},           // 5000 × 4 × 20 ms
 		{Rate{Freq: 10, Per: time.Second}, 5 * time.Millisecond, 64},               // the floor of the cap
 		{Rate{Freq: 50000, Per: time.Second}, time.Second, 1000},                   // the ceiling
 		{Rate{Freq: 100, Per: 100 * time.Millisecond}, 30 * time.Millisecond, 120}, // 1000/s × 120 ms

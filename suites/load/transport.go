@@ -1,0 +1,329 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/ciba-check/ciba-check/internal/client"
+)
+
+// TransportOptions choose the connection behaviour of a load run.
+type TransportOptions struct {
+	// NoKeepAlive makes a new connection (TCP and TLS handshake) for every
+	// request: the handshake-per-request scenario.
+	NoKeepAlive bool
+	// HTTP1 turns HTTP/2 off; by default it is negotiated by ALPN.
+	HTTP1 bool
+	// MaxConns caps connections to the OP per host: 0 is DefaultMaxConnsHTTP2
+	// with HTTP/2, and with HTTP/1.1 or NoKeepAlive (one request per
+	// connection) MaxInFlight up to DefaultMaxConnsHTTP1; < 0 is no cap.
+	// Requests beyond the connections wait in the client for one (they
+	// count as in flight) instead of dialling. With HTTP/2 requests go
+	// over the connections in turn (connSpread).
+	MaxConns int
+	// MaxInFlight is the run's in-flight cap (0: unknown, no cap derived).
+	MaxInFlight int
+	// MaxBody caps the body read of one answer: 0 is DefaultMaxBody, < 0
+	// no cap. A longer answer fails with ErrBodyTooLarge, so it counts as
+	// unexpected and never holds more than MaxBody+1 bytes in memory.
+	MaxBody int64
+	// SeqHeader keeps vegeta's X-Vegeta-Seq request header. It is unique
+	// per request, so HPACK cannot index it and every request re-encodes
+	// it; nothing in ciba-check reads it, so it is dropped by default.
+	SeqHeader bool
+	// Stats, when set, counts connections and TLS handshakes.
+	Stats   *ConnStats
+	Timeout time.Duration
+}
+
+// DefaultMaxConnsHTTP2 is the default per-host connection cap with HTTP/2:
+// a few connections carry hundreds of concurrent streams (RFC 9113
+// recommends allowing at least 100 per connection; Go's server allows
+// 250). Without a cap, Go's client dials a new TLS connection whenever
+// the in-flight requests exceed one connection's streams, and under a
+// latency blip the handshakes swamp the OP.
+const DefaultMaxConnsHTTP2 = 4
+
+// DefaultMaxConnsHTTP1 caps connections by default with HTTP/1.1, where
+// every request in flight holds one: each new one costs the OP a TLS
+// handshake (an RSA signature with an RSA certificate), which at a few
+// hundred at once is what makes an OP look collapsed.
+const DefaultMaxConnsHTTP1 = 64
+
+// DefaultMaxBody is the default cap on the body of one answer: a token
+// response, even with a large ID token, is a few KiB.
+const DefaultMaxBody int64 = 64 << 10
+
+// headerSeq is the per-request sequence header vegeta sets.
+const headerSeq = "X-Vegeta-Seq"
+
+// ConnStats counts what a load client's transport did; safe for
+// concurrent use.
+type ConnStats struct {
+	dials, handshakes, resumed atomic.Uint64
+	// open counts connections dialled and not yet closed; peakOpen is its
+	// highest value: what a per-host cap bounds (a connection closed and
+	// dialled again counts twice in dials, once here).
+	open, peakOpen atomic.Int64
+}
+
+// opened records a new connection.
+func (s *ConnStats) opened() {
+	s.dials.Add(1)
+	n := s.open.Add(1)
+	for {
+		peak := s.peakOpen.Load()
+		if n <= peak || s.peakOpen.CompareAndSwap(peak, n) {
+			return
+		}
+	}
+}
+
+// countedConn takes itself out of ConnStats.open when closed, once.
+type countedConn struct {
+	net.Conn
+	st     *ConnStats
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.st.open.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// ConnCounts are a snapshot of ConnStats.
+type ConnCounts struct {
+	// Opened counts TCP connections dialled; Handshakes TLS handshakes
+	// completed, Resumed those of them that resumed a session.
+	Opened, Handshakes, Resumed uint64
+	// PeakOpen is the most connections open at once.
+	PeakOpen uint64
+}
+
+// Counts reads the counters.
+func (s *ConnStats) Counts() ConnCounts {
+	if s == nil {
+		return ConnCounts{}
+	}
+	return ConnCounts{Opened: s.dials.Load(), Handshakes: s.handshakes.Load(), Resumed: s.resumed.Load(),
+		PeakOpen: uint64(max(s.peakOpen.Load(), 0))}
+}
+
+// ErrBodyTooLarge is the error of an answer longer than the body cap.
+var ErrBodyTooLarge = errors.New("answer body over the --max-body cap")
+
+// NewHTTPClient builds the load generator's HTTP client: TLS 1.2+ trusting
+// roots and presenting cert on every connection (the token endpoint needs
+// the client certificate: certificate-bound tokens, RFC 8705 3), never
+// following redirects, with per-host connections capped, answer bodies
+// capped, and connections and handshakes counted into o.Stats.
+func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptions) *http.Client {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	if cert != nil {
+		c := cert
+		// Present the certificate even when the server's CA list does not
+		// name its issuer (self-signed clients, RFC 8705 2.2).
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return c, nil }
+	}
+	dial := countedDial(tc, o.Stats)
+	maxConns := o.maxConns()
+	maxBody := o.MaxBody
+	if maxBody == 0 {
+		maxBody = DefaultMaxBody
+	}
+	var base roundTripCloser = o.transport(dial, tc, maxBody, maxConns, 1)
+	if !o.HTTP1 && !o.NoKeepAlive && maxConns > 1 {
+		// One connection per transport, used in turn (connSpread).
+		sp := &connSpread{trs: make([]*http.Transport, maxConns)}
+		for i := range sp.trs {
+			sp.trs[i] = o.transport(dial, tc, maxBody, 1, maxConns)
+		}
+		base = sp
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return &http.Client{
+		Transport: &loadTransport{base: base, maxBody: maxBody, seqHeader: o.SeqHeader},
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// countedDial is the client's dialer; with st it counts connections, and
+// handshakes through tc (the transports clone tc for every connection).
+func countedDial(tc *tls.Config, st *ConnStats) dialFunc {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if st == nil {
+		return dialer.DialContext
+	}
+	// VerifyConnection runs once per handshake, full or resumed.
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		st.handshakes.Add(1)
+		if cs.DidResume {
+			st.resumed.Add(1)
+		}
+		return nil
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		st.opened()
+		return &countedConn{Conn: conn, st: st}, nil
+	}
+}
+
+// maxConns is the per-host connection cap MaxConns asks for (0: none).
+func (o TransportOptions) maxConns() int {
+	switch {
+	case o.MaxConns < 0:
+		return 0
+	case o.MaxConns == 0 && (o.HTTP1 || o.NoKeepAlive):
+		if o.MaxInFlight > 0 {
+			return min(o.MaxInFlight, DefaultMaxConnsHTTP1)
+		}
+		return DefaultMaxConnsHTTP1
+	case o.MaxConns == 0:
+		return DefaultMaxConnsHTTP2
+	}
+	return o.MaxConns
+}
+
+// transport makes a transport of at most maxConns connections that may
+// hold 1/share of the HTTP/2 receive buffer (4 MiB in all).
+func (o TransportOptions) transport(dial dialFunc, tc *tls.Config, maxBody int64, maxConns, share int) *http.Transport {
+	tr := &http.Transport{
+		DialContext: dial,
+		// Its own copy: a transport sets NextProtos on it at first use.
+		TLSClientConfig:     tc.Clone(),
+		ForceAttemptHTTP2:   !o.HTTP1,
+		DisableKeepAlives:   o.NoKeepAlive,
+		MaxIdleConns:        10000,
+		MaxIdleConnsPerHost: 10000,
+		MaxConnsPerHost:     maxConns,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	if o.HTTP1 {
+		// A non-nil empty map is how net/http is told not to use HTTP/2.
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	} else if maxBody > 0 {
+		// HTTP/2 flow control: without this, each stream may buffer 4 MiB
+		// the OP pushed before the body cap reads a byte of it.
+		perStream := int(min(max(maxBody+1, 64<<10), 4<<20))
+		tr.HTTP2 = &http.HTTP2Config{
+			MaxReceiveBufferPerStream:     perStream,
+			MaxReceiveBufferPerConnection: max(perStream, (4<<20)/share),
+		}
+	}
+	return tr
+}
+
+// loadTransport refuses non-https URLs, caps answer bodies and drops
+// vegeta's sequence header.
+type loadTransport struct {
+	base      roundTripCloser
+	maxBody   int64
+	seqHeader bool
+}
+
+func (t *loadTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// Every poll carries a credential (a client assertion, the client's
+	// certificate): never over plain HTTP, as the CIBA client refuses too.
+	if err := client.RefuseInsecureRequest(req); err != nil {
+		return nil, err
+	}
+	if !t.seqHeader && req.Header.Get(headerSeq) != "" {
+		// A RoundTripper must not modify its request: send a shallow
+		// copy without the header.
+		r := *req
+		r.Header = req.Header.Clone()
+		r.Header.Del(headerSeq)
+		req = &r
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || t.maxBody < 0 {
+		return resp, err
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: t.maxBody, max: t.maxBody, status: resp.StatusCode}
+	return resp, nil
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (t *loadTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
+
+// roundTripCloser is an http.Transport or a connSpread of them.
+type roundTripCloser interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
+
+// connSpread sends requests in turn over transports of one connection
+// each. Go's HTTP/2 client puts each request on the first connection with
+// a free stream, so with a cap of 4 connections one carried most of a
+// run: its read loop, and the OP's serve loop for it, one goroutine each.
+// Measured against the reference OP in its own process (2 cores, polls at
+// --rate max): 10,375/s over Go's pool vs 12,876/s spread over 4 with 32
+// in flight; 10,602/s vs 15,355/s with 256.
+type connSpread struct {
+	trs  []*http.Transport
+	next atomic.Uint64
+}
+
+func (s *connSpread) RoundTrip(req *http.Request) (*http.Response, error) {
+	return s.trs[(s.next.Add(1)-1)%uint64(len(s.trs))].RoundTrip(req)
+}
+
+func (s *connSpread) CloseIdleConnections() {
+	for _, t := range s.trs {
+		t.CloseIdleConnections()
+	}
+}
+
+// cappedBody fails a read past max bytes. Close then closes the
+// connection's stream (HTTP/2 RST_STREAM) or the connection (HTTP/1.1)
+// instead of draining the rest.
+type cappedBody struct {
+	rc        io.ReadCloser
+	left, max int64
+	status    int
+	err       error
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	if int64(n) > b.left {
+		n = int(b.left)
+		b.err = fmt.Errorf("HTTP %d: %w (%d bytes)", b.status, ErrBodyTooLarge, b.max)
+		b.left = 0
+		return n, b.err
+	}
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }
