@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -146,7 +147,11 @@ func exactlyOnceUnderRaces(t *testing.T, edit func(*devenv.Options)) {
 	}
 
 	polls, decisions := 0, 0
-	ctx := w.ctx()
+	// A bound for the whole race, not a timing claim: world's 20 s per
+	// context was once too short for the bbolt store's 120 requests on a
+	// machine running other builds (CI saw polls cut short as "no answer").
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	for tick := 0; ; tick++ {
 		var round sync.WaitGroup
 		active := 0

@@ -131,7 +131,10 @@ func TestClientWaitEndsWithItsContext(t *testing.T) {
 		t.Fatalf("Wait: %v, want DeadlineExceeded", err)
 	}
 	h.send(t, "pending", "u", http.StatusCreated)
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	// The device is asked to answer at 9/10 of the deadline; 2 s leaves
+	// the answer 200 ms to arrive on a loaded machine (100 ms left 10 ms,
+	// and CI once saw the deadline first, with no state).
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel2()
 	if r, err := c.WaitSettled(ctx2, "pending"); !errors.Is(err, context.DeadlineExceeded) || r.ID != "pending" {
 		t.Fatalf("WaitSettled: %+v, %v; want the pending request and DeadlineExceeded", r, err)

@@ -34,7 +34,14 @@ const (
 	requestTimeout      = 30 * time.Second
 	dialTimeout         = 10 * time.Second
 	tlsHandshakeTimeout = 10 * time.Second
-	idleConnTimeout     = 90 * time.Second
+	// idleConnTimeout is below the 5 s keep-alive of Node.js servers
+	// (oidc-provider) and the CIBA 7.3 default poll interval of 5 s: a
+	// poll after a 5 s wait reused a connection the server was closing,
+	// and the POST failed with "connection reset by peer" (Go does not
+	// retry a written POST; seen in the interop test's denied flow and
+	// in the exactly-once check). A connection idle that long is
+	// dialled afresh instead.
+	idleConnTimeout = 4 * time.Second
 )
 
 // Config describes one registered client of the OP under test.
