@@ -23,9 +23,10 @@ import (
 // FlowConfig configures RunFlows.
 type FlowConfig struct {
 	RunOptions
-	// Client is a poll or ping client; its mode picks the scenario.
+	// Client is a poll, ping or push client; its mode picks the scenario.
 	Client *client.Client
-	// Receiver gets the ping notifications (CIBA 10.2); ping only.
+	// Receiver gets the ping notifications (CIBA 10.2) or the pushed
+	// tokens (CIBA 10.3); ping and push only.
 	Receiver *client.NotificationReceiver
 	// Device makes User approve after ApproveDelay; User must be one the
 	// device holds pending until told (outcome "never").
@@ -55,14 +56,19 @@ func (cfg *FlowConfig) scenario() (Scenario, error) {
 			return "", errors.New("load: a ping flow needs a notification receiver")
 		}
 		return ScenarioFlowPing, nil
+	case ciba.ModePush:
+		if cfg.Receiver == nil {
+			return "", errors.New("load: a push flow needs a notification receiver")
+		}
+		return ScenarioFlowPush, nil
 	}
-	return "", fmt.Errorf("load: flows run with poll or ping clients, not %s", cfg.Client.Mode())
+	return "", fmt.Errorf("load: flows run with poll, ping or push clients, not %s", cfg.Client.Mode())
 }
 
 // RunFlows runs complete CIBA flows at the rate for the duration: a
 // backchannel request (CIBA 7.1), the device's approval after
 // ApproveDelay, then the tokens by polling at the OP's interval (CIBA 7.3,
-// 10.1) or on the ping (CIBA 10.2). Each flow is one result: latency end to
+// 10.1), on the ping (CIBA 10.2) or pushed by the OP (CIBA 10.3). Each flow is one result: latency end to
 // end, and the approval-to-token time in HeaderApprovalToToken.
 func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	if err := cfg.check(); err != nil {
@@ -269,7 +275,7 @@ func (cfg *FlowConfig) one(ctx context.Context, name string, seq uint64) *vegeta
 	if err != nil {
 		return fail("backchannel request", ex, err)
 	}
-	// Watched from the ack: the ping stays out of reach of a flood even
+	// Watched from the ack: the ping or push stays out of reach of a flood even
 	// if it arrives before Wait below.
 	cfg.Receiver.Watch(ack.AuthReqID)
 	// Polling starts at once, as a real client's would (CIBA 7.3): the
@@ -313,6 +319,15 @@ func (cfg *FlowConfig) one(ctx context.Context, name string, seq uint64) *vegeta
 			return fail("token request", ex, err)
 		}
 		end = cfg.Clock.Now()
+	case ciba.ModePush:
+		n, err := cfg.Receiver.Wait(ctx, ack.AuthReqID)
+		if err != nil {
+			return fail("push delivery", nil, err)
+		}
+		end = cfg.Clock.Now()
+		if err := checkPush(n, ack.AuthReqID, p.ClientNotificationToken); err != nil {
+			return fail("push delivery", nil, err)
+		}
 	default:
 		p := <-pollDone
 		if p.err != nil {
@@ -324,4 +339,27 @@ func (cfg *FlowConfig) one(ctx context.Context, name string, seq uint64) *vegeta
 	res.Latency = end.Sub(t0)
 	res.Headers = http.Header{HeaderApprovalToToken: {strconv.FormatInt(int64(max(0, end.Sub(approved))), 10)}}
 	return res
+}
+
+// checkPush checks a push for the request authReqID: sent with the
+// request's client_notification_token as bearer, and a token payload with
+// the request's auth_req_id, an access token, its type and an ID token
+// (CIBA 10.3.1). An error payload (CIBA 12) comes back as *ciba.Error, so
+// it is counted with the OAuth errors of the other modes.
+func checkPush(n client.Notification, authReqID, bearer string) error {
+	if n.BearerToken != bearer {
+		return errors.New("the push's bearer token is not the request's client_notification_token (CIBA 10.3)")
+	}
+	tok, perr, err := n.PushPayload()
+	switch {
+	case err != nil:
+		return err
+	case perr != nil:
+		return &ciba.Error{Code: perr.Error, Description: perr.ErrorDescription}
+	case tok.AuthReqID != authReqID:
+		return errors.New("the token payload's auth_req_id is not the request's (CIBA 10.3.1)")
+	case tok.AccessToken == "" || tok.TokenType == "" || tok.IDToken == "":
+		return errors.New("the token payload lacks access_token, token_type or id_token (CIBA 10.3.1)")
+	}
+	return nil
 }

@@ -239,7 +239,14 @@ type flowWorld struct {
 
 func startFlowWorld(t *testing.T) *flowWorld {
 	t.Helper()
-	env, err := devenv.Start(t.Context(), devenv.Options{})
+	return startFlowWorldWith(t, devenv.Options{})
+}
+
+// startFlowWorldWith is startFlowWorld with the environment's options
+// (PushAllowed: the OP without FAPI, with push and secret clients).
+func startFlowWorldWith(t *testing.T, o devenv.Options) *flowWorld {
+	t.Helper()
+	env, err := devenv.Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,18 +276,28 @@ func startFlowWorld(t *testing.T) *flowWorld {
 }
 
 func TestRunFlows(t *testing.T) {
-	fw := startFlowWorld(t)
-	env, driver, receivers := fw.env, fw.driver, fw.receivers
+	// One environment per profile, shared by its cases: FAPI-CIBA, and
+	// CIBA Core without FAPI for push and the secret clients.
+	worlds := map[bool]*flowWorld{}
 	for _, tt := range []struct {
 		clientID string
 		scenario Scenario
-	}{{"poll-mtls", ScenarioFlowPoll}, {"ping-mtls", ScenarioFlowPing}} {
-		t.Run(string(tt.scenario), func(t *testing.T) {
-			w := newWorld(t, env, tt.clientID)
+		noFAPI   bool
+	}{
+		{"poll-mtls", ScenarioFlowPoll, false}, {"ping-mtls", ScenarioFlowPing, false},
+		{"push-pkjwt-es256", ScenarioFlowPush, true},
+		{"poll-secret-basic", ScenarioFlowPoll, true}, {"ping-secret-post", ScenarioFlowPing, true},
+	} {
+		if worlds[tt.noFAPI] == nil {
+			worlds[tt.noFAPI] = startFlowWorldWith(t, devenv.Options{PushAllowed: tt.noFAPI})
+		}
+		fw := worlds[tt.noFAPI]
+		t.Run(string(tt.scenario)+"/"+tt.clientID, func(t *testing.T) {
+			w := newWorld(t, fw.env, tt.clientID)
 			var out bytes.Buffer
 			sum, err := RunFlows(t.Context(), FlowConfig{
 				RunOptions: RunOptions{Rate: Rate{Freq: 6, Per: time.Second}, Duration: 500 * time.Millisecond, Output: &out},
-				Client:     w.c, Receiver: receivers.For(tt.clientID), Device: driver, User: w.user,
+				Client:     w.c, Receiver: fw.receivers.For(tt.clientID), Device: fw.driver, User: w.user,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -294,6 +311,21 @@ func TestRunFlows(t *testing.T) {
 			res := decodeAll(t, &out)
 			if uint64(len(res)) != sum.Requests.Sent || res[0].Method != MethodFlow || res[0].Headers.Get(HeaderApprovalToToken) == "" {
 				t.Fatalf("%d flow results written for %d flows: %+v", len(res), sum.Requests.Sent, res)
+			}
+			if tt.scenario != ScenarioFlowPush {
+				return
+			}
+			// Completed by push: one token delivery per flow reached the
+			// client's receiver, and the client never called the token
+			// endpoint for it.
+			var pushes uint64
+			for _, n := range fw.receivers.For(tt.clientID).Notifications() {
+				if tok, _, err := n.PushPayload(); err == nil && tok != nil && tok.AccessToken != "" {
+					pushes++
+				}
+			}
+			if pushes < sum.Requests.OK {
+				t.Fatalf("%d token pushes received for %d completed flows", pushes, sum.Requests.OK)
 			}
 		})
 	}
