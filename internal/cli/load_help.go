@@ -62,6 +62,8 @@ clients as for load poll (client_secret picks a secret client).
 It reports flows per second, approval-to-token and end-to-end latency, and
 failed flows. With a fixed --approve-delay every poll flow has the same
 phase, so its approval-to-token time is the interval minus the delay.
+Approval is taken when the device's call returns, so a push the OP sends
+before answering it counts as 0.
 Flows due while --max-in-flight flows are still running are dropped and
 counted. Latency thresholds (--threshold 'p(99)<600ms', k6's grammar) judge
 approval-to-token; rate judges completed flows per second; errors the share
