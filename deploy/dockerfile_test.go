@@ -93,6 +93,20 @@ func TestDockerfileMatchesDeploy(t *testing.T) {
 			t.Errorf("build command %q lacks %q (a static binary of the command)", build, want)
 		}
 	}
+	// `ciba-check version` in the image names its commit only when the
+	// build stamps VCS information and the context holds .git.
+	if !strings.Contains(build, "-buildvcs=true") {
+		t.Errorf("build command %q lacks -buildvcs=true: the image's version would name no revision", build)
+	}
+	ignore, err := os.ReadFile(filepath.Join("..", ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(ignore), "\n") {
+		if l := strings.TrimSuffix(strings.TrimSpace(line), "/"); l == ".git" || l == "/.git" {
+			t.Errorf(".dockerignore drops .git: the build cannot stamp the revision")
+		}
+	}
 	out := regexp.MustCompile(`-o (\S+)`).FindStringSubmatch(build)
 	if out == nil || !strings.Contains(d.instructionsText("COPY"), out[1]) {
 		t.Errorf("the run stage does not copy the built binary %v", out)
