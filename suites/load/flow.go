@@ -280,10 +280,6 @@ func (cfg *FlowConfig) one(ctx context.Context, name string, seq uint64) *vegeta
 	cfg.Receiver.Watch(ack.AuthReqID)
 	// Polling starts at once, as a real client's would (CIBA 7.3): the
 	// user's approval then lands at a random phase of the interval.
-	type polled struct {
-		err error
-		at  time.Time
-	}
 	var pollDone chan polled
 	if c.Mode() == ciba.ModePoll {
 		pollDone = make(chan polled, 1)
@@ -309,36 +305,50 @@ func (cfg *FlowConfig) one(ctx context.Context, name string, seq uint64) *vegeta
 	// Approval is taken as the moment the device reports it done (it has
 	// called the OP back); a poll answered in between counts as 0.
 	approved := cfg.Clock.Now()
-	var end time.Time
-	switch c.Mode() {
-	case ciba.ModePing:
-		if _, err := cfg.Receiver.Wait(ctx, ack.AuthReqID); err != nil {
-			return fail("ping notification", nil, err)
-		}
-		if _, ex, err := c.Token(ctx, ack.AuthReqID); err != nil {
-			return fail("token request", ex, err)
-		}
-		end = cfg.Clock.Now()
-	case ciba.ModePush:
-		n, err := cfg.Receiver.Wait(ctx, ack.AuthReqID)
-		if err != nil {
-			return fail("push delivery", nil, err)
-		}
-		end = cfg.Clock.Now()
-		if err := checkPush(n, ack.AuthReqID, p.ClientNotificationToken); err != nil {
-			return fail("push delivery", nil, err)
-		}
-	default:
-		p := <-pollDone
-		if p.err != nil {
-			return fail("polling", nil, p.err)
-		}
-		end = p.at
+	end, step, ex, err := cfg.tokens(ctx, ack.AuthReqID, p.ClientNotificationToken, pollDone)
+	if err != nil {
+		return fail(step, ex, err)
 	}
 	res.Code = http.StatusOK
 	res.Latency = end.Sub(t0)
 	res.Headers = http.Header{HeaderApprovalToToken: {strconv.FormatInt(int64(max(0, end.Sub(approved))), 10)}}
 	return res
+}
+
+// polled is how a flow's polling ended.
+type polled struct {
+	err error
+	at  time.Time
+}
+
+// tokens waits for the tokens of an approved request in the client's mode
+// and returns when they were in hand, or the failed step and its error.
+func (cfg *FlowConfig) tokens(ctx context.Context, authReqID, bearer string, pollDone <-chan polled) (time.Time, string, *client.Exchange, error) {
+	switch cfg.Client.Mode() {
+	case ciba.ModePing:
+		if _, err := cfg.Receiver.Wait(ctx, authReqID); err != nil {
+			return time.Time{}, "ping notification", nil, err
+		}
+		if _, ex, err := cfg.Client.Token(ctx, authReqID); err != nil {
+			return time.Time{}, "token request", ex, err
+		}
+		return cfg.Clock.Now(), "", nil, nil
+	case ciba.ModePush:
+		n, err := cfg.Receiver.Wait(ctx, authReqID)
+		if err != nil {
+			return time.Time{}, "push delivery", nil, err
+		}
+		end := cfg.Clock.Now()
+		if err := checkPush(n, authReqID, bearer); err != nil {
+			return time.Time{}, "push delivery", nil, err
+		}
+		return end, "", nil, nil
+	}
+	p := <-pollDone
+	if p.err != nil {
+		return time.Time{}, "polling", nil, p.err
+	}
+	return p.at, "", nil, nil
 }
 
 // checkPush checks a push for the request authReqID: sent with the
