@@ -152,6 +152,10 @@ func TestLoadPollExitCodes(t *testing.T) {
 		{name: "malformed threshold", args: []string{"--threshold", "p99<<5"}, wantCode: ExitUsage, wantErr: "--threshold"},
 		{name: "missing target", args: []string{"--target", filepath.Join(dir, "nope.yaml")}, wantCode: ExitUsage, wantErr: "nope.yaml"},
 		{name: "unknown client", args: []string{"-q", "--client", "nobody"}, wantCode: ExitUsage, wantErr: `--client "nobody" is not in the target`},
+		// The embedded OP without FAPI has client-secret clients.
+		{name: "secret client without FAPI", args: []string{"-q", "--no-fapi", "--auth", "client_secret_basic", "--threshold", "errors==0"},
+			wantCode: ExitOK, wantOut: []string{"scenario      poll (client poll-secret-basic)", "✓ errors==0"}},
+		{name: "no secret client under FAPI", args: []string{"-q", "--auth", "client_secret"}, wantCode: ExitUsage, wantErr: "the target has no poll client with --auth client_secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,9 +3,11 @@ package load
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/pki"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
@@ -328,6 +331,32 @@ func TestRunFlows(t *testing.T) {
 				t.Fatalf("%d token pushes received for %d completed flows", pushes, sum.Requests.OK)
 			}
 		})
+	}
+}
+
+// TestRunFlowsPushNotDelivered: a push that never reaches the client's
+// receiver by the flow's deadline is a failed flow, not a hang.
+func TestRunFlowsPushNotDelivered(t *testing.T) {
+	fw := startFlowWorldWith(t, devenv.Options{PushAllowed: true})
+	w := newWorld(t, fw.env, "push-pkjwt-es256")
+	// A receiver the OP does not push to: nothing ever arrives.
+	cert, err := pki.SelfSignedClient(rand.Reader, time.Now(), "deaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deaf, err := client.NewNotificationReceiver(client.ReceiverConfig{Listen: "127.0.0.1:0", TLSCert: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := RunFlows(t.Context(), FlowConfig{
+		RunOptions: RunOptions{Rate: Rate{Freq: 6, Per: time.Second}, Duration: 300 * time.Millisecond},
+		Client:     w.c, Receiver: deaf, Device: fw.driver, User: w.user, FlowTimeout: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Scenario != string(ScenarioFlowPush) || sum.Requests.Sent == 0 || sum.Requests.OK != 0 || len(sum.Errors) == 0 || !strings.Contains(sum.Errors[0].Error, "push delivery") {
+		t.Fatalf("requests %+v errors %+v: want every flow failed at the push delivery", sum.Requests, sum.Errors)
 	}
 }
 
