@@ -75,6 +75,16 @@ const (
 // FAPIAlgs are the JWS algorithms FAPI permits, in preference order.
 var FAPIAlgs = []string{AlgPS256, AlgES256}
 
+// AlgEdDSA is the JWS algorithm of Ed25519 keys (RFC 8037 3.1).
+const AlgEdDSA = "EdDSA"
+
+// PlainAlgs are the asymmetric JWS algorithms a client may sign with
+// outside FAPI (CIBA Core 1.0 names none): FAPI's two, then the other RSA
+// ones, ECDSA on P-384 and P-521, and EdDSA; a fresh slice each call.
+func PlainAlgs() []string {
+	return []string{AlgPS256, AlgES256, AlgRS256, "RS384", "RS512", "PS384", "PS512", "ES384", "ES512", AlgEdDSA}
+}
+
 // Form parameters of the backchannel authentication request (CIBA 7.1) and
 // the token request (CIBA 10.1).
 const (

@@ -373,13 +373,16 @@ func TestTargetErrorStillWritesReports(t *testing.T) {
 	tgt.Clients = append([]target.Client(nil), env.Target.Clients...)
 	tgt.Clients[0].ID = "no-such-client"
 	junit, html := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html")
-	r := runAgainst(t, bin, dir, &tgt, 90*time.Second, "--junit", junit, "--html", html)
+	jsonFile, md := filepath.Join(dir, "report.json"), filepath.Join(dir, "summary.md")
+	r := runAgainst(t, bin, dir, &tgt, 90*time.Second, "--junit", junit, "--html", html, "--json", jsonFile, "--md", md)
 	if r.code != 2 {
 		t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", r.code, tail(r.stdout, 30), r.stderr)
 	}
 	for name, want := range map[string][]string{
-		junit: {`errors="1"`, `<error message="run: `, "client no-such-client", "invalid_client", "the target could not be tested"},
-		html:  {">Target error<", "The target could not be tested; no check ran.", "client no-such-client", "invalid_client"},
+		junit:    {`errors="1"`, `<error message="run: `, "client no-such-client", "invalid_client", "the target could not be tested"},
+		html:     {">Target error<", "The target could not be tested; no check ran.", "client no-such-client", "invalid_client"},
+		jsonFile: {`"error": "run: `, "client no-such-client", "invalid_client"},
+		md:       {"## ciba-check: ⛔ target error", "The target could not be tested; no check ran: run: ", "client no-such-client", `invalid\_client`}, // Markdown escapes _
 	} {
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -387,9 +390,17 @@ func TestTargetErrorStillWritesReports(t *testing.T) {
 		}
 		for _, w := range want {
 			if !strings.Contains(string(data), w) {
-				t.Errorf("%s lacks %q", filepath.Base(name), w)
+				t.Errorf("%s lacks %q:\n%s", filepath.Base(name), w, tail(string(data), 20))
 			}
 		}
+	}
+	// The JSON verdict is the target error, with no check results.
+	rep := readJSON(t, jsonFile)
+	if msg, _ := rep["error"].(string); !strings.Contains(msg, "client no-such-client") {
+		t.Errorf("JSON error %q, want the target error", msg)
+	}
+	if checks, _ := rep["checks"].([]any); len(checks) != 0 {
+		t.Errorf("JSON holds %d check results, want none", len(checks))
 	}
 }
 

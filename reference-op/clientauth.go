@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -175,10 +176,14 @@ func (op *OP) assertionIssuer(assertion, formClientID string) (*Client, claims, 
 
 // verifiedAssertion is the claims of c's client assertion once its
 // signature verifies: PS256 or ES256 with c's keys (FAPI-RW 8.6; none,
-// HS256 and RS256 are refused), or HS256 keyed with c's client_secret for
-// client_secret_jwt (OIDC Core 9).
+// HS256 and RS256 are refused), with FAPI off also the alg c registered,
+// or HS256 keyed with c's client_secret for client_secret_jwt (OIDC Core 9).
 func (op *OP) verifiedAssertion(assertion string, c *Client, unverified claims) (claims, error) {
-	v := verification{keys: c.JWKS.Keys, algs: []string{ciba.AlgPS256, ciba.AlgES256}}
+	algs := []string{ciba.AlgPS256, ciba.AlgES256}
+	if !op.fapi() && c.RequestSigningAlg != "" && !slices.Contains(algs, c.RequestSigningAlg) {
+		algs = append(algs, c.RequestSigningAlg)
+	}
+	v := verification{keys: c.JWKS.Keys, algs: algs}
 	if c.AuthMethod == ciba.AuthClientSecretJWT {
 		v = verification{keys: []jose.JSONWebKey{{Key: []byte(c.Secret), Algorithm: ciba.AlgHS256}}, algs: []string{ciba.AlgHS256}}
 	}

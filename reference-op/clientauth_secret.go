@@ -14,10 +14,6 @@ import (
 // minHS256Secret is the shortest HS256 key RFC 7518 3.2 allows.
 const minHS256Secret = 32
 
-// plainRequestAlgs are the request-object algorithms a client may register
-// with FAPI off, beside PS256 and ES256.
-var plainRequestAlgs = []string{ciba.AlgRS256, "RS384", "RS512", "PS384", "PS512"}
-
 func usesSecret(m ciba.AuthMethod) bool {
 	return m == ciba.AuthClientSecretBasic || m == ciba.AuthClientSecretPost || m == ciba.AuthClientSecretJWT
 }

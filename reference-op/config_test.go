@@ -65,6 +65,11 @@ func TestNewValidatesConfig(t *testing.T) {
 			c.Clients[0].NotificationEndpoint = "http://client.example/cb"
 		}, "https"},
 		{"RS256 request alg", func(c *refop.Config) { c.Clients[0].RequestSigningAlg = "RS256" }, "PS256 or ES256"},
+		{"ES384 request alg under FAPI", func(c *refop.Config) { c.Clients[0].RequestSigningAlg = "ES384" }, "PS256 or ES256"},
+		{"EdDSA request alg under FAPI", func(c *refop.Config) { c.Clients[0].RequestSigningAlg = "EdDSA" }, "PS256 or ES256"},
+		{"ES512 request alg with FAPI off", func(c *refop.Config) { c.PushAllowed = true; c.Clients[0].RequestSigningAlg = "ES512" }, ""},
+		{"EdDSA request alg with FAPI off", func(c *refop.Config) { c.PushAllowed = true; c.Clients[0].RequestSigningAlg = "EdDSA" }, ""},
+		{"HS256 request alg with FAPI off", func(c *refop.Config) { c.PushAllowed = true; c.Clients[0].RequestSigningAlg = "HS256" }, "FAPI off: any of"},
 		{"private key in client JWKS", func(c *refop.Config) { c.Clients[0].JWKS.Keys[0].Key = ecKey(t) }, "public key"},
 		{"small RSA client key", func(c *refop.Config) { c.Clients[0].JWKS.Keys[0].Key = &small.PublicKey }, "2048"},
 		{"pkjwt without keys", func(c *refop.Config) { c.Clients[0].JWKS.Keys = nil }, "JWKS"},

@@ -158,8 +158,8 @@ func validateClient(cfg Config, c Client) error {
 			return fmt.Errorf("client %q: %s mode needs an https notification endpoint, got %q (CIBA 4)", c.ID, c.DeliveryMode, c.NotificationEndpoint)
 		}
 	}
-	if c.RequestSigningAlg != "" && !slices.Contains(ciba.FAPIAlgs, c.RequestSigningAlg) && (!cfg.PushAllowed || !slices.Contains(plainRequestAlgs, c.RequestSigningAlg)) {
-		return fmt.Errorf("client %q: request signing alg %q: must be PS256 or ES256 (FAPI off: also %v)", c.ID, c.RequestSigningAlg, plainRequestAlgs)
+	if c.RequestSigningAlg != "" && !slices.Contains(ciba.FAPIAlgs, c.RequestSigningAlg) && (!cfg.PushAllowed || !slices.Contains(ciba.PlainAlgs(), c.RequestSigningAlg)) {
+		return fmt.Errorf("client %q: request signing alg %q: must be PS256 or ES256 (FAPI off: any of %v)", c.ID, c.RequestSigningAlg, ciba.PlainAlgs())
 	}
 	if err := validateClientKeys(c); err != nil {
 		return err

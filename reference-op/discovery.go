@@ -19,6 +19,7 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 		modes = append(modes, ciba.ModePush)
 	}
 	algs := slices.Clone(ciba.FAPIAlgs)
+	clientAlgs := slices.Clone(algs) // with FAPI off also what clients registered
 	scopes := []string{"openid"}
 	for _, c := range op.clients {
 		for _, s := range c.Scopes {
@@ -26,8 +27,12 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 				scopes = append(scopes, s)
 			}
 		}
+		if a := c.RequestSigningAlg; !op.fapi() && a != "" && !slices.Contains(clientAlgs, a) {
+			clientAlgs = append(clientAlgs, a)
+		}
 	}
 	sort.Strings(scopes[1:])
+	sort.Strings(clientAlgs[len(algs):])
 	claims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "at_hash"}
 	for _, u := range op.users {
 		for k := range u.Claims {
@@ -46,7 +51,7 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 		RevocationEndpoint:                     op.endpoint(PathRevoke),
 		BackchannelAuthenticationEndpoint:      op.endpoint(PathBackchannel),
 		BackchannelTokenDeliveryModesSupported: modes,
-		BackchannelAuthenticationRequestSigningAlgs: algs,
+		BackchannelAuthenticationRequestSigningAlgs: clientAlgs,
 		BackchannelUserCodeParameterSupported:       true,
 		ScopesSupported:                             scopes,
 		// No authorization endpoint exists; "none" is the registered
@@ -57,7 +62,7 @@ func (op *OP) Metadata() ciba.ProviderMetadata {
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           algs,
 		TokenEndpointAuthMethodsSupported:          op.authMethodsSupported(),
-		TokenEndpointAuthSigningAlgValuesSupported: algs,
+		TokenEndpointAuthSigningAlgValuesSupported: clientAlgs,
 		ClaimsSupported:                            claims,
 		ACRValuesSupported:                         []string{ACRMultiFactor, ACRSingleFactor},
 		TLSClientCertificateBoundAccessTokens:      true,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/tls"
@@ -14,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -245,10 +248,12 @@ func (ca *CA) Write(certFile, keyFile string) error {
 }
 
 // LoadSigningKey reads a private JWS signing key from a JSON JWK file or a
-// PEM private key (PKCS#8, PKCS#1 or SEC1). The key must suit PS256 (RSA
-// ≥ 2048 bits) or ES256 (ECDSA P-256), the FAPI algorithms (FAPI-RW 8.6).
-// A PEM key, or a JWK without alg, gets the algorithm its type implies; a
-// key without kid gets its RFC 7638 thumbprint.
+// PEM private key (PKCS#8, PKCS#1 or SEC1): RSA (≥ 2048 bits), ECDSA on
+// P-256, P-384 or P-521, or Ed25519. A PEM key, or a JWK without alg, gets
+// the algorithm its type implies (PS256, ES256, ES384, ES512, EdDSA); a
+// JWK's alg must fit its key (KeyFitsAlg). Whether FAPI allows the
+// algorithm (PS256, ES256 only) is the caller's to check. A key without
+// kid gets its RFC 7638 thumbprint.
 func LoadSigningKey(file string) (jose.JSONWebKey, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -283,8 +288,8 @@ func parseSigningKey(data []byte) (jose.JSONWebKey, error) {
 	}
 	if jwk.Algorithm == "" {
 		jwk.Algorithm = alg
-	} else if jwk.Algorithm != alg {
-		return jose.JSONWebKey{}, fmt.Errorf("JWK alg %q does not fit its key; want %s", jwk.Algorithm, alg)
+	} else if err := KeyFitsAlg(jwk.Algorithm, jwk.Key); err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("JWK alg %q does not fit its key: %w", jwk.Algorithm, err)
 	}
 	if jwk.Use == "" {
 		jwk.Use = "sig"
@@ -310,7 +315,9 @@ func Thumbprint(key jose.JSONWebKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
-// algForKey maps a private key to its FAPI signing algorithm (FAPI-RW 8.6).
+// algForKey maps a private key to the signing algorithm its type implies:
+// PS256 for RSA (at least 2048 bits, FAPI-RW 8.6), ES256, ES384 or ES512
+// for ECDSA on P-256, P-384 or P-521, EdDSA for Ed25519 (RFC 8037).
 func algForKey(key any) (string, error) {
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
@@ -319,12 +326,58 @@ func algForKey(key any) (string, error) {
 		}
 		return ciba.AlgPS256, nil
 	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() {
-			return "", fmt.Errorf("EC key on curve %s; ES256 needs P-256", k.Curve.Params().Name)
+		for _, alg := range []string{ciba.AlgES256, "ES384", "ES512"} {
+			if k.Curve == ecCurve(alg) {
+				return alg, nil
+			}
 		}
-		return ciba.AlgES256, nil
+		return "", fmt.Errorf("EC key on curve %s; ES256, ES384 and ES512 need P-256, P-384 or P-521", k.Curve.Params().Name)
+	case ed25519.PrivateKey:
+		return ciba.AlgEdDSA, nil
 	default:
-		return "", fmt.Errorf("key of type %T is not an RSA or ECDSA P-256 private key", key)
+		return "", fmt.Errorf("key of type %T is not an RSA, ECDSA (P-256, P-384, P-521) or Ed25519 private key", key)
+	}
+}
+
+// ecCurve is the curve of an ECDSA JWS algorithm (RFC 7518 3.4), or nil.
+func ecCurve(alg string) elliptic.Curve {
+	switch alg {
+	case ciba.AlgES256:
+		return elliptic.P256()
+	case "ES384":
+		return elliptic.P384()
+	case "ES512":
+		return elliptic.P521()
+	}
+	return nil
+}
+
+// KeyFitsAlg says why the private key cannot sign with the asymmetric JWS
+// algorithm alg, or nil when it can: RS256..512 and PS256..512 need an RSA
+// key, ES256/384/512 an ECDSA key on P-256/P-384/P-521, EdDSA Ed25519.
+func KeyFitsAlg(alg string, key any) error {
+	implied, err := algForKey(key)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !slices.Contains(ciba.PlainAlgs(), alg):
+		return fmt.Errorf("%q is not an asymmetric JWS algorithm (%s)", alg, strings.Join(ciba.PlainAlgs(), ", "))
+	case keyKind(alg) != keyKind(implied):
+		return fmt.Errorf("%s needs an %s key, not the %s key", alg, keyKind(alg), keyKind(implied))
+	}
+	return nil
+}
+
+// keyKind names the key type a JWS algorithm needs.
+func keyKind(alg string) string {
+	switch {
+	case alg == ciba.AlgEdDSA:
+		return "Ed25519"
+	case ecCurve(alg) != nil:
+		return "ECDSA " + ecCurve(alg).Params().Name
+	default:
+		return "RSA"
 	}
 }
 

@@ -14,6 +14,7 @@ package pki
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/tls"
@@ -24,6 +25,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,19 +48,24 @@ const (
 	validity = 2 * 365 * 24 * time.Hour
 )
 
-// GenerateSigningKey makes a private JWS signing key: RSA 2048 for PS256,
-// ECDSA P-256 for ES256, the only algorithms FAPI permits (FAPI-RW 8.6).
-// The JWK carries kid, alg and use "sig".
+// GenerateSigningKey makes a private JWS signing key for alg: RSA 2048 for
+// PS256 (and RS256..512, PS384/512), ECDSA P-256/P-384/P-521 for
+// ES256/384/512, Ed25519 for EdDSA. FAPI permits PS256 and ES256 only
+// (FAPI-RW 8.6); the others are for CIBA Core clients. The JWK carries
+// kid, alg and use "sig".
 func GenerateSigningKey(rand io.Reader, alg, kid string) (jose.JSONWebKey, error) {
+	if !slices.Contains(ciba.PlainAlgs(), alg) {
+		return jose.JSONWebKey{}, fmt.Errorf("pki: signing algorithm %q is not one of %s", alg, strings.Join(ciba.PlainAlgs(), ", "))
+	}
 	var key crypto.Signer
 	var err error
-	switch alg {
-	case ciba.AlgPS256:
-		key, err = rsa.GenerateKey(rand, rsaBits)
-	case ciba.AlgES256:
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand)
+	switch {
+	case alg == ciba.AlgEdDSA:
+		_, key, err = ed25519.GenerateKey(rand)
+	case ecCurve(alg) != nil:
+		key, err = ecdsa.GenerateKey(ecCurve(alg), rand)
 	default:
-		return jose.JSONWebKey{}, fmt.Errorf("pki: signing algorithm %q is not one of %s", alg, strings.Join(ciba.FAPIAlgs, ", "))
+		key, err = rsa.GenerateKey(rand, rsaBits)
 	}
 	if err != nil {
 		return jose.JSONWebKey{}, fmt.Errorf("pki: generating %s key: %w", alg, err)

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -23,24 +24,34 @@ import (
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func TestGenerateSigningKey(t *testing.T) {
+	rsa2048 := func(t *testing.T, k jose.JSONWebKey) {
+		if rk, ok := k.Key.(*rsa.PrivateKey); !ok || rk.N.BitLen() != 2048 {
+			t.Fatalf("key = %T, want RSA 2048", k.Key)
+		}
+	}
+	onCurve := func(c elliptic.Curve) func(t *testing.T, k jose.JSONWebKey) {
+		return func(t *testing.T, k jose.JSONWebKey) {
+			if ek, ok := k.Key.(*ecdsa.PrivateKey); !ok || ek.Curve != c {
+				t.Fatalf("key = %T, want ECDSA %s", k.Key, c.Params().Name)
+			}
+		}
+	}
 	tests := []struct {
 		alg     string
 		wantErr string
 		check   func(t *testing.T, k jose.JSONWebKey)
 	}{
-		{alg: "PS256", check: func(t *testing.T, k jose.JSONWebKey) {
-			rk, ok := k.Key.(*rsa.PrivateKey)
-			if !ok || rk.N.BitLen() != 2048 {
-				t.Fatalf("key = %T, want RSA 2048", k.Key)
+		{alg: "PS256", check: rsa2048},
+		{alg: "ES256", check: onCurve(elliptic.P256())},
+		{alg: "ES384", check: onCurve(elliptic.P384())},
+		{alg: "ES512", check: onCurve(elliptic.P521())},
+		{alg: "EdDSA", check: func(t *testing.T, k jose.JSONWebKey) {
+			if _, ok := k.Key.(ed25519.PrivateKey); !ok {
+				t.Fatalf("key = %T, want Ed25519", k.Key)
 			}
 		}},
-		{alg: "ES256", check: func(t *testing.T, k jose.JSONWebKey) {
-			ek, ok := k.Key.(*ecdsa.PrivateKey)
-			if !ok || ek.Curve != elliptic.P256() {
-				t.Fatalf("key = %T, want ECDSA P-256", k.Key)
-			}
-		}},
-		{alg: "RS256", wantErr: `"RS256" is not one of PS256, ES256`},
+		{alg: "RS384", check: rsa2048},
+		{alg: "HS256", wantErr: `"HS256" is not one of PS256, ES256, RS256`},
 		{alg: "", wantErr: `"" is not one of`},
 	}
 	for _, tt := range tests {
@@ -204,7 +215,7 @@ func TestLoadSigningKeyErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +250,7 @@ func TestLoadSigningKeyErrors(t *testing.T) {
 		{"cert-only", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "no PEM private key block"},
 		{"corrupt", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "invalid PRIVATE KEY block"},
 		{"rsa1024", pkcs8(small), "1024 bits"},
-		{"p384", pkcs8(p384), "P-384"},
+		{"p224", pkcs8(p224), "P-224"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

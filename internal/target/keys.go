@@ -3,6 +3,7 @@ package target
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -10,13 +11,11 @@ import (
 	"github.com/ciba-check/ciba-check/internal/pki"
 )
 
-// rsaAlgs are the JWS algorithms an RSA key may be registered for beyond
-// the PS256 its type implies (fapi: false only).
-var rsaAlgs = []string{"RS256", "RS384", "RS512", "PS384", "PS512"}
-
 // LoadSigningKey reads the client's signing key; a client without one
-// gets the zero key. When alg is configured it must fit the key; an RSA
-// key may be registered for any RSA algorithm.
+// gets the zero key. When alg is configured it must fit the key (RS*/PS*
+// an RSA key, ES256/384/512 a P-256/P-384/P-521 key, EdDSA an Ed25519
+// key) and the key signs with it; otherwise the key's type implies its
+// alg. Under FAPI that alg must be PS256 or ES256 (FAPI-RW 8.6).
 func (c *Client) LoadSigningKey() (jose.JSONWebKey, error) {
 	if c.SigningKey == "" {
 		return jose.JSONWebKey{}, nil
@@ -25,11 +24,14 @@ func (c *Client) LoadSigningKey() (jose.JSONWebKey, error) {
 	if err != nil {
 		return jose.JSONWebKey{}, c.fieldError("signing_key", err)
 	}
-	if key.Algorithm == ciba.AlgPS256 && contains(rsaAlgs, c.Alg) {
+	if c.Alg != "" && c.Alg != key.Algorithm {
+		if err := pki.KeyFitsAlg(c.Alg, key.Key); err != nil {
+			return jose.JSONWebKey{}, c.fieldError("signing_key", fmt.Errorf("alg %s does not fit the %s key in %s: %w", c.Alg, key.Algorithm, c.SigningKey, err))
+		}
 		key.Algorithm = c.Alg
 	}
-	if c.Alg != "" && c.Alg != key.Algorithm {
-		return jose.JSONWebKey{}, c.fieldError("signing_key", fmt.Errorf("alg %s does not fit the %s key in %s", c.Alg, key.Algorithm, c.SigningKey))
+	if c.places != nil && c.places.fapi && !slices.Contains(ciba.FAPIAlgs, key.Algorithm) {
+		return jose.JSONWebKey{}, c.fieldError("signing_key", fmt.Errorf("the key in %s signs with %s; FAPI allows only PS256 and ES256 (FAPI-RW 8.6); set fapi: false for a CIBA Core OP", c.SigningKey, key.Algorithm))
 	}
 	return key, nil
 }

@@ -122,7 +122,7 @@ func (p *parse) recordLines(t *Target) {
 		if pos, ok := p.keyPos[path]; ok {
 			t.Clients[i].Line = pos.Line
 		}
-		pl := &places{file: p.file, path: path, pos: map[string][2]int{}}
+		pl := &places{file: p.file, path: path, pos: map[string][2]int{}, fapi: t.FAPI}
 		for _, f := range []string{"signing_key", "tls_cert", "tls_key", "notification.tls_cert", "notification.tls_key"} {
 			if pos, ok := p.keyPos[path+"."+f]; ok {
 				pl.pos[f] = [2]int{pos.Line, pos.Column}

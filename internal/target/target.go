@@ -25,7 +25,7 @@
 //	    signing_key: keys/poll-pkjwt-es256.jwk   # private JWK or PEM file; required for private_key_jwt and signed requests
 //	    signed: true                         # default: true when signing_key is given. false sends the backchannel
 //	                                         #   request as plain form parameters (CIBA 7.1); fapi: true requires signed
-//	    alg: ES256                           # PS256 | ES256 (fapi: true); fapi: false also RS256..RS512, PS384, PS512; default from the key
+//	    alg: ES256                           # PS256 | ES256 (fapi: true); fapi: false also RS256..512, PS384/512, ES384/512, EdDSA; default from the key
 //	    tls_cert: certs/poll-pkjwt-es256.pem # client certificate; required for tls_client_auth and
 //	    tls_key: certs/poll-pkjwt-es256.key  #   self_signed_tls_client_auth; give both or neither
 //	    scope: openid profile                # default "openid"
@@ -153,6 +153,9 @@ type places struct {
 	file string
 	path string            // "clients[1]"
 	pos  map[string][2]int // field ("tls_key", "notification.tls_cert") -> line, column
+	// fapi is the file's profile: under FAPI the signing key's alg must
+	// be PS256 or ES256 (FAPI-RW 8.6).
+	fapi bool
 }
 
 // fieldError reports err, a problem with the file named by field, as a

@@ -15,8 +15,6 @@ var (
 	authMethods   = []ciba.AuthMethod{ciba.AuthPrivateKeyJWT, ciba.AuthTLSClient, ciba.AuthSelfSignedTLSClient}
 	secretMethods = []ciba.AuthMethod{ciba.AuthClientSecretBasic, ciba.AuthClientSecretPost, ciba.AuthClientSecretJWT}
 	allAuth       = append(append([]ciba.AuthMethod(nil), authMethods...), secretMethods...)
-	// plainAlgs are the JWS algorithms a client may sign with outside FAPI.
-	plainAlgs     = append([]string{ciba.AlgPS256, ciba.AlgES256}, rsaAlgs...)
 	deliveryModes = []ciba.DeliveryMode{ciba.ModePoll, ciba.ModePing, ciba.ModePush}
 	placeholderRE = regexp.MustCompile(`\{[^{}]*\}`)
 	placeholders  = []string{PlaceholderAuthReqID, PlaceholderLoginHint, PlaceholderAction}
@@ -189,10 +187,10 @@ func (p *parse) validateSigning(c *Client, path string, fapi bool) {
 	}
 	switch {
 	case c.Alg == "":
-	case fapi && c.Alg != ciba.AlgPS256 && c.Alg != ciba.AlgES256:
-		p.fail(path+".alg", "%s (FAPI-RW 8.6; with fapi: false also %s)", oneOf(c.Alg, ciba.FAPIAlgs), strings.Join(rsaAlgs, ", "))
-	case !fapi && !contains(plainAlgs, c.Alg):
-		p.fail(path+".alg", "%s", oneOf(c.Alg, plainAlgs))
+	case fapi && !contains(ciba.FAPIAlgs, c.Alg):
+		p.fail(path+".alg", "%s (FAPI-RW 8.6; with fapi: false also %s)", oneOf(c.Alg, ciba.FAPIAlgs), strings.Join(ciba.PlainAlgs()[len(ciba.FAPIAlgs):], ", "))
+	case !fapi && !contains(ciba.PlainAlgs(), c.Alg):
+		p.fail(path+".alg", "%s", oneOf(c.Alg, ciba.PlainAlgs()))
 	}
 }
 
