@@ -84,12 +84,15 @@ func TestCompareLikeWithLike(t *testing.T) {
 	poll := LoadRun{Name: "token polls", Scenario: "poll", Mode: "poll", Rate: LoadRate{Achieved: 9000}, LatencyMS: Latency{P50: 2, P99: 9, Max: 12}, Passed: true}
 	fp := LoadRun{Name: "flows poll", Scenario: "flow-poll", Mode: "poll", Rate: LoadRate{Achieved: 9.6}, LatencyMS: Latency{P50: 700, P99: 1000, Max: 1100}, ApprovalToTokenMS: &Latency{P50: 500, P99: 503, Max: 510}, Passed: true}
 	fg := LoadRun{Name: "flows ping", Scenario: "flow-ping", Mode: "ping", Rate: LoadRate{Achieved: 9.7}, LatencyMS: Latency{P50: 210, P99: 230, Max: 240}, ApprovalToTokenMS: &Latency{P50: 1, P99: 5, Max: 6}, Passed: true}
+	fu := LoadRun{Name: "flows push", Scenario: "flow-push", Mode: ModeOfScenario("flow-push"), Rate: LoadRate{Achieved: 9.7}, LatencyMS: Latency{P50: 205, P99: 220, Max: 230}, ApprovalToTokenMS: &Latency{P50: 1, P99: 4, Max: 5}, Passed: true}
 	tests := []struct {
 		name   string
 		runs   []LoadRun
 		tables []string // titles of the side-by-side tables
 	}{
 		{"poll run and two flows", []LoadRun{poll, fp, fg}, []string{"Poll vs ping"}},
+		{"three flow modes", []LoadRun{fp, fg, fu}, []string{"Poll vs ping vs push"}},
+		{"ping and push", []LoadRun{fu, fg}, []string{"Ping vs push"}},
 		{"poll run and one flow", []LoadRun{poll, fp}, nil},
 		{"two poll runs", []LoadRun{poll, poll}, []string{"Poll runs side by side"}},
 	}

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // The load part of the HTML report: a view per run and the runs of one
@@ -163,8 +164,14 @@ func buildCompare(runs []LoadRun) *compareView {
 		cv.Runs = append(cv.Runs, &runs[i])
 		modes[runs[i].Mode] = true
 	}
-	if modes["poll"] && modes["ping"] {
-		cv.Title = "Poll vs ping"
+	var names []string
+	for _, m := range []string{"poll", "ping", "push"} {
+		if modes[m] {
+			names = append(names, m)
+		}
+	}
+	if len(names) >= 2 {
+		cv.Title = strings.ToUpper(names[0][:1]) + names[0][1:] + " vs " + strings.Join(names[1:], " vs ") // "Poll vs ping"
 	}
 	for _, mt := range compareMetrics() {
 		if row, ok := mt.row(cv.Runs); ok {

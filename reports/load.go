@@ -14,9 +14,9 @@ import (
 type LoadRun struct {
 	// Name labels the run in the report; defaults to the scenario.
 	Name string `json:"name"`
-	// Scenario is "poll", "flow-poll" or "flow-ping".
+	// Scenario is "poll", "flow-poll", "flow-ping" or "flow-push".
 	Scenario string `json:"scenario"`
-	// Mode is the CIBA delivery mode used ("poll", "ping").
+	// Mode is the CIBA delivery mode used ("poll", "ping", "push").
 	Mode     string    `json:"mode,omitempty"`
 	Target   string    `json:"target,omitempty"`
 	ClientID string    `json:"client_id,omitempty"`

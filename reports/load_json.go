@@ -148,6 +148,8 @@ func ModeOfScenario(s string) string {
 		return "poll"
 	case "flow-ping":
 		return "ping"
+	case "flow-push":
+		return "push"
 	}
 	return ""
 }

@@ -24,10 +24,13 @@ type LoadOptions struct {
 	Getenv func(string) string
 
 	// Subcommand is "poll", "flow" or "merge" (not a load.Scenario:
-	// flow runs the flow-poll or flow-ping scenario).
+	// flow runs the flow-poll, flow-ping or flow-push scenario).
 	Subcommand string
 
-	TargetPath   string
+	TargetPath string
+	// NoFAPI starts the embedded reference OP as a plain CIBA Core OP
+	// (fapi: false), with its push and client-secret clients.
+	NoFAPI       bool
 	ClientID     string
 	Auth         string
 	User         string
@@ -71,8 +74,24 @@ type LoadOptions struct {
 const (
 	flowModePoll = "poll"
 	flowModePing = "ping"
-	flowModeBoth = "both"
+	flowModePush = "push"
+	flowModeBoth = "both" // poll and ping
+	flowModeAll  = "all"  // poll, ping and push
 )
+
+// flowModes are the modes --mode names, in the order their runs and
+// files come.
+func flowModes(mode string) []ciba.DeliveryMode {
+	switch mode {
+	case flowModeBoth:
+		return []ciba.DeliveryMode{ciba.ModePoll, ciba.ModePing}
+	case flowModeAll:
+		return []ciba.DeliveryMode{ciba.ModePoll, ciba.ModePing, ciba.ModePush}
+	case "":
+		return nil
+	}
+	return []ciba.DeliveryMode{ciba.DeliveryMode(mode)}
+}
 
 // Client authentication choices of --auth.
 const (
@@ -97,10 +116,13 @@ func NewCmdLoad(f *Factory, runF func(context.Context, *LoadOptions) error) *cob
   load poll    polls the token endpoint for pending requests whose user never
                answers, at --rate or as fast as the OP allows (--rate max)
   load flow    complete flows (request, approval after --approve-delay,
-               tokens by polling or on the ping), --mode poll|ping|both
+               tokens by polling, on the ping or pushed),
+               --mode poll|ping|push|both|all
   load merge   merges the --output files of shards and applies thresholds
 
-Without --target the embedded reference OP and mock device run in-process.
+Without --target the embedded reference OP and mock device run in-process,
+as FAPI-CIBA; --no-fapi makes it a plain CIBA Core OP with push and
+client-secret clients.
 
 Thresholds use k6's grammar: --threshold 'p(99)<50ms' --threshold
 'errors<0.001' --threshold 'rate>1000' (avg, min, max, med, p(N) on latency;
@@ -159,6 +181,7 @@ func newCmdLoadRun(f *Factory, subcommand string, runF func(context.Context, *Lo
 // client, the traffic and the run's control.
 func addLoadRunFlags(fl *pflag.FlagSet, opts *LoadOptions) {
 	fl.StringVar(&opts.TargetPath, "target", "", "target.yaml of the OP (default: the embedded reference OP)")
+	fl.BoolVar(&opts.NoFAPI, "no-fapi", false, "run the embedded reference OP as plain CIBA Core (fapi: false): push and client-secret clients exist (not with --target: set fapi: false in target.yaml)")
 	fl.StringVar(&opts.ClientID, "client", "", "client id from the target (default: the first suitable client)")
 	fl.StringVar(&opts.Auth, "auth", authAny, "client authentication when --client is not given: private_key_jwt, mtls, client_secret (any secret method), client_secret_basic, client_secret_post, client_secret_jwt or any")
 	fl.StringVar(&opts.User, "user", "", "test user whose requests stay pending until approved (default: the first with outcome never)")
@@ -200,7 +223,7 @@ func addLoadPollFlags(fl *pflag.FlagSet, opts *LoadOptions) {
 func addLoadFlowFlags(fl *pflag.FlagSet, opts *LoadOptions) {
 	opts.RateText = "10/s"
 	fl.Lookup("rate").DefValue = "10/s"
-	fl.StringVar(&opts.Mode, "mode", flowModeBoth, "token delivery: poll, ping, or both (side by side)")
+	fl.StringVar(&opts.Mode, "mode", flowModeBoth, "token delivery: poll, ping, push (needs --no-fapi or a fapi: false target), both (poll and ping side by side) or all (poll, ping and push)")
 	fl.DurationVar(&opts.ApproveDelay, "approve-delay", 500*time.Millisecond, "how long the user takes to approve on the device")
 	fl.IntVar(&opts.MaxInFlight, "max-in-flight", load.DefaultMaxFlowsInFlight, "maximum concurrent flows; flows due beyond it are dropped")
 }
@@ -276,6 +299,8 @@ func (o *LoadOptions) checkRun() error {
 		return fmt.Errorf("--interval must be a whole number of seconds >= 1, got %d", o.Interval)
 	case !slices.Contains(authChoices, o.Auth):
 		return fmt.Errorf("--auth %q: want one of %s", o.Auth, strings.Join(authChoices, ", "))
+	case o.NoFAPI && o.TargetPath != "":
+		return errors.New("--no-fapi applies only to the embedded reference OP; with --target, set fapi: false in target.yaml")
 	}
 	if o.Shard, err = load.ParseShard(o.ShardText, o.Getenv); err != nil {
 		return fmt.Errorf("--shard: %v", err)
@@ -307,17 +332,19 @@ func (o *LoadOptions) checkPoll() error {
 
 func (o *LoadOptions) checkFlow() error {
 	switch o.Mode {
-	case flowModePoll, flowModePing, flowModeBoth:
+	case flowModePoll, flowModePing, flowModePush, flowModeBoth, flowModeAll:
 	default:
-		return fmt.Errorf("--mode %q: want poll, ping or both", o.Mode)
+		return fmt.Errorf("--mode %q: want poll, ping, push, both or all", o.Mode)
 	}
 	switch {
 	case o.ApproveDelay < 0:
 		return errors.New("--approve-delay must not be negative")
 	case o.MaxInFlight < 1:
 		return fmt.Errorf("--max-in-flight must be >= 1, got %d", o.MaxInFlight)
-	case o.Mode == flowModeBoth && o.ClientID != "":
-		return errors.New("--client picks one client; use it with --mode poll or ping")
+	case (o.Mode == flowModeBoth || o.Mode == flowModeAll) && o.ClientID != "":
+		return errors.New("--client picks one client; use it with --mode poll, ping or push")
+	case slices.Contains(flowModes(o.Mode), ciba.ModePush) && o.TargetPath == "" && !o.NoFAPI:
+		return fmt.Errorf("--mode %s: the embedded reference OP is FAPI-CIBA, which forbids push (FAPI-CIBA 5.2.2-3); add --no-fapi", o.Mode)
 	}
 	return nil
 }

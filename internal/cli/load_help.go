@@ -41,17 +41,29 @@ the summary and files are still written, marked "aborted": "interrupted".`
       --threshold 'p(99)<50ms' --threshold 'errors<0.001' --output results.bin
   ciba-check load poll --shard /4 --start-at 2026-11-25T17:00:00Z --output /results/$(hostname).bin`
 
-	loadFlowShort = "Run complete CIBA flows (poll or ping) and measure approval-to-token latency"
+	loadFlowShort = "Run complete CIBA flows (poll, ping or push) and measure approval-to-token latency"
 	loadFlowLong  = `Run complete CIBA flows at --rate: the backchannel request, the device's
 approval after --approve-delay (the user is held pending and approved
 through the target's device driver), then the tokens by polling at the OP's
-interval (--mode poll) or on the ping notification (--mode ping). --mode
-both runs the two at once under the same load and prints them side by side.
+interval (--mode poll), on the ping notification (--mode ping), or pushed
+by the OP to the client notification endpoint (--mode push, CIBA 10.3: a
+flow succeeds when a token payload for its auth_req_id arrives with its
+client_notification_token as bearer; an error payload or no delivery
+within the flow's time fails it). --mode both runs poll and ping at once
+under the same load and prints them side by side; --mode all adds push.
 Without --target it runs against the bundled reference OP and mock device.
+
+Push exists only outside FAPI (FAPI-CIBA 5.2.2-3 forbids it): --mode push
+and all need --no-fapi (the embedded OP as plain CIBA Core, with its push
+and client-secret clients) or a target.yaml with fapi: false and a push
+client; otherwise they stop with exit 2. --auth and --client pick the
+clients as for load poll (client_secret picks a secret client).
 
 It reports flows per second, approval-to-token and end-to-end latency, and
 failed flows. With a fixed --approve-delay every poll flow has the same
 phase, so its approval-to-token time is the interval minus the delay.
+Approval is taken when the device's call returns, so a push the OP sends
+before answering it counts as 0.
 Flows due while --max-in-flight flows are still running are dropped and
 counted. Latency thresholds (--threshold 'p(99)<600ms', k6's grammar) judge
 approval-to-token; rate judges completed flows per second; errors the share
@@ -63,7 +75,8 @@ the summaries and files are still written, marked "aborted": "interrupted".`
 	loadFlowExample = `  ciba-check load flow --mode both --rate 20/s --duration 1m      # poll vs ping, side by side
   ciba-check load flow --mode poll --rate 10/s --duration 30s --approve-delay 200ms \
       --threshold 'p(99)<1s' --threshold 'errors<1%' --json flow.json --html flow.html
-  ciba-check load flow --mode ping --rate 50/s --duration 1m --output results.bin`
+  ciba-check load flow --mode ping --rate 50/s --duration 1m --output results.bin
+  ciba-check load flow --no-fapi --mode all --rate 20/s --duration 30s  # poll, ping and push`
 )
 
 // loadRunHelp is the help of load poll or load flow.

@@ -40,7 +40,7 @@ func runLoad(ctx context.Context, o *LoadOptions) error {
 	if sums == nil {
 		return &UsageError{Err: fmt.Errorf("%s: %w", name, err)}
 	}
-	return finishRun(o, sums, o.jsonPaths(len(sums)), err)
+	return finishRun(o, sums, o.jsonPaths(plan.Modes), err)
 }
 
 // openLoadTarget loads --target, or starts the embedded reference OP;
@@ -53,7 +53,7 @@ func openLoadTarget(ctx context.Context, o *LoadOptions) (t *target.Target, clos
 		}
 		return t, func() {}, nil
 	}
-	env, err := startEmbedded(ctx, name, devenv.Options{Interval: o.Interval})
+	env, err := startEmbedded(ctx, name, devenv.Options{Interval: o.Interval, PushAllowed: o.NoFAPI})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,25 +74,24 @@ func (o *LoadOptions) plan() load.Plan {
 		Shard: o.Shard, Thresholds: o.Thresholds, AbortOnFail: o.AbortOnFail,
 		KeepSecrets: o.KeepSecrets, StartAt: o.StartAt, Output: o.Output,
 	}
-	switch o.Mode {
-	case flowModeBoth:
-		p.Modes = []ciba.DeliveryMode{ciba.ModePoll, ciba.ModePing}
-	case "":
-	default:
-		p.Modes = []ciba.DeliveryMode{ciba.DeliveryMode(o.Mode)}
-	}
+	p.Modes = flowModes(o.Mode)
 	if !o.Quiet {
 		p.Log, p.Progress = o.IO.ErrOut, &load.Progress{W: o.IO.ErrOut, TTY: o.IO.IsStderrTTY()}
 	}
 	return p
 }
 
-// jsonPaths are the --json files of n runs: with two, each gets its mode.
-func (o *LoadOptions) jsonPaths(n int) []string {
-	if n == 2 {
-		return []string{load.Suffixed(o.JSONPath, flowModePoll), load.Suffixed(o.JSONPath, flowModePing)}
+// jsonPaths are the --json files of the runs of modes: with several,
+// each gets its mode.
+func (o *LoadOptions) jsonPaths(modes []ciba.DeliveryMode) []string {
+	if len(modes) < 2 {
+		return []string{o.JSONPath}
 	}
-	return []string{o.JSONPath}
+	paths := make([]string, len(modes))
+	for i, m := range modes {
+		paths[i] = load.Suffixed(o.JSONPath, string(m))
+	}
+	return paths
 }
 
 func writeSummaryJSON(path string, s *load.Summary, version string) error {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/load"
@@ -86,7 +87,28 @@ func TestNewCmdLoadFlags(t *testing.T) {
 		{name: "zero pending", args: []string{"poll", "--pending", "0"}, wantErr: "--pending"},
 		{name: "more shards than pending", args: []string{"poll", "--pending", "2", "--shard", "0/3"}, wantErr: "fewer than"},
 		{name: "bad auth", args: []string{"poll", "--auth", "secret"}, wantErr: "--auth"},
-		{name: "bad mode", args: []string{"flow", "--mode", "push"}, wantErr: "--mode"},
+		{name: "flow push without FAPI", args: []string{"flow", "--mode", "push", "--no-fapi", "--auth", "client_secret"}, check: func(t *testing.T, o *LoadOptions) {
+			if o.Mode != flowModePush || !o.NoFAPI || o.Auth != authSecret {
+				t.Fatalf("%+v", o)
+			}
+		}},
+		{name: "flow all against a target", args: []string{"flow", "--mode", "all", "--target", "t.yaml"}, check: func(t *testing.T, o *LoadOptions) {
+			if o.Mode != flowModeAll || o.NoFAPI {
+				t.Fatalf("%+v", o)
+			}
+		}},
+		{name: "poll without FAPI", args: []string{"poll", "--no-fapi", "--auth", "client_secret_basic"}, check: func(t *testing.T, o *LoadOptions) {
+			if !o.NoFAPI || o.Auth != string(ciba.AuthClientSecretBasic) {
+				t.Fatalf("%+v", o)
+			}
+		}},
+		{name: "bad mode", args: []string{"flow", "--mode", "fax"}, wantErr: "--mode"},
+		// Push exists only outside FAPI (FAPI-CIBA 5.2.2-3): the embedded
+		// OP is FAPI-CIBA unless --no-fapi.
+		{name: "push under FAPI", args: []string{"flow", "--mode", "push"}, wantErr: "forbids push (FAPI-CIBA 5.2.2-3); add --no-fapi"},
+		{name: "all under FAPI", args: []string{"flow", "--mode", "all"}, wantErr: "--mode all: the embedded reference OP is FAPI-CIBA"},
+		{name: "no-fapi with target", args: []string{"flow", "--no-fapi", "--target", "t.yaml"}, wantErr: "set fapi: false in target.yaml"},
+		{name: "client with all", args: []string{"flow", "--mode", "all", "--no-fapi", "--client", "push-pkjwt-es256"}, wantErr: "--client"},
 		{name: "client with both", args: []string{"flow", "--client", "ping-mtls"}, wantErr: "--client"},
 		{name: "merge without files", args: []string{"merge"}, wantErr: "requires at least 1 arg"},
 		{name: "poll takes no args", args: []string{"poll", "extra"}, wantErr: "unknown command"},
@@ -130,6 +152,10 @@ func TestLoadPollExitCodes(t *testing.T) {
 		{name: "malformed threshold", args: []string{"--threshold", "p99<<5"}, wantCode: ExitUsage, wantErr: "--threshold"},
 		{name: "missing target", args: []string{"--target", filepath.Join(dir, "nope.yaml")}, wantCode: ExitUsage, wantErr: "nope.yaml"},
 		{name: "unknown client", args: []string{"-q", "--client", "nobody"}, wantCode: ExitUsage, wantErr: `--client "nobody" is not in the target`},
+		// The embedded OP without FAPI has client-secret clients.
+		{name: "secret client without FAPI", args: []string{"-q", "--no-fapi", "--auth", "client_secret_basic", "--threshold", "errors==0"},
+			wantCode: ExitOK, wantOut: []string{"scenario      poll (client poll-secret-basic)", "✓ errors==0"}},
+		{name: "no secret client under FAPI", args: []string{"-q", "--auth", "client_secret"}, wantCode: ExitUsage, wantErr: "the target has no poll client with --auth client_secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,46 +198,98 @@ func TestLoadPollExitCodes(t *testing.T) {
 	}
 }
 
-func TestLoadFlowBoth(t *testing.T) {
-	dir := t.TempDir()
-	ios, _, out, errOut := TestStreams()
-	code := Run(t.Context(), []string{"load", "flow", "--mode", "both", "--rate", "4/s", "--duration", "300ms",
-		"--approve-delay", "0s", "-q", "--json", filepath.Join(dir, "s.json"), "--threshold", "errors==0",
-		"--html", filepath.Join(dir, "load.html"), "--md", filepath.Join(dir, "load.md")}, &Factory{IO: ios})
-	if code != ExitOK {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+func TestLoadFlowModesSideBySide(t *testing.T) {
+	tests := []struct {
+		args    []string
+		modes   []string
+		compare string
+	}{
+		{args: []string{"--mode", "both"}, modes: []string{"poll", "ping"}, compare: "Poll vs ping"},
+		// Push beside poll and ping: the embedded OP without FAPI.
+		{args: []string{"--mode", "all", "--no-fapi"}, modes: []string{"poll", "ping", "push"}, compare: "Poll vs ping vs push"},
 	}
-	for _, w := range []string{"scenario      flow-poll", "scenario      flow-ping", "Poll vs ping", "Approval→token p50", "✓ errors==0"} {
-		if !strings.Contains(out.String(), w) {
-			t.Fatalf("stdout lacks %q:\n%s", w, out)
-		}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.modes, "+"), func(t *testing.T) {
+			dir := t.TempDir()
+			ios, _, out, errOut := TestStreams()
+			args := append([]string{"load", "flow", "--rate", "4/s", "--duration", "300ms",
+				"--approve-delay", "0s", "-q", "--json", filepath.Join(dir, "s.json"), "--threshold", "errors==0",
+				"--html", filepath.Join(dir, "load.html"), "--md", filepath.Join(dir, "load.md")}, tt.args...)
+			code := Run(t.Context(), args, &Factory{IO: ios})
+			if code != ExitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			want := []string{"Approval→token p50", "✓ errors==0"}
+			for _, mode := range tt.modes {
+				want = append(want, "scenario      flow-"+mode)
+			}
+			for _, w := range append(want, tt.compare) {
+				if !strings.Contains(out.String(), w) {
+					t.Fatalf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			var cpus []reports.LoadCPU
+			var sum float64
+			for _, mode := range tt.modes {
+				run := readLoadSummary(t, filepath.Join(dir, "s-"+mode+".json")).Load[0]
+				if run.Scenario != "flow-"+mode || run.Mode != mode || run.Requests.Sent == 0 || run.Requests.OK != run.Requests.Sent || run.ApprovalToTokenMS == nil {
+					t.Fatalf("%s: scenario %s mode %s requests %+v approval-to-token %v", mode, run.Scenario, run.Mode, run.Requests, run.ApprovalToTokenMS)
+				}
+				if run.CPU == nil || run.CPU.Attribution != load.AttributionSampled || len(run.CPUSharedWith) > 0 {
+					t.Fatalf("%s: cpu %+v shared with %v, want the mode's own figure, sampled", mode, run.CPU, run.CPUSharedWith)
+				}
+				cpus = append(cpus, *run.CPU)
+				sum += run.CPU.Seconds
+			}
+			// Each mode's own CPU, of one process figure: not each mode
+			// charged with the whole process.
+			for _, c := range cpus {
+				if p := cpus[0].ProcessSeconds; p <= 0 || c.ProcessSeconds != p || sum > p {
+					t.Fatalf("cpu %+v: the modes' figures must sum to at most the process's", cpus)
+				}
+			}
+			if !strings.Contains(out.String(), "this mode's own, sampled per mode; the process used") {
+				t.Fatalf("stdout does not say the CPU figure is the mode's own:\n%s", out)
+			}
+			assertOverTimeCharts(t, filepath.Join(dir, "load.html"), len(tt.modes))
+			// One report shows the modes side by side (issue: poll vs ping).
+			for _, file := range []string{"load.html", "load.md"} {
+				data, err := os.ReadFile(filepath.Join(dir, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, mode := range tt.modes {
+					if !strings.Contains(string(data), "flow-"+mode) {
+						t.Errorf("%s does not show flow-%s:\n%.400s", file, mode, data)
+					}
+				}
+			}
+		})
 	}
-	var cpus []reports.LoadCPU
-	for _, mode := range []string{"poll", "ping"} {
-		sum := readLoadSummary(t, filepath.Join(dir, "s-"+mode+".json")).Load[0]
-		if sum.CPU == nil || sum.CPU.Attribution != load.AttributionSampled || len(sum.CPUSharedWith) > 0 {
-			t.Fatalf("%s: cpu %+v shared with %v, want the mode's own figure, sampled", mode, sum.CPU, sum.CPUSharedWith)
-		}
-		cpus = append(cpus, *sum.CPU)
+}
+
+// TestLoadFlowPushNeedsAPushClient: a push run the target cannot serve
+// is a target error (exit 2) saying why, not failed flows.
+func TestLoadFlowPushNeedsAPushClient(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "no push client with the auth", args: []string{"--mode", "push", "--no-fapi", "--auth", "client_secret_post"}, wantErr: "the target has no push client with --auth client_secret_post"},
+		{name: "named client is not push", args: []string{"--mode", "push", "--no-fapi", "--client", "ping-secret-post"}, wantErr: `--client "ping-secret-post" is a ping client; --mode push needs a push client`},
 	}
-	// Each mode's own CPU, of one process figure: not each mode charged
-	// with the whole process.
-	if p := cpus[0].ProcessSeconds; p <= 0 || cpus[1].ProcessSeconds != p || cpus[0].Seconds+cpus[1].Seconds > p {
-		t.Fatalf("cpu %+v: the modes' figures must sum to at most the process's", cpus)
-	}
-	if !strings.Contains(out.String(), "this mode's own, sampled per mode; the process used") {
-		t.Fatalf("stdout does not say the CPU figure is the mode's own:\n%s", out)
-	}
-	assertOverTimeCharts(t, filepath.Join(dir, "load.html"), 2)
-	// One report shows both modes side by side (issue: poll vs ping).
-	for _, file := range []string{"load.html", "load.md"} {
-		data, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(data), "flow-poll") || !strings.Contains(string(data), "flow-ping") {
-			t.Errorf("%s does not show both flow-poll and flow-ping:\n%.400s", file, data)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, out, errOut := TestStreams()
+			args := append([]string{"load", "flow", "--rate", "4/s", "--duration", "200ms", "-q"}, tt.args...)
+			if code := Run(t.Context(), args, &Factory{IO: ios}); code != ExitUsage {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, ExitUsage, out, errOut)
+			}
+			if !strings.Contains(errOut.String(), tt.wantErr) || strings.Count(strings.TrimSpace(errOut.String()), "\n") > 0 {
+				t.Fatalf("stderr is not the one line %q:\n%s", tt.wantErr, errOut)
+			}
+		})
 	}
 }
 

@@ -15,13 +15,14 @@ import (
 )
 
 // CPU per mode when flow modes run at once in one process (load flow
-// --mode both). The process's CPU (getrusage) is then the modes' work plus
+// --mode both or all). The process's CPU (getrusage) is then the modes' work plus
 // work of neither, and the kernel cannot split it between goroutines. So
 // it is sampled: RunFlows labels its goroutine with its scenario
 // (cpuLabelKey), and pprof labels pass to every goroutine started from it:
 // its flows, their HTTP connections and TLS handshakes, its collector.
 // The notification receivers carry targetclient.ReceiverLabel (they serve
-// only ping, so their samples are ping's). While the modes run, Go's CPU
+// ping and push: their samples go to those runs in proportion to their
+// flows, receiverShares). While the modes run, Go's CPU
 // profiler samples the process (100 Hz); a mode's CPU is the process's
 // CPU times its share of the samples. Samples without a mode (the
 // runtime's background GC, the embedded OP and device when in process,
@@ -145,14 +146,12 @@ func attributeCPU(sums []*Summary, process time.Duration, shares map[string]floa
 // attributeCPUOn is attributeCPU with the cores given.
 func attributeCPUOn(sums []*Summary, process time.Duration, shares map[string]float64, cores int) {
 	shareCPUOn(sums, process, cores)
-	for _, s := range sums {
+	receiverShare := receiverShares(sums, shares[targetclient.ReceiverLabel])
+	for i, s := range sums {
 		if s == nil || s.CPU == nil {
 			continue
 		}
-		share := shares[s.Scenario]
-		if s.Scenario == string(ScenarioFlowPing) {
-			share += shares[targetclient.ReceiverLabel]
-		}
+		share := shares[s.Scenario] + receiverShare[i]
 		c := *s.CPU
 		c.ProcessSeconds = c.Seconds
 		c.Seconds = c.ProcessSeconds * share
@@ -169,4 +168,32 @@ func attributeCPUOn(sums []*Summary, process time.Duration, shares map[string]fl
 		c.Attribution = AttributionSampled
 		s.CPU = &c
 	}
+}
+
+// receiverShares splits the receivers' share among the runs they serve:
+// ping and push share one receiver per listen address, so its share goes
+// to them in proportion to their flows.
+func receiverShares(sums []*Summary, share float64) []float64 {
+	out := make([]float64, len(sums))
+	var flows uint64
+	for _, s := range sums {
+		if notified(s) {
+			flows += s.Requests.Sent
+		}
+	}
+	for i, s := range sums {
+		switch {
+		case !notified(s):
+		case flows == 0:
+			out[i] = share // one notified run, or none sent: undivided
+		default:
+			out[i] = share * float64(s.Requests.Sent) / float64(flows)
+		}
+	}
+	return out
+}
+
+// notified reports whether s's tokens come by notification (ping, push).
+func notified(s *Summary) bool {
+	return s != nil && (s.Scenario == string(ScenarioFlowPing) || s.Scenario == string(ScenarioFlowPush))
 }

@@ -1,5 +1,5 @@
 // Package load is ciba-check's load runner: it drives an OP's token
-// endpoint with CIBA polls (CIBA 10.1, 11) and complete poll or ping flows
+// endpoint with CIBA polls (CIBA 10.1, 11) and complete poll, ping or push flows
 // through vegeta (github.com/tsenart/vegeta/v12) used as a library.
 //
 // What vegeta does not do for us lives here:

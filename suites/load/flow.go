@@ -23,9 +23,10 @@ import (
 // FlowConfig configures RunFlows.
 type FlowConfig struct {
 	RunOptions
-	// Client is a poll or ping client; its mode picks the scenario.
+	// Client is a poll, ping or push client; its mode picks the scenario.
 	Client *client.Client
-	// Receiver gets the ping notifications (CIBA 10.2); ping only.
+	// Receiver gets the ping notifications (CIBA 10.2) or the pushed
+	// tokens (CIBA 10.3); ping and push only.
 	Receiver *client.NotificationReceiver
 	// Device makes User approve after ApproveDelay; User must be one the
 	// device holds pending until told (outcome "never").
@@ -55,14 +56,19 @@ func (cfg *FlowConfig) scenario() (Scenario, error) {
 			return "", errors.New("load: a ping flow needs a notification receiver")
 		}
 		return ScenarioFlowPing, nil
+	case ciba.ModePush:
+		if cfg.Receiver == nil {
+			return "", errors.New("load: a push flow needs a notification receiver")
+		}
+		return ScenarioFlowPush, nil
 	}
-	return "", fmt.Errorf("load: flows run with poll or ping clients, not %s", cfg.Client.Mode())
+	return "", fmt.Errorf("load: flows run with poll, ping or push clients, not %s", cfg.Client.Mode())
 }
 
 // RunFlows runs complete CIBA flows at the rate for the duration: a
 // backchannel request (CIBA 7.1), the device's approval after
 // ApproveDelay, then the tokens by polling at the OP's interval (CIBA 7.3,
-// 10.1) or on the ping (CIBA 10.2). Each flow is one result: latency end to
+// 10.1), on the ping (CIBA 10.2) or pushed by the OP (CIBA 10.3). Each flow is one result: latency end to
 // end, and the approval-to-token time in HeaderApprovalToToken.
 func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	if err := cfg.check(); err != nil {
@@ -269,15 +275,11 @@ func (cfg *FlowConfig) one(ctx context.Context, name string, seq uint64) *vegeta
 	if err != nil {
 		return fail("backchannel request", ex, err)
 	}
-	// Watched from the ack: the ping stays out of reach of a flood even
+	// Watched from the ack: the ping or push stays out of reach of a flood even
 	// if it arrives before Wait below.
 	cfg.Receiver.Watch(ack.AuthReqID)
 	// Polling starts at once, as a real client's would (CIBA 7.3): the
 	// user's approval then lands at a random phase of the interval.
-	type polled struct {
-		err error
-		at  time.Time
-	}
 	var pollDone chan polled
 	if c.Mode() == ciba.ModePoll {
 		pollDone = make(chan polled, 1)
@@ -303,25 +305,71 @@ func (cfg *FlowConfig) one(ctx context.Context, name string, seq uint64) *vegeta
 	// Approval is taken as the moment the device reports it done (it has
 	// called the OP back); a poll answered in between counts as 0.
 	approved := cfg.Clock.Now()
-	var end time.Time
-	switch c.Mode() {
-	case ciba.ModePing:
-		if _, err := cfg.Receiver.Wait(ctx, ack.AuthReqID); err != nil {
-			return fail("ping notification", nil, err)
-		}
-		if _, ex, err := c.Token(ctx, ack.AuthReqID); err != nil {
-			return fail("token request", ex, err)
-		}
-		end = cfg.Clock.Now()
-	default:
-		p := <-pollDone
-		if p.err != nil {
-			return fail("polling", nil, p.err)
-		}
-		end = p.at
+	end, step, ex, err := cfg.tokens(ctx, ack.AuthReqID, p.ClientNotificationToken, pollDone)
+	if err != nil {
+		return fail(step, ex, err)
 	}
 	res.Code = http.StatusOK
 	res.Latency = end.Sub(t0)
 	res.Headers = http.Header{HeaderApprovalToToken: {strconv.FormatInt(int64(max(0, end.Sub(approved))), 10)}}
 	return res
+}
+
+// polled is how a flow's polling ended.
+type polled struct {
+	err error
+	at  time.Time
+}
+
+// tokens waits for the tokens of an approved request in the client's mode
+// and returns when they were in hand, or the failed step and its error.
+func (cfg *FlowConfig) tokens(ctx context.Context, authReqID, bearer string, pollDone <-chan polled) (time.Time, string, *client.Exchange, error) {
+	switch cfg.Client.Mode() {
+	case ciba.ModePing:
+		if _, err := cfg.Receiver.Wait(ctx, authReqID); err != nil {
+			return time.Time{}, "ping notification", nil, err
+		}
+		if _, ex, err := cfg.Client.Token(ctx, authReqID); err != nil {
+			return time.Time{}, "token request", ex, err
+		}
+		return cfg.Clock.Now(), "", nil, nil
+	case ciba.ModePush:
+		n, err := cfg.Receiver.Wait(ctx, authReqID)
+		if err != nil {
+			return time.Time{}, "push delivery", nil, err
+		}
+		end := cfg.Clock.Now()
+		if err := checkPush(n, authReqID, bearer); err != nil {
+			return time.Time{}, "push delivery", nil, err
+		}
+		return end, "", nil, nil
+	}
+	p := <-pollDone
+	if p.err != nil {
+		return time.Time{}, "polling", nil, p.err
+	}
+	return p.at, "", nil, nil
+}
+
+// checkPush checks a push for the request authReqID: sent with the
+// request's client_notification_token as bearer, and a token payload with
+// the request's auth_req_id, an access token, its type and an ID token
+// (CIBA 10.3.1). An error payload (CIBA 12) comes back as *ciba.Error, so
+// it is counted with the OAuth errors of the other modes.
+func checkPush(n client.Notification, authReqID, bearer string) error {
+	if n.BearerToken != bearer {
+		return errors.New("the push's bearer token is not the request's client_notification_token (CIBA 10.3)")
+	}
+	tok, perr, err := n.PushPayload()
+	switch {
+	case err != nil:
+		return err
+	case perr != nil:
+		return &ciba.Error{Code: perr.Error, Description: perr.ErrorDescription}
+	case tok.AuthReqID != authReqID:
+		return errors.New("the token payload's auth_req_id is not the request's (CIBA 10.3.1)")
+	case tok.AccessToken == "" || tok.TokenType == "" || tok.IDToken == "":
+		return errors.New("the token payload lacks access_token, token_type or id_token (CIBA 10.3.1)")
+	}
+	return nil
 }

@@ -52,8 +52,8 @@ type Plan struct {
 	KeepSecrets bool
 	// StartAt holds the run until then (shards begin together).
 	StartAt time.Time
-	// Output is the results file (vegeta gob, mode 0600); with two modes
-	// each gets "-MODE" before its extension (Suffixed).
+	// Output is the results file (vegeta gob, mode 0600); with several
+	// modes each gets "-MODE" before its extension (Suffixed).
 	Output string
 
 	// Log receives one-line notes (nil: quiet); Progress draws live state.
@@ -72,13 +72,13 @@ const (
 )
 
 // SessionOptions says what the plan needs of its session: flows need
-// the device driver, ping flows the notification receivers.
+// the device driver, ping and push flows the notification receivers.
 func (p *Plan) SessionOptions(in io.Reader, out io.Writer) targetclient.SessionOptions {
 	o := targetclient.SessionOptions{In: in, Out: out}
 	if !p.Poll {
 		o.Device = true
 		for _, m := range p.Modes {
-			o.Receivers = o.Receivers || m == ciba.ModePing
+			o.Receivers = o.Receivers || m == ciba.ModePing || m == ciba.ModePush
 		}
 	}
 	return o
@@ -106,15 +106,22 @@ func (p *Plan) logf(format string, args ...any) {
 }
 
 // pickClient returns the client named by ClientID, or the first client
-// in mode whose authentication fits Auth.
+// in mode whose authentication fits Auth. Push runs only outside FAPI
+// (FAPI-CIBA 5.2.2-3 forbids push), with a push client.
 func (p *Plan) pickClient(t *target.Target, mode ciba.DeliveryMode) (*target.Client, error) {
+	if mode == ciba.ModePush && t.FAPI {
+		return nil, errors.New("push flows need a CIBA Core OP, and this target is FAPI-CIBA, which forbids push (FAPI-CIBA 5.2.2-3): give --no-fapi for the embedded reference OP, or a target.yaml with fapi: false and a push client")
+	}
 	if p.ClientID != "" {
 		tc, ok := t.Client(p.ClientID)
 		if !ok {
 			return nil, fmt.Errorf("--client %q is not in the target (clients: %s)", p.ClientID, clientIDs(t))
 		}
-		if tc.Mode != ciba.ModePoll && tc.Mode != ciba.ModePing {
-			return nil, fmt.Errorf("--client %q is a %s client; load runs use poll or ping clients", p.ClientID, tc.Mode)
+		switch {
+		case mode == ciba.ModePush && tc.Mode != ciba.ModePush:
+			return nil, fmt.Errorf("--client %q is a %s client; --mode push needs a push client (clients: %s)", p.ClientID, tc.Mode, clientIDs(t))
+		case mode != ciba.ModePush && tc.Mode != ciba.ModePoll && tc.Mode != ciba.ModePing:
+			return nil, fmt.Errorf("--client %q is a %s client; load poll and poll or ping flows use poll or ping clients (push: load flow --mode push)", p.ClientID, tc.Mode)
 		}
 		return tc, nil
 	}
@@ -122,6 +129,9 @@ func (p *Plan) pickClient(t *target.Target, mode ciba.DeliveryMode) (*target.Cli
 		if tc := &t.Clients[i]; tc.Mode == mode && authMatches(p.Auth, tc.Auth) {
 			return tc, nil
 		}
+	}
+	if mode == ciba.ModePush {
+		return nil, fmt.Errorf("the target has no push client with --auth %s (clients: %s): register one in target.yaml, or pick another --auth", p.Auth, clientIDs(t))
 	}
 	return nil, fmt.Errorf("the target has no %s client with --auth %s (clients: %s)", mode, p.Auth, clientIDs(t))
 }

@@ -53,7 +53,7 @@ func runFlowPlan(ctx context.Context, s *targetclient.Session, p *Plan) ([]*Summ
 }
 
 // flowRuns builds the run of every mode: its client, results file and,
-// for ping, its notification receiver.
+// for ping and push, its notification receiver.
 func (p *Plan) flowRuns(s *targetclient.Session) ([]*flowRun, error) {
 	user, err := p.pickUser(s.Target)
 	if err != nil {
@@ -88,15 +88,16 @@ func (p *Plan) flowRuns(s *targetclient.Session) ([]*flowRun, error) {
 			ApproveDelay: p.ApproveDelay, MaxInFlight: p.MaxInFlight,
 		}}
 		runs = append(runs, r)
-		if mode == ciba.ModePing {
+		if mode == ciba.ModePing || mode == ciba.ModePush {
 			if r.cfg.Receiver = s.Receivers.For(tc.ID); r.cfg.Receiver == nil {
-				return runs, fmt.Errorf("ping client %s has no notification section in the target", tc.ID)
+				return runs, fmt.Errorf("%s client %s has no notification section in the target", mode, tc.ID)
 			}
 		}
 	}
-	if len(runs) > 1 {
-		// One progress line for the two runs side by side would interleave.
-		runs[1].cfg.Progress = nil
+	// One progress line for the runs side by side: several would
+	// interleave.
+	for _, r := range runs[min(1, len(runs)):] {
+		r.cfg.Progress = nil
 	}
 	return runs, nil
 }

@@ -21,10 +21,11 @@ const (
 	ScenarioPoll     Scenario = "poll"      // token endpoint polls of pending requests
 	ScenarioFlowPoll Scenario = "flow-poll" // whole flows, tokens fetched by polling
 	ScenarioFlowPing Scenario = "flow-ping" // whole flows, tokens fetched on the ping
+	ScenarioFlowPush Scenario = "flow-push" // whole flows, tokens pushed to the client (CIBA 10.3)
 )
 
 func (s Scenario) valid() bool {
-	return s == ScenarioPoll || s == ScenarioFlowPoll || s == ScenarioFlowPing
+	return s == ScenarioPoll || s == ScenarioFlowPoll || s == ScenarioFlowPing || s == ScenarioFlowPush
 }
 
 // Class is how an answer counts.

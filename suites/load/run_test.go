@@ -3,9 +3,11 @@ package load
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/pki"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
@@ -239,7 +242,14 @@ type flowWorld struct {
 
 func startFlowWorld(t *testing.T) *flowWorld {
 	t.Helper()
-	env, err := devenv.Start(t.Context(), devenv.Options{})
+	return startFlowWorldWith(t, devenv.Options{})
+}
+
+// startFlowWorldWith is startFlowWorld with the environment's options
+// (PushAllowed: the OP without FAPI, with push and secret clients).
+func startFlowWorldWith(t *testing.T, o devenv.Options) *flowWorld {
+	t.Helper()
+	env, err := devenv.Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,18 +279,28 @@ func startFlowWorld(t *testing.T) *flowWorld {
 }
 
 func TestRunFlows(t *testing.T) {
-	fw := startFlowWorld(t)
-	env, driver, receivers := fw.env, fw.driver, fw.receivers
+	// One environment per profile, shared by its cases: FAPI-CIBA, and
+	// CIBA Core without FAPI for push and the secret clients.
+	worlds := map[bool]*flowWorld{}
 	for _, tt := range []struct {
 		clientID string
 		scenario Scenario
-	}{{"poll-mtls", ScenarioFlowPoll}, {"ping-mtls", ScenarioFlowPing}} {
-		t.Run(string(tt.scenario), func(t *testing.T) {
-			w := newWorld(t, env, tt.clientID)
+		noFAPI   bool
+	}{
+		{"poll-mtls", ScenarioFlowPoll, false}, {"ping-mtls", ScenarioFlowPing, false},
+		{"push-pkjwt-es256", ScenarioFlowPush, true},
+		{"poll-secret-basic", ScenarioFlowPoll, true}, {"ping-secret-post", ScenarioFlowPing, true},
+	} {
+		if worlds[tt.noFAPI] == nil {
+			worlds[tt.noFAPI] = startFlowWorldWith(t, devenv.Options{PushAllowed: tt.noFAPI})
+		}
+		fw := worlds[tt.noFAPI]
+		t.Run(string(tt.scenario)+"/"+tt.clientID, func(t *testing.T) {
+			w := newWorld(t, fw.env, tt.clientID)
 			var out bytes.Buffer
 			sum, err := RunFlows(t.Context(), FlowConfig{
 				RunOptions: RunOptions{Rate: Rate{Freq: 6, Per: time.Second}, Duration: 500 * time.Millisecond, Output: &out},
-				Client:     w.c, Receiver: receivers.For(tt.clientID), Device: driver, User: w.user,
+				Client:     w.c, Receiver: fw.receivers.For(tt.clientID), Device: fw.driver, User: w.user,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -295,7 +315,48 @@ func TestRunFlows(t *testing.T) {
 			if uint64(len(res)) != sum.Requests.Sent || res[0].Method != MethodFlow || res[0].Headers.Get(HeaderApprovalToToken) == "" {
 				t.Fatalf("%d flow results written for %d flows: %+v", len(res), sum.Requests.Sent, res)
 			}
+			if tt.scenario != ScenarioFlowPush {
+				return
+			}
+			// Completed by push: one token delivery per flow reached the
+			// client's receiver, and the client never called the token
+			// endpoint for it.
+			var pushes uint64
+			for _, n := range fw.receivers.For(tt.clientID).Notifications() {
+				if tok, _, err := n.PushPayload(); err == nil && tok != nil && tok.AccessToken != "" {
+					pushes++
+				}
+			}
+			if pushes < sum.Requests.OK {
+				t.Fatalf("%d token pushes received for %d completed flows", pushes, sum.Requests.OK)
+			}
 		})
+	}
+}
+
+// TestRunFlowsPushNotDelivered: a push that never reaches the client's
+// receiver by the flow's deadline is a failed flow, not a hang.
+func TestRunFlowsPushNotDelivered(t *testing.T) {
+	fw := startFlowWorldWith(t, devenv.Options{PushAllowed: true})
+	w := newWorld(t, fw.env, "push-pkjwt-es256")
+	// A receiver the OP does not push to: nothing ever arrives.
+	cert, err := pki.SelfSignedClient(rand.Reader, time.Now(), "deaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deaf, err := client.NewNotificationReceiver(client.ReceiverConfig{Listen: "127.0.0.1:0", TLSCert: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := RunFlows(t.Context(), FlowConfig{
+		RunOptions: RunOptions{Rate: Rate{Freq: 6, Per: time.Second}, Duration: 300 * time.Millisecond},
+		Client:     w.c, Receiver: deaf, Device: fw.driver, User: w.user, FlowTimeout: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Scenario != string(ScenarioFlowPush) || sum.Requests.Sent == 0 || sum.Requests.OK != 0 || len(sum.Errors) == 0 || !strings.Contains(sum.Errors[0].Error, "push delivery") {
+		t.Fatalf("requests %+v errors %+v: want every flow failed at the push delivery", sum.Requests, sum.Errors)
 	}
 }
 
