@@ -20,9 +20,9 @@ func TestLoadReportsClaimOnlyWhatWasMeasured(t *testing.T) {
 			Rate:     LoadRate{Requested: "10/s", Intended: 10, Sent: 10, Achieved: 9.6},
 			Requests: LoadCount{Intended: 200, Sent: 200 - dropped, Dropped: dropped, OK: 200 - dropped},
 			// End to end 1.01 s, approval → token 503 ms.
-			LatencyMS:           Latency{P50: 700, P99: 1010, Max: 1100},
-			ApprovalToTokenMS:   &Latency{P50: 480, P99: 503, Max: 520},
-			CPUPerRequestMicros: 800, Thresholds: ths, Passed: passed}
+			LatencyMS:         Latency{P50: 700, P99: 1010, Max: 1100},
+			ApprovalToTokenMS: &Latency{P50: 480, P99: 503, Max: 520},
+			CPU:               &LoadCPU{PerRequestMicros: 800}, Thresholds: ths, Passed: passed}
 	}
 	tests := []struct {
 		name      string

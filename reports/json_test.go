@@ -114,7 +114,7 @@ func TestFromLoadJSON(t *testing.T) {
 			l := m.Load[0]
 			if l.Scenario != "flow-ping" || l.Mode != "ping" || l.Rate.Achieved != 19.5 || l.Requests.Dropped != 3 ||
 				l.LatencyMS.P99 != 260 || l.ApprovalToTokenMS == nil || l.ApprovalToTokenMS.P50 != 18 ||
-				l.CPUPerRequestMicros != 2010 || l.Passed || len(l.Thresholds) != 1 || l.Thresholds[0].OK ||
+				l.CPU == nil || l.CPU.PerRequestMicros != 2010 || l.Passed || len(l.Thresholds) != 1 || l.Thresholds[0].OK ||
 				l.Status["400"] != 12 || l.Errors[0].Count != 12 || l.Started.IsZero() {
 				t.Errorf("load run = %+v", l)
 			}

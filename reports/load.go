@@ -8,20 +8,25 @@ import (
 
 // LoadRun is the result of one load run (or a merge of shards): what the
 // load runner (suites/load) returns and every renderer reads. Its JSON
-// tags are its form inside a report model (ciba-check/report/v1);
-// WriteLoadJSON writes it as a load summary (ciba-check/load/v1,
-// docs/load-schema.md), which also carries CPU and Pool.
+// tags are the load summary ciba-check/load/v1 (docs/load-schema.md), in
+// its order: WriteLoadJSON writes it under a schema member. Inside a
+// report model (ciba-check/report/v1) it adds the model's own members
+// (MarshalJSON, json.go).
 type LoadRun struct {
-	// Name labels the run in the report; defaults to the scenario.
-	Name string `json:"name"`
+	// Name labels the run in the report; defaults to the scenario. Mode
+	// is the CIBA delivery mode used ("poll", "ping", "push"). Both are
+	// report model members only.
+	Name string `json:"-"`
+	Mode string `json:"-"`
 	// Scenario is "poll", "flow-poll", "flow-ping" or "flow-push".
 	Scenario string `json:"scenario"`
-	// Mode is the CIBA delivery mode used ("poll", "ping", "push").
-	Mode     string    `json:"mode,omitempty"`
-	Target   string    `json:"target,omitempty"`
-	ClientID string    `json:"client_id,omitempty"`
-	Shards   []string  `json:"shards,omitempty"`
-	Started  time.Time `json:"started"`
+	// ToolVersion is the ciba-check that wrote a load summary; a run in a
+	// model leaves it to the model's.
+	ToolVersion string    `json:"tool_version,omitempty"`
+	Target      string    `json:"target,omitempty"`
+	ClientID    string    `json:"client_id,omitempty"`
+	Shards      []string  `json:"shards,omitempty"`
+	Started     time.Time `json:"started"`
 	// DurationSeconds is the measured wall time, drain included;
 	// SendSeconds the window requests (flows) were started in.
 	DurationSeconds float64   `json:"duration_seconds"`
@@ -35,20 +40,20 @@ type LoadRun struct {
 	// ApprovalToTokenMS is, for flows, the device's approval to the tokens.
 	ApprovalToTokenMS *Latency `json:"approval_to_token_ms,omitempty"`
 	// Status counts HTTP status codes ("0" is a transport failure).
-	Status map[string]uint64 `json:"status,omitempty"`
+	// Status, OAuthErrors and Thresholds are written empty when nil.
+	Status map[string]uint64 `json:"status"`
 	// OAuthErrors counts OAuth error codes of error answers (CIBA 11).
-	OAuthErrors map[string]uint64 `json:"oauth_errors,omitempty"`
+	OAuthErrors map[string]uint64 `json:"oauth_errors"`
 	// Errors are the unexpected answers by kind, most frequent first.
-	Errors     []ErrorCount `json:"errors,omitempty"`
-	Thresholds []Threshold  `json:"thresholds,omitempty"`
-	// CPUPerRequestMicros is the generator's CPU per request (0: unknown).
-	CPUPerRequestMicros float64 `json:"cpu_per_request_us,omitempty"`
-	// CPUSharedWith names runs that went at the same time in the same
-	// process: CPUPerRequestMicros is then their combined figure.
-	CPUSharedWith []string `json:"cpu_shared_with,omitempty"`
+	Errors []ErrorCount `json:"errors,omitempty"`
+	// CPU is the generator's CPU use and Pool the assertion pool's work
+	// (private_key_jwt runs); a merge of shards has neither.
+	CPU  *LoadCPU  `json:"cpu,omitempty"`
+	Pool *LoadPool `json:"assertion_pool,omitempty"`
 	// Generator is what the load generator itself did (absent for merged
 	// shards).
-	Generator *LoadGenerator `json:"generator,omitempty"`
+	Generator  *LoadGenerator `json:"generator,omitempty"`
+	Thresholds []Threshold    `json:"thresholds"`
 	// Passed is false when a threshold broke or the run was aborted.
 	Passed bool `json:"passed"`
 	// Aborted says why the run stopped early.
@@ -57,30 +62,30 @@ type LoadRun struct {
 	Series []SeriesPoint `json:"series,omitempty"`
 	// Histogram is the latency distribution in ascending bins.
 	Histogram []HistogramBin `json:"histogram,omitempty"`
-	// CPU is the rest of the generator's CPU figures and Pool the
-	// assertion pool's work (private_key_jwt runs); only the load summary
-	// carries them, and a merge of shards has neither.
-	CPU  *LoadCPU  `json:"-"`
-	Pool *LoadPool `json:"-"`
 }
 
-// LoadCPU is the load generator's CPU use; CPUPerRequestMicros and
-// CPUSharedWith of its run complete it.
+// LoadCPU is the load generator's CPU use.
 type LoadCPU struct {
 	// Seconds of user+system CPU of the process during the attack.
-	Seconds float64
+	Seconds float64 `json:"seconds"`
+	// PerRequestMicros is Seconds per request (flow) sent (0: unknown).
+	PerRequestMicros float64 `json:"per_request_us"`
 	// IncludesTarget is set when the OP ran in the same process (the
 	// embedded reference OP), so the figure is generator plus OP.
-	IncludesTarget bool
+	IncludesTarget bool `json:"includes_target"`
 	// Cores is GOMAXPROCS; Busy is Seconds over duration × Cores.
-	Cores int
-	Busy  float64
+	Cores int     `json:"cores,omitempty"`
+	Busy  float64 `json:"busy,omitempty"`
+	// SharedWith names runs that went at the same time in the same
+	// process: Seconds and PerRequestMicros are then their combined
+	// figures.
+	SharedWith []string `json:"shared_with,omitempty"`
 	// Attribution, when set (load.AttributionSampled), says Seconds is
 	// this scenario's own share of the process's CPU, sampled per mode
 	// while modes ran at once, and ProcessSeconds the whole process's CPU
 	// over those runs.
-	Attribution    string
-	ProcessSeconds float64
+	Attribution    string  `json:"attribution,omitempty"`
+	ProcessSeconds float64 `json:"process_seconds,omitempty"`
 }
 
 // LoadPool counts the work of the pool of pre-signed client assertions:

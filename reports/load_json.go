@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,100 +11,37 @@ import (
 // LoadSchemaV1 is the load runner's summary schema (docs/load-schema.md).
 const LoadSchemaV1 = "ciba-check/load/v1"
 
-// loadSummaryV1 is a LoadRun as a ciba-check/load/v1 summary: the
-// members and order of docs/load-schema.md. It is the one definition of
-// that schema; WriteLoadJSON writes it and FromLoadJSON reads it.
-type loadSummaryV1 struct {
-	Schema            string            `json:"schema"`
-	Scenario          string            `json:"scenario"`
-	ToolVersion       string            `json:"tool_version,omitempty"`
-	Target            string            `json:"target,omitempty"`
-	ClientID          string            `json:"client_id,omitempty"`
-	Shards            []string          `json:"shards,omitempty"`
-	Started           time.Time         `json:"started"`
-	DurationSeconds   float64           `json:"duration_seconds"`
-	SendSeconds       float64           `json:"send_seconds,omitempty"`
-	Rate              LoadRate          `json:"rate"`
-	Requests          LoadCount         `json:"requests"`
-	ErrorRate         float64           `json:"error_rate"`
-	LatencyMS         Latency           `json:"latency_ms"`
-	ApprovalToTokenMS *Latency          `json:"approval_to_token_ms,omitempty"`
-	Status            map[string]uint64 `json:"status"`
-	OAuthErrors       map[string]uint64 `json:"oauth_errors"`
-	Errors            []ErrorCount      `json:"errors,omitempty"`
-	CPU               *loadCPUV1        `json:"cpu,omitempty"`
-	Pool              *LoadPool         `json:"assertion_pool,omitempty"`
-	Generator         *LoadGenerator    `json:"generator,omitempty"`
-	Thresholds        []Threshold       `json:"thresholds"`
-	Passed            bool              `json:"passed"`
-	Aborted           string            `json:"aborted,omitempty"`
-	Series            []SeriesPoint     `json:"series,omitempty"`
-	Histogram         []HistogramBin    `json:"histogram,omitempty"`
-}
+// loadFields are LoadRun's members without its report model methods.
+type loadFields LoadRun
 
-// loadCPUV1 is the cpu member of a load summary.
-type loadCPUV1 struct {
-	Seconds          float64  `json:"seconds"`
-	PerRequestMicros float64  `json:"per_request_us"`
-	IncludesTarget   bool     `json:"includes_target"`
-	Cores            int      `json:"cores,omitempty"`
-	Busy             float64  `json:"busy,omitempty"`
-	SharedWith       []string `json:"shared_with,omitempty"`
-	Attribution      string   `json:"attribution,omitempty"`
-	ProcessSeconds   float64  `json:"process_seconds,omitempty"`
+// loadSummaryV1 is a LoadRun as a ciba-check/load/v1 summary: the schema
+// member, then the run's (their tags are the schema's members and order).
+type loadSummaryV1 struct {
+	Schema string `json:"schema"`
+	loadFields
 }
 
 // WriteLoadJSON writes l as an indented load summary (LoadSchemaV1) made
 // by ciba-check toolVersion.
 func WriteLoadJSON(w io.Writer, l *LoadRun, toolVersion string) error {
-	s := loadSummaryV1{
-		Schema: LoadSchemaV1, Scenario: l.Scenario, ToolVersion: toolVersion,
-		Target: l.Target, ClientID: l.ClientID, Shards: l.Shards, Started: l.Started,
-		DurationSeconds: l.DurationSeconds, SendSeconds: l.SendSeconds,
-		Rate: l.Rate, Requests: l.Requests, ErrorRate: l.ErrorRate,
-		LatencyMS: l.LatencyMS, ApprovalToTokenMS: l.ApprovalToTokenMS,
-		Status: orEmpty(l.Status), OAuthErrors: orEmpty(l.OAuthErrors), Errors: l.Errors,
-		Pool: l.Pool, Generator: l.Generator, Thresholds: l.Thresholds,
-		Passed: l.Passed, Aborted: l.Aborted, Series: l.Series, Histogram: l.Histogram,
-	}
-	if s.Thresholds == nil {
-		s.Thresholds = []Threshold{}
-	}
-	if c := l.CPU; c != nil {
-		s.CPU = &loadCPUV1{
-			Seconds: c.Seconds, PerRequestMicros: l.CPUPerRequestMicros, IncludesTarget: c.IncludesTarget,
-			Cores: c.Cores, Busy: c.Busy, SharedWith: l.CPUSharedWith,
-			Attribution: c.Attribution, ProcessSeconds: c.ProcessSeconds,
-		}
-	}
+	s := loadSummaryV1{Schema: LoadSchemaV1, loadFields: loadFields(l.withEmpty())}
+	s.ToolVersion = toolVersion
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(&s)
 }
 
-func orEmpty(m map[string]uint64) map[string]uint64 {
-	if m == nil {
-		return map[string]uint64{}
+// withEmpty is l with its always-written maps and thresholds empty
+// rather than nil.
+func (l LoadRun) withEmpty() LoadRun {
+	if l.Status == nil {
+		l.Status = map[string]uint64{}
 	}
-	return m
-}
-
-// run is the summary's LoadRun, its mode derived from the scenario.
-func (s *loadSummaryV1) run() LoadRun {
-	l := LoadRun{
-		Scenario: s.Scenario, Mode: ModeOfScenario(s.Scenario),
-		Target: s.Target, ClientID: s.ClientID, Shards: s.Shards, Started: s.Started,
-		DurationSeconds: s.DurationSeconds, SendSeconds: s.SendSeconds,
-		Rate: s.Rate, Requests: s.Requests, ErrorRate: s.ErrorRate,
-		LatencyMS: s.LatencyMS, ApprovalToTokenMS: s.ApprovalToTokenMS,
-		Status: s.Status, OAuthErrors: s.OAuthErrors, Errors: s.Errors,
-		Pool: s.Pool, Generator: s.Generator, Thresholds: s.Thresholds,
-		Passed: s.Passed, Aborted: s.Aborted, Series: s.Series, Histogram: s.Histogram,
+	if l.OAuthErrors == nil {
+		l.OAuthErrors = map[string]uint64{}
 	}
-	if c := s.CPU; c != nil {
-		l.CPU = &LoadCPU{Seconds: c.Seconds, IncludesTarget: c.IncludesTarget, Cores: c.Cores, Busy: c.Busy,
-			Attribution: c.Attribution, ProcessSeconds: c.ProcessSeconds}
-		l.CPUPerRequestMicros, l.CPUSharedWith = c.PerRequestMicros, c.SharedWith
+	if l.Thresholds == nil {
+		l.Thresholds = []Threshold{}
 	}
 	return l
 }
@@ -119,7 +57,11 @@ func decodeLoadSummary(data []byte) (*Model, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("reports: %s does not parse: %w", LoadSchemaV1, err)
 	}
-	m := LoadModel(s.ToolVersion, s.run())
+	run := LoadRun(s.loadFields)
+	run.Mode = ModeOfScenario(run.Scenario)
+	toolVersion := run.ToolVersion
+	run.ToolVersion = ""
+	m := LoadModel(toolVersion, run)
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -152,4 +94,46 @@ func ModeOfScenario(s string) string {
 		return "push"
 	}
 	return ""
+}
+
+// loadRunModel is a LoadRun inside a report model: the model's name and
+// mode, the load summary's members, and the CPU per request and its
+// sharers flat as well, where report models before cpu have them.
+type loadRunModel struct {
+	Name string `json:"name"`
+	Mode string `json:"mode,omitempty"`
+	loadFields
+	CPUPerRequestMicros float64  `json:"cpu_per_request_us,omitempty"`
+	CPUSharedWith       []string `json:"cpu_shared_with,omitempty"`
+}
+
+// MarshalJSON writes l as a member of a report model's load.
+func (l LoadRun) MarshalJSON() ([]byte, error) {
+	m := loadRunModel{Name: l.Name, Mode: l.Mode, loadFields: loadFields(l.withEmpty())}
+	if l.CPU != nil {
+		m.CPUPerRequestMicros, m.CPUSharedWith = l.CPU.PerRequestMicros, l.CPU.SharedWith
+	}
+	// The model is written without HTML escaping (RenderJSON).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalJSON reads a member of a report model's load, also one
+// written before it had cpu (the CPU per request then only).
+func (l *LoadRun) UnmarshalJSON(data []byte) error {
+	var m loadRunModel
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*l = LoadRun(m.loadFields)
+	l.Name, l.Mode = m.Name, m.Mode
+	if l.CPU == nil && (m.CPUPerRequestMicros != 0 || len(m.CPUSharedWith) > 0) {
+		l.CPU = &LoadCPU{PerRequestMicros: m.CPUPerRequestMicros, SharedWith: m.CPUSharedWith}
+	}
+	return nil
 }

@@ -19,15 +19,14 @@ func fullLoadRun() LoadRun {
 		Requests: LoadCount{Intended: 100, Sent: 99, Dropped: 1, OK: 98, Unexpected: 1}, ErrorRate: 1.0 / 99,
 		LatencyMS: lat, ApprovalToTokenMS: &lat,
 		Status: map[string]uint64{"200": 98, "400": 1}, OAuthErrors: map[string]uint64{"access_denied": 1},
-		Errors:              []ErrorCount{{Error: "400 access_denied", Count: 1}},
-		Thresholds:          []Threshold{{Expr: "errors<1%", Value: 1.0 / 99, Unit: "ratio", OK: false}},
-		CPUPerRequestMicros: 150, CPUSharedWith: []string{"flow-ping"},
-		CPU:       &LoadCPU{Seconds: 1.5, IncludesTarget: true, Cores: 2, Busy: 0.07},
-		Pool:      &LoadPool{Signed: 120, Taken: 99, Stale: 1, Waits: 2},
-		Generator: &LoadGenerator{MaxInFlight: 64, PeakInFlight: 3, DroppedLate: 1, Connections: &LoadConnections{Opened: 2, TLSHandshakes: 2, PeakOpen: 2}},
-		Aborted:   "interrupted",
-		Series:    []SeriesPoint{{BucketSeconds: 1, Sent: 10, OK: 10, P50MS: 2, P99MS: 5}},
-		Histogram: []HistogramBin{{UpToMS: 5, Count: 99}},
+		Errors:     []ErrorCount{{Error: "400 access_denied", Count: 1}},
+		Thresholds: []Threshold{{Expr: "errors<1%", Value: 1.0 / 99, Unit: "ratio", OK: false}},
+		CPU:        &LoadCPU{Seconds: 1.5, PerRequestMicros: 150, IncludesTarget: true, Cores: 2, Busy: 0.07, SharedWith: []string{"flow-ping"}},
+		Pool:       &LoadPool{Signed: 120, Taken: 99, Stale: 1, Waits: 2},
+		Generator:  &LoadGenerator{MaxInFlight: 64, PeakInFlight: 3, DroppedLate: 1, Connections: &LoadConnections{Opened: 2, TLSHandshakes: 2, PeakOpen: 2}},
+		Aborted:    "interrupted",
+		Series:     []SeriesPoint{{BucketSeconds: 1, Sent: 10, OK: 10, P50MS: 2, P99MS: 5}},
+		Histogram:  []HistogramBin{{UpToMS: 5, Count: 99}},
 	}
 }
 
@@ -124,5 +123,51 @@ func TestRenderLoadText(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "thresholds    none set: nothing was judged") || strings.Contains(buf.String(), "side by side") {
 		t.Errorf("one run without thresholds:\n%s", buf.String())
+	}
+}
+
+// TestLoadRunInModel: inside a report model a load run carries its name
+// and mode and reads back as it was; a run written before the model had
+// cpu (the CPU per request flat) still reads, into CPU.
+func TestLoadRunInModel(t *testing.T) {
+	full := fullLoadRun()
+	full.Name = "poll at 10/s"
+	tests := []struct {
+		name  string
+		input func(t *testing.T) []byte
+		want  LoadRun
+	}{
+		{"written by this version", func(t *testing.T) []byte {
+			data, err := json.Marshal(full)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}, full},
+		{"written before cpu", func(*testing.T) []byte {
+			return []byte(`{"name":"p","scenario":"flow-poll","mode":"poll","status":{"200":1},"cpu_per_request_us":150,"cpu_shared_with":["flow-ping"],"passed":true}`)
+		}, LoadRun{Name: "p", Scenario: "flow-poll", Mode: "poll", Status: map[string]uint64{"200": 1},
+			CPU: &LoadCPU{PerRequestMicros: 150, SharedWith: []string{"flow-ping"}}, Passed: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tt.input(t)
+			var got LoadRun
+			if err := json.Unmarshal(data, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("read\n%+v\nwant\n%+v\nfrom %s", got, tt.want, data)
+			}
+		})
+	}
+	data, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, member := range []string{`"name":"poll at 10/s"`, `"mode":"poll"`, `"cpu_per_request_us":150`, `"cpu_shared_with":["flow-ping"]`} {
+		if !strings.Contains(string(data), member) {
+			t.Errorf("model member lacks %s:\n%s", member, data)
+		}
 	}
 }

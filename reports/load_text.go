@@ -84,15 +84,15 @@ func writeLoadCounts(w io.Writer, l *LoadRun) {
 		fmt.Fprintf(w, "  unexpected  %d × %s\n", e.Count, safetext.Line(e.Error))
 	}
 	if c := l.CPU; c != nil {
-		fmt.Fprintf(w, "cpu           %.2fs, %.0fµs per %s", c.Seconds, l.CPUPerRequestMicros, l.UnitName())
+		fmt.Fprintf(w, "cpu           %.2fs, %.0fµs per %s", c.Seconds, c.PerRequestMicros, l.UnitName())
 		if c.Cores > 0 {
 			fmt.Fprintf(w, ", %.0f%% of %d cores", c.Busy*100, c.Cores)
 		}
 		if c.IncludesTarget {
 			fmt.Fprint(w, " (includes the embedded OP)")
 		}
-		if len(l.CPUSharedWith) > 0 {
-			fmt.Fprintf(w, " (one figure for %s and %s: they ran at once in one process)", l.Scenario, strings.Join(l.CPUSharedWith, ", "))
+		if len(c.SharedWith) > 0 {
+			fmt.Fprintf(w, " (one figure for %s and %s: they ran at once in one process)", l.Scenario, strings.Join(c.SharedWith, ", "))
 		}
 		if c.Attribution != "" {
 			fmt.Fprintf(w, " (this mode's own, %s; the process used %.2fs)", safetext.Line(c.Attribution), c.ProcessSeconds)

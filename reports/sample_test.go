@@ -133,8 +133,8 @@ func sampleLoadRun(scenario, mode string, rate float64, seed int) LoadRun {
 		OAuthErrors: map[string]uint64{
 			"invalid_grant": 30,
 		},
-		Errors:              []ErrorCount{{Error: "400 invalid_grant", Count: 30}, {Error: "dial tcp: i/o timeout", Count: 12}},
-		CPUPerRequestMicros: 812,
+		Errors: []ErrorCount{{Error: "400 invalid_grant", Count: 30}, {Error: "dial tcp: i/o timeout", Count: 12}},
+		CPU:    &LoadCPU{PerRequestMicros: 812},
 	}
 	run.ErrorRate = float64(run.Requests.Unexpected) / float64(run.Requests.Sent)
 	base := 1000.0 // poll adds up to an interval of waiting

@@ -155,16 +155,16 @@ func attributeCPUOn(sums []*Summary, process time.Duration, shares map[string]fl
 		c := *s.CPU
 		c.ProcessSeconds = c.Seconds
 		c.Seconds = c.ProcessSeconds * share
-		s.CPUPerRequestMicros = 0
+		c.PerRequestMicros = 0
 		if s.Requests.Sent > 0 {
-			s.CPUPerRequestMicros = c.Seconds * 1e6 / float64(s.Requests.Sent)
+			c.PerRequestMicros = c.Seconds * 1e6 / float64(s.Requests.Sent)
 		}
 		if c.Cores > 0 && s.DurationSeconds > 0 {
 			c.Busy = c.Seconds / (s.DurationSeconds * float64(c.Cores))
 		}
 		// The figure is this mode's goroutines': neither combined nor
 		// the embedded OP's.
-		s.CPUSharedWith, c.IncludesTarget = nil, false
+		c.SharedWith, c.IncludesTarget = nil, false
 		c.Attribution = AttributionSampled
 		s.CPU = &c
 	}

@@ -83,9 +83,9 @@ func TestAttributeCPUChargesEachModeItsSamples(t *testing.T) {
 				if math.Abs(got.Seconds-c.want) > 1e-9 || got.ProcessSeconds != tt.process.Seconds() || got.Attribution != AttributionSampled {
 					t.Fatalf("cpu %+v, want %.2fs of the process's %v, sampled", got, c.want, tt.process)
 				}
-				if math.Abs(c.sum.CPUPerRequestMicros-c.want*1e6/c.sent) > 1e-6 || len(c.sum.CPUSharedWith) > 0 {
+				if math.Abs(got.PerRequestMicros-c.want*1e6/c.sent) > 1e-6 || len(got.SharedWith) > 0 {
 					t.Fatalf("cpu %+v, %.0fµs per flow, shared with %v: per flow must be the mode's own over its flows, not shared",
-						got, c.sum.CPUPerRequestMicros, c.sum.CPUSharedWith)
+						got, got.PerRequestMicros, got.SharedWith)
 				}
 			}
 			if poll.Seconds+ping.Seconds > tt.process.Seconds()+1e-9 {
@@ -147,7 +147,7 @@ func TestFlowModesSideBySideCPUIsPerMode(t *testing.T) {
 			t.Fatalf("%s: %.3fs of the process's %.3fs: want its own share, below the whole", s.Scenario, c.Seconds, c.ProcessSeconds)
 		}
 		total += c.Seconds
-		t.Logf("%s: %d flows, %.3fs CPU (%.0fµs per flow) of the process's %.3fs", s.Scenario, s.Requests.Sent, c.Seconds, s.CPUPerRequestMicros, c.ProcessSeconds)
+		t.Logf("%s: %d flows, %.3fs CPU (%.0fµs per flow) of the process's %.3fs", s.Scenario, s.Requests.Sent, c.Seconds, c.PerRequestMicros, c.ProcessSeconds)
 	}
 	if p := sums[0].CPU.ProcessSeconds; total <= 0 || total > p+1e-9 {
 		t.Fatalf("the modes' CPU sums to %.3fs, want above 0 and at most the process's %.3fs", total, p)

@@ -85,8 +85,8 @@ func ProcessCPU() (time.Duration, bool) { return processCPU() }
 // ShareCPU sets, on summaries of runs that went at the same time in one
 // process (load flow --mode both), the CPU the process used over all of
 // them: one combined figure, for when it cannot be sampled per mode
-// (cpu_attr.go). CPUPerRequestMicros is it over the requests (flows) of
-// all the runs; each names the others in CPUSharedWith. Nil summaries are
+// (cpu_attr.go). CPU.PerRequestMicros is it over the requests (flows) of
+// all the runs; each names the others in CPU.SharedWith. Nil summaries are
 // skipped.
 func ShareCPU(sums []*Summary, cpu time.Duration) { shareCPUOn(sums, cpu, runtime.GOMAXPROCS(0)) }
 
@@ -107,17 +107,15 @@ func shareCPUOn(sums []*Summary, cpu time.Duration, cores int) {
 			continue
 		}
 		c := reports.LoadCPU{Seconds: cpu.Seconds(), Cores: cores, IncludesTarget: s.CPU != nil && s.CPU.IncludesTarget}
-		s.CPUPerRequestMicros = 0
 		if sent > 0 {
-			s.CPUPerRequestMicros = c.Seconds * 1e6 / float64(sent)
+			c.PerRequestMicros = c.Seconds * 1e6 / float64(sent)
 		}
 		if dur > 0 {
 			c.Busy = c.Seconds / (dur * float64(cores))
 		}
-		s.CPUSharedWith = nil
 		for _, o := range all {
 			if o != s.Scenario {
-				s.CPUSharedWith = append(s.CPUSharedWith, o)
+				c.SharedWith = append(c.SharedWith, o)
 			}
 		}
 		s.CPU = &c
@@ -298,7 +296,7 @@ func setCPU(s *Summary, elapsed time.Duration) {
 		return
 	}
 	if sent := s.Requests.Sent; sent > 0 {
-		s.CPUPerRequestMicros = cpu.Seconds * 1e6 / float64(sent)
+		cpu.PerRequestMicros = cpu.Seconds * 1e6 / float64(sent)
 	}
 	if cpu.Cores > 0 && elapsed > 0 {
 		cpu.Busy = cpu.Seconds / (elapsed.Seconds() * float64(cpu.Cores))
