@@ -171,3 +171,29 @@ func TestLoadRunInModel(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderLoadTextOldModelCPU: a model saved before runs carried their
+// CPU seconds shows the per-request figure it has, never "0.00s" as if
+// the seconds had been measured.
+func TestRenderLoadTextOldModelCPU(t *testing.T) {
+	tests := []struct {
+		name      string
+		cpu       LoadCPU
+		want, not string
+	}{
+		{"seconds measured", LoadCPU{Seconds: 1.5, PerRequestMicros: 150}, "cpu           1.50s, 150µs per", ""},
+		{"per request only", LoadCPU{PerRequestMicros: 150}, "cpu           150µs per", "cpu           0.00s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := LoadRun{Name: "p", Scenario: "poll", Mode: "poll", CPU: &tt.cpu, Passed: true}
+			var buf bytes.Buffer
+			if err := RenderLoadText(&buf, LoadModel("", run)); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(buf.String(), tt.want) || tt.not != "" && strings.Contains(buf.String(), tt.not) {
+				t.Errorf("want %q (and no %q) in:\n%s", tt.want, tt.not, buf.String())
+			}
+		})
+	}
+}

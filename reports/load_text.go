@@ -84,7 +84,14 @@ func writeLoadCounts(w io.Writer, l *LoadRun) {
 		fmt.Fprintf(w, "  unexpected  %d × %s\n", e.Count, safetext.Line(e.Error))
 	}
 	if c := l.CPU; c != nil {
-		fmt.Fprintf(w, "cpu           %.2fs, %.0fµs per %s", c.Seconds, c.PerRequestMicros, l.UnitName())
+		fmt.Fprint(w, "cpu           ")
+		// A model saved before runs carried their CPU seconds has the
+		// figure per request only: say nothing of the seconds, rather
+		// than 0.00s as if it were measured.
+		if c.Seconds > 0 {
+			fmt.Fprintf(w, "%.2fs, ", c.Seconds)
+		}
+		fmt.Fprintf(w, "%.0fµs per %s", c.PerRequestMicros, l.UnitName())
 		if c.Cores > 0 {
 			fmt.Fprintf(w, ", %.0f%% of %d cores", c.Busy*100, c.Cores)
 		}
