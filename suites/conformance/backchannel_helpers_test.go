@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/ciba-check/ciba-check/ciba"
-	"github.com/ciba-check/ciba-check/internal/client"
 )
 
 // boringBindingMessage is the shape of binding_message the checks send.
@@ -74,23 +73,6 @@ func TestUnknownHint(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestWithHint(t *testing.T) {
-	base := client.AuthParams{Scope: "openid", LoginHint: "a", LoginHintToken: "b", IDTokenHint: "c"}
-	for _, tc := range []struct {
-		param string
-		want  client.AuthParams
-	}{
-		{ciba.ParamLoginHint, client.AuthParams{Scope: "openid", LoginHint: "v"}},
-		{ciba.ParamLoginHintToken, client.AuthParams{Scope: "openid", LoginHintToken: "v"}},
-		{ciba.ParamIDTokenHint, client.AuthParams{Scope: "openid", IDTokenHint: "v"}},
-	} {
-		got := withHint(base, tc.param, "v")
-		if got.LoginHint != tc.want.LoginHint || got.LoginHintToken != tc.want.LoginHintToken || got.IDTokenHint != tc.want.IDTokenHint || got.Scope != "openid" {
-			t.Errorf("withHint(%s) = %+v, want %+v", tc.param, got, tc.want)
-		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/device"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // backchannelHintChecks registers the checks that a request must be signed
@@ -85,7 +86,7 @@ func backchannelUnknownValueChecks(fw *Framework) {
 			f.Undetermined(nil, "could not make a random value: %v", err)
 		}
 		param, v := u.Hint()
-		_, ex, err := c.Authenticate(ctx, withHint(p, param, unknownHint(v, id)))
+		_, ex, err := c.Authenticate(ctx, targetclient.WithHint(p, param, unknownHint(v, id)))
 		expectRefused(f, c, p, ex, err, Status400, ciba.ErrUnknownUserID, ciba.ErrInvalidRequest)
 	}, Refs("CIBA-7.2", "CIBA-13"), Negative)
 

@@ -128,32 +128,7 @@ func validParams(c *client.Client, tc *target.Client, u *target.User) (client.Au
 	if tc != nil && tc.Scope != "" {
 		scope = tc.Scope
 	}
-	param, hint := u.Hint()
-	p := withHint(client.AuthParams{Scope: scope, BindingMessage: "1234"}, param, hint)
-	if u.UserCode != "" && tc != nil && tc.UserCodeParameter {
-		p.UserCode = u.UserCode
-	}
-	if c.Mode() != ciba.ModePoll {
-		tok, err := c.NewJTI()
-		if err != nil {
-			return p, err
-		}
-		p.ClientNotificationToken = tok
-	}
-	return p, nil
-}
-
-// withHint returns p carrying value as its only hint, of type param
-// (login_hint, login_hint_token or id_token_hint).
-func withHint(p client.AuthParams, param, value string) client.AuthParams {
-	p.LoginHint, p.LoginHintToken, p.IDTokenHint = "", "", ""
-	switch param {
-	case ciba.ParamLoginHint:
-		p.LoginHint = value
-	case ciba.ParamLoginHintToken:
-		p.LoginHintToken = value
-	default:
-		p.IDTokenHint = value
-	}
-	return p
+	p, err := targetclient.AuthRequest(c, u, scope, tc != nil && tc.UserCodeParameter)
+	p.BindingMessage = "1234"
+	return p, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
 )
 
 // PollTargets describes the token requests of the poll scenario (CIBA
@@ -111,26 +112,11 @@ func (pt PollTargets) Targeter() (vegeta.Targeter, error) {
 // (CIBA 7.1): its hint, the scope, and for ping and push clients a fresh
 // client_notification_token.
 func AuthParamsFor(c *client.Client, user *target.User, scope string, expiry time.Duration) (client.AuthParams, error) {
-	p := client.AuthParams{Scope: scope, UserCode: user.UserCode}
-	switch param, v := user.Hint(); param {
-	case ciba.ParamLoginHintToken:
-		p.LoginHintToken = v
-	case ciba.ParamIDTokenHint:
-		p.IDTokenHint = v
-	default:
-		p.LoginHint = v
-	}
+	p, err := targetclient.AuthRequest(c, user, scope, user.UserCode != "")
 	if expiry > 0 {
 		p.RequestedExpiry = int(expiry.Round(time.Second) / time.Second)
 	}
-	if c.Mode() != ciba.ModePoll {
-		tok, err := c.NewJTI()
-		if err != nil {
-			return p, err
-		}
-		p.ClientNotificationToken = tok
-	}
-	return p, nil
+	return p, err
 }
 
 // StartPending makes n backchannel authentication requests for user (one
