@@ -40,7 +40,7 @@ func TestAuthRequest(t *testing.T) {
 		{"push gets a notification token", ciba.ModePush, true, "4711", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := client.New(client.Config{ClientID: "c", AuthMethod: ciba.AuthClientSecretBasic, Secret: "s", Unsigned: true, Mode: tc.mode})
+			c, err := client.New(client.Config{ClientID: "c", AuthMethod: ciba.AuthClientSecretBasic, Secret: "s", Unsigned: true, Mode: tc.mode, Metadata: &ciba.ProviderMetadata{Issuer: "https://op.test"}})
 			if err != nil {
 				t.Fatal(err)
 			}
