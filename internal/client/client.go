@@ -125,11 +125,6 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, hc: hc}, nil
 }
 
-// signingAlgs are the asymmetric JWS algorithms a client may register
-// (FAPI allows only PS256 and ES256, FAPI-RW 8.6; target.yaml enforces
-// that under fapi: true).
-var signingAlgs = []string{ciba.AlgPS256, ciba.AlgES256, "PS384", "PS512", ciba.AlgRS256, "RS384", "RS512", "ES384", "ES512", "EdDSA"}
-
 // checkSigningKey insists on a private asymmetric key with a kid and an
 // asymmetric algorithm: the client's default output must be correct;
 // broken signatures are asked for with JWTOptions.
@@ -146,8 +141,10 @@ func checkSigningKey(k jose.JSONWebKey) error {
 	if k.KeyID == "" {
 		return errors.New("key has no KeyID (kid)")
 	}
-	if !slices.Contains(signingAlgs, k.Algorithm) {
-		return fmt.Errorf("algorithm %q is not one of %s", k.Algorithm, strings.Join(signingAlgs, ", "))
+	// Any asymmetric JWS algorithm a client may register (FAPI allows only
+	// PS256 and ES256, FAPI-RW 8.6; target.yaml enforces that under fapi: true).
+	if algs := ciba.PlainAlgs(); !slices.Contains(algs, k.Algorithm) {
+		return fmt.Errorf("algorithm %q is not one of %s", k.Algorithm, strings.Join(algs, ", "))
 	}
 	return nil
 }
