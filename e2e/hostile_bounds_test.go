@@ -240,6 +240,8 @@ func wantPeakUnderLimit(t *testing.T, r boundsRun) {
 	switch {
 	case r.race:
 		t.Log("the binary was built with -race: its peak RSS is not held to the bound")
+	case raceEnabled:
+		t.Log("this test runs under -race: the measured peak includes the test process's own (see race_on_test.go), so it is not held to the bound")
 	case r.maxRSS == 0:
 		t.Error("no peak RSS measured")
 	case r.maxRSS >= peakLimit:
