@@ -209,7 +209,7 @@ func allowanceCatalogue() []Allowance {
 			Name:    AllowRequestURINotSupported,
 			Permits: "a backchannel request with request_uri gets 400 request_uri_not_supported instead of invalid_request",
 			Basis:   `OIDC-3.1.2.6: "request_uri_not_supported The OP does not support use of the request_uri parameter defined in Section 6."`,
-			bend:    answer(ruleRequestURIRefused, errRequestURINotSupported.WithDescription("request_uri is not supported")),
+			bend:    answer(ruleRequestURIRefused, ciba.ErrRequestURINotSupported.WithDescription("request_uri is not supported")),
 		},
 		{
 			Name:    AllowRequestedExpiryIgnored,

@@ -35,10 +35,6 @@ type allowanceState struct {
 	encKeysErr  error
 }
 
-// errRequestURINotSupported is the OIDC Core 3.1.2.6 code
-// request-uri-not-supported answers instead of invalid_request.
-var errRequestURINotSupported = &ciba.Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest}
-
 // restrictedBindingMessage is binding-message-restricted's character set.
 var restrictedBindingMessage = regexp.MustCompile(`^[a-zA-Z0-9\-._+/!?#]{1,20}$`)
 
