@@ -94,7 +94,7 @@ func (o *LoadOptions) jsonPaths(modes []ciba.DeliveryMode) []string {
 	return paths
 }
 
-func writeSummaryJSON(path string, s *load.Summary, version string) error {
+func writeSummaryJSON(path string, s *reports.LoadRun, version string) error {
 	if path == "" {
 		return nil
 	}
@@ -107,7 +107,7 @@ func writeSummaryJSON(path string, s *load.Summary, version string) error {
 
 // finishRun prints the summaries, writes the JSON files and the reports,
 // and maps the verdict to the exit code.
-func finishRun(o *LoadOptions, sums []*load.Summary, jsonPaths []string, runErr error) error {
+func finishRun(o *LoadOptions, sums []*reports.LoadRun, jsonPaths []string, runErr error) error {
 	var runs []reports.LoadRun
 	passed, interrupted := true, false
 	for _, s := range sums {
@@ -180,5 +180,5 @@ func runLoadMerge(o *LoadOptions) error {
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("load merge: %w", err)}
 	}
-	return finishRun(o, []*load.Summary{sum}, []string{o.JSONPath}, nil)
+	return finishRun(o, []*reports.LoadRun{sum}, []string{o.JSONPath}, nil)
 }

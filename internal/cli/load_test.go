@@ -408,8 +408,8 @@ func TestLoadExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _, _, errOut := TestStreams()
 			path := filepath.Join(t.TempDir(), "summary.json")
-			sum := &load.Summary{Scenario: string(load.ScenarioPoll), Aborted: tt.aborted, Passed: tt.passed}
-			err := finishRun(&LoadOptions{IO: s, Subcommand: "poll"}, []*load.Summary{sum}, []string{path}, nil)
+			sum := &reports.LoadRun{Scenario: string(load.ScenarioPoll), Aborted: tt.aborted, Passed: tt.passed}
+			err := finishRun(&LoadOptions{IO: s, Subcommand: "poll"}, []*reports.LoadRun{sum}, []string{path}, nil)
 			if got := exitCode(err); got != tt.want {
 				t.Fatalf("exit %d, want %d (%v)", got, tt.want, err)
 			}

@@ -30,6 +30,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 	"github.com/ciba-check/ciba-check/mockdevice"
 	refop "github.com/ciba-check/ciba-check/reference-op"
+	"github.com/ciba-check/ciba-check/reports"
 	"github.com/ciba-check/ciba-check/suites/load"
 )
 
@@ -140,7 +141,7 @@ func TestSoakServe(t *testing.T) {
 		var r result
 		// load flow --mode both
 		var wg sync.WaitGroup
-		sums := make([]*load.Summary, 2)
+		sums := make([]*reports.LoadRun, 2)
 		errs := make([]error, 2)
 		for j, id := range []string{"poll-mtls", "ping-mtls"} {
 			c, _ := newClient(id)
@@ -230,7 +231,7 @@ func TestSoakServe(t *testing.T) {
 
 // soakPoll is `load poll --pending soakPending --rate soakPollRate/s` with
 // a private_key_jwt client, as internal/cli's runLoadPoll does it.
-func soakPoll(ctx context.Context, newClient func(string) (*client.Client, *http.Client), md *ciba.ProviderMetadata, user *target.User, d time.Duration) (*load.Summary, error) {
+func soakPoll(ctx context.Context, newClient func(string) (*client.Client, *http.Client), md *ciba.ProviderMetadata, user *target.User, d time.Duration) (*reports.LoadRun, error) {
 	c, hc := newClient(soakPollClient)
 	defer c.CloseIdleConnections()
 	ids, err := load.StartPending(ctx, c, user, "openid", soakPending, 16, d+2*time.Minute)

@@ -172,7 +172,7 @@ func clientAuthAlgorithmChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a backchannel client assertion signed with RS256", func(ctx context.Context, f *Fixture) {
-		c := f.ClientWhere("private_key_jwt client with an RSA key", func(tc *targetClientT) bool {
+		c := f.ClientWhere("private_key_jwt client with an RSA key", func(tc *target.Client) bool {
 			return tc.Auth == ciba.AuthPrivateKeyJWT && isRSAKey(tc)
 		})
 		u := f.PendingUserOrAny()
@@ -191,7 +191,7 @@ func clientAuthAlgorithmChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a token client assertion signed with RS256", func(ctx context.Context, f *Fixture) {
-		c := f.ClientWhere("private_key_jwt client with an RSA key", func(tc *targetClientT) bool {
+		c := f.ClientWhere("private_key_jwt client with an RSA key", func(tc *target.Client) bool {
 			return tc.Auth == ciba.AuthPrivateKeyJWT && isRSAKey(tc)
 		})
 		ack := f.ControlAck(c, f.Params(c, f.PendingUserOrAny()))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/target"
 )
 
 // clientAuthIssuerChecks registers the check that a request object from
@@ -24,7 +25,7 @@ func clientAuthIssuerChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a backchannel request whose client_id differs from the request object's iss", func(ctx context.Context, f *Fixture) {
-		c := f.ClientWhere("mutual-TLS client", func(tc *targetClientT) bool { return tc.Auth.UsesMTLS() })
+		c := f.ClientWhere("mutual-TLS client", func(tc *target.Client) bool { return tc.Auth.UsesMTLS() })
 		other := f.OtherClient(c, false)
 		u := f.PendingUserOrAny()
 		f.ControlAck(c, f.Params(c, u))
@@ -47,7 +48,7 @@ func clientAuthCertificateIdentityChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a backchannel request naming another client over the caller's certificate", func(ctx context.Context, f *Fixture) {
-		c := f.ClientWhere("mutual-TLS client", func(tc *targetClientT) bool { return tc.Auth.UsesMTLS() })
+		c := f.ClientWhere("mutual-TLS client", func(tc *target.Client) bool { return tc.Auth.UsesMTLS() })
 		other := f.OtherClient(c, false)
 		u := f.PendingUserOrAny()
 		f.ControlAck(c, f.Params(c, u))
@@ -68,7 +69,7 @@ func clientAuthCertificateIdentityChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a token request naming another client over the caller's certificate", func(ctx context.Context, f *Fixture) {
-		c := f.ClientWhere("mutual-TLS client", func(tc *targetClientT) bool { return tc.Auth.UsesMTLS() })
+		c := f.ClientWhere("mutual-TLS client", func(tc *target.Client) bool { return tc.Auth.UsesMTLS() })
 		other := f.OtherClient(c, false)
 		ack := f.ControlAck(other, f.Params(other, f.PendingUser()))
 		_, ex, err := c.Token(ctx, ack.AuthReqID, client.WithAuth(client.AuthClientID(other.ClientID())))
@@ -97,7 +98,7 @@ func clientAuthMTLSChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a mutual-TLS client that presents no certificate", func(ctx context.Context, f *Fixture) {
-		c := f.ClientWhere("mutual-TLS client", func(tc *targetClientT) bool { return tc.Auth.UsesMTLS() })
+		c := f.ClientWhere("mutual-TLS client", func(tc *target.Client) bool { return tc.Auth.UsesMTLS() })
 		u := f.PendingUserOrAny()
 		f.ControlAck(c, f.Params(c, u))
 		_, ex, err := c.Authenticate(ctx, f.Params(c, u), client.CallTLSCertificate(nil))

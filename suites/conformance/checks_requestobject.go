@@ -10,6 +10,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/target"
 )
 
 // expectRequestObjectRefused sends a backchannel request whose request
@@ -231,7 +232,7 @@ func requestObjectSignatureChecks(fw *Framework) {
 	// Duty: OP
 	// Level: MUST
 	fw.ConformanceIt("refuses a request object signed with RS256", func(ctx context.Context, f *Fixture) {
-		c := f.ClientWhere("client with an RSA signing key", func(tc *targetClientT) bool { return isRSAKey(tc) })
+		c := f.ClientWhere("client with an RSA signing key", func(tc *target.Client) bool { return isRSAKey(tc) })
 		expectRequestObjectRefused(ctx, f, c, client.WithAlg(ciba.AlgRS256))
 	}, Refs("FAPI-RW-8.6"), Negative, OIDF(ModRORS256))
 }
@@ -295,7 +296,7 @@ func requestObjectKeyChecks(fw *Framework) {
 	}, Refs("RFC9101-4", "RFC9101-10.8", "RFC7515-4.1.9"), Cert, OIDF(ModHappy))
 }
 
-func isRSAKey(tc *targetClientT) bool {
+func isRSAKey(tc *target.Client) bool {
 	k, err := tc.LoadSigningKey()
 	if err != nil {
 		return false

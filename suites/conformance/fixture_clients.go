@@ -132,6 +132,3 @@ func (f *Fixture) TLSCert(c *client.Client) *tls.Certificate {
 	}
 	return cert
 }
-
-// targetClientT is a client entry of target.yaml.
-type targetClientT = target.Client

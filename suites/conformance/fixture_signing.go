@@ -7,6 +7,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/client"
+	"github.com/ciba-check/ciba-check/internal/target"
 )
 
 // SigningClient returns the first client (poll first) that signs its
@@ -15,7 +16,7 @@ import (
 // clients that send plain form parameters (CIBA 7.1).
 func (f *Fixture) SigningClient() *client.Client {
 	ginkgo.GinkgoHelper()
-	return f.ClientWhere("client that signs its backchannel requests (signing_key; every client sends unsigned requests, CIBA 7.1)", func(tc *targetClientT) bool {
+	return f.ClientWhere("client that signs its backchannel requests (signing_key; every client sends unsigned requests, CIBA 7.1)", func(tc *target.Client) bool {
 		return tc.SignsRequests()
 	})
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 	refop "github.com/ciba-check/ciba-check/reference-op"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // benchWorkers is the concurrency of every max-rate measurement, ours and
@@ -210,7 +211,7 @@ func (w *benchClient) pending(b *testing.B, n int) []string {
 
 // oursPoll runs RunPoll at max. withPool nil signs inline (private_key_jwt)
 // or needs nothing (mTLS); otherwise a pre-filled pool supplies assertions.
-func oursPoll(b *testing.B, w *benchClient, d time.Duration, withPool func(*AssertionPool)) *Summary {
+func oursPoll(b *testing.B, w *benchClient, d time.Duration, withPool func(*AssertionPool)) *reports.LoadRun {
 	b.Helper()
 	ctx := b.Context()
 	targets := PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: w.c.ClientID(), AuthMethod: w.c.AuthMethod(), AuthReqIDs: w.pending(b, 200)}
@@ -368,7 +369,7 @@ func verifyRate(b *testing.B, w *benchClient, d time.Duration) float64 {
 
 // flowLatency runs poll and ping flows side by side at 10/s and returns
 // their approval-to-token latencies.
-func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping LatencySummary) {
+func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping reports.Latency) {
 	b.Helper()
 	roots, err := env.Target.RootCAs()
 	if err != nil {
@@ -389,7 +390,7 @@ func flowLatency(b *testing.B, env *devenv.Env, d time.Duration) (poll, ping Lat
 	defer receivers.Close()
 	user, _ := env.Target.User("carol")
 	var wg sync.WaitGroup
-	sums := make([]*Summary, 2)
+	sums := make([]*reports.LoadRun, 2)
 	errs := make([]error, 2)
 	for i, id := range []string{"poll-mtls", "ping-mtls"} {
 		w := benchWorld(b, env.Target, id)
@@ -438,7 +439,7 @@ func BenchmarkLoadCapacity(b *testing.B) {
 		fmt.Fprintf(&table, "  machine load average at start: %s\n", loadAverage())
 		fmt.Fprintf(&table, "  %-10s %10s %10s %14s %9s %7s %10s %9s %5s %6s %9s %13s  %s\n",
 			"run", "requested", "achieved", "dropped (cap/late)", "p99", "conns/peak", "handshakes", "in flight", "cpu", "op cpu", "late max", "gc/sched max", "verdict")
-		row := func(name string, s *Summary, r runRecord) {
+		row := func(name string, s *reports.LoadRun, r runRecord) {
 			g := s.Generator
 			verdict := "-"
 			if g.Saturated {
@@ -451,7 +452,7 @@ func BenchmarkLoadCapacity(b *testing.B) {
 		}
 		// As `load poll` does: warm-up polls on another client size the
 		// in-flight cap, then the attack gets a fresh, counted client.
-		run := func(r Rate) (*Summary, runRecord) {
+		run := func(r Rate) (*reports.LoadRun, runRecord) {
 			targets := PollTargets{Endpoint: w.c.TokenEndpoint(), ClientID: w.c.ClientID(), AuthMethod: w.c.AuthMethod(),
 				AuthReqIDs: w.pending(b, 200)}
 			var warm time.Duration
@@ -492,7 +493,7 @@ func BenchmarkLoadCapacity(b *testing.B) {
 		top, rec := run(Rate{Max: true})
 		row("max", top, rec)
 		capacity := top.Rate.Achieved
-		var at09 *Summary
+		var at09 *reports.LoadRun
 		for _, f := range []float64{0.5, 0.8, 0.9, 1.2} {
 			s, rec := run(Rate{Freq: int(f * capacity), Per: time.Second})
 			row(fmt.Sprintf("%.1f× max", f), s, rec)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // CPU per mode when flow modes run at once in one process (load flow
@@ -38,7 +39,7 @@ import (
 // cpuLabelKey is the pprof label whose value is the scenario of a flow run.
 const cpuLabelKey = "ciba-check-load"
 
-// AttributionSampled is CPUSummary.Attribution for a figure sampled per
+// AttributionSampled is reports.LoadCPU.Attribution for a figure sampled per
 // mode.
 const AttributionSampled = "sampled per mode"
 
@@ -77,7 +78,7 @@ func startFlowCPU(runs int) *flowCPU {
 // attribute sets each summary's CPU once the runs have ended: its mode's
 // sampled share of the process's CPU, or, when the profile could not be
 // taken, the process's combined figure (ShareCPU).
-func (f *flowCPU) attribute(sums []*Summary) {
+func (f *flowCPU) attribute(sums []*reports.LoadRun) {
 	if f.prof != nil {
 		pprof.StopCPUProfile()
 	}
@@ -139,12 +140,12 @@ func scenarioShares(r io.Reader) (map[string]float64, error) {
 // receivers' share to ping). The saturation verdict is judged first on
 // the whole process's CPU (ShareCPU), since the process is what
 // saturates; the figure then shown is the mode's.
-func attributeCPU(sums []*Summary, process time.Duration, shares map[string]float64) {
+func attributeCPU(sums []*reports.LoadRun, process time.Duration, shares map[string]float64) {
 	attributeCPUOn(sums, process, shares, runtime.GOMAXPROCS(0))
 }
 
 // attributeCPUOn is attributeCPU with the cores given.
-func attributeCPUOn(sums []*Summary, process time.Duration, shares map[string]float64, cores int) {
+func attributeCPUOn(sums []*reports.LoadRun, process time.Duration, shares map[string]float64, cores int) {
 	shareCPUOn(sums, process, cores)
 	receiverShare := receiverShares(sums, shares[targetclient.ReceiverLabel])
 	for i, s := range sums {
@@ -173,7 +174,7 @@ func attributeCPUOn(sums []*Summary, process time.Duration, shares map[string]fl
 // receiverShares splits the receivers' share among the runs they serve:
 // ping and push share one receiver per listen address, so its share goes
 // to them in proportion to their flows.
-func receiverShares(sums []*Summary, share float64) []float64 {
+func receiverShares(sums []*reports.LoadRun, share float64) []float64 {
 	out := make([]float64, len(sums))
 	var flows uint64
 	for _, s := range sums {
@@ -194,6 +195,6 @@ func receiverShares(sums []*Summary, share float64) []float64 {
 }
 
 // notified reports whether s's tokens come by notification (ping, push).
-func notified(s *Summary) bool {
+func notified(s *reports.LoadRun) bool {
 	return s != nil && (s.Scenario == string(ScenarioFlowPing) || s.Scenario == string(ScenarioFlowPush))
 }

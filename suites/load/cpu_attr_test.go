@@ -68,14 +68,14 @@ func TestAttributeCPUChargesEachModeItsSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sums := []*Summary{
+			sums := []*reports.LoadRun{
 				{Scenario: string(ScenarioFlowPoll), DurationSeconds: 2, Requests: reports.LoadCount{Sent: 10}, Generator: &reports.LoadGenerator{}},
 				{Scenario: string(ScenarioFlowPing), DurationSeconds: 2, Requests: reports.LoadCount{Sent: 5}, Generator: &reports.LoadGenerator{}},
 			}
 			attributeCPUOn(sums, tt.process, shares, 2)
 			poll, ping := sums[0].CPU, sums[1].CPU
 			for _, c := range []struct {
-				sum  *Summary
+				sum  *reports.LoadRun
 				want float64
 				sent float64
 			}{{sums[0], tt.wantPoll, 10}, {sums[1], tt.wantPing, 5}} {
@@ -122,7 +122,7 @@ func TestFlowModesSideBySideCPUIsPerMode(t *testing.T) {
 	if cpu.prof == nil {
 		t.Skip("the CPU profiler is in use (-cpuprofile?): the modes get the combined figure")
 	}
-	sums := make([]*Summary, len(cfgs))
+	sums := make([]*reports.LoadRun, len(cfgs))
 	errs := make([]error, len(cfgs))
 	var wg sync.WaitGroup
 	for i := range cfgs {

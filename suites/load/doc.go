@@ -20,7 +20,7 @@
 //   - thresholds in k6's grammar, shards and merging them from raw results,
 //     and a progress line.
 //
-// A run's result is the report model's load run (Summary is
-// reports.LoadRun); reports writes it as the versioned summary (schema
+// A run's result is the report model's load run itself
+// (reports.LoadRun); reports writes it as the versioned summary (schema
 // ciba-check/load/v1, docs/load-schema.md) and renders it.
 package load

@@ -18,6 +18,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // FlowConfig configures RunFlows.
@@ -70,7 +71,7 @@ func (cfg *FlowConfig) scenario() (Scenario, error) {
 // ApproveDelay, then the tokens by polling at the OP's interval (CIBA 7.3,
 // 10.1), on the ping (CIBA 10.2) or pushed by the OP (CIBA 10.3). Each flow is one result: latency end to
 // end, and the approval-to-token time in HeaderApprovalToToken.
-func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
+func RunFlows(ctx context.Context, cfg FlowConfig) (*reports.LoadRun, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -93,13 +94,13 @@ func RunFlows(ctx context.Context, cfg FlowConfig) (*Summary, error) {
 	// Labelled with the scenario, as is every goroutine the run starts,
 	// so that the CPU of modes running at once can be told apart
 	// (cpu_attr.go).
-	var sum *Summary
+	var sum *reports.LoadRun
 	withScenarioLabel(ctx, scenario, func(ctx context.Context) { sum, err = cfg.run(ctx, scenario) })
 	return sum, err
 }
 
 // run is RunFlows once its configuration is checked.
-func (cfg FlowConfig) run(ctx context.Context, scenario Scenario) (*Summary, error) {
+func (cfg FlowConfig) run(ctx context.Context, scenario Scenario) (*reports.LoadRun, error) {
 	flowCtx, cancelFlows := context.WithCancel(ctx)
 	defer cancelFlows()
 	stopCh := make(chan struct{})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // MergeInput is one shard's results file.
@@ -30,7 +32,7 @@ type MergeOptions struct {
 // p99, and vegeta's Metrics cannot be merged: their quantile digest is
 // unexported). Intended counts come from each shard's rate and planned
 // duration, carried in the attack name.
-func Merge(inputs []MergeInput, o MergeOptions) (*Summary, error) {
+func Merge(inputs []MergeInput, o MergeOptions) (*reports.LoadRun, error) {
 	if len(inputs) == 0 {
 		return nil, errors.New("load: merge needs at least one results file")
 	}
@@ -144,7 +146,7 @@ func (m *merger) addShard(file, attack string) error {
 }
 
 // summary is the merged run judged by thresholds.
-func (m *merger) summary(thresholds []Threshold) *Summary {
+func (m *merger) summary(thresholds []Threshold) *reports.LoadRun {
 	var names []string
 	var intended uint64
 	var target string

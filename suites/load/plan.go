@@ -88,13 +88,13 @@ func (p *Plan) SessionOptions(in io.Reader, out io.Writer) targetclient.SessionO
 // (poll: one; flows: one per mode, a nil entry for a run that failed).
 // Nil summaries with an error: the run could not start (a client, user
 // or device the target lacks, an output file), a target error.
-func Run(ctx context.Context, s *targetclient.Session, p Plan) ([]*Summary, error) {
+func Run(ctx context.Context, s *targetclient.Session, p Plan) ([]*reports.LoadRun, error) {
 	if p.Poll {
 		sum, err := runPollPlan(ctx, s, &p)
 		if sum == nil && err != nil {
 			return nil, err
 		}
-		return []*Summary{sum}, err
+		return []*reports.LoadRun{sum}, err
 	}
 	return runFlowPlan(ctx, s, &p)
 }

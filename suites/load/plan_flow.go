@@ -8,6 +8,7 @@ import (
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // flowRun is one mode's run of a flow plan.
@@ -18,7 +19,7 @@ type flowRun struct {
 
 // runFlowPlan runs the flows of every mode at once, under the same
 // conditions, so the comparison is fair.
-func runFlowPlan(ctx context.Context, s *targetclient.Session, p *Plan) ([]*Summary, error) {
+func runFlowPlan(ctx context.Context, s *targetclient.Session, p *Plan) ([]*reports.LoadRun, error) {
 	runs, err := p.flowRuns(s)
 	defer func() {
 		for _, r := range runs {
@@ -36,7 +37,7 @@ func runFlowPlan(ctx context.Context, s *targetclient.Session, p *Plan) ([]*Summ
 	}
 	// Their CPU is then one process's: sampled per mode (cpu_attr.go).
 	cpu := startFlowCPU(len(runs))
-	sums := make([]*Summary, len(runs))
+	sums := make([]*reports.LoadRun, len(runs))
 	errs := make([]error, len(runs))
 	var wg sync.WaitGroup
 	for i, r := range runs {

@@ -14,6 +14,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // jtiPrefix makes this run's and shard's jtis unique among all runs.
@@ -38,7 +39,7 @@ func signAssertion(c *client.Client, aud, jti string) (string, error) {
 
 // runPollPlan starts the pending requests, pre-signs the assertions the
 // client's method needs, sizes the in-flight cap and polls.
-func runPollPlan(ctx context.Context, s *targetclient.Session, p *Plan) (*Summary, error) {
+func runPollPlan(ctx context.Context, s *targetclient.Session, p *Plan) (*reports.LoadRun, error) {
 	tc, err := p.pickClient(s.Target, ciba.ModePoll)
 	if err != nil {
 		return nil, err

@@ -13,9 +13,10 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/ciba-check/ciba-check/clock"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
-// Abort reasons recorded in Summary.Aborted.
+// Abort reasons recorded in reports.LoadRun.Aborted.
 const (
 	AbortThreshold   = "threshold"
 	AbortInterrupted = "interrupted"
@@ -198,7 +199,7 @@ const WarmUpPolls = 8
 // RunPoll polls the token endpoint for PollTargets.AuthReqIDs at the rate
 // for the duration, and returns the summary. Ctrl-C (ctx) stops the attack
 // and still returns the summary of what ran, with Aborted set.
-func RunPoll(ctx context.Context, cfg PollConfig) (*Summary, error) {
+func RunPoll(ctx context.Context, cfg PollConfig) (*reports.LoadRun, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/ciba-check/ciba-check/internal/pki"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // world is the embedded OP with one load client built as the CLI builds it.
@@ -206,7 +207,7 @@ func TestRunPollAbortOnFail(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	ts, _ := ParseThresholds([]string{"rate>1000000"})
 	type outcome struct {
-		sum *Summary
+		sum *reports.LoadRun
 		err error
 	}
 	done := make(chan outcome, 1)

@@ -13,15 +13,6 @@ import (
 	"github.com/ciba-check/ciba-check/reports"
 )
 
-// Summary is the end-of-run result of a load run or a merge: the report
-// model's load run itself, not a copy of it. reports.WriteLoadJSON writes
-// it as the load summary of docs/load-schema.md (ciba-check/load/v1),
-// reports.RenderLoadText as the terminal report.
-type Summary = reports.LoadRun
-
-// LatencySummary is a latency distribution in milliseconds.
-type LatencySummary = reports.Latency
-
 // SaturatedVerdict is the verdict of a run whose generator was the
 // bottleneck. The figures then say what the generator managed, not what
 // the OP can take.
@@ -51,7 +42,7 @@ func (g *GeneratorSummary) setConns(st *ConnStats, before ConnCounts) {
 }
 
 // judge sets Saturated and Reasons from the run's figures.
-func (g *GeneratorSummary) judge(s *Summary, rateMax bool) {
+func (g *GeneratorSummary) judge(s *reports.LoadRun, rateMax bool) {
 	g.Reasons = nil
 	if !rateMax {
 		if d := s.Requests.Dropped; d > 0 {
@@ -88,10 +79,12 @@ func ProcessCPU() (time.Duration, bool) { return processCPU() }
 // (cpu_attr.go). CPU.PerRequestMicros is it over the requests (flows) of
 // all the runs; each names the others in CPU.SharedWith. Nil summaries are
 // skipped.
-func ShareCPU(sums []*Summary, cpu time.Duration) { shareCPUOn(sums, cpu, runtime.GOMAXPROCS(0)) }
+func ShareCPU(sums []*reports.LoadRun, cpu time.Duration) {
+	shareCPUOn(sums, cpu, runtime.GOMAXPROCS(0))
+}
 
 // shareCPUOn is ShareCPU with the cores given.
-func shareCPUOn(sums []*Summary, cpu time.Duration, cores int) {
+func shareCPUOn(sums []*reports.LoadRun, cpu time.Duration, cores int) {
 	var sent uint64
 	var dur float64
 	var all []string
@@ -127,12 +120,12 @@ func shareCPUOn(sums []*Summary, cpu time.Duration, cores int) {
 	}
 }
 
-func latencySummary(l vegeta.LatencyMetrics, n uint64) LatencySummary {
+func latencySummary(l vegeta.LatencyMetrics, n uint64) reports.Latency {
 	if n == 0 {
-		return LatencySummary{}
+		return reports.Latency{}
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return LatencySummary{
+	return reports.Latency{
 		Min: ms(l.Min), Mean: ms(l.Total / time.Duration(n)),
 		P50: ms(l.Quantile(0.5)), P90: ms(l.Quantile(0.9)), P95: ms(l.Quantile(0.95)),
 		P99: ms(l.Quantile(0.99)), Max: ms(l.Max),
@@ -173,7 +166,7 @@ func cpuSince(cpu0 time.Duration, cpu0OK bool, prev *reports.LoadCPU) *reports.L
 }
 
 // Summary builds the end-of-run result.
-func (r *Recorder) Summary(info RunInfo) *Summary {
+func (r *Recorder) Summary(info RunInfo) *reports.LoadRun {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	elapsed := info.Elapsed
@@ -188,7 +181,7 @@ func (r *Recorder) Summary(info RunInfo) *Summary {
 	if info.Planned > 0 && info.Planned < elapsed {
 		sendWindow = info.Planned
 	}
-	s := &Summary{
+	s := &reports.LoadRun{
 		Scenario:        string(r.scenario),
 		Mode:            reports.ModeOfScenario(string(r.scenario)),
 		Target:          info.Target,
@@ -290,7 +283,7 @@ func (r *Recorder) errorsLocked() []reports.ErrorCount {
 
 // setCPU derives the CPU per request and the share of the cores busy
 // from the CPU seconds measured over elapsed.
-func setCPU(s *Summary, elapsed time.Duration) {
+func setCPU(s *reports.LoadRun, elapsed time.Duration) {
 	cpu := s.CPU
 	if cpu == nil {
 		return

@@ -589,7 +589,7 @@ func TestRecorderSummary(t *testing.T) {
 }
 
 // summaryText is the terminal report of s.
-func summaryText(t *testing.T, s *Summary) string {
+func summaryText(t *testing.T, s *reports.LoadRun) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := reports.RenderLoadText(&b, reports.LoadModel("", *s)); err != nil {
@@ -599,7 +599,7 @@ func summaryText(t *testing.T, s *Summary) string {
 }
 
 // summaryJSON is s as a load summary (ciba-check/load/v1).
-func summaryJSON(t *testing.T, s *Summary) *bytes.Buffer {
+func summaryJSON(t *testing.T, s *reports.LoadRun) *bytes.Buffer {
 	t.Helper()
 	var b bytes.Buffer
 	if err := reports.WriteLoadJSON(&b, s, "test"); err != nil {
