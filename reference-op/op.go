@@ -52,8 +52,19 @@ const (
 	// tombstoneAfter is how long after its expiry a request is kept
 	// whole; then a store that can (Retirer) keeps only what a late
 	// poll's answer needs (client, state, expiry) for the rest of
-	// expiredRetention.
-	tombstoneAfter  = time.Minute
+	// expiredRetention. Nothing needs more once it has expired: the
+	// token endpoint answers expired_token (or invalid_grant to another
+	// client or after redemption) from those fields, the device callback
+	// is refused (its channel token expires with the request), and what
+	// is still owed to a ping or push client keeps the request whole
+	// (owesNothing). The second only covers a decision or poll that read
+	// the clock before the expiry and reaches the store just after it.
+	tombstoneAfter = time.Second
+	// purgeEvery spaces Purges: they drop what expired an hour ago, and
+	// a durable store's Purge is a write transaction, too dear for every
+	// request. Retiring is checked on every backchannel request instead:
+	// with nothing due it is one look at the head of an expiry queue.
+	purgeEvery      = time.Minute
 	idTokenLifetime = 10 * time.Minute
 )
 
@@ -331,11 +342,20 @@ func (op *OP) userByLoginHint(hint string) (User, bool) {
 	return User{}, false
 }
 
-// maybePurge drops long-expired state at most once a minute.
+// maybePurge retires requests expired past tombstoneAfter, and drops
+// long-expired state at most once every purgeEvery. An OP whose faults
+// let an expired request be decided and redeemed
+// (accept-expired-token) keeps it whole until it is purged: its
+// tombstone would have lost the subject and scope a token needs.
 func (op *OP) maybePurge(ctx context.Context) {
 	now := op.clock.Now()
+	if r, ok := op.store.(Retirer); ok && op.hooks.enforced(ruleAuthReqIDExpires) {
+		if err := r.Retire(ctx, now.Add(-tombstoneAfter)); err != nil {
+			op.log.Warn("retiring expired requests failed", "err", err)
+		}
+	}
 	op.purgeMu.Lock()
-	if now.Sub(op.lastPurge) < time.Minute {
+	if now.Sub(op.lastPurge) < purgeEvery {
 		op.purgeMu.Unlock()
 		return
 	}
@@ -343,10 +363,5 @@ func (op *OP) maybePurge(ctx context.Context) {
 	op.purgeMu.Unlock()
 	if err := op.store.Purge(ctx, now.Add(-expiredRetention)); err != nil {
 		op.log.Warn("purge failed", "err", err)
-	}
-	if r, ok := op.store.(Retirer); ok {
-		if err := r.Retire(ctx, now.Add(-tombstoneAfter)); err != nil {
-			op.log.Warn("retiring expired requests failed", "err", err)
-		}
 	}
 }

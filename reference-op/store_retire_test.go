@@ -12,7 +12,7 @@ import (
 )
 
 // TestRetiredRequestsAnswerAsBefore: a request the memory store has
-// reduced to a tombstone (a few minutes after its expiry) gets the same
+// reduced to a tombstone (soon after its expiry) gets the same
 // token-endpoint answers as while it was whole, for its own client and
 // another; a redeemed one replayed still revokes what it issued (with
 // the replay-revokes-tokens allowance on).
@@ -51,9 +51,7 @@ func TestRetiredRequestsAnswerAsBefore(t *testing.T) {
 				access := tt.setup(h, id)
 				h.clock.Advance(30 * time.Second)
 				if retired {
-					// The OP retires at most once a minute, on a
-					// backchannel request.
-					h.clock.Advance(3 * time.Minute)
+					// The OP retires on a backchannel request.
 					h.start(cPoll, nil)
 				}
 				if n := store.Counts(); n.Requests != 1 || (n.Tombstones == 1) != retired {
@@ -68,6 +66,43 @@ func TestRetiredRequestsAnswerAsBefore(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestOPRetiresAtExpiry: the OP reduces an expired request to its
+// tombstone on the first backchannel request more than TombstoneAfter
+// past its expiry, not before, however recently it last did; with the
+// accept-expired-token fault (an expired request stays redeemable, so
+// its subject and scope are still needed) it keeps it whole.
+func TestOPRetiresAtExpiry(t *testing.T) {
+	const expiry = 10 * time.Second
+	tests := []struct {
+		name    string
+		faults  []string
+		past    time.Duration // how long after the expiry the next backchannel request comes
+		retired bool
+	}{
+		{"at the edge", nil, refop.TombstoneAfter, false},
+		{"just past it", nil, refop.TombstoneAfter + time.Nanosecond, true},
+		{"accept-expired-token", []string{refop.FaultAcceptExpiredToken}, 30 * time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := refop.NewMemoryStore()
+			h := newHarness(t, func(c *refop.Config) { c.Store, c.Faults = store, tt.faults })
+			// A first backchannel request now: any once-a-minute spacing
+			// would then hold the next one back.
+			h.start(cPoll2, nil)
+			id := h.start(cPoll, map[string]any{"requested_expiry": int(expiry / time.Second)})
+			h.clock.Advance(expiry + tt.past)
+			h.start(cPoll2, nil)
+			if n := store.Counts(); n.Tombstones != map[bool]int{false: 0, true: 1}[tt.retired] {
+				t.Fatalf("store holds %+v, want the expired request retired=%v", n, tt.retired)
+			}
+			if tt.faults == nil {
+				wantError(t, h.poll(cPoll, id), 400, "expired_token")
+			}
+		})
 	}
 }
 

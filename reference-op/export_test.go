@@ -1,0 +1,4 @@
+package refop
+
+// TombstoneAfter is tombstoneAfter, for the edge tests of retirement.
+const TombstoneAfter = tombstoneAfter
