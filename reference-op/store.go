@@ -141,17 +141,19 @@ type Store interface {
 // load. Used jtis are never capped: dropping a live one would allow a
 // replay; they expire within minutes.
 //
-// Requests long expired are reduced to tombstones (Retire), used jtis
+// Expired requests are reduced to tombstones (Retire), used jtis
 // to a digest and an expiry, and tokens to a compact form under a digest
 // of their key (storedToken), so what the store keeps for a request after
 // its expiry (an hour, for expired_token answers) is about a sixth of the
-// whole record, and a token (a refresh token lives a day) about half.
+// whole record, and a token (a refresh token lives a day) under 150
+// bytes (TestMemoryStoreBytesPerEntry).
 type MemoryStore struct {
 	mu          sync.Mutex
 	maxRequests int
 	maxTokens   int
 	requests    map[string]AuthRequest
 	tokens      map[digest]storedToken
+	wideTokens  map[digest]Token // see storedToken
 	jtis        map[digest]int64 // expiry, Unix ns
 	requestsExp expiryQueue[string]
 	tokensExp   expiryQueue[digest]
@@ -192,15 +194,17 @@ func NewMemoryStore() *MemoryStore {
 		maxTokens:   DefaultMaxStoredTokens,
 		requests:    map[string]AuthRequest{},
 		tokens:      map[digest]storedToken{},
+		wideTokens:  map[digest]Token{},
 		jtis:        map[digest]int64{},
 		tombs:       map[digest]tombstone{},
 		maxTombs:    DefaultMaxTombstones,
 	}
-	// The states and delivery modes a tombstone records always have an
-	// index, however many other strings were shared before.
+	// The token kinds, and the states and delivery modes a tombstone
+	// records, always have an index, however many other strings were
+	// shared before.
 	s.names, s.nameIdx = []string{""}, map[string]uint32{"": 0}
-	for _, v := range []string{string(StatusPending), string(StatusApproved), string(StatusDenied), string(StatusFailed),
-		string(StatusRedeemed), string(StatusExpired), string(ciba.ModePoll), string(ciba.ModePing), string(ciba.ModePush)} {
+	for _, v := range []string{string(KindAccess), string(KindRefresh), string(StatusPending), string(StatusApproved),
+		string(StatusDenied), string(StatusFailed), string(StatusRedeemed), string(StatusExpired), string(ciba.ModePoll), string(ciba.ModePing), string(ciba.ModePush)} {
 		s.intern(v)
 	}
 	return s
@@ -309,7 +313,8 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, st := digestOf(t.Key), s.storeToken(t)
+	k := digestOf(t.Key)
+	st := s.storeToken(k, t)
 	old, ok := s.tokens[k]
 	if !ok || old.expiresAt != st.expiresAt {
 		s.tokensExp.push(k, st.expiresAt)
@@ -319,7 +324,7 @@ func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 		s.tokensAge.add(k, len(s.tokens), s.hasToken)
 	}
 	for len(s.tokens) > s.maxTokens {
-		delete(s.tokens, s.tokensAge.oldest(s.hasToken))
+		s.dropToken(s.tokensAge.oldest(s.hasToken))
 		s.dropped++
 	}
 	return nil
@@ -331,11 +336,12 @@ func (s *MemoryStore) hasToken(k digest) bool { _, ok := s.tokens[k]; return ok 
 func (s *MemoryStore) GetToken(_ context.Context, key string) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.tokens[digestOf(key)]
+	k := digestOf(key)
+	st, ok := s.tokens[k]
 	if !ok {
 		return Token{}, ErrNotFound
 	}
-	return st.token(key), nil
+	return s.token(key, k, st), nil
 }
 
 // RevokeToken implements Store.
@@ -405,7 +411,7 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	s.requestsExp.popWhile(before, dropRequest)
 	s.tokensExp.popWhile(before, func(k digest) {
 		if t, ok := s.tokens[k]; ok && t.expiresAt < cut {
-			delete(s.tokens, k)
+			s.dropToken(k)
 		}
 	})
 	s.retainedExp.popWhile(before, dropRequest)

@@ -79,32 +79,58 @@ var (
 )
 
 // storedToken is how a MemoryStore keeps a Token, under the digest of
-// its key: the repeated strings shared (intern), times in Unix ns. About
-// 250 bytes with its map and queue entries, against 460 for a Token and
-// its key (measured with 100,000); refresh tokens live a day, so a busy
-// serve holds hundreds of thousands.
+// its key: its strings as indexes of s.names (intern), times in Unix ns.
+// 48 bytes; about 140 with its map, queue and age-list entries, against
+// 250 when it held its strings (measured, TestMemoryStoreBytesPerEntry).
+// Refresh tokens live a day, so a busy serve holds hundreds of
+// thousands. A token with a string that has no index (the shared strings
+// are full) is kept whole in s.wideTokens instead.
 type storedToken struct {
-	clientID, subject, scope, acr, certThumbprint string
-	kind                                          TokenKind
 	authTime, issuedAt, expiresAt                 int64 // unixNano
-	revoked                                       bool
+	clientID, subject, scope, acr, certThumbprint uint32
+	kind                                          uint8 // an index of s.names too: the kinds come first
+	revoked, wide                                 bool
 }
 
-// storeToken is t as stored. The caller holds s.mu.
-func (s *MemoryStore) storeToken(t Token) storedToken {
-	return storedToken{
-		clientID: s.intern(t.ClientID), subject: s.intern(t.Subject), scope: s.intern(t.Scope),
-		acr: s.intern(t.ACR), certThumbprint: s.intern(t.CertThumbprint), kind: TokenKind(s.intern(string(t.Kind))),
-		authTime: unixNano(t.AuthTime), issuedAt: unixNano(t.IssuedAt), expiresAt: unixNano(t.ExpiresAt),
-		revoked: t.Revoked,
+// storeToken is t as stored under k. The caller holds s.mu.
+func (s *MemoryStore) storeToken(k digest, t Token) storedToken {
+	st := storedToken{authTime: unixNano(t.AuthTime), issuedAt: unixNano(t.IssuedAt), expiresAt: unixNano(t.ExpiresAt), revoked: t.Revoked}
+	kind, ok := s.nameOf(string(t.Kind))
+	st.kind, st.wide = uint8(kind), !ok || kind > math.MaxUint8
+	strs := [...]string{t.ClientID, t.Subject, t.Scope, t.ACR, t.CertThumbprint}
+	for i, f := range [...]*uint32{&st.clientID, &st.subject, &st.scope, &st.acr, &st.certThumbprint} {
+		n, ok := s.nameOf(strs[i])
+		st.wide = st.wide || !ok
+		*f = n
 	}
+	if !st.wide {
+		delete(s.wideTokens, k)
+		return st
+	}
+	t.Key = ""
+	t.Kind, t.ClientID, t.Subject = TokenKind(s.intern(string(t.Kind))), s.intern(t.ClientID), s.intern(t.Subject)
+	t.Scope, t.ACR, t.CertThumbprint = s.intern(t.Scope), s.intern(t.ACR), s.intern(t.CertThumbprint)
+	s.wideTokens[k] = t
+	return st
 }
 
-// token is st as a Token stored under key.
-func (st storedToken) token(key string) Token {
-	return Token{Key: key, Kind: st.kind, ClientID: st.clientID, Subject: st.subject, Scope: st.scope, ACR: st.acr,
-		AuthTime: fromUnixNano(st.authTime), IssuedAt: fromUnixNano(st.issuedAt), ExpiresAt: fromUnixNano(st.expiresAt),
-		CertThumbprint: st.certThumbprint, Revoked: st.revoked}
+// token is st, stored under k, as a Token with key. The caller holds
+// s.mu.
+func (s *MemoryStore) token(key string, k digest, st storedToken) Token {
+	t := Token{Kind: TokenKind(s.names[st.kind]), ClientID: s.names[st.clientID], Subject: s.names[st.subject],
+		Scope: s.names[st.scope], ACR: s.names[st.acr], CertThumbprint: s.names[st.certThumbprint]}
+	if st.wide {
+		t = s.wideTokens[k]
+	}
+	t.Key, t.Revoked = key, st.revoked
+	t.AuthTime, t.IssuedAt, t.ExpiresAt = fromUnixNano(st.authTime), fromUnixNano(st.issuedAt), fromUnixNano(st.expiresAt)
+	return t
+}
+
+// dropToken forgets the token stored under k. The caller holds s.mu.
+func (s *MemoryStore) dropToken(k digest) {
+	delete(s.tokens, k)
+	delete(s.wideTokens, k)
 }
 
 // maxInterned bounds the strings a MemoryStore shares (intern); beyond

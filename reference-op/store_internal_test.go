@@ -126,3 +126,51 @@ func TestMemoryStoreTombstoneCap(t *testing.T) {
 		t.Errorf("after purge %+v", n)
 	}
 }
+
+// TestMemoryStoreWideTokens: once the shared strings are full, a token
+// with a string not among them is kept whole and reads back the same;
+// re-stored with shared strings, or purged, it leaves nothing behind.
+func TestMemoryStoreWideTokens(t *testing.T) {
+	s, c := NewMemoryStore(), context.Background()
+	start := time.Unix(1_800_000_000, 0)
+	for i := len(s.names); i < maxInterned; i++ {
+		s.intern(fmt.Sprint("filler-", i))
+	}
+	shared := Token{Key: "k", Kind: KindAccess, ClientID: "filler-100", ExpiresAt: start.Add(time.Minute)}
+	wide := shared
+	wide.Subject, wide.Scope, wide.CertThumbprint = "a subject never seen", "openid never-seen", "x5t"
+	tests := []struct {
+		name string
+		put  Token
+		wide int
+	}{
+		{"new strings", wide, 1},
+		{"shared strings", shared, 0},
+		{"new strings again", wide, 1},
+	}
+	for _, tt := range tests {
+		if err := s.PutToken(c, tt.put); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetToken(c, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.ExpiresAt = tt.put.ExpiresAt // Equal, other location
+		if got != tt.put || len(s.wideTokens) != tt.wide {
+			t.Errorf("%s: got %+v with %d kept whole, want %+v with %d", tt.name, got, len(s.wideTokens), tt.put, tt.wide)
+		}
+	}
+	if err := s.RevokeToken(c, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetToken(c, "k"); !got.Revoked || got.Subject != wide.Subject {
+		t.Errorf("revoked wide token reads %+v", got)
+	}
+	if err := s.Purge(c, start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.tokens)+len(s.wideTokens) != 0 {
+		t.Errorf("after purge: %d tokens, %d kept whole", len(s.tokens), len(s.wideTokens))
+	}
+}

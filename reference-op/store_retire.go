@@ -11,7 +11,8 @@ import (
 )
 
 // Retirer is a Store that can reduce requests long expired to
-// tombstones (OP.maybePurge calls it when the store is one).
+// tombstones (OP.maybePurge calls it, on every backchannel request,
+// when the store is one).
 type Retirer interface {
 	// Retire reduces each request that expired before cutoff, and owes
 	// its client nothing more, to what a late token request needs to be

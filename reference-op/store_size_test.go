@@ -53,7 +53,7 @@ func TestMemoryStoreBytesPerEntry(t *testing.T) {
 				}
 			}
 		}},
-		{"token", 300, func(s *MemoryStore) {
+		{"token", 220, func(s *MemoryStore) {
 			for i := range n {
 				must(t, s.PutToken(c, Token{Key: id(i), Kind: KindRefresh, ClientID: "client-poll", Subject: "alice",
 					Scope: "openid profile", ACR: ACRMultiFactor, AuthTime: start, IssuedAt: start,
