@@ -174,3 +174,35 @@ func TestMemoryStoreWideTokens(t *testing.T) {
 		t.Errorf("after purge: %d tokens, %d kept whole", len(s.tokens), len(s.wideTokens))
 	}
 }
+
+// TestMemoryStoreJTISeconds: a used jti's expiry is kept in whole
+// seconds rounded up, so it is remembered to its exp and at most a second
+// longer, never less; times outside uint32 seconds clamp (an exp before
+// 1970 is kept to 1970, one after 2106 to 2106).
+func TestMemoryStoreJTISeconds(t *testing.T) {
+	exp := time.Unix(1_800_000_000, 0)
+	tests := []struct {
+		name      string
+		exp, now  time.Time
+		wantFresh bool // a second use at now
+	}{
+		{"whole second, a nanosecond before", exp, exp.Add(-time.Nanosecond), false},
+		{"whole second, at it", exp, exp, true},
+		{"fraction, at it", exp.Add(time.Millisecond), exp.Add(time.Millisecond), false},
+		{"fraction, the next second", exp.Add(time.Millisecond), exp.Add(time.Second), true},
+		{"before 1970, kept to 1970", time.Unix(-5, 0), time.Unix(-1, 0), false},
+		{"before 1970, at 1970", time.Unix(-5, 0), time.Unix(0, 0), true},
+		{"after 2106, before it", time.Unix(1<<33, 0), time.Unix(1<<32-2, 0), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := NewMemoryStore(), context.Background()
+			if fresh, _ := s.UseJTI(c, "j", tt.exp, time.Unix(-100, 0)); !fresh {
+				t.Fatal("first use refused")
+			}
+			if fresh, _ := s.UseJTI(c, "j", tt.exp, tt.now); fresh != tt.wantFresh {
+				t.Errorf("second use at %v: fresh=%v, want %v", tt.now, fresh, tt.wantFresh)
+			}
+		})
+	}
+}

@@ -83,7 +83,7 @@ func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
 		s.tombs[k] = tb
 		s.tombsExp.push(k, tb.expires)
 		for len(s.tombs) > s.maxTombs && len(s.tombsExp) > 0 {
-			k := heap.Pop(&s.tombsExp).(expiring[digest]).key
+			k := heap.Pop(&s.tombsExp).(expiring[digest, int64]).key
 			if _, ok := s.tombs[k]; ok {
 				delete(s.tombs, k)
 				s.dropped++

@@ -13,9 +13,11 @@ import (
 // stored request, tombstone, token and used jti (live heap after a GC,
 // map, queue and age-list entries included, 100,000 of each) and prints
 // it. A long serve holds tens of thousands of each, so these figures are
-// its memory. The bounds asserted are structural and generous (about
-// twice what was measured): they catch a field or an index gone back to
-// a string, not a few bytes.
+// its memory. Measured (go1.26, amd64): request 486 bytes, tombstone 95,
+// token 142 (247 when it held its strings), jti 42 (64 with a 16-byte
+// digest and an int64 expiry). The bounds asserted are structural and
+// generous: they catch a token field or a jti gone back to its former
+// form, not a few bytes.
 func TestMemoryStoreBytesPerEntry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 100,000 entries of each kind")
@@ -60,7 +62,7 @@ func TestMemoryStoreBytesPerEntry(t *testing.T) {
 					ExpiresAt: start.Add(24 * time.Hour), CertThumbprint: "x5t-of-the-client-certificate-43-characters"}))
 			}
 		}},
-		{"jti", 140, func(s *MemoryStore) {
+		{"jti", 60, func(s *MemoryStore) {
 			for i := range n {
 				if _, err := s.UseJTI(c, id(i), start.Add(time.Minute), start); err != nil {
 					t.Fatal(err)
