@@ -181,7 +181,7 @@ var _ Store = (*MemoryStore)(nil)
 const (
 	DefaultMaxStoredRequests = 200_000
 	DefaultMaxStoredTokens   = 400_000
-	// DefaultMaxTombstones caps retired requests (Retire), about 100
+	// DefaultMaxTombstones caps retired requests (Retire), about 85
 	// bytes each; beyond it the one expiring first goes (a late poll for
 	// it then gets invalid_grant instead of expired_token).
 	DefaultMaxTombstones = 1_000_000

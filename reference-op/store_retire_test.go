@@ -126,6 +126,7 @@ func TestMemoryStoreRetire(t *testing.T) {
 		{"ping, approved, notification owed", refop.AuthRequest{DeliveryMode: ping, Status: refop.StatusApproved, ExpiresAt: past}, false},
 		{"push, expiry notice owed", refop.AuthRequest{DeliveryMode: push, Status: refop.StatusExpired, ExpiresAt: past}, false},
 		{"push, told", refop.AuthRequest{DeliveryMode: push, Status: refop.StatusExpired, NotifyDone: true, ExpiresAt: past}, true},
+		{"poll, redeemed more often than a tombstone counts", refop.AuthRequest{DeliveryMode: poll, Status: refop.StatusRedeemed, Redemptions: 1 << 16, ExpiresAt: past}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
