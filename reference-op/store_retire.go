@@ -10,7 +10,7 @@ import (
 	"github.com/ciba-check/ciba-check/ciba"
 )
 
-// Retirer is a Store that can reduce requests long expired to
+// Retirer is a Store that can reduce expired requests to
 // tombstones (OP.maybePurge calls it, on every backchannel request,
 // when the store is one).
 type Retirer interface {
@@ -18,7 +18,8 @@ type Retirer interface {
 	// its client nothing more, to what a late token request needs to be
 	// answered as before: its client, delivery mode, state, redemptions
 	// and expiry. Get and Update then return those fields (NotifyDone
-	// set, the rest zero); ListAuthRequests leaves such requests out.
+	// set, the rest zero), Update refusing to move one retired pending
+	// to another state; ListAuthRequests leaves such requests out.
 	Retire(ctx context.Context, cutoff time.Time) error
 }
 
@@ -109,6 +110,12 @@ func (s *MemoryStore) updateTomb(id string, fn func(*AuthRequest) error) (AuthRe
 	r := s.request(id, tb)
 	if err := fn(&r); err != nil {
 		return s.request(id, tb), err
+	}
+	// A request retired pending expired undecided: a decision reaching
+	// the store now (one that read the clock before the expiry) would be
+	// kept without what its ping or a token needs, so it is refused.
+	if AuthStatus(s.names[tb.status]) == StatusPending && r.Status != StatusPending {
+		return s.request(id, tb), fmt.Errorf("refop: retired request %q expired undecided: it cannot become %q", id, r.Status)
 	}
 	next, ok := s.tombstone(r)
 	if !ok {
