@@ -203,8 +203,9 @@ func NewMemoryStore() *MemoryStore {
 	// records, always have an index, however many other strings were
 	// shared before.
 	s.names, s.nameIdx = []string{""}, map[string]uint32{"": 0}
-	for _, v := range []string{string(KindAccess), string(KindRefresh), string(StatusPending), string(StatusApproved),
-		string(StatusDenied), string(StatusFailed), string(StatusRedeemed), string(StatusExpired), string(ciba.ModePoll), string(ciba.ModePing), string(ciba.ModePush)} {
+	for _, v := range []string{string(KindAccess), string(KindRefresh),
+		string(StatusPending), string(StatusApproved), string(StatusDenied), string(StatusFailed), string(StatusRedeemed),
+		string(StatusExpired), string(ciba.ModePoll), string(ciba.ModePing), string(ciba.ModePush)} {
 		s.intern(v)
 	}
 	return s
