@@ -478,7 +478,7 @@ func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err 
 	d.inflight.Add(1)
 	d.notifyLocked(rec)
 	d.log.Info("mockdevice: decided", "id", id, "status", status)
-	return rec.pend.token.String(), nil
+	return rec.pend.token.String(rec), nil
 }
 
 // callBack POSTs the decision to the OP with the request's bearer token
@@ -563,7 +563,7 @@ func (d *Device) receive(req Request, token string, iat time.Time) (Policy, erro
 		req.ResponseStatus = p.errorStatus()
 	}
 	d.makeRoomLocked()
-	rec := d.index.newRecord(req, token, req.ExpiresAt.Add(forgetAfter(req.ReceivedAt, iat)))
+	rec := d.index.newRecord(req, token, iat, req.ExpiresAt.Add(forgetAfter(req.ReceivedAt, iat)))
 	d.index.add(rec)
 	d.notifyLocked(rec)
 	d.log.Info("mockdevice: request", "id", req.ID, "login_hint", req.LoginHint,

@@ -2,7 +2,6 @@ package mockdevice
 
 import (
 	"container/heap"
-	"encoding/base64"
 	"math"
 	"strings"
 	"time"
@@ -80,10 +79,10 @@ type Stats struct {
 	ForgottenPending int `json:"forgotten_pending"`
 }
 
-// record is one request as the device keeps it: a Request in about 40%
-// of the bytes (times as Unix nanoseconds, the state as a small number,
-// the repeated strings and the policy shared), plus its places in the
-// indexes. TestRecordBytesPerRequest measures it.
+// record is one request as the device keeps it: a Request (328 bytes)
+// and its places in the indexes in 256, with times as Unix nanoseconds,
+// the state as a small number, and the repeated strings and the policy
+// shared. TestRecordBytesPerRequest measures it.
 type record struct {
 	id, iss, sub, clientID, loginHint, scope, acrValues string // all but id shared (index.share)
 	bindingMessage, userCode, callbackError             string
@@ -264,8 +263,9 @@ func (x *index) sharePolicy(p Policy) *Policy {
 	return c
 }
 
-// newRecord is req as stored; token (for the callback) only while pending.
-func (x *index) newRecord(req Request, token string, forgetAt time.Time) *record {
+// newRecord is req as stored; token (for the callback, issued at iat)
+// only while pending.
+func (x *index) newRecord(req Request, token string, iat, forgetAt time.Time) *record {
 	rec := &record{
 		id: req.ID, iss: x.share(req.Issuer), sub: x.share(req.Subject), clientID: x.share(req.ClientID),
 		loginHint: x.share(req.LoginHint), scope: x.share(req.Scope), acrValues: x.share(req.ACRValues),
@@ -276,7 +276,8 @@ func (x *index) newRecord(req Request, token string, forgetAt time.Time) *record
 		consentRequired: req.IsConsentRequired,
 	}
 	if req.State == StatePending {
-		rec.pend = &pendingPart{token: x.hold(token), forgetAt: stampOf(forgetAt), heapIdx: -1}
+		rec.pend = &pendingPart{forgetAt: stampOf(forgetAt), heapIdx: -1}
+		rec.pend.token = x.hold(token, rec, iat)
 	}
 	return rec
 }
@@ -421,51 +422,4 @@ func (h *expiryHeap) Pop() any {
 	*h = old[:len(old)-1]
 	rec.pend.heapIdx = -1
 	return rec
-}
-
-// heldToken is the OP's bearer token as a pending request keeps it for
-// the callback, in about two thirds of the bytes: a compact JWS is three
-// base64url segments; the header, the same on every token an OP signs,
-// is shared, and payload and signature are kept decoded. String gives
-// back the exact token. One that would not come back byte for byte (not
-// three segments of canonical unpadded base64url) is kept whole.
-type heldToken struct {
-	header string // the first segment, shared; "" when rest is the whole token
-	rest   string // payload and signature decoded, back to back; or the whole token
-	cut    int    // where the signature starts in rest
-}
-
-// hold is token as a pending record keeps it.
-func (x *index) hold(token string) heldToken {
-	whole := heldToken{rest: strings.Clone(token)}
-	header, rest, ok := strings.Cut(token, ".")
-	payload, sig, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 || header == "" {
-		return whole
-	}
-	enc := base64.RawURLEncoding.Strict()
-	buf := make([]byte, enc.DecodedLen(len(payload))+enc.DecodedLen(len(sig)))
-	n, err := enc.Decode(buf, []byte(payload))
-	if err != nil {
-		return whole
-	}
-	m, err := enc.Decode(buf[n:], []byte(sig))
-	if err != nil {
-		return whole
-	}
-	held := heldToken{header: x.share(header), rest: string(buf[:n+m]), cut: n}
-	// The decoder skips line breaks, which would not come back.
-	if held.String() != token {
-		return whole
-	}
-	return held
-}
-
-// String is the token as the OP sent it.
-func (t heldToken) String() string {
-	if t.header == "" {
-		return t.rest
-	}
-	enc := base64.RawURLEncoding
-	return t.header + "." + enc.EncodeToString([]byte(t.rest[:t.cut])) + "." + enc.EncodeToString([]byte(t.rest[t.cut:]))
 }

@@ -185,7 +185,7 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 				if rec.settled() && rec.pend != nil {
 					t.Errorf("settled %s still holds the OP's bearer token", id)
 				}
-				if states[rec.state] == StatePending && (rec.pend == nil || rec.pend.token.String() == "") {
+				if states[rec.state] == StatePending && (rec.pend == nil || rec.pend.token.String(rec) == "") {
 					t.Errorf("pending %s lost the bearer token its callback needs", id)
 				}
 			}
@@ -317,37 +317,86 @@ func TestDeviceKeepsAnUndecidedRequestWhileTheOPAcceptsItsCallback(t *testing.T)
 }
 
 // TestHeldTokenComesBackAsSent checks the bearer token a pending record
-// keeps for the callback comes back byte for byte, compacted when it is a
-// canonical compact JWS, kept whole otherwise.
+// keeps for the callback comes back byte for byte: compacted when it is a
+// canonical compact JWS (its payload rebuilt from the record when it is
+// the reference OP's for the record), kept whole otherwise.
 func TestHeldTokenComesBackAsSent(t *testing.T) {
 	jws := sign(t, newOPKey(t, "k").private, jose.ES256, defaultClaims("req-1"))
+	iat, exp := epoch, epoch.Add(time.Minute)
+	refOP := refOPChannelToken(t, testIssuer, "req-1", iat, exp)
+	rec := &record{id: "req-1", iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user", expires: stampOf(exp)}
+	other := *rec
+	other.sub = "someone-else"
 	tests := []struct {
-		name      string
-		token     string
-		compacted bool
+		name               string
+		token              string
+		rec                *record
+		iat                time.Time
+		compacted, rebuilt bool
 	}{
-		{"compact JWS", jws, true},
-		{"line break in the signature (the decoder skips it)", jws[:len(jws)-4] + "\n" + jws[len(jws)-4:], false},
-		{"padded segment", jws + "=", false},
-		{"non-canonical trailing bits", "eyJhbGciOiJub25lIn0.AB.AA", false},
-		{"JWE, five segments", "a.b.c.d.e", false},
-		{"two segments", "eyJhbGciOiJub25lIn0.AA", false},
-		{"empty header", ".AA.AA", false},
-		{"opaque", "an-opaque-token", false},
-		{"empty payload and signature", "eyJhbGciOiJub25lIn0..", true},
+		{"the reference OP's, for the record", refOP, rec, iat, true, true},
+		{"the reference OP's, for another subject", refOP, &other, iat, true, false},
+		{"the reference OP's, another iat", refOP, rec, iat.Add(time.Second), true, false},
+		{"another OP's", jws, rec, iat, true, false},
+		{"line break in the signature (the decoder skips it)", jws[:len(jws)-4] + "\n" + jws[len(jws)-4:], rec, iat, false, false},
+		{"padded segment", jws + "=", rec, iat, false, false},
+		{"non-canonical trailing bits", "eyJhbGciOiJub25lIn0.AB.AA", rec, iat, false, false},
+		{"JWE, five segments", "a.b.c.d.e", rec, iat, false, false},
+		{"two segments", "eyJhbGciOiJub25lIn0.AA", rec, iat, false, false},
+		{"empty header", ".AA.AA", rec, iat, false, false},
+		{"opaque", "an-opaque-token", rec, iat, false, false},
+		{"empty payload and signature", "eyJhbGciOiJub25lIn0..", rec, iat, true, false},
 	}
 	x := newIndex(time.UTC)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			held := x.hold(tt.token)
-			if got := held.String(); got != tt.token {
+			held := x.hold(tt.token, tt.rec, tt.iat)
+			if got := held.String(tt.rec); got != tt.token {
 				t.Fatalf("came back as %q, want %q", got, tt.token)
 			}
-			if compacted := held.header != ""; compacted != tt.compacted {
-				t.Fatalf("compacted %v, want %v", compacted, tt.compacted)
+			if compacted := held.header != ""; compacted != tt.compacted || held.rebuilt != tt.rebuilt {
+				t.Fatalf("compacted %v, rebuilt %v; want %v, %v", compacted, held.rebuilt, tt.compacted, tt.rebuilt)
 			}
-			if tt.compacted && len(held.rest) >= len(tt.token)-len(held.header) {
+			if tt.compacted && len(tt.token) > 3 && len(held.rest) >= len(tt.token)-len(held.header) {
 				t.Fatalf("compacted to %d bytes of %d", len(held.rest), len(tt.token))
+			}
+		})
+	}
+}
+
+// TestCallbackCarriesTheOPsTokenAsSent sends channel tokens the device
+// keeps in each form and checks each callback carries the token exactly.
+func TestCallbackCarriesTheOPsTokenAsSent(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
+	refOP := func(id string) string {
+		return refOPChannelToken(t, testIssuer, id, epoch, epoch.Add(time.Minute))
+	}
+	withNBF := func(id string) string { // a claim the reference OP does not send
+		claims := defaultClaims(id)
+		claims.NotBefore = claims.IssuedAt
+		return sign(t, h.key.private, jose.ES256, claims)
+	}
+	for _, tt := range []struct {
+		name  string
+		token func(id string) string
+	}{{"rebuilt", refOP}, {"decoded", withNBF}} {
+		t.Run(tt.name, func(t *testing.T) {
+			token := tt.token(tt.name)
+			w := h.do(http.MethodPost, PathChannel, "Bearer "+token, "application/json", `{"scope":"openid","login_hint":"carol"}`)
+			if w.Code != http.StatusCreated {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			h.device.mu.Lock()
+			rebuilt := h.device.index.byID[tt.name].pend.token.rebuilt
+			h.device.mu.Unlock()
+			if rebuilt != (tt.name == "rebuilt") {
+				t.Fatalf("payload rebuilt %v", rebuilt)
+			}
+			if err := h.device.Decide(waitCtx(t), tt.name, ciba.DeviceSucceed); err != nil {
+				t.Fatal(err)
+			}
+			if cb := h.op.next(t); cb.Authorization != "Bearer "+token {
+				t.Fatalf("callback carried %q, want %q", cb.Authorization, "Bearer "+token)
 			}
 		})
 	}
