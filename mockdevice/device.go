@@ -318,10 +318,13 @@ func (d *Device) Request(id string) (Request, bool) {
 	return d.index.request(rec), true
 }
 
-// Stats reports what the record holds and what it has forgotten.
+// Stats reports what the record holds and what it has forgotten; the
+// requests due to be forgotten go first, so an idle device reports what
+// it still needs to hold.
 func (d *Device) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.forgetExpiredLocked()
 	st := d.index.stats
 	st.Stored = len(d.index.byID)
 	st.Pending = len(d.index.undecided)

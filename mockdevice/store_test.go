@@ -309,6 +309,9 @@ func TestDeviceKeepsAnUndecidedRequestWhileTheOPAcceptsItsCallback(t *testing.T)
 			h.op.next(t)
 			kept := min(max(tt.skew, 0)+tt.transit+time.Second+skewMargin, ExpiryGrace)
 			h.clock.Advance(exp.Add(kept + time.Nanosecond).Sub(h.clock.Now()))
+			if st := h.device.Stats(); st.Stored != 1 || st.Pending != 0 || st.ForgottenExpired != 1 {
+				t.Fatalf("%v after expiry: stats %+v, want the undecided one forgotten", kept, st)
+			}
 			if got := storedIDs(h.device); !slices.Equal(got, []string{"decided-late"}) {
 				t.Fatalf("%v after expiry the device holds %v, want the undecided one forgotten", kept, got)
 			}
