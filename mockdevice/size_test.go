@@ -115,7 +115,7 @@ func TestRecordBytesPerRequest(t *testing.T) {
 	for _, c := range []struct {
 		what      string
 		got, most float64
-	}{{"pending", pending, 1024}, {"settled", settled, 544}} {
+	}{{"pending", pending, 896}, {"settled", settled, 400}} {
 		if c.got > c.most {
 			t.Errorf("%s request costs %.0f bytes, more than the generous %.0f", c.what, c.got, c.most)
 		}

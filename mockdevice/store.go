@@ -80,23 +80,31 @@ type Stats struct {
 }
 
 // record is one request as the device keeps it: a Request (328 bytes)
-// and its places in the indexes in 256, with times as Unix nanoseconds,
-// the state as a small number, and the repeated strings and the policy
+// and its places in the indexes in 160, with times as Unix nanoseconds,
+// the state as a small number, and what a run's requests have in common
 // shared. TestRecordBytesPerRequest measures it.
 type record struct {
-	id, iss, sub, clientID, loginHint, scope, acrValues string // all but id shared (index.share)
-	bindingMessage, userCode, callbackError             string
-	policy                                              *Policy // shared
-	received, decided, calledBack, expires              stamp
-	responseStatus, callbackStatus                      int16 // HTTP statuses: three digits
-	state                                               stateCode
-	consentRequired                                     bool
+	id string
+	*common
+	bindingMessage, userCode, callbackError string
+	received, decided, calledBack, expires  stamp
+	responseStatus, callbackStatus          int16 // HTTP statuses: three digits
+	state                                   stateCode
+	consentRequired                         bool
 	// pend is what only an unsettled request needs; nil once settled.
 	pend *pendingPart
 	// byArrival and byHint chain the record into arrivals and its
 	// login_hint's chain; nextSettled into the settled queue.
 	byArrival, byHint links
 	nextSettled       *record
+}
+
+// common is what the requests of one user through one client usually
+// share (a load run's requests all do): it is stored once for all of them
+// (index.shareCommon).
+type common struct {
+	iss, sub, clientID, loginHint, scope, acrValues string
+	policy                                          Policy
 }
 
 // pendingPart is the part of a record dropped when it settles.
@@ -210,18 +218,16 @@ type index struct {
 	settled   struct{ head, tail *record }
 	undecided expiryHeap
 	stats     Stats
-	// shared holds one copy of each value of the fields most requests
-	// repeat (issuer, subject, client, login_hint, scope, acr_values, the
-	// token's header), at most maxShared of them; see share. policies
-	// does the same for policies.
-	shared   map[string]string
-	policies map[Policy]*Policy
+	// shared holds one copy of each token header (see share), commons
+	// of each common (see shareCommon), at most maxShared of each.
+	shared  map[string]string
+	commons map[common]*common
 	// loc is the location of the device's clock: times come back in it,
 	// as they were read, so the API's JSON shows them as before.
 	loc *time.Location
 }
 
-// maxShared bounds index.shared and index.policies: beyond it new values
+// maxShared bounds index.shared and index.commons: beyond it new values
 // are kept as they come, unshared.
 const maxShared = 4096
 
@@ -231,13 +237,13 @@ func newIndex(loc *time.Location) index {
 		byHint:   map[string]*chain{},
 		arrivals: chain{at: arrivalLinks},
 		shared:   map[string]string{},
-		policies: map[Policy]*Policy{},
+		commons:  map[common]*common{},
 		loc:      loc,
 	}
 }
 
-// share returns the stored copy of v, so ten thousand requests from a
-// load run hold one "openid".
+// share returns the stored copy of v, so ten thousand tokens from one OP
+// hold one header.
 func (x *index) share(v string) string {
 	if c, ok := x.shared[v]; ok {
 		return c
@@ -251,26 +257,31 @@ func (x *index) share(v string) string {
 	return v
 }
 
-// sharePolicy returns a stored copy of p.
-func (x *index) sharePolicy(p Policy) *Policy {
-	if c, ok := x.policies[p]; ok {
-		return c
+// shareCommon returns the stored copy of c, so ten thousand requests
+// from a load run hold one "openid" and one policy.
+func (x *index) shareCommon(c common) *common {
+	if p, ok := x.commons[c]; ok {
+		return p
 	}
-	c := &p
-	if len(x.policies) < maxShared {
-		x.policies[p] = c
+	// Copies: a value may be a slice of a longer string it would keep alive.
+	for _, f := range []*string{&c.iss, &c.sub, &c.clientID, &c.loginHint, &c.scope, &c.acrValues} {
+		*f = strings.Clone(*f)
 	}
-	return c
+	p := &c
+	if len(x.commons) < maxShared {
+		x.commons[c] = p
+	}
+	return p
 }
 
 // newRecord is req as stored; token (for the callback, issued at iat)
 // only while pending.
 func (x *index) newRecord(req Request, token string, iat, forgetAt time.Time) *record {
 	rec := &record{
-		id: req.ID, iss: x.share(req.Issuer), sub: x.share(req.Subject), clientID: x.share(req.ClientID),
-		loginHint: x.share(req.LoginHint), scope: x.share(req.Scope), acrValues: x.share(req.ACRValues),
+		id: req.ID,
+		common: x.shareCommon(common{iss: req.Issuer, sub: req.Subject, clientID: req.ClientID,
+			loginHint: req.LoginHint, scope: req.Scope, acrValues: req.ACRValues, policy: req.Policy}),
 		bindingMessage: req.BindingMessage, userCode: req.UserCode,
-		policy:   x.sharePolicy(req.Policy),
 		received: stampOf(req.ReceivedAt), expires: stampOf(req.ExpiresAt),
 		responseStatus: int16(req.ResponseStatus), state: codeOf(req.State),
 		consentRequired: req.IsConsentRequired,
@@ -288,7 +299,7 @@ func (x *index) request(rec *record) Request {
 		ID: rec.id, Issuer: rec.iss, Subject: rec.sub, ClientID: rec.clientID,
 		LoginHint: rec.loginHint, Scope: rec.scope, BindingMessage: rec.bindingMessage,
 		UserCode: rec.userCode, ACRValues: rec.acrValues, IsConsentRequired: rec.consentRequired,
-		Policy: *rec.policy, ReceivedAt: rec.received.in(x.loc), ResponseStatus: int(rec.responseStatus),
+		Policy: rec.policy, ReceivedAt: rec.received.in(x.loc), ResponseStatus: int(rec.responseStatus),
 		State: states[rec.state], DecidedAt: rec.decided.in(x.loc), CalledBackAt: rec.calledBack.in(x.loc),
 		CallbackStatus: int(rec.callbackStatus), CallbackError: rec.callbackError,
 		// The token's exp is kept in UTC (see handleChannel).

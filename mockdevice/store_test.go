@@ -327,9 +327,9 @@ func TestHeldTokenComesBackAsSent(t *testing.T) {
 	jws := sign(t, newOPKey(t, "k").private, jose.ES256, defaultClaims("req-1"))
 	iat, exp := epoch, epoch.Add(time.Minute)
 	refOP := refOPChannelToken(t, testIssuer, "req-1", iat, exp)
-	rec := &record{id: "req-1", iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user", expires: stampOf(exp)}
+	rec := &record{id: "req-1", common: &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user"}, expires: stampOf(exp)}
 	other := *rec
-	other.sub = "someone-else"
+	other.common = &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "someone-else"}
 	tests := []struct {
 		name               string
 		token              string
