@@ -33,7 +33,7 @@ func BenchmarkDeviceCostFlatWithStoredRequests(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i := range stored {
-			if _, err := d.receive(Request{ID: fmt.Sprintf("old-%d", i), LoginHint: "carol"}, "token"); err != nil {
+			if _, err := d.receive(Request{ID: fmt.Sprintf("old-%d", i), LoginHint: "carol"}, "token", time.Time{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -41,7 +41,7 @@ func BenchmarkDeviceCostFlatWithStoredRequests(b *testing.B) {
 		start := time.Now()
 		for i := range ops {
 			id := fmt.Sprintf("new-%d", i)
-			if _, err := d.receive(Request{ID: id, LoginHint: "carol"}, "token"); err != nil {
+			if _, err := d.receive(Request{ID: id, LoginHint: "carol"}, "token", time.Time{}); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := d.Wait(ctx, id); err != nil {

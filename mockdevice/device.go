@@ -2,7 +2,6 @@ package mockdevice
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,7 +69,8 @@ type Config struct {
 	// memory: beyond it the earliest settled request is forgotten, or, when
 	// none is settled, the earliest received undecided one.
 	// Undecided requests are also forgotten once they have expired (plus
-	// ExpiryGrace). Zero means DefaultMaxRequests.
+	// the clock skew observed, at most ExpiryGrace). Zero means
+	// DefaultMaxRequests.
 	MaxRequests int
 }
 
@@ -129,7 +129,9 @@ type Request struct {
 	CallbackError string `json:"callback_error,omitempty"`
 	// ExpiresAt is the bearer token's exp: the request's expiry at the OP
 	// (DefaultRequestLifetime after arrival when the token has none). An
-	// undecided request is forgotten ExpiryGrace after it.
+	// undecided request is forgotten once the OP can no longer accept its
+	// callback: the clock skew observed on the token's iat after it (plus
+	// a margin), or ExpiryGrace after it without iat.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
@@ -137,19 +139,6 @@ type Request struct {
 // refused, or decided and the OP called back.
 func (r Request) Settled() bool {
 	return r.State == StateFailed || (r.State != StatePending && !r.CalledBackAt.IsZero())
-}
-
-// record is a Request plus what the device keeps to itself.
-type record struct {
-	req   Request
-	token string      // the OP's bearer token, replayed on the callback
-	timer clock.Timer // the scripted decision, nil when none is scheduled
-	// expires is req.ExpiresAt; the rest are its places in the indexes.
-	expires   time.Time
-	arrival   *list.Element
-	hintEl    *list.Element
-	settledEl *list.Element
-	heapIdx   int
 }
 
 // Device is the mock authentication device. Its methods are safe for
@@ -233,7 +222,7 @@ func New(cfg Config) (*Device, error) {
 		maxRequests:     cfg.MaxRequests,
 		policies:        policies,
 		defaultPolicy:   cfg.Default,
-		index:           newIndex(),
+		index:           newIndex(cfg.Clock.Now().Location()),
 		watches:         map[watchKey]*watch{},
 	}
 	d.handler = d.routes()
@@ -254,8 +243,8 @@ func (d *Device) Close() {
 		return
 	}
 	d.closed = true
-	for e := d.index.arrivals.Front(); e != nil; e = e.Next() {
-		d.stopTimerLocked(e.Value.(*record))
+	for rec := d.index.arrivals.head; rec != nil; rec = rec.byArrival.next {
+		d.stopTimerLocked(rec)
 	}
 	for k, w := range d.watches {
 		close(w.ch)
@@ -311,9 +300,9 @@ func (d *Device) Requests() []Request {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.forgetExpiredLocked()
-	out := make([]Request, 0, d.index.arrivals.Len())
-	for e := d.index.arrivals.Front(); e != nil; e = e.Next() {
-		out = append(out, e.Value.(*record).req)
+	out := make([]Request, 0, len(d.index.byID))
+	for rec := d.index.arrivals.head; rec != nil; rec = rec.byArrival.next {
+		out = append(out, d.index.request(rec))
 	}
 	return out
 }
@@ -326,13 +315,16 @@ func (d *Device) Request(id string) (Request, bool) {
 	if !ok {
 		return Request{}, false
 	}
-	return rec.req, true
+	return d.index.request(rec), true
 }
 
-// Stats reports what the record holds and what it has forgotten.
+// Stats reports what the record holds and what it has forgotten; the
+// requests due to be forgotten go first, so an idle device reports what
+// it still needs to hold.
 func (d *Device) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.forgetExpiredLocked()
 	st := d.index.stats
 	st.Stored = len(d.index.byID)
 	st.Pending = len(d.index.undecided)
@@ -349,10 +341,10 @@ type Match struct {
 	Settled   bool
 }
 
-// ok reports whether r satisfies m.
-func (m Match) ok(r Request) bool {
-	return (m.ID == "" || r.ID == m.ID) && (m.LoginHint == "" || r.LoginHint == m.LoginHint) &&
-		(!m.Settled || r.Settled())
+// ok reports whether rec satisfies m.
+func (m Match) ok(rec *record) bool {
+	return (m.ID == "" || rec.id == m.ID) && (m.LoginHint == "" || rec.loginHint == m.LoginHint) &&
+		(!m.Settled || rec.settled())
 }
 
 // ErrEmptyMatch is WaitMatch's answer to a Match with neither ID nor LoginHint.
@@ -416,15 +408,15 @@ func (d *Device) WaitMatch(ctx context.Context, m Match) (Request, error) {
 // findLocked looks m up through the indexes.
 func (d *Device) findLocked(m Match) (Request, bool) {
 	if m.ID != "" {
-		if rec, ok := d.index.byID[m.ID]; ok && m.ok(rec.req) {
-			return rec.req, true
+		if rec, ok := d.index.byID[m.ID]; ok && m.ok(rec) {
+			return d.index.request(rec), true
 		}
 		return Request{}, false
 	}
-	if l := d.index.byHint[m.LoginHint]; l != nil {
-		for e := l.Front(); e != nil; e = e.Next() {
-			if r := e.Value.(*record).req; m.ok(r) {
-				return r, true
+	if c := d.index.byHint[m.LoginHint]; c != nil {
+		for rec := c.head; rec != nil; rec = rec.byHint.next {
+			if m.ok(rec) {
+				return d.index.request(rec), true
 			}
 			if !m.Settled {
 				break
@@ -479,17 +471,17 @@ func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err 
 	if !ok {
 		return "", fmt.Errorf("%w: %q", ErrUnknownRequest, id)
 	}
-	if rec.req.State != StatePending {
-		return "", fmt.Errorf("%w: %q is %s", ErrAlreadyDecided, id, rec.req.State)
+	if st := states[rec.state]; st != StatePending {
+		return "", fmt.Errorf("%w: %q is %s", ErrAlreadyDecided, id, st)
 	}
 	d.stopTimerLocked(rec)
 	d.index.decided(rec)
-	rec.req.State = stateFor(status)
-	rec.req.DecidedAt = d.clock.Now()
+	rec.state = codeOf(stateFor(status))
+	rec.decided = stampOf(d.clock.Now())
 	d.inflight.Add(1)
 	d.notifyLocked(rec)
 	d.log.Info("mockdevice: decided", "id", id, "status", status)
-	return rec.token, nil
+	return rec.pend.token.String(rec), nil
 }
 
 // callBack POSTs the decision to the OP with the request's bearer token
@@ -501,19 +493,19 @@ func (d *Device) callBack(ctx context.Context, id, token string, status ciba.Dev
 	// A decided request leaves every index that forgets (the expiry heap)
 	// and joins the settled list only now, so it is still here.
 	rec := d.index.byID[id]
-	rec.req.CalledBackAt = d.clock.Now()
-	rec.req.CallbackStatus = httpStatus
+	rec.calledBack = stampOf(d.clock.Now())
+	rec.callbackStatus = int16(httpStatus)
 	if cbErr != nil {
-		rec.req.CallbackError = cbErr.Error()
+		rec.callbackError = cbErr.Error()
 		d.log.Warn("mockdevice: callback failed", "id", id, "error", cbErr)
 	}
-	rec.token = "" // settled: no callback will need it again
 	d.index.settle(rec)
 	d.notifyLocked(rec)
+	req := d.index.request(rec)
 	if cbErr != nil {
-		return rec.req, fmt.Errorf("%w: %v", ErrCallbackFailed, cbErr)
+		return req, fmt.Errorf("%w: %v", ErrCallbackFailed, cbErr)
 	}
-	return rec.req, nil
+	return req, nil
 }
 
 // post sends one callback; a non-2xx answer is an error.
@@ -546,8 +538,9 @@ func (d *Device) post(ctx context.Context, token string, status ciba.DeviceStatu
 var errDuplicate = errors.New("duplicate request id")
 
 // receive records a request from the OP and returns the policy it gets.
-// req.ExpiresAt is the bearer token's exp, zero when it has none.
-func (d *Device) receive(req Request, token string) (Policy, error) {
+// req.ExpiresAt is the bearer token's exp and iat its iat, each zero when
+// it has none.
+func (d *Device) receive(req Request, token string, iat time.Time) (Policy, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -573,11 +566,7 @@ func (d *Device) receive(req Request, token string) (Policy, error) {
 		req.ResponseStatus = p.errorStatus()
 	}
 	d.makeRoomLocked()
-	d.index.share(&req)
-	rec := &record{req: req, expires: req.ExpiresAt}
-	if req.State == StatePending {
-		rec.token = token // for the callback; a refused request gets none
-	}
+	rec := d.index.newRecord(req, token, iat, req.ExpiresAt.Add(forgetAfter(req.ReceivedAt, iat)))
 	d.index.add(rec)
 	d.notifyLocked(rec)
 	d.log.Info("mockdevice: request", "id", req.ID, "login_hint", req.LoginHint,
@@ -595,11 +584,11 @@ func (d *Device) schedule(id string, p Policy) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	rec, ok := d.index.byID[id]
-	if d.closed || !ok || rec.req.State != StatePending {
+	if d.closed || !ok || states[rec.state] != StatePending {
 		return
 	}
 	d.inflight.Add(1)
-	rec.timer = d.clock.AfterFunc(p.Delay, func() {
+	rec.pend.timer = d.clock.AfterFunc(p.Delay, func() {
 		defer d.inflight.Done()
 		token, err := d.decideScheduled(id, status)
 		if err != nil {
@@ -614,8 +603,8 @@ func (d *Device) schedule(id string, p Policy) {
 // timer first so decide does not try to stop it.
 func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, error) {
 	d.mu.Lock()
-	if rec, ok := d.index.byID[id]; ok {
-		rec.timer = nil
+	if rec, ok := d.index.byID[id]; ok && rec.pend != nil {
+		rec.pend.timer = nil
 	}
 	d.mu.Unlock()
 	return d.decide(id, status)
@@ -624,13 +613,13 @@ func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, e
 // stopTimerLocked cancels a scheduled decision and releases its inflight
 // count if the timer had not fired.
 func (d *Device) stopTimerLocked(rec *record) {
-	if rec.timer == nil {
+	if rec.pend == nil || rec.pend.timer == nil {
 		return
 	}
-	if rec.timer.Stop() {
+	if rec.pend.timer.Stop() {
 		d.inflight.Done()
 	}
-	rec.timer = nil
+	rec.pend.timer = nil
 }
 
 // makeRoomLocked makes room for one more request when the record is
@@ -647,15 +636,15 @@ func (d *Device) makeRoomLocked() {
 	if pending {
 		d.index.stats.ForgottenPending++
 		d.log.Warn("mockdevice: record full of undecided requests; forgetting the earliest",
-			"id", rec.req.ID, "max_requests", d.maxRequests)
+			"id", rec.id, "max_requests", d.maxRequests)
 	} else {
 		d.index.stats.ForgottenSettled++
 	}
 	d.forgetLocked(rec)
 }
 
-// forgetExpiredLocked forgets the undecided requests that expired more
-// than ExpiryGrace ago. O(k log n) for k expired requests.
+// forgetExpiredLocked forgets the undecided requests whose callback the
+// OP can no longer accept (see forgetAfter). O(k log n) for k of them.
 func (d *Device) forgetExpiredLocked() {
 	now := d.clock.Now()
 	for rec := d.index.expired(now); rec != nil; rec = d.index.expired(now) {
@@ -674,7 +663,7 @@ func (d *Device) forgetLocked(rec *record) {
 
 // notifyLocked wakes the waiters of rec's id and login_hint.
 func (d *Device) notifyLocked(rec *record) {
-	for _, k := range []watchKey{{id: rec.req.ID}, {hint: rec.req.LoginHint}} {
+	for _, k := range []watchKey{{id: rec.id}, {hint: rec.loginHint}} {
 		if w, ok := d.watches[k]; ok {
 			close(w.ch)
 			delete(d.watches, k)

@@ -48,9 +48,10 @@
 //
 // The record is bounded (Config.MaxRequests) and indexed by id and
 // login_hint, so a device that has seen a million requests answers as
-// fast as a fresh one: an undecided request is forgotten ExpiryGrace after
-// the expiry its bearer token carries (exp), and when the record is full
-// the earliest settled request makes room (see Device.Stats).
+// fast as a fresh one: an undecided request is forgotten once the OP can
+// no longer accept its callback, shortly after the expiry its bearer token
+// carries (exp; see Request.ExpiresAt), and when the record is full the
+// earliest settled request makes room (see Device.Stats).
 //
 // Deciding answers 200 with the decided Request, 404 for an unknown id, 409
 // if it was already decided, 400 for an unknown action and 502 when the OP's

@@ -123,7 +123,11 @@ func (d *Device) handleChannel(w http.ResponseWriter, r *http.Request) {
 	if claims.Expiry != nil {
 		req.ExpiresAt = claims.Expiry.Time().UTC()
 	}
-	policy, err := d.receive(req, token)
+	var iat time.Time
+	if claims.IssuedAt != nil {
+		iat = claims.IssuedAt.Time()
+	}
+	policy, err := d.receive(req, token, iat)
 	switch {
 	case errors.Is(err, ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the device is shutting down")

@@ -2,8 +2,11 @@ package mockdevice
 
 import (
 	"container/heap"
-	"container/list"
+	"math"
+	"strings"
 	"time"
+
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 // The record is indexed so that nothing a request does costs time in
@@ -11,23 +14,49 @@ import (
 // load sees hundreds of thousands):
 //
 //   - byID finds a request by id (Request, Wait, Decide, the callback);
-//   - byHint lists each login_hint's requests in arrival order (WaitMatch
+//   - byHint chains each login_hint's requests in arrival order (WaitMatch
 //     by login_hint);
-//   - arrivals lists every request in arrival order (Requests);
-//   - settled lists settled requests in the order they settled: the
-//     front is the one forgotten first when the record is full;
-//   - undecided is a min-heap of pending requests by expiry: a request
-//     the user never decides is forgotten once it has expired (plus
-//     ExpiryGrace), so `load poll --pending` leaves nothing behind for good.
+//   - arrivals chains every request in arrival order (Requests);
+//   - the settled queue holds settled requests in the order they settled:
+//     the front is the one forgotten first when the record is full;
+//   - undecided is a min-heap of pending requests by when they are
+//     forgotten: a request the user never decides is forgotten once the
+//     OP can no longer accept its callback (see forgetAfter), so
+//     `load poll --pending` leaves nothing behind for good.
 //
 // Every operation is O(1) or O(log n) in the number of stored requests,
 // and the number stored is at most Config.MaxRequests (plus the requests
-// whose callback is in flight).
+// whose callback is in flight). The chains run through the records
+// themselves: a container/list element per index cost 48 bytes each.
 
-// ExpiryGrace is how long after its expiry an undecided request is still
-// remembered: the device tolerates the same clock skew on the bearer
-// token's exp, so a request may arrive with an exp already that far past.
+// ExpiryGrace is the longest an undecided request is remembered past its
+// expiry: the device tolerates that much clock skew on the bearer token's
+// exp, so a request may arrive with an exp already that far past.
 const ExpiryGrace = tokenLeeway
+
+// skewMargin is what an undecided request is kept beyond its expiry plus
+// the clock skew observed when it arrived: room for the clocks to drift
+// while it is pending, and for an OP that accepts a callback a moment
+// past exp.
+const skewMargin = 2 * time.Second
+
+// forgetAfter is how long after its expiry an undecided request received
+// at received, with a bearer token issued at iat (zero when it had none),
+// is still remembered. The OP accepts the callback until exp on its own
+// clock, which the device's clock reads as exp plus the skew between
+// them. The token was signed before it arrived (and iat is truncated to
+// the second), so received-iat is at least that skew: keeping the
+// request that long (plus skewMargin) never forgets one the OP would
+// still accept, while a load run's undecided requests go within seconds
+// of expiring instead of ExpiryGrace. Without iat the skew is unknown
+// and the full ExpiryGrace applies; a skew beyond it is more than the
+// token check tolerates (tokenLeeway), so it caps the wait too.
+func forgetAfter(received, iat time.Time) time.Duration {
+	if iat.IsZero() {
+		return ExpiryGrace
+	}
+	return min(max(received.Sub(iat), 0)+skewMargin, ExpiryGrace)
+}
 
 // DefaultRequestLifetime is the expiry given to a request whose bearer
 // token carries no exp (only possible when the token is not verified).
@@ -50,103 +79,312 @@ type Stats struct {
 	ForgottenPending int `json:"forgotten_pending"`
 }
 
+// record is one request as the device keeps it: a Request (328 bytes)
+// and its places in the indexes in 160, with times as Unix nanoseconds,
+// the state as a small number, and what a run's requests have in common
+// shared. TestRecordBytesPerRequest measures it.
+type record struct {
+	id string
+	*common
+	bindingMessage, userCode, callbackError string
+	received, decided, calledBack, expires  stamp
+	responseStatus, callbackStatus          int16 // HTTP statuses: three digits
+	state                                   stateCode
+	consentRequired                         bool
+	// pend is what only an unsettled request needs; nil once settled.
+	pend *pendingPart
+	// byArrival and byHint chain the record into arrivals and its
+	// login_hint's chain; nextSettled into the settled queue.
+	byArrival, byHint links
+	nextSettled       *record
+}
+
+// common is what the requests of one user through one client usually
+// share (a load run's requests all do): it is stored once for all of them
+// (index.shareCommon).
+type common struct {
+	iss, sub, clientID, loginHint, scope, acrValues string
+	policy                                          Policy
+}
+
+// pendingPart is the part of a record dropped when it settles.
+type pendingPart struct {
+	token heldToken   // replayed on the callback
+	timer clock.Timer // the scripted decision, nil when none is scheduled
+	// forgetAt is when an undecided request is forgotten (its place in
+	// the expiry heap, heapIdx; -1 once decided).
+	forgetAt stamp
+	heapIdx  int
+}
+
+// stamp is a time as Unix nanoseconds, 0 for the zero time: 8 bytes where
+// a time.Time takes 24. Only an absurd token exp falls outside the years
+// 1678-2262 a stamp holds; it is kept as the nearest one. The Unix epoch
+// itself is kept 1 ns later.
+type stamp int64
+
+var (
+	minStamp = time.Unix(0, math.MinInt64)
+	maxStamp = time.Unix(0, math.MaxInt64)
+)
+
+func stampOf(t time.Time) stamp {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Before(minStamp):
+		return math.MinInt64
+	case t.After(maxStamp):
+		return math.MaxInt64
+	}
+	if n := t.UnixNano(); n != 0 {
+		return stamp(n)
+	}
+	return 1
+}
+
+// in is the time in loc (the zero time for 0).
+func (s stamp) in(loc *time.Location) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(s)).In(loc)
+}
+
+// stateCode is a State in one byte.
+type stateCode uint8
+
+var states = [...]State{StatePending, StateApproved, StateDenied, StateCancelled, StateFailed}
+
+func codeOf(s State) stateCode {
+	for i, v := range states {
+		if v == s {
+			return stateCode(i)
+		}
+	}
+	panic("mockdevice: unknown state " + string(s))
+}
+
+// settled is Request.Settled on the record.
+func (rec *record) settled() bool {
+	st := states[rec.state]
+	return st == StateFailed || (st != StatePending && rec.calledBack != 0)
+}
+
+// links place a record in a doubly linked chain.
+type links struct{ prev, next *record }
+
+// chain is a doubly linked list of records threaded through the links
+// that at picks out of each record.
+type chain struct {
+	head, tail *record
+	at         func(*record) *links
+}
+
+func arrivalLinks(r *record) *links { return &r.byArrival }
+func hintLinks(r *record) *links    { return &r.byHint }
+
+func (c *chain) push(r *record) {
+	l := c.at(r)
+	l.prev, l.next = c.tail, nil
+	if c.tail != nil {
+		c.at(c.tail).next = r
+	} else {
+		c.head = r
+	}
+	c.tail = r
+}
+
+func (c *chain) remove(r *record) {
+	l := c.at(r)
+	if l.prev != nil {
+		c.at(l.prev).next = l.next
+	} else {
+		c.head = l.next
+	}
+	if l.next != nil {
+		c.at(l.next).prev = l.prev
+	} else {
+		c.tail = l.prev
+	}
+	l.prev, l.next = nil, nil
+}
+
 // index holds the record's indexes; the Device's mutex guards it.
 type index struct {
 	byID      map[string]*record
-	byHint    map[string]*list.List // of *record
-	arrivals  *list.List            // of *record
-	settled   *list.List            // of *record
+	byHint    map[string]*chain
+	arrivals  chain
+	settled   struct{ head, tail *record }
 	undecided expiryHeap
 	stats     Stats
-	// shared holds one copy of each value of the fields most requests
-	// repeat (issuer, subject, client, login_hint, scope, acr_values), at
-	// most maxShared of them; see share.
-	shared map[string]string
+	// shared holds one copy of each token header (see share), commons
+	// of each common (see shareCommon), at most maxShared of each.
+	shared  map[string]string
+	commons map[common]*common
+	// loc is the location of the device's clock: times come back in it,
+	// as they were read, so the API's JSON shows them as before.
+	loc *time.Location
 }
 
-// maxShared bounds index.shared: beyond it new values are kept as they
-// come, unshared.
+// maxShared bounds index.shared and index.commons: beyond it new values
+// are kept as they come, unshared.
 const maxShared = 4096
 
-func newIndex() index {
+func newIndex(loc *time.Location) index {
 	return index{
 		byID:     map[string]*record{},
-		byHint:   map[string]*list.List{},
-		arrivals: list.New(),
-		settled:  list.New(),
+		byHint:   map[string]*chain{},
+		arrivals: chain{at: arrivalLinks},
 		shared:   map[string]string{},
+		commons:  map[common]*common{},
+		loc:      loc,
 	}
 }
 
-// share points the request's repeated fields at one stored copy of each
-// value, so ten thousand requests from a load run hold one "openid".
-func (x *index) share(req *Request) {
-	for _, f := range []*string{&req.Issuer, &req.Subject, &req.ClientID, &req.LoginHint, &req.Scope, &req.ACRValues} {
-		if c, ok := x.shared[*f]; ok {
-			*f = c
-		} else if len(x.shared) < maxShared {
-			x.shared[*f] = *f
-		}
+// share returns the stored copy of v, so ten thousand tokens from one OP
+// hold one header.
+func (x *index) share(v string) string {
+	if c, ok := x.shared[v]; ok {
+		return c
+	}
+	// A copy: v may be a slice of a longer string (a header segment of
+	// the token) that it would otherwise keep alive.
+	v = strings.Clone(v)
+	if len(x.shared) < maxShared {
+		x.shared[v] = v
+	}
+	return v
+}
+
+// shareCommon returns the stored copy of c, so ten thousand requests
+// from a load run hold one "openid" and one policy.
+func (x *index) shareCommon(c common) *common {
+	if p, ok := x.commons[c]; ok {
+		return p
+	}
+	// Copies: a value may be a slice of a longer string it would keep alive.
+	for _, f := range []*string{&c.iss, &c.sub, &c.clientID, &c.loginHint, &c.scope, &c.acrValues} {
+		*f = strings.Clone(*f)
+	}
+	p := &c
+	if len(x.commons) < maxShared {
+		x.commons[c] = p
+	}
+	return p
+}
+
+// newRecord is req as stored; token (for the callback, issued at iat)
+// only while pending.
+func (x *index) newRecord(req Request, token string, iat, forgetAt time.Time) *record {
+	rec := &record{
+		id: req.ID,
+		common: x.shareCommon(common{iss: req.Issuer, sub: req.Subject, clientID: req.ClientID,
+			loginHint: req.LoginHint, scope: req.Scope, acrValues: req.ACRValues, policy: req.Policy}),
+		bindingMessage: req.BindingMessage, userCode: req.UserCode,
+		received: stampOf(req.ReceivedAt), expires: stampOf(req.ExpiresAt),
+		responseStatus: int16(req.ResponseStatus), state: codeOf(req.State),
+		consentRequired: req.IsConsentRequired,
+	}
+	if req.State == StatePending {
+		rec.pend = &pendingPart{forgetAt: stampOf(forgetAt), heapIdx: -1}
+		rec.pend.token = x.hold(token, rec, iat)
+	}
+	return rec
+}
+
+// request is rec as the API shows it.
+func (x *index) request(rec *record) Request {
+	return Request{
+		ID: rec.id, Issuer: rec.iss, Subject: rec.sub, ClientID: rec.clientID,
+		LoginHint: rec.loginHint, Scope: rec.scope, BindingMessage: rec.bindingMessage,
+		UserCode: rec.userCode, ACRValues: rec.acrValues, IsConsentRequired: rec.consentRequired,
+		Policy: rec.policy, ReceivedAt: rec.received.in(x.loc), ResponseStatus: int(rec.responseStatus),
+		State: states[rec.state], DecidedAt: rec.decided.in(x.loc), CalledBackAt: rec.calledBack.in(x.loc),
+		CallbackStatus: int(rec.callbackStatus), CallbackError: rec.callbackError,
+		// The token's exp is kept in UTC (see handleChannel).
+		ExpiresAt: rec.expires.in(time.UTC),
 	}
 }
 
 // add indexes a new record; a refused (StateFailed) one is settled at once.
 func (x *index) add(rec *record) {
-	x.byID[rec.req.ID] = rec
-	rec.arrival = x.arrivals.PushBack(rec)
-	l := x.byHint[rec.req.LoginHint]
-	if l == nil {
-		l = list.New()
-		x.byHint[rec.req.LoginHint] = l
+	x.byID[rec.id] = rec
+	x.arrivals.push(rec)
+	c := x.byHint[rec.loginHint]
+	if c == nil {
+		c = &chain{at: hintLinks}
+		x.byHint[rec.loginHint] = c
 	}
-	rec.hintEl = l.PushBack(rec)
-	rec.heapIdx = -1
-	switch {
-	case rec.req.State == StatePending:
+	c.push(rec)
+	if rec.pend != nil {
 		heap.Push(&x.undecided, rec)
-	case rec.req.Settled():
-		rec.settledEl = x.settled.PushBack(rec)
+	} else {
+		x.queueSettled(rec)
 	}
 }
 
 // decided takes a request off the expiry heap: it is no longer undecided.
 func (x *index) decided(rec *record) {
-	if rec.heapIdx >= 0 {
-		heap.Remove(&x.undecided, rec.heapIdx)
+	if rec.pend != nil && rec.pend.heapIdx >= 0 {
+		heap.Remove(&x.undecided, rec.pend.heapIdx)
 	}
 }
 
-// settle queues a request that just settled for forgetting.
+// settle drops what a request that just settled no longer needs (its
+// bearer token: no callback will need it again) and queues it for
+// forgetting.
 func (x *index) settle(rec *record) {
-	if rec.settledEl == nil && x.byID[rec.req.ID] == rec {
-		rec.settledEl = x.settled.PushBack(rec)
+	if rec.pend == nil {
+		return
+	}
+	rec.pend = nil
+	if x.byID[rec.id] == rec {
+		x.queueSettled(rec)
 	}
 }
 
-// remove forgets a record from every index.
+func (x *index) queueSettled(rec *record) {
+	if x.settled.tail != nil {
+		x.settled.tail.nextSettled = rec
+	} else {
+		x.settled.head = rec
+	}
+	x.settled.tail = rec
+}
+
+// remove forgets a record from every index. A settled record leaves only
+// from the front of the settled queue (victim), so the queue needs no
+// back links.
 func (x *index) remove(rec *record) {
-	delete(x.byID, rec.req.ID)
-	x.arrivals.Remove(rec.arrival)
-	if l := x.byHint[rec.req.LoginHint]; l != nil {
-		l.Remove(rec.hintEl)
-		if l.Len() == 0 {
-			delete(x.byHint, rec.req.LoginHint)
+	delete(x.byID, rec.id)
+	x.arrivals.remove(rec)
+	if c := x.byHint[rec.loginHint]; c != nil {
+		c.remove(rec)
+		if c.head == nil {
+			delete(x.byHint, rec.loginHint)
 		}
 	}
-	if rec.settledEl != nil {
-		x.settled.Remove(rec.settledEl)
-		rec.settledEl = nil
+	if rec.pend == nil {
+		if x.settled.head != rec {
+			panic("mockdevice: a settled request forgotten out of turn")
+		}
+		x.settled.head = rec.nextSettled
+		if x.settled.head == nil {
+			x.settled.tail = nil
+		}
+		rec.nextSettled = nil
 	}
 	x.decided(rec)
 }
 
-// expired returns the undecided record that expired (plus ExpiryGrace)
-// before now, if any; the caller removes it.
+// expired returns the undecided record due to be forgotten at now, if
+// any; the caller removes it.
 func (x *index) expired(now time.Time) *record {
 	if len(x.undecided) == 0 {
 		return nil
 	}
-	if rec := x.undecided[0]; now.After(rec.expires.Add(ExpiryGrace)) {
+	if rec := x.undecided[0]; stampOf(now) > rec.pend.forgetAt {
 		return rec
 	}
 	return nil
@@ -159,31 +397,32 @@ func (x *index) expired(now time.Time) *record {
 // an earlier run left behind. The walk skips only requests whose callback
 // is in flight, so it is bounded by those.
 func (x *index) victim() (rec *record, pending bool) {
-	if e := x.settled.Front(); e != nil {
-		return e.Value.(*record), false
+	if x.settled.head != nil {
+		return x.settled.head, false
 	}
-	for e := x.arrivals.Front(); e != nil; e = e.Next() {
-		if r := e.Value.(*record); r.heapIdx >= 0 {
+	for r := x.arrivals.head; r != nil; r = r.byArrival.next {
+		if r.pend != nil && r.pend.heapIdx >= 0 {
 			return r, true
 		}
 	}
 	return nil, false
 }
 
-// expiryHeap orders undecided records by expiry, earliest first.
+// expiryHeap orders undecided records by when they are forgotten,
+// earliest first.
 type expiryHeap []*record
 
 func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].pend.forgetAt < h[j].pend.forgetAt }
 func (h expiryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx = i
-	h[j].heapIdx = j
+	h[i].pend.heapIdx = i
+	h[j].pend.heapIdx = j
 }
 
 func (h *expiryHeap) Push(x any) {
 	rec := x.(*record)
-	rec.heapIdx = len(*h)
+	rec.pend.heapIdx = len(*h)
 	*h = append(*h, rec)
 }
 
@@ -192,6 +431,6 @@ func (h *expiryHeap) Pop() any {
 	rec := old[len(old)-1]
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
-	rec.heapIdx = -1
+	rec.pend.heapIdx = -1
 	return rec
 }

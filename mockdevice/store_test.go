@@ -1,6 +1,7 @@
 package mockdevice
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,14 +12,18 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
-// sendExpiring posts a channel request whose bearer token expires at exp
-// (no exp at all when exp is zero).
-func (h *harness) sendExpiring(t *testing.T, id, loginHint string, exp time.Time) {
+// sendIssued posts a channel request whose bearer token was issued at iat
+// and expires at exp (either claim left out when zero).
+func (h *harness) sendIssued(t *testing.T, id, loginHint string, iat, exp time.Time) {
 	t.Helper()
 	claims := defaultClaims(id)
-	claims.Expiry = nil
+	claims.IssuedAt, claims.Expiry = nil, nil
+	if !iat.IsZero() {
+		claims.IssuedAt = jwt.NewNumericDate(iat)
+	}
 	if !exp.IsZero() {
 		claims.Expiry = jwt.NewNumericDate(exp)
 	}
@@ -38,22 +43,33 @@ func storedIDs(d *Device) []string {
 }
 
 // TestDeviceForgetsUndecidedRequestsOnceExpired drives the fake clock past
-// each request's expiry (plus ExpiryGrace) and checks exactly the expired
-// undecided ones are gone, decided ones stay, and a scheduled decision of
-// a forgotten request is cancelled.
+// each request's expiry plus what it is kept beyond (the skew observed on
+// its iat plus skewMargin; ExpiryGrace without iat, or when the skew is
+// larger) and checks exactly the expired undecided ones are gone, decided
+// ones stay, and a scheduled decision of a forgotten request is cancelled.
 func TestDeviceForgetsUndecidedRequestsOnceExpired(t *testing.T) {
+	all := []string{"short", "skewed", "noiat", "farskew", "long", "noexp", "slow", "done"}
 	tests := []struct {
 		name     string
 		advance  time.Duration
 		wantIDs  []string
 		wantGone int
 	}{
-		{"before any expiry", 30 * time.Second, []string{"short", "long", "noexp", "slow", "done"}, 0},
-		{"at expiry, within the grace", time.Minute + ExpiryGrace, []string{"short", "long", "noexp", "slow", "done"}, 0},
-		{"past the short one's grace", time.Minute + ExpiryGrace + time.Second, []string{"long", "noexp", "slow", "done"}, 1},
-		{"past the slow one's expiry", 3*time.Minute + ExpiryGrace + time.Second, []string{"long", "noexp", "done"}, 2},
-		{"past the default lifetime of one without exp", DefaultRequestLifetime + ExpiryGrace + time.Second, []string{"long", "done"}, 3},
-		{"past every expiry", time.Hour, []string{"done"}, 4},
+		{"before any expiry", 30 * time.Second, all, 0},
+		{"at expiry, within the margin", time.Minute + skewMargin, all, 0},
+		{"past the margin of one issued on arrival", time.Minute + skewMargin + time.Nanosecond,
+			[]string{"skewed", "noiat", "farskew", "long", "noexp", "slow", "done"}, 1},
+		{"at the observed skew and margin", time.Minute + 10*time.Second + skewMargin,
+			[]string{"skewed", "noiat", "farskew", "long", "noexp", "slow", "done"}, 1},
+		{"past the observed skew and margin", time.Minute + 10*time.Second + skewMargin + time.Nanosecond,
+			[]string{"noiat", "farskew", "long", "noexp", "slow", "done"}, 2},
+		{"at the full grace: without iat, or a skew beyond it", time.Minute + ExpiryGrace,
+			[]string{"noiat", "farskew", "long", "noexp", "slow", "done"}, 2},
+		{"past the full grace", time.Minute + ExpiryGrace + time.Nanosecond,
+			[]string{"long", "noexp", "slow", "done"}, 4},
+		{"past the slow one's expiry", 3*time.Minute + skewMargin + time.Nanosecond, []string{"long", "noexp", "done"}, 5},
+		{"past the default lifetime of one without exp", DefaultRequestLifetime + skewMargin + time.Nanosecond, []string{"long", "done"}, 6},
+		{"past every expiry", time.Hour, []string{"done"}, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,11 +80,17 @@ func TestDeviceForgetsUndecidedRequestsOnceExpired(t *testing.T) {
 					"slow": {Outcome: ciba.OutcomeApprove, Delay: 2 * time.Hour},
 				}
 			})
-			h.sendExpiring(t, "short", "carol", epoch.Add(time.Minute))
-			h.sendExpiring(t, "long", "carol", epoch.Add(30*time.Minute))
-			h.sendExpiring(t, "noexp", "carol", time.Time{})
-			h.sendExpiring(t, "slow", "slow", epoch.Add(3*time.Minute))
-			h.sendExpiring(t, "done", "auto", epoch.Add(time.Minute))
+			exp := epoch.Add(time.Minute)
+			h.sendIssued(t, "short", "carol", epoch, exp)
+			// Issued 10 s before it arrived: the device's clock may be
+			// that far ahead of the OP's.
+			h.sendIssued(t, "skewed", "carol", epoch.Add(-10*time.Second), exp)
+			h.sendIssued(t, "noiat", "carol", time.Time{}, exp)
+			h.sendIssued(t, "farskew", "carol", epoch.Add(-5*time.Minute), exp)
+			h.sendIssued(t, "long", "carol", epoch, epoch.Add(30*time.Minute))
+			h.sendIssued(t, "noexp", "carol", epoch, time.Time{})
+			h.sendIssued(t, "slow", "slow", epoch, epoch.Add(3*time.Minute))
+			h.sendIssued(t, "done", "auto", epoch, exp)
 			h.op.next(t)
 			if _, err := h.device.WaitSettled(waitCtx(t), "done"); err != nil {
 				t.Fatal(err)
@@ -160,10 +182,10 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 			// A settled request keeps no bearer token: no callback needs it.
 			h.device.mu.Lock()
 			for id, rec := range h.device.index.byID {
-				if rec.req.Settled() && rec.token != "" {
+				if rec.settled() && rec.pend != nil {
 					t.Errorf("settled %s still holds the OP's bearer token", id)
 				}
-				if rec.req.State == StatePending && rec.token == "" {
+				if states[rec.state] == StatePending && (rec.pend == nil || rec.pend.token.String(rec) == "") {
 					t.Errorf("pending %s lost the bearer token its callback needs", id)
 				}
 			}
@@ -244,5 +266,177 @@ func TestDeviceWaitersOfDifferentRequestsDoNotWakeEachOther(t *testing.T) {
 	h.op.next(t)
 	if got := <-done; got != "x-1" {
 		t.Fatalf("%s woke", got)
+	}
+}
+
+// TestDeviceKeepsAnUndecidedRequestWhileTheOPAcceptsItsCallback puts the
+// OP's clock behind or ahead of the device's and the token some time in
+// transit, as the reference OP mints it (iat and exp whole seconds,
+// reference-op/device.go), and checks the device still holds and can
+// decide the request at the last instant the OP accepts the callback
+// (before exp on the OP's clock), yet has forgotten it soon after: within
+// the skew, the transit, iat's truncation and skewMargin, and never later
+// than ExpiryGrace.
+func TestDeviceKeepsAnUndecidedRequestWhileTheOPAcceptsItsCallback(t *testing.T) {
+	tests := []struct {
+		name    string
+		skew    time.Duration // the device's clock minus the OP's
+		transit time.Duration // from signing the token to its arrival
+	}{
+		{"same clock", 0, 0},
+		{"same clock, slow delivery", 0, 800 * time.Millisecond},
+		{"device ahead", 7600 * time.Millisecond, 30 * time.Millisecond},
+		{"device ahead by almost the leeway", 29 * time.Second, 0},
+		{"device behind", -12 * time.Second, 300 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
+			// The device's clock reads epoch on arrival.
+			signed := epoch.Add(-tt.skew - tt.transit) // on the OP's clock
+			iat := signed.Truncate(time.Second)
+			exp := signed.Add(time.Minute).Truncate(time.Second)
+			h.sendIssued(t, "decided-late", "carol", iat, exp)
+			h.sendIssued(t, "never", "carol", iat, exp)
+			lastAccepted := exp.Add(tt.skew - time.Nanosecond) // on the device's clock
+			h.clock.Advance(lastAccepted.Sub(epoch))
+			if got := storedIDs(h.device); !slices.Equal(got, []string{"decided-late", "never"}) {
+				t.Fatalf("at the last instant the OP accepts a callback the device holds %v", got)
+			}
+			if err := h.device.Decide(waitCtx(t), "decided-late", ciba.DeviceSucceed); err != nil {
+				t.Fatal(err)
+			}
+			h.op.next(t)
+			kept := min(max(tt.skew, 0)+tt.transit+time.Second+skewMargin, ExpiryGrace)
+			h.clock.Advance(exp.Add(kept + time.Nanosecond).Sub(h.clock.Now()))
+			if st := h.device.Stats(); st.Stored != 1 || st.Pending != 0 || st.ForgottenExpired != 1 {
+				t.Fatalf("%v after expiry: stats %+v, want the undecided one forgotten", kept, st)
+			}
+			if got := storedIDs(h.device); !slices.Equal(got, []string{"decided-late"}) {
+				t.Fatalf("%v after expiry the device holds %v, want the undecided one forgotten", kept, got)
+			}
+		})
+	}
+}
+
+// TestHeldTokenComesBackAsSent checks the bearer token a pending record
+// keeps for the callback comes back byte for byte: compacted when it is a
+// canonical compact JWS (its payload rebuilt from the record when it is
+// the reference OP's for the record), kept whole otherwise.
+func TestHeldTokenComesBackAsSent(t *testing.T) {
+	jws := sign(t, newOPKey(t, "k").private, jose.ES256, defaultClaims("req-1"))
+	iat, exp := epoch, epoch.Add(time.Minute)
+	refOP := refOPChannelToken(t, testIssuer, "req-1", iat, exp)
+	rec := &record{id: "req-1", common: &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user"}, expires: stampOf(exp)}
+	other := *rec
+	other.common = &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "someone-else"}
+	tests := []struct {
+		name               string
+		token              string
+		rec                *record
+		iat                time.Time
+		compacted, rebuilt bool
+	}{
+		{"the reference OP's, for the record", refOP, rec, iat, true, true},
+		{"the reference OP's, for another subject", refOP, &other, iat, true, false},
+		{"the reference OP's, another iat", refOP, rec, iat.Add(time.Second), true, false},
+		{"another OP's", jws, rec, iat, true, false},
+		{"line break in the signature (the decoder skips it)", jws[:len(jws)-4] + "\n" + jws[len(jws)-4:], rec, iat, false, false},
+		{"padded segment", jws + "=", rec, iat, false, false},
+		{"non-canonical trailing bits", "eyJhbGciOiJub25lIn0.AB.AA", rec, iat, false, false},
+		{"JWE, five segments", "a.b.c.d.e", rec, iat, false, false},
+		{"two segments", "eyJhbGciOiJub25lIn0.AA", rec, iat, false, false},
+		{"empty header", ".AA.AA", rec, iat, false, false},
+		{"opaque", "an-opaque-token", rec, iat, false, false},
+		{"empty payload and signature", "eyJhbGciOiJub25lIn0..", rec, iat, true, false},
+	}
+	x := newIndex(time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			held := x.hold(tt.token, tt.rec, tt.iat)
+			if got := held.String(tt.rec); got != tt.token {
+				t.Fatalf("came back as %q, want %q", got, tt.token)
+			}
+			if compacted := held.header != ""; compacted != tt.compacted || held.rebuilt != tt.rebuilt {
+				t.Fatalf("compacted %v, rebuilt %v; want %v, %v", compacted, held.rebuilt, tt.compacted, tt.rebuilt)
+			}
+			if tt.compacted && len(tt.token) > 3 && len(held.rest) >= len(tt.token)-len(held.header) {
+				t.Fatalf("compacted to %d bytes of %d", len(held.rest), len(tt.token))
+			}
+		})
+	}
+}
+
+// TestCallbackCarriesTheOPsTokenAsSent sends channel tokens the device
+// keeps in each form and checks each callback carries the token exactly.
+func TestCallbackCarriesTheOPsTokenAsSent(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Default = Policy{Outcome: ciba.OutcomeNever} })
+	refOP := func(id string) string {
+		return refOPChannelToken(t, testIssuer, id, epoch, epoch.Add(time.Minute))
+	}
+	withNBF := func(id string) string { // a claim the reference OP does not send
+		claims := defaultClaims(id)
+		claims.NotBefore = claims.IssuedAt
+		return sign(t, h.key.private, jose.ES256, claims)
+	}
+	for _, tt := range []struct {
+		name  string
+		token func(id string) string
+	}{{"rebuilt", refOP}, {"decoded", withNBF}} {
+		t.Run(tt.name, func(t *testing.T) {
+			token := tt.token(tt.name)
+			w := h.do(http.MethodPost, PathChannel, "Bearer "+token, "application/json", `{"scope":"openid","login_hint":"carol"}`)
+			if w.Code != http.StatusCreated {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			h.device.mu.Lock()
+			rebuilt := h.device.index.byID[tt.name].pend.token.rebuilt
+			h.device.mu.Unlock()
+			if rebuilt != (tt.name == "rebuilt") {
+				t.Fatalf("payload rebuilt %v", rebuilt)
+			}
+			if err := h.device.Decide(waitCtx(t), tt.name, ciba.DeviceSucceed); err != nil {
+				t.Fatal(err)
+			}
+			if cb := h.op.next(t); cb.Authorization != "Bearer "+token {
+				t.Fatalf("callback carried %q, want %q", cb.Authorization, "Bearer "+token)
+			}
+		})
+	}
+}
+
+// TestRecordTimesComeBackAsRead checks the times a record keeps compactly
+// come back as the device's clock read them, in its location (the JSON
+// shows the same offset as before), and the token's exp in UTC.
+func TestRecordTimesComeBackAsRead(t *testing.T) {
+	for _, loc := range []*time.Location{time.UTC, time.FixedZone("CET", 3600), time.FixedZone("odd", -(3*3600 + 1800))} {
+		t.Run(loc.String(), func(t *testing.T) {
+			start := epoch.Add(123456789 * time.Nanosecond).In(loc)
+			fake := clock.NewFake(start)
+			h := newHarness(t, func(c *Config) {
+				c.Clock = fake
+				c.Default = Policy{Outcome: ciba.OutcomeNever}
+			})
+			h.send(t, "req-1", "carol", http.StatusCreated)
+			fake.Advance(1500 * time.Millisecond)
+			if err := h.device.Decide(waitCtx(t), "req-1", ciba.DeviceSucceed); err != nil {
+				t.Fatal(err)
+			}
+			h.op.next(t)
+			w := h.do(http.MethodGet, PathRequests+"/req-1", "", "", "")
+			var got map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			decided := start.Add(1500 * time.Millisecond)
+			for field, want := range map[string]time.Time{
+				"received_at": start, "decided_at": decided, "called_back_at": decided,
+				"expires_at": epoch.Add(5 * time.Minute).UTC(),
+			} {
+				if wantJSON := want.Format(time.RFC3339Nano); got[field] != wantJSON {
+					t.Errorf("%s %v, want %s", field, got[field], wantJSON)
+				}
+			}
+		})
 	}
 }

@@ -69,6 +69,11 @@ type Config struct {
 	// Clock defaults to clock.Real{}; Rand to crypto/rand.Reader.
 	Clock clock.Clock
 	Rand  io.Reader
+	// RequestObjectLifetime is exp-nbf of the request objects Authenticate
+	// signs; 0 means RequestObjectLifetime (5 min). The OP remembers each
+	// one's jti until its exp (CIBA 7.1.1), so a load generator, which
+	// sends them at once, signs them short-lived.
+	RequestObjectLifetime time.Duration
 	// Transport replaces the transport New builds (tests, load generators).
 	// WithTLSCertificate can only change the certificate of an
 	// *http.Transport.
@@ -107,6 +112,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Metadata.Issuer == "" {
 		return nil, errors.New("client: Config.Metadata has no issuer")
+	}
+	if cfg.RequestObjectLifetime < 0 || time.Duration(ciba.MaxRequestObjectLifetimeSeconds)*time.Second < cfg.RequestObjectLifetime {
+		return nil, fmt.Errorf("client: Config.RequestObjectLifetime %v is not within (0, %ds] (FAPI-CIBA 5.2.2-9)", cfg.RequestObjectLifetime, ciba.MaxRequestObjectLifetimeSeconds)
+	}
+	if cfg.RequestObjectLifetime == 0 {
+		cfg.RequestObjectLifetime = RequestObjectLifetime
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}

@@ -110,12 +110,13 @@ func WithJTI(jti string) JWTOption { return func(s *jwtSpec) { s.jti = &jti } }
 
 // RequestObject builds and signs the signed authentication request of
 // CIBA 7.1.1 / FAPI-CIBA 5.2.2-6 and -9: iss = client_id, aud = issuer,
-// iat = nbf = now, exp = now+5m, a random jti, and p's non-empty members.
+// iat = nbf = now, exp = now+Config.RequestObjectLifetime (5m by
+// default), a random jti, and p's non-empty members.
 func (c *Client) RequestObject(p AuthParams, opts ...JWTOption) (string, error) {
 	claims := p.claims()
 	claims["iss"] = c.cfg.ClientID
 	claims["aud"] = c.cfg.Metadata.Issuer
-	return c.signJWT(claims, true, RequestObjectLifetime, opts)
+	return c.signJWT(claims, true, c.cfg.RequestObjectLifetime, opts)
 }
 
 // ClientAssertion builds and signs a private_key_jwt client assertion

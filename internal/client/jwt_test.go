@@ -11,6 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/clock"
 )
 
 func TestRequestObjectIsAValidFAPICIBARequest(t *testing.T) {
@@ -258,5 +259,47 @@ func TestAuthParamsRequestedExpiryTypes(t *testing.T) {
 		if _, claims, _ := decodeJWT(t, jwt); claims[ciba.ParamRequestedExpiry] != tc.want {
 			t.Errorf("requested_expiry %v sent as %v", tc.in, claims[ciba.ParamRequestedExpiry])
 		}
+	}
+}
+
+// Config.RequestObjectLifetime sets exp-nbf of the request objects the
+// client signs, within what FAPI-CIBA 5.2.2-9 allows.
+func TestRequestObjectLifetime(t *testing.T) {
+	op := newFakeOP(t, false, nil)
+	key := ecJWK(t, "ec-1")
+	for _, tc := range []struct {
+		name     string
+		lifetime time.Duration
+		wantExp  float64 // seconds after nbf
+		wantErr  string
+	}{
+		{name: "default", wantExp: 300},
+		{name: "a minute", lifetime: time.Minute, wantExp: 60},
+		{name: "the FAPI maximum", lifetime: time.Hour, wantExp: 3600},
+		{name: "over the FAPI maximum", lifetime: time.Hour + time.Second, wantErr: "Config.RequestObjectLifetime 1h0m1s is not within (0, 3600s]"},
+		{name: "negative", lifetime: -time.Second, wantErr: "Config.RequestObjectLifetime -1s is not within"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{ClientID: "client-1", AuthMethod: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePoll, SigningKey: key,
+				RootCAs: op.roots(), Metadata: op.metadata(), Clock: clock.NewFake(testStart), RequestObjectLifetime: tc.lifetime}
+			c, err := New(cfg)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("New: %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			jwt, err := c.RequestObject(AuthParams{Scope: "openid", LoginHint: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, claims, _ := decodeJWT(t, jwt)
+			if nbf, exp := claims["nbf"].(float64), claims["exp"].(float64); exp-nbf != tc.wantExp {
+				t.Fatalf("exp - nbf = %v s, want %v", exp-nbf, tc.wantExp)
+			}
+		})
 	}
 }

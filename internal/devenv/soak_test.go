@@ -8,24 +8,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
-	"github.com/ciba-check/ciba-check/clock"
-	"github.com/ciba-check/ciba-check/internal/client"
 	"github.com/ciba-check/ciba-check/internal/devenv"
-	"github.com/ciba-check/ciba-check/internal/device"
 	"github.com/ciba-check/ciba-check/internal/target"
 	"github.com/ciba-check/ciba-check/internal/targetclient"
 	"github.com/ciba-check/ciba-check/mockdevice"
@@ -50,9 +46,14 @@ const (
 	soakChildEnv = "CIBA_CHECK_SOAK_CHILD" // the serve side, in a child process
 )
 
-// soak parameters of one run: `load flow --mode both --rate 20/s` with
-// the default --approve-delay, then `load poll --rate 500/s --pending 500` (its default)
-// with a private_key_jwt client, whose pending requests are left behind.
+// soak parameters of one run, as `ciba-check load` runs them:
+//
+//	load flow --mode poll,ping --auth mtls --rate 20/s   (--approve-delay 500ms, its default)
+//	load poll --client poll-pkjwt-es256 --rate 500/s --pending 500
+//
+// each for CIBA_CHECK_SOAK_SECONDS; the poll run's pending requests are
+// left behind, as every `load poll` leaves them (for load.PendingMargin
+// after the run).
 const (
 	soakFlowRate   = 20
 	soakPollRate   = 500
@@ -64,7 +65,8 @@ const (
 
 // TestSoakServe runs a serve (devenv.Start, as `ciba-check serve` does) in
 // a child process and drives it through successive load runs from this
-// one, as `ciba-check load` does. It prints, per run, the flows'
+// one, each a load.Plan run through load.Run in its own session, as
+// `ciba-check load --target` runs one. It prints, per run, the flows'
 // end-to-end p99 and the serve process's RSS, and the last/first ratios.
 func TestSoakServe(t *testing.T) {
 	if dir := os.Getenv(soakChildEnv); dir != "" {
@@ -80,51 +82,14 @@ func TestSoakServe(t *testing.T) {
 	runs := envInt(t, "CIBA_CHECK_SOAK_RUNS", 20)
 	phase := time.Duration(envFloat(t, "CIBA_CHECK_SOAK_SECONDS", 2.5) * float64(time.Second))
 	ctx := t.Context()
-
 	child, tgt := startServeChild(t)
-	md, err := targetclient.Discover(ctx, tgt)
-	if err != nil {
-		t.Fatal(err)
+	flows := load.Plan{
+		Modes: []ciba.DeliveryMode{ciba.ModePoll, ciba.ModePing}, Auth: load.AuthMTLS,
+		Rate: load.Rate{Freq: soakFlowRate, Per: time.Second}, Duration: phase, ApproveDelay: soakApprove,
 	}
-	roots, err := tgt.RootCAs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	deviceHC, err := client.NewHTTPClient(client.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	driver, err := device.New(tgt, device.Options{HTTPClient: deviceHC})
-	if err != nil {
-		t.Fatal(err)
-	}
-	receivers, err := targetclient.StartReceivers(tgt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer receivers.Close()
-	user, ok := tgt.User("carol")
-	if !ok {
-		t.Fatal("no user carol (outcome never) in the serve's target")
-	}
-	// newClient is internal/cli's newLoadClient: the CIBA client over the
-	// load generator's transport.
-	newClient := func(id string) (*client.Client, *http.Client) {
-		tc, ok := tgt.Client(id)
-		if !ok {
-			t.Fatalf("no client %s", id)
-		}
-		cfg, err := targetclient.Config(tgt, tc, md, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc := load.NewHTTPClient(cfg.RootCAs, cfg.TLSCert, load.TransportOptions{Timeout: 30 * time.Second})
-		cfg.Transport = hc.Transport
-		c, err := client.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, hc
+	polls := load.Plan{
+		Poll: true, ClientID: soakPollClient,
+		Rate: load.Rate{Freq: soakPollRate, Per: time.Second}, Duration: phase, Pending: soakPending,
 	}
 
 	type result struct {
@@ -139,44 +104,17 @@ func TestSoakServe(t *testing.T) {
 		runs, soakFlowRate, phase, soakPollRate, soakPending, phase)
 	for i := range runs {
 		var r result
-		// load flow --mode both
-		var wg sync.WaitGroup
-		sums := make([]*reports.LoadRun, 2)
-		errs := make([]error, 2)
-		for j, id := range []string{"poll-mtls", "ping-mtls"} {
-			c, _ := newClient(id)
-			cfg := load.FlowConfig{
-				RunOptions:   load.RunOptions{Rate: load.Rate{Freq: soakFlowRate, Per: time.Second}, Duration: phase},
-				Client:       c,
-				Device:       driver,
-				User:         user,
-				Scope:        "openid",
-				ApproveDelay: soakApprove,
-			}
-			if c.Mode() == ciba.ModePing {
-				cfg.Receiver = receivers.For(id)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.CloseIdleConnections()
-				sums[j], errs[j] = load.RunFlows(ctx, cfg)
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		sums, err := soakRun(ctx, tgt, flows)
+		if err != nil {
 			t.Fatalf("run %d: flows: %v", i+1, err)
 		}
 		r.pollP99, r.pingP99 = sums[0].LatencyMS.P99, sums[1].LatencyMS.P99
 		r.unexpected = sums[0].Requests.Unexpected + sums[1].Requests.Unexpected
-
-		// load poll, leaving its pending requests behind
-		pollSum, err := soakPoll(ctx, newClient, md, user, phase)
-		if err != nil {
+		if sums, err = soakRun(ctx, tgt, polls); err != nil {
 			t.Fatalf("run %d: poll: %v", i+1, err)
 		}
-		r.pollRunP99 = pollSum.LatencyMS.P99
-		r.unexpected += pollSum.Requests.Unexpected
+		r.pollRunP99 = sums[0].LatencyMS.P99
+		r.unexpected += sums[0].Requests.Unexpected
 		r.rssKB, r.hwmKB = procStatus(t, child.cmd.Process.Pid)
 		r.mem = child.mem(t, i+1)
 		results = append(results, r)
@@ -229,40 +167,19 @@ func TestSoakServe(t *testing.T) {
 	}
 }
 
-// soakPoll is `load poll --pending soakPending --rate soakPollRate/s` with
-// a private_key_jwt client, as internal/cli's runLoadPoll does it.
-func soakPoll(ctx context.Context, newClient func(string) (*client.Client, *http.Client), md *ciba.ProviderMetadata, user *target.User, d time.Duration) (*reports.LoadRun, error) {
-	c, hc := newClient(soakPollClient)
-	defer c.CloseIdleConnections()
-	ids, err := load.StartPending(ctx, c, user, "openid", soakPending, 16, d+2*time.Minute)
+// soakRun is one `ciba-check load` run of p against tgt: its own session
+// (discovery, device driver, receivers), then load.Run.
+func soakRun(ctx context.Context, tgt *target.Target, p load.Plan) ([]*reports.LoadRun, error) {
+	s, err := targetclient.Open(ctx, tgt, p.SessionOptions(nil, io.Discard))
 	if err != nil {
 		return nil, err
 	}
-	rate := load.Rate{Freq: soakPollRate, Per: time.Second}
-	aud := md.TokenEndpoint
-	pool, err := load.NewAssertionPool(load.PoolConfig{
-		Sign:         func(jti string) (string, error) { return c.ClientAssertion(aud, client.WithJTI(jti)) },
-		Lifetime:     client.AssertionLifetime,
-		MinRemaining: client.AssertionLifetime / 3,
-		Size:         load.PoolSize(rate),
-		JTIPrefix:    fmt.Sprintf("soak-%d-", time.Now().UnixNano()),
-		Clock:        clock.Real{},
-	})
-	if err != nil {
-		return nil, err
+	defer s.Close()
+	sums, err := load.Run(ctx, s, p)
+	if err == nil && slices.Contains(sums, nil) {
+		err = errors.New("a run gave no summary")
 	}
-	pool.Start(ctx)
-	defer pool.Close()
-	if err := pool.Fill(ctx); err != nil {
-		return nil, err
-	}
-	return load.RunPoll(ctx, load.PollConfig{
-		RunOptions: load.RunOptions{Rate: rate, Duration: d},
-		Targets: load.PollTargets{Endpoint: c.TokenEndpoint(), ClientID: soakPollClient,
-			AuthMethod: ciba.AuthPrivateKeyJWT, AuthReqIDs: ids, Assertions: pool},
-		HTTPClient: hc,
-		Pool:       pool,
-	})
+	return sums, err
 }
 
 // serveMem is what the serve process reports of itself: the Go heap

@@ -202,7 +202,7 @@ func benchWorld(b *testing.B, tgt *target.Target, clientID string) *benchClient 
 
 func (w *benchClient) pending(b *testing.B, n int) []string {
 	user, _ := w.tgt.User("carol")
-	ids, err := StartPending(b.Context(), w.c, user, "openid", n, 8, 5*time.Minute)
+	ids, _, err := StartPending(b.Context(), w.c, user, "openid", n, 8, 5*time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -195,12 +195,19 @@ func (p *Plan) newClient(s *targetclient.Session, tc *target.Client, stats *Conn
 		return nil, cfg, fmt.Errorf("client %s: %w", tc.ID, err)
 	}
 	cfg.Transport = NewHTTPClient(cfg.RootCAs, cfg.TLSCert, p.transport(p.MaxInFlight, stats)).Transport
+	cfg.RequestObjectLifetime = RequestObjectLifetime
 	c, err := client.New(cfg)
 	if err != nil {
 		return nil, cfg, fmt.Errorf("client %s: %w", tc.ID, err)
 	}
 	return c, cfg, nil
 }
+
+// RequestObjectLifetime is exp-nbf of a load run's request objects. They
+// are sent the moment they are signed, and the OP remembers each one's jti
+// until its exp (CIBA 7.1.1), so a minute, as for client assertions
+// (client.AssertionLifetime), rather than the conformance client's five.
+const RequestObjectLifetime = time.Minute
 
 // waitStart holds the run until StartAt.
 func (p *Plan) waitStart(ctx context.Context) error {

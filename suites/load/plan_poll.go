@@ -56,24 +56,31 @@ func runPollPlan(ctx context.Context, s *targetclient.Session, p *Plan) (*report
 	if err := p.waitStart(ctx); err != nil {
 		return nil, err
 	}
-	pending := p.Shard.Split(p.Pending)
-	p.logf("starting %d pending requests for %s with client %s", pending, user.Name, tc.ID)
-	// The requests must outlive the run: requested_expiry (CIBA 7.1).
-	ids, err := StartPending(ctx, c, user, scopeOf(tc), pending, 16, p.Duration+2*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	targets := PollTargets{Endpoint: c.TokenEndpoint(), ClientID: tc.ID, AuthMethod: tc.Auth, Secret: tc.Secret.Value(), AuthReqIDs: ids}
+	// The assertions are signed first, so the pending requests need to
+	// outlive only the warm-up, the run and its drain.
 	pool, err := p.assertionPool(ctx, s, c, tc)
 	if err != nil {
 		return nil, err
 	}
 	if pool != nil {
 		defer pool.Close()
+	}
+	pending := p.Shard.Split(p.Pending)
+	p.logf("starting %d pending requests for %s with client %s", pending, user.Name, tc.ID)
+	started := time.Now()
+	ids, granted, err := StartPending(ctx, c, user, scopeOf(tc), pending, 16, PendingLifetime(p.Duration))
+	if err != nil {
+		return nil, err
+	}
+	targets := PollTargets{Endpoint: c.TokenEndpoint(), ClientID: tc.ID, AuthMethod: tc.Auth, Secret: tc.Secret.Value(), AuthReqIDs: ids}
+	if pool != nil {
 		targets.Assertions = pool
 	}
 	maxInFlight, warm, err := p.pollInFlight(ctx, targets, c)
 	if err != nil {
+		return nil, err
+	}
+	if err := pendingOutlivesRun(granted, time.Since(started), p.Duration); err != nil {
 		return nil, err
 	}
 	// The attack gets its own client, its connection cap following the
@@ -143,4 +150,33 @@ func (p *Plan) pollInFlight(ctx context.Context, targets PollTargets, c *client.
 		}
 	}
 	return DefaultMaxInFlight(rate, warm), warm, nil
+}
+
+// PendingMargin is how long a poll run's pending requests are asked to
+// outlive its end (requested_expiry, CIBA 7.1): room for the warm-up
+// before the run and the polls still in flight after it. Not more: an OP
+// keeps a request, and its device the request's bearer token, until it
+// expires, so what a run leaves behind should lapse soon after it.
+const PendingMargin = 15 * time.Second
+
+// PendingLifetime is the requested_expiry of the pending requests of a
+// poll run of duration d.
+func PendingLifetime(d time.Duration) time.Duration { return d + PendingMargin }
+
+// pendingOutlivesRun refuses a run whose pending requests would expire
+// while it polls them: their polls would be answered expired_token
+// (CIBA 11), which is the run's setup, not the OP's answer under load.
+// granted is the shortest expires_in the OP gave (0: unknown), elapsed
+// the time since they were requested.
+func pendingOutlivesRun(granted, elapsed, d time.Duration) error {
+	left := granted - elapsed
+	if granted <= 0 || left >= d {
+		return nil
+	}
+	fix := "the OP's expiry is too short for a poll run"
+	if most := (left - time.Second).Truncate(time.Second); most >= time.Second {
+		fix = "run for at most " + most.String()
+	}
+	return fmt.Errorf("the OP granted the pending requests expires_in %s (requested_expiry %s), and %s of it went on the warm-up: they would expire during the %s run (expired_token); %s",
+		granted, PendingLifetime(d), elapsed.Round(100*time.Millisecond), d, fix)
 }

@@ -1,11 +1,17 @@
 package load
 
 import (
+	"context"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/internal/devenv"
 	"github.com/ciba-check/ciba-check/internal/target"
+	"github.com/ciba-check/ciba-check/internal/targetclient"
+	refop "github.com/ciba-check/ciba-check/reference-op"
 )
 
 func TestSuffixed(t *testing.T) {
@@ -81,5 +87,81 @@ func checkPick(t *testing.T, what, got string, err error, want, wantErr string) 
 	}
 	if err != nil || got != want {
 		t.Errorf("%s = %q, %v; want %s", what, got, err, want)
+	}
+}
+
+func TestPendingOutlivesRun(t *testing.T) {
+	tests := []struct {
+		name                  string
+		granted, elapsed, run time.Duration
+		wantErr               string
+	}{
+		{name: "expires_in unknown", granted: 0, elapsed: time.Second, run: time.Hour},
+		{name: "granted as asked", granted: PendingLifetime(30 * time.Second), elapsed: time.Second, run: 30 * time.Second},
+		{name: "exactly enough", granted: 31 * time.Second, elapsed: time.Second, run: 30 * time.Second},
+		{name: "capped below the run", granted: 20 * time.Second, elapsed: 500 * time.Millisecond, run: 30 * time.Second,
+			wantErr: "the OP granted the pending requests expires_in 20s (requested_expiry 45s), and 500ms of it went on the warm-up: they would expire during the 30s run (expired_token); run for at most 18s"},
+		{name: "warm-up ate it", granted: 31 * time.Second, elapsed: 2 * time.Second, run: 30 * time.Second, wantErr: "run for at most 28s"},
+		{name: "nothing left", granted: 2 * time.Second, elapsed: 1500 * time.Millisecond, run: 30 * time.Second, wantErr: "the OP's expiry is too short for a poll run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := pendingOutlivesRun(tt.granted, tt.elapsed, tt.run)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// A poll run asks the OP for pending requests that outlive it by
+// PendingMargin, and refuses to start when the OP granted less than the
+// run needs (here: an OP that always grants 120 s).
+func TestPollRunPendingLifetime(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		allowances []string
+		run        time.Duration
+		wantErr    string
+	}{
+		{name: "granted as asked", run: 300 * time.Millisecond},
+		{name: "OP grants less than the run needs", allowances: []string{refop.AllowRequestedExpiryIgnored}, run: 10 * time.Minute,
+			wantErr: "the OP granted the pending requests expires_in 2m0s (requested_expiry 10m15s)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := devenv.Start(t.Context(), devenv.Options{Allowances: tt.allowances})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := env.Close(ctx); err != nil {
+					t.Error(err)
+				}
+			}()
+			plan := Plan{Poll: true, ClientID: "poll-mtls", User: "carol", Rate: Rate{Freq: 50, Per: time.Second}, Duration: tt.run, Pending: 3}
+			s, err := targetclient.Open(t.Context(), env.Target, plan.SessionOptions(nil, io.Discard))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			sums, err := Run(t.Context(), s, plan)
+			if tt.wantErr != "" {
+				if sums != nil || err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, %v; want no summary and an error containing %q", sums, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u := sums[0].Requests.Unexpected; u != 0 {
+				t.Fatalf("%d unexpected answers", u)
+			}
+		})
 	}
 }

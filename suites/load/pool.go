@@ -62,10 +62,6 @@ type AssertionPool struct {
 	wg     sync.WaitGroup
 }
 
-// PoolStats count the pool's work: the assertion_pool member of a run's
-// result (reports.LoadPool).
-type PoolStats = reports.LoadPool
-
 // NewAssertionPool checks cfg; Start begins signing.
 func NewAssertionPool(cfg PoolConfig) (*AssertionPool, error) {
 	if cfg.Sign == nil {
@@ -180,8 +176,8 @@ func (p *AssertionPool) Take(ctx context.Context) (string, error) {
 }
 
 // Stats reports the pool's counters so far.
-func (p *AssertionPool) Stats() PoolStats {
-	return PoolStats{Signed: p.signed.Load(), Taken: p.taken.Load(), Stale: p.stale.Load(), Waits: p.waits.Load()}
+func (p *AssertionPool) Stats() reports.LoadPool {
+	return reports.LoadPool{Signed: p.signed.Load(), Taken: p.taken.Load(), Stale: p.stale.Load(), Waits: p.waits.Load()}
 }
 
 // Close stops the signers and waits for them.

@@ -10,6 +10,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/ciba-check/ciba-check/ciba"
+	"github.com/ciba-check/ciba-check/reports"
 )
 
 // Scenario names what a run measured; results of different scenarios do
@@ -193,16 +194,16 @@ func (r *Recorder) measuresLocked(elapsed time.Duration) Measures {
 }
 
 // Evaluate evaluates ts over elapsed (0: the span of the results).
-func (r *Recorder) Evaluate(ts []Threshold, elapsed time.Duration) ([]ThresholdResult, bool) {
+func (r *Recorder) Evaluate(ts []Threshold, elapsed time.Duration) ([]reports.Threshold, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.evaluateLocked(ts, elapsed)
 }
 
-func (r *Recorder) evaluateLocked(ts []Threshold, elapsed time.Duration) ([]ThresholdResult, bool) {
+func (r *Recorder) evaluateLocked(ts []Threshold, elapsed time.Duration) ([]reports.Threshold, bool) {
 	ms := r.measuresLocked(elapsed)
 	ok := true
-	out := []ThresholdResult{}
+	out := []reports.Threshold{}
 	for _, t := range ts {
 		m := ms
 		if t.Metric != "latency" {

@@ -81,9 +81,13 @@ func newWorld(t *testing.T, env *devenv.Env, clientID string) *world {
 
 func (w *world) pending(t *testing.T, n int) []string {
 	t.Helper()
-	ids, err := StartPending(t.Context(), w.c, w.user, "openid", n, 4, time.Minute)
+	ids, granted, err := StartPending(t.Context(), w.c, w.user, "openid", n, 4, time.Minute)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The reference OP grants requested_expiry up to its MaxExpiry.
+	if granted != time.Minute {
+		t.Fatalf("StartPending reports expires_in %v granted, want the 1m0s requested", granted)
 	}
 	return ids
 }

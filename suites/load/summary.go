@@ -144,7 +144,7 @@ type RunInfo struct {
 	// constant rate, intended is rate × duration.
 	Intended, Dropped uint64
 	CPU               *reports.LoadCPU
-	Pool              *PoolStats
+	Pool              *reports.LoadPool
 	Generator         *GeneratorSummary
 	Thresholds        []Threshold
 	Aborted           string

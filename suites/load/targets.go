@@ -121,13 +121,16 @@ func AuthParamsFor(c *client.Client, user *target.User, scope string, expiry tim
 
 // StartPending makes n backchannel authentication requests for user (one
 // who never answers) with requested_expiry expiry, parallel at a time, and
-// returns their auth_req_ids (CIBA 7.3).
-func StartPending(ctx context.Context, c *client.Client, user *target.User, scope string, n, parallel int, expiry time.Duration) ([]string, error) {
+// returns their auth_req_ids and the shortest expires_in the OP granted
+// them (CIBA 7.3), 0 if it gave none: an OP may grant less than was
+// requested (CIBA 7.1).
+func StartPending(ctx context.Context, c *client.Client, user *target.User, scope string, n, parallel int, expiry time.Duration) ([]string, time.Duration, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("load: %d pending requests asked for; need at least 1", n)
+		return nil, 0, fmt.Errorf("load: %d pending requests asked for; need at least 1", n)
 	}
 	parallel = max(1, min(parallel, n))
 	ids := make([]string, n)
+	granted := make([]int, n)
 	var (
 		wg       sync.WaitGroup
 		next     atomic.Int64
@@ -149,7 +152,7 @@ func StartPending(ctx context.Context, c *client.Client, user *target.User, scop
 					var ack *ciba.AuthenticationResponse
 					ack, _, err = c.Authenticate(ctx, p)
 					if err == nil {
-						ids[i] = ack.AuthReqID
+						ids[i], granted[i] = ack.AuthReqID, ack.ExpiresIn
 						continue
 					}
 				}
@@ -163,12 +166,18 @@ func StartPending(ctx context.Context, c *client.Client, user *target.User, scop
 	}
 	wg.Wait()
 	if e := firstErr.Load(); e != nil {
-		return nil, *e
+		return nil, 0, *e
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return ids, nil
+	shortest := 0
+	for _, g := range granted {
+		if g > 0 && (shortest == 0 || g < shortest) {
+			shortest = g
+		}
+	}
+	return ids, time.Duration(shortest) * time.Second, nil
 }
 
 // AttackName encodes what merge needs to know about a shard into vegeta's

@@ -127,14 +127,10 @@ type Measures struct {
 	Count        uint64
 }
 
-// ThresholdResult is a threshold and what was measured (Value in the
-// threshold's unit: ms, per second, fraction): the report model's type.
-type ThresholdResult = reports.Threshold
-
 // Evaluate measures t against m. With no results at all a threshold fails:
 // nothing measured proves nothing.
-func (t Threshold) Evaluate(m Measures) ThresholdResult {
-	r := ThresholdResult{Expr: t.Expr}
+func (t Threshold) Evaluate(m Measures) reports.Threshold {
+	r := reports.Threshold{Expr: t.Expr}
 	switch t.Metric {
 	case "rate":
 		r.Value, r.Unit = m.Rate, "/s"
@@ -183,7 +179,7 @@ func compare(a float64, op string, b float64) bool {
 }
 
 // EvaluateAll evaluates every threshold; ok is false when any breaks.
-func EvaluateAll(ts []Threshold, m Measures) (results []ThresholdResult, ok bool) {
+func EvaluateAll(ts []Threshold, m Measures) (results []reports.Threshold, ok bool) {
 	ok = true
 	for _, t := range ts {
 		r := t.Evaluate(m)
