@@ -222,10 +222,13 @@ func (op *OP) decide(ctx context.Context, id string, status AuthStatus, reason s
 		}
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return ar, ciba.ErrInvalidRequest.WithDescription("unknown authentication request")
-	}
-	if err != nil {
+	case errors.Is(err, ErrExpiredUndecided):
+		// Decided as it expired: the store retired it meanwhile.
+		return ar, ciba.ErrInvalidRequest.WithDescription("the request has expired")
+	case err != nil:
 		return ar, err
 	}
 	notified := op.notify(ar)

@@ -16,6 +16,11 @@ var ErrNotFound = errors.New("refop: not found")
 // ErrExists is returned by Store.CreateAuthRequest for a duplicate id.
 var ErrExists = errors.New("refop: already exists")
 
+// ErrExpiredUndecided is UpdateAuthRequest's refusal to decide a request
+// that expired undecided and was retired (Retirer): its tombstone lacks
+// what a ping or a token would need.
+var ErrExpiredUndecided = errors.New("refop: the request expired undecided")
+
 // AuthStatus is where a backchannel authentication request stands (CIBA 7-11).
 type AuthStatus string
 

@@ -115,7 +115,7 @@ func (s *MemoryStore) updateTomb(id string, fn func(*AuthRequest) error) (AuthRe
 	// the store now (one that read the clock before the expiry) would be
 	// kept without what its ping or a token needs, so it is refused.
 	if AuthStatus(s.names[tb.status]) == StatusPending && r.Status != StatusPending {
-		return s.request(id, tb), fmt.Errorf("refop: retired request %q expired undecided: it cannot become %q", id, r.Status)
+		return s.request(id, tb), fmt.Errorf("retired request %q cannot become %q: %w", id, r.Status, ErrExpiredUndecided)
 	}
 	next, ok := s.tombstone(r)
 	if !ok {

@@ -170,8 +170,8 @@ func TestMemoryStoreRetire(t *testing.T) {
 				r.Status, r.Redemptions = refop.StatusRedeemed, r.Redemptions+1
 				return nil
 			}); in.Status == refop.StatusPending {
-				if err == nil {
-					t.Fatal("a request retired pending was decided")
+				if !errors.Is(err, refop.ErrExpiredUndecided) {
+					t.Fatalf("deciding a request retired pending: %v, want ErrExpiredUndecided", err)
 				}
 				want, wantRedemptions = in.Status, in.Redemptions
 			} else if err != nil {
