@@ -48,7 +48,7 @@ const (
 
 // soak parameters of one run, as `ciba-check load` runs them:
 //
-//	load flow --mode poll,ping --auth mtls --rate 20/s   (--approve-delay 500ms, its default)
+//	load flow --mode both --auth mtls --rate 20/s   (--approve-delay 500ms, its default)
 //	load poll --client poll-pkjwt-es256 --rate 500/s --pending 500
 //
 // each for CIBA_CHECK_SOAK_SECONDS; the poll run's pending requests are
@@ -124,16 +124,19 @@ func TestSoakServe(t *testing.T) {
 			mb(m.HeapLive), mb(m.HeapInuse), mb(m.HeapIdle), mb(m.HeapReleased), mb(m.HeapGoal), m.Goroutines,
 			m.Store.Requests, m.Store.Tombstones, m.Store.Tokens, m.Store.JTIs, m.Device.Stored, m.Device.Pending)
 	}
-	// Run 1 is not the steady state: each run leaves soakPending
-	// requests pending for phase+2 min, which the OP keeps whole for a
-	// minute more and then as tombstones for the hour expired_token is
-	// answered, and the device until its cap or their expiry; refresh
-	// tokens live a day. So the state grows for the first few minutes
-	// (about 25 runs) and then only by tombstones, tokens and used jtis,
-	// small each: 0.2-0.3 MB of heap a run, measured. The summary gives
-	// the issue's last/first ratios, the second half's (flat once it
-	// starts past that horizon: CIBA_CHECK_SOAK_RUNS=40 or more), and
-	// what the growth cost per entry held.
+	// Run 1 is not the steady state. Each run's state lives on after it
+	// for as long as the specs or the OP's policy say: its 500 pending
+	// requests until load.PendingMargin after the run (the OP retires
+	// each to a tombstone a second after its expiry; the device forgets
+	// it then too), used jtis until their exp (a minute), the flows'
+	// requests until their expiry (a minute), tombstones for the hour
+	// expired_token is answered, refresh tokens a day, the device's
+	// settled requests as history up to its cap. So the state grows for
+	// about ten runs and then only by tombstones, tokens and settled
+	// requests, each under 300 bytes (TestMemoryStoreBytesPerEntry,
+	// TestRecordBytesPerRequest). The summary gives the issue's
+	// last/first ratios, the second half's, and what the growth cost
+	// per entry held.
 	first, mid, last := results[0], results[len(results)/2], results[len(results)-1]
 	ratio := func(a, b float64) float64 {
 		if a == 0 {
