@@ -21,6 +21,12 @@ type Retirer interface {
 	// set, the rest zero), Update refusing to move one retired pending
 	// to another state; ListAuthRequests leaves such requests out.
 	Retire(ctx context.Context, cutoff time.Time) error
+	// RetireRedeemed reduces request id to its tombstone now, before its
+	// expiry, if it is redeemed and owes its client nothing: the OP calls
+	// it once the request can be redeemed no more, and what a later token
+	// request for it gets (invalid_grant, CIBA 11) the tombstone answers.
+	// An unknown or already retired id is no error.
+	RetireRedeemed(ctx context.Context, id string) error
 }
 
 var _ Retirer = (*MemoryStore)(nil)
@@ -78,24 +84,43 @@ func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
 		if !ok || !r.ExpiresAt.Before(cutoff) {
 			return // dropped, or re-queued under a later expiry
 		}
-		tb, ok := s.tombstone(r)
-		if !ok || !owesNothing(r) {
+		if !s.retireLocked(id, r) {
 			s.retainedExp.push(id, unixNano(r.ExpiresAt))
-			return
-		}
-		delete(s.requests, id)
-		k := digestOf(id)
-		s.tombs[k] = tb
-		s.tombsExp.push(k, tb.expires)
-		for len(s.tombs) > s.maxTombs && len(s.tombsExp) > 0 {
-			k := heap.Pop(&s.tombsExp).(expiring[digest, int64]).key
-			if _, ok := s.tombs[k]; ok {
-				delete(s.tombs, k)
-				s.dropped++
-			}
 		}
 	})
 	return nil
+}
+
+// RetireRedeemed implements Retirer.
+func (s *MemoryStore) RetireRedeemed(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.requests[id]; ok && r.Status == StatusRedeemed {
+		s.retireLocked(id, r) // one that cannot be retired stays whole until Retire
+	}
+	return nil
+}
+
+// retireLocked replaces request r (id) with its tombstone, unless it
+// still owes its client something or does not fit one; it reports
+// whether it did. The caller holds s.mu.
+func (s *MemoryStore) retireLocked(id string, r AuthRequest) bool {
+	tb, ok := s.tombstone(r)
+	if !ok || !owesNothing(r) {
+		return false
+	}
+	delete(s.requests, id)
+	k := digestOf(id)
+	s.tombs[k] = tb
+	s.tombsExp.push(k, tb.expires)
+	for len(s.tombs) > s.maxTombs && len(s.tombsExp) > 0 {
+		k := heap.Pop(&s.tombsExp).(expiring[digest, int64]).key
+		if _, ok := s.tombs[k]; ok {
+			delete(s.tombs, k)
+			s.dropped++
+		}
+	}
+	return true
 }
 
 // updateTomb is UpdateAuthRequest for a retired request: fn sees it as

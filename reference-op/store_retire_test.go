@@ -15,21 +15,24 @@ import (
 // reduced to a tombstone (soon after its expiry) gets the same
 // token-endpoint answers as while it was whole, for its own client and
 // another; a redeemed one replayed still revokes what it issued (with
-// the replay-revokes-tokens allowance on).
+// the replay-revokes-tokens allowance on). A redeemed request is retired
+// at its redemption already, expired or not.
 func TestRetiredRequestsAnswerAsBefore(t *testing.T) {
 	tests := []struct {
 		name      string
 		setup     func(h *harness, id string) (accessToken string)
 		wantOwner string
+		// atOnce: retired when redeemed, before its expiry.
+		atOnce bool
 	}{
-		{"never decided", func(*harness, string) string { return "" }, "expired_token"},
-		{"approved, never redeemed", func(h *harness, id string) string { h.approve(id); return "" }, "expired_token"},
+		{"never decided", func(*harness, string) string { return "" }, "expired_token", false},
+		{"approved, never redeemed", func(h *harness, id string) string { h.approve(id); return "" }, "expired_token", false},
 		{"denied", func(h *harness, id string) string {
 			if r := h.decide(id, ciba.DeviceUnauthorized); r.status != http.StatusOK {
 				h.t.Fatalf("callback: %d %s", r.status, r.raw)
 			}
 			return ""
-		}, "expired_token"},
+		}, "expired_token", false},
 		{"redeemed", func(h *harness, id string) string {
 			h.approve(id)
 			r := h.poll(cPoll, id)
@@ -37,7 +40,7 @@ func TestRetiredRequestsAnswerAsBefore(t *testing.T) {
 				h.t.Fatalf("redeem: %d %s", r.status, r.raw)
 			}
 			return r.str("access_token")
-		}, "invalid_grant"},
+		}, "invalid_grant", true},
 	}
 	for _, tt := range tests {
 		for _, retired := range []bool{false, true} {
@@ -54,8 +57,11 @@ func TestRetiredRequestsAnswerAsBefore(t *testing.T) {
 					// The OP retires on a backchannel request.
 					h.start(cPoll, nil)
 				}
-				if n := store.Counts(); n.Requests != 1 || (n.Tombstones == 1) != retired {
-					t.Fatalf("store holds %+v, want the expired request retired=%v", n, retired)
+				// One request whole unless retired, plus the one started.
+				tomb := retired || tt.atOnce
+				whole := map[bool]int{false: 1, true: 0}[tomb] + map[bool]int{false: 0, true: 1}[retired]
+				if n := store.Counts(); n.Requests != whole || (n.Tombstones == 1) != tomb {
+					t.Fatalf("store holds %+v, want the expired request retired=%v", n, tomb)
 				}
 				wantError(t, h.poll(cPoll, id), 400, tt.wantOwner)
 				wantError(t, h.poll(cPoll2, id), 400, "invalid_grant")
@@ -102,6 +108,45 @@ func TestOPRetiresAtExpiry(t *testing.T) {
 			if tt.faults == nil {
 				wantError(t, h.poll(cPoll, id), 400, "expired_token")
 			}
+		})
+	}
+}
+
+// TestOPRetiresARequestAtRedemption: once an auth_req_id can be redeemed
+// no more, the MemoryStore keeps only its tombstone, which answers a
+// second token request as the whole request did; a fault that allows a
+// second redemption keeps it whole, as the tokens need its subject.
+func TestOPRetiresARequestAtRedemption(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		faults []string
+	}{
+		{"strict", nil},
+		{"issue-token-twice", []string{refop.FaultIssueTokenTwice}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := refop.NewMemoryStore()
+			h := newHarness(t, func(c *refop.Config) { c.Store, c.Faults = store, tt.faults })
+			id := h.start(cPoll, nil)
+			h.approve(id)
+			if r := h.poll(cPoll, id); r.status != http.StatusOK {
+				t.Fatalf("first redemption: %d %s", r.status, r.raw)
+			}
+			n := store.Counts()
+			if tt.faults != nil {
+				if n.Requests != 1 || n.Tombstones != 0 {
+					t.Fatalf("store holds %+v, want the request whole: it may be redeemed again", n)
+				}
+				if r := h.poll(cPoll, id); r.status != http.StatusOK {
+					t.Fatalf("second redemption under the fault: %d %s", r.status, r.raw)
+				}
+				return
+			}
+			if n.Requests != 0 || n.Tombstones != 1 {
+				t.Fatalf("store holds %+v, want the redeemed request as its tombstone", n)
+			}
+			wantError(t, h.poll(cPoll, id), 400, "invalid_grant")
+			wantError(t, h.poll(cPoll2, id), 400, "invalid_grant")
 		})
 	}
 }

@@ -70,6 +70,13 @@ func (op *OP) cibaGrant(ctx context.Context, ac *authenticatedClient, id string)
 	if err != nil {
 		return ciba.TokenResponse{}, err
 	}
+	if r, ok := op.store.(Retirer); ok && ar.Redemptions >= op.hooks.maxRedemptions {
+		// Redeemed for good: ar has what the tokens need, and a later
+		// request for id is answered from the tombstone.
+		if err := r.RetireRedeemed(ctx, id); err != nil {
+			op.log.Warn("retiring a redeemed request failed", "err", err)
+		}
+	}
 	if op.log.Enabled(ctx, slog.LevelInfo) { // spare the arguments when off
 		op.log.Info("tokens issued", "client_id", ac.ID, "auth_req_id", redact(id))
 	}
