@@ -127,16 +127,16 @@ func TestSoakServe(t *testing.T) {
 	// Run 1 is not the steady state. Each run's state lives on after it
 	// for as long as the specs or the OP's policy say: its 500 pending
 	// requests until load.PendingMargin after the run (the OP retires
-	// each to a tombstone a second after its expiry; the device forgets
-	// it then too), used jtis until their exp (a minute), the flows'
-	// requests until their expiry (a minute), tombstones for the hour
-	// expired_token is answered, refresh tokens a day, the device's
-	// settled requests as history up to its cap. So the state grows for
-	// about ten runs and then only by tombstones, tokens and settled
-	// requests, each under 300 bytes (TestMemoryStoreBytesPerEntry,
-	// TestRecordBytesPerRequest). The summary gives the issue's
-	// last/first ratios, the second half's, and what the growth cost
-	// per entry held.
+	// each to a tombstone a second after its expiry, and a flow's once
+	// its tokens are issued; the device forgets an undecided request
+	// once the OP would refuse its callback), used jtis until their exp
+	// (a minute), tombstones for the hour expired_token is answered,
+	// refresh tokens a day, the device's settled requests as history up
+	// to its cap. So the state grows for about ten runs and then only by
+	// tombstones, tokens and settled requests, each under 300 bytes
+	// (TestMemoryStoreBytesPerEntry, TestRecordBytesPerRequest). The
+	// summary gives the last/first ratios, the second half's,
+	// and what the growth cost per entry held.
 	first, mid, last := results[0], results[len(results)/2], results[len(results)-1]
 	ratio := func(a, b float64) float64 {
 		if a == 0 {
