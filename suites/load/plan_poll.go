@@ -37,8 +37,8 @@ func signAssertion(c *client.Client, aud, jti string) (string, error) {
 	return form.Get(ciba.ParamClientAssertion), nil
 }
 
-// runPollPlan starts the pending requests, pre-signs the assertions the
-// client's method needs, sizes the in-flight cap and polls.
+// runPollPlan pre-signs the assertions the client's method needs, starts
+// the pending requests, sizes the in-flight cap and polls.
 func runPollPlan(ctx context.Context, s *targetclient.Session, p *Plan) (*reports.LoadRun, error) {
 	tc, err := p.pickClient(s.Target, ciba.ModePoll)
 	if err != nil {
