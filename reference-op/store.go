@@ -3,6 +3,7 @@ package refop
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
@@ -132,10 +133,14 @@ type Store interface {
 	Purge(ctx context.Context, cutoff time.Time) error
 }
 
-// MemoryStore is a Store in process memory. Besides its maps it keeps
-// one min-heap by expiry per kind, so Purge costs O(k log n) for the k
-// entries it drops instead of a scan of everything stored, and used jtis
-// are dropped as soon as they expire (an expired jti counts as unused
+// MemoryStore is a Store in process memory. Besides its maps it keeps a
+// min-heap by expiry for requests and for tokens, so Purge costs
+// O(k log n) for the k of them it drops instead of a scan of everything
+// stored. Used jtis and tombstones, the most numerous, have no per-entry
+// queue: each is one small map (jtiSet, tombSet) swept in one pass when
+// something in it is due, and rebuilt to its size when a sweep leaves it
+// at half its peak, so memory follows what is held, after a burst too.
+// Used jtis are swept as they expire (an expired jti counts as unused
 // anyway): memory and per-request cost stay flat however many requests,
 // tokens and assertions a long `serve` has seen.
 //
@@ -146,23 +151,20 @@ type Store interface {
 // load. Used jtis are never capped: dropping a live one would allow a
 // replay; they expire within minutes.
 //
-// Expired requests are reduced to tombstones (Retire), used jtis
-// to a digest and an expiry, and tokens to a compact form under a digest
-// of their key (storedToken), so what the store keeps for a request after
-// its expiry (an hour, for expired_token answers) is about a sixth of the
-// whole record, and a token (a refresh token lives a day) under 150
-// bytes (TestMemoryStoreBytesPerEntry).
+// Expired requests are reduced to tombstones (Retire) of 8 bytes under a
+// 64-bit hash of their id, used jtis to such a hash and a 4-byte expiry,
+// and tokens to a compact form under a digest of their key
+// (storedToken): about 25 bytes a tombstone or jti held, and a token (a
+// refresh token lives a day) under 150 (TestMemoryStoreBytesPerEntry).
 type MemoryStore struct {
 	mu          sync.Mutex
 	maxRequests int
 	maxTokens   int
 	requests    map[string]AuthRequest
 	tokens      map[digest]storedToken
-	wideTokens  map[digest]Token  // see storedToken
-	jtis        map[jtiKey]uint32 // expiry, jtiSeconds
-	requestsExp expiryQueue[string, int64]
-	tokensExp   expiryQueue[digest, int64]
-	jtisExp     expiryQueue[jtiKey, uint32]
+	wideTokens  map[digest]Token // see storedToken
+	requestsExp expiryQueue[string]
+	tokensExp   expiryQueue[digest]
 	// requestsAge and tokensAge list keys oldest first, for the caps.
 	requestsAge fifo[string]
 	tokensAge   fifo[digest]
@@ -170,11 +172,13 @@ type MemoryStore struct {
 	// names and nameIdx are the shared strings (intern), by index.
 	names   []string
 	nameIdx map[string]uint32
-	// tombs are retired requests (Retire), by digest of their id;
-	// retainedExp lists requests Retire had to keep whole.
-	tombs       map[digest]tombstone
-	tombsExp    expiryQueue[digest, int64]
-	retainedExp expiryQueue[string, int64]
+	// seed keys the hashes jtis and tombstones are held under (keyHash).
+	seed maphash.Seed
+	jtis jtiSet
+	// tombs are retired requests (Retire); retainedExp lists requests
+	// Retire had to keep whole.
+	tombs       tombSet
+	retainedExp expiryQueue[string]
 	maxTombs    int
 }
 
@@ -186,9 +190,10 @@ var _ Store = (*MemoryStore)(nil)
 const (
 	DefaultMaxStoredRequests = 200_000
 	DefaultMaxStoredTokens   = 400_000
-	// DefaultMaxTombstones caps retired requests (Retire), about 85
-	// bytes each; beyond it the one expiring first goes (a late poll for
-	// it then gets invalid_grant instead of expired_token).
+	// DefaultMaxTombstones caps retired requests (Retire), about 25
+	// bytes each; beyond it the eighth of them expiring first goes, in
+	// one sweep (a late poll for one of those then gets invalid_grant
+	// instead of expired_token).
 	DefaultMaxTombstones = 1_000_000
 )
 
@@ -200,8 +205,9 @@ func NewMemoryStore() *MemoryStore {
 		requests:    map[string]AuthRequest{},
 		tokens:      map[digest]storedToken{},
 		wideTokens:  map[digest]Token{},
-		jtis:        map[jtiKey]uint32{},
-		tombs:       map[digest]tombstone{},
+		seed:        maphash.MakeSeed(),
+		jtis:        newJTISet(),
+		tombs:       newTombSet(),
 		maxTombs:    DefaultMaxTombstones,
 	}
 	// The token kinds, and the states and delivery modes a tombstone
@@ -233,28 +239,32 @@ func (s *MemoryStore) SetLimits(requests, tokens int) {
 // BoltStore.Counts).
 type StoreCounts struct {
 	Requests, Tokens, JTIs int
-	// Queued counts the expiry-index entries of all kinds (MemoryStore:
-	// at least the entries stored, more only for keys whose expiry
-	// changed; BoltStore: exactly the entries stored).
+	// Queued counts the expiry-index entries (MemoryStore: of requests
+	// and tokens, at least the entries stored, more only for keys whose
+	// expiry changed; its jtis and tombstones have none. BoltStore: of
+	// all kinds, exactly the entries stored).
 	Queued int
 	// Dropped counts requests, tokens and tombstones a MemoryStore
-	// dropped, oldest first, to stay within its caps (SetLimits,
-	// DefaultMaxTombstones).
+	// dropped, oldest or expiring first, to stay within its caps
+	// (SetLimits, DefaultMaxTombstones).
 	Dropped int
 	// Tombstones counts the requests a MemoryStore retired (Retire):
 	// not in Requests.
 	Tombstones int
 }
 
+// hash is keyHash under the store's seed.
+func (s *MemoryStore) hash(key string) uint64 { return keyHash(s.seed, key) }
+
 // Counts reports how many entries the store holds.
 func (s *MemoryStore) Counts() StoreCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return StoreCounts{
-		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis),
-		Queued:     len(s.requestsExp) + len(s.tokensExp) + len(s.jtisExp) + len(s.tombsExp) + len(s.retainedExp),
+		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis.m),
+		Queued:     len(s.requestsExp) + len(s.tokensExp) + len(s.retainedExp),
 		Dropped:    s.dropped,
-		Tombstones: len(s.tombs),
+		Tombstones: len(s.tombs.m),
 	}
 }
 
@@ -265,8 +275,8 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.requests[r.ID]; ok {
 		return ErrExists
 	}
-	if _, ok := s.tombs[digestOf(r.ID)]; ok {
-		return ErrExists
+	if _, ok := s.tombs.m[s.hash(r.ID)]; ok {
+		return ErrExists // see keyHash for a fresh id whose hash is held
 	}
 	r = s.own(r)
 	s.requests[r.ID] = r
@@ -285,8 +295,8 @@ func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (AuthRequest,
 	defer s.mu.Unlock()
 	r, ok := s.requests[id]
 	if !ok {
-		if tb, ok := s.tombs[digestOf(id)]; ok {
-			return s.request(id, tb), nil
+		if t, ok := s.tombs.m[s.hash(id)]; ok {
+			return s.request(id, t), nil
 		}
 		return AuthRequest{}, ErrNotFound
 	}
@@ -364,33 +374,14 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	return nil
 }
 
-// UseJTI implements Store. It first drops the jtis expired by now: they
-// would be accepted again anyway, so keeping them only costs memory.
-//
-// A used jti is kept as 12 bytes of the SHA-256 of key (jtiKey) and its
-// expiry in whole seconds (jtiSeconds): 16 bytes in the map and 16 in
-// the expiry queue, 42 bytes in all against 64 with a 16-byte
-// digest and a Unix ns expiry, and 173 for the key string and a
-// time.Time (TestMemoryStoreBytesPerEntry). At hundreds of assertions a
-// second, each replay-protected until its exp, they are most of what a
-// MemoryStore holds.
+// UseJTI implements Store, in O(1) amortised (jtiSet): the jtis expired
+// by now are dropped by a sweep at most once a second of now's clock,
+// and until then count as unused anyway.
 func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.Time) (bool, error) {
+	h := s.hash(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	nowN := unixNano(now)
-	s.jtisExp.popWhile(func(at uint32) bool { return jtiNanos(at) <= nowN }, func(k jtiKey) {
-		if exp, ok := s.jtis[k]; ok && jtiNanos(exp) <= nowN {
-			delete(s.jtis, k)
-		}
-	})
-	k := jtiKeyOf(key)
-	if exp, ok := s.jtis[k]; ok && jtiNanos(exp) > nowN {
-		return false, nil
-	}
-	exp := jtiSeconds(expiresAt)
-	s.jtis[k] = exp
-	s.jtisExp.push(k, exp)
-	return true, nil
+	return s.jtis.use(h, jtiSeconds(expiresAt), unixNano(now)), nil
 }
 
 // ListAuthRequests implements Store.
@@ -404,7 +395,9 @@ func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error)
 	return out, nil
 }
 
-// Purge implements Store in O(k log n) for the k entries dropped.
+// Purge implements Store: in O(k log n) for the k requests and tokens
+// dropped, plus a pass over the tombstones or used jtis when one of them
+// expired before cutoff.
 func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -422,16 +415,8 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 		}
 	})
 	s.retainedExp.popWhile(before, dropRequest)
-	s.tombsExp.popWhile(before, func(k digest) {
-		if tb, ok := s.tombs[k]; ok && tb.expires < cut {
-			delete(s.tombs, k)
-		}
-	})
-	s.jtisExp.popWhile(func(at uint32) bool { return jtiNanos(at) < cut }, func(k jtiKey) {
-		if exp, ok := s.jtis[k]; ok && jtiNanos(exp) < cut {
-			delete(s.jtis, k)
-		}
-	})
+	s.tombs.purge(cut)
+	s.jtis.purge(cut)
 	return nil
 }
 

@@ -1,7 +1,8 @@
 package refop
 
 // The MemoryStore's indexes and compact forms: expiry queues, the age
-// lists behind its caps, digests of keys, shared strings, stored tokens.
+// lists behind its caps, digests of keys, shared strings, stored tokens
+// (used jtis and tombstones: store_compact.go).
 
 import (
 	"container/heap"
@@ -12,58 +13,44 @@ import (
 	"time"
 )
 
-// expiryQueue is a min-heap of keys by expiry (T: Unix ns, or Unix
-// seconds for jtis). An entry may be stale (the key was dropped, or
-// re-stored with another expiry): popWhile's callback checks the stored
-// value before deleting anything.
-type expiryQueue[K comparable, T instant] []expiring[K, T]
+// expiryQueue is a min-heap of keys by expiry (Unix ns). An entry may
+// be stale (the key was dropped, or re-stored with another expiry):
+// popWhile's callback checks the stored value before deleting anything.
+type expiryQueue[K comparable] []expiring[K]
 
-// instant is how an expiryQueue keeps an expiry.
-type instant interface{ int64 | uint32 }
-
-type expiring[K comparable, T instant] struct {
+type expiring[K comparable] struct {
 	key K
-	at  T
+	at  int64
 }
 
-func (q expiryQueue[K, T]) Len() int           { return len(q) }
-func (q expiryQueue[K, T]) Less(i, j int) bool { return q[i].at < q[j].at }
-func (q expiryQueue[K, T]) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *expiryQueue[K, T]) Push(x any)        { *q = append(*q, x.(expiring[K, T])) }
-func (q *expiryQueue[K, T]) Pop() any {
+func (q expiryQueue[K]) Len() int           { return len(q) }
+func (q expiryQueue[K]) Less(i, j int) bool { return q[i].at < q[j].at }
+func (q expiryQueue[K]) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *expiryQueue[K]) Push(x any)        { *q = append(*q, x.(expiring[K])) }
+func (q *expiryQueue[K]) Pop() any {
 	old := *q
 	e := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return e
 }
 
-func (q *expiryQueue[K, T]) push(key K, at T) { heap.Push(q, expiring[K, T]{key: key, at: at}) }
+func (q *expiryQueue[K]) push(key K, at int64) { heap.Push(q, expiring[K]{key: key, at: at}) }
 
 // popWhile pops entries while due(their expiry) holds for the earliest,
 // handing each key to drop.
-func (q *expiryQueue[K, T]) popWhile(due func(at T) bool, drop func(key K)) {
+func (q *expiryQueue[K]) popWhile(due func(at int64) bool, drop func(key K)) {
 	for len(*q) > 0 && due((*q)[0].at) {
-		drop(heap.Pop(q).(expiring[K, T]).key)
+		drop(heap.Pop(q).(expiring[K]).key)
 	}
 }
 
-// digest is how a MemoryStore keys tokens and retired requests
-// (Retire): the first 16 bytes of the SHA-256 of the key.
+// digest is how a MemoryStore keys tokens: the first 16 bytes of the
+// SHA-256 of the key.
 type digest [16]byte
 
 func digestOf(key string) digest {
 	sum := sha256.Sum256([]byte(key))
 	return digest(sum[:16])
-}
-
-// jtiKey is how a MemoryStore keys a used jti: the first 12 bytes of the
-// SHA-256 of the key. Two keys colliding in 96 bits (about 1 in 10^17
-// with a million jtis held) would only refuse the second as a replay.
-type jtiKey [12]byte
-
-func jtiKeyOf(key string) jtiKey {
-	sum := sha256.Sum256([]byte(key))
-	return jtiKey(sum[:12])
 }
 
 // jtiSeconds is t in Unix seconds rounded up, clamped to uint32 (2106):

@@ -1,10 +1,8 @@
 package refop
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/ciba-check/ciba-check/ciba"
@@ -31,33 +29,21 @@ type Retirer interface {
 
 var _ Retirer = (*MemoryStore)(nil)
 
-// tombstone is a retired request, its strings as indexes of s.names:
-// 16 bytes, about 85 with its map and queue entries, against about 480
-// for the whole record (TestMemoryStoreBytesPerEntry; 95 with 32-bit
-// indexes for all). Tombstones are kept an hour (expiredRetention), so
-// a serve holds rate × an hour of them.
-type tombstone struct {
-	expires              int64 // Unix ns
-	clientID             uint32
-	deliveryMode, status uint8 // the modes and states come first in s.names
-	redemptions          uint16
+// tombFacts returns what a tombstone keeps of r but its expiry, or false
+// when it does not fit one (tomb): a client with no index (the shared
+// strings are full), a state or mode a tombstone cannot name, or
+// redemptions beyond tombMaxRedeem (only a fault redeems more than once).
+func (s *MemoryStore) tombFacts(r AuthRequest) (uint64, bool) {
+	client, ok := s.nameOf(r.ClientID)
+	facts, fits := tombFacts(client, r.Status, r.DeliveryMode, r.Redemptions)
+	return facts, ok && fits
 }
 
-// tombstone returns r as a tombstone, or false when one of its strings
-// has no index that fits (the shared strings are full) or its
-// redemptions do not fit (only a fault redeems more than once).
-func (s *MemoryStore) tombstone(r AuthRequest) (tombstone, bool) {
-	client, ok1 := s.nameOf(r.ClientID)
-	mode, ok2 := s.nameOf(r.DeliveryMode)
-	status, ok3 := s.nameOf(string(r.Status))
-	fits := mode <= math.MaxUint8 && status <= math.MaxUint8 && r.Redemptions >= 0 && r.Redemptions <= math.MaxUint16
-	return tombstone{expires: unixNano(r.ExpiresAt), clientID: client, deliveryMode: uint8(mode), status: uint8(status),
-		redemptions: uint16(r.Redemptions)}, ok1 && ok2 && ok3 && fits
-}
-
-func (s *MemoryStore) request(id string, tb tombstone) AuthRequest {
-	return AuthRequest{ID: id, ClientID: s.names[tb.clientID], DeliveryMode: s.names[tb.deliveryMode],
-		ExpiresAt: fromUnixNano(tb.expires), Status: AuthStatus(s.names[tb.status]), Redemptions: int(tb.redemptions), NotifyDone: true}
+// request is tombstone t of request id as a request. The caller holds
+// s.mu.
+func (s *MemoryStore) request(id string, t tomb) AuthRequest {
+	return AuthRequest{ID: id, ClientID: s.names[t.client()], DeliveryMode: t.mode(),
+		ExpiresAt: fromUnixNano(s.tombs.expiry(t)), Status: t.state(), Redemptions: t.redemptions(), NotifyDone: true}
 }
 
 // owesNothing says whether an expired request r has nothing left to
@@ -102,51 +88,53 @@ func (s *MemoryStore) RetireRedeemed(_ context.Context, id string) error {
 }
 
 // retireLocked replaces request r (id) with its tombstone, unless it
-// still owes its client something or does not fit one; it reports
-// whether it did. The caller holds s.mu.
+// still owes its client something or does not fit one (tombFacts,
+// tombSet.put), or another id's tombstone has the same hash (keyHash);
+// it reports whether it did. Beyond s.maxTombs the eighth of them
+// expiring first go, in one sweep: no per-entry queue to pop the first
+// from, and one sort of the expiries per maxTombs/8 retirements. The
+// caller holds s.mu.
 func (s *MemoryStore) retireLocked(id string, r AuthRequest) bool {
-	tb, ok := s.tombstone(r)
+	facts, ok := s.tombFacts(r)
 	if !ok || !owesNothing(r) {
 		return false
 	}
+	h := s.hash(id)
+	if _, taken := s.tombs.m[h]; taken || !s.tombs.put(h, unixNano(r.ExpiresAt), facts) {
+		return false
+	}
 	delete(s.requests, id)
-	k := digestOf(id)
-	s.tombs[k] = tb
-	s.tombsExp.push(k, tb.expires)
-	for len(s.tombs) > s.maxTombs && len(s.tombsExp) > 0 {
-		k := heap.Pop(&s.tombsExp).(expiring[digest, int64]).key
-		if _, ok := s.tombs[k]; ok {
-			delete(s.tombs, k)
-			s.dropped++
-		}
+	if len(s.tombs.m) > s.maxTombs {
+		k := len(s.tombs.m) - (s.maxTombs - s.maxTombs/8)
+		s.tombs.dropEarliest(k)
+		s.dropped += k
 	}
 	return true
 }
 
 // updateTomb is UpdateAuthRequest for a retired request: fn sees it as
-// tombstone.request shows it, and what it changes of state and
-// redemptions is kept. The caller holds s.mu.
+// request shows it, and what it changes of state and redemptions is
+// kept. The caller holds s.mu.
 func (s *MemoryStore) updateTomb(id string, fn func(*AuthRequest) error) (AuthRequest, error) {
-	k := digestOf(id)
-	tb, ok := s.tombs[k]
+	h := s.hash(id)
+	t, ok := s.tombs.m[h]
 	if !ok {
 		return AuthRequest{}, ErrNotFound
 	}
-	r := s.request(id, tb)
+	r := s.request(id, t)
 	if err := fn(&r); err != nil {
-		return s.request(id, tb), err
+		return s.request(id, t), err
 	}
 	// A request retired pending expired undecided: a decision reaching
 	// the store now (one that read the clock before the expiry) would be
 	// kept without what its ping or a token needs, so it is refused.
-	if AuthStatus(s.names[tb.status]) == StatusPending && r.Status != StatusPending {
-		return s.request(id, tb), fmt.Errorf("retired request %q cannot become %q: %w", id, r.Status, ErrExpiredUndecided)
+	if t.state() == StatusPending && r.Status != StatusPending {
+		return s.request(id, t), fmt.Errorf("retired request %q cannot become %q: %w", id, r.Status, ErrExpiredUndecided)
 	}
-	next, ok := s.tombstone(r)
+	next, ok := tombFacts(t.client(), r.Status, t.mode(), r.Redemptions)
 	if !ok {
-		return s.request(id, tb), fmt.Errorf("refop: retired request %q: state %q, %d redemptions do not fit its tombstone", id, r.Status, r.Redemptions)
+		return s.request(id, t), fmt.Errorf("refop: retired request %q: state %q, %d redemptions do not fit its tombstone", id, r.Status, r.Redemptions)
 	}
-	tb.status, tb.redemptions = next.status, next.redemptions
-	s.tombs[k] = tb
+	s.tombs.m[h] = tomb(t.offset() | next)
 	return r, nil
 }

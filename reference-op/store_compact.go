@@ -1,0 +1,316 @@
+package refop
+
+// The MemoryStore's compact sets: used jtis and tombstones (retired
+// requests). Both are large, append-mostly and only ever asked "is X in
+// here, and what few facts go with it?", so each is one map from a 64-bit
+// keyed hash of the key (keyHash) to a fixed-size value, with no
+// per-entry expiry queue: what expired is swept by one pass over the map
+// when due, and a map left at half its peak or less is rebuilt to its
+// size, so memory goes back down after a burst (Go maps never shrink).
+
+import (
+	"hash/maphash"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/ciba-check/ciba-check/ciba"
+)
+
+// keyHash is how a MemoryStore keys used jtis and tombstones: a 64-bit
+// keyed hash (maphash) under a seed drawn when the store is made, so no
+// one outside the process can choose keys that collide.
+//
+// A collision only costs a refusal, never an acceptance: a fresh jti
+// whose hash is held is refused as a replay, and a fresh auth_req_id
+// whose hash is a tombstone's is refused by CreateAuthRequest (ErrExists,
+// which the backchannel endpoint does not retry: the client gets a
+// server_error). With n entries held a fresh key collides with
+// probability n/2^64: 5.4e-14 at 10^6 held, so one refusal in about
+// 2x10^13 requests at that fill. A request whose id collides with a
+// tombstone's when it is retired stays whole instead (retireLocked).
+func keyHash(seed maphash.Seed, key string) uint64 { return maphash.String(seed, key) }
+
+// shrinkFloor: a map that never held more than this is not rebuilt when
+// it empties; it is a group or two.
+const shrinkFloor = 64
+
+// rebuilt is m copied into a map sized to it: a map keeps the capacity
+// of its peak, so this is how a sweep gives memory back.
+func rebuilt[V any](m map[uint64]V) map[uint64]V {
+	out := make(map[uint64]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// When UseJTI sweeps the jtis expired by its now, one pass over the
+// map; never unless one of them has expired, and then when:
+//   - the set has grown by a quarter since the last sweep
+//     (jtiSweepGrowth): O(1) amortised per use, the pass paid by the
+//     quarter of n uses since the last, and at most a quarter more jtis
+//     held than are live; at a steady state that is a pass every
+//     lifetime/4 of the clock (every 17 s for 70 s assertions);
+//   - or a minute of the clock has passed since the last sweep by time
+//     (jtiSweepEvery), which bounds how long a burst's expired jtis
+//     outstay it when few uses follow: one pass a minute at most;
+//   - or the set is small (under jtiSweepSmall), swept whenever its
+//     earliest jti has expired (once a second at most, as expiries are
+//     whole seconds), so a slow client's set holds its live jtis only;
+//     such a pass is under 512 entries, a few µs.
+const (
+	jtiSweepGrowth = 4 // a sweep when len has grown by len/jtiSweepGrowth
+	jtiSweepEvery  = time.Minute
+	jtiSweepSmall  = 512
+)
+
+// jtiSet is the used jtis of a MemoryStore: keyHash of the key -> its
+// expiry in whole seconds rounded up (jtiSeconds). 16 bytes a slot, about
+// 25 a jti with the map's slack, against 42 to 57 for a 12-byte digest
+// key and a per-entry expiry heap (TestMemoryStoreBytesPerEntry).
+//
+// Replay protection is exact: a jti is held until its expiry has passed
+// by the now UseJTI is given (rounded up to the second, so up to a second
+// longer, never shorter), whatever sweeps happen; nothing caps the set.
+type jtiSet struct {
+	m map[uint64]uint32
+	// earliest is at most the earliest expiry in m (exact after a
+	// sweep): no sweep is due before it.
+	earliest uint32
+	// swept is len(m) after the last sweep, sweptAt the now (Unix ns)
+	// of the last sweep by time.
+	swept   int
+	sweptAt int64
+	// peak is the most entries m has held since it was made.
+	peak int
+}
+
+func newJTISet() jtiSet { return jtiSet{m: map[uint64]uint32{}, sweptAt: math.MinInt64} }
+
+// use records jti h as used until exp (jtiSeconds) and reports true,
+// unless h is held and not expired by nowN (Unix ns): then false.
+func (j *jtiSet) use(h uint64, exp uint32, nowN int64) bool {
+	if j.sweepDue(nowN) {
+		j.sweep(func(at uint32) bool { return jtiNanos(at) <= nowN })
+		j.sweptAt = nowN
+	}
+	if at, ok := j.m[h]; ok && jtiNanos(at) > nowN {
+		return false
+	}
+	if len(j.m) == 0 || exp < j.earliest {
+		j.earliest = exp
+	}
+	j.m[h] = exp
+	j.peak = max(j.peak, len(j.m))
+	return true
+}
+
+// sweepDue: a jti may have expired by nowN, and the set is small, or has
+// grown by a quarter since the last sweep, or a minute has passed since
+// the last sweep by time (see jtiSweepGrowth).
+func (j *jtiSet) sweepDue(nowN int64) bool {
+	switch n := len(j.m); {
+	case n == 0 || jtiNanos(j.earliest) > nowN:
+		return false
+	case n < jtiSweepSmall || n >= j.swept+j.swept/jtiSweepGrowth:
+		return true
+	}
+	return nowN > j.sweptAt && uint64(nowN)-uint64(j.sweptAt) >= uint64(jtiSweepEvery)
+}
+
+// purge drops the jtis that expired before cut (Unix ns).
+func (j *jtiSet) purge(cut int64) {
+	if len(j.m) > 0 && jtiNanos(j.earliest) < cut {
+		j.sweep(func(at uint32) bool { return jtiNanos(at) < cut })
+	}
+}
+
+// sweep drops the jtis gone says have expired, in one pass, and rebuilds
+// the map if what is left is half its peak or less.
+func (j *jtiSet) sweep(gone func(at uint32) bool) {
+	earliest := uint32(math.MaxUint32)
+	for h, at := range j.m {
+		if gone(at) {
+			delete(j.m, h)
+		} else {
+			earliest = min(earliest, at)
+		}
+	}
+	j.earliest, j.swept = earliest, len(j.m)
+	if j.peak > shrinkFloor && len(j.m) <= j.peak/2 {
+		j.m, j.peak = rebuilt(j.m), len(j.m)
+	}
+}
+
+// tomb is a retired request (Retire) packed into 64 bits, what a late
+// token request's answer needs (pollStep: client, state, redemptions,
+// expiry) and a decision's refusal (updateTomb: state):
+//
+//	bits  0-44  expiry, ns after tombSet.base: exact, within a 9.7 h window
+//	bits 45-56  client id, an index of s.names (fewer than maxInterned)
+//	bits 57-59  state, tombStateCode
+//	bits 60-61  delivery mode, tombModeCode
+//	bits 62-63  redemptions, 0 to 3
+//
+// 16 bytes a map slot with its keyHash key, about 25 a tombstone with the
+// map's slack, against 82 to 114 for a 16-byte digest key, a 16-byte
+// struct and a per-entry expiry heap (TestMemoryStoreBytesPerEntry). A
+// request with anything that does not fit (a fault's second redemption
+// and more, an unknown state or mode, a client with no index, an expiry
+// too far from the others held) stays whole instead (retireLocked
+// reports false) until Purge drops it, as before.
+type tomb uint64
+
+const (
+	tombExpBits    = 45
+	tombSpan       = 1 << tombExpBits // ns an expiry may lie after tombSet.base
+	tombClientBits = 12
+	tombClientAt   = tombExpBits
+	tombStateAt    = tombClientAt + tombClientBits
+	tombModeAt     = tombStateAt + 3
+	tombRedeemAt   = tombModeAt + 2
+	tombMaxRedeem  = 3
+)
+
+// Every index of s.names fits the client bits.
+const _ = uint(1<<tombClientBits - maxInterned)
+
+func (t tomb) offset() uint64    { return uint64(t) & (tombSpan - 1) }
+func (t tomb) client() uint32    { return uint32(uint64(t)>>tombClientAt) & (1<<tombClientBits - 1) }
+func (t tomb) state() AuthStatus { return tombStates()[uint64(t)>>tombStateAt&7] }
+func (t tomb) mode() string      { return tombModes()[uint64(t)>>tombModeAt&3] }
+func (t tomb) redemptions() int  { return int(uint64(t) >> tombRedeemAt) }
+
+// tombStates and tombModes are what the state and mode bits stand for.
+func tombStates() [8]AuthStatus {
+	return [8]AuthStatus{"", StatusPending, StatusApproved, StatusDenied, StatusFailed, StatusRedeemed, StatusExpired, ""}
+}
+
+func tombModes() [4]string {
+	return [4]string{"", string(ciba.ModePoll), string(ciba.ModePing), string(ciba.ModePush)}
+}
+
+// tombFacts packs what a tombstone keeps of a request but its expiry;
+// false when one does not fit.
+func tombFacts(client uint32, state AuthStatus, mode string, redemptions int) (uint64, bool) {
+	states, modes := tombStates(), tombModes()
+	st, md := slices.Index(states[:7], state), slices.Index(modes[:], mode)
+	if st < 0 || md < 0 || client >= 1<<tombClientBits || redemptions < 0 || redemptions > tombMaxRedeem {
+		return 0, false
+	}
+	return uint64(client)<<tombClientAt | uint64(st)<<tombStateAt | uint64(md)<<tombModeAt | uint64(redemptions)<<tombRedeemAt, true
+}
+
+// tombSet is the tombstones of a MemoryStore: keyHash of the request id
+// -> tomb.
+type tombSet struct {
+	m map[uint64]tomb
+	// base is the Unix ns an expiry offset of 0 stands for; lo and hi
+	// are the earliest and latest expiry held (exact; valid when m is
+	// not empty).
+	base, lo, hi int64
+	// peak is the most entries m has held since it was made.
+	peak int
+}
+
+func newTombSet() tombSet { return tombSet{m: map[uint64]tomb{}} }
+
+// expiry is t's expiry in Unix ns.
+func (ts *tombSet) expiry(t tomb) int64 { return int64(uint64(ts.base) + t.offset()) }
+
+// put stores a tombstone of facts (tombFacts) expiring at exp (Unix ns)
+// under h, which must not be held. It reports false, storing nothing,
+// when exp and the expiries held do not fit one window.
+func (ts *tombSet) put(h uint64, exp int64, facts uint64) bool {
+	if !ts.fits(exp) && !ts.rebase(exp) {
+		return false
+	}
+	if len(ts.m) == 0 {
+		ts.lo, ts.hi = exp, exp
+	}
+	ts.lo, ts.hi = min(ts.lo, exp), max(ts.hi, exp)
+	ts.m[h] = tomb(uint64(exp) - uint64(ts.base) | facts)
+	ts.peak = max(ts.peak, len(ts.m))
+	return true
+}
+
+func (ts *tombSet) fits(exp int64) bool {
+	return exp >= ts.base && uint64(exp)-uint64(ts.base) < tombSpan
+}
+
+// rebase moves the window so that it holds exp and every expiry held,
+// centred on them, rewriting each tombstone's offset: false if they span
+// more than it. Time moves forward and Purge drops what expired an hour
+// before, so a serve rebases about every 4 hours; and as each rebase
+// leaves room either side of half what was free, at most 45 follow one
+// another without a Purge: O(n) each, rare.
+func (ts *tombSet) rebase(exp int64) bool {
+	lo, hi := exp, exp
+	if len(ts.m) > 0 {
+		lo, hi = min(ts.lo, exp), max(ts.hi, exp)
+	}
+	span := uint64(hi) - uint64(lo)
+	if span >= tombSpan {
+		return false
+	}
+	room := (tombSpan - 1 - span) / 2
+	base := int64(math.MinInt64)
+	if lo >= math.MinInt64+int64(room) {
+		base = lo - int64(room)
+	}
+	for h, t := range ts.m {
+		off := uint64(ts.expiry(t)) - uint64(base)
+		ts.m[h] = tomb(uint64(t)&^(tombSpan-1) | off)
+	}
+	ts.base = base
+	return true
+}
+
+// purge drops the tombstones that expired before cut (Unix ns).
+func (ts *tombSet) purge(cut int64) {
+	if len(ts.m) > 0 && ts.lo < cut {
+		ts.sweep(func(exp int64) bool { return exp < cut })
+	}
+}
+
+// dropEarliest drops the k tombstones expiring first (the cap, retireLocked).
+// It sorts the expiries held: O(n log n), once every n/8 retirements.
+func (ts *tombSet) dropEarliest(k int) {
+	if k <= 0 {
+		return
+	}
+	exps := make([]int64, 0, len(ts.m))
+	for _, t := range ts.m {
+		exps = append(exps, ts.expiry(t))
+	}
+	slices.Sort(exps)
+	last := exps[min(k, len(exps))-1]
+	first, _ := slices.BinarySearch(exps, last)
+	ties := k - first // of those expiring at last, how many go
+	ts.sweep(func(exp int64) bool {
+		if exp == last && ties > 0 {
+			ties--
+			return true
+		}
+		return exp < last
+	})
+}
+
+// sweep drops the tombstones gone says have expired, in one pass, and
+// rebuilds the map if what is left is half its peak or less.
+func (ts *tombSet) sweep(gone func(exp int64) bool) {
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for h, t := range ts.m {
+		exp := ts.expiry(t)
+		if gone(exp) {
+			delete(ts.m, h)
+			continue
+		}
+		lo, hi = min(lo, exp), max(hi, exp)
+	}
+	ts.lo, ts.hi = lo, hi
+	if ts.peak > shrinkFloor && len(ts.m) <= ts.peak/2 {
+		ts.m, ts.peak = rebuilt(ts.m), len(ts.m)
+	}
+}
