@@ -374,9 +374,9 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	return nil
 }
 
-// UseJTI implements Store, in O(1) amortised (jtiSet): the jtis expired
-// by now are dropped by a sweep at most once a second of now's clock,
-// and until then count as unused anyway.
+// UseJTI implements Store, in O(1) amortised: the jtis expired by now
+// are dropped by a sweep when one is due (jtiSweepGrowth), and until
+// then count as unused anyway.
 func (s *MemoryStore) UseJTI(_ context.Context, key string, expiresAt, now time.Time) (bool, error) {
 	h := s.hash(key)
 	s.mu.Lock()

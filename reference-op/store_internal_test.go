@@ -94,8 +94,9 @@ func TestMemoryStoreOwnsItsStrings(t *testing.T) {
 	}
 }
 
-// TestMemoryStoreTombstoneCap: beyond maxTombs the tombstone expiring
-// first goes, counted as dropped; the others stay and still purge.
+// TestMemoryStoreTombstoneCap: beyond maxTombs the eighth expiring first
+// go (here one, of 2), counted as dropped; the others stay and still
+// purge (TestMemoryStoreTombstoneCapDropsEarliest has more).
 func TestMemoryStoreTombstoneCap(t *testing.T) {
 	s, c := NewMemoryStore(), context.Background()
 	s.maxTombs = 2
