@@ -60,7 +60,8 @@ func owesNothing(r AuthRequest) bool {
 	return r.NotifyDone
 }
 
-// Retire implements Retirer in O(k log n) for the k requests retired.
+// Retire implements Retirer in O(k log n) for the k requests retired
+// (and, rarely, a pass over the tombstones: tombSet.rebase, the cap).
 func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
