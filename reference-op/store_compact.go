@@ -115,9 +115,12 @@ const (
 )
 
 // jtiSet is the used jtis of a MemoryStore: keyHash of the key -> its
-// expiry in whole seconds rounded up (jtiSeconds). 16 bytes a slot, about
-// 25 a jti with the map's slack, against 42 to 57 for a 12-byte digest
-// key and a per-entry expiry heap (TestMemoryStoreBytesPerEntry).
+// expiry in whole seconds rounded up (jtiSeconds). 16 bytes a slot, 24 to
+// 37 a jti with the map's slack, against 42 to 57 for a 12-byte digest
+// key and a per-entry expiry heap (TestMemoryStoreBytesPerEntry); at a
+// steady state 46 to 48 per live jti against 67
+// (TestMemoryStoreBytesPerEntrySteady: between sweeps the map holds up to
+// a quarter more than are live, and keeps the capacity of that peak).
 //
 // Replay protection is exact: a jti is held until its expiry has passed
 // by the now UseJTI is given (rounded up to the second, so up to a second
@@ -195,9 +198,11 @@ func (j *jtiSet) sweep(gone func(at uint32) bool) {
 //	bits 60-61  delivery mode, tombModeCode
 //	bits 62-63  redemptions, 0 to 3
 //
-// 16 bytes a map slot with its keyHash key, about 25 a tombstone with the
+// 16 bytes a map slot with its keyHash key, 24 to 37 a tombstone with the
 // map's slack, against 82 to 114 for a 16-byte digest key, a 16-byte
-// struct and a per-entry expiry heap (TestMemoryStoreBytesPerEntry). A
+// struct and a per-entry expiry heap (TestMemoryStoreBytesPerEntry); 38
+// against 110 as the OP retires and purges them
+// (TestMemoryStoreBytesPerEntrySteady). A
 // request with anything that does not fit (a fault's second redemption
 // and more, an unknown state or mode, a client with no index, an expiry
 // too far from the others held) stays whole instead (retireLocked
