@@ -74,6 +74,11 @@ type Config struct {
 	// one's jti until its exp (CIBA 7.1.1), so a load generator, which
 	// sends them at once, signs them short-lived.
 	RequestObjectLifetime time.Duration
+	// AssertionLifetime is exp-iat of the client assertions the client
+	// signs (private_key_jwt, client_secret_jwt); 0 means
+	// AssertionLifetime (60 s). The OP remembers each jti until its exp
+	// (RFC 7523 3, OIDC Core 9), so a load generator signs them shorter.
+	AssertionLifetime time.Duration
 	// Transport replaces the transport New builds (tests, load generators).
 	// WithTLSCertificate can only change the certificate of an
 	// *http.Transport.
@@ -118,6 +123,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.RequestObjectLifetime == 0 {
 		cfg.RequestObjectLifetime = RequestObjectLifetime
+	}
+	if cfg.AssertionLifetime < 0 || cfg.AssertionLifetime > MaxAssertionLifetime {
+		return nil, fmt.Errorf("client: Config.AssertionLifetime %v is not within (0, %v]", cfg.AssertionLifetime, MaxAssertionLifetime)
+	}
+	if cfg.AssertionLifetime == 0 {
+		cfg.AssertionLifetime = AssertionLifetime
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}

@@ -21,6 +21,11 @@ const (
 	RequestObjectLifetime = 5 * time.Minute
 	// AssertionLifetime is the exp of a private_key_jwt assertion (RFC 7523 3).
 	AssertionLifetime = 60 * time.Second
+	// MaxAssertionLifetime bounds Config.AssertionLifetime: an OP may
+	// refuse an assertion whose exp is far off (RFC 7523 3 leaves the
+	// limit to it), and an hour is the longest FAPI allows a request
+	// object.
+	MaxAssertionLifetime = time.Hour
 	// jtiBytes of randomness give a jti of 192 bits (≥ 128 asked for).
 	jtiBytes = 24
 )
@@ -121,14 +126,14 @@ func (c *Client) RequestObject(p AuthParams, opts ...JWTOption) (string, error) 
 
 // ClientAssertion builds and signs a private_key_jwt client assertion
 // (RFC 7523 2.2 and 3, OIDC Core 9): iss = sub = client_id, aud, iat,
-// exp = now+60s and a random jti.
+// exp = now+Config.AssertionLifetime (60 s by default) and a random jti.
 func (c *Client) ClientAssertion(aud string, opts ...JWTOption) (string, error) {
 	claims := map[string]any{
 		"iss": c.cfg.ClientID,
 		"sub": c.cfg.ClientID,
 		"aud": aud,
 	}
-	return c.signJWT(claims, false, AssertionLifetime, opts)
+	return c.signJWT(claims, false, c.cfg.AssertionLifetime, opts)
 }
 
 // NewJTI returns a fresh random identifier of 192 bits from Config.Rand,

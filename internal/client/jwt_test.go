@@ -303,3 +303,45 @@ func TestRequestObjectLifetime(t *testing.T) {
 		})
 	}
 }
+
+// Config.AssertionLifetime sets exp-iat of the client assertions the
+// client signs.
+func TestAssertionLifetime(t *testing.T) {
+	op := newFakeOP(t, false, nil)
+	key := ecJWK(t, "ec-1")
+	for _, tc := range []struct {
+		name     string
+		lifetime time.Duration
+		wantExp  float64 // seconds after iat
+		wantErr  string
+	}{
+		{name: "default", wantExp: 60},
+		{name: "half a minute", lifetime: 30 * time.Second, wantExp: 30},
+		{name: "the maximum", lifetime: time.Hour, wantExp: 3600},
+		{name: "over the maximum", lifetime: time.Hour + time.Second, wantErr: "Config.AssertionLifetime 1h0m1s is not within (0, 1h0m0s]"},
+		{name: "negative", lifetime: -time.Second, wantErr: "Config.AssertionLifetime -1s is not within"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{ClientID: "client-1", AuthMethod: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePoll, SigningKey: key,
+				RootCAs: op.roots(), Metadata: op.metadata(), Clock: clock.NewFake(testStart), AssertionLifetime: tc.lifetime}
+			c, err := New(cfg)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("New: %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			jwt, err := c.ClientAssertion(op.metadata().TokenEndpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, claims, _ := decodeJWT(t, jwt)
+			if iat, exp := claims["iat"].(float64), claims["exp"].(float64); exp-iat != tc.wantExp {
+				t.Fatalf("exp - iat = %v s, want %v", exp-iat, tc.wantExp)
+			}
+		})
+	}
+}

@@ -231,3 +231,62 @@ func TestNewHTTPClientSpreadsRequestsOverItsConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestConnSpreadAvoidsALaggingConnection: over HTTP/2 a request goes to
+// the connection with the fewest in flight, so while one connection's
+// request hangs, the others carry every later one (in plain turns every
+// second request would queue behind it, and a connection that lags under
+// load would fill up to the server's stream limit, when Go's client dials
+// beyond the cap).
+func TestConnSpreadAvoidsALaggingConnection(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		stuckPeer string
+		onStuck   int
+	)
+	release := make(chan struct{})
+	stuck := make(chan struct{})
+	f := startFakeTokenEndpoint(t, true, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := stuckPeer == ""
+		if first {
+			stuckPeer = r.RemoteAddr
+		} else if r.RemoteAddr == stuckPeer {
+			onStuck++
+		}
+		mu.Unlock()
+		if first {
+			close(stuck)
+			<-release
+		}
+		slowDown(w, r)
+	})
+	hc := f.client(TransportOptions{MaxConns: 2})
+	defer hc.CloseIdleConnections()
+	post := func() error {
+		resp, err := hc.Post(f.srv.URL+"/token", "application/x-www-form-urlencoded", nil)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- post() }()
+	<-stuck
+	const later = 8
+	for range later {
+		if err := post(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if onStuck != 0 {
+		t.Fatalf("%d of %d requests sent while a connection's request hung went over that connection, want 0", onStuck, later)
+	}
+}

@@ -117,8 +117,8 @@ func (p *Plan) assertionPool(ctx context.Context, s *targetclient.Session, c *cl
 	aud := s.Metadata.TokenEndpoint
 	pool, err := NewAssertionPool(PoolConfig{
 		Sign:         func(jti string) (string, error) { return signAssertion(c, aud, jti) },
-		Lifetime:     client.AssertionLifetime,
-		MinRemaining: client.AssertionLifetime / 3,
+		Lifetime:     AssertionLifetime,
+		MinRemaining: AssertionMinRemaining,
 		Size:         PoolSize(p.Rate.Split(p.Shard.Count)),
 		JTIPrefix:    prefix,
 		Clock:        clock.Real{},

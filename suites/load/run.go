@@ -192,8 +192,10 @@ const DefaultMaxRateWorkers = 32
 // 4,096 (TestLoadPollRSSAgainstHugeBodies).
 const recordQueue = 32
 
-// WarmUpPolls is how many polls, sent one at a time before a fixed-rate
-// run without MaxInFlight, measure the latency the cap is sized for.
+// WarmUpPolls is how many polls are sent one at a time over the attack's
+// client before a run: they connect it (over every connection a
+// connSpread has) and, for a fixed-rate run without MaxInFlight, measure
+// the latency the cap is sized for.
 const WarmUpPolls = 8
 
 // RunPoll polls the token endpoint for PollTargets.AuthReqIDs at the rate
@@ -228,6 +230,14 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*reports.LoadRun, error) {
 			gen.WarmUpMS = durMS(warm)
 		}
 		gen.MaxInFlight = DefaultMaxInFlight(cfg.Rate, warm)
+	} else if _, err := warmUp(attackCtx, tr, cfg.HTTPClient, cfg.Clock, WarmUpPolls); err != nil {
+		// Connect before the clock starts (the warm-up above did): hits
+		// due while the first connections are still in their TLS
+		// handshakes pile up on them, past the 100 streams Go's client
+		// allows a connection before the server's SETTINGS arrive, and it
+		// dials more (600 requests at once over the 4-connection cap: 7
+		// connections cold, 4 connected first).
+		return nil, err
 	}
 	pacer := NewPacer(cfg.Rate, PacerOptions{MaxInFlight: gen.MaxInFlight, End: cfg.Duration, Clock: cfg.Clock, Stop: attackCtx.Done()})
 	if cfg.onPacer != nil {

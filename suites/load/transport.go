@@ -27,7 +27,7 @@ type TransportOptions struct {
 	// connection) MaxInFlight up to DefaultMaxConnsHTTP1; < 0 is no cap.
 	// Requests beyond the connections wait in the client for one (they
 	// count as in flight) instead of dialling. With HTTP/2 requests go
-	// over the connections in turn (connSpread).
+	// over the connection with the fewest in flight (connSpread).
 	MaxConns int
 	// MaxInFlight is the run's in-flight cap (0: unknown, no cap derived).
 	MaxInFlight int
@@ -144,11 +144,11 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 	var base roundTripCloser = o.transport(dial, tc, maxBody, maxConns, 1)
 	if !o.HTTP1 && !o.NoKeepAlive && maxConns > 1 {
 		// One connection per transport, used in turn (connSpread).
-		sp := &connSpread{trs: make([]*http.Transport, maxConns)}
-		for i := range sp.trs {
-			sp.trs[i] = o.transport(dial, tc, maxBody, 1, maxConns)
+		trs := make([]*http.Transport, maxConns)
+		for i := range trs {
+			trs[i] = o.transport(dial, tc, maxBody, 1, maxConns)
 		}
-		base = sp
+		base = newConnSpread(trs)
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -276,26 +276,78 @@ type roundTripCloser interface {
 	CloseIdleConnections()
 }
 
-// connSpread sends requests in turn over transports of one connection
-// each. Go's HTTP/2 client puts each request on the first connection with
-// a free stream, so with a cap of 4 connections one carried most of a
-// run: its read loop, and the OP's serve loop for it, one goroutine each.
-// Measured against the reference OP in its own process (2 cores, polls at
-// --rate max): 10,375/s over Go's pool vs 12,876/s spread over 4 with 32
-// in flight; 10,602/s vs 15,355/s with 256.
+// connSpread sends each request over the transport (of one connection
+// each) with the fewest requests in flight, in turn among equals. Go's
+// HTTP/2 client puts each request on the first connection with a free
+// stream, so with a cap of 4 connections one carried most of a run: its
+// read loop, and the OP's serve loop for it, one goroutine each. Measured
+// against the reference OP in its own process (2 cores, polls at --rate
+// max): 10,375/s over Go's pool vs 12,876/s spread over 4 with 32 in
+// flight; 10,602/s vs 15,355/s with 256. Plain turns were not enough
+// under load: a connection whose answers lag (its read loop not
+// scheduled) kept getting its share, reached the server's 250 streams,
+// and Go's client then dialled another connection despite
+// MaxConnsPerHost (which for HTTP/2 only bounds dials in progress): 10-20
+// connections and as many TLS handshakes at the OP in a run at 1.2× its
+// capacity. The fewest in flight keeps each connection under
+// MaxInFlight/connections + 1 streams.
 type connSpread struct {
-	trs  []*http.Transport
-	next atomic.Uint64
+	trs      []*http.Transport
+	inFlight []atomic.Int64
+	next     atomic.Uint64
+}
+
+func newConnSpread(trs []*http.Transport) *connSpread {
+	return &connSpread{trs: trs, inFlight: make([]atomic.Int64, len(trs))}
+}
+
+// pick is the transport with the fewest requests in flight, scanning from
+// the next in turn so equals take turns.
+func (s *connSpread) pick() int {
+	n := uint64(len(s.trs))
+	start := (s.next.Add(1) - 1) % n
+	best, fewest := int(start), s.inFlight[start].Load()
+	for k := uint64(1); k < n && fewest > 0; k++ {
+		i := int((start + k) % n)
+		if f := s.inFlight[i].Load(); f < fewest {
+			best, fewest = i, f
+		}
+	}
+	return best
 }
 
 func (s *connSpread) RoundTrip(req *http.Request) (*http.Response, error) {
-	return s.trs[(s.next.Add(1)-1)%uint64(len(s.trs))].RoundTrip(req)
+	i := s.pick()
+	s.inFlight[i].Add(1)
+	resp, err := s.trs[i].RoundTrip(req)
+	if err != nil {
+		s.inFlight[i].Add(-1)
+		return resp, err
+	}
+	// In flight until its body is closed (the stream's end).
+	resp.Body = &spreadBody{ReadCloser: resp.Body, inFlight: &s.inFlight[i]}
+	return resp, nil
 }
 
 func (s *connSpread) CloseIdleConnections() {
 	for _, t := range s.trs {
 		t.CloseIdleConnections()
 	}
+}
+
+// spreadBody takes its request out of its connection's in-flight count
+// when closed, once.
+type spreadBody struct {
+	io.ReadCloser
+	inFlight *atomic.Int64
+	closed   atomic.Bool
+}
+
+func (b *spreadBody) Close() error {
+	if b.closed.CompareAndSwap(false, true) {
+		b.inFlight.Add(-1)
+	}
+	return b.ReadCloser.Close()
 }
 
 // cappedBody fails a read past max bytes. Close then closes the

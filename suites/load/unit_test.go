@@ -254,7 +254,7 @@ func TestDefaultMaxInFlight(t *testing.T) {
 		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 160},            // 8000 × 20 ms (the floor)
 		{Rate{Freq: 5000, Per: time.Second}, 20 * time.Millisecond, 400},           // 5000 × 4 × 20 ms
 		{Rate{Freq: 10, Per: time.Second}, 5 * time.Millisecond, 64},               // the floor of the cap
-		{Rate{Freq: 50000, Per: time.Second}, time.Second, 1000},                   // the ceiling
+		{Rate{Freq: 50000, Per: time.Second}, time.Second, 600},                    // the ceiling
 		{Rate{Freq: 100, Per: 100 * time.Millisecond}, 30 * time.Millisecond, 120}, // 1000/s × 120 ms
 	} {
 		if got := DefaultMaxInFlight(tt.rate, tt.latency); got != tt.want {
