@@ -214,7 +214,7 @@ func addLoadPollFlags(fl *pflag.FlagSet, opts *LoadOptions) {
 	opts.RateText = "max"
 	fl.Lookup("rate").DefValue = "max"
 	fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
-	fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 20ms) within [64, 600])")
+	fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 40ms) within [64, 600])")
 	fl.IntVar(&opts.Workers, "workers", 0, "")
 	_ = fl.MarkDeprecated("workers", "use --max-in-flight")
 	fl.BoolVar(&opts.SeqHeader, "seq-header", false, "send vegeta's X-Vegeta-Seq header on every poll (unique per request, so HTTP/2 header compression cannot index it)")

@@ -258,13 +258,16 @@ const (
 	LatencyHeadroom = 4
 	// MinExpectedLatency floors the latency the default cap is sized for,
 	// so a fast loopback warm-up still leaves room for a blip (a GC pause,
-	// a busy core). A higher floor turns the drops of a blip into queue:
-	// at 30 ms the 0.9× run's p99 rose to 8.9× the max-rate p99 (quiet
-	// machine, embedded OP); at 50 ms, with the OP in its own process on a
-	// shared machine, 0.8-0.9× runs still dropped, with p99 5-35× and the
-	// in-flight requests past one connection's 250 streams (more
-	// connections, more TLS handshakes at the OP).
-	MinExpectedLatency = 20 * time.Millisecond
+	// a busy core). A higher floor turns the drops of a blip into queue,
+	// raising p99. It was 20 ms while more in flight meant more
+	// connections (Go's client dialled past the cap; see
+	// maxDefaultInFlight). With the connections now held at 4, A/B on one
+	// quiet machine, the reference OP in its own process, alternating,
+	// three benchmarks each (BenchmarkLoadCapacity, 4 s runs): at 0.9× of
+	// the max rate, 20 ms dropped 55, 490 and 20 hits (p99 2.1-3.2× the
+	// max-rate p99), 40 ms dropped 78, 0 and 0 (p99 1.1-5.7×); 4
+	// connections in every run of both, 1.2× included.
+	MinExpectedLatency = 40 * time.Millisecond
 	// minDefaultInFlight is twice the workers of a max-rate run, which
 	// by Little's law carry any rate below the OP's capacity at its
 	// unloaded latency.
@@ -282,11 +285,11 @@ const (
 // DefaultMaxInFlight is the in-flight cap used when none is given:
 //
 //	Max rate:   DefaultMaxRateWorkers (32)
-//	fixed rate: clamp(⌈rate/s × max(4 × latency, 20 ms)⌉, 64, 600)
+//	fixed rate: clamp(⌈rate/s × max(4 × latency, 40 ms)⌉, 64, 600)
 //
 // where latency is the median of the warm-up polls. By Little's law
 // rate × latency requests are in flight on average; the cap lets latency
-// grow fourfold (or to 20 ms) before a hit is dropped. A larger cap does
+// grow fourfold (or to 40 ms) before a hit is dropped. A larger cap does
 // not buy throughput: past the OP's (or the generator's) capacity it only
 // queues, and measured on the embedded OP a cap of 360 at 3,600 polls/s
 // gave 1,950/s at p99 890 ms where 64 gave 3,560/s at p99 15 ms.

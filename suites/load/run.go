@@ -265,7 +265,16 @@ func RunPoll(ctx context.Context, cfg PollConfig) (*reports.LoadRun, error) {
 	name := AttackName(ScenarioPoll, cfg.Shard, cfg.Rate, cfg.Duration, cfg.Info.Target)
 	done := make(chan struct{})
 	wg := col.watch(ctx, done)
-	targetErr := col.collect(attackCtx, atk.Attack(tr, pacer, cfg.Duration, name), pacer)
+	// At a fixed rate the pacer ends the attack (PacerOptions.End), after
+	// the last hit due before the end: vegeta's own check of the duration,
+	// made before it asks the pacer, would stop it when the pacer's wait
+	// for one of those last hits ended a moment past the end, leaving hits
+	// due in the run never sent and counted dropped for no reason.
+	attackFor := cfg.Duration
+	if !cfg.Rate.Max {
+		attackFor = 0
+	}
+	targetErr := col.collect(attackCtx, atk.Attack(tr, pacer, attackFor, name), pacer)
 	elapsed := col.elapsed()
 	close(done)
 	wg.Wait()

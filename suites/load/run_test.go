@@ -124,6 +124,11 @@ func TestRunPollMTLS(t *testing.T) {
 	if sum.Requests.Sent == 0 || sum.Requests.Unexpected != 0 || sum.Requests.Expected != sum.Requests.Sent {
 		t.Fatalf("requests %+v errors %+v: every poll should be answered pending or slow_down", sum.Requests, sum.Errors)
 	}
+	// Every hit due in the run was sent or dropped for a reason.
+	if g := sum.Generator; sum.Requests.Intended != 100 || sum.Requests.Dropped != g.DroppedAtCap+g.DroppedLate {
+		t.Fatalf("requests %+v, dropped at the cap %d, late %d: want 100 intended, each one not sent dropped at the cap or late",
+			sum.Requests, g.DroppedAtCap, g.DroppedLate)
+	}
 	// 5 requests polled 100 times a second each with interval 1 s: the
 	// first poll of each is pending, the rest slow_down (CIBA 11). The
 	// first of each was one of the warm-up's WarmUpPolls, which connect

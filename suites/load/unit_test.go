@@ -251,7 +251,7 @@ func TestDefaultMaxInFlight(t *testing.T) {
 		want    int
 	}{
 		{Rate{Max: true}, time.Second, DefaultMaxRateWorkers},
-		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 160},            // 8000 × 20 ms (the floor)
+		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 320},            // 8000 × 40 ms (the floor)
 		{Rate{Freq: 5000, Per: time.Second}, 20 * time.Millisecond, 400},           // 5000 × 4 × 20 ms
 		{Rate{Freq: 10, Per: time.Second}, 5 * time.Millisecond, 64},               // the floor of the cap
 		{Rate{Freq: 50000, Per: time.Second}, time.Second, 600},                    // the ceiling
