@@ -15,8 +15,9 @@ and count as expected, not as errors (vegeta itself counts every 4xx as an
 error). The reference OP enforces the interval per auth_req_id, so at --rate
 max nearly every answer is slow_down. With a private_key_jwt client every
 request carries a fresh client assertion from a pool signed ahead of use.
-The pending requests ask to live --duration + 15 s (requested_expiry); if
-the OP grants too little for the run, it stops before polling (exit 2).
+The pending requests ask to live --duration + 5 s + what is left of their
+start (requested_expiry); if the OP grants too little for the run, it stops
+before polling (exit 2).
 
 At most --max-in-flight polls are in flight (default: rate × max(4 × the
 warm-up latency, 40 ms), within 64..600); a poll due while the cap is full,

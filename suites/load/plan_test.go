@@ -97,10 +97,10 @@ func TestPendingOutlivesRun(t *testing.T) {
 		wantErr               string
 	}{
 		{name: "expires_in unknown", granted: 0, elapsed: time.Second, run: time.Hour},
-		{name: "granted as asked", granted: PendingLifetime(30 * time.Second), elapsed: time.Second, run: 30 * time.Second},
+		{name: "granted as asked", granted: PendingLifetime(30*time.Second, 0), elapsed: time.Second, run: 30 * time.Second},
 		{name: "exactly enough", granted: 31 * time.Second, elapsed: time.Second, run: 30 * time.Second},
 		{name: "capped below the run", granted: 20 * time.Second, elapsed: 500 * time.Millisecond, run: 30 * time.Second,
-			wantErr: "the OP granted the pending requests expires_in 20s (requested_expiry 45s), and 500ms of it went on the warm-up: they would expire during the 30s run (expired_token); run for at most 18s"},
+			wantErr: "the OP granted the pending requests expires_in 20s (requested_expiry at least 35s), and 500ms of it went on their start and the warm-up: they would expire during the 30s run (expired_token); run for at most 18s"},
 		{name: "warm-up ate it", granted: 31 * time.Second, elapsed: 2 * time.Second, run: 30 * time.Second, wantErr: "run for at most 28s"},
 		{name: "nothing left", granted: 2 * time.Second, elapsed: 1500 * time.Millisecond, run: 30 * time.Second, wantErr: "the OP's expiry is too short for a poll run"},
 	}
@@ -129,7 +129,7 @@ func TestPollRunPendingLifetime(t *testing.T) {
 	}{
 		{name: "granted as asked", run: 300 * time.Millisecond},
 		{name: "OP grants less than the run needs", allowances: []string{refop.AllowRequestedExpiryIgnored}, run: 10 * time.Minute,
-			wantErr: "the OP granted the pending requests expires_in 2m0s (requested_expiry 10m15s)"},
+			wantErr: "the OP granted the pending requests expires_in 2m0s (requested_expiry at least 10m5s)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env, err := devenv.Start(t.Context(), devenv.Options{Allowances: tt.allowances})

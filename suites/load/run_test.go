@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -398,5 +399,27 @@ func TestRunFlowsDropsWhenAllSlotsAreBusy(t *testing.T) {
 	}
 	if sum.Requests.Sent != 1 || sum.Requests.OK != 1 || sum.Requests.Dropped < 8 || sum.Requests.Intended != sum.Requests.Sent+sum.Requests.Dropped {
 		t.Fatalf("requests %+v: want 1 flow sent and the others dropped", sum.Requests)
+	}
+}
+
+// A poll run's pending requests ask to live for the run, the margin and
+// the rest of their own start at the pace of the first (startPendingFor):
+// the shortest granted is the run plus the margin plus a little, not the
+// first one's minute of allowance.
+func TestStartPendingForAsksForTheRunAndItsStart(t *testing.T) {
+	w := startWorld(t, "poll-mtls")
+	const n, run = 33, 10 * time.Second // the first, then two rounds of 16
+	ids, granted, started, err := startPendingFor(t.Context(), w.c, w.user, "openid", n, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != n || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != n {
+		t.Fatalf("%d ids, want %d distinct", len(ids), n)
+	}
+	// The OP grants requested_expiry in whole seconds, rounded.
+	spent := time.Since(started)
+	lo, hi := run+PendingMargin-time.Second, run+PendingMargin+2*2*spent+time.Second
+	if granted < lo || granted > hi || granted >= run+probeExtra {
+		t.Fatalf("shortest expires_in %v, want within [%v, %v] (the start took %v)", granted, lo, hi, spent)
 	}
 }
