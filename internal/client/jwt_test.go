@@ -263,67 +263,42 @@ func TestAuthParamsRequestedExpiryTypes(t *testing.T) {
 }
 
 // Config.RequestObjectLifetime sets exp-nbf of the request objects the
-// client signs, within what FAPI-CIBA 5.2.2-9 allows.
-func TestRequestObjectLifetime(t *testing.T) {
+// client signs, within what FAPI-CIBA 5.2.2-9 allows, and
+// Config.AssertionLifetime exp-iat of its client assertions.
+func TestSignedLifetimes(t *testing.T) {
 	op := newFakeOP(t, false, nil)
 	key := ecJWK(t, "ec-1")
-	for _, tc := range []struct {
-		name     string
-		lifetime time.Duration
-		wantExp  float64 // seconds after nbf
-		wantErr  string
-	}{
-		{name: "default", wantExp: 300},
-		{name: "a minute", lifetime: time.Minute, wantExp: 60},
-		{name: "the FAPI maximum", lifetime: time.Hour, wantExp: 3600},
-		{name: "over the FAPI maximum", lifetime: time.Hour + time.Second, wantErr: "Config.RequestObjectLifetime 1h0m1s is not within (0, 3600s]"},
-		{name: "negative", lifetime: -time.Second, wantErr: "Config.RequestObjectLifetime -1s is not within"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{ClientID: "client-1", AuthMethod: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePoll, SigningKey: key,
-				RootCAs: op.roots(), Metadata: op.metadata(), Clock: clock.NewFake(testStart), RequestObjectLifetime: tc.lifetime}
-			c, err := New(cfg)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("New: %v, want an error containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			jwt, err := c.RequestObject(AuthParams{Scope: "openid", LoginHint: "alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, claims, _ := decodeJWT(t, jwt)
-			if nbf, exp := claims["nbf"].(float64), claims["exp"].(float64); exp-nbf != tc.wantExp {
-				t.Fatalf("exp - nbf = %v s, want %v", exp-nbf, tc.wantExp)
-			}
-		})
+	requestObject := func(c *Client) (string, error) {
+		return c.RequestObject(AuthParams{Scope: "openid", LoginHint: "alice"})
 	}
-}
-
-// Config.AssertionLifetime sets exp-iat of the client assertions the
-// client signs.
-func TestAssertionLifetime(t *testing.T) {
-	op := newFakeOP(t, false, nil)
-	key := ecJWK(t, "ec-1")
+	assertion := func(c *Client) (string, error) { return c.ClientAssertion(op.metadata().TokenEndpoint) }
 	for _, tc := range []struct {
 		name     string
+		object   bool // a request object (exp-nbf), else a client assertion (exp-iat)
 		lifetime time.Duration
-		wantExp  float64 // seconds after iat
+		wantExp  float64 // seconds after nbf or iat
 		wantErr  string
 	}{
-		{name: "default", wantExp: 60},
-		{name: "half a minute", lifetime: 30 * time.Second, wantExp: 30},
-		{name: "the maximum", lifetime: time.Hour, wantExp: 3600},
-		{name: "over the maximum", lifetime: time.Hour + time.Second, wantErr: "Config.AssertionLifetime 1h0m1s is not within (0, 1h0m0s]"},
-		{name: "negative", lifetime: -time.Second, wantErr: "Config.AssertionLifetime -1s is not within"},
+		{name: "request object, default", object: true, wantExp: 300},
+		{name: "request object, a minute", object: true, lifetime: time.Minute, wantExp: 60},
+		{name: "request object, the FAPI maximum", object: true, lifetime: time.Hour, wantExp: 3600},
+		{name: "request object, over the FAPI maximum", object: true, lifetime: time.Hour + time.Second, wantErr: "Config.RequestObjectLifetime 1h0m1s is not within (0, 3600s]"},
+		{name: "request object, negative", object: true, lifetime: -time.Second, wantErr: "Config.RequestObjectLifetime -1s is not within"},
+		{name: "assertion, default", wantExp: 60},
+		{name: "assertion, half a minute", lifetime: 30 * time.Second, wantExp: 30},
+		{name: "assertion, the maximum", lifetime: time.Hour, wantExp: 3600},
+		{name: "assertion, over the maximum", lifetime: time.Hour + time.Second, wantErr: "Config.AssertionLifetime 1h0m1s is not within (0, 1h0m0s]"},
+		{name: "assertion, negative", lifetime: -time.Second, wantErr: "Config.AssertionLifetime -1s is not within"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Config{ClientID: "client-1", AuthMethod: ciba.AuthPrivateKeyJWT, Mode: ciba.ModePoll, SigningKey: key,
-				RootCAs: op.roots(), Metadata: op.metadata(), Clock: clock.NewFake(testStart), AssertionLifetime: tc.lifetime}
+				RootCAs: op.roots(), Metadata: op.metadata(), Clock: clock.NewFake(testStart)}
+			sign, from := assertion, "iat"
+			if tc.object {
+				cfg.RequestObjectLifetime, sign, from = tc.lifetime, requestObject, "nbf"
+			} else {
+				cfg.AssertionLifetime = tc.lifetime
+			}
 			c, err := New(cfg)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -334,13 +309,13 @@ func TestAssertionLifetime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jwt, err := c.ClientAssertion(op.metadata().TokenEndpoint)
+			jwt, err := sign(c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			_, claims, _ := decodeJWT(t, jwt)
-			if iat, exp := claims["iat"].(float64), claims["exp"].(float64); exp-iat != tc.wantExp {
-				t.Fatalf("exp - iat = %v s, want %v", exp-iat, tc.wantExp)
+			if start, exp := claims[from].(float64), claims["exp"].(float64); exp-start != tc.wantExp {
+				t.Fatalf("exp - %s = %v s, want %v", from, exp-start, tc.wantExp)
 			}
 		})
 	}
