@@ -130,10 +130,11 @@ func TestSoakServe(t *testing.T) {
 	// each to a tombstone a second after its expiry, and a flow's once
 	// its tokens are issued; the device forgets an undecided request
 	// once the OP would refuse its callback), used jtis until their exp
-	// (a minute), tombstones for the hour expired_token is answered,
-	// refresh tokens a day, the device's settled requests as history up
-	// to its cap. So the state grows for about ten runs and then only by
-	// tombstones, tokens and settled requests, each under 300 bytes
+	// (30 s for a load run's assertions and request objects, plus the
+	// OP's 10 s of clock skew), tombstones for the hour expired_token is
+	// answered, refresh tokens a day, the device's settled requests as
+	// history up to its cap. So the state grows for about six runs and
+	// then only by tombstones, tokens and settled requests
 	// (TestMemoryStoreBytesPerEntry, TestRecordBytesPerRequest). The
 	// summary gives the last/first ratios, the second half's,
 	// and what the growth cost per entry held.
