@@ -477,7 +477,7 @@ func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err 
 	d.stopTimerLocked(rec)
 	d.index.decided(rec)
 	rec.state = codeOf(stateFor(status))
-	rec.decided = stampOf(d.clock.Now())
+	rec.setDecided(stampOf(d.clock.Now()))
 	d.inflight.Add(1)
 	d.notifyLocked(rec)
 	d.log.Info("mockdevice: decided", "id", id, "status", status)
@@ -493,10 +493,10 @@ func (d *Device) callBack(ctx context.Context, id, token string, status ciba.Dev
 	// A decided request leaves every index that forgets (the expiry heap)
 	// and joins the settled list only now, so it is still here.
 	rec := d.index.byID[id]
-	rec.calledBack = stampOf(d.clock.Now())
+	rec.setCalledBack(stampOf(d.clock.Now()))
 	rec.callbackStatus = int16(httpStatus)
 	if cbErr != nil {
-		rec.callbackError = cbErr.Error()
+		rec.grow().callbackError = cbErr.Error()
 		d.log.Warn("mockdevice: callback failed", "id", id, "error", cbErr)
 	}
 	d.index.settle(rec)

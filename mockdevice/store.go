@@ -80,23 +80,110 @@ type Stats struct {
 }
 
 // record is one request as the device keeps it: a Request (328 bytes)
-// and its places in the indexes in 160, with times as Unix nanoseconds,
-// the state as a small number, and what a run's requests have in common
-// shared. TestRecordBytesPerRequest measures it.
+// in 112 with its places in the indexes, with times as Unix nanoseconds
+// (the decision and the callback as offsets from arrival, see delta),
+// the state as a small number, what a run's requests have in common
+// shared, and what most requests lack (a binding message, a user code, a
+// callback error) behind one pointer. TestRecordBytesPerRequest measures
+// it.
 type record struct {
 	id string
 	*common
-	bindingMessage, userCode, callbackError string
-	received, decided, calledBack, expires  stamp
-	responseStatus, callbackStatus          int16 // HTTP statuses: three digits
-	state                                   stateCode
-	consentRequired                         bool
+	// more is nil while the request has none of what extras holds.
+	more                           *extras
+	received, expires              stamp
+	decided, calledBack            delta
+	responseStatus, callbackStatus int16 // HTTP statuses: three digits
+	state                          stateCode
+	consentRequired                bool
 	// pend is what only an unsettled request needs; nil once settled.
 	pend *pendingPart
 	// byArrival and byHint chain the record into arrivals and its
 	// login_hint's chain; nextSettled into the settled queue.
 	byArrival, byHint links
 	nextSettled       *record
+}
+
+// extras is what few requests have: a load run's have none of it.
+type extras struct {
+	bindingMessage, userCode, callbackError string
+	// decided and calledBack are the record's stamps of those names
+	// when their delta is farDelta.
+	decided, calledBack stamp
+}
+
+// ext is rec's extras, the zero value when it has none.
+func (rec *record) ext() extras {
+	if rec.more == nil {
+		return extras{}
+	}
+	return *rec.more
+}
+
+// grow returns rec's extras, adding them if it has none.
+func (rec *record) grow() *extras {
+	if rec.more == nil {
+		rec.more = &extras{}
+	}
+	return rec.more
+}
+
+func (rec *record) decidedAt() stamp    { return rec.decided.at(rec.received, rec.ext().decided) }
+func (rec *record) calledBackAt() stamp { return rec.calledBack.at(rec.received, rec.ext().calledBack) }
+
+func (rec *record) setDecided(s stamp) {
+	var ok bool
+	if rec.decided, ok = deltaOf(rec.received, s); !ok {
+		rec.grow().decided = s
+	}
+}
+
+func (rec *record) setCalledBack(s stamp) {
+	var ok bool
+	if rec.calledBack, ok = deltaOf(rec.received, s); !ok {
+		rec.grow().calledBack = s
+	}
+}
+
+// delta is a stamp as nanoseconds after a record's received stamp, in 4
+// bytes: a request is decided and called back within about 2 s of its
+// arrival in a load run. noDelta stands for the zero stamp (not yet),
+// farDelta for one further off (before or after), kept whole in the
+// record's extras.
+type delta int32
+
+const (
+	noDelta  delta = math.MinInt32
+	farDelta delta = math.MaxInt32
+)
+
+// deltaOf is s as a delta from received; ok is false when it is too far
+// off (then the delta is farDelta and s must be kept whole).
+func deltaOf(received, s stamp) (d delta, ok bool) {
+	if s == 0 {
+		return noDelta, true
+	}
+	// The differences as unsigned numbers: exact, where int64 subtraction
+	// of stamps from opposite ends of their range would overflow.
+	if s >= received {
+		if diff := uint64(s) - uint64(received); diff < uint64(farDelta) {
+			return delta(diff), true
+		}
+	} else if diff := uint64(received) - uint64(s); diff < uint64(-int64(noDelta)) {
+		return delta(-int64(diff)), true
+	}
+	return farDelta, false
+}
+
+// at is the stamp d stands for: far when it is farDelta.
+func (d delta) at(received, far stamp) stamp {
+	switch d {
+	case noDelta:
+		return 0
+	case farDelta:
+		return far
+	}
+	return received + stamp(d)
 }
 
 // common is what the requests of one user through one client usually
@@ -168,7 +255,7 @@ func codeOf(s State) stateCode {
 // settled is Request.Settled on the record.
 func (rec *record) settled() bool {
 	st := states[rec.state]
-	return st == StateFailed || (st != StatePending && rec.calledBack != 0)
+	return st == StateFailed || (st != StatePending && rec.calledBack != noDelta)
 }
 
 // links place a record in a doubly linked chain.
@@ -281,10 +368,13 @@ func (x *index) newRecord(req Request, token string, iat, forgetAt time.Time) *r
 		id: req.ID,
 		common: x.shareCommon(common{iss: req.Issuer, sub: req.Subject, clientID: req.ClientID,
 			loginHint: req.LoginHint, scope: req.Scope, acrValues: req.ACRValues, policy: req.Policy}),
-		bindingMessage: req.BindingMessage, userCode: req.UserCode,
 		received: stampOf(req.ReceivedAt), expires: stampOf(req.ExpiresAt),
+		decided: noDelta, calledBack: noDelta,
 		responseStatus: int16(req.ResponseStatus), state: codeOf(req.State),
 		consentRequired: req.IsConsentRequired,
+	}
+	if req.BindingMessage != "" || req.UserCode != "" {
+		rec.more = &extras{bindingMessage: req.BindingMessage, userCode: req.UserCode}
 	}
 	if req.State == StatePending {
 		rec.pend = &pendingPart{forgetAt: stampOf(forgetAt), heapIdx: -1}
@@ -295,13 +385,14 @@ func (x *index) newRecord(req Request, token string, iat, forgetAt time.Time) *r
 
 // request is rec as the API shows it.
 func (x *index) request(rec *record) Request {
+	more := rec.ext()
 	return Request{
 		ID: rec.id, Issuer: rec.iss, Subject: rec.sub, ClientID: rec.clientID,
-		LoginHint: rec.loginHint, Scope: rec.scope, BindingMessage: rec.bindingMessage,
-		UserCode: rec.userCode, ACRValues: rec.acrValues, IsConsentRequired: rec.consentRequired,
+		LoginHint: rec.loginHint, Scope: rec.scope, BindingMessage: more.bindingMessage,
+		UserCode: more.userCode, ACRValues: rec.acrValues, IsConsentRequired: rec.consentRequired,
 		Policy: rec.policy, ReceivedAt: rec.received.in(x.loc), ResponseStatus: int(rec.responseStatus),
-		State: states[rec.state], DecidedAt: rec.decided.in(x.loc), CalledBackAt: rec.calledBack.in(x.loc),
-		CallbackStatus: int(rec.callbackStatus), CallbackError: rec.callbackError,
+		State: states[rec.state], DecidedAt: rec.decidedAt().in(x.loc), CalledBackAt: rec.calledBackAt().in(x.loc),
+		CallbackStatus: int(rec.callbackStatus), CallbackError: more.callbackError,
 		// The token's exp is kept in UTC (see handleChannel).
 		ExpiresAt: rec.expires.in(time.UTC),
 	}

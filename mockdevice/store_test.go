@@ -3,6 +3,7 @@ package mockdevice
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"testing"
@@ -409,8 +410,21 @@ func TestCallbackCarriesTheOPsTokenAsSent(t *testing.T) {
 // come back as the device's clock read them, in its location (the JSON
 // shows the same offset as before), and the token's exp in UTC.
 func TestRecordTimesComeBackAsRead(t *testing.T) {
-	for _, loc := range []*time.Location{time.UTC, time.FixedZone("CET", 3600), time.FixedZone("odd", -(3*3600 + 1800))} {
-		t.Run(loc.String(), func(t *testing.T) {
+	for _, tt := range []struct {
+		loc *time.Location
+		// after is when the request is decided: a delta from its arrival
+		// or, beyond about 2 s, a stamp kept whole in the extras.
+		after time.Duration
+	}{
+		{time.UTC, 1500 * time.Millisecond},
+		{time.FixedZone("CET", 3600), 0},
+		{time.FixedZone("odd", -(3*3600 + 1800)), 1500 * time.Millisecond},
+		{time.UTC, 2147483647 * time.Nanosecond},
+		{time.UTC, 3 * time.Second},
+		{time.FixedZone("CET", 3600), 48 * time.Hour},
+	} {
+		loc := tt.loc
+		t.Run(fmt.Sprintf("%s+%v", loc, tt.after), func(t *testing.T) {
 			start := epoch.Add(123456789 * time.Nanosecond).In(loc)
 			fake := clock.NewFake(start)
 			h := newHarness(t, func(c *Config) {
@@ -418,7 +432,7 @@ func TestRecordTimesComeBackAsRead(t *testing.T) {
 				c.Default = Policy{Outcome: ciba.OutcomeNever}
 			})
 			h.send(t, "req-1", "carol", http.StatusCreated)
-			fake.Advance(1500 * time.Millisecond)
+			fake.Advance(tt.after)
 			if err := h.device.Decide(waitCtx(t), "req-1", ciba.DeviceSucceed); err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +442,7 @@ func TestRecordTimesComeBackAsRead(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 				t.Fatal(err)
 			}
-			decided := start.Add(1500 * time.Millisecond)
+			decided := start.Add(tt.after)
 			for field, want := range map[string]time.Time{
 				"received_at": start, "decided_at": decided, "called_back_at": decided,
 				"expires_at": epoch.Add(5 * time.Minute).UTC(),
@@ -436,6 +450,49 @@ func TestRecordTimesComeBackAsRead(t *testing.T) {
 				if wantJSON := want.Format(time.RFC3339Nano); got[field] != wantJSON {
 					t.Errorf("%s %v, want %s", field, got[field], wantJSON)
 				}
+			}
+		})
+	}
+}
+
+// TestDeltaKeepsEveryStamp checks a stamp kept as a delta from received
+// comes back exactly, and one too far off (either way, up to the ends of
+// a stamp's range, where a plain subtraction would overflow) is reported
+// as not fitting, so the record keeps it whole.
+func TestDeltaKeepsEveryStamp(t *testing.T) {
+	const lo, hi = stamp(math.MinInt64), stamp(math.MaxInt64)
+	for _, tt := range []struct {
+		name        string
+		received, s stamp
+		fits        bool
+	}{
+		{"none", 1000, 0, true},
+		{"same instant", 1000, 1000, true},
+		{"1.5 s later", 1000, 1000 + 1500000000, true},
+		{"largest later", 1000, 1000 + math.MaxInt32 - 1, true},
+		{"just too late", 1000, 1000 + math.MaxInt32, false},
+		{"largest earlier", 1000, 1000 - math.MaxInt32, true},
+		{"just too early", 1000, 1000 - math.MaxInt32 - 1, false},
+		{"received at the far end", hi, hi, true},
+		{"received at the near end", lo, lo + 5, true},
+		{"span of the whole range", lo, hi, false},
+		{"span of the whole range back", hi, lo, false},
+		{"across the epoch", -5, 5, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, ok := deltaOf(tt.received, tt.s)
+			if ok != tt.fits {
+				t.Fatalf("deltaOf(%d, %d) fits %v, want %v", tt.received, tt.s, ok, tt.fits)
+			}
+			far := stamp(0)
+			if !ok {
+				if d != farDelta {
+					t.Fatalf("a stamp that does not fit is delta %d, want farDelta", d)
+				}
+				far = tt.s
+			}
+			if got := d.at(tt.received, far); got != tt.s {
+				t.Fatalf("came back as %d, want %d", got, tt.s)
 			}
 		})
 	}
