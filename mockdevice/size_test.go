@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ciba-check/ciba-check/ciba"
 	"github.com/ciba-check/ciba-check/clock"
@@ -139,5 +140,26 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 func (w *discardWriter) WriteHeader(s int) {
 	if w.status == 0 {
 		w.status = s
+	}
+}
+
+// TestRecordSizes pins the sizes of what a record is made of to the
+// allocator's size classes they were fitted to (112 and 64 bytes on a
+// 64-bit platform): a field more crosses into the next class (128, 80).
+func TestRecordSizes(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes fitted on 64-bit platforms")
+	}
+	for _, tt := range []struct {
+		what      string
+		got, want uintptr
+	}{
+		{"record", unsafe.Sizeof(record{}), 112},
+		{"pendingPart", unsafe.Sizeof(pendingPart{}), 64},
+		{"heldToken", unsafe.Sizeof(heldToken{}), 32},
+	} {
+		if tt.got > tt.want {
+			t.Errorf("%s is %d bytes, more than %d", tt.what, tt.got, tt.want)
+		}
 	}
 }

@@ -195,13 +195,14 @@ type common struct {
 }
 
 // pendingPart is the part of a record dropped when it settles.
+// In 64 bytes (TestRecordSizes).
 type pendingPart struct {
 	token heldToken   // replayed on the callback
 	timer clock.Timer // the scripted decision, nil when none is scheduled
 	// forgetAt is when an undecided request is forgotten (its place in
 	// the expiry heap, heapIdx; -1 once decided).
 	forgetAt stamp
-	heapIdx  int
+	heapIdx  int32
 }
 
 // stamp is a time as Unix nanoseconds, 0 for the zero time: 8 bytes where
@@ -307,7 +308,7 @@ type index struct {
 	stats     Stats
 	// shared holds one copy of each token header (see share), commons
 	// of each common (see shareCommon), at most maxShared of each.
-	shared  map[string]string
+	shared  map[string]*string
 	commons map[common]*common
 	// loc is the location of the device's clock: times come back in it,
 	// as they were read, so the API's JSON shows them as before.
@@ -323,7 +324,7 @@ func newIndex(loc *time.Location) index {
 		byID:     map[string]*record{},
 		byHint:   map[string]*chain{},
 		arrivals: chain{at: arrivalLinks},
-		shared:   map[string]string{},
+		shared:   map[string]*string{},
 		commons:  map[common]*common{},
 		loc:      loc,
 	}
@@ -331,7 +332,7 @@ func newIndex(loc *time.Location) index {
 
 // share returns the stored copy of v, so ten thousand tokens from one OP
 // hold one header.
-func (x *index) share(v string) string {
+func (x *index) share(v string) *string {
 	if c, ok := x.shared[v]; ok {
 		return c
 	}
@@ -339,9 +340,9 @@ func (x *index) share(v string) string {
 	// the token) that it would otherwise keep alive.
 	v = strings.Clone(v)
 	if len(x.shared) < maxShared {
-		x.shared[v] = v
+		x.shared[v] = &v
 	}
-	return v
+	return &v
 }
 
 // shareCommon returns the stored copy of c, so ten thousand requests
@@ -418,7 +419,7 @@ func (x *index) add(rec *record) {
 // decided takes a request off the expiry heap: it is no longer undecided.
 func (x *index) decided(rec *record) {
 	if rec.pend != nil && rec.pend.heapIdx >= 0 {
-		heap.Remove(&x.undecided, rec.pend.heapIdx)
+		heap.Remove(&x.undecided, int(rec.pend.heapIdx))
 	}
 }
 
@@ -507,13 +508,13 @@ func (h expiryHeap) Len() int           { return len(h) }
 func (h expiryHeap) Less(i, j int) bool { return h[i].pend.forgetAt < h[j].pend.forgetAt }
 func (h expiryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].pend.heapIdx = i
-	h[j].pend.heapIdx = j
+	h[i].pend.heapIdx = int32(i)
+	h[j].pend.heapIdx = int32(j)
 }
 
 func (h *expiryHeap) Push(x any) {
 	rec := x.(*record)
-	rec.pend.heapIdx = len(*h)
+	rec.pend.heapIdx = int32(len(*h))
 	*h = append(*h, rec)
 }
 

@@ -328,6 +328,11 @@ func TestHeldTokenComesBackAsSent(t *testing.T) {
 	jws := sign(t, newOPKey(t, "k").private, jose.ES256, defaultClaims("req-1"))
 	iat, exp := epoch, epoch.Add(time.Minute)
 	refOP := refOPChannelToken(t, testIssuer, "req-1", iat, exp)
+	// The iat is kept as int32 seconds before exp when the payload is
+	// rebuilt; one further off keeps the payload decoded.
+	refOPIat := func(iat time.Time) string { return refOPChannelToken(t, testIssuer, "req-1", iat, exp) }
+	farBefore := exp.Add(-math.MaxInt32 * time.Second)
+	tooFarBefore, tooFarAfter := farBefore.Add(-time.Second), exp.Add(-math.MinInt32*time.Second+time.Second)
 	rec := &record{id: "req-1", common: &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user"}, expires: stampOf(exp)}
 	other := *rec
 	other.common = &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "someone-else"}
@@ -341,6 +346,9 @@ func TestHeldTokenComesBackAsSent(t *testing.T) {
 		{"the reference OP's, for the record", refOP, rec, iat, true, true},
 		{"the reference OP's, for another subject", refOP, &other, iat, true, false},
 		{"the reference OP's, another iat", refOP, rec, iat.Add(time.Second), true, false},
+		{"the reference OP's, iat 68 years before exp", refOPIat(farBefore), rec, farBefore, true, true},
+		{"the reference OP's, iat over 68 years before exp", refOPIat(tooFarBefore), rec, tooFarBefore, true, false},
+		{"the reference OP's, iat over 68 years after exp", refOPIat(tooFarAfter), rec, tooFarAfter, true, false},
 		{"another OP's", jws, rec, iat, true, false},
 		{"line break in the signature (the decoder skips it)", jws[:len(jws)-4] + "\n" + jws[len(jws)-4:], rec, iat, false, false},
 		{"padded segment", jws + "=", rec, iat, false, false},
@@ -358,10 +366,10 @@ func TestHeldTokenComesBackAsSent(t *testing.T) {
 			if got := held.String(tt.rec); got != tt.token {
 				t.Fatalf("came back as %q, want %q", got, tt.token)
 			}
-			if compacted := held.header != ""; compacted != tt.compacted || held.rebuilt != tt.rebuilt {
-				t.Fatalf("compacted %v, rebuilt %v; want %v, %v", compacted, held.rebuilt, tt.compacted, tt.rebuilt)
+			if compacted := held.header != nil; compacted != tt.compacted || held.rebuilt() != tt.rebuilt {
+				t.Fatalf("compacted %v, rebuilt %v; want %v, %v", compacted, held.rebuilt(), tt.compacted, tt.rebuilt)
 			}
-			if tt.compacted && len(tt.token) > 3 && len(held.rest) >= len(tt.token)-len(held.header) {
+			if tt.compacted && len(tt.token) > 3 && len(held.rest) >= len(tt.token)-len(*held.header) {
 				t.Fatalf("compacted to %d bytes of %d", len(held.rest), len(tt.token))
 			}
 		})
@@ -391,7 +399,7 @@ func TestCallbackCarriesTheOPsTokenAsSent(t *testing.T) {
 				t.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 			h.device.mu.Lock()
-			rebuilt := h.device.index.byID[tt.name].pend.token.rebuilt
+			rebuilt := h.device.index.byID[tt.name].pend.token.rebuilt()
 			h.device.mu.Unlock()
 			if rebuilt != (tt.name == "rebuilt") {
 				t.Fatalf("payload rebuilt %v", rebuilt)
