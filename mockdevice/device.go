@@ -300,7 +300,7 @@ func (d *Device) Requests() []Request {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.forgetExpiredLocked()
-	out := make([]Request, 0, len(d.index.byID))
+	out := make([]Request, 0, d.index.byID.len())
 	for rec := d.index.arrivals.head; rec != nil; rec = rec.byArrival.next {
 		out = append(out, d.index.request(rec))
 	}
@@ -311,8 +311,8 @@ func (d *Device) Requests() []Request {
 func (d *Device) Request(id string) (Request, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rec, ok := d.index.byID[id]
-	if !ok {
+	rec := d.index.byID.get(id)
+	if rec == nil {
 		return Request{}, false
 	}
 	return d.index.request(rec), true
@@ -326,7 +326,7 @@ func (d *Device) Stats() Stats {
 	defer d.mu.Unlock()
 	d.forgetExpiredLocked()
 	st := d.index.stats
-	st.Stored = len(d.index.byID)
+	st.Stored = d.index.byID.len()
 	st.Pending = len(d.index.undecided)
 	return st
 }
@@ -408,7 +408,7 @@ func (d *Device) WaitMatch(ctx context.Context, m Match) (Request, error) {
 // findLocked looks m up through the indexes.
 func (d *Device) findLocked(m Match) (Request, bool) {
 	if m.ID != "" {
-		if rec, ok := d.index.byID[m.ID]; ok && m.ok(rec) {
+		if rec := d.index.byID.get(m.ID); rec != nil && m.ok(rec) {
 			return d.index.request(rec), true
 		}
 		return Request{}, false
@@ -467,8 +467,8 @@ func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err 
 	if d.closed {
 		return "", ErrClosed
 	}
-	rec, ok := d.index.byID[id]
-	if !ok {
+	rec := d.index.byID.get(id)
+	if rec == nil {
 		return "", fmt.Errorf("%w: %q", ErrUnknownRequest, id)
 	}
 	if st := states[rec.state]; st != StatePending {
@@ -492,7 +492,7 @@ func (d *Device) callBack(ctx context.Context, id, token string, status ciba.Dev
 	defer d.mu.Unlock()
 	// A decided request leaves every index that forgets (the expiry heap)
 	// and joins the settled list only now, so it is still here.
-	rec := d.index.byID[id]
+	rec := d.index.byID.get(id)
 	rec.setCalledBack(stampOf(d.clock.Now()))
 	rec.callbackStatus = int16(httpStatus)
 	if cbErr != nil {
@@ -547,7 +547,7 @@ func (d *Device) receive(req Request, token string, iat time.Time) (Policy, erro
 		return Policy{}, ErrClosed
 	}
 	d.forgetExpiredLocked()
-	if _, dup := d.index.byID[req.ID]; dup {
+	if d.index.byID.get(req.ID) != nil {
 		return Policy{}, errDuplicate
 	}
 	p, ok := d.policies[req.LoginHint]
@@ -583,8 +583,8 @@ func (d *Device) schedule(id string, p Policy) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rec, ok := d.index.byID[id]
-	if d.closed || !ok || states[rec.state] != StatePending {
+	rec := d.index.byID.get(id)
+	if d.closed || rec == nil || states[rec.state] != StatePending {
 		return
 	}
 	d.inflight.Add(1)
@@ -603,7 +603,7 @@ func (d *Device) schedule(id string, p Policy) {
 // timer first so decide does not try to stop it.
 func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, error) {
 	d.mu.Lock()
-	if rec, ok := d.index.byID[id]; ok && rec.pend != nil {
+	if rec := d.index.byID.get(id); rec != nil && rec.pend != nil {
 		rec.pend.timer = nil
 	}
 	d.mu.Unlock()
@@ -626,7 +626,7 @@ func (d *Device) stopTimerLocked(rec *record) {
 // full: it forgets the earliest settled request or, when none is settled,
 // the earliest received undecided one. O(log n).
 func (d *Device) makeRoomLocked() {
-	if len(d.index.byID) < d.maxRequests {
+	if d.index.byID.len() < d.maxRequests {
 		return
 	}
 	rec, pending := d.index.victim()

@@ -13,7 +13,9 @@ import (
 // proportion to the number of requests ever seen (a long `serve` under
 // load sees hundreds of thousands):
 //
-//   - byID finds a request by id (Request, Wait, Decide, the callback);
+//   - byID finds a request by id (Request, Wait, Decide, the callback):
+//     a hash set of the records themselves (idTable), 8 bytes a slot,
+//     that shrinks as requests are forgotten;
 //   - byHint chains each login_hint's requests in arrival order (WaitMatch
 //     by login_hint);
 //   - arrivals chains every request in arrival order (Requests);
@@ -300,7 +302,7 @@ func (c *chain) remove(r *record) {
 
 // index holds the record's indexes; the Device's mutex guards it.
 type index struct {
-	byID      map[string]*record
+	byID      idTable
 	byHint    map[string]*chain
 	arrivals  chain
 	settled   struct{ head, tail *record }
@@ -321,7 +323,7 @@ const maxShared = 4096
 
 func newIndex(loc *time.Location) index {
 	return index{
-		byID:     map[string]*record{},
+		byID:     newIDTable(),
 		byHint:   map[string]*chain{},
 		arrivals: chain{at: arrivalLinks},
 		shared:   map[string]*string{},
@@ -401,7 +403,7 @@ func (x *index) request(rec *record) Request {
 
 // add indexes a new record; a refused (StateFailed) one is settled at once.
 func (x *index) add(rec *record) {
-	x.byID[rec.id] = rec
+	x.byID.put(rec)
 	x.arrivals.push(rec)
 	c := x.byHint[rec.loginHint]
 	if c == nil {
@@ -431,7 +433,7 @@ func (x *index) settle(rec *record) {
 		return
 	}
 	rec.pend = nil
-	if x.byID[rec.id] == rec {
+	if x.byID.get(rec.id) == rec {
 		x.queueSettled(rec)
 	}
 }
@@ -449,7 +451,7 @@ func (x *index) queueSettled(rec *record) {
 // from the front of the settled queue (victim), so the queue needs no
 // back links.
 func (x *index) remove(rec *record) {
-	delete(x.byID, rec.id)
+	x.byID.del(rec.id)
 	x.arrivals.remove(rec)
 	if c := x.byHint[rec.loginHint]; c != nil {
 		c.remove(rec)

@@ -182,7 +182,8 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 			}
 			// A settled request keeps no bearer token: no callback needs it.
 			h.device.mu.Lock()
-			for id, rec := range h.device.index.byID {
+			for rec := range h.device.index.byID.all() {
+				id := rec.id
 				if rec.settled() && rec.pend != nil {
 					t.Errorf("settled %s still holds the OP's bearer token", id)
 				}
@@ -399,7 +400,7 @@ func TestCallbackCarriesTheOPsTokenAsSent(t *testing.T) {
 				t.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 			h.device.mu.Lock()
-			rebuilt := h.device.index.byID[tt.name].pend.token.rebuilt()
+			rebuilt := h.device.index.byID.get(tt.name).pend.token.rebuilt()
 			h.device.mu.Unlock()
 			if rebuilt != (tt.name == "rebuilt") {
 				t.Fatalf("payload rebuilt %v", rebuilt)
