@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestIDTableAgreesWithAMap runs sequences of puts and deletes through an
@@ -72,6 +73,46 @@ func TestIDTableAgreesWithAMap(t *testing.T) {
 			check("drained")
 			if tab.get("id-0") != nil {
 				t.Fatal("an empty table found id-0")
+			}
+		})
+	}
+}
+
+// TestIndexesShrinkAfterABurst adds records to an index and forgets them
+// again, and checks the indexes that would keep the memory of their peak
+// are rebuilt smaller: the login_hint map once at half its peak, the
+// expiry heap's array once under a quarter full.
+func TestIndexesShrinkAfterABurst(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		n, hints, keep int
+		wantHintPeak   int // after forgetting all but keep
+		wantHeapCapMax int
+	}{
+		{"few hints: too small to bother", 1000, 10, 1, 10, 64},
+		{"a hint each, all forgotten", 1000, 1000, 0, 0, 64},
+		{"a hint each, a few kept", 1000, 1000, 10, 10, 64},
+		{"a hint each, half kept", 1000, 1000, 500, 500, 1024},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x := newIndex(time.UTC)
+			recs := make([]*record, tt.n)
+			for i := range recs {
+				recs[i] = &record{id: fmt.Sprint("id-", i), common: &common{loginHint: fmt.Sprint("hint-", i%tt.hints)},
+					pend: &pendingPart{forgetAt: stamp(i + 1), heapIdx: -1}}
+				x.add(recs[i])
+			}
+			for _, rec := range recs[:tt.n-tt.keep] {
+				x.remove(rec)
+			}
+			if len(x.byHint) != min(tt.keep, tt.hints) || x.hintPeak > max(tt.wantHintPeak, minShrink-1) {
+				t.Errorf("%d login_hints, peak %d; want %d, peak at most %d", len(x.byHint), x.hintPeak, min(tt.keep, tt.hints), max(tt.wantHintPeak, minShrink-1))
+			}
+			if len(x.undecided) != tt.keep || cap(x.undecided) > tt.wantHeapCapMax {
+				t.Errorf("expiry heap %d long, capacity %d; want %d, at most %d", len(x.undecided), cap(x.undecided), tt.keep, tt.wantHeapCapMax)
+			}
+			if x.byID.len() != tt.keep || len(x.byID.slots) > max(4*tt.keep, minIDSlots) {
+				t.Errorf("%d ids in %d slots, want %d in at most %d", x.byID.len(), len(x.byID.slots), tt.keep, max(4*tt.keep, minIDSlots))
 			}
 		})
 	}

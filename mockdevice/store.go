@@ -304,6 +304,10 @@ func (c *chain) remove(r *record) {
 type index struct {
 	byID      idTable
 	byHint    map[string]*chain
+	// hintPeak is the most login_hints byHint held since it was last
+	// rebuilt: a Go map keeps the memory of its peak, so it is rebuilt
+	// once half of that has gone.
+	hintPeak int
 	arrivals  chain
 	settled   struct{ head, tail *record }
 	undecided expiryHeap
@@ -409,6 +413,7 @@ func (x *index) add(rec *record) {
 	if c == nil {
 		c = &chain{at: hintLinks}
 		x.byHint[rec.loginHint] = c
+		x.hintPeak = max(x.hintPeak, len(x.byHint))
 	}
 	c.push(rec)
 	if rec.pend != nil {
@@ -457,6 +462,7 @@ func (x *index) remove(rec *record) {
 		c.remove(rec)
 		if c.head == nil {
 			delete(x.byHint, rec.loginHint)
+			x.shrinkHints()
 		}
 	}
 	if rec.pend == nil {
@@ -470,6 +476,23 @@ func (x *index) remove(rec *record) {
 		rec.nextSettled = nil
 	}
 	x.decided(rec)
+}
+
+// minShrink is the fewest entries an index is shrunk from: below it the
+// memory kept is too little to bother.
+const minShrink = 64
+
+// shrinkHints rebuilds byHint once it holds half its peak or less, so
+// the memory of a burst of login_hints goes back; amortised O(1).
+func (x *index) shrinkHints() {
+	if x.hintPeak < minShrink || len(x.byHint) > x.hintPeak/2 {
+		return
+	}
+	m := make(map[string]*chain, len(x.byHint))
+	for k, c := range x.byHint {
+		m[k] = c
+	}
+	x.byHint, x.hintPeak = m, len(m)
 }
 
 // expired returns the undecided record due to be forgotten at now, if
@@ -525,6 +548,11 @@ func (h *expiryHeap) Pop() any {
 	rec := old[len(old)-1]
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
+	// Under a quarter full, the array goes down to half: the memory of a
+	// burst of pending requests goes back.
+	if cap(old) >= minShrink && len(*h)*4 < cap(old) {
+		*h = append(make(expiryHeap, 0, cap(old)/2), *h...)
+	}
 	rec.pend.heapIdx = -1
 	return rec
 }
