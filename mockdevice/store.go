@@ -302,12 +302,12 @@ func (c *chain) remove(r *record) {
 
 // index holds the record's indexes; the Device's mutex guards it.
 type index struct {
-	byID      idTable
-	byHint    map[string]*chain
+	byID   idTable
+	byHint map[string]*chain
 	// hintPeak is the most login_hints byHint held since it was last
 	// rebuilt: a Go map keeps the memory of its peak, so it is rebuilt
 	// once half of that has gone.
-	hintPeak int
+	hintPeak  int
 	arrivals  chain
 	settled   struct{ head, tail *record }
 	undecided expiryHeap
