@@ -83,7 +83,7 @@ type Stats struct {
 
 // record is one request as the device keeps it: a Request (328 bytes)
 // in 112 with its places in the indexes, with times as Unix nanoseconds
-// (the decision and the callback as offsets from arrival, see delta),
+// (the decision and the callback as offsets, see delta),
 // the state as a small number, what a run's requests have in common
 // shared, and what most requests lack (a binding message, a user code, a
 // callback error) behind one pointer. TestRecordBytesPerRequest measures
@@ -130,8 +130,20 @@ func (rec *record) grow() *extras {
 	return rec.more
 }
 
-func (rec *record) decidedAt() stamp    { return rec.decided.at(rec.received, rec.ext().decided) }
-func (rec *record) calledBackAt() stamp { return rec.calledBack.at(rec.received, rec.ext().calledBack) }
+func (rec *record) decidedAt() stamp { return rec.decided.at(rec.received, rec.ext().decided) }
+
+// calledBackAt is when the callback finished: a delta from the decision,
+// a round trip to the OP.
+func (rec *record) calledBackAt() stamp {
+	return rec.calledBack.at(rec.calledBackBase(), rec.ext().calledBack)
+}
+
+func (rec *record) calledBackBase() stamp {
+	if d := rec.decidedAt(); d != 0 {
+		return d
+	}
+	return rec.received
+}
 
 func (rec *record) setDecided(s stamp) {
 	var ok bool
@@ -142,50 +154,51 @@ func (rec *record) setDecided(s stamp) {
 
 func (rec *record) setCalledBack(s stamp) {
 	var ok bool
-	if rec.calledBack, ok = deltaOf(rec.received, s); !ok {
+	if rec.calledBack, ok = deltaOf(rec.calledBackBase(), s); !ok {
 		rec.grow().calledBack = s
 	}
 }
 
-// delta is a stamp as nanoseconds after a record's received stamp, in 4
-// bytes: a request is decided and called back within about 2 s of its
-// arrival in a load run. noDelta stands for the zero stamp (not yet),
-// farDelta for one further off (before or after), kept whole in the
-// record's extras.
-type delta int32
+// delta is a stamp as nanoseconds after a base stamp (for the decision
+// the arrival, for the callback the decision) plus one, in 4 bytes: up to
+// about 4.29 s after it, where a load run's user approves within a
+// second or two (--approve-delay, 500 ms by default) and a callback takes
+// milliseconds. noDelta stands for the zero stamp (not yet), farDelta for
+// one further off or before its base (the wall clock stepped back), kept
+// whole in the record's extras.
+type delta uint32
 
 const (
-	noDelta  delta = math.MinInt32
-	farDelta delta = math.MaxInt32
+	noDelta  delta = 0
+	farDelta delta = math.MaxUint32
 )
 
-// deltaOf is s as a delta from received; ok is false when it is too far
-// off (then the delta is farDelta and s must be kept whole).
-func deltaOf(received, s stamp) (d delta, ok bool) {
+// deltaOf is s as a delta from base; ok is false when it is too far off
+// (then the delta is farDelta and s must be kept whole).
+func deltaOf(base, s stamp) (d delta, ok bool) {
 	if s == 0 {
 		return noDelta, true
 	}
-	// The differences as unsigned numbers: exact, where int64 subtraction
-	// of stamps from opposite ends of their range would overflow.
-	if s >= received {
-		if diff := uint64(s) - uint64(received); diff < uint64(farDelta) {
-			return delta(diff), true
+	// The difference as an unsigned number: exact, where int64
+	// subtraction of stamps from opposite ends of their range would
+	// overflow.
+	if s >= base {
+		if diff := uint64(s) - uint64(base); diff < uint64(farDelta-1) {
+			return delta(diff + 1), true
 		}
-	} else if diff := uint64(received) - uint64(s); diff < uint64(-int64(noDelta)) {
-		return delta(-int64(diff)), true
 	}
 	return farDelta, false
 }
 
 // at is the stamp d stands for: far when it is farDelta.
-func (d delta) at(received, far stamp) stamp {
+func (d delta) at(base, far stamp) stamp {
 	switch d {
 	case noDelta:
 		return 0
 	case farDelta:
 		return far
 	}
-	return received + stamp(d)
+	return base + stamp(d-1)
 }
 
 // common is what the requests of one user through one client usually

@@ -422,14 +422,14 @@ func TestRecordTimesComeBackAsRead(t *testing.T) {
 	for _, tt := range []struct {
 		loc *time.Location
 		// after is when the request is decided: a delta from its arrival
-		// or, beyond about 2 s, a stamp kept whole in the extras.
+		// or, beyond about 4.29 s, a stamp kept whole in the extras.
 		after time.Duration
 	}{
 		{time.UTC, 1500 * time.Millisecond},
 		{time.FixedZone("CET", 3600), 0},
 		{time.FixedZone("odd", -(3*3600 + 1800)), 1500 * time.Millisecond},
-		{time.UTC, 2147483647 * time.Nanosecond},
-		{time.UTC, 3 * time.Second},
+		{time.UTC, (math.MaxUint32 - 2) * time.Nanosecond},
+		{time.UTC, (math.MaxUint32 - 1) * time.Nanosecond},
 		{time.FixedZone("CET", 3600), 48 * time.Hour},
 	} {
 		loc := tt.loc
@@ -464,34 +464,34 @@ func TestRecordTimesComeBackAsRead(t *testing.T) {
 	}
 }
 
-// TestDeltaKeepsEveryStamp checks a stamp kept as a delta from received
-// comes back exactly, and one too far off (either way, up to the ends of
-// a stamp's range, where a plain subtraction would overflow) is reported
-// as not fitting, so the record keeps it whole.
+// TestDeltaKeepsEveryStamp checks a stamp kept as a delta from its base
+// comes back exactly, and one too far off (after it, up to the ends of a
+// stamp's range, where a plain subtraction would overflow, or before it)
+// is reported as not fitting, so the record keeps it whole.
 func TestDeltaKeepsEveryStamp(t *testing.T) {
 	const lo, hi = stamp(math.MinInt64), stamp(math.MaxInt64)
+	const most = math.MaxUint32 - 2 // the furthest after its base a delta holds: 4.29 s
 	for _, tt := range []struct {
-		name        string
-		received, s stamp
-		fits        bool
+		name    string
+		base, s stamp
+		fits    bool
 	}{
 		{"none", 1000, 0, true},
 		{"same instant", 1000, 1000, true},
 		{"1.5 s later", 1000, 1000 + 1500000000, true},
-		{"largest later", 1000, 1000 + math.MaxInt32 - 1, true},
-		{"just too late", 1000, 1000 + math.MaxInt32, false},
-		{"largest earlier", 1000, 1000 - math.MaxInt32, true},
-		{"just too early", 1000, 1000 - math.MaxInt32 - 1, false},
-		{"received at the far end", hi, hi, true},
-		{"received at the near end", lo, lo + 5, true},
+		{"4.29 s later, the most", 1000, 1000 + most, true},
+		{"just too late", 1000, 1000 + most + 1, false},
+		{"1 ns earlier (the clock stepped back)", 1000, 999, false},
+		{"base at the far end", hi, hi, true},
+		{"base at the near end", lo, lo + most, true},
 		{"span of the whole range", lo, hi, false},
 		{"span of the whole range back", hi, lo, false},
 		{"across the epoch", -5, 5, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			d, ok := deltaOf(tt.received, tt.s)
+			d, ok := deltaOf(tt.base, tt.s)
 			if ok != tt.fits {
-				t.Fatalf("deltaOf(%d, %d) fits %v, want %v", tt.received, tt.s, ok, tt.fits)
+				t.Fatalf("deltaOf(%d, %d) fits %v, want %v", tt.base, tt.s, ok, tt.fits)
 			}
 			far := stamp(0)
 			if !ok {
@@ -500,7 +500,7 @@ func TestDeltaKeepsEveryStamp(t *testing.T) {
 				}
 				far = tt.s
 			}
-			if got := d.at(tt.received, far); got != tt.s {
+			if got := d.at(tt.base, far); got != tt.s {
 				t.Fatalf("came back as %d, want %d", got, tt.s)
 			}
 		})
