@@ -54,7 +54,7 @@ func (x *index) hold(token string, rec *record, iat time.Time) heldToken {
 	held := heldToken{header: x.share(header), rest: string(buf[:n+m]), cut: int32(n)}
 	// The iat is kept as seconds before exp in 4 bytes: one further off
 	// (68 years) leaves the payload decoded.
-	if before := int64(rec.expires/stamp(time.Second)) - iat.Unix(); !iat.IsZero() &&
+	if before := int64(rec.expiresAt()/stamp(time.Second)) - iat.Unix(); !iat.IsZero() &&
 		before >= math.MinInt32 && before <= math.MaxInt32 &&
 		string(channelPayload(rec, iat.Unix())) == held.rest[:n] {
 		held.rest, held.cut, held.iatBeforeExp = strings.Clone(held.rest[n:]), rebuiltCut, int32(before)
@@ -74,7 +74,7 @@ func (t heldToken) String(rec *record) string {
 	var payload []byte
 	sig := t.rest
 	if t.rebuilt() {
-		payload = channelPayload(rec, int64(rec.expires/stamp(time.Second))-int64(t.iatBeforeExp))
+		payload = channelPayload(rec, int64(rec.expiresAt()/stamp(time.Second))-int64(t.iatBeforeExp))
 	} else {
 		payload, sig = []byte(t.rest[:t.cut]), t.rest[t.cut:]
 	}
@@ -87,7 +87,7 @@ func (t heldToken) String(rec *record) string {
 // map, so in key order, as the fields here are); nil when rec's expiry
 // is not a whole second, as no token's exp is.
 func channelPayload(rec *record, iat int64) []byte {
-	if rec.expires%stamp(time.Second) != 0 {
+	if rec.expiresAt()%stamp(time.Second) != 0 {
 		return nil
 	}
 	b, err := json.Marshal(struct {
@@ -98,7 +98,7 @@ func channelPayload(rec *record, iat int64) []byte {
 		Iss string `json:"iss"`
 		Jti string `json:"jti"`
 		Sub string `json:"sub"`
-	}{rec.iss, rec.clientID, int64(rec.expires / stamp(time.Second)), iat, rec.iss, rec.id, rec.sub})
+	}{rec.iss, rec.clientID, int64(rec.expiresAt() / stamp(time.Second)), iat, rec.iss, rec.id, rec.sub})
 	if err != nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package mockdevice
 import (
 	"container/heap"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
@@ -82,36 +83,37 @@ type Stats struct {
 }
 
 // record is one request as the device keeps it: a Request (328 bytes)
-// in 112 with its places in the indexes, with times as Unix nanoseconds
-// (the decision and the callback as offsets, see delta),
-// the state as a small number, what a run's requests have in common
-// shared, and what most requests lack (a binding message, a user code, a
+// in 96 with its places in the indexes, with times as Unix nanoseconds
+// (the expiry, the decision and the callback as offsets, see delta and
+// expiry), the state as a small number (the response status follows
+// from it and the policy), what a run's requests have in common shared,
+// and what most requests lack (a binding message, a user code, a
 // callback error) behind one pointer. TestRecordBytesPerRequest measures
 // it.
 type record struct {
 	id string
 	*common
 	// more is nil while the request has none of what extras holds.
-	more                           *extras
-	received, expires              stamp
-	decided, calledBack            delta
-	responseStatus, callbackStatus int16 // HTTP statuses: three digits
-	state                          stateCode
-	consentRequired                bool
+	more                *extras
+	received            stamp
+	expires             expiry
+	decided, calledBack delta
+	callbackStatus      int16 // an HTTP status: three digits
+	state               stateCode
+	consentRequired     bool
 	// pend is what only an unsettled request needs; nil once settled.
 	pend *pendingPart
 	// byArrival and byHint chain the record into arrivals and its
-	// login_hint's chain; nextSettled into the settled queue.
+	// login_hint's chain.
 	byArrival, byHint links
-	nextSettled       *record
 }
 
 // extras is what few requests have: a load run's have none of it.
 type extras struct {
 	bindingMessage, userCode, callbackError string
 	// decided and calledBack are the record's stamps of those names
-	// when their delta is farDelta.
-	decided, calledBack stamp
+	// when their delta is farDelta, expires when its expiry is farExpiry.
+	decided, calledBack, expires stamp
 }
 
 // ext is rec's extras, the zero value when it has none.
@@ -157,6 +159,70 @@ func (rec *record) setCalledBack(s stamp) {
 	if rec.calledBack, ok = deltaOf(rec.calledBackBase(), s); !ok {
 		rec.grow().calledBack = s
 	}
+}
+
+// expiresAt is the token's exp (or the default expiry), as a stamp.
+func (rec *record) expiresAt() stamp { return rec.expires.at(rec.received, rec.ext().expires) }
+
+func (rec *record) setExpires(s stamp) {
+	var ok bool
+	if rec.expires, ok = expiryOf(rec.received, s); !ok && s != 0 {
+		rec.grow().expires = s
+	}
+}
+
+// responseStatus is what the device answered the OP's POST (see
+// Device.receive): 201, or the error status of the OutcomeError policy
+// that refused it.
+func (rec *record) responseStatus() int {
+	if states[rec.state] == StateFailed {
+		return rec.policy.errorStatus()
+	}
+	return http.StatusCreated
+}
+
+// expiry is a stamp in whole seconds as seconds after the second its
+// record was received in, in 4 bytes: a bearer token's exp is a whole
+// number of seconds, minutes after the request arrives. farExpiry stands
+// for one that is not (the default expiry of a token without exp is
+// DefaultRequestLifetime after arrival, to the nanosecond), or is over
+// 68 years off: kept whole in the record's extras.
+type expiry int32
+
+const farExpiry expiry = math.MinInt32
+
+// expiryOf is s as an expiry from received; ok is false when it is not a
+// whole second or too far off (then the expiry is farExpiry and s must
+// be kept whole).
+func expiryOf(received, s stamp) (e expiry, ok bool) {
+	const sec = stamp(time.Second)
+	if s%sec != 0 {
+		return farExpiry, false
+	}
+	// Seconds on both sides: no overflow at the ends of a stamp's range.
+	if diff := int64(s/sec) - int64(floorSecond(received)); diff > math.MinInt32 && diff <= math.MaxInt32 {
+		return expiry(diff), true
+	}
+	return farExpiry, false
+}
+
+// floorSecond is the second a stamp falls in (rounding down, also before
+// the epoch).
+func floorSecond(s stamp) stamp {
+	const sec = stamp(time.Second)
+	q := s / sec
+	if s%sec < 0 {
+		q--
+	}
+	return q
+}
+
+// at is the stamp e stands for: far when it is farExpiry.
+func (e expiry) at(received, far stamp) stamp {
+	if e == farExpiry {
+		return far
+	}
+	return (floorSecond(received) + stamp(e)) * stamp(time.Second)
 }
 
 // delta is a stamp as nanoseconds after a base stamp (for the decision
@@ -322,7 +388,7 @@ type index struct {
 	// once half of that has gone.
 	hintPeak  int
 	arrivals  chain
-	settled   struct{ head, tail *record }
+	settled   fifo
 	undecided expiryHeap
 	stats     Stats
 	// shared holds one copy of each token header (see share), commons
@@ -388,11 +454,10 @@ func (x *index) newRecord(req Request, token string, iat, forgetAt time.Time) *r
 		id: req.ID,
 		common: x.shareCommon(common{iss: req.Issuer, sub: req.Subject, clientID: req.ClientID,
 			loginHint: req.LoginHint, scope: req.Scope, acrValues: req.ACRValues, policy: req.Policy}),
-		received: stampOf(req.ReceivedAt), expires: stampOf(req.ExpiresAt),
-		decided: noDelta, calledBack: noDelta,
-		responseStatus: int16(req.ResponseStatus), state: codeOf(req.State),
-		consentRequired: req.IsConsentRequired,
+		received: stampOf(req.ReceivedAt), decided: noDelta, calledBack: noDelta,
+		state: codeOf(req.State), consentRequired: req.IsConsentRequired,
 	}
+	rec.setExpires(stampOf(req.ExpiresAt))
 	if req.BindingMessage != "" || req.UserCode != "" {
 		rec.more = &extras{bindingMessage: req.BindingMessage, userCode: req.UserCode}
 	}
@@ -410,11 +475,11 @@ func (x *index) request(rec *record) Request {
 		ID: rec.id, Issuer: rec.iss, Subject: rec.sub, ClientID: rec.clientID,
 		LoginHint: rec.loginHint, Scope: rec.scope, BindingMessage: more.bindingMessage,
 		UserCode: more.userCode, ACRValues: rec.acrValues, IsConsentRequired: rec.consentRequired,
-		Policy: rec.policy, ReceivedAt: rec.received.in(x.loc), ResponseStatus: int(rec.responseStatus),
+		Policy: rec.policy, ReceivedAt: rec.received.in(x.loc), ResponseStatus: rec.responseStatus(),
 		State: states[rec.state], DecidedAt: rec.decidedAt().in(x.loc), CalledBackAt: rec.calledBackAt().in(x.loc),
 		CallbackStatus: int(rec.callbackStatus), CallbackError: more.callbackError,
 		// The token's exp is kept in UTC (see handleChannel).
-		ExpiresAt: rec.expires.in(time.UTC),
+		ExpiresAt: rec.expiresAt().in(time.UTC),
 	}
 }
 
@@ -432,7 +497,7 @@ func (x *index) add(rec *record) {
 	if rec.pend != nil {
 		heap.Push(&x.undecided, rec)
 	} else {
-		x.queueSettled(rec)
+		x.settled.push(rec)
 	}
 }
 
@@ -452,18 +517,46 @@ func (x *index) settle(rec *record) {
 	}
 	rec.pend = nil
 	if x.byID.get(rec.id) == rec {
-		x.queueSettled(rec)
+		x.settled.push(rec)
 	}
 }
 
-func (x *index) queueSettled(rec *record) {
-	if x.settled.tail != nil {
-		x.settled.tail.nextSettled = rec
-	} else {
-		x.settled.head = rec
-	}
-	x.settled.tail = rec
+// fifo is the settled queue: settled records in the order they settled,
+// 8 bytes each in an array, where a link in every record cost 8 bytes in
+// pending ones too. Records leave from the front; once half the array is
+// gone it is copied into a new one, so it shrinks after a burst.
+// Amortised O(1).
+type fifo struct {
+	q    []*record
+	head int
 }
+
+func (f *fifo) push(rec *record) { f.q = append(f.q, rec) }
+
+// front is the record that settled first, nil when none did.
+func (f *fifo) front() *record {
+	if f.head == len(f.q) {
+		return nil
+	}
+	return f.q[f.head]
+}
+
+// pop drops the front record.
+func (f *fifo) pop() {
+	f.q[f.head] = nil
+	f.head++
+	switch {
+	case f.head == len(f.q):
+		f.q, f.head = f.q[:0], 0
+		if cap(f.q) >= minShrink {
+			f.q = nil
+		}
+	case f.head >= minShrink && 2*f.head >= len(f.q):
+		f.q, f.head = append([]*record(nil), f.q[f.head:]...), 0
+	}
+}
+
+func (f *fifo) len() int { return len(f.q) - f.head }
 
 // remove forgets a record from every index. A settled record leaves only
 // from the front of the settled queue (victim), so the queue needs no
@@ -479,14 +572,10 @@ func (x *index) remove(rec *record) {
 		}
 	}
 	if rec.pend == nil {
-		if x.settled.head != rec {
+		if x.settled.front() != rec {
 			panic("mockdevice: a settled request forgotten out of turn")
 		}
-		x.settled.head = rec.nextSettled
-		if x.settled.head == nil {
-			x.settled.tail = nil
-		}
-		rec.nextSettled = nil
+		x.settled.pop()
 	}
 	x.decided(rec)
 }
@@ -527,8 +616,8 @@ func (x *index) expired(now time.Time) *record {
 // an earlier run left behind. The walk skips only requests whose callback
 // is in flight, so it is bounded by those.
 func (x *index) victim() (rec *record, pending bool) {
-	if x.settled.head != nil {
-		return x.settled.head, false
+	if rec := x.settled.front(); rec != nil {
+		return rec, false
 	}
 	for r := x.arrivals.head; r != nil; r = r.byArrival.next {
 		if r.pend != nil && r.pend.heapIdx >= 0 {

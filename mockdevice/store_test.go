@@ -334,7 +334,8 @@ func TestHeldTokenComesBackAsSent(t *testing.T) {
 	refOPIat := func(iat time.Time) string { return refOPChannelToken(t, testIssuer, "req-1", iat, exp) }
 	farBefore := exp.Add(-math.MaxInt32 * time.Second)
 	tooFarBefore, tooFarAfter := farBefore.Add(-time.Second), exp.Add(-math.MinInt32*time.Second+time.Second)
-	rec := &record{id: "req-1", common: &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user"}, expires: stampOf(exp)}
+	rec := &record{id: "req-1", common: &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user"}, received: stampOf(iat)}
+	rec.setExpires(stampOf(exp))
 	other := *rec
 	other.common = &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "someone-else"}
 	tests := []struct {
@@ -502,6 +503,134 @@ func TestDeltaKeepsEveryStamp(t *testing.T) {
 			}
 			if got := d.at(tt.base, far); got != tt.s {
 				t.Fatalf("came back as %d, want %d", got, tt.s)
+			}
+		})
+	}
+}
+
+// TestExpiryKeepsEveryStamp checks an expiry kept as whole seconds after
+// its record's arrival comes back exactly, and one that is not a whole
+// second or too far off (up to the ends of a stamp's range) is reported
+// as not fitting, so the record keeps it whole.
+func TestExpiryKeepsEveryStamp(t *testing.T) {
+	const sec = stamp(time.Second)
+	const lo, hi = stamp(math.MinInt64), stamp(math.MaxInt64)
+	received := stampOf(epoch.Add(123456789))
+	for _, tt := range []struct {
+		name        string
+		received, s stamp
+		fits        bool
+	}{
+		{"a minute later", received, stampOf(epoch.Add(time.Minute)), true},
+		{"the second it arrived in", received, stampOf(epoch), true},
+		{"an hour earlier", received, stampOf(epoch.Add(-time.Hour)), true},
+		{"not a whole second (the default expiry)", received, received + stamp(DefaultRequestLifetime), false},
+		{"none (the zero stamp comes back)", received, 0, true},
+		{"68 years later, the most", 0, math.MaxInt32 * sec, true},
+		{"just too late", 0, (math.MaxInt32 + 1) * sec, false},
+		{"68 years earlier, the most", 0, (math.MinInt32 + 1) * sec, true},
+		{"just too early", 0, math.MinInt32 * sec, false},
+		{"received just before the epoch, expiring at it", -sec, 0, true},
+		{"received just before the epoch, expiring after", -1, 5 * sec, true},
+		{"received at the far end", hi, hi / sec * sec, true},
+		{"received at the near end", lo, lo / sec * sec, true},
+		{"clamped to the far end", 0, hi, false},
+		{"across the whole range", lo, hi / sec * sec, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, ok := expiryOf(tt.received, tt.s)
+			if ok != tt.fits {
+				t.Fatalf("expiryOf(%d, %d) fits %v, want %v", tt.received, tt.s, ok, tt.fits)
+			}
+			far := stamp(0)
+			if !ok {
+				if e != farExpiry {
+					t.Fatalf("an expiry that does not fit is %d, want farExpiry", e)
+				}
+				far = tt.s
+			}
+			if got := e.at(tt.received, far); got != tt.s {
+				t.Fatalf("came back as %d, want %d", got, tt.s)
+			}
+		})
+	}
+}
+
+// TestSettledQueueKeepsItsOrder pushes and pops records through the
+// settled queue against a plain slice and checks the front after each
+// step, and that the array shrinks once the queue drains.
+func TestSettledQueueKeepsItsOrder(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		steps      []int // records pushed (>0) or popped (<0) in turn
+		wantCapMax int   // of the array at the end
+	}{
+		{"empty", nil, 0},
+		{"one in, one out", []int{1, -1}, 1},
+		{"a burst, drained", []int{1000, -1000}, 0},
+		{"a burst, all but a few drained", []int{1000, -995}, 2 * minShrink},
+		{"steady churn", []int{100, -50, 200, -200, 300, -340}, 64},
+		{"interleaved", []int{3, -1, 3, -2, 70, -60, 1, -5}, 32},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var f fifo
+			var want []*record
+			for _, n := range tt.steps {
+				for ; n > 0; n-- {
+					rec := &record{id: fmt.Sprint(len(want))}
+					f.push(rec)
+					want = append(want, rec)
+				}
+				for ; n < 0; n++ {
+					if f.front() != want[0] {
+						t.Fatalf("front %v, want %v", f.front(), want[0])
+					}
+					f.pop()
+					want = want[1:]
+				}
+				if f.len() != len(want) {
+					t.Fatalf("%d queued, want %d", f.len(), len(want))
+				}
+			}
+			if len(want) == 0 && f.front() != nil {
+				t.Fatalf("an empty queue has front %v", f.front())
+			}
+			if len(want) > 0 && f.front() != want[0] {
+				t.Fatalf("front %v, want %v", f.front(), want[0])
+			}
+			if cap(f.q) > tt.wantCapMax {
+				t.Errorf("array capacity %d with %d queued, want at most %d", cap(f.q), f.len(), tt.wantCapMax)
+			}
+		})
+	}
+}
+
+// TestExpiresAtComesBackAsRead checks the expiry a record keeps in whole
+// seconds from its arrival, or whole when it is not a whole second (the
+// default of a token without exp), comes back exactly, in UTC.
+func TestExpiresAtComesBackAsRead(t *testing.T) {
+	start := epoch.Add(123456789 * time.Nanosecond)
+	for _, tt := range []struct {
+		name string
+		exp  time.Time
+		want time.Time
+	}{
+		{"the token's exp", epoch.Add(5 * time.Minute), epoch.Add(5 * time.Minute)},
+		{"an exp already past", epoch.Add(-10 * time.Second), epoch.Add(-10 * time.Second)},
+		{"no exp: the default lifetime", time.Time{}, start.Add(DefaultRequestLifetime)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) {
+				c.Clock = clock.NewFake(start.In(time.FixedZone("CET", 3600)))
+				c.Default = Policy{Outcome: ciba.OutcomeNever}
+			})
+			h.sendIssued(t, "req-1", "carol", time.Time{}, tt.exp)
+			r, ok := h.device.Request("req-1")
+			if !ok {
+				t.Fatal("req-1 not recorded")
+			}
+			if !r.ExpiresAt.Equal(tt.want) || r.ExpiresAt.Location() != time.UTC {
+				t.Fatalf("expires at %v, want %v in UTC", r.ExpiresAt, tt.want.UTC())
 			}
 		})
 	}
