@@ -20,17 +20,22 @@ import (
 //   - byHint chains each login_hint's requests in arrival order (WaitMatch
 //     by login_hint);
 //   - arrivals chains every request in arrival order (Requests);
-//   - the settled queue holds settled requests in the order they settled:
-//     the front is the one forgotten first when the record is full;
+//   - the settled queue (fifo) holds settled requests in the order they
+//     settled: the front is the one forgotten first when the record is
+//     full;
 //   - undecided is a min-heap of pending requests by when they are
 //     forgotten: a request the user never decides is forgotten once the
 //     OP can no longer accept its callback (see forgetAfter), so
 //     `load poll --pending` leaves nothing behind for good.
 //
-// Every operation is O(1) or O(log n) in the number of stored requests,
-// and the number stored is at most Config.MaxRequests (plus the requests
-// whose callback is in flight). The chains run through the records
-// themselves: a container/list element per index cost 48 bytes each.
+// Every operation is O(1) (amortised) or O(log n) in the number of
+// stored requests, and the number stored is at most Config.MaxRequests
+// (plus the requests whose callback is in flight). The chains run
+// through the records themselves: a container/list element per index
+// cost 48 bytes each. What a burst of requests made the indexes grow by
+// goes back once they are forgotten (Go maps and popped slices would
+// keep it): idTable, the expiry heap and the settled queue shrink, and
+// byHint is rebuilt at half its peak.
 
 // ExpiryGrace is the longest an undecided request is remembered past its
 // expiry: the device tolerates that much clock skew on the bearer token's
@@ -559,8 +564,8 @@ func (f *fifo) pop() {
 func (f *fifo) len() int { return len(f.q) - f.head }
 
 // remove forgets a record from every index. A settled record leaves only
-// from the front of the settled queue (victim), so the queue needs no
-// back links.
+// from the front of the settled queue (victim), so the queue can be an
+// array.
 func (x *index) remove(rec *record) {
 	x.byID.del(rec.id)
 	x.arrivals.remove(rec)
