@@ -243,8 +243,8 @@ func (d *Device) Close() {
 		return
 	}
 	d.closed = true
-	for rec := d.index.arrivals.head; rec != nil; rec = rec.byArrival.next {
-		d.stopTimerLocked(rec)
+	for rec := range d.index.timers {
+		d.stopTimerLocked(rec) // deleting while ranging is allowed
 	}
 	for k, w := range d.watches {
 		close(w.ch)
@@ -588,7 +588,7 @@ func (d *Device) schedule(id string, p Policy) {
 		return
 	}
 	d.inflight.Add(1)
-	rec.pend.timer = d.clock.AfterFunc(p.Delay, func() {
+	d.index.setTimer(rec, d.clock.AfterFunc(p.Delay, func() {
 		defer d.inflight.Done()
 		token, err := d.decideScheduled(id, status)
 		if err != nil {
@@ -596,15 +596,15 @@ func (d *Device) schedule(id string, p Policy) {
 		}
 		defer d.inflight.Done()
 		_, _ = d.callBack(context.Background(), id, token, status)
-	})
+	}))
 }
 
 // decideScheduled is decide for a timer that has fired: it forgets the
 // timer first so decide does not try to stop it.
 func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, error) {
 	d.mu.Lock()
-	if rec := d.index.byID.get(id); rec != nil && rec.pend != nil {
-		rec.pend.timer = nil
+	if rec := d.index.byID.get(id); rec != nil {
+		d.index.takeTimer(rec)
 	}
 	d.mu.Unlock()
 	return d.decide(id, status)
@@ -613,13 +613,9 @@ func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, e
 // stopTimerLocked cancels a scheduled decision and releases its inflight
 // count if the timer had not fired.
 func (d *Device) stopTimerLocked(rec *record) {
-	if rec.pend == nil || rec.pend.timer == nil {
-		return
-	}
-	if rec.pend.timer.Stop() {
+	if t := d.index.takeTimer(rec); t != nil && t.Stop() {
 		d.inflight.Done()
 	}
-	rec.pend.timer = nil
 }
 
 // makeRoomLocked makes room for one more request when the record is

@@ -280,11 +280,12 @@ type common struct {
 	policy                                          Policy
 }
 
-// pendingPart is the part of a record dropped when it settles.
-// In 64 bytes (TestRecordSizes).
+// pendingPart is the part of a record dropped when it settles, in 48
+// bytes (TestRecordSizes). A scheduled decision's timer is not in it but
+// in index.timers: most pending requests have none (a load run decides
+// by hand, or never).
 type pendingPart struct {
-	token heldToken   // replayed on the callback
-	timer clock.Timer // the scripted decision, nil when none is scheduled
+	token heldToken // replayed on the callback
 	// forgetAt is when an undecided request is forgotten (its place in
 	// the expiry heap, heapIdx; -1 once decided).
 	forgetAt stamp
@@ -391,7 +392,11 @@ type index struct {
 	// hintPeak is the most login_hints byHint held since it was last
 	// rebuilt: a Go map keeps the memory of its peak, so it is rebuilt
 	// once half of that has gone.
-	hintPeak  int
+	hintPeak int
+	// timers holds the scheduled decisions of pending requests (see
+	// setTimer), timerPeak its peak as hintPeak is byHint's.
+	timers    map[*record]clock.Timer
+	timerPeak int
 	arrivals  chain
 	settled   fifo
 	undecided expiryHeap
@@ -413,6 +418,7 @@ func newIndex(loc *time.Location) index {
 	return index{
 		byID:     newIDTable(),
 		byHint:   map[string]*chain{},
+		timers:   map[*record]clock.Timer{},
 		arrivals: chain{at: arrivalLinks},
 		shared:   map[string]*string{},
 		commons:  map[common]*common{},
@@ -591,15 +597,37 @@ const minShrink = 64
 
 // shrinkHints rebuilds byHint once it holds half its peak or less, so
 // the memory of a burst of login_hints goes back; amortised O(1).
-func (x *index) shrinkHints() {
-	if x.hintPeak < minShrink || len(x.byHint) > x.hintPeak/2 {
-		return
+func (x *index) shrinkHints() { x.byHint = shrunk(x.byHint, &x.hintPeak) }
+
+// shrunk is m, rebuilt when it holds half its peak or less (then the
+// peak is its length).
+func shrunk[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	if *peak < minShrink || len(m) > *peak/2 {
+		return m
 	}
-	m := make(map[string]*chain, len(x.byHint))
-	for k, c := range x.byHint {
-		m[k] = c
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
 	}
-	x.byHint, x.hintPeak = m, len(m)
+	*peak = len(c)
+	return c
+}
+
+// setTimer records t as rec's scheduled decision.
+func (x *index) setTimer(rec *record, t clock.Timer) {
+	x.timers[rec] = t
+	x.timerPeak = max(x.timerPeak, len(x.timers))
+}
+
+// takeTimer returns rec's scheduled decision, nil when it has none, and
+// forgets it.
+func (x *index) takeTimer(rec *record) clock.Timer {
+	t, ok := x.timers[rec]
+	if ok {
+		delete(x.timers, rec)
+		x.timers = shrunk(x.timers, &x.timerPeak)
+	}
+	return t
 }
 
 // expired returns the undecided record due to be forgotten at now, if

@@ -635,3 +635,59 @@ func TestExpiresAtComesBackAsRead(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduledDecisionsLeaveNoTimerBehind checks a pending request's
+// scheduled decision is held only while it is due: decided by hand,
+// fired, forgotten or stopped by Close, it leaves index.timers.
+func TestScheduledDecisionsLeaveNoTimerBehind(t *testing.T) {
+	const n = 40
+	for _, tt := range []struct {
+		name   string
+		finish func(t *testing.T, h *harness)
+	}{
+		{"decided by hand or fired", func(t *testing.T, h *harness) {
+			for i := range n / 4 {
+				if err := h.device.Decide(waitCtx(t), fmt.Sprint("s-", i), ciba.DeviceSucceed); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Advance(time.Minute)
+			for i := range n {
+				if _, err := h.device.WaitSettled(waitCtx(t), fmt.Sprint("s-", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"forgotten to make room", func(t *testing.T, h *harness) {
+			if err := h.device.SetDefaultPolicy(Policy{Outcome: ciba.OutcomeNever}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				h.send(t, fmt.Sprint("r-", i), "carol", http.StatusCreated)
+			}
+		}},
+		{"closed", func(_ *testing.T, h *harness) { h.device.Close() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) {
+				c.Default = Policy{Outcome: ciba.OutcomeApprove, Delay: time.Minute}
+				c.MaxRequests = n
+			})
+			for i := range n {
+				h.send(t, fmt.Sprint("s-", i), "carol", http.StatusCreated)
+			}
+			timers := func() int {
+				h.device.mu.Lock()
+				defer h.device.mu.Unlock()
+				return len(h.device.index.timers)
+			}
+			if got := timers(); got != n {
+				t.Fatalf("%d timers for %d scheduled decisions", got, n)
+			}
+			tt.finish(t, h)
+			if got := timers(); got != 0 {
+				t.Fatalf("%d timers left behind", got)
+			}
+		})
+	}
+}
