@@ -243,8 +243,8 @@ func (d *Device) Close() {
 		return
 	}
 	d.closed = true
-	for rec := d.index.arrivals.head; rec != nil; rec = rec.byArrival.next {
-		d.stopTimerLocked(rec)
+	for rec := range d.index.timers {
+		d.stopTimerLocked(rec) // deleting while ranging is allowed
 	}
 	for k, w := range d.watches {
 		close(w.ch)
@@ -300,7 +300,7 @@ func (d *Device) Requests() []Request {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.forgetExpiredLocked()
-	out := make([]Request, 0, len(d.index.byID))
+	out := make([]Request, 0, d.index.byID.len())
 	for rec := d.index.arrivals.head; rec != nil; rec = rec.byArrival.next {
 		out = append(out, d.index.request(rec))
 	}
@@ -311,8 +311,8 @@ func (d *Device) Requests() []Request {
 func (d *Device) Request(id string) (Request, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rec, ok := d.index.byID[id]
-	if !ok {
+	rec := d.index.byID.get(id)
+	if rec == nil {
 		return Request{}, false
 	}
 	return d.index.request(rec), true
@@ -326,7 +326,7 @@ func (d *Device) Stats() Stats {
 	defer d.mu.Unlock()
 	d.forgetExpiredLocked()
 	st := d.index.stats
-	st.Stored = len(d.index.byID)
+	st.Stored = d.index.byID.len()
 	st.Pending = len(d.index.undecided)
 	return st
 }
@@ -408,7 +408,7 @@ func (d *Device) WaitMatch(ctx context.Context, m Match) (Request, error) {
 // findLocked looks m up through the indexes.
 func (d *Device) findLocked(m Match) (Request, bool) {
 	if m.ID != "" {
-		if rec, ok := d.index.byID[m.ID]; ok && m.ok(rec) {
+		if rec := d.index.byID.get(m.ID); rec != nil && m.ok(rec) {
 			return d.index.request(rec), true
 		}
 		return Request{}, false
@@ -467,8 +467,8 @@ func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err 
 	if d.closed {
 		return "", ErrClosed
 	}
-	rec, ok := d.index.byID[id]
-	if !ok {
+	rec := d.index.byID.get(id)
+	if rec == nil {
 		return "", fmt.Errorf("%w: %q", ErrUnknownRequest, id)
 	}
 	if st := states[rec.state]; st != StatePending {
@@ -477,7 +477,7 @@ func (d *Device) decide(id string, status ciba.DeviceStatus) (token string, err 
 	d.stopTimerLocked(rec)
 	d.index.decided(rec)
 	rec.state = codeOf(stateFor(status))
-	rec.decided = stampOf(d.clock.Now())
+	rec.setDecided(stampOf(d.clock.Now()))
 	d.inflight.Add(1)
 	d.notifyLocked(rec)
 	d.log.Info("mockdevice: decided", "id", id, "status", status)
@@ -492,11 +492,11 @@ func (d *Device) callBack(ctx context.Context, id, token string, status ciba.Dev
 	defer d.mu.Unlock()
 	// A decided request leaves every index that forgets (the expiry heap)
 	// and joins the settled list only now, so it is still here.
-	rec := d.index.byID[id]
-	rec.calledBack = stampOf(d.clock.Now())
+	rec := d.index.byID.get(id)
+	rec.setCalledBack(stampOf(d.clock.Now()))
 	rec.callbackStatus = int16(httpStatus)
 	if cbErr != nil {
-		rec.callbackError = cbErr.Error()
+		rec.grow().callbackError = cbErr.Error()
 		d.log.Warn("mockdevice: callback failed", "id", id, "error", cbErr)
 	}
 	d.index.settle(rec)
@@ -547,7 +547,7 @@ func (d *Device) receive(req Request, token string, iat time.Time) (Policy, erro
 		return Policy{}, ErrClosed
 	}
 	d.forgetExpiredLocked()
-	if _, dup := d.index.byID[req.ID]; dup {
+	if d.index.byID.get(req.ID) != nil {
 		return Policy{}, errDuplicate
 	}
 	p, ok := d.policies[req.LoginHint]
@@ -583,12 +583,12 @@ func (d *Device) schedule(id string, p Policy) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rec, ok := d.index.byID[id]
-	if d.closed || !ok || states[rec.state] != StatePending {
+	rec := d.index.byID.get(id)
+	if d.closed || rec == nil || states[rec.state] != StatePending {
 		return
 	}
 	d.inflight.Add(1)
-	rec.pend.timer = d.clock.AfterFunc(p.Delay, func() {
+	d.index.setTimer(rec, d.clock.AfterFunc(p.Delay, func() {
 		defer d.inflight.Done()
 		token, err := d.decideScheduled(id, status)
 		if err != nil {
@@ -596,15 +596,15 @@ func (d *Device) schedule(id string, p Policy) {
 		}
 		defer d.inflight.Done()
 		_, _ = d.callBack(context.Background(), id, token, status)
-	})
+	}))
 }
 
 // decideScheduled is decide for a timer that has fired: it forgets the
 // timer first so decide does not try to stop it.
 func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, error) {
 	d.mu.Lock()
-	if rec, ok := d.index.byID[id]; ok && rec.pend != nil {
-		rec.pend.timer = nil
+	if rec := d.index.byID.get(id); rec != nil {
+		d.index.takeTimer(rec)
 	}
 	d.mu.Unlock()
 	return d.decide(id, status)
@@ -613,20 +613,16 @@ func (d *Device) decideScheduled(id string, status ciba.DeviceStatus) (string, e
 // stopTimerLocked cancels a scheduled decision and releases its inflight
 // count if the timer had not fired.
 func (d *Device) stopTimerLocked(rec *record) {
-	if rec.pend == nil || rec.pend.timer == nil {
-		return
-	}
-	if rec.pend.timer.Stop() {
+	if t := d.index.takeTimer(rec); t != nil && t.Stop() {
 		d.inflight.Done()
 	}
-	rec.pend.timer = nil
 }
 
 // makeRoomLocked makes room for one more request when the record is
 // full: it forgets the earliest settled request or, when none is settled,
 // the earliest received undecided one. O(log n).
 func (d *Device) makeRoomLocked() {
-	if len(d.index.byID) < d.maxRequests {
+	if d.index.byID.len() < d.maxRequests {
 		return
 	}
 	rec, pending := d.index.victim()

@@ -3,6 +3,7 @@ package mockdevice
 import (
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"strings"
 	"time"
 )
@@ -16,13 +17,20 @@ import (
 // gives back the exact token; one that would not come back byte for byte
 // (not three segments of canonical unpadded base64url) is kept whole.
 type heldToken struct {
-	header string // the first segment, shared; "" when rest is the whole token
-	rest   string // the payload (unless rebuilt) and signature decoded, back to back; or the whole token
-	cut    int32  // where the signature starts in rest
-	// rebuilt says the payload is channelPayload(rec, iat).
-	rebuilt bool
-	iat     int64
+	header *string // the first segment, shared; nil when rest is the whole token
+	rest   string  // the payload (unless rebuilt) and signature decoded, back to back; or the whole token
+	// cut is where the signature starts in rest, or rebuiltCut: the
+	// payload is channelPayload(rec, iat) with iat the record's exp less
+	// iatBeforeExp seconds.
+	cut          int32
+	iatBeforeExp int32
 }
+
+// rebuiltCut is heldToken.cut for a token whose payload is rebuilt.
+const rebuiltCut = -1
+
+// rebuilt reports whether the payload is rebuilt from the record.
+func (t heldToken) rebuilt() bool { return t.cut == rebuiltCut }
 
 // hold is token as rec keeps it while pending; iat is the token's iat,
 // zero when it has none.
@@ -36,7 +44,7 @@ func (x *index) hold(token string, rec *record, iat time.Time) heldToken {
 	enc := base64.RawURLEncoding.Strict()
 	buf := make([]byte, enc.DecodedLen(len(payload))+enc.DecodedLen(len(sig)))
 	n, err := enc.Decode(buf, []byte(payload))
-	if err != nil {
+	if err != nil || n > math.MaxInt32 {
 		return whole
 	}
 	m, err := enc.Decode(buf[n:], []byte(sig))
@@ -44,9 +52,12 @@ func (x *index) hold(token string, rec *record, iat time.Time) heldToken {
 		return whole
 	}
 	held := heldToken{header: x.share(header), rest: string(buf[:n+m]), cut: int32(n)}
-	if !iat.IsZero() && string(channelPayload(rec, iat.Unix())) == held.rest[:n] {
-		held.rest, held.cut, held.rebuilt, held.iat = held.rest[n:], 0, true, iat.Unix()
-		held.rest = strings.Clone(held.rest)
+	// The iat is kept as seconds before exp in 4 bytes: one further off
+	// (68 years) leaves the payload decoded.
+	if before := int64(rec.expiresAt()/stamp(time.Second)) - iat.Unix(); !iat.IsZero() &&
+		before >= math.MinInt32 && before <= math.MaxInt32 &&
+		string(channelPayload(rec, iat.Unix())) == held.rest[:n] {
+		held.rest, held.cut, held.iatBeforeExp = strings.Clone(held.rest[n:]), rebuiltCut, int32(before)
 	}
 	// The decoder skips line breaks, which would not come back.
 	if held.String(rec) != token {
@@ -57,15 +68,18 @@ func (x *index) hold(token string, rec *record, iat time.Time) heldToken {
 
 // String is the token as the OP sent it for rec.
 func (t heldToken) String(rec *record) string {
-	if t.header == "" {
+	if t.header == nil {
 		return t.rest
 	}
-	payload := []byte(t.rest[:t.cut])
-	if t.rebuilt {
-		payload = channelPayload(rec, t.iat)
+	var payload []byte
+	sig := t.rest
+	if t.rebuilt() {
+		payload = channelPayload(rec, int64(rec.expiresAt()/stamp(time.Second))-int64(t.iatBeforeExp))
+	} else {
+		payload, sig = []byte(t.rest[:t.cut]), t.rest[t.cut:]
 	}
 	enc := base64.RawURLEncoding
-	return t.header + "." + enc.EncodeToString(payload) + "." + enc.EncodeToString([]byte(t.rest[t.cut:]))
+	return *t.header + "." + enc.EncodeToString(payload) + "." + enc.EncodeToString([]byte(sig))
 }
 
 // channelPayload is the payload of the reference OP's channel token for
@@ -73,7 +87,7 @@ func (t heldToken) String(rec *record) string {
 // map, so in key order, as the fields here are); nil when rec's expiry
 // is not a whole second, as no token's exp is.
 func channelPayload(rec *record, iat int64) []byte {
-	if rec.expires%stamp(time.Second) != 0 {
+	if rec.expiresAt()%stamp(time.Second) != 0 {
 		return nil
 	}
 	b, err := json.Marshal(struct {
@@ -84,7 +98,7 @@ func channelPayload(rec *record, iat int64) []byte {
 		Iss string `json:"iss"`
 		Jti string `json:"jti"`
 		Sub string `json:"sub"`
-	}{rec.iss, rec.clientID, int64(rec.expires / stamp(time.Second)), iat, rec.iss, rec.id, rec.sub})
+	}{rec.iss, rec.clientID, int64(rec.expiresAt() / stamp(time.Second)), iat, rec.iss, rec.id, rec.sub})
 	if err != nil {
 		return nil
 	}

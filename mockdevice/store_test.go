@@ -3,6 +3,7 @@ package mockdevice
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"testing"
@@ -181,7 +182,8 @@ func TestDeviceRecordStaysBoundedWhateverArrives(t *testing.T) {
 			}
 			// A settled request keeps no bearer token: no callback needs it.
 			h.device.mu.Lock()
-			for id, rec := range h.device.index.byID {
+			for rec := range h.device.index.byID.all() {
+				id := rec.id
 				if rec.settled() && rec.pend != nil {
 					t.Errorf("settled %s still holds the OP's bearer token", id)
 				}
@@ -327,7 +329,13 @@ func TestHeldTokenComesBackAsSent(t *testing.T) {
 	jws := sign(t, newOPKey(t, "k").private, jose.ES256, defaultClaims("req-1"))
 	iat, exp := epoch, epoch.Add(time.Minute)
 	refOP := refOPChannelToken(t, testIssuer, "req-1", iat, exp)
-	rec := &record{id: "req-1", common: &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user"}, expires: stampOf(exp)}
+	// The iat is kept as int32 seconds before exp when the payload is
+	// rebuilt; one further off keeps the payload decoded.
+	refOPIat := func(iat time.Time) string { return refOPChannelToken(t, testIssuer, "req-1", iat, exp) }
+	farBefore := exp.Add(-math.MaxInt32 * time.Second)
+	tooFarBefore, tooFarAfter := farBefore.Add(-time.Second), exp.Add(-math.MinInt32*time.Second+time.Second)
+	rec := &record{id: "req-1", common: &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "sub-load-user"}, received: stampOf(iat)}
+	rec.setExpires(stampOf(exp))
 	other := *rec
 	other.common = &common{iss: testIssuer, clientID: "poll-pkjwt-ps256", sub: "someone-else"}
 	tests := []struct {
@@ -340,6 +348,9 @@ func TestHeldTokenComesBackAsSent(t *testing.T) {
 		{"the reference OP's, for the record", refOP, rec, iat, true, true},
 		{"the reference OP's, for another subject", refOP, &other, iat, true, false},
 		{"the reference OP's, another iat", refOP, rec, iat.Add(time.Second), true, false},
+		{"the reference OP's, iat 68 years before exp", refOPIat(farBefore), rec, farBefore, true, true},
+		{"the reference OP's, iat over 68 years before exp", refOPIat(tooFarBefore), rec, tooFarBefore, true, false},
+		{"the reference OP's, iat over 68 years after exp", refOPIat(tooFarAfter), rec, tooFarAfter, true, false},
 		{"another OP's", jws, rec, iat, true, false},
 		{"line break in the signature (the decoder skips it)", jws[:len(jws)-4] + "\n" + jws[len(jws)-4:], rec, iat, false, false},
 		{"padded segment", jws + "=", rec, iat, false, false},
@@ -357,10 +368,10 @@ func TestHeldTokenComesBackAsSent(t *testing.T) {
 			if got := held.String(tt.rec); got != tt.token {
 				t.Fatalf("came back as %q, want %q", got, tt.token)
 			}
-			if compacted := held.header != ""; compacted != tt.compacted || held.rebuilt != tt.rebuilt {
-				t.Fatalf("compacted %v, rebuilt %v; want %v, %v", compacted, held.rebuilt, tt.compacted, tt.rebuilt)
+			if compacted := held.header != nil; compacted != tt.compacted || held.rebuilt() != tt.rebuilt {
+				t.Fatalf("compacted %v, rebuilt %v; want %v, %v", compacted, held.rebuilt(), tt.compacted, tt.rebuilt)
 			}
-			if tt.compacted && len(tt.token) > 3 && len(held.rest) >= len(tt.token)-len(held.header) {
+			if tt.compacted && len(tt.token) > 3 && len(held.rest) >= len(tt.token)-len(*held.header) {
 				t.Fatalf("compacted to %d bytes of %d", len(held.rest), len(tt.token))
 			}
 		})
@@ -390,7 +401,7 @@ func TestCallbackCarriesTheOPsTokenAsSent(t *testing.T) {
 				t.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 			h.device.mu.Lock()
-			rebuilt := h.device.index.byID[tt.name].pend.token.rebuilt
+			rebuilt := h.device.index.byID.get(tt.name).pend.token.rebuilt()
 			h.device.mu.Unlock()
 			if rebuilt != (tt.name == "rebuilt") {
 				t.Fatalf("payload rebuilt %v", rebuilt)
@@ -409,8 +420,21 @@ func TestCallbackCarriesTheOPsTokenAsSent(t *testing.T) {
 // come back as the device's clock read them, in its location (the JSON
 // shows the same offset as before), and the token's exp in UTC.
 func TestRecordTimesComeBackAsRead(t *testing.T) {
-	for _, loc := range []*time.Location{time.UTC, time.FixedZone("CET", 3600), time.FixedZone("odd", -(3*3600 + 1800))} {
-		t.Run(loc.String(), func(t *testing.T) {
+	for _, tt := range []struct {
+		loc *time.Location
+		// after is when the request is decided: a delta from its arrival
+		// or, beyond about 4.29 s, a stamp kept whole in the extras.
+		after time.Duration
+	}{
+		{time.UTC, 1500 * time.Millisecond},
+		{time.FixedZone("CET", 3600), 0},
+		{time.FixedZone("odd", -(3*3600 + 1800)), 1500 * time.Millisecond},
+		{time.UTC, (math.MaxUint32 - 2) * time.Nanosecond},
+		{time.UTC, (math.MaxUint32 - 1) * time.Nanosecond},
+		{time.FixedZone("CET", 3600), 48 * time.Hour},
+	} {
+		loc := tt.loc
+		t.Run(fmt.Sprintf("%s+%v", loc, tt.after), func(t *testing.T) {
 			start := epoch.Add(123456789 * time.Nanosecond).In(loc)
 			fake := clock.NewFake(start)
 			h := newHarness(t, func(c *Config) {
@@ -418,7 +442,7 @@ func TestRecordTimesComeBackAsRead(t *testing.T) {
 				c.Default = Policy{Outcome: ciba.OutcomeNever}
 			})
 			h.send(t, "req-1", "carol", http.StatusCreated)
-			fake.Advance(1500 * time.Millisecond)
+			fake.Advance(tt.after)
 			if err := h.device.Decide(waitCtx(t), "req-1", ciba.DeviceSucceed); err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +452,7 @@ func TestRecordTimesComeBackAsRead(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 				t.Fatal(err)
 			}
-			decided := start.Add(1500 * time.Millisecond)
+			decided := start.Add(tt.after)
 			for field, want := range map[string]time.Time{
 				"received_at": start, "decided_at": decided, "called_back_at": decided,
 				"expires_at": epoch.Add(5 * time.Minute).UTC(),
@@ -436,6 +460,233 @@ func TestRecordTimesComeBackAsRead(t *testing.T) {
 				if wantJSON := want.Format(time.RFC3339Nano); got[field] != wantJSON {
 					t.Errorf("%s %v, want %s", field, got[field], wantJSON)
 				}
+			}
+		})
+	}
+}
+
+// TestDeltaKeepsEveryStamp checks a stamp kept as a delta from its base
+// comes back exactly, and one too far off (after it, up to the ends of a
+// stamp's range, where a plain subtraction would overflow, or before it)
+// is reported as not fitting, so the record keeps it whole.
+func TestDeltaKeepsEveryStamp(t *testing.T) {
+	const lo, hi = stamp(math.MinInt64), stamp(math.MaxInt64)
+	const most = math.MaxUint32 - 2 // the furthest after its base a delta holds: 4.29 s
+	for _, tt := range []struct {
+		name    string
+		base, s stamp
+		fits    bool
+	}{
+		{"none", 1000, 0, true},
+		{"same instant", 1000, 1000, true},
+		{"1.5 s later", 1000, 1000 + 1500000000, true},
+		{"4.29 s later, the most", 1000, 1000 + most, true},
+		{"just too late", 1000, 1000 + most + 1, false},
+		{"1 ns earlier (the clock stepped back)", 1000, 999, false},
+		{"base at the far end", hi, hi, true},
+		{"base at the near end", lo, lo + most, true},
+		{"span of the whole range", lo, hi, false},
+		{"span of the whole range back", hi, lo, false},
+		{"across the epoch", -5, 5, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, ok := deltaOf(tt.base, tt.s)
+			if ok != tt.fits {
+				t.Fatalf("deltaOf(%d, %d) fits %v, want %v", tt.base, tt.s, ok, tt.fits)
+			}
+			far := stamp(0)
+			if !ok {
+				if d != farDelta {
+					t.Fatalf("a stamp that does not fit is delta %d, want farDelta", d)
+				}
+				far = tt.s
+			}
+			if got := d.at(tt.base, far); got != tt.s {
+				t.Fatalf("came back as %d, want %d", got, tt.s)
+			}
+		})
+	}
+}
+
+// TestExpiryKeepsEveryStamp checks an expiry kept as whole seconds after
+// its record's arrival comes back exactly, and one that is not a whole
+// second or too far off (up to the ends of a stamp's range) is reported
+// as not fitting, so the record keeps it whole.
+func TestExpiryKeepsEveryStamp(t *testing.T) {
+	const sec = stamp(time.Second)
+	const lo, hi = stamp(math.MinInt64), stamp(math.MaxInt64)
+	received := stampOf(epoch.Add(123456789))
+	for _, tt := range []struct {
+		name        string
+		received, s stamp
+		fits        bool
+	}{
+		{"a minute later", received, stampOf(epoch.Add(time.Minute)), true},
+		{"the second it arrived in", received, stampOf(epoch), true},
+		{"an hour earlier", received, stampOf(epoch.Add(-time.Hour)), true},
+		{"not a whole second (the default expiry)", received, received + stamp(DefaultRequestLifetime), false},
+		{"none (the zero stamp comes back)", received, 0, true},
+		{"68 years later, the most", 0, math.MaxInt32 * sec, true},
+		{"just too late", 0, (math.MaxInt32 + 1) * sec, false},
+		{"68 years earlier, the most", 0, (math.MinInt32 + 1) * sec, true},
+		{"just too early", 0, math.MinInt32 * sec, false},
+		{"received just before the epoch, expiring at it", -sec, 0, true},
+		{"received just before the epoch, expiring after", -1, 5 * sec, true},
+		{"received at the far end", hi, hi / sec * sec, true},
+		{"received at the near end", lo, lo / sec * sec, true},
+		{"clamped to the far end", 0, hi, false},
+		{"across the whole range", lo, hi / sec * sec, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, ok := expiryOf(tt.received, tt.s)
+			if ok != tt.fits {
+				t.Fatalf("expiryOf(%d, %d) fits %v, want %v", tt.received, tt.s, ok, tt.fits)
+			}
+			far := stamp(0)
+			if !ok {
+				if e != farExpiry {
+					t.Fatalf("an expiry that does not fit is %d, want farExpiry", e)
+				}
+				far = tt.s
+			}
+			if got := e.at(tt.received, far); got != tt.s {
+				t.Fatalf("came back as %d, want %d", got, tt.s)
+			}
+		})
+	}
+}
+
+// TestSettledQueueKeepsItsOrder pushes and pops records through the
+// settled queue against a plain slice and checks the front after each
+// step, and that the array shrinks once the queue drains.
+func TestSettledQueueKeepsItsOrder(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		steps      []int // records pushed (>0) or popped (<0) in turn
+		wantCapMax int   // of the array at the end
+	}{
+		{"empty", nil, 0},
+		{"one in, one out", []int{1, -1}, 1},
+		{"a burst, drained", []int{1000, -1000}, 0},
+		{"a burst, all but a few drained", []int{1000, -995}, 2 * minShrink},
+		{"steady churn", []int{100, -50, 200, -200, 300, -340}, 64},
+		{"interleaved", []int{3, -1, 3, -2, 70, -60, 1, -5}, 32},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var f fifo
+			var want []*record
+			for _, n := range tt.steps {
+				for ; n > 0; n-- {
+					rec := &record{id: fmt.Sprint(len(want))}
+					f.push(rec)
+					want = append(want, rec)
+				}
+				for ; n < 0; n++ {
+					if f.front() != want[0] {
+						t.Fatalf("front %v, want %v", f.front(), want[0])
+					}
+					f.pop()
+					want = want[1:]
+				}
+				if f.len() != len(want) {
+					t.Fatalf("%d queued, want %d", f.len(), len(want))
+				}
+			}
+			if len(want) == 0 && f.front() != nil {
+				t.Fatalf("an empty queue has front %v", f.front())
+			}
+			if len(want) > 0 && f.front() != want[0] {
+				t.Fatalf("front %v, want %v", f.front(), want[0])
+			}
+			if cap(f.q) > tt.wantCapMax {
+				t.Errorf("array capacity %d with %d queued, want at most %d", cap(f.q), f.len(), tt.wantCapMax)
+			}
+		})
+	}
+}
+
+// TestExpiresAtComesBackAsRead checks the expiry a record keeps in whole
+// seconds from its arrival, or whole when it is not a whole second (the
+// default of a token without exp), comes back exactly, in UTC.
+func TestExpiresAtComesBackAsRead(t *testing.T) {
+	start := epoch.Add(123456789 * time.Nanosecond)
+	for _, tt := range []struct {
+		name string
+		exp  time.Time
+		want time.Time
+	}{
+		{"the token's exp", epoch.Add(5 * time.Minute), epoch.Add(5 * time.Minute)},
+		{"an exp already past", epoch.Add(-10 * time.Second), epoch.Add(-10 * time.Second)},
+		{"no exp: the default lifetime", time.Time{}, start.Add(DefaultRequestLifetime)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) {
+				c.Clock = clock.NewFake(start.In(time.FixedZone("CET", 3600)))
+				c.Default = Policy{Outcome: ciba.OutcomeNever}
+			})
+			h.sendIssued(t, "req-1", "carol", time.Time{}, tt.exp)
+			r, ok := h.device.Request("req-1")
+			if !ok {
+				t.Fatal("req-1 not recorded")
+			}
+			if !r.ExpiresAt.Equal(tt.want) || r.ExpiresAt.Location() != time.UTC {
+				t.Fatalf("expires at %v, want %v in UTC", r.ExpiresAt, tt.want.UTC())
+			}
+		})
+	}
+}
+
+// TestScheduledDecisionsLeaveNoTimerBehind checks a pending request's
+// scheduled decision is held only while it is due: decided by hand,
+// fired, forgotten or stopped by Close, it leaves index.timers.
+func TestScheduledDecisionsLeaveNoTimerBehind(t *testing.T) {
+	const n = 40
+	for _, tt := range []struct {
+		name   string
+		finish func(t *testing.T, h *harness)
+	}{
+		{"decided by hand or fired", func(t *testing.T, h *harness) {
+			for i := range n / 4 {
+				if err := h.device.Decide(waitCtx(t), fmt.Sprint("s-", i), ciba.DeviceSucceed); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Advance(time.Minute)
+			for i := range n {
+				if _, err := h.device.WaitSettled(waitCtx(t), fmt.Sprint("s-", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"forgotten to make room", func(t *testing.T, h *harness) {
+			if err := h.device.SetDefaultPolicy(Policy{Outcome: ciba.OutcomeNever}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				h.send(t, fmt.Sprint("r-", i), "carol", http.StatusCreated)
+			}
+		}},
+		{"closed", func(_ *testing.T, h *harness) { h.device.Close() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) {
+				c.Default = Policy{Outcome: ciba.OutcomeApprove, Delay: time.Minute}
+				c.MaxRequests = n
+			})
+			for i := range n {
+				h.send(t, fmt.Sprint("s-", i), "carol", http.StatusCreated)
+			}
+			timers := func() int {
+				h.device.mu.Lock()
+				defer h.device.mu.Unlock()
+				return len(h.device.index.timers)
+			}
+			if got := timers(); got != n {
+				t.Fatalf("%d timers for %d scheduled decisions", got, n)
+			}
+			tt.finish(t, h)
+			if got := timers(); got != 0 {
+				t.Fatalf("%d timers left behind", got)
 			}
 		})
 	}
