@@ -157,16 +157,21 @@ type Store interface {
 // (storedToken): 24 to 37 bytes a tombstone or jti held, depending on
 // how full the map's last growth left it (38 to 48 at a steady state,
 // TestMemoryStoreBytesPerEntrySteady), and a token (a refresh token
-// lives a day) under 150 (TestMemoryStoreBytesPerEntry).
+// lives a day) under 150 (TestMemoryStoreBytesPerEntry). Whole requests
+// are held compact too (storedRequest), about 240 bytes each with their
+// strings and queue entries.
 type MemoryStore struct {
 	mu          sync.Mutex
 	maxRequests int
 	maxTokens   int
-	requests    map[string]AuthRequest
-	tokens      map[digest]storedToken
-	wideTokens  map[digest]Token // see storedToken
-	requestsExp expiryQueue[string]
-	tokensExp   expiryQueue[digest]
+	// requests are the whole requests, in a compact form (storedRequest);
+	// wideRequests those that do not fit one.
+	requests     map[string]storedRequest
+	wideRequests map[string]AuthRequest
+	tokens       map[digest]storedToken
+	wideTokens   map[digest]Token // see storedToken
+	requestsExp  expiryQueue[string]
+	tokensExp    expiryQueue[digest]
 	// requestsAge and tokensAge list keys oldest first, for the caps.
 	requestsAge fifo[string]
 	tokensAge   fifo[digest]
@@ -202,15 +207,16 @@ const (
 // NewMemoryStore returns an empty MemoryStore with the default caps.
 func NewMemoryStore() *MemoryStore {
 	s := &MemoryStore{
-		maxRequests: DefaultMaxStoredRequests,
-		maxTokens:   DefaultMaxStoredTokens,
-		requests:    map[string]AuthRequest{},
-		tokens:      map[digest]storedToken{},
-		wideTokens:  map[digest]Token{},
-		seed:        maphash.MakeSeed(),
-		jtis:        newJTISet(),
-		tombs:       newTombSet(),
-		maxTombs:    DefaultMaxTombstones,
+		maxRequests:  DefaultMaxStoredRequests,
+		maxTokens:    DefaultMaxStoredTokens,
+		requests:     map[string]storedRequest{},
+		wideRequests: map[string]AuthRequest{},
+		tokens:       map[digest]storedToken{},
+		wideTokens:   map[digest]Token{},
+		seed:         maphash.MakeSeed(),
+		jtis:         newJTISet(),
+		tombs:        newTombSet(),
+		maxTombs:     DefaultMaxTombstones,
 	}
 	// The token kinds, and the states and delivery modes a tombstone
 	// records, always have an index, however many other strings were
@@ -280,12 +286,13 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.tombs.m[s.hash(r.ID)]; ok {
 		return ErrExists // see keyHash for a fresh id whose hash is held
 	}
-	r = s.own(r)
-	s.requests[r.ID] = r
-	s.requestsExp.push(r.ID, unixNano(r.ExpiresAt))
-	s.requestsAge.add(r.ID, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
+	sr := s.storeRequest(r.ID, r, nil)
+	id := sr.id()
+	s.requests[id] = sr
+	s.requestsExp.push(id, unixNano(r.ExpiresAt))
+	s.requestsAge.add(id, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
 	for len(s.requests) > s.maxRequests {
-		delete(s.requests, s.requestsAge.oldest(func(k string) bool { _, ok := s.requests[k]; return ok }))
+		s.dropRequest(s.requestsAge.oldest(func(k string) bool { _, ok := s.requests[k]; return ok }))
 		s.dropped++
 	}
 	return nil
@@ -295,32 +302,36 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (AuthRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.requests[id]
+	sr, ok := s.requests[id]
 	if !ok {
 		if t, ok := s.tombs.m[s.hash(id)]; ok {
 			return s.request(id, t), nil
 		}
 		return AuthRequest{}, ErrNotFound
 	}
-	return r, nil
+	return s.whole(&sr), nil
 }
 
 // UpdateAuthRequest implements Store.
 func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*AuthRequest) error) (AuthRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.requests[id]
+	sr, ok := s.requests[id]
 	if !ok {
 		return s.updateTomb(id, fn)
 	}
-	before, key := r.ExpiresAt, r.ID
+	r := s.whole(&sr)
+	before := r.ExpiresAt
 	if err := fn(&r); err != nil {
-		return s.requests[id], err
+		return s.whole(&sr), err
 	}
 	// Keyed by the stored id, not the caller's: assigning to a map with
 	// a string key re-points the key at the string given, and the
 	// caller's auth_req_id is a window into its token request's body.
-	s.requests[key] = r
+	key := sr.id()
+	next := s.storeRequest(key, r, &sr)
+	s.requests[key] = next
+	r = s.whole(&next)
 	if !r.ExpiresAt.Equal(before) {
 		s.requestsExp.push(key, unixNano(r.ExpiresAt))
 	}
@@ -391,8 +402,8 @@ func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]AuthRequest, 0, len(s.requests))
-	for _, r := range s.requests {
-		out = append(out, r)
+	for _, sr := range s.requests {
+		out = append(out, s.whole(&sr))
 	}
 	return out, nil
 }
@@ -406,8 +417,8 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	cut := unixNano(cutoff)
 	before := func(at int64) bool { return at < cut }
 	dropRequest := func(id string) {
-		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
-			delete(s.requests, id)
+		if sr, ok := s.requests[id]; ok && s.whole(&sr).ExpiresAt.Before(cutoff) {
+			s.dropRequest(id)
 		}
 	}
 	s.requestsExp.popWhile(before, dropRequest)
