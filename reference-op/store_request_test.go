@@ -183,3 +183,52 @@ func TestStoredRequestSharedStringsFull(t *testing.T) {
 	must(t, err)
 	checkSameRequest(t, "get", got, r)
 }
+
+// TestMemoryStoreTokenPurge: Purge drops exactly the tokens that expired
+// before its cutoff, in one pass over them (no expiry queue), whether
+// few or most are going (sweep guesses which way to drop them), re-stored
+// ones by their latest expiry, and after a burst the map is rebuilt to
+// what is left.
+func TestMemoryStoreTokenPurge(t *testing.T) {
+	start := time.Unix(1_800_000_000, 0)
+	tests := []struct {
+		name string
+		n    int
+		// life is token i's lifetime.
+		life func(i int) time.Duration
+		cut  time.Duration
+	}{
+		{"none due", 1000, func(int) time.Duration { return time.Hour }, time.Minute},
+		{"a few due", 1000, func(i int) time.Duration { return time.Duration(i%50+1) * time.Minute }, 2 * time.Minute},
+		{"most due", 1000, func(i int) time.Duration { return time.Duration(i%50+1) * time.Minute }, 45 * time.Minute},
+		{"all due", 1000, func(int) time.Duration { return time.Second }, time.Minute},
+		{"exactly at the cutoff stays", 10, func(int) time.Duration { return time.Minute }, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := NewMemoryStore(), context.Background()
+			for i := range tt.n {
+				must(t, s.PutToken(c, Token{Key: sizeTestID(i), Kind: KindAccess, ExpiresAt: start.Add(time.Second)}))
+				// Re-stored with its lifetime: the later expiry counts.
+				must(t, s.PutToken(c, Token{Key: sizeTestID(i), Kind: KindAccess, ExpiresAt: start.Add(tt.life(i))}))
+			}
+			must(t, s.Purge(c, start.Add(tt.cut)))
+			left := 0
+			for i := range tt.n {
+				_, err := s.GetToken(c, sizeTestID(i))
+				if keep := tt.life(i) >= tt.cut; keep != (err == nil) {
+					t.Errorf("token %d (life %v): %v", i, tt.life(i), err)
+				}
+				if err == nil {
+					left++
+				}
+			}
+			if s.Counts().Tokens != left {
+				t.Errorf("counts %d tokens, %d found", s.Counts().Tokens, left)
+			}
+			if left <= tt.n/2 && tt.n > shrinkFloor && s.tokensPeak != left {
+				t.Errorf("peak %d after a purge to %d: the map was not rebuilt", s.tokensPeak, left)
+			}
+		})
+	}
+}
