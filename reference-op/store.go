@@ -170,6 +170,9 @@ type MemoryStore struct {
 	// wideRequests those that do not fit one.
 	requests     map[string]storedRequest
 	wideRequests map[string]AuthRequest
+	// requestsPeak is the most requests held since the map was made
+	// (shrinkRequests).
+	requestsPeak int
 	tokens       map[digest]storedToken
 	wideTokens   map[digest]Token // see storedToken
 	requestsExp  expiryQueue[string]
@@ -295,6 +298,7 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	sr := s.storeRequest(r.ID, r, nil)
 	id := sr.id()
 	s.requests[id] = sr
+	s.requestsPeak = max(s.requestsPeak, len(s.requests))
 	s.requestsExp.push(id, unixNano(r.ExpiresAt))
 	s.requestsAge.add(id, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
 	for len(s.requests) > s.maxRequests {
@@ -433,6 +437,7 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	s.requestsExp.popWhile(before, dropRequest)
 	s.purgeTokens(cut)
 	s.retainedExp.popWhile(before, dropRequest)
+	s.shrinkRequests()
 	s.tombs.purge(cut)
 	s.jtis.purge(cut)
 	return nil

@@ -6,6 +6,8 @@ package refop
 // of their own too. A storedRequest is 88 bytes, held in the slot.
 
 import (
+	"container/heap"
+	"maps"
 	"math"
 	"strings"
 	"time"
@@ -138,4 +140,36 @@ func (s *MemoryStore) dropRequest(id string) {
 		delete(s.wideRequests, id)
 	}
 	delete(s.requests, id)
+}
+
+// shrinkRequests gives back the memory of a burst of requests: when the
+// requests held are half their peak or fewer, the map (which never
+// shrinks) is rebuilt to their size, and the expiry queue and age list
+// are rebuilt without the keys no longer held (retired before their
+// expiry, or dropped): their backing arrays keep the size of their peak
+// too. O(n) once per halving: O(1) amortised per request gone. The
+// caller holds s.mu.
+func (s *MemoryStore) shrinkRequests() {
+	if s.requestsPeak <= shrinkFloor || len(s.requests) > s.requestsPeak/2 {
+		return
+	}
+	m := make(map[string]storedRequest, len(s.requests))
+	maps.Copy(m, s.requests)
+	s.requests, s.requestsPeak = m, len(m)
+	held := func(k string) bool { _, ok := s.requests[k]; return ok }
+	q := make(expiryQueue[string], 0, len(m))
+	for _, e := range s.requestsExp {
+		if held(e.key) {
+			q = append(q, e)
+		}
+	}
+	heap.Init(&q)
+	s.requestsExp = q
+	age := make([]string, 0, len(m))
+	for _, k := range s.requestsAge.keys[s.requestsAge.head:] {
+		if held(k) {
+			age = append(age, k)
+		}
+	}
+	s.requestsAge.keys, s.requestsAge.head = age, 0
 }

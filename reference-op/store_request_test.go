@@ -232,3 +232,63 @@ func TestMemoryStoreTokenPurge(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryStoreRequestsShrinkAfterBurst: once a burst of requests has
+// gone (purged, retired, or retired redeemed one by one), the map, the
+// expiry queue and the age list are rebuilt to what is left, so the
+// memory of the burst is given back; the requests left read as before.
+func TestMemoryStoreRequestsShrinkAfterBurst(t *testing.T) {
+	start := time.Unix(1_800_000_000, 0)
+	const burst, kept = 20_000, 100
+	tests := []struct {
+		name string
+		// mode is the requests' delivery mode; status the burst's.
+		status AuthStatus
+		drop   func(s *MemoryStore, c context.Context)
+	}{
+		{"purged", StatusPending, func(s *MemoryStore, c context.Context) { must(t, s.Purge(c, start.Add(time.Minute))) }},
+		{"retired", StatusPending, func(s *MemoryStore, c context.Context) { must(t, s.Retire(c, start.Add(time.Minute))) }},
+		{"retired redeemed", StatusRedeemed, func(s *MemoryStore, c context.Context) {
+			for i := kept; i < burst; i++ {
+				must(t, s.RetireRedeemed(c, sizeTestID(i)))
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := NewMemoryStore(), context.Background()
+			for i := range burst {
+				r := AuthRequest{ID: sizeTestID(i), ClientID: "client-poll", DeliveryMode: "poll", Status: tt.status,
+					CreatedAt: start, ExpiresAt: start.Add(time.Second)}
+				if i < kept {
+					r.Status, r.ExpiresAt = StatusPending, start.Add(time.Hour)
+				}
+				must(t, s.CreateAuthRequest(c, r))
+			}
+			tt.drop(s, c)
+			if n := s.Counts().Requests; n != kept {
+				t.Fatalf("%d requests left, want %d", n, kept)
+			}
+			if s.requestsPeak > 2*kept || cap(s.requestsExp) > 4*kept || cap(s.requestsAge.keys) > 4*kept {
+				t.Errorf("after the burst: peak %d, expiry queue capacity %d, age list capacity %d for %d requests",
+					s.requestsPeak, cap(s.requestsExp), cap(s.requestsAge.keys), kept)
+			}
+			for i := range kept {
+				if r, err := s.GetAuthRequest(c, sizeTestID(i)); err != nil || r.Status != StatusPending {
+					t.Fatalf("request %d: %+v, %v", i, r, err)
+				}
+			}
+			// The queue and age list still work: the rest expire, and the
+			// cap drops the oldest first.
+			s.SetLimits(kept, 0)
+			must(t, s.CreateAuthRequest(c, AuthRequest{ID: "new", ExpiresAt: start.Add(time.Hour)}))
+			if _, err := s.GetAuthRequest(c, sizeTestID(0)); err != ErrNotFound {
+				t.Errorf("the oldest over the cap: %v, want ErrNotFound", err)
+			}
+			must(t, s.Purge(c, start.Add(2*time.Hour)))
+			if n := s.Counts(); n.Requests != 0 {
+				t.Errorf("after purging all: %+v", n)
+			}
+		})
+	}
+}

@@ -79,6 +79,7 @@ func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
 			s.retainedExp.push(id, unixNano(r.ExpiresAt))
 		}
 	})
+	s.shrinkRequests()
 	return nil
 }
 
@@ -89,6 +90,7 @@ func (s *MemoryStore) RetireRedeemed(_ context.Context, id string) error {
 	if sr, ok := s.requests[id]; ok {
 		if r := s.whole(&sr); r.Status == StatusRedeemed {
 			s.retireLocked(sr.id(), r) // one that cannot be retired stays whole until Retire
+			s.shrinkRequests()
 		}
 	}
 	return nil
