@@ -295,7 +295,7 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.tombs.m[s.hash(r.ID)]; ok {
 		return ErrExists // see keyHash for a fresh id whose hash is held
 	}
-	sr := s.storeRequest(r.ID, r, nil)
+	sr := s.storeRequest(r.ID, &r, nil)
 	id := sr.id()
 	s.requests[id] = sr
 	s.requestsPeak = max(s.requestsPeak, len(s.requests))
@@ -309,7 +309,7 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 }
 
 // GetAuthRequest implements Store.
-func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (AuthRequest, error) {
+func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (r AuthRequest, _ error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sr, ok := s.requests[id]
@@ -319,18 +319,19 @@ func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (AuthRequest,
 		}
 		return AuthRequest{}, ErrNotFound
 	}
-	return s.whole(&sr), nil
+	s.fill(&r, &sr)
+	return r, nil
 }
 
 // UpdateAuthRequest implements Store.
-func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*AuthRequest) error) (AuthRequest, error) {
+func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*AuthRequest) error) (r AuthRequest, _ error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sr, ok := s.requests[id]
 	if !ok {
 		return s.updateTomb(id, fn)
 	}
-	r := s.whole(&sr)
+	s.fill(&r, &sr)
 	before := r.ExpiresAt
 	if err := fn(&r); err != nil {
 		return s.whole(&sr), err
@@ -339,9 +340,9 @@ func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*A
 	// a string key re-points the key at the string given, and the
 	// caller's auth_req_id is a window into its token request's body.
 	key := sr.id()
-	next := s.storeRequest(key, r, &sr)
+	next := s.storeRequest(key, &r, &sr)
 	s.requests[key] = next
-	r = s.whole(&next)
+	s.storedTimes(&r, &next)
 	if !r.ExpiresAt.Equal(before) {
 		s.requestsExp.push(key, unixNano(r.ExpiresAt))
 	}
@@ -414,7 +415,8 @@ func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error)
 	defer s.mu.Unlock()
 	out := make([]AuthRequest, 0, len(s.requests))
 	for _, sr := range s.requests {
-		out = append(out, s.whole(&sr))
+		out = append(out, AuthRequest{})
+		s.fill(&out[len(out)-1], &sr)
 	}
 	return out, nil
 }

@@ -60,6 +60,9 @@ func storedNanos(t time.Time) (int64, bool) {
 	if t.IsZero() {
 		return math.MinInt64, true
 	}
+	if sec := t.Unix(); sec > -9e9 && sec < 9e9 { // within 285 years of 1970
+		return t.UnixNano(), true
+	}
 	n := unixNano(t)
 	return n, n != math.MinInt64 && n != math.MaxInt64 || t.Equal(maxUnixNano)
 }
@@ -68,7 +71,7 @@ func storedNanos(t time.Time) (int64, bool) {
 // holds is unchanged (an update that moves a time or a state allocates
 // nothing). id is the key r is stored under; an r whose ID differs (an
 // update that changed it) is kept whole. The caller holds s.mu.
-func (s *MemoryStore) storeRequest(id string, r AuthRequest, old *storedRequest) storedRequest {
+func (s *MemoryStore) storeRequest(id string, r *AuthRequest, old *storedRequest) storedRequest {
 	sr := storedRequest{redemptions: uint8(r.Redemptions), notifyAttempts: uint8(r.NotifyAttempts), notifyDone: r.NotifyDone, interval: int32(r.Interval)}
 	fits := r.ID == id && r.Redemptions >= 0 && r.Redemptions <= math.MaxUint8 &&
 		r.NotifyAttempts >= 0 && r.NotifyAttempts <= math.MaxUint8 && r.Interval >= math.MinInt32 && r.Interval <= math.MaxInt32
@@ -95,7 +98,7 @@ func (s *MemoryStore) storeRequest(id string, r AuthRequest, old *storedRequest)
 		*f, fits = uint16(len(texts[i])), fits && len(texts[i]) <= math.MaxUint16
 	}
 	if !fits {
-		w, key := s.own(r), ""
+		w, key := s.own(*r), ""
 		if old != nil {
 			key = old.id() // the stored copy, never the caller's string
 		} else {
@@ -121,11 +124,33 @@ func (s *MemoryStore) storeRequest(id string, r AuthRequest, old *storedRequest)
 
 // whole is sr as an AuthRequest. The caller holds s.mu.
 func (s *MemoryStore) whole(sr *storedRequest) AuthRequest {
+	var r AuthRequest
+	s.fill(&r, sr)
+	return r
+}
+
+// storedTimes sets r's times to sr's, as fill would, when r is what sr
+// was made from (storeRequest): the rest of r is as fill would make it.
+// The caller holds s.mu.
+func (s *MemoryStore) storedTimes(r *AuthRequest, sr *storedRequest) {
 	if sr.wide {
-		return s.wideRequests[sr.text]
+		s.fill(r, sr)
+		return
+	}
+	r.CreatedAt, r.ExpiresAt, r.LastPoll = fromUnixNano(sr.createdAt), fromUnixNano(sr.expiresAt), fromUnixNano(sr.lastPoll)
+	r.AuthTime, r.DeviceCalledAt = fromUnixNano(sr.authTime), fromUnixNano(sr.deviceCalledAt)
+}
+
+// fill sets *r to sr as an AuthRequest (filling the caller's result in
+// place spares a hot path a copy of its 336 bytes). The caller holds
+// s.mu.
+func (s *MemoryStore) fill(r *AuthRequest, sr *storedRequest) {
+	if sr.wide {
+		*r = s.wideRequests[sr.text]
+		return
 	}
 	b, u, t, f := sr.texts()
-	return AuthRequest{ID: sr.id(), ClientID: s.names[sr.clientID], Subject: s.names[sr.subject], Scope: s.names[sr.scope],
+	*r = AuthRequest{ID: sr.id(), ClientID: s.names[sr.clientID], Subject: s.names[sr.subject], Scope: s.names[sr.scope],
 		ACR: s.names[sr.acr], ACRValues: s.names[sr.acrValues], BindingMessage: b, UserCode: u, ClientNotificationToken: t,
 		DeliveryMode: s.names[sr.mode], CreatedAt: fromUnixNano(sr.createdAt), ExpiresAt: fromUnixNano(sr.expiresAt),
 		Interval: int(sr.interval), LastPoll: fromUnixNano(sr.lastPoll), Status: AuthStatus(s.names[sr.status]),
