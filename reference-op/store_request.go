@@ -1,9 +1,19 @@
 package refop
 
 // How a MemoryStore keeps a whole request (storedRequest): an AuthRequest
-// is 336 bytes, over the 128 a Go map keeps in its slots, so each was a
+// is 344 bytes, over the 128 a Go map keeps in its slots, so each was a
 // map slot pointing at an allocation of its own; its strings were copies
 // of their own too. A storedRequest is 88 bytes, held in the slot.
+//
+// Bytes a request held, at 100,000 (go1.26, amd64; map figures include
+// the slack of its tables):
+//
+//	                        AuthRequest  storedRequest
+//	map slot and value          387          147
+//	its own strings          48 + 8           48  (id; binding message)
+//	expiry queue entry           27           27
+//	age list entry               19           19
+//	total (measured)          486.1        240.7
 
 import (
 	"container/heap"
@@ -142,7 +152,7 @@ func (s *MemoryStore) storedTimes(r *AuthRequest, sr *storedRequest) {
 }
 
 // fill sets *r to sr as an AuthRequest (filling the caller's result in
-// place spares a hot path a copy of its 336 bytes). The caller holds
+// place spares a hot path a copy of its 344 bytes). The caller holds
 // s.mu.
 func (s *MemoryStore) fill(r *AuthRequest, sr *storedRequest) {
 	if sr.wide {

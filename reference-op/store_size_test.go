@@ -27,7 +27,7 @@ import (
 // with a 12-byte digest key and an expiry heap), tombstone 36.6 / 29.6 /
 // 23.6 / 23.6 (mean 28.4; 114.4 / 94.3 / 82.3 / 82.0 with a 16-byte
 // digest key, a 16-byte struct and an expiry heap); request 240.7
-// (486.1 as an AuthRequest: 336 bytes, so the map held a pointer to an
+// (486.1 as an AuthRequest: 344 bytes, so the map held a pointer to an
 // allocation of its own, and a copy of each string), token 102.4
 // (142.4 with 32-bit indexes of its strings and an expiry heap).
 func TestMemoryStoreBytesPerEntry(t *testing.T) {
