@@ -159,7 +159,7 @@ type Store interface {
 // (storedToken): 24 to 37 bytes a tombstone or jti held, depending on
 // how full the map's last growth left it (38 to 48 at a steady state,
 // TestMemoryStoreBytesPerEntrySteady), and a token (a refresh token
-// lives a day) about 100 (TestMemoryStoreBytesPerEntry). Whole requests
+// lives a day) about 90 (TestMemoryStoreBytesPerEntry). Whole requests
 // are held compact too (storedRequest), about 240 bytes each with their
 // strings and queue entries.
 type MemoryStore struct {
@@ -394,7 +394,7 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	if !ok {
 		return ErrNotFound
 	}
-	st.revoked = true
+	st.flags |= tokenRevoked
 	s.tokens[k] = st
 	return nil
 }

@@ -292,3 +292,62 @@ func TestMemoryStoreRequestsShrinkAfterBurst(t *testing.T) {
 		})
 	}
 }
+
+// TestStoredTokenRoundTrip: a token comes back from PutToken, GetToken
+// and RevokeToken as it went in (times as instants, monotonic reading
+// and zone dropped), compact (storedToken) or, when it does not fit one,
+// kept whole.
+func TestStoredTokenRoundTrip(t *testing.T) {
+	now := time.Date(2027, 3, 4, 5, 6, 7, 891011121, time.FixedZone("X", 3600))
+	base := Token{Key: "k", Kind: KindRefresh, ClientID: "client-ping", Subject: "alice", Scope: "openid", ACR: ACRMultiFactor,
+		AuthTime: now.Add(-time.Second), IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour), CertThumbprint: "x5t"}
+	with := func(f func(*Token)) Token { tok := base; f(&tok); return tok }
+	tests := []struct {
+		name string
+		tok  Token
+		wide bool
+	}{
+		{"as the OP issues one", base, false},
+		{"zero", Token{}, false},
+		{"revoked", with(func(t *Token) { t.Revoked = true }), false},
+		{"monotonic times", with(func(t *Token) {
+			n := time.Now()
+			t.AuthTime, t.IssuedAt, t.ExpiresAt = n, n, n.Add(time.Hour)
+		}), false},
+		{"no issue time", with(func(t *Token) { t.IssuedAt = time.Time{} }), false},
+		{"issued at its expiry", with(func(t *Token) { t.IssuedAt = t.ExpiresAt }), false},
+		{"longest lifetime", with(func(t *Token) { t.ExpiresAt = now.Add((math.MaxUint32 - 1) * time.Millisecond) }), false},
+		{"lifetime too long", with(func(t *Token) { t.ExpiresAt = now.Add(math.MaxUint32 * time.Millisecond) }), true},
+		{"lifetime not whole ms", with(func(t *Token) { t.ExpiresAt = now.Add(time.Hour + time.Microsecond) }), true},
+		{"issued after its expiry", with(func(t *Token) { t.IssuedAt = t.ExpiresAt.Add(time.Second) }), true},
+		{"issued before 1678", with(func(t *Token) { t.IssuedAt = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC) }), true},
+		{"another kind", with(func(t *Token) { t.Kind = "id_token" }), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := NewMemoryStore(), context.Background()
+			must(t, s.PutToken(c, tt.tok))
+			want := tt.tok
+			for _, f := range []*time.Time{&want.AuthTime, &want.IssuedAt, &want.ExpiresAt} {
+				*f = fromUnixNano(unixNano(*f)) // the instant, clamped to Unix ns as before
+			}
+			for _, step := range []string{"get", "revoke"} {
+				if step == "revoke" {
+					must(t, s.RevokeToken(c, tt.tok.Key))
+					want.Revoked = true
+				}
+				got, err := s.GetToken(c, tt.tok.Key)
+				must(t, err)
+				if strings.Contains(got.IssuedAt.String(), " m=") || strings.Contains(got.ExpiresAt.String(), " m=") {
+					t.Errorf("%s: a time keeps a monotonic reading: %+v", step, got)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s:\n got %+v\nwant %+v", step, got, want)
+				}
+			}
+			if st := s.tokens[digestOf(tt.tok.Key)]; st.wide() != tt.wide || len(s.wideTokens) != map[bool]int{true: 1}[tt.wide] {
+				t.Errorf("kept whole: %v (%d), want %v", st.wide(), len(s.wideTokens), tt.wide)
+			}
+		})
+	}
+}
