@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -134,12 +135,13 @@ type Store interface {
 }
 
 // MemoryStore is a Store in process memory. Besides its maps it keeps a
-// min-heap by expiry for requests and for tokens, so Purge costs
-// O(k log n) for the k of them it drops instead of a scan of everything
-// stored. Used jtis and tombstones, the most numerous, have no per-entry
-// queue: each is one small map (jtiSet, tombSet) swept in one pass when
-// something in it is due, and rebuilt to its size when a sweep leaves it
-// at half its peak, so memory follows what is held, after a burst too.
+// min-heap by expiry for requests, so Retire (on every backchannel
+// request) and Purge cost O(k log n) for the k of them they drop instead
+// of a scan of everything stored. Tokens, used jtis and tombstones, the
+// most numerous, have no per-entry queue: each kind is one map swept in
+// one pass by Purge (and UseJTI) when something in it is due, and
+// rebuilt to its size when a sweep leaves it at half its peak, so memory
+// follows what is held, after a burst too.
 // Used jtis are swept as they expire (an expired jti counts as unused
 // anyway): memory and per-request cost stay flat however many requests,
 // tokens and assertions a long `serve` has seen.
@@ -157,16 +159,28 @@ type Store interface {
 // (storedToken): 24 to 37 bytes a tombstone or jti held, depending on
 // how full the map's last growth left it (38 to 48 at a steady state,
 // TestMemoryStoreBytesPerEntrySteady), and a token (a refresh token
-// lives a day) under 150 (TestMemoryStoreBytesPerEntry).
+// lives a day) about 90 (TestMemoryStoreBytesPerEntry). Whole requests
+// are held compact too (storedRequest), about 240 bytes each with their
+// strings and queue entries.
 type MemoryStore struct {
 	mu          sync.Mutex
 	maxRequests int
 	maxTokens   int
-	requests    map[string]AuthRequest
-	tokens      map[digest]storedToken
-	wideTokens  map[digest]Token // see storedToken
-	requestsExp expiryQueue[string]
-	tokensExp   expiryQueue[digest]
+	// requests are the whole requests, in a compact form (storedRequest);
+	// wideRequests those that do not fit one.
+	requests     map[string]storedRequest
+	wideRequests map[string]AuthRequest
+	// requestsPeak is the most requests held since the map was made
+	// (shrinkRequests).
+	requestsPeak int
+	tokens       map[digest]storedToken
+	wideTokens   map[digest]Token // see storedToken
+	requestsExp  expiryQueue[string]
+	// tokensLo is at most the earliest expiry of a token held (exact
+	// after a sweep): Purge sweeps the tokens when it is due, not
+	// before; tokensPeak is the most tokens held since the map was made.
+	tokensLo   int64
+	tokensPeak int
 	// requestsAge and tokensAge list keys oldest first, for the caps.
 	requestsAge fifo[string]
 	tokensAge   fifo[digest]
@@ -202,15 +216,16 @@ const (
 // NewMemoryStore returns an empty MemoryStore with the default caps.
 func NewMemoryStore() *MemoryStore {
 	s := &MemoryStore{
-		maxRequests: DefaultMaxStoredRequests,
-		maxTokens:   DefaultMaxStoredTokens,
-		requests:    map[string]AuthRequest{},
-		tokens:      map[digest]storedToken{},
-		wideTokens:  map[digest]Token{},
-		seed:        maphash.MakeSeed(),
-		jtis:        newJTISet(),
-		tombs:       newTombSet(),
-		maxTombs:    DefaultMaxTombstones,
+		maxRequests:  DefaultMaxStoredRequests,
+		maxTokens:    DefaultMaxStoredTokens,
+		requests:     map[string]storedRequest{},
+		wideRequests: map[string]AuthRequest{},
+		tokens:       map[digest]storedToken{},
+		wideTokens:   map[digest]Token{},
+		seed:         maphash.MakeSeed(),
+		jtis:         newJTISet(),
+		tombs:        newTombSet(),
+		maxTombs:     DefaultMaxTombstones,
 	}
 	// The token kinds, and the states and delivery modes a tombstone
 	// records, always have an index, however many other strings were
@@ -241,9 +256,9 @@ func (s *MemoryStore) SetLimits(requests, tokens int) {
 // BoltStore.Counts).
 type StoreCounts struct {
 	Requests, Tokens, JTIs int
-	// Queued counts the expiry-index entries (MemoryStore: of requests
-	// and tokens, at least the entries stored, more only for keys whose
-	// expiry changed; its jtis and tombstones have none. BoltStore: of
+	// Queued counts the expiry-index entries (MemoryStore: of requests,
+	// at least the entries stored, more only for keys whose expiry
+	// changed; its tokens, jtis and tombstones have none. BoltStore: of
 	// all kinds, exactly the entries stored).
 	Queued int
 	// Dropped counts requests, tokens and tombstones a MemoryStore
@@ -264,7 +279,7 @@ func (s *MemoryStore) Counts() StoreCounts {
 	defer s.mu.Unlock()
 	return StoreCounts{
 		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis.m),
-		Queued:     len(s.requestsExp) + len(s.tokensExp) + len(s.retainedExp),
+		Queued:     len(s.requestsExp) + len(s.retainedExp),
 		Dropped:    s.dropped,
 		Tombstones: len(s.tombs.m),
 	}
@@ -280,47 +295,54 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.tombs.m[s.hash(r.ID)]; ok {
 		return ErrExists // see keyHash for a fresh id whose hash is held
 	}
-	r = s.own(r)
-	s.requests[r.ID] = r
-	s.requestsExp.push(r.ID, unixNano(r.ExpiresAt))
-	s.requestsAge.add(r.ID, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
+	sr := s.storeRequest(r.ID, &r, nil)
+	id := sr.id()
+	s.requests[id] = sr
+	s.requestsPeak = max(s.requestsPeak, len(s.requests))
+	s.requestsExp.push(id, unixNano(r.ExpiresAt))
+	s.requestsAge.add(id, len(s.requests), func(k string) bool { _, ok := s.requests[k]; return ok })
 	for len(s.requests) > s.maxRequests {
-		delete(s.requests, s.requestsAge.oldest(func(k string) bool { _, ok := s.requests[k]; return ok }))
+		s.dropRequest(s.requestsAge.oldest(func(k string) bool { _, ok := s.requests[k]; return ok }))
 		s.dropped++
 	}
 	return nil
 }
 
 // GetAuthRequest implements Store.
-func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (AuthRequest, error) {
+func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (r AuthRequest, _ error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.requests[id]
+	sr, ok := s.requests[id]
 	if !ok {
 		if t, ok := s.tombs.m[s.hash(id)]; ok {
 			return s.request(id, t), nil
 		}
 		return AuthRequest{}, ErrNotFound
 	}
+	s.fill(&r, &sr)
 	return r, nil
 }
 
 // UpdateAuthRequest implements Store.
-func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*AuthRequest) error) (AuthRequest, error) {
+func (s *MemoryStore) UpdateAuthRequest(_ context.Context, id string, fn func(*AuthRequest) error) (r AuthRequest, _ error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.requests[id]
+	sr, ok := s.requests[id]
 	if !ok {
 		return s.updateTomb(id, fn)
 	}
-	before, key := r.ExpiresAt, r.ID
+	s.fill(&r, &sr)
+	before := r.ExpiresAt
 	if err := fn(&r); err != nil {
-		return s.requests[id], err
+		return s.whole(&sr), err
 	}
 	// Keyed by the stored id, not the caller's: assigning to a map with
 	// a string key re-points the key at the string given, and the
 	// caller's auth_req_id is a window into its token request's body.
-	s.requests[key] = r
+	key := sr.id()
+	next := s.storeRequest(key, &r, &sr)
+	s.requests[key] = next
+	s.storedTimes(&r, &next)
 	if !r.ExpiresAt.Equal(before) {
 		s.requestsExp.push(key, unixNano(r.ExpiresAt))
 	}
@@ -333,11 +355,12 @@ func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	defer s.mu.Unlock()
 	k := digestOf(t.Key)
 	st := s.storeToken(k, t)
-	old, ok := s.tokens[k]
-	if !ok || old.expiresAt != st.expiresAt {
-		s.tokensExp.push(k, st.expiresAt)
+	_, ok := s.tokens[k]
+	if len(s.tokens) == 0 || st.expiresAt < s.tokensLo {
+		s.tokensLo = st.expiresAt
 	}
 	s.tokens[k] = st
+	s.tokensPeak = max(s.tokensPeak, len(s.tokens))
 	if !ok {
 		s.tokensAge.add(k, len(s.tokens), s.hasToken)
 	}
@@ -371,7 +394,7 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	if !ok {
 		return ErrNotFound
 	}
-	st.revoked = true
+	st.flags |= tokenRevoked
 	s.tokens[k] = st
 	return nil
 }
@@ -391,32 +414,32 @@ func (s *MemoryStore) ListAuthRequests(_ context.Context) ([]AuthRequest, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]AuthRequest, 0, len(s.requests))
-	for _, r := range s.requests {
-		out = append(out, r)
+	for _, sr := range s.requests {
+		out = append(out, AuthRequest{})
+		s.fill(&out[len(out)-1], &sr)
 	}
 	return out, nil
 }
 
-// Purge implements Store: in O(k log n) for the k requests and tokens
-// dropped, plus a pass over the tombstones or used jtis when one of them
-// expired before cutoff.
+// Purge implements Store: in O(k log n) for the k requests dropped, plus
+// a pass over the tokens, tombstones or used jtis when one of them
+// expired before cutoff (about 6 ms at 400,000 tokens, the default cap,
+// when a few are due; as long as a heap popping them when a few thousand
+// are. The OP purges once a minute).
 func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cut := unixNano(cutoff)
 	before := func(at int64) bool { return at < cut }
 	dropRequest := func(id string) {
-		if r, ok := s.requests[id]; ok && r.ExpiresAt.Before(cutoff) {
-			delete(s.requests, id)
+		if sr, ok := s.requests[id]; ok && s.whole(&sr).ExpiresAt.Before(cutoff) {
+			s.dropRequest(id)
 		}
 	}
 	s.requestsExp.popWhile(before, dropRequest)
-	s.tokensExp.popWhile(before, func(k digest) {
-		if t, ok := s.tokens[k]; ok && t.expiresAt < cut {
-			s.dropToken(k)
-		}
-	})
+	s.purgeTokens(cut)
 	s.retainedExp.popWhile(before, dropRequest)
+	s.shrinkRequests()
 	s.tombs.purge(cut)
 	s.jtis.purge(cut)
 	return nil
@@ -437,4 +460,26 @@ func (s *MemoryStore) own(r AuthRequest) AuthRequest {
 		*f = s.intern(*f)
 	}
 	return r
+}
+
+// purgeTokens drops the tokens that expired before cut (Unix ns), in one
+// pass over them when one has (sweep): no per-entry expiry queue, and the
+// map is rebuilt to its size when that leaves it at half its peak. The
+// caller holds s.mu.
+func (s *MemoryStore) purgeTokens(cut int64) {
+	if len(s.tokens) == 0 || s.tokensLo >= cut {
+		return
+	}
+	lo := int64(math.MaxInt64)
+	m, made := sweep(s.tokens, s.tokensPeak, func(t storedToken) bool { return t.expiresAt < cut },
+		func(t storedToken) { lo = min(lo, t.expiresAt) })
+	if made {
+		s.tokensPeak = len(m)
+	}
+	s.tokens, s.tokensLo = m, lo
+	for k := range s.wideTokens {
+		if _, ok := s.tokens[k]; !ok {
+			delete(s.wideTokens, k)
+		}
+	}
 }

@@ -432,7 +432,8 @@ func retire(t *testing.T, s *MemoryStore, r AuthRequest) {
 	must(t, s.CreateAuthRequest(context.Background(), r))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.retireLocked(r.ID, s.requests[r.ID]) {
+	sr := s.requests[r.ID]
+	if !s.retireLocked(r.ID, s.whole(&sr)) {
 		t.Fatalf("%s was not retired", r.ID)
 	}
 }

@@ -98,37 +98,75 @@ var (
 )
 
 // storedToken is how a MemoryStore keeps a Token, under the digest of
-// its key: its strings as indexes of s.names (intern), times in Unix ns.
-// 48 bytes; about 140 with its map, queue and age-list entries, against
-// 250 when it held its strings (measured, TestMemoryStoreBytesPerEntry).
-// Refresh tokens live a day, so a busy serve holds hundreds of
-// thousands. A token with a string that has no index (the shared strings
-// are full) is kept whole in s.wideTokens instead.
+// its key: its strings as 16-bit indexes of s.names (intern; fewer than
+// maxInterned), its expiry and auth time in Unix ns, its issue time as
+// whole milliseconds before its expiry (the OP's token lifetimes are
+// whole seconds). 32 bytes; about 90 with its map slot and age-list
+// entry, against 142 with 32-bit indexes, three int64 times and an
+// expiry heap, and 250 when it held its strings
+// (TestMemoryStoreBytesPerEntry). Refresh tokens live a day, so a busy
+// serve holds hundreds of thousands. A token with a string that has no
+// index (the shared strings are full), a kind beyond the first
+// tokenKinds, or an issue time not a whole number of milliseconds (under
+// 49 days) before its expiry is kept whole in s.wideTokens instead.
 type storedToken struct {
-	authTime, issuedAt, expiresAt                 int64 // unixNano
-	clientID, subject, scope, acr, certThumbprint uint32
-	kind                                          uint8 // an index of s.names too: the kinds come first
-	revoked, wide                                 bool
+	expiresAt, authTime int64 // unixNano
+	// issuedBefore is expiresAt - issuedAt in ms; tokenIssuedZero for a
+	// zero IssuedAt.
+	issuedBefore                                  uint32
+	clientID, subject, scope, acr, certThumbprint uint16
+	// flags holds the kind, an index of s.names (the kinds come first,
+	// below tokenKinds), and tokenRevoked and tokenWide.
+	flags uint8
 }
+
+const (
+	tokenKinds      = 1 << 6
+	tokenRevoked    = 1 << 6
+	tokenWide       = 1 << 7
+	tokenIssuedZero = math.MaxUint32
+)
+
+func (st storedToken) kind() uint8   { return st.flags & (tokenKinds - 1) }
+func (st storedToken) revoked() bool { return st.flags&tokenRevoked != 0 }
+func (st storedToken) wide() bool    { return st.flags&tokenWide != 0 }
 
 // storeToken is t as stored under k. The caller holds s.mu.
 func (s *MemoryStore) storeToken(k digest, t Token) storedToken {
-	st := storedToken{authTime: unixNano(t.AuthTime), issuedAt: unixNano(t.IssuedAt), expiresAt: unixNano(t.ExpiresAt), revoked: t.Revoked}
-	kind, ok := s.nameOf(string(t.Kind))
-	st.kind, st.wide = uint8(kind), !ok || kind > math.MaxUint8
-	strs := [...]string{t.ClientID, t.Subject, t.Scope, t.ACR, t.CertThumbprint}
-	for i, f := range [...]*uint32{&st.clientID, &st.subject, &st.scope, &st.acr, &st.certThumbprint} {
-		n, ok := s.nameOf(strs[i])
-		st.wide = st.wide || !ok
-		*f = n
+	st := storedToken{authTime: unixNano(t.AuthTime), expiresAt: unixNano(t.ExpiresAt)}
+	wide := false
+	if t.Revoked {
+		st.flags |= tokenRevoked
 	}
-	if !st.wide {
+	if kind, ok := s.nameOf(string(t.Kind)); ok && kind < tokenKinds {
+		st.flags |= uint8(kind)
+	} else {
+		wide = true
+	}
+	switch iss := unixNano(t.IssuedAt); {
+	case t.IssuedAt.IsZero():
+		st.issuedBefore = tokenIssuedZero
+	case iss <= st.expiresAt && (uint64(st.expiresAt)-uint64(iss))%uint64(time.Millisecond) == 0 &&
+		(uint64(st.expiresAt)-uint64(iss))/uint64(time.Millisecond) < tokenIssuedZero:
+		st.issuedBefore = uint32((uint64(st.expiresAt) - uint64(iss)) / uint64(time.Millisecond))
+	default:
+		wide = true
+	}
+	strs := [...]string{t.ClientID, t.Subject, t.Scope, t.ACR, t.CertThumbprint}
+	for i, f := range [...]*uint16{&st.clientID, &st.subject, &st.scope, &st.acr, &st.certThumbprint} {
+		n, ok := s.nameOf(strs[i])
+		wide = wide || !ok || n > math.MaxUint16
+		*f = uint16(n)
+	}
+	if !wide {
 		delete(s.wideTokens, k)
 		return st
 	}
+	st.flags |= tokenWide
 	t.Key = ""
 	t.Kind, t.ClientID, t.Subject = TokenKind(s.intern(string(t.Kind))), s.intern(t.ClientID), s.intern(t.Subject)
 	t.Scope, t.ACR, t.CertThumbprint = s.intern(t.Scope), s.intern(t.ACR), s.intern(t.CertThumbprint)
+	t.IssuedAt = fromUnixNano(unixNano(t.IssuedAt)) // as a compact one comes back
 	s.wideTokens[k] = t
 	return st
 }
@@ -136,13 +174,18 @@ func (s *MemoryStore) storeToken(k digest, t Token) storedToken {
 // token is st, stored under k, as a Token with key. The caller holds
 // s.mu.
 func (s *MemoryStore) token(key string, k digest, st storedToken) Token {
-	t := Token{Kind: TokenKind(s.names[st.kind]), ClientID: s.names[st.clientID], Subject: s.names[st.subject],
-		Scope: s.names[st.scope], ACR: s.names[st.acr], CertThumbprint: s.names[st.certThumbprint]}
-	if st.wide {
+	var t Token
+	if st.wide() {
 		t = s.wideTokens[k]
+	} else {
+		t = Token{Kind: TokenKind(s.names[st.kind()]), ClientID: s.names[st.clientID], Subject: s.names[st.subject],
+			Scope: s.names[st.scope], ACR: s.names[st.acr], CertThumbprint: s.names[st.certThumbprint]}
+		if st.issuedBefore != tokenIssuedZero {
+			t.IssuedAt = fromUnixNano(st.expiresAt - int64(st.issuedBefore)*int64(time.Millisecond))
+		}
 	}
-	t.Key, t.Revoked = key, st.revoked
-	t.AuthTime, t.IssuedAt, t.ExpiresAt = fromUnixNano(st.authTime), fromUnixNano(st.issuedAt), fromUnixNano(st.expiresAt)
+	t.Key, t.Revoked = key, st.revoked()
+	t.AuthTime, t.ExpiresAt = fromUnixNano(st.authTime), fromUnixNano(st.expiresAt)
 	return t
 }
 
@@ -156,6 +199,10 @@ func (s *MemoryStore) dropToken(k digest) {
 // it each new value is copied as it comes, so a client sending a new
 // scope each time costs what it did without sharing.
 const maxInterned = 4096
+
+// Every index of s.names fits the 16 bits storedToken and storedRequest
+// keep one in.
+const _ = uint(math.MaxUint16 + 1 - maxInterned)
 
 // intern returns a copy of v shared by every stored entry with that
 // value, so values repeated in every request (a client id, a subject)

@@ -67,14 +67,19 @@ func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
 	defer s.mu.Unlock()
 	cut := unixNano(cutoff)
 	s.requestsExp.popWhile(func(at int64) bool { return at < cut }, func(id string) {
-		r, ok := s.requests[id]
-		if !ok || !r.ExpiresAt.Before(cutoff) {
-			return // dropped, or re-queued under a later expiry
+		sr, ok := s.requests[id]
+		if !ok {
+			return // dropped
+		}
+		r := s.whole(&sr)
+		if !r.ExpiresAt.Before(cutoff) {
+			return // re-queued under a later expiry
 		}
 		if !s.retireLocked(id, r) {
 			s.retainedExp.push(id, unixNano(r.ExpiresAt))
 		}
 	})
+	s.shrinkRequests()
 	return nil
 }
 
@@ -82,8 +87,11 @@ func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
 func (s *MemoryStore) RetireRedeemed(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r, ok := s.requests[id]; ok && r.Status == StatusRedeemed {
-		s.retireLocked(id, r) // one that cannot be retired stays whole until Retire
+	if sr, ok := s.requests[id]; ok {
+		if r := s.whole(&sr); r.Status == StatusRedeemed {
+			s.retireLocked(sr.id(), r) // one that cannot be retired stays whole until Retire
+			s.shrinkRequests()
+		}
 	}
 	return nil
 }
@@ -104,7 +112,7 @@ func (s *MemoryStore) retireLocked(id string, r AuthRequest) bool {
 	if _, taken := s.tombs.m[h]; taken || !s.tombs.put(h, unixNano(r.ExpiresAt), facts) {
 		return false
 	}
-	delete(s.requests, id)
+	s.dropRequest(id)
 	if len(s.tombs.m) > s.maxTombs {
 		k := len(s.tombs.m) - (s.maxTombs - s.maxTombs/8)
 		s.tombs.dropEarliest(k)
