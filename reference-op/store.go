@@ -138,10 +138,11 @@ type Store interface {
 // min-heap by expiry for requests, so Retire (on every backchannel
 // request) and Purge cost O(k log n) for the k of them they drop instead
 // of a scan of everything stored. Tokens, used jtis and tombstones, the
-// most numerous, have no per-entry queue: each kind is one map swept in
-// one pass by Purge (and UseJTI) when something in it is due, and
-// rebuilt to its size when a sweep leaves it at half its peak, so memory
-// follows what is held, after a burst too.
+// most numerous, have no per-entry queue: each kind is one map (tokens)
+// or flat hash table (jtis, tombstones: flatTable) swept in one pass by
+// Purge (and UseJTI) when something in it is due, and rebuilt to its
+// size when a sweep leaves it well below its capacity, so memory follows
+// what is held, after a burst too.
 // Used jtis are swept as they expire (an expired jti counts as unused
 // anyway): memory and per-request cost stay flat however many requests,
 // tokens and assertions a long `serve` has seen.
@@ -156,9 +157,9 @@ type Store interface {
 // Expired requests are reduced to tombstones (Retire) of 8 bytes under a
 // 64-bit hash of their id, used jtis to such a hash and a 4-byte expiry,
 // and tokens to a compact form under a digest of their key
-// (storedToken): 24 to 37 bytes a tombstone or jti held, depending on
-// how full the map's last growth left it (38 to 48 at a steady state,
-// TestMemoryStoreBytesPerEntrySteady), and a token (a refresh token
+// (storedToken): 16 to 24 bytes a jti held and 21 to 32 a tombstone,
+// depending on how full the table's last growth left it (25 and 32 at a
+// steady state, TestMemoryStoreBytesPerEntrySteady), and a token (a refresh token
 // lives a day) about 90 (TestMemoryStoreBytesPerEntry). Whole requests
 // are held compact too (storedRequest), about 240 bytes each with their
 // strings and queue entries.
@@ -278,10 +279,10 @@ func (s *MemoryStore) Counts() StoreCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return StoreCounts{
-		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: len(s.jtis.m),
+		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: s.jtis.m.len(),
 		Queued:     len(s.requestsExp) + len(s.retainedExp),
 		Dropped:    s.dropped,
-		Tombstones: len(s.tombs.m),
+		Tombstones: s.tombs.m.len(),
 	}
 }
 
@@ -292,7 +293,7 @@ func (s *MemoryStore) CreateAuthRequest(_ context.Context, r AuthRequest) error 
 	if _, ok := s.requests[r.ID]; ok {
 		return ErrExists
 	}
-	if _, ok := s.tombs.m[s.hash(r.ID)]; ok {
+	if _, ok := s.tombs.get(s.hash(r.ID)); ok {
 		return ErrExists // see keyHash for a fresh id whose hash is held
 	}
 	sr := s.storeRequest(r.ID, &r, nil)
@@ -314,7 +315,7 @@ func (s *MemoryStore) GetAuthRequest(_ context.Context, id string) (r AuthReques
 	defer s.mu.Unlock()
 	sr, ok := s.requests[id]
 	if !ok {
-		if t, ok := s.tombs.m[s.hash(id)]; ok {
+		if t, ok := s.tombs.get(s.hash(id)); ok {
 			return s.request(id, t), nil
 		}
 		return AuthRequest{}, ErrNotFound

@@ -2,11 +2,11 @@ package refop
 
 // The MemoryStore's compact sets: used jtis and tombstones (retired
 // requests). Both are large, append-mostly and only ever asked "is X in
-// here, and what few facts go with it?", so each is one map from a 64-bit
-// keyed hash of the key (keyHash) to a fixed-size value, with no
-// per-entry expiry queue: what expired is swept by one pass over the map
-// when due, and a map left at half its peak or less is rebuilt to its
-// size, so memory goes back down after a burst (Go maps never shrink).
+// here, and what few facts go with it?", so each is one flat hash table
+// (flatTable, store_flat.go) from a 64-bit keyed hash of the key
+// (keyHash) to a fixed-size value, with no per-entry expiry queue: what
+// expired is swept by one pass over the table when due, and a table left
+// under 3/8 full is rebuilt to fit, so memory follows what is live.
 
 import (
 	"hash/maphash"
@@ -35,8 +35,8 @@ func keyHash(seed maphash.Seed, key string) uint64 { return maphash.String(seed,
 // it empties; it is a group or two.
 const shrinkFloor = 64
 
-// sweepSample is how many entries sweep looks at first, to guess what
-// share of the map is going.
+// sweepSample is how many entries sweep (and sweepFlat) looks at first,
+// to guess what share of the map or table is going.
 const sweepSample = 64
 
 // sweep drops from m, in one pass, the entries gone (a pure function)
@@ -92,7 +92,7 @@ func sweep[K comparable, V any](m map[K]V, peak int, gone func(V) bool, kept fun
 }
 
 // When UseJTI sweeps the jtis expired by its now, one pass over the
-// map; never unless one of them has expired, and then when:
+// table; never unless one of them has expired, and then when:
 //   - the set has grown by a quarter since the last sweep
 //     (jtiSweepGrowth): O(1) amortised per use, the pass paid by the
 //     quarter of n uses since the last, and at most a quarter more jtis
@@ -106,8 +106,10 @@ func sweep[K comparable, V any](m map[K]V, peak int, gone func(V) bool, kept fun
 //     whole seconds), so a slow client's set holds its live jtis only;
 //     such a pass is under 512 entries, a few µs.
 //
-// A pass at a steady state takes about 0.35 ms at 25,000 held and 1.4 ms
-// at 100,000 (TestMemoryStoreSweepTime), in the one call that makes it.
+// A pass at a steady state takes about 0.4 ms at 25,000 held and 1.6 ms
+// at 100,000 (TestMemoryStoreSweepTime), in the one call that makes it;
+// the table's growth (at 3/4 full, so not at a steady state) rehashes
+// it all, about 2 ms at 100,000 held, in the call that makes it.
 const (
 	jtiSweepGrowth = 4 // a sweep when len has grown by len/jtiSweepGrowth
 	jtiSweepEvery  = time.Minute
@@ -115,30 +117,29 @@ const (
 )
 
 // jtiSet is the used jtis of a MemoryStore: keyHash of the key -> its
-// expiry in whole seconds rounded up (jtiSeconds). 16 bytes a slot, 24 to
-// 37 a jti with the map's slack, against 42 to 57 for a 12-byte digest
-// key and a per-entry expiry heap (TestMemoryStoreBytesPerEntry); at a
-// steady state 46 to 48 per live jti against 67
-// (TestMemoryStoreBytesPerEntrySteady: between sweeps the map holds up to
-// a quarter more than are live, and keeps the capacity of that peak).
+// expiry in whole seconds rounded up (jtiSeconds). 12 bytes a slot, 16 to
+// 24 a jti as the table fills (18 to 22 measured), against 24 to 37 in a
+// Go map and 42 to 57 for a 12-byte digest key and a per-entry expiry
+// heap (TestMemoryStoreBytesPerEntry); at a steady state 25 per live jti
+// against 46 to 48 in a Go map and 67 before that
+// (TestMemoryStoreBytesPerEntrySteady: between sweeps the table holds up
+// to a quarter more than are live).
 //
 // Replay protection is exact: a jti is held until its expiry has passed
 // by the now UseJTI is given (rounded up to the second, so up to a second
 // longer, never shorter), whatever sweeps happen; nothing caps the set.
 type jtiSet struct {
-	m map[uint64]uint32
+	m flatTable[uint32]
 	// earliest is at most the earliest expiry in m (exact after a
 	// sweep): no sweep is due before it.
 	earliest uint32
-	// swept is len(m) after the last sweep, sweptAt the now (Unix ns)
+	// swept is m.len() after the last sweep, sweptAt the now (Unix ns)
 	// of use's last sweep.
 	swept   int
 	sweptAt int64
-	// peak is the most entries m has held since it was made.
-	peak int
 }
 
-func newJTISet() jtiSet { return jtiSet{m: map[uint64]uint32{}, sweptAt: math.MinInt64} }
+func newJTISet() jtiSet { return jtiSet{sweptAt: math.MinInt64} }
 
 // use records jti h as used until exp (jtiSeconds) and reports true,
 // unless h is held and not expired by nowN (Unix ns): then false.
@@ -147,14 +148,13 @@ func (j *jtiSet) use(h uint64, exp uint32, nowN int64) bool {
 		j.sweep(func(at uint32) bool { return jtiNanos(at) <= nowN })
 		j.sweptAt = nowN
 	}
-	if at, ok := j.m[h]; ok && jtiNanos(at) > nowN {
+	empty := j.m.len() == 0
+	if !j.m.put(h, exp, func(at uint32) bool { return jtiNanos(at) > nowN }) {
 		return false
 	}
-	if len(j.m) == 0 || exp < j.earliest {
+	if empty || exp < j.earliest {
 		j.earliest = exp
 	}
-	j.m[h] = exp
-	j.peak = max(j.peak, len(j.m))
 	return true
 }
 
@@ -162,7 +162,7 @@ func (j *jtiSet) use(h uint64, exp uint32, nowN int64) bool {
 // grown by a quarter since the last sweep, or a minute has passed since
 // use last swept (see jtiSweepGrowth).
 func (j *jtiSet) sweepDue(nowN int64) bool {
-	switch n := len(j.m); {
+	switch n := j.m.len(); {
 	case n == 0 || jtiNanos(j.earliest) > nowN:
 		return false
 	case n < jtiSweepSmall || n >= j.swept+j.swept/jtiSweepGrowth:
@@ -173,19 +173,16 @@ func (j *jtiSet) sweepDue(nowN int64) bool {
 
 // purge drops the jtis that expired before cut (Unix ns).
 func (j *jtiSet) purge(cut int64) {
-	if len(j.m) > 0 && jtiNanos(j.earliest) < cut {
+	if j.m.len() > 0 && jtiNanos(j.earliest) < cut {
 		j.sweep(func(at uint32) bool { return jtiNanos(at) < cut })
 	}
 }
 
-// sweep drops the jtis gone says have expired (see sweep).
+// sweep drops the jtis gone says have expired (see sweepFlat).
 func (j *jtiSet) sweep(gone func(at uint32) bool) {
 	earliest := uint32(math.MaxUint32)
-	m, made := sweep(j.m, j.peak, gone, func(at uint32) { earliest = min(earliest, at) })
-	if made {
-		j.peak = len(m)
-	}
-	j.m, j.earliest, j.swept = m, earliest, len(m)
+	sweepFlat(&j.m, gone, func(at uint32) { earliest = min(earliest, at) })
+	j.earliest, j.swept = earliest, j.m.len()
 }
 
 // tomb is a retired request (Retire) packed into 64 bits, what a late
@@ -198,11 +195,13 @@ func (j *jtiSet) sweep(gone func(at uint32) bool) {
 //	bits 60-61  delivery mode, tombModeCode
 //	bits 62-63  redemptions, 0 to 3
 //
-// 16 bytes a map slot with its keyHash key, 24 to 37 a tombstone with the
-// map's slack, against 82 to 114 for a 16-byte digest key, a 16-byte
-// struct and a per-entry expiry heap (TestMemoryStoreBytesPerEntry); 38
-// against 110 as the OP retires and purges them
-// (TestMemoryStoreBytesPerEntrySteady). A
+// 16 bytes a slot with its keyHash key, 21 to 32 a tombstone as the
+// table fills (24 to 30 measured; 24 to 37 in a Go map, 82 to 114 for a
+// 16-byte digest key, a 16-byte struct and a per-entry expiry heap:
+// TestMemoryStoreBytesPerEntry); 32 against 38 in a Go map and 110
+// before that as the OP retires and purges them
+// (TestMemoryStoreBytesPerEntrySteady: a purge a minute drops a sixtieth,
+// so the table stays about half full, as its last growth left it). A
 // request with anything that does not fit (a fault's second redemption
 // and more, an unknown state or mode, a client with no index, an expiry
 // too far from the others held) stays whole instead (retireLocked
@@ -252,16 +251,23 @@ func tombFacts(client uint32, state AuthStatus, mode string, redemptions int) (u
 // tombSet is the tombstones of a MemoryStore: keyHash of the request id
 // -> tomb.
 type tombSet struct {
-	m map[uint64]tomb
+	m flatTable[uint64] // of tombs
 	// base is the Unix ns an expiry offset of 0 stands for; lo and hi
 	// are the earliest and latest expiry held (exact; valid when m is
 	// not empty).
 	base, lo, hi int64
-	// peak is the most entries m has held since it was made.
-	peak int
 }
 
-func newTombSet() tombSet { return tombSet{m: map[uint64]tomb{}} }
+func newTombSet() tombSet { return tombSet{} }
+
+// get returns h's tombstone.
+func (ts *tombSet) get(h uint64) (tomb, bool) {
+	t, ok := ts.m.get(h)
+	return tomb(t), ok
+}
+
+// set replaces h's tombstone, which is held.
+func (ts *tombSet) set(h uint64, t tomb) { ts.m.set(h, uint64(t)) }
 
 // expiry is t's expiry in Unix ns.
 func (ts *tombSet) expiry(t tomb) int64 { return int64(uint64(ts.base) + t.offset()) }
@@ -273,12 +279,11 @@ func (ts *tombSet) put(h uint64, exp int64, facts uint64) bool {
 	if !ts.fits(exp) && !ts.rebase(exp) {
 		return false
 	}
-	if len(ts.m) == 0 {
+	if ts.m.len() == 0 {
 		ts.lo, ts.hi = exp, exp
 	}
 	ts.lo, ts.hi = min(ts.lo, exp), max(ts.hi, exp)
-	ts.m[h] = tomb(uint64(exp) - uint64(ts.base) | facts)
-	ts.peak = max(ts.peak, len(ts.m))
+	ts.m.put(h, uint64(exp)-uint64(ts.base)|facts, nil)
 	return true
 }
 
@@ -294,7 +299,7 @@ func (ts *tombSet) fits(exp int64) bool {
 // another without a Purge: O(n) each, rare.
 func (ts *tombSet) rebase(exp int64) bool {
 	lo, hi := exp, exp
-	if len(ts.m) > 0 {
+	if ts.m.len() > 0 {
 		lo, hi = min(ts.lo, exp), max(ts.hi, exp)
 	}
 	span := uint64(hi) - uint64(lo)
@@ -306,62 +311,59 @@ func (ts *tombSet) rebase(exp int64) bool {
 	if lo >= math.MinInt64+int64(room) {
 		base = lo - int64(room)
 	}
-	for h, t := range ts.m {
-		off := uint64(ts.expiry(t)) - uint64(base)
-		ts.m[h] = tomb(uint64(t)&^(tombSpan-1) | off)
-	}
+	ts.m.rewrite(func(t uint64) uint64 {
+		off := uint64(ts.expiry(tomb(t))) - uint64(base)
+		return t&^(tombSpan-1) | off
+	})
 	ts.base = base
 	return true
 }
 
 // purge drops the tombstones that expired before cut (Unix ns): one pass
-// over all of them when one has, about 1.7 ms at 100,000 held and 6 ms
-// at 400,000 (TestMemoryStoreSweepTime), where a heap popped only those
+// over all of them when one has, about 1.3 ms at 100,000 held and 4.5
+// ms at 400,000 (TestMemoryStoreSweepTime), where a heap popped only those
 // going; the OP purges once a minute.
 func (ts *tombSet) purge(cut int64) {
-	if len(ts.m) > 0 && ts.lo < cut {
+	if ts.m.len() > 0 && ts.lo < cut {
 		ts.sweep(func(exp int64) bool { return exp < cut })
 	}
 }
 
 // dropEarliest drops the k tombstones expiring first (the cap,
-// retireLocked), ties broken by the map's order. It sorts the expiries
+// retireLocked), ties broken by the table's order. It sorts the expiries
 // held: O(n log n), once every n/8 retirements (about 0.1 s at 10^6).
 func (ts *tombSet) dropEarliest(k int) {
 	if k <= 0 {
 		return
 	}
-	exps := make([]int64, 0, len(ts.m))
-	for _, t := range ts.m {
-		exps = append(exps, ts.expiry(t))
-	}
+	exps := make([]int64, 0, ts.m.len())
+	ts.m.each(func(t uint64) { exps = append(exps, ts.expiry(tomb(t))) })
 	slices.Sort(exps)
 	last := exps[min(k, len(exps))-1]
 	first, _ := slices.BinarySearch(exps, last)
 	ties := k - first // of those expiring at last, how many go
 	ts.lo, ts.hi = math.MaxInt64, math.MinInt64
-	for h, t := range ts.m {
-		switch exp := ts.expiry(t); {
+	ts.m.deleteIf(func(t uint64) bool {
+		switch exp := ts.expiry(tomb(t)); {
 		case exp < last:
-			delete(ts.m, h)
+			return true
 		case exp == last && ties > 0:
 			ties--
-			delete(ts.m, h)
-		default:
-			ts.lo, ts.hi = min(ts.lo, exp), max(ts.hi, exp)
+			return true
 		}
-	}
+		return false
+	}, func(t uint64) {
+		exp := ts.expiry(tomb(t))
+		ts.lo, ts.hi = min(ts.lo, exp), max(ts.hi, exp)
+	})
 }
 
-// sweep drops the tombstones gone says have expired (see sweep).
+// sweep drops the tombstones gone says have expired (see sweepFlat).
 func (ts *tombSet) sweep(gone func(exp int64) bool) {
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	m, made := sweep(ts.m, ts.peak, func(t tomb) bool { return gone(ts.expiry(t)) }, func(t tomb) {
-		exp := ts.expiry(t)
+	sweepFlat(&ts.m, func(t uint64) bool { return gone(ts.expiry(tomb(t))) }, func(t uint64) {
+		exp := ts.expiry(tomb(t))
 		lo, hi = min(lo, exp), max(hi, exp)
 	})
-	if made {
-		ts.peak = len(m)
-	}
-	ts.m, ts.lo, ts.hi = m, lo, hi
+	ts.lo, ts.hi = lo, hi
 }

@@ -30,9 +30,9 @@ func TestMemoryStoreJTIReplayAcrossSweeps(t *testing.T) {
 	// sweeps fails unless do swept the set (it shrank).
 	sweeps := func(t *testing.T, s *MemoryStore, do func()) {
 		t.Helper()
-		before := len(s.jtis.m)
+		before := s.jtis.m.len()
 		do()
-		if after := len(s.jtis.m); after >= before {
+		if after := s.jtis.m.len(); after >= before {
 			t.Fatalf("no sweep: %d jtis held, %d before", after, before)
 		}
 	}
@@ -59,9 +59,9 @@ func TestMemoryStoreJTIReplayAcrossSweeps(t *testing.T) {
 		{"a minute on", func(t *testing.T, s *MemoryStore) {
 			swept600(t, s)
 			use(s, "a", 100, start.Add(3*time.Second), start.Add(2*time.Second))
-			before := len(s.jtis.m)
+			before := s.jtis.m.len()
 			use(s, "c", 1, start.Add(time.Minute), start.Add(4*time.Second))
-			if len(s.jtis.m) <= before {
+			if s.jtis.m.len() <= before {
 				t.Fatal("swept before a quarter more or a minute")
 			}
 			sweeps(t, s, func() { use(s, "d", 1, start.Add(2*time.Minute), start.Add(time.Minute+2*time.Second)) })
@@ -72,10 +72,10 @@ func TestMemoryStoreJTIReplayAcrossSweeps(t *testing.T) {
 		}},
 		{"rebuilt after a burst", func(t *testing.T, s *MemoryStore) {
 			use(s, "a", 20_000, start.Add(time.Second), start)
-			peak := s.jtis.peak
+			peak := s.jtis.m.capacity()
 			sweeps(t, s, func() { use(s, "b", 1, start.Add(2*time.Minute), start.Add(time.Minute)) })
-			if s.jtis.peak >= peak {
-				t.Fatalf("peak %d after the burst, %d before: not rebuilt", s.jtis.peak, peak)
+			if s.jtis.m.capacity() >= peak {
+				t.Fatalf("%d slots after the burst, %d before: not rebuilt", s.jtis.m.capacity(), peak)
 			}
 		}},
 	}
@@ -128,7 +128,7 @@ func TestMemoryStoreShrinksAfterABurst(t *testing.T) {
 					t.Fatal("refused")
 				}
 			}
-		}, func(s *MemoryStore) int { return len(s.jtis.m) }},
+		}, func(s *MemoryStore) int { return s.jtis.m.len() }},
 		{"tombstone", func(t *testing.T, s *MemoryStore) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -140,7 +140,7 @@ func TestMemoryStoreShrinksAfterABurst(t *testing.T) {
 			}
 		}, func(t *testing.T, s *MemoryStore) {
 			must(t, s.Purge(c, start.Add(2*time.Minute)))
-		}, func(s *MemoryStore) int { return len(s.tombs.m) }},
+		}, func(s *MemoryStore) int { return s.tombs.m.len() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,7 +207,7 @@ func TestMemoryStoreSweepTime(t *testing.T) {
 			}, func(s *MemoryStore) {
 				now := start.Add(time.Minute + time.Second)
 				s.UseJTI(c, "sweeps", now.Add(time.Minute), now)
-			}, func(s *MemoryStore) int { return len(s.jtis.m) })
+			}, func(s *MemoryStore) int { return s.jtis.m.len() })
 		}
 	}
 	for _, held := range []int{100_000, 400_000} {
@@ -223,7 +223,7 @@ func TestMemoryStoreSweepTime(t *testing.T) {
 				s.retireLocked(sizeTestID(i), AuthRequest{ClientID: "c", DeliveryMode: "poll", Status: StatusExpired, ExpiresAt: at})
 			}
 		}, func(s *MemoryStore) { must(t, s.Purge(c, start.Add(time.Minute))) },
-			func(s *MemoryStore) int { return len(s.tombs.m) })
+			func(s *MemoryStore) int { return s.tombs.m.len() })
 	}
 }
 
@@ -263,10 +263,10 @@ func TestMemoryStoreTombstonesAcrossSweeps(t *testing.T) {
 		}, 56},
 		{"rebuilt after a burst", func(s *MemoryStore) {
 			others(s, 5000)
-			peak := s.tombs.peak
+			peak := s.tombs.m.capacity()
 			must(t, s.Purge(c, start.Add(time.Hour)))
-			if s.tombs.peak >= peak {
-				t.Fatalf("peak %d after the purge, %d before: not rebuilt", s.tombs.peak, peak)
+			if s.tombs.m.capacity() >= peak {
+				t.Fatalf("%d slots after the purge, %d before: not rebuilt", s.tombs.m.capacity(), peak)
 			}
 		}, 3},
 		{"rebased: one 9 hours later", func(s *MemoryStore) {

@@ -109,12 +109,12 @@ func (s *MemoryStore) retireLocked(id string, r AuthRequest) bool {
 		return false
 	}
 	h := s.hash(id)
-	if _, taken := s.tombs.m[h]; taken || !s.tombs.put(h, unixNano(r.ExpiresAt), facts) {
+	if _, taken := s.tombs.get(h); taken || !s.tombs.put(h, unixNano(r.ExpiresAt), facts) {
 		return false
 	}
 	s.dropRequest(id)
-	if len(s.tombs.m) > s.maxTombs {
-		k := len(s.tombs.m) - (s.maxTombs - s.maxTombs/8)
+	if s.tombs.m.len() > s.maxTombs {
+		k := s.tombs.m.len() - (s.maxTombs - s.maxTombs/8)
 		s.tombs.dropEarliest(k)
 		s.dropped += k
 	}
@@ -126,7 +126,7 @@ func (s *MemoryStore) retireLocked(id string, r AuthRequest) bool {
 // kept. The caller holds s.mu.
 func (s *MemoryStore) updateTomb(id string, fn func(*AuthRequest) error) (AuthRequest, error) {
 	h := s.hash(id)
-	t, ok := s.tombs.m[h]
+	t, ok := s.tombs.get(h)
 	if !ok {
 		return AuthRequest{}, ErrNotFound
 	}
@@ -144,6 +144,6 @@ func (s *MemoryStore) updateTomb(id string, fn func(*AuthRequest) error) (AuthRe
 	if !ok {
 		return s.request(id, t), fmt.Errorf("refop: retired request %q: state %q, %d redemptions do not fit its tombstone", id, r.Status, r.Redemptions)
 	}
-	s.tombs.m[h] = tomb(t.offset() | next)
+	s.tombs.set(h, tomb(t.offset()|next))
 	return r, nil
 }
