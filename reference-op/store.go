@@ -228,9 +228,9 @@ func NewMemoryStore() *MemoryStore {
 		tombs:        newTombSet(),
 		maxTombs:     DefaultMaxTombstones,
 	}
-	// The token kinds, and the states and delivery modes a tombstone
-	// records, always have an index, however many other strings were
-	// shared before.
+	// The token kinds (below tokenKinds), and the states and delivery
+	// modes a stored request records, always have an index, however many
+	// other strings were shared before.
 	s.names, s.nameIdx = []string{""}, map[string]uint32{"": 0}
 	for _, v := range []string{string(KindAccess), string(KindRefresh),
 		string(StatusPending), string(StatusApproved), string(StatusDenied), string(StatusFailed), string(StatusRedeemed),
@@ -433,7 +433,7 @@ func (s *MemoryStore) Purge(_ context.Context, cutoff time.Time) error {
 	cut := unixNano(cutoff)
 	before := func(at int64) bool { return at < cut }
 	dropRequest := func(id string) {
-		if sr, ok := s.requests[id]; ok && s.whole(&sr).ExpiresAt.Before(cutoff) {
+		if sr, ok := s.requests[id]; ok && s.expiresAt(&sr).Before(cutoff) {
 			s.dropRequest(id)
 		}
 	}

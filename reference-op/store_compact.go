@@ -10,6 +10,7 @@ package refop
 
 import (
 	"hash/maphash"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -82,13 +83,17 @@ func sweep[K comparable, V any](m map[K]V, peak int, gone func(V) bool, kept fun
 		}
 	}
 	if peak > shrinkFloor && len(m) <= peak/2 {
-		out := make(map[K]V, len(m))
-		for k, v := range m {
-			out[k] = v
-		}
-		return out, true
+		return fitMap(m), true
 	}
 	return m, false
+}
+
+// fitMap is a copy of m sized to what it holds: a Go map never gives back
+// the memory of its peak.
+func fitMap[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	maps.Copy(out, m)
+	return out
 }
 
 // When UseJTI sweeps the jtis expired by its now, one pass over the

@@ -200,23 +200,19 @@ func (t *flatTable[V]) deleteIf(gone func(V) bool, kept func(V)) {
 	}
 }
 
-// rebuild remakes the table with size slots (at least flatMin, and
-// enough for what it holds at 3/4), keeping the entries keep says stay
-// and calling kept with each.
-func (t *flatTable[V]) rebuild(size int, keep func(V) bool) {
+// resize remakes the table with size slots (at least flatMin, and
+// enough for what it holds at 3/4), keeping everything.
+func (t *flatTable[V]) resize(size int) {
 	old, oldVals := t.keys, t.vals
 	t.keys, t.vals, t.n = make([]uint64, size), make([]V, size), 0
 	for i, k := range old {
-		if k != 0 && (keep == nil || keep(oldVals[i])) {
+		if k != 0 {
 			j, _ := t.find(k)
 			t.keys[j], t.vals[j] = k, oldVals[i]
 			t.n++
 		}
 	}
 }
-
-// resize remakes the table with size slots, keeping everything.
-func (t *flatTable[V]) resize(size int) { t.rebuild(size, nil) }
 
 // sweepFlat drops from t, in one pass, the entries gone (a pure
 // function) says have expired, calling kept with each one left. When

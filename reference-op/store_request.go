@@ -17,7 +17,6 @@ package refop
 
 import (
 	"container/heap"
-	"maps"
 	"math"
 	"strings"
 	"time"
@@ -139,6 +138,15 @@ func (s *MemoryStore) whole(sr *storedRequest) AuthRequest {
 	return r
 }
 
+// expiresAt is sr's expiry, read without building the whole request. The
+// caller holds s.mu.
+func (s *MemoryStore) expiresAt(sr *storedRequest) time.Time {
+	if sr.wide {
+		return s.wideRequests[sr.text].ExpiresAt
+	}
+	return fromUnixNano(sr.expiresAt)
+}
+
 // storedTimes sets r's times to sr's, as fill would, when r is what sr
 // was made from (storeRequest): the rest of r is as fill would make it.
 // The caller holds s.mu.
@@ -188,8 +196,7 @@ func (s *MemoryStore) shrinkRequests() {
 	if s.requestsPeak <= shrinkFloor || len(s.requests) > s.requestsPeak/2 {
 		return
 	}
-	m := make(map[string]storedRequest, len(s.requests))
-	maps.Copy(m, s.requests)
+	m := fitMap(s.requests)
 	s.requests, s.requestsPeak = m, len(m)
 	held := func(k string) bool { _, ok := s.requests[k]; return ok }
 	q := make(expiryQueue[string], 0, len(m))

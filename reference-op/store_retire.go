@@ -71,10 +71,10 @@ func (s *MemoryStore) Retire(_ context.Context, cutoff time.Time) error {
 		if !ok {
 			return // dropped
 		}
-		r := s.whole(&sr)
-		if !r.ExpiresAt.Before(cutoff) {
+		if !s.expiresAt(&sr).Before(cutoff) {
 			return // re-queued under a later expiry
 		}
+		r := s.whole(&sr)
 		if !s.retireLocked(id, r) {
 			s.retainedExp.push(id, unixNano(r.ExpiresAt))
 		}
