@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -243,8 +245,10 @@ func (d *Device) Close() {
 		return
 	}
 	d.closed = true
-	for rec := range d.index.timers {
-		d.stopTimerLocked(rec) // deleting while ranging is allowed
+	// Over a copy of the keys: stopping a timer forgets it, which may
+	// swap in a smaller map (takeTimer).
+	for _, rec := range slices.Collect(maps.Keys(d.index.timers)) {
+		d.stopTimerLocked(rec)
 	}
 	for k, w := range d.watches {
 		close(w.ch)
@@ -559,11 +563,10 @@ func (d *Device) receive(req Request, token string, iat time.Time) (Policy, erro
 	if req.ExpiresAt.IsZero() {
 		req.ExpiresAt = req.ReceivedAt.Add(DefaultRequestLifetime)
 	}
+	// The record derives ResponseStatus from the state and the policy.
 	req.State = StatePending
-	req.ResponseStatus = http.StatusCreated
 	if p.Outcome == ciba.OutcomeError {
 		req.State = StateFailed
-		req.ResponseStatus = p.errorStatus()
 	}
 	d.makeRoomLocked()
 	rec := d.index.newRecord(req, token, iat, req.ExpiresAt.Add(forgetAfter(req.ReceivedAt, iat)))
