@@ -157,8 +157,8 @@ type Store interface {
 // Expired requests are reduced to tombstones (Retire) of 8 bytes under a
 // 64-bit hash of their id, used jtis to such a hash and a 4-byte expiry,
 // and tokens to a compact form under a digest of their key
-// (storedToken): 16 to 24 bytes a jti held and 21 to 32 a tombstone,
-// depending on how full the table's last growth left it (25 and 32 at a
+// (storedToken): 16 to 19 bytes a jti held and 21 to 26 a tombstone,
+// depending on how full the table's last growth left it (22 and 25 at a
 // steady state, TestMemoryStoreBytesPerEntrySteady), and a token (a refresh token
 // lives a day) about 90 (TestMemoryStoreBytesPerEntry). Whole requests
 // are held compact too (storedRequest), about 240 bytes each with their

@@ -6,7 +6,7 @@ package refop
 // (flatTable, store_flat.go) from a 64-bit keyed hash of the key
 // (keyHash) to a fixed-size value, with no per-entry expiry queue: what
 // expired is swept by one pass over the table when due, and a table left
-// under 3/8 full is rebuilt to fit, so memory follows what is live.
+// under 1/2 full is rebuilt to fit, so memory follows what is live.
 
 import (
 	"hash/maphash"
@@ -123,10 +123,11 @@ const (
 
 // jtiSet is the used jtis of a MemoryStore: keyHash of the key -> its
 // expiry in whole seconds rounded up (jtiSeconds). 12 bytes a slot, 16 to
-// 24 a jti as the table fills (18 to 22 measured), against 24 to 37 in a
-// Go map and 42 to 57 for a 12-byte digest key and a per-entry expiry
-// heap (TestMemoryStoreBytesPerEntry); at a steady state 25 per live jti
-// against 46 to 48 in a Go map and 67 before that
+// 19 a jti as the table fills (17 to 20 measured; 16 to 24, 18 to 22
+// measured, when tables were made 1/2 full), against 24 to 37 in a Go
+// map and 42 to 57 for a 12-byte digest key and a per-entry expiry heap
+// (TestMemoryStoreBytesPerEntry); at a steady state 21.7 per live jti
+// (25.0 at 1/2 full) against 46 to 48 in a Go map and 67 before that
 // (TestMemoryStoreBytesPerEntrySteady: between sweeps the table holds up
 // to a quarter more than are live).
 //
@@ -200,13 +201,14 @@ func (j *jtiSet) sweep(gone func(at uint32) bool) {
 //	bits 60-61  delivery mode, tombModeCode
 //	bits 62-63  redemptions, 0 to 3
 //
-// 16 bytes a slot with its keyHash key, 21 to 32 a tombstone as the
-// table fills (24 to 30 measured; 24 to 37 in a Go map, 82 to 114 for a
-// 16-byte digest key, a 16-byte struct and a per-entry expiry heap:
-// TestMemoryStoreBytesPerEntry); 32 against 38 in a Go map and 110
-// before that as the OP retires and purges them
+// 16 bytes a slot with its keyHash key, 21 to 26 a tombstone as the
+// table fills (23 to 26 measured; 24 to 30 when tables were made 1/2
+// full, 24 to 37 in a Go map, 82 to 114 for a 16-byte digest key, a
+// 16-byte struct and a per-entry expiry heap:
+// TestMemoryStoreBytesPerEntry); 25.4 (31.9 at 1/2 full) against 38 in a
+// Go map and 110 before that as the OP retires and purges them
 // (TestMemoryStoreBytesPerEntrySteady: a purge a minute drops a sixtieth,
-// so the table stays about half full, as its last growth left it). A
+// so the table stays about as full as its last growth left it). A
 // request with anything that does not fit (a fault's second redemption
 // and more, an unknown state or mode, a client with no index, an expiry
 // too far from the others held) stays whole instead (retireLocked
