@@ -148,7 +148,8 @@ type Store interface {
 // tokens and assertions a long `serve` has seen.
 //
 // Requests and tokens are also capped by count (SetLimits): beyond the
-// cap the one expiring first is dropped, as a purge would later. Purge
+// cap the oldest request is dropped, and the eighth of the tokens issued
+// first, in one sweep (dropOldestTokens). Purge
 // alone bounds them by rate × lifetime, which for refresh tokens (a day)
 // and retained expired requests (an hour) is too much under sustained
 // load. Used jtis are never capped: dropping a live one would allow a
@@ -182,9 +183,9 @@ type MemoryStore struct {
 	// before; tokensPeak is the most tokens held since the map was made.
 	tokensLo   int64
 	tokensPeak int
-	// requestsAge and tokensAge list keys oldest first, for the caps.
+	// requestsAge lists request ids oldest first, for the cap (tokens
+	// need no such list: see dropOldestTokens).
 	requestsAge fifo[string]
-	tokensAge   fifo[digest]
 	dropped     int
 	// names and nameIdx are the shared strings (intern), by index.
 	names   []string
@@ -356,23 +357,18 @@ func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	defer s.mu.Unlock()
 	k := digestOf(t.Key)
 	st := s.storeToken(k, t)
-	_, ok := s.tokens[k]
 	if len(s.tokens) == 0 || st.expiresAt < s.tokensLo {
 		s.tokensLo = st.expiresAt
 	}
 	s.tokens[k] = st
 	s.tokensPeak = max(s.tokensPeak, len(s.tokens))
-	if !ok {
-		s.tokensAge.add(k, len(s.tokens), s.hasToken)
-	}
-	for len(s.tokens) > s.maxTokens {
-		s.dropToken(s.tokensAge.oldest(s.hasToken))
-		s.dropped++
+	if len(s.tokens) > s.maxTokens {
+		n := len(s.tokens) - (s.maxTokens - s.maxTokens/8)
+		s.dropOldestTokens(n)
+		s.dropped += n
 	}
 	return nil
 }
-
-func (s *MemoryStore) hasToken(k digest) bool { _, ok := s.tokens[k]; return ok }
 
 // GetToken implements Store.
 func (s *MemoryStore) GetToken(_ context.Context, key string) (Token, error) {
