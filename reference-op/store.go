@@ -138,8 +138,8 @@ type Store interface {
 // min-heap by expiry for requests, so Retire (on every backchannel
 // request) and Purge cost O(k log n) for the k of them they drop instead
 // of a scan of everything stored. Tokens, used jtis and tombstones, the
-// most numerous, have no per-entry queue: each kind is one map (tokens)
-// or flat hash table (jtis, tombstones: flatTable) swept in one pass by
+// most numerous, have no per-entry queue: each kind is one flat hash
+// table (flatTable; tokens under their digest) swept in one pass by
 // Purge (and UseJTI) when something in it is due, and rebuilt to its
 // size when a sweep leaves it well below its capacity, so memory follows
 // what is held, after a burst too.
@@ -175,14 +175,15 @@ type MemoryStore struct {
 	// requestsPeak is the most requests held since the map was made
 	// (shrinkRequests).
 	requestsPeak int
-	tokens       map[digest]storedToken
-	wideTokens   map[digest]Token // see storedToken
-	requestsExp  expiryQueue[string]
+	// tokens are the tokens by digest (tokenTable), wideTokens those
+	// kept whole besides (see storedToken).
+	tokens      flatTable[tokenSlot]
+	wideTokens  map[digest]Token
+	requestsExp expiryQueue[string]
 	// tokensLo is at most the earliest expiry of a token held (exact
 	// after a sweep): Purge sweeps the tokens when it is due, not
-	// before; tokensPeak is the most tokens held since the map was made.
-	tokensLo   int64
-	tokensPeak int
+	// before.
+	tokensLo int64
 	// requestsAge lists request ids oldest first, for the cap (tokens
 	// need no such list: see dropOldestTokens).
 	requestsAge fifo[string]
@@ -222,7 +223,6 @@ func NewMemoryStore() *MemoryStore {
 		maxTokens:    DefaultMaxStoredTokens,
 		requests:     map[string]storedRequest{},
 		wideRequests: map[string]AuthRequest{},
-		tokens:       map[digest]storedToken{},
 		wideTokens:   map[digest]Token{},
 		seed:         maphash.MakeSeed(),
 		jtis:         newJTISet(),
@@ -280,7 +280,7 @@ func (s *MemoryStore) Counts() StoreCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return StoreCounts{
-		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: s.jtis.m.len(),
+		Requests: len(s.requests), Tokens: s.tokens.len(), JTIs: s.jtis.m.len(),
 		Queued:     len(s.requestsExp) + len(s.retainedExp),
 		Dropped:    s.dropped,
 		Tombstones: s.tombs.m.len(),
@@ -356,14 +356,17 @@ func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := digestOf(t.Key)
+	hi, lo := digestHalves(k)
+	if v, ok := s.tokens.get(hi); ok && v.lo != lo {
+		return errTokenKeyTaken
+	}
 	st := s.storeToken(k, t)
-	if len(s.tokens) == 0 || st.expiresAt < s.tokensLo {
+	if s.tokens.len() == 0 || st.expiresAt < s.tokensLo {
 		s.tokensLo = st.expiresAt
 	}
-	s.tokens[k] = st
-	s.tokensPeak = max(s.tokensPeak, len(s.tokens))
-	if len(s.tokens) > s.maxTokens {
-		n := len(s.tokens) - (s.maxTokens - s.maxTokens/8)
+	s.tokens.put(hi, tokenSlot{lo: lo, st: st}, nil)
+	if s.tokens.len() > s.maxTokens {
+		n := s.tokens.len() - (s.maxTokens - s.maxTokens/8)
 		s.dropOldestTokens(n)
 		s.dropped += n
 	}
@@ -375,7 +378,7 @@ func (s *MemoryStore) GetToken(_ context.Context, key string) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := digestOf(key)
-	st, ok := s.tokens[k]
+	st, ok := s.getToken(k)
 	if !ok {
 		return Token{}, ErrNotFound
 	}
@@ -387,12 +390,13 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := digestOf(key)
-	st, ok := s.tokens[k]
+	st, ok := s.getToken(k)
 	if !ok {
 		return ErrNotFound
 	}
 	st.flags |= tokenRevoked
-	s.tokens[k] = st
+	hi, lo := digestHalves(k)
+	s.tokens.set(hi, tokenSlot{lo: lo, st: st})
 	return nil
 }
 
@@ -460,22 +464,19 @@ func (s *MemoryStore) own(r AuthRequest) AuthRequest {
 }
 
 // purgeTokens drops the tokens that expired before cut (Unix ns), in one
-// pass over them when one has (sweep): no per-entry expiry queue, and the
-// map is rebuilt to its size when that leaves it at half its peak. The
-// caller holds s.mu.
+// pass over them when one has (sweepFlat): no per-entry expiry queue,
+// and the table is rebuilt to fit when that leaves it under half full.
+// The caller holds s.mu.
 func (s *MemoryStore) purgeTokens(cut int64) {
-	if len(s.tokens) == 0 || s.tokensLo >= cut {
+	if s.tokens.len() == 0 || s.tokensLo >= cut {
 		return
 	}
 	lo := int64(math.MaxInt64)
-	m, made := sweep(s.tokens, s.tokensPeak, func(t storedToken) bool { return t.expiresAt < cut },
-		func(t storedToken) { lo = min(lo, t.expiresAt) })
-	if made {
-		s.tokensPeak = len(m)
-	}
-	s.tokens, s.tokensLo = m, lo
+	sweepFlat(&s.tokens, func(v tokenSlot) bool { return v.st.expiresAt < cut },
+		func(v tokenSlot) { lo = min(lo, v.st.expiresAt) })
+	s.tokensLo = lo
 	for k := range s.wideTokens {
-		if _, ok := s.tokens[k]; !ok {
+		if _, ok := s.getToken(k); !ok {
 			delete(s.wideTokens, k)
 		}
 	}

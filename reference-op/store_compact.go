@@ -36,57 +36,9 @@ func keyHash(seed maphash.Seed, key string) uint64 { return maphash.String(seed,
 // it empties; it is a group or two.
 const shrinkFloor = 64
 
-// sweepSample is how many entries sweep (and sweepFlat) looks at first,
-// to guess what share of the map or table is going.
+// sweepSample is how many entries sweepFlat looks at first, to guess
+// what share of the table is going.
 const sweepSample = 64
-
-// sweep drops from m, in one pass, the entries gone (a pure function)
-// says have expired, calling kept with each one left, and returns the map
-// to keep: m itself or, when what is left is half of peak or less, a
-// copy sized to it (made true; a map keeps the capacity of its peak, so
-// this is how memory is given back after a burst). A first look at
-// sweepSample entries guesses which: when most are going, the ones left
-// are copied and nothing is deleted one by one from a map about to be
-// dropped (at 25,000 held, about 0.2 ms instead of 1 ms:
-// TestMemoryStoreSweepTime). The guess only chooses the faster way;
-// either gives the same entries.
-func sweep[K comparable, V any](m map[K]V, peak int, gone func(V) bool, kept func(V)) (_ map[K]V, made bool) {
-	seen, going := 0, 0
-	for _, v := range m {
-		if seen == sweepSample {
-			break
-		}
-		seen++
-		if gone(v) {
-			going++
-		}
-	}
-	left := len(m)
-	if seen > 0 {
-		left = len(m) * (seen - going) / seen
-	}
-	if peak > shrinkFloor && left <= peak/2 {
-		out := make(map[K]V, left)
-		for k, v := range m {
-			if !gone(v) {
-				out[k] = v
-				kept(v)
-			}
-		}
-		return out, true
-	}
-	for k, v := range m {
-		if gone(v) {
-			delete(m, k)
-		} else {
-			kept(v)
-		}
-	}
-	if peak > shrinkFloor && len(m) <= peak/2 {
-		return fitMap(m), true
-	}
-	return m, false
-}
 
 // fitMap is a copy of m sized to what it holds: a Go map never gives back
 // the memory of its peak.

@@ -3,10 +3,12 @@ package refop
 import "math/bits"
 
 // flatTable is a hash table from keyHash keys to a fixed-size value, the
-// container of a MemoryStore's used jtis and tombstones: open addressing
-// with linear probing over two parallel slices, keys and values, so a
-// slot is 12 bytes (uint32 values) or 16 (uint64) with no padding and no
-// per-entry allocation. The keys are already keyed 64-bit hashes, so a
+// container of a MemoryStore's used jtis, tombstones and tokens: open
+// addressing with linear probing over two parallel slices, keys and
+// values, so a slot is 12 bytes (uint32 values), 16 (uint64) or 48 (a
+// token: tokenSlot under half its digest) with no padding and no
+// per-entry allocation. The keys are already keyed 64-bit hashes (or
+// halves of SHA-256 digests), so a
 // key's home slot is taken from it directly (its high bits scaled to the
 // capacity, which need not be a power of two).
 //
@@ -28,7 +30,7 @@ import "math/bits"
 // table reaches before it grows, 8.5, is unchanged. Growth from 3/4 to
 // 5/8 rehashes the table every fifth more entries it holds (every half
 // more before): amortised O(1), about 5 rehashed entries a put.
-type flatTable[V uint32 | uint64] struct {
+type flatTable[V any] struct {
 	keys []uint64
 	vals []V
 	n    int
@@ -236,7 +238,7 @@ func (t *flatTable[V]) resize(size int) {
 // since a wrong one allocates a table of the same size: from 64
 // entries, a sweep at a steady state that drops a fifth of a table 5/8
 // full would often be guessed under 1/2.
-func sweepFlat[V uint32 | uint64](t *flatTable[V], gone func(V) bool, kept func(V)) (rebuilt bool) {
+func sweepFlat[V any](t *flatTable[V], gone func(V) bool, kept func(V)) (rebuilt bool) {
 	shrinks := func(n int) bool { return len(t.keys) > flatShrinkFloor && 2*n < len(t.keys) }
 	surelyShrinks := func(n int) bool { return len(t.keys) > flatShrinkFloor && 8*n < 3*len(t.keys) }
 	seen, going := 0, 0
