@@ -26,6 +26,14 @@ type Config struct {
 	// tokens); each has a kid and an Algorithm of PS256 or ES256. The first
 	// one signs unless a client's alg asks for another.
 	SigningKeys []jose.JSONWebKey
+	// ChannelKeyID is the kid of the signing key that signs device
+	// channel tokens; empty means the first. Only the authentication
+	// device and the OP itself (on the device's callback) read a channel
+	// token, and the device holds each one until its user decides: an
+	// ES256 key, where the device verifies ES256, makes it 64 bytes of
+	// signature where PS256 makes 256, for a fraction of the signing
+	// cost of one per backchannel request.
+	ChannelKeyID string
 	// ClientCAs verifies tls_client_auth certificates.
 	ClientCAs *x509.CertPool
 	Clients   []Client

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net"
@@ -54,6 +55,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"RSA key RS256", func(c *refop.Config) {
 			c.SigningKeys = []jose.JSONWebKey{{Key: rsaKey(), KeyID: "r", Algorithm: "RS256"}}
 		}, "PS256"},
+		{"channel key named", func(c *refop.Config) { c.ChannelKeyID = "k1" }, ""},
+		{"channel key not a signing key", func(c *refop.Config) { c.ChannelKeyID = "k2" }, "channel key"},
 		{"duplicate client", func(c *refop.Config) { c.Clients = append(c.Clients, c.Clients[0]) }, "duplicate"},
 		{"client without id", func(c *refop.Config) { c.Clients[0].ID = "" }, "id is required"},
 		{"public client", func(c *refop.Config) { c.Clients[0].AuthMethod = ciba.AuthNone }, "FAPI-CIBA 5.2.2-1"},
@@ -136,6 +139,47 @@ func TestPS256(t *testing.T) {
 		t.Errorf("id token header %v", hdr)
 	}
 	h.verifyWithJWKS(tok.str("id_token"))
+}
+
+// TestChannelKey: the channel token to the device is signed with the key
+// Config.ChannelKeyID names (the first signing key when it names none),
+// and the OP takes it back on the callback either way; ID tokens stay
+// with the first key.
+func TestChannelKey(t *testing.T) {
+	keys := func(t *testing.T) []jose.JSONWebKey {
+		return []jose.JSONWebKey{
+			{Key: rsaKey(), KeyID: "op-ps256", Algorithm: "PS256", Use: "sig"},
+			{Key: ecKey(t), KeyID: "op-es256", Algorithm: "ES256", Use: "sig"},
+		}
+	}
+	for _, tt := range []struct {
+		name, channelKey string
+		wantAlg, wantKid string
+		wantSigBytes     int
+	}{
+		{"first key", "", "PS256", "op-ps256", 256},
+		{"ES256 key named", "op-es256", "ES256", "op-es256", 64},
+		{"PS256 key named", "op-ps256", "PS256", "op-ps256", 256},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *refop.Config) { c.SigningKeys, c.ChannelKeyID = keys(t), tt.channelKey })
+			id := h.start(cPoll, nil)
+			token := h.device.await(t, id).token
+			hdr, _ := decodeJWT(t, token)
+			if hdr["alg"] != tt.wantAlg || hdr["kid"] != tt.wantKid || hdr["typ"] != "ciba-channel+jwt" {
+				t.Errorf("channel token header %v, want alg %s, kid %s", hdr, tt.wantAlg, tt.wantKid)
+			}
+			if sig, err := base64.RawURLEncoding.DecodeString(token[strings.LastIndexByte(token, '.')+1:]); err != nil || len(sig) != tt.wantSigBytes {
+				t.Errorf("channel token signature of %d bytes (%v), want %d", len(sig), err, tt.wantSigBytes)
+			}
+			h.verifyWithJWKS(token)
+			h.approve(id)
+			tok := h.poll(cPoll, id)
+			if hdr, _ := decodeJWT(t, tok.str("id_token")); hdr["kid"] != "op-ps256" {
+				t.Errorf("id token header %v, want the first key's kid", hdr)
+			}
+		})
+	}
 }
 
 // TestPushMode (PushAllowed, plain CIBA only): tokens and errors are

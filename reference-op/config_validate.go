@@ -124,6 +124,19 @@ func validateSigningKeys(keys []jose.JSONWebKey) (jose.JSONWebKey, jose.JSONWebK
 	return keys[0], set, nil
 }
 
+// channelKey is the signing key named kid (Config.ChannelKeyID), the
+// first when kid is empty; keys are valid (validateSigningKeys).
+func channelKey(keys []jose.JSONWebKey, kid string) (jose.JSONWebKey, error) {
+	if kid == "" {
+		return keys[0], nil
+	}
+	i := slices.IndexFunc(keys, func(k jose.JSONWebKey) bool { return k.KeyID == kid })
+	if i < 0 {
+		return jose.JSONWebKey{}, fmt.Errorf("channel key %q: not among the signing keys", kid)
+	}
+	return keys[i], nil
+}
+
 // validateClients checks each registered client and indexes them by id.
 func validateClients(cfg Config) (map[string]*Client, error) {
 	clients := map[string]*Client{}

@@ -19,9 +19,10 @@ import (
 // contract); the device answers at PathDeviceCallback with the same token.
 
 // channelToken is the bearer token of one device interaction: a JWT the
-// OP signs with iss=aud=issuer, jti=auth_req_id, azp=client_id, sub.
+// OP signs (with Config.ChannelKeyID's key) with iss=aud=issuer,
+// jti=auth_req_id, azp=client_id, sub.
 func (op *OP) channelToken(ar AuthRequest) (string, error) {
-	return op.sign(map[string]any{
+	return op.signWith(op.channelSigner, map[string]any{
 		"iss": op.Issuer(),
 		"aud": op.Issuer(),
 		"jti": ar.ID,

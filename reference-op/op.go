@@ -107,7 +107,9 @@ type OP struct {
 	// redirects unless the follow-notification-redirect fault is on.
 	outbound *http.Client
 	signer   jose.JSONWebKey
-	publics  jose.JSONWebKeySet
+	// channelSigner signs device channel tokens (Config.ChannelKeyID).
+	channelSigner jose.JSONWebKey
+	publics       jose.JSONWebKeySet
 
 	randMu sync.Mutex // io.Reader implementations need not be concurrency-safe
 
@@ -144,6 +146,10 @@ func New(cfg Config) (*OP, error) {
 	if err != nil {
 		return nil, err
 	}
+	channelSigner, err := channelKey(cfg.SigningKeys, cfg.ChannelKeyID)
+	if err != nil {
+		return nil, err
+	}
 	if allow.on(AllowIDTokenES256Only) && !slices.ContainsFunc(cfg.SigningKeys, func(k jose.JSONWebKey) bool { return k.Algorithm == ciba.AlgES256 }) {
 		return nil, fmt.Errorf("allowance %s needs an ES256 signing key", AllowIDTokenES256Only)
 	}
@@ -168,20 +174,21 @@ func New(cfg Config) (*OP, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	return &OP{
-		cfg:      cfg,
-		hooks:    hooks,
-		clients:  clients,
-		users:    cfg.Users,
-		store:    cfg.Store,
-		clock:    cfg.Clock,
-		log:      cfg.Logger,
-		outbound: &outbound,
-		signer:   signer,
-		publics:  publics,
-		bgCtx:    ctx,
-		bgCancel: cancel,
-		bgTimers: map[*timerSlot]struct{}{},
-		chains:   newChainCache(),
+		cfg:           cfg,
+		hooks:         hooks,
+		clients:       clients,
+		users:         cfg.Users,
+		store:         cfg.Store,
+		clock:         cfg.Clock,
+		log:           cfg.Logger,
+		outbound:      &outbound,
+		signer:        signer,
+		publics:       publics,
+		channelSigner: channelSigner,
+		bgCtx:         ctx,
+		bgCancel:      cancel,
+		bgTimers:      map[*timerSlot]struct{}{},
+		chains:        newChainCache(),
 	}, nil
 }
 

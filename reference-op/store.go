@@ -138,8 +138,8 @@ type Store interface {
 // min-heap by expiry for requests, so Retire (on every backchannel
 // request) and Purge cost O(k log n) for the k of them they drop instead
 // of a scan of everything stored. Tokens, used jtis and tombstones, the
-// most numerous, have no per-entry queue: each kind is one map (tokens)
-// or flat hash table (jtis, tombstones: flatTable) swept in one pass by
+// most numerous, have no per-entry queue: each kind is one flat hash
+// table (flatTable; tokens under their digest) swept in one pass by
 // Purge (and UseJTI) when something in it is due, and rebuilt to its
 // size when a sweep leaves it well below its capacity, so memory follows
 // what is held, after a burst too.
@@ -148,7 +148,8 @@ type Store interface {
 // tokens and assertions a long `serve` has seen.
 //
 // Requests and tokens are also capped by count (SetLimits): beyond the
-// cap the one expiring first is dropped, as a purge would later. Purge
+// cap the oldest request is dropped, and the eighth of the tokens issued
+// first, in one sweep (dropOldestTokens). Purge
 // alone bounds them by rate × lifetime, which for refresh tokens (a day)
 // and retained expired requests (an hour) is too much under sustained
 // load. Used jtis are never capped: dropping a live one would allow a
@@ -157,8 +158,8 @@ type Store interface {
 // Expired requests are reduced to tombstones (Retire) of 8 bytes under a
 // 64-bit hash of their id, used jtis to such a hash and a 4-byte expiry,
 // and tokens to a compact form under a digest of their key
-// (storedToken): 16 to 24 bytes a jti held and 21 to 32 a tombstone,
-// depending on how full the table's last growth left it (25 and 32 at a
+// (storedToken): 16 to 19 bytes a jti held and 21 to 26 a tombstone,
+// depending on how full the table's last growth left it (22 and 25 at a
 // steady state, TestMemoryStoreBytesPerEntrySteady), and a token (a refresh token
 // lives a day) about 90 (TestMemoryStoreBytesPerEntry). Whole requests
 // are held compact too (storedRequest), about 240 bytes each with their
@@ -174,17 +175,18 @@ type MemoryStore struct {
 	// requestsPeak is the most requests held since the map was made
 	// (shrinkRequests).
 	requestsPeak int
-	tokens       map[digest]storedToken
-	wideTokens   map[digest]Token // see storedToken
-	requestsExp  expiryQueue[string]
+	// tokens are the tokens by digest (tokenTable), wideTokens those
+	// kept whole besides (see storedToken).
+	tokens      flatTable[tokenSlot]
+	wideTokens  map[digest]Token
+	requestsExp expiryQueue[string]
 	// tokensLo is at most the earliest expiry of a token held (exact
 	// after a sweep): Purge sweeps the tokens when it is due, not
-	// before; tokensPeak is the most tokens held since the map was made.
-	tokensLo   int64
-	tokensPeak int
-	// requestsAge and tokensAge list keys oldest first, for the caps.
+	// before.
+	tokensLo int64
+	// requestsAge lists request ids oldest first, for the cap (tokens
+	// need no such list: see dropOldestTokens).
 	requestsAge fifo[string]
-	tokensAge   fifo[digest]
 	dropped     int
 	// names and nameIdx are the shared strings (intern), by index.
 	names   []string
@@ -221,7 +223,6 @@ func NewMemoryStore() *MemoryStore {
 		maxTokens:    DefaultMaxStoredTokens,
 		requests:     map[string]storedRequest{},
 		wideRequests: map[string]AuthRequest{},
-		tokens:       map[digest]storedToken{},
 		wideTokens:   map[digest]Token{},
 		seed:         maphash.MakeSeed(),
 		jtis:         newJTISet(),
@@ -279,7 +280,7 @@ func (s *MemoryStore) Counts() StoreCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return StoreCounts{
-		Requests: len(s.requests), Tokens: len(s.tokens), JTIs: s.jtis.m.len(),
+		Requests: len(s.requests), Tokens: s.tokens.len(), JTIs: s.jtis.m.len(),
 		Queued:     len(s.requestsExp) + len(s.retainedExp),
 		Dropped:    s.dropped,
 		Tombstones: s.tombs.m.len(),
@@ -355,31 +356,29 @@ func (s *MemoryStore) PutToken(_ context.Context, t Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := digestOf(t.Key)
+	hi, lo := digestHalves(k)
+	if v, ok := s.tokens.get(hi); ok && v.lo != lo {
+		return errTokenKeyTaken
+	}
 	st := s.storeToken(k, t)
-	_, ok := s.tokens[k]
-	if len(s.tokens) == 0 || st.expiresAt < s.tokensLo {
+	if s.tokens.len() == 0 || st.expiresAt < s.tokensLo {
 		s.tokensLo = st.expiresAt
 	}
-	s.tokens[k] = st
-	s.tokensPeak = max(s.tokensPeak, len(s.tokens))
-	if !ok {
-		s.tokensAge.add(k, len(s.tokens), s.hasToken)
-	}
-	for len(s.tokens) > s.maxTokens {
-		s.dropToken(s.tokensAge.oldest(s.hasToken))
-		s.dropped++
+	s.tokens.put(hi, tokenSlot{lo: lo, st: st}, nil)
+	if s.tokens.len() > s.maxTokens {
+		n := s.tokens.len() - (s.maxTokens - s.maxTokens/8)
+		s.dropOldestTokens(n)
+		s.dropped += n
 	}
 	return nil
 }
-
-func (s *MemoryStore) hasToken(k digest) bool { _, ok := s.tokens[k]; return ok }
 
 // GetToken implements Store.
 func (s *MemoryStore) GetToken(_ context.Context, key string) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := digestOf(key)
-	st, ok := s.tokens[k]
+	st, ok := s.getToken(k)
 	if !ok {
 		return Token{}, ErrNotFound
 	}
@@ -391,12 +390,13 @@ func (s *MemoryStore) RevokeToken(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := digestOf(key)
-	st, ok := s.tokens[k]
+	st, ok := s.getToken(k)
 	if !ok {
 		return ErrNotFound
 	}
 	st.flags |= tokenRevoked
-	s.tokens[k] = st
+	hi, lo := digestHalves(k)
+	s.tokens.set(hi, tokenSlot{lo: lo, st: st})
 	return nil
 }
 
@@ -464,22 +464,19 @@ func (s *MemoryStore) own(r AuthRequest) AuthRequest {
 }
 
 // purgeTokens drops the tokens that expired before cut (Unix ns), in one
-// pass over them when one has (sweep): no per-entry expiry queue, and the
-// map is rebuilt to its size when that leaves it at half its peak. The
-// caller holds s.mu.
+// pass over them when one has (sweepFlat): no per-entry expiry queue,
+// and the table is rebuilt to fit when that leaves it under half full.
+// The caller holds s.mu.
 func (s *MemoryStore) purgeTokens(cut int64) {
-	if len(s.tokens) == 0 || s.tokensLo >= cut {
+	if s.tokens.len() == 0 || s.tokensLo >= cut {
 		return
 	}
 	lo := int64(math.MaxInt64)
-	m, made := sweep(s.tokens, s.tokensPeak, func(t storedToken) bool { return t.expiresAt < cut },
-		func(t storedToken) { lo = min(lo, t.expiresAt) })
-	if made {
-		s.tokensPeak = len(m)
-	}
-	s.tokens, s.tokensLo = m, lo
+	sweepFlat(&s.tokens, func(v tokenSlot) bool { return v.st.expiresAt < cut },
+		func(v tokenSlot) { lo = min(lo, v.st.expiresAt) })
+	s.tokensLo = lo
 	for k := range s.wideTokens {
-		if _, ok := s.tokens[k]; !ok {
+		if _, ok := s.getToken(k); !ok {
 			delete(s.wideTokens, k)
 		}
 	}

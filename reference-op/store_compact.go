@@ -6,7 +6,7 @@ package refop
 // (flatTable, store_flat.go) from a 64-bit keyed hash of the key
 // (keyHash) to a fixed-size value, with no per-entry expiry queue: what
 // expired is swept by one pass over the table when due, and a table left
-// under 3/8 full is rebuilt to fit, so memory follows what is live.
+// under 1/2 full is rebuilt to fit, so memory follows what is live.
 
 import (
 	"hash/maphash"
@@ -36,57 +36,9 @@ func keyHash(seed maphash.Seed, key string) uint64 { return maphash.String(seed,
 // it empties; it is a group or two.
 const shrinkFloor = 64
 
-// sweepSample is how many entries sweep (and sweepFlat) looks at first,
-// to guess what share of the map or table is going.
+// sweepSample is how many entries sweepFlat looks at first, to guess
+// what share of the table is going.
 const sweepSample = 64
-
-// sweep drops from m, in one pass, the entries gone (a pure function)
-// says have expired, calling kept with each one left, and returns the map
-// to keep: m itself or, when what is left is half of peak or less, a
-// copy sized to it (made true; a map keeps the capacity of its peak, so
-// this is how memory is given back after a burst). A first look at
-// sweepSample entries guesses which: when most are going, the ones left
-// are copied and nothing is deleted one by one from a map about to be
-// dropped (at 25,000 held, about 0.2 ms instead of 1 ms:
-// TestMemoryStoreSweepTime). The guess only chooses the faster way;
-// either gives the same entries.
-func sweep[K comparable, V any](m map[K]V, peak int, gone func(V) bool, kept func(V)) (_ map[K]V, made bool) {
-	seen, going := 0, 0
-	for _, v := range m {
-		if seen == sweepSample {
-			break
-		}
-		seen++
-		if gone(v) {
-			going++
-		}
-	}
-	left := len(m)
-	if seen > 0 {
-		left = len(m) * (seen - going) / seen
-	}
-	if peak > shrinkFloor && left <= peak/2 {
-		out := make(map[K]V, left)
-		for k, v := range m {
-			if !gone(v) {
-				out[k] = v
-				kept(v)
-			}
-		}
-		return out, true
-	}
-	for k, v := range m {
-		if gone(v) {
-			delete(m, k)
-		} else {
-			kept(v)
-		}
-	}
-	if peak > shrinkFloor && len(m) <= peak/2 {
-		return fitMap(m), true
-	}
-	return m, false
-}
 
 // fitMap is a copy of m sized to what it holds: a Go map never gives back
 // the memory of its peak.
@@ -123,10 +75,11 @@ const (
 
 // jtiSet is the used jtis of a MemoryStore: keyHash of the key -> its
 // expiry in whole seconds rounded up (jtiSeconds). 12 bytes a slot, 16 to
-// 24 a jti as the table fills (18 to 22 measured), against 24 to 37 in a
-// Go map and 42 to 57 for a 12-byte digest key and a per-entry expiry
-// heap (TestMemoryStoreBytesPerEntry); at a steady state 25 per live jti
-// against 46 to 48 in a Go map and 67 before that
+// 19 a jti as the table fills (17 to 20 measured; 16 to 24, 18 to 22
+// measured, when tables were made 1/2 full), against 24 to 37 in a Go
+// map and 42 to 57 for a 12-byte digest key and a per-entry expiry heap
+// (TestMemoryStoreBytesPerEntry); at a steady state 21.7 per live jti
+// (25.0 at 1/2 full) against 46 to 48 in a Go map and 67 before that
 // (TestMemoryStoreBytesPerEntrySteady: between sweeps the table holds up
 // to a quarter more than are live).
 //
@@ -200,13 +153,14 @@ func (j *jtiSet) sweep(gone func(at uint32) bool) {
 //	bits 60-61  delivery mode, tombModeCode
 //	bits 62-63  redemptions, 0 to 3
 //
-// 16 bytes a slot with its keyHash key, 21 to 32 a tombstone as the
-// table fills (24 to 30 measured; 24 to 37 in a Go map, 82 to 114 for a
-// 16-byte digest key, a 16-byte struct and a per-entry expiry heap:
-// TestMemoryStoreBytesPerEntry); 32 against 38 in a Go map and 110
-// before that as the OP retires and purges them
+// 16 bytes a slot with its keyHash key, 21 to 26 a tombstone as the
+// table fills (23 to 26 measured; 24 to 30 when tables were made 1/2
+// full, 24 to 37 in a Go map, 82 to 114 for a 16-byte digest key, a
+// 16-byte struct and a per-entry expiry heap:
+// TestMemoryStoreBytesPerEntry); 25.4 (31.9 at 1/2 full) against 38 in a
+// Go map and 110 before that as the OP retires and purges them
 // (TestMemoryStoreBytesPerEntrySteady: a purge a minute drops a sixtieth,
-// so the table stays about half full, as its last growth left it). A
+// so the table stays about as full as its last growth left it). A
 // request with anything that does not fit (a fault's second redemption
 // and more, an unknown state or mode, a client with no index, an expiry
 // too far from the others held) stays whole instead (retireLocked

@@ -7,6 +7,8 @@ package refop
 import (
 	"container/heap"
 	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -101,10 +103,12 @@ var (
 // its key: its strings as 16-bit indexes of s.names (intern; fewer than
 // maxInterned), its expiry and auth time in Unix ns, its issue time as
 // whole milliseconds before its expiry (the OP's token lifetimes are
-// whole seconds). 32 bytes; about 90 with its map slot and age-list
-// entry, against 142 with 32-bit indexes, three int64 times and an
-// expiry heap, and 250 when it held its strings
-// (TestMemoryStoreBytesPerEntry). Refresh tokens live a day, so a busy
+// whole seconds). 32 bytes; 68 with its table slot (tokenSlot) at 4,000
+// and at 100,000 held, against 115 and 73 in a Go map (whose bytes per
+// entry follow how full its last growth left it), 135 and 92 with an
+// age-list entry besides (see dropOldestTokens), 142 at 100,000 with
+// 32-bit indexes, three int64 times and an expiry heap, and 250 when it
+// held its strings (TestMemoryStoreBytesPerEntry). Refresh tokens live a day, so a busy
 // serve holds hundreds of thousands. A token with a string that has no
 // index (the shared strings are full), a kind beyond the first
 // tokenKinds, or an issue time not a whole number of milliseconds (under
@@ -189,9 +193,97 @@ func (s *MemoryStore) token(key string, k digest, st storedToken) Token {
 	return t
 }
 
+// issuedAt is the issue time (Unix ns) of st, which is not wide (a wide
+// token's is in s.wideTokens); the minimum for a zero IssuedAt.
+func (st storedToken) issuedAt() int64 {
+	if st.issuedBefore == tokenIssuedZero {
+		return math.MinInt64
+	}
+	return st.expiresAt - int64(st.issuedBefore)*int64(time.Millisecond)
+}
+
+// tokenSlot is a token as its table (MemoryStore.tokens) holds it: the
+// table's key is the first half of the token's digest (digestHalves), lo the
+// second. 40 bytes, 48 a slot with the key: 64 to 77 a token as the
+// table fills (68 measured at 4,000 and 100,000), where a Go map of
+// 48-byte entries (the digest and the token) took 55 to 110 as its
+// groups filled and split (73 and 115 measured,
+// TestMemoryStoreBytesPerEntry).
+type tokenSlot struct {
+	lo uint64
+	st storedToken
+}
+
+// digestHalves splits a token's digest into the table's key and the rest.
+func digestHalves(k digest) (hi, lo uint64) {
+	return binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(k[8:])
+}
+
+// errTokenKeyTaken refuses to store a token whose digest's first half
+// (the token table's key, flatKey's 0 held as 1 included) is another
+// stored token's: with n tokens held, a fresh one meets that with
+// probability n/2^64 (2x10^-14 at the default cap), like keyHash's
+// collisions, which also only ever cost a refusal.
+var errTokenKeyTaken = errors.New("refop: the token's digest collides with a stored token's")
+
+// getToken returns the token stored under k. The caller holds s.mu.
+func (s *MemoryStore) getToken(k digest) (storedToken, bool) {
+	hi, lo := digestHalves(k)
+	v, ok := s.tokens.get(hi)
+	if !ok || v.lo != lo {
+		return storedToken{}, false
+	}
+	return v.st, true
+}
+
+// dropOldestTokens drops the k tokens issued first (PutToken's cap: the
+// oldest, not the first to expire, which would be fresh access tokens
+// before old refresh tokens), ties broken by the map's order. Each
+// token holds its issue time, so the order needs no list of keys by age
+// (16 bytes a token more, TestMemoryStoreBytesPerEntry): the issue
+// times are sorted, O(n log n), once every n/8 tokens stored beyond the
+// cap. The caller holds s.mu.
+func (s *MemoryStore) dropOldestTokens(k int) {
+	if k <= 0 {
+		return
+	}
+	issued := make([]int64, 0, s.tokens.len())
+	s.tokens.each(func(v tokenSlot) {
+		if !v.st.wide() {
+			issued = append(issued, v.st.issuedAt())
+		}
+	})
+	for _, t := range s.wideTokens {
+		issued = append(issued, unixNano(t.IssuedAt))
+	}
+	slices.Sort(issued)
+	last := issued[min(k, len(issued))-1]
+	first, _ := slices.BinarySearch(issued, last)
+	ties := k - first // of those issued at last, how many go
+	goes := func(at int64) bool {
+		switch {
+		case at < last:
+			return true
+		case at == last && ties > 0:
+			ties--
+			return true
+		}
+		return false
+	}
+	for key, t := range s.wideTokens {
+		if goes(unixNano(t.IssuedAt)) {
+			s.dropToken(key)
+		}
+	}
+	s.tokens.deleteIf(func(v tokenSlot) bool { return !v.st.wide() && goes(v.st.issuedAt()) }, func(tokenSlot) {})
+}
+
 // dropToken forgets the token stored under k. The caller holds s.mu.
 func (s *MemoryStore) dropToken(k digest) {
-	delete(s.tokens, k)
+	if _, ok := s.getToken(k); ok {
+		hi, _ := digestHalves(k)
+		s.tokens.del(hi)
+	}
 	delete(s.wideTokens, k)
 }
 

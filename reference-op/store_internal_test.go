@@ -2,6 +2,7 @@ package refop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -171,8 +172,8 @@ func TestMemoryStoreWideTokens(t *testing.T) {
 	if err := s.Purge(c, start.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.tokens)+len(s.wideTokens) != 0 {
-		t.Errorf("after purge: %d tokens, %d kept whole", len(s.tokens), len(s.wideTokens))
+	if s.tokens.len()+len(s.wideTokens) != 0 {
+		t.Errorf("after purge: %d tokens, %d kept whole", s.tokens.len(), len(s.wideTokens))
 	}
 }
 
@@ -203,6 +204,43 @@ func TestMemoryStoreJTISeconds(t *testing.T) {
 			}
 			if fresh, _ := s.UseJTI(c, "j", tt.exp, tt.now); fresh != tt.wantFresh {
 				t.Errorf("second use at %v: fresh=%v, want %v", tt.now, fresh, tt.wantFresh)
+			}
+		})
+	}
+}
+
+// TestMemoryStoreTokenKeyTaken: a token whose digest's first half (the
+// token table's key) is another stored token's is refused and reads as
+// unknown, and the stored one is left as it was. The collision is forged
+// by moving a stored token under the first half of another key's digest.
+func TestMemoryStoreTokenKeyTaken(t *testing.T) {
+	exp := time.Unix(1_800_000_000, 0).Add(time.Hour)
+	tests := []struct {
+		name string
+		op   func(s *MemoryStore, c context.Context) error
+		want error
+	}{
+		{"put", func(s *MemoryStore, c context.Context) error {
+			return s.PutToken(c, Token{Key: "fresh", Kind: KindRefresh, ExpiresAt: exp})
+		}, errTokenKeyTaken},
+		{"get", func(s *MemoryStore, c context.Context) error { _, err := s.GetToken(c, "fresh"); return err }, ErrNotFound},
+		{"revoke", func(s *MemoryStore, c context.Context) error { return s.RevokeToken(c, "fresh") }, ErrNotFound},
+		{"drop", func(s *MemoryStore, _ context.Context) error { s.dropToken(digestOf("fresh")); return nil }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := NewMemoryStore(), context.Background()
+			must(t, s.PutToken(c, Token{Key: "held", Kind: KindAccess, ExpiresAt: exp}))
+			held, _ := digestHalves(digestOf("held"))
+			fresh, _ := digestHalves(digestOf("fresh"))
+			v, _ := s.tokens.get(held)
+			s.tokens.del(held)
+			s.tokens.put(fresh, v, nil)
+			if err := tt.op(s, c); !errors.Is(err, tt.want) {
+				t.Fatalf("%s: %v, want %v", tt.name, err, tt.want)
+			}
+			if got, ok := s.tokens.get(fresh); !ok || got != v || s.tokens.len() != 1 || len(s.wideTokens) != 0 {
+				t.Errorf("the stored token is now %+v (held %v), %d tokens, %d kept whole; want %+v alone", got, ok, s.tokens.len(), len(s.wideTokens), v)
 			}
 		})
 	}

@@ -443,8 +443,9 @@ func TestBoltStoreIndexesAnOldFile(t *testing.T) {
 }
 
 // TestMemoryStoreCaps: beyond its caps the memory store drops the oldest
-// stored request or token (not the one expiring first: a fresh access
-// token expires long before an old refresh token).
+// stored request, or the eighth of its tokens issued first (not those
+// expiring first: a fresh access token expires long before an old
+// refresh token).
 func TestMemoryStoreCaps(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -462,11 +463,28 @@ func TestMemoryStoreCaps(t *testing.T) {
 			requests: []string{"a", "b", "c", "d"}, wantRequests: []string{"c", "d"}, wantDropped: 2},
 		{name: "tokens: the oldest go, not the first to expire", reqCap: 3, tokCap: 2,
 			tokens: []refop.Token{
-				{Key: "refresh-old", ExpiresAt: storeEpoch.Add(24 * time.Hour)},
-				{Key: "access-1", ExpiresAt: storeEpoch.Add(5 * time.Minute)},
-				{Key: "access-2", ExpiresAt: storeEpoch.Add(5 * time.Minute)},
+				{Key: "refresh-old", IssuedAt: storeEpoch, ExpiresAt: storeEpoch.Add(24 * time.Hour)},
+				{Key: "access-1", IssuedAt: storeEpoch.Add(time.Second), ExpiresAt: storeEpoch.Add(time.Second + 5*time.Minute)},
+				{Key: "access-2", IssuedAt: storeEpoch.Add(2 * time.Second), ExpiresAt: storeEpoch.Add(2*time.Second + 5*time.Minute)},
 			},
 			wantTokens: []string{"access-1", "access-2"}, wantDropped: 1},
+		{name: "tokens: beyond the cap the eighth issued first go at once", reqCap: 3, tokCap: 16,
+			tokens: capTokens(17), wantTokens: capTokenKeys(3, 17), wantDropped: 3},
+		{name: "tokens: a token without an issue time is the oldest", reqCap: 3, tokCap: 2,
+			tokens: []refop.Token{
+				{Key: "issued-1", IssuedAt: storeEpoch.Add(time.Second), ExpiresAt: storeEpoch.Add(time.Hour)},
+				{Key: "no-iat", ExpiresAt: storeEpoch.Add(time.Hour)},
+				{Key: "issued-2", IssuedAt: storeEpoch.Add(2 * time.Second), ExpiresAt: storeEpoch.Add(time.Hour)},
+			},
+			wantTokens: []string{"issued-1", "issued-2"}, wantDropped: 1},
+		// An issue time not a whole ms before the expiry: kept whole.
+		{name: "tokens: one kept whole goes by its issue time too", reqCap: 3, tokCap: 2,
+			tokens: []refop.Token{
+				{Key: "issued-2", IssuedAt: storeEpoch.Add(2 * time.Second), ExpiresAt: storeEpoch.Add(time.Hour)},
+				{Key: "whole-1", IssuedAt: storeEpoch.Add(time.Second + time.Nanosecond), ExpiresAt: storeEpoch.Add(time.Hour)},
+				{Key: "issued-3", IssuedAt: storeEpoch.Add(3 * time.Second), ExpiresAt: storeEpoch.Add(time.Hour)},
+			},
+			wantTokens: []string{"issued-2", "issued-3"}, wantDropped: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -502,4 +520,24 @@ func TestMemoryStoreCaps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// capTokens is n tokens issued a second apart, oldest first, each
+// expiring earlier than the one before, named tok-00, tok-01, ...
+func capTokens(n int) []refop.Token {
+	out := make([]refop.Token, n)
+	for i := range out {
+		iat := storeEpoch.Add(time.Duration(i) * time.Second)
+		out[i] = refop.Token{Key: fmt.Sprintf("tok-%02d", i), IssuedAt: iat, ExpiresAt: storeEpoch.Add(time.Duration(2*n-i) * time.Hour)}
+	}
+	return out
+}
+
+// capTokenKeys names capTokens' tokens from to to (exclusive).
+func capTokenKeys(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("tok-%02d", i))
+	}
+	return out
 }

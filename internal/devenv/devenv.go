@@ -204,6 +204,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 	op, err := refop.New(refop.Config{
 		Issuer:         env.Issuer,
 		SigningKeys:    m.OPKeys,
+		ChannelKeyID:   channelKeyID(m.OPKeys),
 		ClientCAs:      m.CA.Pool(),
 		Clients:        append(registrations(m, notifyAddr, o.Allowances), o.Register...),
 		Users:          refopUsers(users),
@@ -580,4 +581,18 @@ func (e *Env) Close(ctx context.Context) error {
 		e.tempDir = ""
 	}
 	return errors.Join(errs...)
+}
+
+// channelKeyID is the kid of the OP's ES256 key, which signs its channel
+// tokens to the mock device (it verifies ES256): a pending request's
+// device record holds the token's 64-byte signature, where the first
+// key's PS256 made it 256, and signing one per request costs far less.
+// Empty (the first key) when there is none.
+func channelKeyID(keys []jose.JSONWebKey) string {
+	for _, k := range keys {
+		if k.Algorithm == ciba.AlgES256 {
+			return k.KeyID
+		}
+	}
+	return ""
 }
