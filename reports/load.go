@@ -126,12 +126,15 @@ type LoadGenerator struct {
 // LoadConnections are the connections of a run: opened (TCP) and TLS
 // handshakes completed, Resumed of them resuming a session, and PeakOpen,
 // the most open at once (what the per-host cap bounds; Opened also counts
-// redials).
+// redials). WaitedForStream counts the requests that found every HTTP/2
+// connection's stream budget in use and waited in the client for one
+// (their latency includes the wait).
 type LoadConnections struct {
-	Opened        uint64 `json:"opened"`
-	TLSHandshakes uint64 `json:"tls_handshakes"`
-	Resumed       uint64 `json:"resumed"`
-	PeakOpen      uint64 `json:"peak_open"`
+	Opened          uint64 `json:"opened"`
+	TLSHandshakes   uint64 `json:"tls_handshakes"`
+	Resumed         uint64 `json:"resumed"`
+	PeakOpen        uint64 `json:"peak_open"`
+	WaitedForStream uint64 `json:"waited_for_stream,omitempty"`
 }
 
 // SaturationNote is the sentence a report shows for a run whose generator

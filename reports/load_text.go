@@ -121,7 +121,11 @@ func writeLoadGenerator(w io.Writer, l *LoadRun) {
 		}
 		fmt.Fprintln(w)
 		if c := g.Connections; c != nil {
-			fmt.Fprintf(w, "connections   %d opened (at most %d at once), %d TLS handshakes (%d resumed)\n", c.Opened, c.PeakOpen, c.TLSHandshakes, c.Resumed)
+			fmt.Fprintf(w, "connections   %d opened (at most %d at once), %d TLS handshakes (%d resumed)", c.Opened, c.PeakOpen, c.TLSHandshakes, c.Resumed)
+			if c.WaitedForStream > 0 {
+				fmt.Fprintf(w, "; %d requests waited for a stream", c.WaitedForStream)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if p := l.Pool; p != nil {

@@ -188,7 +188,7 @@ func addLoadRunFlags(fl *pflag.FlagSet, opts *LoadOptions) {
 	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds of the embedded OP (ignored with --target)")
 	fl.StringVar(&opts.RateText, "rate", "", "requests (poll) or flows (flow) per time unit: 2000/s, 50/1m, or max")
 	fl.DurationVar(&opts.Duration, "duration", 30*time.Second, "how long to run")
-	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP; requests beyond them wait for one (default: 4 with HTTP/2; with --http1 or --no-keepalive the in-flight cap, at most 64)")
+	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP; requests beyond them wait for one (default: 4 with HTTP/2, 150 requests on each at once, more waiting for a stream; with --http1 or --no-keepalive the in-flight cap, at most 64)")
 	fl.Int64Var(&opts.MaxBody, "max-body", load.DefaultMaxBody, "maximum bytes of one answer's body; a longer answer counts as unexpected and is not read further")
 	fl.BoolVar(&opts.KeepSecrets, "keep-secrets", false, "keep token values (access, refresh, ID tokens) in the --output file instead of redacting them")
 	fl.BoolVar(&opts.NoKeepAlive, "no-keepalive", false, "make a new connection (TCP + TLS handshake) for every request")
@@ -214,7 +214,7 @@ func addLoadPollFlags(fl *pflag.FlagSet, opts *LoadOptions) {
 	opts.RateText = "max"
 	fl.Lookup("rate").DefValue = "max"
 	fl.IntVar(&opts.Pending, "pending", 500, "pending authentication requests to poll (split across shards)")
-	fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 40ms) within [64, 600])")
+	fl.IntVar(&opts.MaxInFlight, "max-in-flight", 0, "maximum polls in flight; a poll due while the cap is full is dropped (default: 32 for --rate max, else rate × max(4 × warm-up latency, 100ms) within [64, 4096])")
 	fl.IntVar(&opts.Workers, "workers", 0, "")
 	_ = fl.MarkDeprecated("workers", "use --max-in-flight")
 	fl.BoolVar(&opts.SeqHeader, "seq-header", false, "send vegeta's X-Vegeta-Seq header on every poll (unique per request, so HTTP/2 header compression cannot index it)")

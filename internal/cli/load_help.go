@@ -20,10 +20,12 @@ start (requested_expiry); if the OP grants too little for the run, it stops
 before polling (exit 2).
 
 At most --max-in-flight polls are in flight (default: rate × max(4 × the
-warm-up latency, 40 ms), within 64..600); a poll due while the cap is full,
+warm-up latency, 100 ms), within 64..4096); a poll due while the cap is full,
 or more than 250 ms late, is dropped and counted (k6's dropped_iterations);
 a poll the generator reaches late (a GC pause) starts at once only while the
-cap has room, never queued into a burst beyond it. Connections to the OP are capped (--max-conns),
+cap has room, never queued into a burst beyond it. Connections to the OP are
+capped (--max-conns; over HTTP/2 150 requests on each at once, the rest of
+those in flight waiting in the client for a stream),
 answers longer than --max-body count as unexpected, and --output is written
 0600 with token values redacted unless --keep-secrets.
 

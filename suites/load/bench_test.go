@@ -493,17 +493,24 @@ func BenchmarkLoadCapacity(b *testing.B) {
 		top, rec := run(Rate{Max: true})
 		row("max", top, rec)
 		capacity := top.Rate.Achieved
-		var at09 *reports.LoadRun
+		var at09, after *reports.LoadRun
 		for _, f := range []float64{0.5, 0.8, 0.9, 1.2} {
 			s, rec := run(Rate{Freq: int(f * capacity), Per: time.Second})
 			row(fmt.Sprintf("%.1f× max", f), s, rec)
 			if f == 0.9 {
 				at09 = s
+				// The max again, right after: on a shared machine the
+				// capacity itself moves, and 0.9× of a max that fell by a
+				// tenth meanwhile is no longer below it.
+				after, rec = run(Rate{Max: true})
+				row("max again", after, rec)
 			}
 		}
 		held := at09.Requests.Dropped == 0 && at09.LatencyMS.P99 <= 3*top.LatencyMS.P99
 		fmt.Fprintf(&table, "  → 0.9× max: dropped %d, p99 %s = %.2f× the max-rate p99 %s (aim: 0 dropped, ≤ 3×): %v\n",
 			at09.Requests.Dropped, ms(at09.LatencyMS.P99), at09.LatencyMS.P99/top.LatencyMS.P99, ms(top.LatencyMS.P99), held)
+		fmt.Fprintf(&table, "  → the max before and after 0.9×: %.0f/s and %.0f/s (%+.0f%%); 0.9× asked for %.2f× the max after\n",
+			capacity, after.Rate.Achieved, 100*(after.Rate.Achieved/capacity-1), 0.9*capacity/after.Rate.Achieved)
 		fmt.Fprintf(&table, "  machine load average at end: %s\n", loadAverage())
 		b.ReportMetric(capacity, "max-polls/s")
 		b.ReportMetric(at09.LatencyMS.P99/top.LatencyMS.P99, "p99(0.9x)/p99(max)")

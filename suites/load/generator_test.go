@@ -2,10 +2,13 @@ package load
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,5 +291,88 @@ func TestConnSpreadAvoidsALaggingConnection(t *testing.T) {
 	defer mu.Unlock()
 	if onStuck != 0 {
 		t.Fatalf("%d of %d requests sent while a connection's request hung went over that connection, want 0", onStuck, later)
+	}
+}
+
+// TestConnSpreadWaitsPastTheStreamBudget: over HTTP/2, once every
+// connection carries StreamsPerConn requests, the next requests wait in
+// the client (counted) instead of reaching the OP or dialling another
+// connection; one given up while waiting fails with its context's error
+// and frees nothing it did not take; when answers come, the waiting ones
+// go, and every stream is handed back.
+func TestConnSpreadWaitsPastTheStreamBudget(t *testing.T) {
+	const conns, streams = 2, 2
+	var active, maxActive atomic.Int64
+	arrived := make(chan struct{}, 16)
+	release := make(chan struct{})
+	f := startFakeTokenEndpoint(t, true, func(w http.ResponseWriter, r *http.Request) {
+		n := active.Add(1)
+		for m := maxActive.Load(); n > m && !maxActive.CompareAndSwap(m, n); m = maxActive.Load() {
+		}
+		arrived <- struct{}{}
+		<-release
+		active.Add(-1)
+		slowDown(w, r)
+	})
+	st := &ConnStats{}
+	hc := f.client(TransportOptions{MaxConns: conns, StreamsPerConn: streams, Stats: st})
+	defer hc.CloseIdleConnections()
+	spread := hc.Transport.(*loadTransport).base.(*connSpread)
+	post := func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.srv.URL+"/token", strings.NewReader("grant_type=x"))
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	const budget, extra = conns * streams, 2
+	done := make(chan error, budget+extra)
+	for range budget + extra {
+		go func() { done <- post(context.Background()) }()
+	}
+	for range budget {
+		<-arrived
+	}
+	// The two past the budget are waiting, not sent: none arrives.
+	waitFor := func(waited uint64) {
+		t.Helper()
+		for st.Counts().WaitedForStream < waited {
+			select {
+			case <-arrived:
+				t.Fatalf("a request past the budget of %d reached the server", budget)
+			default:
+				runtime.Gosched()
+			}
+		}
+	}
+	waitFor(extra)
+	ctx, cancel := context.WithCancel(context.Background())
+	givenUp := make(chan error, 1)
+	go func() { givenUp <- post(ctx) }()
+	waitFor(extra + 1)
+	cancel()
+	if err := <-givenUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a request given up while waiting for a stream: %v, want context.Canceled", err)
+	}
+	close(release)
+	for range budget + extra {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := maxActive.Load(); got > budget {
+		t.Errorf("the server saw %d requests at once, want at most %d", got, budget)
+	}
+	c := st.Counts()
+	if c.Opened != conns || c.WaitedForStream != extra+1 {
+		t.Errorf("opened %d connections, %d requests waited; want %d and %d", c.Opened, c.WaitedForStream, conns, extra+1)
+	}
+	if n := len(spread.slots); n != 0 {
+		t.Errorf("%d streams still held after every answer was read", n)
 	}
 }

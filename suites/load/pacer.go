@@ -258,38 +258,35 @@ const (
 	LatencyHeadroom = 4
 	// MinExpectedLatency floors the latency the default cap is sized for,
 	// so a fast loopback warm-up still leaves room for a blip (a GC pause,
-	// a busy core). A higher floor turns the drops of a blip into queue,
-	// raising p99. It was 20 ms while more in flight meant more
-	// connections (Go's client dialled past the cap; see
-	// maxDefaultInFlight). With the connections now held at 4, A/B on one
-	// quiet machine, the reference OP in its own process, alternating,
-	// three benchmarks each (BenchmarkLoadCapacity, 4 s runs): at 0.9× of
-	// the max rate, 20 ms dropped 55, 490 and 20 hits (p99 2.1-3.2× the
-	// max-rate p99), 40 ms dropped 78, 0 and 0 (p99 1.1-5.7×); 4
-	// connections in every run of both, 1.2× included.
-	MinExpectedLatency = 40 * time.Millisecond
+	// a busy core) before hits are dropped. A higher floor turns the
+	// drops of a blip into queue, raising p99. It was 40 ms while the cap
+	// was also what kept the connections at 4 (600 in flight, 150 streams
+	// on each); with connSpread's stream budget, requests past 600 wait
+	// in the client. BenchmarkLoadCapacity, one morning: 0.9× of the
+	// max rate held with 0 drops in 9 of 10 runs at 100 ms, 5 of 9 at
+	// 40 ms (which dropped the hits of any blip over 40 ms: 36-305); p99
+	// 0.8-10.7× the max-rate p99 at 100 ms, 1.3-6.1× at 40 ms, whose
+	// percentiles missed the dropped hits of the blips.
+	MinExpectedLatency = 100 * time.Millisecond
 	// minDefaultInFlight is twice the workers of a max-rate run, which
 	// by Little's law carry any rate below the OP's capacity at its
 	// unloaded latency.
 	minDefaultInFlight = 2 * DefaultMaxRateWorkers
-	// maxDefaultInFlight: DefaultMaxConnsHTTP2 connections of 150
-	// streams each. Go's server allows 250 a connection, but Go's client
-	// counts a stream until its goroutine has cleaned it up, which under
-	// load lags the answer, and past 250 it dials another connection
-	// whatever MaxConnsPerHost says. Measured (4 connections, connected
-	// first, 5 ms answers, requests in a loop): 700 at once stayed on 4
-	// connections, 800 opened 5-9, 900 opened 18-22.
-	maxDefaultInFlight = DefaultMaxConnsHTTP2 * 150
+	// maxDefaultInFlight bounds the default cap, and so the run's
+	// workers: 40,960 polls/s at the 100 ms floor. The connections do not
+	// bound it: past DefaultStreamsPerConn on each, requests wait in the
+	// client for a stream (connSpread).
+	maxDefaultInFlight = 4096
 )
 
 // DefaultMaxInFlight is the in-flight cap used when none is given:
 //
 //	Max rate:   DefaultMaxRateWorkers (32)
-//	fixed rate: clamp(⌈rate/s × max(4 × latency, 40 ms)⌉, 64, 600)
+//	fixed rate: clamp(⌈rate/s × max(4 × latency, 100 ms)⌉, 64, 4096)
 //
 // where latency is the median of the warm-up polls. By Little's law
 // rate × latency requests are in flight on average; the cap lets latency
-// grow fourfold (or to 40 ms) before a hit is dropped. A larger cap does
+// grow fourfold (or to 100 ms) before a hit is dropped. A larger cap does
 // not buy throughput: past the OP's (or the generator's) capacity it only
 // queues, and measured on the embedded OP a cap of 360 at 3,600 polls/s
 // gave 1,950/s at p99 890 ms where 64 gave 3,560/s at p99 15 ms.

@@ -37,7 +37,7 @@ func (g *GeneratorSummary) setConns(st *ConnStats, before ConnCounts) {
 	now := st.Counts()
 	g.Connections = &reports.LoadConnections{
 		Opened: now.Opened - before.Opened, TLSHandshakes: now.Handshakes - before.Handshakes, Resumed: now.Resumed - before.Resumed,
-		PeakOpen: now.PeakOpen,
+		PeakOpen: now.PeakOpen, WaitedForStream: now.WaitedForStream - before.WaitedForStream,
 	}
 }
 

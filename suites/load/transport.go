@@ -31,6 +31,10 @@ type TransportOptions struct {
 	MaxConns int
 	// MaxInFlight is the run's in-flight cap (0: unknown, no cap derived).
 	MaxInFlight int
+	// StreamsPerConn caps the requests on one HTTP/2 connection at once
+	// (0: DefaultStreamsPerConn); more wait in the client, in flight, for
+	// a stream. Only with HTTP/2 over more than one connection.
+	StreamsPerConn int
 	// MaxBody caps the body read of one answer: 0 is DefaultMaxBody, < 0
 	// no cap. A longer answer fails with ErrBodyTooLarge, so it counts as
 	// unexpected and never holds more than MaxBody+1 bytes in memory.
@@ -52,6 +56,17 @@ type TransportOptions struct {
 // latency blip the handshakes swamp the OP.
 const DefaultMaxConnsHTTP2 = 4
 
+// DefaultStreamsPerConn is how many requests go over one HTTP/2
+// connection at once, by the client's count. Go's server allows 250 a
+// connection, but Go's client counts a stream until its goroutine has
+// cleaned it up, which under load lags the answer, and past 250 it dials
+// another connection whatever MaxConnsPerHost says. Measured (4
+// connections, connected first, 5 ms answers, requests in a loop, no
+// client-side budget): 700 at once stayed on 4 connections, 800 opened
+// 5-9, 900 opened 18-22. Requests past the budget wait in the client
+// (connSpread), as they wait for a connection with HTTP/1.1.
+const DefaultStreamsPerConn = 150
+
 // DefaultMaxConnsHTTP1 caps connections by default with HTTP/1.1, where
 // every request in flight holds one: each new one costs the OP a TLS
 // handshake (an RSA signature with an RSA certificate), which at a few
@@ -69,6 +84,8 @@ const headerSeq = "X-Vegeta-Seq"
 // concurrent use.
 type ConnStats struct {
 	dials, handshakes, resumed atomic.Uint64
+	// waited counts requests that waited for a stream (connSpread).
+	waited atomic.Uint64
 	// open counts connections dialled and not yet closed; peakOpen is its
 	// highest value: what a per-host cap bounds (a connection closed and
 	// dialled again counts twice in dials, once here).
@@ -108,6 +125,9 @@ type ConnCounts struct {
 	Opened, Handshakes, Resumed uint64
 	// PeakOpen is the most connections open at once.
 	PeakOpen uint64
+	// WaitedForStream counts requests that found every connection's
+	// streams in use (StreamsPerConn each) and waited in the client.
+	WaitedForStream uint64
 }
 
 // Counts reads the counters.
@@ -116,7 +136,7 @@ func (s *ConnStats) Counts() ConnCounts {
 		return ConnCounts{}
 	}
 	return ConnCounts{Opened: s.dials.Load(), Handshakes: s.handshakes.Load(), Resumed: s.resumed.Load(),
-		PeakOpen: uint64(max(s.peakOpen.Load(), 0))}
+		PeakOpen: uint64(max(s.peakOpen.Load(), 0)), WaitedForStream: s.waited.Load()}
 }
 
 // ErrBodyTooLarge is the error of an answer longer than the body cap.
@@ -148,7 +168,11 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 		for i := range trs {
 			trs[i] = o.transport(dial, tc, maxBody, 1, maxConns)
 		}
-		base = newConnSpread(trs)
+		streams := o.StreamsPerConn
+		if streams <= 0 {
+			streams = DefaultStreamsPerConn
+		}
+		base = newConnSpread(trs, streams, o.Stats)
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -233,6 +257,15 @@ func (o TransportOptions) transport(dial dialFunc, tc *tls.Config, maxBody int64
 			MaxReceiveBufferPerConnection: max(perStream, (4<<20)/share),
 		}
 	}
+	if !o.HTTP1 && share > 1 {
+		// One connection of a connSpread: a request that finds its
+		// streams taken (by Go's count, which lags connSpread's) waits
+		// for one instead of dialling another connection.
+		if tr.HTTP2 == nil {
+			tr.HTTP2 = &http.HTTP2Config{}
+		}
+		tr.HTTP2.StrictMaxConcurrentRequests = true
+	}
 	return tr
 }
 
@@ -277,28 +310,35 @@ type roundTripCloser interface {
 }
 
 // connSpread sends each request over the transport (of one connection
-// each) with the fewest requests in flight, in turn among equals. Go's
-// HTTP/2 client puts each request on the first connection with a free
-// stream, so with a cap of 4 connections one carried most of a run: its
-// read loop, and the OP's serve loop for it, one goroutine each. Measured
-// against the reference OP in its own process (2 cores, polls at --rate
-// max): 10,375/s over Go's pool vs 12,876/s spread over 4 with 32 in
-// flight; 10,602/s vs 15,355/s with 256. Plain turns were not enough
-// under load: a connection whose answers lag (its read loop not
-// scheduled) kept getting its share, reached the server's 250 streams,
-// and Go's client then dialled another connection despite
-// MaxConnsPerHost (which for HTTP/2 only bounds dials in progress): 10-20
-// connections and as many TLS handshakes at the OP in a run at 1.2× its
-// capacity. The fewest in flight keeps each connection under
-// MaxInFlight/connections + 1 streams.
+// each) with the fewest requests in flight, in turn among equals, and
+// holds at most streams requests on each: a request finding every
+// connection's budget used waits in RoundTrip (in flight: its latency
+// counts the wait) until one of them ends, instead of Go's client
+// dialling another connection. Go's HTTP/2 client puts each request on
+// the first connection with a free stream, so with a cap of 4
+// connections one carried most of a run: its read loop, and the OP's
+// serve loop for it, one goroutine each. Measured against the reference
+// OP in its own process (2 cores, polls at --rate max): 10,375/s over
+// Go's pool vs 12,876/s spread over 4 with 32 in flight; 10,602/s vs
+// 15,355/s with 256. Plain turns were not enough under load: a
+// connection whose answers lag (its read loop not scheduled) kept getting
+// its share, reached the server's 250 streams, and Go's client then
+// dialled another connection despite MaxConnsPerHost (which for HTTP/2
+// only bounds dials in progress): 10-20 connections and as many TLS
+// handshakes at the OP in a run at 1.2× its capacity. The fewest in
+// flight keeps each connection within one stream of the budget.
 type connSpread struct {
 	trs      []*http.Transport
 	inFlight []atomic.Int64
 	next     atomic.Uint64
+	// slots holds one token per request on a connection: at most
+	// len(trs) × streams.
+	slots chan struct{}
+	stats *ConnStats // nil: not counted
 }
 
-func newConnSpread(trs []*http.Transport) *connSpread {
-	return &connSpread{trs: trs, inFlight: make([]atomic.Int64, len(trs))}
+func newConnSpread(trs []*http.Transport, streams int, stats *ConnStats) *connSpread {
+	return &connSpread{trs: trs, inFlight: make([]atomic.Int64, len(trs)), slots: make(chan struct{}, len(trs)*streams), stats: stats}
 }
 
 // pick is the transport with the fewest requests in flight, scanning from
@@ -317,16 +357,40 @@ func (s *connSpread) pick() int {
 }
 
 func (s *connSpread) RoundTrip(req *http.Request) (*http.Response, error) {
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		// Every connection has its budget in flight: wait for a stream,
+		// or until the request is given up (http.Client.Timeout, the
+		// run's end).
+		if s.stats != nil {
+			s.stats.waited.Add(1)
+		}
+		select {
+		case s.slots <- struct{}{}:
+		case <-req.Context().Done():
+			if req.Body != nil {
+				_ = req.Body.Close() // a RoundTripper closes the body, even on error
+			}
+			return nil, req.Context().Err()
+		}
+	}
 	i := s.pick()
 	s.inFlight[i].Add(1)
 	resp, err := s.trs[i].RoundTrip(req)
 	if err != nil {
-		s.inFlight[i].Add(-1)
+		s.release(i)
 		return resp, err
 	}
 	// In flight until its body is closed (the stream's end).
-	resp.Body = &spreadBody{ReadCloser: resp.Body, inFlight: &s.inFlight[i]}
+	resp.Body = &spreadBody{ReadCloser: resp.Body, s: s, conn: i}
 	return resp, nil
+}
+
+// release ends a request on connection i.
+func (s *connSpread) release(i int) {
+	s.inFlight[i].Add(-1)
+	<-s.slots
 }
 
 func (s *connSpread) CloseIdleConnections() {
@@ -335,17 +399,17 @@ func (s *connSpread) CloseIdleConnections() {
 	}
 }
 
-// spreadBody takes its request out of its connection's in-flight count
-// when closed, once.
+// spreadBody ends its request on its connection when closed, once.
 type spreadBody struct {
 	io.ReadCloser
-	inFlight *atomic.Int64
-	closed   atomic.Bool
+	s      *connSpread
+	conn   int
+	closed atomic.Bool
 }
 
 func (b *spreadBody) Close() error {
 	if b.closed.CompareAndSwap(false, true) {
-		b.inFlight.Add(-1)
+		b.s.release(b.conn)
 	}
 	return b.ReadCloser.Close()
 }

@@ -251,10 +251,10 @@ func TestDefaultMaxInFlight(t *testing.T) {
 		want    int
 	}{
 		{Rate{Max: true}, time.Second, DefaultMaxRateWorkers},
-		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 320},            // 8000 × 40 ms (the floor)
-		{Rate{Freq: 5000, Per: time.Second}, 20 * time.Millisecond, 400},           // 5000 × 4 × 20 ms
+		{Rate{Freq: 8000, Per: time.Second}, 2 * time.Millisecond, 800},            // 8000 × 100 ms (the floor)
+		{Rate{Freq: 5000, Per: time.Second}, 40 * time.Millisecond, 800},           // 5000 × 4 × 40 ms
 		{Rate{Freq: 10, Per: time.Second}, 5 * time.Millisecond, 64},               // the floor of the cap
-		{Rate{Freq: 50000, Per: time.Second}, time.Second, 600},                    // the ceiling
+		{Rate{Freq: 50000, Per: time.Second}, time.Second, 4096},                   // the ceiling
 		{Rate{Freq: 100, Per: 100 * time.Millisecond}, 30 * time.Millisecond, 120}, // 1000/s × 120 ms
 	} {
 		if got := DefaultMaxInFlight(tt.rate, tt.latency); got != tt.want {
