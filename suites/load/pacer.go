@@ -263,9 +263,9 @@ const (
 	// was also what kept the connections at 4 (600 in flight, 150 streams
 	// on each); with connSpread's stream budget, requests past 600 wait
 	// in the client. BenchmarkLoadCapacity, one morning: 0.9× of the
-	// max rate held with 0 drops in 9 of 10 runs at 100 ms, 5 of 9 at
+	// max rate held with 0 drops in 12 of 13 runs at 100 ms, 5 of 9 at
 	// 40 ms (which dropped the hits of any blip over 40 ms: 36-305); p99
-	// 0.8-10.7× the max-rate p99 at 100 ms, 1.3-6.1× at 40 ms, whose
+	// 0.8-14.8× the max-rate p99 at 100 ms, 1.3-6.1× at 40 ms, whose
 	// percentiles missed the dropped hits of the blips.
 	MinExpectedLatency = 100 * time.Millisecond
 	// minDefaultInFlight is twice the workers of a max-rate run, which
