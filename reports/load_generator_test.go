@@ -16,7 +16,7 @@ func TestLoadGeneratorSaturationIsRendered(t *testing.T) {
 			"connections":{"opened":1,"tls_handshakes":1,"resumed":0},"saturated":false}`
 		if saturated {
 			g = `"generator":{"max_in_flight":16,"peak_in_flight":16,"dropped_at_cap":120,"dropped_late":0,
-				"connections":{"opened":1,"tls_handshakes":1,"resumed":0},"saturated":true,
+				"connections":{"opened":1,"tls_handshakes":1,"resumed":0,"waited_for_stream":9},"saturated":true,
 				"reasons":["120 of 400 intended hits dropped (could not start on time)"],"verdict":"` + verdict + `"}`
 		}
 		return `{"schema":"ciba-check/load/v1","scenario":"poll","started":"2026-12-01T10:00:00Z","duration_seconds":1,
@@ -30,7 +30,13 @@ func TestLoadGeneratorSaturationIsRendered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var md, html, junit bytes.Buffer
+		var md, html, junit, text bytes.Buffer
+		if err := RenderLoadText(&text, m); err != nil {
+			t.Fatal(err)
+		}
+		if waited := strings.Contains(text.String(), "; 9 requests waited for a stream"); waited != saturated {
+			t.Errorf("saturated %v: the text summary says requests waited for a stream: %v\n%s", saturated, waited, text.String())
+		}
 		if err := RenderMarkdown(&md, m, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -46,6 +52,11 @@ func TestLoadGeneratorSaturationIsRendered(t *testing.T) {
 			if has != saturated {
 				t.Errorf("saturated %v: %s shows the verdict: %v\n%.2000s", saturated, name, has, out)
 			}
+		}
+		// Requests that waited in the client for a stream are said only
+		// when there were some (the saturated document has 9).
+		if waited := strings.Contains(html.String(), "9 requests waited for a stream"); waited != saturated {
+			t.Errorf("saturated %v: html says requests waited for a stream: %v", saturated, waited)
 		}
 		if !strings.Contains(html.String(), "1 opened, 1 TLS handshakes") || !strings.Contains(html.String(), "peak 16 of cap 16") || !strings.Contains(html.String(), "one figure with flow-ping") {
 			t.Errorf("html lacks the generator rows:\n%.3000s", html.String())

@@ -23,7 +23,7 @@ func fullLoadRun() LoadRun {
 		Thresholds: []Threshold{{Expr: "errors<1%", Value: 1.0 / 99, Unit: "ratio", OK: false}},
 		CPU:        &LoadCPU{Seconds: 1.5, PerRequestMicros: 150, IncludesTarget: true, Cores: 2, Busy: 0.07, SharedWith: []string{"flow-ping"}},
 		Pool:       &LoadPool{Signed: 120, Taken: 99, Stale: 1, Waits: 2},
-		Generator:  &LoadGenerator{MaxInFlight: 64, PeakInFlight: 3, DroppedLate: 1, Connections: &LoadConnections{Opened: 2, TLSHandshakes: 2, PeakOpen: 2}},
+		Generator:  &LoadGenerator{MaxInFlight: 64, PeakInFlight: 3, DroppedLate: 1, Connections: &LoadConnections{Opened: 2, TLSHandshakes: 2, PeakOpen: 2, WaitedForStream: 7}},
 		Aborted:    "interrupted",
 		Series:     []SeriesPoint{{BucketSeconds: 1, Sent: 10, OK: 10, P50MS: 2, P99MS: 5}},
 		Histogram:  []HistogramBin{{UpToMS: 5, Count: 99}},
