@@ -43,6 +43,7 @@ type LoadOptions struct {
 	ApproveDelay time.Duration
 	MaxInFlight  int
 	MaxConns     int
+	MaxStreams   int
 	MaxBody      int64
 	KeepSecrets  bool
 	SeqHeader    bool
@@ -188,7 +189,8 @@ func addLoadRunFlags(fl *pflag.FlagSet, opts *LoadOptions) {
 	fl.IntVar(&opts.Interval, "interval", 1, "poll interval in seconds of the embedded OP (ignored with --target)")
 	fl.StringVar(&opts.RateText, "rate", "", "requests (poll) or flows (flow) per time unit: 2000/s, 50/1m, or max")
 	fl.DurationVar(&opts.Duration, "duration", 30*time.Second, "how long to run")
-	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP; requests beyond them wait for one (default: 4 with HTTP/2, 150 requests on each at once, more waiting for a stream; with --http1 or --no-keepalive the in-flight cap, at most 64)")
+	fl.IntVar(&opts.MaxConns, "max-conns", 0, "maximum connections to the OP; requests beyond them wait for one (default: 4 with HTTP/2; with --http1 or --no-keepalive the in-flight cap, at most 64)")
+	fl.IntVar(&opts.MaxStreams, "max-streams", load.DefaultStreamsPerConn, "maximum requests at once on one HTTP/2 connection, and never more than the OP allows (its SETTINGS_MAX_CONCURRENT_STREAMS, read over one connection before the run); requests beyond every connection's wait in the client for a stream")
 	fl.Int64Var(&opts.MaxBody, "max-body", load.DefaultMaxBody, "maximum bytes of one answer's body; a longer answer counts as unexpected and is not read further")
 	fl.BoolVar(&opts.KeepSecrets, "keep-secrets", false, "keep token values (access, refresh, ID tokens) in the --output file instead of redacting them")
 	fl.BoolVar(&opts.NoKeepAlive, "no-keepalive", false, "make a new connection (TCP + TLS handshake) for every request")
@@ -291,6 +293,8 @@ func (o *LoadOptions) checkRun() error {
 		return fmt.Errorf("--workers must be >= 0, got %d", o.Workers)
 	case o.MaxConns < 0:
 		return fmt.Errorf("--max-conns must be >= 0, got %d", o.MaxConns)
+	case o.MaxStreams < 1:
+		return fmt.Errorf("--max-streams must be at least 1, got %d", o.MaxStreams)
 	case o.MaxBody < 1:
 		return fmt.Errorf("--max-body must be at least 1 byte, got %d", o.MaxBody)
 	case o.Timeout <= 0:

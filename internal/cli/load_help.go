@@ -24,8 +24,9 @@ warm-up latency, 100 ms), within 64..4096); a poll due while the cap is full,
 or more than 250 ms late, is dropped and counted (k6's dropped_iterations);
 a poll the generator reaches late (a GC pause) starts at once only while the
 cap has room, never queued into a burst beyond it. Connections to the OP are
-capped (--max-conns; over HTTP/2 150 requests on each at once, the rest of
-those in flight waiting in the client for a stream),
+capped (--max-conns; over HTTP/2 --max-streams requests on each at once,
+150 by default and at most what the OP allows, the rest of those in flight
+waiting in the client for a stream),
 answers longer than --max-body count as unexpected, and --output is written
 0600 with token values redacted unless --keep-secrets.
 

@@ -69,7 +69,7 @@ func (o *LoadOptions) plan() load.Plan {
 		ApproveDelay: o.ApproveDelay, MaxInFlight: o.MaxInFlight,
 		Transport: load.TransportOptions{
 			NoKeepAlive: o.NoKeepAlive, HTTP1: o.HTTP1, Timeout: o.Timeout,
-			MaxConns: o.MaxConns, MaxBody: o.MaxBody, SeqHeader: o.SeqHeader,
+			MaxConns: o.MaxConns, StreamsPerConn: o.MaxStreams, MaxBody: o.MaxBody, SeqHeader: o.SeqHeader,
 		},
 		Shard: o.Shard, Thresholds: o.Thresholds, AbortOnFail: o.AbortOnFail,
 		KeepSecrets: o.KeepSecrets, StartAt: o.StartAt, Output: o.Output,

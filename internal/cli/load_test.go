@@ -28,7 +28,7 @@ func TestNewCmdLoadFlags(t *testing.T) {
 	}{
 		{name: "poll defaults", args: []string{"poll"}, check: func(t *testing.T, o *LoadOptions) {
 			if !o.Rate.Max || o.Pending != 500 || o.Duration != 30*time.Second || o.Shard.Count != 1 || o.Auth != authAny || o.Quiet ||
-				o.MaxInFlight != 0 || o.MaxConns != 0 || o.MaxBody != load.DefaultMaxBody || o.KeepSecrets || o.SeqHeader {
+				o.MaxInFlight != 0 || o.MaxConns != 0 || o.MaxStreams != load.DefaultStreamsPerConn || o.MaxBody != load.DefaultMaxBody || o.KeepSecrets || o.SeqHeader {
 				t.Fatalf("%+v", o)
 			}
 		}},
@@ -45,9 +45,9 @@ func TestNewCmdLoadFlags(t *testing.T) {
 					t.Fatalf("%+v", o)
 				}
 			}},
-		{name: "poll caps and secrets", args: []string{"poll", "--rate", "8000/s", "--max-inflight", "64", "--max-conns", "2", "--max-body", "1024", "--keep-secrets", "--seq-header"},
+		{name: "poll caps and secrets", args: []string{"poll", "--rate", "8000/s", "--max-inflight", "64", "--max-conns", "2", "--max-streams", "32", "--max-body", "1024", "--keep-secrets", "--seq-header"},
 			check: func(t *testing.T, o *LoadOptions) {
-				if o.MaxInFlight != 64 || o.MaxConns != 2 || o.MaxBody != 1024 || !o.KeepSecrets || !o.SeqHeader {
+				if o.MaxInFlight != 64 || o.MaxConns != 2 || o.MaxStreams != 32 || o.MaxBody != 1024 || !o.KeepSecrets || !o.SeqHeader {
 					t.Fatalf("%+v", o)
 				}
 			}},
@@ -84,6 +84,7 @@ func TestNewCmdLoadFlags(t *testing.T) {
 		{name: "workers and cap disagree", args: []string{"poll", "--max-in-flight", "4", "--workers", "8"}, wantErr: "--workers"},
 		{name: "zero body cap", args: []string{"flow", "--max-body", "0"}, wantErr: "--max-body"},
 		{name: "negative connection cap", args: []string{"poll", "--max-conns", "-1"}, wantErr: "--max-conns"},
+		{name: "no streams a connection", args: []string{"poll", "--max-streams", "0"}, wantErr: "--max-streams"},
 		{name: "zero pending", args: []string{"poll", "--pending", "0"}, wantErr: "--pending"},
 		{name: "more shards than pending", args: []string{"poll", "--pending", "2", "--shard", "0/3"}, wantErr: "fewer than"},
 		{name: "bad auth", args: []string{"poll", "--auth", "secret"}, wantErr: "--auth"},

@@ -261,11 +261,12 @@ const (
 	// a busy core) before hits are dropped. A higher floor turns the
 	// drops of a blip into queue, raising p99. It was 40 ms while the cap
 	// was also what kept the connections at 4 (600 in flight, 150 streams
-	// on each); with connSpread's stream budget, requests past 600 wait
-	// in the client. BenchmarkLoadCapacity, one morning: 0.9× of the
-	// max rate held with 0 drops in 12 of 13 runs at 100 ms, 5 of 9 at
+	// on each); with connSpread's stream budget, requests past the
+	// budgets wait in the client. BenchmarkLoadCapacity, one morning
+	// (a budget of 150 streams, Go told to wait for one): 0.9× of the
+	// max rate held with 0 drops in 15 of 17 runs at 100 ms, 5 of 9 at
 	// 40 ms (which dropped the hits of any blip over 40 ms: 36-305); p99
-	// 0.8-14.8× the max-rate p99 at 100 ms, 1.3-6.1× at 40 ms, whose
+	// 0.8-18.9× the max-rate p99 at 100 ms, 1.3-6.1× at 40 ms, whose
 	// percentiles missed the dropped hits of the blips.
 	MinExpectedLatency = 100 * time.Millisecond
 	// minDefaultInFlight is twice the workers of a max-rate run, which
@@ -288,8 +289,9 @@ const (
 // rate × latency requests are in flight on average; the cap lets latency
 // grow fourfold (or to 100 ms) before a hit is dropped. A larger cap does
 // not buy throughput: past the OP's (or the generator's) capacity it only
-// queues, and measured on the embedded OP a cap of 360 at 3,600 polls/s
-// gave 1,950/s at p99 890 ms where 64 gave 3,560/s at p99 15 ms.
+// queues, and measured on the embedded OP, before requests were spread
+// over the connections, a cap of 360 at 3,600 polls/s gave 1,950/s at
+// p99 890 ms where 64 gave 3,560/s at p99 15 ms.
 func DefaultMaxInFlight(r Rate, latency time.Duration) int {
 	if r.Max {
 		return DefaultMaxRateWorkers

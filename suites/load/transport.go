@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,8 +34,9 @@ type TransportOptions struct {
 	// MaxInFlight is the run's in-flight cap (0: unknown, no cap derived).
 	MaxInFlight int
 	// StreamsPerConn caps the requests on one HTTP/2 connection at once
-	// (0: DefaultStreamsPerConn); more wait in the client, in flight, for
-	// a stream. Only with HTTP/2 over more than one connection.
+	// (0: DefaultStreamsPerConn), and never above what the OP allows
+	// (probed before the first request); more wait in the client, in
+	// flight, for a stream. Only with HTTP/2 and keep-alive.
 	StreamsPerConn int
 	// MaxBody caps the body read of one answer: 0 is DefaultMaxBody, < 0
 	// no cap. A longer answer fails with ErrBodyTooLarge, so it counts as
@@ -57,15 +60,29 @@ type TransportOptions struct {
 const DefaultMaxConnsHTTP2 = 4
 
 // DefaultStreamsPerConn is how many requests go over one HTTP/2
-// connection at once, by the client's count. Go's server allows 250 a
-// connection, but Go's client counts a stream until its goroutine has
-// cleaned it up, which under load lags the answer, and past 250 it dials
-// another connection whatever MaxConnsPerHost says. Measured (4
-// connections, connected first, 5 ms answers, requests in a loop, no
-// client-side budget): 700 at once stayed on 4 connections, 800 opened
-// 5-9, 900 opened 18-22. Requests past the budget wait in the client
+// connection at once, by the client's count, when the OP allows as many;
+// requests past the budget of every connection wait in the client
 // (connSpread), as they wait for a connection with HTTP/1.1.
+//
+// Before the first request, a connection of its own reads the OP's
+// SETTINGS_MAX_CONCURRENT_STREAMS (probeMaxStreams), and the budget is
+// at most that. Go's client is then told to wait for a stream rather than
+// dial another connection (StrictMaxConcurrentRequests): it counts a
+// stream until its goroutine has cleaned it up, which under load lags the
+// answer, and without that setting it dialled past MaxConnsPerHost
+// (measured, 4 connections, 5 ms answers, no budget: 700 at once stayed
+// on 4 connections, 800 opened 5-9, 900 18-22; with a budget of 100 on
+// Go's 250, a fifth connection at 1.2× of capacity in 2 runs of 4). The
+// setting is only safe so: Go's waiting requests hold reservations that
+// count as streams, and once as many wait as the server allows none ever
+// goes (TestConnSpreadWithAServerAllowingFewerStreams); with the budget
+// at most the server's limit, fewer can wait. When the probe learns
+// nothing, the budget is at most 100 (what RFC 9113 5.1.2 recommends a
+// server allow at least) and Go may dial.
 const DefaultStreamsPerConn = 150
+
+// unprobedStreamsPerConn caps the budget when the OP's limit is unknown.
+const unprobedStreamsPerConn = 100
 
 // DefaultMaxConnsHTTP1 caps connections by default with HTTP/1.1, where
 // every request in flight holds one: each new one costs the OP a TLS
@@ -162,7 +179,7 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 		maxBody = DefaultMaxBody
 	}
 	var base roundTripCloser = o.transport(dial, tc, maxBody, maxConns, 1)
-	if !o.HTTP1 && !o.NoKeepAlive && maxConns > 1 {
+	if !o.HTTP1 && !o.NoKeepAlive && maxConns >= 1 {
 		// One connection per transport, used in turn (connSpread).
 		trs := make([]*http.Transport, maxConns)
 		for i := range trs {
@@ -172,7 +189,8 @@ func NewHTTPClient(roots *x509.CertPool, cert *tls.Certificate, o TransportOptio
 		if streams <= 0 {
 			streams = DefaultStreamsPerConn
 		}
-		base = newConnSpread(trs, streams, o.Stats)
+		probe := func(ctx context.Context, addr string) (uint32, bool) { return probeMaxStreams(ctx, dial, tc, addr) }
+		base = newConnSpread(trs, streams, o.Stats, probe)
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -257,15 +275,6 @@ func (o TransportOptions) transport(dial dialFunc, tc *tls.Config, maxBody int64
 			MaxReceiveBufferPerConnection: max(perStream, (4<<20)/share),
 		}
 	}
-	if !o.HTTP1 && share > 1 {
-		// One connection of a connSpread: a request that finds its
-		// streams taken (by Go's count, which lags connSpread's) waits
-		// for one instead of dialling another connection.
-		if tr.HTTP2 == nil {
-			tr.HTTP2 = &http.HTTP2Config{}
-		}
-		tr.HTTP2.StrictMaxConcurrentRequests = true
-	}
 	return tr
 }
 
@@ -331,14 +340,47 @@ type connSpread struct {
 	trs      []*http.Transport
 	inFlight []atomic.Int64
 	next     atomic.Uint64
+	// streams is the budget asked for; probe reads the OP's limit once,
+	// before the first request (setUp).
+	streams int
+	probe   func(ctx context.Context, addr string) (limit uint32, known bool)
+	once    sync.Once
 	// slots holds one token per request on a connection: at most
-	// len(trs) × streams.
+	// len(trs) × the budget.
 	slots chan struct{}
 	stats *ConnStats // nil: not counted
 }
 
-func newConnSpread(trs []*http.Transport, streams int, stats *ConnStats) *connSpread {
-	return &connSpread{trs: trs, inFlight: make([]atomic.Int64, len(trs)), slots: make(chan struct{}, len(trs)*streams), stats: stats}
+func newConnSpread(trs []*http.Transport, streams int, stats *ConnStats, probe func(context.Context, string) (uint32, bool)) *connSpread {
+	return &connSpread{trs: trs, inFlight: make([]atomic.Int64, len(trs)), streams: streams, probe: probe, stats: stats}
+}
+
+// setUp sizes the budget from the OP's stream limit, read over a
+// connection of its own before any transport has one, and when it is
+// known tells the transports to wait for a stream instead of dialling
+// (see DefaultStreamsPerConn).
+func (s *connSpread) setUp(req *http.Request) {
+	budget := min(s.streams, unprobedStreamsPerConn)
+	ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+	defer cancel()
+	if limit, known := s.probe(ctx, canonicalAddr(req.URL)); known {
+		budget = int(min(uint32(s.streams), max(limit, 1)))
+		for _, t := range s.trs {
+			if t.HTTP2 == nil {
+				t.HTTP2 = &http.HTTP2Config{}
+			}
+			t.HTTP2.StrictMaxConcurrentRequests = true
+		}
+	}
+	s.slots = make(chan struct{}, len(s.trs)*budget)
+}
+
+// canonicalAddr is u's host:port, 443 when u names none.
+func canonicalAddr(u *url.URL) string {
+	if port := u.Port(); port != "" {
+		return net.JoinHostPort(u.Hostname(), port)
+	}
+	return net.JoinHostPort(u.Hostname(), "443")
 }
 
 // pick is the transport with the fewest requests in flight, scanning from
@@ -357,6 +399,7 @@ func (s *connSpread) pick() int {
 }
 
 func (s *connSpread) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.once.Do(func() { s.setUp(req) })
 	select {
 	case s.slots <- struct{}{}:
 	default:
