@@ -161,7 +161,7 @@ type Store interface {
 // (storedToken): 16 to 19 bytes a jti held and 21 to 26 a tombstone,
 // depending on how full the table's last growth left it (22 and 25 at a
 // steady state, TestMemoryStoreBytesPerEntrySteady), and a token (a refresh token
-// lives a day) about 90 (TestMemoryStoreBytesPerEntry). Whole requests
+// lives a day) about 68 (TestMemoryStoreBytesPerEntry). Whole requests
 // are held compact too (storedRequest), about 240 bytes each with their
 // strings and queue entries.
 type MemoryStore struct {

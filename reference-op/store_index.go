@@ -238,7 +238,7 @@ func (s *MemoryStore) getToken(k digest) (storedToken, bool) {
 
 // dropOldestTokens drops the k tokens issued first (PutToken's cap: the
 // oldest, not the first to expire, which would be fresh access tokens
-// before old refresh tokens), ties broken by the map's order. Each
+// before old refresh tokens), ties broken by the table's order. Each
 // token holds its issue time, so the order needs no list of keys by age
 // (16 bytes a token more, TestMemoryStoreBytesPerEntry): the issue
 // times are sorted, O(n log n), once every n/8 tokens stored beyond the
