@@ -297,24 +297,34 @@ func (ts *tombSet) dropEarliest(k int) {
 	}
 	exps := make([]int64, 0, ts.m.len())
 	ts.m.each(func(t uint64) { exps = append(exps, ts.expiry(tomb(t))) })
-	slices.Sort(exps)
-	last := exps[min(k, len(exps))-1]
-	first, _ := slices.BinarySearch(exps, last)
-	ties := k - first // of those expiring at last, how many go
+	goes := smallestK(exps, k)
 	ts.lo, ts.hi = math.MaxInt64, math.MinInt64
-	ts.m.deleteIf(func(t uint64) bool {
-		switch exp := ts.expiry(tomb(t)); {
-		case exp < last:
+	ts.m.deleteIf(func(t uint64) bool { return goes(ts.expiry(tomb(t))) }, func(t uint64) {
+		exp := ts.expiry(tomb(t))
+		ts.lo, ts.hi = min(ts.lo, exp), max(ts.hi, exp)
+	})
+}
+
+// smallestK sorts keys (in place) and returns a predicate that is true for
+// exactly the k smallest of them when asked about each key once: every
+// key under the k-th smallest, and of those equal to it as many as make k,
+// the first asked. The caps' drop-the-earliest passes (dropEarliest,
+// dropOldestTokens) ask in their table's order.
+func smallestK(keys []int64, k int) func(int64) bool {
+	slices.Sort(keys)
+	last := keys[min(k, len(keys))-1]
+	first, _ := slices.BinarySearch(keys, last)
+	ties := k - first // of those equal to last, how many go
+	return func(key int64) bool {
+		switch {
+		case key < last:
 			return true
-		case exp == last && ties > 0:
+		case key == last && ties > 0:
 			ties--
 			return true
 		}
 		return false
-	}, func(t uint64) {
-		exp := ts.expiry(tomb(t))
-		ts.lo, ts.hi = min(ts.lo, exp), max(ts.hi, exp)
-	})
+	}
 }
 
 // sweep drops the tombstones gone says have expired (see sweepFlat).

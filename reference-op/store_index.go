@@ -256,20 +256,7 @@ func (s *MemoryStore) dropOldestTokens(k int) {
 	for _, t := range s.wideTokens {
 		issued = append(issued, unixNano(t.IssuedAt))
 	}
-	slices.Sort(issued)
-	last := issued[min(k, len(issued))-1]
-	first, _ := slices.BinarySearch(issued, last)
-	ties := k - first // of those issued at last, how many go
-	goes := func(at int64) bool {
-		switch {
-		case at < last:
-			return true
-		case at == last && ties > 0:
-			ties--
-			return true
-		}
-		return false
-	}
+	goes := smallestK(issued, k)
 	for key, t := range s.wideTokens {
 		if goes(unixNano(t.IssuedAt)) {
 			s.dropToken(key)
