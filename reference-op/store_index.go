@@ -267,8 +267,8 @@ func (s *MemoryStore) dropOldestTokens(k int) {
 
 // dropToken forgets the token stored under k. The caller holds s.mu.
 func (s *MemoryStore) dropToken(k digest) {
-	if _, ok := s.getToken(k); ok {
-		hi, _ := digestHalves(k)
+	hi, lo := digestHalves(k)
+	if v, ok := s.tokens.get(hi); ok && v.lo == lo {
 		s.tokens.del(hi)
 	}
 	delete(s.wideTokens, k)
